@@ -1,0 +1,49 @@
+//! The reference catalogue: which presentations exist, which are marketed, which are MITM,
+//! which are substitutable (generic groups), ANSM's current shortage statuses, and the
+//! monitoring settings (threshold overrides, the 4-month safety-stock list). Loaded from the
+//! public BDPM files plus a small settings CSV, stored as JSON in the data directory.
+
+mod bdpm;
+mod model;
+mod settings;
+mod store;
+
+pub use bdpm::{BDPM_FILES, load_bdpm};
+pub use model::{
+    Catalogue, CatalogueSummary, GenericGroup, GenericRole, MonitoringSettings, Presentation,
+    ShortageStatus, Specialty, Substance,
+};
+pub use settings::load_settings;
+pub use store::{CATALOGUE_FILE, load_catalogue, save_catalogue};
+
+/// Failures while loading or storing a catalogue.
+#[derive(Debug, thiserror::Error)]
+pub enum CatalogueError {
+    /// A file could not be read or written.
+    #[error("fichier {path} : {source}")]
+    Io {
+        /// The file.
+        path: std::path::PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// A required BDPM file is missing from the folder.
+    #[error("fichier BDPM absent : {0}")]
+    MissingFile(std::path::PathBuf),
+    /// The settings CSV has no usable header.
+    #[error("fichier de paramètres {path} : {reason}")]
+    Settings {
+        /// The file.
+        path: std::path::PathBuf,
+        /// What is wrong.
+        reason: String,
+    },
+    /// The stored catalogue cannot be decoded.
+    #[error("catalogue stocké illisible ({path}) : {source}")]
+    Stored {
+        /// The file.
+        path: std::path::PathBuf,
+        /// The JSON error.
+        source: serde_json::Error,
+    },
+}

@@ -1,0 +1,554 @@
+//! Validation of a whole declaration: every cell parsed into a typed polars column, then the
+//! checks that span columns (future dates, supplies) and rows (conflicting duplicates) run as
+//! vectorised polars expressions. The result is a verdict for every line and, unless the file
+//! is rejected, the normalized frame of accepted lines.
+
+use chrono::NaiveDate;
+use polars::prelude::*;
+use sha2::{Digest, Sha256};
+
+use super::cells::{epoch_days, parse_date, parse_quantity};
+use super::decode::{Container, sniff};
+use super::format::{Column as Col, ColumnKind, DEFAULT_PERIOD_DAYS, Limits, PERIOD_DAYS_RANGE};
+use super::issues::{FileCode, FileIssue, LineCode, LineIssue};
+use super::report::{LineCounts, Status, ValidationReport};
+use super::table::{RawTable, read_csv, read_xlsx};
+use crate::catalogue::Catalogue;
+use crate::domain::{Cip13, CipError, DeclarantId};
+
+/// Failures of the validator itself (never of the input: bad input gets a verdict).
+#[derive(Debug, thiserror::Error)]
+pub enum ValidationError {
+    /// A polars operation failed on frames the validator built itself.
+    #[error("erreur interne de calcul (polars) : {0}")]
+    Polars(#[from] PolarsError),
+}
+
+/// What the checks depend on besides the bytes.
+#[derive(Debug, Clone, Copy)]
+pub struct ValidationContext<'a> {
+    /// The declarant whose folder the file came from (the key prefix, never the file's content).
+    pub declarant: Option<&'a DeclarantId>,
+    /// The day of reception: `date_stock` may not be after it.
+    pub today: NaiveDate,
+    /// Size, error-rate and staleness bounds.
+    pub limits: &'a Limits,
+    /// The monitored catalogue, to warn about references outside it.
+    pub catalogue: Option<&'a Catalogue>,
+}
+
+/// The verdict and, for a file that is not rejected, its accepted lines.
+pub struct Validation {
+    /// The verdict.
+    pub report: ValidationReport,
+    /// Accepted lines (one per distinct line, exact duplicates dropped), with the columns of
+    /// [`NORMALIZED_COLUMNS`]; `None` when the file is rejected.
+    pub lines: Option<DataFrame>,
+}
+
+/// Columns of the normalized frame, in order.
+pub const NORMALIZED_COLUMNS: [&str; 12] = [
+    "line",
+    "cip13",
+    "date_stock",
+    "stock",
+    "sorties",
+    "periode_jours",
+    "daily_outflow",
+    "stock_bloque",
+    "appro_quantite",
+    "appro_date",
+    "site",
+    "commentaire",
+];
+
+/// Hex SHA-256 of bytes: the identity of a file everywhere in Medistock.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// Validates one declaration file. Never fails on input: whatever the bytes, the result is a
+/// verdict; an `Err` means a bug or resource failure of the validator itself.
+pub fn validate(
+    bytes: &[u8],
+    file_name: &str,
+    ctx: &ValidationContext<'_>,
+) -> Result<Validation, ValidationError> {
+    let mut report = ValidationReport::new(
+        file_name,
+        sha256_hex(bytes),
+        ctx.declarant.map(|d| d.as_str().to_owned()),
+    );
+    if bytes.len() as u64 > ctx.limits.max_file_bytes {
+        report.reject(FileIssue::new(
+            FileCode::FichierTropVolumineux,
+            format!(
+                "fichier de {} Mo, au-delà de la limite de {} Mo : scindez-le",
+                bytes.len() / 1_000_000,
+                ctx.limits.max_file_bytes / 1_000_000
+            ),
+        ));
+        return Ok(Validation {
+            report,
+            lines: None,
+        });
+    }
+    let table = match sniff(bytes) {
+        Ok(Container::Text { text, encoding }) => read_csv(&text, encoding.label()),
+        Ok(Container::Xlsx) => read_xlsx(bytes, ctx.limits),
+        Err(issue) => Err(issue),
+    };
+    match table {
+        Ok(table) => check_table(table, ctx, report),
+        Err(issue) => {
+            report.reject(issue);
+            Ok(Validation {
+                report,
+                lines: None,
+            })
+        }
+    }
+}
+
+/// Errors and warnings found so far, and which rows have an error.
+struct Findings<'t> {
+    lines: &'t [u32],
+    failed: Vec<bool>,
+    errors: Vec<LineIssue>,
+    warnings: Vec<LineIssue>,
+}
+
+impl Findings<'_> {
+    fn error(&mut self, row: usize, issue: LineIssue) {
+        self.failed[row] = true;
+        self.errors.push(issue);
+    }
+
+    fn line(&self, row: usize) -> u32 {
+        self.lines[row]
+    }
+}
+
+fn check_table(
+    table: RawTable,
+    ctx: &ValidationContext<'_>,
+    mut report: ValidationReport,
+) -> Result<Validation, ValidationError> {
+    report.read_as = Some(table.description.clone());
+    let n = table.lines.len();
+    report.lines.total = n;
+    report.warnings.extend(table.warnings.iter().cloned());
+    if n == 0 {
+        report.reject(FileIssue::new(
+            FileCode::AucuneLigne,
+            "l'en-tête est présent mais aucune ligne de données ne suit",
+        ));
+        return Ok(Validation {
+            report,
+            lines: None,
+        });
+    }
+    let mut found = Findings {
+        lines: &table.lines,
+        failed: vec![false; n],
+        errors: Vec::new(),
+        warnings: Vec::new(),
+    };
+    for issue in &table.line_errors {
+        if let Ok(row) = table.lines.binary_search(&issue.line) {
+            found.error(row, issue.clone());
+        }
+    }
+
+    let frame = typed_frame(&table, ctx, &mut found)?;
+    cross_checks(&frame, &table, ctx, &mut found)?;
+    let lines = deduplicate(frame, &mut found)?;
+    if let Some(issue) = foreign_declarant(&table, ctx) {
+        report.reject(issue);
+    }
+
+    let rejected = found.failed.iter().filter(|f| **f).count();
+    report.lines = LineCounts {
+        total: n,
+        accepted: n - rejected,
+        rejected,
+    };
+    found.errors.sort_by_key(|i| i.line);
+    found.warnings.sort_by_key(|i| i.line);
+    report.errors = found.errors;
+    report.warnings.extend(found.warnings);
+    let rate = rejected as f64 / n as f64;
+    if rate > ctx.limits.max_error_rate {
+        report.reject(FileIssue::new(
+            FileCode::TauxErreurExcessif,
+            format!(
+                "{rejected} ligne(s) en erreur sur {n} ({:.1} %), au-delà du seuil de {:.0} % : \
+                 corrigez le fichier et déposez-le à nouveau",
+                rate * 100.0,
+                ctx.limits.max_error_rate * 100.0
+            ),
+        ));
+    }
+    if !report.is_rejected() {
+        report.status = if rejected > 0 {
+            Status::AcceptedWithErrors
+        } else {
+            Status::Accepted
+        };
+    }
+    let lines = (!report.is_rejected()).then_some(lines);
+    Ok(Validation { report, lines })
+}
+
+/// Parses every known column into its typed polars column; absent columns become all-null
+/// columns of the right type so that the normalized schema never varies.
+fn typed_frame(
+    table: &RawTable,
+    ctx: &ValidationContext<'_>,
+    found: &mut Findings<'_>,
+) -> Result<DataFrame, ValidationError> {
+    let n = table.lines.len();
+    let max = ctx.limits.max_quantity;
+    let mut columns: Vec<Column> = Vec::with_capacity(NORMALIZED_COLUMNS.len() + 2);
+    columns.push(UInt32Chunked::from_vec("line".into(), table.lines.clone()).into_column());
+    columns.push(UInt32Chunked::from_iter_values("row".into(), 0..n as u32).into_column());
+
+    let cips = parse_cells(table, Col::Cip13, found, |text| {
+        Cip13::parse(text).map_err(cip_code)
+    });
+    if let Some(catalogue) = ctx.catalogue {
+        for (row, cip) in cips.iter().enumerate() {
+            if let Some(cip) = cip.filter(|c| !catalogue.contains(c)) {
+                found.warnings.push(LineIssue::new(
+                    found.line(row),
+                    Col::Cip13,
+                    cip.as_str(),
+                    LineCode::HorsCatalogue,
+                ));
+            }
+        }
+    }
+    columns.push(
+        StringChunked::from_iter_options(
+            "cip13".into(),
+            cips.iter().map(|c| c.as_ref().map(Cip13::as_str)),
+        )
+        .into_column(),
+    );
+
+    for column in Col::ALL
+        .into_iter()
+        .filter(|c| *c != Col::Cip13 && *c != Col::Declarant)
+    {
+        let name = PlSmallStr::from_static(column.name());
+        let typed = match column.kind() {
+            ColumnKind::Date => {
+                let days = parse_cells(table, column, found, |t| {
+                    parse_date(t).map(epoch_days).ok_or(LineCode::DateFormat)
+                });
+                Int32Chunked::from_iter_options(name, days.into_iter())
+                    .into_date()
+                    .into_column()
+            }
+            ColumnKind::Quantity if column == Col::PeriodeJours => {
+                let values = parse_cells(table, column, found, |t| {
+                    parse_quantity(t, max).and_then(|v| {
+                        if PERIOD_DAYS_RANGE.contains(&v) {
+                            Ok(v)
+                        } else {
+                            Err(LineCode::PeriodeHorsBornes)
+                        }
+                    })
+                });
+                Int64Chunked::from_iter_options(
+                    name,
+                    values
+                        .into_iter()
+                        .map(|v| Some(v.unwrap_or(DEFAULT_PERIOD_DAYS))),
+                )
+                .into_column()
+            }
+            ColumnKind::Quantity => {
+                let values = parse_cells(table, column, found, |t| parse_quantity(t, max));
+                Int64Chunked::from_iter_options(name, values.into_iter()).into_column()
+            }
+            ColumnKind::Text { max_chars } => {
+                let values = parse_cells(table, column, found, |t| {
+                    if t.chars().count() <= max_chars {
+                        Ok(())
+                    } else {
+                        Err(LineCode::TexteTropLong)
+                    }
+                });
+                let raw = table.column(column);
+                StringChunked::from_iter_options(
+                    name,
+                    values
+                        .iter()
+                        .enumerate()
+                        .map(|(row, ok)| ok.and_then(|()| raw.and_then(|r| r.get(row)))),
+                )
+                .into_column()
+            }
+            ColumnKind::Cip => continue,
+        };
+        columns.push(typed);
+    }
+    Ok(DataFrame::new(n, columns)?)
+}
+
+fn cip_code(e: CipError) -> LineCode {
+    match e {
+        CipError::Format => LineCode::CipFormat,
+        CipError::Prefix => LineCode::CipPrefixe,
+        CipError::CheckDigit => LineCode::CipCle,
+    }
+}
+
+/// Parses the cells of one column with `parse`, recording an error for each failure and for
+/// each empty cell of a required column. Cells of an absent column are `None`.
+fn parse_cells<T>(
+    table: &RawTable,
+    column: Col,
+    found: &mut Findings<'_>,
+    parse: impl Fn(&str) -> Result<T, LineCode>,
+) -> Vec<Option<T>> {
+    let n = table.lines.len();
+    let Some(raw) = table.column(column) else {
+        return (0..n).map(|_| None).collect();
+    };
+    let mut out = Vec::with_capacity(n);
+    for (row, cell) in raw.iter().enumerate() {
+        match cell {
+            Some(text) => match parse(text) {
+                Ok(v) => out.push(Some(v)),
+                Err(code) => {
+                    let issue = LineIssue::new(found.line(row), column, text, code);
+                    found.error(row, issue);
+                    out.push(None);
+                }
+            },
+            None => {
+                if column.is_required() {
+                    let issue =
+                        LineIssue::new(found.line(row), column, "", LineCode::ValeurManquante);
+                    found.error(row, issue);
+                }
+                out.push(None);
+            }
+        }
+    }
+    out
+}
+
+/// Checks that span columns, on rows whose cells all parsed: `date_stock` not after the day of
+/// reception (and a warning when stale), supply quantity and date given together, supply not
+/// before the stock date.
+fn cross_checks(
+    frame: &DataFrame,
+    table: &RawTable,
+    ctx: &ValidationContext<'_>,
+    found: &mut Findings<'_>,
+) -> Result<(), ValidationError> {
+    let today = epoch_days(ctx.today);
+    let ok = BooleanChunked::from_iter_values("ok".into(), found.failed.iter().map(|f| !f));
+    let stock_day = col("date_stock").cast(DataType::Int32);
+    let masks = frame
+        .clone()
+        .lazy()
+        .with_column(lit(Series::from(ok)).alias("ok"))
+        .select([
+            (col("ok").and(stock_day.clone().gt(lit(today)))).alias("future"),
+            (col("ok").and(
+                stock_day
+                    .clone()
+                    .lt(lit(today - ctx.limits.stale_after_days as i32)),
+            ))
+            .alias("stale"),
+            (col("ok").and(
+                col("appro_quantite")
+                    .is_null()
+                    .xor(col("appro_date").is_null()),
+            ))
+            .alias("appro_incomplete"),
+            (col("ok").and(col("appro_date").cast(DataType::Int32).lt(stock_day)))
+                .alias("appro_before"),
+        ])
+        .collect()?;
+    let raw = |column: Col, row: usize| {
+        table
+            .column(column)
+            .and_then(|c| c.get(row))
+            .unwrap_or("")
+            .to_owned()
+    };
+    let mask = |name: &str| -> Result<Vec<bool>, ValidationError> {
+        Ok(masks
+            .column(name)?
+            .bool()?
+            .iter()
+            .map(|v| v.unwrap_or(false))
+            .collect())
+    };
+    for (row, hit) in mask("future")?.into_iter().enumerate().filter(|(_, h)| *h) {
+        let _ = hit;
+        found.error(
+            row,
+            LineIssue::new(
+                found.line(row),
+                Col::DateStock,
+                raw(Col::DateStock, row),
+                LineCode::DateFuture,
+            ),
+        );
+    }
+    for (row, _) in mask("appro_incomplete")?
+        .into_iter()
+        .enumerate()
+        .filter(|(_, h)| *h)
+    {
+        let (column, value) = if table
+            .column(Col::ApproQuantite)
+            .and_then(|c| c.get(row))
+            .is_some()
+        {
+            (Col::ApproDate, String::new())
+        } else {
+            (Col::ApproQuantite, String::new())
+        };
+        found.error(
+            row,
+            LineIssue::new(found.line(row), column, value, LineCode::ApproIncomplet),
+        );
+    }
+    for (row, _) in mask("appro_before")?
+        .into_iter()
+        .enumerate()
+        .filter(|(_, h)| *h)
+    {
+        found.error(
+            row,
+            LineIssue::new(
+                found.line(row),
+                Col::ApproDate,
+                raw(Col::ApproDate, row),
+                LineCode::ApproDateAnterieure,
+            ),
+        );
+    }
+    for (row, _) in mask("stale")?.into_iter().enumerate().filter(|(_, h)| *h) {
+        if !found.failed[row] {
+            found.warnings.push(LineIssue::new(
+                found.line(row),
+                Col::DateStock,
+                raw(Col::DateStock, row),
+                LineCode::DateAncienne,
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Figures that must agree between two lines for the same reference, site and date.
+const FIGURES: [&str; 6] = [
+    "stock",
+    "sorties",
+    "periode_jours",
+    "stock_bloque",
+    "appro_quantite",
+    "appro_date",
+];
+
+/// Among valid rows, rejects both sides of a conflicting duplicate (same reference, site and
+/// date, different figures) and keeps the first of exact duplicates. Returns the normalized
+/// frame of accepted lines.
+fn deduplicate(frame: DataFrame, found: &mut Findings<'_>) -> Result<DataFrame, ValidationError> {
+    let ok = BooleanChunked::from_iter_values("ok".into(), found.failed.iter().map(|f| !f));
+    let keys = [
+        col("cip13"),
+        col("site").fill_null(lit("")),
+        col("date_stock"),
+    ];
+    let mut conflict = lit(false);
+    for figure in FIGURES {
+        conflict = conflict.or(col(figure).n_unique().over(keys.clone())?.gt(lit(1)));
+    }
+    let first_row = col("row").min().over(keys)?;
+    let checked = frame
+        .filter(&ok)?
+        .lazy()
+        .with_columns([conflict.alias("conflict"), first_row.alias("first_row")])
+        .collect()?;
+    let rows: Vec<usize> = checked
+        .column("row")?
+        .u32()?
+        .iter()
+        .map(|r| r.unwrap_or(0) as usize)
+        .collect();
+    let conflicts = checked.column("conflict")?.bool()?.clone();
+    let firsts = checked.column("first_row")?.u32()?.clone();
+    let cips = checked.column("cip13")?.str()?.clone();
+    let mut keep = Vec::with_capacity(rows.len());
+    for (i, row) in rows.iter().enumerate() {
+        let cip = cips.get(i).unwrap_or("").to_owned();
+        if conflicts.get(i).unwrap_or(false) {
+            found.error(
+                *row,
+                LineIssue::new(
+                    found.line(*row),
+                    Col::Cip13,
+                    cip,
+                    LineCode::DoublonConflictuel,
+                ),
+            );
+            keep.push(false);
+        } else if firsts.get(i).map(|f| f as usize) != Some(*row) {
+            found.warnings.push(LineIssue::new(
+                found.line(*row),
+                Col::Cip13,
+                cip,
+                LineCode::DoublonIdentique,
+            ));
+            keep.push(false);
+        } else {
+            keep.push(true);
+        }
+    }
+    let keep = BooleanChunked::from_iter_values("keep".into(), keep.into_iter());
+    let normalized = checked
+        .filter(&keep)?
+        .lazy()
+        .with_column(
+            (col("sorties").cast(DataType::Float64) / col("periode_jours").cast(DataType::Float64))
+                .alias("daily_outflow"),
+        )
+        .select(
+            NORMALIZED_COLUMNS
+                .iter()
+                .map(|c| col(*c))
+                .collect::<Vec<_>>(),
+        )
+        .collect()?;
+    Ok(normalized)
+}
+
+/// The first line whose `declarant` cell names another declarant than the folder's.
+fn foreign_declarant(table: &RawTable, ctx: &ValidationContext<'_>) -> Option<FileIssue> {
+    let expected = ctx.declarant?;
+    let cells = table.column(Col::Declarant)?;
+    let (row, value) = cells.iter().enumerate().find_map(|(row, v)| {
+        v.filter(|v| !v.eq_ignore_ascii_case(expected.as_str()))
+            .map(|v| (row, v))
+    })?;
+    Some(FileIssue::new(
+        FileCode::DeclarantDifferent,
+        format!(
+            "ligne {} : le fichier est établi au nom de « {value} » mais a été déposé dans le dossier de « {expected} » : \
+             chaque déclarant dépose ses propres fichiers",
+            table.lines[row]
+        ),
+    ))
+}

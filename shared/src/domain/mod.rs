@@ -1,0 +1,8 @@
+//! Domain values that cannot be built invalid: a [`Cip13`] always has its `34009` prefix and a
+//! correct check digit, a [`DeclarantId`] is always safe to use as an S3 prefix.
+
+mod cip13;
+mod declarant;
+
+pub use cip13::{Cip13, CipError};
+pub use declarant::{DeclarantError, DeclarantId, DeclarantType};
