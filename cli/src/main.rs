@@ -1,1 +1,64 @@
-fn main() {}
+//! `medistock`: the local pipeline and the analyst's tool.
+//!
+//! Every local command keeps its state in one data directory (`--data-dir`, else
+//! `MEDISTOCK_DATA_DIR`, else `./medistock-data`).
+
+mod catalogue_cmd;
+mod validate_cmd;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// Medistock — suivi des stocks de médicaments et alerte précoce des ruptures (ANSM).
+///
+/// Les déclarants (laboratoires exploitants, grossistes-répartiteurs) déposent leurs fichiers
+/// de stocks ; Medistock les valide, suit le stock de chaque référence et alerte l'ANSM avant
+/// la rupture.
+#[derive(Parser)]
+#[command(name = "medistock", version, propagate_version = true)]
+struct Cli {
+    /// Dossier de données local (catalogue, dépôts, état).
+    #[arg(
+        long,
+        global = true,
+        env = "MEDISTOCK_DATA_DIR",
+        default_value = "medistock-data"
+    )]
+    data_dir: PathBuf,
+
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Vérifie des fichiers de déclaration (CSV ou XLSX) et affiche l'accusé de réception.
+    ///
+    /// Codes de sortie : 0 tout est accepté ; 3 des lignes sont en erreur mais aucun fichier
+    /// n'est rejeté ; 4 au moins un fichier est rejeté ; 2 erreur d'utilisation.
+    Validate(validate_cmd::ValidateArgs),
+    /// Gère le catalogue des références suivies (fichiers publics de la BDPM).
+    #[command(subcommand)]
+    Catalogue(catalogue_cmd::CatalogueCommand),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_env("MEDISTOCK_LOG"))
+        .with_writer(std::io::stderr)
+        .init();
+    let result = match cli.command {
+        Command::Validate(args) => validate_cmd::run(&cli.data_dir, &args),
+        Command::Catalogue(cmd) => catalogue_cmd::run(&cli.data_dir, &cmd),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("medistock : {e:#}");
+            ExitCode::from(1)
+        }
+    }
+}

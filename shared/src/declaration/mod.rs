@@ -13,4 +13,7 @@ pub mod validate;
 pub use format::{Column, Limits};
 pub use issues::{FileCode, FileIssue, LineCode, LineIssue};
 pub use report::{LineCounts, Status, ValidationReport};
-pub use validate::{Validation, ValidationContext, ValidationError, sha256_hex, validate};
+pub use validate::{
+    Validation, ValidationContext, ValidationError, oversized, sha256_hex, sha256_hex_reader,
+    validate,
+};

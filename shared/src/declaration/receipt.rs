@@ -34,11 +34,19 @@ pub fn receipt_text(report: &ValidationReport, received_at: DateTime<Utc>) -> St
         let _ = writeln!(t, "Lu comme          : {read_as}");
     }
     let _ = writeln!(t, "Statut            : {}", report.status.label());
-    let _ = writeln!(
-        t,
-        "Lignes            : {} lue(s), {} acceptée(s), {} rejetée(s)",
-        counts.total, counts.accepted, counts.rejected
-    );
+    if report.is_rejected() {
+        let _ = writeln!(
+            t,
+            "Lignes            : {} lue(s) ({} sans erreur, {} en erreur), aucune prise en compte",
+            counts.total, counts.accepted, counts.rejected
+        );
+    } else {
+        let _ = writeln!(
+            t,
+            "Lignes            : {} lue(s), {} acceptée(s), {} rejetée(s)",
+            counts.total, counts.accepted, counts.rejected
+        );
+    }
     let _ = writeln!(t);
     match report.status {
         Status::Accepted => {

@@ -103,10 +103,8 @@ fn detect_separator(text: &str) -> u8 {
     for b in header.bytes() {
         if b == b'"' {
             quoted = !quoted;
-        } else if !quoted {
-            if let Some(entry) = counts.iter_mut().find(|(sep, _)| *sep == b) {
-                entry.1 += 1;
-            }
+        } else if let Some(entry) = counts.iter_mut().find(|(sep, _)| *sep == b && !quoted) {
+            entry.1 += 1;
         }
     }
     let best = counts.iter().map(|(_, n)| *n).max().unwrap_or(0);

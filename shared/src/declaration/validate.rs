@@ -64,10 +64,38 @@ pub const NORMALIZED_COLUMNS: [&str; 12] = [
 
 /// Hex SHA-256 of bytes: the identity of a file everywhere in Medistock.
 pub fn sha256_hex(bytes: &[u8]) -> String {
-    Sha256::digest(bytes)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    hex(&Sha256::digest(bytes))
+}
+
+fn hex(digest: &[u8]) -> String {
+    digest.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Hex SHA-256 of everything a reader yields, read in 1 MiB blocks (for files too large to
+/// load).
+pub fn sha256_hex_reader(mut reader: impl std::io::Read) -> std::io::Result<String> {
+    let mut hasher = Sha256::new();
+    let mut buf = vec![0u8; 1 << 20];
+    loop {
+        match reader.read(&mut buf)? {
+            0 => break,
+            n => hasher.update(&buf[..n]),
+        }
+    }
+    Ok(hex(&hasher.finalize()))
+}
+
+/// The rejection of a file above the size bound. Callers that can see the size before reading
+/// the bytes (a local file, an S3 object) use it to refuse without loading the file.
+pub fn oversized(size: u64, limits: &Limits) -> FileIssue {
+    FileIssue::new(
+        FileCode::FichierTropVolumineux,
+        format!(
+            "fichier de {} Mo, au-delà de la limite de {} Mo : scindez-le en plusieurs fichiers",
+            size.div_ceil(1_000_000),
+            limits.max_file_bytes / 1_000_000
+        ),
+    )
 }
 
 /// Validates one declaration file. Never fails on input: whatever the bytes, the result is a
@@ -181,13 +209,13 @@ fn check_table(
     report.errors = found.errors;
     report.warnings.extend(found.warnings);
     let rate = rejected as f64 / n as f64;
+    let percent = format!("{:.1}", rate * 100.0).replace('.', ",");
     if rate > ctx.limits.max_error_rate {
         report.reject(FileIssue::new(
             FileCode::TauxErreurExcessif,
             format!(
-                "{rejected} ligne(s) en erreur sur {n} ({:.1} %), au-delà du seuil de {:.0} % : \
+                "{rejected} ligne(s) en erreur sur {n} ({percent} %), au-delà du seuil de {:.0} % : \
                  corrigez le fichier et déposez-le à nouveau",
-                rate * 100.0,
                 ctx.limits.max_error_rate * 100.0
             ),
         ));

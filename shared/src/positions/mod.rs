@@ -91,7 +91,9 @@ pub fn snapshots(aggregated: &DataFrame) -> PolarsResult<Vec<ReferenceSnapshot>>
             .ok_or_else(bad)?;
         let mut supplies = Vec::new();
         if let (Some(d), Some(q)) = (supply_dates.get_as_series(i), supply_qty.get_as_series(i)) {
-            let d = d.date()?.physical().clone();
+            // List items may come back as the physical i32 of the date.
+            let d = d.cast(&DataType::Int32)?;
+            let d = d.i32()?;
             let q = q.i64()?.clone();
             for (date, quantity) in d.iter().zip(q.iter()) {
                 if let (Some(date), Some(quantity)) =
