@@ -1,0 +1,186 @@
+//! The `medistock` command as a user runs it: arguments, output, exit codes.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn fixtures() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/tests/fixtures")
+}
+
+fn medistock(data_dir: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_medistock"))
+        .arg("--data-dir")
+        .arg(data_dir)
+        .args(args)
+        .output()
+        .expect("medistock runs")
+}
+
+fn fixture(name: &str) -> String {
+    fixtures().join(name).display().to_string()
+}
+
+fn json_lines(out: &Output) -> Vec<serde_json::Value> {
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect()
+}
+
+#[test]
+fn validate_exit_codes_follow_the_worst_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let ok = fixture("valide_complet.csv");
+    let warn = fixture("avertissements.csv");
+    let rejected = fixture("rejet_sans_entete.csv");
+    assert_eq!(
+        medistock(dir.path(), &["validate", &ok, &warn])
+            .status
+            .code(),
+        Some(0)
+    );
+    assert_eq!(
+        medistock(dir.path(), &["validate", &ok, &rejected])
+            .status
+            .code(),
+        Some(4)
+    );
+    // Line errors under the 10 % bound: 1 bad line among 11.
+    let path = dir.path().join("une_erreur.csv");
+    let mut text = String::from("cip13;date_stock;stock\n");
+    for _ in 0..10 {
+        text.push_str("3400949497294;2026-11-20;10\n");
+    }
+    text.push_str("3400949497294;2026-11-20;-1\n");
+    std::fs::write(&path, text).unwrap();
+    let out = medistock(dir.path(), &["validate", &ok, path.to_str().unwrap()]);
+    assert_eq!(
+        out.status.code(),
+        Some(3),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+}
+
+#[test]
+fn validate_json_prints_one_object_per_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = medistock(
+        dir.path(),
+        &[
+            "validate",
+            "--json",
+            "--declarant",
+            "grossiste-a",
+            &fixture("valide_complet.csv"),
+            &fixture("rejet_autre_declarant.csv"),
+        ],
+    );
+    assert_eq!(out.status.code(), Some(4));
+    let objects = json_lines(&out);
+    assert_eq!(objects.len(), 2);
+    assert_eq!(objects[0]["status"], "accepted");
+    assert_eq!(objects[0]["declarant"], "grossiste-a");
+    assert_eq!(
+        objects[0]["lines"],
+        serde_json::json!({"total": 4, "accepted": 4, "rejected": 0})
+    );
+    assert_eq!(objects[1]["status"], "rejected");
+    assert_eq!(objects[1]["file_errors"][0]["code"], "declarant_different");
+    for key in [
+        "file",
+        "sha256",
+        "declarant",
+        "status",
+        "lines",
+        "errors",
+        "warnings",
+        "file_errors",
+    ] {
+        assert!(objects[0].get(key).is_some(), "missing {key}");
+    }
+}
+
+#[test]
+fn validate_prints_the_french_receipt() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = medistock(dir.path(), &["validate", &fixture("erreurs_lignes.csv")]);
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(text.contains("Statut            : REJETÉ"), "{text}");
+    assert!(text.contains("ligne 9, colonne stock, valeur « -5 » : « stock » ne peut pas être négatif [nombre_negatif]"), "{text}");
+}
+
+#[test]
+fn usage_errors_exit_with_2() {
+    let dir = tempfile::tempdir().unwrap();
+    assert_eq!(medistock(dir.path(), &["validate"]).status.code(), Some(2));
+    assert_eq!(
+        medistock(
+            dir.path(),
+            &[
+                "validate",
+                "--declarant",
+                "../x",
+                &fixture("valide_complet.csv")
+            ]
+        )
+        .status
+        .code(),
+        Some(2)
+    );
+    let missing = medistock(dir.path(), &["validate", "absent.csv"]);
+    assert_eq!(missing.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("absent.csv"));
+}
+
+#[test]
+fn catalogue_import_then_validate_warns_about_unknown_references() {
+    let dir = tempfile::tempdir().unwrap();
+    let bdpm = fixture("bdpm");
+    let out = medistock(
+        dir.path(),
+        &["catalogue", "import", "--bdpm", &bdpm, "--json"],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        json_lines(&out)[0],
+        serde_json::json!({"cis": 3, "presentations": 4, "marketed_presentations": 3, "mitm_cis": 2,
+                           "generic_groups": 1, "shortage_statuses": 1, "rejected_lines": 0})
+    );
+    let file = dir.path().join("inconnue.csv");
+    std::fs::write(
+        &file,
+        "cip13;date_stock;stock\n3400949497294;2026-11-20;10\n3400930000007;2026-11-20;5\n",
+    )
+    .unwrap();
+    let out = medistock(dir.path(), &["validate", "--json", file.to_str().unwrap()]);
+    let report = &json_lines(&out)[0];
+    assert_eq!(report["status"], "accepted");
+    assert_eq!(report["warnings"][0]["code"], "hors_catalogue");
+    assert_eq!(report["warnings"][0]["line"], 3);
+    // --catalogue also takes a folder of BDPM files directly.
+    let other = tempfile::tempdir().unwrap();
+    let out = medistock(
+        other.path(),
+        &[
+            "validate",
+            "--json",
+            "--catalogue",
+            &bdpm,
+            file.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(json_lines(&out)[0]["warnings"][0]["code"], "hors_catalogue");
+}
+
+#[test]
+fn help_explains_in_french() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = medistock(dir.path(), &["validate", "--help"]);
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(text.contains("Codes de sortie"), "{text}");
+}
