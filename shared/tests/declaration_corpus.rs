@@ -384,3 +384,85 @@ fn normalized_lines_round_trip_through_parquet() {
     assert_eq!(column_i64(&back, "stock"), column_i64(&lines, "stock"));
     assert_eq!(back.column("date_stock").unwrap().dtype(), &DataType::Date);
 }
+
+/// A file large enough to be tokenised in parallel pieces (several MB, no quote).
+fn large_file(line_end: &str, lines: usize, bad_every: usize) -> Vec<u8> {
+    let mut text = format!("cip13;date_stock;stock;site{line_end}");
+    for i in 0..lines {
+        let stock = if i % bad_every == bad_every - 1 {
+            "-1".to_owned()
+        } else {
+            (i % 5000).to_string()
+        };
+        text.push_str(&format!(
+            "3400949497294;2026-11-20;{stock};Dépôt numéro {i:08}{line_end}"
+        ));
+    }
+    text.into_bytes()
+}
+
+#[test]
+fn large_files_keep_exact_line_numbers_whatever_the_pieces() {
+    let limits = Limits {
+        max_error_rate: 1.0,
+        ..Limits::default()
+    };
+    for line_end in ["\n", "\r\n"] {
+        let bytes = large_file(line_end, 250_000, 49_999);
+        assert!(
+            bytes.len() > 10 << 20,
+            "{} bytes is enough to be cut in pieces",
+            bytes.len()
+        );
+        let v = run_with(&bytes, "gros.csv", &limits);
+        assert_eq!(v.report.lines.total, 250_000);
+        // Data row i (from 0) is on line i + 2 (header = line 1); rows 49,998, 99,997… are bad.
+        assert_eq!(
+            codes(&v.report.errors),
+            [
+                (50_000, "nombre_negatif"),
+                (99_999, "nombre_negatif"),
+                (149_998, "nombre_negatif"),
+                (199_997, "nombre_negatif"),
+                (249_996, "nombre_negatif")
+            ]
+        );
+        let lines = v.lines.unwrap();
+        let numbers = lines.column("line").unwrap().u32().unwrap();
+        assert_eq!(numbers.get(0), Some(2));
+        assert_eq!(numbers.get(lines.height() - 1), Some(250_001));
+        let sites = lines.column("site").unwrap().str().unwrap();
+        assert_eq!(sites.get(lines.height() - 1), Some("Dépôt numéro 00249999"));
+    }
+}
+
+#[test]
+fn a_quote_anywhere_keeps_one_sequential_reader_with_the_same_result() {
+    let limits = Limits {
+        max_error_rate: 1.0,
+        ..Limits::default()
+    };
+    let mut bytes = large_file("\n", 250_000, 49_999);
+    bytes.extend_from_slice(b"3400949497294;2026-11-20;-1;\"cit\xc3\xa9\ne\"\n");
+    let v = run_with(&bytes, "gros.csv", &limits);
+    assert_eq!(v.report.lines.total, 250_001);
+    assert_eq!(v.report.errors.len(), 6);
+    assert_eq!(
+        v.report.errors[5].line, 250_002,
+        "a record with a quoted line break is numbered by its first line"
+    );
+}
+
+#[test]
+fn old_mac_line_ends_are_numbered() {
+    let bytes =
+        b"cip13;date_stock;stock\r3400949497294;2026-11-20;10\r3400949497294;2026-11-21;-1\r";
+    let limits = Limits {
+        max_error_rate: 1.0,
+        ..Limits::default()
+    };
+    assert_eq!(
+        codes(&run_with(bytes, "mac.csv", &limits).report.errors),
+        [(3, "nombre_negatif")]
+    );
+}

@@ -9,17 +9,23 @@ use super::issues::LineCode;
 /// `1234,0` or `1234.00` (whole decimals), `+12`. Never reads `,` or `.` as a thousands
 /// separator: `1.234` is refused as not whole rather than silently read as 1234.
 pub fn parse_quantity(text: &str, max: i64) -> Result<i64, LineCode> {
-    let mut negative = false;
+    let bytes = text.as_bytes();
+    let (negative, mut i) = match bytes.first() {
+        Some(b'-') => (true, 1),
+        Some(b'+') => (false, 1),
+        _ => (false, 0),
+    };
     let mut seen_digit = false;
     let mut value: i64 = 0;
     let mut in_fraction = false;
     let mut fraction_nonzero = false;
     let mut too_big = false;
-    for (i, c) in text.chars().enumerate() {
-        match c {
-            '0'..='9' => {
+    while i < bytes.len() {
+        let in_integer_part = seen_digit && !in_fraction;
+        match bytes[i] {
+            d @ b'0'..=b'9' => {
                 seen_digit = true;
-                let digit = i64::from(c as u8 - b'0');
+                let digit = i64::from(d - b'0');
                 if in_fraction {
                     fraction_nonzero |= digit != 0;
                 } else {
@@ -29,11 +35,14 @@ pub fn parse_quantity(text: &str, max: i64) -> Result<i64, LineCode> {
                     }
                 }
             }
-            '-' | '+' if i == 0 => negative = c == '-',
-            ' ' | '\u{a0}' | '\u{202f}' if seen_digit && !in_fraction => {}
-            ',' | '.' if seen_digit && !in_fraction => in_fraction = true,
+            b' ' if in_integer_part => {}
+            b',' | b'.' if in_integer_part => in_fraction = true,
+            // U+00A0 no-break space, U+202F narrow no-break space, in UTF-8.
+            0xC2 if in_integer_part && bytes.get(i + 1) == Some(&0xA0) => i += 1,
+            0xE2 if in_integer_part && bytes.get(i + 1..i + 3) == Some(&[0x80, 0xAF]) => i += 2,
             _ => return Err(LineCode::NombreInvalide),
         }
+        i += 1;
     }
     if !seen_digit {
         return Err(LineCode::NombreInvalide);

@@ -6,7 +6,7 @@ use std::borrow::Cow;
 use std::io::Cursor;
 
 use calamine::{Data, Reader, Xlsx};
-use polars::prelude::{PlSmallStr, StringChunked, StringChunkedBuilder};
+use polars::prelude::{ChunkFullNull, PlSmallStr, StringChunked, StringChunkedBuilder};
 
 use super::cells::excel_serial_to_date;
 use super::format::{Column, ColumnKind, Limits, fold_header};
@@ -45,53 +45,134 @@ impl RawTable {
 }
 
 /// Reads a decoded CSV: separator detected from the header line (`;`, tab or `,`), quotes,
-/// CRLF or LF, blank lines skipped, a trailing separator tolerated.
+/// CRLF, LF or CR line ends, blank lines skipped, a trailing separator tolerated.
+///
+/// Large files without any quote are cut at line ends and tokenised on every core: without
+/// quotes, a line end is always a record end.
 pub fn read_csv(text: &str, encoding_label: &str) -> Result<RawTable, FileIssue> {
-    let separator = detect_separator(text);
-    let mut reader = csv::ReaderBuilder::new()
-        .delimiter(separator)
-        .has_headers(false)
-        .flexible(true)
-        .from_reader(text.as_bytes());
+    // csv counts lines on `\n`: old Mac files that end lines with `\r` alone would all be line 1.
+    let text: Cow<'_, str> = if text.contains('\r') && !text.contains('\n') {
+        Cow::Owned(text.replace('\r', "\n"))
+    } else {
+        Cow::Borrowed(text)
+    };
+    let separator = detect_separator(&text);
+    let mut header_reader = csv_reader(&text, separator);
     let mut record = csv::StringRecord::new();
-    let mut builder: Option<TableBuilder> = None;
-    let estimated_rows = text.len() / 40;
-    loop {
-        match reader.read_record(&mut record) {
+    let shape = loop {
+        match header_reader.read_record(&mut record) {
             Ok(true) => {}
-            Ok(false) => break,
-            // The text is valid UTF-8 and the reader is flexible: only I/O can fail, and it
-            // reads from memory. Stop at the first such record rather than guess.
-            Err(_) => break,
-        }
-        let line = record.position().map_or(0, |p| p.line()) as u32;
-        match builder.as_mut() {
-            Some(b) => {
-                let cells: Vec<&str> = record.iter().collect();
-                b.push_row(line, &cells);
-            }
-            None => {
-                let header: Vec<String> = record.iter().map(str::to_owned).collect();
-                if header.iter().all(|h| clean_header(h).is_empty()) {
-                    continue;
-                }
-                builder = Some(TableBuilder::new(&header, line, estimated_rows)?);
+            _ => {
+                return Err(FileIssue::new(
+                    FileCode::FichierVide,
+                    "le fichier ne contient que des lignes vides",
+                ));
             }
         }
+        let header: Vec<String> = record.iter().map(str::to_owned).collect();
+        if header.iter().all(|h| clean_header(h).is_empty()) {
+            continue;
+        }
+        let line = record.position().map_or(1, |p| p.line()) as u32;
+        break TableShape::new(&header, line)?;
+    };
+    // The physical line of the first data byte, counted rather than taken from the reader,
+    // whose position after a CRLF line depends on whether it has consumed the `\n` yet.
+    let mut data_start = (header_reader.position().byte() as usize).min(text.len());
+    let mut data_line = 1 + text.as_bytes()[..data_start]
+        .iter()
+        .filter(|b| **b == b'\n')
+        .count() as u64;
+    // After a CRLF header the reader stops between `\r` and `\n`: the `\n` ends the header line.
+    if text.as_bytes().get(data_start) == Some(&b'\n') {
+        data_start += 1;
+        data_line += 1;
     }
+    let data = text.get(data_start..).unwrap_or("");
+
+    let parts = split_at_line_ends(data, shape_threads(data));
+    let sinks: Vec<RowSink> = std::thread::scope(|scope| {
+        let handles: Vec<_> = parts
+            .iter()
+            .map(|(offset, part)| {
+                let first_line =
+                    data_line + data[..*offset].bytes().filter(|b| *b == b'\n').count() as u64;
+                let shape = &shape;
+                scope.spawn(move || tokenize(part, first_line, separator, shape))
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
+            .collect()
+    });
     let separator_label = match separator {
         b'\t' => "tabulation".to_owned(),
         other => format!("« {} »", other as char),
     };
-    match builder {
-        Some(b) => Ok(b.finish(format!(
-            "CSV, {encoding_label}, séparateur {separator_label}"
-        ))),
-        None => Err(FileIssue::new(
-            FileCode::FichierVide,
-            "le fichier ne contient que des lignes vides",
-        )),
+    Ok(shape.finish(
+        sinks,
+        format!("CSV, {encoding_label}, séparateur {separator_label}"),
+    ))
+}
+
+/// A reader whose record terminator is `\n` alone: with csv's default CRLF handling, the
+/// position of a record after a `\r\n` is taken before the `\n` is counted, one line short.
+/// The `\r` left at the end of the last cell is trimmed with the rest of the white space.
+fn csv_reader(text: &str, separator: u8) -> csv::Reader<&[u8]> {
+    csv::ReaderBuilder::new()
+        .terminator(csv::Terminator::Any(b'\n'))
+        .delimiter(separator)
+        .has_headers(false)
+        .flexible(true)
+        .from_reader(text.as_bytes())
+}
+
+/// How many pieces to tokenise in parallel: one per core for files of several megabytes
+/// without quotes, else one.
+fn shape_threads(data: &str) -> usize {
+    const MIN_PART_BYTES: usize = 4 << 20;
+    if data.len() < 2 * MIN_PART_BYTES || data.contains('"') {
+        return 1;
     }
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    cores.min(data.len() / MIN_PART_BYTES).clamp(1, 16)
+}
+
+/// Cuts `data` into `n` pieces that each end at a line end; returns (byte offset, piece).
+fn split_at_line_ends(data: &str, n: usize) -> Vec<(usize, &str)> {
+    let mut parts = Vec::with_capacity(n);
+    let mut start = 0;
+    for k in 1..n {
+        let target = (data.len() * k / n).max(start);
+        let Some(end) = data.as_bytes()[target..]
+            .iter()
+            .position(|b| *b == b'\n')
+            .map(|p| target + p + 1)
+        else {
+            break;
+        };
+        parts.push((start, &data[start..end]));
+        start = end;
+    }
+    parts.push((start, &data[start..]));
+    parts
+}
+
+/// Tokenises one piece of the data; `first_line` is the physical line of its first byte.
+fn tokenize(part: &str, first_line: u64, separator: u8, shape: &TableShape) -> RowSink {
+    let mut sink = shape.sink(part.len() / 40);
+    let mut reader = csv_reader(part, separator);
+    let mut record = csv::StringRecord::new();
+    // The text is valid UTF-8 and the reader is flexible: only I/O can fail, and it reads
+    // from memory. Stop at the first such record rather than guess.
+    while let Ok(true) = reader.read_record(&mut record) {
+        let line = first_line + record.position().map_or(1, |p| p.line()) - 1;
+        sink.push_row(shape, line as u32, record.len(), |i| {
+            record.get(i).unwrap_or("")
+        });
+    }
+    sink
 }
 
 /// The separator among `;`, tab and `,` that occurs most often, outside quotes, on the first
@@ -140,42 +221,36 @@ pub fn read_xlsx(bytes: &[u8], limits: &Limits) -> Result<RawTable, FileIssue> {
         .map_err(|e| unreadable(&e))?;
     let first_row = range.start().map_or(0, |(row, _)| row);
     let first_col = range.start().map_or(0, |(_, col)| col) as usize;
-    let mut builder: Option<TableBuilder> = None;
-    for (i, row) in range.rows().enumerate() {
-        let line = first_row + i as u32 + 1;
-        match builder.as_mut() {
-            Some(b) => {
-                let kinds = b.kinds_by_position(first_col, row.len());
-                let texts: Vec<Cow<'_, str>> = row
-                    .iter()
-                    .zip(kinds)
-                    .map(|(cell, kind)| xlsx_cell_text(cell, kind))
-                    .collect();
-                let cells: Vec<&str> = texts.iter().map(|c| c.as_ref()).collect();
-                b.push_row(line, &cells);
-            }
-            None => {
-                let mut header = vec![String::new(); first_col];
-                header.extend(row.iter().map(|c| xlsx_cell_text(c, None).into_owned()));
-                if header.iter().all(|h| clean_header(h).is_empty()) {
-                    continue;
-                }
-                builder = Some(
-                    TableBuilder::new(&header, line, range.height()).map(|mut b| {
-                        b.leading_empty = first_col;
-                        b
-                    })?,
-                );
-            }
+    let mut rows = range.rows().enumerate();
+    let shape = loop {
+        let Some((i, row)) = rows.next() else {
+            return Err(FileIssue::new(
+                FileCode::FichierVide,
+                format!("la feuille « {sheet} » est vide"),
+            ));
+        };
+        let mut header = vec![String::new(); first_col];
+        header.extend(row.iter().map(|c| xlsx_cell_text(c, None).into_owned()));
+        if header.iter().all(|h| clean_header(h).is_empty()) {
+            continue;
         }
+        let mut shape = TableShape::new(&header, first_row + i as u32 + 1)?;
+        shape.leading_empty = first_col;
+        break shape;
+    };
+    let kinds = shape.kinds_by_position(first_col, range.width());
+    let mut sink = shape.sink(range.height());
+    for (i, row) in rows {
+        let texts: Vec<Cow<'_, str>> = row
+            .iter()
+            .zip(&kinds)
+            .map(|(cell, kind)| xlsx_cell_text(cell, *kind))
+            .collect();
+        sink.push_row(&shape, first_row + i as u32 + 1, texts.len(), |i| {
+            texts[i].as_ref()
+        });
     }
-    match builder {
-        Some(b) => Ok(b.finish(format!("classeur XLSX, feuille « {sheet} »"))),
-        None => Err(FileIssue::new(
-            FileCode::FichierVide,
-            format!("la feuille « {sheet} » est vide"),
-        )),
-    }
+    Ok(shape.finish(vec![sink], format!("classeur XLSX, feuille « {sheet} »")))
 }
 
 fn check_zip_bounds(bytes: &[u8], limits: &Limits) -> Result<(), FileIssue> {
@@ -246,25 +321,32 @@ fn clean_header(cell: &str) -> &str {
     cell.trim_matches(|c: char| c.is_whitespace() || c == '\u{feff}')
 }
 
-/// Accumulates rows into one polars string builder per known column.
-struct TableBuilder {
-    /// For each header position, the index of its builder, if the column is known.
+/// The header of a file mapped to the format's columns: shared by every piece tokenised.
+struct TableShape {
+    /// For each header position, the index of its column in `columns`, if the column is known.
     slots: Vec<Option<usize>>,
-    builders: Vec<(Column, StringChunkedBuilder)>,
+    /// Known columns, in header order.
+    columns: Vec<Column>,
     /// Number of header positions up to the last non-empty header cell.
     width: usize,
     /// XLSX ranges may start right of column A: positions before it are empty.
     leading_empty: usize,
-    lines: Vec<u32>,
-    line_errors: Vec<LineIssue>,
+    /// Unknown header columns.
     warnings: Vec<LineIssue>,
 }
 
-impl TableBuilder {
-    fn new(header: &[String], line: u32, capacity: usize) -> Result<Self, FileIssue> {
+/// Rows read from one piece of a file: one polars string builder per known column.
+struct RowSink {
+    builders: Vec<StringChunkedBuilder>,
+    lines: Vec<u32>,
+    line_errors: Vec<LineIssue>,
+}
+
+impl TableShape {
+    fn new(header: &[String], line: u32) -> Result<Self, FileIssue> {
         let mut slots = Vec::with_capacity(header.len());
-        let mut builders: Vec<(Column, StringChunkedBuilder)> = Vec::new();
-        let mut seen: Vec<(Column, &str)> = Vec::new();
+        let mut columns: Vec<Column> = Vec::new();
+        let mut names: Vec<&str> = Vec::new();
         let mut warnings = Vec::new();
         for raw in header {
             let name = clean_header(raw);
@@ -274,22 +356,20 @@ impl TableBuilder {
             }
             match Column::from_header(name) {
                 Some(column) => {
-                    if let Some((_, first)) = seen.iter().find(|(c, _)| *c == column) {
+                    if let Some(at) = columns.iter().position(|c| *c == column) {
                         return Err(FileIssue::new(
                             FileCode::ColonneDupliquee,
                             format!(
-                                "les colonnes « {first} » et « {name} » désignent toutes deux « {} » : \
+                                "les colonnes « {} » et « {name} » désignent toutes deux « {} » : \
                                  gardez-en une seule",
+                                names[at],
                                 column.name()
                             ),
                         ));
                     }
-                    seen.push((column, name));
-                    slots.push(Some(builders.len()));
-                    builders.push((
-                        column,
-                        StringChunkedBuilder::new(PlSmallStr::from_static(column.name()), capacity),
-                    ));
+                    slots.push(Some(columns.len()));
+                    columns.push(column);
+                    names.push(name);
                 }
                 None => {
                     warnings.push(LineIssue::named(
@@ -302,7 +382,7 @@ impl TableBuilder {
                 }
             }
         }
-        if builders.is_empty() {
+        if columns.is_empty() {
             return Err(FileIssue::new(
                 FileCode::EnteteAbsente,
                 format!(
@@ -313,7 +393,7 @@ impl TableBuilder {
         }
         let missing: Vec<&str> = Column::ALL
             .iter()
-            .filter(|c| c.is_required() && !seen.iter().any(|(s, _)| s == *c))
+            .filter(|c| c.is_required() && !columns.contains(c))
             .map(|c| c.name())
             .collect();
         if !missing.is_empty() {
@@ -331,11 +411,9 @@ impl TableBuilder {
             .map_or(0, |p| p + 1);
         Ok(Self {
             slots,
-            builders,
+            columns,
             width,
             leading_empty: 0,
-            lines: Vec::with_capacity(capacity),
-            line_errors: Vec::new(),
             warnings,
         })
     }
@@ -348,64 +426,102 @@ impl TableBuilder {
                     .get(pos)
                     .copied()
                     .flatten()
-                    .map(|b| self.builders[b].0.kind())
+                    .map(|c| self.columns[c].kind())
             })
             .collect()
     }
 
-    /// Adds one row of untrimmed cells (XLSX rows start at `leading_empty`). Blank rows are
-    /// skipped; a row with too few or too many cells gets a line error but is kept, so that its
-    /// other errors are reported too.
-    fn push_row(&mut self, line: u32, cells: &[&str]) {
+    fn sink(&self, capacity: usize) -> RowSink {
+        RowSink {
+            builders: self
+                .columns
+                .iter()
+                .map(|c| StringChunkedBuilder::new(PlSmallStr::from_static(c.name()), capacity))
+                .collect(),
+            lines: Vec::with_capacity(capacity),
+            line_errors: Vec::new(),
+        }
+    }
+
+    /// Joins the pieces, in file order.
+    fn finish(self, sinks: Vec<RowSink>, description: String) -> RawTable {
+        let mut lines = Vec::new();
+        let mut line_errors = Vec::new();
+        let mut values: Vec<Option<StringChunked>> = vec![None; self.columns.len()];
+        for sink in sinks {
+            lines.extend(sink.lines);
+            line_errors.extend(sink.line_errors);
+            for (slot, builder) in values.iter_mut().zip(sink.builders) {
+                let piece = builder.finish();
+                match slot {
+                    Some(whole) => whole.append_owned(piece).unwrap_or_default(),
+                    None => *slot = Some(piece),
+                }
+            }
+        }
+        RawTable {
+            columns: self
+                .columns
+                .iter()
+                .zip(values)
+                .map(|(column, values)| RawColumn {
+                    column: *column,
+                    values: values.unwrap_or_else(|| {
+                        StringChunked::full_null(PlSmallStr::from_static(column.name()), 0)
+                    }),
+                })
+                .collect(),
+            lines,
+            line_errors,
+            warnings: self.warnings,
+            description,
+        }
+    }
+}
+
+impl RowSink {
+    /// Adds one row of `count` untrimmed cells (XLSX rows start at `leading_empty`). Blank rows
+    /// are skipped; a row with too few or too many cells gets a line error but is kept, so
+    /// that its other errors are reported too.
+    fn push_row<'c>(
+        &mut self,
+        shape: &TableShape,
+        line: u32,
+        count: usize,
+        cells: impl Fn(usize) -> &'c str,
+    ) {
         let cell = |pos: usize| {
-            pos.checked_sub(self.leading_empty)
-                .and_then(|i| cells.get(i))
-                .map_or("", |c| c.trim())
+            pos.checked_sub(shape.leading_empty)
+                .filter(|i| *i < count)
+                .map_or("", |i| cells(i).trim())
         };
-        let count = cells.len() + self.leading_empty;
+        let count = count + shape.leading_empty;
         if (0..count).all(|pos| cell(pos).is_empty()) {
             return;
         }
         let joined = |range: std::ops::Range<usize>| range.map(cell).collect::<Vec<_>>().join(";");
-        if count < self.width {
+        if count < shape.width {
             self.line_errors.push(LineIssue::named(
                 line,
                 "(ligne)",
                 joined(0..count),
                 LineCode::ColonnesManquantes,
             ));
-        } else if (self.width..count).any(|pos| !cell(pos).is_empty()) {
+        } else if (shape.width..count).any(|pos| !cell(pos).is_empty()) {
             self.line_errors.push(LineIssue::named(
                 line,
                 "(ligne)",
-                joined(self.width..count),
+                joined(shape.width..count),
                 LineCode::ColonnesEnTrop,
             ));
         }
-        for (pos, slot) in self.slots.iter().enumerate() {
+        for (pos, slot) in shape.slots.iter().enumerate() {
             let Some(b) = slot else { continue };
             match cell(pos) {
-                "" => self.builders[*b].1.append_null(),
-                value => self.builders[*b].1.append_value(value),
+                "" => self.builders[*b].append_null(),
+                value => self.builders[*b].append_value(value),
             }
         }
         self.lines.push(line);
-    }
-
-    fn finish(self, description: String) -> RawTable {
-        RawTable {
-            columns: self
-                .builders
-                .into_iter()
-                .map(|(column, b)| RawColumn {
-                    column,
-                    values: b.finish(),
-                })
-                .collect(),
-            lines: self.lines,
-            line_errors: self.line_errors,
-            warnings: self.warnings,
-            description,
-        }
     }
 }

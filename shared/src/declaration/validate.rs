@@ -232,100 +232,129 @@ fn check_table(
 }
 
 /// Parses every known column into its typed polars column; absent columns become all-null
-/// columns of the right type so that the normalized schema never varies.
+/// columns of the right type so that the normalized schema never varies. Columns are parsed
+/// in parallel on large files.
 fn typed_frame(
     table: &RawTable,
     ctx: &ValidationContext<'_>,
     found: &mut Findings<'_>,
 ) -> Result<DataFrame, ValidationError> {
+    const PARALLEL_FROM_ROWS: usize = 50_000;
     let n = table.lines.len();
-    let max = ctx.limits.max_quantity;
-    let mut columns: Vec<Column> = Vec::with_capacity(NORMALIZED_COLUMNS.len() + 2);
+    let typed_columns = Col::ALL.into_iter().filter(|c| *c != Col::Declarant);
+    let parsed: Vec<ParsedColumn> = if n >= PARALLEL_FROM_ROWS {
+        std::thread::scope(|scope| {
+            let handles: Vec<_> = typed_columns
+                .map(|column| scope.spawn(move || typed_column(table, column, ctx)))
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
+                .collect()
+        })
+    } else {
+        typed_columns
+            .map(|column| typed_column(table, column, ctx))
+            .collect()
+    };
+    let mut columns: Vec<Column> = Vec::with_capacity(parsed.len() + 2);
     columns.push(UInt32Chunked::from_vec("line".into(), table.lines.clone()).into_column());
     columns.push(UInt32Chunked::from_iter_values("row".into(), 0..n as u32).into_column());
-
-    let cips = parse_cells(table, Col::Cip13, found, |text| {
-        Cip13::parse(text).map_err(cip_code)
-    });
-    if let Some(catalogue) = ctx.catalogue {
-        for (row, cip) in cips.iter().enumerate() {
-            if let Some(cip) = cip.filter(|c| !catalogue.contains(c)) {
-                found.warnings.push(LineIssue::new(
-                    found.line(row),
-                    Col::Cip13,
-                    cip.as_str(),
-                    LineCode::HorsCatalogue,
-                ));
-            }
+    for column in parsed {
+        for (row, issue) in column.errors {
+            found.error(row, issue);
         }
-    }
-    columns.push(
-        StringChunked::from_iter_options(
-            "cip13".into(),
-            cips.iter().map(|c| c.as_ref().map(Cip13::as_str)),
-        )
-        .into_column(),
-    );
-
-    for column in Col::ALL
-        .into_iter()
-        .filter(|c| *c != Col::Cip13 && *c != Col::Declarant)
-    {
-        let name = PlSmallStr::from_static(column.name());
-        let typed = match column.kind() {
-            ColumnKind::Date => {
-                let days = parse_cells(table, column, found, |t| {
-                    parse_date(t).map(epoch_days).ok_or(LineCode::DateFormat)
-                });
-                Int32Chunked::from_iter_options(name, days.into_iter())
-                    .into_date()
-                    .into_column()
-            }
-            ColumnKind::Quantity if column == Col::PeriodeJours => {
-                let values = parse_cells(table, column, found, |t| {
-                    parse_quantity(t, max).and_then(|v| {
-                        if PERIOD_DAYS_RANGE.contains(&v) {
-                            Ok(v)
-                        } else {
-                            Err(LineCode::PeriodeHorsBornes)
-                        }
-                    })
-                });
-                Int64Chunked::from_iter_options(
-                    name,
-                    values
-                        .into_iter()
-                        .map(|v| Some(v.unwrap_or(DEFAULT_PERIOD_DAYS))),
-                )
-                .into_column()
-            }
-            ColumnKind::Quantity => {
-                let values = parse_cells(table, column, found, |t| parse_quantity(t, max));
-                Int64Chunked::from_iter_options(name, values.into_iter()).into_column()
-            }
-            ColumnKind::Text { max_chars } => {
-                let values = parse_cells(table, column, found, |t| {
-                    if t.chars().count() <= max_chars {
-                        Ok(())
-                    } else {
-                        Err(LineCode::TexteTropLong)
-                    }
-                });
-                let raw = table.column(column);
-                StringChunked::from_iter_options(
-                    name,
-                    values
-                        .iter()
-                        .enumerate()
-                        .map(|(row, ok)| ok.and_then(|()| raw.and_then(|r| r.get(row)))),
-                )
-                .into_column()
-            }
-            ColumnKind::Cip => continue,
-        };
-        columns.push(typed);
+        found.warnings.extend(column.warnings);
+        columns.push(column.values);
     }
     Ok(DataFrame::new(n, columns)?)
+}
+
+/// One typed column and what parsing it found.
+struct ParsedColumn {
+    values: Column,
+    errors: Vec<(usize, LineIssue)>,
+    warnings: Vec<LineIssue>,
+}
+
+fn typed_column(table: &RawTable, column: Col, ctx: &ValidationContext<'_>) -> ParsedColumn {
+    let n = table.lines.len();
+    let max = ctx.limits.max_quantity;
+    let name = PlSmallStr::from_static(column.name());
+    let mut errors = Vec::new();
+    let mut warnings = Vec::new();
+    let values = match column.kind() {
+        ColumnKind::Cip => {
+            let cips = parse_cells(table, column, &mut errors, |text| {
+                Cip13::parse(text).map_err(cip_code)
+            });
+            if let Some(catalogue) = ctx.catalogue {
+                for (row, cip) in cips.iter().enumerate() {
+                    if let Some(cip) = cip.filter(|c| !catalogue.contains(c)) {
+                        warnings.push(LineIssue::new(
+                            table.lines[row],
+                            column,
+                            cip.as_str(),
+                            LineCode::HorsCatalogue,
+                        ));
+                    }
+                }
+            }
+            StringChunked::from_iter_options(
+                name,
+                cips.iter().map(|c| c.as_ref().map(Cip13::as_str)),
+            )
+            .into_column()
+        }
+        ColumnKind::Date => {
+            let days = parse_cells(table, column, &mut errors, |t| {
+                parse_date(t).map(epoch_days).ok_or(LineCode::DateFormat)
+            });
+            Int32Chunked::from_iter_options(name, days.into_iter())
+                .into_date()
+                .into_column()
+        }
+        ColumnKind::Quantity if column == Col::PeriodeJours => {
+            let values = parse_cells(table, column, &mut errors, |t| {
+                parse_quantity(t, max).and_then(|v| {
+                    if PERIOD_DAYS_RANGE.contains(&v) {
+                        Ok(v)
+                    } else {
+                        Err(LineCode::PeriodeHorsBornes)
+                    }
+                })
+            });
+            Int64Chunked::from_iter_values(
+                name,
+                values.into_iter().map(|v| v.unwrap_or(DEFAULT_PERIOD_DAYS)),
+            )
+            .into_column()
+        }
+        ColumnKind::Quantity => {
+            let values = parse_cells(table, column, &mut errors, |t| parse_quantity(t, max));
+            Int64Chunked::from_iter_options(name, values.into_iter()).into_column()
+        }
+        ColumnKind::Text { max_chars } => {
+            // Over-long cells reject their row, which never reaches the normalized frame: the
+            // raw column serves as it is.
+            parse_cells(table, column, &mut errors, |t| {
+                if t.chars().count() <= max_chars {
+                    Ok(())
+                } else {
+                    Err(LineCode::TexteTropLong)
+                }
+            });
+            match table.column(column) {
+                Some(raw) => raw.clone().with_name(name).into_column(),
+                None => StringChunked::full_null(name, n).into_column(),
+            }
+        }
+    };
+    ParsedColumn {
+        values,
+        errors,
+        warnings,
+    }
 }
 
 fn cip_code(e: CipError) -> LineCode {
@@ -336,12 +365,12 @@ fn cip_code(e: CipError) -> LineCode {
     }
 }
 
-/// Parses the cells of one column with `parse`, recording an error for each failure and for
-/// each empty cell of a required column. Cells of an absent column are `None`.
+/// Parses the cells of one column with `parse`, recording an error (with its row) for each
+/// failure and for each empty cell of a required column. Cells of an absent column are `None`.
 fn parse_cells<T>(
     table: &RawTable,
     column: Col,
-    found: &mut Findings<'_>,
+    errors: &mut Vec<(usize, LineIssue)>,
     parse: impl Fn(&str) -> Result<T, LineCode>,
 ) -> Vec<Option<T>> {
     let n = table.lines.len();
@@ -350,21 +379,15 @@ fn parse_cells<T>(
     };
     let mut out = Vec::with_capacity(n);
     for (row, cell) in raw.iter().enumerate() {
-        match cell {
-            Some(text) => match parse(text) {
-                Ok(v) => out.push(Some(v)),
-                Err(code) => {
-                    let issue = LineIssue::new(found.line(row), column, text, code);
-                    found.error(row, issue);
-                    out.push(None);
-                }
-            },
-            None => {
-                if column.is_required() {
-                    let issue =
-                        LineIssue::new(found.line(row), column, "", LineCode::ValeurManquante);
-                    found.error(row, issue);
-                }
+        let parsed = match cell {
+            Some(text) => parse(text).map(Some).map_err(|code| (text, code)),
+            None if column.is_required() => Err(("", LineCode::ValeurManquante)),
+            None => Ok(None),
+        };
+        match parsed {
+            Ok(value) => out.push(value),
+            Err((text, code)) => {
+                errors.push((row, LineIssue::new(table.lines[row], column, text, code)));
                 out.push(None);
             }
         }
@@ -493,6 +516,9 @@ const FIGURES: [&str; 6] = [
 /// Among valid rows, rejects both sides of a conflicting duplicate (same reference, site and
 /// date, different figures) and keeps the first of exact duplicates. Returns the normalized
 /// frame of accepted lines.
+///
+/// Duplicates are rare: one window count finds the rows that share a key, and only those are
+/// compared figure by figure.
 fn deduplicate(frame: DataFrame, found: &mut Findings<'_>) -> Result<DataFrame, ValidationError> {
     let ok = BooleanChunked::from_iter_values("ok".into(), found.failed.iter().map(|f| !f));
     let keys = [
@@ -500,53 +526,67 @@ fn deduplicate(frame: DataFrame, found: &mut Findings<'_>) -> Result<DataFrame, 
         col("site").fill_null(lit("")),
         col("date_stock"),
     ];
+    let valid = frame.filter(&ok)?;
+    let shared_key = valid
+        .clone()
+        .lazy()
+        .select([len().over(keys.clone())?.gt(lit(1)).alias("shared")])
+        .collect()?;
+    let shared_key = shared_key.column("shared")?.bool()?.clone();
+
     let mut conflict = lit(false);
     for figure in FIGURES {
         conflict = conflict.or(col(figure).n_unique().over(keys.clone())?.gt(lit(1)));
     }
-    let first_row = col("row").min().over(keys)?;
-    let checked = frame
-        .filter(&ok)?
+    let duplicates = valid
+        .filter(&shared_key)?
         .lazy()
-        .with_columns([conflict.alias("conflict"), first_row.alias("first_row")])
+        .select([
+            col("row"),
+            col("cip13"),
+            conflict.alias("conflict"),
+            col("row").min().over(keys)?.alias("first_row"),
+        ])
         .collect()?;
-    let rows: Vec<usize> = checked
-        .column("row")?
-        .u32()?
-        .iter()
-        .map(|r| r.unwrap_or(0) as usize)
-        .collect();
-    let conflicts = checked.column("conflict")?.bool()?.clone();
-    let firsts = checked.column("first_row")?.u32()?.clone();
-    let cips = checked.column("cip13")?.str()?.clone();
-    let mut keep = Vec::with_capacity(rows.len());
-    for (i, row) in rows.iter().enumerate() {
-        let cip = cips.get(i).unwrap_or("").to_owned();
+    let rows = duplicates.column("row")?.u32()?;
+    let cips = duplicates.column("cip13")?.str()?;
+    let conflicts = duplicates.column("conflict")?.bool()?;
+    let firsts = duplicates.column("first_row")?.u32()?;
+    let mut dropped = vec![false; found.failed.len()];
+    for i in 0..duplicates.height() {
+        let (Some(row), Some(first)) = (rows.get(i), firsts.get(i)) else {
+            continue;
+        };
+        let cip = cips.get(i).unwrap_or_default();
+        let row = row as usize;
         if conflicts.get(i).unwrap_or(false) {
             found.error(
-                *row,
+                row,
                 LineIssue::new(
-                    found.line(*row),
+                    found.line(row),
                     Col::Cip13,
                     cip,
                     LineCode::DoublonConflictuel,
                 ),
             );
-            keep.push(false);
-        } else if firsts.get(i).map(|f| f as usize) != Some(*row) {
+            dropped[row] = true;
+        } else if first as usize != row {
             found.warnings.push(LineIssue::new(
-                found.line(*row),
+                found.line(row),
                 Col::Cip13,
                 cip,
                 LineCode::DoublonIdentique,
             ));
-            keep.push(false);
-        } else {
-            keep.push(true);
+            dropped[row] = true;
         }
     }
-    let keep = BooleanChunked::from_iter_values("keep".into(), keep.into_iter());
-    let normalized = checked
+    let keep: BooleanChunked = valid
+        .column("row")?
+        .u32()?
+        .iter()
+        .map(|r| r.map(|r| !dropped[r as usize]))
+        .collect();
+    let normalized = valid
         .filter(&keep)?
         .lazy()
         .with_column(

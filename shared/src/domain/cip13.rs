@@ -35,18 +35,24 @@ impl Cip13 {
     pub fn parse(text: &str) -> Result<Self, CipError> {
         let mut digits = [0u8; 13];
         let mut len = 0usize;
-        for c in text.trim().chars() {
-            match c {
-                '0'..='9' => {
+        let bytes = text.trim().as_bytes();
+        let mut i = 0;
+        while i < bytes.len() {
+            match bytes[i] {
+                d @ b'0'..=b'9' => {
                     if len == 13 {
                         return Err(CipError::Format);
                     }
-                    digits[len] = c as u8;
+                    digits[len] = d;
                     len += 1;
                 }
-                ' ' | '\u{a0}' | '\u{202f}' => {}
+                b' ' => {}
+                // U+00A0 and U+202F (no-break spaces) in UTF-8.
+                0xC2 if bytes.get(i + 1) == Some(&0xA0) => i += 1,
+                0xE2 if bytes.get(i + 1..i + 3) == Some(&[0x80, 0xAF]) => i += 2,
                 _ => return Err(CipError::Format),
             }
+            i += 1;
         }
         match len {
             13 => {
