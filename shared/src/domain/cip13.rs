@@ -32,6 +32,13 @@ impl Cip13 {
     /// Spaces (including no-break spaces) between digit groups are ignored, since ERP exports
     /// often print `3 400 930 000 000`. A CIP7 carries no reliable check digit of its own, so it
     /// is converted, not checked.
+    ///
+    /// ```
+    /// use medistock_core::domain::{Cip13, CipError};
+    /// assert_eq!(Cip13::parse("4949729")?.as_str(), "3400949497294");
+    /// assert_eq!(Cip13::parse("3400949497295"), Err(CipError::CheckDigit));
+    /// # Ok::<(), CipError>(())
+    /// ```
     pub fn parse(text: &str) -> Result<Self, CipError> {
         let mut digits = [0u8; 13];
         let mut len = 0usize;
