@@ -9,4 +9,6 @@ pub mod catalogue;
 pub mod csv_cell;
 pub mod declaration;
 pub mod domain;
+pub mod ingest;
 pub mod positions;
+pub mod store;

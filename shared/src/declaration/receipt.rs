@@ -3,19 +3,38 @@
 
 use std::fmt::Write;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 
 use super::issues::LineIssue;
 use super::report::{Status, ValidationReport};
 use crate::csv_cell::csv_line;
+use crate::store::LedgerEntry;
 
 /// How many line errors the text lists (all of them are in the CSV).
 pub const ERRORS_IN_TEXT: usize = 20;
 /// How many warnings the text lists.
 pub const WARNINGS_IN_TEXT: usize = 10;
 
-/// The receipt text.
+/// What applying an accepted file did to the positions held.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ApplySummary {
+    /// References whose position was updated.
+    pub applied: usize,
+    /// References whose held position is as recent or newer: lines kept in history only.
+    pub not_newer: Vec<(String, NaiveDate)>,
+}
+
+/// The receipt text of a validation (what `medistock validate` prints).
 pub fn receipt_text(report: &ValidationReport, received_at: DateTime<Utc>) -> String {
+    receipt_text_applied(report, received_at, None)
+}
+
+/// The receipt text, with what applying the file did when it was applied.
+pub fn receipt_text_applied(
+    report: &ValidationReport,
+    received_at: DateTime<Utc>,
+    applied: Option<&ApplySummary>,
+) -> String {
     let mut t = String::new();
     let counts = report.lines;
     let _ = writeln!(t, "ACCUSÉ DE RÉCEPTION — Medistock (ANSM)");
@@ -66,6 +85,31 @@ pub fn receipt_text(report: &ValidationReport, received_at: DateTime<Utc>) -> St
             );
             for issue in &report.file_errors {
                 let _ = writeln!(t, "  - {} [{}]", issue.message, issue.code.as_str());
+            }
+        }
+    }
+    if let Some(applied) = applied {
+        let _ = writeln!(t, "Références mises à jour : {}", applied.applied);
+        if !applied.not_newer.is_empty() {
+            let _ = writeln!(
+                t,
+                "Références non mises à jour ({}) : un stock plus récent ou de même date est déjà connu ; \
+                 ces lignes sont conservées dans l'historique.",
+                applied.not_newer.len()
+            );
+            for (cip13, held) in applied.not_newer.iter().take(ERRORS_IN_TEXT) {
+                let _ = writeln!(
+                    t,
+                    "  - {cip13} : stock connu au {}",
+                    held.format("%d/%m/%Y")
+                );
+            }
+            if applied.not_newer.len() > ERRORS_IN_TEXT {
+                let _ = writeln!(
+                    t,
+                    "  - … et {} autre(s)",
+                    applied.not_newer.len() - ERRORS_IN_TEXT
+                );
             }
         }
     }
@@ -125,6 +169,36 @@ fn shorten(value: &str) -> String {
     } else {
         format!("{}…", value.chars().take(MAX).collect::<String>())
     }
+}
+
+/// The receipt of a file whose exact bytes were already received: nothing is applied again.
+pub fn duplicate_receipt_text(
+    file: &str,
+    sha256: &str,
+    received_at: DateTime<Utc>,
+    first: &LedgerEntry,
+) -> String {
+    let mut t = String::new();
+    let _ = writeln!(t, "ACCUSÉ DE RÉCEPTION — Medistock (ANSM)");
+    let _ = writeln!(t);
+    let _ = writeln!(t, "Fichier           : {file}");
+    let _ = writeln!(t, "Empreinte SHA-256 : {sha256}");
+    let _ = writeln!(
+        t,
+        "Reçu le           : {}",
+        received_at.format("%d/%m/%Y à %H:%M:%S UTC")
+    );
+    let _ = writeln!(t, "Déclarant         : {}", first.declarant);
+    let _ = writeln!(t, "Statut            : DÉJÀ REÇU");
+    let _ = writeln!(t);
+    let first_name = first.key.rsplit('/').next().unwrap_or(&first.key);
+    let _ = writeln!(
+        t,
+        "Ce fichier (mêmes octets) a déjà été reçu le {} sous le nom « {first_name} » : \
+         il n'est pas pris en compte une seconde fois.",
+        first.received_at.format("%d/%m/%Y à %H:%M:%S UTC"),
+    );
+    t
 }
 
 /// The CSV of rejected lines: `ligne;colonne;valeur;code;message`, one row per error.

@@ -8,7 +8,7 @@ use polars::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::declaration::cells::date_from_epoch_days;
-use crate::domain::Cip13;
+use crate::domain::{Cip13, DeclarantId};
 
 /// An expected supply.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -134,4 +134,58 @@ pub fn normalized_parquet(
     let mut out = Vec::new();
     ParquetWriter::new(&mut out).finish(&mut frame)?;
     Ok(out)
+}
+
+/// A declarant's latest figures for a reference: what the state store holds per
+/// (reference, declarant), replaced only by a strictly newer `as_of`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Position {
+    /// The reference.
+    pub cip13: Cip13,
+    /// Who declared it.
+    pub declarant: DeclarantId,
+    /// Date the figures are valid for.
+    pub as_of: NaiveDate,
+    /// Units available.
+    pub stock: i64,
+    /// Units held.
+    pub stock_bloque: i64,
+    /// Units out per day, when declared.
+    pub daily_outflow: Option<f64>,
+    /// Lines (sites) summed.
+    pub sites: u32,
+    /// Expected supplies.
+    pub supplies: Vec<Supply>,
+    /// SHA-256 of the file it comes from.
+    pub source_sha256: String,
+}
+
+/// The position of each reference of a file: its latest date (a file may carry history).
+pub fn latest_positions(
+    snapshots: &[ReferenceSnapshot],
+    declarant: &DeclarantId,
+    sha256: &str,
+) -> Vec<Position> {
+    let mut latest: std::collections::BTreeMap<Cip13, &ReferenceSnapshot> =
+        std::collections::BTreeMap::new();
+    for s in snapshots {
+        let entry = latest.entry(s.cip13).or_insert(s);
+        if s.date_stock > entry.date_stock {
+            *entry = s;
+        }
+    }
+    latest
+        .into_values()
+        .map(|s| Position {
+            cip13: s.cip13,
+            declarant: declarant.clone(),
+            as_of: s.date_stock,
+            stock: s.stock,
+            stock_bloque: s.stock_bloque,
+            daily_outflow: s.daily_outflow,
+            sites: s.sites,
+            supplies: s.supplies.clone(),
+            source_sha256: sha256.to_owned(),
+        })
+        .collect()
 }

@@ -1,0 +1,428 @@
+//! State in one DynamoDB table (single-table design, see `docs/architecture.md`):
+//!
+//! | pk | sk | item |
+//! |---|---|---|
+//! | `REF#<cip13>` | `POS#<declarant>` | latest position |
+//! | `FILE#<sha256>` | `META` | file ledger |
+//! | `ALERT#<cip13>` | `<key>` | alert outbox record |
+//!
+//! Every guarantee is a condition expression evaluated by DynamoDB, so concurrent Lambdas
+//! cannot break it. Positions are conditional `PutItem`s, one per (reference, declarant), sent
+//! concurrently: `BatchWriteItem` cannot carry a condition.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::types::AttributeValue;
+use chrono::{DateTime, NaiveDate, Utc};
+
+use super::aws_error;
+use crate::domain::{Cip13, DeclarantId};
+use crate::positions::{Position, Supply};
+use crate::store::{
+    AlertRecord, AlertStatus, Claim, FileStatus, LedgerEntry, PositionWrite, StateStore, StoreError,
+};
+
+/// Conditional position writes in flight at once.
+const WRITE_CONCURRENCY: usize = 16;
+
+type Item = HashMap<String, AttributeValue>;
+
+/// State in a DynamoDB table.
+#[derive(Debug, Clone)]
+pub struct DynamoState {
+    client: Client,
+    table: Arc<str>,
+}
+
+impl DynamoState {
+    /// Wraps a client built once at start-up, for `table`.
+    pub fn new(client: Client, table: impl Into<Arc<str>>) -> Self {
+        Self {
+            client,
+            table: table.into(),
+        }
+    }
+
+    async fn get(&self, pk: String, sk: &str) -> Result<Option<Item>, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&*self.table)
+            .key("pk", s(pk))
+            .key("sk", s(sk))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| aws_error("DynamoDB.GetItem", e))?;
+        Ok(out.item)
+    }
+
+    async fn write_position(&self, p: &Position) -> Result<PositionWrite, StoreError> {
+        let mut item = position_item(p)?;
+        item.insert("updated_at".into(), s(Utc::now().to_rfc3339()));
+        let result = self
+            .client
+            .put_item()
+            .table_name(&*self.table)
+            .set_item(Some(item))
+            .condition_expression(
+                "attribute_not_exists(pk) OR as_of < :as_of OR (as_of = :as_of AND source_sha256 = :sha)",
+            )
+            .expression_attribute_values(":as_of", s(p.as_of.to_string()))
+            .expression_attribute_values(":sha", s(&p.source_sha256))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(PositionWrite::Applied),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
+            {
+                let held = self.get(ref_pk(&p.cip13), &pos_sk(&p.declarant)).await?;
+                let held_as_of = held
+                    .as_ref()
+                    .map(|i| text(i, "as_of"))
+                    .transpose()?
+                    .unwrap_or_default();
+                Ok(PositionWrite::NotNewer {
+                    held_as_of: parse(&held_as_of)?,
+                })
+            }
+            Err(e) => Err(aws_error("DynamoDB.PutItem", e)),
+        }
+    }
+}
+
+fn s(v: impl Into<String>) -> AttributeValue {
+    AttributeValue::S(v.into())
+}
+
+fn n(v: impl ToString) -> AttributeValue {
+    AttributeValue::N(v.to_string())
+}
+
+fn ref_pk(cip13: &Cip13) -> String {
+    format!("REF#{cip13}")
+}
+
+fn pos_sk(declarant: &DeclarantId) -> String {
+    format!("POS#{declarant}")
+}
+
+fn file_pk(sha256: &str) -> String {
+    format!("FILE#{sha256}")
+}
+
+fn corrupt(what: &str) -> StoreError {
+    StoreError::Corrupt(format!("attribut DynamoDB {what}"))
+}
+
+fn text(item: &Item, name: &str) -> Result<String, StoreError> {
+    item.get(name)
+        .and_then(|v| v.as_s().ok())
+        .cloned()
+        .ok_or_else(|| corrupt(name))
+}
+
+fn number<T: std::str::FromStr>(item: &Item, name: &str) -> Result<T, StoreError> {
+    item.get(name)
+        .and_then(|v| v.as_n().ok())
+        .and_then(|v| v.parse().ok())
+        .ok_or_else(|| corrupt(name))
+}
+
+fn parse<T: std::str::FromStr>(value: &str) -> Result<T, StoreError> {
+    value.parse().map_err(|_| corrupt(value))
+}
+
+fn position_item(p: &Position) -> Result<Item, StoreError> {
+    let supplies =
+        serde_json::to_string(&p.supplies).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    let mut item = Item::from([
+        ("pk".into(), s(ref_pk(&p.cip13))),
+        ("sk".into(), s(pos_sk(&p.declarant))),
+        ("cip13".into(), s(p.cip13.as_str())),
+        ("declarant".into(), s(p.declarant.as_str())),
+        ("as_of".into(), s(p.as_of.to_string())),
+        ("stock".into(), n(p.stock)),
+        ("stock_bloque".into(), n(p.stock_bloque)),
+        ("sites".into(), n(p.sites)),
+        ("supplies".into(), s(supplies)),
+        ("source_sha256".into(), s(&p.source_sha256)),
+    ]);
+    if let Some(outflow) = p.daily_outflow {
+        item.insert("daily_outflow".into(), n(outflow));
+    }
+    Ok(item)
+}
+
+fn position_of(item: &Item) -> Result<Position, StoreError> {
+    Ok(Position {
+        cip13: Cip13::parse(&text(item, "cip13")?).map_err(|_| corrupt("cip13"))?,
+        declarant: DeclarantId::parse(&text(item, "declarant")?)
+            .map_err(|_| corrupt("declarant"))?,
+        as_of: parse::<NaiveDate>(&text(item, "as_of")?)?,
+        stock: number(item, "stock")?,
+        stock_bloque: number(item, "stock_bloque")?,
+        daily_outflow: item
+            .get("daily_outflow")
+            .map(|_| number(item, "daily_outflow"))
+            .transpose()?,
+        sites: number(item, "sites")?,
+        supplies: serde_json::from_str::<Vec<Supply>>(&text(item, "supplies")?)
+            .map_err(|_| corrupt("supplies"))?,
+        source_sha256: text(item, "source_sha256")?,
+    })
+}
+
+fn ledger_item(e: &LedgerEntry) -> Item {
+    let mut item = Item::from([
+        ("pk".into(), s(file_pk(&e.sha256))),
+        ("sk".into(), s("META")),
+        ("sha256".into(), s(&e.sha256)),
+        ("status".into(), s(e.status.as_str())),
+        ("object_key".into(), s(&e.key)),
+        ("declarant".into(), s(&e.declarant)),
+        ("lines_total".into(), n(e.lines[0])),
+        ("lines_accepted".into(), n(e.lines[1])),
+        ("lines_rejected".into(), n(e.lines[2])),
+        ("received_at".into(), s(e.received_at.to_rfc3339())),
+        ("lease_until_ms".into(), n(e.lease_until.timestamp_millis())),
+    ]);
+    if let Some(finished) = e.finished_at {
+        item.insert("finished_at".into(), s(finished.to_rfc3339()));
+    }
+    item
+}
+
+fn time(value: &str) -> Result<DateTime<Utc>, StoreError> {
+    DateTime::parse_from_rfc3339(value)
+        .map(|t| t.with_timezone(&Utc))
+        .map_err(|_| corrupt(value))
+}
+
+fn ledger_of(item: &Item) -> Result<LedgerEntry, StoreError> {
+    Ok(LedgerEntry {
+        sha256: text(item, "sha256")?,
+        status: FileStatus::parse(&text(item, "status")?).ok_or_else(|| corrupt("status"))?,
+        key: text(item, "object_key")?,
+        declarant: text(item, "declarant")?,
+        lines: [
+            number(item, "lines_total")?,
+            number(item, "lines_accepted")?,
+            number(item, "lines_rejected")?,
+        ],
+        received_at: time(&text(item, "received_at")?)?,
+        lease_until: DateTime::from_timestamp_millis(number(item, "lease_until_ms")?)
+            .ok_or_else(|| corrupt("lease"))?,
+        finished_at: item
+            .get("finished_at")
+            .map(|_| text(item, "finished_at").and_then(|t| time(&t)))
+            .transpose()?,
+    })
+}
+
+fn alert_item(a: &AlertRecord) -> Result<Item, StoreError> {
+    let record = serde_json::to_string(a).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    Ok(Item::from([
+        ("pk".into(), s(format!("ALERT#{}", a.cip13))),
+        ("sk".into(), s(&a.key)),
+        (
+            "status".into(),
+            s(if a.status == AlertStatus::Sent {
+                "sent"
+            } else {
+                "pending"
+            }),
+        ),
+        ("created_at".into(), s(a.created_at.to_rfc3339())),
+        ("record".into(), s(record)),
+    ]))
+}
+
+fn alert_of(item: &Item) -> Result<AlertRecord, StoreError> {
+    serde_json::from_str(&text(item, "record")?).map_err(|_| corrupt("record"))
+}
+
+impl StateStore for DynamoState {
+    async fn claim_file(&self, entry: &LedgerEntry) -> Result<Claim, StoreError> {
+        let result = self
+            .client
+            .put_item()
+            .table_name(&*self.table)
+            .set_item(Some(ledger_item(entry)))
+            .condition_expression(
+                "attribute_not_exists(pk) OR (#status = :processing AND lease_until_ms < :now)",
+            )
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_values(":processing", s("processing"))
+            .expression_attribute_values(":now", n(entry.received_at.timestamp_millis()))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(Claim::Acquired),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
+            {
+                let held = self
+                    .get(file_pk(&entry.sha256), "META")
+                    .await?
+                    .ok_or_else(|| corrupt("ledger"))?;
+                let held = ledger_of(&held)?;
+                Ok(if held.status == FileStatus::Processing {
+                    Claim::InProgress(held)
+                } else {
+                    Claim::Done(held)
+                })
+            }
+            Err(e) => Err(aws_error("DynamoDB.PutItem", e)),
+        }
+    }
+
+    async fn finish_file(&self, entry: &LedgerEntry) -> Result<(), StoreError> {
+        self.client
+            .put_item()
+            .table_name(&*self.table)
+            .set_item(Some(ledger_item(entry)))
+            .send()
+            .await
+            .map_err(|e| aws_error("DynamoDB.PutItem", e))?;
+        Ok(())
+    }
+
+    async fn release_file(&self, sha256: &str) -> Result<(), StoreError> {
+        let result = self
+            .client
+            .delete_item()
+            .table_name(&*self.table)
+            .key("pk", s(file_pk(sha256)))
+            .key("sk", s("META"))
+            .condition_expression("#status = :processing")
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_values(":processing", s("processing"))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
+            {
+                Ok(())
+            }
+            Err(e) => Err(aws_error("DynamoDB.DeleteItem", e)),
+        }
+    }
+
+    async fn file(&self, sha256: &str) -> Result<Option<LedgerEntry>, StoreError> {
+        self.get(file_pk(sha256), "META")
+            .await?
+            .as_ref()
+            .map(ledger_of)
+            .transpose()
+    }
+
+    async fn apply_positions(
+        &self,
+        positions: &[Position],
+    ) -> Result<Vec<PositionWrite>, StoreError> {
+        use futures::stream::{self, StreamExt, TryStreamExt};
+        // A loop, not a closure: a closure here defeats the compiler's proof that the future is Send.
+        let mut writes = Vec::with_capacity(positions.len());
+        for p in positions {
+            writes.push(self.write_position(p));
+        }
+        stream::iter(writes)
+            .buffered(WRITE_CONCURRENCY)
+            .try_collect()
+            .await
+    }
+
+    async fn positions(&self, cip13: &Cip13) -> Result<Vec<Position>, StoreError> {
+        let mut pages = self
+            .client
+            .query()
+            .table_name(&*self.table)
+            .key_condition_expression("pk = :pk AND begins_with(sk, :pos)")
+            .expression_attribute_values(":pk", s(ref_pk(cip13)))
+            .expression_attribute_values(":pos", s("POS#"))
+            .consistent_read(true)
+            .into_paginator()
+            .send();
+        let mut out = Vec::new();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|e| aws_error("DynamoDB.Query", e))?;
+            for item in page.items() {
+                out.push(position_of(item)?);
+            }
+        }
+        Ok(out)
+    }
+
+    async fn put_alert_once(&self, alert: &AlertRecord) -> Result<bool, StoreError> {
+        let result = self
+            .client
+            .put_item()
+            .table_name(&*self.table)
+            .set_item(Some(alert_item(alert)?))
+            .condition_expression("attribute_not_exists(pk)")
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
+            {
+                Ok(false)
+            }
+            Err(e) => Err(aws_error("DynamoDB.PutItem", e)),
+        }
+    }
+
+    async fn pending_alerts(&self) -> Result<Vec<AlertRecord>, StoreError> {
+        // A sweep, not the hot path (the stream delivers new records): a filtered scan.
+        let mut pages = self
+            .client
+            .scan()
+            .table_name(&*self.table)
+            .filter_expression("begins_with(pk, :alert) AND #status = :pending")
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_values(":alert", s("ALERT#"))
+            .expression_attribute_values(":pending", s("pending"))
+            .consistent_read(true)
+            .into_paginator()
+            .send();
+        let mut out = Vec::new();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|e| aws_error("DynamoDB.Scan", e))?;
+            for item in page.items() {
+                out.push(alert_of(item)?);
+            }
+        }
+        out.sort_by(|a, b| (a.created_at, &a.key).cmp(&(b.created_at, &b.key)));
+        Ok(out)
+    }
+
+    async fn mark_alert_sent(&self, key: &str, message_id: &str) -> Result<(), StoreError> {
+        let cip13 = key.split('#').next().unwrap_or_default();
+        let item = self
+            .get(format!("ALERT#{cip13}"), key)
+            .await?
+            .ok_or_else(|| StoreError::Corrupt(format!("alerte inconnue : {key}")))?;
+        let mut record = alert_of(&item)?;
+        record.status = AlertStatus::Sent;
+        record.message_id = Some(message_id.to_owned());
+        self.client
+            .put_item()
+            .table_name(&*self.table)
+            .set_item(Some(alert_item(&record)?))
+            .send()
+            .await
+            .map_err(|e| aws_error("DynamoDB.PutItem", e))?;
+        Ok(())
+    }
+}

@@ -1,0 +1,173 @@
+//! Storage ports: the few operations the pipeline needs from object storage, state storage and
+//! notification, each with an AWS adapter (`aws`, behind the `aws` feature) and an embedded
+//! local adapter (`local`), so that the same pipeline runs on AWS and on a laptop.
+//!
+//! The guarantees live in the adapters' conditional writes, and every adapter passes the same
+//! contract tests (`shared/tests/store_contract.rs`):
+//! - a position is replaced only by a strictly newer `as_of` (or rewritten by the same file);
+//! - a file is claimed once by its content hash; a claim left by a crashed run expires;
+//! - an alert record is created once per key and stays pending until marked sent.
+
+#[cfg(feature = "aws")]
+pub mod aws;
+pub mod local;
+mod model;
+
+use std::collections::BTreeMap;
+use std::future::Future;
+
+pub use model::{
+    AlertRecord, AlertStatus, Claim, FileStatus, LedgerEntry, Notification, PositionWrite,
+};
+
+use crate::domain::Cip13;
+use crate::positions::Position;
+
+/// Failures of a storage backend. Bad input never ends here: it gets a receipt.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// A key that could escape its bucket folder (`..`, absolute path, empty segment).
+    #[error("clé d'objet refusée : {0:?}")]
+    InvalidKey(String),
+    /// Local file system.
+    #[error("entrée/sortie locale ({path}) : {source}")]
+    Io {
+        /// The file or folder.
+        path: std::path::PathBuf,
+        /// The error.
+        source: std::io::Error,
+    },
+    /// The embedded database.
+    #[error("base locale : {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    /// An AWS call failed after the SDK's retries.
+    #[error("AWS {operation} : {message}")]
+    Aws {
+        /// The operation, e.g. `DynamoDB.PutItem`.
+        operation: &'static str,
+        /// The service's message.
+        message: String,
+    },
+    /// A stored item that does not decode.
+    #[error("donnée stockée illisible : {0}")]
+    Corrupt(String),
+}
+
+/// An object and its user metadata.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredObject {
+    /// The bytes.
+    pub bytes: Vec<u8>,
+    /// User metadata (S3 `x-amz-meta-*`).
+    pub metadata: BTreeMap<String, String>,
+}
+
+/// Object storage: buckets of keyed blobs.
+pub trait ObjectStore: Send + Sync {
+    /// Size of an object, `None` if absent.
+    fn size(
+        &self,
+        bucket: &str,
+        key: &str,
+    ) -> impl Future<Output = Result<Option<u64>, StoreError>> + Send;
+    /// An object, `None` if absent.
+    fn get(
+        &self,
+        bucket: &str,
+        key: &str,
+    ) -> impl Future<Output = Result<Option<StoredObject>, StoreError>> + Send;
+    /// Writes an object (replacing any previous one).
+    fn put(
+        &self,
+        bucket: &str,
+        key: &str,
+        bytes: Vec<u8>,
+        content_type: &str,
+        metadata: &BTreeMap<String, String>,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+    /// Keys under a prefix, sorted.
+    fn list(
+        &self,
+        bucket: &str,
+        prefix: &str,
+    ) -> impl Future<Output = Result<Vec<String>, StoreError>> + Send;
+    /// Copies an object with its metadata.
+    fn copy(
+        &self,
+        from_bucket: &str,
+        from_key: &str,
+        to_bucket: &str,
+        to_key: &str,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+}
+
+/// State storage: positions, the file ledger and the alert outbox.
+pub trait StateStore: Send + Sync {
+    /// Claims a file by its hash for processing until `entry.lease_until`. Returns what is
+    /// already known when the file was processed, or is being processed under a live lease.
+    fn claim_file(
+        &self,
+        entry: &LedgerEntry,
+    ) -> impl Future<Output = Result<Claim, StoreError>> + Send;
+    /// Records the end of processing (status applied or rejected, counts).
+    fn finish_file(
+        &self,
+        entry: &LedgerEntry,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+    /// Gives up a claim after a failure, so that a retry can claim at once.
+    fn release_file(&self, sha256: &str) -> impl Future<Output = Result<(), StoreError>> + Send;
+    /// The ledger entry of a file.
+    fn file(
+        &self,
+        sha256: &str,
+    ) -> impl Future<Output = Result<Option<LedgerEntry>, StoreError>> + Send;
+    /// Writes positions, each only if strictly newer than the one held (or from the same
+    /// file): one conditional write per (reference, declarant).
+    fn apply_positions(
+        &self,
+        positions: &[Position],
+    ) -> impl Future<Output = Result<Vec<PositionWrite>, StoreError>> + Send;
+    /// Every declarant's latest position for a reference.
+    fn positions(
+        &self,
+        cip13: &Cip13,
+    ) -> impl Future<Output = Result<Vec<Position>, StoreError>> + Send;
+    /// Creates an alert record unless one with the same key exists; true when created.
+    fn put_alert_once(
+        &self,
+        alert: &AlertRecord,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+    /// Alert records not yet sent, oldest first.
+    fn pending_alerts(&self) -> impl Future<Output = Result<Vec<AlertRecord>, StoreError>> + Send;
+    /// Marks an alert sent with the notification's message id.
+    fn mark_alert_sent(
+        &self,
+        key: &str,
+        message_id: &str,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+}
+
+/// Notification: publishes a message to a topic.
+pub trait Notifier: Send + Sync {
+    /// Publishes and returns the message id.
+    fn publish(
+        &self,
+        notification: &Notification,
+    ) -> impl Future<Output = Result<String, StoreError>> + Send;
+}
+
+/// Checks an object key for use as a relative path: no empty, `.` or `..` segment, no leading
+/// `/`, no backslash or NUL. S3 accepts such keys, but nothing Medistock writes needs them and
+/// the local adapter must never leave its folder.
+pub fn check_key(key: &str) -> Result<(), StoreError> {
+    let bad = key.is_empty()
+        || key.contains(['\\', '\0'])
+        || key
+            .split('/')
+            .any(|segment| segment.is_empty() || segment == "." || segment == "..");
+    if bad {
+        Err(StoreError::InvalidKey(key.to_owned()))
+    } else {
+        Ok(())
+    }
+}

@@ -1,0 +1,126 @@
+//! What the state store holds besides positions.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
+
+/// Where a file is in its processing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FileStatus {
+    /// Claimed by a run, until its lease ends.
+    Processing,
+    /// Validated and its positions applied.
+    Applied,
+    /// Rejected as a whole (receipt and quarantine written).
+    Rejected,
+}
+
+impl FileStatus {
+    /// The stored spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FileStatus::Processing => "processing",
+            FileStatus::Applied => "applied",
+            FileStatus::Rejected => "rejected",
+        }
+    }
+
+    /// Parses the stored spelling.
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "processing" => Some(FileStatus::Processing),
+            "applied" => Some(FileStatus::Applied),
+            "rejected" => Some(FileStatus::Rejected),
+            _ => None,
+        }
+    }
+}
+
+/// The ledger entry of one file, keyed by the SHA-256 of its bytes.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LedgerEntry {
+    /// Hex SHA-256 of the bytes.
+    pub sha256: String,
+    /// Processing status.
+    pub status: FileStatus,
+    /// The object key it first arrived under.
+    pub key: String,
+    /// The declarant (key prefix).
+    pub declarant: String,
+    /// Lines read, accepted, rejected.
+    pub lines: [u64; 3],
+    /// When it was first received.
+    pub received_at: DateTime<Utc>,
+    /// End of the processing lease (meaningful while processing).
+    pub lease_until: DateTime<Utc>,
+    /// When processing ended.
+    pub finished_at: Option<DateTime<Utc>>,
+}
+
+/// The answer to a claim.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Claim {
+    /// This run processes the file.
+    Acquired,
+    /// The file was already processed: nothing to apply.
+    Done(LedgerEntry),
+    /// Another run holds a live lease on it: retry later.
+    InProgress(LedgerEntry),
+}
+
+/// The result of one conditional position write.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PositionWrite {
+    /// Written (new, strictly newer, or rewritten by the same file).
+    Applied,
+    /// Not written: the position held is as recent or newer.
+    NotNewer {
+        /// Date of the position held.
+        held_as_of: NaiveDate,
+    },
+}
+
+/// Whether an alert was published.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AlertStatus {
+    /// Waiting to be published (or to be retried).
+    Pending,
+    /// Published.
+    Sent,
+}
+
+/// An outbox record: one per level transition of a reference, with a deterministic key so that
+/// a rerun never creates a second one.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AlertRecord {
+    /// Deterministic key, e.g. `3400949497294#2026-11-23#TENSION`.
+    pub key: String,
+    /// The reference.
+    pub cip13: String,
+    /// What to publish.
+    pub notification: Notification,
+    /// Published or not.
+    pub status: AlertStatus,
+    /// Message id once published.
+    pub message_id: Option<String>,
+    /// When the record was created.
+    pub created_at: DateTime<Utc>,
+}
+
+/// A message for a topic.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Notification {
+    /// Topic (an SNS ARN on AWS, a name locally).
+    pub topic: String,
+    /// Email subject.
+    pub subject: String,
+    /// Email body.
+    pub body: String,
+    /// Short SMS text, when the message goes to phones too.
+    pub sms: Option<String>,
+    /// Message attributes for subscription filters.
+    pub attributes: BTreeMap<String, String>,
+}
