@@ -48,7 +48,7 @@ fi
 out=$(mktemp -t cargo-test.XXXXXX.log)
 trap 'kill "$moto_pid" 2>/dev/null || true; wait "$moto_pid" 2>/dev/null || true; rm -f "$log" "$out"' EXIT
 status=0
-cargo test --workspace --locked "$@" 2>&1 | tee "$out" || status=$?
+cargo test --workspace --all-features --locked "$@" 2>&1 | tee "$out" || status=$?
 # One closing line for the whole run, summed over every test binary.
 awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed/) p += $i; if ($(i+1) ~ /^failed/) f += $i; if ($(i+1) ~ /^ignored/) s += $i } }
      END { printf "tests: %d passed, %d failed, %d skipped\n", p, f, s }' "$out"

@@ -1,0 +1,107 @@
+//! Helpers shared by the integration tests: the moto emulator started by `scripts/test.sh`,
+//! and fresh buckets and tables for each test.
+#![allow(dead_code)]
+
+use std::sync::atomic::{AtomicU32, Ordering};
+
+/// The emulator's endpoint, or `None` outside `scripts/test.sh`. Under CI a missing emulator
+/// fails the test instead of skipping it.
+pub fn emulator() -> Option<String> {
+    match std::env::var("MEDISTOCK_TEST_ENDPOINT") {
+        Ok(endpoint) => Some(endpoint),
+        Err(_) => {
+            assert!(
+                std::env::var_os("CI").is_none(),
+                "MEDISTOCK_TEST_ENDPOINT is not set under CI: run scripts/test.sh"
+            );
+            eprintln!(
+                "NOT RUN against moto: MEDISTOCK_TEST_ENDPOINT is not set (run scripts/test.sh)"
+            );
+            None
+        }
+    }
+}
+
+/// A name no other test uses in this run.
+pub fn unique(prefix: &str) -> String {
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    format!(
+        "{prefix}-{}-{}",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+#[cfg(feature = "aws")]
+pub mod aws {
+    use aws_sdk_dynamodb::types::{
+        AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
+    };
+    use aws_sdk_s3::types::{BucketLocationConstraint, CreateBucketConfiguration};
+
+    /// SDK configuration for the emulator at `endpoint`.
+    pub async fn config(endpoint: &str) -> aws_config::SdkConfig {
+        // SAFETY of the test set-up: scripts/test.sh exports the same values; setting them here
+        // keeps a single test runnable by hand with only MEDISTOCK_TEST_ENDPOINT.
+        aws_config::defaults(aws_config::BehaviorVersion::latest())
+            .endpoint_url(endpoint)
+            .region(aws_config::Region::new("eu-west-3"))
+            .credentials_provider(aws_sdk_s3::config::Credentials::new(
+                "test", "test", None, None, "test",
+            ))
+            .retry_config(
+                aws_config::retry::RetryConfig::standard()
+                    .with_max_attempts(medistock_core::store::aws::MAX_ATTEMPTS),
+            )
+            .load()
+            .await
+    }
+
+    /// A new bucket.
+    pub async fn bucket(config: &aws_config::SdkConfig, name: &str) -> aws_sdk_s3::Client {
+        let client = medistock_core::store::aws::s3_client(config);
+        client
+            .create_bucket()
+            .bucket(name)
+            .create_bucket_configuration(
+                CreateBucketConfiguration::builder()
+                    .location_constraint(BucketLocationConstraint::EuWest3)
+                    .build(),
+            )
+            .send()
+            .await
+            .expect("create bucket");
+        client
+    }
+
+    /// A new table with the single-table key schema (pk, sk).
+    pub async fn table(config: &aws_config::SdkConfig, name: &str) -> aws_sdk_dynamodb::Client {
+        let client = aws_sdk_dynamodb::Client::new(config);
+        let attr = |n: &str| {
+            AttributeDefinition::builder()
+                .attribute_name(n)
+                .attribute_type(ScalarAttributeType::S)
+                .build()
+                .expect("attribute")
+        };
+        let key = |n: &str, t| {
+            KeySchemaElement::builder()
+                .attribute_name(n)
+                .key_type(t)
+                .build()
+                .expect("key")
+        };
+        client
+            .create_table()
+            .table_name(name)
+            .attribute_definitions(attr("pk"))
+            .attribute_definitions(attr("sk"))
+            .key_schema(key("pk", KeyType::Hash))
+            .key_schema(key("sk", KeyType::Range))
+            .billing_mode(BillingMode::PayPerRequest)
+            .send()
+            .await
+            .expect("create table");
+        client
+    }
+}
