@@ -17,7 +17,7 @@ mod keys;
 
 use std::collections::BTreeMap;
 
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Duration, NaiveDate, Utc};
 
 pub use keys::{InboxKey, KeyError, decode_event_key};
 
@@ -28,7 +28,7 @@ use crate::declaration::{
     Limits, ValidationContext, ValidationReport, oversized, sha256_hex, validate,
 };
 use crate::domain::paris_date;
-use crate::positions::{aggregate, latest_positions, normalized_parquet, snapshots};
+use crate::positions::{Position, aggregate, latest_positions, normalized_parquet, snapshots};
 use crate::store::{
     Claim, FileStatus, LedgerEntry, ObjectStore, PositionWrite, StateStore, StoreError,
 };
@@ -205,60 +205,28 @@ async fn process<O: ObjectStore, S: StateStore>(
         )
         .await?;
 
-    let ctx = ValidationContext {
-        declarant: Some(&inbox.declarant),
-        today: paris_date(now),
-        limits: &settings.limits,
-        catalogue: None,
-    };
-    let validation = validate(bytes, &inbox.name, &ctx)?;
-    let report = validation.report;
-    let summary = match validation.lines {
+    let checked = checked_off_the_runtime(bytes.to_vec(), inbox, settings.limits.clone(), sha256, now).await?;
+    let report = checked.report;
+    let summary = match checked.accepted {
         None => {
             let quarantine = format!("quarantine/{}/{sha256}.{ext}", inbox.declarant);
-            objects
-                .copy(
-                    &settings.lake_bucket,
-                    &raw_key,
-                    &settings.lake_bucket,
-                    &quarantine,
-                )
-                .await?;
+            objects.copy(&settings.lake_bucket, &raw_key, &settings.lake_bucket, &quarantine).await?;
             write_receipt(objects, bucket, inbox, &report, now, None).await?;
             None
         }
-        Some(lines) => {
-            let aggregated = aggregate(&lines)?;
-            let snaps = snapshots(&aggregated)?;
-            let latest_date = snaps
-                .iter()
-                .map(|s| s.date_stock)
-                .max()
-                .unwrap_or_else(|| paris_date(now));
-            let parquet = normalized_parquet(&lines, inbox.declarant.as_str(), sha256)?;
-            let history_key = format!(
-                "normalized/as_of={latest_date}/declarant={}/{sha256}.parquet",
-                inbox.declarant
-            );
+        Some(accepted) => {
+            let history_key =
+                format!("normalized/as_of={}/declarant={}/{sha256}.parquet", accepted.latest_date, inbox.declarant);
             objects
-                .put(
-                    &settings.lake_bucket,
-                    &history_key,
-                    parquet,
-                    "application/vnd.apache.parquet",
-                    &metadata,
-                )
+                .put(&settings.lake_bucket, &history_key, accepted.parquet, "application/vnd.apache.parquet", &metadata)
                 .await?;
-            let positions = latest_positions(&snaps, &inbox.declarant, sha256);
-            let writes = state.apply_positions(&positions).await?;
+            let writes = state.apply_positions(&accepted.positions).await?;
             let mut summary = ApplySummary::default();
-            for (position, write) in positions.iter().zip(&writes) {
+            for (position, write) in accepted.positions.iter().zip(&writes) {
                 match write {
                     PositionWrite::Applied => summary.applied += 1,
                     PositionWrite::NotNewer { held_as_of } => {
-                        summary
-                            .not_newer
-                            .push((position.cip13.to_string(), *held_as_of));
+                        summary.not_newer.push((position.cip13.to_string(), *held_as_of));
                     }
                 }
             }
@@ -282,6 +250,54 @@ async fn process<O: ObjectStore, S: StateStore>(
         Some(summary) => IngestOutcome::Applied { report, summary },
         None => IngestOutcome::Rejected { report },
     })
+}
+
+/// The verdict on a file and, when accepted, what it contributes.
+struct Checked {
+    report: ValidationReport,
+    accepted: Option<Accepted>,
+}
+
+struct Accepted {
+    positions: Vec<Position>,
+    parquet: Vec<u8>,
+    latest_date: NaiveDate,
+}
+
+/// Validation, aggregation and Parquet encoding are CPU work (and polars blocks its thread):
+/// they run on tokio's blocking pool, never on an async worker.
+async fn checked_off_the_runtime(
+    bytes: Vec<u8>,
+    inbox: &InboxKey,
+    limits: Limits,
+    sha256: &str,
+    now: DateTime<Utc>,
+) -> Result<Checked, IngestError> {
+    let inbox = inbox.clone();
+    let sha256 = sha256.to_owned();
+    tokio::task::spawn_blocking(move || {
+        let ctx = ValidationContext {
+            declarant: Some(&inbox.declarant),
+            today: paris_date(now),
+            limits: &limits,
+            catalogue: None,
+        };
+        let validation = validate(&bytes, &inbox.name, &ctx)?;
+        let accepted = match validation.lines {
+            None => None,
+            Some(lines) => {
+                let snaps = snapshots(&aggregate(&lines)?)?;
+                Some(Accepted {
+                    latest_date: snaps.iter().map(|s| s.date_stock).max().unwrap_or_else(|| paris_date(now)),
+                    parquet: normalized_parquet(&lines, inbox.declarant.as_str(), &sha256)?,
+                    positions: latest_positions(&snaps, &inbox.declarant, &sha256),
+                })
+            }
+        };
+        Ok(Checked { report: validation.report, accepted })
+    })
+    .await
+    .unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()))
 }
 
 async fn reject_oversized<O: ObjectStore>(
