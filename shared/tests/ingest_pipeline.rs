@@ -24,8 +24,15 @@ fn now() -> DateTime<Utc> {
 
 fn settings(lake: &str) -> IngestSettings {
     // The small files below have one bad line in four: above the default 10 % bound.
-    let limits = Limits { max_error_rate: 0.5, ..Limits::default() };
-    IngestSettings { lake_bucket: lake.to_owned(), limits, lease: Duration::minutes(5) }
+    let limits = Limits {
+        max_error_rate: 0.5,
+        ..Limits::default()
+    };
+    IngestSettings {
+        lake_bucket: lake.to_owned(),
+        limits,
+        lease: Duration::minutes(5),
+    }
 }
 
 const WEEK_47: &str = "cip13;date_stock;stock;sorties;site\n\
@@ -43,11 +50,24 @@ fn cip(text: &str) -> Cip13 {
 }
 
 async fn drop_file(objects: &impl ObjectStore, key: &str, text: &str) {
-    objects.put(INBOX, key, text.as_bytes().to_vec(), "text/csv", &Default::default()).await.unwrap();
+    objects
+        .put(
+            INBOX,
+            key,
+            text.as_bytes().to_vec(),
+            "text/csv",
+            &Default::default(),
+        )
+        .await
+        .unwrap();
 }
 
 async fn text_of(objects: &impl ObjectStore, bucket: &str, key: &str) -> String {
-    let object = objects.get(bucket, key).await.unwrap().unwrap_or_else(|| panic!("{key} is missing"));
+    let object = objects
+        .get(bucket, key)
+        .await
+        .unwrap()
+        .unwrap_or_else(|| panic!("{key} is missing"));
     String::from_utf8(object.bytes).unwrap()
 }
 
@@ -68,31 +88,81 @@ async fn a_file_updates_positions_archive_history_receipt_and_ledger(
 ) {
     let key = "inbox/grossiste-a/stocks semaine 47 é.csv";
     drop_file(objects, key, WEEK_47).await;
-    let outcome = ingest_object(objects, state, &settings(lake), INBOX, key, now()).await.unwrap();
-    let IngestOutcome::Applied { report, summary } = outcome else { panic!("{outcome:?}") };
-    assert_eq!((report.lines.total, report.lines.accepted, report.lines.rejected), (4, 3, 1));
+    let outcome = ingest_object(objects, state, &settings(lake), INBOX, key, now())
+        .await
+        .unwrap();
+    let IngestOutcome::Applied { report, summary } = outcome else {
+        panic!("{outcome:?}")
+    };
+    assert_eq!(
+        (
+            report.lines.total,
+            report.lines.accepted,
+            report.lines.rejected
+        ),
+        (4, 3, 1)
+    );
     assert_eq!((summary.applied, summary.not_newer.len()), (2, 0));
 
-    assert_eq!(stocks(state, "3400949497294").await, [("grossiste-a".into(), "2026-11-20".into(), 1500)]);
+    assert_eq!(
+        stocks(state, "3400949497294").await,
+        [("grossiste-a".into(), "2026-11-20".into(), 1500)]
+    );
     let p = &state.positions(&cip("3400949497294")).await.unwrap()[0];
-    assert_eq!((p.daily_outflow, p.sites, p.source_sha256.as_str()), (Some(20.0), 2, report.sha256.as_str()));
-    assert_eq!(stocks(state, "3400936963504").await, [], "the rejected line is not applied");
+    assert_eq!(
+        (p.daily_outflow, p.sites, p.source_sha256.as_str()),
+        (Some(20.0), 2, report.sha256.as_str())
+    );
+    assert_eq!(
+        stocks(state, "3400936963504").await,
+        [],
+        "the rejected line is not applied"
+    );
 
     let sha = &report.sha256;
-    let raw = objects.get(lake, &format!("raw/grossiste-a/2026/11/23/{sha}.csv")).await.unwrap().unwrap();
-    assert_eq!(raw.bytes, WEEK_47.as_bytes(), "the original bytes are archived");
+    let raw = objects
+        .get(lake, &format!("raw/grossiste-a/2026/11/23/{sha}.csv"))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        raw.bytes,
+        WEEK_47.as_bytes(),
+        "the original bytes are archived"
+    );
     assert_eq!(raw.metadata.get("sha256"), Some(sha));
     let history = objects.list(lake, "normalized/").await.unwrap();
-    assert_eq!(history, [format!("normalized/as_of=2026-11-20/declarant=grossiste-a/{sha}.parquet")]);
+    assert_eq!(
+        history,
+        [format!(
+            "normalized/as_of=2026-11-20/declarant=grossiste-a/{sha}.parquet"
+        )]
+    );
 
-    let receipt = text_of(objects, INBOX, "receipts/grossiste-a/stocks semaine 47 é.csv.accuse.txt").await;
+    let receipt = text_of(
+        objects,
+        INBOX,
+        "receipts/grossiste-a/stocks semaine 47 é.csv.accuse.txt",
+    )
+    .await;
     assert!(receipt.contains("ACCEPTÉ AVEC ERREURS"), "{receipt}");
-    assert!(receipt.contains("ligne 5, colonne stock, valeur « -1 »"), "{receipt}");
-    let errors = text_of(objects, INBOX, "receipts/grossiste-a/stocks semaine 47 é.csv.erreurs.csv").await;
+    assert!(
+        receipt.contains("ligne 5, colonne stock, valeur « -1 »"),
+        "{receipt}"
+    );
+    let errors = text_of(
+        objects,
+        INBOX,
+        "receipts/grossiste-a/stocks semaine 47 é.csv.erreurs.csv",
+    )
+    .await;
     assert_eq!(errors.lines().count(), 2);
 
     let entry = state.file(sha).await.unwrap().unwrap();
-    assert_eq!((entry.status, entry.lines, entry.key.as_str()), (FileStatus::Applied, [4, 3, 1], key));
+    assert_eq!(
+        (entry.status, entry.lines, entry.key.as_str()),
+        (FileStatus::Applied, [4, 3, 1], key)
+    );
 }
 
 async fn the_same_event_twice_and_the_same_bytes_under_another_name_count_once(
@@ -102,34 +172,106 @@ async fn the_same_event_twice_and_the_same_bytes_under_another_name_count_once(
 ) {
     let key = "inbox/grossiste-a/s47.csv";
     drop_file(objects, key, WEEK_47).await;
-    let first = ingest_object(objects, state, &settings(lake), INBOX, key, now()).await.unwrap();
+    let first = ingest_object(objects, state, &settings(lake), INBOX, key, now())
+        .await
+        .unwrap();
     assert!(matches!(first, IngestOutcome::Applied { .. }));
     let later = now() + Duration::hours(1);
-    let again = ingest_object(objects, state, &settings(lake), INBOX, key, later).await.unwrap();
-    assert!(matches!(again, IngestOutcome::Duplicate { .. }), "{again:?}");
+    let again = ingest_object(objects, state, &settings(lake), INBOX, key, later)
+        .await
+        .unwrap();
+    assert!(
+        matches!(again, IngestOutcome::Duplicate { .. }),
+        "{again:?}"
+    );
     drop_file(objects, "inbox/grossiste-a/copie de s47.csv", WEEK_47).await;
-    let copy = ingest_object(objects, state, &settings(lake), INBOX, "inbox/grossiste-a/copie de s47.csv", later).await.unwrap();
-    let IngestOutcome::Duplicate { first, .. } = copy else { panic!("{copy:?}") };
+    let copy = ingest_object(
+        objects,
+        state,
+        &settings(lake),
+        INBOX,
+        "inbox/grossiste-a/copie de s47.csv",
+        later,
+    )
+    .await
+    .unwrap();
+    let IngestOutcome::Duplicate { first, .. } = copy else {
+        panic!("{copy:?}")
+    };
     assert_eq!(first.key, key);
-    let receipt = text_of(objects, INBOX, "receipts/grossiste-a/copie de s47.csv.accuse.txt").await;
-    assert!(receipt.contains("DÉJÀ REÇU") && receipt.contains("« s47.csv »"), "{receipt}");
-    assert_eq!(stocks(state, "3400949497294").await, [("grossiste-a".into(), "2026-11-20".into(), 1500)]);
+    let receipt = text_of(
+        objects,
+        INBOX,
+        "receipts/grossiste-a/copie de s47.csv.accuse.txt",
+    )
+    .await;
+    assert!(
+        receipt.contains("DÉJÀ REÇU") && receipt.contains("« s47.csv »"),
+        "{receipt}"
+    );
+    assert_eq!(
+        stocks(state, "3400949497294").await,
+        [("grossiste-a".into(), "2026-11-20".into(), 1500)]
+    );
     assert_eq!(objects.list(lake, "normalized/").await.unwrap().len(), 1);
 }
 
-async fn an_older_file_never_overwrites_a_newer_state(objects: &impl ObjectStore, state: &impl StateStore, lake: &str) {
+async fn an_older_file_never_overwrites_a_newer_state(
+    objects: &impl ObjectStore,
+    state: &impl StateStore,
+    lake: &str,
+) {
     drop_file(objects, "inbox/grossiste-a/s47.csv", WEEK_47).await;
-    ingest_object(objects, state, &settings(lake), INBOX, "inbox/grossiste-a/s47.csv", now()).await.unwrap();
+    ingest_object(
+        objects,
+        state,
+        &settings(lake),
+        INBOX,
+        "inbox/grossiste-a/s47.csv",
+        now(),
+    )
+    .await
+    .unwrap();
     drop_file(objects, "inbox/grossiste-a/s46.csv", WEEK_46).await;
-    let outcome = ingest_object(objects, state, &settings(lake), INBOX, "inbox/grossiste-a/s46.csv", now()).await.unwrap();
-    let IngestOutcome::Applied { summary, .. } = outcome else { panic!("{outcome:?}") };
-    assert_eq!(summary.applied, 1, "3400936963504 had no position: its week-46 figures apply");
-    assert_eq!(summary.not_newer, [("3400949497294".to_owned(), "2026-11-20".parse().unwrap())]);
-    assert_eq!(stocks(state, "3400949497294").await, [("grossiste-a".into(), "2026-11-20".into(), 1500)]);
-    assert_eq!(stocks(state, "3400936963504").await, [("grossiste-a".into(), "2026-11-13".into(), 300)]);
+    let outcome = ingest_object(
+        objects,
+        state,
+        &settings(lake),
+        INBOX,
+        "inbox/grossiste-a/s46.csv",
+        now(),
+    )
+    .await
+    .unwrap();
+    let IngestOutcome::Applied { summary, .. } = outcome else {
+        panic!("{outcome:?}")
+    };
+    assert_eq!(
+        summary.applied, 1,
+        "3400936963504 had no position: its week-46 figures apply"
+    );
+    assert_eq!(
+        summary.not_newer,
+        [("3400949497294".to_owned(), "2026-11-20".parse().unwrap())]
+    );
+    assert_eq!(
+        stocks(state, "3400949497294").await,
+        [("grossiste-a".into(), "2026-11-20".into(), 1500)]
+    );
+    assert_eq!(
+        stocks(state, "3400936963504").await,
+        [("grossiste-a".into(), "2026-11-13".into(), 300)]
+    );
     let receipt = text_of(objects, INBOX, "receipts/grossiste-a/s46.csv.accuse.txt").await;
-    assert!(receipt.contains("3400949497294 : stock connu au 20/11/2026"), "{receipt}");
-    assert_eq!(objects.list(lake, "normalized/").await.unwrap().len(), 2, "the older lines go to history");
+    assert!(
+        receipt.contains("3400949497294 : stock connu au 20/11/2026"),
+        "{receipt}"
+    );
+    assert_eq!(
+        objects.list(lake, "normalized/").await.unwrap().len(),
+        2,
+        "the older lines go to history"
+    );
 }
 
 async fn two_declarants_for_the_same_reference_concurrently(
@@ -142,36 +284,94 @@ async fn two_declarants_for_the_same_reference_concurrently(
     drop_file(objects, "inbox/lab-b/stock.csv", lab).await;
     let s = settings(lake);
     let (a, b) = tokio::join!(
-        ingest_object(objects, state, &s, INBOX, "inbox/grossiste-a/s47.csv", now()),
+        ingest_object(
+            objects,
+            state,
+            &s,
+            INBOX,
+            "inbox/grossiste-a/s47.csv",
+            now()
+        ),
         ingest_object(objects, state, &s, INBOX, "inbox/lab-b/stock.csv", now()),
     );
     assert!(matches!(a.unwrap(), IngestOutcome::Applied { .. }));
     assert!(matches!(b.unwrap(), IngestOutcome::Applied { .. }));
     assert_eq!(
         stocks(state, "3400949497294").await,
-        [("grossiste-a".into(), "2026-11-20".into(), 1500), ("lab-b".into(), "2026-11-21".into(), 20000)]
+        [
+            ("grossiste-a".into(), "2026-11-20".into(), 1500),
+            ("lab-b".into(), "2026-11-21".into(), 20000)
+        ]
     );
 }
 
-async fn a_rejected_file_is_quarantined_with_its_receipt(objects: &impl ObjectStore, state: &impl StateStore, lake: &str) {
+async fn a_rejected_file_is_quarantined_with_its_receipt(
+    objects: &impl ObjectStore,
+    state: &impl StateStore,
+    lake: &str,
+) {
     let key = "inbox/grossiste-a/mauvais.csv";
     drop_file(objects, key, "produit;quantite\nx;1\n").await;
-    let outcome = ingest_object(objects, state, &settings(lake), INBOX, key, now()).await.unwrap();
-    let IngestOutcome::Rejected { report } = outcome else { panic!("{outcome:?}") };
+    let outcome = ingest_object(objects, state, &settings(lake), INBOX, key, now())
+        .await
+        .unwrap();
+    let IngestOutcome::Rejected { report } = outcome else {
+        panic!("{outcome:?}")
+    };
     let sha = &report.sha256;
-    assert!(objects.get(lake, &format!("quarantine/grossiste-a/{sha}.csv")).await.unwrap().is_some());
-    assert!(objects.get(lake, &format!("raw/grossiste-a/2026/11/23/{sha}.csv")).await.unwrap().is_some());
-    let receipt = text_of(objects, INBOX, "receipts/grossiste-a/mauvais.csv.accuse.txt").await;
-    assert!(receipt.contains("REJETÉ") && receipt.contains("entete_absente"), "{receipt}");
-    assert_eq!(state.file(sha).await.unwrap().unwrap().status, FileStatus::Rejected);
-    assert_eq!(objects.list(lake, "normalized/").await.unwrap(), Vec::<String>::new());
+    assert!(
+        objects
+            .get(lake, &format!("quarantine/grossiste-a/{sha}.csv"))
+            .await
+            .unwrap()
+            .is_some()
+    );
+    assert!(
+        objects
+            .get(lake, &format!("raw/grossiste-a/2026/11/23/{sha}.csv"))
+            .await
+            .unwrap()
+            .is_some()
+    );
+    let receipt = text_of(
+        objects,
+        INBOX,
+        "receipts/grossiste-a/mauvais.csv.accuse.txt",
+    )
+    .await;
+    assert!(
+        receipt.contains("REJETÉ") && receipt.contains("entete_absente"),
+        "{receipt}"
+    );
+    assert_eq!(
+        state.file(sha).await.unwrap().unwrap().status,
+        FileStatus::Rejected
+    );
+    assert_eq!(
+        objects.list(lake, "normalized/").await.unwrap(),
+        Vec::<String>::new()
+    );
 }
 
-async fn keys_outside_a_declarant_folder_are_ignored(objects: &impl ObjectStore, state: &impl StateStore, lake: &str) {
-    for key in ["receipts/grossiste-a/x.csv", "inbox/x.csv", "inbox/Grossiste-A/x.csv", "inbox/grossiste-a/sous/x.csv"] {
+async fn keys_outside_a_declarant_folder_are_ignored(
+    objects: &impl ObjectStore,
+    state: &impl StateStore,
+    lake: &str,
+) {
+    for key in [
+        "receipts/grossiste-a/x.csv",
+        "inbox/x.csv",
+        "inbox/Grossiste-A/x.csv",
+        "inbox/grossiste-a/sous/x.csv",
+    ] {
         drop_file(objects, key, WEEK_47).await;
-        let outcome = ingest_object(objects, state, &settings(lake), INBOX, key, now()).await.unwrap();
-        assert!(matches!(outcome, IngestOutcome::Ignored { .. }), "{key}: {outcome:?}");
+        let outcome = ingest_object(objects, state, &settings(lake), INBOX, key, now())
+            .await
+            .unwrap();
+        assert!(
+            matches!(outcome, IngestOutcome::Ignored { .. }),
+            "{key}: {outcome:?}"
+        );
     }
     assert_eq!(stocks(state, "3400949497294").await, []);
     assert_eq!(objects.list(lake, "").await.unwrap(), Vec::<String>::new());
@@ -196,12 +396,18 @@ impl<S: StateStore> StateStore for FailingState<'_, S> {
     async fn file(&self, sha256: &str) -> Result<Option<LedgerEntry>, StoreError> {
         self.inner.file(sha256).await
     }
-    async fn apply_positions(&self, positions: &[Position]) -> Result<Vec<PositionWrite>, StoreError> {
+    async fn apply_positions(
+        &self,
+        positions: &[Position],
+    ) -> Result<Vec<PositionWrite>, StoreError> {
         let budget = self.budget.swap(0, Ordering::SeqCst);
         let done = positions.len().min(budget);
         self.inner.apply_positions(&positions[..done]).await?;
         if done < positions.len() {
-            return Err(StoreError::Aws { operation: "DynamoDB.PutItem", message: "injected failure".into() });
+            return Err(StoreError::Aws {
+                operation: "DynamoDB.PutItem",
+                message: "injected failure".into(),
+            });
         }
         Ok(vec![PositionWrite::Applied; done])
     }
@@ -226,24 +432,63 @@ async fn a_failure_after_half_the_writes_then_a_retry_ends_as_one_clean_run(
 ) {
     let key = "inbox/grossiste-a/s47.csv";
     drop_file(objects, key, WEEK_47).await;
-    let failing = FailingState { inner: state, budget: AtomicUsize::new(1) };
+    let failing = FailingState {
+        inner: state,
+        budget: AtomicUsize::new(1),
+    };
     let crashed = ingest_object(objects, &failing, &settings(lake), INBOX, key, now()).await;
     assert!(matches!(crashed, Err(IngestError::Store(_))), "{crashed:?}");
-    assert_eq!(stocks(state, "3400949497294").await.len(), 1, "half the positions were written");
+    assert_eq!(
+        stocks(state, "3400949497294").await.len(),
+        1,
+        "half the positions were written"
+    );
     let receipt_key = "receipts/grossiste-a/s47.csv.accuse.txt";
-    assert_eq!(objects.get(INBOX, receipt_key).await.unwrap(), None, "no receipt before the file is applied");
+    assert_eq!(
+        objects.get(INBOX, receipt_key).await.unwrap(),
+        None,
+        "no receipt before the file is applied"
+    );
 
-    let retry = ingest_object(objects, state, &settings(lake), INBOX, key, now() + Duration::minutes(1)).await.unwrap();
-    let IngestOutcome::Applied { report, summary } = retry else { panic!("{retry:?}") };
-    assert_eq!((summary.applied, summary.not_newer.len()), (2, 0), "the position written before the crash counts as applied");
+    let retry = ingest_object(
+        objects,
+        state,
+        &settings(lake),
+        INBOX,
+        key,
+        now() + Duration::minutes(1),
+    )
+    .await
+    .unwrap();
+    let IngestOutcome::Applied { report, summary } = retry else {
+        panic!("{retry:?}")
+    };
+    assert_eq!(
+        (summary.applied, summary.not_newer.len()),
+        (2, 0),
+        "the position written before the crash counts as applied"
+    );
     assert_eq!(report.lines.accepted, 3);
-    assert_eq!(stocks(state, "3400949497294").await, [("grossiste-a".into(), "2026-11-20".into(), 1500)]);
-    assert_eq!(stocks(state, "3400949497706").await, [("grossiste-a".into(), "2026-11-20".into(), 40)]);
-    assert_eq!(state.file(&report.sha256).await.unwrap().unwrap().status, FileStatus::Applied);
+    assert_eq!(
+        stocks(state, "3400949497294").await,
+        [("grossiste-a".into(), "2026-11-20".into(), 1500)]
+    );
+    assert_eq!(
+        stocks(state, "3400949497706").await,
+        [("grossiste-a".into(), "2026-11-20".into(), 40)]
+    );
+    assert_eq!(
+        state.file(&report.sha256).await.unwrap().unwrap().status,
+        FileStatus::Applied
+    );
     assert!(objects.get(INBOX, receipt_key).await.unwrap().is_some());
 }
 
-async fn a_file_claimed_by_a_live_run_is_retried_later(objects: &impl ObjectStore, state: &impl StateStore, lake: &str) {
+async fn a_file_claimed_by_a_live_run_is_retried_later(
+    objects: &impl ObjectStore,
+    state: &impl StateStore,
+    lake: &str,
+) {
     let key = "inbox/grossiste-a/s47.csv";
     drop_file(objects, key, WEEK_47).await;
     let sha = medistock_core::declaration::sha256_hex(WEEK_47.as_bytes());
@@ -258,53 +503,101 @@ async fn a_file_claimed_by_a_live_run_is_retried_later(objects: &impl ObjectStor
         finished_at: None,
     };
     assert_eq!(state.claim_file(&other_run).await.unwrap(), Claim::Acquired);
-    let busy = ingest_object(objects, state, &settings(lake), INBOX, key, now() + Duration::minutes(1)).await;
-    assert!(matches!(busy, Err(IngestError::InProgress { .. })), "{busy:?}");
+    let busy = ingest_object(
+        objects,
+        state,
+        &settings(lake),
+        INBOX,
+        key,
+        now() + Duration::minutes(1),
+    )
+    .await;
+    assert!(
+        matches!(busy, Err(IngestError::InProgress { .. })),
+        "{busy:?}"
+    );
     assert_eq!(stocks(state, "3400949497294").await, []);
-    let after_lease = ingest_object(objects, state, &settings(lake), INBOX, key, now() + Duration::minutes(6)).await;
-    assert!(matches!(after_lease.unwrap(), IngestOutcome::Applied { .. }));
+    let after_lease = ingest_object(
+        objects,
+        state,
+        &settings(lake),
+        INBOX,
+        key,
+        now() + Duration::minutes(6),
+    )
+    .await;
+    assert!(matches!(
+        after_lease.unwrap(),
+        IngestOutcome::Applied { .. }
+    ));
 }
 
 macro_rules! pipeline_tests {
     ($setup:path) => {
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
         async fn a_file_updates_positions_archive_history_receipt_and_ledger() {
-            let Some((objects, state, lake, _guard)) = $setup().await else { return };
-            super::a_file_updates_positions_archive_history_receipt_and_ledger(&objects, &state, &lake).await;
+            let Some((objects, state, lake, _guard)) = $setup().await else {
+                return;
+            };
+            super::a_file_updates_positions_archive_history_receipt_and_ledger(
+                &objects, &state, &lake,
+            )
+            .await;
         }
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
         async fn the_same_event_twice_and_the_same_bytes_under_another_name_count_once() {
-            let Some((objects, state, lake, _guard)) = $setup().await else { return };
-            super::the_same_event_twice_and_the_same_bytes_under_another_name_count_once(&objects, &state, &lake).await;
+            let Some((objects, state, lake, _guard)) = $setup().await else {
+                return;
+            };
+            super::the_same_event_twice_and_the_same_bytes_under_another_name_count_once(
+                &objects, &state, &lake,
+            )
+            .await;
         }
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
         async fn an_older_file_never_overwrites_a_newer_state() {
-            let Some((objects, state, lake, _guard)) = $setup().await else { return };
+            let Some((objects, state, lake, _guard)) = $setup().await else {
+                return;
+            };
             super::an_older_file_never_overwrites_a_newer_state(&objects, &state, &lake).await;
         }
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
         async fn two_declarants_for_the_same_reference_concurrently() {
-            let Some((objects, state, lake, _guard)) = $setup().await else { return };
-            super::two_declarants_for_the_same_reference_concurrently(&objects, &state, &lake).await;
+            let Some((objects, state, lake, _guard)) = $setup().await else {
+                return;
+            };
+            super::two_declarants_for_the_same_reference_concurrently(&objects, &state, &lake)
+                .await;
         }
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
         async fn a_rejected_file_is_quarantined_with_its_receipt() {
-            let Some((objects, state, lake, _guard)) = $setup().await else { return };
+            let Some((objects, state, lake, _guard)) = $setup().await else {
+                return;
+            };
             super::a_rejected_file_is_quarantined_with_its_receipt(&objects, &state, &lake).await;
         }
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
         async fn keys_outside_a_declarant_folder_are_ignored() {
-            let Some((objects, state, lake, _guard)) = $setup().await else { return };
+            let Some((objects, state, lake, _guard)) = $setup().await else {
+                return;
+            };
             super::keys_outside_a_declarant_folder_are_ignored(&objects, &state, &lake).await;
         }
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
         async fn a_failure_after_half_the_writes_then_a_retry_ends_as_one_clean_run() {
-            let Some((objects, state, lake, _guard)) = $setup().await else { return };
-            super::a_failure_after_half_the_writes_then_a_retry_ends_as_one_clean_run(&objects, &state, &lake).await;
+            let Some((objects, state, lake, _guard)) = $setup().await else {
+                return;
+            };
+            super::a_failure_after_half_the_writes_then_a_retry_ends_as_one_clean_run(
+                &objects, &state, &lake,
+            )
+            .await;
         }
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
         async fn a_file_claimed_by_a_live_run_is_retried_later() {
-            let Some((objects, state, lake, _guard)) = $setup().await else { return };
+            let Some((objects, state, lake, _guard)) = $setup().await else {
+                return;
+            };
             super::a_file_claimed_by_a_live_run_is_retried_later(&objects, &state, &lake).await;
         }
     };
@@ -333,7 +626,12 @@ mod on_moto {
     /// Two buckets on one client: the inbox is named `depot` in the tests, so each test gets
     /// its own S3 "account" by prefixing keys is not possible; instead the inbox bucket is
     /// created once per test under a unique name and aliased through `Prefixed`.
-    async fn setup() -> Option<(super::prefixed::Prefixed<S3Objects>, DynamoState, String, ())> {
+    async fn setup() -> Option<(
+        super::prefixed::Prefixed<S3Objects>,
+        DynamoState,
+        String,
+        (),
+    )> {
         let endpoint = common::emulator()?;
         let config = aws::config(&endpoint).await;
         let inbox = common::unique("depot");
@@ -342,7 +640,11 @@ mod on_moto {
         aws::bucket(&config, &lake).await;
         let table = common::unique("etat");
         let state = DynamoState::new(aws::table(&config, &table).await, table);
-        let objects = super::prefixed::Prefixed { inner: S3Objects::new(client), alias: INBOX, bucket: inbox };
+        let objects = super::prefixed::Prefixed {
+            inner: S3Objects::new(client),
+            alias: INBOX,
+            bucket: inbox,
+        };
         Some((objects, state, lake, ()))
     }
 
@@ -364,7 +666,11 @@ mod prefixed {
 
     impl<O> Prefixed<O> {
         fn name<'a>(&'a self, bucket: &'a str) -> &'a str {
-            if bucket == self.alias { &self.bucket } else { bucket }
+            if bucket == self.alias {
+                &self.bucket
+            } else {
+                bucket
+            }
         }
     }
 
@@ -375,7 +681,14 @@ mod prefixed {
         async fn get(&self, bucket: &str, key: &str) -> Result<Option<StoredObject>, StoreError> {
             self.inner.get(self.name(bucket), key).await
         }
-        async fn put(&self, bucket: &str, key: &str, bytes: Vec<u8>, ct: &str, m: &BTreeMap<String, String>) -> Result<(), StoreError> {
+        async fn put(
+            &self,
+            bucket: &str,
+            key: &str,
+            bytes: Vec<u8>,
+            ct: &str,
+            m: &BTreeMap<String, String>,
+        ) -> Result<(), StoreError> {
             self.inner.put(self.name(bucket), key, bytes, ct, m).await
         }
         async fn list(&self, bucket: &str, prefix: &str) -> Result<Vec<String>, StoreError> {

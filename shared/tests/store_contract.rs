@@ -83,7 +83,7 @@ async fn newest_wins(state: &impl StateStore) {
     );
     assert_eq!(
         state.positions(&first.cip13).await.unwrap(),
-        [first.clone()]
+        std::slice::from_ref(&first)
     );
     let newer = position(cip, "grossiste-a", "2026-11-21", 80, "ddd");
     let other_declarant = position(cip, "lab-b", "2026-11-01", 7000, "eee");
@@ -157,7 +157,10 @@ async fn outbox_once_only(state: &impl StateStore) {
         !state.put_alert_once(&alert).await.unwrap(),
         "the same transition is recorded once"
     );
-    assert_eq!(state.pending_alerts().await.unwrap(), [alert.clone()]);
+    assert_eq!(
+        state.pending_alerts().await.unwrap(),
+        std::slice::from_ref(&alert)
+    );
     state.mark_alert_sent(&alert.key, "msg-1").await.unwrap();
     assert_eq!(state.pending_alerts().await.unwrap(), []);
     assert!(
@@ -188,7 +191,10 @@ async fn many_positions_at_once(state: &impl StateStore) {
     let writes = state.apply_positions(&positions).await.unwrap();
     assert_eq!(writes, vec![PositionWrite::Applied; 60]);
     for p in [&positions[0], &positions[31], &positions[59]] {
-        assert_eq!(state.positions(&p.cip13).await.unwrap(), [p.clone()]);
+        assert_eq!(
+            state.positions(&p.cip13).await.unwrap(),
+            std::slice::from_ref(p)
+        );
     }
 }
 

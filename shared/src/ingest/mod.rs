@@ -205,20 +205,37 @@ async fn process<O: ObjectStore, S: StateStore>(
         )
         .await?;
 
-    let checked = checked_off_the_runtime(bytes.to_vec(), inbox, settings.limits.clone(), sha256, now).await?;
+    let checked =
+        checked_off_the_runtime(bytes.to_vec(), inbox, settings.limits.clone(), sha256, now)
+            .await?;
     let report = checked.report;
     let summary = match checked.accepted {
         None => {
             let quarantine = format!("quarantine/{}/{sha256}.{ext}", inbox.declarant);
-            objects.copy(&settings.lake_bucket, &raw_key, &settings.lake_bucket, &quarantine).await?;
+            objects
+                .copy(
+                    &settings.lake_bucket,
+                    &raw_key,
+                    &settings.lake_bucket,
+                    &quarantine,
+                )
+                .await?;
             write_receipt(objects, bucket, inbox, &report, now, None).await?;
             None
         }
         Some(accepted) => {
-            let history_key =
-                format!("normalized/as_of={}/declarant={}/{sha256}.parquet", accepted.latest_date, inbox.declarant);
+            let history_key = format!(
+                "normalized/as_of={}/declarant={}/{sha256}.parquet",
+                accepted.latest_date, inbox.declarant
+            );
             objects
-                .put(&settings.lake_bucket, &history_key, accepted.parquet, "application/vnd.apache.parquet", &metadata)
+                .put(
+                    &settings.lake_bucket,
+                    &history_key,
+                    accepted.parquet,
+                    "application/vnd.apache.parquet",
+                    &metadata,
+                )
                 .await?;
             let writes = state.apply_positions(&accepted.positions).await?;
             let mut summary = ApplySummary::default();
@@ -226,7 +243,9 @@ async fn process<O: ObjectStore, S: StateStore>(
                 match write {
                     PositionWrite::Applied => summary.applied += 1,
                     PositionWrite::NotNewer { held_as_of } => {
-                        summary.not_newer.push((position.cip13.to_string(), *held_as_of));
+                        summary
+                            .not_newer
+                            .push((position.cip13.to_string(), *held_as_of));
                     }
                 }
             }
@@ -288,13 +307,20 @@ async fn checked_off_the_runtime(
             Some(lines) => {
                 let snaps = snapshots(&aggregate(&lines)?)?;
                 Some(Accepted {
-                    latest_date: snaps.iter().map(|s| s.date_stock).max().unwrap_or_else(|| paris_date(now)),
+                    latest_date: snaps
+                        .iter()
+                        .map(|s| s.date_stock)
+                        .max()
+                        .unwrap_or_else(|| paris_date(now)),
                     parquet: normalized_parquet(&lines, inbox.declarant.as_str(), &sha256)?,
                     positions: latest_positions(&snaps, &inbox.declarant, &sha256),
                 })
             }
         };
-        Ok(Checked { report: validation.report, accepted })
+        Ok(Checked {
+            report: validation.report,
+            accepted,
+        })
     })
     .await
     .unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()))

@@ -102,13 +102,14 @@ impl ObjectStore for LocalObjects {
     ) -> Result<(), StoreError> {
         let meta_path = self.meta_path(bucket, key)?;
         if metadata.is_empty() {
-            if let Err(e) = std::fs::remove_file(&meta_path) {
-                if e.kind() != std::io::ErrorKind::NotFound {
+            match std::fs::remove_file(&meta_path) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
                     return Err(StoreError::Io {
                         path: meta_path,
                         source: e,
                     });
                 }
+                _ => {}
             }
         } else {
             let json =

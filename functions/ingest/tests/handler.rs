@@ -1,0 +1,229 @@
+//! The handler driven by the sample event of `events/`, on the local backend and on moto.
+
+use std::path::PathBuf;
+
+use aws_lambda_events::event::s3::S3Event;
+use chrono::{DateTime, Duration, Utc};
+use ingest::{Config, Summary, handle};
+use medistock_core::domain::Cip13;
+use medistock_core::store::local::{LocalObjects, LocalState};
+use medistock_core::store::{ObjectStore, StateStore};
+
+const DECLARATION: &str = "cip13;date_stock;stock;sorties\n3400949497294;2026-11-20;1500;140\n3400949497706;2026-11-20;40;7\n";
+const KEY: &str = "inbox/grossiste-a/stocks semaine 47 dépôt + réserve.csv";
+
+fn sample_event(bucket: &str) -> S3Event {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../events/ingest-s3-put.json");
+    let mut event: S3Event = serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap();
+    event.records[0].s3.bucket.name = Some(bucket.to_owned());
+    event
+}
+
+fn now() -> DateTime<Utc> {
+    "2026-11-23T08:31:13Z".parse().unwrap()
+}
+
+fn config(lake: &str) -> Config {
+    Config {
+        lake_bucket: lake.into(),
+        table_name: "unused".into(),
+        max_file_mb: 200,
+    }
+}
+
+async fn drives_the_handler(
+    objects: &impl ObjectStore,
+    state: &impl StateStore,
+    inbox: &str,
+    lake: &str,
+) {
+    objects
+        .put(
+            inbox,
+            KEY,
+            DECLARATION.as_bytes().to_vec(),
+            "text/csv",
+            &Default::default(),
+        )
+        .await
+        .unwrap();
+    let deadline = now() + Duration::minutes(5);
+    let summary = handle(
+        objects,
+        state,
+        &config(lake),
+        sample_event(inbox),
+        now(),
+        deadline,
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        summary,
+        Summary {
+            records: 1,
+            applied: 1,
+            ..Summary::default()
+        }
+    );
+    let positions = state
+        .positions(&Cip13::parse("3400949497294").unwrap())
+        .await
+        .unwrap();
+    assert_eq!(
+        (
+            positions.len(),
+            positions[0].stock,
+            positions[0].daily_outflow
+        ),
+        (1, 1500, Some(20.0))
+    );
+    let receipt = objects
+        .get(
+            inbox,
+            &format!(
+                "receipts/grossiste-a/{}.accuse.txt",
+                KEY.rsplit('/').next().unwrap()
+            ),
+        )
+        .await
+        .unwrap();
+    assert!(
+        receipt.is_some(),
+        "the receipt is written under the decoded name"
+    );
+
+    // S3 delivers at least once: the same event again changes nothing.
+    let again = handle(
+        objects,
+        state,
+        &config(lake),
+        sample_event(inbox),
+        now(),
+        deadline,
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        again,
+        Summary {
+            records: 1,
+            duplicates: 1,
+            ..Summary::default()
+        }
+    );
+
+    // Other event types are ignored.
+    let mut removed = sample_event(inbox);
+    removed.records[0].event_name = Some("ObjectRemoved:Delete".into());
+    let ignored = handle(objects, state, &config(lake), removed, now(), deadline)
+        .await
+        .unwrap();
+    assert_eq!(
+        ignored,
+        Summary {
+            records: 1,
+            ignored: 1,
+            ..Summary::default()
+        }
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sample_event_on_the_local_backend() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = LocalState::open(&dir.path().join("state.sqlite")).unwrap();
+    drives_the_handler(&LocalObjects::new(dir.path()), &state, "depot", "lac").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sample_event_on_moto() {
+    use aws_sdk_dynamodb::types::{
+        AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
+    };
+    use aws_sdk_s3::types::{BucketLocationConstraint, CreateBucketConfiguration};
+    use medistock_core::store::aws::{DynamoState, S3Objects, s3_client, sdk_config};
+
+    let Ok(endpoint) = std::env::var("MEDISTOCK_TEST_ENDPOINT") else {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "MEDISTOCK_TEST_ENDPOINT is not set under CI"
+        );
+        eprintln!("NOT RUN against moto: MEDISTOCK_TEST_ENDPOINT is not set (run scripts/test.sh)");
+        return;
+    };
+    // The same construction as `main`, from the environment scripts/test.sh exports.
+    assert_eq!(
+        std::env::var("AWS_ENDPOINT_URL").ok().as_deref(),
+        Some(endpoint.as_str())
+    );
+    let sdk = sdk_config().await;
+    let s3 = s3_client(&sdk);
+    let id = std::process::id();
+    let (inbox, lake, table) = (
+        format!("inbox-{id}"),
+        format!("lake-{id}"),
+        format!("state-{id}"),
+    );
+    for bucket in [&inbox, &lake] {
+        let location = CreateBucketConfiguration::builder()
+            .location_constraint(BucketLocationConstraint::EuWest3)
+            .build();
+        s3.create_bucket()
+            .bucket(bucket)
+            .create_bucket_configuration(location)
+            .send()
+            .await
+            .unwrap();
+    }
+    let dynamo = aws_sdk_dynamodb::Client::new(&sdk);
+    let attr = |n: &str| {
+        AttributeDefinition::builder()
+            .attribute_name(n)
+            .attribute_type(ScalarAttributeType::S)
+            .build()
+            .unwrap()
+    };
+    let key = |n: &str, t| {
+        KeySchemaElement::builder()
+            .attribute_name(n)
+            .key_type(t)
+            .build()
+            .unwrap()
+    };
+    dynamo
+        .create_table()
+        .table_name(&table)
+        .attribute_definitions(attr("pk"))
+        .attribute_definitions(attr("sk"))
+        .key_schema(key("pk", KeyType::Hash))
+        .key_schema(key("sk", KeyType::Range))
+        .billing_mode(BillingMode::PayPerRequest)
+        .send()
+        .await
+        .unwrap();
+    let state = DynamoState::new(dynamo, table.as_str());
+    let objects = S3Objects::new(s3);
+    drives_the_handler(&objects, &state, &inbox, &lake).await;
+    let parquet = objects.list(&lake, "normalized/").await.unwrap();
+    assert_eq!(parquet.len(), 1);
+}
+
+#[test]
+fn configuration_names_the_missing_variable() {
+    let err =
+        Config::from_env(|name| (name == "LAKE_BUCKET").then(|| "lac".to_owned())).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "variable d'environnement TABLE_NAME absente"
+    );
+    let ok = Config::from_env(|name| {
+        Some(if name == "MAX_FILE_MB" {
+            "50".into()
+        } else {
+            "x".into()
+        })
+    })
+    .unwrap();
+    assert_eq!(ok.max_file_mb, 50);
+}
