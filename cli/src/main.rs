@@ -4,6 +4,9 @@
 //! `MEDISTOCK_DATA_DIR`, else `./medistock-data`).
 
 mod catalogue_cmd;
+mod exit;
+mod ingest_cmd;
+mod status_cmd;
 mod validate_cmd;
 
 use std::path::PathBuf;
@@ -47,9 +50,18 @@ enum Command {
     /// Gère le catalogue des références suivies (fichiers publics de la BDPM).
     #[command(subcommand)]
     Catalogue(catalogue_cmd::CatalogueCommand),
+    /// Dépose des fichiers dans le dossier local d'un déclarant et les traite comme sur AWS :
+    /// validation, archivage, mise à jour des stocks, accusé de réception.
+    ///
+    /// Codes de sortie : 0 tout est appliqué ; 3 des lignes sont en erreur ; 4 un fichier est
+    /// rejeté ; 2 erreur d'utilisation.
+    Ingest(ingest_cmd::IngestArgs),
+    /// Affiche le dernier stock déclaré de chaque déclarant pour une référence.
+    Status(status_cmd::StatusArgs),
 }
 
-fn main() -> ExitCode {
+#[tokio::main]
+async fn main() -> ExitCode {
     let cli = Cli::parse();
     tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::from_env("MEDISTOCK_LOG"))
@@ -58,6 +70,8 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Validate(args) => validate_cmd::run(&cli.data_dir, &args),
         Command::Catalogue(cmd) => catalogue_cmd::run(&cli.data_dir, &cmd),
+        Command::Ingest(args) => ingest_cmd::run(&cli.data_dir, &args).await,
+        Command::Status(args) => status_cmd::run(&cli.data_dir, &args).await,
     };
     match result {
         Ok(code) => code,

@@ -15,12 +15,7 @@ use medistock_core::declaration::{
 };
 use medistock_core::domain::{DeclarantId, paris_date};
 
-/// Exit code when some file has line errors but none is rejected.
-const EXIT_LINE_ERRORS: u8 = 3;
-/// Exit code when some file is rejected.
-const EXIT_REJECTED: u8 = 4;
-/// Exit code of usage errors (as clap's).
-const EXIT_USAGE: u8 = 2;
+use crate::exit::{EXIT_LINE_ERRORS, EXIT_REJECTED, EXIT_USAGE};
 
 #[derive(Args)]
 pub struct ValidateArgs {

@@ -184,3 +184,90 @@ fn help_explains_in_french() {
     let text = String::from_utf8(out.stdout).unwrap();
     assert!(text.contains("Codes de sortie"), "{text}");
 }
+
+#[test]
+fn ingest_then_status_on_the_local_backend() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = medistock(
+        dir.path(),
+        &[
+            "ingest",
+            "--declarant",
+            "grossiste-a",
+            &fixture("valide_complet.csv"),
+        ],
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        text.contains("Statut            : ACCEPTÉ")
+            && text.contains("Références mises à jour : 3"),
+        "{text}"
+    );
+
+    let again = medistock(
+        dir.path(),
+        &[
+            "ingest",
+            "--declarant",
+            "grossiste-a",
+            &fixture("valide_complet.csv"),
+        ],
+    );
+    assert!(String::from_utf8_lossy(&again.stdout).contains("DÉJÀ REÇU"));
+
+    let status = medistock(dir.path(), &["status", "3400949497294", "--json"]);
+    assert_eq!(
+        json_lines(&status)[0],
+        serde_json::json!({"cip13": "3400949497294", "risk": null, "positions": [{
+            "declarant": "grossiste-a", "date_stock": "2026-11-20", "stock": 20500, "daily_outflow": 800.0,
+            "source_sha256": "4d5c631327c6783e1e482644bdc78afd8e18180425d0a68ade4ca90bf94fdd79"}]})
+    );
+    let rejected = medistock(
+        dir.path(),
+        &[
+            "ingest",
+            "--declarant",
+            "grossiste-a",
+            &fixture("rejet_sans_entete.csv"),
+        ],
+    );
+    assert_eq!(rejected.status.code(), Some(4));
+}
+
+#[test]
+fn ingest_refuses_a_declarant_missing_from_the_registry() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("config")).unwrap();
+    std::fs::write(
+        dir.path().join("config/declarants.csv"),
+        "declarant;nom;type\nlab-a;Labo A;exploitant\n",
+    )
+    .unwrap();
+    let out = medistock(
+        dir.path(),
+        &[
+            "ingest",
+            "--declarant",
+            "grossiste-a",
+            &fixture("valide_complet.csv"),
+        ],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("absent de"));
+    let ok = medistock(
+        dir.path(),
+        &[
+            "ingest",
+            "--declarant",
+            "lab-a",
+            &fixture("valide_complet.csv"),
+        ],
+    );
+    assert_eq!(ok.status.code(), Some(0));
+}

@@ -11,4 +11,5 @@ pub mod declaration;
 pub mod domain;
 pub mod ingest;
 pub mod positions;
+pub mod registry;
 pub mod store;

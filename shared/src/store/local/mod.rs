@@ -14,3 +14,26 @@ pub use state::LocalState;
 pub const INBOX_BUCKET: &str = "depot";
 /// Local name of the lake bucket (archive, history, snapshots, reports).
 pub const LAKE_BUCKET: &str = "lac";
+
+/// The local backend of a data directory: buckets as folders, state in
+/// `state/medistock.sqlite`, alerts in `alerts.jsonl`.
+#[derive(Debug)]
+pub struct LocalBackend {
+    /// Object storage.
+    pub objects: LocalObjects,
+    /// State storage.
+    pub state: LocalState,
+    /// Notification.
+    pub notifier: LocalNotifier,
+}
+
+impl LocalBackend {
+    /// Opens (and creates) the backend of `data_dir`.
+    pub fn open(data_dir: &std::path::Path) -> Result<Self, super::StoreError> {
+        Ok(Self {
+            objects: LocalObjects::new(data_dir),
+            state: LocalState::open(&data_dir.join("state").join("medistock.sqlite"))?,
+            notifier: LocalNotifier::new(data_dir.join("alerts.jsonl"), true),
+        })
+    }
+}

@@ -1,0 +1,123 @@
+//! `medistock ingest`: drops files into the local inbox and runs the same ingest core as the
+//! Lambda, on the local backend.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::Context;
+use chrono::{Duration, Utc};
+use clap::Args;
+use indicatif::{ProgressBar, ProgressStyle};
+use medistock_core::declaration::{Limits, Status};
+use medistock_core::domain::DeclarantId;
+use medistock_core::ingest::{IngestOutcome, IngestSettings, ingest_object};
+use medistock_core::registry::{REGISTRY_FILE, Registry};
+use medistock_core::store::ObjectStore;
+use medistock_core::store::local::{INBOX_BUCKET, LAKE_BUCKET, LocalBackend};
+
+use crate::exit::{EXIT_LINE_ERRORS, EXIT_REJECTED, EXIT_USAGE};
+
+#[derive(Args)]
+pub struct IngestArgs {
+    /// Fichiers de déclaration à déposer (CSV ou XLSX).
+    #[arg(required = true)]
+    files: Vec<PathBuf>,
+
+    /// Déclarant pour le compte duquel les fichiers sont déposés (son dossier de dépôt).
+    #[arg(long, value_parser = DeclarantId::parse)]
+    declarant: DeclarantId,
+
+    /// N'affiche pas les accusés de réception, seulement le bilan.
+    #[arg(long)]
+    quiet: bool,
+}
+
+pub async fn run(data_dir: &Path, args: &IngestArgs) -> anyhow::Result<ExitCode> {
+    if let Some(registry) = Registry::load(data_dir)? {
+        if !registry.declarants.contains_key(&args.declarant) {
+            eprintln!(
+                "medistock : déclarant « {} » absent de {} : ajoutez la ligne « {};<nom>;<type> »",
+                args.declarant,
+                data_dir.join(REGISTRY_FILE).display(),
+                args.declarant
+            );
+            return Ok(ExitCode::from(EXIT_USAGE));
+        }
+    }
+    let backend = LocalBackend::open(data_dir)?;
+    let settings = IngestSettings {
+        lake_bucket: LAKE_BUCKET.to_owned(),
+        limits: Limits::default(),
+        lease: Duration::minutes(5),
+    };
+    let progress = ProgressBar::new(args.files.len() as u64).with_style(
+        ProgressStyle::with_template("{bar:40} {pos}/{len} fichiers  {msg}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    if args.files.len() < 2 {
+        progress.set_draw_target(indicatif::ProgressDrawTarget::hidden());
+    }
+    let mut code = ExitCode::SUCCESS;
+    let (mut applied, mut rejected, mut duplicates) = (0, 0, 0);
+    for path in &args.files {
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        progress.set_message(name.clone());
+        let bytes = match std::fs::read(path) {
+            Ok(bytes) => bytes,
+            Err(e) => {
+                progress.suspend(|| {
+                    eprintln!("medistock : fichier illisible : {} : {e}", path.display())
+                });
+                return Ok(ExitCode::from(EXIT_USAGE));
+            }
+        };
+        let key = format!("inbox/{}/{name}", args.declarant);
+        backend
+            .objects
+            .put(
+                INBOX_BUCKET,
+                &key,
+                bytes,
+                "application/octet-stream",
+                &Default::default(),
+            )
+            .await?;
+        let outcome = ingest_object(
+            &backend.objects,
+            &backend.state,
+            &settings,
+            INBOX_BUCKET,
+            &key,
+            Utc::now(),
+        )
+        .await
+        .with_context(|| format!("dépôt de {}", path.display()))?;
+        match &outcome {
+            IngestOutcome::Applied { report, .. } => {
+                applied += 1;
+                if report.status == Status::AcceptedWithErrors && code == ExitCode::SUCCESS {
+                    code = ExitCode::from(EXIT_LINE_ERRORS);
+                }
+            }
+            IngestOutcome::Rejected { .. } => {
+                rejected += 1;
+                code = ExitCode::from(EXIT_REJECTED);
+            }
+            IngestOutcome::Duplicate { .. } => duplicates += 1,
+            IngestOutcome::Ignored { reason } => anyhow::bail!("dépôt ignoré : {reason}"),
+        }
+        if !args.quiet {
+            let receipt = format!("receipts/{}/{name}.accuse.txt", args.declarant);
+            if let Some(object) = backend.objects.get(INBOX_BUCKET, &receipt).await? {
+                progress.suspend(|| println!("{}", String::from_utf8_lossy(&object.bytes)));
+            }
+        }
+        progress.inc(1);
+    }
+    progress.finish_and_clear();
+    println!("{applied} fichier(s) appliqué(s), {rejected} rejeté(s), {duplicates} déjà reçu(s)");
+    Ok(code)
+}

@@ -1,0 +1,71 @@
+//! `medistock status`: every declarant's latest position for a reference.
+
+use std::path::Path;
+use std::process::ExitCode;
+
+use clap::Args;
+use medistock_core::domain::Cip13;
+use medistock_core::store::StateStore;
+use medistock_core::store::local::LocalBackend;
+use serde_json::json;
+
+#[derive(Args)]
+pub struct StatusArgs {
+    /// Code CIP13 (ou CIP7) de la référence.
+    #[arg(value_parser = Cip13::parse)]
+    cip13: Cip13,
+
+    /// Sortie JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+pub async fn run(data_dir: &Path, args: &StatusArgs) -> anyhow::Result<ExitCode> {
+    let backend = LocalBackend::open(data_dir)?;
+    let positions = backend.state.positions(&args.cip13).await?;
+    if args.json {
+        let positions: Vec<_> = positions
+            .iter()
+            .map(|p| {
+                json!({
+                    "declarant": p.declarant.as_str(),
+                    "date_stock": p.as_of.to_string(),
+                    "stock": p.stock,
+                    "daily_outflow": p.daily_outflow,
+                    "source_sha256": p.source_sha256,
+                })
+            })
+            .collect();
+        println!(
+            "{}",
+            json!({ "cip13": args.cip13.as_str(), "positions": positions, "risk": null })
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
+    println!("Référence {}", args.cip13);
+    if positions.is_empty() {
+        println!("  aucune position déclarée");
+    }
+    for p in &positions {
+        let outflow = p.daily_outflow.map_or_else(
+            || "—".to_owned(),
+            |o| format!("{o:.1}/jour").replace('.', ","),
+        );
+        println!(
+            "  {:<24} stock au {} : {:>10} unités (bloquées {}), sorties {outflow}, {} site(s)",
+            p.declarant,
+            p.as_of.format("%d/%m/%Y"),
+            p.stock,
+            p.stock_bloque,
+            p.sites
+        );
+        for s in &p.supplies {
+            println!(
+                "      approvisionnement attendu le {} : {} unités",
+                s.date.format("%d/%m/%Y"),
+                s.quantity
+            );
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
