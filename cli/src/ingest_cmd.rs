@@ -33,16 +33,15 @@ pub struct IngestArgs {
 }
 
 pub async fn run(data_dir: &Path, args: &IngestArgs) -> anyhow::Result<ExitCode> {
-    if let Some(registry) = Registry::load(data_dir)? {
-        if !registry.declarants.contains_key(&args.declarant) {
-            eprintln!(
-                "medistock : déclarant « {} » absent de {} : ajoutez la ligne « {};<nom>;<type> »",
-                args.declarant,
-                data_dir.join(REGISTRY_FILE).display(),
-                args.declarant
-            );
-            return Ok(ExitCode::from(EXIT_USAGE));
-        }
+    let registry = Registry::load(data_dir)?;
+    if registry.is_some_and(|r| !r.declarants.contains_key(&args.declarant)) {
+        eprintln!(
+            "medistock : déclarant « {} » absent de {} : ajoutez la ligne « {};<nom>;<type> »",
+            args.declarant,
+            data_dir.join(REGISTRY_FILE).display(),
+            args.declarant
+        );
+        return Ok(ExitCode::from(EXIT_USAGE));
     }
     let backend = LocalBackend::open(data_dir)?;
     let settings = IngestSettings {
