@@ -29,10 +29,14 @@ async fn read_message(
             let head = String::from_utf8_lossy(&buf[..end]).to_ascii_lowercase();
             let body_start = end + 4;
             let total = if head.contains("transfer-encoding: chunked") {
-                match buf[body_start..].windows(5).position(|w| w == b"0\r\n\r\n") {
-                    Some(p) => Some(body_start + p + 5),
-                    None => None,
-                }
+                buf[body_start..]
+                    .windows(5)
+                    .position(|w| {
+                        w == b"0
+
+"
+                    })
+                    .map(|p| body_start + p + 5)
             } else {
                 let length = head
                     .lines()
