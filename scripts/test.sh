@@ -45,6 +45,9 @@ if [ -z "${MEDISTOCK_BDPM_DIR:-}" ] && [ -f ../shared/data/bdpm/CIS_bdpm.txt ]; 
   export MEDISTOCK_BDPM_DIR
 fi
 
+echo "==> cfn-lint infra/template.yaml"
+"$VENV/bin/cfn-lint" infra/template.yaml
+
 out=$(mktemp -t cargo-test.XXXXXX.log)
 trap 'kill "$moto_pid" 2>/dev/null || true; wait "$moto_pid" 2>/dev/null || true; rm -f "$log" "$out"' EXIT
 status=0

@@ -17,6 +17,10 @@ use medistock_core::ingest::{
 use medistock_core::store::{ObjectStore, StateStore};
 use serde::Serialize;
 
+/// The environment variables the function reads (the SAM template must set exactly these,
+/// plus `POLARS_MAX_THREADS`, which polars reads).
+pub const ENV_VARS: [&str; 3] = ["LAKE_BUCKET", "TABLE_NAME", "MAX_FILE_MB"];
+
 /// Configuration read once from the environment at start-up.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Config {

@@ -138,10 +138,7 @@ async fn sample_event_on_the_local_backend() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sample_event_on_moto() {
-    use aws_sdk_dynamodb::types::{
-        AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
-    };
-    use aws_sdk_s3::types::{BucketLocationConstraint, CreateBucketConfiguration};
+    use medistock_core::store::aws::provision::{create_bucket, create_state_table};
     use medistock_core::store::aws::{DynamoState, S3Objects, s3_client, sdk_config};
 
     let Ok(endpoint) = std::env::var("MEDISTOCK_TEST_ENDPOINT") else {
@@ -166,47 +163,32 @@ async fn sample_event_on_moto() {
         format!("state-{id}"),
     );
     for bucket in [&inbox, &lake] {
-        let location = CreateBucketConfiguration::builder()
-            .location_constraint(BucketLocationConstraint::EuWest3)
-            .build();
-        s3.create_bucket()
-            .bucket(bucket)
-            .create_bucket_configuration(location)
-            .send()
-            .await
-            .unwrap();
+        create_bucket(&s3, bucket).await.unwrap();
     }
     let dynamo = aws_sdk_dynamodb::Client::new(&sdk);
-    let attr = |n: &str| {
-        AttributeDefinition::builder()
-            .attribute_name(n)
-            .attribute_type(ScalarAttributeType::S)
-            .build()
-            .unwrap()
-    };
-    let key = |n: &str, t| {
-        KeySchemaElement::builder()
-            .attribute_name(n)
-            .key_type(t)
-            .build()
-            .unwrap()
-    };
-    dynamo
-        .create_table()
-        .table_name(&table)
-        .attribute_definitions(attr("pk"))
-        .attribute_definitions(attr("sk"))
-        .key_schema(key("pk", KeyType::Hash))
-        .key_schema(key("sk", KeyType::Range))
-        .billing_mode(BillingMode::PayPerRequest)
-        .send()
-        .await
-        .unwrap();
+    create_state_table(&dynamo, &table).await.unwrap();
     let state = DynamoState::new(dynamo, table.as_str());
     let objects = S3Objects::new(s3);
     drives_the_handler(&objects, &state, &inbox, &lake).await;
-    let parquet = objects.list(&lake, "normalized/").await.unwrap();
-    assert_eq!(parquet.len(), 1);
+    let sha = medistock_core::declaration::sha256_hex(DECLARATION.as_bytes());
+    assert_eq!(
+        objects.list(&lake, "").await.unwrap(),
+        [
+            format!("normalized/as_of=2026-11-20/declarant=grossiste-a/{sha}.parquet"),
+            format!("raw/grossiste-a/2026/11/23/{sha}.csv"),
+        ]
+    );
+    let archived = objects
+        .get(&lake, &format!("raw/grossiste-a/2026/11/23/{sha}.csv"))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(archived.bytes, DECLARATION.as_bytes());
+    let ledger = state.file(&sha).await.unwrap().unwrap();
+    assert_eq!(
+        (ledger.status, ledger.lines, ledger.key.as_str()),
+        (medistock_core::store::FileStatus::Applied, [2, 2, 0], KEY)
+    );
 }
 
 #[test]

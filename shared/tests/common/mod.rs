@@ -34,15 +34,10 @@ pub fn unique(prefix: &str) -> String {
 
 #[cfg(feature = "aws")]
 pub mod aws {
-    use aws_sdk_dynamodb::types::{
-        AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
-    };
-    use aws_sdk_s3::types::{BucketLocationConstraint, CreateBucketConfiguration};
+    use medistock_core::store::aws::provision::{create_bucket, create_state_table};
 
-    /// SDK configuration for the emulator at `endpoint`.
+    /// SDK configuration for the emulator at `endpoint`, with the production retry policy.
     pub async fn config(endpoint: &str) -> aws_config::SdkConfig {
-        // SAFETY of the test set-up: scripts/test.sh exports the same values; setting them here
-        // keeps a single test runnable by hand with only MEDISTOCK_TEST_ENDPOINT.
         aws_config::defaults(aws_config::BehaviorVersion::latest())
             .endpoint_url(endpoint)
             .region(aws_config::Region::new("eu-west-3"))
@@ -60,46 +55,14 @@ pub mod aws {
     /// A new bucket.
     pub async fn bucket(config: &aws_config::SdkConfig, name: &str) -> aws_sdk_s3::Client {
         let client = medistock_core::store::aws::s3_client(config);
-        client
-            .create_bucket()
-            .bucket(name)
-            .create_bucket_configuration(
-                CreateBucketConfiguration::builder()
-                    .location_constraint(BucketLocationConstraint::EuWest3)
-                    .build(),
-            )
-            .send()
-            .await
-            .expect("create bucket");
+        create_bucket(&client, name).await.expect("create bucket");
         client
     }
 
     /// A new table with the single-table key schema (pk, sk).
     pub async fn table(config: &aws_config::SdkConfig, name: &str) -> aws_sdk_dynamodb::Client {
         let client = aws_sdk_dynamodb::Client::new(config);
-        let attr = |n: &str| {
-            AttributeDefinition::builder()
-                .attribute_name(n)
-                .attribute_type(ScalarAttributeType::S)
-                .build()
-                .expect("attribute")
-        };
-        let key = |n: &str, t| {
-            KeySchemaElement::builder()
-                .attribute_name(n)
-                .key_type(t)
-                .build()
-                .expect("key")
-        };
-        client
-            .create_table()
-            .table_name(name)
-            .attribute_definitions(attr("pk"))
-            .attribute_definitions(attr("sk"))
-            .key_schema(key("pk", KeyType::Hash))
-            .key_schema(key("sk", KeyType::Range))
-            .billing_mode(BillingMode::PayPerRequest)
-            .send()
+        create_state_table(&client, name)
             .await
             .expect("create table");
         client

@@ -3,6 +3,7 @@
 //! own retries (exponential backoff with jitter, throttling included).
 
 mod dynamo;
+pub mod provision;
 mod s3;
 mod sns;
 

@@ -1,0 +1,117 @@
+//! The SAM template against the code: every function crate has its resource, the ingest
+//! function gets exactly the variables it reads, and its policies name no wildcard resource.
+//! (cfn-lint checks the template itself in `scripts/test.sh`.)
+
+use std::path::PathBuf;
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn template() -> String {
+    std::fs::read_to_string(root().join("infra/template.yaml")).unwrap()
+}
+
+/// The lines of the resource `name` (from its line to the next resource at the same indent).
+fn resource<'t>(template: &'t str, name: &str) -> Vec<&'t str> {
+    let header = format!("  {name}:");
+    let mut lines = template.lines().skip_while(|l| *l != header);
+    let first = lines.next().unwrap_or_else(|| panic!("no resource {name}"));
+    std::iter::once(first)
+        .chain(lines.take_while(|l| {
+            l.is_empty() || l.starts_with("    ") || l.trim_start().starts_with('#')
+        }))
+        .collect()
+}
+
+/// The keys of the map under `key:` in `lines`, one indent level deeper.
+fn map_keys(lines: &[&str], key: &str) -> Vec<String> {
+    let start = lines
+        .iter()
+        .position(|l| l.trim() == format!("{key}:"))
+        .unwrap_or_else(|| panic!("no {key}"));
+    let indent = lines[start].len() - lines[start].trim_start().len();
+    lines[start + 1..]
+        .iter()
+        .take_while(|l| l.len() - l.trim_start().len() > indent)
+        .filter(|l| l.len() - l.trim_start().len() == indent + 2)
+        .filter_map(|l| l.trim().split_once(':').map(|(k, _)| k.to_owned()))
+        .collect()
+}
+
+#[test]
+fn every_function_crate_has_a_resource_and_back() {
+    let template = template();
+    let mut crates: Vec<String> = std::fs::read_dir(root().join("functions"))
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.path().join("Cargo.toml").is_file())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    crates.sort();
+    let mut binaries: Vec<String> = template
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("Binary: "))
+        .map(str::to_owned)
+        .collect();
+    binaries.sort();
+    assert_eq!(crates, binaries);
+}
+
+#[test]
+fn the_ingest_function_gets_exactly_the_variables_it_reads() {
+    let template = template();
+    let function = resource(&template, "IngestFunction");
+    let mut expected: Vec<String> = ingest::ENV_VARS.iter().map(|v| v.to_string()).collect();
+    expected.push("POLARS_MAX_THREADS".into());
+    expected.sort();
+    let mut set = map_keys(&function, "Variables");
+    set.sort();
+    assert_eq!(set, expected);
+    for line in [
+        "Runtime: provided.al2023",
+        "Architectures: [arm64]",
+        "Handler: bootstrap",
+    ] {
+        assert!(template.contains(line), "{line}");
+    }
+    assert!(
+        function
+            .iter()
+            .any(|l| l.trim() == "BuildMethod: rust-cargolambda")
+    );
+}
+
+#[test]
+fn policies_are_scoped_to_named_resources() {
+    let template = template();
+    let function = resource(&template, "IngestFunction");
+    let policies: Vec<&str> = function
+        .iter()
+        .skip_while(|l| l.trim() != "Policies:")
+        .copied()
+        .collect();
+    assert!(!policies.is_empty());
+    for line in &policies {
+        assert!(
+            !line.contains("Resource: \"*\"") && !line.contains("Resource: '*'"),
+            "wildcard: {line}"
+        );
+        if line.contains("s3:::") {
+            assert!(
+                line.contains("/inbox/*") || line.contains("/receipts/*"),
+                "unscoped prefix: {line}"
+            );
+        }
+    }
+    assert!(
+        policies
+            .iter()
+            .any(|l| l.contains("${LakeBucket.Arn}/raw/*"))
+    );
+    assert!(
+        !policies
+            .iter()
+            .any(|l| l.contains("dynamodb:Scan") || l.contains("dynamodb:*"))
+    );
+}
