@@ -12,4 +12,5 @@ pub mod domain;
 pub mod ingest;
 pub mod positions;
 pub mod registry;
+pub mod risk;
 pub mod store;

@@ -1,0 +1,12 @@
+//! Risk of shortage per reference: demand estimate, chain stock, coverage, day-by-day
+//! projection with expected supplies, predicted stock-out date, data-quality flags, and the
+//! level with its hysteresis. Pure and deterministic: same inputs and `as_of`, same output.
+//! The model and its defaults: `docs/risk-model.md`.
+
+mod assess;
+mod demand;
+mod level;
+
+pub use assess::{Assessment, QualityFlag, ReferenceInput, assess};
+pub use demand::{DemandEstimate, demand_series, estimate_demand};
+pub use level::{Level, Thresholds, level_after};
