@@ -13,7 +13,8 @@ use medistock_core::ingest::{IngestError, IngestOutcome, IngestSettings, ingest_
 use medistock_core::positions::Position;
 use medistock_core::store::local::{LocalObjects, LocalState};
 use medistock_core::store::{
-    AlertRecord, Claim, FileStatus, LedgerEntry, ObjectStore, PositionWrite, StateStore, StoreError,
+    AlertRecord, Claim, FileStatus, LedgerEntry, ObjectStore, PositionWrite, RiskItem, StateStore,
+    StoreError,
 };
 
 const INBOX: &str = "depot";
@@ -413,6 +414,19 @@ impl<S: StateStore> StateStore for FailingState<'_, S> {
     }
     async fn positions(&self, cip13: &Cip13) -> Result<Vec<Position>, StoreError> {
         self.inner.positions(cip13).await
+    }
+    async fn all_positions(&self) -> Result<Vec<Position>, StoreError> {
+        self.inner.all_positions().await
+    }
+    async fn risk_items(&self) -> Result<Vec<RiskItem>, StoreError> {
+        self.inner.risk_items().await
+    }
+    async fn put_risk(
+        &self,
+        item: &RiskItem,
+        expected_version: Option<u64>,
+    ) -> Result<bool, StoreError> {
+        self.inner.put_risk(item, expected_version).await
     }
     async fn put_alert_once(&self, alert: &AlertRecord) -> Result<bool, StoreError> {
         self.inner.put_alert_once(alert).await

@@ -12,7 +12,7 @@ use medistock_core::positions::{Position, Supply};
 use medistock_core::store::local::{LocalObjects, LocalState};
 use medistock_core::store::{
     AlertRecord, AlertStatus, Claim, FileStatus, LedgerEntry, Notification, ObjectStore,
-    PositionWrite, StateStore,
+    PositionWrite, RiskItem, StateStore,
 };
 
 fn date(d: &str) -> NaiveDate {
@@ -198,6 +198,55 @@ async fn many_positions_at_once(state: &impl StateStore) {
     }
 }
 
+async fn risk_items_are_versioned(state: &impl StateStore) {
+    use medistock_core::risk::Level;
+    let item = |version: u64, level: Level| RiskItem {
+        cip13: "3400949497294".into(),
+        level,
+        as_of: date("2026-11-23"),
+        computed_at: t0(),
+        version,
+        figures: "{}".into(),
+    };
+    assert!(
+        state
+            .put_risk(&item(1, Level::Tension), None)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !state
+            .put_risk(&item(1, Level::Critique), None)
+            .await
+            .unwrap(),
+        "a second first write loses"
+    );
+    assert!(
+        state
+            .put_risk(&item(2, Level::Critique), Some(1))
+            .await
+            .unwrap()
+    );
+    assert!(
+        !state
+            .put_risk(&item(2, Level::Normal), Some(1))
+            .await
+            .unwrap(),
+        "a stale version loses"
+    );
+    assert_eq!(
+        state.risk_items().await.unwrap(),
+        [item(2, Level::Critique)]
+    );
+    let p = position("3400949497294", "grossiste-a", "2026-11-20", 100, "aaa");
+    let q = position("3400949497706", "lab-b", "2026-11-20", 5, "bbb");
+    state
+        .apply_positions(&[q.clone(), p.clone()])
+        .await
+        .unwrap();
+    assert_eq!(state.all_positions().await.unwrap(), [p, q]);
+}
+
 async fn objects_with_metadata(objects: &impl ObjectStore, bucket: &str) {
     let key = "inbox/grossiste-a/stock du 20 11 dépôt+1.csv";
     let meta = BTreeMap::from([("sha256".to_owned(), "abc".to_owned())]);
@@ -264,6 +313,11 @@ mod local {
     #[tokio::test]
     async fn many_positions_at_once() {
         super::many_positions_at_once(&LocalState::in_memory().unwrap()).await;
+    }
+
+    #[tokio::test]
+    async fn risk_items_are_versioned() {
+        super::risk_items_are_versioned(&LocalState::in_memory().unwrap()).await;
     }
 
     #[tokio::test]
@@ -344,6 +398,12 @@ mod on_moto {
     async fn many_positions_at_once() {
         let Some(state) = state().await else { return };
         super::many_positions_at_once(&state).await;
+    }
+
+    #[tokio::test]
+    async fn risk_items_are_versioned() {
+        let Some(state) = state().await else { return };
+        super::risk_items_are_versioned(&state).await;
     }
 
     #[tokio::test]

@@ -17,7 +17,7 @@ use std::collections::BTreeMap;
 use std::future::Future;
 
 pub use model::{
-    AlertRecord, AlertStatus, Claim, FileStatus, LedgerEntry, Notification, PositionWrite,
+    AlertRecord, AlertStatus, Claim, FileStatus, LedgerEntry, Notification, PositionWrite, RiskItem,
 };
 
 use crate::domain::Cip13;
@@ -132,6 +132,17 @@ pub trait StateStore: Send + Sync {
         &self,
         cip13: &Cip13,
     ) -> impl Future<Output = Result<Vec<Position>, StoreError>> + Send;
+    /// Every position held (the daily risk run reads them all).
+    fn all_positions(&self) -> impl Future<Output = Result<Vec<Position>, StoreError>> + Send;
+    /// Every stored risk item.
+    fn risk_items(&self) -> impl Future<Output = Result<Vec<RiskItem>, StoreError>> + Send;
+    /// Writes a risk item if the stored one still has `expected_version` (`None`: none stored);
+    /// false when another run wrote it first.
+    fn put_risk(
+        &self,
+        item: &RiskItem,
+        expected_version: Option<u64>,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
     /// Creates an alert record unless one with the same key exists; true when created.
     fn put_alert_once(
         &self,

@@ -124,3 +124,21 @@ pub struct Notification {
     /// Message attributes for subscription filters.
     pub attributes: BTreeMap<String, String>,
 }
+
+/// The stored risk of a reference (`REF#<cip13>` / `RISK`): the level held, for transitions
+/// and hysteresis, and the figures of the last computation.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RiskItem {
+    /// The reference.
+    pub cip13: String,
+    /// Level held.
+    pub level: crate::risk::Level,
+    /// Date of the computation.
+    pub as_of: NaiveDate,
+    /// When it was computed.
+    pub computed_at: DateTime<Utc>,
+    /// Optimistic-locking version: each write expects the version it read.
+    pub version: u64,
+    /// The figures, as JSON (the assessment).
+    pub figures: String,
+}

@@ -21,7 +21,8 @@ use super::aws_error;
 use crate::domain::{Cip13, DeclarantId};
 use crate::positions::{Position, Supply};
 use crate::store::{
-    AlertRecord, AlertStatus, Claim, FileStatus, LedgerEntry, PositionWrite, StateStore, StoreError,
+    AlertRecord, AlertStatus, Claim, FileStatus, LedgerEntry, PositionWrite, RiskItem, StateStore,
+    StoreError,
 };
 
 /// Conditional position writes in flight at once.
@@ -57,6 +58,26 @@ impl DynamoState {
             .await
             .map_err(|e| aws_error("DynamoDB.GetItem", e))?;
         Ok(out.item)
+    }
+
+    /// Items whose keys start with these prefixes (a daily sweep: a scan, paginated).
+    async fn scan_prefix(&self, pk: &str, sk: &str) -> Result<Vec<Item>, StoreError> {
+        let mut pages = self
+            .client
+            .scan()
+            .table_name(&*self.table)
+            .filter_expression("begins_with(pk, :pk) AND begins_with(sk, :sk)")
+            .expression_attribute_values(":pk", s(pk))
+            .expression_attribute_values(":sk", s(sk))
+            .consistent_read(true)
+            .into_paginator()
+            .send();
+        let mut out = Vec::new();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|e| aws_error("DynamoDB.Scan", e))?;
+            out.extend(page.items().iter().cloned());
+        }
+        Ok(out)
     }
 
     async fn write_position(&self, p: &Position) -> Result<PositionWrite, StoreError> {
@@ -360,6 +381,63 @@ impl StateStore for DynamoState {
             }
         }
         Ok(out)
+    }
+
+    async fn all_positions(&self) -> Result<Vec<Position>, StoreError> {
+        let items = self.scan_prefix("REF#", "POS#").await?;
+        let mut out = items
+            .iter()
+            .map(position_of)
+            .collect::<Result<Vec<_>, _>>()?;
+        out.sort_by(|a, b| (a.cip13, &a.declarant).cmp(&(b.cip13, &b.declarant)));
+        Ok(out)
+    }
+
+    async fn risk_items(&self) -> Result<Vec<RiskItem>, StoreError> {
+        let items = self.scan_prefix("REF#", "RISK").await?;
+        let mut out = items
+            .iter()
+            .map(|i| {
+                serde_json::from_str::<RiskItem>(&text(i, "item")?).map_err(|_| corrupt("item"))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        out.sort_by(|a, b| a.cip13.cmp(&b.cip13));
+        Ok(out)
+    }
+
+    async fn put_risk(
+        &self,
+        item: &RiskItem,
+        expected_version: Option<u64>,
+    ) -> Result<bool, StoreError> {
+        let json = serde_json::to_string(item).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let cip = Cip13::parse(&item.cip13).map_err(|_| corrupt("cip13"))?;
+        let mut request = self
+            .client
+            .put_item()
+            .table_name(&*self.table)
+            .item("pk", s(ref_pk(&cip)))
+            .item("sk", s("RISK"))
+            .item("level", s(item.level.as_str()))
+            .item("as_of", s(item.as_of.to_string()))
+            .item("version", n(item.version))
+            .item("item", s(json));
+        request = match expected_version {
+            None => request.condition_expression("attribute_not_exists(pk)"),
+            Some(v) => request
+                .condition_expression("version = :v")
+                .expression_attribute_values(":v", n(v)),
+        };
+        match request.send().await {
+            Ok(_) => Ok(true),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
+            {
+                Ok(false)
+            }
+            Err(e) => Err(aws_error("DynamoDB.PutItem", e)),
+        }
     }
 
     async fn put_alert_once(&self, alert: &AlertRecord) -> Result<bool, StoreError> {

@@ -10,7 +10,8 @@ use rusqlite::{Connection, OptionalExtension, params};
 use crate::domain::{Cip13, DeclarantId};
 use crate::positions::{Position, Supply};
 use crate::store::{
-    AlertRecord, AlertStatus, Claim, FileStatus, LedgerEntry, PositionWrite, StateStore, StoreError,
+    AlertRecord, AlertStatus, Claim, FileStatus, LedgerEntry, PositionWrite, RiskItem, StateStore,
+    StoreError,
 };
 
 const SCHEMA: &str = "
@@ -30,6 +31,11 @@ CREATE TABLE IF NOT EXISTS positions (
 CREATE TABLE IF NOT EXISTS files (
     sha256 TEXT PRIMARY KEY,
     entry TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS risks (
+    cip13 TEXT PRIMARY KEY,
+    version INTEGER NOT NULL,
+    item TEXT NOT NULL
 );
 CREATE TABLE IF NOT EXISTS alerts (
     key TEXT PRIMARY KEY,
@@ -254,6 +260,47 @@ impl StateStore for LocalState {
         let rows = stmt.query_map([cip13.as_str()], row_to_raw)?;
         rows.map(|r| r.map_err(StoreError::from).and_then(raw_to_position))
             .collect()
+    }
+
+    async fn all_positions(&self) -> Result<Vec<Position>, StoreError> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare(&format!(
+            "SELECT {POSITION_COLUMNS} FROM positions ORDER BY cip13, declarant"
+        ))?;
+        let rows = stmt.query_map([], row_to_raw)?;
+        rows.map(|r| r.map_err(StoreError::from).and_then(raw_to_position))
+            .collect()
+    }
+
+    async fn risk_items(&self) -> Result<Vec<RiskItem>, StoreError> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare("SELECT item FROM risks ORDER BY cip13")?;
+        let rows = stmt.query_map([], |r| r.get::<_, String>(0))?;
+        rows.map(|r| {
+            r.map_err(StoreError::from)
+                .and_then(|j| serde_json::from_str(&j).map_err(corrupt))
+        })
+        .collect()
+    }
+
+    async fn put_risk(
+        &self,
+        item: &RiskItem,
+        expected_version: Option<u64>,
+    ) -> Result<bool, StoreError> {
+        let json = serde_json::to_string(item).map_err(corrupt)?;
+        let conn = self.conn();
+        let changed = match expected_version {
+            None => conn.execute(
+                "INSERT INTO risks (cip13, version, item) VALUES (?1, ?2, ?3) ON CONFLICT(cip13) DO NOTHING",
+                params![item.cip13, item.version, json],
+            )?,
+            Some(expected) => conn.execute(
+                "UPDATE risks SET version = ?2, item = ?3 WHERE cip13 = ?1 AND version = ?4",
+                params![item.cip13, item.version, json, expected],
+            )?,
+        };
+        Ok(changed == 1)
     }
 
     async fn put_alert_once(&self, alert: &AlertRecord) -> Result<bool, StoreError> {
