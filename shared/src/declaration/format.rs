@@ -140,7 +140,7 @@ pub fn fold_header(header: &str) -> String {
 }
 
 /// The base letter of the accented letters of French (and the ligatures' first letter).
-fn strip_accent(c: char) -> char {
+pub(crate) fn strip_accent(c: char) -> char {
     match c {
         'à' | 'â' | 'ä' | 'á' | 'ã' | 'å' => 'a',
         'é' | 'è' | 'ê' | 'ë' => 'e',

@@ -114,9 +114,12 @@ pub fn estimate_demand(series: &[(NaiveDate, f64)], as_of: NaiveDate) -> Option<
         }
         _ => 1.0,
     };
+    // Rounded to a millionth of a unit: equal observations give exactly their value, so that a
+    // projection does not run out a day early on floating-point noise.
+    let round = |v: f64| (v * 1e6).round() / 1e6;
     Some(DemandEstimate {
-        daily: weighted / weights,
-        trend,
+        daily: round(weighted / weights),
+        trend: round(trend),
         observations: recent.len(),
     })
 }
@@ -133,7 +136,7 @@ mod tests {
     fn stable_demand_is_its_value_with_a_flat_trend() {
         let series = [(d(2), 100.0), (d(9), 100.0), (d(16), 100.0), (d(23), 100.0)];
         let e = estimate_demand(&series, d(23)).unwrap();
-        assert!((e.daily - 100.0).abs() < 1e-9);
+        assert_eq!(e.daily, 100.0);
         assert_eq!((e.trend, e.observations), (1.0, 4));
     }
 

@@ -3,10 +3,16 @@
 //! level with its hysteresis. Pure and deterministic: same inputs and `as_of`, same output.
 //! The model and its defaults: `docs/risk-model.md`.
 
+pub mod alert;
 mod assess;
+pub mod config;
 mod demand;
 mod level;
+mod run;
 
 pub use assess::{Assessment, QualityFlag, ReferenceInput, assess};
 pub use demand::{DemandEstimate, demand_series, estimate_demand};
 pub use level::{Level, Thresholds, level_after};
+pub use run::{
+    PublishSummary, RiskError, RiskRun, RunSummary, Scope, Transition, publish_pending, run_risk,
+};

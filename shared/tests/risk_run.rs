@@ -1,0 +1,308 @@
+//! The risk run over ingested declarations: levels, RISK items, outbox records once per
+//! transition, the Parquet snapshot, and publication that retries what failed.
+
+mod common;
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use chrono::{DateTime, Duration, NaiveDate, Utc};
+use medistock_core::declaration::Limits;
+use medistock_core::domain::Cip13;
+use medistock_core::ingest::{IngestSettings, ingest_object};
+use medistock_core::registry::Registry;
+use medistock_core::risk::alert::AlertTopics;
+use medistock_core::risk::config::RiskConfig;
+use medistock_core::risk::{Level, RiskRun, Scope, publish_pending, run_risk};
+use medistock_core::store::local::{LocalBackend, LocalObjects, LocalState};
+use medistock_core::store::{
+    AlertStatus, Notification, Notifier, ObjectStore, StateStore, StoreError,
+};
+
+const REGISTRY: &str =
+    "declarant;nom;type\nlab-a;Laboratoire A;exploitant\ngr-b;Grossiste B;grossiste\n";
+const REFERENCES: &str = "cip13;denomination;groupe;mitm\n\
+                          3400949497294;ANASTROZOLE 1 mg x30;12;oui\n\
+                          3400949497706;ANASTROZOLE 1 mg x90;12;non\n";
+
+fn topics() -> AlertTopics {
+    AlertTopics {
+        critical: "critique".into(),
+        info: "info".into(),
+    }
+}
+
+fn config() -> RiskConfig {
+    RiskConfig::new(&Registry::parse(REGISTRY).unwrap(), Some(REFERENCES)).unwrap()
+}
+
+fn day(d: u32) -> NaiveDate {
+    NaiveDate::from_ymd_opt(2026, 11, d).unwrap()
+}
+
+fn at(d: u32) -> DateTime<Utc> {
+    day(d).and_hms_opt(9, 0, 0).unwrap().and_utc()
+}
+
+async fn declare(
+    objects: &impl ObjectStore,
+    state: &impl StateStore,
+    declarant: &str,
+    name: &str,
+    text: &str,
+    d: u32,
+) {
+    let key = format!("inbox/{declarant}/{name}");
+    objects
+        .put(
+            "depot",
+            &key,
+            text.as_bytes().to_vec(),
+            "text/csv",
+            &Default::default(),
+        )
+        .await
+        .unwrap();
+    let settings = IngestSettings {
+        lake_bucket: "lac".into(),
+        limits: Limits::default(),
+        lease: Duration::minutes(5),
+    };
+    ingest_object(objects, state, &settings, "depot", &key, at(d))
+        .await
+        .unwrap();
+}
+
+async fn level_of(state: &impl StateStore, cip: &str) -> Option<Level> {
+    state
+        .risk_items()
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|i| i.cip13 == cip)
+        .map(|i| i.level)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn levels_transitions_and_alerts_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let backend = LocalBackend::open(dir.path()).unwrap();
+    let (objects, state) = (&backend.objects, &backend.state);
+    // x30: 2000 units for 100 a day → 20 days: TENSION. x90: 9000 for 100 a day → 90 days: NORMAL.
+    declare(objects, state, "gr-b", "s47.csv", "cip13;date_stock;stock;sorties;periode_jours\n3400949497294;2026-11-20;1500;700;7\n3400949497706;2026-11-20;6000;700;7\n", 20).await;
+    declare(objects, state, "lab-a", "s47.csv", "cip13;date_stock;stock;sorties;periode_jours\n3400949497294;2026-11-20;500;700;7\n3400949497706;2026-11-20;3000;700;7\n", 20).await;
+    let config = config();
+    let run = RiskRun {
+        lake_bucket: "lac",
+        topics: &topics(),
+        config: &config,
+    };
+
+    let (summary, assessments) =
+        run_risk(objects, state, &run, &Scope::All, day(20), false, at(20))
+            .await
+            .unwrap();
+    assert_eq!(summary.references, 2);
+    let x30 = assessments
+        .iter()
+        .find(|a| a.cip13.as_str() == "3400949497294")
+        .unwrap();
+    assert_eq!(
+        (x30.demand, x30.coverage_days, x30.days_to_stockout),
+        (Some(100.0), Some(20.0), Some(20))
+    );
+    assert_eq!(x30.level, Level::Tension);
+    assert_eq!(level_of(state, "3400949497706").await, Some(Level::Normal));
+    assert_eq!(summary.alerts_created, 1);
+    let pending = state.pending_alerts().await.unwrap();
+    assert_eq!(pending.len(), 1);
+    let n = &pending[0].notification;
+    assert_eq!(pending[0].key, "3400949497294#2026-11-20#NORMAL-TENSION");
+    assert_eq!(
+        (n.topic.as_str(), n.sms.is_none()),
+        ("info", true),
+        "TENSION goes by email only"
+    );
+    assert_eq!(n.attributes["level"], "TENSION");
+    assert_eq!(n.attributes["mitm"], "true");
+    assert!(
+        n.body
+            .contains("Rupture prévue le : 10/12/2026 (dans 20 jours)"),
+        "{}",
+        n.body
+    );
+    assert!(
+        n.body
+            .contains("3400949497706 ANASTROZOLE 1 mg x90 : NORMAL, 90 jours"),
+        "{}",
+        n.body
+    );
+    let snapshot = objects
+        .get("lac", "risk/as_of=2026-11-20/risk.parquet")
+        .await
+        .unwrap();
+    assert!(snapshot.is_some());
+
+    // The same run again (a retry, or the schedule firing twice): no new alert.
+    let (again, _) = run_risk(objects, state, &run, &Scope::All, day(20), false, at(20))
+        .await
+        .unwrap();
+    assert_eq!((again.alerts_created, again.transitions.len()), (0, 0));
+
+    // Four days later with 3 days of stock left: CRITIQUE, with an SMS on the critical topic.
+    declare(
+        objects,
+        state,
+        "gr-b",
+        "s48.csv",
+        "cip13;date_stock;stock;sorties;periode_jours\n3400949497294;2026-11-24;300;700;7\n",
+        24,
+    )
+    .await;
+    declare(
+        objects,
+        state,
+        "lab-a",
+        "s48.csv",
+        "cip13;date_stock;stock;sorties;periode_jours\n3400949497294;2026-11-24;0;700;7\n",
+        24,
+    )
+    .await;
+    let (s24, _) = run_risk(
+        objects,
+        state,
+        &run,
+        &Scope::References(vec![Cip13::parse("3400949497294").unwrap()]),
+        day(24),
+        false,
+        at(24),
+    )
+    .await
+    .unwrap();
+    assert_eq!(s24.transitions.len(), 1);
+    assert_eq!(
+        (s24.transitions[0].from, s24.transitions[0].to),
+        (Level::Tension, Level::Critique)
+    );
+    let critical = state
+        .pending_alerts()
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|a| a.key.ends_with("TENSION-CRITIQUE"))
+        .unwrap();
+    assert_eq!(critical.notification.topic, "critique");
+    let sms = critical.notification.sms.unwrap();
+    assert!(
+        sms.starts_with(
+            "Medistock CRITIQUE 3400949497294 ANASTROZOLE 1 mg x30: rupture prevue 27/11"
+        ),
+        "{sms}"
+    );
+    assert!(sms.len() <= 160 && sms.is_ascii());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dry_run_writes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let objects = LocalObjects::new(dir.path());
+    let state = LocalState::in_memory().unwrap();
+    declare(
+        &objects,
+        &state,
+        "gr-b",
+        "s.csv",
+        "cip13;date_stock;stock;sorties\n3400949497294;2026-11-20;10;700\n",
+        20,
+    )
+    .await;
+    let config = config();
+    let run = RiskRun {
+        lake_bucket: "lac",
+        topics: &topics(),
+        config: &config,
+    };
+    let (summary, _) = run_risk(&objects, &state, &run, &Scope::All, day(20), true, at(20))
+        .await
+        .unwrap();
+    assert_eq!(summary.levels.get(&Level::Rupture), Some(&1));
+    assert_eq!(
+        summary.transitions.len(),
+        1,
+        "x90 has no position: NORMAL, no change"
+    );
+    assert!(state.risk_items().await.unwrap().is_empty());
+    assert!(state.pending_alerts().await.unwrap().is_empty());
+    assert_eq!(
+        objects.list("lac", "risk/").await.unwrap(),
+        Vec::<String>::new()
+    );
+}
+
+/// Fails the first `failures` publications.
+struct Flaky<N> {
+    inner: N,
+    failures: AtomicUsize,
+}
+
+impl<N: Notifier> Notifier for Flaky<N> {
+    async fn publish(&self, n: &Notification) -> Result<String, StoreError> {
+        if self.failures.load(Ordering::SeqCst) > 0 {
+            self.failures.fetch_sub(1, Ordering::SeqCst);
+            return Err(StoreError::Aws {
+                operation: "SNS.Publish",
+                message: "injected".into(),
+            });
+        }
+        self.inner.publish(n).await
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_publish_is_retried_and_sent_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let backend = LocalBackend::open(dir.path()).unwrap();
+    declare(
+        &backend.objects,
+        &backend.state,
+        "gr-b",
+        "s.csv",
+        "cip13;date_stock;stock;sorties\n3400949497294;2026-11-20;10;700\n",
+        20,
+    )
+    .await;
+    let config = config();
+    let run = RiskRun {
+        lake_bucket: "lac",
+        topics: &topics(),
+        config: &config,
+    };
+    run_risk(
+        &backend.objects,
+        &backend.state,
+        &run,
+        &Scope::All,
+        day(20),
+        false,
+        at(20),
+    )
+    .await
+    .unwrap();
+    let notifier = Flaky {
+        inner: backend.notifier,
+        failures: AtomicUsize::new(1),
+    };
+    let first = publish_pending(&backend.state, &notifier).await.unwrap();
+    assert_eq!((first.sent, first.failed), (0, 1));
+    assert_eq!(
+        backend.state.pending_alerts().await.unwrap().len(),
+        1,
+        "never dropped"
+    );
+    let second = publish_pending(&backend.state, &notifier).await.unwrap();
+    assert_eq!((second.sent, second.failed), (1, 0));
+    let third = publish_pending(&backend.state, &notifier).await.unwrap();
+    assert_eq!((third.sent, third.failed), (0, 0), "never sent twice");
+    let lines = std::fs::read_to_string(dir.path().join("alerts.jsonl")).unwrap();
+    assert_eq!(lines.lines().count(), 1);
+    assert!(lines.contains("RUPTURE"));
+}
