@@ -14,9 +14,7 @@ use medistock_core::risk::alert::AlertTopics;
 use medistock_core::risk::config::RiskConfig;
 use medistock_core::risk::{Level, RiskRun, Scope, publish_pending, run_risk};
 use medistock_core::store::local::{LocalBackend, LocalObjects, LocalState};
-use medistock_core::store::{
-    AlertStatus, Notification, Notifier, ObjectStore, StateStore, StoreError,
-};
+use medistock_core::store::{Notification, Notifier, ObjectStore, StateStore, StoreError};
 
 const REGISTRY: &str =
     "declarant;nom;type\nlab-a;Laboratoire A;exploitant\ngr-b;Grossiste B;grossiste\n";
