@@ -6,6 +6,7 @@
 mod catalogue_cmd;
 mod exit;
 mod ingest_cmd;
+mod risk_cmd;
 mod status_cmd;
 mod validate_cmd;
 
@@ -56,8 +57,14 @@ enum Command {
     /// Codes de sortie : 0 tout est appliqué ; 3 des lignes sont en erreur ; 4 un fichier est
     /// rejeté ; 2 erreur d'utilisation.
     Ingest(ingest_cmd::IngestArgs),
-    /// Affiche le dernier stock déclaré de chaque déclarant pour une référence.
+    /// Affiche le dernier stock déclaré de chaque déclarant pour une référence, et son risque.
     Status(status_cmd::StatusArgs),
+    /// Calcule le risque de rupture de chaque référence (projection des stocks, couverture,
+    /// date de rupture prévue, niveau) et publie les alertes des changements de niveau.
+    ///
+    /// Lit config/declarants.csv (obligatoire) et config/references.csv (dénomination, groupe,
+    /// MITM, seuils) dans le dossier de données.
+    Risk(risk_cmd::RiskArgs),
 }
 
 #[tokio::main]
@@ -72,6 +79,7 @@ async fn main() -> ExitCode {
         Command::Catalogue(cmd) => catalogue_cmd::run(&cli.data_dir, &cmd),
         Command::Ingest(args) => ingest_cmd::run(&cli.data_dir, &args).await,
         Command::Status(args) => status_cmd::run(&cli.data_dir, &args).await,
+        Command::Risk(args) => risk_cmd::run(&cli.data_dir, &args).await,
     };
     match result {
         Ok(code) => code,

@@ -23,6 +23,15 @@ pub struct StatusArgs {
 pub async fn run(data_dir: &Path, args: &StatusArgs) -> anyhow::Result<ExitCode> {
     let backend = LocalBackend::open(data_dir)?;
     let positions = backend.state.positions(&args.cip13).await?;
+    let risk = backend
+        .state
+        .risk_items()
+        .await?
+        .into_iter()
+        .find(|r| r.cip13 == args.cip13.as_str());
+    let figures: Option<serde_json::Value> = risk
+        .as_ref()
+        .and_then(|r| serde_json::from_str(&r.figures).ok());
     if args.json {
         let positions: Vec<_> = positions
             .iter()
@@ -38,7 +47,7 @@ pub async fn run(data_dir: &Path, args: &StatusArgs) -> anyhow::Result<ExitCode>
             .collect();
         println!(
             "{}",
-            json!({ "cip13": args.cip13.as_str(), "positions": positions, "risk": null })
+            json!({ "cip13": args.cip13.as_str(), "positions": positions, "risk": figures })
         );
         return Ok(ExitCode::SUCCESS);
     }
@@ -66,6 +75,14 @@ pub async fn run(data_dir: &Path, args: &StatusArgs) -> anyhow::Result<ExitCode>
                 s.quantity
             );
         }
+    }
+    match &risk {
+        Some(r) => println!(
+            "  risque au {} : {}",
+            r.as_of.format("%d/%m/%Y"),
+            r.level.as_str()
+        ),
+        None => println!("  risque : pas encore calculé (medistock risk)"),
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -271,3 +271,73 @@ fn ingest_refuses_a_declarant_missing_from_the_registry() {
     );
     assert_eq!(ok.status.code(), Some(0));
 }
+
+#[test]
+fn risk_on_the_local_backend_raises_and_publishes_alerts() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("config")).unwrap();
+    std::fs::write(
+        dir.path().join("config/declarants.csv"),
+        "declarant;nom;type\ngr-b;Grossiste B;grossiste\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("config/references.csv"),
+        "cip13;denomination;groupe;mitm\n3400949497294;ANASTROZOLE 1 mg x30;12;oui\n3400949497706;ANASTROZOLE 1 mg x90;12;non\n",
+    )
+    .unwrap();
+    let file = dir.path().join("s47.csv");
+    std::fs::write(&file, "cip13;date_stock;stock;sorties\n3400949497294;2026-11-20;800;700\n3400949497706;2026-11-20;9000;700\n").unwrap();
+    let out = medistock(
+        dir.path(),
+        &[
+            "ingest",
+            "--declarant",
+            "gr-b",
+            "--quiet",
+            file.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(out.status.code(), Some(0));
+
+    let dry = medistock(
+        dir.path(),
+        &["risk", "--as-of", "2026-11-20", "--dry-run", "--json"],
+    );
+    assert_eq!(json_lines(&dry)[0]["summary"]["alerts_created"], 0);
+    assert!(
+        !dir.path().join("alerts.jsonl").exists(),
+        "a dry run alerts nobody"
+    );
+
+    let out = medistock(dir.path(), &["risk", "--as-of", "2026-11-20", "--json"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let result = &json_lines(&out)[0];
+    assert_eq!(
+        result["summary"]["levels"],
+        serde_json::json!({"NORMAL": 1, "TENSION": 1})
+    );
+    assert_eq!(
+        result["published"],
+        serde_json::json!({"sent": 1, "failed": 0})
+    );
+    let alerts = std::fs::read_to_string(dir.path().join("alerts.jsonl")).unwrap();
+    assert_eq!(alerts.lines().count(), 1);
+    assert!(
+        alerts.contains("Rupture prévue le : 28/11/2026 (dans 8 jours)"),
+        "{alerts}"
+    );
+
+    let again = medistock(dir.path(), &["risk", "--as-of", "2026-11-20", "--json"]);
+    assert_eq!(
+        json_lines(&again)[0]["published"]["sent"],
+        0,
+        "never twice for one transition"
+    );
+    let status = medistock(dir.path(), &["status", "3400949497294", "--json"]);
+    assert_eq!(json_lines(&status)[0]["risk"]["level"], "TENSION");
+}

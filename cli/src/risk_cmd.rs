@@ -1,0 +1,171 @@
+//! `medistock risk`: the risk run on the local backend, then the pending alerts published to
+//! the terminal and `alerts.jsonl`.
+
+use std::io::IsTerminal;
+use std::path::Path;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use chrono::{NaiveDate, Utc};
+use clap::Args;
+use medistock_core::domain::{Cip13, paris_today};
+use medistock_core::registry::{REGISTRY_FILE, Registry};
+use medistock_core::risk::alert::AlertTopics;
+use medistock_core::risk::config::RiskConfig;
+use medistock_core::risk::{Level, RiskRun, Scope, publish_pending, run_risk};
+use medistock_core::store::local::{LAKE_BUCKET, LocalBackend};
+use serde_json::json;
+
+/// Monitored references and their settings, beside the registry.
+pub const REFERENCES_FILE: &str = "config/references.csv";
+
+#[derive(Args)]
+pub struct RiskArgs {
+    /// Date du calcul (AAAA-MM-JJ) ; par défaut aujourd'hui (heure de Paris).
+    #[arg(long, value_name = "DATE")]
+    as_of: Option<NaiveDate>,
+
+    /// Limite le calcul à ces références (CIP13 ou CIP7).
+    #[arg(long, value_parser = Cip13::parse, num_args = 1..)]
+    cip13: Vec<Cip13>,
+
+    /// Calcule et affiche sans rien enregistrer ni alerter.
+    #[arg(long)]
+    dry_run: bool,
+
+    /// Sortie JSON : le bilan et l'évaluation de chaque référence.
+    #[arg(long)]
+    json: bool,
+}
+
+pub async fn run(data_dir: &Path, args: &RiskArgs) -> anyhow::Result<ExitCode> {
+    let registry = Registry::load(data_dir)?.with_context(|| {
+        format!(
+            "{} est absent : le type de chaque déclarant est nécessaire au calcul",
+            data_dir.join(REGISTRY_FILE).display()
+        )
+    })?;
+    let references = match std::fs::read_to_string(data_dir.join(REFERENCES_FILE)) {
+        Ok(text) => Some(text),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+        Err(e) => return Err(e).context(REFERENCES_FILE),
+    };
+    let config = RiskConfig::new(&registry, references.as_deref()).map_err(anyhow::Error::msg)?;
+    let backend = LocalBackend::open(data_dir)?;
+    let topics = AlertTopics {
+        critical: "critique".into(),
+        info: "information".into(),
+    };
+    let run = RiskRun {
+        lake_bucket: LAKE_BUCKET,
+        topics: &topics,
+        config: &config,
+    };
+    let scope = if args.cip13.is_empty() {
+        Scope::All
+    } else {
+        Scope::References(args.cip13.clone())
+    };
+    let as_of = args.as_of.unwrap_or_else(paris_today);
+    let (summary, mut assessments) = run_risk(
+        &backend.objects,
+        &backend.state,
+        &run,
+        &scope,
+        as_of,
+        args.dry_run,
+        Utc::now(),
+    )
+    .await?;
+    let published = if args.dry_run {
+        None
+    } else {
+        Some(publish_pending(&backend.state, &backend.notifier).await?)
+    };
+    if args.json {
+        println!(
+            "{}",
+            json!({ "summary": summary, "published": published, "assessments": assessments })
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
+    assessments.sort_by(|a, b| {
+        b.level
+            .cmp(&a.level)
+            .then(a.days_to_stockout.cmp(&b.days_to_stockout))
+    });
+    let colour = std::io::stdout().is_terminal();
+    println!(
+        "Risque au {}{}",
+        as_of.format("%d/%m/%Y"),
+        if args.dry_run { " (simulation)" } else { "" }
+    );
+    println!(
+        "{:<10} {:<14} {:<40} {:>12} {:>10} {:>12}",
+        "niveau", "cip13", "dénomination", "stock", "couverture", "rupture"
+    );
+    for a in &assessments {
+        let name: String = config
+            .settings(&a.cip13)
+            .denomination
+            .chars()
+            .take(40)
+            .collect();
+        let coverage = a
+            .coverage_days
+            .map_or_else(|| "—".into(), |c| format!("{c:.0} j"));
+        let stockout = a
+            .stockout_date
+            .map_or_else(|| "—".into(), |d| d.format("%d/%m/%Y").to_string());
+        let level = format!("{:<10}", a.level.as_str());
+        let level = if colour {
+            paint(a.level, &level)
+        } else {
+            level
+        };
+        println!(
+            "{level} {:<14} {name:<40} {:>12.0} {coverage:>10} {stockout:>12}",
+            a.cip13.as_str(),
+            a.chain_stock
+        );
+    }
+    let counts: Vec<String> = summary
+        .levels
+        .iter()
+        .rev()
+        .map(|(l, n)| format!("{} {n}", l.as_str()))
+        .collect();
+    println!(
+        "{} référence(s) : {}",
+        summary.references,
+        counts.join(", ")
+    );
+    println!(
+        "{} changement(s) de niveau, {} alerte(s) créée(s)",
+        summary.transitions.len(),
+        summary.alerts_created
+    );
+    if let Some(p) = published {
+        println!(
+            "{} alerte(s) publiée(s) dans alerts.jsonl{}",
+            p.sent,
+            if p.failed > 0 {
+                format!(", {} en échec", p.failed)
+            } else {
+                String::new()
+            }
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn paint(level: Level, text: &str) -> String {
+    let code = match level {
+        Level::Rupture => "1;37;41",
+        Level::Critique => "1;31",
+        Level::Tension => "33",
+        Level::Vigilance => "36",
+        Level::Normal => "32",
+    };
+    format!("\x1b[{code}m{text}\x1b[0m")
+}
