@@ -431,6 +431,9 @@ impl<S: StateStore> StateStore for FailingState<'_, S> {
     async fn put_alert_once(&self, alert: &AlertRecord) -> Result<bool, StoreError> {
         self.inner.put_alert_once(alert).await
     }
+    async fn alert(&self, key: &str) -> Result<Option<AlertRecord>, StoreError> {
+        self.inner.alert(key).await
+    }
     async fn pending_alerts(&self) -> Result<Vec<AlertRecord>, StoreError> {
         self.inner.pending_alerts().await
     }

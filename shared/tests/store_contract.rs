@@ -161,7 +161,16 @@ async fn outbox_once_only(state: &impl StateStore) {
         state.pending_alerts().await.unwrap(),
         std::slice::from_ref(&alert)
     );
+    assert_eq!(
+        state.alert(&alert.key).await.unwrap().as_ref(),
+        Some(&alert)
+    );
     state.mark_alert_sent(&alert.key, "msg-1").await.unwrap();
+    let sent = state.alert(&alert.key).await.unwrap().unwrap();
+    assert_eq!(
+        (sent.status, sent.message_id.as_deref()),
+        (AlertStatus::Sent, Some("msg-1"))
+    );
     assert_eq!(state.pending_alerts().await.unwrap(), []);
     assert!(
         !state.put_alert_once(&alert).await.unwrap(),

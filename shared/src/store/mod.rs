@@ -148,6 +148,11 @@ pub trait StateStore: Send + Sync {
         &self,
         alert: &AlertRecord,
     ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+    /// The alert record with this key, as stored now.
+    fn alert(
+        &self,
+        key: &str,
+    ) -> impl Future<Output = Result<Option<AlertRecord>, StoreError>> + Send;
     /// Alert records not yet sent, oldest first.
     fn pending_alerts(&self) -> impl Future<Output = Result<Vec<AlertRecord>, StoreError>> + Send;
     /// Marks an alert sent with the notification's message id.

@@ -461,6 +461,15 @@ impl StateStore for DynamoState {
         }
     }
 
+    async fn alert(&self, key: &str) -> Result<Option<AlertRecord>, StoreError> {
+        let cip13 = key.split('#').next().unwrap_or_default();
+        self.get(format!("ALERT#{cip13}"), key)
+            .await?
+            .as_ref()
+            .map(alert_of)
+            .transpose()
+    }
+
     async fn pending_alerts(&self) -> Result<Vec<AlertRecord>, StoreError> {
         // A sweep, not the hot path (the stream delivers new records): a filtered scan.
         let mut pages = self
@@ -486,12 +495,10 @@ impl StateStore for DynamoState {
     }
 
     async fn mark_alert_sent(&self, key: &str, message_id: &str) -> Result<(), StoreError> {
-        let cip13 = key.split('#').next().unwrap_or_default();
-        let item = self
-            .get(format!("ALERT#{cip13}"), key)
+        let mut record = self
+            .alert(key)
             .await?
             .ok_or_else(|| StoreError::Corrupt(format!("alerte inconnue : {key}")))?;
-        let mut record = alert_of(&item)?;
         record.status = AlertStatus::Sent;
         record.message_id = Some(message_id.to_owned());
         self.client

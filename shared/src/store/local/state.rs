@@ -312,6 +312,17 @@ impl StateStore for LocalState {
         Ok(created == 1)
     }
 
+    async fn alert(&self, key: &str) -> Result<Option<AlertRecord>, StoreError> {
+        let json: Option<String> = self
+            .conn()
+            .query_row("SELECT record FROM alerts WHERE key = ?1", [key], |r| {
+                r.get(0)
+            })
+            .optional()?;
+        json.map(|j| serde_json::from_str(&j).map_err(corrupt))
+            .transpose()
+    }
+
     async fn pending_alerts(&self) -> Result<Vec<AlertRecord>, StoreError> {
         let conn = self.conn();
         let mut stmt = conn.prepare(

@@ -5,7 +5,7 @@
 use std::path::PathBuf;
 
 fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
 }
 
 fn template() -> String {
@@ -59,15 +59,30 @@ fn every_function_crate_has_a_resource_and_back() {
 }
 
 #[test]
-fn the_ingest_function_gets_exactly_the_variables_it_reads() {
+fn each_function_gets_exactly_the_variables_it_reads() {
     let template = template();
-    let function = resource(&template, "IngestFunction");
-    let mut expected: Vec<String> = ingest::ENV_VARS.iter().map(|v| v.to_string()).collect();
-    expected.push("POLARS_MAX_THREADS".into());
-    expected.sort();
-    let mut set = map_keys(&function, "Variables");
-    set.sort();
-    assert_eq!(set, expected);
+    let read: [(&str, &[&str], bool); 3] = [
+        ("IngestFunction", &ingest::ENV_VARS, true),
+        ("RiskFunction", &risk::ENV_VARS, true),
+        ("NotifyFunction", &notify::ENV_VARS, false),
+    ];
+    for (name, vars, polars) in read {
+        let function = resource(&template, name);
+        let mut expected: Vec<String> = vars.iter().map(|v| v.to_string()).collect();
+        if polars {
+            expected.push("POLARS_MAX_THREADS".into());
+        }
+        expected.sort();
+        let mut set = map_keys(&function, "Variables");
+        set.sort();
+        assert_eq!(set, expected, "{name}");
+        assert!(
+            function
+                .iter()
+                .any(|l| l.trim() == "BuildMethod: rust-cargolambda"),
+            "{name}"
+        );
+    }
     for line in [
         "Runtime: provided.al2023",
         "Architectures: [arm64]",
@@ -75,43 +90,45 @@ fn the_ingest_function_gets_exactly_the_variables_it_reads() {
     ] {
         assert!(template.contains(line), "{line}");
     }
-    assert!(
-        function
-            .iter()
-            .any(|l| l.trim() == "BuildMethod: rust-cargolambda")
-    );
 }
 
 #[test]
 fn policies_are_scoped_to_named_resources() {
     let template = template();
-    let function = resource(&template, "IngestFunction");
-    let policies: Vec<&str> = function
-        .iter()
-        .skip_while(|l| l.trim() != "Policies:")
-        .copied()
-        .collect();
-    assert!(!policies.is_empty());
-    for line in &policies {
-        assert!(
-            !line.contains("Resource: \"*\"") && !line.contains("Resource: '*'"),
-            "wildcard: {line}"
-        );
-        if line.contains("s3:::") {
+    for name in ["IngestFunction", "RiskFunction", "NotifyFunction"] {
+        let function = resource(&template, name);
+        let policies: Vec<&str> = function
+            .iter()
+            .skip_while(|l| l.trim() != "Policies:")
+            .copied()
+            .collect();
+        assert!(!policies.is_empty(), "{name}");
+        for line in &policies {
             assert!(
-                line.contains("/inbox/*") || line.contains("/receipts/*"),
-                "unscoped prefix: {line}"
+                !line.contains("Resource: \"*\"") && !line.contains("Resource: '*'"),
+                "{name}: wildcard: {line}"
             );
+            assert!(
+                !line.contains("dynamodb:*") && !line.contains("s3:*"),
+                "{name}: {line}"
+            );
+            if line.contains("s3:::") {
+                assert!(
+                    line.contains("/inbox/*") || line.contains("/receipts/*"),
+                    "{name}: unscoped prefix: {line}"
+                );
+            }
         }
     }
+    let ingest = resource(&template, "IngestFunction");
+    assert!(ingest.iter().any(|l| l.contains("${LakeBucket.Arn}/raw/*")));
     assert!(
-        policies
-            .iter()
-            .any(|l| l.contains("${LakeBucket.Arn}/raw/*"))
+        !ingest.iter().any(|l| l.contains("dynamodb:Scan")),
+        "ingest never scans"
     );
+    let notify = resource(&template, "NotifyFunction");
     assert!(
-        !policies
-            .iter()
-            .any(|l| l.contains("dynamodb:Scan") || l.contains("dynamodb:*"))
+        notify.iter().any(|l| l.contains("ReportBatchItemFailures")),
+        "partial batch responses"
     );
 }

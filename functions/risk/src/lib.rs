@@ -1,0 +1,177 @@
+//! The `risk` Lambda: the daily EventBridge schedule, or an analyst's on-demand payload
+//! `{"scope": "all" | {"cip13": [...]}, "as_of": "YYYY-MM-DD"?, "dry_run": bool?}`, runs the
+//! risk computation and returns its summary. Alerts are not published here: the records it
+//! writes to the outbox reach the `notify` function through the table's stream.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use medistock_core::domain::{Cip13, paris_date};
+use medistock_core::registry::Registry;
+use medistock_core::risk::alert::AlertTopics;
+use medistock_core::risk::config::RiskConfig;
+use medistock_core::risk::{RiskError, RiskRun, RunSummary, Scope, run_risk};
+use medistock_core::store::{ObjectStore, StateStore};
+use serde::Deserialize;
+use serde_json::Value;
+
+/// The environment variables the function reads.
+pub const ENV_VARS: [&str; 4] = [
+    "LAKE_BUCKET",
+    "TABLE_NAME",
+    "CRITICAL_TOPIC_ARN",
+    "INFO_TOPIC_ARN",
+];
+
+/// Configuration read once at start-up.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Config {
+    /// Lake bucket: history, `config/`, snapshots.
+    pub lake_bucket: String,
+    /// State table.
+    pub table_name: String,
+    /// Alert topics.
+    pub topics: AlertTopics,
+}
+
+impl Config {
+    /// Reads the configuration through `var`; the error names the missing variable.
+    pub fn from_env(var: impl Fn(&str) -> Option<String>) -> Result<Self, String> {
+        let [lake, table, critical, info] = ENV_VARS.map(|name| {
+            var(name)
+                .filter(|v| !v.is_empty())
+                .ok_or(format!("variable d'environnement {name} absente"))
+        });
+        Ok(Self {
+            lake_bucket: lake?,
+            table_name: table?,
+            topics: AlertTopics {
+                critical: critical?,
+                info: info?,
+            },
+        })
+    }
+}
+
+/// Why a run could not be done.
+#[derive(Debug, thiserror::Error)]
+pub enum HandlerError {
+    /// The payload is neither a schedule event nor a valid on-demand request.
+    #[error("requête invalide : {0}")]
+    Request(String),
+    /// `config/declarants.csv` or `config/references.csv` is missing or invalid.
+    #[error("configuration : {0}")]
+    Config(String),
+    /// The run failed (storage, computation): Lambda retries the scheduled invocation.
+    #[error(transparent)]
+    Run(#[from] RiskError),
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+enum ScopeRequest {
+    Named(String),
+    References { cip13: Vec<String> },
+}
+
+#[derive(Debug, Deserialize)]
+struct OnDemand {
+    scope: ScopeRequest,
+    as_of: Option<NaiveDate>,
+    #[serde(default)]
+    dry_run: bool,
+}
+
+/// What to compute: scope, date and whether to write.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Request {
+    /// References.
+    pub scope: Scope,
+    /// Date (default: today in Paris).
+    pub as_of: NaiveDate,
+    /// Compute without writing.
+    pub dry_run: bool,
+}
+
+/// Reads the payload: an on-demand request (it has `scope`), else a schedule event.
+pub fn parse_request(payload: &Value, now: DateTime<Utc>) -> Result<Request, HandlerError> {
+    if payload.get("scope").is_none() {
+        return Ok(Request {
+            scope: Scope::All,
+            as_of: paris_date(now),
+            dry_run: false,
+        });
+    }
+    let on_demand: OnDemand = serde_json::from_value(payload.clone())
+        .map_err(|e| HandlerError::Request(e.to_string()))?;
+    let scope = match on_demand.scope {
+        ScopeRequest::Named(name) if name == "all" => Scope::All,
+        ScopeRequest::Named(other) => {
+            return Err(HandlerError::Request(format!(
+                "scope « {other} » : \"all\" ou {{\"cip13\": [...]}} attendu"
+            )));
+        }
+        ScopeRequest::References { cip13 } => Scope::References(
+            cip13
+                .iter()
+                .map(|c| {
+                    Cip13::parse(c)
+                        .map_err(|e| HandlerError::Request(format!("cip13 « {c} » : {e}")))
+                })
+                .collect::<Result<_, _>>()?,
+        ),
+    };
+    Ok(Request {
+        scope,
+        as_of: on_demand.as_of.unwrap_or_else(|| paris_date(now)),
+        dry_run: on_demand.dry_run,
+    })
+}
+
+/// Handles one invocation.
+pub async fn handle<O: ObjectStore, S: StateStore>(
+    objects: &O,
+    state: &S,
+    config: &Config,
+    payload: Value,
+    now: DateTime<Utc>,
+) -> Result<RunSummary, HandlerError> {
+    let request = parse_request(&payload, now)?;
+    let read = |key: &'static str| async move {
+        objects
+            .get(&config.lake_bucket, key)
+            .await
+            .map_err(|e| HandlerError::Config(format!("{key} : {e}")))
+            .map(|o| o.map(|o| String::from_utf8_lossy(&o.bytes).into_owned()))
+    };
+    let registry_text = read("config/declarants.csv")
+        .await?
+        .ok_or_else(|| HandlerError::Config("config/declarants.csv absent du lac".into()))?;
+    let registry =
+        Registry::parse(&registry_text).map_err(|e| HandlerError::Config(e.to_string()))?;
+    let references = read("config/references.csv").await?;
+    let risk_config =
+        RiskConfig::new(&registry, references.as_deref()).map_err(HandlerError::Config)?;
+    let run = RiskRun {
+        lake_bucket: &config.lake_bucket,
+        topics: &config.topics,
+        config: &risk_config,
+    };
+    let (summary, _) = run_risk(
+        objects,
+        state,
+        &run,
+        &request.scope,
+        request.as_of,
+        request.dry_run,
+        now,
+    )
+    .await?;
+    tracing::info!(
+        as_of = %summary.as_of,
+        references = summary.references,
+        transitions = summary.transitions.len(),
+        alerts_created = summary.alerts_created,
+        dry_run = summary.dry_run,
+        "calcul du risque terminé"
+    );
+    Ok(summary)
+}

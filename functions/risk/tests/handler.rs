@@ -1,0 +1,184 @@
+//! The risk handler driven by the sample events of `events/`, on the local backend.
+
+use std::path::PathBuf;
+
+use chrono::{DateTime, Duration, Utc};
+use medistock_core::declaration::Limits;
+use medistock_core::ingest::{IngestSettings, ingest_object};
+use medistock_core::risk::Level;
+use medistock_core::risk::alert::AlertTopics;
+use medistock_core::store::local::{LocalObjects, LocalState};
+use medistock_core::store::{ObjectStore, StateStore};
+use risk::{Config, handle};
+
+fn event(name: &str) -> serde_json::Value {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../events")
+        .join(name);
+    serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap()
+}
+
+fn now() -> DateTime<Utc> {
+    "2026-11-20T05:00:00Z".parse().unwrap()
+}
+
+async fn setup(dir: &std::path::Path) -> (LocalObjects, LocalState, Config) {
+    let objects = LocalObjects::new(dir);
+    let state = LocalState::in_memory().unwrap();
+    for (key, text) in [
+        (
+            "config/declarants.csv",
+            "declarant;nom;type\ngr-b;Grossiste B;grossiste\n",
+        ),
+        (
+            "config/references.csv",
+            "cip13;denomination;groupe;mitm\n3400949497294;ANASTROZOLE 1 mg x30;12;oui\n",
+        ),
+    ] {
+        objects
+            .put(
+                "lac",
+                key,
+                text.as_bytes().to_vec(),
+                "text/csv",
+                &Default::default(),
+            )
+            .await
+            .unwrap();
+    }
+    let decl = "cip13;date_stock;stock;sorties\n3400949497294;2026-11-20;800;700\n3400949497706;2026-11-20;9000;700\n";
+    objects
+        .put(
+            "depot",
+            "inbox/gr-b/s.csv",
+            decl.as_bytes().to_vec(),
+            "text/csv",
+            &Default::default(),
+        )
+        .await
+        .unwrap();
+    let settings = IngestSettings {
+        lake_bucket: "lac".into(),
+        limits: Limits::default(),
+        lease: Duration::minutes(5),
+    };
+    ingest_object(
+        &objects,
+        &state,
+        &settings,
+        "depot",
+        "inbox/gr-b/s.csv",
+        now(),
+    )
+    .await
+    .unwrap();
+    let config = Config {
+        lake_bucket: "lac".into(),
+        table_name: "unused".into(),
+        topics: AlertTopics {
+            critical: "arn:critique".into(),
+            info: "arn:info".into(),
+        },
+    };
+    (objects, state, config)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_schedule_computes_everything_for_today() {
+    let dir = tempfile::tempdir().unwrap();
+    let (objects, state, config) = setup(dir.path()).await;
+    let summary = handle(
+        &objects,
+        &state,
+        &config,
+        event("risk-schedule.json"),
+        now(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        (
+            summary.as_of.to_string().as_str(),
+            summary.references,
+            summary.dry_run
+        ),
+        ("2026-11-20", 2, false)
+    );
+    assert_eq!(summary.levels.get(&Level::Tension), Some(&1));
+    assert_eq!(summary.alerts_created, 1);
+    assert_eq!(
+        state.pending_alerts().await.unwrap()[0].notification.topic,
+        "arn:info"
+    );
+    assert!(
+        objects
+            .get("lac", "risk/as_of=2026-11-20/risk.parquet")
+            .await
+            .unwrap()
+            .is_some()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_on_demand_payload_limits_the_scope_and_can_write_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let (objects, state, config) = setup(dir.path()).await;
+    let summary = handle(
+        &objects,
+        &state,
+        &config,
+        event("risk-on-demand.json"),
+        now(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        (summary.references, summary.dry_run, summary.alerts_created),
+        (2, true, 0)
+    );
+    assert!(state.risk_items().await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn bad_requests_and_missing_configuration_are_explained() {
+    let dir = tempfile::tempdir().unwrap();
+    let objects = LocalObjects::new(dir.path());
+    let state = LocalState::in_memory().unwrap();
+    let config = Config {
+        lake_bucket: "lac".into(),
+        table_name: "t".into(),
+        topics: AlertTopics {
+            critical: "c".into(),
+            info: "i".into(),
+        },
+    };
+    let bad = handle(
+        &objects,
+        &state,
+        &config,
+        serde_json::json!({"scope": {"cip13": ["123"]}}),
+        now(),
+    )
+    .await
+    .unwrap_err();
+    assert!(
+        bad.to_string()
+            .starts_with("requête invalide : cip13 « 123 »"),
+        "{bad}"
+    );
+    let missing = handle(
+        &objects,
+        &state,
+        &config,
+        event("risk-schedule.json"),
+        now(),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(
+        missing.to_string(),
+        "configuration : config/declarants.csv absent du lac"
+    );
+    let env = Config::from_env(|n| (n != "INFO_TOPIC_ARN").then(|| "x".to_owned())).unwrap_err();
+    assert_eq!(env, "variable d'environnement INFO_TOPIC_ARN absente");
+}

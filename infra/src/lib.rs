@@ -1,0 +1,1 @@
+//! The SAM template (`template.yaml`) and the tests that hold it to the code (`tests/`).
