@@ -304,3 +304,85 @@ async fn a_failed_publish_is_retried_and_sent_once() {
     assert_eq!(lines.lines().count(), 1);
     assert!(lines.contains("RUPTURE"));
 }
+
+#[cfg(feature = "aws")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_moto_the_run_writes_risk_items_outbox_records_and_the_snapshot() {
+    use medistock_core::store::aws::{DynamoState, S3Objects};
+
+    let Some(endpoint) = common::emulator() else {
+        return;
+    };
+    let sdk = common::aws::config(&endpoint).await;
+    let (inbox, lake, table) = (
+        common::unique("depot"),
+        common::unique("lac"),
+        common::unique("risque"),
+    );
+    let s3 = common::aws::bucket(&sdk, &inbox).await;
+    common::aws::bucket(&sdk, &lake).await;
+    let state = DynamoState::new(common::aws::table(&sdk, &table).await, table.as_str());
+    let objects = S3Objects::new(s3);
+    let key = "inbox/gr-b/s47.csv";
+    let text = "cip13;date_stock;stock;sorties\n3400949497294;2026-11-20;800;700\n3400949497706;2026-11-20;9000;700\n";
+    objects
+        .put(
+            &inbox,
+            key,
+            text.as_bytes().to_vec(),
+            "text/csv",
+            &Default::default(),
+        )
+        .await
+        .unwrap();
+    let settings = IngestSettings {
+        lake_bucket: lake.clone(),
+        limits: Limits::default(),
+        lease: Duration::minutes(5),
+    };
+    ingest_object(&objects, &state, &settings, &inbox, key, at(20))
+        .await
+        .unwrap();
+
+    let config = config();
+    let run = RiskRun {
+        lake_bucket: &lake,
+        topics: &topics(),
+        config: &config,
+    };
+    let (summary, _) = run_risk(&objects, &state, &run, &Scope::All, day(20), false, at(20))
+        .await
+        .unwrap();
+    assert_eq!((summary.references, summary.alerts_created), (2, 1));
+    assert_eq!(
+        level_of(&state, "3400949497294").await,
+        Some(Level::Tension)
+    );
+    assert_eq!(level_of(&state, "3400949497706").await, Some(Level::Normal));
+    let pending = state.pending_alerts().await.unwrap();
+    assert_eq!(
+        pending.iter().map(|a| a.key.as_str()).collect::<Vec<_>>(),
+        ["3400949497294#2026-11-20#NORMAL-TENSION"]
+    );
+    assert_eq!(
+        objects.list(&lake, "risk/").await.unwrap(),
+        ["risk/as_of=2026-11-20/risk.parquet"]
+    );
+
+    // A concurrent or repeated run: versions and the deterministic key keep one record.
+    let (again, _) = run_risk(&objects, &state, &run, &Scope::All, day(20), false, at(20))
+        .await
+        .unwrap();
+    assert_eq!(again.alerts_created, 0);
+    assert_eq!(state.pending_alerts().await.unwrap().len(), 1);
+    assert_eq!(
+        state
+            .risk_items()
+            .await
+            .unwrap()
+            .iter()
+            .map(|i| i.version)
+            .collect::<Vec<_>>(),
+        [2, 2]
+    );
+}

@@ -7,6 +7,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::io::Cursor;
 
 use chrono::{DateTime, Days, NaiveDate, Utc};
+use futures::stream::{self, StreamExt, TryStreamExt};
 use polars::prelude::*;
 use serde::Serialize;
 
@@ -20,6 +21,9 @@ use crate::domain::{Cip13, DeclarantType};
 use crate::store::{
     AlertRecord, AlertStatus, Notifier, ObjectStore, RiskItem, StateStore, StoreError,
 };
+
+/// RISK items and alert records written at once.
+const WRITE_CONCURRENCY: usize = 16;
 
 /// Failures of a run (infrastructure or computation; never of the data).
 #[derive(Debug, thiserror::Error)]
@@ -160,45 +164,40 @@ pub async fn run_risk<O: ObjectStore, S: StateStore>(
     };
     for a in &assessments {
         *summary.levels.entry(a.level).or_default() += 1;
-        let held = previous.get(a.cip13.as_str());
-        let from = held.map_or(Level::Normal, |h| h.level);
-        let announced = is_announced(from, a.level);
+        let from = previous
+            .get(a.cip13.as_str())
+            .map_or(Level::Normal, |h| h.level);
         if from != a.level {
             summary.transitions.push(Transition {
                 cip13: a.cip13.to_string(),
                 from,
                 to: a.level,
-                announced,
+                announced: is_announced(from, a.level),
             });
         }
-        if dry_run {
-            continue;
+    }
+    if !dry_run {
+        // One conditional write per reference, many in flight: 20,000 sequential DynamoDB
+        // round trips would take minutes. A loop builds the futures (a closure here defeats the
+        // compiler's proof that they are Send).
+        let groups = groups_of(&assessments, run.config);
+        let mut writes = Vec::with_capacity(assessments.len());
+        for a in &assessments {
+            writes.push(record_reference(
+                state,
+                run,
+                a,
+                previous.get(a.cip13.as_str()),
+                &groups,
+                as_of,
+                now,
+            ));
         }
-        let item = RiskItem {
-            cip13: a.cip13.to_string(),
-            level: a.level,
-            as_of,
-            computed_at: now,
-            version: held.map_or(1, |h| h.version + 1),
-            figures: serde_json::to_string(a).map_err(|e| StoreError::Corrupt(e.to_string()))?,
-        };
-        // Another run got there first: it wrote the same transition under the same key.
-        if !state.put_risk(&item, held.map(|h| h.version)).await? || !announced {
-            continue;
-        }
-        let settings = run.config.settings(&a.cip13);
-        let alternatives = alternatives_of(a, &assessments, run.config);
-        let record = AlertRecord {
-            key: format!("{}#{as_of}#{}-{}", a.cip13, from.as_str(), a.level.as_str()),
-            cip13: a.cip13.to_string(),
-            notification: notification(a, from, &settings, &alternatives, run.topics),
-            status: AlertStatus::Pending,
-            message_id: None,
-            created_at: now,
-        };
-        if state.put_alert_once(&record).await? {
-            summary.alerts_created += 1;
-        }
+        let created: Vec<bool> = stream::iter(writes)
+            .buffer_unordered(WRITE_CONCURRENCY)
+            .try_collect()
+            .await?;
+        summary.alerts_created = created.into_iter().filter(|c| *c).count();
     }
     if !dry_run && !assessments.is_empty() {
         let key = format!("risk/as_of={as_of}/risk.parquet");
@@ -217,25 +216,87 @@ pub async fn run_risk<O: ObjectStore, S: StateStore>(
     Ok((summary, assessments))
 }
 
+/// Writes the RISK item of one reference and, for an announced transition, its alert record;
+/// true when the record was created by this call.
+async fn record_reference<S: StateStore>(
+    state: &S,
+    run: &RiskRun<'_>,
+    a: &Assessment,
+    held: Option<&RiskItem>,
+    groups: &BTreeMap<String, Vec<&Assessment>>,
+    as_of: NaiveDate,
+    now: DateTime<Utc>,
+) -> Result<bool, RiskError> {
+    let from = held.map_or(Level::Normal, |h| h.level);
+    let item = RiskItem {
+        cip13: a.cip13.to_string(),
+        level: a.level,
+        as_of,
+        computed_at: now,
+        version: held.map_or(1, |h| h.version + 1),
+        figures: serde_json::to_string(a).map_err(|e| StoreError::Corrupt(e.to_string()))?,
+    };
+    // Another run got there first: it wrote the same transition under the same key.
+    if !state.put_risk(&item, held.map(|h| h.version)).await? || !is_announced(from, a.level) {
+        return Ok(false);
+    }
+    let settings = run.config.settings(&a.cip13);
+    let alternatives = alternatives_of(a, groups, run.config);
+    let record = AlertRecord {
+        key: format!("{}#{as_of}#{}-{}", a.cip13, from.as_str(), a.level.as_str()),
+        cip13: a.cip13.to_string(),
+        notification: notification(a, from, &settings, &alternatives, run.topics),
+        status: AlertStatus::Pending,
+        message_id: None,
+        created_at: now,
+    };
+    Ok(state.put_alert_once(&record).await?)
+}
+
+/// The assessments of each group of substitutable references, by group.
+fn groups_of<'a>(
+    all: &'a [Assessment],
+    config: &RiskConfig,
+) -> BTreeMap<String, Vec<&'a Assessment>> {
+    let mut groups: BTreeMap<String, Vec<&Assessment>> = BTreeMap::new();
+    for a in all {
+        if let Some(group) = config
+            .references
+            .get(&a.cip13)
+            .and_then(|s| s.group.clone())
+        {
+            groups.entry(group).or_default().push(a);
+        }
+    }
+    groups
+}
+
 /// Other monitored references of the same group, with their level and coverage.
-fn alternatives_of(a: &Assessment, all: &[Assessment], config: &RiskConfig) -> Vec<Alternative> {
-    let Some(group) = config
+fn alternatives_of(
+    a: &Assessment,
+    groups: &BTreeMap<String, Vec<&Assessment>>,
+    config: &RiskConfig,
+) -> Vec<Alternative> {
+    let Some(members) = config
         .references
         .get(&a.cip13)
-        .and_then(|s| s.group.clone())
+        .and_then(|s| s.group.as_ref())
+        .and_then(|g| groups.get(g))
     else {
         return Vec::new();
     };
-    all.iter()
+    members
+        .iter()
         .filter(|b| b.cip13 != a.cip13)
-        .filter_map(|b| {
-            let s = config.references.get(&b.cip13)?;
-            (s.group.as_deref() == Some(group.as_str())).then(|| Alternative {
-                cip13: b.cip13.to_string(),
-                denomination: s.denomination.clone(),
-                level: b.level,
-                coverage_days: b.coverage_days,
-            })
+        .map(|b| Alternative {
+            cip13: b.cip13.to_string(),
+            denomination: config
+                .references
+                .get(&b.cip13)
+                .map(|s| s.denomination.clone())
+                .unwrap_or_default(),
+            level: b.level,
+            coverage_days: b.coverage_days,
         })
         .collect()
 }
