@@ -6,6 +6,7 @@
 mod catalogue_cmd;
 mod exit;
 mod ingest_cmd;
+mod recompute_cmd;
 mod risk_cmd;
 mod status_cmd;
 mod validate_cmd;
@@ -65,6 +66,11 @@ enum Command {
     /// Lit config/declarants.csv (obligatoire) et config/references.csv (dénomination, groupe,
     /// MITM, seuils) dans le dossier de données.
     Risk(risk_cmd::RiskArgs),
+    /// Demande à la fonction de calcul du risque déployée sur AWS un nouveau calcul (analystes).
+    ///
+    /// Identifiants et région AWS : la chaîne habituelle (variables d'environnement, profil,
+    /// SSO). Affiche le bilan renvoyé par la fonction.
+    Recompute(recompute_cmd::RecomputeArgs),
 }
 
 #[tokio::main]
@@ -80,6 +86,7 @@ async fn main() -> ExitCode {
         Command::Ingest(args) => ingest_cmd::run(&cli.data_dir, &args).await,
         Command::Status(args) => status_cmd::run(&cli.data_dir, &args).await,
         Command::Risk(args) => risk_cmd::run(&cli.data_dir, &args).await,
+        Command::Recompute(args) => recompute_cmd::run(&args).await,
     };
     match result {
         Ok(code) => code,

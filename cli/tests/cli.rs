@@ -341,3 +341,34 @@ fn risk_on_the_local_backend_raises_and_publishes_alerts() {
     let status = medistock(dir.path(), &["status", "3400949497294", "--json"]);
     assert_eq!(json_lines(&status)[0]["risk"]["level"], "TENSION");
 }
+
+#[test]
+fn recompute_reports_a_missing_function_clearly() {
+    let Ok(endpoint) = std::env::var("MEDISTOCK_TEST_ENDPOINT") else {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "MEDISTOCK_TEST_ENDPOINT is not set under CI"
+        );
+        eprintln!("NOT RUN against moto: MEDISTOCK_TEST_ENDPOINT is not set (run scripts/test.sh)");
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_medistock"))
+        .args([
+            "recompute",
+            "--function",
+            "medistock-absent-risk",
+            "--dry-run",
+        ])
+        .env("AWS_ENDPOINT_URL", endpoint)
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("appel de la fonction medistock-absent-risk")
+            && stderr.contains("ResourceNotFound"),
+        "{stderr}"
+    );
+}
