@@ -4,6 +4,7 @@
 //! `MEDISTOCK_DATA_DIR`, else `./medistock-data`).
 
 mod catalogue_cmd;
+mod demo_cmd;
 mod exit;
 mod ingest_cmd;
 mod recompute_cmd;
@@ -44,6 +45,11 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Démonstration complète sur des données simulées : déclarations de laboratoires et de
+    /// grossistes sur plusieurs mois (hiver, épidémie, arrêt de production, retard
+    /// d'approvisionnement, déclarations manquantes), ingestion, calcul quotidien du risque,
+    /// alertes, puis le tableau de bord du modèle face aux ruptures réelles.
+    Demo(demo_cmd::DemoArgs),
     /// Vérifie des fichiers de déclaration (CSV ou XLSX) et affiche l'accusé de réception.
     ///
     /// Codes de sortie : 0 tout est accepté ; 3 des lignes sont en erreur mais aucun fichier
@@ -81,6 +87,7 @@ async fn main() -> ExitCode {
         .with_writer(std::io::stderr)
         .init();
     let result = match cli.command {
+        Command::Demo(args) => demo_cmd::run(&cli.data_dir, &args).await,
         Command::Validate(args) => validate_cmd::run(&cli.data_dir, &args),
         Command::Catalogue(cmd) => catalogue_cmd::run(&cli.data_dir, &cmd),
         Command::Ingest(args) => ingest_cmd::run(&cli.data_dir, &args).await,

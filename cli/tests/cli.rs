@@ -372,3 +372,45 @@ fn recompute_reports_a_missing_function_clearly() {
         "{stderr}"
     );
 }
+
+#[test]
+fn demo_runs_the_whole_pipeline_and_scores_the_model() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("demo");
+    let out = medistock(&data, &["demo", "--references", "6", "--days", "150"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        text.contains("Démonstration : 6 références, 6 déclarants, 150 jours"),
+        "{text}"
+    );
+    assert!(
+        text.contains("arrêt de production"),
+        "the production stop runs out: {text}"
+    );
+    assert!(
+        text.contains("ruptures réelles                         : 1"),
+        "{text}"
+    );
+    assert!(data.join("alerts.jsonl").is_file());
+    // Seeded: the same seed gives the same data set, hence the same report.
+    let again = medistock(
+        &dir.path().join("demo2"),
+        &["demo", "--references", "6", "--days", "150"],
+    );
+    let strip = |t: &str| {
+        t.replace(dir.path().join("demo2").to_str().unwrap(), "")
+            .replace(data.to_str().unwrap(), "")
+    };
+    assert_eq!(
+        strip(&text),
+        strip(&String::from_utf8(again.stdout).unwrap())
+    );
+    // A data directory in use is refused.
+    let busy = medistock(&data, &["demo"]);
+    assert_eq!(busy.status.code(), Some(1));
+}

@@ -8,6 +8,7 @@
 pub mod catalogue;
 pub mod csv_cell;
 pub mod declaration;
+pub mod demo;
 pub mod domain;
 pub mod ingest;
 pub mod positions;

@@ -1,0 +1,212 @@
+//! `medistock demo`: generates a realistic data set and runs the whole pipeline on it, day by
+//! day, on the local backend: declarations dropped and ingested, the daily risk run, alerts;
+//! then the alerts raised and the backtest scoreboard against the known truth.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::process::ExitCode;
+
+use chrono::{Days, NaiveDate};
+use clap::Args;
+use indicatif::{ProgressBar, ProgressStyle};
+use medistock_core::declaration::Limits;
+use medistock_core::demo::{DemoSpec, generate, score};
+use medistock_core::domain::Cip13;
+use medistock_core::ingest::{IngestSettings, ingest_object};
+use medistock_core::registry::Registry;
+use medistock_core::risk::alert::AlertTopics;
+use medistock_core::risk::config::RiskConfig;
+use medistock_core::risk::{Level, RiskRun, Scope, publish_pending, run_risk};
+use medistock_core::store::ObjectStore;
+use medistock_core::store::local::{INBOX_BUCKET, LAKE_BUCKET, LocalBackend, LocalNotifier};
+
+use crate::risk_cmd::REFERENCES_FILE;
+
+#[derive(Args)]
+pub struct DemoArgs {
+    /// Graine du générateur : la même graine donne les mêmes données.
+    #[arg(long, default_value_t = 2026)]
+    seed: u64,
+    /// Nombre de références (arrondi à des groupes de trois présentations).
+    #[arg(long, default_value_t = 60)]
+    references: usize,
+    /// Nombre de jours simulés.
+    #[arg(long, default_value_t = 150)]
+    days: u32,
+    /// Premier jour simulé.
+    #[arg(long, default_value = "2026-08-01")]
+    start: NaiveDate,
+}
+
+/// Days of history before the first risk run.
+const WARM_UP_DAYS: u64 = 14;
+
+pub async fn run(data_dir: &Path, args: &DemoArgs) -> anyhow::Result<ExitCode> {
+    if data_dir.exists() && std::fs::read_dir(data_dir)?.next().is_some() {
+        anyhow::bail!(
+            "le dossier de données {} n'est pas vide : la démonstration a besoin d'un dossier neuf (--data-dir AUTRE_DOSSIER)",
+            data_dir.display()
+        );
+    }
+    let spec = DemoSpec {
+        seed: args.seed,
+        references: args.references,
+        days: args.days,
+        start: args.start,
+    };
+    let set = generate(&spec);
+    std::fs::create_dir_all(data_dir.join("config"))?;
+    std::fs::write(data_dir.join("config/declarants.csv"), &set.declarants_csv)?;
+    std::fs::write(data_dir.join(REFERENCES_FILE), &set.references_csv)?;
+    let registry = Registry::parse(&set.declarants_csv)?;
+    let config =
+        RiskConfig::new(&registry, Some(&set.references_csv)).map_err(anyhow::Error::msg)?;
+    let backend = LocalBackend::open(data_dir)?;
+    let notifier = LocalNotifier::new(data_dir.join("alerts.jsonl"), false);
+    let topics = AlertTopics {
+        critical: "critique".into(),
+        info: "information".into(),
+    };
+    let run = RiskRun {
+        lake_bucket: LAKE_BUCKET,
+        topics: &topics,
+        config: &config,
+    };
+    let settings = IngestSettings {
+        lake_bucket: LAKE_BUCKET.into(),
+        limits: Limits::default(),
+        lease: chrono::Duration::minutes(5),
+    };
+
+    println!(
+        "Démonstration : {} références, {} déclarants, {} jours à partir du {}, {} fichiers de déclaration",
+        set.scenarios.len(),
+        registry.declarants.len(),
+        args.days,
+        args.start.format("%d/%m/%Y"),
+        set.files.len()
+    );
+    let progress = ProgressBar::new(u64::from(args.days)).with_style(
+        ProgressStyle::with_template("{bar:40} jour {pos}/{len}  {msg}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    let mut levels: BTreeMap<Cip13, Vec<(NaiveDate, Level)>> = BTreeMap::new();
+    let (mut ingested, mut alerts) = (0, 0);
+    for t in 0..u64::from(args.days) {
+        let Some(day) = args.start.checked_add_days(Days::new(t)) else {
+            break;
+        };
+        let now = day.and_hms_opt(9, 0, 0).unwrap_or_default().and_utc();
+        for file in set.files.iter().filter(|f| f.day == day) {
+            let key = format!("inbox/{}/{}", file.declarant, file.name);
+            backend
+                .objects
+                .put(
+                    INBOX_BUCKET,
+                    &key,
+                    file.content.as_bytes().to_vec(),
+                    "text/csv",
+                    &Default::default(),
+                )
+                .await?;
+            ingest_object(
+                &backend.objects,
+                &backend.state,
+                &settings,
+                INBOX_BUCKET,
+                &key,
+                now,
+            )
+            .await?;
+            ingested += 1;
+        }
+        if t >= WARM_UP_DAYS {
+            let (summary, assessments) = run_risk(
+                &backend.objects,
+                &backend.state,
+                &run,
+                &Scope::All,
+                day,
+                false,
+                now,
+            )
+            .await?;
+            for a in assessments {
+                levels.entry(a.cip13).or_default().push((day, a.level));
+            }
+            alerts += publish_pending(&backend.state, &notifier).await?.sent;
+            let worst: Vec<String> = summary
+                .levels
+                .iter()
+                .rev()
+                .take(3)
+                .map(|(l, n)| format!("{} {n}", l.as_str()))
+                .collect();
+            progress.set_message(format!(
+                "{ingested} fichiers, {alerts} alertes — {}",
+                worst.join(", ")
+            ));
+        }
+        progress.inc(1);
+    }
+    progress.finish_and_clear();
+
+    println!(
+        "{ingested} fichiers ingérés, {alerts} alertes publiées dans {}",
+        data_dir.join("alerts.jsonl").display()
+    );
+    println!();
+    println!(
+        "{:<14} {:<28} {:<10} {:>14} {:>14}",
+        "cip13", "scénario", "niveau", "rupture réelle", "1re alerte"
+    );
+    for (cip, scenario) in &set.scenarios {
+        let days = levels.get(cip).map(Vec::as_slice).unwrap_or_default();
+        let last = days.last().map_or(Level::Normal, |(_, l)| *l);
+        let first_alert = days
+            .iter()
+            .find(|(_, l)| *l >= Level::Tension)
+            .map(|(d, _)| d.format("%d/%m/%Y").to_string());
+        let truth = set.truth.get(cip).map(|d| d.format("%d/%m/%Y").to_string());
+        if truth.is_some() || first_alert.is_some() {
+            println!(
+                "{:<14} {:<28} {:<10} {:>14} {:>14}",
+                cip.as_str(),
+                scenario.label(),
+                last.as_str(),
+                truth.unwrap_or_else(|| "—".into()),
+                first_alert.unwrap_or_else(|| "—".into())
+            );
+        }
+    }
+    let board = score(&levels, &set.truth);
+    println!();
+    println!("Tableau de bord (rejeu jour par jour) :");
+    println!(
+        "  ruptures réelles                         : {}",
+        board.stockouts
+    );
+    println!(
+        "  ruptures annoncées ≥ 14 jours avant      : {:.0} %",
+        board.recall_at_14d * 100.0
+    );
+    match board.median_lead_time_days {
+        Some(lead) => println!("  délai médian d'anticipation             : {lead:.0} jours"),
+        None => println!("  délai médian d'anticipation             : —"),
+    }
+    let french = |v: f64| format!("{v:.2}").replace('.', ",");
+    println!(
+        "  fausses alertes pour 20 références-mois  : {}",
+        french(board.false_alerts_per_20_reference_months)
+    );
+    println!(
+        "  alertes par référence-mois               : {}",
+        french(board.alerts_per_reference_month)
+    );
+    println!();
+    println!(
+        "Suite : medistock --data-dir {} status <cip13>, ou risk --as-of <date>",
+        data_dir.display()
+    );
+    Ok(ExitCode::SUCCESS)
+}
