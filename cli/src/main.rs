@@ -3,6 +3,7 @@
 //! Every local command keeps its state in one data directory (`--data-dir`, else
 //! `MEDISTOCK_DATA_DIR`, else `./medistock-data`).
 
+mod backtest_cmd;
 mod catalogue_cmd;
 mod demo_cmd;
 mod exit;
@@ -50,6 +51,9 @@ enum Command {
     /// d'approvisionnement, déclarations manquantes), ingestion, calcul quotidien du risque,
     /// alertes, puis le tableau de bord du modèle face aux ruptures réelles.
     Demo(demo_cmd::DemoArgs),
+    /// Rejoue un dossier de déclarations jour par jour et mesure les alertes face aux ruptures
+    /// connues (rappel à 14 jours, délai médian, fausses alertes).
+    Backtest(backtest_cmd::BacktestArgs),
     /// Vérifie des fichiers de déclaration (CSV ou XLSX) et affiche l'accusé de réception.
     ///
     /// Codes de sortie : 0 tout est accepté ; 3 des lignes sont en erreur mais aucun fichier
@@ -88,6 +92,7 @@ async fn main() -> ExitCode {
         .init();
     let result = match cli.command {
         Command::Demo(args) => demo_cmd::run(&cli.data_dir, &args).await,
+        Command::Backtest(args) => backtest_cmd::run(&args).await,
         Command::Validate(args) => validate_cmd::run(&cli.data_dir, &args),
         Command::Catalogue(cmd) => catalogue_cmd::run(&cli.data_dir, &cmd),
         Command::Ingest(args) => ingest_cmd::run(&cli.data_dir, &args).await,

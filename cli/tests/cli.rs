@@ -414,3 +414,62 @@ fn demo_runs_the_whole_pipeline_and_scores_the_model() {
     let busy = medistock(&data, &["demo"]);
     assert_eq!(busy.status.code(), Some(1));
 }
+
+#[test]
+fn backtest_replays_a_folder_of_declarations_against_known_stock_outs() {
+    use medistock_core::demo::{DemoSpec, generate};
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("archives");
+    let set = generate(&DemoSpec {
+        seed: 7,
+        references: 6,
+        days: 150,
+        start: "2026-08-01".parse().unwrap(),
+    });
+    std::fs::create_dir_all(data.join("config")).unwrap();
+    std::fs::write(data.join("config/declarants.csv"), &set.declarants_csv).unwrap();
+    std::fs::write(data.join("config/references.csv"), &set.references_csv).unwrap();
+    for f in &set.files {
+        let folder = data.join("inbox").join(&f.declarant);
+        std::fs::create_dir_all(&folder).unwrap();
+        std::fs::write(folder.join(&f.name), &f.content).unwrap();
+    }
+    let mut truth = String::from("cip13;date_rupture\n");
+    for (cip, day) in &set.truth {
+        truth.push_str(&format!("{cip};{}\n", day.format("%d/%m/%Y")));
+    }
+    std::fs::write(dir.path().join("ruptures.csv"), truth).unwrap();
+    let out = medistock(
+        dir.path(),
+        &[
+            "backtest",
+            "--data",
+            data.to_str().unwrap(),
+            "--truth",
+            dir.path().join("ruptures.csv").to_str().unwrap(),
+            "--json",
+        ],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let board = &json_lines(&out)[0];
+    assert_eq!(board["references"], 6);
+    assert_eq!(board["stockouts"], set.truth.len());
+    for key in [
+        "recall_at_14d",
+        "median_lead_time_days",
+        "false_alerts_per_20_reference_months",
+        "alerts_per_reference_month",
+    ] {
+        assert!(board.get(key).is_some(), "{key}");
+    }
+    assert!(
+        board["median_lead_time_days"]
+            .as_f64()
+            .is_some_and(|d| d > 0.0),
+        "the stock-out was warned: {board}"
+    );
+}

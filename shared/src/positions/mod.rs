@@ -189,3 +189,9 @@ pub fn latest_positions(
         })
         .collect()
 }
+
+/// The latest `date_stock` of normalized lines: the day a file's figures describe.
+pub fn latest_date(lines: &DataFrame) -> Option<NaiveDate> {
+    let dates = lines.column("date_stock").ok()?.date().ok()?;
+    dates.physical().max().and_then(date_from_epoch_days)
+}

@@ -1,0 +1,230 @@
+//! `medistock backtest`: replays a folder of declarations day by day (on day t only the files
+//! dated t or earlier are known) and scores the alerts against known stock-outs. This is how
+//! ANSM measures the model on its own archives.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::Context;
+use chrono::{Days, NaiveDate};
+use clap::Args;
+use indicatif::{ProgressBar, ProgressStyle};
+use medistock_core::declaration::{Limits, ValidationContext, validate};
+use medistock_core::demo::score;
+use medistock_core::domain::{Cip13, DeclarantId};
+use medistock_core::ingest::{IngestSettings, ingest_object};
+use medistock_core::registry::Registry;
+use medistock_core::risk::alert::AlertTopics;
+use medistock_core::risk::config::RiskConfig;
+use medistock_core::risk::{Level, RiskRun, Scope, run_risk};
+use medistock_core::store::ObjectStore;
+use medistock_core::store::local::{INBOX_BUCKET, LAKE_BUCKET, LocalBackend};
+
+use crate::risk_cmd::REFERENCES_FILE;
+
+#[derive(Args)]
+pub struct BacktestArgs {
+    /// Dossier à rejouer : inbox/<déclarant>/<fichiers>, config/declarants.csv et
+    /// config/references.csv.
+    #[arg(long, value_name = "DIR")]
+    data: PathBuf,
+    /// CSV des ruptures connues : cip13;date_rupture.
+    #[arg(long, value_name = "FILE")]
+    truth: PathBuf,
+    /// Sortie JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+pub async fn run(args: &BacktestArgs) -> anyhow::Result<ExitCode> {
+    let registry =
+        Registry::load(&args.data)?.context("config/declarants.csv absent du dossier rejoué")?;
+    let references = std::fs::read_to_string(args.data.join(REFERENCES_FILE)).ok();
+    let config = RiskConfig::new(&registry, references.as_deref()).map_err(anyhow::Error::msg)?;
+    let truth = read_truth(&args.truth)?;
+    let files = dated_files(&args.data.join("inbox"))?;
+    let (Some(first), Some(last)) = (files.keys().next().copied(), files.keys().last().copied())
+    else {
+        anyhow::bail!(
+            "aucun fichier de déclaration valide dans {}",
+            args.data.join("inbox").display()
+        );
+    };
+    let work = std::env::temp_dir().join(format!("medistock-backtest-{}", std::process::id()));
+    let result = replay(&work, &config, &files, first, last).await;
+    let _ = std::fs::remove_dir_all(&work);
+    let levels = result?;
+    let board = score(&levels, &truth);
+    if args.json {
+        println!("{}", serde_json::to_string(&board)?);
+    } else {
+        println!(
+            "Rejeu du {} au {} ({} références)",
+            first.format("%d/%m/%Y"),
+            last.format("%d/%m/%Y"),
+            board.references
+        );
+        println!(
+            "  ruptures connues                         : {}",
+            board.stockouts
+        );
+        println!(
+            "  ruptures annoncées ≥ 14 jours avant      : {:.0} %",
+            board.recall_at_14d * 100.0
+        );
+        println!(
+            "  délai médian d'anticipation             : {}",
+            board
+                .median_lead_time_days
+                .map_or("—".into(), |d| format!("{d:.0} jours"))
+        );
+        println!(
+            "  fausses alertes pour 20 références-mois  : {:.2}",
+            board.false_alerts_per_20_reference_months
+        );
+        println!(
+            "  alertes par référence-mois               : {:.2}",
+            board.alerts_per_reference_month
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn read_truth(path: &Path) -> anyhow::Result<BTreeMap<Cip13, NaiveDate>> {
+    let text = std::fs::read_to_string(path).with_context(|| format!("{}", path.display()))?;
+    let mut truth = BTreeMap::new();
+    for (i, line) in text
+        .lines()
+        .enumerate()
+        .skip(1)
+        .filter(|(_, l)| !l.trim().is_empty())
+    {
+        let (cip, date) = line
+            .trim_end_matches('\r')
+            .split_once(';')
+            .with_context(|| {
+                format!(
+                    "{}, ligne {} : cip13;date_rupture attendu",
+                    path.display(),
+                    i + 1
+                )
+            })?;
+        let cip = Cip13::parse(cip.trim())
+            .with_context(|| format!("{}, ligne {}", path.display(), i + 1))?;
+        let date = medistock_core::declaration::cells::parse_date(date.trim())
+            .with_context(|| format!("{}, ligne {} : date illisible", path.display(), i + 1))?;
+        truth.insert(cip, date);
+    }
+    Ok(truth)
+}
+
+/// Declaration files by the day they became known: the latest `date_stock` of their lines.
+fn dated_files(
+    inbox: &Path,
+) -> anyhow::Result<BTreeMap<NaiveDate, Vec<(DeclarantId, String, Vec<u8>)>>> {
+    let limits = Limits::default();
+    let far = NaiveDate::from_ymd_opt(9999, 12, 31).unwrap_or_default();
+    let mut out: BTreeMap<NaiveDate, Vec<_>> = BTreeMap::new();
+    for dir in std::fs::read_dir(inbox).with_context(|| format!("{}", inbox.display()))? {
+        let dir = dir?;
+        let Ok(declarant) = DeclarantId::parse(&dir.file_name().to_string_lossy()) else {
+            continue;
+        };
+        for file in std::fs::read_dir(dir.path())? {
+            let file = file?;
+            let name = file.file_name().to_string_lossy().into_owned();
+            let bytes = std::fs::read(file.path())?;
+            let ctx = ValidationContext {
+                declarant: Some(&declarant),
+                today: far,
+                limits: &limits,
+                catalogue: None,
+            };
+            let lines = validate(&bytes, &name, &ctx)?.lines;
+            if let Some(day) = lines
+                .as_ref()
+                .and_then(medistock_core::positions::latest_date)
+            {
+                out.entry(day)
+                    .or_default()
+                    .push((declarant.clone(), name, bytes));
+            }
+        }
+    }
+    Ok(out)
+}
+
+async fn replay(
+    work: &Path,
+    config: &RiskConfig,
+    files: &BTreeMap<NaiveDate, Vec<(DeclarantId, String, Vec<u8>)>>,
+    first: NaiveDate,
+    last: NaiveDate,
+) -> anyhow::Result<BTreeMap<Cip13, Vec<(NaiveDate, Level)>>> {
+    let backend = LocalBackend::open(work)?;
+    let topics = AlertTopics {
+        critical: "critique".into(),
+        info: "information".into(),
+    };
+    let run = RiskRun {
+        lake_bucket: LAKE_BUCKET,
+        topics: &topics,
+        config,
+    };
+    let settings = IngestSettings {
+        lake_bucket: LAKE_BUCKET.into(),
+        limits: Limits::default(),
+        lease: chrono::Duration::minutes(5),
+    };
+    let days = (last - first).num_days().max(0) as u64 + 1;
+    let progress = ProgressBar::new(days).with_style(
+        ProgressStyle::with_template("{bar:40} jour {pos}/{len}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    let mut levels: BTreeMap<Cip13, Vec<(NaiveDate, Level)>> = BTreeMap::new();
+    for t in 0..days {
+        let Some(day) = first.checked_add_days(Days::new(t)) else {
+            break;
+        };
+        let now = day.and_hms_opt(20, 0, 0).unwrap_or_default().and_utc();
+        for (declarant, name, bytes) in files.get(&day).map(Vec::as_slice).unwrap_or_default() {
+            let key = format!("inbox/{declarant}/{name}");
+            backend
+                .objects
+                .put(
+                    INBOX_BUCKET,
+                    &key,
+                    bytes.clone(),
+                    "text/csv",
+                    &Default::default(),
+                )
+                .await?;
+            ingest_object(
+                &backend.objects,
+                &backend.state,
+                &settings,
+                INBOX_BUCKET,
+                &key,
+                now,
+            )
+            .await?;
+        }
+        let (_, assessments) = run_risk(
+            &backend.objects,
+            &backend.state,
+            &run,
+            &Scope::All,
+            day,
+            false,
+            now,
+        )
+        .await?;
+        for a in assessments {
+            levels.entry(a.cip13).or_default().push((day, a.level));
+        }
+        progress.inc(1);
+    }
+    progress.finish_and_clear();
+    Ok(levels)
+}
