@@ -119,10 +119,11 @@ fn read_truth(path: &Path) -> anyhow::Result<BTreeMap<Cip13, NaiveDate>> {
     Ok(truth)
 }
 
+/// A declaration file to replay: its declarant, name and bytes.
+type DatedFile = (DeclarantId, String, Vec<u8>);
+
 /// Declaration files by the day they became known: the latest `date_stock` of their lines.
-fn dated_files(
-    inbox: &Path,
-) -> anyhow::Result<BTreeMap<NaiveDate, Vec<(DeclarantId, String, Vec<u8>)>>> {
+fn dated_files(inbox: &Path) -> anyhow::Result<BTreeMap<NaiveDate, Vec<DatedFile>>> {
     let limits = Limits::default();
     let far = NaiveDate::from_ymd_opt(9999, 12, 31).unwrap_or_default();
     let mut out: BTreeMap<NaiveDate, Vec<_>> = BTreeMap::new();
@@ -158,7 +159,7 @@ fn dated_files(
 async fn replay(
     work: &Path,
     config: &RiskConfig,
-    files: &BTreeMap<NaiveDate, Vec<(DeclarantId, String, Vec<u8>)>>,
+    files: &BTreeMap<NaiveDate, Vec<DatedFile>>,
     first: NaiveDate,
     last: NaiveDate,
 ) -> anyhow::Result<BTreeMap<Cip13, Vec<(NaiveDate, Level)>>> {
