@@ -7,20 +7,17 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::Context;
-use chrono::{Days, NaiveDate};
+use chrono::{Days, NaiveDate, NaiveTime};
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 use medistock_core::declaration::{Limits, ValidationContext, validate};
 use medistock_core::demo::score;
 use medistock_core::domain::{Cip13, DeclarantId};
-use medistock_core::ingest::{IngestSettings, ingest_object};
 use medistock_core::registry::Registry;
-use medistock_core::risk::alert::AlertTopics;
 use medistock_core::risk::config::RiskConfig;
-use medistock_core::risk::{Level, RiskRun, Scope, run_risk};
-use medistock_core::store::ObjectStore;
-use medistock_core::store::local::{INBOX_BUCKET, LAKE_BUCKET, LocalBackend};
+use medistock_core::store::local::LocalBackend;
 
+use crate::replay::{DayFile, Levels, Replay, print_scoreboard};
 use crate::risk_cmd::REFERENCES_FILE;
 
 #[derive(Args)]
@@ -65,28 +62,7 @@ pub async fn run(args: &BacktestArgs) -> anyhow::Result<ExitCode> {
             last.format("%d/%m/%Y"),
             board.references
         );
-        println!(
-            "  ruptures connues                         : {}",
-            board.stockouts
-        );
-        println!(
-            "  ruptures annoncées ≥ 14 jours avant      : {:.0} %",
-            board.recall_at_14d * 100.0
-        );
-        println!(
-            "  délai médian d'anticipation             : {}",
-            board
-                .median_lead_time_days
-                .map_or("—".into(), |d| format!("{d:.0} jours"))
-        );
-        println!(
-            "  fausses alertes pour 20 références-mois  : {:.2}",
-            board.false_alerts_per_20_reference_months
-        );
-        println!(
-            "  alertes par référence-mois               : {:.2}",
-            board.alerts_per_reference_month
-        );
+        print_scoreboard(&board);
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -162,68 +138,35 @@ async fn replay(
     files: &BTreeMap<NaiveDate, Vec<DatedFile>>,
     first: NaiveDate,
     last: NaiveDate,
-) -> anyhow::Result<BTreeMap<Cip13, Vec<(NaiveDate, Level)>>> {
+) -> anyhow::Result<Levels> {
     let backend = LocalBackend::open(work)?;
-    let topics = AlertTopics {
-        critical: "critique".into(),
-        info: "information".into(),
-    };
-    let run = RiskRun {
-        lake_bucket: LAKE_BUCKET,
-        topics: &topics,
-        config,
-    };
-    let settings = IngestSettings {
-        lake_bucket: LAKE_BUCKET.into(),
-        limits: Limits::default(),
-        lease: chrono::Duration::minutes(5),
-    };
+    let replay = Replay::new(&backend, config);
     let days = (last - first).num_days().max(0) as u64 + 1;
     let progress = ProgressBar::new(days).with_style(
         ProgressStyle::with_template("{bar:40} jour {pos}/{len}")
             .unwrap_or_else(|_| ProgressStyle::default_bar()),
     );
-    let mut levels: BTreeMap<Cip13, Vec<(NaiveDate, Level)>> = BTreeMap::new();
+    let mut levels = Levels::new();
+    // Files are known in the evening of the day they describe.
+    let evening = NaiveTime::from_hms_opt(20, 0, 0).unwrap_or_default();
     for t in 0..days {
         let Some(day) = first.checked_add_days(Days::new(t)) else {
             break;
         };
-        let now = day.and_hms_opt(20, 0, 0).unwrap_or_default().and_utc();
-        for (declarant, name, bytes) in files.get(&day).map(Vec::as_slice).unwrap_or_default() {
-            let key = format!("inbox/{declarant}/{name}");
-            backend
-                .objects
-                .put(
-                    INBOX_BUCKET,
-                    &key,
-                    bytes.clone(),
-                    "text/csv",
-                    &Default::default(),
-                )
-                .await?;
-            ingest_object(
-                &backend.objects,
-                &backend.state,
-                &settings,
-                INBOX_BUCKET,
-                &key,
-                now,
-            )
+        let dropped: Vec<DayFile<'_>> = files
+            .get(&day)
+            .map(Vec::as_slice)
+            .unwrap_or_default()
+            .iter()
+            .map(|(declarant, name, bytes)| DayFile {
+                declarant: declarant.as_str(),
+                name,
+                bytes,
+            })
+            .collect();
+        replay
+            .day(day, evening, &dropped, true, &mut levels)
             .await?;
-        }
-        let (_, assessments) = run_risk(
-            &backend.objects,
-            &backend.state,
-            &run,
-            &Scope::All,
-            day,
-            false,
-            now,
-        )
-        .await?;
-        for a in assessments {
-            levels.entry(a.cip13).or_default().push((day, a.level));
-        }
         progress.inc(1);
     }
     progress.finish_and_clear();

@@ -2,24 +2,19 @@
 //! day, on the local backend: declarations dropped and ingested, the daily risk run, alerts;
 //! then the alerts raised and the backtest scoreboard against the known truth.
 
-use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::ExitCode;
 
-use chrono::{Days, NaiveDate};
+use chrono::{Days, NaiveDate, NaiveTime};
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
-use medistock_core::declaration::Limits;
 use medistock_core::demo::{DemoSpec, generate, score};
-use medistock_core::domain::Cip13;
-use medistock_core::ingest::{IngestSettings, ingest_object};
 use medistock_core::registry::Registry;
-use medistock_core::risk::alert::AlertTopics;
 use medistock_core::risk::config::RiskConfig;
-use medistock_core::risk::{Level, RiskRun, Scope, publish_pending, run_risk};
-use medistock_core::store::ObjectStore;
-use medistock_core::store::local::{INBOX_BUCKET, LAKE_BUCKET, LocalBackend, LocalNotifier};
+use medistock_core::risk::{Level, publish_pending};
+use medistock_core::store::local::{LocalBackend, LocalNotifier};
 
+use crate::replay::{DayFile, Levels, Replay, print_scoreboard};
 use crate::risk_cmd::REFERENCES_FILE;
 
 #[derive(Args)]
@@ -63,20 +58,7 @@ pub async fn run(data_dir: &Path, args: &DemoArgs) -> anyhow::Result<ExitCode> {
         RiskConfig::new(&registry, Some(&set.references_csv)).map_err(anyhow::Error::msg)?;
     let backend = LocalBackend::open(data_dir)?;
     let notifier = LocalNotifier::new(data_dir.join("alerts.jsonl"), false);
-    let topics = AlertTopics {
-        critical: "critique".into(),
-        info: "information".into(),
-    };
-    let run = RiskRun {
-        lake_bucket: LAKE_BUCKET,
-        topics: &topics,
-        config: &config,
-    };
-    let settings = IngestSettings {
-        lake_bucket: LAKE_BUCKET.into(),
-        limits: Limits::default(),
-        lease: chrono::Duration::minutes(5),
-    };
+    let replay = Replay::new(&backend, &config);
 
     println!(
         "Démonstration : {} références, {} déclarants, {} jours à partir du {}, {} fichiers de déclaration",
@@ -90,50 +72,28 @@ pub async fn run(data_dir: &Path, args: &DemoArgs) -> anyhow::Result<ExitCode> {
         ProgressStyle::with_template("{bar:40} jour {pos}/{len}  {msg}")
             .unwrap_or_else(|_| ProgressStyle::default_bar()),
     );
-    let mut levels: BTreeMap<Cip13, Vec<(NaiveDate, Level)>> = BTreeMap::new();
+    let mut levels = Levels::new();
     let (mut ingested, mut alerts) = (0, 0);
     for t in 0..u64::from(args.days) {
         let Some(day) = args.start.checked_add_days(Days::new(t)) else {
             break;
         };
-        let now = day.and_hms_opt(9, 0, 0).unwrap_or_default().and_utc();
-        for file in set.files.iter().filter(|f| f.day == day) {
-            let key = format!("inbox/{}/{}", file.declarant, file.name);
-            backend
-                .objects
-                .put(
-                    INBOX_BUCKET,
-                    &key,
-                    file.content.as_bytes().to_vec(),
-                    "text/csv",
-                    &Default::default(),
-                )
-                .await?;
-            ingest_object(
-                &backend.objects,
-                &backend.state,
-                &settings,
-                INBOX_BUCKET,
-                &key,
-                now,
-            )
-            .await?;
-            ingested += 1;
-        }
-        if t >= WARM_UP_DAYS {
-            let (summary, assessments) = run_risk(
-                &backend.objects,
-                &backend.state,
-                &run,
-                &Scope::All,
-                day,
-                false,
-                now,
-            )
-            .await?;
-            for a in assessments {
-                levels.entry(a.cip13).or_default().push((day, a.level));
-            }
+        let files: Vec<DayFile<'_>> = set
+            .files
+            .iter()
+            .filter(|f| f.day == day)
+            .map(|f| DayFile {
+                declarant: &f.declarant,
+                name: &f.name,
+                bytes: f.content.as_bytes(),
+            })
+            .collect();
+        ingested += files.len();
+        let nine = NaiveTime::from_hms_opt(9, 0, 0).unwrap_or_default();
+        if let Some(summary) = replay
+            .day(day, nine, &files, t >= WARM_UP_DAYS, &mut levels)
+            .await?
+        {
             alerts += publish_pending(&backend.state, &notifier).await?.sent;
             let worst: Vec<String> = summary
                 .levels
@@ -182,27 +142,7 @@ pub async fn run(data_dir: &Path, args: &DemoArgs) -> anyhow::Result<ExitCode> {
     let board = score(&levels, &set.truth);
     println!();
     println!("Tableau de bord (rejeu jour par jour) :");
-    println!(
-        "  ruptures réelles                         : {}",
-        board.stockouts
-    );
-    println!(
-        "  ruptures annoncées ≥ 14 jours avant      : {:.0} %",
-        board.recall_at_14d * 100.0
-    );
-    match board.median_lead_time_days {
-        Some(lead) => println!("  délai médian d'anticipation             : {lead:.0} jours"),
-        None => println!("  délai médian d'anticipation             : —"),
-    }
-    let french = |v: f64| format!("{v:.2}").replace('.', ",");
-    println!(
-        "  fausses alertes pour 20 références-mois  : {}",
-        french(board.false_alerts_per_20_reference_months)
-    );
-    println!(
-        "  alertes par référence-mois               : {}",
-        french(board.alerts_per_reference_month)
-    );
+    print_scoreboard(&board);
     println!();
     println!(
         "Suite : medistock --data-dir {} status <cip13>, ou risk --as-of <date>",

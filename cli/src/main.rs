@@ -9,6 +9,7 @@ mod demo_cmd;
 mod exit;
 mod ingest_cmd;
 mod recompute_cmd;
+mod replay;
 mod risk_cmd;
 mod status_cmd;
 mod validate_cmd;

@@ -1,0 +1,137 @@
+//! What `demo` and `backtest` share: replaying one day (its files dropped and ingested, then
+//! the risk run) on the local backend, and printing the scoreboard.
+
+use std::collections::BTreeMap;
+
+use chrono::{NaiveDate, NaiveTime};
+use medistock_core::declaration::Limits;
+use medistock_core::demo::Scoreboard;
+use medistock_core::domain::Cip13;
+use medistock_core::ingest::{IngestSettings, ingest_object};
+use medistock_core::risk::alert::AlertTopics;
+use medistock_core::risk::config::RiskConfig;
+use medistock_core::risk::{Level, RiskRun, RunSummary, Scope, run_risk};
+use medistock_core::store::ObjectStore;
+use medistock_core::store::local::{INBOX_BUCKET, LAKE_BUCKET, LocalBackend};
+
+/// Each reference's level, day by day.
+pub type Levels = BTreeMap<Cip13, Vec<(NaiveDate, Level)>>;
+
+/// A file dropped during the replay.
+pub struct DayFile<'a> {
+    /// Declarant (inbox folder).
+    pub declarant: &'a str,
+    /// File name.
+    pub name: &'a str,
+    /// Content.
+    pub bytes: &'a [u8],
+}
+
+/// Replays days on a local backend.
+pub struct Replay<'a> {
+    backend: &'a LocalBackend,
+    config: &'a RiskConfig,
+    topics: AlertTopics,
+    settings: IngestSettings,
+}
+
+impl<'a> Replay<'a> {
+    /// A replay on `backend` with the declarant types and references of `config`.
+    pub fn new(backend: &'a LocalBackend, config: &'a RiskConfig) -> Self {
+        Self {
+            backend,
+            config,
+            topics: AlertTopics {
+                critical: "critique".into(),
+                info: "information".into(),
+            },
+            settings: IngestSettings {
+                lake_bucket: LAKE_BUCKET.into(),
+                limits: Limits::default(),
+                lease: chrono::Duration::minutes(5),
+            },
+        }
+    }
+
+    /// Drops and ingests the day's files at `time`, then, if `assess`, runs the risk for the day
+    /// and records each reference's level.
+    pub async fn day(
+        &self,
+        day: NaiveDate,
+        time: NaiveTime,
+        files: &[DayFile<'_>],
+        assess: bool,
+        levels: &mut Levels,
+    ) -> anyhow::Result<Option<RunSummary>> {
+        let now = day.and_time(time).and_utc();
+        for file in files {
+            let key = format!("inbox/{}/{}", file.declarant, file.name);
+            let objects = &self.backend.objects;
+            objects
+                .put(
+                    INBOX_BUCKET,
+                    &key,
+                    file.bytes.to_vec(),
+                    "text/csv",
+                    &Default::default(),
+                )
+                .await?;
+            ingest_object(
+                objects,
+                &self.backend.state,
+                &self.settings,
+                INBOX_BUCKET,
+                &key,
+                now,
+            )
+            .await?;
+        }
+        if !assess {
+            return Ok(None);
+        }
+        let run = RiskRun {
+            lake_bucket: LAKE_BUCKET,
+            topics: &self.topics,
+            config: self.config,
+        };
+        let (summary, assessments) = run_risk(
+            &self.backend.objects,
+            &self.backend.state,
+            &run,
+            &Scope::All,
+            day,
+            false,
+            now,
+        )
+        .await?;
+        for a in assessments {
+            levels.entry(a.cip13).or_default().push((day, a.level));
+        }
+        Ok(Some(summary))
+    }
+}
+
+/// The scoreboard in French.
+pub fn print_scoreboard(board: &Scoreboard) {
+    let french = |v: f64| format!("{v:.2}").replace('.', ",");
+    println!(
+        "  ruptures réelles                         : {}",
+        board.stockouts
+    );
+    println!(
+        "  ruptures annoncées ≥ 14 jours avant      : {:.0} %",
+        board.recall_at_14d * 100.0
+    );
+    match board.median_lead_time_days {
+        Some(lead) => println!("  délai médian d'anticipation             : {lead:.0} jours"),
+        None => println!("  délai médian d'anticipation             : —"),
+    }
+    println!(
+        "  fausses alertes pour 20 références-mois  : {}",
+        french(board.false_alerts_per_20_reference_months)
+    );
+    println!(
+        "  alertes par référence-mois               : {}",
+        french(board.alerts_per_reference_month)
+    );
+}
