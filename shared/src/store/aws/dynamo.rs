@@ -62,16 +62,34 @@ impl DynamoState {
 
     /// Items whose keys start with these prefixes (a daily sweep: a scan, paginated).
     async fn scan_prefix(&self, pk: &str, sk: &str) -> Result<Vec<Item>, StoreError> {
-        let mut pages = self
+        self.scan(
+            "begins_with(pk, :pk) AND begins_with(sk, :sk)",
+            &[],
+            &[(":pk", pk), (":sk", sk)],
+        )
+        .await
+    }
+
+    /// Every item matching a filter, all pages (daily sweeps only: a scan reads the table).
+    async fn scan(
+        &self,
+        filter: &str,
+        names: &[(&str, &str)],
+        values: &[(&str, &str)],
+    ) -> Result<Vec<Item>, StoreError> {
+        let mut request = self
             .client
             .scan()
             .table_name(&*self.table)
-            .filter_expression("begins_with(pk, :pk) AND begins_with(sk, :sk)")
-            .expression_attribute_values(":pk", s(pk))
-            .expression_attribute_values(":sk", s(sk))
-            .consistent_read(true)
-            .into_paginator()
-            .send();
+            .filter_expression(filter)
+            .consistent_read(true);
+        for (name, attribute) in names {
+            request = request.expression_attribute_names(*name, *attribute);
+        }
+        for (name, value) in values {
+            request = request.expression_attribute_values(*name, s(*value));
+        }
+        let mut pages = request.into_paginator().send();
         let mut out = Vec::new();
         while let Some(page) = pages.next().await {
             let page = page.map_err(|e| aws_error("DynamoDB.Scan", e))?;
@@ -471,25 +489,15 @@ impl StateStore for DynamoState {
     }
 
     async fn pending_alerts(&self) -> Result<Vec<AlertRecord>, StoreError> {
-        // A sweep, not the hot path (the stream delivers new records): a filtered scan.
-        let mut pages = self
-            .client
-            .scan()
-            .table_name(&*self.table)
-            .filter_expression("begins_with(pk, :alert) AND #status = :pending")
-            .expression_attribute_names("#status", "status")
-            .expression_attribute_values(":alert", s("ALERT#"))
-            .expression_attribute_values(":pending", s("pending"))
-            .consistent_read(true)
-            .into_paginator()
-            .send();
-        let mut out = Vec::new();
-        while let Some(page) = pages.next().await {
-            let page = page.map_err(|e| aws_error("DynamoDB.Scan", e))?;
-            for item in page.items() {
-                out.push(alert_of(item)?);
-            }
-        }
+        // A sweep, not the hot path (the stream delivers new records).
+        let items = self
+            .scan(
+                "begins_with(pk, :alert) AND #status = :pending",
+                &[("#status", "status")],
+                &[(":alert", "ALERT#"), (":pending", "pending")],
+            )
+            .await?;
+        let mut out = items.iter().map(alert_of).collect::<Result<Vec<_>, _>>()?;
         out.sort_by(|a, b| (a.created_at, &a.key).cmp(&(b.created_at, &b.key)));
         Ok(out)
     }
