@@ -549,6 +549,47 @@ async fn a_file_claimed_by_a_live_run_is_retried_later(
     ));
 }
 
+async fn a_file_above_the_size_bound_is_quarantined_unread(
+    objects: &impl ObjectStore,
+    state: &impl StateStore,
+    lake: &str,
+) {
+    let key = "inbox/grossiste-a/énorme.csv";
+    drop_file(objects, key, WEEK_47).await;
+    let mut small = settings(lake);
+    small.limits.max_file_bytes = 100;
+    let outcome = ingest_object(objects, state, &small, INBOX, key, now())
+        .await
+        .unwrap();
+    let IngestOutcome::Rejected { report } = outcome else {
+        panic!("{outcome:?}")
+    };
+    assert_eq!(
+        report.file_errors[0].code.as_str(),
+        "fichier_trop_volumineux"
+    );
+    let quarantined = objects.list(lake, "quarantine/grossiste-a/").await.unwrap();
+    assert_eq!(
+        quarantined,
+        ["quarantine/grossiste-a/trop-volumineux-20261123T093000.csv"]
+    );
+    assert_eq!(
+        objects
+            .get(lake, &quarantined[0])
+            .await
+            .unwrap()
+            .unwrap()
+            .bytes,
+        WEEK_47.as_bytes()
+    );
+    let receipt = text_of(objects, INBOX, "receipts/grossiste-a/énorme.csv.accuse.txt").await;
+    assert!(
+        receipt.contains("REJETÉ") && receipt.contains("fichier_trop_volumineux"),
+        "{receipt}"
+    );
+    assert_eq!(stocks(state, "3400949497294").await, []);
+}
+
 macro_rules! pipeline_tests {
     ($setup:path) => {
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -609,6 +650,13 @@ macro_rules! pipeline_tests {
                 &objects, &state, &lake,
             )
             .await;
+        }
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn a_file_above_the_size_bound_is_quarantined_unread() {
+            let Some((objects, state, lake, _guard)) = $setup().await else {
+                return;
+            };
+            super::a_file_above_the_size_bound_is_quarantined_unread(&objects, &state, &lake).await;
         }
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
         async fn a_file_claimed_by_a_live_run_is_retried_later() {

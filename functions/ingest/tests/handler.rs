@@ -191,6 +191,30 @@ async fn sample_event_on_moto() {
     );
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_infrastructure_error_fails_the_invocation_after_trying_every_record() {
+    let dir = tempfile::tempdir().unwrap();
+    // Object storage that cannot be read: its root is a file, not a folder.
+    let root = dir.path().join("pas-un-dossier");
+    std::fs::write(&root, b"").unwrap();
+    let state = LocalState::in_memory().unwrap();
+    let mut event = sample_event("depot");
+    event.records.push(event.records[0].clone());
+    let result = handle(
+        &LocalObjects::new(&root),
+        &state,
+        &config("lac"),
+        event,
+        now(),
+        now() + Duration::minutes(5),
+    )
+    .await;
+    assert!(
+        matches!(result, Err(medistock_core::ingest::IngestError::Store(_))),
+        "{result:?}"
+    );
+}
+
 #[test]
 fn configuration_names_the_missing_variable() {
     let err =
