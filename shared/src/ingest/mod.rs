@@ -159,7 +159,7 @@ pub async fn ingest_object<O: ObjectStore, S: StateStore>(
         settings,
         bucket,
         &inbox,
-        &object.bytes,
+        object.bytes,
         &sha256,
         claim,
         now,
@@ -179,7 +179,7 @@ async fn process<O: ObjectStore, S: StateStore>(
     settings: &IngestSettings,
     bucket: &str,
     inbox: &InboxKey,
-    bytes: &[u8],
+    bytes: Vec<u8>,
     sha256: &str,
     mut entry: LedgerEntry,
     now: DateTime<Utc>,
@@ -199,15 +199,15 @@ async fn process<O: ObjectStore, S: StateStore>(
         .put(
             &settings.lake_bucket,
             &raw_key,
-            bytes.to_vec(),
+            // The one copy of the file: the archive write and the validation each own theirs.
+            bytes.clone(),
             "application/octet-stream",
             &metadata,
         )
         .await?;
 
     let checked =
-        checked_off_the_runtime(bytes.to_vec(), inbox, settings.limits.clone(), sha256, now)
-            .await?;
+        checked_off_the_runtime(bytes, inbox, settings.limits.clone(), sha256, now).await?;
     let report = checked.report;
     let summary = match checked.accepted {
         None => {
