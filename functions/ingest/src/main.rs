@@ -4,7 +4,7 @@ use aws_lambda_events::event::s3::S3Event;
 use chrono::{DateTime, Utc};
 use ingest::{Config, handle};
 use lambda_runtime::{Error, LambdaEvent, service_fn};
-use medistock_core::store::aws::{DynamoState, S3Objects, s3_client, sdk_config};
+use medistock_core::store::aws::AwsBackend;
 
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
@@ -13,13 +13,8 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 async fn main() -> Result<(), Error> {
     lambda_runtime::tracing::init_default_subscriber();
     let config = Config::from_env(|name| std::env::var(name).ok())?;
-    let sdk = sdk_config().await;
-    let objects = S3Objects::new(s3_client(&sdk));
-    let state = DynamoState::new(
-        aws_sdk_dynamodb::Client::new(&sdk),
-        config.table_name.as_str(),
-    );
-    let (objects, state, config) = (&objects, &state, &config);
+    let backend = AwsBackend::load(&config.table_name).await;
+    let (objects, state, config) = (&backend.objects, &backend.state, &config);
     lambda_runtime::run(service_fn(move |event: LambdaEvent<S3Event>| async move {
         let deadline = DateTime::<Utc>::from_timestamp_millis(event.context.deadline as i64)
             .unwrap_or_else(Utc::now);

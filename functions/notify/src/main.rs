@@ -2,7 +2,7 @@
 
 use aws_lambda_events::event::dynamodb::Event;
 use lambda_runtime::{Error, LambdaEvent, service_fn};
-use medistock_core::store::aws::{DynamoState, SnsNotifier, sdk_config};
+use medistock_core::store::aws::AwsBackend;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
@@ -10,10 +10,8 @@ async fn main() -> Result<(), Error> {
     let [table_var] = notify::ENV_VARS;
     let table = std::env::var(table_var)
         .map_err(|_| format!("variable d'environnement {table_var} absente"))?;
-    let sdk = sdk_config().await;
-    let state = DynamoState::new(aws_sdk_dynamodb::Client::new(&sdk), table);
-    let notifier = SnsNotifier::new(aws_sdk_sns::Client::new(&sdk));
-    let (state, notifier) = (&state, &notifier);
+    let backend = AwsBackend::load(&table).await;
+    let (state, notifier) = (&backend.state, &backend.notifier);
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Event>| async move {
         Ok::<_, Error>(notify::handle(state, notifier, event.payload).await)
     }))

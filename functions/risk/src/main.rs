@@ -2,7 +2,7 @@
 
 use chrono::Utc;
 use lambda_runtime::{Error, LambdaEvent, service_fn};
-use medistock_core::store::aws::{DynamoState, S3Objects, s3_client, sdk_config};
+use medistock_core::store::aws::AwsBackend;
 use risk::{Config, handle};
 use serde_json::Value;
 
@@ -13,13 +13,8 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 async fn main() -> Result<(), Error> {
     lambda_runtime::tracing::init_default_subscriber();
     let config = Config::from_env(|name| std::env::var(name).ok())?;
-    let sdk = sdk_config().await;
-    let objects = S3Objects::new(s3_client(&sdk));
-    let state = DynamoState::new(
-        aws_sdk_dynamodb::Client::new(&sdk),
-        config.table_name.as_str(),
-    );
-    let (objects, state, config) = (&objects, &state, &config);
+    let backend = AwsBackend::load(&config.table_name).await;
+    let (objects, state, config) = (&backend.objects, &backend.state, &config);
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
         handle(objects, state, config, event.payload, Utc::now())
             .await

@@ -54,3 +54,26 @@ where
     };
     StoreError::Aws { operation, message }
 }
+
+/// The three adapters of a Lambda function, from one SDK configuration built at start-up.
+#[derive(Debug, Clone)]
+pub struct AwsBackend {
+    /// S3.
+    pub objects: S3Objects,
+    /// The state table.
+    pub state: DynamoState,
+    /// SNS.
+    pub notifier: SnsNotifier,
+}
+
+impl AwsBackend {
+    /// Loads the SDK configuration (see [`sdk_config`]) and builds the clients for `table`.
+    pub async fn load(table: &str) -> Self {
+        let config = sdk_config().await;
+        Self {
+            objects: S3Objects::new(s3_client(&config)),
+            state: DynamoState::new(aws_sdk_dynamodb::Client::new(&config), table),
+            notifier: SnsNotifier::new(aws_sdk_sns::Client::new(&config)),
+        }
+    }
+}
