@@ -10,7 +10,7 @@ use medistock_core::domain::Cip13;
 use medistock_core::ingest::{IngestSettings, ingest_object};
 use medistock_core::risk::alert::AlertTopics;
 use medistock_core::risk::config::RiskConfig;
-use medistock_core::risk::{Level, RiskRun, RunSummary, Scope, run_risk};
+use medistock_core::risk::{Level, RiskOutcome, RiskRun, RunSummary, Scope, run_risk};
 use medistock_core::store::ObjectStore;
 use medistock_core::store::local::{INBOX_BUCKET, LAKE_BUCKET, LocalBackend};
 
@@ -94,7 +94,11 @@ impl<'a> Replay<'a> {
             topics: &self.topics,
             config: self.config,
         };
-        let (summary, assessments) = run_risk(
+        let RiskOutcome {
+            summary,
+            assessments,
+            ..
+        } = run_risk(
             &self.backend.objects,
             &self.backend.state,
             &run,

@@ -12,7 +12,7 @@ use medistock_core::domain::{Cip13, paris_today};
 use medistock_core::registry::{REGISTRY_FILE, Registry};
 use medistock_core::risk::alert::AlertTopics;
 use medistock_core::risk::config::RiskConfig;
-use medistock_core::risk::{Level, RiskRun, Scope, publish_pending, run_risk};
+use medistock_core::risk::{Level, RiskOutcome, RiskRun, Scope, publish_pending, run_risk};
 use medistock_core::store::local::{LAKE_BUCKET, LocalBackend};
 use serde_json::json;
 
@@ -67,7 +67,11 @@ pub async fn run(data_dir: &Path, args: &RiskArgs) -> anyhow::Result<ExitCode> {
         Scope::References(args.cip13.clone())
     };
     let as_of = args.as_of.unwrap_or_else(paris_today);
-    let (summary, mut assessments) = run_risk(
+    let RiskOutcome {
+        summary,
+        mut assessments,
+        ..
+    } = run_risk(
         &backend.objects,
         &backend.state,
         &run,

@@ -28,7 +28,7 @@ pub async fn run(data_dir: &Path, args: &StatusArgs) -> anyhow::Result<ExitCode>
         .risk_items()
         .await?
         .into_iter()
-        .find(|r| r.cip13 == args.cip13.as_str());
+        .find(|r| r.subject == args.cip13.as_str());
     let figures: Option<serde_json::Value> = risk
         .as_ref()
         .and_then(|r| serde_json::from_str(&r.figures).ok());

@@ -17,7 +17,7 @@ use medistock_core::positions::Position;
 use medistock_core::registry::Registry;
 use medistock_core::risk::alert::AlertTopics;
 use medistock_core::risk::config::RiskConfig;
-use medistock_core::risk::{RiskRun, Scope, run_risk};
+use medistock_core::risk::{RiskOutcome, RiskRun, Scope, run_risk};
 use medistock_core::store::local::{LAKE_BUCKET, LocalBackend};
 use medistock_core::store::{ObjectStore, StateStore};
 use polars::prelude::*;
@@ -104,7 +104,7 @@ fn main() {
         let before = peak_memory_mb();
         for pass in ["premier calcul (tout est nouveau)", "calcul suivant (niveaux connus)"] {
             let start = Instant::now();
-            let (summary, _) = run_risk(&backend.objects, &backend.state, &run, &Scope::All, as_of, false, Utc::now()).await.expect("run");
+            let RiskOutcome { summary, .. } = run_risk(&backend.objects, &backend.state, &run, &Scope::All, as_of, false, Utc::now()).await.expect("run");
             let levels: Vec<String> = summary.levels.iter().map(|(l, n)| format!("{} {n}", l.as_str())).collect();
             println!(
                 "{pass} : {:.2} s, {} références ({}), {} alertes créées",

@@ -12,7 +12,7 @@ use medistock_core::ingest::{IngestSettings, ingest_object};
 use medistock_core::registry::Registry;
 use medistock_core::risk::alert::AlertTopics;
 use medistock_core::risk::config::RiskConfig;
-use medistock_core::risk::{Level, RiskRun, Scope, publish_pending, run_risk};
+use medistock_core::risk::{Level, RiskOutcome, RiskRun, Scope, publish_pending, run_risk};
 use medistock_core::store::local::{LocalBackend, LocalObjects, LocalState};
 use medistock_core::store::{Notification, Notifier, ObjectStore, StateStore, StoreError};
 
@@ -76,7 +76,7 @@ async fn level_of(state: &impl StateStore, cip: &str) -> Option<Level> {
         .await
         .unwrap()
         .into_iter()
-        .find(|i| i.cip13 == cip)
+        .find(|i| i.subject == cip)
         .map(|i| i.level)
 }
 
@@ -95,10 +95,13 @@ async fn levels_transitions_and_alerts_once() {
         config: &config,
     };
 
-    let (summary, assessments) =
-        run_risk(objects, state, &run, &Scope::All, day(20), false, at(20))
-            .await
-            .unwrap();
+    let RiskOutcome {
+        summary,
+        assessments,
+        ..
+    } = run_risk(objects, state, &run, &Scope::All, day(20), false, at(20))
+        .await
+        .unwrap();
     assert_eq!(summary.references, 2);
     let x30 = assessments
         .iter()
@@ -110,11 +113,30 @@ async fn levels_transitions_and_alerts_once() {
     );
     assert_eq!(x30.level, Level::Tension);
     assert_eq!(level_of(state, "3400949497706").await, Some(Level::Normal));
-    assert_eq!(summary.alerts_created, 1);
+    // The group pools 11,000 units for 200 a day: 55 days, VIGILANCE, in the daily digest.
+    assert_eq!(summary.group_levels.get(&Level::Vigilance), Some(&1));
+    assert_eq!(level_of(state, "GROUPE#12").await, Some(Level::Vigilance));
+    assert_eq!(summary.alerts_created, 2);
     let pending = state.pending_alerts().await.unwrap();
-    assert_eq!(pending.len(), 1);
-    let n = &pending[0].notification;
-    assert_eq!(pending[0].key, "3400949497294#2026-11-20#NORMAL-TENSION");
+    assert_eq!(pending.len(), 2);
+    let digest = pending
+        .iter()
+        .find(|a| a.key.starts_with("VIGILANCE#2026-11-20#"))
+        .unwrap();
+    assert_eq!(digest.notification.topic, "info");
+    assert!(
+        digest
+            .notification
+            .body
+            .contains("  - groupe 12 (2 présentations) : 55 jours"),
+        "{}",
+        digest.notification.body
+    );
+    let alert = pending
+        .iter()
+        .find(|a| a.key == "3400949497294#2026-11-20#NORMAL-TENSION")
+        .unwrap();
+    let n = &alert.notification;
     assert_eq!(
         (n.topic.as_str(), n.sms.is_none()),
         ("info", true),
@@ -141,9 +163,10 @@ async fn levels_transitions_and_alerts_once() {
     assert!(snapshot.is_some());
 
     // The same run again (a retry, or the schedule firing twice): no new alert.
-    let (again, _) = run_risk(objects, state, &run, &Scope::All, day(20), false, at(20))
-        .await
-        .unwrap();
+    let RiskOutcome { summary: again, .. } =
+        run_risk(objects, state, &run, &Scope::All, day(20), false, at(20))
+            .await
+            .unwrap();
     assert_eq!((again.alerts_created, again.transitions.len()), (0, 0));
 
     // Four days later with 3 days of stock left: CRITIQUE, with an SMS on the critical topic.
@@ -165,7 +188,7 @@ async fn levels_transitions_and_alerts_once() {
         24,
     )
     .await;
-    let (s24, _) = run_risk(
+    let RiskOutcome { summary: s24, .. } = run_risk(
         objects,
         state,
         &run,
@@ -219,9 +242,10 @@ async fn a_dry_run_writes_nothing() {
         topics: &topics(),
         config: &config,
     };
-    let (summary, _) = run_risk(&objects, &state, &run, &Scope::All, day(20), true, at(20))
-        .await
-        .unwrap();
+    let RiskOutcome { summary, .. } =
+        run_risk(&objects, &state, &run, &Scope::All, day(20), true, at(20))
+            .await
+            .unwrap();
     assert_eq!(summary.levels.get(&Level::Rupture), Some(&1));
     assert_eq!(
         summary.transitions.len(),
@@ -350,39 +374,117 @@ async fn on_moto_the_run_writes_risk_items_outbox_records_and_the_snapshot() {
         topics: &topics(),
         config: &config,
     };
-    let (summary, _) = run_risk(&objects, &state, &run, &Scope::All, day(20), false, at(20))
-        .await
-        .unwrap();
-    assert_eq!((summary.references, summary.alerts_created), (2, 1));
+    let RiskOutcome { summary, .. } =
+        run_risk(&objects, &state, &run, &Scope::All, day(20), false, at(20))
+            .await
+            .unwrap();
+    assert_eq!((summary.references, summary.alerts_created), (2, 2));
     assert_eq!(
         level_of(&state, "3400949497294").await,
         Some(Level::Tension)
     );
     assert_eq!(level_of(&state, "3400949497706").await, Some(Level::Normal));
     let pending = state.pending_alerts().await.unwrap();
-    assert_eq!(
-        pending.iter().map(|a| a.key.as_str()).collect::<Vec<_>>(),
-        ["3400949497294#2026-11-20#NORMAL-TENSION"]
-    );
+    let mut keys: Vec<&str> = pending.iter().map(|a| a.key.as_str()).collect();
+    keys.sort();
+    assert_eq!(keys.len(), 2);
+    assert_eq!(keys[0], "3400949497294#2026-11-20#NORMAL-TENSION");
+    assert!(keys[1].starts_with("VIGILANCE#2026-11-20#"), "{keys:?}");
+    // Found again from its key alone (the notify function marks it sent that way).
+    assert!(state.alert(keys[1]).await.unwrap().is_some());
     assert_eq!(
         objects.list(&lake, "risk/").await.unwrap(),
         ["risk/as_of=2026-11-20/risk.parquet"]
     );
 
     // A concurrent or repeated run: versions and the deterministic key keep one record.
-    let (again, _) = run_risk(&objects, &state, &run, &Scope::All, day(20), false, at(20))
-        .await
-        .unwrap();
+    let RiskOutcome { summary: again, .. } =
+        run_risk(&objects, &state, &run, &Scope::All, day(20), false, at(20))
+            .await
+            .unwrap();
     assert_eq!(again.alerts_created, 0);
-    assert_eq!(state.pending_alerts().await.unwrap().len(), 1);
+    assert_eq!(state.pending_alerts().await.unwrap().len(), 2);
     assert_eq!(
         state
             .risk_items()
             .await
             .unwrap()
             .iter()
-            .map(|i| i.version)
+            .map(|i| (i.subject.as_str(), i.version))
             .collect::<Vec<_>>(),
-        [2, 2]
+        [("3400949497294", 2), ("3400949497706", 2), ("GROUPE#12", 2)]
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn references_of_one_group_escalating_together_make_one_message() {
+    let dir = tempfile::tempdir().unwrap();
+    let backend = LocalBackend::open(dir.path()).unwrap();
+    let (objects, state) = (&backend.objects, &backend.state);
+    // Both presentations at 10 and 20 days: TENSION each, and the group at 15 days.
+    declare(objects, state, "gr-b", "s47.csv", "cip13;date_stock;stock;sorties;periode_jours\n3400949497294;2026-11-20;1000;700;7\n3400949497706;2026-11-20;2000;700;7\n", 20).await;
+    let config = config();
+    let run = RiskRun {
+        lake_bucket: "lac",
+        topics: &topics(),
+        config: &config,
+    };
+    let RiskOutcome {
+        summary, groups, ..
+    } = run_risk(objects, state, &run, &Scope::All, day(20), false, at(20))
+        .await
+        .unwrap();
+    assert_eq!(summary.levels.get(&Level::Tension), Some(&2));
+    assert_eq!(
+        (groups[0].level, groups[0].days_to_stockout),
+        (Level::Tension, Some(15))
+    );
+    assert_eq!(summary.alerts_created, 1, "one message for the group");
+    let pending = state.pending_alerts().await.unwrap();
+    let n = &pending[0].notification;
+    assert!(pending[0].key.starts_with("GROUPE#12#2026-11-20#"));
+    assert_eq!(
+        n.subject,
+        "[Medistock] TENSION — groupe 12 : 2 présentation(s)"
+    );
+    assert!(
+        n.body
+            .starts_with("Groupe 12 : TENSION (précédent : NORMAL)\n")
+    );
+    assert!(
+        n.body
+            .contains("Rupture du groupe prévue le : 05/12/2026 (dans 15 jours)")
+    );
+    assert!(
+        n.body
+            .contains("[Medistock] TENSION — ANASTROZOLE 1 mg x30 (3400949497294)")
+    );
+    assert!(
+        n.body
+            .contains("[Medistock] TENSION — ANASTROZOLE 1 mg x90 (3400949497706)")
+    );
+    assert_eq!(
+        (
+            n.attributes["groupe"].as_str(),
+            n.attributes["mitm"].as_str()
+        ),
+        ("12", "true")
+    );
+
+    // The x30 recovers with a big delivery while the x90 runs down: the group improves to
+    // VIGILANCE (not announced: short of normal), the x90 does not change, and the return to
+    // normal of the x30 goes out alone.
+    declare(objects, state, "gr-b", "s48.csv", "cip13;date_stock;stock;sorties;periode_jours\n3400949497294;2026-11-21;9000;700;7\n3400949497706;2026-11-21;1900;700;7\n", 21).await;
+    let RiskOutcome { summary, .. } =
+        run_risk(objects, state, &run, &Scope::All, day(21), false, at(21))
+            .await
+            .unwrap();
+    assert_eq!(summary.alerts_created, 1, "{summary:?}");
+    assert!(
+        state
+            .alert("3400949497294#2026-11-21#TENSION-NORMAL")
+            .await
+            .unwrap()
+            .is_some()
     );
 }

@@ -210,7 +210,7 @@ async fn many_positions_at_once(state: &impl StateStore) {
 async fn risk_items_are_versioned(state: &impl StateStore) {
     use medistock_core::risk::Level;
     let item = |version: u64, level: Level| RiskItem {
-        cip13: "3400949497294".into(),
+        subject: "3400949497294".into(),
         level,
         as_of: date("2026-11-23"),
         computed_at: t0(),
@@ -247,6 +247,16 @@ async fn risk_items_are_versioned(state: &impl StateStore) {
         state.risk_items().await.unwrap(),
         [item(2, Level::Critique)]
     );
+    // A group's item lives beside the references' and is versioned the same way.
+    let group = RiskItem {
+        subject: RiskItem::group_subject("1234"),
+        ..item(1, Level::Vigilance)
+    };
+    assert!(state.put_risk(&group, None).await.unwrap());
+    assert!(!state.put_risk(&group, None).await.unwrap());
+    let items = state.risk_items().await.unwrap();
+    assert_eq!(items, [item(2, Level::Critique), group.clone()]);
+    assert_eq!(items[1].group(), Some("1234"));
     let p = position("3400949497294", "grossiste-a", "2026-11-20", 100, "aaa");
     let q = position("3400949497706", "lab-b", "2026-11-20", 5, "bbb");
     state

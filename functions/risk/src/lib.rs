@@ -8,7 +8,7 @@ use medistock_core::domain::{Cip13, paris_date};
 use medistock_core::registry::Registry;
 use medistock_core::risk::alert::AlertTopics;
 use medistock_core::risk::config::RiskConfig;
-use medistock_core::risk::{RiskError, RiskRun, RunSummary, Scope, run_risk};
+use medistock_core::risk::{RiskError, RiskOutcome, RiskRun, RunSummary, Scope, run_risk};
 use medistock_core::store::{ObjectStore, StateStore};
 use serde::Deserialize;
 use serde_json::Value;
@@ -155,7 +155,7 @@ pub async fn handle<O: ObjectStore, S: StateStore>(
         topics: &config.topics,
         config: &risk_config,
     };
-    let (summary, _) = run_risk(
+    let RiskOutcome { summary, .. } = run_risk(
         objects,
         state,
         &run,

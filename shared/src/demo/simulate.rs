@@ -212,7 +212,11 @@ fn simulate(
 ) -> Option<NaiveDate> {
     const BATCH_EVERY: u32 = 45;
     const TARGET_DAYS: f64 = 21.0;
-    let mut lab_stock = base * 50.0;
+    const BATCH_DAYS: f64 = 45.0;
+    const LATE_BY: u32 = 35;
+    // Lean manufacturers: 20 days of stock, batches that match the usual demand. An epidemic
+    // or a late batch can then empty the chain, as it does in real winters.
+    let mut lab_stock = base * 20.0;
     let mut stocks: Vec<f64> = WHOLESALERS
         .iter()
         .map(|(_, share)| base * share * TARGET_DAYS)
@@ -226,7 +230,7 @@ fn simulate(
         };
         let factor = match scenario {
             Scenario::WinterPeak => 1.0 + 0.9 * (-((f64::from(t) - 95.0) / 18.0).powi(2)).exp(),
-            Scenario::Epidemic if (70..95).contains(&t) => 2.5,
+            Scenario::Epidemic if (70..100).contains(&t) => 2.5,
             _ => 1.0,
         };
         let demand = base * factor * (0.9 + 0.2 * rng.unit());
@@ -249,15 +253,15 @@ fn simulate(
             stocks[g] += shipped;
             shipped_week += shipped;
         }
-        // Batches every 45 days; a late batch arrives 28 days after it was announced.
+        // Batches every 45 days; a late batch arrives 35 days after it was announced.
         let announced = |t: u32| t % BATCH_EVERY == 10;
         let produces = match scenario {
             Scenario::ProductionStop => announced(t) && t < 50,
-            Scenario::LateSupply => (announced(t) && t != 55) || t == 55 + 28,
+            Scenario::LateSupply => (announced(t) && t != 55) || t == 55 + LATE_BY,
             _ => announced(t),
         };
         if produces {
-            lab_stock += base * 60.0;
+            lab_stock += base * BATCH_DAYS;
         }
         if day.weekday() == Weekday::Mon && t >= 7 {
             let next_batch = (t + 1..t + BATCH_EVERY + 1)
@@ -265,7 +269,7 @@ fn simulate(
                 .filter(|n| !(scenario == Scenario::ProductionStop && *n >= 50));
             let appro = next_batch
                 .and_then(|n| spec.start.checked_add_days(Days::new(u64::from(n))))
-                .map_or(";".to_owned(), |d| format!("{:.0};{d}", base * 60.0));
+                .map_or(";".to_owned(), |d| format!("{:.0};{d}", base * BATCH_DAYS));
             lines
                 .entry((day, lab.to_owned()))
                 .or_default()

@@ -37,7 +37,8 @@ pub fn is_announced(from: Level, to: Level) -> bool {
     (to > from && to >= Level::Tension) || (to == Level::Normal && from >= Level::Tension)
 }
 
-fn number(value: f64, decimals: usize) -> String {
+/// A number in French notation: narrow no-break space between thousands, decimal comma.
+pub(crate) fn number(value: f64, decimals: usize) -> String {
     let text = format!("{value:.decimals$}");
     let (int, frac) = text
         .split_once('.')
@@ -202,11 +203,6 @@ pub fn notification(
         );
         text.chars().take(160).collect()
     });
-    let severity = match a.level {
-        Level::Rupture | Level::Critique => "critical",
-        Level::Tension => "warning",
-        _ => "info",
-    };
     Notification {
         topic: if critical {
             topics.critical.clone()
@@ -217,7 +213,7 @@ pub fn notification(
         body,
         sms,
         attributes: BTreeMap::from([
-            ("severity".to_owned(), severity.to_owned()),
+            ("severity".to_owned(), severity(a.level).to_owned()),
             ("level".to_owned(), a.level.as_str().to_owned()),
             ("cip13".to_owned(), a.cip13.to_string()),
             ("mitm".to_owned(), settings.mitm.to_string()),
@@ -225,8 +221,17 @@ pub fn notification(
     }
 }
 
+/// The `severity` message attribute of a level.
+pub fn severity(level: Level) -> &'static str {
+    match level {
+        Level::Rupture | Level::Critique => "critical",
+        Level::Tension => "warning",
+        _ => "info",
+    }
+}
+
 /// SMS stay in GSM-7 (160 characters a segment): accents are dropped, other symbols too.
-fn ascii(text: &str) -> String {
+pub(crate) fn ascii(text: &str) -> String {
     text.chars()
         .filter_map(|c| {
             if c.is_ascii() {

@@ -128,24 +128,18 @@ pub fn assess(input: &ReferenceInput, as_of: NaiveDate) -> Assessment {
         flags.push(QualityFlag::NoDemand);
     }
     let trend = demand.map_or(1.0, |d| d.trend);
+    // Each position is brought to `as_of` on its own: its declared outflow since its date taken
+    // off, the supplies it announced for the days in between added (assumed received: the next
+    // declaration will say otherwise). Projecting the summed stock from the oldest position's
+    // date would take a fresh position's consumption off a second time.
+    let chain_stock: f64 = chain.iter().map(|(p, _)| stock_at(p, as_of)).sum();
     let mut supplies: Vec<Supply> = chain
         .iter()
         .flat_map(|(p, _)| p.supplies.iter().cloned())
         .filter(|s| s.date > as_of)
         .collect();
     supplies.sort_by_key(|s| s.date);
-
-    let stock_now = (stock_by_type.exploitants + stock_by_type.grossistes) as f64;
-    // Positions dated before `as_of` have been consumed since: start from the oldest one.
-    let start = chain
-        .iter()
-        .map(|(p, _)| p.as_of)
-        .min()
-        .unwrap_or(as_of)
-        .min(as_of);
-    let projection = daily.map(|d| project(stock_now, d * trend, start, as_of, &supplies));
-    let chain_stock = projection.as_ref().map_or(stock_now, |p| p.stock_at_as_of);
-    let stockout_date = projection.as_ref().and_then(|p| p.stockout);
+    let stockout_date = daily.and_then(|d| project(chain_stock, d * trend, as_of, &supplies));
     let days_to_stockout = stockout_date.map(|d| (d - as_of).num_days());
     let coverage_days = daily.map(|d| chain_stock.max(0.0) / d);
 
@@ -203,53 +197,40 @@ fn current_outflow(chain: &[&(Position, DeclarantType)]) -> Option<DemandEstimat
         })
 }
 
-struct Projection {
-    stock_at_as_of: f64,
-    stockout: Option<NaiveDate>,
+/// A position's stock carried from its date to `as_of`: declared outflow taken off, supplies
+/// due in between added, never below zero.
+fn stock_at(p: &Position, as_of: NaiveDate) -> f64 {
+    let age = (as_of - p.as_of).num_days().max(0) as f64;
+    let received: f64 = p
+        .supplies
+        .iter()
+        .filter(|s| s.date > p.as_of && s.date <= as_of)
+        .map(|s| s.quantity as f64)
+        .sum();
+    (p.stock as f64 + received - p.daily_outflow.unwrap_or(0.0) * age).max(0.0)
 }
 
-/// Day by day from `start`: supplies arrive in the morning, demand is served during the day;
+/// Day by day from `as_of`: supplies arrive in the morning, demand is served during the day;
 /// the stock-out is the first day the stock does not cover the day's demand.
-fn project(
-    stock: f64,
-    daily: f64,
-    start: NaiveDate,
-    as_of: NaiveDate,
-    supplies: &[Supply],
-) -> Projection {
+fn project(stock: f64, daily: f64, as_of: NaiveDate, supplies: &[Supply]) -> Option<NaiveDate> {
     let mut stock = stock;
-    let mut stock_at_as_of = stock;
-    let mut day = start;
+    let mut day = as_of;
     let end = as_of
         .checked_add_days(Days::new(u64::from(HORIZON_DAYS)))
         .unwrap_or(as_of);
     while day <= end {
-        if day == as_of {
-            stock_at_as_of = stock;
-        }
-        if day > start {
-            stock += supplies
-                .iter()
-                .filter(|s| s.date == day)
-                .map(|s| s.quantity as f64)
-                .sum::<f64>();
-        }
-        if day >= as_of && stock < daily {
-            return Projection {
-                stock_at_as_of,
-                stockout: Some(day),
-            };
+        stock += supplies
+            .iter()
+            .filter(|s| s.date == day)
+            .map(|s| s.quantity as f64)
+            .sum::<f64>();
+        if stock < daily {
+            return Some(day);
         }
         stock -= daily;
-        match day.succ_opt() {
-            Some(next) => day = next,
-            None => break,
-        }
+        day = day.succ_opt()?;
     }
-    Projection {
-        stock_at_as_of,
-        stockout: None,
-    }
+    None
 }
 
 #[cfg(test)]
@@ -398,6 +379,26 @@ mod tests {
                 as_of: d(3)
             }]
         );
+    }
+
+    #[test]
+    fn a_supply_due_between_the_position_and_today_is_counted() {
+        // Declared 1000 on 3 Nov at 20 a day, with 500 due on 10 Nov: by 23 Nov, 1000 + 500 -
+        // 20 days × 20 = 1100 left, 55 days. The supply is past, so not listed as expected.
+        let supply = vec![Supply {
+            date: d(10),
+            quantity: 500,
+        }];
+        let a = assess(
+            &input(vec![(
+                pos("gr-b", d(3), 1000, Some(20.0), supply),
+                DeclarantType::Grossiste,
+            )]),
+            d(23),
+        );
+        assert_eq!(a.chain_stock, 1100.0);
+        assert_eq!(a.days_to_stockout, Some(55));
+        assert!(a.supplies.is_empty());
     }
 
     #[test]

@@ -30,8 +30,9 @@ pub struct DemandEstimate {
 }
 
 /// Daily demand observations per reference from normalized history (columns `cip13`,
-/// `date_stock`, `daily_outflow`, `declarant`), given each declarant's type. Several values for
-/// one declarant, reference and date (a file sent twice with corrections) are averaged, then
+/// `date_stock`, `daily_outflow`, `declarant`, `source_sha256`), given each declarant's type.
+/// The lines of one file are added (one line per site or depot); the files of one declarant
+/// for one reference and date (a file sent again with corrections) are averaged; the result is
 /// summed over declarants of the type that measures demand.
 pub fn demand_series(
     history: &DataFrame,
@@ -41,6 +42,13 @@ pub fn demand_series(
         .clone()
         .lazy()
         .filter(col("daily_outflow").is_not_null())
+        .group_by([
+            col("cip13"),
+            col("date_stock"),
+            col("declarant"),
+            col("source_sha256"),
+        ])
+        .agg([col("daily_outflow").sum()])
         .group_by([col("cip13"), col("date_stock"), col("declarant")])
         .agg([col("daily_outflow").mean()])
         .sort(
@@ -154,7 +162,7 @@ mod tests {
     }
 
     #[test]
-    fn demand_series_prefers_wholesalers_and_averages_resent_figures() {
+    fn demand_series_adds_sites_prefers_wholesalers_and_averages_resent_files() {
         let days = |ds: &[u32]| {
             Int32Chunked::from_iter_values(
                 "date_stock".into(),
@@ -165,19 +173,24 @@ mod tests {
             .into_column()
         };
         let history = DataFrame::new(
-            5,
+            6,
             vec![
-                StringChunked::from_iter_values("cip13".into(), ["3400949497294"; 5].into_iter())
+                StringChunked::from_iter_values("cip13".into(), ["3400949497294"; 6].into_iter())
                     .into_column(),
-                days(&[16, 16, 16, 23, 23]),
+                days(&[16, 16, 16, 16, 23, 23]),
                 StringChunked::from_iter_values(
                     "declarant".into(),
-                    ["gr-a", "gr-b", "lab-c", "lab-c", "lab-c"].into_iter(),
+                    ["gr-a", "gr-a", "gr-b", "lab-c", "lab-c", "lab-c"].into_iter(),
+                )
+                .into_column(),
+                StringChunked::from_iter_values(
+                    "source_sha256".into(),
+                    ["a", "a", "b", "c", "c1", "c2"].into_iter(),
                 )
                 .into_column(),
                 Float64Chunked::from_iter_values(
                     "daily_outflow".into(),
-                    [30.0, 20.0, 99.0, 40.0, 60.0].into_iter(),
+                    [30.0, 15.0, 20.0, 99.0, 40.0, 60.0].into_iter(),
                 )
                 .into_column(),
             ],
@@ -190,8 +203,9 @@ mod tests {
         ]);
         let series = demand_series(&history, &kinds).unwrap();
         let cip = Cip13::parse("3400949497294").unwrap();
-        // 16 Nov: wholesalers 30 + 20; 23 Nov: only the manufacturer, its two figures averaged.
-        assert_eq!(series[&cip], [(d(16), 50.0), (d(23), 50.0)]);
+        // 16 Nov: wholesaler A's two depots (30 + 15) and wholesaler B (20); 23 Nov: only the
+        // manufacturer, with two files for the day: averaged.
+        assert_eq!(series[&cip], [(d(16), 65.0), (d(23), 50.0)]);
     }
 
     #[test]

@@ -7,12 +7,17 @@ pub mod alert;
 mod assess;
 pub mod config;
 mod demand;
+mod group;
 mod level;
+mod outbox;
 mod run;
 
 pub use assess::{Assessment, QualityFlag, ReferenceInput, assess};
 pub use demand::{DemandEstimate, demand_series, estimate_demand};
+pub use group::{GroupAssessment, assess_groups};
 pub use level::{Level, Thresholds, level_after};
+pub use outbox::{RunChanges, alternatives_of, outbox_records};
 pub use run::{
-    PublishSummary, RiskError, RiskRun, RunSummary, Scope, Transition, publish_pending, run_risk,
+    GroupTransition, PublishSummary, RiskError, RiskOutcome, RiskRun, RunSummary, Scope,
+    Transition, publish_pending, run_risk,
 };

@@ -11,16 +11,16 @@ use futures::stream::{self, StreamExt, TryStreamExt};
 use polars::prelude::*;
 use serde::Serialize;
 
-use super::alert::{AlertTopics, Alternative, is_announced, notification};
+use super::alert::{AlertTopics, is_announced};
 use super::assess::{Assessment, ReferenceInput, assess};
 use super::config::RiskConfig;
 use super::demand::{LOOKBACK_DAYS, demand_series};
+use super::group::{GroupAssessment, assess_groups};
 use super::level::Level;
+use super::outbox::{RunChanges, outbox_records};
 use crate::declaration::cells::epoch_days;
 use crate::domain::{Cip13, DeclarantType};
-use crate::store::{
-    AlertRecord, AlertStatus, Notifier, ObjectStore, RiskItem, StateStore, StoreError,
-};
+use crate::store::{GROUP_SUBJECT_PREFIX, Notifier, ObjectStore, RiskItem, StateStore, StoreError};
 
 /// RISK items and alert records written at once.
 const WRITE_CONCURRENCY: usize = 16;
@@ -57,7 +57,7 @@ pub struct RiskRun<'a> {
     pub config: &'a RiskConfig,
 }
 
-/// One level change.
+/// One level change of a reference.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Transition {
     /// The reference.
@@ -66,8 +66,19 @@ pub struct Transition {
     pub from: Level,
     /// Level after.
     pub to: Level,
-    /// Whether an alert record was written for it.
+    /// Whether it is announced (in its own or its group's message).
     pub announced: bool,
+}
+
+/// One level change of a group of substitutable presentations.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct GroupTransition {
+    /// The group id.
+    pub group: String,
+    /// Level before.
+    pub from: Level,
+    /// Level after.
+    pub to: Level,
 }
 
 /// What a run did.
@@ -83,13 +94,29 @@ pub struct RunSummary {
     pub levels: BTreeMap<Level, usize>,
     /// Level changes.
     pub transitions: Vec<Transition>,
-    /// Alert records created by this run.
+    /// Groups per level (groups are assessed on full runs only).
+    pub group_levels: BTreeMap<Level, usize>,
+    /// Level changes of groups.
+    pub group_transitions: Vec<GroupTransition>,
+    /// Alert records created by this run (messages, groups' and digest included).
     pub alerts_created: usize,
     /// The snapshot written.
     pub snapshot_key: Option<String>,
 }
 
-/// Runs the risk computation.
+/// A run's summary and everything it assessed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RiskOutcome {
+    /// What the run did.
+    pub summary: RunSummary,
+    /// One assessment per reference in scope.
+    pub assessments: Vec<Assessment>,
+    /// One assessment per group (empty on a partial scope).
+    pub groups: Vec<GroupAssessment>,
+}
+
+/// Runs the risk computation. Groups are assessed when the scope is [`Scope::All`]: a partial
+/// scope does not see every member of a group.
 pub async fn run_risk<O: ObjectStore, S: StateStore>(
     objects: &O,
     state: &S,
@@ -98,106 +125,169 @@ pub async fn run_risk<O: ObjectStore, S: StateStore>(
     as_of: NaiveDate,
     dry_run: bool,
     now: DateTime<Utc>,
-) -> Result<(RunSummary, Vec<Assessment>), RiskError> {
+) -> Result<RiskOutcome, RiskError> {
     let positions = state.all_positions().await?;
     let previous: BTreeMap<String, RiskItem> = state
         .risk_items()
         .await?
         .into_iter()
-        .map(|item| (item.cip13.clone(), item))
+        .map(|item| (item.subject.clone(), item))
         .collect();
     let history = load_history(objects, run.lake_bucket, as_of).await?;
     let config = run.config.clone();
     let scope = scope.clone();
     let previous_levels: BTreeMap<String, Level> =
         previous.iter().map(|(k, v)| (k.clone(), v.level)).collect();
-    let assessments = tokio::task::spawn_blocking(move || -> Result<Vec<Assessment>, RiskError> {
-        let series = match history {
-            Some(frame) => demand_series(&frame, &config.kinds)?,
-            None => BTreeMap::new(),
-        };
-        let mut by_reference: BTreeMap<Cip13, Vec<(crate::positions::Position, DeclarantType)>> =
-            BTreeMap::new();
-        for p in positions {
-            let kind = config
-                .kinds
-                .get(p.declarant.as_str())
-                .copied()
-                .unwrap_or(DeclarantType::Autre);
-            by_reference.entry(p.cip13).or_default().push((p, kind));
-        }
-        let references: BTreeSet<Cip13> = match &scope {
-            Scope::All => by_reference
-                .keys()
-                .chain(config.references.keys())
-                .copied()
-                .collect(),
-            Scope::References(list) => list.iter().copied().collect(),
-        };
-        Ok(references
-            .into_iter()
-            .map(|cip13| {
-                let settings = config.settings(&cip13);
-                let input = ReferenceInput {
-                    cip13,
-                    positions: by_reference.remove(&cip13).unwrap_or_default(),
-                    demand_series: series.get(&cip13).cloned().unwrap_or_default(),
-                    thresholds: settings.thresholds,
-                    safety_stock_months: settings.safety_stock_months,
-                    previous_level: previous_levels.get(cip13.as_str()).copied(),
-                };
-                assess(&input, as_of)
-            })
-            .collect())
-    })
+    let (assessments, groups) = tokio::task::spawn_blocking(
+        move || -> Result<(Vec<Assessment>, Vec<GroupAssessment>), RiskError> {
+            let series = match history {
+                Some(frame) => demand_series(&frame, &config.kinds)?,
+                None => BTreeMap::new(),
+            };
+            let mut by_reference: BTreeMap<
+                Cip13,
+                Vec<(crate::positions::Position, DeclarantType)>,
+            > = BTreeMap::new();
+            for p in positions {
+                let kind = config
+                    .kinds
+                    .get(p.declarant.as_str())
+                    .copied()
+                    .unwrap_or(DeclarantType::Autre);
+                by_reference.entry(p.cip13).or_default().push((p, kind));
+            }
+            let references: BTreeSet<Cip13> = match &scope {
+                Scope::All => by_reference
+                    .keys()
+                    .chain(config.references.keys())
+                    .copied()
+                    .collect(),
+                Scope::References(list) => list.iter().copied().collect(),
+            };
+            let inputs: Vec<ReferenceInput> = references
+                .into_iter()
+                .map(|cip13| {
+                    let settings = config.settings(&cip13);
+                    ReferenceInput {
+                        cip13,
+                        positions: by_reference.remove(&cip13).unwrap_or_default(),
+                        demand_series: series.get(&cip13).cloned().unwrap_or_default(),
+                        thresholds: settings.thresholds,
+                        safety_stock_months: settings.safety_stock_months,
+                        previous_level: previous_levels.get(cip13.as_str()).copied(),
+                    }
+                })
+                .collect();
+            let assessments = inputs.iter().map(|i| assess(i, as_of)).collect();
+            let groups = match scope {
+                Scope::All => {
+                    let held: BTreeMap<String, Level> = previous_levels
+                        .iter()
+                        .filter_map(|(subject, level)| {
+                            subject
+                                .strip_prefix(GROUP_SUBJECT_PREFIX)
+                                .map(|g| (g.to_owned(), *level))
+                        })
+                        .collect();
+                    assess_groups(&inputs, &config, &held, as_of)
+                }
+                Scope::References(_) => Vec::new(),
+            };
+            Ok((assessments, groups))
+        },
+    )
     .await
     .unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()))?;
 
+    let level_held = |subject: &str| previous.get(subject).map_or(Level::Normal, |h| h.level);
+    let changes = RunChanges {
+        references: assessments
+            .iter()
+            .map(|a| (a, level_held(a.cip13.as_str())))
+            .collect(),
+        groups: groups
+            .iter()
+            .map(|g| (g, level_held(&RiskItem::group_subject(&g.group))))
+            .collect(),
+    };
     let mut summary = RunSummary {
         as_of,
         dry_run,
         references: assessments.len(),
         levels: BTreeMap::new(),
         transitions: Vec::new(),
+        group_levels: BTreeMap::new(),
+        group_transitions: Vec::new(),
         alerts_created: 0,
         snapshot_key: None,
     };
-    for a in &assessments {
+    for (a, from) in &changes.references {
         *summary.levels.entry(a.level).or_default() += 1;
-        let from = previous
-            .get(a.cip13.as_str())
-            .map_or(Level::Normal, |h| h.level);
-        if from != a.level {
+        if *from != a.level {
             summary.transitions.push(Transition {
                 cip13: a.cip13.to_string(),
-                from,
+                from: *from,
                 to: a.level,
-                announced: is_announced(from, a.level),
+                announced: is_announced(*from, a.level),
+            });
+        }
+    }
+    for (g, from) in &changes.groups {
+        *summary.group_levels.entry(g.level).or_default() += 1;
+        if *from != g.level {
+            summary.group_transitions.push(GroupTransition {
+                group: g.group.clone(),
+                from: *from,
+                to: g.level,
             });
         }
     }
     if !dry_run {
-        // One conditional write per reference, many in flight: 20,000 sequential DynamoDB
-        // round trips would take minutes. A loop builds the futures (a closure here defeats the
-        // compiler's proof that they are Send).
-        let groups = groups_of(&assessments, run.config);
-        let mut writes = Vec::with_capacity(assessments.len());
-        for a in &assessments {
-            writes.push(record_reference(
-                state,
-                run,
-                a,
-                previous.get(a.cip13.as_str()),
-                &groups,
-                as_of,
-                now,
-            ));
+        // The outbox first, then the levels: a crash in between leaves the transitions to be
+        // seen again by the next run, whose records carry the same keys. Many writes in flight:
+        // 20,000 sequential DynamoDB round trips would take minutes. Loops build the futures
+        // (a closure here defeats the compiler's proof that they are Send).
+        let records = outbox_records(&changes, run.config, run.topics, as_of, now);
+        let mut puts = Vec::with_capacity(records.len());
+        for record in &records {
+            puts.push(state.put_alert_once(record));
         }
-        let created: Vec<bool> = stream::iter(writes)
+        let created: Vec<bool> = stream::iter(puts)
             .buffer_unordered(WRITE_CONCURRENCY)
             .try_collect()
             .await?;
         summary.alerts_created = created.into_iter().filter(|c| *c).count();
+
+        let mut items = Vec::with_capacity(assessments.len() + groups.len());
+        for a in &assessments {
+            items.push(risk_item(
+                a.cip13.to_string(),
+                a.level,
+                a,
+                &previous,
+                as_of,
+                now,
+            )?);
+        }
+        for g in &groups {
+            items.push(risk_item(
+                RiskItem::group_subject(&g.group),
+                g.level,
+                g,
+                &previous,
+                as_of,
+                now,
+            )?);
+        }
+        let mut writes = Vec::with_capacity(items.len());
+        for (item, expected) in &items {
+            writes.push(state.put_risk(item, *expected));
+        }
+        // A lost conditional write means another run stored these levels first.
+        let _: Vec<bool> = stream::iter(writes)
+            .buffer_unordered(WRITE_CONCURRENCY)
+            .try_collect()
+            .await?;
     }
     if !dry_run && !assessments.is_empty() {
         let key = format!("risk/as_of={as_of}/risk.parquet");
@@ -213,92 +303,32 @@ pub async fn run_risk<O: ObjectStore, S: StateStore>(
             .await?;
         summary.snapshot_key = Some(key);
     }
-    Ok((summary, assessments))
+    Ok(RiskOutcome {
+        summary,
+        assessments,
+        groups,
+    })
 }
 
-/// Writes the RISK item of one reference and, for an announced transition, its alert record;
-/// true when the record was created by this call.
-async fn record_reference<S: StateStore>(
-    state: &S,
-    run: &RiskRun<'_>,
-    a: &Assessment,
-    held: Option<&RiskItem>,
-    groups: &BTreeMap<String, Vec<&Assessment>>,
+/// The RISK item to store for a subject, with the version it expects to replace.
+fn risk_item(
+    subject: String,
+    level: Level,
+    figures: &impl Serialize,
+    previous: &BTreeMap<String, RiskItem>,
     as_of: NaiveDate,
     now: DateTime<Utc>,
-) -> Result<bool, RiskError> {
-    let from = held.map_or(Level::Normal, |h| h.level);
+) -> Result<(RiskItem, Option<u64>), RiskError> {
+    let held = previous.get(&subject);
     let item = RiskItem {
-        cip13: a.cip13.to_string(),
-        level: a.level,
+        level,
         as_of,
         computed_at: now,
         version: held.map_or(1, |h| h.version + 1),
-        figures: serde_json::to_string(a).map_err(|e| StoreError::Corrupt(e.to_string()))?,
+        figures: serde_json::to_string(figures).map_err(|e| StoreError::Corrupt(e.to_string()))?,
+        subject,
     };
-    // Another run got there first: it wrote the same transition under the same key.
-    if !state.put_risk(&item, held.map(|h| h.version)).await? || !is_announced(from, a.level) {
-        return Ok(false);
-    }
-    let settings = run.config.settings(&a.cip13);
-    let alternatives = alternatives_of(a, groups, run.config);
-    let record = AlertRecord {
-        key: format!("{}#{as_of}#{}-{}", a.cip13, from.as_str(), a.level.as_str()),
-        cip13: a.cip13.to_string(),
-        notification: notification(a, from, &settings, &alternatives, run.topics),
-        status: AlertStatus::Pending,
-        message_id: None,
-        created_at: now,
-    };
-    Ok(state.put_alert_once(&record).await?)
-}
-
-/// The assessments of each group of substitutable references, by group.
-fn groups_of<'a>(
-    all: &'a [Assessment],
-    config: &RiskConfig,
-) -> BTreeMap<String, Vec<&'a Assessment>> {
-    let mut groups: BTreeMap<String, Vec<&Assessment>> = BTreeMap::new();
-    for a in all {
-        if let Some(group) = config
-            .references
-            .get(&a.cip13)
-            .and_then(|s| s.group.clone())
-        {
-            groups.entry(group).or_default().push(a);
-        }
-    }
-    groups
-}
-
-/// Other monitored references of the same group, with their level and coverage.
-fn alternatives_of(
-    a: &Assessment,
-    groups: &BTreeMap<String, Vec<&Assessment>>,
-    config: &RiskConfig,
-) -> Vec<Alternative> {
-    let Some(members) = config
-        .references
-        .get(&a.cip13)
-        .and_then(|s| s.group.as_ref())
-        .and_then(|g| groups.get(g))
-    else {
-        return Vec::new();
-    };
-    members
-        .iter()
-        .filter(|b| b.cip13 != a.cip13)
-        .map(|b| Alternative {
-            cip13: b.cip13.to_string(),
-            denomination: config
-                .references
-                .get(&b.cip13)
-                .map(|s| s.denomination.clone())
-                .unwrap_or_default(),
-            level: b.level,
-            coverage_days: b.coverage_days,
-        })
-        .collect()
+    Ok((item, held.map(|h| h.version)))
 }
 
 /// The normalized history visible on `as_of` (partitions of the look-back window), with the
@@ -339,6 +369,7 @@ async fn load_history<O: ObjectStore>(
                     col("date_stock"),
                     col("declarant"),
                     col("daily_outflow"),
+                    col("source_sha256"),
                 ])
                 .filter(col("date_stock").cast(DataType::Int32).lt_eq(lit(limit)))
                 .collect()?;

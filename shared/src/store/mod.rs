@@ -17,7 +17,8 @@ use std::collections::BTreeMap;
 use std::future::Future;
 
 pub use model::{
-    AlertRecord, AlertStatus, Claim, FileStatus, LedgerEntry, Notification, PositionWrite, RiskItem,
+    AlertRecord, AlertStatus, Claim, FileStatus, GROUP_SUBJECT_PREFIX, LedgerEntry, Notification,
+    PositionWrite, RiskItem,
 };
 
 use crate::domain::Cip13;

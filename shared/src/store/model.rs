@@ -96,9 +96,11 @@ pub enum AlertStatus {
 /// a rerun never creates a second one.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AlertRecord {
-    /// Deterministic key, e.g. `3400949497294#2026-11-23#TENSION`.
+    /// Deterministic key: `3400949497294#2026-11-23#NORMAL-TENSION` for one reference,
+    /// `GROUPE#<id>#2026-11-23#…` for a group's message, `VIGILANCE#2026-11-23#…` for the
+    /// daily digest.
     pub key: String,
-    /// The reference.
+    /// The reference (the worst one of a group's message; empty for the digest).
     pub cip13: String,
     /// What to publish.
     pub notification: Notification,
@@ -125,12 +127,17 @@ pub struct Notification {
     pub attributes: BTreeMap<String, String>,
 }
 
-/// The stored risk of a reference (`REF#<cip13>` / `RISK`): the level held, for transitions
-/// and hysteresis, and the figures of the last computation.
+/// Prefix of the subject of a group's [`RiskItem`]: `GROUPE#<group id>`.
+pub const GROUP_SUBJECT_PREFIX: &str = "GROUPE#";
+
+/// The stored risk of a reference (`REF#<cip13>` / `RISK`) or of a group of substitutable
+/// presentations (`GROUP#<id>` / `RISK`): the level held, for transitions and hysteresis, and
+/// the figures of the last computation.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RiskItem {
-    /// The reference.
-    pub cip13: String,
+    /// A reference's CIP13, or `GROUPE#<id>` for a group (see [`RiskItem::group`]).
+    #[serde(alias = "cip13")]
+    pub subject: String,
     /// Level held.
     pub level: crate::risk::Level,
     /// Date of the computation.
@@ -141,4 +148,16 @@ pub struct RiskItem {
     pub version: u64,
     /// The figures, as JSON (the assessment).
     pub figures: String,
+}
+
+impl RiskItem {
+    /// The subject of a group's item.
+    pub fn group_subject(group: &str) -> String {
+        format!("{GROUP_SUBJECT_PREFIX}{group}")
+    }
+
+    /// The group id when this item is a group's.
+    pub fn group(&self) -> Option<&str> {
+        self.subject.strip_prefix(GROUP_SUBJECT_PREFIX)
+    }
 }

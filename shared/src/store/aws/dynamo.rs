@@ -266,7 +266,7 @@ fn ledger_of(item: &Item) -> Result<LedgerEntry, StoreError> {
 fn alert_item(a: &AlertRecord) -> Result<Item, StoreError> {
     let record = serde_json::to_string(a).map_err(|e| StoreError::Corrupt(e.to_string()))?;
     Ok(Item::from([
-        ("pk".into(), s(format!("ALERT#{}", a.cip13))),
+        ("pk".into(), s(alert_pk(&a.key))),
         ("sk".into(), s(&a.key)),
         (
             "status".into(),
@@ -279,6 +279,12 @@ fn alert_item(a: &AlertRecord) -> Result<Item, StoreError> {
         ("created_at".into(), s(a.created_at.to_rfc3339())),
         ("record".into(), s(record)),
     ]))
+}
+
+/// Partition of an alert record: the first segment of its key (a CIP13, `GROUPE`,
+/// `VIGILANCE`), so that a record is found again from its key alone.
+fn alert_pk(key: &str) -> String {
+    format!("ALERT#{}", key.split('#').next().unwrap_or_default())
 }
 
 fn alert_of(item: &Item) -> Result<AlertRecord, StoreError> {
@@ -412,14 +418,15 @@ impl StateStore for DynamoState {
     }
 
     async fn risk_items(&self) -> Result<Vec<RiskItem>, StoreError> {
-        let items = self.scan_prefix("REF#", "RISK").await?;
+        // References' (`REF#…`) and groups' (`GROUP#…`) items.
+        let items = self.scan("sk = :sk", &[], &[(":sk", "RISK")]).await?;
         let mut out = items
             .iter()
             .map(|i| {
                 serde_json::from_str::<RiskItem>(&text(i, "item")?).map_err(|_| corrupt("item"))
             })
             .collect::<Result<Vec<_>, _>>()?;
-        out.sort_by(|a, b| a.cip13.cmp(&b.cip13));
+        out.sort_by(|a, b| a.subject.cmp(&b.subject));
         Ok(out)
     }
 
@@ -429,12 +436,15 @@ impl StateStore for DynamoState {
         expected_version: Option<u64>,
     ) -> Result<bool, StoreError> {
         let json = serde_json::to_string(item).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        let cip = Cip13::parse(&item.cip13).map_err(|_| corrupt("cip13"))?;
+        let pk = match item.group() {
+            Some(group) => format!("GROUP#{group}"),
+            None => ref_pk(&Cip13::parse(&item.subject).map_err(|_| corrupt("cip13"))?),
+        };
         let mut request = self
             .client
             .put_item()
             .table_name(&*self.table)
-            .item("pk", s(ref_pk(&cip)))
+            .item("pk", s(pk))
             .item("sk", s("RISK"))
             .item("level", s(item.level.as_str()))
             .item("as_of", s(item.as_of.to_string()))
@@ -480,8 +490,7 @@ impl StateStore for DynamoState {
     }
 
     async fn alert(&self, key: &str) -> Result<Option<AlertRecord>, StoreError> {
-        let cip13 = key.split('#').next().unwrap_or_default();
-        self.get(format!("ALERT#{cip13}"), key)
+        self.get(alert_pk(key), key)
             .await?
             .as_ref()
             .map(alert_of)

@@ -293,11 +293,11 @@ impl StateStore for LocalState {
         let changed = match expected_version {
             None => conn.execute(
                 "INSERT INTO risks (cip13, version, item) VALUES (?1, ?2, ?3) ON CONFLICT(cip13) DO NOTHING",
-                params![item.cip13, item.version, json],
+                params![item.subject, item.version, json],
             )?,
             Some(expected) => conn.execute(
                 "UPDATE risks SET version = ?2, item = ?3 WHERE cip13 = ?1 AND version = ?4",
-                params![item.cip13, item.version, json, expected],
+                params![item.subject, item.version, json, expected],
             )?,
         };
         Ok(changed == 1)

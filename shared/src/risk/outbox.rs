@@ -1,0 +1,381 @@
+//! What a run announces, grouped and deduplicated as Alertmanager does: one message per group
+//! of substitutable presentations for the transitions of its references and of the group
+//! itself in one run; one message for a reference outside any group; entries into VIGILANCE
+//! in one daily digest. Every record has a deterministic key built from the transitions it
+//! carries, so a rerun or a concurrent run writes the same keys and never alerts twice.
+
+use std::collections::BTreeMap;
+use std::fmt::Write;
+
+use chrono::{DateTime, NaiveDate, Utc};
+use sha2::{Digest, Sha256};
+
+use super::alert::{AlertTopics, Alternative, ascii, is_announced, notification, number, severity};
+use super::assess::Assessment;
+use super::config::RiskConfig;
+use super::group::GroupAssessment;
+use super::level::Level;
+use crate::store::{AlertRecord, AlertStatus, Notification};
+
+/// A run's assessments with the levels held before it.
+pub struct RunChanges<'a> {
+    /// Reference assessments and the level each held before.
+    pub references: Vec<(&'a Assessment, Level)>,
+    /// Group assessments and the level each held before.
+    pub groups: Vec<(&'a GroupAssessment, Level)>,
+}
+
+/// The alert records of a run's transitions.
+pub fn outbox_records(
+    changes: &RunChanges<'_>,
+    config: &RiskConfig,
+    topics: &AlertTopics,
+    as_of: NaiveDate,
+    now: DateTime<Utc>,
+) -> Vec<AlertRecord> {
+    let record = |key: String, cip13: String, notification: Notification| AlertRecord {
+        key,
+        cip13,
+        notification,
+        status: AlertStatus::Pending,
+        message_id: None,
+        created_at: now,
+    };
+    let group_of = |a: &Assessment| {
+        config
+            .references
+            .get(&a.cip13)
+            .and_then(|s| s.group.clone())
+    };
+    let groups: BTreeMap<&str, &(&GroupAssessment, Level)> = changes
+        .groups
+        .iter()
+        .map(|c| (c.0.group.as_str(), c))
+        .collect();
+    let mut by_group: BTreeMap<Option<String>, Vec<(&Assessment, Level)>> = BTreeMap::new();
+    for (a, from) in &changes.references {
+        if is_announced(*from, a.level) {
+            by_group.entry(group_of(a)).or_default().push((a, *from));
+        }
+    }
+    for (g, from) in &changes.groups {
+        if is_announced(*from, g.level) {
+            by_group.entry(Some(g.group.clone())).or_default();
+        }
+    }
+    let all: Vec<&Assessment> = changes.references.iter().map(|(a, _)| *a).collect();
+    let mut out = Vec::new();
+    for (group, refs) in by_group {
+        let group_change = group
+            .as_deref()
+            .and_then(|g| groups.get(g))
+            .filter(|(g, from)| is_announced(*from, g.level));
+        let single = |a: &Assessment, from: Level| {
+            let alternatives = alternatives_of(a, &all, config);
+            notification(a, from, &config.settings(&a.cip13), &alternatives, topics)
+        };
+        match (refs.as_slice(), group_change) {
+            ([(a, from)], None) => out.push(record(
+                format!("{}#{as_of}#{}-{}", a.cip13, from.as_str(), a.level.as_str()),
+                a.cip13.to_string(),
+                single(a, *from),
+            )),
+            _ => {
+                let Some(id) = group else {
+                    // References outside any group: one message each.
+                    for (a, from) in &refs {
+                        out.push(record(
+                            format!("{}#{as_of}#{}-{}", a.cip13, from.as_str(), a.level.as_str()),
+                            a.cip13.to_string(),
+                            single(a, *from),
+                        ));
+                    }
+                    continue;
+                };
+                let current = groups.get(id.as_str()).map(|c| c.0);
+                let messages: Vec<(&Assessment, Level, Notification)> = refs
+                    .iter()
+                    .map(|(a, from)| (*a, *from, single(a, *from)))
+                    .collect();
+                let mut carried: Vec<String> = refs
+                    .iter()
+                    .map(|(a, from)| format!("{}:{}-{}", a.cip13, from.as_str(), a.level.as_str()))
+                    .collect();
+                if let Some((g, from)) = group_change {
+                    carried.push(format!("groupe:{}-{}", from.as_str(), g.level.as_str()));
+                }
+                let worst = messages.iter().max_by_key(|(a, _, _)| a.level);
+                out.push(record(
+                    format!("GROUPE#{id}#{as_of}#{}", digest_of(&carried)),
+                    worst
+                        .map(|(a, _, _)| a.cip13.to_string())
+                        .unwrap_or_default(),
+                    group_notification(
+                        &id,
+                        current,
+                        group_change.map(|c| c.1),
+                        &messages,
+                        &all,
+                        config,
+                        topics,
+                    ),
+                ));
+            }
+        }
+    }
+    if let Some(digest) = vigilance_digest(changes, config, topics, as_of) {
+        out.push(record(digest.0, String::new(), digest.1));
+    }
+    out
+}
+
+/// Other references of the same group, with their level and coverage.
+pub fn alternatives_of(
+    a: &Assessment,
+    all: &[&Assessment],
+    config: &RiskConfig,
+) -> Vec<Alternative> {
+    let group = |cip| config.references.get(cip).and_then(|s| s.group.as_ref());
+    let Some(own) = group(&a.cip13) else {
+        return Vec::new();
+    };
+    all.iter()
+        .filter(|b| b.cip13 != a.cip13 && group(&b.cip13) == Some(own))
+        .map(|b| Alternative {
+            cip13: b.cip13.to_string(),
+            denomination: config.settings(&b.cip13).denomination,
+            level: b.level,
+            coverage_days: b.coverage_days,
+        })
+        .collect()
+}
+
+/// First 16 hex digits of the SHA-256 of the transitions a record carries.
+fn digest_of(carried: &[String]) -> String {
+    let mut sorted = carried.to_vec();
+    sorted.sort();
+    let hash = Sha256::digest(sorted.join("\n").as_bytes());
+    hash.iter().take(8).fold(String::new(), |mut s, b| {
+        let _ = write!(s, "{b:02x}");
+        s
+    })
+}
+
+fn coverage_text(days: Option<f64>) -> String {
+    days.map_or_else(
+        || "couverture inconnue".to_owned(),
+        |c| format!("{} jours", number(c, 0)),
+    )
+}
+
+fn group_header(body: &mut String, g: &GroupAssessment, from: Option<Level>) {
+    let previous = from.map_or_else(String::new, |f| format!(" (précédent : {})", f.as_str()));
+    let _ = writeln!(body, "Groupe {} : {}{previous}", g.group, g.level.as_str());
+    let demand = g.demand.map_or_else(
+        || "non calculable".to_owned(),
+        |d| format!("{} unités/jour", number(d, 1)),
+    );
+    let _ = writeln!(
+        body,
+        "Stock cumulé du groupe : {} unités ; demande cumulée : {demand} ; {}",
+        number(g.chain_stock, 0),
+        coverage_text(g.coverage_days)
+    );
+    match (g.stockout_date, g.days_to_stockout) {
+        (Some(date), Some(days)) => {
+            let _ = writeln!(
+                body,
+                "Rupture du groupe prévue le : {} (dans {days} jours)",
+                date.format("%d/%m/%Y")
+            );
+        }
+        _ => {
+            let _ = writeln!(
+                body,
+                "Rupture du groupe : aucune dans l'horizon de projection"
+            );
+        }
+    }
+}
+
+/// One message for a group: its own figures, then each reference's transition in full.
+fn group_notification(
+    id: &str,
+    group: Option<&GroupAssessment>,
+    group_from: Option<Level>,
+    messages: &[(&Assessment, Level, Notification)],
+    all: &[&Assessment],
+    config: &RiskConfig,
+    topics: &AlertTopics,
+) -> Notification {
+    let worst_ref = messages.iter().map(|(a, _, _)| a.level).max();
+    let level = worst_ref
+        .into_iter()
+        .chain(group.map(|g| g.level))
+        .max()
+        .unwrap_or(Level::Normal);
+    let critical = level >= Level::Critique;
+    let subject = match (messages, group) {
+        ([], Some(g)) if g.level == Level::Normal => {
+            format!("[Medistock] Retour à la normale — groupe {id}")
+        }
+        ([], _) => format!(
+            "[Medistock] {} — groupe {id} : les alternatives ne couvrent plus la demande",
+            level.as_str()
+        ),
+        _ => format!(
+            "[Medistock] {} — groupe {id} : {} présentation(s)",
+            level.as_str(),
+            messages.len()
+        ),
+    };
+    let mut body = String::new();
+    if let Some(g) = group {
+        group_header(&mut body, g, group_from);
+    }
+    if messages.is_empty() {
+        let _ = writeln!(body, "Présentations du groupe :");
+        for a in all
+            .iter()
+            .filter(|a| group.is_some_and(|g| g.members.iter().any(|m| m == a.cip13.as_str())))
+        {
+            let _ = writeln!(
+                body,
+                "  - {} {} : {}, {}",
+                a.cip13,
+                config.settings(&a.cip13).denomination,
+                a.level.as_str(),
+                coverage_text(a.coverage_days)
+            );
+        }
+    }
+    for (_, _, n) in messages {
+        let _ = writeln!(body, "\n———\n{}", n.subject);
+        body.push_str(&n.body);
+    }
+    let sms = critical.then(|| {
+        let first = messages
+            .iter()
+            .filter_map(|(a, _, _)| a.stockout_date)
+            .chain(group.and_then(|g| g.stockout_date))
+            .min()
+            .map_or_else(|| "-".to_owned(), |d| d.format("%d/%m").to_string());
+        let text = format!(
+            "Medistock {} groupe {}: {} presentation(s) en alerte, 1re rupture prevue {first}, couverture groupe {} j",
+            level.as_str(),
+            ascii(id),
+            messages.len(),
+            group
+                .and_then(|g| g.coverage_days)
+                .map_or_else(|| "?".to_owned(), |c| format!("{c:.0}"))
+        );
+        text.chars().take(160).collect()
+    });
+    let mut attributes = BTreeMap::from([
+        ("severity".to_owned(), severity(level).to_owned()),
+        ("level".to_owned(), level.as_str().to_owned()),
+        ("groupe".to_owned(), id.to_owned()),
+        (
+            "mitm".to_owned(),
+            messages
+                .iter()
+                .any(|(a, _, _)| config.settings(&a.cip13).mitm)
+                .to_string(),
+        ),
+    ]);
+    if let Some((a, _, _)) = messages.iter().max_by_key(|(a, _, _)| a.level) {
+        attributes.insert("cip13".to_owned(), a.cip13.to_string());
+    }
+    Notification {
+        topic: if critical {
+            topics.critical.clone()
+        } else {
+            topics.info.clone()
+        },
+        subject,
+        body,
+        sms,
+        attributes,
+    }
+}
+
+/// One message listing the references and groups that entered VIGILANCE in this run.
+fn vigilance_digest(
+    changes: &RunChanges<'_>,
+    config: &RiskConfig,
+    topics: &AlertTopics,
+    as_of: NaiveDate,
+) -> Option<(String, Notification)> {
+    let entering = |from: Level, to: Level| to == Level::Vigilance && from < Level::Vigilance;
+    let refs: Vec<&Assessment> = changes
+        .references
+        .iter()
+        .filter(|(a, from)| entering(*from, a.level))
+        .map(|(a, _)| *a)
+        .collect();
+    let groups: Vec<&GroupAssessment> = changes
+        .groups
+        .iter()
+        .filter(|(g, from)| entering(*from, g.level))
+        .map(|(g, _)| *g)
+        .collect();
+    if refs.is_empty() && groups.is_empty() {
+        return None;
+    }
+    let mut carried: Vec<String> = refs.iter().map(|a| a.cip13.to_string()).collect();
+    carried.extend(groups.iter().map(|g| format!("groupe:{}", g.group)));
+    let mut body = format!(
+        "Entrées en VIGILANCE au {} (rupture prévue dans moins de {} jours, ou exploitant sous son stock de sécurité) :\n",
+        as_of.format("%d/%m/%Y"),
+        number(super::level::Thresholds::default().vigilance_days, 0)
+    );
+    for a in &refs {
+        let settings = config.settings(&a.cip13);
+        let stockout = a.stockout_date.map_or_else(
+            || "pas de rupture prévue".to_owned(),
+            |d| format!("rupture prévue le {}", d.format("%d/%m/%Y")),
+        );
+        let _ = writeln!(
+            body,
+            "  - {} {}{} : {}, {stockout}{}",
+            a.cip13,
+            settings.denomination,
+            if settings.mitm { " (MITM)" } else { "" },
+            coverage_text(a.coverage_days),
+            if a.below_safety_stock.is_empty() {
+                String::new()
+            } else {
+                format!(
+                    ", sous le stock de sécurité : {}",
+                    a.below_safety_stock.join(", ")
+                )
+            }
+        );
+    }
+    for g in &groups {
+        let _ = writeln!(
+            body,
+            "  - groupe {} ({} présentations) : {}",
+            g.group,
+            g.members.len(),
+            coverage_text(g.coverage_days)
+        );
+    }
+    let count = refs.len() + groups.len();
+    Some((
+        format!("VIGILANCE#{as_of}#{}", digest_of(&carried)),
+        Notification {
+            topic: topics.info.clone(),
+            subject: format!(
+                "[Medistock] Vigilance du {} : {count} entrée(s)",
+                as_of.format("%d/%m/%Y")
+            ),
+            body,
+            sms: None,
+            attributes: BTreeMap::from([
+                ("severity".to_owned(), "info".to_owned()),
+                ("level".to_owned(), Level::Vigilance.as_str().to_owned()),
+            ]),
+        },
+    ))
+}
