@@ -5,14 +5,15 @@
 use std::path::Path;
 use std::process::ExitCode;
 
-use chrono::{Days, NaiveDate, NaiveTime};
+use chrono::{Datelike, Days, NaiveDate, NaiveTime, Weekday};
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 use medistock_core::demo::{DemoSpec, generate, score};
 use medistock_core::registry::Registry;
+use medistock_core::report::Week;
 use medistock_core::risk::config::RiskConfig;
 use medistock_core::risk::{Level, publish_pending};
-use medistock_core::store::local::{LocalBackend, LocalNotifier};
+use medistock_core::store::local::{LAKE_BUCKET, LocalBackend, LocalNotifier};
 
 use crate::replay::{DayFile, Levels, Replay, print_scoreboard};
 use crate::risk_cmd::REFERENCES_FILE;
@@ -94,6 +95,10 @@ pub async fn run(data_dir: &Path, args: &DemoArgs) -> anyhow::Result<ExitCode> {
             .day(day, nine, &files, t >= WARM_UP_DAYS, &mut levels)
             .await?
         {
+            // The weekly synthesis, as the Sunday schedule writes it on AWS.
+            if day.weekday() == Weekday::Sun {
+                crate::report_cmd::write(data_dir, Some(Week::of(day))).await?;
+            }
             alerts += publish_pending(&backend.state, &notifier).await?.sent;
             let worst: Vec<String> = summary
                 .levels
@@ -143,9 +148,18 @@ pub async fn run(data_dir: &Path, args: &DemoArgs) -> anyhow::Result<ExitCode> {
     println!();
     println!("Tableau de bord (rejeu jour par jour) :");
     print_scoreboard(&board);
+    let (report, path) = crate::report_cmd::write(data_dir, None).await?;
     println!();
     println!(
-        "Suite : medistock --data-dir {} status <cip13>, ou risk --as-of <date>",
+        "Synthèses hebdomadaires : {} ; la dernière (semaine {}, {} références en vigilance ou pire) : {}",
+        data_dir.join(LAKE_BUCKET).join("reports").display(),
+        report.synthesis.week,
+        report.synthesis.watched().count(),
+        path.display()
+    );
+    println!();
+    println!(
+        "Suite : medistock --data-dir {} status <cip13>, report --week <AAAA-Wss> ou risk --as-of <date>",
         data_dir.display()
     );
     Ok(ExitCode::SUCCESS)

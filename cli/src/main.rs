@@ -10,6 +10,7 @@ mod exit;
 mod ingest_cmd;
 mod recompute_cmd;
 mod replay;
+mod report_cmd;
 mod risk_cmd;
 mod status_cmd;
 mod validate_cmd;
@@ -77,6 +78,10 @@ enum Command {
     /// Lit config/declarants.csv (obligatoire) et config/references.csv (dénomination, groupe,
     /// MITM, seuils) dans le dossier de données.
     Risk(risk_cmd::RiskArgs),
+    /// Écrit la synthèse hebdomadaire pour l'ANSM : références par niveau et leur évolution,
+    /// chiffres et graphiques des références en tension, carte des niveaux par semaine,
+    /// groupes, fichiers reçus et déclarants silencieux (HTML autonome en français + CSV).
+    Report(report_cmd::ReportArgs),
     /// Demande à la fonction de calcul du risque déployée sur AWS un nouveau calcul (analystes).
     ///
     /// Identifiants et région AWS : la chaîne habituelle (variables d'environnement, profil,
@@ -99,6 +104,7 @@ async fn main() -> ExitCode {
         Command::Ingest(args) => ingest_cmd::run(&cli.data_dir, &args).await,
         Command::Status(args) => status_cmd::run(&cli.data_dir, &args).await,
         Command::Risk(args) => risk_cmd::run(&cli.data_dir, &args).await,
+        Command::Report(args) => report_cmd::run(&cli.data_dir, &args).await,
         Command::Recompute(args) => recompute_cmd::run(&args).await,
     };
     match result {

@@ -38,7 +38,8 @@ pub struct RiskArgs {
     json: bool,
 }
 
-pub async fn run(data_dir: &Path, args: &RiskArgs) -> anyhow::Result<ExitCode> {
+/// The registry (required) and the monitored references (optional) of a data directory.
+pub fn load_config(data_dir: &Path) -> anyhow::Result<(Registry, RiskConfig)> {
     let registry = Registry::load(data_dir)?.with_context(|| {
         format!(
             "{} est absent : le type de chaque déclarant est nécessaire au calcul",
@@ -51,6 +52,11 @@ pub async fn run(data_dir: &Path, args: &RiskArgs) -> anyhow::Result<ExitCode> {
         Err(e) => return Err(e).context(REFERENCES_FILE),
     };
     let config = RiskConfig::new(&registry, references.as_deref()).map_err(anyhow::Error::msg)?;
+    Ok((registry, config))
+}
+
+pub async fn run(data_dir: &Path, args: &RiskArgs) -> anyhow::Result<ExitCode> {
+    let (_, config) = load_config(data_dir)?;
     let backend = LocalBackend::open(data_dir)?;
     let topics = AlertTopics {
         critical: "critique".into(),

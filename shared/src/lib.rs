@@ -13,5 +13,6 @@ pub mod domain;
 pub mod ingest;
 pub mod positions;
 pub mod registry;
+pub mod report;
 pub mod risk;
 pub mod store;

@@ -397,6 +397,13 @@ impl<S: StateStore> StateStore for FailingState<'_, S> {
     async fn file(&self, sha256: &str) -> Result<Option<LedgerEntry>, StoreError> {
         self.inner.file(sha256).await
     }
+    async fn files_received(
+        &self,
+        from: chrono::DateTime<chrono::Utc>,
+        to: chrono::DateTime<chrono::Utc>,
+    ) -> Result<Vec<LedgerEntry>, StoreError> {
+        self.inner.files_received(from, to).await
+    }
     async fn apply_positions(
         &self,
         positions: &[Position],

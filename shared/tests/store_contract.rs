@@ -135,6 +135,31 @@ async fn ledger_once_only(state: &impl StateStore) {
         state.claim_file(&ledger("f2", now)).await.unwrap(),
         Claim::Acquired
     );
+    // The week's files: received in [from, to), oldest first.
+    let received = |from, to| async move {
+        state
+            .files_received(from, to)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|e| e.sha256)
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(received(now, now + Duration::days(1)).await, ["f2"]);
+    assert_eq!(
+        received(now, now + Duration::minutes(6)).await,
+        ["f2"],
+        "f1 was claimed again at +6 min: its entry says so"
+    );
+    assert_eq!(
+        received(now - Duration::days(1), now + Duration::days(7)).await,
+        ["f2", "f1"]
+    );
+    assert!(
+        received(now + Duration::days(7), now + Duration::days(14))
+            .await
+            .is_empty()
+    );
 }
 
 async fn outbox_once_only(state: &impl StateStore) {

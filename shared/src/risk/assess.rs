@@ -1,7 +1,7 @@
 //! One reference's assessment: chain stock, demand, coverage, projection, level.
 
 use chrono::{Days, NaiveDate};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::demand::{DemandEstimate, estimate_demand};
 use super::level::{Level, Thresholds, level_after};
@@ -14,7 +14,7 @@ pub const STALE_AFTER_DAYS: i64 = 14;
 pub const HORIZON_DAYS: u32 = 120;
 
 /// What lowers the confidence in an assessment.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "flag", rename_all = "snake_case")]
 pub enum QualityFlag {
     /// A declarant's position is older than the staleness bound.
@@ -49,7 +49,7 @@ pub struct ReferenceInput {
 }
 
 /// The assessment of one reference at one date.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Assessment {
     /// The reference.
     pub cip13: Cip13,
@@ -82,7 +82,7 @@ pub struct Assessment {
 }
 
 /// Stock declared per declarant type.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
 pub struct StockByType {
     /// Laboratoires exploitants.
     pub exploitants: i64,

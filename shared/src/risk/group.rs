@@ -6,14 +6,14 @@
 use std::collections::BTreeMap;
 
 use chrono::NaiveDate;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::assess::{Assessment, ReferenceInput, assess};
 use super::config::RiskConfig;
 use super::level::{Level, Thresholds};
 
 /// The assessment of one group at one date.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct GroupAssessment {
     /// The group id.
     pub group: String,

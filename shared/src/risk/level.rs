@@ -19,6 +19,20 @@ pub enum Level {
 }
 
 impl Level {
+    /// Every level, from best to worst.
+    pub const ALL: [Level; 5] = [
+        Level::Normal,
+        Level::Vigilance,
+        Level::Tension,
+        Level::Critique,
+        Level::Rupture,
+    ];
+
+    /// The level of a label written by [`Level::as_str`].
+    pub fn parse(label: &str) -> Option<Level> {
+        Level::ALL.into_iter().find(|l| l.as_str() == label)
+    }
+
     /// The label used in alerts and reports.
     pub fn as_str(self) -> &'static str {
         match self {

@@ -16,6 +16,8 @@ mod model;
 use std::collections::BTreeMap;
 use std::future::Future;
 
+use chrono::{DateTime, Utc};
+
 pub use model::{
     AlertRecord, AlertStatus, Claim, FileStatus, GROUP_SUBJECT_PREFIX, LedgerEntry, Notification,
     PositionWrite, RiskItem,
@@ -122,6 +124,13 @@ pub trait StateStore: Send + Sync {
         &self,
         sha256: &str,
     ) -> impl Future<Output = Result<Option<LedgerEntry>, StoreError>> + Send;
+    /// The ledger entries of the files received in `[from, to)`, oldest first (the weekly
+    /// report's counts; a sweep, not a hot path).
+    fn files_received(
+        &self,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> impl Future<Output = Result<Vec<LedgerEntry>, StoreError>> + Send;
     /// Writes positions, each only if strictly newer than the one held (or from the same
     /// file): one conditional write per (reference, declarant).
     fn apply_positions(

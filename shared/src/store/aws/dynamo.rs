@@ -370,6 +370,29 @@ impl StateStore for DynamoState {
             .transpose()
     }
 
+    async fn files_received(
+        &self,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<Vec<LedgerEntry>, StoreError> {
+        let items = self
+            .scan(
+                "begins_with(pk, :file) AND sk = :meta",
+                &[],
+                &[(":file", "FILE#"), (":meta", "META")],
+            )
+            .await?;
+        let mut out = Vec::new();
+        for item in &items {
+            let entry = ledger_of(item)?;
+            if entry.received_at >= from && entry.received_at < to {
+                out.push(entry);
+            }
+        }
+        out.sort_by(|a, b| (a.received_at, &a.sha256).cmp(&(b.received_at, &b.sha256)));
+        Ok(out)
+    }
+
     async fn apply_positions(
         &self,
         positions: &[Position],

@@ -4,7 +4,7 @@
 use std::path::Path;
 use std::sync::Mutex;
 
-use chrono::NaiveDate;
+use chrono::{DateTime, NaiveDate, Utc};
 use rusqlite::{Connection, OptionalExtension, params};
 
 use crate::domain::{Cip13, DeclarantId};
@@ -201,6 +201,25 @@ impl StateStore for LocalState {
 
     async fn file(&self, sha256: &str) -> Result<Option<LedgerEntry>, StoreError> {
         read_entry(&self.conn(), sha256)
+    }
+
+    async fn files_received(
+        &self,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<Vec<LedgerEntry>, StoreError> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare("SELECT entry FROM files")?;
+        let rows = stmt.query_map([], |r| r.get::<_, String>(0))?;
+        let mut out = Vec::new();
+        for row in rows {
+            let entry: LedgerEntry = serde_json::from_str(&row?).map_err(corrupt)?;
+            if entry.received_at >= from && entry.received_at < to {
+                out.push(entry);
+            }
+        }
+        out.sort_by(|a, b| (a.received_at, &a.sha256).cmp(&(b.received_at, &b.sha256)));
+        Ok(out)
     }
 
     async fn apply_positions(
