@@ -5,7 +5,8 @@
 //! cargo bench -p medistock-core --bench risk
 //! MEDISTOCK_BENCH_REFERENCES=5000 cargo bench -p medistock-core --bench risk
 //! ```
-//! Prints the run time and the process's peak memory (VmHWM).
+//! Prints the run time and the process's peak memory (VmHWM), then the time and size of the
+//! weekly synthesis over the same state with eight weeks of daily snapshots.
 
 use std::collections::BTreeMap;
 use std::time::Instant;
@@ -15,6 +16,7 @@ use medistock_core::declaration::cells::epoch_days;
 use medistock_core::domain::{Cip13, DeclarantId};
 use medistock_core::positions::Position;
 use medistock_core::registry::Registry;
+use medistock_core::report::{Week, write_report};
 use medistock_core::risk::alert::AlertTopics;
 use medistock_core::risk::config::RiskConfig;
 use medistock_core::risk::{RiskOutcome, RiskRun, Scope, run_risk};
@@ -88,6 +90,7 @@ fn main() {
                     Int32Chunked::full("date_stock".into(), epoch_days(date), references).into_date().into_column(),
                     StringChunked::full("declarant".into(), "gr-b", references).into_column(),
                     Float64Chunked::from_iter_values("daily_outflow".into(), outflows).into_column(),
+                    StringChunked::full("source_sha256".into(), &format!("jour-{day}"), references).into_column(),
                 ],
             )
             .expect("frame");
@@ -120,5 +123,23 @@ fn main() {
             before.unwrap_or(f64::NAN)
         );
         assert!(backend.objects.list(LAKE_BUCKET, "risk/").await.expect("list").len() == 1);
+
+        // The weekly synthesis over the same state, with eight weeks of daily snapshots.
+        let snapshot = backend.objects.get(LAKE_BUCKET, &format!("risk/as_of={as_of}/risk.parquet")).await.expect("get").expect("snapshot");
+        for back in 1..56u64 {
+            let date = as_of.checked_sub_days(Days::new(back)).expect("date");
+            backend.objects.put(LAKE_BUCKET, &format!("risk/as_of={date}/risk.parquet"), snapshot.bytes.clone(), "application/vnd.apache.parquet", &BTreeMap::new()).await.expect("put");
+        }
+        let start = Instant::now();
+        let report = write_report(&backend.objects, &backend.state, LAKE_BUCKET, Week::of(as_of), &config, &registry).await.expect("report");
+        println!(
+            "synthèse hebdomadaire : {:.2} s, {} références dont {} en vigilance ou pire, HTML {:.0} Ko, CSV {:.0} Ko",
+            start.elapsed().as_secs_f64(),
+            report.synthesis.references.len(),
+            report.synthesis.watched().count(),
+            report.html_bytes as f64 / 1024.0,
+            backend.objects.size(LAKE_BUCKET, &report.csv_key).await.expect("size").unwrap_or(0) as f64 / 1024.0
+        );
+        println!("mémoire de pointe du processus après la synthèse : {:.0} Mo", peak_memory_mb().unwrap_or(f64::NAN));
     });
 }

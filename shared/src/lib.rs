@@ -15,4 +15,5 @@ pub mod positions;
 pub mod registry;
 pub mod report;
 pub mod risk;
+pub mod sftp;
 pub mod store;

@@ -397,6 +397,15 @@ impl<S: StateStore> StateStore for FailingState<'_, S> {
     async fn file(&self, sha256: &str) -> Result<Option<LedgerEntry>, StoreError> {
         self.inner.file(sha256).await
     }
+    async fn account(&self, id: &str) -> Result<Option<medistock_core::sftp::Account>, StoreError> {
+        self.inner.account(id).await
+    }
+    async fn put_account(&self, a: &medistock_core::sftp::Account) -> Result<(), StoreError> {
+        self.inner.put_account(a).await
+    }
+    async fn accounts(&self) -> Result<Vec<medistock_core::sftp::Account>, StoreError> {
+        self.inner.accounts().await
+    }
     async fn files_received(
         &self,
         from: chrono::DateTime<chrono::Utc>,

@@ -145,7 +145,7 @@ async fn ledger_once_only(state: &impl StateStore) {
             .map(|e| e.sha256)
             .collect::<Vec<_>>()
     };
-    assert_eq!(received(now, now + Duration::days(1)).await, ["f2"]);
+    assert_eq!(received(now, now + Duration::days(1)).await, ["f2", "f1"]);
     assert_eq!(
         received(now, now + Duration::minutes(6)).await,
         ["f2"],
@@ -230,6 +230,31 @@ async fn many_positions_at_once(state: &impl StateStore) {
             std::slice::from_ref(p)
         );
     }
+}
+
+async fn sftp_accounts(state: &impl StateStore) {
+    use medistock_core::domain::{DeclarantId, DeclarantType};
+    use medistock_core::sftp::Account;
+    let account = |id: &str, enabled: bool| Account {
+        id: DeclarantId::parse(id).unwrap(),
+        name: format!("Déclarant {id}"),
+        kind: DeclarantType::Grossiste,
+        public_keys: vec![format!("ssh-ed25519 AAAA {id}")],
+        enabled,
+    };
+    assert_eq!(state.account("gr-b").await.unwrap(), None);
+    state.put_account(&account("gr-b", true)).await.unwrap();
+    state.put_account(&account("gr-a", true)).await.unwrap();
+    assert_eq!(
+        state.account("gr-b").await.unwrap(),
+        Some(account("gr-b", true))
+    );
+    // Disabling replaces the account; the list is by id.
+    state.put_account(&account("gr-b", false)).await.unwrap();
+    assert_eq!(
+        state.accounts().await.unwrap(),
+        [account("gr-a", true), account("gr-b", false)]
+    );
 }
 
 async fn risk_items_are_versioned(state: &impl StateStore) {
@@ -365,6 +390,11 @@ mod local {
     }
 
     #[tokio::test]
+    async fn sftp_accounts() {
+        super::sftp_accounts(&LocalState::in_memory().unwrap()).await;
+    }
+
+    #[tokio::test]
     async fn objects_with_metadata() {
         let dir = tempfile::tempdir().unwrap();
         super::objects_with_metadata(&LocalObjects::new(dir.path()), "depot").await;
@@ -448,6 +478,12 @@ mod on_moto {
     async fn risk_items_are_versioned() {
         let Some(state) = state().await else { return };
         super::risk_items_are_versioned(&state).await;
+    }
+
+    #[tokio::test]
+    async fn sftp_accounts() {
+        let Some(state) = state().await else { return };
+        super::sftp_accounts(&state).await;
     }
 
     #[tokio::test]

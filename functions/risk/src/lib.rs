@@ -5,9 +5,8 @@
 
 use chrono::{DateTime, NaiveDate, Utc};
 use medistock_core::domain::{Cip13, paris_date};
-use medistock_core::registry::Registry;
 use medistock_core::risk::alert::AlertTopics;
-use medistock_core::risk::config::RiskConfig;
+use medistock_core::risk::config::load_from_lake;
 use medistock_core::risk::{RiskError, RiskOutcome, RiskRun, RunSummary, Scope, run_risk};
 use medistock_core::store::{ObjectStore, StateStore};
 use serde::Deserialize;
@@ -135,21 +134,9 @@ pub async fn handle<O: ObjectStore, S: StateStore>(
     now: DateTime<Utc>,
 ) -> Result<RunSummary, HandlerError> {
     let request = parse_request(&payload, now)?;
-    let read = |key: &'static str| async move {
-        objects
-            .get(&config.lake_bucket, key)
-            .await
-            .map_err(|e| HandlerError::Config(format!("{key} : {e}")))
-            .map(|o| o.map(|o| String::from_utf8_lossy(&o.bytes).into_owned()))
-    };
-    let registry_text = read("config/declarants.csv")
-        .await?
-        .ok_or_else(|| HandlerError::Config("config/declarants.csv absent du lac".into()))?;
-    let registry =
-        Registry::parse(&registry_text).map_err(|e| HandlerError::Config(e.to_string()))?;
-    let references = read("config/references.csv").await?;
-    let risk_config =
-        RiskConfig::new(&registry, references.as_deref()).map_err(HandlerError::Config)?;
+    let (_, risk_config) = load_from_lake(objects, &config.lake_bucket)
+        .await
+        .map_err(|e| HandlerError::Config(e.to_string()))?;
     let run = RiskRun {
         lake_bucket: &config.lake_bucket,
         topics: &config.topics,

@@ -177,7 +177,7 @@ async fn bad_requests_and_missing_configuration_are_explained() {
     .unwrap_err();
     assert_eq!(
         missing.to_string(),
-        "configuration : config/declarants.csv absent du lac"
+        "configuration : config/declarants.csv absent du lac : le type de chaque déclarant est nécessaire"
     );
     let env = Config::from_env(|n| (n != "INFO_TOPIC_ARN").then(|| "x".to_owned())).unwrap_err();
     assert_eq!(env, "variable d'environnement INFO_TOPIC_ARN absente");

@@ -73,6 +73,53 @@ impl RiskConfig {
     }
 }
 
+/// Where the lake keeps the declarant registry.
+pub const LAKE_REGISTRY_KEY: &str = "config/declarants.csv";
+/// Where the lake keeps the monitored references.
+pub const LAKE_REFERENCES_KEY: &str = "config/references.csv";
+
+/// Why the configuration in the lake cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum LakeConfigError {
+    /// The lake cannot be read.
+    #[error("{key} : {source}")]
+    Store {
+        /// Object.
+        key: &'static str,
+        /// Cause.
+        source: crate::store::StoreError,
+    },
+    /// The registry is missing.
+    #[error("{LAKE_REGISTRY_KEY} absent du lac : le type de chaque déclarant est nécessaire")]
+    MissingRegistry,
+    /// A file is invalid.
+    #[error("{0}")]
+    Invalid(String),
+}
+
+/// The registry (required) and monitored references (optional) kept in the lake's `config/`.
+pub async fn load_from_lake<O: crate::store::ObjectStore>(
+    objects: &O,
+    lake: &str,
+) -> Result<(Registry, RiskConfig), LakeConfigError> {
+    let read = |key: &'static str| async move {
+        objects
+            .get(lake, key)
+            .await
+            .map_err(|source| LakeConfigError::Store { key, source })
+            .map(|o| o.map(|o| String::from_utf8_lossy(&o.bytes).into_owned()))
+    };
+    let registry_text = read(LAKE_REGISTRY_KEY)
+        .await?
+        .ok_or(LakeConfigError::MissingRegistry)?;
+    let registry =
+        Registry::parse(&registry_text).map_err(|e| LakeConfigError::Invalid(e.to_string()))?;
+    let references = read(LAKE_REFERENCES_KEY).await?;
+    let config =
+        RiskConfig::new(&registry, references.as_deref()).map_err(LakeConfigError::Invalid)?;
+    Ok((registry, config))
+}
+
 fn parse_references(text: &str) -> Result<BTreeMap<Cip13, ReferenceSettings>, String> {
     let mut lines = text
         .lines()

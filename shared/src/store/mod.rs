@@ -124,6 +124,20 @@ pub trait StateStore: Send + Sync {
         &self,
         sha256: &str,
     ) -> impl Future<Output = Result<Option<LedgerEntry>, StoreError>> + Send;
+    /// A declarant's SFTP account.
+    fn account(
+        &self,
+        id: &str,
+    ) -> impl Future<Output = Result<Option<crate::sftp::Account>, StoreError>> + Send;
+    /// Creates or replaces a declarant's SFTP account.
+    fn put_account(
+        &self,
+        account: &crate::sftp::Account,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+    /// Every SFTP account, by id.
+    fn accounts(
+        &self,
+    ) -> impl Future<Output = Result<Vec<crate::sftp::Account>, StoreError>> + Send;
     /// The ledger entries of the files received in `[from, to)`, oldest first (the weekly
     /// report's counts; a sweep, not a hot path).
     fn files_received(

@@ -370,6 +370,45 @@ impl StateStore for DynamoState {
             .transpose()
     }
 
+    async fn account(&self, id: &str) -> Result<Option<crate::sftp::Account>, StoreError> {
+        self.get(format!("DECLARANT#{id}"), "ACCOUNT")
+            .await?
+            .as_ref()
+            .map(|item| {
+                serde_json::from_str(&text(item, "account")?).map_err(|_| corrupt("account"))
+            })
+            .transpose()
+    }
+
+    async fn put_account(&self, account: &crate::sftp::Account) -> Result<(), StoreError> {
+        let json =
+            serde_json::to_string(account).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        self.client
+            .put_item()
+            .table_name(&*self.table)
+            .item("pk", s(format!("DECLARANT#{}", account.id)))
+            .item("sk", s("ACCOUNT"))
+            .item("enabled", AttributeValue::Bool(account.enabled))
+            .item("account", s(json))
+            .send()
+            .await
+            .map_err(|e| aws_error("DynamoDB.PutItem", e))?;
+        Ok(())
+    }
+
+    async fn accounts(&self) -> Result<Vec<crate::sftp::Account>, StoreError> {
+        let items = self.scan_prefix("DECLARANT#", "ACCOUNT").await?;
+        let mut out = items
+            .iter()
+            .map(|item| {
+                serde_json::from_str::<crate::sftp::Account>(&text(item, "account")?)
+                    .map_err(|_| corrupt("account"))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        out.sort_by(|a, b| a.id.cmp(&b.id));
+        Ok(out)
+    }
+
     async fn files_received(
         &self,
         from: DateTime<Utc>,

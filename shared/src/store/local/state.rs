@@ -5,6 +5,8 @@ use std::path::Path;
 use std::sync::Mutex;
 
 use chrono::{DateTime, NaiveDate, Utc};
+
+use crate::sftp::Account;
 use rusqlite::{Connection, OptionalExtension, params};
 
 use crate::domain::{Cip13, DeclarantId};
@@ -36,6 +38,10 @@ CREATE TABLE IF NOT EXISTS risks (
     cip13 TEXT PRIMARY KEY,
     version INTEGER NOT NULL,
     item TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS accounts (
+    id TEXT PRIMARY KEY,
+    account TEXT NOT NULL
 );
 CREATE TABLE IF NOT EXISTS alerts (
     key TEXT PRIMARY KEY,
@@ -201,6 +207,37 @@ impl StateStore for LocalState {
 
     async fn file(&self, sha256: &str) -> Result<Option<LedgerEntry>, StoreError> {
         read_entry(&self.conn(), sha256)
+    }
+
+    async fn account(&self, id: &str) -> Result<Option<Account>, StoreError> {
+        let json: Option<String> = self
+            .conn()
+            .query_row("SELECT account FROM accounts WHERE id = ?1", [id], |r| {
+                r.get(0)
+            })
+            .optional()?;
+        json.map(|j| serde_json::from_str(&j).map_err(corrupt))
+            .transpose()
+    }
+
+    async fn put_account(&self, account: &Account) -> Result<(), StoreError> {
+        let json = serde_json::to_string(account).map_err(corrupt)?;
+        self.conn().execute(
+            "INSERT INTO accounts (id, account) VALUES (?1, ?2) ON CONFLICT(id) DO UPDATE SET account = excluded.account",
+            params![account.id.as_str(), json],
+        )?;
+        Ok(())
+    }
+
+    async fn accounts(&self) -> Result<Vec<Account>, StoreError> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare("SELECT account FROM accounts ORDER BY id")?;
+        let rows = stmt.query_map([], |r| r.get::<_, String>(0))?;
+        let mut out = Vec::new();
+        for row in rows {
+            out.push(serde_json::from_str(&row?).map_err(corrupt)?);
+        }
+        Ok(out)
     }
 
     async fn files_received(

@@ -1,0 +1,25 @@
+//! Entry point: clients built once, then one `handle` per invocation.
+
+use chrono::Utc;
+use lambda_runtime::{Error, LambdaEvent, service_fn};
+use medistock_core::store::aws::AwsBackend;
+use report::{Config, handle};
+use serde_json::Value;
+
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    lambda_runtime::tracing::init_default_subscriber();
+    let config = Config::from_env(|name| std::env::var(name).ok())?;
+    let backend = AwsBackend::load(&config.table_name).await;
+    let (objects, state, notifier, config) =
+        (&backend.objects, &backend.state, &backend.notifier, &config);
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
+        handle(objects, state, notifier, config, event.payload, Utc::now())
+            .await
+            .map_err(Error::from)
+    }))
+    .await
+}
