@@ -1,5 +1,6 @@
-//! The SAM template against the code: every function crate has its resource, the ingest
-//! function gets exactly the variables it reads, and its policies name no wildcard resource.
+//! The SAM template against the code: every function crate has its resource, each function
+//! gets exactly the variables it reads, policies name no wildcard resource, the SFTP gateway
+//! asks the identity provider, and every function and failure queue has its alarms.
 //! (cfn-lint checks the template itself in `scripts/test.sh`.)
 
 use std::path::PathBuf;
@@ -61,10 +62,12 @@ fn every_function_crate_has_a_resource_and_back() {
 #[test]
 fn each_function_gets_exactly_the_variables_it_reads() {
     let template = template();
-    let read: [(&str, &[&str], bool); 3] = [
+    let read: [(&str, &[&str], bool); 5] = [
         ("IngestFunction", &ingest::ENV_VARS, true),
         ("RiskFunction", &risk::ENV_VARS, true),
         ("NotifyFunction", &notify::ENV_VARS, false),
+        ("ReportFunction", &report::ENV_VARS, true),
+        ("SftpAuthFunction", &sftp_auth::ENV_VARS, false),
     ];
     for (name, vars, polars) in read {
         let function = resource(&template, name);
@@ -95,7 +98,13 @@ fn each_function_gets_exactly_the_variables_it_reads() {
 #[test]
 fn policies_are_scoped_to_named_resources() {
     let template = template();
-    for name in ["IngestFunction", "RiskFunction", "NotifyFunction"] {
+    for name in [
+        "IngestFunction",
+        "RiskFunction",
+        "NotifyFunction",
+        "ReportFunction",
+        "SftpAuthFunction",
+    ] {
         let function = resource(&template, name);
         let policies: Vec<&str> = function
             .iter()
@@ -130,5 +139,73 @@ fn policies_are_scoped_to_named_resources() {
     assert!(
         notify.iter().any(|l| l.contains("ReportBatchItemFailures")),
         "partial batch responses"
+    );
+}
+
+#[test]
+fn the_sftp_gateway_asks_the_identity_provider_and_its_role_stays_in_the_inbox_bucket() {
+    let template = template();
+    let server = resource(&template, "SftpServer");
+    for line in [
+        "IdentityProviderType: AWS_LAMBDA",
+        "Function: !GetAtt SftpAuthFunction.Arn",
+        "Protocols: [SFTP]",
+    ] {
+        assert!(server.iter().any(|l| l.trim() == line), "{line}");
+    }
+    let role = resource(&template, "SftpUserRole");
+    let resources: Vec<&&str> = role
+        .iter()
+        .filter(|l| l.contains("arn:${AWS::Partition}:s3:::"))
+        .collect();
+    assert_eq!(resources.len(), 3, "{resources:?}");
+    for line in resources {
+        assert!(
+            line.contains("medistock-inbox-${Environment}-${AWS::AccountId}"),
+            "{line}"
+        );
+    }
+    let auth = resource(&template, "SftpAuthFunction");
+    assert!(
+        auth.iter().any(|l| l.contains("dynamodb:GetItem"))
+            && !auth.iter().any(|l| l.contains("dynamodb:PutItem")),
+        "the identity provider only reads"
+    );
+}
+
+#[test]
+fn every_function_and_failure_queue_has_an_alarm() {
+    let template = template();
+    for function in ["Ingest", "Risk", "Notify", "Report", "SftpAuth"] {
+        for alarm in ["ErrorsAlarm", "ThrottlesAlarm"] {
+            let lines = resource(&template, &format!("{function}{alarm}"));
+            assert!(
+                lines
+                    .iter()
+                    .any(|l| l.contains(&format!("!Ref {function}Function"))),
+                "{function}{alarm}"
+            );
+            assert!(lines.iter().any(|l| l.contains("!Ref OpsTopic")));
+        }
+    }
+    for queue in ["Ingest", "Notify"] {
+        let lines = resource(&template, &format!("{queue}FailuresAlarm"));
+        assert!(
+            lines
+                .iter()
+                .any(|l| l.contains(&format!("{queue}Failures.QueueName")))
+        );
+    }
+    let missing = resource(&template, "MissingDailyRiskRunAlarm");
+    assert!(
+        missing
+            .iter()
+            .any(|l| l.trim() == "TreatMissingData: breaching")
+    );
+    let report = resource(&template, "ReportFunction");
+    assert!(
+        report
+            .iter()
+            .any(|l| l.trim() == "ScheduleExpressionTimezone: Europe/Paris")
     );
 }
