@@ -5,6 +5,7 @@
 
 mod backtest_cmd;
 mod catalogue_cmd;
+mod declarants_cmd;
 mod demo_cmd;
 mod exit;
 mod ingest_cmd;
@@ -82,6 +83,9 @@ enum Command {
     /// chiffres et graphiques des références en tension, carte des niveaux par semaine,
     /// groupes, fichiers reçus et déclarants silencieux (HTML autonome en français + CSV).
     Report(report_cmd::ReportArgs),
+    /// Inscrit, change la clé, désactive ou liste les déclarants (comptes SFTP et registre),
+    /// sans redéploiement : localement, ou sur AWS avec --table et --lac.
+    Declarants(declarants_cmd::DeclarantsArgs),
     /// Demande à la fonction de calcul du risque déployée sur AWS un nouveau calcul (analystes).
     ///
     /// Identifiants et région AWS : la chaîne habituelle (variables d'environnement, profil,
@@ -105,6 +109,7 @@ async fn main() -> ExitCode {
         Command::Status(args) => status_cmd::run(&cli.data_dir, &args).await,
         Command::Risk(args) => risk_cmd::run(&cli.data_dir, &args).await,
         Command::Report(args) => report_cmd::run(&cli.data_dir, &args).await,
+        Command::Declarants(args) => declarants_cmd::run(&cli.data_dir, &args).await,
         Command::Recompute(args) => recompute_cmd::run(&args).await,
     };
     match result {

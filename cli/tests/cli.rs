@@ -473,3 +473,90 @@ fn backtest_replays_a_folder_of_declarations_against_known_stock_outs() {
         "the stock-out was warned: {board}"
     );
 }
+
+#[test]
+fn declarants_are_onboarded_rotated_and_disabled_without_redeploying() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("donnees");
+    let key1 = dir.path().join("id1.pub");
+    let key2 = dir.path().join("id2.pub");
+    std::fs::write(
+        &key1,
+        "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIFirstKey lab-x@poste\n",
+    )
+    .unwrap();
+    std::fs::write(
+        &key2,
+        "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAISecondKey lab-x@poste\n",
+    )
+    .unwrap();
+    let run = |args: &[&str]| medistock(&data, args);
+    let added = run(&[
+        "declarants",
+        "add",
+        "lab-x",
+        "--nom",
+        "Laboratoire X",
+        "--type",
+        "exploitant",
+        "--cle",
+        key1.to_str().unwrap(),
+    ]);
+    assert!(
+        added.status.success(),
+        "{}",
+        String::from_utf8_lossy(&added.stderr)
+    );
+    assert_eq!(
+        std::fs::read_to_string(data.join("config/declarants.csv")).unwrap(),
+        "declarant;nom;type\nlab-x;Laboratoire X;exploitant\n",
+        "the risk run knows its type"
+    );
+    let again = run(&[
+        "declarants",
+        "add",
+        "lab-x",
+        "--nom",
+        "X",
+        "--type",
+        "exploitant",
+        "--cle",
+        key1.to_str().unwrap(),
+    ]);
+    assert!(!again.status.success());
+    assert!(String::from_utf8_lossy(&again.stderr).contains("existe déjà"));
+
+    let rotated = run(&[
+        "declarants",
+        "rotate-key",
+        "lab-x",
+        "--cle",
+        key2.to_str().unwrap(),
+        "--garder-ancienne",
+    ]);
+    assert!(rotated.status.success());
+    let listed = String::from_utf8(run(&["declarants", "list"]).stdout).unwrap();
+    assert!(
+        listed.contains("lab-x") && listed.contains("actif") && listed.contains("2 clé(s)"),
+        "{listed}"
+    );
+
+    assert!(run(&["declarants", "disable", "lab-x"]).status.success());
+    let listed = String::from_utf8(run(&["declarants", "list"]).stdout).unwrap();
+    assert!(listed.contains("désactivé"), "{listed}");
+
+    std::fs::write(&key1, "-----BEGIN OPENSSH PRIVATE KEY-----\n").unwrap();
+    let private = run(&[
+        "declarants",
+        "rotate-key",
+        "lab-x",
+        "--cle",
+        key1.to_str().unwrap(),
+    ]);
+    assert!(!private.status.success());
+    assert!(
+        String::from_utf8_lossy(&private.stderr).contains("clé publique SSH invalide"),
+        "{}",
+        String::from_utf8_lossy(&private.stderr)
+    );
+}

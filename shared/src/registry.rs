@@ -84,6 +84,20 @@ impl Registry {
         Ok(Self { declarants })
     }
 
+    /// The CSV text of the registry (header first, by id).
+    pub fn to_csv(&self) -> String {
+        let mut out = String::from("declarant;nom;type\n");
+        for d in self.declarants.values() {
+            let kind = match d.kind {
+                DeclarantType::Exploitant => "exploitant",
+                DeclarantType::Grossiste => "grossiste",
+                DeclarantType::Autre => "autre",
+            };
+            out.push_str(&format!("{};{};{kind}\n", d.id, d.name));
+        }
+        out
+    }
+
     /// The registry of a data directory; `None` when the file does not exist.
     pub fn load(data_dir: &Path) -> Result<Option<Self>, RegistryError> {
         let path = data_dir.join(REGISTRY_FILE);
@@ -98,6 +112,15 @@ impl Registry {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_registry_is_written_back_as_it_is_read() {
+        let text =
+            "declarant;nom;type\ngr-b;Grossiste B;grossiste\nlab-a;Laboratoire A;exploitant\n";
+        let r = Registry::parse(text).unwrap();
+        assert_eq!(r.to_csv(), text);
+        assert_eq!(Registry::parse(&r.to_csv()).unwrap(), r);
+    }
 
     #[test]
     fn reads_the_registry() {
