@@ -393,10 +393,40 @@ fn demo_runs_the_whole_pipeline_and_scores_the_model() {
         "the production stop runs out: {text}"
     );
     assert!(
-        text.contains("ruptures réelles                         : 1"),
+        text.contains("ruptures réelles                         : 4"),
         "{text}"
     );
     assert!(data.join("alerts.jsonl").is_file());
+    // A synthesis every simulated Sunday, and the last week's: its table holds exactly the
+    // references of the RISK items, each at its level.
+    let reports = data.join("lac/reports");
+    assert_eq!(std::fs::read_dir(&reports).unwrap().count(), 21, "weeks 33 to 53");
+    let csv = std::fs::read_to_string(reports.join("2026-W53/synthese.csv")).unwrap();
+    let mut from_report: Vec<(String, String)> = csv
+        .lines()
+        .skip(1)
+        .map(|l| {
+            let cells: Vec<&str> = l.split(';').collect();
+            (cells[0].to_owned(), cells[4].to_owned())
+        })
+        .collect();
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let items = runtime.block_on(async {
+        use medistock_core::store::StateStore;
+        let backend = medistock_core::store::local::LocalBackend::open(&data).unwrap();
+        backend.state.risk_items().await.unwrap()
+    });
+    let mut from_items: Vec<(String, String)> = items
+        .iter()
+        .filter(|i| i.group().is_none())
+        .map(|i| (i.subject.clone(), i.level.as_str().to_owned()))
+        .collect();
+    from_report.sort();
+    from_items.sort();
+    assert_eq!(from_report, from_items);
+    let html = std::fs::read_to_string(reports.join("2026-W53/synthese.html")).unwrap();
+    assert!(html.starts_with("<!DOCTYPE html><html lang=\"fr\">"));
+    assert!(text.contains("2026-W53/synthese.html"), "{text}");
     // Seeded: the same seed gives the same data set, hence the same report.
     let again = medistock(
         &dir.path().join("demo2"),
