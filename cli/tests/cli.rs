@@ -400,7 +400,11 @@ fn demo_runs_the_whole_pipeline_and_scores_the_model() {
     // A synthesis every simulated Sunday, and the last week's: its table holds exactly the
     // references of the RISK items, each at its level.
     let reports = data.join("lac/reports");
-    assert_eq!(std::fs::read_dir(&reports).unwrap().count(), 21, "weeks 33 to 53");
+    assert_eq!(
+        std::fs::read_dir(&reports).unwrap().count(),
+        21,
+        "weeks 33 to 53"
+    );
     let csv = std::fs::read_to_string(reports.join("2026-W53/synthese.csv")).unwrap();
     let mut from_report: Vec<(String, String)> = csv
         .lines()

@@ -25,6 +25,10 @@ pub struct RunChanges<'a> {
     pub groups: Vec<(&'a GroupAssessment, Level)>,
 }
 
+/// References listed in a digest at most: an SNS message holds 256 KB, and a reader a few
+/// hundred lines.
+pub const DIGEST_MAX_LINES: usize = 200;
+
 /// The alert records of a run's transitions.
 pub fn outbox_records(
     changes: &RunChanges<'_>,
@@ -329,7 +333,7 @@ fn vigilance_digest(
         as_of.format("%d/%m/%Y"),
         number(super::level::Thresholds::default().vigilance_days, 0)
     );
-    for a in &refs {
+    for a in refs.iter().take(DIGEST_MAX_LINES) {
         let settings = config.settings(&a.cip13);
         let stockout = a.stockout_date.map_or_else(
             || "pas de rupture prévue".to_owned(),
@@ -352,7 +356,14 @@ fn vigilance_digest(
             }
         );
     }
-    for g in &groups {
+    if refs.len() > DIGEST_MAX_LINES {
+        let _ = writeln!(
+            body,
+            "  … et {} autres références (liste complète : synthèse hebdomadaire, medistock risk)",
+            refs.len() - DIGEST_MAX_LINES
+        );
+    }
+    for g in groups.iter().take(DIGEST_MAX_LINES) {
         let _ = writeln!(
             body,
             "  - groupe {} ({} présentations) : {}",
@@ -378,4 +389,68 @@ fn vigilance_digest(
             ]),
         },
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::Cip13;
+    use crate::risk::assess::StockByType;
+
+    fn assessment(i: u32) -> Assessment {
+        let cip12 = format!("34009{:07}", 3_000_000 + i);
+        let sum: u32 = cip12
+            .bytes()
+            .enumerate()
+            .map(|(k, d)| u32::from(d - b'0') * if k % 2 == 0 { 1 } else { 3 })
+            .sum();
+        Assessment {
+            cip13: Cip13::parse(&format!("{cip12}{}", (10 - sum % 10) % 10)).unwrap(),
+            as_of: NaiveDate::from_ymd_opt(2026, 11, 23).unwrap(),
+            level: Level::Vigilance,
+            chain_stock: 4000.0,
+            held_stock: 0,
+            stock_by_type: StockByType::default(),
+            demand: Some(100.0),
+            trend: 1.0,
+            coverage_days: Some(40.0),
+            stockout_date: None,
+            days_to_stockout: Some(40),
+            supplies: Vec::new(),
+            below_safety_stock: Vec::new(),
+            flags: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn a_national_digest_stays_within_an_sns_message() {
+        let all: Vec<Assessment> = (0..5000).map(assessment).collect();
+        let changes = RunChanges {
+            references: all.iter().map(|a| (a, Level::Normal)).collect(),
+            groups: Vec::new(),
+        };
+        let topics = AlertTopics {
+            critical: "c".into(),
+            info: "i".into(),
+        };
+        let records = outbox_records(
+            &changes,
+            &RiskConfig::default(),
+            &topics,
+            all[0].as_of,
+            Utc::now(),
+        );
+        assert_eq!(records.len(), 1, "VIGILANCE is not sent one by one");
+        let n = &records[0].notification;
+        assert_eq!(
+            n.subject,
+            "[Medistock] Vigilance du 23/11/2026 : 5000 entrée(s)"
+        );
+        assert_eq!(
+            n.body.lines().filter(|l| l.starts_with("  - ")).count(),
+            DIGEST_MAX_LINES
+        );
+        assert!(n.body.contains("… et 4800 autres références"));
+        assert!(n.body.len() < 64 * 1024, "{} bytes", n.body.len());
+    }
 }
