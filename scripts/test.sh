@@ -2,7 +2,7 @@
 # Runs every test of Medistock: the README's test command, called by .ci/run.
 #
 # - creates a Python venv in .venv (git-ignored) with the pinned AWS emulator and template
-#   linters from PyPI;
+#   linters from PyPI (cfn-lint; aws-sam-cli in .venv-sam for `sam validate --lint`);
 # - starts moto_server on 127.0.0.1 on a free port, exports AWS_ENDPOINT_URL and dummy
 #   credentials, and stops the server by its PID on exit;
 # - points the real-data tests at the BDPM snapshot beside the checkout (../shared/data/bdpm);
@@ -48,10 +48,21 @@ fi
 echo "==> cfn-lint infra/template.yaml"
 "$VENV/bin/cfn-lint" infra/template.yaml
 
+# SAM's own validation (transform + lint), in its own venv: its pins differ from moto's.
+SAM_VERSION="1.170.0"
+SAM_VENV=".venv-sam"
+if [ ! -x "$SAM_VENV/bin/sam" ]; then
+  echo "==> installation de aws-sam-cli==$SAM_VERSION dans $SAM_VENV"
+  python3 -m venv "$SAM_VENV"
+  "$SAM_VENV/bin/pip" install --quiet --disable-pip-version-check "aws-sam-cli==$SAM_VERSION"
+fi
+echo "==> sam validate --lint"
+SAM_CLI_TELEMETRY=0 AWS_DEFAULT_REGION=eu-west-3 "$SAM_VENV/bin/sam" validate --lint --template infra/template.yaml
+
 out=$(mktemp -t cargo-test.XXXXXX.log)
 trap 'kill "$moto_pid" 2>/dev/null || true; wait "$moto_pid" 2>/dev/null || true; rm -f "$log" "$out"' EXIT
 status=0
-cargo test --workspace --all-features --locked "$@" 2>&1 | tee "$out" || status=$?
+cargo test --workspace --all-features --locked --no-fail-fast "$@" 2>&1 | tee "$out" || status=$?
 # One closing line for the whole run, summed over every test binary.
 awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed/) p += $i; if ($(i+1) ~ /^failed/) f += $i; if ($(i+1) ~ /^ignored/) s += $i } }
      END { printf "tests: %d passed, %d failed, %d skipped\n", p, f, s }' "$out"

@@ -321,12 +321,22 @@ fn risk_on_the_local_backend_raises_and_publishes_alerts() {
         result["summary"]["levels"],
         serde_json::json!({"NORMAL": 1, "TENSION": 1})
     );
+    // The x30's TENSION, and the group (9,800 units for 200 a day) entering VIGILANCE in the
+    // daily digest.
+    assert_eq!(
+        result["summary"]["group_levels"],
+        serde_json::json!({"VIGILANCE": 1})
+    );
     assert_eq!(
         result["published"],
-        serde_json::json!({"sent": 1, "failed": 0})
+        serde_json::json!({"sent": 2, "failed": 0})
     );
     let alerts = std::fs::read_to_string(dir.path().join("alerts.jsonl")).unwrap();
-    assert_eq!(alerts.lines().count(), 1);
+    assert_eq!(alerts.lines().count(), 2);
+    assert!(
+        alerts.contains("[Medistock] Vigilance du 20/11/2026 : 1 entrée(s)"),
+        "{alerts}"
+    );
     assert!(
         alerts.contains("Rupture prévue le : 28/11/2026 (dans 8 jours)"),
         "{alerts}"
