@@ -604,3 +604,63 @@ fn declarants_are_onboarded_rotated_and_disabled_without_redeploying() {
         String::from_utf8_lossy(&private.stderr)
     );
 }
+
+#[test]
+fn declarants_on_aws_write_the_table_and_the_lake_registry() {
+    let Ok(endpoint) = std::env::var("MEDISTOCK_TEST_ENDPOINT") else {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "MEDISTOCK_TEST_ENDPOINT is not set under CI"
+        );
+        eprintln!("NOT RUN against moto: MEDISTOCK_TEST_ENDPOINT is not set (run scripts/test.sh)");
+        return;
+    };
+    use medistock_core::store::aws::{S3Objects, provision, s3_client, sdk_config};
+    use medistock_core::store::{ObjectStore, StateStore};
+    let suffix = std::process::id();
+    let (table, lake) = (format!("etat-{suffix}"), format!("lac-{suffix}"));
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let (config, objects) = runtime.block_on(async {
+        let config = sdk_config().await;
+        let s3 = s3_client(&config);
+        provision::create_bucket(&s3, &lake).await.unwrap();
+        provision::create_state_table(&aws_sdk_dynamodb::Client::new(&config), &table)
+            .await
+            .unwrap();
+        (config, S3Objects::new(s3))
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let key = dir.path().join("id.pub");
+    std::fs::write(&key, "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIMotoKey gr-z\n").unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_medistock"))
+        .args(["declarants", "--table", &table, "--lac", &lake])
+        .args(["add", "gr-z", "--nom", "Grossiste Z", "--type", "grossiste"])
+        .arg("--cle")
+        .arg(&key)
+        .env("AWS_ENDPOINT_URL", &endpoint)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    runtime.block_on(async {
+        let state = medistock_core::store::aws::DynamoState::new(
+            aws_sdk_dynamodb::Client::new(&config),
+            table.as_str(),
+        );
+        let account = state.account("gr-z").await.unwrap().unwrap();
+        assert!(account.enabled);
+        assert_eq!(account.public_keys.len(), 1);
+        let registry = objects
+            .get(&lake, "config/declarants.csv")
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            String::from_utf8(registry.bytes).unwrap(),
+            "declarant;nom;type\ngr-z;Grossiste Z;grossiste\n"
+        );
+    });
+}
