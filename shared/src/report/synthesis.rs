@@ -183,6 +183,7 @@ pub fn synthesise(
         }
     }
     let all: Vec<&Assessment> = assessments.iter().collect();
+    let alternatives = crate::risk::Alternatives::new(&all, config);
     let week_before_ends = week.start().pred_opt().unwrap_or(week.start());
     let level_at = |cip: &str, date: NaiveDate| {
         input
@@ -196,7 +197,7 @@ pub fn synthesise(
         .map(|a| {
             let settings = config.settings(&a.cip13);
             ReferenceRow {
-                alternatives: crate::risk::alternatives_of(a, &all, config),
+                alternatives: alternatives.of(a),
                 last_week: level_at(a.cip13.as_str(), week_before_ends),
                 history: input
                     .snapshots

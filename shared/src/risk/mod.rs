@@ -16,7 +16,7 @@ pub use assess::{Assessment, QualityFlag, ReferenceInput, assess};
 pub use demand::{DemandEstimate, demand_series, estimate_demand};
 pub use group::{GroupAssessment, assess_groups};
 pub use level::{Level, Thresholds, level_after};
-pub use outbox::{RunChanges, alternatives_of, outbox_records};
+pub use outbox::{Alternatives, RunChanges, outbox_records};
 pub use run::{
     GroupTransition, PublishSummary, RiskError, RiskOutcome, RiskRun, RunSummary, Scope,
     Transition, publish_pending, run_risk,

@@ -4,7 +4,7 @@
 //! in one daily digest. Every record has a deterministic key built from the transitions it
 //! carries, so a rerun or a concurrent run writes the same keys and never alerts twice.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write;
 
 use chrono::{DateTime, NaiveDate, Utc};
@@ -68,6 +68,7 @@ pub fn outbox_records(
         }
     }
     let all: Vec<&Assessment> = changes.references.iter().map(|(a, _)| *a).collect();
+    let index = Alternatives::new(&all, config);
     let mut out = Vec::new();
     for (group, refs) in by_group {
         let group_change = group
@@ -75,7 +76,7 @@ pub fn outbox_records(
             .and_then(|g| groups.get(g))
             .filter(|(g, from)| is_announced(*from, g.level));
         let single = |a: &Assessment, from: Level| {
-            let alternatives = alternatives_of(a, &all, config);
+            let alternatives = index.of(a);
             notification(a, from, &config.settings(&a.cip13), &alternatives, topics)
         };
         match (refs.as_slice(), group_change) {
@@ -133,25 +134,56 @@ pub fn outbox_records(
     out
 }
 
-/// Other references of the same group, with their level and coverage.
-pub fn alternatives_of(
-    a: &Assessment,
-    all: &[&Assessment],
-    config: &RiskConfig,
-) -> Vec<Alternative> {
-    let group = |cip| config.references.get(cip).and_then(|s| s.group.as_ref());
-    let Some(own) = group(&a.cip13) else {
-        return Vec::new();
-    };
-    all.iter()
-        .filter(|b| b.cip13 != a.cip13 && group(&b.cip13) == Some(own))
-        .map(|b| Alternative {
-            cip13: b.cip13.to_string(),
-            denomination: config.settings(&b.cip13).denomination,
-            level: b.level,
-            coverage_days: b.coverage_days,
-        })
-        .collect()
+/// The references of each group, built once per run: looking the group up for each
+/// reference would be quadratic on 20,000 references.
+pub struct Alternatives<'a> {
+    by_group: HashMap<&'a str, Vec<&'a Assessment>>,
+    config: &'a RiskConfig,
+}
+
+impl<'a> Alternatives<'a> {
+    /// Indexes `all` by group.
+    pub fn new(all: &[&'a Assessment], config: &'a RiskConfig) -> Self {
+        let mut by_group: HashMap<&'a str, Vec<&'a Assessment>> = HashMap::new();
+        for a in all {
+            if let Some(group) = config
+                .references
+                .get(&a.cip13)
+                .and_then(|s| s.group.as_deref())
+            {
+                by_group.entry(group).or_default().push(a);
+            }
+        }
+        Self { by_group, config }
+    }
+
+    /// The other references of `a`'s group, with their level and coverage.
+    pub fn of(&self, a: &Assessment) -> Vec<Alternative> {
+        let Some(members) = self
+            .config
+            .references
+            .get(&a.cip13)
+            .and_then(|s| s.group.as_deref())
+            .and_then(|g| self.by_group.get(g))
+        else {
+            return Vec::new();
+        };
+        members
+            .iter()
+            .filter(|b| b.cip13 != a.cip13)
+            .map(|b| Alternative {
+                cip13: b.cip13.to_string(),
+                denomination: self
+                    .config
+                    .references
+                    .get(&b.cip13)
+                    .map(|s| s.denomination.clone())
+                    .unwrap_or_default(),
+                level: b.level,
+                coverage_days: b.coverage_days,
+            })
+            .collect()
+    }
 }
 
 /// First 16 hex digits of the SHA-256 of the transitions a record carries.
