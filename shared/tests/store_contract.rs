@@ -207,14 +207,10 @@ async fn many_positions_at_once(state: &impl StateStore) {
     // More than a DynamoDB batch (25) and than the write concurrency (16).
     let positions: Vec<Position> = (0..60u64)
         .map(|i| {
-            let cip12 = format!("34009{:07}", 3_000_000 + i);
-            let sum: u32 = cip12
-                .bytes()
-                .enumerate()
-                .map(|(k, d)| u32::from(d - b'0') * if k % 2 == 0 { 1 } else { 3 })
-                .sum();
+            // A CIP7 becomes 34009 + CIP7 + its computed check digit.
+            let cip13 = Cip13::parse(&format!("{:07}", 3_000_000 + i)).unwrap();
             position(
-                &format!("{cip12}{}", (10 - sum % 10) % 10),
+                cip13.as_str(),
                 "grossiste-a",
                 "2026-11-20",
                 i as i64,

@@ -20,13 +20,9 @@ pub fn wholesaler_csv(lines: usize) -> Vec<u8> {
     };
     for i in 0..lines {
         let reference = 3_000_000 + (i / depots) as u64;
-        let cip12 = format!("34009{reference:07}");
-        let sum: u32 = cip12
-            .bytes()
-            .enumerate()
-            .map(|(k, d)| u32::from(d - b'0') * if k % 2 == 0 { 1 } else { 3 })
-            .sum();
-        let check = (10 - sum % 10) % 10;
+        // A CIP7 becomes 34009 + CIP7 + its check digit.
+        let cip13 = medistock_core::domain::Cip13::parse(&format!("{reference:07}"))
+            .expect("a CIP7 always converts");
         let stock = next() % 20_000;
         let out_units = next() % 3_000;
         let held = if next() % 10 == 0 { next() % 100 } else { 0 };
@@ -36,7 +32,7 @@ pub fn wholesaler_csv(lines: usize) -> Vec<u8> {
             ";".into()
         };
         out.push_str(&format!(
-            "{cip12}{check};2026-11-20;{stock};{out_units};7;{held};{supply};Dépôt {:03}\n",
+            "{cip13};2026-11-20;{stock};{out_units};7;{held};{supply};Dépôt {:03}\n",
             i % depots
         ));
     }
