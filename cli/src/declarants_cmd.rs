@@ -135,7 +135,7 @@ async fn act(
                 println!(
                     "{:<24} {:<12} {:<10} {} clé(s)  {}",
                     a.id.as_str(),
-                    format!("{:?}", a.kind).to_lowercase(),
+                    a.kind.as_str(),
                     if a.enabled { "actif" } else { "désactivé" },
                     a.public_keys.len(),
                     a.name

@@ -88,12 +88,7 @@ impl Registry {
     pub fn to_csv(&self) -> String {
         let mut out = String::from("declarant;nom;type\n");
         for d in self.declarants.values() {
-            let kind = match d.kind {
-                DeclarantType::Exploitant => "exploitant",
-                DeclarantType::Grossiste => "grossiste",
-                DeclarantType::Autre => "autre",
-            };
-            out.push_str(&format!("{};{};{kind}\n", d.id, d.name));
+            out.push_str(&format!("{};{};{}\n", d.id, d.name, d.kind.as_str()));
         }
         out
     }

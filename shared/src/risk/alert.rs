@@ -4,6 +4,8 @@
 use std::collections::BTreeMap;
 use std::fmt::Write;
 
+use chrono::NaiveDate;
+
 use super::assess::{Assessment, QualityFlag};
 use super::config::ReferenceSettings;
 use super::level::Level;
@@ -117,18 +119,11 @@ pub fn notification(
     if let Some(c) = a.coverage_days {
         let _ = writeln!(body, "Couverture : {} jours", number(c, 1));
     }
-    match (a.stockout_date, a.days_to_stockout) {
-        (Some(date), Some(days)) => {
-            let _ = writeln!(
-                body,
-                "Rupture prévue le : {} (dans {days} jours)",
-                date.format("%d/%m/%Y")
-            );
-        }
-        _ => {
-            let _ = writeln!(body, "Rupture prévue : aucune dans l'horizon de projection");
-        }
-    }
+    let _ = writeln!(
+        body,
+        "{}",
+        stockout_line("Rupture prévue", a.stockout_date, a.days_to_stockout)
+    );
     if !a.supplies.is_empty() {
         let _ = writeln!(body, "Approvisionnements attendus :");
         for s in &a.supplies {
@@ -174,10 +169,7 @@ pub fn notification(
         } else {
             let _ = writeln!(body, "Alternatives (groupe {group}) :");
             for alt in alternatives {
-                let coverage = alt.coverage_days.map_or_else(
-                    || "couverture inconnue".to_owned(),
-                    |c| format!("{} jours", number(c, 0)),
-                );
+                let coverage = coverage_text(alt.coverage_days);
                 let _ = writeln!(
                     body,
                     "  - {} {} : {}, {coverage}",
@@ -218,6 +210,25 @@ pub fn notification(
             ("cip13".to_owned(), a.cip13.to_string()),
             ("mitm".to_owned(), settings.mitm.to_string()),
         ]),
+    }
+}
+
+/// A coverage in whole days, or that it is unknown.
+pub(crate) fn coverage_text(days: Option<f64>) -> String {
+    days.map_or_else(
+        || "couverture inconnue".to_owned(),
+        |c| format!("{} jours", number(c, 0)),
+    )
+}
+
+/// `<what> le : 10/12/2026 (dans 20 jours)`, or that no stock-out falls within the horizon.
+pub(crate) fn stockout_line(what: &str, date: Option<NaiveDate>, days: Option<i64>) -> String {
+    match (date, days) {
+        (Some(date), Some(days)) => format!(
+            "{what} le : {} (dans {days} jours)",
+            date.format("%d/%m/%Y")
+        ),
+        _ => format!("{what} : aucune dans l'horizon de projection"),
     }
 }
 

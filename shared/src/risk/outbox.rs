@@ -10,7 +10,10 @@ use std::fmt::Write;
 use chrono::{DateTime, NaiveDate, Utc};
 use sha2::{Digest, Sha256};
 
-use super::alert::{AlertTopics, Alternative, ascii, is_announced, notification, number, severity};
+use super::alert::{
+    AlertTopics, Alternative, ascii, coverage_text, is_announced, notification, number, severity,
+    stockout_line,
+};
 use super::assess::Assessment;
 use super::config::RiskConfig;
 use super::group::GroupAssessment;
@@ -197,13 +200,6 @@ fn digest_of(carried: &[String]) -> String {
     })
 }
 
-fn coverage_text(days: Option<f64>) -> String {
-    days.map_or_else(
-        || "couverture inconnue".to_owned(),
-        |c| format!("{} jours", number(c, 0)),
-    )
-}
-
 fn group_header(body: &mut String, g: &GroupAssessment, from: Option<Level>) {
     let previous = from.map_or_else(String::new, |f| format!(" (précédent : {})", f.as_str()));
     let _ = writeln!(body, "Groupe {} : {}{previous}", g.group, g.level.as_str());
@@ -217,21 +213,15 @@ fn group_header(body: &mut String, g: &GroupAssessment, from: Option<Level>) {
         number(g.chain_stock, 0),
         coverage_text(g.coverage_days)
     );
-    match (g.stockout_date, g.days_to_stockout) {
-        (Some(date), Some(days)) => {
-            let _ = writeln!(
-                body,
-                "Rupture du groupe prévue le : {} (dans {days} jours)",
-                date.format("%d/%m/%Y")
-            );
-        }
-        _ => {
-            let _ = writeln!(
-                body,
-                "Rupture du groupe : aucune dans l'horizon de projection"
-            );
-        }
-    }
+    let _ = writeln!(
+        body,
+        "{}",
+        stockout_line(
+            "Rupture du groupe prévue",
+            g.stockout_date,
+            g.days_to_stockout
+        )
+    );
 }
 
 /// One message for a group: its own figures, then each reference's transition in full.
