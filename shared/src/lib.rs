@@ -10,6 +10,7 @@ pub mod csv_cell;
 pub mod declaration;
 pub mod demo;
 pub mod domain;
+pub mod env;
 pub mod ingest;
 pub mod positions;
 pub mod registry;

@@ -7,9 +7,7 @@ use medistock_core::store::aws::AwsBackend;
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     lambda_runtime::tracing::init_default_subscriber();
-    let [table_var] = notify::ENV_VARS;
-    let table = std::env::var(table_var)
-        .map_err(|_| format!("variable d'environnement {table_var} absente"))?;
+    let [table] = medistock_core::env::required(|name| std::env::var(name).ok(), notify::ENV_VARS)?;
     let backend = AwsBackend::load(&table).await;
     let (state, notifier) = (&backend.state, &backend.notifier);
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Event>| async move {

@@ -27,15 +27,11 @@ pub struct Config {
 impl Config {
     /// Reads the configuration through `var`; the error names the missing variable.
     pub fn from_env(var: impl Fn(&str) -> Option<String>) -> Result<Self, String> {
-        let [lake, table, info] = ENV_VARS.map(|name| {
-            var(name)
-                .filter(|v| !v.is_empty())
-                .ok_or(format!("variable d'environnement {name} absente"))
-        });
+        let [lake_bucket, table_name, info_topic] = medistock_core::env::required(var, ENV_VARS)?;
         Ok(Self {
-            lake_bucket: lake?,
-            table_name: table?,
-            info_topic: info?,
+            lake_bucket,
+            table_name,
+            info_topic,
         })
     }
 }

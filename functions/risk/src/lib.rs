@@ -34,18 +34,12 @@ pub struct Config {
 impl Config {
     /// Reads the configuration through `var`; the error names the missing variable.
     pub fn from_env(var: impl Fn(&str) -> Option<String>) -> Result<Self, String> {
-        let [lake, table, critical, info] = ENV_VARS.map(|name| {
-            var(name)
-                .filter(|v| !v.is_empty())
-                .ok_or(format!("variable d'environnement {name} absente"))
-        });
+        let [lake_bucket, table_name, critical, info] =
+            medistock_core::env::required(var, ENV_VARS)?;
         Ok(Self {
-            lake_bucket: lake?,
-            table_name: table?,
-            topics: AlertTopics {
-                critical: critical?,
-                info: info?,
-            },
+            lake_bucket,
+            table_name,
+            topics: AlertTopics { critical, info },
         })
     }
 }

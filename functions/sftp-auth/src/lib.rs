@@ -24,15 +24,11 @@ pub struct Config {
 impl Config {
     /// Reads the configuration through `var`; the error names the missing variable.
     pub fn from_env(var: impl Fn(&str) -> Option<String>) -> Result<Self, String> {
-        let [bucket, table, role] = ENV_VARS.map(|name| {
-            var(name)
-                .filter(|v| !v.is_empty())
-                .ok_or(format!("variable d'environnement {name} absente"))
-        });
+        let [inbox_bucket, table_name, role_arn] = medistock_core::env::required(var, ENV_VARS)?;
         Ok(Self {
-            inbox_bucket: bucket?,
-            table_name: table?,
-            role_arn: role?,
+            inbox_bucket,
+            table_name,
+            role_arn,
         })
     }
 }
