@@ -97,7 +97,8 @@ pub async fn run(data_dir: &Path, args: &DemoArgs) -> anyhow::Result<ExitCode> {
         {
             // The weekly synthesis, as the Sunday schedule writes it on AWS.
             if day.weekday() == Weekday::Sun {
-                crate::report_cmd::write(data_dir, Some(Week::of(day))).await?;
+                crate::report_cmd::write(data_dir, &backend, &registry, &config, Week::of(day))
+                    .await?;
             }
             alerts += publish_pending(&backend.state, &notifier).await?.sent;
             let worst: Vec<String> = summary
@@ -148,7 +149,13 @@ pub async fn run(data_dir: &Path, args: &DemoArgs) -> anyhow::Result<ExitCode> {
     println!();
     println!("Tableau de bord (rejeu jour par jour) :");
     print_scoreboard(&board);
-    let (report, path) = crate::report_cmd::write(data_dir, None).await?;
+    let last_day = args
+        .start
+        .checked_add_days(Days::new(u64::from(args.days.saturating_sub(1))))
+        .unwrap_or(args.start);
+    let (report, path) =
+        crate::report_cmd::write(data_dir, &backend, &registry, &config, Week::of(last_day))
+            .await?;
     println!();
     println!(
         "Synthèses hebdomadaires : {} ; la dernière (semaine {}, {} références en vigilance ou pire) : {}",

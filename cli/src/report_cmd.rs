@@ -6,7 +6,9 @@ use std::process::ExitCode;
 
 use clap::Args;
 use medistock_core::domain::paris_today;
+use medistock_core::registry::Registry;
 use medistock_core::report::{ReportOutcome, Week, write_report};
+use medistock_core::risk::config::RiskConfig;
 use medistock_core::store::StateStore;
 use medistock_core::store::local::{LAKE_BUCKET, LocalBackend};
 
@@ -24,16 +26,34 @@ pub struct ReportArgs {
     open: bool,
 }
 
-/// Writes the synthesis of `week` (default: the week of the latest risk computation) and
-/// returns it with the path of the HTML file.
+/// Writes the synthesis of `week` with an open backend and its configuration, and returns
+/// it with the path of the HTML file.
 pub async fn write(
     data_dir: &Path,
-    week: Option<Week>,
+    backend: &LocalBackend,
+    registry: &Registry,
+    config: &RiskConfig,
+    week: Week,
 ) -> anyhow::Result<(ReportOutcome, PathBuf)> {
+    let outcome = write_report(
+        &backend.objects,
+        &backend.state,
+        LAKE_BUCKET,
+        week,
+        config,
+        registry,
+    )
+    .await?;
+    let path = data_dir.join(LAKE_BUCKET).join(&outcome.html_key);
+    Ok((outcome, path))
+}
+
+pub async fn run(data_dir: &Path, args: &ReportArgs) -> anyhow::Result<ExitCode> {
     let (registry, config) = load_config(data_dir)?;
     let backend = LocalBackend::open(data_dir)?;
-    let week = match week {
+    let week = match args.week {
         Some(week) => week,
+        // The week of the latest risk computation.
         None => Week::of(
             backend
                 .state
@@ -45,21 +65,7 @@ pub async fn write(
                 .unwrap_or_else(paris_today),
         ),
     };
-    let outcome = write_report(
-        &backend.objects,
-        &backend.state,
-        LAKE_BUCKET,
-        week,
-        &config,
-        &registry,
-    )
-    .await?;
-    let path = data_dir.join(LAKE_BUCKET).join(&outcome.html_key);
-    Ok((outcome, path))
-}
-
-pub async fn run(data_dir: &Path, args: &ReportArgs) -> anyhow::Result<ExitCode> {
-    let (outcome, path) = write(data_dir, args.week).await?;
+    let (outcome, path) = write(data_dir, &backend, &registry, &config, week).await?;
     let s = &outcome.synthesis;
     println!(
         "Synthèse de la semaine {} : {} références, {} en vigilance ou pire, {} fichiers reçus",
