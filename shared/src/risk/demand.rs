@@ -42,15 +42,12 @@ pub fn demand_series(
         .clone()
         .lazy()
         .filter(col("daily_outflow").is_not_null())
-        .group_by([
-            col("cip13"),
-            col("date_stock"),
-            col("declarant"),
-            col("source_sha256"),
-        ])
-        .agg([col("daily_outflow").sum()])
+        // The mean over files of each file's sum over its lines is the sum over all lines
+        // divided by the number of files: one aggregation instead of two.
         .group_by([col("cip13"), col("date_stock"), col("declarant")])
-        .agg([col("daily_outflow").mean()])
+        .agg([(col("daily_outflow").sum()
+            / col("source_sha256").n_unique().cast(DataType::Float64))
+        .alias("daily_outflow")])
         .sort(
             ["cip13", "date_stock", "declarant"],
             SortMultipleOptions::default(),
