@@ -59,6 +59,23 @@ pub struct LedgerEntry {
     pub finished_at: Option<DateTime<Utc>>,
 }
 
+impl LedgerEntry {
+    /// The entries received in `[from, to)`, oldest first (ties by hash): what every
+    /// adapter's `files_received` returns.
+    pub fn received_between(
+        entries: impl IntoIterator<Item = LedgerEntry>,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Vec<LedgerEntry> {
+        let mut out: Vec<LedgerEntry> = entries
+            .into_iter()
+            .filter(|e| e.received_at >= from && e.received_at < to)
+            .collect();
+        out.sort_by(|a, b| (a.received_at, &a.sha256).cmp(&(b.received_at, &b.sha256)));
+        out
+    }
+}
+
 /// The answer to a claim.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Claim {

@@ -421,15 +421,8 @@ impl StateStore for DynamoState {
                 &[(":file", "FILE#"), (":meta", "META")],
             )
             .await?;
-        let mut out = Vec::new();
-        for item in &items {
-            let entry = ledger_of(item)?;
-            if entry.received_at >= from && entry.received_at < to {
-                out.push(entry);
-            }
-        }
-        out.sort_by(|a, b| (a.received_at, &a.sha256).cmp(&(b.received_at, &b.sha256)));
-        Ok(out)
+        let entries = items.iter().map(ledger_of).collect::<Result<Vec<_>, _>>()?;
+        Ok(LedgerEntry::received_between(entries, from, to))
     }
 
     async fn apply_positions(

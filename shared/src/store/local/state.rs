@@ -248,15 +248,11 @@ impl StateStore for LocalState {
         let conn = self.conn();
         let mut stmt = conn.prepare("SELECT entry FROM files")?;
         let rows = stmt.query_map([], |r| r.get::<_, String>(0))?;
-        let mut out = Vec::new();
+        let mut entries = Vec::new();
         for row in rows {
-            let entry: LedgerEntry = serde_json::from_str(&row?).map_err(corrupt)?;
-            if entry.received_at >= from && entry.received_at < to {
-                out.push(entry);
-            }
+            entries.push(serde_json::from_str::<LedgerEntry>(&row?).map_err(corrupt)?);
         }
-        out.sort_by(|a, b| (a.received_at, &a.sha256).cmp(&(b.received_at, &b.sha256)));
-        Ok(out)
+        Ok(LedgerEntry::received_between(entries, from, to))
     }
 
     async fn apply_positions(
