@@ -2,9 +2,9 @@
 //! level are exactly the RISK items', the figures are theirs, the week's files and the silent
 //! declarants are counted, and hostile strings come out escaped (HTML) or neutralised (CSV).
 
-use chrono::{DateTime, Duration, NaiveDate, Utc};
-use medistock_core::declaration::Limits;
-use medistock_core::ingest::{IngestSettings, ingest_object};
+mod common;
+
+use chrono::{DateTime, NaiveDate, Utc};
 use medistock_core::registry::Registry;
 use medistock_core::report::{Week, headline, write_report};
 use medistock_core::risk::alert::AlertTopics;
@@ -28,33 +28,15 @@ fn at(d: u32) -> DateTime<Utc> {
 }
 
 async fn drop_file(backend: &LocalBackend, declarant: &str, name: &str, bytes: &[u8], d: u32) {
-    let key = format!("inbox/{declarant}/{name}");
-    backend
-        .objects
-        .put(
-            "depot",
-            &key,
-            bytes.to_vec(),
-            "text/csv",
-            &Default::default(),
-        )
-        .await
-        .unwrap();
-    let settings = IngestSettings {
-        lake_bucket: "lac".into(),
-        limits: Limits::default(),
-        lease: Duration::minutes(5),
-    };
-    ingest_object(
+    common::declare(
         &backend.objects,
         &backend.state,
-        &settings,
-        "depot",
-        &key,
+        declarant,
+        name,
+        bytes,
         at(d),
     )
-    .await
-    .unwrap();
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

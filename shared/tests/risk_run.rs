@@ -49,25 +49,7 @@ async fn declare(
     text: &str,
     d: u32,
 ) {
-    let key = format!("inbox/{declarant}/{name}");
-    objects
-        .put(
-            "depot",
-            &key,
-            text.as_bytes().to_vec(),
-            "text/csv",
-            &Default::default(),
-        )
-        .await
-        .unwrap();
-    let settings = IngestSettings {
-        lake_bucket: "lac".into(),
-        limits: Limits::default(),
-        lease: Duration::minutes(5),
-    };
-    ingest_object(objects, state, &settings, "depot", &key, at(d))
-        .await
-        .unwrap();
+    common::declare(objects, state, declarant, name, text.as_bytes(), at(d)).await;
 }
 
 async fn level_of(state: &impl StateStore, cip: &str) -> Option<Level> {

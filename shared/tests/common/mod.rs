@@ -32,6 +32,37 @@ pub fn unique(prefix: &str) -> String {
     )
 }
 
+/// Drops `bytes` as `inbox/<declarant>/<name>` into bucket `depot` and runs the ingest core on
+/// it at `at`, with the default limits and lake `lac`; panics on an infrastructure error.
+pub async fn declare(
+    objects: &impl medistock_core::store::ObjectStore,
+    state: &impl medistock_core::store::StateStore,
+    declarant: &str,
+    name: &str,
+    bytes: &[u8],
+    at: chrono::DateTime<chrono::Utc>,
+) {
+    let key = format!("inbox/{declarant}/{name}");
+    objects
+        .put(
+            "depot",
+            &key,
+            bytes.to_vec(),
+            "text/csv",
+            &Default::default(),
+        )
+        .await
+        .unwrap();
+    let settings = medistock_core::ingest::IngestSettings {
+        lake_bucket: "lac".into(),
+        limits: medistock_core::declaration::Limits::default(),
+        lease: chrono::Duration::minutes(5),
+    };
+    medistock_core::ingest::ingest_object(objects, state, &settings, "depot", &key, at)
+        .await
+        .unwrap();
+}
+
 #[cfg(feature = "aws")]
 pub mod aws {
     use medistock_core::store::aws::provision::{create_bucket, create_state_table};
