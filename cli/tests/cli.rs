@@ -16,6 +16,20 @@ fn medistock(data_dir: &Path, args: &[&str]) -> Output {
         .expect("medistock runs")
 }
 
+/// The moto endpoint started by `scripts/test.sh`, or `None` (said on stderr) outside it; under
+/// CI a missing emulator fails the test instead of skipping it.
+fn emulator() -> Option<String> {
+    let endpoint = std::env::var("MEDISTOCK_TEST_ENDPOINT").ok();
+    if endpoint.is_none() {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "MEDISTOCK_TEST_ENDPOINT is not set under CI"
+        );
+        eprintln!("NOT RUN against moto: MEDISTOCK_TEST_ENDPOINT is not set (run scripts/test.sh)");
+    }
+    endpoint
+}
+
 fn fixture(name: &str) -> String {
     fixtures().join(name).display().to_string()
 }
@@ -354,14 +368,7 @@ fn risk_on_the_local_backend_raises_and_publishes_alerts() {
 
 #[test]
 fn recompute_reports_a_missing_function_clearly() {
-    let Ok(endpoint) = std::env::var("MEDISTOCK_TEST_ENDPOINT") else {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "MEDISTOCK_TEST_ENDPOINT is not set under CI"
-        );
-        eprintln!("NOT RUN against moto: MEDISTOCK_TEST_ENDPOINT is not set (run scripts/test.sh)");
-        return;
-    };
+    let Some(endpoint) = emulator() else { return };
     let dir = tempfile::tempdir().unwrap();
     let out = Command::new(env!("CARGO_BIN_EXE_medistock"))
         .args([
@@ -607,14 +614,7 @@ fn declarants_are_onboarded_rotated_and_disabled_without_redeploying() {
 
 #[test]
 fn declarants_on_aws_write_the_table_and_the_lake_registry() {
-    let Ok(endpoint) = std::env::var("MEDISTOCK_TEST_ENDPOINT") else {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "MEDISTOCK_TEST_ENDPOINT is not set under CI"
-        );
-        eprintln!("NOT RUN against moto: MEDISTOCK_TEST_ENDPOINT is not set (run scripts/test.sh)");
-        return;
-    };
+    let Some(endpoint) = emulator() else { return };
     use medistock_core::store::aws::{S3Objects, provision, s3_client, sdk_config};
     use medistock_core::store::{ObjectStore, StateStore};
     let suffix = std::process::id();
