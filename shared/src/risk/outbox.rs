@@ -470,3 +470,133 @@ mod tests {
         assert!(n.body.len() < 64 * 1024, "{} bytes", n.body.len());
     }
 }
+
+#[cfg(test)]
+mod group_tests {
+    use super::*;
+    use crate::domain::Cip13;
+    use crate::registry::Registry;
+    use crate::risk::assess::StockByType;
+
+    fn reference(cip7: &str, level: Level, coverage: f64) -> Assessment {
+        Assessment {
+            cip13: Cip13::parse(cip7).unwrap(),
+            as_of: NaiveDate::from_ymd_opt(2026, 11, 23).unwrap(),
+            level,
+            chain_stock: coverage * 100.0,
+            held_stock: 0,
+            stock_by_type: StockByType::default(),
+            demand: Some(100.0),
+            trend: 1.0,
+            coverage_days: Some(coverage),
+            stockout_date: None,
+            days_to_stockout: None,
+            supplies: Vec::new(),
+            below_safety_stock: Vec::new(),
+            flags: Vec::new(),
+        }
+    }
+
+    fn group(level: Level, members: &[&Assessment]) -> GroupAssessment {
+        GroupAssessment {
+            group: "12".into(),
+            members: members.iter().map(|a| a.cip13.to_string()).collect(),
+            as_of: NaiveDate::from_ymd_opt(2026, 11, 23).unwrap(),
+            level,
+            chain_stock: 2500.0,
+            demand: Some(200.0),
+            coverage_days: Some(12.5),
+            stockout_date: NaiveDate::from_ymd_opt(2026, 12, 5),
+            days_to_stockout: Some(12),
+        }
+    }
+
+    fn records(changes: &RunChanges<'_>) -> Vec<AlertRecord> {
+        let config = RiskConfig::new(
+            &Registry::default(),
+            Some("cip13;denomination;groupe;mitm\n3000001;A x30;12;oui\n3000002;A x90;12;non\n"),
+        )
+        .unwrap();
+        let topics = AlertTopics {
+            critical: "c".into(),
+            info: "i".into(),
+        };
+        let as_of = NaiveDate::from_ymd_opt(2026, 11, 23).unwrap();
+        outbox_records(changes, &config, &topics, as_of, Utc::now())
+    }
+
+    #[test]
+    fn a_group_escalating_alone_gets_its_own_message_listing_its_presentations() {
+        // The x30 was already CRITIQUE (announced before); the x90 only enters VIGILANCE; the
+        // group, pooled, goes from VIGILANCE to TENSION: no reference message, one group
+        // message, and the digest.
+        let x30 = reference("3000001", Level::Critique, 3.0);
+        let x90 = reference("3000002", Level::Vigilance, 22.0);
+        let g = group(Level::Tension, &[&x30, &x90]);
+        let out = records(&RunChanges {
+            references: vec![(&x30, Level::Critique), (&x90, Level::Normal)],
+            groups: vec![(&g, Level::Vigilance)],
+        });
+        assert_eq!(out.len(), 2, "{out:?}");
+        let message = out
+            .iter()
+            .find(|r| r.key.starts_with("GROUPE#12#"))
+            .unwrap();
+        let n = &message.notification;
+        assert_eq!(
+            n.subject,
+            "[Medistock] TENSION — groupe 12 : les alternatives ne couvrent plus la demande"
+        );
+        assert_eq!((n.topic.as_str(), n.sms.is_none()), ("i", true));
+        assert!(
+            n.body
+                .starts_with("Groupe 12 : TENSION (précédent : VIGILANCE)\n")
+        );
+        assert!(
+            n.body
+                .contains("Rupture du groupe prévue le : 05/12/2026 (dans 12 jours)")
+        );
+        assert!(
+            n.body
+                .contains("  - 3400930000014 A x30 : CRITIQUE, 3 jours"),
+            "{}",
+            n.body
+        );
+        assert!(
+            n.body
+                .contains("  - 3400930000021 A x90 : VIGILANCE, 22 jours"),
+            "{}",
+            n.body
+        );
+        assert_eq!(n.attributes["groupe"], "12");
+        assert!(!n.attributes.contains_key("cip13"), "no reference changed");
+        assert!(
+            out.iter()
+                .any(|r| r.key.starts_with("VIGILANCE#2026-11-23#"))
+        );
+
+        // The same changes give the same keys: a rerun never alerts twice.
+        let again = records(&RunChanges {
+            references: vec![(&x30, Level::Critique), (&x90, Level::Normal)],
+            groups: vec![(&g, Level::Vigilance)],
+        });
+        let keys = |r: &[AlertRecord]| r.iter().map(|r| r.key.clone()).collect::<Vec<_>>();
+        assert_eq!(keys(&out), keys(&again));
+    }
+
+    #[test]
+    fn a_group_back_to_normal_says_so() {
+        let x30 = reference("3000001", Level::Normal, 80.0);
+        let x90 = reference("3000002", Level::Normal, 90.0);
+        let g = group(Level::Normal, &[&x30, &x90]);
+        let out = records(&RunChanges {
+            references: vec![(&x30, Level::Normal), (&x90, Level::Normal)],
+            groups: vec![(&g, Level::Tension)],
+        });
+        assert_eq!(out.len(), 1);
+        assert_eq!(
+            out[0].notification.subject,
+            "[Medistock] Retour à la normale — groupe 12"
+        );
+    }
+}
