@@ -188,3 +188,33 @@ async fn the_report_is_written_and_announced_and_a_failed_announcement_fails_the
     assert!(sent.contains("s3://lac/reports/2026-W47/synthese.html"));
     assert!(sent.contains("arn:info"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lake_without_registry_is_a_configuration_error_and_nothing_is_written() {
+    let dir = tempfile::tempdir().unwrap();
+    let objects = LocalObjects::new(dir.path());
+    let state = LocalState::in_memory().unwrap();
+    let notifier = LocalNotifier::new(dir.path().join("alerts.jsonl"), false);
+    let config = Config {
+        lake_bucket: "lac".into(),
+        table_name: "unused".into(),
+        info_topic: "arn:info".into(),
+    };
+    let err = handle(
+        &objects,
+        &state,
+        &notifier,
+        &config,
+        event("report-on-demand.json"),
+        at("2026-11-23T07:00:00Z"),
+    )
+    .await
+    .unwrap_err();
+    assert!(matches!(err, HandlerError::Config(_)), "{err}");
+    assert!(err.to_string().contains("config/declarants.csv"), "{err}");
+    assert!(objects.list("lac", "reports/").await.unwrap().is_empty());
+    assert!(
+        !dir.path().join("alerts.jsonl").exists(),
+        "nobody is told of a report that does not exist"
+    );
+}

@@ -74,3 +74,25 @@ async fn a_registered_declarant_gets_its_folders_and_a_disabled_one_nothing() {
         "an unreadable request is refused"
     );
 }
+
+/// Against the real protocol (moto): a table that cannot be read is an error, never a login.
+#[tokio::test]
+async fn on_moto_a_storage_failure_refuses_by_error() {
+    let Ok(_endpoint) = std::env::var("MEDISTOCK_TEST_ENDPOINT") else {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "MEDISTOCK_TEST_ENDPOINT is not set under CI"
+        );
+        eprintln!("NOT RUN against moto: MEDISTOCK_TEST_ENDPOINT is not set (run scripts/test.sh)");
+        return;
+    };
+    // AWS_ENDPOINT_URL points the SDK at moto (scripts/test.sh); this table does not exist.
+    let backend = medistock_core::store::aws::AwsBackend::load("medistock-absent-accounts").await;
+    let result = handle(&backend.state, &config(), event("sftp-auth-login.json")).await;
+    let err = result.unwrap_err();
+    assert!(
+        err.to_string().contains("DynamoDB.GetItem")
+            && err.to_string().contains("ResourceNotFound"),
+        "{err}"
+    );
+}
