@@ -1,7 +1,8 @@
 //! `medistock declarants`: onboarding of declarants without redeploying. The SFTP account
 //! (keys, status) goes to the state table the identity provider reads, and the declarant's
 //! type to the registry the risk run reads (`config/declarants.csv`). Locally: the data
-//! directory; on AWS: `--table` and `--lac` (credentials from the usual chain).
+//! directory; on AWS: `--table` and `--lac` (credentials from the usual chain). Ids are taken
+//! in any case and stored in their canonical lower-case form (`LABO-A` → `labo-a`).
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -35,7 +36,8 @@ pub struct DeclarantsArgs {
 enum Action {
     /// Inscrit un déclarant : compte SFTP (clé publique) et type dans le registre.
     Add {
-        /// Identifiant (minuscules, chiffres, - et _), nom d'utilisateur SFTP et dossier.
+        /// Identifiant : lettres, chiffres, - et _ ; nom d'utilisateur SFTP et dossier.
+        /// Majuscules et minuscules sont équivalentes : LABO-A est enregistré labo-a.
         id: DeclarantId,
         /// Raison sociale.
         #[arg(long)]
@@ -195,4 +197,75 @@ async fn act(
 
 fn read_key(path: &Path) -> anyhow::Result<String> {
     std::fs::read_to_string(path).with_context(|| format!("clé publique {}", path.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+    use medistock_core::store::local::LocalState;
+
+    use super::*;
+
+    #[derive(Parser)]
+    struct Command {
+        #[command(flatten)]
+        args: DeclarantsArgs,
+    }
+
+    fn action(args: &[&str]) -> Action {
+        let args = std::iter::once("declarants").chain(args.iter().copied());
+        Command::try_parse_from(args).unwrap().args.action
+    }
+
+    #[tokio::test]
+    async fn an_id_in_capitals_is_stored_in_its_canonical_form() {
+        let dir = tempfile::tempdir().unwrap();
+        let key = dir.path().join("id.pub");
+        std::fs::write(
+            &key,
+            "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIExampleKey labo-a\n",
+        )
+        .unwrap();
+        let key = key.to_str().unwrap();
+        let state = LocalState::in_memory().unwrap();
+        let add = action(&[
+            "add",
+            "LABO-A",
+            "--nom",
+            "Laboratoire A",
+            "--type",
+            "exploitant",
+            "--cle",
+            key,
+        ]);
+        let registry = act(&state, Registry::default(), &add)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            registry.to_csv(),
+            "declarant;nom;type\nlabo-a;Laboratoire A;exploitant\n"
+        );
+        let account = state.account("labo-a").await.unwrap().unwrap();
+        assert_eq!(account.id.as_str(), "labo-a");
+        assert!(state.account("LABO-A").await.unwrap().is_none());
+
+        // Any spelling names the same declarant afterwards.
+        let again = action(&[
+            "add",
+            "Labo-A",
+            "--nom",
+            "Autre",
+            "--type",
+            "grossiste",
+            "--cle",
+            key,
+        ]);
+        let err = act(&state, registry, &again).await.unwrap_err();
+        assert!(err.to_string().contains("labo-a existe déjà"), "{err}");
+        act(&state, Registry::default(), &action(&["disable", "labo-A"]))
+            .await
+            .unwrap();
+        assert!(!state.account("labo-a").await.unwrap().unwrap().enabled);
+    }
 }

@@ -10,7 +10,7 @@ use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 use medistock_core::declaration::{Limits, Status};
 use medistock_core::domain::DeclarantId;
-use medistock_core::ingest::{IngestOutcome, IngestSettings, ingest_object};
+use medistock_core::ingest::{InboxKey, IngestOutcome, IngestSettings, ingest_version};
 use medistock_core::registry::{REGISTRY_FILE, Registry};
 use medistock_core::store::ObjectStore;
 use medistock_core::store::local::{INBOX_BUCKET, LAKE_BUCKET, LocalBackend};
@@ -74,7 +74,9 @@ pub async fn run(data_dir: &Path, args: &IngestArgs) -> anyhow::Result<ExitCode>
             }
         };
         let key = format!("inbox/{}/{name}", args.declarant);
-        backend
+        // The inbox keeps every version: this command ingests the one it wrote, even when
+        // another process drops a file under the same name at the same moment.
+        let version = backend
             .objects
             .put(
                 INBOX_BUCKET,
@@ -84,12 +86,13 @@ pub async fn run(data_dir: &Path, args: &IngestArgs) -> anyhow::Result<ExitCode>
                 &Default::default(),
             )
             .await?;
-        let outcome = ingest_object(
+        let outcome = ingest_version(
             &backend.objects,
             &backend.state,
             &settings,
             INBOX_BUCKET,
             &key,
+            version.as_deref(),
             Utc::now(),
         )
         .await
@@ -109,7 +112,10 @@ pub async fn run(data_dir: &Path, args: &IngestArgs) -> anyhow::Result<ExitCode>
             IngestOutcome::Ignored { reason } => anyhow::bail!("dépôt ignoré : {reason}"),
         }
         if !args.quiet {
-            let receipt = format!("receipts/{}/{name}.accuse.txt", args.declarant);
+            let receipt = InboxKey::parse(&key)
+                .with_context(|| format!("nom de fichier refusé : {name}"))?
+                .with_version(version.as_deref())
+                .receipt_key("accuse.txt");
             if let Some(object) = backend.objects.get(INBOX_BUCKET, &receipt).await? {
                 progress.suspend(|| println!("{}", String::from_utf8_lossy(&object.bytes)));
             }

@@ -7,7 +7,7 @@ use chrono::{NaiveDate, NaiveTime};
 use medistock_core::declaration::Limits;
 use medistock_core::demo::Scoreboard;
 use medistock_core::domain::Cip13;
-use medistock_core::ingest::{IngestSettings, ingest_object};
+use medistock_core::ingest::{IngestSettings, ingest_version};
 use medistock_core::risk::alert::AlertTopics;
 use medistock_core::risk::config::RiskConfig;
 use medistock_core::risk::{Level, RiskOutcome, RiskRun, RunSummary, Scope, run_risk};
@@ -67,7 +67,7 @@ impl<'a> Replay<'a> {
         for file in files {
             let key = format!("inbox/{}/{}", file.declarant, file.name);
             let objects = &self.backend.objects;
-            objects
+            let version = objects
                 .put(
                     INBOX_BUCKET,
                     &key,
@@ -76,12 +76,13 @@ impl<'a> Replay<'a> {
                     &Default::default(),
                 )
                 .await?;
-            ingest_object(
+            ingest_version(
                 objects,
                 &self.backend.state,
                 &self.settings,
                 INBOX_BUCKET,
                 &key,
+                version.as_deref(),
                 now,
             )
             .await?;

@@ -1,6 +1,8 @@
 //! The SAM template against the code: every function crate has its resource, each function
-//! gets exactly the variables it reads, policies name no wildcard resource, the SFTP gateway
-//! asks the identity provider, and every function and failure queue has its alarms.
+//! gets exactly the variables it reads, policies name no wildcard resource, the ingest role
+//! has the S3 rights its reads and copies need, the SFTP gateway asks the identity provider,
+//! the declarants' role allows everything the session policy grants (the two intersect), and
+//! every function and failure queue has its alarms.
 //! (cfn-lint checks the template itself in `scripts/test.sh`.)
 
 use std::path::PathBuf;
@@ -38,6 +40,105 @@ fn map_keys(lines: &[&str], key: &str) -> Vec<String> {
         .filter(|l| l.len() - l.trim_start().len() == indent + 2)
         .filter_map(|l| l.trim().split_once(':').map(|(k, _)| k.to_owned()))
         .collect()
+}
+
+/// One statement of an inline policy as the template writes it: `- Sid:` starts it, then
+/// `Action: [..]`, `Resource:` (one value or a `- ` list) and an optional `"s3:prefix": [..]`.
+#[derive(Debug, Default)]
+struct Statement {
+    sid: String,
+    actions: Vec<String>,
+    resources: Vec<String>,
+    prefixes: Vec<String>,
+}
+
+/// `["a", "b"]` or `a` as a list.
+fn flow_list(text: &str) -> Vec<String> {
+    text.trim_start_matches('[')
+        .trim_end_matches(']')
+        .split(',')
+        .map(|v| v.trim().trim_matches('"').to_owned())
+        .filter(|v| !v.is_empty())
+        .collect()
+}
+
+/// The statements of the policies in `lines` (after its `Policies:` line).
+fn statements(lines: &[&str]) -> Vec<Statement> {
+    let mut out: Vec<Statement> = Vec::new();
+    let mut resource_list = false;
+    for line in lines.iter().skip_while(|l| l.trim() != "Policies:") {
+        let t = line.trim();
+        if let Some(sid) = t.strip_prefix("- Sid: ") {
+            out.push(Statement {
+                sid: sid.to_owned(),
+                ..Statement::default()
+            });
+            resource_list = false;
+            continue;
+        }
+        let Some(s) = out.last_mut() else { continue };
+        if resource_list && let Some(r) = t.strip_prefix("- ") {
+            s.resources.push(r.to_owned());
+            continue;
+        }
+        resource_list = t == "Resource:";
+        if let Some(a) = t.strip_prefix("Action: ") {
+            s.actions = flow_list(a);
+        } else if let Some(r) = t.strip_prefix("Resource: ") {
+            s.resources.push(r.to_owned());
+        } else if let Some(p) = t.strip_prefix("\"s3:prefix\": ") {
+            s.prefixes = flow_list(p);
+        }
+    }
+    out
+}
+
+const ACCOUNT: &str = "123456789012";
+const KEY_ARN: &str = "arn:aws:kms:eu-west-3:123456789012:key/0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0";
+const INBOX: &str = "arn:aws:s3:::medistock-inbox-dev-123456789012";
+const LAKE: &str = "arn:aws:s3:::medistock-lake-dev-123456789012";
+
+/// A template value as deployed in `dev`, partition `aws`, account [`ACCOUNT`].
+fn resolve(value: &str) -> String {
+    let value = value.trim();
+    match value {
+        "!GetAtt DataKey.Arn" => return KEY_ARN.to_owned(),
+        "!GetAtt LakeBucket.Arn" => return LAKE.to_owned(),
+        "!GetAtt SftpUserRole.Arn" => {
+            return format!("arn:aws:iam::{ACCOUNT}:role/medistock-dev-sftp-declarants");
+        }
+        _ => {}
+    }
+    value
+        .trim_start_matches("!Sub ")
+        .trim_matches('"')
+        .replace("${AWS::Partition}", "aws")
+        .replace("${Environment}", "dev")
+        .replace("${AWS::AccountId}", ACCOUNT)
+        .replace("${LakeBucket.Arn}", LAKE)
+}
+
+/// `text` matches `pattern` with `*` wildcards. A pattern also matches a narrower pattern
+/// written the same way (`inbox/*` matches `inbox/lab-a/*`).
+fn like(pattern: &str, text: &str) -> bool {
+    match pattern.split_once('*') {
+        None => pattern == text,
+        Some((head, tail)) => {
+            text.starts_with(head)
+                && (0..=text.len() - head.len()).any(|i| like(tail, &text[head.len() + i..]))
+        }
+    }
+}
+
+/// Whether the statements (all `Allow`) allow `action` on `resource`, with `prefix` as the
+/// request's `s3:prefix` when a statement has that condition; no statement: implicit deny.
+fn allows(statements: &[Statement], action: &str, resource: &str, prefix: Option<&str>) -> bool {
+    statements.iter().any(|s| {
+        s.actions.iter().any(|a| like(a, action))
+            && s.resources.iter().any(|r| like(&resolve(r), resource))
+            && (s.prefixes.is_empty()
+                || prefix.is_some_and(|p| s.prefixes.iter().any(|pat| like(pat, p))))
+    })
 }
 
 #[test]
@@ -121,11 +222,14 @@ fn policies_are_scoped_to_named_resources() {
                 !line.contains("dynamodb:*") && !line.contains("s3:*"),
                 "{name}: {line}"
             );
-            if line.contains("s3:::") {
-                assert!(
-                    line.contains("/inbox/*") || line.contains("/receipts/*"),
-                    "{name}: unscoped prefix: {line}"
-                );
+        }
+        // Objects of the inbox bucket only under inbox/ or receipts/; the bucket itself only
+        // to list, and only under a prefix.
+        for s in statements(&function) {
+            for r in s.resources.iter().filter(|r| r.contains("s3:::")) {
+                let object_scope = r.contains("/inbox/*") || r.contains("/receipts/*");
+                let listing = s.actions == ["s3:ListBucket"] && !s.prefixes.is_empty();
+                assert!(object_scope || listing, "{name} {}: unscoped {r}", s.sid);
             }
         }
     }
@@ -158,7 +262,7 @@ fn the_sftp_gateway_asks_the_identity_provider_and_its_role_stays_in_the_inbox_b
         .iter()
         .filter(|l| l.contains("arn:${AWS::Partition}:s3:::"))
         .collect();
-    assert_eq!(resources.len(), 3, "{resources:?}");
+    assert_eq!(resources.len(), 4, "{resources:?}");
     for line in resources {
         assert!(
             line.contains("medistock-inbox-${Environment}-${AWS::AccountId}"),
@@ -208,4 +312,110 @@ fn every_function_and_failure_queue_has_an_alarm() {
             .iter()
             .any(|l| l.trim() == "ScheduleExpressionTimezone: Europe/Paris")
     );
+}
+
+#[test]
+fn the_ingest_role_reads_the_event_version_lists_the_inbox_and_copies_in_parts() {
+    let template = template();
+    let ingest = statements(&resource(&template, "IngestFunction"));
+    let dropped = format!("{INBOX}/inbox/lab-a/s48.csv");
+    // The exact version named in the event, read whole or copied in parts.
+    for action in ["s3:GetObject", "s3:GetObjectVersion"] {
+        assert!(allows(&ingest, action, &dropped, None), "{action}");
+    }
+    // A missing key answers 404, not 403: S3 checks ListBucket with the key as prefix.
+    assert!(allows(
+        &ingest,
+        "s3:ListBucket",
+        INBOX,
+        Some("inbox/lab-a/s48.csv")
+    ));
+    for prefix in [Some("receipts/lab-a/"), Some(""), None] {
+        assert!(
+            !allows(&ingest, "s3:ListBucket", INBOX, prefix),
+            "{prefix:?}"
+        );
+    }
+    assert!(!allows(&ingest, "s3:ListBucket", LAKE, Some("raw/")));
+    // Multipart copies into the lake: parts are written with PutObject, a failure aborted.
+    for key in ["raw/lab-a/x.csv", "quarantine/lab-a/x.csv"] {
+        for action in ["s3:PutObject", "s3:AbortMultipartUpload"] {
+            assert!(
+                allows(&ingest, action, &format!("{LAKE}/{key}"), None),
+                "{action} {key}"
+            );
+        }
+    }
+    for action in ["kms:Decrypt", "kms:GenerateDataKey"] {
+        assert!(allows(&ingest, action, KEY_ARN, None), "{action}");
+    }
+    // Never a deletion, never a write into a declarant's inbox.
+    for action in ["s3:DeleteObject", "s3:DeleteObjectVersion", "s3:PutObject"] {
+        assert!(!allows(&ingest, action, &dropped, None), "{action}");
+    }
+}
+
+/// Transfer intersects the session policy with the role: whatever the identity provider grants
+/// must also be allowed by `SftpUserRole`, or uploads, renames and downloads are denied.
+#[test]
+fn the_declarants_role_allows_everything_the_session_policy_grants() {
+    let template = template();
+    let auth = resource(&template, "SftpAuthFunction");
+    let value = |name: &str| {
+        auth.iter()
+            .find_map(|l| l.trim().strip_prefix(&format!("{name}: ")))
+            .map(resolve)
+    };
+    let config = sftp_auth::Config::from_env(value).expect("the identity provider's variables");
+    let role = statements(&resource(&template, "SftpUserRole"));
+    let policy = config.gateway.session_policy(&"lab-a".parse().expect("id"));
+    let granted = policy["Statement"].as_array().expect("statements");
+    // The policy is a `serde_json::Value`, used here through its methods only.
+    macro_rules! strings {
+        ($value:expr) => {{
+            let value = &$value;
+            match (value.as_str(), value.as_array()) {
+                (Some(one), _) => vec![one.to_owned()],
+                (None, Some(many)) => many
+                    .iter()
+                    .filter_map(|x| x.as_str().map(str::to_owned))
+                    .collect(),
+                (None, None) => Vec::new(),
+            }
+        }};
+    }
+    let mut checked = 0;
+    for statement in granted {
+        let prefixes: Vec<String> = strings!(statement["Condition"]["StringLike"]["s3:prefix"]);
+        for action in strings!(statement["Action"]) {
+            for resource in strings!(statement["Resource"]) {
+                if prefixes.is_empty() {
+                    assert!(
+                        allows(&role, &action, &resource, None),
+                        "the role denies {action} on {resource}"
+                    );
+                }
+                for prefix in &prefixes {
+                    assert!(
+                        allows(&role, &action, &resource, Some(prefix)),
+                        "the role denies {action} on {resource} under {prefix}"
+                    );
+                }
+                checked += 1;
+            }
+        }
+    }
+    assert!(checked >= 8, "{policy}");
+    assert!(allows(&role, "kms:GenerateDataKey", KEY_ARN, None));
+    // The role itself never deletes receipts nor older versions of a drop.
+    for (action, key) in [
+        ("s3:DeleteObject", "receipts/lab-a/x.accuse.txt"),
+        ("s3:DeleteObjectVersion", "inbox/lab-a/x.csv"),
+        ("s3:PutObject", "receipts/lab-a/x.accuse.txt"),
+    ] {
+        assert!(
+            !allows(&role, action, &format!("{INBOX}/{key}"), None),
+            "{action} {key}"
+        );
+    }
 }

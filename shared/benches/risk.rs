@@ -70,6 +70,7 @@ fn main() {
                     sites: 1,
                     supplies: Vec::new(),
                     source_sha256: "bench".into(),
+                    site_figures: Vec::new(),
                 });
             }
         }

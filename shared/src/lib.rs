@@ -18,3 +18,26 @@ pub mod report;
 pub mod risk;
 pub mod sftp;
 pub mod store;
+
+#[cfg(test)]
+mod build_profile_tests {
+    /// Declared quantities are summed over millions of lines: a release build of any Medistock
+    /// crate must check overflows instead of wrapping silently.
+    #[test]
+    fn every_medistock_crate_keeps_overflow_checks_in_release() {
+        let manifest = include_str!("../../Cargo.toml");
+        for krate in [
+            "medistock-core",
+            "medistock-cli",
+            "ingest",
+            "risk",
+            "notify",
+            "report",
+            "sftp-auth",
+        ] {
+            let section = format!("[profile.release.package.{krate}]\noverflow-checks = true");
+            assert!(manifest.contains(&section), "missing: {section}");
+        }
+        assert!(!manifest.contains("overflow-checks = false"));
+    }
+}

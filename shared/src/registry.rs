@@ -1,5 +1,7 @@
 //! The declarant registry, `config/declarants.csv`: `declarant;nom;type`, type `exploitant`,
-//! `grossiste` or `autre`. Who may declare, and how their stock counts in the chain.
+//! `grossiste` or `autre`. Who may declare, and how their stock counts in the chain. Ids are
+//! read in any case (`LABO-A`) and kept in their canonical lower-case form; a declarant listed
+//! twice, even in two spellings, is an error rather than a silent choice between two lines.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -50,9 +52,10 @@ pub struct Registry {
 }
 
 impl Registry {
-    /// Parses the CSV (header line first).
+    /// Parses the CSV (header line first); ids are stored in their canonical form.
     pub fn parse(text: &str) -> Result<Self, RegistryError> {
         let mut declarants = BTreeMap::new();
+        let mut first_line = BTreeMap::new();
         for (i, line) in text.lines().enumerate().skip(1) {
             let line_no = i + 1;
             let line = line.trim_end_matches('\r');
@@ -72,6 +75,12 @@ impl Registry {
             };
             let id = DeclarantId::parse(id).map_err(|e| bad(e.to_string()))?;
             let kind = DeclarantType::parse(kind).map_err(|e| bad(e.to_string()))?;
+            if let Some(first) = first_line.insert(id.clone(), line_no) {
+                return Err(bad(format!(
+                    "le déclarant {id} est déjà inscrit ligne {first} (majuscules et minuscules \
+                     sont équivalentes)"
+                )));
+            }
             declarants.insert(
                 id.clone(),
                 Declarant {
@@ -124,6 +133,36 @@ mod tests {
         assert_eq!(
             r.declarants[&DeclarantId::parse("gr-b").unwrap()].kind,
             DeclarantType::Grossiste
+        );
+    }
+
+    #[test]
+    fn ids_are_read_in_any_case_and_written_back_canonical() {
+        let r = Registry::parse(
+            "declarant;nom;type\nLABO-A;Laboratoire A;exploitant\nGR-OCP;OCP;grossiste\nLab_Sud;Sud;autre\n",
+        )
+        .unwrap();
+        let a = &r.declarants[&DeclarantId::parse("labo-a").unwrap()];
+        assert_eq!(
+            (a.id.as_str(), a.kind),
+            ("labo-a", DeclarantType::Exploitant)
+        );
+        assert_eq!(
+            r.to_csv(),
+            "declarant;nom;type\ngr-ocp;OCP;grossiste\nlab_sud;Sud;autre\nlabo-a;Laboratoire A;exploitant\n"
+        );
+    }
+
+    #[test]
+    fn a_declarant_listed_twice_in_two_spellings_is_refused() {
+        let err = Registry::parse(
+            "declarant;nom;type\nlabo-a;Laboratoire A;exploitant\nLABO-A;Autre A;grossiste\n",
+        )
+        .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "config/declarants.csv, ligne 3 : le déclarant labo-a est déjà inscrit ligne 2 \
+             (majuscules et minuscules sont équivalentes)"
         );
     }
 

@@ -242,6 +242,19 @@ fn every_line_error_code_with_its_line_and_column() {
 }
 
 #[test]
+fn the_csv_of_rejected_lines_starts_with_a_bom_for_excel() {
+    use medistock_core::declaration::receipt::errors_csv;
+    let v = run("erreurs_lignes.csv");
+    let csv = errors_csv(&v.report);
+    assert!(
+        csv.starts_with("\u{feff}ligne;colonne;valeur;code;message\r\n"),
+        "{csv}"
+    );
+    assert_eq!(csv.matches('\u{feff}').count(), 1);
+    assert!(csv.contains("« stock » ne peut pas être négatif"));
+}
+
+#[test]
 fn too_many_line_errors_reject_the_file() {
     let v = run("erreurs_lignes.csv");
     assert_eq!(v.report.status, Status::Rejected);

@@ -155,7 +155,8 @@ fn a_zip_bomb_is_refused_before_inflating() {
             .collect::<Vec<_>>(),
         [FileCode::ArchiveSuspecte]
     );
-    // With the default bounds the ratio alone (about 1000:1) betrays it.
+    // With the default bounds the ratio alone (about 1000:1) betrays it, and the message says
+    // so rather than blame the size.
     let v = validate(&bytes, "bombe.xlsx", &ctx(&Limits::default())).unwrap();
     assert_eq!(
         v.report
@@ -164,6 +165,89 @@ fn a_zip_bomb_is_refused_before_inflating() {
             .map(|f| f.code)
             .collect::<Vec<_>>(),
         [FileCode::ArchiveSuspecte]
+    );
+    let message = &v.report.file_errors[0].message;
+    assert!(
+        message.contains("taux de compression anormal")
+            && message.contains("xl/worksheets/sheet1.xml")
+            && message.contains("limite de 200 fois"),
+        "{message}"
+    );
+}
+
+#[test]
+fn a_sheet_larger_than_the_part_bound_is_refused_before_parsing() {
+    let limits = Limits {
+        max_xlsx_part_bytes: 1_000,
+        ..Limits::default()
+    };
+    let v = validate(&template(), "modele.xlsx", &ctx(&limits)).unwrap();
+    assert_eq!(
+        v.report
+            .file_errors
+            .iter()
+            .map(|f| f.code)
+            .collect::<Vec<_>>(),
+        [FileCode::ClasseurTropVolumineux]
+    );
+    let message = &v.report.file_errors[0].message;
+    assert!(
+        message.starts_with("la partie « ") && message.contains("limite de 0 Mo"),
+        "{message}"
+    );
+}
+
+#[test]
+fn a_sheet_with_more_cells_than_the_bound_is_refused() {
+    let limits = Limits {
+        max_xlsx_cells: 14,
+        ..Limits::default()
+    };
+    let v = validate(&template(), "modele.xlsx", &ctx(&limits)).unwrap();
+    assert_eq!(
+        v.report
+            .file_errors
+            .iter()
+            .map(|f| f.code)
+            .collect::<Vec<_>>(),
+        [FileCode::TropDeCellules]
+    );
+    // The template's 15 cells are read with a bound of 15.
+    let limits = Limits {
+        max_xlsx_cells: 15,
+        max_error_rate: 1.0,
+        ..Limits::default()
+    };
+    let v = validate(&template(), "modele.xlsx", &ctx(&limits)).unwrap();
+    assert_eq!(v.report.status, Status::AcceptedWithErrors);
+}
+
+#[test]
+fn cells_beyond_the_header_are_a_line_with_too_many_columns() {
+    let mut wb = Workbook::new();
+    let sheet = wb.add_worksheet();
+    for (i, h) in ["cip13", "date_stock", "stock"].iter().enumerate() {
+        sheet.write_string(0, i as u16, *h).unwrap();
+    }
+    for r in 1..=2 {
+        sheet.write_number(r, 0, 3_400_949_497_294.0).unwrap();
+        sheet
+            .write_string(r, 1, format!("2026-11-{}", 18 + r))
+            .unwrap();
+        sheet.write_number(r, 2, 10.0).unwrap();
+    }
+    sheet.write_string(2, 4, "en trop").unwrap();
+    sheet.write_string(2, 7, "aussi").unwrap();
+    let limits = Limits {
+        max_error_rate: 1.0,
+        ..Limits::default()
+    };
+    let v = validate(&wb.save_to_buffer().unwrap(), "x.xlsx", &ctx(&limits)).unwrap();
+    let e = &v.report.errors;
+    assert_eq!(e.len(), 1, "{e:#?}");
+    assert_eq!(
+        (e[0].line, e[0].code.as_str(), e[0].value.as_str()),
+        (3, "colonnes_en_trop", "en trop;aussi")
     );
 }
 

@@ -9,7 +9,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use chrono::{DateTime, Duration, Utc};
 use medistock_core::declaration::Limits;
 use medistock_core::domain::Cip13;
-use medistock_core::ingest::{IngestError, IngestOutcome, IngestSettings, ingest_object};
+use medistock_core::ingest::{
+    IngestError, IngestOutcome, IngestSettings, ingest_object, ingest_version,
+};
 use medistock_core::positions::Position;
 use medistock_core::store::local::{LocalObjects, LocalState};
 use medistock_core::store::{
@@ -50,7 +52,8 @@ fn cip(text: &str) -> Cip13 {
     Cip13::parse(text).unwrap()
 }
 
-async fn drop_file(objects: &impl ObjectStore, key: &str, text: &str) {
+/// Drops a file into the (versioned) inbox and returns the version written.
+async fn drop_file(objects: &impl ObjectStore, key: &str, text: &str) -> Option<String> {
     objects
         .put(
             INBOX,
@@ -60,7 +63,7 @@ async fn drop_file(objects: &impl ObjectStore, key: &str, text: &str) {
             &Default::default(),
         )
         .await
-        .unwrap();
+        .unwrap()
 }
 
 async fn text_of(objects: &impl ObjectStore, bucket: &str, key: &str) -> String {
@@ -159,7 +162,7 @@ async fn a_file_updates_positions_archive_history_receipt_and_ledger(
     .await;
     assert_eq!(errors.lines().count(), 2);
 
-    let entry = state.file(sha).await.unwrap().unwrap();
+    let entry = state.file("grossiste-a", sha).await.unwrap().unwrap();
     assert_eq!(
         (entry.status, entry.lines, entry.key.as_str()),
         (FileStatus::Applied, [4, 3, 1], key)
@@ -345,7 +348,12 @@ async fn a_rejected_file_is_quarantined_with_its_receipt(
         "{receipt}"
     );
     assert_eq!(
-        state.file(sha).await.unwrap().unwrap().status,
+        state
+            .file("grossiste-a", sha)
+            .await
+            .unwrap()
+            .unwrap()
+            .status,
         FileStatus::Rejected
     );
     assert_eq!(
@@ -388,14 +396,19 @@ impl<S: StateStore> StateStore for FailingState<'_, S> {
     async fn claim_file(&self, entry: &LedgerEntry) -> Result<Claim, StoreError> {
         self.inner.claim_file(entry).await
     }
-    async fn finish_file(&self, entry: &LedgerEntry) -> Result<(), StoreError> {
+    async fn finish_file(&self, entry: &LedgerEntry) -> Result<bool, StoreError> {
         self.inner.finish_file(entry).await
     }
-    async fn release_file(&self, sha256: &str) -> Result<(), StoreError> {
-        self.inner.release_file(sha256).await
+    async fn release_file(
+        &self,
+        declarant: &str,
+        sha256: &str,
+        owner: &str,
+    ) -> Result<(), StoreError> {
+        self.inner.release_file(declarant, sha256, owner).await
     }
-    async fn file(&self, sha256: &str) -> Result<Option<LedgerEntry>, StoreError> {
-        self.inner.file(sha256).await
+    async fn file(&self, declarant: &str, sha256: &str) -> Result<Option<LedgerEntry>, StoreError> {
+        self.inner.file(declarant, sha256).await
     }
     async fn account(&self, id: &str) -> Result<Option<medistock_core::sftp::Account>, StoreError> {
         self.inner.account(id).await
@@ -419,14 +432,14 @@ impl<S: StateStore> StateStore for FailingState<'_, S> {
     ) -> Result<Vec<PositionWrite>, StoreError> {
         let budget = self.budget.swap(0, Ordering::SeqCst);
         let done = positions.len().min(budget);
-        self.inner.apply_positions(&positions[..done]).await?;
+        let writes = self.inner.apply_positions(&positions[..done]).await?;
         if done < positions.len() {
             return Err(StoreError::Aws {
                 operation: "DynamoDB.PutItem",
                 message: "injected failure".into(),
             });
         }
-        Ok(vec![PositionWrite::Applied; done])
+        Ok(writes)
     }
     async fn positions(&self, cip13: &Cip13) -> Result<Vec<Position>, StoreError> {
         self.inner.positions(cip13).await
@@ -511,7 +524,12 @@ async fn a_failure_after_half_the_writes_then_a_retry_ends_as_one_clean_run(
         [("grossiste-a".into(), "2026-11-20".into(), 40)]
     );
     assert_eq!(
-        state.file(&report.sha256).await.unwrap().unwrap().status,
+        state
+            .file("grossiste-a", &report.sha256)
+            .await
+            .unwrap()
+            .unwrap()
+            .status,
         FileStatus::Applied
     );
     assert!(objects.get(INBOX, receipt_key).await.unwrap().is_some());
@@ -529,7 +547,9 @@ async fn a_file_claimed_by_a_live_run_is_retried_later(
         sha256: sha.clone(),
         status: FileStatus::Processing,
         key: key.into(),
+        version: None,
         declarant: "grossiste-a".into(),
+        owner: medistock_core::store::lease_token(),
         lines: [0; 3],
         received_at: now(),
         lease_until: now() + Duration::minutes(5),
@@ -604,6 +624,324 @@ async fn a_file_above_the_size_bound_is_quarantined_unread(
         "{receipt}"
     );
     assert_eq!(stocks(state, "3400949497294").await, []);
+}
+
+async fn the_same_bytes_from_two_declarants_are_two_files_and_neither_learns_of_the_other(
+    objects: &impl ObjectStore,
+    state: &impl StateStore,
+    lake: &str,
+) {
+    drop_file(objects, "inbox/grossiste-a/secret-a.csv", WEEK_47).await;
+    ingest_object(
+        objects,
+        state,
+        &settings(lake),
+        INBOX,
+        "inbox/grossiste-a/secret-a.csv",
+        now(),
+    )
+    .await
+    .unwrap();
+    drop_file(objects, "inbox/gr-b/stock.csv", WEEK_47).await;
+    let outcome = ingest_object(
+        objects,
+        state,
+        &settings(lake),
+        INBOX,
+        "inbox/gr-b/stock.csv",
+        now(),
+    )
+    .await
+    .unwrap();
+    assert!(
+        matches!(outcome, IngestOutcome::Applied { .. }),
+        "{outcome:?}"
+    );
+    let receipt = text_of(objects, INBOX, "receipts/gr-b/stock.csv.accuse.txt").await;
+    assert!(!receipt.contains("grossiste-a"), "{receipt}");
+    assert!(!receipt.contains("secret-a"), "{receipt}");
+    assert!(!receipt.contains("DÉJÀ REÇU"), "{receipt}");
+    let mut held = stocks(state, "3400949497294").await;
+    held.sort();
+    assert_eq!(
+        held,
+        [
+            ("gr-b".into(), "2026-11-20".into(), 1500),
+            ("grossiste-a".into(), "2026-11-20".into(), 1500)
+        ]
+    );
+    let sha = medistock_core::declaration::sha256_hex(WEEK_47.as_bytes());
+    assert_eq!(
+        objects.list(lake, "normalized/").await.unwrap(),
+        [
+            format!("normalized/as_of=2026-11-20/declarant=gr-b/{sha}.parquet"),
+            format!("normalized/as_of=2026-11-20/declarant=grossiste-a/{sha}.parquet"),
+        ]
+    );
+}
+
+async fn a_correction_for_the_same_date_replaces_only_the_sites_it_lists(
+    objects: &impl ObjectStore,
+    state: &impl StateStore,
+    lake: &str,
+) {
+    // Lyon 1000; the Lille line is refused (a negative stock).
+    let first = "cip13;date_stock;stock;site\n\
+                 3400949497294;2026-11-20;1000;Lyon\n\
+                 3400949497294;2026-11-20;-800;Lille\n\
+                 3400949497706;2026-11-20;40;Lyon\n";
+    drop_file(objects, "inbox/grossiste-a/s47.csv", first).await;
+    ingest_object(
+        objects,
+        state,
+        &settings(lake),
+        INBOX,
+        "inbox/grossiste-a/s47.csv",
+        now(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        stocks(state, "3400949497294").await,
+        [("grossiste-a".into(), "2026-11-20".into(), 1000)]
+    );
+    // The corrected Lille line alone, as the receipt asked.
+    let fixed = "cip13;date_stock;stock;site\n3400949497294;2026-11-20;800;Lille\n";
+    drop_file(objects, "inbox/grossiste-a/s47-correctif.csv", fixed).await;
+    let outcome = ingest_object(
+        objects,
+        state,
+        &settings(lake),
+        INBOX,
+        "inbox/grossiste-a/s47-correctif.csv",
+        now() + Duration::hours(1),
+    )
+    .await
+    .unwrap();
+    let IngestOutcome::Applied { summary, .. } = outcome else {
+        panic!("{outcome:?}")
+    };
+    assert_eq!(
+        summary.corrected,
+        [("3400949497294".to_owned(), "Lille".to_owned())]
+    );
+    assert_eq!(
+        stocks(state, "3400949497294").await,
+        [("grossiste-a".into(), "2026-11-20".into(), 1800)]
+    );
+    let receipt = text_of(
+        objects,
+        INBOX,
+        "receipts/grossiste-a/s47-correctif.csv.accuse.txt",
+    )
+    .await;
+    assert!(
+        receipt.contains("Corrections appliquées (1)")
+            && receipt.contains("3400949497294, site « Lille »"),
+        "{receipt}"
+    );
+    // A second correction of Lyon replaces Lyon only.
+    let lyon = "cip13;date_stock;stock;site\n3400949497294;2026-11-20;900;Lyon\n";
+    drop_file(objects, "inbox/grossiste-a/s47-lyon.csv", lyon).await;
+    ingest_object(
+        objects,
+        state,
+        &settings(lake),
+        INBOX,
+        "inbox/grossiste-a/s47-lyon.csv",
+        now() + Duration::hours(2),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        stocks(state, "3400949497294").await,
+        [("grossiste-a".into(), "2026-11-20".into(), 1700)]
+    );
+    assert_eq!(
+        stocks(state, "3400949497706").await,
+        [("grossiste-a".into(), "2026-11-20".into(), 40)]
+    );
+}
+
+async fn sites_declared_at_different_dates_in_one_file_are_summed(
+    objects: &impl ObjectStore,
+    state: &impl StateStore,
+    lake: &str,
+) {
+    let text = "cip13;date_stock;stock;site\n\
+                3400949497294;2026-11-21;100;Dépôt A\n\
+                3400949497294;2026-11-20;900;Dépôt B\n";
+    drop_file(objects, "inbox/grossiste-a/depots.csv", text).await;
+    let outcome = ingest_object(
+        objects,
+        state,
+        &settings(lake),
+        INBOX,
+        "inbox/grossiste-a/depots.csv",
+        now(),
+    )
+    .await
+    .unwrap();
+    let IngestOutcome::Applied { summary, .. } = outcome else {
+        panic!("{outcome:?}")
+    };
+    assert_eq!((summary.applied, summary.not_newer.len()), (1, 0));
+    let held = state.positions(&cip("3400949497294")).await.unwrap();
+    assert_eq!(
+        (held[0].stock, held[0].as_of.to_string(), held[0].sites),
+        (1000, "2026-11-21".to_owned(), 2)
+    );
+}
+
+async fn a_file_overwritten_before_it_is_read_is_ingested_as_dropped(
+    objects: &impl ObjectStore,
+    state: &impl StateStore,
+    lake: &str,
+) {
+    let key = "inbox/grossiste-a/stock.csv";
+    let v1 = drop_file(objects, key, WEEK_47).await;
+    let v2 = drop_file(objects, key, WEEK_46).await;
+    assert!(v1.is_some() && v1 != v2, "the inbox is versioned");
+    // The events arrive after both uploads: each names its own version.
+    let mut receipts = Vec::new();
+    for (version, text) in [(&v1, WEEK_47), (&v2, WEEK_46)] {
+        let outcome = ingest_version(
+            objects,
+            state,
+            &settings(lake),
+            INBOX,
+            key,
+            version.as_deref(),
+            now(),
+        )
+        .await
+        .unwrap();
+        let IngestOutcome::Applied { report, .. } = outcome else {
+            panic!("{outcome:?}")
+        };
+        assert_eq!(
+            report.sha256,
+            medistock_core::declaration::sha256_hex(text.as_bytes())
+        );
+        let raw = objects
+            .get(
+                lake,
+                &format!("raw/grossiste-a/2026/11/23/{}.csv", report.sha256),
+            )
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(raw.bytes, text.as_bytes(), "each version is archived");
+        let inbox = medistock_core::ingest::InboxKey::parse(key)
+            .unwrap()
+            .with_version(version.as_deref());
+        receipts.push(text_of(objects, INBOX, &inbox.receipt_key("accuse.txt")).await);
+    }
+    assert_ne!(receipts[0], receipts[1], "one receipt per version");
+    assert!(receipts[0].contains(&medistock_core::declaration::sha256_hex(WEEK_47.as_bytes())));
+}
+
+async fn a_temporary_upload_name_is_never_ingested(
+    objects: &impl ObjectStore,
+    state: &impl StateStore,
+    lake: &str,
+) {
+    for key in [
+        "inbox/grossiste-a/stock.csv.filepart",
+        "inbox/grossiste-a/.stock.csv.swp",
+    ] {
+        drop_file(objects, key, WEEK_47).await;
+        let outcome = ingest_object(objects, state, &settings(lake), INBOX, key, now())
+            .await
+            .unwrap();
+        assert!(
+            matches!(outcome, IngestOutcome::Ignored { .. }),
+            "{key}: {outcome:?}"
+        );
+    }
+    assert_eq!(stocks(state, "3400949497294").await, []);
+    assert_eq!(objects.list(lake, "").await.unwrap(), Vec::<String>::new());
+}
+
+async fn a_very_long_file_name_gets_a_bounded_receipt(
+    objects: &impl ObjectStore,
+    state: &impl StateStore,
+    lake: &str,
+) {
+    // 240 bytes: a name a file system still holds, whose receipt name would not.
+    let name = format!(
+        "{}{}.csv",
+        "déclaration-très-longue-".repeat(8),
+        "x".repeat(28)
+    );
+    assert_eq!(name.len(), 240);
+    let key = format!("inbox/grossiste-a/{name}");
+    drop_file(objects, &key, WEEK_47).await;
+    let outcome = ingest_object(objects, state, &settings(lake), INBOX, &key, now())
+        .await
+        .unwrap();
+    assert!(
+        matches!(outcome, IngestOutcome::Applied { .. }),
+        "{outcome:?}"
+    );
+    let receipts = objects.list(INBOX, "receipts/grossiste-a/").await.unwrap();
+    assert_eq!(receipts.len(), 2, "{receipts:?}");
+    for receipt in &receipts {
+        let file_name = receipt.rsplit('/').next().unwrap();
+        assert!(file_name.len() <= 255, "{file_name}");
+    }
+    let sha = medistock_core::declaration::sha256_hex(WEEK_47.as_bytes());
+    assert_eq!(
+        state
+            .file("grossiste-a", &sha)
+            .await
+            .unwrap()
+            .map(|e| e.status),
+        Some(FileStatus::Applied)
+    );
+}
+
+async fn two_files_under_one_name_at_once_each_apply_their_own_bytes(
+    objects: &impl ObjectStore,
+    state: &impl StateStore,
+    lake: &str,
+) {
+    let key = "inbox/grossiste-a/stock.csv";
+    let one = "cip13;date_stock;stock\n3400949497294;2026-11-20;111\n";
+    let two = "cip13;date_stock;stock\n3400949497706;2026-11-20;222\n";
+    let drop_and_ingest = |text: &'static str| async move {
+        let version = drop_file(objects, key, text).await;
+        ingest_version(
+            objects,
+            state,
+            &settings(lake),
+            INBOX,
+            key,
+            version.as_deref(),
+            now(),
+        )
+        .await
+        .unwrap()
+    };
+    let (a, b) = tokio::join!(drop_and_ingest(one), drop_and_ingest(two));
+    for (outcome, text) in [(a, one), (b, two)] {
+        let IngestOutcome::Applied { report, .. } = outcome else {
+            panic!("{outcome:?}")
+        };
+        assert_eq!(
+            report.sha256,
+            medistock_core::declaration::sha256_hex(text.as_bytes())
+        );
+    }
+    assert_eq!(
+        stocks(state, "3400949497294").await,
+        [("grossiste-a".into(), "2026-11-20".into(), 111)]
+    );
+    assert_eq!(
+        stocks(state, "3400949497706").await,
+        [("grossiste-a".into(), "2026-11-20".into(), 222)]
+    );
+    assert_eq!(objects.list(lake, "raw/").await.unwrap().len(), 2);
 }
 
 macro_rules! pipeline_tests {
@@ -681,6 +1019,55 @@ macro_rules! pipeline_tests {
             };
             super::a_file_claimed_by_a_live_run_is_retried_later(&objects, &state, &lake).await;
         }
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn the_same_bytes_from_two_declarants_are_two_files_and_neither_learns_of_the_other() {
+            let Some((objects, state, lake, _guard)) = $setup().await else {
+                return;
+            };
+            super::the_same_bytes_from_two_declarants_are_two_files_and_neither_learns_of_the_other(&objects, &state, &lake).await;
+        }
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn a_correction_for_the_same_date_replaces_only_the_sites_it_lists() {
+            let Some((objects, state, lake, _guard)) = $setup().await else {
+                return;
+            };
+            super::a_correction_for_the_same_date_replaces_only_the_sites_it_lists(&objects, &state, &lake).await;
+        }
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn sites_declared_at_different_dates_in_one_file_are_summed() {
+            let Some((objects, state, lake, _guard)) = $setup().await else {
+                return;
+            };
+            super::sites_declared_at_different_dates_in_one_file_are_summed(&objects, &state, &lake).await;
+        }
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn a_file_overwritten_before_it_is_read_is_ingested_as_dropped() {
+            let Some((objects, state, lake, _guard)) = $setup().await else {
+                return;
+            };
+            super::a_file_overwritten_before_it_is_read_is_ingested_as_dropped(&objects, &state, &lake).await;
+        }
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn a_temporary_upload_name_is_never_ingested() {
+            let Some((objects, state, lake, _guard)) = $setup().await else {
+                return;
+            };
+            super::a_temporary_upload_name_is_never_ingested(&objects, &state, &lake).await;
+        }
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn a_very_long_file_name_gets_a_bounded_receipt() {
+            let Some((objects, state, lake, _guard)) = $setup().await else {
+                return;
+            };
+            super::a_very_long_file_name_gets_a_bounded_receipt(&objects, &state, &lake).await;
+        }
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn two_files_under_one_name_at_once_each_apply_their_own_bytes() {
+            let Some((objects, state, lake, _guard)) = $setup().await else {
+                return;
+            };
+            super::two_files_under_one_name_at_once_each_apply_their_own_bytes(&objects, &state, &lake).await;
+        }
     };
 }
 
@@ -689,7 +1076,7 @@ mod local {
 
     async fn setup() -> Option<(LocalObjects, LocalState, String, tempfile::TempDir)> {
         let dir = tempfile::tempdir().unwrap();
-        let objects = LocalObjects::new(dir.path());
+        let objects = LocalObjects::new(dir.path()).with_versioning(INBOX);
         let state = LocalState::open(&dir.path().join("state.sqlite")).unwrap();
         Some((objects, state, "lac".to_owned(), dir))
     }
@@ -718,6 +1105,7 @@ mod on_moto {
         let inbox = common::unique("depot");
         let lake = common::unique("lac");
         let client = aws::bucket(&config, &inbox).await;
+        aws::enable_versioning(&client, &inbox).await;
         aws::bucket(&config, &lake).await;
         let table = common::unique("etat");
         let state = DynamoState::new(aws::table(&config, &table).await, table);
@@ -736,7 +1124,7 @@ mod on_moto {
 mod prefixed {
     use std::collections::BTreeMap;
 
-    use medistock_core::store::{ObjectStore, StoreError, StoredObject};
+    use medistock_core::store::{ObjectHead, ObjectStore, StoreError, StoredObject};
 
     /// Maps the tests' fixed inbox name to this test's own bucket.
     pub struct Prefixed<O> {
@@ -756,11 +1144,23 @@ mod prefixed {
     }
 
     impl<O: ObjectStore> ObjectStore for Prefixed<O> {
-        async fn size(&self, bucket: &str, key: &str) -> Result<Option<u64>, StoreError> {
-            self.inner.size(self.name(bucket), key).await
+        async fn head(
+            &self,
+            bucket: &str,
+            key: &str,
+            version: Option<&str>,
+        ) -> Result<Option<ObjectHead>, StoreError> {
+            self.inner.head(self.name(bucket), key, version).await
         }
-        async fn get(&self, bucket: &str, key: &str) -> Result<Option<StoredObject>, StoreError> {
-            self.inner.get(self.name(bucket), key).await
+        async fn get_version(
+            &self,
+            bucket: &str,
+            key: &str,
+            version: Option<&str>,
+        ) -> Result<Option<StoredObject>, StoreError> {
+            self.inner
+                .get_version(self.name(bucket), key, version)
+                .await
         }
         async fn put(
             &self,
@@ -769,14 +1169,23 @@ mod prefixed {
             bytes: Vec<u8>,
             ct: &str,
             m: &BTreeMap<String, String>,
-        ) -> Result<(), StoreError> {
+        ) -> Result<Option<String>, StoreError> {
             self.inner.put(self.name(bucket), key, bytes, ct, m).await
         }
         async fn list(&self, bucket: &str, prefix: &str) -> Result<Vec<String>, StoreError> {
             self.inner.list(self.name(bucket), prefix).await
         }
-        async fn copy(&self, fb: &str, fk: &str, tb: &str, tk: &str) -> Result<(), StoreError> {
-            self.inner.copy(self.name(fb), fk, self.name(tb), tk).await
+        async fn copy(
+            &self,
+            fb: &str,
+            fk: &str,
+            fv: Option<&str>,
+            tb: &str,
+            tk: &str,
+        ) -> Result<(), StoreError> {
+            self.inner
+                .copy(self.name(fb), fk, fv, self.name(tb), tk)
+                .await
         }
     }
 }

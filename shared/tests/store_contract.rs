@@ -8,40 +8,60 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use medistock_core::domain::{Cip13, DeclarantId};
-use medistock_core::positions::{Position, Supply};
+use medistock_core::positions::{MAX_SITES_PER_POSITION, Position, SiteFigures, Supply};
 use medistock_core::store::local::{LocalObjects, LocalState};
 use medistock_core::store::{
     AlertRecord, AlertStatus, Claim, FileStatus, LedgerEntry, Notification, ObjectStore,
-    PositionWrite, RiskItem, StateStore,
+    PositionWrite, RiskItem, StateStore, lease_token,
 };
 
 fn date(d: &str) -> NaiveDate {
     d.parse().unwrap()
 }
 
-fn position(cip: &str, declarant: &str, as_of: &str, stock: i64, sha: &str) -> Position {
-    Position {
-        cip13: Cip13::parse(cip).unwrap(),
-        declarant: DeclarantId::parse(declarant).unwrap(),
+/// One site's figures, from file `sha`, dropped `minutes` after t0.
+fn site(name: &str, as_of: &str, stock: i64, sha: &str, minutes: i64) -> SiteFigures {
+    SiteFigures {
+        site: name.to_owned(),
         as_of: date(as_of),
         stock,
         stock_bloque: 3,
         daily_outflow: Some(12.5),
-        sites: 2,
         supplies: vec![Supply {
             date: date("2026-12-01"),
             quantity: 500,
         }],
         source_sha256: sha.to_owned(),
+        uploaded_at: t0() + Duration::minutes(minutes),
     }
 }
 
+fn position_of(cip: &str, declarant: &str, sites: Vec<SiteFigures>) -> Position {
+    Position::from_sites(
+        Cip13::parse(cip).unwrap(),
+        DeclarantId::parse(declarant).unwrap(),
+        sites,
+    )
+    .unwrap()
+}
+
+/// A position of one site (`Lyon`) from file `sha`.
+fn position(cip: &str, declarant: &str, as_of: &str, stock: i64, sha: &str) -> Position {
+    position_of(cip, declarant, vec![site("Lyon", as_of, stock, sha, 0)])
+}
+
 fn ledger(sha: &str, now: DateTime<Utc>) -> LedgerEntry {
+    ledger_of("grossiste-a", sha, now)
+}
+
+fn ledger_of(declarant: &str, sha: &str, now: DateTime<Utc>) -> LedgerEntry {
     LedgerEntry {
         sha256: sha.to_owned(),
         status: FileStatus::Processing,
-        key: "inbox/grossiste-a/f.csv".into(),
-        declarant: "grossiste-a".into(),
+        key: format!("inbox/{declarant}/f.csv"),
+        version: None,
+        declarant: declarant.into(),
+        owner: lease_token(),
         lines: [0; 3],
         received_at: now,
         lease_until: now + Duration::minutes(5),
@@ -53,47 +73,134 @@ fn t0() -> DateTime<Utc> {
     "2026-11-23T09:00:00Z".parse().unwrap()
 }
 
-async fn newest_wins(state: &impl StateStore) {
+fn applied(sites: &[&str]) -> PositionWrite {
+    PositionWrite {
+        applied: sites.iter().map(|s| s.to_string()).collect(),
+        ..PositionWrite::default()
+    }
+}
+
+async fn stock_of(state: &impl StateStore, cip: &str, declarant: &str) -> (i64, NaiveDate, u32) {
+    let held = state.positions(&Cip13::parse(cip).unwrap()).await.unwrap();
+    let p = held
+        .iter()
+        .find(|p| p.declarant.as_str() == declarant)
+        .unwrap();
+    (p.stock, p.as_of, p.sites)
+}
+
+async fn sites_newest_wins_and_corrections_apply(state: &impl StateStore) {
     let cip = "3400949497294";
-    let first = position(cip, "grossiste-a", "2026-11-20", 100, "aaa");
+    let write = |sites: Vec<SiteFigures>| {
+        let p = position_of(cip, "grossiste-a", sites);
+        async move { state.apply_positions(&[p]).await.unwrap().remove(0) }
+    };
+    // Lyon 1000 on 20/11; the Lille line of that file was refused.
     assert_eq!(
-        state
-            .apply_positions(std::slice::from_ref(&first))
-            .await
-            .unwrap(),
-        [PositionWrite::Applied]
+        write(vec![site("Lyon", "2026-11-20", 1000, "aaa", 0)]).await,
+        applied(&["Lyon"])
     );
-    let older = position(cip, "grossiste-a", "2026-11-19", 999, "bbb");
-    let same_day_other_file = position(cip, "grossiste-a", "2026-11-20", 555, "ccc");
-    let same_file_again = first.clone();
+    // The corrected Lille line alone, same date, a later file: summed with Lyon.
     assert_eq!(
-        state
-            .apply_positions(&[older, same_day_other_file, same_file_again])
-            .await
-            .unwrap(),
-        [
-            PositionWrite::NotNewer {
-                held_as_of: date("2026-11-20")
-            },
-            PositionWrite::NotNewer {
-                held_as_of: date("2026-11-20")
-            },
-            PositionWrite::Applied,
-        ]
+        write(vec![site("Lille", "2026-11-20", 800, "bbb", 60)]).await,
+        PositionWrite {
+            applied: vec!["Lille".into()],
+            corrected: vec!["Lille".into()],
+            ..PositionWrite::default()
+        }
     );
     assert_eq!(
-        state.positions(&first.cip13).await.unwrap(),
-        std::slice::from_ref(&first)
+        stock_of(state, cip, "grossiste-a").await,
+        (1800, date("2026-11-20"), 2)
     );
-    let newer = position(cip, "grossiste-a", "2026-11-21", 80, "ddd");
-    let other_declarant = position(cip, "lab-b", "2026-11-01", 7000, "eee");
+    // A later file with Lyon's figure of the same date corrects it.
+    assert_eq!(
+        write(vec![site("Lyon", "2026-11-20", 1100, "ccc", 120)]).await,
+        PositionWrite {
+            applied: vec!["Lyon".into()],
+            corrected: vec!["Lyon".into()],
+            ..PositionWrite::default()
+        }
+    );
+    assert_eq!(stock_of(state, cip, "grossiste-a").await.0, 1900);
+    // An older date never overwrites, whenever it arrives.
+    assert_eq!(
+        write(vec![site("Lyon", "2026-11-19", 5, "ddd", 180)]).await,
+        PositionWrite {
+            stale: vec![("Lyon".into(), date("2026-11-20"))],
+            ..PositionWrite::default()
+        }
+    );
+    // Nor does a retry of a file dropped before the correction (same date, earlier drop).
+    assert_eq!(
+        write(vec![site("Lyon", "2026-11-20", 1000, "aaa", 0)]).await,
+        PositionWrite {
+            stale: vec![("Lyon".into(), date("2026-11-20"))],
+            ..PositionWrite::default()
+        }
+    );
+    // The same file again is a no-op that counts as applied.
+    assert_eq!(
+        write(vec![site("Lyon", "2026-11-20", 1100, "ccc", 120)]).await,
+        applied(&["Lyon"])
+    );
+    assert_eq!(stock_of(state, cip, "grossiste-a").await.0, 1900);
+    // Sites at different dates are summed: the position is dated by its newest site.
+    assert_eq!(
+        write(vec![site("Lyon", "2026-11-21", 100, "eee", 240)]).await,
+        applied(&["Lyon"])
+    );
+    assert_eq!(
+        stock_of(state, cip, "grossiste-a").await,
+        (900, date("2026-11-21"), 2)
+    );
+    // Another declarant's position is its own.
+    let other = position(cip, "lab-b", "2026-11-01", 7000, "fff");
     state
-        .apply_positions(&[newer.clone(), other_declarant.clone()])
+        .apply_positions(std::slice::from_ref(&other))
         .await
         .unwrap();
+    assert_eq!(stock_of(state, cip, "lab-b").await.0, 7000);
+    assert_eq!(stock_of(state, cip, "grossiste-a").await.0, 900);
+}
+
+async fn sites_are_bounded(state: &impl StateStore) {
+    let cip = "3400949497294";
+    let many: Vec<SiteFigures> = (0..MAX_SITES_PER_POSITION)
+        .map(|i| site(&format!("dépôt {i:03}"), "2026-11-20", 1, "aaa", 0))
+        .collect();
+    let first = state
+        .apply_positions(&[position_of(cip, "grossiste-a", many)])
+        .await
+        .unwrap();
+    assert_eq!(first[0].applied.len(), MAX_SITES_PER_POSITION);
+    // One more site is not recorded, and says so; a known site is still updated.
+    let write = state
+        .apply_positions(&[position_of(
+            cip,
+            "grossiste-a",
+            vec![
+                site("dépôt 000", "2026-11-21", 5, "bbb", 10),
+                site("dépôt en trop", "2026-11-21", 1_000_000, "bbb", 10),
+            ],
+        )])
+        .await
+        .unwrap()
+        .remove(0);
     assert_eq!(
-        state.positions(&first.cip13).await.unwrap(),
-        [newer, other_declarant]
+        (write.applied, write.over_limit),
+        (
+            vec!["dépôt 000".to_owned()],
+            vec!["dépôt en trop".to_owned()]
+        )
+    );
+    assert_eq!(
+        stock_of(state, cip, "grossiste-a").await,
+        (
+            MAX_SITES_PER_POSITION as i64 - 1 + 5,
+            date("2026-11-21"),
+            MAX_SITES_PER_POSITION as u32
+        )
     );
 }
 
@@ -108,33 +215,74 @@ async fn ledger_once_only(state: &impl StateStore) {
     // A crashed run's claim expires with its lease.
     let later = ledger("f1", now + Duration::minutes(6));
     assert_eq!(state.claim_file(&later).await.unwrap(), Claim::Acquired);
+    // The expired run can neither finish nor release its successor's claim.
+    let mut stale = entry.clone();
+    stale.status = FileStatus::Applied;
+    assert!(!state.finish_file(&stale).await.unwrap());
+    state
+        .release_file("grossiste-a", "f1", &entry.owner)
+        .await
+        .unwrap();
+    assert_eq!(
+        state.file("grossiste-a", "f1").await.unwrap().as_ref(),
+        Some(&later),
+        "the successor's claim is untouched"
+    );
     let mut done = later.clone();
     done.status = FileStatus::Applied;
     done.lines = [10, 9, 1];
     done.finished_at = Some(now + Duration::minutes(7));
-    state.finish_file(&done).await.unwrap();
+    assert!(state.finish_file(&done).await.unwrap());
     let much_later = ledger("f1", now + Duration::days(3));
     assert_eq!(
         state.claim_file(&much_later).await.unwrap(),
         Claim::Done(done.clone())
     );
-    assert_eq!(state.file("f1").await.unwrap(), Some(done));
+    assert_eq!(state.file("grossiste-a", "f1").await.unwrap(), Some(done));
     // Releasing an applied file does nothing; releasing a claim frees it at once.
-    state.release_file("f1").await.unwrap();
+    state
+        .release_file("grossiste-a", "f1", &later.owner)
+        .await
+        .unwrap();
     assert!(matches!(
         state.claim_file(&much_later).await.unwrap(),
         Claim::Done(_)
     ));
+    let f2 = ledger("f2", now);
+    assert_eq!(state.claim_file(&f2).await.unwrap(), Claim::Acquired);
+    state
+        .release_file("grossiste-a", "f2", &f2.owner)
+        .await
+        .unwrap();
+    assert_eq!(state.file("grossiste-a", "f2").await.unwrap(), None);
     assert_eq!(
         state.claim_file(&ledger("f2", now)).await.unwrap(),
         Claim::Acquired
     );
-    state.release_file("f2").await.unwrap();
-    assert_eq!(state.file("f2").await.unwrap(), None);
+    // The same bytes from another declarant are another file: claimed for it, and the first
+    // declarant's entry is neither returned nor touched.
+    let theirs = ledger_of("lab-b", "f1", now + Duration::days(3));
+    assert_eq!(state.claim_file(&theirs).await.unwrap(), Claim::Acquired);
     assert_eq!(
-        state.claim_file(&ledger("f2", now)).await.unwrap(),
-        Claim::Acquired
+        state
+            .file("lab-b", "f1")
+            .await
+            .unwrap()
+            .map(|e| e.declarant),
+        Some("lab-b".to_owned())
     );
+    assert_eq!(
+        state
+            .file("grossiste-a", "f1")
+            .await
+            .unwrap()
+            .map(|e| e.status),
+        Some(FileStatus::Applied)
+    );
+    state
+        .release_file("lab-b", "f1", &theirs.owner)
+        .await
+        .unwrap();
     // The week's files: received in [from, to), oldest first.
     let received = |from, to| async move {
         state
@@ -219,7 +367,7 @@ async fn many_positions_at_once(state: &impl StateStore) {
         })
         .collect();
     let writes = state.apply_positions(&positions).await.unwrap();
-    assert_eq!(writes, vec![PositionWrite::Applied; 60]);
+    assert_eq!(writes, vec![applied(&["Lyon"]); 60]);
     for p in [&positions[0], &positions[31], &positions[59]] {
         assert_eq!(
             state.positions(&p.cip13).await.unwrap(),
@@ -328,7 +476,13 @@ async fn objects_with_metadata(objects: &impl ObjectStore, bucket: &str) {
         (b"cip13;stock\n".as_slice(), &meta)
     );
     objects
-        .copy(bucket, key, bucket, "quarantine/grossiste-a/copie é.csv")
+        .copy(
+            bucket,
+            key,
+            None,
+            bucket,
+            "quarantine/grossiste-a/copie é.csv",
+        )
         .await
         .unwrap();
     let copied = objects
@@ -357,12 +511,92 @@ async fn objects_with_metadata(objects: &impl ObjectStore, bucket: &str) {
     );
 }
 
+/// Two versions written under one key are each read as written, whatever the current one.
+async fn versions_read_as_written(objects: &impl ObjectStore, bucket: &str) {
+    let key = "inbox/grossiste-a/stock.csv";
+    let v1 = objects
+        .put(
+            bucket,
+            key,
+            b"premier".to_vec(),
+            "text/csv",
+            &BTreeMap::new(),
+        )
+        .await
+        .unwrap()
+        .expect("a versioned bucket names the version written");
+    let v2 = objects
+        .put(
+            bucket,
+            key,
+            b"second!!".to_vec(),
+            "text/csv",
+            &BTreeMap::new(),
+        )
+        .await
+        .unwrap()
+        .unwrap();
+    assert_ne!(v1, v2);
+    let read = |version: Option<String>| async move {
+        objects
+            .get_version(bucket, key, version.as_deref())
+            .await
+            .unwrap()
+            .map(|o| o.bytes)
+    };
+    assert_eq!(read(Some(v1.clone())).await, Some(b"premier".to_vec()));
+    assert_eq!(read(Some(v2.clone())).await, Some(b"second!!".to_vec()));
+    assert_eq!(read(None).await, Some(b"second!!".to_vec()));
+    let head = objects.head(bucket, key, Some(&v1)).await.unwrap().unwrap();
+    assert_eq!((head.size, head.version.as_deref()), (7, Some(v1.as_str())));
+    objects
+        .copy(
+            bucket,
+            key,
+            Some(&v1),
+            bucket,
+            "quarantine/grossiste-a/v1.csv",
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        objects
+            .get(bucket, "quarantine/grossiste-a/v1.csv")
+            .await
+            .unwrap()
+            .unwrap()
+            .bytes,
+        b"premier"
+    );
+}
+
 mod local {
     use super::*;
 
     #[tokio::test]
-    async fn newest_wins() {
-        super::newest_wins(&LocalState::in_memory().unwrap()).await;
+    async fn sites_newest_wins_and_corrections_apply() {
+        super::sites_newest_wins_and_corrections_apply(&LocalState::in_memory().unwrap()).await;
+    }
+
+    #[tokio::test]
+    async fn sites_are_bounded() {
+        super::sites_are_bounded(&LocalState::in_memory().unwrap()).await;
+    }
+
+    #[tokio::test]
+    async fn versions_read_as_written() {
+        let dir = tempfile::tempdir().unwrap();
+        let objects = LocalObjects::new(dir.path()).with_versioning("depot");
+        super::versions_read_as_written(&objects, "depot").await;
+        // An unversioned bucket has no versions to name.
+        let plain = LocalObjects::new(dir.path());
+        assert_eq!(
+            plain
+                .put("lac", "a.csv", b"x".to_vec(), "", &BTreeMap::new())
+                .await
+                .unwrap(),
+            None
+        );
     }
 
     #[tokio::test]
@@ -434,6 +668,9 @@ mod local {
 
 #[cfg(feature = "aws")]
 mod on_moto {
+    use std::collections::BTreeMap;
+
+    use medistock_core::store::ObjectStore;
     use medistock_core::store::aws::{DynamoState, S3Objects};
 
     use super::common::{self, aws};
@@ -447,9 +684,70 @@ mod on_moto {
     }
 
     #[tokio::test]
-    async fn newest_wins() {
+    async fn sites_newest_wins_and_corrections_apply() {
         let Some(state) = state().await else { return };
-        super::newest_wins(&state).await;
+        super::sites_newest_wins_and_corrections_apply(&state).await;
+    }
+
+    #[tokio::test]
+    async fn sites_are_bounded() {
+        let Some(state) = state().await else { return };
+        super::sites_are_bounded(&state).await;
+    }
+
+    #[tokio::test]
+    async fn versions_read_as_written() {
+        let Some(endpoint) = common::emulator() else {
+            return;
+        };
+        let config = aws::config(&endpoint).await;
+        let bucket = common::unique("versions");
+        let client = aws::bucket(&config, &bucket).await;
+        aws::enable_versioning(&client, &bucket).await;
+        super::versions_read_as_written(&S3Objects::new(client), &bucket).await;
+    }
+
+    #[tokio::test]
+    async fn objects_above_the_single_copy_limit_are_copied_in_parts() {
+        let Some(endpoint) = common::emulator() else {
+            return;
+        };
+        let config = aws::config(&endpoint).await;
+        let bucket = common::unique("parts");
+        let client = aws::bucket(&config, &bucket).await;
+        // 11 MiB in parts of 5 MiB: three parts, the last one short (S3's minimum part size
+        // is 5 MiB but for the last).
+        const MIB: u64 = 1024 * 1024;
+        let objects = S3Objects::new(client).with_multipart_copy(5 * MIB, 5 * MIB);
+        let bytes: Vec<u8> = (0..11 * MIB).map(|i| (i % 251) as u8).collect();
+        let meta = BTreeMap::from([("sha256".to_owned(), "abc".to_owned())]);
+        objects
+            .put(
+                &bucket,
+                "inbox/a1/gros.csv",
+                bytes.clone(),
+                "text/csv",
+                &meta,
+            )
+            .await
+            .unwrap();
+        objects
+            .copy(
+                &bucket,
+                "inbox/a1/gros.csv",
+                None,
+                &bucket,
+                "raw/a1/gros.csv",
+            )
+            .await
+            .unwrap();
+        let copied = objects
+            .get(&bucket, "raw/a1/gros.csv")
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(copied.bytes == bytes, "the copy has the same bytes");
+        assert_eq!(copied.metadata, meta);
     }
 
     #[tokio::test]

@@ -12,7 +12,7 @@ use aws_lambda_events::event::s3::S3Event;
 use chrono::{DateTime, Duration, Utc};
 use medistock_core::declaration::Limits;
 use medistock_core::ingest::{
-    IngestError, IngestOutcome, IngestSettings, decode_event_key, ingest_object,
+    IngestError, IngestOutcome, IngestSettings, decode_event_key, ingest_version,
 };
 use medistock_core::store::{ObjectStore, StateStore};
 use serde::Serialize;
@@ -110,6 +110,9 @@ pub async fn handle<O: ObjectStore, S: StateStore>(
     let mut first_error = None;
     for record in event.records {
         let event_name = record.event_name.unwrap_or_default();
+        // The exact version the event is about: the inbox is versioned, and a file overwritten
+        // before this runs must still be ingested as it was dropped.
+        let version = record.s3.object.version_id.filter(|v| !v.is_empty());
         let (Some(bucket), Some(raw_key)) = (record.s3.bucket.name, record.s3.object.key) else {
             tracing::warn!(event_name, "enregistrement S3 sans seau ni clé : ignoré");
             summary.ignored += 1;
@@ -133,7 +136,17 @@ pub async fn handle<O: ObjectStore, S: StateStore>(
             }
         };
         let started = Instant::now();
-        match ingest_object(objects, state, &settings, &bucket, &key, now).await {
+        match ingest_version(
+            objects,
+            state,
+            &settings,
+            &bucket,
+            &key,
+            version.as_deref(),
+            now,
+        )
+        .await
+        {
             Ok(outcome) => log_outcome(&mut summary, &key, &outcome, started),
             Err(e) => {
                 tracing::error!(key, error = %e, duration_ms = started.elapsed().as_millis() as u64, "échec d'infrastructure : l'invocation sera rejouée");
@@ -165,6 +178,7 @@ fn log_outcome(summary: &mut Summary, key: &str, outcome: &IngestOutcome, starte
                 lines_rejected = report.lines.rejected,
                 positions_applied = applied.applied,
                 positions_not_newer = applied.not_newer.len(),
+                sites_corrected = applied.corrected.len(),
                 duration_ms,
                 "fichier appliqué"
             );

@@ -184,7 +184,7 @@ async fn sample_event_on_moto() {
         .unwrap()
         .unwrap();
     assert_eq!(archived.bytes, DECLARATION.as_bytes());
-    let ledger = state.file(&sha).await.unwrap().unwrap();
+    let ledger = state.file("grossiste-a", &sha).await.unwrap().unwrap();
     assert_eq!(
         (ledger.status, ledger.lines, ledger.key.as_str()),
         (medistock_core::store::FileStatus::Applied, [2, 2, 0], KEY)

@@ -2,33 +2,47 @@
 //! account from the state table and answers with the role, the logical home directories and
 //! the session policy that confine the declarant to its own folders, and its public keys;
 //! any refusal answers `{}` (Transfer then denies the login) and is logged with its reason.
+//! The user name is read in any case: `LABO-A` logs in as the account `labo-a`.
 
-use medistock_core::sftp::{AuthRequest, authorise};
+use medistock_core::domain::DeclarantId;
+use medistock_core::sftp::{AuthRequest, Gateway, GatewayError, authorise};
 use medistock_core::store::{StateStore, StoreError};
 use serde_json::{Value, json};
 
 /// The environment variables the function reads.
-pub const ENV_VARS: [&str; 3] = ["INBOX_BUCKET", "TABLE_NAME", "SFTP_ROLE_ARN"];
+pub const ENV_VARS: [&str; 4] = [
+    "INBOX_BUCKET",
+    "TABLE_NAME",
+    "SFTP_ROLE_ARN",
+    "DATA_KEY_ARN",
+];
 
 /// Configuration read once at start-up.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Config {
-    /// Bucket behind the gateway.
-    pub inbox_bucket: String,
     /// State table (accounts).
     pub table_name: String,
-    /// Role Transfer assumes for the declarants' S3 access.
-    pub role_arn: String,
+    /// Bucket behind the gateway, the KMS key that encrypts it, role Transfer assumes.
+    pub gateway: Gateway,
 }
 
 impl Config {
-    /// Reads the configuration through `var`; the error names the missing variable.
+    /// Reads the configuration through `var`; the error names the missing or invalid variable.
     pub fn from_env(var: impl Fn(&str) -> Option<String>) -> Result<Self, String> {
-        let [inbox_bucket, table_name, role_arn] = medistock_core::env::required(var, ENV_VARS)?;
+        let [inbox_bucket, table_name, role_arn, data_key_arn] =
+            medistock_core::env::required(var, ENV_VARS)?;
+        let gateway = Gateway::new(&inbox_bucket, &data_key_arn, &role_arn).map_err(|e| {
+            let names = match e {
+                GatewayError::InvalidBucket(_) => "INBOX_BUCKET",
+                GatewayError::InvalidKeyArn(_) => "DATA_KEY_ARN",
+                GatewayError::InvalidRoleArn(..) => "SFTP_ROLE_ARN",
+                GatewayError::PolicyTooLong(_) => "INBOX_BUCKET, DATA_KEY_ARN",
+            };
+            format!("variable d'environnement {names} invalide : {e}")
+        })?;
         Ok(Self {
-            inbox_bucket,
             table_name,
-            role_arn,
+            gateway,
         })
     }
 }
@@ -47,19 +61,16 @@ pub async fn handle<S: StateStore>(
             return Ok(json!({}));
         }
     };
-    let account = match medistock_core::domain::DeclarantId::parse(&request.username) {
-        Ok(id) => state.account(id.as_str()).await?,
-        Err(_) => None,
+    let id = DeclarantId::parse(&request.username).ok();
+    let account = match &id {
+        Some(id) => state.account(id.as_str()).await?,
+        None => None,
     };
-    match authorise(
-        &request,
-        account.as_ref(),
-        &config.inbox_bucket,
-        &config.role_arn,
-    ) {
+    match authorise(&request, account.as_ref(), &config.gateway) {
         Ok(answer) => {
             tracing::info!(
-                declarant = request.username,
+                declarant = id.as_ref().map(DeclarantId::as_str),
+                user = request.username,
                 source_ip = request.source_ip,
                 "connexion SFTP autorisée"
             );

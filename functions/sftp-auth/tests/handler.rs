@@ -16,12 +16,50 @@ fn event(name: &str) -> Value {
     serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap()
 }
 
+const KEY_ARN: &str = "arn:aws:kms:eu-west-3:123456789012:key/0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0";
+
+fn env(name: &str) -> Option<String> {
+    let value = match name {
+        "INBOX_BUCKET" => "medistock-dev-inbox",
+        "TABLE_NAME" => "unused",
+        "SFTP_ROLE_ARN" => "arn:aws:iam::123456789012:role/medistock-dev-sftp",
+        "DATA_KEY_ARN" => KEY_ARN,
+        _ => return None,
+    };
+    Some(value.to_owned())
+}
+
 fn config() -> Config {
-    Config {
-        inbox_bucket: "medistock-dev-inbox".into(),
-        table_name: "unused".into(),
-        role_arn: "arn:aws:iam::123456789012:role/medistock-dev-sftp".into(),
-    }
+    Config::from_env(env).unwrap()
+}
+
+#[test]
+fn the_configuration_names_the_missing_or_invalid_variable() {
+    let without_key = Config::from_env(|name| env(name).filter(|_| name != "DATA_KEY_ARN"));
+    assert_eq!(
+        without_key,
+        Err("variable d'environnement DATA_KEY_ARN absente".to_owned())
+    );
+    let alias = Config::from_env(|name| match name {
+        "DATA_KEY_ARN" => Some("arn:aws:kms:eu-west-3:123456789012:alias/medistock-dev".into()),
+        _ => env(name),
+    });
+    assert!(
+        alias
+            .as_ref()
+            .is_err_and(|e| e.starts_with("variable d'environnement DATA_KEY_ARN invalide")),
+        "{alias:?}"
+    );
+    let china = Config::from_env(|name| match name {
+        "DATA_KEY_ARN" => Some(KEY_ARN.replace("arn:aws:", "arn:aws-cn:")),
+        _ => env(name),
+    });
+    assert!(
+        china
+            .as_ref()
+            .is_err_and(|e| e.starts_with("variable d'environnement SFTP_ROLE_ARN invalide")),
+        "a role in another partition than the key: {china:?}"
+    );
 }
 
 #[tokio::test]
@@ -57,11 +95,36 @@ async fn a_registered_declarant_gets_its_folders_and_a_disabled_one_nothing() {
         ])
     );
     let policy: Value = serde_json::from_str(answer["Policy"].as_str().unwrap()).unwrap();
+    let statement = |sid: &str| {
+        policy["Statement"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["Sid"] == sid)
+            .cloned()
+            .unwrap_or_else(|| panic!("no statement {sid}: {policy}"))
+    };
     assert_eq!(
-        policy["Statement"][1]["Resource"],
+        statement("DropDeclarations")["Resource"],
         "arn:aws:s3:::medistock-dev-inbox/inbox/lab-sanofi/*"
     );
+    assert_eq!(
+        statement("EncryptionKey"),
+        json!({
+            "Sid": "EncryptionKey",
+            "Effect": "Allow",
+            "Action": ["kms:GenerateDataKey", "kms:Decrypt"],
+            "Resource": KEY_ARN
+        }),
+        "the key reaches the session policy from DATA_KEY_ARN"
+    );
     assert_eq!(answer["PublicKeys"], json!(account.public_keys));
+
+    // The sample login types LAB-SANOFI; lab-sanofi is the same account, with the same answer.
+    assert_eq!(login["username"], "LAB-SANOFI");
+    let mut lower = login.clone();
+    lower["username"] = json!("lab-sanofi");
+    assert_eq!(handle(&state, &config(), lower).await.unwrap(), answer);
 
     account.enabled = false;
     state.put_account(&account).await.unwrap();

@@ -1,10 +1,16 @@
 //! From bytes to something parseable: recognises the container (XLSX or text) and decodes text
 //! whatever the encoding declarants' tools produce (UTF-8 with or without BOM, UTF-16 from
 //! Excel's "Unicode text", Windows-1252 from older ERPs). Detected, never assumed.
+//!
+//! An XLSX archive is checked here before any of its parts is parsed: sizes and compression
+//! ratios announced by the archive, sizes actually inflated, and every cell reference its XML
+//! holds (see [`check_xlsx_archive`]).
 
 use std::borrow::Cow;
+use std::io::{Cursor, Read};
 
-use super::issues::{FileCode, FileIssue};
+use super::format::Limits;
+use super::issues::{FileCode, FileIssue, bounded};
 
 /// The text encoding a CSV was read with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -116,6 +122,348 @@ pub fn decode_text(bytes: &[u8]) -> (Cow<'_, str>, TextEncoding) {
     }
 }
 
+/// Number of columns of Excel's grid (A to XFD).
+pub const EXCEL_COLUMNS: u32 = 16_384;
+/// Number of rows of Excel's grid.
+pub const EXCEL_ROWS: u32 = 1_048_576;
+
+/// Checks an XLSX archive before anything parses it, so that what follows costs at most the
+/// bounds of [`Limits`]:
+/// - sizes announced by the archive: each part and the whole below their bounds, and
+///   compression ratios (of a part, and of the whole) below the zip-bomb bound;
+/// - sizes actually inflated: the zip reader stops a part at the size it announced, with an
+///   error (`classeur_illisible`), so that what calamine inflates later is bounded too;
+/// - cell references: every `r="…"` (cells, rows) and `ref="…"` (the sheet's dimension,
+///   ranges) attribute names a cell inside Excel's grid, and a range does not end before it
+///   starts. The sheet reader (calamine) computes positions from these texts with unchecked
+///   arithmetic: `A99999999999` overflows.
+///
+/// Errors: `archive_suspecte`, `classeur_trop_volumineux`, `reference_cellule_invalide`, and
+/// `classeur_illisible` for an archive that cannot be read.
+pub fn check_xlsx_archive(bytes: &[u8], limits: &Limits) -> Result<(), FileIssue> {
+    let mut archive = zip::ZipArchive::new(Cursor::new(bytes)).map_err(|e| {
+        FileIssue::new(
+            FileCode::ClasseurIllisible,
+            format!(
+                "archive .xlsx illisible ({}) : fichier tronqué ou corrompu ?",
+                bounded(&e.to_string())
+            ),
+        )
+    })?;
+    check_announced_sizes(&mut archive, limits)?;
+    let mut buf = vec![0u8; 1 << 16];
+    for i in 0..archive.len() {
+        let mut part = archive.by_index(i).map_err(|e| corrupt(&e))?;
+        let mut scanner = ReferenceScanner::default();
+        loop {
+            match part.read(&mut buf) {
+                Ok(0) => break,
+                Ok(n) => scanner.feed(&buf[..n])?,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(corrupt(&e)),
+            }
+        }
+        scanner.finish()?;
+    }
+    Ok(())
+}
+
+/// The sizes and ratios the archive announces, checked without inflating anything.
+fn check_announced_sizes(
+    archive: &mut zip::ZipArchive<Cursor<&[u8]>>,
+    limits: &Limits,
+) -> Result<(), FileIssue> {
+    let ratio_issue = |what: String, ratio: u64| {
+        FileIssue::new(
+            FileCode::ArchiveSuspecte,
+            format!(
+                "archive .xlsx suspecte : taux de compression anormal ({what} se décompresse \
+                 {ratio} fois, au-delà de la limite de {} fois) : enregistrez le classeur à \
+                 nouveau depuis Excel, ou envoyez un CSV",
+                limits.max_xlsx_compression_ratio
+            ),
+        )
+    };
+    let mut total: u64 = 0;
+    let mut compressed: u64 = 0;
+    for i in 0..archive.len() {
+        let entry = archive.by_index_raw(i).map_err(|e| corrupt(&e))?;
+        let (size, packed) = (entry.size(), entry.compressed_size());
+        total = total.saturating_add(size);
+        compressed = compressed.saturating_add(packed);
+        let ratio = size / packed.max(1);
+        if size > 1_000_000 && ratio > limits.max_xlsx_compression_ratio {
+            return Err(ratio_issue(
+                format!("la partie « {} »", part_name(entry.name_raw())),
+                ratio,
+            ));
+        }
+        if size > limits.max_xlsx_part_bytes {
+            return Err(FileIssue::new(
+                FileCode::ClasseurTropVolumineux,
+                format!(
+                    "la partie « {} » du classeur ferait {} Mo une fois décompressée, au-delà \
+                     de la limite de {} Mo : envoyez un CSV ou scindez le fichier",
+                    part_name(entry.name_raw()),
+                    size.div_ceil(1_000_000),
+                    limits.max_xlsx_part_bytes / 1_000_000
+                ),
+            ));
+        }
+        if total > limits.max_xlsx_uncompressed_bytes {
+            return Err(FileIssue::new(
+                FileCode::ArchiveSuspecte,
+                format!(
+                    "le classeur décompressé serait trop volumineux ({} Mo, limite {} Mo) : \
+                     envoyez un CSV ou scindez le fichier",
+                    total.div_ceil(1_000_000),
+                    limits.max_xlsx_uncompressed_bytes / 1_000_000
+                ),
+            ));
+        }
+    }
+    let ratio = total / compressed.max(1);
+    if total > 1_000_000 && ratio > limits.max_xlsx_compression_ratio {
+        return Err(ratio_issue("l'archive".to_owned(), ratio));
+    }
+    Ok(())
+}
+
+fn corrupt(e: &dyn std::fmt::Display) -> FileIssue {
+    FileIssue::new(
+        FileCode::ClasseurIllisible,
+        format!(
+            "archive .xlsx corrompue ({}) : enregistrez le classeur à nouveau depuis Excel, ou \
+             envoyez un CSV",
+            bounded(&e.to_string())
+        ),
+    )
+}
+
+/// A part's name as the archive gives it, short and printable, for a message.
+fn part_name(name: &[u8]) -> String {
+    let printable: String = String::from_utf8_lossy(name)
+        .chars()
+        .filter(|c| !c.is_control())
+        .collect();
+    match printable.char_indices().nth(80) {
+        Some((end, _)) => format!("{}…", &printable[..end]),
+        None => printable,
+    }
+}
+
+/// The A1 name of a cell given by 0-based row and column, wherever it is.
+pub fn cell_name(row: u32, column: u32) -> String {
+    let mut letters = Vec::new();
+    let mut n = u64::from(column) + 1;
+    while n > 0 {
+        let digit = ((n - 1) % 26) as u8;
+        letters.push(b'A' + digit);
+        n = (n - 1) / 26;
+    }
+    letters.reverse();
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&letters),
+        u64::from(row) + 1
+    )
+}
+
+/// Finds, in XML read piece by piece, every `r="…"` and `ref="…"` attribute and checks the
+/// references it holds (`A1`, `5`, `A1:C3`). Attributes are split the way calamine splits them
+/// (a key starts after white space or a closing quote and runs to `=`), and the match errs on
+/// the side of checking too much: the attribute is checked whatever the element and the part.
+#[derive(Default)]
+struct ReferenceScanner {
+    state: Scan,
+    /// The byte before the current one.
+    previous: u8,
+    value: ReferenceValue,
+}
+
+#[derive(Default, Clone, Copy)]
+enum Scan {
+    /// Looking for a key.
+    #[default]
+    Outside,
+    /// Read this many bytes of `ref` (`r` alone is a key too).
+    Key(u8),
+    /// After the key, before `=`.
+    BeforeEquals,
+    /// After `=`, before the opening quote.
+    AfterEquals,
+    /// Inside a value opened by this quote.
+    Value(u8),
+}
+
+impl ReferenceScanner {
+    fn feed(&mut self, bytes: &[u8]) -> Result<(), FileIssue> {
+        for &b in bytes {
+            loop {
+                match self.state {
+                    Scan::Outside => {
+                        let key_start = self.previous.is_ascii_whitespace()
+                            || self.previous == b'"'
+                            || self.previous == b'\'';
+                        if b == b'r' && key_start {
+                            self.state = Scan::Key(1);
+                        }
+                    }
+                    Scan::Key(n) => match (n, b) {
+                        (1, b'e') => self.state = Scan::Key(2),
+                        (2, b'f') => self.state = Scan::Key(3),
+                        (1 | 3, b'=') => self.state = Scan::AfterEquals,
+                        (1 | 3, b) if b.is_ascii_whitespace() => self.state = Scan::BeforeEquals,
+                        _ => {
+                            self.state = Scan::Outside;
+                            continue;
+                        }
+                    },
+                    Scan::BeforeEquals if b == b'=' => self.state = Scan::AfterEquals,
+                    Scan::BeforeEquals | Scan::AfterEquals if b.is_ascii_whitespace() => {}
+                    Scan::AfterEquals if b == b'"' || b == b'\'' => {
+                        self.value = ReferenceValue::default();
+                        self.state = Scan::Value(b);
+                    }
+                    Scan::BeforeEquals | Scan::AfterEquals => {
+                        self.state = Scan::Outside;
+                        continue;
+                    }
+                    Scan::Value(quote) if b == quote => {
+                        self.state = Scan::Outside;
+                        self.value.check()?;
+                    }
+                    Scan::Value(_) => self.value.push(b),
+                }
+                break;
+            }
+            self.previous = b;
+        }
+        Ok(())
+    }
+
+    /// A value still open at the end of the part is checked as far as it goes.
+    fn finish(&mut self) -> Result<(), FileIssue> {
+        match self.state {
+            Scan::Value(_) => self.value.check(),
+            _ => Ok(()),
+        }
+    }
+}
+
+/// The value of a reference attribute, parsed as it is read: one or more `:`-separated parts.
+#[derive(Default)]
+struct ReferenceValue {
+    current: CellReference,
+    /// The first two parts, for ranges.
+    parts: [CellReference; 2],
+    count: usize,
+    outside: bool,
+    /// The first bytes of the value, for the message.
+    shown: Vec<u8>,
+    cut: bool,
+}
+
+impl ReferenceValue {
+    const SHOWN_BYTES: usize = 40;
+
+    fn push(&mut self, b: u8) {
+        if self.shown.len() < Self::SHOWN_BYTES {
+            self.shown.push(b);
+        } else {
+            self.cut = true;
+        }
+        if b == b':' {
+            self.end_part();
+        } else {
+            self.current.push(b);
+        }
+    }
+
+    fn end_part(&mut self) {
+        let part = std::mem::take(&mut self.current);
+        self.outside |= part.outside();
+        if let Some(slot) = self.parts.get_mut(self.count) {
+            *slot = part;
+        }
+        self.count += 1;
+    }
+
+    fn check(&mut self) -> Result<(), FileIssue> {
+        self.end_part();
+        let [start, end] = &self.parts;
+        let reversed = self.count == 2
+            && start.complete()
+            && end.complete()
+            && (end.row < start.row || end.column < start.column);
+        if !self.outside && !reversed {
+            return Ok(());
+        }
+        let mut shown: String = String::from_utf8_lossy(&self.shown)
+            .chars()
+            .filter(|c| !c.is_control())
+            .collect();
+        if self.cut {
+            shown.push('…');
+        }
+        let why = if self.outside {
+            "hors de la grille d'Excel (colonnes A à XFD, lignes 1 à 1 048 576)"
+        } else {
+            "dont la fin précède le début"
+        };
+        Err(FileIssue::new(
+            FileCode::ReferenceCelluleInvalide,
+            format!(
+                "le classeur désigne la cellule ou la plage « {shown} », {why} : enregistrez-le \
+                 à nouveau depuis Excel, ou envoyez un CSV"
+            ),
+        ))
+    }
+}
+
+/// One reference (`XFD1048576`) computed as calamine computes it, letters then digits, but
+/// with saturating arithmetic.
+#[derive(Default, Clone, Copy)]
+struct CellReference {
+    column: u32,
+    row: u32,
+    letters: bool,
+    digits: bool,
+    /// A byte other than letters then digits: calamine stops there with an error.
+    broken: bool,
+}
+
+impl CellReference {
+    fn push(&mut self, b: u8) {
+        if self.broken {
+            return;
+        }
+        match b {
+            b'A'..=b'Z' | b'a'..=b'z' if !self.digits => {
+                let letter = u32::from(b.to_ascii_uppercase() - b'A') + 1;
+                self.column = self.column.saturating_mul(26).saturating_add(letter);
+                self.letters = true;
+            }
+            b'0'..=b'9' => {
+                self.row = self
+                    .row
+                    .saturating_mul(10)
+                    .saturating_add(u32::from(b - b'0'));
+                self.digits = true;
+            }
+            _ => self.broken = true,
+        }
+    }
+
+    fn outside(&self) -> bool {
+        self.column > EXCEL_COLUMNS || self.row > EXCEL_ROWS
+    }
+
+    fn complete(&self) -> bool {
+        !self.broken && self.letters && self.digits && self.row >= 1
+    }
+}
+
 /// Names a few binary formats declarants drop by mistake, for a clearer message.
 fn known_binary(bytes: &[u8]) -> Option<&'static str> {
     const MAGICS: [(&[u8], &str); 5] = [
@@ -162,6 +510,96 @@ mod tests {
         let mut bytes = vec![0xFF, 0xFE];
         bytes.extend("dépôt".encode_utf16().flat_map(u16::to_le_bytes));
         assert_eq!(text_of(&bytes), ("dépôt".into(), TextEncoding::Utf16Le));
+    }
+
+    /// Scans `xml` cut in pieces of `piece` bytes; `Err` carries the message.
+    fn scan(xml: &str, piece: usize) -> Result<(), String> {
+        let mut scanner = ReferenceScanner::default();
+        for chunk in xml.as_bytes().chunks(piece) {
+            scanner.feed(chunk).map_err(|e| e.message)?;
+        }
+        scanner.finish().map_err(|e| e.message)
+    }
+
+    fn refused(xml: &str) -> bool {
+        (1..=7).all(|piece| scan(xml, piece).is_err())
+    }
+
+    fn accepted(xml: &str) -> bool {
+        (1..=7).all(|piece| scan(xml, piece).is_ok())
+    }
+
+    #[test]
+    fn references_inside_the_grid_pass() {
+        assert!(accepted(
+            r#"<dimension ref="A1:XFD1048576"/><row r="1048576"><c r="XFD1048576" s="1" t="s">"#
+        ));
+        assert!(accepted(
+            r#"<c r='a1'/><mergeCell ref="B2:B2"/><c r="A0001"/>"#
+        ));
+        // Not references at all: calamine refuses them itself, without computing.
+        assert!(accepted(
+            r#"<c r="$A$1"/><c r="1A99999999999"/><c r=""/><c r="A0"/>"#
+        ));
+        // Other attributes that end in `r` or `ref`, or start with them.
+        assert!(accepted(
+            r#"<pane topLeftCell="A99999999999" sqref="A99999999999" rid="ZZZZZZZZ1" xr:uid="9999999999999" refs="ZZZZZZZZZZ1"/>"#
+        ));
+    }
+
+    #[test]
+    fn references_past_the_grid_are_refused_wherever_the_pieces_end() {
+        for xml in [
+            r#"<c r="A99999999999">"#,
+            r#"<c r="ZZZZZZZZZZ3">"#,
+            r#"<c r="XFE1">"#,
+            r#"<c r="A1048577">"#,
+            r#"<row r="99999999999">"#,
+            r#"<dimension ref="A1:ZZZZZZZZZZ3"/>"#,
+            r#"<dimension ref='A1:B99999999999'/>"#,
+            // However calamine splits the attributes, it would read these.
+            "<c\tr\n=\r'A99999999999'>",
+            r#"<c s="1"r="A99999999999">"#,
+            r#"<c r = "A99999999999">"#,
+            r#"<x:c r="AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA1">"#,
+            // Overflow comes before the character that stops calamine.
+            r#"<c r="A99999999999$">"#,
+            // An attribute value left open at the end of the part.
+            r#"<c r="A99999999999"#,
+        ] {
+            assert!(refused(xml), "{xml}");
+        }
+    }
+
+    #[test]
+    fn a_range_that_ends_before_it_starts_is_refused() {
+        assert!(refused(r#"<dimension ref="C3:A1"/>"#));
+        assert!(refused(r#"<dimension ref="A3:C1"/>"#));
+        assert!(accepted(r#"<dimension ref="A1:C3"/><dimension ref="B2"/>"#));
+        let message = scan(r#"<dimension ref="C3:A1"/>"#, 64).unwrap_err();
+        assert_eq!(
+            message,
+            "le classeur désigne la cellule ou la plage « C3:A1 », dont la fin précède le \
+             début : enregistrez-le à nouveau depuis Excel, ou envoyez un CSV"
+        );
+    }
+
+    #[test]
+    fn a_long_reference_is_named_short() {
+        let xml = format!(r#"<c r="{}1">"#, "Z".repeat(10_000));
+        let message = scan(&xml, 4096).unwrap_err();
+        assert!(
+            message.contains(&format!("« {}… »", "Z".repeat(40))),
+            "{message}"
+        );
+    }
+
+    #[test]
+    fn cells_are_named_as_excel_names_them() {
+        assert_eq!(cell_name(0, 0), "A1");
+        assert_eq!(cell_name(1_048_575, 16_383), "XFD1048576");
+        assert_eq!(cell_name(1_048_576, 26), "AA1048577");
+        assert_eq!(cell_name(u32::MAX, u32::MAX), "MWLQKWV4294967296");
     }
 
     #[test]

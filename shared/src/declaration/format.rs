@@ -119,13 +119,29 @@ impl Column {
     }
 
     /// The column a header cell names, if any (case-, accent-, space- and underscore-insensitive).
+    /// Allocates nothing and stops early: a header cell of megabytes costs a few characters.
     pub fn from_header(header: &str) -> Option<Column> {
-        let folded = fold_header(header);
+        let mut folded = [0u8; MAX_FOLDED_ALIAS];
+        let mut len = 0;
+        for c in header
+            .chars()
+            .flat_map(char::to_lowercase)
+            .map(strip_accent)
+        {
+            if c.is_ascii_alphanumeric() {
+                *folded.get_mut(len)? = c as u8;
+                len += 1;
+            }
+        }
+        let folded = &folded[..len];
         Column::ALL
             .into_iter()
-            .find(|c| c.folded_aliases().contains(&folded.as_str()))
+            .find(|c| c.folded_aliases().iter().any(|a| a.as_bytes() == folded))
     }
 }
+
+/// Longest folded alias, in bytes.
+const MAX_FOLDED_ALIAS: usize = 16;
 
 /// Folds a header name for matching: lower case, accents removed, and everything that is not a
 /// letter or a digit dropped (`Date de stock` and `date_stock` differ, `DATE_STOCK` and
@@ -163,8 +179,22 @@ pub struct Limits {
     pub max_file_bytes: u64,
     /// Largest total uncompressed size of an XLSX (zip) archive, in bytes.
     pub max_xlsx_uncompressed_bytes: u64,
-    /// Largest ratio of uncompressed to compressed size of one XLSX entry (zip bomb).
+    /// Largest ratio of uncompressed to compressed size of one XLSX entry, or of the whole
+    /// archive (zip bomb).
     pub max_xlsx_compression_ratio: u64,
+    /// Largest uncompressed size of one part of an XLSX archive (the sheet's XML, the shared
+    /// strings), in bytes: what one sheet may cost to parse.
+    pub max_xlsx_part_bytes: u64,
+    /// Most cells read from an XLSX sheet (empty cells written in the sheet count).
+    pub max_xlsx_cells: u64,
+    /// Most columns in the header, up to its last non-empty cell.
+    pub max_columns: usize,
+    /// Most values on one CSV line, empty ones included: a line beyond it is not a
+    /// declaration's, and tokenising it would cost memory for every value.
+    pub max_line_values: usize,
+    /// Most data lines: a national file is about 3.6 million (20,000 references × 180
+    /// depots); what a file costs to validate grows with its lines.
+    pub max_rows: usize,
     /// Share of rejected lines above which the whole file is rejected.
     pub max_error_rate: f64,
     /// A `date_stock` older than this many days gets a warning.
@@ -179,6 +209,11 @@ impl Default for Limits {
             max_file_bytes: 200 * 1024 * 1024,
             max_xlsx_uncompressed_bytes: 500 * 1024 * 1024,
             max_xlsx_compression_ratio: 200,
+            max_xlsx_part_bytes: 250_000_000,
+            max_xlsx_cells: 20_000_000,
+            max_columns: 256,
+            max_line_values: 100_000,
+            max_rows: 5_000_000,
             max_error_rate: 0.10,
             stale_after_days: 14,
             max_quantity: 1_000_000_000_000,
@@ -215,6 +250,9 @@ mod tests {
             Some(Column::PeriodeJours)
         );
         assert_eq!(Column::from_header("lot"), None);
+        assert_eq!(Column::from_header("\"cip13\""), Some(Column::Cip13));
+        assert_eq!(Column::from_header(&"x".repeat(1 << 20)), None);
+        assert_eq!(Column::from_header("date de déclaration x"), None);
     }
 
     #[test]
@@ -228,6 +266,7 @@ mod tests {
             );
             for alias in column.folded_aliases() {
                 assert_eq!(&fold_header(alias), alias);
+                assert!(alias.len() <= MAX_FOLDED_ALIAS, "{alias}");
                 assert!(seen.insert(*alias), "alias {alias} used twice");
             }
         }

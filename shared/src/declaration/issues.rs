@@ -153,6 +153,18 @@ impl LineCode {
     }
 }
 
+/// Longest value (and column name) a line issue keeps, in characters: a whole 25 MB line
+/// reported as `colonnes_en_trop` must not make a 25 MB receipt.
+pub const MAX_VALUE_CHARS: usize = 200;
+
+/// `text` cut to [`MAX_VALUE_CHARS`] characters, with `…` when something was cut.
+pub fn bounded(text: &str) -> String {
+    match text.char_indices().nth(MAX_VALUE_CHARS) {
+        Some((end, _)) => format!("{}…", &text[..end]),
+        None => text.to_owned(),
+    }
+}
+
 /// A problem found on a line: where, what value, which code, and the French explanation.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct LineIssue {
@@ -160,7 +172,7 @@ pub struct LineIssue {
     pub line: u32,
     /// Canonical column name, or the header as written for unknown columns.
     pub column: String,
-    /// The offending value as read (trimmed).
+    /// The offending value as read (trimmed), cut to [`MAX_VALUE_CHARS`] characters.
     pub value: String,
     /// Stable code.
     pub code: LineCode,
@@ -170,18 +182,20 @@ pub struct LineIssue {
 
 impl LineIssue {
     /// An issue on a known column, with the code's standard message.
-    pub fn new(line: u32, column: Column, value: impl Into<String>, code: LineCode) -> Self {
+    pub fn new(line: u32, column: Column, value: impl AsRef<str>, code: LineCode) -> Self {
         Self::named(line, column.name(), value, code)
     }
 
-    /// An issue on a column given by name.
-    pub fn named(line: u32, column: &str, value: impl Into<String>, code: LineCode) -> Self {
+    /// An issue on a column given by name; the name and the value are cut to
+    /// [`MAX_VALUE_CHARS`] characters.
+    pub fn named(line: u32, column: &str, value: impl AsRef<str>, code: LineCode) -> Self {
+        let column = bounded(column);
         Self {
             line,
-            column: column.to_owned(),
-            value: value.into(),
+            message: code.message(&column),
+            column,
+            value: bounded(value.as_ref()),
             code,
-            message: code.message(column),
         }
     }
 }
@@ -194,8 +208,17 @@ pub enum FileCode {
     FichierVide,
     /// Above the size bound.
     FichierTropVolumineux,
-    /// An XLSX whose uncompressed size or compression ratio is beyond the bound.
+    /// An XLSX whose uncompressed size or compression ratio is beyond the bound, or whose parts
+    /// inflate beyond the size the archive announces.
     ArchiveSuspecte,
+    /// An XLSX with a part (the sheet's XML…) larger than the bound once uncompressed.
+    ClasseurTropVolumineux,
+    /// An XLSX sheet with more cells than the bound.
+    TropDeCellules,
+    /// More data lines than the bound.
+    TropDeLignes,
+    /// An XLSX citing a cell or range outside Excel's grid (columns A–XFD, rows 1–1,048,576).
+    ReferenceCelluleInvalide,
     /// Neither CSV nor XLSX (binary content).
     FormatInconnu,
     /// A spreadsheet format other than XLSX (XLS, ODS…).
@@ -208,6 +231,8 @@ pub enum FileCode {
     ColonneObligatoireAbsente,
     /// Two header cells name the same column.
     ColonneDupliquee,
+    /// A header wider than the bound, or a line with far more values than any declaration's.
+    TropDeColonnes,
     /// A header but no data line.
     AucuneLigne,
     /// The file names another declarant than the folder it was dropped in.
@@ -223,12 +248,17 @@ impl FileCode {
             FileCode::FichierVide => "fichier_vide",
             FileCode::FichierTropVolumineux => "fichier_trop_volumineux",
             FileCode::ArchiveSuspecte => "archive_suspecte",
+            FileCode::ClasseurTropVolumineux => "classeur_trop_volumineux",
+            FileCode::TropDeCellules => "trop_de_cellules",
+            FileCode::TropDeLignes => "trop_de_lignes",
+            FileCode::ReferenceCelluleInvalide => "reference_cellule_invalide",
             FileCode::FormatInconnu => "format_inconnu",
             FileCode::FormatNonPrisEnCharge => "format_non_pris_en_charge",
             FileCode::ClasseurIllisible => "classeur_illisible",
             FileCode::EnteteAbsente => "entete_absente",
             FileCode::ColonneObligatoireAbsente => "colonne_obligatoire_absente",
             FileCode::ColonneDupliquee => "colonne_dupliquee",
+            FileCode::TropDeColonnes => "trop_de_colonnes",
             FileCode::AucuneLigne => "aucune_ligne",
             FileCode::DeclarantDifferent => "declarant_different",
             FileCode::TauxErreurExcessif => "taux_erreur_excessif",
@@ -252,5 +282,27 @@ impl FileIssue {
             code,
             message: message.into(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn values_and_column_names_are_cut_at_the_bound() {
+        let long = "é".repeat(MAX_VALUE_CHARS + 1);
+        let issue = LineIssue::named(3, &long, &long, LineCode::ColonneInconnue);
+        let cut = format!("{}…", "é".repeat(MAX_VALUE_CHARS));
+        assert_eq!(
+            (issue.column.as_str(), issue.value.as_str()),
+            (cut.as_str(), cut.as_str())
+        );
+        assert_eq!(
+            issue.message,
+            format!("colonne « {cut} » inconnue : ignorée")
+        );
+        let exact = "x".repeat(MAX_VALUE_CHARS);
+        assert_eq!(bounded(&exact), exact);
     }
 }

@@ -20,8 +20,14 @@ pub const WARNINGS_IN_TEXT: usize = 10;
 pub struct ApplySummary {
     /// References whose position was updated.
     pub applied: usize,
-    /// References whose held position is as recent or newer: lines kept in history only.
+    /// References (and site, when the file names sites) whose held figures are newer: a later
+    /// date, or the same date from a file dropped later. Lines kept in history only.
     pub not_newer: Vec<(String, NaiveDate)>,
+    /// References and sites whose figures of the same date, from an earlier file, this file
+    /// replaced (a correction).
+    pub corrected: Vec<(String, String)>,
+    /// References and sites not recorded: the position already holds the most sites allowed.
+    pub over_limit: Vec<(String, String)>,
 }
 
 /// The receipt text of a validation (what `medistock validate` prints).
@@ -93,8 +99,8 @@ pub fn receipt_text_applied(
         if !applied.not_newer.is_empty() {
             let _ = writeln!(
                 t,
-                "Références non mises à jour ({}) : un stock plus récent ou de même date est déjà connu ; \
-                 ces lignes sont conservées dans l'historique.",
+                "Références non mises à jour ({}) : un stock plus récent (ou de même date reçu \
+                 après ce fichier) est déjà connu ; ces lignes sont conservées dans l'historique.",
                 applied.not_newer.len()
             );
             for (cip13, held) in applied.not_newer.iter().take(ERRORS_IN_TEXT) {
@@ -113,14 +119,53 @@ pub fn receipt_text_applied(
             }
         }
     }
-    section(&mut t, "Erreurs", &report.errors, ERRORS_IN_TEXT);
-    section(&mut t, "Avertissements", &report.warnings, WARNINGS_IN_TEXT);
+    if let Some(applied) = applied {
+        site_list(
+            &mut t,
+            &applied.corrected,
+            "Corrections appliquées",
+            "ce fichier complète ou remplace les chiffres de même date reçus auparavant pour \
+             ces sites (les autres sites gardent leurs derniers chiffres)",
+        );
+        site_list(
+            &mut t,
+            &applied.over_limit,
+            "Sites non enregistrés",
+            "la position de la référence compte déjà le nombre maximal de sites ; \
+             regroupez vos dépôts ou contactez l'ANSM",
+        );
+    }
+    section(
+        &mut t,
+        "Erreurs",
+        &report.errors,
+        report.errors_omitted,
+        ERRORS_IN_TEXT,
+    );
+    section(
+        &mut t,
+        "Avertissements",
+        &report.warnings,
+        report.warnings_omitted,
+        WARNINGS_IN_TEXT,
+    );
     if !report.errors.is_empty() {
         let _ = writeln!(t);
-        let _ = writeln!(
-            t,
-            "La liste complète des lignes rejetées est jointe au format CSV."
-        );
+        if report.errors_omitted == 0 {
+            let _ = writeln!(
+                t,
+                "La liste complète des lignes rejetées est jointe au format CSV."
+            );
+        } else {
+            let _ = writeln!(
+                t,
+                "Les {} premières erreurs sont détaillées dans le CSV joint ; {} autre(s) ne le \
+                 sont pas : corrigez d'abord celles-ci (souvent une même cause), puis déposez à \
+                 nouveau le fichier.",
+                report.errors.len(),
+                report.errors_omitted
+            );
+        }
     }
     let _ = writeln!(t);
     let _ = writeln!(
@@ -130,19 +175,33 @@ pub fn receipt_text_applied(
     t
 }
 
-fn section(t: &mut String, title: &str, issues: &[LineIssue], limit: usize) {
+fn site_list(t: &mut String, sites: &[(String, String)], title: &str, why: &str) {
+    if sites.is_empty() {
+        return;
+    }
+    let _ = writeln!(t, "{title} ({}) : {why}.", sites.len());
+    for (cip13, site) in sites.iter().take(ERRORS_IN_TEXT) {
+        if site.is_empty() {
+            let _ = writeln!(t, "  - {cip13}");
+        } else {
+            let _ = writeln!(t, "  - {cip13}, site « {} »", shorten(site));
+        }
+    }
+    if sites.len() > ERRORS_IN_TEXT {
+        let _ = writeln!(t, "  - … et {} autre(s)", sites.len() - ERRORS_IN_TEXT);
+    }
+}
+
+fn section(t: &mut String, title: &str, issues: &[LineIssue], omitted: usize, limit: usize) {
     if issues.is_empty() {
         return;
     }
     let _ = writeln!(t);
-    if issues.len() > limit {
-        let _ = writeln!(
-            t,
-            "{title} ({} au total, les {limit} premiers) :",
-            issues.len()
-        );
+    let total = issues.len() + omitted;
+    if total > limit {
+        let _ = writeln!(t, "{title} ({total} au total, les {limit} premiers) :");
     } else {
-        let _ = writeln!(t, "{title} ({}) :", issues.len());
+        let _ = writeln!(t, "{title} ({total}) :");
     }
     for issue in issues.iter().take(limit) {
         let value = if issue.value.is_empty() {
@@ -161,7 +220,8 @@ fn section(t: &mut String, title: &str, issues: &[LineIssue], limit: usize) {
     }
 }
 
-/// Long values (a whole truncated line) are cut for the text; the CSV has them whole.
+/// Long values (a whole truncated line) are cut for the text; the CSV has them as kept (up to
+/// 200 characters).
 fn shorten(value: &str) -> String {
     const MAX: usize = 60;
     if value.chars().count() <= MAX {
@@ -201,9 +261,12 @@ pub fn duplicate_receipt_text(
     t
 }
 
-/// The CSV of rejected lines: `ligne;colonne;valeur;code;message`, one row per error.
+/// The CSV of rejected lines: `ligne;colonne;valeur;code;message`, one row per error. It starts
+/// with a UTF-8 byte-order mark: without it, Excel reads the file as Windows-1252 and garbles
+/// the accents of the messages.
 pub fn errors_csv(report: &ValidationReport) -> String {
-    let mut out = csv_line(["ligne", "colonne", "valeur", "code", "message"]);
+    let mut out = String::from('\u{feff}');
+    out.push_str(&csv_line(["ligne", "colonne", "valeur", "code", "message"]));
     for issue in &report.errors {
         let line = issue.line.to_string();
         out.push_str(&csv_line([

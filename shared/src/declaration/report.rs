@@ -51,10 +51,17 @@ pub struct ValidationReport {
     pub status: Status,
     /// Line counts.
     pub lines: LineCounts,
-    /// Line errors, by line.
+    /// Line errors, by line: the first [`crate::declaration::validate::MAX_ISSUES_KEPT`].
     pub errors: Vec<LineIssue>,
-    /// Line and header warnings, by line.
+    /// Line errors found beyond those detailed (their lines are refused all the same).
+    #[serde(default)]
+    pub errors_omitted: usize,
+    /// Line and header warnings, by line: the first
+    /// [`crate::declaration::validate::MAX_ISSUES_KEPT`].
     pub warnings: Vec<LineIssue>,
+    /// Warnings found beyond those detailed.
+    #[serde(default)]
+    pub warnings_omitted: usize,
     /// Reasons that reject the whole file.
     pub file_errors: Vec<FileIssue>,
     /// How the file was read (`CSV, UTF-8, séparateur « ; »`), when it could be read.
@@ -72,7 +79,9 @@ impl ValidationReport {
             status: Status::Accepted,
             lines: LineCounts::default(),
             errors: Vec::new(),
+            errors_omitted: 0,
             warnings: Vec::new(),
+            warnings_omitted: 0,
             file_errors: Vec::new(),
             read_as: None,
         }

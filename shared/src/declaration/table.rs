@@ -1,16 +1,24 @@
 //! From a decoded CSV or an XLSX sheet to a raw table: the header mapped to the format's
 //! columns, one string column per known column (polars), and the physical line of every row.
 //! Nothing is interpreted here beyond the header; cells are trimmed, empty cells become null.
+//!
+//! The cost is linear in the bytes: the header is checked (known columns, at most
+//! [`Limits::max_columns`]) before any per-column work, an XLSX sheet is read cell by cell as
+//! it streams (never as the dense rectangle its farthest cell spans), and line issues keep a
+//! bounded value.
 
 use std::borrow::Cow;
 use std::io::Cursor;
+use std::panic::AssertUnwindSafe;
 
-use calamine::{Data, Reader, Xlsx};
+use calamine::{DataRef, Reader, Xlsx, XlsxError};
 use polars::prelude::{ChunkFullNull, PlSmallStr, StringChunked, StringChunkedBuilder};
 
 use super::cells::excel_serial_to_date;
+use super::decode::{EXCEL_COLUMNS, EXCEL_ROWS, cell_name, check_xlsx_archive};
 use super::format::{Column, ColumnKind, Limits, fold_header};
-use super::issues::{FileCode, FileIssue, LineCode, LineIssue};
+use super::issues::{FileCode, FileIssue, LineCode, LineIssue, MAX_VALUE_CHARS, bounded};
+use super::validate::MAX_ISSUES_KEPT;
 
 /// A column of the file that the format knows, with its raw (trimmed) cells.
 pub struct RawColumn {
@@ -26,8 +34,11 @@ pub struct RawTable {
     pub columns: Vec<RawColumn>,
     /// Physical line (CSV) or sheet row (XLSX) of each row, 1-based.
     pub lines: Vec<u32>,
-    /// Structural line errors (wrong number of cells).
+    /// Structural line errors (wrong number of cells), the first
+    /// [`super::validate::MAX_ISSUES_KEPT`] in full.
     pub line_errors: Vec<LineIssue>,
+    /// Lines with a structural error beyond those detailed.
+    pub other_error_lines: Vec<u32>,
     /// Warnings about the header (unknown columns).
     pub warnings: Vec<LineIssue>,
     /// How the file was read, for the receipt (e.g. `CSV, UTF-8, séparateur « ; »`).
@@ -49,7 +60,11 @@ impl RawTable {
 ///
 /// Large files without any quote are cut at line ends and tokenised on every core: without
 /// quotes, a line end is always a record end.
-pub fn read_csv(text: &str, encoding_label: &str) -> Result<RawTable, FileIssue> {
+///
+/// Errors: `fichier_vide`; `trop_de_colonnes` for a line of more than
+/// [`Limits::max_line_values`] values (refused before it is tokenised) or a header wider than
+/// [`Limits::max_columns`]; `entete_absente`, `colonne_dupliquee`, `colonne_obligatoire_absente`.
+pub fn read_csv(text: &str, encoding_label: &str, limits: &Limits) -> Result<RawTable, FileIssue> {
     // csv counts lines on `\n`: old Mac files that end lines with `\r` alone would all be line 1.
     let text: Cow<'_, str> = if text.contains('\r') && !text.contains('\n') {
         Cow::Owned(text.replace('\r', "\n"))
@@ -57,6 +72,17 @@ pub fn read_csv(text: &str, encoding_label: &str) -> Result<RawTable, FileIssue>
         Cow::Borrowed(text)
     };
     let separator = detect_separator(&text);
+    if let Some((line, values)) = widest_record(&text, separator, limits.max_line_values) {
+        return Err(FileIssue::new(
+            FileCode::TropDeColonnes,
+            format!(
+                "la ligne {line} compte {values} valeurs, au-delà de la limite de {} : ce n'est \
+                 pas une déclaration, ou le séparateur {} ne convient pas",
+                limits.max_line_values,
+                separator_label(separator)
+            ),
+        ));
+    }
     let mut header_reader = csv_reader(&text, separator);
     let mut record = csv::StringRecord::new();
     let shape = loop {
@@ -69,11 +95,14 @@ pub fn read_csv(text: &str, encoding_label: &str) -> Result<RawTable, FileIssue>
                 ));
             }
         }
-        let header: Vec<String> = record.iter().map(str::to_owned).collect();
-        if header.iter().all(|h| clean_header(h).is_empty()) {
+        let Some(width) = header_width(record.iter()) else {
             continue;
-        }
+        };
         let line = record.position().map_or(1, |p| p.line()) as u32;
+        if width > limits.max_columns {
+            return Err(too_wide(record.iter(), width, line, limits));
+        }
+        let header: Vec<&str> = record.iter().take(width).collect();
         break TableShape::new(&header, line)?;
     };
     // The physical line of the first data byte, counted rather than taken from the reader,
@@ -106,14 +135,76 @@ pub fn read_csv(text: &str, encoding_label: &str) -> Result<RawTable, FileIssue>
             .map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
             .collect()
     });
-    let separator_label = match separator {
-        b'\t' => "tabulation".to_owned(),
-        other => format!("« {} »", other as char),
-    };
     Ok(shape.finish(
         sinks,
-        format!("CSV, {encoding_label}, séparateur {separator_label}"),
+        format!(
+            "CSV, {encoding_label}, séparateur {}",
+            separator_label(separator)
+        ),
     ))
+}
+
+fn separator_label(separator: u8) -> String {
+    match separator {
+        b'\t' => "tabulation".to_owned(),
+        other => format!("« {} »", other as char),
+    }
+}
+
+/// The first record with more than `limit` values, as (physical line, number of values).
+/// Records are split exactly as the csv reader splits them (`"` quotes fields, `""` is a
+/// quote inside one, a line end inside quotes does not end the record), in one pass that
+/// stores nothing: a line of 200 MB of separators is refused before the reader would store
+/// 8 bytes for each of its values.
+fn widest_record(text: &str, separator: u8, limit: usize) -> Option<(u64, usize)> {
+    #[derive(Clone, Copy)]
+    enum State {
+        /// Between records (blank lines are skipped).
+        StartRecord,
+        /// In an unquoted field; `true` at its first byte, where a quote opens quotes.
+        Unquoted(bool),
+        Quoted,
+        /// A quote inside quotes: a second one is a quote, anything else closes them.
+        QuoteInQuoted,
+    }
+    let mut state = State::StartRecord;
+    let mut line: u64 = 1;
+    let mut record_line: u64 = 1;
+    let mut values: usize = 0;
+    for &b in text.as_bytes() {
+        if let State::StartRecord = state {
+            if b == b'\n' {
+                line += 1;
+                continue;
+            }
+            record_line = line;
+            values = 1;
+            state = State::Unquoted(true);
+        }
+        state = match (state, b) {
+            (State::Quoted, b'"') => State::QuoteInQuoted,
+            (State::Quoted, _) => State::Quoted,
+            (State::Unquoted(true) | State::QuoteInQuoted, b'"') => State::Quoted,
+            (_, b'\n') => State::StartRecord,
+            (_, b) if b == separator => {
+                values += 1;
+                State::Unquoted(true)
+            }
+            _ => State::Unquoted(false),
+        };
+        if b == b'\n' {
+            line += 1;
+            if let State::StartRecord = state
+                && values > limit
+            {
+                return Some((record_line, values));
+            }
+        }
+    }
+    match state {
+        State::StartRecord => None,
+        _ => (values > limit).then_some((record_line, values)),
+    }
 }
 
 /// A reader whose record terminator is `\n` alone: with csv's default CRLF handling, the
@@ -182,10 +273,13 @@ fn detect_separator(text: &str) -> u8 {
     let mut counts = [(b';', 0usize), (b'\t', 0), (b',', 0)];
     let mut quoted = false;
     for b in header.bytes() {
-        if b == b'"' {
-            quoted = !quoted;
-        } else if let Some(entry) = counts.iter_mut().find(|(sep, _)| *sep == b && !quoted) {
-            entry.1 += 1;
+        match b {
+            b'"' => quoted = !quoted,
+            _ if quoted => {}
+            b';' => counts[0].1 += 1,
+            b'\t' => counts[1].1 += 1,
+            b',' => counts[2].1 += 1,
+            _ => {}
         }
     }
     let best = counts.iter().map(|(_, n)| *n).max().unwrap_or(0);
@@ -195,19 +289,36 @@ fn detect_separator(text: &str) -> u8 {
         .map_or(b';', |(sep, _)| *sep)
 }
 
-/// Reads the first sheet of an XLSX workbook, or the sheet named `declaration`. Refuses
-/// archives whose uncompressed size or compression ratio betrays a zip bomb before inflating
-/// anything.
+/// Reads the first sheet of an XLSX workbook, or the sheet named `declaration`. The archive is
+/// checked first (see [`check_xlsx_archive`]); the sheet is then read cell by cell, so that
+/// the cost follows the cells present: a single cell in `XFD1048576` costs one cell.
+///
+/// Errors: the archive's (see [`check_xlsx_archive`]); `classeur_illisible`, also for rows out
+/// of order (Excel never writes them); `trop_de_cellules` past [`Limits::max_xlsx_cells`];
+/// `reference_cellule_invalide` for a cell placed past Excel's grid; `fichier_vide`; and the
+/// header's: `trop_de_colonnes`, `entete_absente`, `colonne_dupliquee`,
+/// `colonne_obligatoire_absente`.
 pub fn read_xlsx(bytes: &[u8], limits: &Limits) -> Result<RawTable, FileIssue> {
-    check_zip_bounds(bytes, limits)?;
-    let unreadable = |e: &dyn std::fmt::Display| {
-        FileIssue::new(
-            FileCode::ClasseurIllisible,
-            format!(
-                "classeur .xlsx illisible ({e}) : enregistrez-le à nouveau depuis Excel, ou en CSV"
-            ),
-        )
-    };
+    // The checks leave calamine nothing known to panic on; should it panic all the same, the
+    // file gets a verdict and the run goes on.
+    std::panic::catch_unwind(AssertUnwindSafe(|| {
+        check_xlsx_archive(bytes, limits)?;
+        read_sheet(bytes, limits)
+    }))
+    .unwrap_or_else(|_| Err(unreadable(&"erreur interne du lecteur de classeurs")))
+}
+
+fn unreadable(e: &dyn std::fmt::Display) -> FileIssue {
+    FileIssue::new(
+        FileCode::ClasseurIllisible,
+        format!(
+            "classeur .xlsx illisible ({}) : enregistrez-le à nouveau depuis Excel, ou en CSV",
+            bounded(&e.to_string())
+        ),
+    )
+}
+
+fn read_sheet(bytes: &[u8], limits: &Limits) -> Result<RawTable, FileIssue> {
     let mut workbook = Xlsx::new(Cursor::new(bytes)).map_err(|e| unreadable(&e))?;
     let names = workbook.sheet_names();
     let sheet = names
@@ -216,97 +327,172 @@ pub fn read_xlsx(bytes: &[u8], limits: &Limits) -> Result<RawTable, FileIssue> {
         .or_else(|| names.first())
         .cloned()
         .ok_or_else(|| unreadable(&"aucune feuille"))?;
-    let range = workbook
-        .worksheet_range(&sheet)
-        .map_err(|e| unreadable(&e))?;
-    let first_row = range.start().map_or(0, |(row, _)| row);
-    let first_col = range.start().map_or(0, |(_, col)| col) as usize;
-    let mut rows = range.rows().enumerate();
-    let shape = loop {
-        let Some((i, row)) = rows.next() else {
-            return Err(FileIssue::new(
-                FileCode::FichierVide,
-                format!("la feuille « {sheet} » est vide"),
-            ));
-        };
-        let mut header = vec![String::new(); first_col];
-        header.extend(row.iter().map(|c| xlsx_cell_text(c, None).into_owned()));
-        if header.iter().all(|h| clean_header(h).is_empty()) {
-            continue;
-        }
-        let mut shape = TableShape::new(&header, first_row + i as u32 + 1)?;
-        shape.leading_empty = first_col;
-        break shape;
-    };
-    let kinds = shape.kinds_by_position(first_col, range.width());
-    let mut sink = shape.sink(range.height());
-    for (i, row) in rows {
-        let texts: Vec<Cow<'_, str>> = row
-            .iter()
-            .zip(&kinds)
-            .map(|(cell, kind)| xlsx_cell_text(cell, *kind))
-            .collect();
-        sink.push_row(&shape, first_row + i as u32 + 1, texts.len(), |i| {
-            texts[i].as_ref()
-        });
-    }
-    Ok(shape.finish(vec![sink], format!("classeur XLSX, feuille « {sheet} »")))
-}
-
-fn check_zip_bounds(bytes: &[u8], limits: &Limits) -> Result<(), FileIssue> {
-    let mut archive = zip::ZipArchive::new(Cursor::new(bytes)).map_err(|e| {
+    let empty = || {
         FileIssue::new(
-            FileCode::ClasseurIllisible,
-            format!("archive .xlsx illisible ({e}) : fichier tronqué ou corrompu ?"),
+            FileCode::FichierVide,
+            format!("la feuille « {} » est vide", bounded(&sheet)),
         )
-    })?;
-    let mut total: u64 = 0;
-    for i in 0..archive.len() {
-        let Ok(entry) = archive.by_index_raw(i) else {
+    };
+    let mut cells = match workbook.worksheet_cells_reader(&sheet) {
+        Ok(cells) => cells,
+        Err(XlsxError::NotAWorksheet(_)) => return Err(empty()),
+        Err(e) => return Err(unreadable(&e)),
+    };
+    let mut table = SheetTable::default();
+    // The cells of the row being read: (column, value), non-empty values only.
+    let mut row: Vec<(u32, DataRef<'_>)> = Vec::new();
+    let mut current: Option<u32> = None;
+    let mut read: u64 = 0;
+    while let Some(cell) = cells.next_cell().map_err(|e| unreadable(&e))? {
+        read += 1;
+        if read > limits.max_xlsx_cells {
             return Err(FileIssue::new(
-                FileCode::ClasseurIllisible,
-                "archive .xlsx corrompue",
-            ));
-        };
-        let ratio = entry.size() / entry.compressed_size().max(1);
-        total = total.saturating_add(entry.size());
-        if total > limits.max_xlsx_uncompressed_bytes
-            || (entry.size() > 1_000_000 && ratio > limits.max_xlsx_compression_ratio)
-        {
-            return Err(FileIssue::new(
-                FileCode::ArchiveSuspecte,
+                FileCode::TropDeCellules,
                 format!(
-                    "le classeur décompressé serait trop volumineux ({} Mo, limite {} Mo) : \
-                     envoyez un CSV ou scindez le fichier",
-                    total / 1_000_000,
-                    limits.max_xlsx_uncompressed_bytes / 1_000_000
+                    "la feuille « {} » compte plus de {} cellules, la limite : envoyez un CSV ou \
+                     scindez le fichier",
+                    bounded(&sheet),
+                    limits.max_xlsx_cells
                 ),
             ));
         }
+        let (r, c) = cell.get_position();
+        if r >= EXCEL_ROWS || c >= EXCEL_COLUMNS {
+            return Err(FileIssue::new(
+                FileCode::ReferenceCelluleInvalide,
+                format!(
+                    "une cellule de la feuille tombe en « {} », hors de la grille d'Excel \
+                     (colonnes A à XFD, lignes 1 à 1 048 576) : enregistrez le classeur à \
+                     nouveau depuis Excel, ou envoyez un CSV",
+                    cell_name(r, c)
+                ),
+            ));
+        }
+        if *cell.get_value() == DataRef::Empty {
+            continue;
+        }
+        match current {
+            Some(at) if r == at => {}
+            Some(at) if r < at => {
+                return Err(unreadable(&format!(
+                    "lignes dans le désordre : la ligne {} suit la ligne {}",
+                    r + 1,
+                    at + 1
+                )));
+            }
+            _ => {
+                if let Some(at) = current {
+                    table.push_row(at, &mut row, limits)?;
+                }
+                current = Some(r);
+            }
+        }
+        row.push((c, cell.get_value().clone()));
+        if row.len() > 2 * EXCEL_COLUMNS as usize {
+            in_column_order(&mut row);
+        }
     }
-    Ok(())
+    if let Some(at) = current {
+        table.push_row(at, &mut row, limits)?;
+    }
+    let (shape, sink) = table.read.ok_or_else(empty)?;
+    Ok(shape.finish(
+        vec![sink],
+        format!("classeur XLSX, feuille « {} »", bounded(&sheet)),
+    ))
+}
+
+/// Sorts a row's cells by column, keeping the last value written for a column (Excel writes
+/// them in order, once; anything else is made so).
+fn in_column_order(row: &mut Vec<(u32, DataRef<'_>)>) {
+    if row.windows(2).all(|w| w[0].0 < w[1].0) {
+        return;
+    }
+    row.sort_by_key(|(column, _)| *column);
+    row.reverse();
+    row.dedup_by_key(|(column, _)| *column);
+    row.reverse();
+}
+
+/// An XLSX sheet being read: nothing until the header row, then the shape and the rows.
+#[derive(Default)]
+struct SheetTable {
+    read: Option<(TableShape, RowSink)>,
+}
+
+impl SheetTable {
+    /// Takes one row (0-based `row`) of non-empty cells, and empties it.
+    fn push_row(
+        &mut self,
+        row: u32,
+        cells: &mut Vec<(u32, DataRef<'_>)>,
+        limits: &Limits,
+    ) -> Result<(), FileIssue> {
+        in_column_order(cells);
+        let line = row + 1;
+        match &mut self.read {
+            None => {
+                let texts: Vec<(usize, Cow<'_, str>)> = cells
+                    .iter()
+                    .map(|(c, v)| (*c as usize, xlsx_cell_text(v, None)))
+                    .filter(|(_, t)| !clean_header(t).is_empty())
+                    .collect();
+                if let Some((last, _)) = texts.last() {
+                    let width = last + 1;
+                    if width > limits.max_columns {
+                        let names = texts.iter().map(|(_, t)| t.as_ref());
+                        return Err(too_wide(names, width, line, limits));
+                    }
+                    let mut header = vec![""; width];
+                    for (c, text) in &texts {
+                        header[*c] = text.as_ref();
+                    }
+                    let shape = TableShape::new(&header, line)?;
+                    let sink = shape.sink(1024);
+                    self.read = Some((shape, sink));
+                }
+            }
+            Some((shape, sink)) => {
+                let mut known: Vec<Cow<'_, str>> = vec![Cow::Borrowed(""); shape.width];
+                let mut beyond: Vec<Cow<'_, str>> = Vec::new();
+                for (c, value) in cells.iter() {
+                    let c = *c as usize;
+                    match known.get_mut(c) {
+                        Some(slot) => *slot = xlsx_cell_text(value, shape.kind_at(c)),
+                        None => beyond.push(xlsx_cell_text(value, None)),
+                    }
+                }
+                sink.push_sparse(shape, line, &known, &beyond);
+            }
+        }
+        cells.clear();
+        Ok(())
+    }
 }
 
 /// The text of an XLSX cell. In date columns, numbers are Excel serial dates; elsewhere whole
 /// numbers are printed without `.0` (a CIP13 typed as a number must come back exactly).
-fn xlsx_cell_text(cell: &Data, kind: Option<ColumnKind>) -> Cow<'_, str> {
+fn xlsx_cell_text<'d>(cell: &'d DataRef<'_>, kind: Option<ColumnKind>) -> Cow<'d, str> {
     let is_date = kind == Some(ColumnKind::Date);
     match cell {
-        Data::Empty => Cow::Borrowed(""),
-        Data::String(s) | Data::DateTimeIso(s) | Data::DurationIso(s) => Cow::Borrowed(s.as_str()),
-        Data::Float(f) if is_date => serial_text(*f),
-        Data::Int(i) if is_date => serial_text(*i as f64),
-        Data::Float(f) if f.fract() == 0.0 && f.abs() < 1e15 => {
+        DataRef::Empty => Cow::Borrowed(""),
+        DataRef::SharedString(s) => Cow::Borrowed(s),
+        DataRef::String(s) | DataRef::DateTimeIso(s) | DataRef::DurationIso(s) => {
+            Cow::Borrowed(s.as_str())
+        }
+        DataRef::Float(f) if is_date => serial_text(*f),
+        DataRef::Int(i) if is_date => serial_text(*i as f64),
+        DataRef::Float(f) if f.fract() == 0.0 && f.abs() < 1e15 => {
             Cow::Owned(format!("{}", *f as i64))
         }
-        Data::Float(f) => Cow::Owned(f.to_string()),
-        Data::Int(i) => Cow::Owned(i.to_string()),
-        Data::Bool(b) => Cow::Borrowed(if *b { "VRAI" } else { "FAUX" }),
-        Data::DateTime(dt) => match dt.as_datetime() {
+        DataRef::Float(f) => Cow::Owned(f.to_string()),
+        DataRef::Int(i) => Cow::Owned(i.to_string()),
+        DataRef::Bool(b) => Cow::Borrowed(if *b { "VRAI" } else { "FAUX" }),
+        DataRef::DateTime(dt) => match dt.as_datetime() {
             Some(d) => Cow::Owned(d.date().to_string()),
             None => Cow::Owned(dt.as_f64().to_string()),
         },
-        Data::Error(e) => Cow::Owned(e.to_string()),
+        DataRef::Error(e) => Cow::Owned(e.to_string()),
     }
 }
 
@@ -321,6 +507,73 @@ fn clean_header(cell: &str) -> &str {
     cell.trim_matches(|c: char| c.is_whitespace() || c == '\u{feff}')
 }
 
+/// The number of header positions up to the last non-empty cell; `None` for a blank row.
+fn header_width<'h>(cells: impl Iterator<Item = &'h str>) -> Option<usize> {
+    let mut width = None;
+    for (at, cell) in cells.enumerate() {
+        let blank = match cell.as_bytes().first() {
+            None => true,
+            Some(b) if b.is_ascii_graphic() => false,
+            Some(_) => clean_header(cell).is_empty(),
+        };
+        if !blank {
+            width = Some(at + 1);
+        }
+    }
+    width
+}
+
+/// The rejection of a header wider than the bound: `trop_de_colonnes` when it names a known
+/// column, else `entete_absente` (a line of data, most likely). Costs one look at each cell.
+fn too_wide<'h>(
+    cells: impl Iterator<Item = &'h str>,
+    width: usize,
+    line: u32,
+    limits: &Limits,
+) -> FileIssue {
+    let mut cells = cells;
+    if !cells.any(|h| Column::from_header(h).is_some()) {
+        return no_header(line);
+    }
+    FileIssue::new(
+        FileCode::TropDeColonnes,
+        format!(
+            "l'en-tête (ligne {line}) compte {width} colonnes, au-delà de la limite de {} : \
+             un séparateur mal choisi, ou des colonnes vides à supprimer ?",
+            limits.max_columns
+        ),
+    )
+}
+
+fn no_header(line: u32) -> FileIssue {
+    FileIssue::new(
+        FileCode::EnteteAbsente,
+        format!(
+            "la ligne {line} devrait être l'en-tête mais ne nomme aucune colonne connue \
+             (cip13, date_stock, stock…) : ajoutez une ligne d'en-tête"
+        ),
+    )
+}
+
+/// Cells joined with `;`, built no further than a line issue keeps (it adds the `…`).
+fn bounded_join<'c>(cells: impl Iterator<Item = &'c str>) -> String {
+    let mut out = String::new();
+    let mut chars = 0;
+    for (i, cell) in cells.enumerate() {
+        for c in (i > 0).then_some(';').into_iter().chain(cell.chars()) {
+            if chars > MAX_VALUE_CHARS {
+                return out;
+            }
+            out.push(c);
+            chars += 1;
+        }
+    }
+    out
+}
+
+/// How many unknown header columns get a warning each; the others share one.
+const UNKNOWN_COLUMNS_LISTED: usize = 20;
+
 /// The header of a file mapped to the format's columns: shared by every piece tokenised.
 struct TableShape {
     /// For each header position, the index of its column in `columns`, if the column is known.
@@ -329,8 +582,6 @@ struct TableShape {
     columns: Vec<Column>,
     /// Number of header positions up to the last non-empty header cell.
     width: usize,
-    /// XLSX ranges may start right of column A: positions before it are empty.
-    leading_empty: usize,
     /// Unknown header columns.
     warnings: Vec<LineIssue>,
 }
@@ -340,14 +591,20 @@ struct RowSink {
     builders: Vec<StringChunkedBuilder>,
     lines: Vec<u32>,
     line_errors: Vec<LineIssue>,
+    other_error_lines: Vec<u32>,
 }
 
 impl TableShape {
-    fn new(header: &[String], line: u32) -> Result<Self, FileIssue> {
+    /// Maps a header (cut at its last non-empty cell, at most [`Limits::max_columns`] wide) to
+    /// the format's columns.
+    ///
+    /// Errors: `entete_absente` when no cell names a known column, `colonne_dupliquee`,
+    /// `colonne_obligatoire_absente`.
+    fn new(header: &[&str], line: u32) -> Result<Self, FileIssue> {
         let mut slots = Vec::with_capacity(header.len());
         let mut columns: Vec<Column> = Vec::new();
         let mut names: Vec<&str> = Vec::new();
-        let mut warnings = Vec::new();
+        let mut unknown: Vec<&str> = Vec::new();
         for raw in header {
             let name = clean_header(raw);
             if name.is_empty() {
@@ -360,9 +617,10 @@ impl TableShape {
                         return Err(FileIssue::new(
                             FileCode::ColonneDupliquee,
                             format!(
-                                "les colonnes « {} » et « {name} » désignent toutes deux « {} » : \
+                                "les colonnes « {} » et « {} » désignent toutes deux « {} » : \
                                  gardez-en une seule",
-                                names[at],
+                                bounded(names[at]),
+                                bounded(name),
                                 column.name()
                             ),
                         ));
@@ -372,24 +630,13 @@ impl TableShape {
                     names.push(name);
                 }
                 None => {
-                    warnings.push(LineIssue::named(
-                        line,
-                        name,
-                        name,
-                        LineCode::ColonneInconnue,
-                    ));
+                    unknown.push(name);
                     slots.push(None);
                 }
             }
         }
         if columns.is_empty() {
-            return Err(FileIssue::new(
-                FileCode::EnteteAbsente,
-                format!(
-                    "la ligne {line} devrait être l'en-tête mais ne nomme aucune colonne connue \
-                     (cip13, date_stock, stock…) : ajoutez une ligne d'en-tête"
-                ),
-            ));
+            return Err(no_header(line));
         }
         let missing: Vec<&str> = Column::ALL
             .iter()
@@ -405,6 +652,24 @@ impl TableShape {
                 ),
             ));
         }
+        let mut warnings: Vec<LineIssue> = unknown
+            .iter()
+            .take(UNKNOWN_COLUMNS_LISTED)
+            .map(|name| LineIssue::named(line, name, name, LineCode::ColonneInconnue))
+            .collect();
+        if let Some(more) = unknown
+            .len()
+            .checked_sub(UNKNOWN_COLUMNS_LISTED)
+            .filter(|n| *n > 0)
+        {
+            warnings.push(LineIssue {
+                line,
+                column: "(en-tête)".to_owned(),
+                value: String::new(),
+                code: LineCode::ColonneInconnue,
+                message: format!("et {more} autre(s) colonne(s) inconnue(s) : ignorée(s)"),
+            });
+        }
         let width = header
             .iter()
             .rposition(|h| !clean_header(h).is_empty())
@@ -413,22 +678,17 @@ impl TableShape {
             slots,
             columns,
             width,
-            leading_empty: 0,
             warnings,
         })
     }
 
-    /// The kind of the column at each position of an XLSX row.
-    fn kinds_by_position(&self, first_col: usize, len: usize) -> Vec<Option<ColumnKind>> {
-        (first_col..first_col + len)
-            .map(|pos| {
-                self.slots
-                    .get(pos)
-                    .copied()
-                    .flatten()
-                    .map(|c| self.columns[c].kind())
-            })
-            .collect()
+    /// The kind of the column at a header position, if the format knows it.
+    fn kind_at(&self, pos: usize) -> Option<ColumnKind> {
+        self.slots
+            .get(pos)
+            .copied()
+            .flatten()
+            .map(|c| self.columns[c].kind())
     }
 
     fn sink(&self, capacity: usize) -> RowSink {
@@ -440,17 +700,26 @@ impl TableShape {
                 .collect(),
             lines: Vec::with_capacity(capacity),
             line_errors: Vec::new(),
+            other_error_lines: Vec::new(),
         }
     }
 
     /// Joins the pieces, in file order.
     fn finish(self, sinks: Vec<RowSink>, description: String) -> RawTable {
         let mut lines = Vec::new();
-        let mut line_errors = Vec::new();
+        let mut line_errors: Vec<LineIssue> = Vec::new();
+        let mut other_error_lines = Vec::new();
         let mut values: Vec<Option<StringChunked>> = vec![None; self.columns.len()];
         for sink in sinks {
             lines.extend(sink.lines);
-            line_errors.extend(sink.line_errors);
+            for issue in sink.line_errors {
+                if line_errors.len() < MAX_ISSUES_KEPT {
+                    line_errors.push(issue);
+                } else {
+                    other_error_lines.push(issue.line);
+                }
+            }
+            other_error_lines.extend(sink.other_error_lines);
             for (slot, builder) in values.iter_mut().zip(sink.builders) {
                 let piece = builder.finish();
                 match slot {
@@ -473,6 +742,7 @@ impl TableShape {
                 .collect(),
             lines,
             line_errors,
+            other_error_lines,
             warnings: self.warnings,
             description,
         }
@@ -480,9 +750,19 @@ impl TableShape {
 }
 
 impl RowSink {
-    /// Adds one row of `count` untrimmed cells (XLSX rows start at `leading_empty`). Blank rows
-    /// are skipped; a row with too few or too many cells gets a line error but is kept, so
-    /// that its other errors are reported too.
+    /// Records a structural error of `line`, detailed while fewer than
+    /// [`MAX_ISSUES_KEPT`] are kept.
+    fn line_error(&mut self, line: u32, issue: impl FnOnce() -> LineIssue) {
+        if self.line_errors.len() < MAX_ISSUES_KEPT {
+            self.line_errors.push(issue());
+        } else {
+            self.other_error_lines.push(line);
+        }
+    }
+
+    /// Adds one CSV row of `count` untrimmed cells. Blank rows are skipped; a row with too few
+    /// or too many cells gets a line error but is kept, so that its other errors are reported
+    /// too. Costs one look at each cell.
     fn push_row<'c>(
         &mut self,
         shape: &TableShape,
@@ -490,31 +770,65 @@ impl RowSink {
         count: usize,
         cells: impl Fn(usize) -> &'c str,
     ) {
-        let cell = |pos: usize| {
-            pos.checked_sub(shape.leading_empty)
-                .filter(|i| *i < count)
-                .map_or("", |i| cells(i).trim())
-        };
-        let count = count + shape.leading_empty;
+        let cell = |pos: usize| if pos < count { cells(pos).trim() } else { "" };
         if (0..count).all(|pos| cell(pos).is_empty()) {
             return;
         }
-        let joined = |range: std::ops::Range<usize>| range.map(cell).collect::<Vec<_>>().join(";");
         if count < shape.width {
-            self.line_errors.push(LineIssue::named(
-                line,
-                "(ligne)",
-                joined(0..count),
-                LineCode::ColonnesManquantes,
-            ));
+            self.line_error(line, || {
+                LineIssue::named(
+                    line,
+                    "(ligne)",
+                    bounded_join((0..count).map(cell)),
+                    LineCode::ColonnesManquantes,
+                )
+            });
         } else if (shape.width..count).any(|pos| !cell(pos).is_empty()) {
-            self.line_errors.push(LineIssue::named(
-                line,
-                "(ligne)",
-                joined(shape.width..count),
-                LineCode::ColonnesEnTrop,
-            ));
+            self.line_error(line, || {
+                LineIssue::named(
+                    line,
+                    "(ligne)",
+                    bounded_join((shape.width..count).map(cell)),
+                    LineCode::ColonnesEnTrop,
+                )
+            });
         }
+        self.push_known(shape, line, cell);
+    }
+
+    /// Adds one XLSX row: `known` holds the cells of the header's positions (empty where the
+    /// sheet has none), `beyond` the cells right of the header. A sheet has no missing cells,
+    /// only empty ones; a non-empty cell beyond the header is a line error.
+    fn push_sparse(
+        &mut self,
+        shape: &TableShape,
+        line: u32,
+        known: &[Cow<'_, str>],
+        beyond: &[Cow<'_, str>],
+    ) {
+        let beyond: Vec<&str> = beyond
+            .iter()
+            .map(|c| c.trim())
+            .filter(|c| !c.is_empty())
+            .collect();
+        if beyond.is_empty() && known.iter().all(|c| c.trim().is_empty()) {
+            return;
+        }
+        if !beyond.is_empty() {
+            self.line_error(line, || {
+                LineIssue::named(
+                    line,
+                    "(ligne)",
+                    bounded_join(beyond.into_iter()),
+                    LineCode::ColonnesEnTrop,
+                )
+            });
+        }
+        self.push_known(shape, line, |pos| known.get(pos).map_or("", |c| c.trim()));
+    }
+
+    /// Appends the cells of the known columns (null when empty) and the line.
+    fn push_known<'c>(&mut self, shape: &TableShape, line: u32, cell: impl Fn(usize) -> &'c str) {
         for (pos, slot) in shape.slots.iter().enumerate() {
             let Some(b) = slot else { continue };
             match cell(pos) {
@@ -523,5 +837,59 @@ impl RowSink {
             }
         }
         self.lines.push(line);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_join_stops_past_what_an_issue_keeps() {
+        assert_eq!(bounded_join(["a", "", "b"].into_iter()), "a;;b");
+        let many = std::iter::repeat_n("xy", 1_000_000);
+        let joined = bounded_join(many);
+        assert_eq!(joined.chars().count(), MAX_VALUE_CHARS + 1);
+        let issue = LineIssue::named(2, "(ligne)", joined, LineCode::ColonnesEnTrop);
+        assert_eq!(issue.value.chars().count(), MAX_VALUE_CHARS + 1);
+        assert!(issue.value.ends_with('…'));
+    }
+
+    #[test]
+    fn a_header_is_as_wide_as_its_last_named_cell() {
+        assert_eq!(header_width(["a", "", "b", " ", ""].into_iter()), Some(3));
+        assert_eq!(header_width([" ", "\u{feff}"].into_iter()), None);
+    }
+
+    #[test]
+    fn records_are_counted_as_the_csv_reader_splits_them() {
+        let count = |text: &str| widest_record(text, b';', 0);
+        assert_eq!(count("a;b;c\n"), Some((1, 3)));
+        assert_eq!(count("\n\n a;b\r\nc"), Some((3, 2)));
+        // Separators and line ends inside quotes, doubled quotes, a quote inside a field.
+        assert_eq!(count("\"a;\nb\"\"c;\";d\n"), Some((1, 2)));
+        // A quote inside a field is a character; one at a field's start opens quotes (here
+        // never closed: the line end belongs to the field).
+        assert_eq!(count("a\";b;\"c\n"), Some((1, 3)));
+        assert_eq!(count("\"a\"b;c"), Some((1, 2)));
+        let widest = |text: &str, limit| widest_record(text, b';', limit);
+        assert_eq!(widest("a;b\n\"x\ny\";1;2;3\nc\n", 3), Some((2, 4)));
+        assert_eq!(widest("a;b\n\"x\ny\";1;2\nc\n", 3), None);
+        assert_eq!(widest("a;b\nc;d;e;f", 3), Some((2, 4)));
+    }
+
+    #[test]
+    fn a_wide_header_without_known_column_is_no_header() {
+        let limits = Limits::default();
+        let cells = std::iter::repeat_n("x", 300);
+        assert_eq!(
+            too_wide(cells, 300, 1, &limits).code,
+            FileCode::EnteteAbsente
+        );
+        let cells = std::iter::once("Code CIP").chain(std::iter::repeat_n("x", 299));
+        assert_eq!(
+            too_wide(cells, 300, 1, &limits).code,
+            FileCode::TropDeColonnes
+        );
     }
 }

@@ -110,22 +110,22 @@ pub fn validate(
         sha256_hex(bytes),
         ctx.declarant.map(|d| d.as_str().to_owned()),
     );
+    // The one bound checked on the bytes as they are; the reader checks the others (values per
+    // line, header width, XLSX parts and cells) before the work they bound.
     if bytes.len() as u64 > ctx.limits.max_file_bytes {
-        report.reject(FileIssue::new(
-            FileCode::FichierTropVolumineux,
-            format!(
-                "fichier de {} Mo, au-delà de la limite de {} Mo : scindez-le",
-                bytes.len() / 1_000_000,
-                ctx.limits.max_file_bytes / 1_000_000
-            ),
-        ));
+        report.reject(oversized(bytes.len() as u64, ctx.limits));
         return Ok(Validation {
             report,
             lines: None,
         });
     }
     let table = match sniff(bytes) {
-        Ok(Container::Text { text, encoding }) => read_csv(&text, encoding.label()),
+        Ok(Container::Text { text, .. })
+            if line_ends(&text) > ctx.limits.max_rows.saturating_add(1) =>
+        {
+            Err(too_many_rows(line_ends(&text), ctx.limits))
+        }
+        Ok(Container::Text { text, encoding }) => read_csv(&text, encoding.label(), ctx.limits),
         Ok(Container::Xlsx) => read_xlsx(bytes, ctx.limits),
         Err(issue) => Err(issue),
     };
@@ -141,18 +141,70 @@ pub fn validate(
     }
 }
 
+/// Line ends of a text (`\n`, or `\r` alone for old Mac files): an upper bound of its lines,
+/// counted before anything is built per line.
+fn line_ends(text: &str) -> usize {
+    let newlines = text.bytes().filter(|b| *b == b'\n').count();
+    if newlines == 0 {
+        text.bytes().filter(|b| *b == b'\r').count()
+    } else {
+        newlines
+    }
+}
+
+fn too_many_rows(rows: usize, limits: &Limits) -> FileIssue {
+    FileIssue::new(
+        FileCode::TropDeLignes,
+        format!(
+            "le fichier compte {rows} lignes, au-delà de la limite de {} : scindez-le en \
+             plusieurs fichiers",
+            limits.max_rows
+        ),
+    )
+}
+
+/// Line issues detailed in a report at most, of each kind (errors, warnings): a file whose
+/// every line is wrong costs the memory of its rows, not of a French message per cell. The
+/// others are counted, and every refused line is still refused.
+pub const MAX_ISSUES_KEPT: usize = 10_000;
+
 /// Errors and warnings found so far, and which rows have an error.
 struct Findings<'t> {
     lines: &'t [u32],
     failed: Vec<bool>,
     errors: Vec<LineIssue>,
     warnings: Vec<LineIssue>,
+    errors_omitted: usize,
+    warnings_omitted: usize,
 }
 
 impl Findings<'_> {
     fn error(&mut self, row: usize, issue: LineIssue) {
+        self.error_with(row, || issue);
+    }
+
+    /// Records an error on `row`, building its issue only while issues are still kept.
+    fn error_with(&mut self, row: usize, issue: impl FnOnce() -> LineIssue) {
         self.failed[row] = true;
-        self.errors.push(issue);
+        if self.errors.len() < MAX_ISSUES_KEPT {
+            self.errors.push(issue());
+        } else {
+            self.errors_omitted += 1;
+        }
+    }
+
+    /// Records an error on `row` whose details are not kept (counted only).
+    fn fail(&mut self, row: usize) {
+        self.failed[row] = true;
+        self.errors_omitted += 1;
+    }
+
+    fn warning_with(&mut self, issue: impl FnOnce() -> LineIssue) {
+        if self.warnings.len() < MAX_ISSUES_KEPT {
+            self.warnings.push(issue());
+        } else {
+            self.warnings_omitted += 1;
+        }
     }
 
     fn line(&self, row: usize) -> u32 {
@@ -167,6 +219,13 @@ fn check_table(
 ) -> Result<Validation, ValidationError> {
     report.read_as = Some(table.description.clone());
     let n = table.lines.len();
+    if n > ctx.limits.max_rows {
+        report.reject(too_many_rows(n, ctx.limits));
+        return Ok(Validation {
+            report,
+            lines: None,
+        });
+    }
     report.lines.total = n;
     report.warnings.extend(table.warnings.iter().cloned());
     if n == 0 {
@@ -184,10 +243,17 @@ fn check_table(
         failed: vec![false; n],
         errors: Vec::new(),
         warnings: Vec::new(),
+        errors_omitted: 0,
+        warnings_omitted: 0,
     };
     for issue in &table.line_errors {
         if let Ok(row) = table.lines.binary_search(&issue.line) {
             found.error(row, issue.clone());
+        }
+    }
+    for line in &table.other_error_lines {
+        if let Ok(row) = table.lines.binary_search(line) {
+            found.fail(row);
         }
     }
 
@@ -207,7 +273,9 @@ fn check_table(
     found.errors.sort_by_key(|i| i.line);
     found.warnings.sort_by_key(|i| i.line);
     report.errors = found.errors;
+    report.errors_omitted = found.errors_omitted;
     report.warnings.extend(found.warnings);
+    report.warnings_omitted = found.warnings_omitted;
     let rate = rejected as f64 / n as f64;
     let percent = format!("{:.1}", rate * 100.0).replace('.', ",");
     if rate > ctx.limits.max_error_rate {
@@ -261,10 +329,16 @@ fn typed_frame(
     columns.push(UInt32Chunked::from_vec("line".into(), table.lines.clone()).into_column());
     columns.push(UInt32Chunked::from_iter_values("row".into(), 0..n as u32).into_column());
     for column in parsed {
-        for (row, issue) in column.errors {
+        for (row, issue) in column.errors.kept {
             found.error(row, issue);
         }
-        found.warnings.extend(column.warnings);
+        for row in column.errors.other_rows {
+            found.fail(row);
+        }
+        for issue in column.warnings {
+            found.warning_with(|| issue);
+        }
+        found.warnings_omitted += column.warnings_omitted;
         columns.push(column.values);
     }
     Ok(DataFrame::new(n, columns)?)
@@ -273,16 +347,35 @@ fn typed_frame(
 /// One typed column and what parsing it found.
 struct ParsedColumn {
     values: Column,
-    errors: Vec<(usize, LineIssue)>,
+    errors: RowErrors,
     warnings: Vec<LineIssue>,
+    warnings_omitted: usize,
+}
+
+/// The errors of one column: the first [`MAX_ISSUES_KEPT`] in full, then only their rows.
+#[derive(Default)]
+struct RowErrors {
+    kept: Vec<(usize, LineIssue)>,
+    other_rows: Vec<usize>,
+}
+
+impl RowErrors {
+    fn push(&mut self, row: usize, issue: impl FnOnce() -> LineIssue) {
+        if self.kept.len() < MAX_ISSUES_KEPT {
+            self.kept.push((row, issue()));
+        } else {
+            self.other_rows.push(row);
+        }
+    }
 }
 
 fn typed_column(table: &RawTable, column: Col, ctx: &ValidationContext<'_>) -> ParsedColumn {
     let n = table.lines.len();
     let max = ctx.limits.max_quantity;
     let name = PlSmallStr::from_static(column.name());
-    let mut errors = Vec::new();
+    let mut errors = RowErrors::default();
     let mut warnings = Vec::new();
+    let mut warnings_omitted = 0;
     let values = match column.kind() {
         ColumnKind::Cip => {
             let cips = parse_cells(table, column, &mut errors, |text| {
@@ -291,12 +384,16 @@ fn typed_column(table: &RawTable, column: Col, ctx: &ValidationContext<'_>) -> P
             if let Some(catalogue) = ctx.catalogue {
                 for (row, cip) in cips.iter().enumerate() {
                     if let Some(cip) = cip.filter(|c| !catalogue.contains(c)) {
-                        warnings.push(LineIssue::new(
-                            table.lines[row],
-                            column,
-                            cip.as_str(),
-                            LineCode::HorsCatalogue,
-                        ));
+                        if warnings.len() < MAX_ISSUES_KEPT {
+                            warnings.push(LineIssue::new(
+                                table.lines[row],
+                                column,
+                                cip.as_str(),
+                                LineCode::HorsCatalogue,
+                            ));
+                        } else {
+                            warnings_omitted += 1;
+                        }
                     }
                 }
             }
@@ -354,6 +451,7 @@ fn typed_column(table: &RawTable, column: Col, ctx: &ValidationContext<'_>) -> P
         values,
         errors,
         warnings,
+        warnings_omitted,
     }
 }
 
@@ -370,7 +468,7 @@ fn cip_code(e: CipError) -> LineCode {
 fn parse_cells<T>(
     table: &RawTable,
     column: Col,
-    errors: &mut Vec<(usize, LineIssue)>,
+    errors: &mut RowErrors,
     parse: impl Fn(&str) -> Result<T, LineCode>,
 ) -> Vec<Option<T>> {
     let n = table.lines.len();
@@ -387,7 +485,7 @@ fn parse_cells<T>(
         match parsed {
             Ok(value) => out.push(value),
             Err((text, code)) => {
-                errors.push((row, LineIssue::new(table.lines[row], column, text, code)));
+                errors.push(row, || LineIssue::new(table.lines[row], column, text, code));
                 out.push(None);
             }
         }
@@ -446,15 +544,15 @@ fn cross_checks(
     };
     for (row, hit) in mask("future")?.into_iter().enumerate().filter(|(_, h)| *h) {
         let _ = hit;
-        found.error(
-            row,
+        let line = found.line(row);
+        found.error_with(row, || {
             LineIssue::new(
-                found.line(row),
+                line,
                 Col::DateStock,
                 raw(Col::DateStock, row),
                 LineCode::DateFuture,
-            ),
-        );
+            )
+        });
     }
     for (row, _) in mask("appro_incomplete")?
         .into_iter()
@@ -470,34 +568,37 @@ fn cross_checks(
         } else {
             (Col::ApproQuantite, String::new())
         };
-        found.error(
-            row,
-            LineIssue::new(found.line(row), column, value, LineCode::ApproIncomplet),
-        );
+        let line = found.line(row);
+        found.error_with(row, || {
+            LineIssue::new(line, column, value, LineCode::ApproIncomplet)
+        });
     }
     for (row, _) in mask("appro_before")?
         .into_iter()
         .enumerate()
         .filter(|(_, h)| *h)
     {
-        found.error(
-            row,
+        let line = found.line(row);
+        found.error_with(row, || {
             LineIssue::new(
-                found.line(row),
+                line,
                 Col::ApproDate,
                 raw(Col::ApproDate, row),
                 LineCode::ApproDateAnterieure,
-            ),
-        );
+            )
+        });
     }
     for (row, _) in mask("stale")?.into_iter().enumerate().filter(|(_, h)| *h) {
         if !found.failed[row] {
-            found.warnings.push(LineIssue::new(
-                found.line(row),
-                Col::DateStock,
-                raw(Col::DateStock, row),
-                LineCode::DateAncienne,
-            ));
+            let line = found.line(row);
+            found.warning_with(|| {
+                LineIssue::new(
+                    line,
+                    Col::DateStock,
+                    raw(Col::DateStock, row),
+                    LineCode::DateAncienne,
+                )
+            });
         }
     }
     Ok(())
@@ -560,23 +661,15 @@ fn deduplicate(frame: DataFrame, found: &mut Findings<'_>) -> Result<DataFrame, 
         let cip = cips.get(i).unwrap_or_default();
         let row = row as usize;
         if conflicts.get(i).unwrap_or(false) {
-            found.error(
-                row,
-                LineIssue::new(
-                    found.line(row),
-                    Col::Cip13,
-                    cip,
-                    LineCode::DoublonConflictuel,
-                ),
-            );
+            let line = found.line(row);
+            found.error_with(row, || {
+                LineIssue::new(line, Col::Cip13, cip, LineCode::DoublonConflictuel)
+            });
             dropped[row] = true;
         } else if first as usize != row {
-            found.warnings.push(LineIssue::new(
-                found.line(row),
-                Col::Cip13,
-                cip,
-                LineCode::DoublonIdentique,
-            ));
+            let line = found.line(row);
+            found
+                .warning_with(|| LineIssue::new(line, Col::Cip13, cip, LineCode::DoublonIdentique));
             dropped[row] = true;
         }
     }

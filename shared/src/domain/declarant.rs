@@ -11,40 +11,70 @@ pub const DECLARANT_ID_MAX_LEN: usize = 64;
 /// Why a text is not a declarant id.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum DeclarantError {
-    /// Empty, too long, or with a character outside `a-z 0-9 - _`.
+    /// Too short or too long, or with a character outside `A-Z a-z 0-9 - _`.
     #[error(
-        "identifiant de déclarant invalide « {0} » : 2 à 64 caractères parmi a-z, 0-9, - et _, \
-         commençant par une lettre ou un chiffre"
+        "identifiant de déclarant invalide « {0} » : 2 à 64 caractères parmi A-Z, a-z, 0-9, - et _, \
+         commençant par une lettre ou un chiffre (majuscules et minuscules sont équivalentes)"
     )]
     InvalidId(String),
+    /// A valid id not written in its canonical (lower-case) form where only that form is
+    /// accepted: S3 prefixes.
+    #[error("dossier non canonique « {given} » : le dossier du déclarant s'écrit « {canonical} »")]
+    NotCanonical {
+        /// The text as given.
+        given: String,
+        /// Its canonical form.
+        canonical: String,
+    },
     /// Not one of the known declarant types.
     #[error("type de déclarant inconnu « {0} » : exploitant, grossiste ou autre attendu")]
     InvalidType(String),
 }
 
-/// A declarant id: 2 to 64 characters among `a-z`, `0-9`, `-`, `_`, starting with a letter or a
-/// digit. Lower case only, so that two prefixes never differ by case alone; no `/`, `.` or space,
-/// so that it can never escape its S3 prefix.
+/// A declarant id: 2 to 64 characters among `A-Z`, `a-z`, `0-9`, `-`, `_`, starting with a
+/// letter or a digit, as registries and SFTP user names write them (`LABO-A`, `Lab_Sud`).
+///
+/// Case does not matter: the id is kept in one canonical lower-case form, the only one used for
+/// S3 prefixes, table keys and display, so `LABO-A` and `labo-a` are one declarant with one
+/// folder. No `/`, `.` or space, so that it can never escape its S3 prefix.
 #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct DeclarantId(String);
 
 impl DeclarantId {
-    /// Checks and wraps an id.
+    /// Longest declarant id.
+    pub const MAX_LEN: usize = DECLARANT_ID_MAX_LEN;
+
+    /// Checks an id in any case and keeps its canonical lower-case form.
     pub fn parse(text: &str) -> Result<Self, DeclarantError> {
         let bytes = text.as_bytes();
         let safe = (2..=DECLARANT_ID_MAX_LEN).contains(&bytes.len())
-            && bytes[0].is_ascii_lowercase() | bytes[0].is_ascii_digit()
+            && bytes[0].is_ascii_alphanumeric()
             && bytes
                 .iter()
-                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || *b == b'-' || *b == b'_');
+                .all(|b| b.is_ascii_alphanumeric() || *b == b'-' || *b == b'_');
         if safe {
-            Ok(Self(text.to_owned()))
+            Ok(Self(text.to_ascii_lowercase()))
         } else {
             Err(DeclarantError::InvalidId(text.to_owned()))
         }
     }
 
-    /// The id as text.
+    /// Checks an id that must already be in its canonical form, such as the folder of an S3
+    /// key: `LABO-A` is refused with [`DeclarantError::NotCanonical`], so that one declarant
+    /// never has two prefixes.
+    pub fn parse_canonical(text: &str) -> Result<Self, DeclarantError> {
+        let id = Self::parse(text)?;
+        if id.0 == text {
+            Ok(id)
+        } else {
+            Err(DeclarantError::NotCanonical {
+                given: text.to_owned(),
+                canonical: id.0,
+            })
+        }
+    }
+
+    /// The canonical (lower-case) id.
     pub fn as_str(&self) -> &str {
         &self.0
     }
@@ -130,23 +160,88 @@ mod tests {
     }
 
     #[test]
-    fn rejects_ids_that_could_escape_a_prefix_or_collide_by_case() {
-        let too_long = "a".repeat(65);
+    fn ids_as_registries_write_them_are_one_declarant_in_lower_case() {
+        for (written, canonical) in [
+            ("LABO-A", "labo-a"),
+            ("GR-OCP", "gr-ocp"),
+            ("Lab_Sud", "lab_sud"),
+            ("A1", "a1"),
+        ] {
+            let id = DeclarantId::parse(written).unwrap();
+            assert_eq!(id, DeclarantId::parse(canonical).unwrap(), "{written}");
+            assert_eq!(
+                (id.as_str(), id.to_string().as_str()),
+                (canonical, canonical)
+            );
+            assert_eq!(written.parse::<DeclarantId>().unwrap(), id);
+            let json: DeclarantId = serde_json::from_str(&format!("\"{written}\"")).unwrap();
+            assert_eq!(
+                serde_json::to_string(&json).unwrap(),
+                format!("\"{canonical}\"")
+            );
+        }
+        let max = "A".repeat(DECLARANT_ID_MAX_LEN);
+        assert_eq!(
+            DeclarantId::parse(&max).unwrap().as_str(),
+            "a".repeat(DECLARANT_ID_MAX_LEN)
+        );
+    }
+
+    #[test]
+    fn only_the_canonical_spelling_passes_where_a_prefix_is_read() {
+        assert_eq!(
+            DeclarantId::parse_canonical("labo-a").unwrap().as_str(),
+            "labo-a"
+        );
+        let err = DeclarantId::parse_canonical("LABO-A").unwrap_err();
+        assert_eq!(
+            err,
+            DeclarantError::NotCanonical {
+                given: "LABO-A".into(),
+                canonical: "labo-a".into()
+            }
+        );
+        assert_eq!(
+            err.to_string(),
+            "dossier non canonique « LABO-A » : le dossier du déclarant s'écrit « labo-a »"
+        );
+        assert!(matches!(
+            DeclarantId::parse_canonical("../x"),
+            Err(DeclarantError::InvalidId(_))
+        ));
+    }
+
+    #[test]
+    fn rejects_ids_that_could_escape_a_prefix() {
+        let too_long = "a".repeat(DECLARANT_ID_MAX_LEN + 1);
+        let too_long_upper = "A".repeat(DECLARANT_ID_MAX_LEN + 1);
         for id in [
             "",
             "a",
+            "A",
             "../x",
+            "..",
             "a/b",
+            "A/B",
+            "a\\b",
             "a.b",
-            "Lab",
+            "LAB.A",
             "-lab",
             "_lab",
+            "-LAB",
             "lab x",
+            "LAB\tX",
             "é-lab",
+            "LABÉ",
+            "K\u{212A}",
+            "lab-a\0",
             too_long.as_str(),
+            too_long_upper.as_str(),
         ] {
             assert!(DeclarantId::parse(id).is_err(), "{id:?} should be refused");
         }
+        let err = DeclarantId::parse("Lab Sud").unwrap_err().to_string();
+        assert!(err.contains("A-Z, a-z, 0-9, - et _"), "{err}");
     }
 
     #[test]

@@ -22,6 +22,11 @@ pub enum KeyError {
     Encoding(String),
 }
 
+/// Longest file name, in bytes, that a derived object name (receipt) keeps as is; a longer
+/// one is cut and tagged with a hash of the whole name, so that a receipt's name always fits
+/// a file system (255 bytes) and an S3 key (1,024 bytes).
+pub const MAX_DERIVED_NAME_BYTES: usize = 120;
+
 /// A key of the inbox, split.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct InboxKey {
@@ -31,6 +36,8 @@ pub struct InboxKey {
     pub declarant: DeclarantId,
     /// The file name as dropped.
     pub name: String,
+    /// The object version the file arrived as, when the bucket versions objects.
+    pub version: Option<String>,
 }
 
 impl InboxKey {
@@ -42,20 +49,40 @@ impl InboxKey {
         if name.is_empty() || name.contains('/') || name == "." || name == ".." {
             return Err(outside());
         }
-        let declarant = DeclarantId::parse(declarant).map_err(|source| KeyError::Declarant {
-            key: key.to_owned(),
-            source,
-        })?;
+        // The gateway writes canonical folders only: one declarant, one S3 prefix.
+        let declarant =
+            DeclarantId::parse_canonical(declarant).map_err(|source| KeyError::Declarant {
+                key: key.to_owned(),
+                source,
+            })?;
         Ok(Self {
             key: key.to_owned(),
             declarant,
             name: name.to_owned(),
+            version: None,
         })
     }
 
-    /// The receipt key for this file: `receipts/<declarant>/<name>.<suffix>`.
+    /// The same key, naming one version of the object.
+    pub fn with_version(mut self, version: Option<&str>) -> Self {
+        self.version = version.map(str::to_owned);
+        self
+    }
+
+    /// The receipt key for this file: `receipts/<declarant>/<name>.<suffix>`, with a tag of
+    /// the object's version when there is one (`<name>.v<8 hex>.<suffix>`), so that two
+    /// versions dropped under one name never share a receipt. A name longer than
+    /// [`MAX_DERIVED_NAME_BYTES`] is cut and tagged with a hash of the whole name.
     pub fn receipt_key(&self, suffix: &str) -> String {
-        format!("receipts/{}/{}.{suffix}", self.declarant, self.name)
+        let stem = bounded_name(&self.name);
+        match &self.version {
+            Some(version) => format!(
+                "receipts/{}/{stem}.v{}.{suffix}",
+                self.declarant,
+                &crate::declaration::sha256_hex(version.as_bytes())[..8]
+            ),
+            None => format!("receipts/{}/{stem}.{suffix}", self.declarant),
+        }
     }
 
     /// The extension kept for archives: `xlsx`, `csv` or `txt` (anything else).
@@ -69,6 +96,20 @@ impl InboxKey {
             "txt"
         }
     }
+}
+
+/// A file name fit to derive object names from: as is up to [`MAX_DERIVED_NAME_BYTES`],
+/// else cut at a character boundary and tagged `~<8 hex of the whole name's SHA-256>`.
+pub fn bounded_name(name: &str) -> std::borrow::Cow<'_, str> {
+    if name.len() <= MAX_DERIVED_NAME_BYTES {
+        return std::borrow::Cow::Borrowed(name);
+    }
+    let mut cut = MAX_DERIVED_NAME_BYTES - 9;
+    while !name.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    let tag = &crate::declaration::sha256_hex(name.as_bytes())[..8];
+    std::borrow::Cow::Owned(format!("{}~{tag}", &name[..cut]))
 }
 
 /// Decodes a key as S3 event notifications carry it: `+` for a space, `%XX` for other bytes
@@ -127,6 +168,35 @@ mod tests {
             k.receipt_key("accuse.txt"),
             "receipts/grossiste-a/stocks du 20.11.CSV.accuse.txt"
         );
+    }
+
+    #[test]
+    fn receipts_of_two_versions_differ_and_long_names_are_bounded() {
+        let k = InboxKey::parse("inbox/lab-a/stock.csv").unwrap();
+        let v1 = k
+            .clone()
+            .with_version(Some("3HL4kqtJlcpXroDTDmJ+rmSpXd3dIbrHY"));
+        let v2 = k
+            .clone()
+            .with_version(Some("3HL4kqtJlcpXroDTDmJ+rmSpXd3dIbrHZ"));
+        assert_ne!(v1.receipt_key("accuse.txt"), v2.receipt_key("accuse.txt"));
+        assert!(
+            v1.receipt_key("accuse.txt")
+                .starts_with("receipts/lab-a/stock.csv.v")
+        );
+
+        let long = format!("inbox/lab-a/{}é.csv", "x".repeat(230));
+        let k = InboxKey::parse(&long).unwrap();
+        let receipt = k.receipt_key("erreurs.csv");
+        let file_name = receipt.rsplit('/').next().unwrap();
+        assert!(file_name.len() <= 255, "{}", file_name.len());
+        assert!(bounded_name(&k.name).len() <= MAX_DERIVED_NAME_BYTES);
+        // Two long names that share their first 120 bytes still get two receipts.
+        let other = InboxKey::parse(&format!("inbox/lab-a/{}è.csv", "x".repeat(230))).unwrap();
+        assert_ne!(other.receipt_key("accuse.txt"), k.receipt_key("accuse.txt"));
+        // A name that is cut inside a multi-byte character stays valid UTF-8.
+        let accents = "é".repeat(200);
+        assert!(bounded_name(&accents).len() <= MAX_DERIVED_NAME_BYTES);
     }
 
     #[test]

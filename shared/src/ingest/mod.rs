@@ -3,13 +3,14 @@
 //!
 //! Order of effects, each idempotent, so that a crash at any step followed by a retry ends in
 //! the state of one clean run:
-//! 1. claim the file in the ledger by the SHA-256 of its bytes (same bytes already processed:
-//!    a "déjà reçu" receipt, nothing applied; claimed by a live run: retry later);
+//! 1. claim the file in the ledger by its declarant and the SHA-256 of its bytes, under a token
+//!    only this run holds (same bytes already processed for this declarant: a "déjà reçu"
+//!    receipt, nothing applied; claimed by a live run: retry later);
 //! 2. archive the raw bytes under `raw/` before anything else;
 //! 3. validate with the declarant taken from the key, never from the content;
 //! 4. rejected: copy to `quarantine/`; accepted: write the normalized lines as Parquet under
-//!    `normalized/`, then apply one conditional write per reference (newest wins; the same
-//!    file rewriting its own position counts as applied);
+//!    `normalized/`, then merge one position per reference, site by site (newer figures and
+//!    corrections of the same date win, older ones never; the same file again is a no-op);
 //! 5. write the receipt (text + CSV of rejected lines) under `receipts/<declarant>/`;
 //! 6. mark the ledger entry applied or rejected.
 
@@ -19,7 +20,7 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 
-pub use keys::{InboxKey, KeyError, decode_event_key};
+pub use keys::{InboxKey, KeyError, MAX_DERIVED_NAME_BYTES, bounded_name, decode_event_key};
 
 use crate::declaration::receipt::{
     ApplySummary, duplicate_receipt_text, errors_csv, receipt_text_applied,
@@ -28,9 +29,9 @@ use crate::declaration::{
     Limits, ValidationContext, ValidationReport, oversized, sha256_hex, validate,
 };
 use crate::domain::paris_date;
-use crate::positions::{Position, aggregate, latest_positions, normalized_parquet, snapshots};
+use crate::positions::{Position, file_positions, normalized_parquet};
 use crate::store::{
-    Claim, FileStatus, LedgerEntry, ObjectStore, PositionWrite, StateStore, StoreError,
+    Claim, FileStatus, LedgerEntry, ObjectStore, PositionWrite, StateStore, StoreError, lease_token,
 };
 
 /// Where things go and the bounds applied.
@@ -96,7 +97,8 @@ pub enum IngestOutcome {
     },
 }
 
-/// Processes one object of the inbox bucket. `key` is already URL-decoded.
+/// Processes the current version of one object of the inbox bucket. `key` is already
+/// URL-decoded.
 pub async fn ingest_object<O: ObjectStore, S: StateStore>(
     objects: &O,
     state: &S,
@@ -105,25 +107,45 @@ pub async fn ingest_object<O: ObjectStore, S: StateStore>(
     key: &str,
     now: DateTime<Utc>,
 ) -> Result<IngestOutcome, IngestError> {
+    ingest_version(objects, state, settings, bucket, key, None, now).await
+}
+
+/// Processes one version of one object of the inbox bucket: the version the S3 event names
+/// (or that the local drop wrote), so that a file overwritten before it is read is still
+/// ingested, archived and answered as it was dropped. `key` is already URL-decoded.
+pub async fn ingest_version<O: ObjectStore, S: StateStore>(
+    objects: &O,
+    state: &S,
+    settings: &IngestSettings,
+    bucket: &str,
+    key: &str,
+    version: Option<&str>,
+    now: DateTime<Utc>,
+) -> Result<IngestOutcome, IngestError> {
     let inbox = match InboxKey::parse(key) {
-        Ok(inbox) => inbox,
+        Ok(inbox) => inbox.with_version(version),
         Err(e) => {
             return Ok(IngestOutcome::Ignored {
                 reason: e.to_string(),
             });
         }
     };
-    let Some(size) = objects.size(bucket, key).await? else {
+    if crate::sftp::is_temporary_upload(&inbox.name) {
+        return Ok(IngestOutcome::Ignored {
+            reason: format!("nom de transfert temporaire, ignoré : {key}"),
+        });
+    }
+    let Some(head) = objects.head(bucket, key, version).await? else {
         return Ok(IngestOutcome::Ignored {
             reason: format!("objet absent : {key}"),
         });
     };
     // Above the bound, the object is never loaded: it is archived by copy, its hash is not
     // needed for the verdict, and the receipt says why.
-    if size > settings.limits.max_file_bytes {
-        return reject_oversized(objects, settings, bucket, &inbox, size, now).await;
+    if head.size > settings.limits.max_file_bytes {
+        return reject_oversized(objects, settings, bucket, &inbox, head.size, now).await;
     }
-    let Some(object) = objects.get(bucket, key).await? else {
+    let Some(object) = objects.get_version(bucket, key, version).await? else {
         return Ok(IngestOutcome::Ignored {
             reason: format!("objet absent : {key}"),
         });
@@ -133,7 +155,9 @@ pub async fn ingest_object<O: ObjectStore, S: StateStore>(
         sha256: sha256.clone(),
         status: FileStatus::Processing,
         key: key.to_owned(),
+        version: version.map(str::to_owned),
         declarant: inbox.declarant.to_string(),
+        owner: lease_token(),
         lines: [0; 3],
         received_at: now,
         lease_until: now + settings.lease,
@@ -142,8 +166,13 @@ pub async fn ingest_object<O: ObjectStore, S: StateStore>(
     match state.claim_file(&claim).await? {
         Claim::Acquired => {}
         Claim::Done(first) => {
-            let text = duplicate_receipt_text(&inbox.name, &sha256, now, &first);
-            put_text(objects, bucket, &inbox.receipt_key("accuse.txt"), text).await?;
+            // The same event delivered again: its receipt is already there. A new drop of the
+            // same bytes (another name or version) gets a receipt of its own that says so.
+            let redelivery = first.key == claim.key && first.version == claim.version;
+            if !redelivery {
+                let text = duplicate_receipt_text(&inbox.name, &sha256, now, &first);
+                put_text(objects, bucket, &inbox.receipt_key("accuse.txt"), text).await?;
+            }
             return Ok(IngestOutcome::Duplicate { sha256, first });
         }
         Claim::InProgress(held) => {
@@ -153,6 +182,7 @@ pub async fn ingest_object<O: ObjectStore, S: StateStore>(
             });
         }
     }
+    let owner = claim.owner.clone();
     let result = process(
         objects,
         state,
@@ -160,14 +190,16 @@ pub async fn ingest_object<O: ObjectStore, S: StateStore>(
         bucket,
         &inbox,
         object.bytes,
-        &sha256,
+        head.last_modified,
         claim,
         now,
     )
     .await;
     if result.is_err() {
         // Best effort: a retry can claim at once instead of waiting for the lease.
-        let _ = state.release_file(&sha256).await;
+        let _ = state
+            .release_file(inbox.declarant.as_str(), &sha256, &owner)
+            .await;
     }
     result
 }
@@ -180,14 +212,15 @@ async fn process<O: ObjectStore, S: StateStore>(
     bucket: &str,
     inbox: &InboxKey,
     bytes: Vec<u8>,
-    sha256: &str,
+    uploaded_at: DateTime<Utc>,
     mut entry: LedgerEntry,
     now: DateTime<Utc>,
 ) -> Result<IngestOutcome, IngestError> {
+    let sha256 = entry.sha256.clone();
     let ext = inbox.extension();
     let metadata = BTreeMap::from([
         ("declarant".to_owned(), inbox.declarant.to_string()),
-        ("sha256".to_owned(), sha256.to_owned()),
+        ("sha256".to_owned(), sha256.clone()),
         ("original-name".to_owned(), ascii_metadata(&inbox.name)),
     ]);
     let raw_key = format!(
@@ -206,8 +239,15 @@ async fn process<O: ObjectStore, S: StateStore>(
         )
         .await?;
 
-    let checked =
-        checked_off_the_runtime(bytes, inbox, settings.limits.clone(), sha256, now).await?;
+    let checked = checked_off_the_runtime(
+        bytes,
+        inbox,
+        settings.limits.clone(),
+        &sha256,
+        uploaded_at,
+        now,
+    )
+    .await?;
     let report = checked.report;
     let summary = match checked.accepted {
         None => {
@@ -216,6 +256,7 @@ async fn process<O: ObjectStore, S: StateStore>(
                 .copy(
                     &settings.lake_bucket,
                     &raw_key,
+                    None,
                     &settings.lake_bucket,
                     &quarantine,
                 )
@@ -238,17 +279,7 @@ async fn process<O: ObjectStore, S: StateStore>(
                 )
                 .await?;
             let writes = state.apply_positions(&accepted.positions).await?;
-            let mut summary = ApplySummary::default();
-            for (position, write) in accepted.positions.iter().zip(&writes) {
-                match write {
-                    PositionWrite::Applied => summary.applied += 1,
-                    PositionWrite::NotNewer { held_as_of } => {
-                        summary
-                            .not_newer
-                            .push((position.cip13.to_string(), *held_as_of));
-                    }
-                }
-            }
+            let summary = summarise(&accepted.positions, &writes);
             write_receipt(objects, bucket, inbox, &report, now, Some(&summary)).await?;
             Some(summary)
         }
@@ -264,11 +295,47 @@ async fn process<O: ObjectStore, S: StateStore>(
         report.lines.rejected as u64,
     ];
     entry.finished_at = Some(now);
-    state.finish_file(&entry).await?;
+    if !state.finish_file(&entry).await? {
+        // This run's lease ran out and another run took the file over: every effect above is
+        // idempotent and that run records the end itself.
+        tracing::warn!(
+            declarant = %inbox.declarant,
+            sha256 = %sha256,
+            "bail expiré pendant le traitement : la fin est laissée à l'exécution qui a repris le fichier"
+        );
+    }
     Ok(match summary {
         Some(summary) => IngestOutcome::Applied { report, summary },
         None => IngestOutcome::Rejected { report },
     })
+}
+
+/// What the position writes did, for the receipt.
+fn summarise(positions: &[Position], writes: &[PositionWrite]) -> ApplySummary {
+    let mut summary = ApplySummary::default();
+    for (position, write) in positions.iter().zip(writes) {
+        let cip13 = position.cip13.to_string();
+        if write.changed() {
+            summary.applied += 1;
+        }
+        let labelled = |site: &str| {
+            if site.is_empty() {
+                cip13.clone()
+            } else {
+                format!("{cip13} (site « {site} »)")
+            }
+        };
+        for (site, held) in &write.stale {
+            summary.not_newer.push((labelled(site), *held));
+        }
+        for site in &write.corrected {
+            summary.corrected.push((cip13.clone(), site.clone()));
+        }
+        for site in &write.over_limit {
+            summary.over_limit.push((cip13.clone(), site.clone()));
+        }
+    }
+    summary
 }
 
 /// The verdict on a file and, when accepted, what it contributes.
@@ -290,6 +357,7 @@ async fn checked_off_the_runtime(
     inbox: &InboxKey,
     limits: Limits,
     sha256: &str,
+    uploaded_at: DateTime<Utc>,
     now: DateTime<Utc>,
 ) -> Result<Checked, IngestError> {
     let inbox = inbox.clone();
@@ -305,15 +373,15 @@ async fn checked_off_the_runtime(
         let accepted = match validation.lines {
             None => None,
             Some(lines) => {
-                let snaps = snapshots(&aggregate(&lines)?)?;
+                let positions = file_positions(&lines, &inbox.declarant, &sha256, uploaded_at)?;
                 Some(Accepted {
-                    latest_date: snaps
+                    latest_date: positions
                         .iter()
-                        .map(|s| s.date_stock)
+                        .map(|p| p.as_of)
                         .max()
                         .unwrap_or_else(|| paris_date(now)),
                     parquet: normalized_parquet(&lines, inbox.declarant.as_str(), &sha256)?,
-                    positions: latest_positions(&snaps, &inbox.declarant, &sha256),
+                    positions,
                 })
             }
         };
@@ -347,7 +415,13 @@ async fn reject_oversized<O: ObjectStore>(
         inbox.extension()
     );
     objects
-        .copy(bucket, &inbox.key, &settings.lake_bucket, &quarantine)
+        .copy(
+            bucket,
+            &inbox.key,
+            inbox.version.as_deref(),
+            &settings.lake_bucket,
+            &quarantine,
+        )
         .await?;
     write_receipt(objects, bucket, inbox, &report, now, None).await?;
     Ok(IngestOutcome::Rejected { report })
@@ -397,12 +471,15 @@ async fn put_text<O: ObjectStore>(
             "text/plain; charset=utf-8",
             &BTreeMap::new(),
         )
-        .await
+        .await?;
+    Ok(())
 }
 
-/// S3 metadata values are sent as HTTP headers: ASCII only.
+/// S3 metadata values are sent as HTTP headers: ASCII only, and all of an object's user
+/// metadata must fit in 2 KB.
 fn ascii_metadata(text: &str) -> String {
-    text.chars()
+    bounded_name(text)
+        .chars()
         .map(|c| {
             if c.is_ascii_graphic() || c == ' ' {
                 c

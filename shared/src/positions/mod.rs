@@ -3,7 +3,7 @@
 //! small (one row per reference and date) and becomes plain structs for the state store.
 //! Also the Parquet form of normalized lines, the history every risk computation reads.
 
-use chrono::NaiveDate;
+use chrono::{DateTime, NaiveDate, Utc};
 use polars::prelude::*;
 use serde::{Deserialize, Serialize};
 
@@ -136,14 +136,17 @@ pub fn normalized_parquet(
     Ok(out)
 }
 
-/// A declarant's latest figures for a reference: what the state store holds per
-/// (reference, declarant), replaced only by a strictly newer `as_of`.
+/// Most sites one position holds: a wholesaler has a few dozen depots; the bound keeps a
+/// stored position far below DynamoDB's 400 KB item limit (each site carries at most one
+/// supply, its line's).
+pub const MAX_SITES_PER_POSITION: usize = 300;
+
+/// One site's newest figures within a declarant's position (`site` is empty when the file
+/// names no site).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Position {
-    /// The reference.
-    pub cip13: Cip13,
-    /// Who declared it.
-    pub declarant: DeclarantId,
+pub struct SiteFigures {
+    /// The site (depot), as declared; empty for a file without a `site` column.
+    pub site: String,
     /// Date the figures are valid for.
     pub as_of: NaiveDate,
     /// Units available.
@@ -152,42 +155,276 @@ pub struct Position {
     pub stock_bloque: i64,
     /// Units out per day, when declared.
     pub daily_outflow: Option<f64>,
-    /// Lines (sites) summed.
-    pub sites: u32,
     /// Expected supplies.
     pub supplies: Vec<Supply>,
-    /// SHA-256 of the file it comes from.
+    /// SHA-256 of the file the figures come from.
     pub source_sha256: String,
+    /// When that file was dropped: of two files with figures of the same date for a site, the
+    /// later one is a correction and wins.
+    pub uploaded_at: DateTime<Utc>,
 }
 
-/// The position of each reference of a file: its latest date (a file may carry history).
-pub fn latest_positions(
-    snapshots: &[ReferenceSnapshot],
-    declarant: &DeclarantId,
-    sha256: &str,
-) -> Vec<Position> {
-    let mut latest: std::collections::BTreeMap<Cip13, &ReferenceSnapshot> =
-        std::collections::BTreeMap::new();
-    for s in snapshots {
-        let entry = latest.entry(s.cip13).or_insert(s);
-        if s.date_stock > entry.date_stock {
-            *entry = s;
+/// A declarant's figures for a reference: per site, the newest figures declared, and their sum.
+/// What the state store holds per (reference, declarant).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Position {
+    /// The reference.
+    pub cip13: Cip13,
+    /// Who declared it.
+    pub declarant: DeclarantId,
+    /// Date of the newest site figures.
+    pub as_of: NaiveDate,
+    /// Units available (sum over sites).
+    pub stock: i64,
+    /// Units held (sum over sites).
+    pub stock_bloque: i64,
+    /// Units out per day (sum over the sites that declared it).
+    pub daily_outflow: Option<f64>,
+    /// Sites summed.
+    pub sites: u32,
+    /// Expected supplies, summed by date.
+    pub supplies: Vec<Supply>,
+    /// SHA-256 of the newest file that changed it.
+    pub source_sha256: String,
+    /// The figures of each site (empty for a position stored before sites were kept).
+    #[serde(default)]
+    pub site_figures: Vec<SiteFigures>,
+}
+
+impl Position {
+    /// The position of `sites` (at least one), their figures summed: quantities saturate
+    /// rather than wrap.
+    pub fn from_sites(
+        cip13: Cip13,
+        declarant: DeclarantId,
+        mut sites: Vec<SiteFigures>,
+    ) -> Option<Self> {
+        sites.sort_by(|a, b| a.site.cmp(&b.site));
+        let newest = sites.iter().max_by_key(|s| (s.as_of, s.uploaded_at))?;
+        let as_of = newest.as_of;
+        let source_sha256 = newest.source_sha256.clone();
+        let outflows: Vec<f64> = sites.iter().filter_map(|s| s.daily_outflow).collect();
+        let mut supplies: std::collections::BTreeMap<NaiveDate, i64> = Default::default();
+        for supply in sites.iter().flat_map(|s| &s.supplies) {
+            let sum = supplies.entry(supply.date).or_default();
+            *sum = sum.saturating_add(supply.quantity);
+        }
+        Some(Self {
+            cip13,
+            declarant,
+            as_of,
+            stock: sites.iter().fold(0i64, |a, s| a.saturating_add(s.stock)),
+            stock_bloque: sites
+                .iter()
+                .fold(0i64, |a, s| a.saturating_add(s.stock_bloque)),
+            daily_outflow: (!outflows.is_empty()).then(|| outflows.iter().sum()),
+            sites: sites.len() as u32,
+            supplies: supplies
+                .into_iter()
+                .map(|(date, quantity)| Supply { date, quantity })
+                .collect(),
+            source_sha256,
+            site_figures: sites,
+        })
+    }
+}
+
+/// What writing a file's position for one reference did, site by site.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct PositionWrite {
+    /// Sites written: new, newer, a correction, or the same file again.
+    pub applied: Vec<String>,
+    /// Among them, sites whose figures of the same date, from an earlier file, were replaced,
+    /// or that complete that date (a line refused before and sent again).
+    pub corrected: Vec<String>,
+    /// Sites not written, with the date held: the position holds newer figures for them (a
+    /// later date, or the same date from a later file).
+    pub stale: Vec<(String, NaiveDate)>,
+    /// Sites not written because the position already holds [`MAX_SITES_PER_POSITION`] sites.
+    pub over_limit: Vec<String>,
+}
+
+impl PositionWrite {
+    /// Whether anything was written.
+    pub fn changed(&self) -> bool {
+        !self.applied.is_empty()
+    }
+}
+
+/// Merges a file's position into the one held: for each site of the file, its figures replace
+/// the site's figures held when they are of a later date, or of the same date and from a
+/// later file (a correction, e.g. a refused line sent again), or from the same file (a retry);
+/// sites the file does not list keep their figures. Returns the position to store (`None`:
+/// nothing to write) and what happened to each site.
+///
+/// A file without sites (the declarant's whole stock) and a file with sites are not added
+/// together: when one form follows the other, the newer replaces the whole position. A
+/// position stored before sites were kept (no site figures) is replaced whole by a strictly
+/// newer file, as it was then.
+pub fn merge(held: Option<&Position>, incoming: &Position) -> (Option<Position>, PositionWrite) {
+    let mut write = PositionWrite::default();
+    let Some(held) = held else {
+        write.applied = incoming
+            .site_figures
+            .iter()
+            .map(|s| s.site.clone())
+            .collect();
+        return (Some(incoming.clone()), write);
+    };
+    if held.site_figures.is_empty() {
+        if incoming.as_of > held.as_of || incoming.source_sha256 == held.source_sha256 {
+            write.applied = incoming
+                .site_figures
+                .iter()
+                .map(|s| s.site.clone())
+                .collect();
+            return (Some(incoming.clone()), write);
+        }
+        write.stale = incoming
+            .site_figures
+            .iter()
+            .map(|s| (s.site.clone(), held.as_of))
+            .collect();
+        return (None, write);
+    }
+    // A file without sites declares the declarant's whole stock: it cannot be added to figures
+    // per site. When one form follows the other, the newer file replaces the whole position.
+    let is_total = |p: &Position| p.site_figures.iter().any(|s| s.site.is_empty());
+    if is_total(held) != is_total(incoming) {
+        let newest = |p: &Position| {
+            p.site_figures
+                .iter()
+                .map(|s| (s.as_of, s.uploaded_at, s.source_sha256.clone()))
+                .max()
+        };
+        if newest(incoming) > newest(held) {
+            write.applied = incoming
+                .site_figures
+                .iter()
+                .map(|s| s.site.clone())
+                .collect();
+            return (Some(incoming.clone()), write);
+        }
+        write.stale = incoming
+            .site_figures
+            .iter()
+            .map(|s| (s.site.clone(), held.as_of))
+            .collect();
+        return (None, write);
+    }
+    let mut sites: std::collections::BTreeMap<&str, &SiteFigures> = held
+        .site_figures
+        .iter()
+        .map(|s| (s.site.as_str(), s))
+        .collect();
+    for new in &incoming.site_figures {
+        match sites.get(new.site.as_str()) {
+            None if sites.len() >= MAX_SITES_PER_POSITION => {
+                write.over_limit.push(new.site.clone());
+            }
+            None => {
+                // A site that completes a date already declared (its line refused, then sent
+                // again) is reported with the corrections.
+                if new.as_of == held.as_of && new.source_sha256 != held.source_sha256 {
+                    write.corrected.push(new.site.clone());
+                }
+                sites.insert(&new.site, new);
+                write.applied.push(new.site.clone());
+            }
+            Some(old) => {
+                let same_file = old.source_sha256 == new.source_sha256;
+                let newer = new.as_of > old.as_of
+                    || (new.as_of == old.as_of
+                        && (new.uploaded_at, &new.source_sha256)
+                            > (old.uploaded_at, &old.source_sha256));
+                if same_file || newer {
+                    if !same_file && new.as_of == old.as_of {
+                        write.corrected.push(new.site.clone());
+                    }
+                    sites.insert(&new.site, new);
+                    write.applied.push(new.site.clone());
+                } else {
+                    write.stale.push((new.site.clone(), old.as_of));
+                }
+            }
         }
     }
-    latest
-        .into_values()
-        .map(|s| Position {
-            cip13: s.cip13,
-            declarant: declarant.clone(),
-            as_of: s.date_stock,
-            stock: s.stock,
-            stock_bloque: s.stock_bloque,
-            daily_outflow: s.daily_outflow,
-            sites: s.sites,
-            supplies: s.supplies.clone(),
-            source_sha256: sha256.to_owned(),
-        })
-        .collect()
+    if write.applied.is_empty() {
+        return (None, write);
+    }
+    let merged = Position::from_sites(
+        held.cip13,
+        held.declarant.clone(),
+        sites.into_values().cloned().collect(),
+    );
+    (merged, write)
+}
+
+/// The position of each reference of a file, from its normalized lines: for each site, the
+/// figures of its latest date (a file may carry history; sites declared at different dates are
+/// all kept and summed). Quantities of one site and date are one line (validation refuses
+/// conflicting duplicates).
+pub fn file_positions(
+    lines: &DataFrame,
+    declarant: &DeclarantId,
+    sha256: &str,
+    uploaded_at: DateTime<Utc>,
+) -> PolarsResult<Vec<Position>> {
+    let cips = lines.column("cip13")?.str()?;
+    let dates = lines.column("date_stock")?.date()?.physical();
+    let stocks = lines.column("stock")?.i64()?;
+    let held = lines.column("stock_bloque")?.i64()?;
+    let outflows = lines.column("daily_outflow")?.f64()?;
+    let supply_qty = lines.column("appro_quantite")?.i64()?;
+    let supply_dates = lines.column("appro_date")?.date()?.physical();
+    let sites = lines.column("site")?.str()?;
+    let mut latest: std::collections::BTreeMap<(Cip13, &str), SiteFigures> = Default::default();
+    for i in 0..lines.height() {
+        let bad = || PolarsError::ComputeError(format!("ligne normalisée {i} incomplète").into());
+        let cip13 = cips
+            .get(i)
+            .and_then(|c| Cip13::parse(c).ok())
+            .ok_or_else(bad)?;
+        let as_of = dates
+            .get(i)
+            .and_then(date_from_epoch_days)
+            .ok_or_else(bad)?;
+        let site = sites.get(i).unwrap_or("");
+        if latest
+            .get(&(cip13, site))
+            .is_some_and(|held| held.as_of >= as_of)
+        {
+            continue;
+        }
+        let supplies = match (
+            supply_dates.get(i).and_then(date_from_epoch_days),
+            supply_qty.get(i),
+        ) {
+            (Some(date), Some(quantity)) => vec![Supply { date, quantity }],
+            _ => Vec::new(),
+        };
+        latest.insert(
+            (cip13, site),
+            SiteFigures {
+                site: site.to_owned(),
+                as_of,
+                stock: stocks.get(i).unwrap_or(0),
+                stock_bloque: held.get(i).unwrap_or(0),
+                daily_outflow: outflows.get(i),
+                supplies,
+                source_sha256: sha256.to_owned(),
+                uploaded_at,
+            },
+        );
+    }
+    let mut by_reference: std::collections::BTreeMap<Cip13, Vec<SiteFigures>> = Default::default();
+    for ((cip13, _), figures) in latest {
+        by_reference.entry(cip13).or_default().push(figures);
+    }
+    Ok(by_reference
+        .into_iter()
+        .filter_map(|(cip13, sites)| Position::from_sites(cip13, declarant.clone(), sites))
+        .collect())
 }
 
 /// The latest `date_stock` of normalized lines: the day a file's figures describe.

@@ -33,6 +33,24 @@ pub struct Alternative {
     pub coverage_days: Option<f64>,
 }
 
+/// Items of a list (supplies, alternatives, declarants) an alert names at most; the others
+/// are counted.
+pub const LIST_MAX: usize = 10;
+
+/// Names joined by commas, the first [`LIST_MAX`] of them, and how many more.
+fn capped_list(names: &[String]) -> String {
+    let mut text = names
+        .iter()
+        .take(LIST_MAX)
+        .map(String::as_str)
+        .collect::<Vec<_>>()
+        .join(", ");
+    if names.len() > LIST_MAX {
+        text.push_str(&format!(" et {} autre(s)", names.len() - LIST_MAX));
+    }
+    text
+}
+
 /// Whether a transition is announced: escalation to TENSION or worse, and return to NORMAL
 /// from TENSION or worse. VIGILANCE is recorded, for the digest and the reports, not sent.
 pub fn is_announced(from: Level, to: Level) -> bool {
@@ -126,7 +144,8 @@ pub fn notification(
     );
     if !a.supplies.is_empty() {
         let _ = writeln!(body, "Approvisionnements attendus :");
-        for s in &a.supplies {
+        // The earliest ones decide a stock-out; the rest are counted, not listed.
+        for s in a.supplies.iter().take(LIST_MAX) {
             let _ = writeln!(
                 body,
                 "  - {} : {} unités",
@@ -134,12 +153,26 @@ pub fn notification(
                 number(s.quantity as f64, 0)
             );
         }
+        if let Some(rest) = a.supplies.get(LIST_MAX..).filter(|r| !r.is_empty()) {
+            let units = rest.iter().map(|s| s.quantity as f64).sum::<f64>();
+            let _ = writeln!(
+                body,
+                "  - … et {} autre(s) approvisionnement(s) ({} unités, jusqu'au {})",
+                rest.len(),
+                number(units, 0),
+                rest.iter()
+                    .map(|s| s.date)
+                    .max()
+                    .unwrap_or(a.as_of)
+                    .format("%d/%m/%Y")
+            );
+        }
     }
     if !a.below_safety_stock.is_empty() {
         let _ = writeln!(
             body,
             "Exploitants sous leur stock de sécurité : {}",
-            a.below_safety_stock.join(", ")
+            capped_list(&a.below_safety_stock)
         );
     }
     if !a.flags.is_empty() {
@@ -168,7 +201,7 @@ pub fn notification(
             );
         } else {
             let _ = writeln!(body, "Alternatives (groupe {group}) :");
-            for alt in alternatives {
+            for alt in alternatives.iter().take(LIST_MAX) {
                 let coverage = coverage_text(alt.coverage_days);
                 let _ = writeln!(
                     body,
@@ -176,6 +209,13 @@ pub fn notification(
                     alt.cip13,
                     alt.denomination,
                     alt.level.as_str()
+                );
+            }
+            if alternatives.len() > LIST_MAX {
+                let _ = writeln!(
+                    body,
+                    "  - … et {} autre(s) présentation(s)",
+                    alternatives.len() - LIST_MAX
                 );
             }
         }

@@ -109,19 +109,20 @@ pub fn assess(input: &ReferenceInput, as_of: NaiveDate) -> Assessment {
             });
         }
     }
-    let stock_by_type = StockByType {
-        exploitants: chain
+    // Declared quantities come from outside: their sums saturate, never wrap or panic.
+    let stock_of = |kind: DeclarantType| {
+        chain
             .iter()
-            .filter(|(_, k)| *k == DeclarantType::Exploitant)
-            .map(|(p, _)| p.stock)
-            .sum(),
-        grossistes: chain
-            .iter()
-            .filter(|(_, k)| *k == DeclarantType::Grossiste)
-            .map(|(p, _)| p.stock)
-            .sum(),
+            .filter(|(_, k)| *k == kind)
+            .fold(0i64, |sum, (p, _)| sum.saturating_add(p.stock))
     };
-    let held_stock = chain.iter().map(|(p, _)| p.stock_bloque).sum();
+    let stock_by_type = StockByType {
+        exploitants: stock_of(DeclarantType::Exploitant),
+        grossistes: stock_of(DeclarantType::Grossiste),
+    };
+    let held_stock = chain
+        .iter()
+        .fold(0i64, |sum, (p, _)| sum.saturating_add(p.stock_bloque));
     let demand = estimate_demand(&input.demand_series, as_of).or_else(|| current_outflow(&chain));
     let daily = demand.map(|d| d.daily).filter(|d| *d > 0.0);
     if daily.is_none() {
@@ -259,6 +260,7 @@ mod tests {
             sites: 1,
             supplies,
             source_sha256: "x".into(),
+            site_figures: Vec::new(),
         }
     }
 
@@ -453,6 +455,23 @@ mod tests {
             Level::Tension,
             "the trend turns 3000 units into less than 30 days"
         );
+    }
+
+    #[test]
+    fn quantities_at_the_edge_of_i64_saturate_instead_of_overflowing() {
+        // Three wholesalers declaring absurd stocks: the sum saturates, the run goes on.
+        let huge = i64::MAX / 2;
+        let positions = (0..3)
+            .map(|i| {
+                let mut p = pos(&format!("gr-{i}"), d(20), huge, Some(10.0), vec![]);
+                p.stock_bloque = huge;
+                (p, DeclarantType::Grossiste)
+            })
+            .collect();
+        let a = assess(&input(positions), d(23));
+        assert_eq!(a.stock_by_type.grossistes, i64::MAX);
+        assert_eq!(a.held_stock, i64::MAX);
+        assert!(a.chain_stock.is_finite() && a.chain_stock > 0.0);
     }
 
     #[test]

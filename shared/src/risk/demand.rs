@@ -30,24 +30,38 @@ pub struct DemandEstimate {
 }
 
 /// Daily demand observations per reference from normalized history (columns `cip13`,
-/// `date_stock`, `daily_outflow`, `declarant`, `source_sha256`), given each declarant's type.
-/// The lines of one file are added (one line per site or depot); the files of one declarant
-/// for one reference and date (a file sent again with corrections) are averaged; the result is
-/// summed over declarants of the type that measures demand.
+/// `date_stock`, `daily_outflow`, `declarant`, `site`, `source_sha256`), given each
+/// declarant's type. For one declarant, reference and date: each site's outflow is averaged
+/// over the files that declare it (a file sent again), then the sites are added (one line per
+/// depot; a correction file that lists only the site it corrects does not halve the others);
+/// the result is summed over declarants of the type that measures demand.
 pub fn demand_series(
     history: &DataFrame,
     kinds: &HashMap<String, DeclarantType>,
 ) -> PolarsResult<BTreeMap<Cip13, Vec<(NaiveDate, f64)>>> {
+    let site = if history.column("site").is_ok() {
+        col("site").fill_null(lit(""))
+    } else {
+        lit("")
+    };
     let per_declarant = history
         .clone()
         .lazy()
         .filter(col("daily_outflow").is_not_null())
-        // The mean over files of each file's sum over its lines is the sum over all lines
-        // divided by the number of files: one aggregation instead of two.
-        .group_by([col("cip13"), col("date_stock"), col("declarant")])
+        .with_column(site.alias("site"))
+        // A site has one line per file (validation refuses conflicting duplicates): the mean
+        // over files is the sum over lines divided by the number of files.
+        .group_by([
+            col("cip13"),
+            col("date_stock"),
+            col("declarant"),
+            col("site"),
+        ])
         .agg([(col("daily_outflow").sum()
             / col("source_sha256").n_unique().cast(DataType::Float64))
         .alias("daily_outflow")])
+        .group_by([col("cip13"), col("date_stock"), col("declarant")])
+        .agg([col("daily_outflow").sum()])
         .sort(
             ["cip13", "date_stock", "declarant"],
             SortMultipleOptions::default(),
@@ -203,6 +217,40 @@ mod tests {
         // 16 Nov: wholesaler A's two depots (30 + 15) and wholesaler B (20); 23 Nov: only the
         // manufacturer, with two files for the day: averaged.
         assert_eq!(series[&cip], [(d(16), 65.0), (d(23), 50.0)]);
+    }
+
+    #[test]
+    fn a_correction_file_listing_one_site_does_not_halve_the_others() {
+        // File "a": Lyon 30 (its Lille line was refused); file "b": the corrected Lille line
+        // alone, same date. Demand is Lyon + Lille, not their average over two files.
+        let history = DataFrame::new(
+            2,
+            vec![
+                StringChunked::from_iter_values("cip13".into(), ["3400949497294"; 2].into_iter())
+                    .into_column(),
+                Int32Chunked::from_iter_values(
+                    "date_stock".into(),
+                    [16, 16]
+                        .into_iter()
+                        .map(|x| crate::declaration::cells::epoch_days(d(x))),
+                )
+                .into_date()
+                .into_column(),
+                StringChunked::from_iter_values("declarant".into(), ["gr-a"; 2].into_iter())
+                    .into_column(),
+                StringChunked::from_iter_values("site".into(), ["Lyon", "Lille"].into_iter())
+                    .into_column(),
+                StringChunked::from_iter_values("source_sha256".into(), ["a", "b"].into_iter())
+                    .into_column(),
+                Float64Chunked::from_iter_values("daily_outflow".into(), [30.0, 20.0].into_iter())
+                    .into_column(),
+            ],
+        )
+        .unwrap();
+        let kinds = HashMap::from([("gr-a".to_owned(), DeclarantType::Grossiste)]);
+        let series = demand_series(&history, &kinds).unwrap();
+        let cip = Cip13::parse("3400949497294").unwrap();
+        assert_eq!(series[&cip], [(d(16), 50.0)]);
     }
 
     #[test]

@@ -129,6 +129,7 @@ mod tests {
                     sites: 1,
                     supplies: Vec::new(),
                     source_sha256: "x".into(),
+                    site_figures: Vec::new(),
                 },
                 DeclarantType::Grossiste,
             )],

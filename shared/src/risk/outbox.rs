@@ -43,7 +43,8 @@ pub fn outbox_records(
     let record = |key: String, cip13: String, notification: Notification| AlertRecord {
         key,
         cip13,
-        notification,
+        // Every message fits one SNS publication, whatever a run produced.
+        notification: notification.bounded(),
         status: AlertStatus::Pending,
         message_id: None,
         created_at: now,
@@ -468,6 +469,74 @@ mod tests {
         );
         assert!(n.body.contains("… et 4800 autres références"));
         assert!(n.body.len() < 64 * 1024, "{} bytes", n.body.len());
+    }
+
+    #[test]
+    fn a_group_of_hundreds_of_presentations_with_thousands_of_supplies_fits_an_sns_message() {
+        use crate::positions::Supply;
+        use std::fmt::Write;
+        let start = NaiveDate::from_ymd_opt(2026, 11, 24).unwrap();
+        let all: Vec<Assessment> = (0..400)
+            .map(|i| Assessment {
+                level: Level::Rupture,
+                supplies: (0..10_000)
+                    .map(|d| Supply {
+                        date: start + chrono::Days::new(d),
+                        quantity: 1_000_000_000,
+                    })
+                    .collect(),
+                below_safety_stock: (0..500).map(|l| format!("laboratoire-{l}")).collect(),
+                ..assessment(i)
+            })
+            .collect();
+        let mut references = String::from("cip13;denomination;groupe;mitm\n");
+        for a in &all {
+            let _ = writeln!(references, "{};Présentation µg {};7;oui", a.cip13, a.cip13);
+        }
+        let config =
+            RiskConfig::new(&crate::registry::Registry::default(), Some(&references)).unwrap();
+        let changes = RunChanges {
+            references: all.iter().map(|a| (a, Level::Normal)).collect(),
+            groups: Vec::new(),
+        };
+        let topics = AlertTopics {
+            critical: "c".into(),
+            info: "i".into(),
+        };
+        let records = outbox_records(&changes, &config, &topics, all[0].as_of, Utc::now());
+        assert_eq!(records.len(), 1, "one message for the group");
+        let n = &records[0].notification;
+        assert!(n.sms.is_some());
+        assert!(n.sns_size() < 256 * 1024, "{} bytes for SNS", n.sns_size());
+        assert!(n.body.contains("message tronqué"), "the cut says so");
+        assert!(n.body.contains("… et 9990 autre(s) approvisionnement(s)"));
+    }
+
+    #[test]
+    fn a_body_at_the_limit_is_kept_and_one_byte_more_is_cut_at_a_line_end() {
+        use crate::store::MAX_BODY_BYTES;
+        let line = "x".repeat(99) + "\n";
+        let at_limit = line.repeat(MAX_BODY_BYTES / 100) + &"y".repeat(MAX_BODY_BYTES % 100);
+        assert_eq!(at_limit.len(), MAX_BODY_BYTES);
+        let n = |body: String| Notification {
+            topic: "t".into(),
+            subject: "s".into(),
+            body,
+            sms: Some("é".repeat(300)),
+            attributes: BTreeMap::new(),
+        };
+        let kept = n(at_limit.clone()).bounded();
+        assert_eq!(kept.body, at_limit);
+        let cut = n(at_limit + "z").bounded();
+        assert!(cut.body.len() <= MAX_BODY_BYTES, "{}", cut.body.len());
+        assert!(cut.body.ends_with("»]\n"));
+        assert!(
+            cut.body
+                .lines()
+                .filter(|l| l.starts_with('x'))
+                .all(|l| l.len() == 99)
+        );
+        assert_eq!(cut.sms.map(|s| s.chars().count()), Some(160));
     }
 }
 

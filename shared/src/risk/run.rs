@@ -361,14 +361,21 @@ async fn load_history<O: ObjectStore>(
     tokio::task::spawn_blocking(move || -> Result<Option<DataFrame>, RiskError> {
         let mut all: Option<DataFrame> = None;
         for bytes in frames {
-            let frame = ParquetReader::new(Cursor::new(bytes))
-                .finish()?
+            let frame = ParquetReader::new(Cursor::new(bytes)).finish()?;
+            // History written before sites were read has no `site` column: one site.
+            let site = if frame.schema().contains("site") {
+                col("site")
+            } else {
+                lit(NULL).cast(DataType::String).alias("site")
+            };
+            let frame = frame
                 .lazy()
                 .select([
                     col("cip13"),
                     col("date_stock"),
                     col("declarant"),
                     col("daily_outflow"),
+                    site,
                     col("source_sha256"),
                 ])
                 .filter(col("date_stock").cast(DataType::Int32).lt_eq(lit(limit)))

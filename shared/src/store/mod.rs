@@ -18,9 +18,10 @@ use std::future::Future;
 
 use chrono::{DateTime, Utc};
 
+pub use crate::positions::PositionWrite;
 pub use model::{
-    AlertRecord, AlertStatus, Claim, FileStatus, GROUP_SUBJECT_PREFIX, LedgerEntry, Notification,
-    PositionWrite, RiskItem,
+    AlertRecord, AlertStatus, Claim, FileStatus, GROUP_SUBJECT_PREFIX, LedgerEntry, MAX_BODY_BYTES,
+    Notification, RiskItem, lease_token,
 };
 
 use crate::domain::Cip13;
@@ -65,21 +66,53 @@ pub struct StoredObject {
     pub metadata: BTreeMap<String, String>,
 }
 
-/// Object storage: buckets of keyed blobs.
+/// What is known of an object without reading it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ObjectHead {
+    /// Size in bytes.
+    pub size: u64,
+    /// The version, when the bucket versions its objects.
+    pub version: Option<String>,
+    /// When this version was written: the order of two uploads of one declarant.
+    pub last_modified: DateTime<Utc>,
+}
+
+/// Object storage: buckets of keyed blobs. Where a bucket versions its objects, `version`
+/// names one exact version (`None`: the current one), so that a file overwritten before it is
+/// read is still read as it was dropped.
 pub trait ObjectStore: Send + Sync {
-    /// Size of an object, `None` if absent.
-    fn size(
+    /// Size, version and date of an object, `None` if absent.
+    fn head(
         &self,
         bucket: &str,
         key: &str,
-    ) -> impl Future<Output = Result<Option<u64>, StoreError>> + Send;
-    /// An object, `None` if absent.
+        version: Option<&str>,
+    ) -> impl Future<Output = Result<Option<ObjectHead>, StoreError>> + Send;
+    /// One version of an object (`None`: the current one), `None` if absent.
+    fn get_version(
+        &self,
+        bucket: &str,
+        key: &str,
+        version: Option<&str>,
+    ) -> impl Future<Output = Result<Option<StoredObject>, StoreError>> + Send;
+    /// The current version of an object, `None` if absent.
     fn get(
         &self,
         bucket: &str,
         key: &str,
-    ) -> impl Future<Output = Result<Option<StoredObject>, StoreError>> + Send;
-    /// Writes an object (replacing any previous one).
+    ) -> impl Future<Output = Result<Option<StoredObject>, StoreError>> + Send {
+        self.get_version(bucket, key, None)
+    }
+    /// Size of the current version of an object, `None` if absent.
+    fn size(
+        &self,
+        bucket: &str,
+        key: &str,
+    ) -> impl Future<Output = Result<Option<u64>, StoreError>> + Send {
+        async move { Ok(self.head(bucket, key, None).await?.map(|h| h.size)) }
+    }
+    /// Writes an object (a new version, or a replacement where the bucket keeps none); returns
+    /// the version written, if the bucket versions its objects.
     fn put(
         &self,
         bucket: &str,
@@ -87,18 +120,20 @@ pub trait ObjectStore: Send + Sync {
         bytes: Vec<u8>,
         content_type: &str,
         metadata: &BTreeMap<String, String>,
-    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+    ) -> impl Future<Output = Result<Option<String>, StoreError>> + Send;
     /// Keys under a prefix, sorted.
     fn list(
         &self,
         bucket: &str,
         prefix: &str,
     ) -> impl Future<Output = Result<Vec<String>, StoreError>> + Send;
-    /// Copies an object with its metadata.
+    /// Copies one version of an object (`None`: the current one) with its metadata, whatever
+    /// its size.
     fn copy(
         &self,
         from_bucket: &str,
         from_key: &str,
+        from_version: Option<&str>,
         to_bucket: &str,
         to_key: &str,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
@@ -106,22 +141,31 @@ pub trait ObjectStore: Send + Sync {
 
 /// State storage: positions, the file ledger and the alert outbox.
 pub trait StateStore: Send + Sync {
-    /// Claims a file by its hash for processing until `entry.lease_until`. Returns what is
-    /// already known when the file was processed, or is being processed under a live lease.
+    /// Claims a file, keyed by (declarant, hash), for processing until `entry.lease_until`
+    /// under the token `entry.owner`. Returns what is already known when the declarant's file
+    /// was processed, or is being processed under a live lease.
     fn claim_file(
         &self,
         entry: &LedgerEntry,
     ) -> impl Future<Output = Result<Claim, StoreError>> + Send;
-    /// Records the end of processing (status applied or rejected, counts).
+    /// Records the end of processing (status applied or rejected, counts), only while the
+    /// claim is still `entry.owner`'s; false when another run took it over (nothing written).
     fn finish_file(
         &self,
         entry: &LedgerEntry,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+    /// Gives up a claim after a failure, so that a retry can claim at once; only the claim
+    /// `owner` holds is removed.
+    fn release_file(
+        &self,
+        declarant: &str,
+        sha256: &str,
+        owner: &str,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
-    /// Gives up a claim after a failure, so that a retry can claim at once.
-    fn release_file(&self, sha256: &str) -> impl Future<Output = Result<(), StoreError>> + Send;
-    /// The ledger entry of a file.
+    /// The ledger entry of a declarant's file.
     fn file(
         &self,
+        declarant: &str,
         sha256: &str,
     ) -> impl Future<Output = Result<Option<LedgerEntry>, StoreError>> + Send;
     /// A declarant's SFTP account.
@@ -145,8 +189,9 @@ pub trait StateStore: Send + Sync {
         from: DateTime<Utc>,
         to: DateTime<Utc>,
     ) -> impl Future<Output = Result<Vec<LedgerEntry>, StoreError>> + Send;
-    /// Writes positions, each only if strictly newer than the one held (or from the same
-    /// file): one conditional write per (reference, declarant).
+    /// Merges positions into those held (see [`crate::positions::merge`]: per site, newer
+    /// figures or a correction of the same date win, older ones never do): one atomic
+    /// read-merge-write per (reference, declarant).
     fn apply_positions(
         &self,
         positions: &[Position],

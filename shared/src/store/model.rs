@@ -38,7 +38,8 @@ impl FileStatus {
     }
 }
 
-/// The ledger entry of one file, keyed by the SHA-256 of its bytes.
+/// The ledger entry of one file, keyed by its declarant and the SHA-256 of its bytes: the same
+/// bytes from two declarants are two files, and neither ever learns of the other.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct LedgerEntry {
     /// Hex SHA-256 of the bytes.
@@ -47,8 +48,15 @@ pub struct LedgerEntry {
     pub status: FileStatus,
     /// The object key it first arrived under.
     pub key: String,
-    /// The declarant (key prefix).
+    /// The object version it first arrived as, when the store versions objects.
+    #[serde(default)]
+    pub version: Option<String>,
+    /// The declarant (key prefix, canonical form).
     pub declarant: String,
+    /// The token of the run that holds (or last held) the claim: only that run may finish or
+    /// release it, so a run whose lease expired cannot clear its successor's claim.
+    #[serde(default)]
+    pub owner: String,
     /// Lines read, accepted, rejected.
     pub lines: [u64; 3],
     /// When it was first received.
@@ -76,6 +84,24 @@ impl LedgerEntry {
     }
 }
 
+/// A fresh, unguessable token for the owner of a claim (128 bits from the standard library's
+/// randomly seeded hasher keys, mixed with the time and the process).
+pub fn lease_token() -> String {
+    use std::hash::{BuildHasher, Hasher};
+    let mut halves = [0u64; 2];
+    for half in &mut halves {
+        let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+        hasher.write_u128(
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_nanos()),
+        );
+        hasher.write_u32(std::process::id());
+        *half = hasher.finish();
+    }
+    format!("{:016x}{:016x}", halves[0], halves[1])
+}
+
 /// The answer to a claim.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Claim {
@@ -85,18 +111,6 @@ pub enum Claim {
     Done(LedgerEntry),
     /// Another run holds a live lease on it: retry later.
     InProgress(LedgerEntry),
-}
-
-/// The result of one conditional position write.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum PositionWrite {
-    /// Written (new, strictly newer, or rewritten by the same file).
-    Applied,
-    /// Not written: the position held is as recent or newer.
-    NotNewer {
-        /// Date of the position held.
-        held_as_of: NaiveDate,
-    },
 }
 
 /// Whether an alert was published.
@@ -142,6 +156,56 @@ pub struct Notification {
     pub sms: Option<String>,
     /// Message attributes for subscription filters.
     pub attributes: BTreeMap<String, String>,
+}
+
+/// Largest email body of a notification, in bytes. SNS takes 256 KB per message, all
+/// protocols together: with an SMS the body is sent twice (default and email) inside a JSON
+/// document whose escaping can double it, so 60 KiB keeps any message under the limit by
+/// construction.
+pub const MAX_BODY_BYTES: usize = 60 * 1024;
+
+impl Notification {
+    /// The notification with its body cut at a line end to at most [`MAX_BODY_BYTES`], saying
+    /// how many lines were left out and where the full detail is.
+    pub fn bounded(mut self) -> Self {
+        if self.body.len() <= MAX_BODY_BYTES {
+            return self;
+        }
+        const ROOM: usize = 200;
+        let mut cut = MAX_BODY_BYTES - ROOM;
+        while !self.body.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        let cut = self.body[..cut].rfind('\n').map_or(cut, |i| i + 1);
+        let left_out = self.body[cut..].lines().count();
+        self.body.truncate(cut);
+        self.body.push_str(&format!(
+            "[… message tronqué : {left_out} ligne(s) de plus ; le détail complet est dans la \
+             synthèse hebdomadaire et dans « medistock status »]\n"
+        ));
+        self.sms = self.sms.map(|s| s.chars().take(160).collect());
+        self
+    }
+
+    /// The size SNS counts for this message: the body, or with an SMS the JSON document that
+    /// carries the body twice and the SMS; plus the subject and the attributes.
+    pub fn sns_size(&self) -> usize {
+        let message = match &self.sms {
+            Some(sms) => {
+                serde_json::json!({ "default": self.body, "email": self.body, "sms": sms })
+                    .to_string()
+                    .len()
+            }
+            None => self.body.len(),
+        };
+        message
+            + self.subject.len()
+            + self
+                .attributes
+                .iter()
+                .map(|(k, v)| k.len() + v.len() + "String".len())
+                .sum::<usize>()
+    }
 }
 
 /// Prefix of the subject of a group's [`RiskItem`]: `GROUPE#<group id>`.

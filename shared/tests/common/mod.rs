@@ -43,7 +43,7 @@ pub async fn declare(
     at: chrono::DateTime<chrono::Utc>,
 ) {
     let key = format!("inbox/{declarant}/{name}");
-    objects
+    let version = objects
         .put(
             "depot",
             &key,
@@ -58,9 +58,17 @@ pub async fn declare(
         limits: medistock_core::declaration::Limits::default(),
         lease: chrono::Duration::minutes(5),
     };
-    medistock_core::ingest::ingest_object(objects, state, &settings, "depot", &key, at)
-        .await
-        .unwrap();
+    medistock_core::ingest::ingest_version(
+        objects,
+        state,
+        &settings,
+        "depot",
+        &key,
+        version.as_deref(),
+        at,
+    )
+    .await
+    .unwrap();
 }
 
 #[cfg(feature = "aws")]
@@ -88,6 +96,22 @@ pub mod aws {
         let client = medistock_core::store::aws::s3_client(config);
         create_bucket(&client, name).await.expect("create bucket");
         client
+    }
+
+    /// Turns versioning on, as on the deployed inbox bucket.
+    pub async fn enable_versioning(client: &aws_sdk_s3::Client, bucket: &str) {
+        use aws_sdk_s3::types::{BucketVersioningStatus, VersioningConfiguration};
+        client
+            .put_bucket_versioning()
+            .bucket(bucket)
+            .versioning_configuration(
+                VersioningConfiguration::builder()
+                    .status(BucketVersioningStatus::Enabled)
+                    .build(),
+            )
+            .send()
+            .await
+            .expect("enable versioning");
     }
 
     /// A new table with the single-table key schema (pk, sk).

@@ -3,7 +3,7 @@
 //! | pk | sk | item |
 //! |---|---|---|
 //! | `REF#<cip13>` | `POS#<declarant>` | latest position |
-//! | `FILE#<sha256>` | `META` | file ledger |
+//! | `FILE#<declarant>#<sha256>` | `META` | file ledger (per declarant: the same bytes from two declarants are two files) |
 //! | `ALERT#<cip13>` | `<key>` | alert outbox record |
 //!
 //! Every guarantee is a condition expression evaluated by DynamoDB, so concurrent Lambdas
@@ -19,7 +19,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 
 use super::aws_error;
 use crate::domain::{Cip13, DeclarantId};
-use crate::positions::{Position, Supply};
+use crate::positions::{Position, Supply, merge};
 use crate::store::{
     AlertRecord, AlertStatus, Claim, FileStatus, LedgerEntry, PositionWrite, RiskItem, StateStore,
     StoreError,
@@ -27,6 +27,9 @@ use crate::store::{
 
 /// Conditional position writes in flight at once.
 const WRITE_CONCURRENCY: usize = 16;
+/// Read-merge-write attempts on one position before giving up (each lost race means another
+/// file of the same declarant wrote the same reference in between).
+const MERGE_ATTEMPTS: usize = 10;
 
 type Item = HashMap<String, AttributeValue>;
 
@@ -98,39 +101,53 @@ impl DynamoState {
         Ok(out)
     }
 
+    /// Reads the position held, merges the file's into it and writes the result on condition
+    /// that nobody wrote it in between (its `revision`); on a race, reads and merges again.
     async fn write_position(&self, p: &Position) -> Result<PositionWrite, StoreError> {
-        let mut item = position_item(p)?;
-        item.insert("updated_at".into(), s(Utc::now().to_rfc3339()));
-        let result = self
-            .client
-            .put_item()
-            .table_name(&*self.table)
-            .set_item(Some(item))
-            .condition_expression(
-                "attribute_not_exists(pk) OR as_of < :as_of OR (as_of = :as_of AND source_sha256 = :sha)",
-            )
-            .expression_attribute_values(":as_of", s(p.as_of.to_string()))
-            .expression_attribute_values(":sha", s(&p.source_sha256))
-            .send()
-            .await;
-        match result {
-            Ok(_) => Ok(PositionWrite::Applied),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
-            {
-                let held = self.get(ref_pk(&p.cip13), &pos_sk(&p.declarant)).await?;
-                let held_as_of = held
-                    .as_ref()
-                    .map(|i| text(i, "as_of"))
-                    .transpose()?
-                    .unwrap_or_default();
-                Ok(PositionWrite::NotNewer {
-                    held_as_of: parse(&held_as_of)?,
-                })
+        for _ in 0..MERGE_ATTEMPTS {
+            let held_item = self.get(ref_pk(&p.cip13), &pos_sk(&p.declarant)).await?;
+            let held = held_item.as_ref().map(position_of).transpose()?;
+            let revision: Option<u64> = match &held_item {
+                Some(item) if item.contains_key("revision") => Some(number(item, "revision")?),
+                _ => None,
+            };
+            let (merged, write) = merge(held.as_ref(), p);
+            let Some(merged) = merged else {
+                return Ok(write);
+            };
+            let mut item = position_item(&merged)?;
+            item.insert("updated_at".into(), s(Utc::now().to_rfc3339()));
+            item.insert("revision".into(), n(revision.unwrap_or(0) + 1));
+            let request = self
+                .client
+                .put_item()
+                .table_name(&*self.table)
+                .set_item(Some(item));
+            let request = match (&held_item, revision) {
+                (None, _) => request.condition_expression("attribute_not_exists(pk)"),
+                (Some(_), None) => request.condition_expression("attribute_not_exists(revision)"),
+                (Some(_), Some(r)) => request
+                    .condition_expression("revision = :rev")
+                    .expression_attribute_values(":rev", n(r)),
+            };
+            match request.send().await {
+                Ok(_) => return Ok(write),
+                Err(e)
+                    if e.as_service_error()
+                        .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
+                {
+                    continue;
+                }
+                Err(e) => return Err(aws_error("DynamoDB.PutItem", e)),
             }
-            Err(e) => Err(aws_error("DynamoDB.PutItem", e)),
         }
+        Err(StoreError::Aws {
+            operation: "DynamoDB.PutItem",
+            message: format!(
+                "position {}/{} modifiée par d'autres écritures {MERGE_ATTEMPTS} fois de suite",
+                p.cip13, p.declarant
+            ),
+        })
     }
 }
 
@@ -150,8 +167,8 @@ fn pos_sk(declarant: &DeclarantId) -> String {
     format!("POS#{declarant}")
 }
 
-fn file_pk(sha256: &str) -> String {
-    format!("FILE#{sha256}")
+fn file_pk(declarant: &str, sha256: &str) -> String {
+    format!("FILE#{declarant}#{sha256}")
 }
 
 fn corrupt(what: &str) -> StoreError {
@@ -190,6 +207,11 @@ fn position_item(p: &Position) -> Result<Item, StoreError> {
         ("sites".into(), n(p.sites)),
         ("supplies".into(), s(supplies)),
         ("source_sha256".into(), s(&p.source_sha256)),
+        (
+            "site_figures".into(),
+            s(serde_json::to_string(&p.site_figures)
+                .map_err(|e| StoreError::Corrupt(e.to_string()))?),
+        ),
     ]);
     if let Some(outflow) = p.daily_outflow {
         item.insert("daily_outflow".into(), n(outflow));
@@ -213,17 +235,26 @@ fn position_of(item: &Item) -> Result<Position, StoreError> {
         supplies: serde_json::from_str::<Vec<Supply>>(&text(item, "supplies")?)
             .map_err(|_| corrupt("supplies"))?,
         source_sha256: text(item, "source_sha256")?,
+        site_figures: item
+            .get("site_figures")
+            .map(|_| {
+                serde_json::from_str(&text(item, "site_figures")?)
+                    .map_err(|_| corrupt("site_figures"))
+            })
+            .transpose()?
+            .unwrap_or_default(),
     })
 }
 
 fn ledger_item(e: &LedgerEntry) -> Item {
     let mut item = Item::from([
-        ("pk".into(), s(file_pk(&e.sha256))),
+        ("pk".into(), s(file_pk(&e.declarant, &e.sha256))),
         ("sk".into(), s("META")),
         ("sha256".into(), s(&e.sha256)),
         ("status".into(), s(e.status.as_str())),
         ("object_key".into(), s(&e.key)),
         ("declarant".into(), s(&e.declarant)),
+        ("owner".into(), s(&e.owner)),
         ("lines_total".into(), n(e.lines[0])),
         ("lines_accepted".into(), n(e.lines[1])),
         ("lines_rejected".into(), n(e.lines[2])),
@@ -232,6 +263,9 @@ fn ledger_item(e: &LedgerEntry) -> Item {
     ]);
     if let Some(finished) = e.finished_at {
         item.insert("finished_at".into(), s(finished.to_rfc3339()));
+    }
+    if let Some(version) = &e.version {
+        item.insert("object_version".into(), s(version));
     }
     item
 }
@@ -247,7 +281,16 @@ fn ledger_of(item: &Item) -> Result<LedgerEntry, StoreError> {
         sha256: text(item, "sha256")?,
         status: FileStatus::parse(&text(item, "status")?).ok_or_else(|| corrupt("status"))?,
         key: text(item, "object_key")?,
+        version: item
+            .get("object_version")
+            .map(|_| text(item, "object_version"))
+            .transpose()?,
         declarant: text(item, "declarant")?,
+        owner: item
+            .get("owner")
+            .map(|_| text(item, "owner"))
+            .transpose()?
+            .unwrap_or_default(),
         lines: [
             number(item, "lines_total")?,
             number(item, "lines_accepted")?,
@@ -313,7 +356,7 @@ impl StateStore for DynamoState {
                     .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
             {
                 let held = self
-                    .get(file_pk(&entry.sha256), "META")
+                    .get(file_pk(&entry.declarant, &entry.sha256), "META")
                     .await?
                     .ok_or_else(|| corrupt("ledger"))?;
                 let held = ledger_of(&held)?;
@@ -327,27 +370,48 @@ impl StateStore for DynamoState {
         }
     }
 
-    async fn finish_file(&self, entry: &LedgerEntry) -> Result<(), StoreError> {
-        self.client
+    async fn finish_file(&self, entry: &LedgerEntry) -> Result<bool, StoreError> {
+        let result = self
+            .client
             .put_item()
             .table_name(&*self.table)
             .set_item(Some(ledger_item(entry)))
+            .condition_expression("#status = :processing AND #owner = :owner")
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_names("#owner", "owner")
+            .expression_attribute_values(":processing", s("processing"))
+            .expression_attribute_values(":owner", s(&entry.owner))
             .send()
-            .await
-            .map_err(|e| aws_error("DynamoDB.PutItem", e))?;
-        Ok(())
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
+            {
+                Ok(false)
+            }
+            Err(e) => Err(aws_error("DynamoDB.PutItem", e)),
+        }
     }
 
-    async fn release_file(&self, sha256: &str) -> Result<(), StoreError> {
+    async fn release_file(
+        &self,
+        declarant: &str,
+        sha256: &str,
+        owner: &str,
+    ) -> Result<(), StoreError> {
         let result = self
             .client
             .delete_item()
             .table_name(&*self.table)
-            .key("pk", s(file_pk(sha256)))
+            .key("pk", s(file_pk(declarant, sha256)))
             .key("sk", s("META"))
-            .condition_expression("#status = :processing")
+            .condition_expression("#status = :processing AND #owner = :owner")
             .expression_attribute_names("#status", "status")
+            .expression_attribute_names("#owner", "owner")
             .expression_attribute_values(":processing", s("processing"))
+            .expression_attribute_values(":owner", s(owner))
             .send()
             .await;
         match result {
@@ -362,8 +426,8 @@ impl StateStore for DynamoState {
         }
     }
 
-    async fn file(&self, sha256: &str) -> Result<Option<LedgerEntry>, StoreError> {
-        self.get(file_pk(sha256), "META")
+    async fn file(&self, declarant: &str, sha256: &str) -> Result<Option<LedgerEntry>, StoreError> {
+        self.get(file_pk(declarant, sha256), "META")
             .await?
             .as_ref()
             .map(ledger_of)

@@ -4,21 +4,157 @@ use std::collections::{BTreeMap, HashMap};
 
 use aws_sdk_s3::Client;
 use aws_sdk_s3::primitives::ByteStream;
+use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
+use chrono::{DateTime, Utc};
 
 use super::aws_error;
-use crate::store::{ObjectStore, StoreError, StoredObject};
+use crate::store::{ObjectHead, ObjectStore, StoreError, StoredObject};
+
+/// Largest object a single `CopyObject` copies (S3's limit); larger ones are copied in parts.
+pub const SINGLE_COPY_LIMIT: u64 = 5 * 1024 * 1024 * 1024;
+/// Size of each part of a multipart copy (S3 allows 5 MiB to 5 GiB a part, 10,000 parts).
+const COPY_PART_BYTES: u64 = 1024 * 1024 * 1024;
 
 /// Object storage on S3.
 #[derive(Debug, Clone)]
 pub struct S3Objects {
     client: Client,
+    single_copy_limit: u64,
+    copy_part_bytes: u64,
 }
 
 impl S3Objects {
     /// Wraps a client built once at start-up.
     pub fn new(client: Client) -> Self {
-        Self { client }
+        Self {
+            client,
+            single_copy_limit: SINGLE_COPY_LIMIT,
+            copy_part_bytes: COPY_PART_BYTES,
+        }
     }
+
+    /// Copies objects above `limit` bytes in parts of `part` bytes (tests use small sizes to
+    /// exercise the multipart path; S3 needs parts of 5 MiB at least but the last).
+    pub fn with_multipart_copy(mut self, limit: u64, part: u64) -> Self {
+        self.single_copy_limit = limit;
+        self.copy_part_bytes = part.max(1);
+        self
+    }
+
+    async fn copy_in_parts(
+        &self,
+        source: &str,
+        head: &ObjectHead,
+        metadata: HashMap<String, String>,
+        to_bucket: &str,
+        to_key: &str,
+    ) -> Result<(), StoreError> {
+        let upload = self
+            .client
+            .create_multipart_upload()
+            .bucket(to_bucket)
+            .key(to_key)
+            .set_metadata(Some(metadata))
+            .send()
+            .await
+            .map_err(|e| aws_error("S3.CreateMultipartUpload", e))?;
+        let upload_id = upload.upload_id().unwrap_or_default().to_owned();
+        let result = self
+            .copy_parts(source, head.size, to_bucket, to_key, &upload_id)
+            .await;
+        if result.is_err() {
+            // Best effort: an abandoned upload is also removed by the bucket's lifecycle rule.
+            let _ = self
+                .client
+                .abort_multipart_upload()
+                .bucket(to_bucket)
+                .key(to_key)
+                .upload_id(&upload_id)
+                .send()
+                .await;
+        }
+        result
+    }
+
+    async fn copy_parts(
+        &self,
+        source: &str,
+        size: u64,
+        to_bucket: &str,
+        to_key: &str,
+        upload_id: &str,
+    ) -> Result<(), StoreError> {
+        let mut parts = Vec::new();
+        let mut start = 0u64;
+        let mut number = 1i32;
+        while start < size {
+            let end = (start + self.copy_part_bytes).min(size) - 1;
+            let out = self
+                .client
+                .upload_part_copy()
+                .bucket(to_bucket)
+                .key(to_key)
+                .upload_id(upload_id)
+                .part_number(number)
+                .copy_source(source)
+                .copy_source_range(format!("bytes={start}-{end}"))
+                .send()
+                .await
+                .map_err(|e| aws_error("S3.UploadPartCopy", e))?;
+            let e_tag = out
+                .copy_part_result()
+                .and_then(|r| r.e_tag())
+                .unwrap_or_default();
+            parts.push(
+                CompletedPart::builder()
+                    .e_tag(e_tag)
+                    .part_number(number)
+                    .build(),
+            );
+            start = end + 1;
+            number += 1;
+        }
+        self.client
+            .complete_multipart_upload()
+            .bucket(to_bucket)
+            .key(to_key)
+            .upload_id(upload_id)
+            .multipart_upload(
+                CompletedMultipartUpload::builder()
+                    .set_parts(Some(parts))
+                    .build(),
+            )
+            .send()
+            .await
+            .map_err(|e| aws_error("S3.CompleteMultipartUpload", e))?;
+        Ok(())
+    }
+}
+
+fn chrono_time(t: Option<&aws_sdk_s3::primitives::DateTime>) -> DateTime<Utc> {
+    t.and_then(|t| DateTime::from_timestamp(t.secs(), t.subsec_nanos()))
+        .unwrap_or_else(Utc::now)
+}
+
+/// `CopySource` of one version (`bucket/key?versionId=…`), or of the current one.
+fn versioned_copy_source(bucket: &str, key: &str, version: Option<&str>) -> String {
+    let source = copy_source(bucket, key);
+    match version {
+        Some(v) => format!("{source}?versionId={}", percent_encode(v)),
+        None => source,
+    }
+}
+
+fn percent_encode(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for b in text.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
 }
 
 /// `CopySource` is `bucket/key` with the key URL-encoded (spaces and accents included).
@@ -35,27 +171,43 @@ fn copy_source(bucket: &str, key: &str) -> String {
 }
 
 impl ObjectStore for S3Objects {
-    async fn size(&self, bucket: &str, key: &str) -> Result<Option<u64>, StoreError> {
+    async fn head(
+        &self,
+        bucket: &str,
+        key: &str,
+        version: Option<&str>,
+    ) -> Result<Option<ObjectHead>, StoreError> {
         match self
             .client
             .head_object()
             .bucket(bucket)
             .key(key)
+            .set_version_id(version.map(str::to_owned))
             .send()
             .await
         {
-            Ok(out) => Ok(Some(out.content_length().unwrap_or(0).max(0) as u64)),
+            Ok(out) => Ok(Some(ObjectHead {
+                size: out.content_length().unwrap_or(0).max(0) as u64,
+                version: out.version_id().map(str::to_owned),
+                last_modified: chrono_time(out.last_modified()),
+            })),
             Err(e) if e.as_service_error().is_some_and(|s| s.is_not_found()) => Ok(None),
             Err(e) => Err(aws_error("S3.HeadObject", e)),
         }
     }
 
-    async fn get(&self, bucket: &str, key: &str) -> Result<Option<StoredObject>, StoreError> {
+    async fn get_version(
+        &self,
+        bucket: &str,
+        key: &str,
+        version: Option<&str>,
+    ) -> Result<Option<StoredObject>, StoreError> {
         let out = match self
             .client
             .get_object()
             .bucket(bucket)
             .key(key)
+            .set_version_id(version.map(str::to_owned))
             .send()
             .await
         {
@@ -87,12 +239,13 @@ impl ObjectStore for S3Objects {
         bytes: Vec<u8>,
         content_type: &str,
         metadata: &BTreeMap<String, String>,
-    ) -> Result<(), StoreError> {
+    ) -> Result<Option<String>, StoreError> {
         let metadata: HashMap<String, String> = metadata
             .iter()
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect();
-        self.client
+        let out = self
+            .client
             .put_object()
             .bucket(bucket)
             .key(key)
@@ -102,7 +255,7 @@ impl ObjectStore for S3Objects {
             .send()
             .await
             .map_err(|e| aws_error("S3.PutObject", e))?;
-        Ok(())
+        Ok(out.version_id().map(str::to_owned))
     }
 
     async fn list(&self, bucket: &str, prefix: &str) -> Result<Vec<String>, StoreError> {
@@ -130,12 +283,40 @@ impl ObjectStore for S3Objects {
         &self,
         from_bucket: &str,
         from_key: &str,
+        from_version: Option<&str>,
         to_bucket: &str,
         to_key: &str,
     ) -> Result<(), StoreError> {
+        let source = versioned_copy_source(from_bucket, from_key, from_version);
+        let head = self
+            .head(from_bucket, from_key, from_version)
+            .await?
+            .ok_or_else(|| StoreError::Aws {
+                operation: "S3.HeadObject",
+                message: format!("objet à copier absent : {from_bucket}/{from_key}"),
+            })?;
+        if head.size > self.single_copy_limit {
+            // CopyObject stops at 5 GB: larger objects are copied part by part, metadata
+            // carried over by hand (a multipart upload does not copy it).
+            let metadata = self
+                .client
+                .head_object()
+                .bucket(from_bucket)
+                .key(from_key)
+                .set_version_id(from_version.map(str::to_owned))
+                .send()
+                .await
+                .map_err(|e| aws_error("S3.HeadObject", e))?
+                .metadata()
+                .cloned()
+                .unwrap_or_default();
+            return self
+                .copy_in_parts(&source, &head, metadata, to_bucket, to_key)
+                .await;
+        }
         self.client
             .copy_object()
-            .copy_source(copy_source(from_bucket, from_key))
+            .copy_source(source)
             .bucket(to_bucket)
             .key(to_key)
             .send()

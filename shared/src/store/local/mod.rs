@@ -31,7 +31,7 @@ impl LocalBackend {
     /// Opens (and creates) the backend of `data_dir`.
     pub fn open(data_dir: &std::path::Path) -> Result<Self, super::StoreError> {
         Ok(Self {
-            objects: LocalObjects::new(data_dir),
+            objects: LocalObjects::new(data_dir).with_versioning(INBOX_BUCKET),
             state: LocalState::open(&data_dir.join("state").join("medistock.sqlite"))?,
             notifier: LocalNotifier::new(data_dir.join("alerts.jsonl"), true),
         })

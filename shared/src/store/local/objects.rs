@@ -1,20 +1,75 @@
 //! Buckets as folders: `<root>/<bucket>/<key>`, metadata beside in `<root>/.meta/<bucket>/<key>.json`.
+//! A versioned bucket (the inbox, like the S3 one) also keeps every version written, in
+//! `<root>/.versions/<bucket>/<key>/<version>`: two processes dropping different files under
+//! one name each ingest their own bytes.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use crate::store::{ObjectStore, StoreError, StoredObject, check_key};
+use chrono::{DateTime, Utc};
+
+use crate::store::{ObjectHead, ObjectStore, StoreError, StoredObject, check_key, lease_token};
 
 /// Object storage in a folder.
 #[derive(Debug, Clone)]
 pub struct LocalObjects {
     root: PathBuf,
+    versioned: Vec<String>,
 }
 
 impl LocalObjects {
-    /// Buckets under `root`.
+    /// Buckets under `root`, none versioned.
     pub fn new(root: impl Into<PathBuf>) -> Self {
-        Self { root: root.into() }
+        Self {
+            root: root.into(),
+            versioned: Vec::new(),
+        }
+    }
+
+    /// Keeps every version of the objects written to `bucket`.
+    pub fn with_versioning(mut self, bucket: &str) -> Self {
+        self.versioned.push(bucket.to_owned());
+        self
+    }
+
+    fn is_versioned(&self, bucket: &str) -> bool {
+        self.versioned.iter().any(|b| b == bucket)
+    }
+
+    /// The file of one version of an object (versions are hex tokens this adapter made).
+    fn version_path(&self, bucket: &str, key: &str, version: &str) -> Result<PathBuf, StoreError> {
+        if version.is_empty() || !version.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(StoreError::InvalidKey(format!("{key}?versionId={version}")));
+        }
+        check_key(bucket)?;
+        check_key(key)?;
+        Ok(self
+            .root
+            .join(".versions")
+            .join(bucket)
+            .join(key)
+            .join(version))
+    }
+
+    /// The files of an object's bytes and metadata: its current version, or one version.
+    fn files(
+        &self,
+        bucket: &str,
+        key: &str,
+        version: Option<&str>,
+    ) -> Result<Option<(PathBuf, PathBuf)>, StoreError> {
+        match version {
+            None => Ok(Some((
+                self.path(bucket, key)?,
+                self.meta_path(bucket, key)?,
+            ))),
+            Some(_) if !self.is_versioned(bucket) => Ok(None),
+            Some(v) => {
+                let path = self.version_path(bucket, key, v)?;
+                let meta = path.with_extension("json");
+                Ok(Some((path, meta)))
+            }
+        }
     }
 
     /// The file of an object.
@@ -46,13 +101,9 @@ fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), StoreError> {
     if let Some(parent) = path.parent() {
         std::fs::create_dir_all(parent).map_err(io(parent))?;
     }
-    let tmp = path.with_file_name(format!(
-        ".{}.tmp-{}",
-        path.file_name()
-            .map(|n| n.to_string_lossy())
-            .unwrap_or_default(),
-        std::process::id()
-    ));
+    // A temporary name of its own per write: two writers of one key never share it. Short,
+    // so that a long object name still fits the file system's limit.
+    let tmp = path.with_file_name(format!(".tmp-{}", lease_token()));
     std::fs::write(&tmp, bytes).map_err(io(&tmp))?;
     std::fs::rename(&tmp, path).map_err(io(path))
 }
@@ -69,21 +120,42 @@ fn read_optional(path: &Path) -> Result<Option<Vec<u8>>, StoreError> {
 }
 
 impl ObjectStore for LocalObjects {
-    async fn size(&self, bucket: &str, key: &str) -> Result<Option<u64>, StoreError> {
-        let path = self.path(bucket, key)?;
+    async fn head(
+        &self,
+        bucket: &str,
+        key: &str,
+        version: Option<&str>,
+    ) -> Result<Option<ObjectHead>, StoreError> {
+        let Some((path, _)) = self.files(bucket, key, version)? else {
+            return Ok(None);
+        };
         match std::fs::metadata(&path) {
-            Ok(m) if m.is_file() => Ok(Some(m.len())),
+            Ok(m) if m.is_file() => Ok(Some(ObjectHead {
+                size: m.len(),
+                version: version.map(str::to_owned),
+                last_modified: m
+                    .modified()
+                    .map(DateTime::<Utc>::from)
+                    .unwrap_or_else(|_| Utc::now()),
+            })),
             Ok(_) => Ok(None),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
             Err(source) => Err(StoreError::Io { path, source }),
         }
     }
 
-    async fn get(&self, bucket: &str, key: &str) -> Result<Option<StoredObject>, StoreError> {
-        let Some(bytes) = read_optional(&self.path(bucket, key)?)? else {
+    async fn get_version(
+        &self,
+        bucket: &str,
+        key: &str,
+        version: Option<&str>,
+    ) -> Result<Option<StoredObject>, StoreError> {
+        let Some((path, meta_path)) = self.files(bucket, key, version)? else {
             return Ok(None);
         };
-        let meta_path = self.meta_path(bucket, key)?;
+        let Some(bytes) = read_optional(&path)? else {
+            return Ok(None);
+        };
         let metadata = match read_optional(&meta_path)? {
             Some(json) => serde_json::from_slice(&json)
                 .map_err(|e| StoreError::Corrupt(format!("{}: {e}", meta_path.display())))?,
@@ -99,7 +171,20 @@ impl ObjectStore for LocalObjects {
         bytes: Vec<u8>,
         _content_type: &str,
         metadata: &BTreeMap<String, String>,
-    ) -> Result<(), StoreError> {
+    ) -> Result<Option<String>, StoreError> {
+        let version = if self.is_versioned(bucket) {
+            let version = lease_token();
+            let path = self.version_path(bucket, key, &version)?;
+            if !metadata.is_empty() {
+                let json =
+                    serde_json::to_vec(metadata).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+                write_atomic(&path.with_extension("json"), &json)?;
+            }
+            write_atomic(&path, &bytes)?;
+            Some(version)
+        } else {
+            None
+        };
         let meta_path = self.meta_path(bucket, key)?;
         if metadata.is_empty() {
             match std::fs::remove_file(&meta_path) {
@@ -116,7 +201,8 @@ impl ObjectStore for LocalObjects {
                 serde_json::to_vec(metadata).map_err(|e| StoreError::Corrupt(e.to_string()))?;
             write_atomic(&meta_path, &json)?;
         }
-        write_atomic(&self.path(bucket, key)?, &bytes)
+        write_atomic(&self.path(bucket, key)?, &bytes)?;
+        Ok(version)
     }
 
     async fn list(&self, bucket: &str, prefix: &str) -> Result<Vec<String>, StoreError> {
@@ -159,17 +245,19 @@ impl ObjectStore for LocalObjects {
         &self,
         from_bucket: &str,
         from_key: &str,
+        from_version: Option<&str>,
         to_bucket: &str,
         to_key: &str,
     ) -> Result<(), StoreError> {
         let object = self
-            .get(from_bucket, from_key)
+            .get_version(from_bucket, from_key, from_version)
             .await?
             .ok_or_else(|| StoreError::Io {
                 path: self.root.join(from_bucket).join(from_key),
                 source: std::io::Error::from(std::io::ErrorKind::NotFound),
             })?;
         self.put(to_bucket, to_key, object.bytes, "", &object.metadata)
-            .await
+            .await?;
+        Ok(())
     }
 }

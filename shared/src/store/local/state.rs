@@ -4,13 +4,13 @@
 use std::path::Path;
 use std::sync::Mutex;
 
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, Utc};
 
 use crate::sftp::Account;
 use rusqlite::{Connection, OptionalExtension, params};
 
-use crate::domain::{Cip13, DeclarantId};
-use crate::positions::{Position, Supply};
+use crate::domain::Cip13;
+use crate::positions::{Position, merge};
 use crate::store::{
     AlertRecord, AlertStatus, Claim, FileStatus, LedgerEntry, PositionWrite, RiskItem, StateStore,
     StoreError,
@@ -18,21 +18,17 @@ use crate::store::{
 
 const SCHEMA: &str = "
 PRAGMA journal_mode = WAL;
-CREATE TABLE IF NOT EXISTS positions (
+CREATE TABLE IF NOT EXISTS declarant_positions (
     cip13 TEXT NOT NULL,
     declarant TEXT NOT NULL,
-    as_of TEXT NOT NULL,
-    stock INTEGER NOT NULL,
-    stock_bloque INTEGER NOT NULL,
-    daily_outflow REAL,
-    sites INTEGER NOT NULL,
-    supplies TEXT NOT NULL,
-    source_sha256 TEXT NOT NULL,
+    position TEXT NOT NULL,
     PRIMARY KEY (cip13, declarant)
 );
-CREATE TABLE IF NOT EXISTS files (
-    sha256 TEXT PRIMARY KEY,
-    entry TEXT NOT NULL
+CREATE TABLE IF NOT EXISTS ledger (
+    declarant TEXT NOT NULL,
+    sha256 TEXT NOT NULL,
+    entry TEXT NOT NULL,
+    PRIMARY KEY (declarant, sha256)
 );
 CREATE TABLE IF NOT EXISTS risks (
     cip13 TEXT PRIMARY KEY,
@@ -94,75 +90,39 @@ impl LocalState {
 
     /// Every position held, for commands that list them.
     pub fn all_positions(&self) -> Result<Vec<Position>, StoreError> {
-        let conn = self.conn();
-        let mut stmt = conn.prepare(&format!(
-            "SELECT {POSITION_COLUMNS} FROM positions ORDER BY cip13, declarant"
-        ))?;
-        let rows = stmt.query_map([], row_to_raw)?;
-        rows.map(|r| r.map_err(StoreError::from).and_then(raw_to_position))
-            .collect()
+        read_positions(
+            &self.conn(),
+            "SELECT position FROM declarant_positions ORDER BY cip13, declarant",
+            [],
+        )
     }
 }
 
-const POSITION_COLUMNS: &str =
-    "cip13, declarant, as_of, stock, stock_bloque, daily_outflow, sites, supplies, source_sha256";
-
-type RawPosition = (
-    String,
-    String,
-    String,
-    i64,
-    i64,
-    Option<f64>,
-    u32,
-    String,
-    String,
-);
-
-fn row_to_raw(row: &rusqlite::Row<'_>) -> rusqlite::Result<RawPosition> {
-    Ok((
-        row.get(0)?,
-        row.get(1)?,
-        row.get(2)?,
-        row.get(3)?,
-        row.get(4)?,
-        row.get(5)?,
-        row.get(6)?,
-        row.get(7)?,
-        row.get(8)?,
-    ))
+fn read_positions(
+    conn: &Connection,
+    sql: &str,
+    params: impl rusqlite::Params,
+) -> Result<Vec<Position>, StoreError> {
+    let mut stmt = conn.prepare(sql)?;
+    let rows = stmt.query_map(params, |r| r.get::<_, String>(0))?;
+    let mut out = Vec::new();
+    for row in rows {
+        out.push(serde_json::from_str(&row?).map_err(corrupt)?);
+    }
+    Ok(out)
 }
 
-fn raw_to_position(raw: RawPosition) -> Result<Position, StoreError> {
-    let (
-        cip13,
-        declarant,
-        as_of,
-        stock,
-        stock_bloque,
-        daily_outflow,
-        sites,
-        supplies,
-        source_sha256,
-    ) = raw;
-    Ok(Position {
-        cip13: Cip13::parse(&cip13).map_err(corrupt)?,
-        declarant: DeclarantId::parse(&declarant).map_err(corrupt)?,
-        as_of: as_of.parse::<NaiveDate>().map_err(corrupt)?,
-        stock,
-        stock_bloque,
-        daily_outflow,
-        sites,
-        supplies: serde_json::from_str::<Vec<Supply>>(&supplies).map_err(corrupt)?,
-        source_sha256,
-    })
-}
-
-fn read_entry(conn: &Connection, sha256: &str) -> Result<Option<LedgerEntry>, StoreError> {
+fn read_entry(
+    conn: &Connection,
+    declarant: &str,
+    sha256: &str,
+) -> Result<Option<LedgerEntry>, StoreError> {
     let json: Option<String> = conn
-        .query_row("SELECT entry FROM files WHERE sha256 = ?1", [sha256], |r| {
-            r.get(0)
-        })
+        .query_row(
+            "SELECT entry FROM ledger WHERE declarant = ?1 AND sha256 = ?2",
+            [declarant, sha256],
+            |r| r.get(0),
+        )
         .optional()?;
     json.map(|j| serde_json::from_str(&j).map_err(corrupt))
         .transpose()
@@ -171,8 +131,9 @@ fn read_entry(conn: &Connection, sha256: &str) -> Result<Option<LedgerEntry>, St
 fn write_entry(conn: &Connection, entry: &LedgerEntry) -> Result<(), StoreError> {
     let json = serde_json::to_string(entry).map_err(corrupt)?;
     conn.execute(
-        "INSERT INTO files (sha256, entry) VALUES (?1, ?2) ON CONFLICT(sha256) DO UPDATE SET entry = excluded.entry",
-        params![entry.sha256, json],
+        "INSERT INTO ledger (declarant, sha256, entry) VALUES (?1, ?2, ?3)
+         ON CONFLICT(declarant, sha256) DO UPDATE SET entry = excluded.entry",
+        params![entry.declarant, entry.sha256, json],
     )?;
     Ok(())
 }
@@ -181,7 +142,7 @@ impl StateStore for LocalState {
     async fn claim_file(&self, entry: &LedgerEntry) -> Result<Claim, StoreError> {
         let mut conn = self.conn();
         let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-        let claim = match read_entry(&tx, &entry.sha256)? {
+        let claim = match read_entry(&tx, &entry.declarant, &entry.sha256)? {
             Some(held) if held.status != FileStatus::Processing => Claim::Done(held),
             Some(held) if held.lease_until > entry.received_at => Claim::InProgress(held),
             _ => {
@@ -193,20 +154,35 @@ impl StateStore for LocalState {
         Ok(claim)
     }
 
-    async fn finish_file(&self, entry: &LedgerEntry) -> Result<(), StoreError> {
-        write_entry(&self.conn(), entry)
+    async fn finish_file(&self, entry: &LedgerEntry) -> Result<bool, StoreError> {
+        let mut conn = self.conn();
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let ours = read_entry(&tx, &entry.declarant, &entry.sha256)?
+            .is_some_and(|held| held.status == FileStatus::Processing && held.owner == entry.owner);
+        if ours {
+            write_entry(&tx, entry)?;
+        }
+        tx.commit()?;
+        Ok(ours)
     }
 
-    async fn release_file(&self, sha256: &str) -> Result<(), StoreError> {
+    async fn release_file(
+        &self,
+        declarant: &str,
+        sha256: &str,
+        owner: &str,
+    ) -> Result<(), StoreError> {
         self.conn().execute(
-            "DELETE FROM files WHERE sha256 = ?1 AND json_extract(entry, '$.status') = 'processing'",
-            [sha256],
+            "DELETE FROM ledger WHERE declarant = ?1 AND sha256 = ?2
+               AND json_extract(entry, '$.status') = 'processing'
+               AND json_extract(entry, '$.owner') = ?3",
+            [declarant, sha256, owner],
         )?;
         Ok(())
     }
 
-    async fn file(&self, sha256: &str) -> Result<Option<LedgerEntry>, StoreError> {
-        read_entry(&self.conn(), sha256)
+    async fn file(&self, declarant: &str, sha256: &str) -> Result<Option<LedgerEntry>, StoreError> {
+        read_entry(&self.conn(), declarant, sha256)
     }
 
     async fn account(&self, id: &str) -> Result<Option<Account>, StoreError> {
@@ -246,7 +222,7 @@ impl StateStore for LocalState {
         to: DateTime<Utc>,
     ) -> Result<Vec<LedgerEntry>, StoreError> {
         let conn = self.conn();
-        let mut stmt = conn.prepare("SELECT entry FROM files")?;
+        let mut stmt = conn.prepare("SELECT entry FROM ledger")?;
         let rows = stmt.query_map([], |r| r.get::<_, String>(0))?;
         let mut entries = Vec::new();
         for row in rows {
@@ -260,44 +236,31 @@ impl StateStore for LocalState {
         positions: &[Position],
     ) -> Result<Vec<PositionWrite>, StoreError> {
         let mut conn = self.conn();
+        // One immediate transaction: the read, the merge and the write of every position are
+        // atomic with respect to any other writer of the database.
         let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         let mut out = Vec::with_capacity(positions.len());
         {
-            let mut upsert = tx.prepare(&format!(
-                "INSERT INTO positions ({POSITION_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
-                 ON CONFLICT(cip13, declarant) DO UPDATE SET
-                    as_of = excluded.as_of, stock = excluded.stock, stock_bloque = excluded.stock_bloque,
-                    daily_outflow = excluded.daily_outflow, sites = excluded.sites,
-                    supplies = excluded.supplies, source_sha256 = excluded.source_sha256
-                 WHERE excluded.as_of > positions.as_of
-                    OR (excluded.as_of = positions.as_of AND excluded.source_sha256 = positions.source_sha256)"
-            ))?;
-            let mut held =
-                tx.prepare("SELECT as_of FROM positions WHERE cip13 = ?1 AND declarant = ?2")?;
+            let mut read = tx.prepare(
+                "SELECT position FROM declarant_positions WHERE cip13 = ?1 AND declarant = ?2",
+            )?;
+            let mut upsert = tx.prepare(
+                "INSERT INTO declarant_positions (cip13, declarant, position) VALUES (?1, ?2, ?3)
+                 ON CONFLICT(cip13, declarant) DO UPDATE SET position = excluded.position",
+            )?;
             for p in positions {
-                let supplies = serde_json::to_string(&p.supplies).map_err(corrupt)?;
-                let changed = upsert.execute(params![
-                    p.cip13.as_str(),
-                    p.declarant.as_str(),
-                    p.as_of.to_string(),
-                    p.stock,
-                    p.stock_bloque,
-                    p.daily_outflow,
-                    p.sites,
-                    supplies,
-                    p.source_sha256,
-                ])?;
-                if changed == 1 {
-                    out.push(PositionWrite::Applied);
-                } else {
-                    let as_of: String = held
-                        .query_row(params![p.cip13.as_str(), p.declarant.as_str()], |r| {
-                            r.get(0)
-                        })?;
-                    out.push(PositionWrite::NotNewer {
-                        held_as_of: as_of.parse().map_err(corrupt)?,
-                    });
+                let key = params![p.cip13.as_str(), p.declarant.as_str()];
+                let held: Option<Position> = read
+                    .query_row(key, |r| r.get::<_, String>(0))
+                    .optional()?
+                    .map(|json| serde_json::from_str(&json).map_err(corrupt))
+                    .transpose()?;
+                let (merged, write) = merge(held.as_ref(), p);
+                if let Some(merged) = merged {
+                    let json = serde_json::to_string(&merged).map_err(corrupt)?;
+                    upsert.execute(params![p.cip13.as_str(), p.declarant.as_str(), json])?;
                 }
+                out.push(write);
             }
         }
         tx.commit()?;
@@ -305,23 +268,15 @@ impl StateStore for LocalState {
     }
 
     async fn positions(&self, cip13: &Cip13) -> Result<Vec<Position>, StoreError> {
-        let conn = self.conn();
-        let mut stmt = conn.prepare(&format!(
-            "SELECT {POSITION_COLUMNS} FROM positions WHERE cip13 = ?1 ORDER BY declarant"
-        ))?;
-        let rows = stmt.query_map([cip13.as_str()], row_to_raw)?;
-        rows.map(|r| r.map_err(StoreError::from).and_then(raw_to_position))
-            .collect()
+        read_positions(
+            &self.conn(),
+            "SELECT position FROM declarant_positions WHERE cip13 = ?1 ORDER BY declarant",
+            [cip13.as_str()],
+        )
     }
 
     async fn all_positions(&self) -> Result<Vec<Position>, StoreError> {
-        let conn = self.conn();
-        let mut stmt = conn.prepare(&format!(
-            "SELECT {POSITION_COLUMNS} FROM positions ORDER BY cip13, declarant"
-        ))?;
-        let rows = stmt.query_map([], row_to_raw)?;
-        rows.map(|r| r.map_err(StoreError::from).and_then(raw_to_position))
-            .collect()
+        LocalState::all_positions(self)
     }
 
     async fn risk_items(&self) -> Result<Vec<RiskItem>, StoreError> {
