@@ -262,30 +262,15 @@ impl PositionWrite {
 /// position stored before sites were kept (no site figures) is replaced whole by a strictly
 /// newer file, as it was then.
 pub fn merge(held: Option<&Position>, incoming: &Position) -> (Option<Position>, PositionWrite) {
-    let mut write = PositionWrite::default();
     let Some(held) = held else {
-        write.applied = incoming
-            .site_figures
-            .iter()
-            .map(|s| s.site.clone())
-            .collect();
-        return (Some(incoming.clone()), write);
+        return replace_whole(incoming);
     };
     if held.site_figures.is_empty() {
-        if incoming.as_of > held.as_of || incoming.source_sha256 == held.source_sha256 {
-            write.applied = incoming
-                .site_figures
-                .iter()
-                .map(|s| s.site.clone())
-                .collect();
-            return (Some(incoming.clone()), write);
-        }
-        write.stale = incoming
-            .site_figures
-            .iter()
-            .map(|s| (s.site.clone(), held.as_of))
-            .collect();
-        return (None, write);
+        return if incoming.as_of > held.as_of || incoming.source_sha256 == held.source_sha256 {
+            replace_whole(incoming)
+        } else {
+            keep_whole(incoming, held.as_of)
+        };
     }
     // A file without sites declares the declarant's whole stock: it cannot be added to figures
     // per site. When one form follows the other, the newer file replaces the whole position.
@@ -297,21 +282,13 @@ pub fn merge(held: Option<&Position>, incoming: &Position) -> (Option<Position>,
                 .map(|s| (s.as_of, s.uploaded_at, s.source_sha256.clone()))
                 .max()
         };
-        if newest(incoming) > newest(held) {
-            write.applied = incoming
-                .site_figures
-                .iter()
-                .map(|s| s.site.clone())
-                .collect();
-            return (Some(incoming.clone()), write);
-        }
-        write.stale = incoming
-            .site_figures
-            .iter()
-            .map(|s| (s.site.clone(), held.as_of))
-            .collect();
-        return (None, write);
+        return if newest(incoming) > newest(held) {
+            replace_whole(incoming)
+        } else {
+            keep_whole(incoming, held.as_of)
+        };
     }
+    let mut write = PositionWrite::default();
     let mut sites: std::collections::BTreeMap<&str, &SiteFigures> = held
         .site_figures
         .iter()
@@ -358,6 +335,32 @@ pub fn merge(held: Option<&Position>, incoming: &Position) -> (Option<Position>,
         sites.into_values().cloned().collect(),
     );
     (merged, write)
+}
+
+/// The incoming position replaces the one held (or is the first).
+fn replace_whole(incoming: &Position) -> (Option<Position>, PositionWrite) {
+    let write = PositionWrite {
+        applied: incoming
+            .site_figures
+            .iter()
+            .map(|s| s.site.clone())
+            .collect(),
+        ..PositionWrite::default()
+    };
+    (Some(incoming.clone()), write)
+}
+
+/// The position held stays: every site of the incoming one is older.
+fn keep_whole(incoming: &Position, held_as_of: NaiveDate) -> (Option<Position>, PositionWrite) {
+    let write = PositionWrite {
+        stale: incoming
+            .site_figures
+            .iter()
+            .map(|s| (s.site.clone(), held_as_of))
+            .collect(),
+        ..PositionWrite::default()
+    };
+    (None, write)
 }
 
 /// The position of each reference of a file, from its normalized lines: for each site, the
@@ -431,4 +434,75 @@ pub fn file_positions(
 pub fn latest_date(lines: &DataFrame) -> Option<NaiveDate> {
     let dates = lines.column("date_stock").ok()?.date().ok()?;
     dates.physical().max().and_then(date_from_epoch_days)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn day(d: u32) -> NaiveDate {
+        NaiveDate::from_ymd_opt(2026, 11, d).unwrap()
+    }
+
+    fn site(name: &str, d: u32, stock: i64, sha: &str) -> SiteFigures {
+        SiteFigures {
+            site: name.to_owned(),
+            as_of: day(d),
+            stock,
+            stock_bloque: 0,
+            daily_outflow: None,
+            supplies: Vec::new(),
+            source_sha256: sha.to_owned(),
+            uploaded_at: DateTime::from_timestamp(1_800_000_000 + i64::from(d), 0).unwrap(),
+        }
+    }
+
+    fn position(sites: Vec<SiteFigures>) -> Position {
+        Position::from_sites(
+            Cip13::parse("3400949497294").unwrap(),
+            DeclarantId::parse("gr-a").unwrap(),
+            sites,
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn a_total_and_figures_per_site_are_never_added_together() {
+        let per_site = position(vec![
+            site("Lyon", 20, 100, "a"),
+            site("Lille", 20, 200, "a"),
+        ]);
+        let older_total = position(vec![site("", 19, 5000, "b")]);
+        let (merged, write) = merge(Some(&per_site), &older_total);
+        assert_eq!((merged, write.stale.len()), (None, 1));
+        let newer_total = position(vec![site("", 21, 250, "c")]);
+        let (merged, _) = merge(Some(&per_site), &newer_total);
+        let merged = merged.unwrap();
+        assert_eq!((merged.stock, merged.sites), (250, 1));
+        let (back, _) = merge(Some(&merged), &per_site);
+        assert_eq!(
+            back, None,
+            "older figures per site do not replace a newer total"
+        );
+    }
+
+    #[test]
+    fn a_position_stored_without_sites_is_replaced_whole_by_a_newer_file() {
+        let mut legacy = position(vec![site("", 20, 900, "old")]);
+        legacy.site_figures.clear();
+        let newer = position(vec![site("Lyon", 21, 100, "new")]);
+        let (merged, write) = merge(Some(&legacy), &newer);
+        assert_eq!(
+            (merged.unwrap().stock, write.applied),
+            (100, vec!["Lyon".into()])
+        );
+        let older = position(vec![site("Lyon", 19, 100, "older")]);
+        assert_eq!(merge(Some(&legacy), &older).0, None);
+    }
+
+    #[test]
+    fn sums_saturate() {
+        let p = position(vec![site("A", 20, i64::MAX, "a"), site("B", 20, 10, "a")]);
+        assert_eq!(p.stock, i64::MAX);
+    }
 }
