@@ -686,6 +686,39 @@ fn a_sheet_wider_than_the_bound_is_refused() {
     assert!(message(&v).contains("16384 colonnes"), "{}", message(&v));
 }
 
+/// 1.9 KB whose shared strings announce ten thousand billion texts: calamine reserved that
+/// much memory, and the allocation failure aborted the process.
+fn xlsx_announcing_ten_thousand_billion_strings() -> Vec<u8> {
+    let sst = br#"<?xml version="1.0" encoding="UTF-8"?><sst xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main" count="1" uniqueCount="10000000000000"><si><t>cip13</t></si></sst>"#;
+    xlsx_with(
+        &sheet(None, &header_and_line()),
+        &[("xl/sharedStrings.xml".to_owned(), sst.to_vec())],
+    )
+}
+
+#[test]
+fn shared_strings_announcing_terabytes_are_refused_before_calamine_reserves_them() {
+    let v = run(&xlsx_announcing_ten_thousand_billion_strings(), "x.xlsx");
+    assert_eq!(file_codes(&v), ["trop_de_cellules"]);
+    assert!(message(&v).contains("10000000000000"), "{}", message(&v));
+}
+
+#[test]
+fn the_size_bound_holds_for_the_decoded_text_too() {
+    // Windows-1252 0x80 is "€", three bytes once decoded: 400 bytes become 1,200.
+    let limits = Limits {
+        max_file_bytes: 1_000,
+        ..Limits::default()
+    };
+    let mut bytes = b"cip13;date_stock;stock;commentaire\n3400949497294;2026-11-20;1;".to_vec();
+    bytes.extend(vec![0x80; 400]);
+    bytes.push(b'\n');
+    assert!(bytes.len() < 1_000);
+    let v = run_with(&bytes, "x.csv", &limits);
+    assert_eq!(file_codes(&v), ["fichier_trop_volumineux"]);
+    assert!(message(&v).contains("une fois décodé"), "{}", message(&v));
+}
+
 #[test]
 fn a_file_whose_every_line_is_wrong_details_the_first_errors_and_counts_the_rest() {
     use medistock_core::declaration::validate::MAX_ISSUES_KEPT;
@@ -737,6 +770,10 @@ type Hostile = (&'static str, fn() -> Vec<u8>);
 /// The corpus, as files: what `write_the_corpus_to_a_folder` writes.
 const CORPUS: &[Hostile] = &[
     ("csv_toutes_lignes_en_erreur.csv", csv_every_line_an_error),
+    (
+        "xlsx_textes_partages_annonces.xlsx",
+        xlsx_announcing_ten_thousand_billion_strings,
+    ),
     ("xlsx_ligne_hors_grille.xlsx", xlsx_row_beyond_excel),
     ("xlsx_colonne_hors_grille.xlsx", xlsx_column_beyond_excel),
     (

@@ -155,10 +155,22 @@ pub fn check_xlsx_archive(bytes: &[u8], limits: &Limits) -> Result<(), FileIssue
     for i in 0..archive.len() {
         let mut part = archive.by_index(i).map_err(|e| corrupt(&e))?;
         let mut scanner = ReferenceScanner::default();
+        // calamine reserves room for as many shared strings as the part announces.
+        let mut announced = part
+            .name()
+            .map_or(true, |n| {
+                n.to_ascii_lowercase().ends_with("sharedstrings.xml")
+            })
+            .then(|| AnnouncedCount::new(limits.max_xlsx_cells));
         loop {
             match part.read(&mut buf) {
                 Ok(0) => break,
-                Ok(n) => scanner.feed(&buf[..n])?,
+                Ok(n) => {
+                    scanner.feed(&buf[..n])?;
+                    if let Some(announced) = announced.as_mut() {
+                        announced.feed(&buf[..n])?;
+                    }
+                }
                 Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
                 Err(e) => return Err(corrupt(&e)),
             }
@@ -166,6 +178,110 @@ pub fn check_xlsx_archive(bytes: &[u8], limits: &Limits) -> Result<(), FileIssue
         scanner.finish()?;
     }
     Ok(())
+}
+
+/// Finds every `uniqueCount="N"` of a shared-strings part, read piece by piece, and refuses
+/// a count above the cell bound: calamine reserves memory for that many strings before reading
+/// one, and an allocation of terabytes aborts the process (no panic to catch).
+struct AnnouncedCount {
+    limit: u64,
+    carry: Vec<u8>,
+}
+
+impl AnnouncedCount {
+    const KEY: &'static [u8] = b"uniqueCount";
+    /// Longest attribute text kept across pieces (white space around `=` included).
+    const MAX_CARRY: usize = 4096;
+
+    fn new(limit: u64) -> Self {
+        Self {
+            limit,
+            carry: Vec::new(),
+        }
+    }
+
+    fn feed(&mut self, bytes: &[u8]) -> Result<(), FileIssue> {
+        let mut window = std::mem::take(&mut self.carry);
+        window.extend_from_slice(bytes);
+        let mut from = 0;
+        while let Some(at) = window[from..]
+            .windows(Self::KEY.len())
+            .position(|w| w == Self::KEY)
+            .map(|p| p + from)
+        {
+            match count_after(&window[at + Self::KEY.len()..]) {
+                Count::Incomplete => {
+                    // The value runs past this piece: keep it for the next one.
+                    if window.len() - at > Self::MAX_CARRY {
+                        return Err(self.refused("illisible".to_owned()));
+                    }
+                    self.carry = window[at..].to_vec();
+                    return Ok(());
+                }
+                Count::Value(n) if n > self.limit => return Err(self.refused(n.to_string())),
+                Count::Value(_) | Count::NotACount => from = at + Self::KEY.len(),
+            }
+        }
+        let keep = window.len().saturating_sub(Self::KEY.len());
+        self.carry = window[keep..].to_vec();
+        Ok(())
+    }
+
+    fn refused(&self, what: String) -> FileIssue {
+        FileIssue::new(
+            FileCode::TropDeCellules,
+            format!(
+                "le classeur annonce {what} textes partagés (uniqueCount), au-delà de la limite \
+                 de {} cellules : enregistrez-le à nouveau depuis Excel, ou envoyez un CSV",
+                self.limit
+            ),
+        )
+    }
+}
+
+/// What follows a `uniqueCount` key.
+enum Count {
+    /// `= "digits"`: the count (saturated).
+    Value(u64),
+    /// Something else: no count calamine would read.
+    NotACount,
+    /// The text ends before the value does.
+    Incomplete,
+}
+
+fn count_after(rest: &[u8]) -> Count {
+    let mut i = 0;
+    let skip_space = |i: &mut usize| {
+        while rest.get(*i).is_some_and(|b| b.is_ascii_whitespace()) {
+            *i += 1;
+        }
+    };
+    skip_space(&mut i);
+    match rest.get(i) {
+        None => return Count::Incomplete,
+        Some(b'=') => i += 1,
+        Some(_) => return Count::NotACount,
+    }
+    skip_space(&mut i);
+    match rest.get(i) {
+        None => return Count::Incomplete,
+        Some(b'"' | b'\'') => i += 1,
+        Some(_) => return Count::NotACount,
+    }
+    if rest.get(i) == Some(&b'+') {
+        i += 1;
+    }
+    let mut value: u64 = 0;
+    loop {
+        match rest.get(i) {
+            None => return Count::Incomplete,
+            Some(b @ b'0'..=b'9') => {
+                value = value.saturating_mul(10).saturating_add(u64::from(b - b'0'));
+                i += 1;
+            }
+            Some(_) => return Count::Value(value),
+        }
+    }
 }
 
 /// The sizes and ratios the archive announces, checked without inflating anything.
@@ -591,6 +707,38 @@ mod tests {
         assert!(
             message.contains(&format!("« {}… »", "Z".repeat(40))),
             "{message}"
+        );
+    }
+
+    #[test]
+    fn an_announced_count_of_shared_strings_beyond_the_bound_is_refused_in_any_piece() {
+        let check = |xml: &str, piece: usize| {
+            let mut counted = AnnouncedCount::new(20_000_000);
+            for chunk in xml.as_bytes().chunks(piece) {
+                counted.feed(chunk)?;
+            }
+            Ok::<(), FileIssue>(())
+        };
+        for piece in [1, 2, 3, 7, 64, 4096] {
+            for xml in [
+                r#"<sst count="5" uniqueCount="10000000000000">"#,
+                r#"<!-- --><x:sst uniqueCount = '300000000000000000'>"#,
+                r#"<sst uniqueCount="+99999999999999999999999999">"#,
+            ] {
+                let refused = check(xml, piece).unwrap_err();
+                assert_eq!(refused.code, FileCode::TropDeCellules, "{xml} / {piece}");
+            }
+            for xml in [
+                r#"<sst count="5" uniqueCount="20000000">"#,
+                r#"<sst uniqueCount="abc"><si><t>uniqueCount</t></si>"#,
+            ] {
+                assert!(check(xml, piece).is_ok(), "{xml} / {piece}");
+            }
+        }
+        let padded = format!(r#"<sst uniqueCount={}"1">"#, " ".repeat(10_000));
+        assert!(
+            check(&padded, 100).is_err(),
+            "a value that cannot be read whole is refused"
         );
     }
 

@@ -120,6 +120,19 @@ pub fn validate(
         });
     }
     let table = match sniff(bytes) {
+        // Windows-1252 and UTF-16 grow when decoded (0x80 is three bytes of UTF-8): the bound
+        // holds for the text read as well as for the bytes received.
+        Ok(Container::Text { text, .. }) if text.len() as u64 > ctx.limits.max_file_bytes => {
+            Err(FileIssue::new(
+                FileCode::FichierTropVolumineux,
+                format!(
+                    "une fois décodé, le fichier ferait {} Mo, au-delà de la limite de {} Mo : \
+                     scindez-le en plusieurs fichiers",
+                    (text.len() as u64).div_ceil(1_000_000),
+                    ctx.limits.max_file_bytes / 1_000_000
+                ),
+            ))
+        }
         Ok(Container::Text { text, .. })
             if line_ends(&text) > ctx.limits.max_rows.saturating_add(1) =>
         {

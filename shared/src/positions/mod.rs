@@ -337,9 +337,10 @@ pub fn merge(held: Option<&Position>, incoming: &Position) -> (Option<Position>,
     (merged, write)
 }
 
-/// The incoming position replaces the one held (or is the first).
+/// The incoming position replaces the one held (or is the first), with at most
+/// [`MAX_SITES_PER_POSITION`] sites: the others are reported, not stored.
 fn replace_whole(incoming: &Position) -> (Option<Position>, PositionWrite) {
-    let write = PositionWrite {
+    let mut write = PositionWrite {
         applied: incoming
             .site_figures
             .iter()
@@ -347,7 +348,13 @@ fn replace_whole(incoming: &Position) -> (Option<Position>, PositionWrite) {
             .collect(),
         ..PositionWrite::default()
     };
-    (Some(incoming.clone()), write)
+    if incoming.site_figures.len() <= MAX_SITES_PER_POSITION {
+        return (Some(incoming.clone()), write);
+    }
+    write.over_limit = write.applied.split_off(MAX_SITES_PER_POSITION);
+    let kept = incoming.site_figures[..MAX_SITES_PER_POSITION].to_vec();
+    let position = Position::from_sites(incoming.cip13, incoming.declarant.clone(), kept);
+    (position, write)
 }
 
 /// The position held stays: every site of the incoming one is older.
@@ -498,6 +505,21 @@ mod tests {
         );
         let older = position(vec![site("Lyon", 19, 100, "older")]);
         assert_eq!(merge(Some(&legacy), &older).0, None);
+    }
+
+    #[test]
+    fn a_first_file_with_more_sites_than_the_bound_stores_the_bound() {
+        let sites: Vec<SiteFigures> = (0..MAX_SITES_PER_POSITION + 5)
+            .map(|i| site(&format!("dépôt {i:04}"), 20, 1, "a"))
+            .collect();
+        let (stored, write) = merge(None, &position(sites));
+        let stored = stored.unwrap();
+        assert_eq!(stored.site_figures.len(), MAX_SITES_PER_POSITION);
+        assert_eq!(stored.stock, MAX_SITES_PER_POSITION as i64);
+        assert_eq!(
+            (write.applied.len(), write.over_limit.len()),
+            (MAX_SITES_PER_POSITION, 5)
+        );
     }
 
     #[test]

@@ -537,6 +537,9 @@ mod tests {
                 .all(|l| l.len() == 99)
         );
         assert_eq!(cut.sms.map(|s| s.chars().count()), Some(160));
+        // Control characters grow sixfold in the JSON document SNS receives.
+        let controls = n("\u{1}".repeat(MAX_BODY_BYTES)).bounded();
+        assert!(controls.sns_size() < 256 * 1024, "{}", controls.sns_size());
     }
 }
 

@@ -164,11 +164,14 @@ pub struct Notification {
 /// construction.
 pub const MAX_BODY_BYTES: usize = 60 * 1024;
 
+/// What SNS accepts for one message, all protocols together, with room for the envelope.
+const SNS_MAX_BYTES: usize = 250 * 1024;
+
 impl Notification {
     /// The notification with its body cut at a line end to at most [`MAX_BODY_BYTES`], saying
     /// how many lines were left out and where the full detail is.
     pub fn bounded(mut self) -> Self {
-        if self.body.len() <= MAX_BODY_BYTES {
+        if self.body.len() <= MAX_BODY_BYTES && self.sns_size() <= SNS_MAX_BYTES {
             return self;
         }
         const ROOM: usize = 200;
@@ -184,6 +187,16 @@ impl Notification {
              synthèse hebdomadaire et dans « medistock status »]\n"
         ));
         self.sms = self.sms.map(|s| s.chars().take(160).collect());
+        // Control characters are escaped six bytes each in the JSON document: cut further
+        // until the whole message fits SNS.
+        while self.sns_size() > SNS_MAX_BYTES && !self.body.is_empty() {
+            let mut cut = self.body.len() / 2;
+            while !self.body.is_char_boundary(cut) {
+                cut -= 1;
+            }
+            self.body.truncate(cut);
+            self.body.push_str("\n[… message tronqué]\n");
+        }
         self
     }
 
