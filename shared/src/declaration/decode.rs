@@ -219,7 +219,7 @@ impl AnnouncedCount {
                     return Ok(());
                 }
                 Count::Value(n) if n > self.limit => return Err(self.refused(n.to_string())),
-                Count::Value(_) | Count::NotACount => from = at + Self::KEY.len(),
+                Count::Value(_) | Count::Other => from = at + Self::KEY.len(),
             }
         }
         let keep = window.len().saturating_sub(Self::KEY.len());
@@ -244,7 +244,7 @@ enum Count {
     /// `= "digits"`: the count (saturated).
     Value(u64),
     /// Something else: no count calamine would read.
-    NotACount,
+    Other,
     /// The text ends before the value does.
     Incomplete,
 }
@@ -260,13 +260,13 @@ fn count_after(rest: &[u8]) -> Count {
     match rest.get(i) {
         None => return Count::Incomplete,
         Some(b'=') => i += 1,
-        Some(_) => return Count::NotACount,
+        Some(_) => return Count::Other,
     }
     skip_space(&mut i);
     match rest.get(i) {
         None => return Count::Incomplete,
         Some(b'"' | b'\'') => i += 1,
-        Some(_) => return Count::NotACount,
+        Some(_) => return Count::Other,
     }
     if rest.get(i) == Some(&b'+') {
         i += 1;
