@@ -120,25 +120,8 @@ pub fn validate(
         });
     }
     let table = match sniff(bytes) {
-        // Windows-1252 and UTF-16 grow when decoded (0x80 is three bytes of UTF-8): the bound
-        // holds for the text read as well as for the bytes received.
-        Ok(Container::Text { text, .. }) if text.len() as u64 > ctx.limits.max_file_bytes => {
-            Err(FileIssue::new(
-                FileCode::FichierTropVolumineux,
-                format!(
-                    "une fois décodé, le fichier ferait {} Mo, au-delà de la limite de {} Mo : \
-                     scindez-le en plusieurs fichiers",
-                    (text.len() as u64).div_ceil(1_000_000),
-                    ctx.limits.max_file_bytes / 1_000_000
-                ),
-            ))
-        }
-        Ok(Container::Text { text, .. })
-            if line_ends(&text) > ctx.limits.max_rows.saturating_add(1) =>
-        {
-            Err(too_many_rows(line_ends(&text), ctx.limits))
-        }
-        Ok(Container::Text { text, encoding }) => read_csv(&text, encoding.label(), ctx.limits),
+        Ok(Container::Text { text, encoding }) => check_text_bounds(&text, ctx.limits)
+            .and_then(|()| read_csv(&text, encoding.label(), ctx.limits)),
         Ok(Container::Xlsx) => read_xlsx(bytes, ctx.limits),
         Err(issue) => Err(issue),
     };
@@ -152,6 +135,29 @@ pub fn validate(
             })
         }
     }
+}
+
+/// The bounds of a decoded text, checked before anything is built per line. Windows-1252
+/// and UTF-16 grow when decoded (0x80 is three bytes of UTF-8): the size bound holds for the
+/// text read as well as for the bytes received.
+fn check_text_bounds(text: &str, limits: &Limits) -> Result<(), FileIssue> {
+    if text.len() as u64 > limits.max_file_bytes {
+        return Err(FileIssue::new(
+            FileCode::FichierTropVolumineux,
+            format!(
+                "une fois décodé, le fichier ferait {} Mo, au-delà de la limite de {} Mo : \
+                 scindez-le en plusieurs fichiers",
+                (text.len() as u64).div_ceil(1_000_000),
+                limits.max_file_bytes / 1_000_000
+            ),
+        ));
+    }
+    let lines = line_ends(text);
+    // The header's line end counts too.
+    if lines > limits.max_rows.saturating_add(1) {
+        return Err(too_many_rows(lines, limits));
+    }
+    Ok(())
 }
 
 /// Line ends of a text (`\n`, or `\r` alone for old Mac files): an upper bound of its lines,

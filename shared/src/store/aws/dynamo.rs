@@ -17,7 +17,7 @@ use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::{DateTime, NaiveDate, Utc};
 
-use super::aws_error;
+use super::{aws_error, conditional};
 use crate::domain::{Cip13, DeclarantId};
 use crate::positions::{Position, Supply, merge};
 use crate::store::{
@@ -130,15 +130,8 @@ impl DynamoState {
                     .condition_expression("revision = :rev")
                     .expression_attribute_values(":rev", n(r)),
             };
-            match request.send().await {
-                Ok(_) => return Ok(write),
-                Err(e)
-                    if e.as_service_error()
-                        .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
-                {
-                    continue;
-                }
-                Err(e) => return Err(aws_error("DynamoDB.PutItem", e)),
+            if conditional("DynamoDB.PutItem", request.send().await)? {
+                return Ok(write);
             }
         }
         Err(StoreError::Aws {
@@ -349,25 +342,19 @@ impl StateStore for DynamoState {
             .expression_attribute_values(":now", n(entry.received_at.timestamp_millis()))
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(Claim::Acquired),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
-            {
-                let held = self
-                    .get(file_pk(&entry.declarant, &entry.sha256), "META")
-                    .await?
-                    .ok_or_else(|| corrupt("ledger"))?;
-                let held = ledger_of(&held)?;
-                Ok(if held.status == FileStatus::Processing {
-                    Claim::InProgress(held)
-                } else {
-                    Claim::Done(held)
-                })
-            }
-            Err(e) => Err(aws_error("DynamoDB.PutItem", e)),
+        if conditional("DynamoDB.PutItem", result)? {
+            return Ok(Claim::Acquired);
         }
+        let held = self
+            .get(file_pk(&entry.declarant, &entry.sha256), "META")
+            .await?
+            .ok_or_else(|| corrupt("ledger"))?;
+        let held = ledger_of(&held)?;
+        Ok(if held.status == FileStatus::Processing {
+            Claim::InProgress(held)
+        } else {
+            Claim::Done(held)
+        })
     }
 
     async fn finish_file(&self, entry: &LedgerEntry) -> Result<bool, StoreError> {
@@ -383,16 +370,7 @@ impl StateStore for DynamoState {
             .expression_attribute_values(":owner", s(&entry.owner))
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(true),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
-            {
-                Ok(false)
-            }
-            Err(e) => Err(aws_error("DynamoDB.PutItem", e)),
-        }
+        conditional("DynamoDB.PutItem", result)
     }
 
     async fn release_file(
@@ -414,16 +392,9 @@ impl StateStore for DynamoState {
             .expression_attribute_values(":owner", s(owner))
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(()),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
-            {
-                Ok(())
-            }
-            Err(e) => Err(aws_error("DynamoDB.DeleteItem", e)),
-        }
+        // Not held, or held by another run: nothing to release.
+        conditional("DynamoDB.DeleteItem", result)?;
+        Ok(())
     }
 
     async fn file(&self, declarant: &str, sha256: &str) -> Result<Option<LedgerEntry>, StoreError> {
@@ -575,16 +546,7 @@ impl StateStore for DynamoState {
                 .condition_expression("version = :v")
                 .expression_attribute_values(":v", n(v)),
         };
-        match request.send().await {
-            Ok(_) => Ok(true),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
-            {
-                Ok(false)
-            }
-            Err(e) => Err(aws_error("DynamoDB.PutItem", e)),
-        }
+        conditional("DynamoDB.PutItem", request.send().await)
     }
 
     async fn put_alert_once(&self, alert: &AlertRecord) -> Result<bool, StoreError> {
@@ -596,16 +558,7 @@ impl StateStore for DynamoState {
             .condition_expression("attribute_not_exists(pk)")
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(true),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
-            {
-                Ok(false)
-            }
-            Err(e) => Err(aws_error("DynamoDB.PutItem", e)),
-        }
+        conditional("DynamoDB.PutItem", result)
     }
 
     async fn alert(&self, key: &str) -> Result<Option<AlertRecord>, StoreError> {

@@ -38,6 +38,28 @@ pub fn s3_client(config: &SdkConfig) -> aws_sdk_s3::Client {
     aws_sdk_s3::Client::from_conf(conf)
 }
 
+/// The outcome of a conditional DynamoDB write: `true` when written, `false` when its
+/// condition failed (`ConditionalCheckFailedException`), an error otherwise.
+fn conditional<T, E, R>(
+    operation: &'static str,
+    result: Result<T, aws_sdk_s3::error::SdkError<E, R>>,
+) -> Result<bool, StoreError>
+where
+    E: aws_sdk_s3::error::ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug,
+{
+    match result {
+        Ok(_) => Ok(true),
+        Err(e)
+            if e.as_service_error().and_then(|s| s.code())
+                == Some("ConditionalCheckFailedException") =>
+        {
+            Ok(false)
+        }
+        Err(e) => Err(aws_error(operation, e)),
+    }
+}
+
 /// An SDK failure, with the service's code and message when there is one.
 fn aws_error<E, R>(operation: &'static str, err: aws_sdk_s3::error::SdkError<E, R>) -> StoreError
 where

@@ -44,7 +44,7 @@ impl S3Objects {
     async fn copy_in_parts(
         &self,
         source: &str,
-        head: &ObjectHead,
+        size: u64,
         metadata: HashMap<String, String>,
         to_bucket: &str,
         to_key: &str,
@@ -60,7 +60,7 @@ impl S3Objects {
             .map_err(|e| aws_error("S3.CreateMultipartUpload", e))?;
         let upload_id = upload.upload_id().unwrap_or_default().to_owned();
         let result = self
-            .copy_parts(source, head.size, to_bucket, to_key, &upload_id)
+            .copy_parts(source, size, to_bucket, to_key, &upload_id)
             .await;
         if result.is_err() {
             // Best effort: an abandoned upload is also removed by the bucket's lifecycle rule.
@@ -288,30 +288,22 @@ impl ObjectStore for S3Objects {
         to_key: &str,
     ) -> Result<(), StoreError> {
         let source = versioned_copy_source(from_bucket, from_key, from_version);
+        // One HEAD gives the size that picks the way to copy and, for a multipart copy (which
+        // does not carry metadata over), the metadata.
         let head = self
-            .head(from_bucket, from_key, from_version)
-            .await?
-            .ok_or_else(|| StoreError::Aws {
-                operation: "S3.HeadObject",
-                message: format!("objet à copier absent : {from_bucket}/{from_key}"),
-            })?;
-        if head.size > self.single_copy_limit {
-            // CopyObject stops at 5 GB: larger objects are copied part by part, metadata
-            // carried over by hand (a multipart upload does not copy it).
-            let metadata = self
-                .client
-                .head_object()
-                .bucket(from_bucket)
-                .key(from_key)
-                .set_version_id(from_version.map(str::to_owned))
-                .send()
-                .await
-                .map_err(|e| aws_error("S3.HeadObject", e))?
-                .metadata()
-                .cloned()
-                .unwrap_or_default();
+            .client
+            .head_object()
+            .bucket(from_bucket)
+            .key(from_key)
+            .set_version_id(from_version.map(str::to_owned))
+            .send()
+            .await
+            .map_err(|e| aws_error("S3.HeadObject", e))?;
+        let size = head.content_length().unwrap_or(0).max(0) as u64;
+        if size > self.single_copy_limit {
+            let metadata = head.metadata().cloned().unwrap_or_default();
             return self
-                .copy_in_parts(&source, &head, metadata, to_bucket, to_key)
+                .copy_in_parts(&source, size, metadata, to_bucket, to_key)
                 .await;
         }
         self.client
