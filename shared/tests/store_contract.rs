@@ -164,6 +164,32 @@ async fn sites_newest_wins_and_corrections_apply(state: &impl StateStore) {
     assert_eq!(stock_of(state, cip, "grossiste-a").await.0, 900);
 }
 
+/// Files of one declarant for one reference written at once, each with its own sites: no
+/// write loses another's sites (DynamoDB re-reads and merges again when it loses a race).
+async fn concurrent_writes_of_one_position_keep_every_site(state: &impl StateStore) {
+    let cip = "3400949497294";
+    let one = |i: usize| {
+        let p = position_of(
+            cip,
+            "grossiste-a",
+            vec![site(
+                &format!("dépôt {i:02}"),
+                "2026-11-20",
+                10,
+                &format!("f{i}"),
+                i as i64,
+            )],
+        );
+        async move { state.apply_positions(&[p]).await.unwrap().remove(0) }
+    };
+    let writes = futures::future::join_all((0..12).map(one)).await;
+    assert!(writes.iter().all(|w| w.applied.len() == 1), "{writes:?}");
+    assert_eq!(
+        stock_of(state, cip, "grossiste-a").await,
+        (120, date("2026-11-20"), 12)
+    );
+}
+
 async fn sites_are_bounded(state: &impl StateStore) {
     let cip = "3400949497294";
     let many: Vec<SiteFigures> = (0..MAX_SITES_PER_POSITION)
@@ -584,6 +610,12 @@ mod local {
     }
 
     #[tokio::test]
+    async fn concurrent_writes_of_one_position_keep_every_site() {
+        super::concurrent_writes_of_one_position_keep_every_site(&LocalState::in_memory().unwrap())
+            .await;
+    }
+
+    #[tokio::test]
     async fn versions_read_as_written() {
         let dir = tempfile::tempdir().unwrap();
         let objects = LocalObjects::new(dir.path()).with_versioning("depot");
@@ -693,6 +725,12 @@ mod on_moto {
     async fn sites_are_bounded() {
         let Some(state) = state().await else { return };
         super::sites_are_bounded(&state).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn concurrent_writes_of_one_position_keep_every_site() {
+        let Some(state) = state().await else { return };
+        super::concurrent_writes_of_one_position_keep_every_site(&state).await;
     }
 
     #[tokio::test]
