@@ -10,12 +10,12 @@ use anyhow::Context;
 use chrono::{Days, NaiveDate, NaiveTime};
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
-use medistock_core::declaration::{Limits, ValidationContext, validate};
-use medistock_core::demo::score;
-use medistock_core::domain::{Cip13, DeclarantId};
-use medistock_core::registry::Registry;
-use medistock_core::risk::config::RiskConfig;
-use medistock_core::store::local::LocalBackend;
+use medistock_analytics::declaration::{Limits, ValidationContext, validate};
+use medistock_analytics::registry::Registry;
+use medistock_analytics::risk::config::RiskConfig;
+use medistock_cli::demo::score;
+use medistock_domain::{Cip13, DeclarantId};
+use medistock_local::LocalBackend;
 
 use crate::replay::{DayFile, Levels, Replay, print_scoreboard};
 use crate::risk_cmd::REFERENCES_FILE;
@@ -88,7 +88,7 @@ fn read_truth(path: &Path) -> anyhow::Result<BTreeMap<Cip13, NaiveDate>> {
             })?;
         let cip = Cip13::parse(cip.trim())
             .with_context(|| format!("{}, ligne {}", path.display(), i + 1))?;
-        let date = medistock_core::declaration::cells::parse_date(date.trim())
+        let date = medistock_analytics::declaration::cells::parse_date(date.trim())
             .with_context(|| format!("{}, ligne {} : date illisible", path.display(), i + 1))?;
         truth.insert(cip, date);
     }
@@ -121,7 +121,7 @@ fn dated_files(inbox: &Path) -> anyhow::Result<BTreeMap<NaiveDate, Vec<DatedFile
             let lines = validate(&bytes, &name, &ctx)?.lines;
             if let Some(day) = lines
                 .as_ref()
-                .and_then(medistock_core::positions::latest_date)
+                .and_then(medistock_analytics::positions::latest_date)
             {
                 out.entry(day)
                     .or_default()

@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::Subcommand;
-use medistock_core::catalogue::{load_bdpm, load_settings, save_catalogue};
+use medistock_analytics::catalogue::{load_bdpm, load_settings, save_catalogue};
 
 #[derive(Subcommand)]
 pub enum CatalogueCommand {

@@ -9,13 +9,13 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::{Args, Subcommand};
-use medistock_core::domain::{DeclarantId, DeclarantType};
-use medistock_core::registry::{Declarant, REGISTRY_FILE, Registry};
-use medistock_core::risk::config::LAKE_REGISTRY_KEY;
-use medistock_core::sftp::{Account, AccountChange, apply_change};
-use medistock_core::store::aws::AwsBackend;
-use medistock_core::store::local::LocalBackend;
-use medistock_core::store::{ObjectStore, StateStore};
+use medistock_analytics::registry::{Declarant, REGISTRY_FILE, Registry};
+use medistock_analytics::risk::config::LAKE_REGISTRY_KEY;
+use medistock_aws::AwsBackend;
+use medistock_domain::account::{Account, AccountChange, apply_change};
+use medistock_domain::store::{AccountStore, ObjectStore};
+use medistock_domain::{DeclarantId, DeclarantType};
+use medistock_local::LocalBackend;
 
 #[derive(Args)]
 pub struct DeclarantsArgs {
@@ -123,7 +123,7 @@ pub async fn run(data_dir: &Path, args: &DeclarantsArgs) -> anyhow::Result<ExitC
 
 /// Applies the action to the account store; returns the registry to write when it changed.
 async fn act(
-    state: &impl StateStore,
+    state: &impl AccountStore,
     mut registry: Registry,
     action: &Action,
 ) -> anyhow::Result<Option<Registry>> {
@@ -202,7 +202,7 @@ fn read_key(path: &Path) -> anyhow::Result<String> {
 #[cfg(test)]
 mod tests {
     use clap::Parser;
-    use medistock_core::store::local::LocalState;
+    use medistock_local::LocalState;
 
     use super::*;
 

@@ -8,12 +8,14 @@ use std::process::ExitCode;
 use chrono::{Datelike, Days, NaiveDate, NaiveTime, Weekday};
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
-use medistock_core::demo::{DemoSpec, generate, score};
-use medistock_core::registry::Registry;
-use medistock_core::report::Week;
-use medistock_core::risk::config::RiskConfig;
-use medistock_core::risk::{Level, publish_pending};
-use medistock_core::store::local::{LAKE_BUCKET, LocalBackend, LocalNotifier};
+use medistock_analytics::registry::Registry;
+use medistock_analytics::report::Week;
+use medistock_analytics::risk::config::RiskConfig;
+use medistock_cli::demo::{DemoSpec, generate, score};
+use medistock_domain::Level;
+use medistock_domain::relay::publish_pending;
+
+use medistock_local::{LAKE_BUCKET, LocalBackend, LocalNotifier};
 
 use crate::replay::{DayFile, Levels, Replay, print_scoreboard};
 use crate::risk_cmd::REFERENCES_FILE;

@@ -8,12 +8,12 @@ use anyhow::Context;
 use chrono::{Duration, Utc};
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
-use medistock_core::declaration::{Limits, Status};
-use medistock_core::domain::DeclarantId;
-use medistock_core::ingest::{InboxKey, IngestOutcome, IngestSettings, ingest_version};
-use medistock_core::registry::{REGISTRY_FILE, Registry};
-use medistock_core::store::ObjectStore;
-use medistock_core::store::local::{INBOX_BUCKET, LAKE_BUCKET, LocalBackend};
+use medistock_analytics::declaration::{Limits, Status};
+use medistock_analytics::ingest::{InboxKey, IngestOutcome, IngestSettings, ingest_version};
+use medistock_analytics::registry::{REGISTRY_FILE, Registry};
+use medistock_domain::DeclarantId;
+use medistock_domain::store::ObjectStore;
+use medistock_local::{INBOX_BUCKET, LAKE_BUCKET, LocalBackend};
 
 use crate::exit::{EXIT_LINE_ERRORS, EXIT_REJECTED, EXIT_USAGE};
 

@@ -7,7 +7,7 @@ use anyhow::Context;
 use aws_sdk_lambda::primitives::Blob;
 use chrono::NaiveDate;
 use clap::Args;
-use medistock_core::domain::Cip13;
+use medistock_domain::Cip13;
 use serde_json::{Value, json};
 
 #[derive(Args)]

@@ -4,15 +4,16 @@
 use std::collections::BTreeMap;
 
 use chrono::{NaiveDate, NaiveTime};
-use medistock_core::declaration::Limits;
-use medistock_core::demo::Scoreboard;
-use medistock_core::domain::Cip13;
-use medistock_core::ingest::{IngestSettings, ingest_version};
-use medistock_core::risk::alert::AlertTopics;
-use medistock_core::risk::config::RiskConfig;
-use medistock_core::risk::{Level, RiskOutcome, RiskRun, RunSummary, Scope, run_risk};
-use medistock_core::store::ObjectStore;
-use medistock_core::store::local::{INBOX_BUCKET, LAKE_BUCKET, LocalBackend};
+use medistock_analytics::declaration::Limits;
+use medistock_analytics::ingest::{IngestSettings, ingest_version};
+use medistock_analytics::risk::alert::AlertTopics;
+use medistock_analytics::risk::config::RiskConfig;
+use medistock_analytics::risk::{RiskOutcome, RiskRun, RunSummary, Scope, run_risk};
+use medistock_cli::demo::Scoreboard;
+use medistock_domain::Cip13;
+use medistock_domain::Level;
+use medistock_domain::store::ObjectStore;
+use medistock_local::{INBOX_BUCKET, LAKE_BUCKET, LocalBackend};
 
 /// Each reference's level, day by day.
 pub type Levels = BTreeMap<Cip13, Vec<(NaiveDate, Level)>>;

@@ -5,12 +5,12 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::Args;
-use medistock_core::domain::paris_today;
-use medistock_core::registry::Registry;
-use medistock_core::report::{ReportOutcome, Week, write_report};
-use medistock_core::risk::config::RiskConfig;
-use medistock_core::store::StateStore;
-use medistock_core::store::local::{LAKE_BUCKET, LocalBackend};
+use medistock_analytics::registry::Registry;
+use medistock_analytics::report::{ReportOutcome, Week, write_report};
+use medistock_analytics::risk::config::RiskConfig;
+use medistock_domain::paris_today;
+use medistock_domain::store::RiskStore;
+use medistock_local::{LAKE_BUCKET, LocalBackend};
 
 use crate::risk_cmd::load_config;
 

@@ -8,12 +8,14 @@ use std::process::ExitCode;
 use anyhow::Context;
 use chrono::{NaiveDate, Utc};
 use clap::Args;
-use medistock_core::domain::{Cip13, paris_today};
-use medistock_core::registry::{REGISTRY_FILE, Registry};
-use medistock_core::risk::alert::AlertTopics;
-use medistock_core::risk::config::RiskConfig;
-use medistock_core::risk::{Level, RiskOutcome, RiskRun, Scope, publish_pending, run_risk};
-use medistock_core::store::local::{LAKE_BUCKET, LocalBackend};
+use medistock_analytics::registry::{REGISTRY_FILE, Registry};
+use medistock_analytics::risk::alert::AlertTopics;
+use medistock_analytics::risk::config::RiskConfig;
+use medistock_analytics::risk::{RiskOutcome, RiskRun, Scope, run_risk};
+use medistock_domain::Level;
+use medistock_domain::relay::publish_pending;
+use medistock_domain::{Cip13, paris_today};
+use medistock_local::{LAKE_BUCKET, LocalBackend};
 use serde_json::json;
 
 /// Monitored references and their settings, beside the registry.

@@ -4,9 +4,9 @@ use std::path::Path;
 use std::process::ExitCode;
 
 use clap::Args;
-use medistock_core::domain::Cip13;
-use medistock_core::store::StateStore;
-use medistock_core::store::local::LocalBackend;
+use medistock_domain::Cip13;
+use medistock_domain::store::{PositionStore, RiskStore};
+use medistock_local::LocalBackend;
 use serde_json::json;
 
 #[derive(Args)]

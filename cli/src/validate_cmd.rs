@@ -8,12 +8,12 @@ use std::process::ExitCode;
 use anyhow::Context;
 use chrono::Utc;
 use clap::Args;
-use medistock_core::catalogue::{BDPM_FILES, Catalogue, load_bdpm, load_catalogue};
-use medistock_core::declaration::receipt::receipt_text;
-use medistock_core::declaration::{
-    Limits, Status, ValidationContext, ValidationReport, oversized, sha256_hex_reader, validate,
+use medistock_analytics::catalogue::{BDPM_FILES, Catalogue, load_bdpm, load_catalogue};
+use medistock_analytics::declaration::receipt::receipt_text;
+use medistock_analytics::declaration::{
+    Limits, Status, ValidationContext, ValidationReport, oversized, validate,
 };
-use medistock_core::domain::{DeclarantId, paris_date};
+use medistock_domain::{DeclarantId, paris_date};
 
 use crate::exit::{EXIT_LINE_ERRORS, EXIT_REJECTED, EXIT_USAGE};
 
@@ -98,7 +98,7 @@ fn check_file(path: &Path, ctx: &ValidationContext<'_>) -> anyhow::Result<Valida
     if size > ctx.limits.max_file_bytes {
         let mut report = ValidationReport::new(
             &name,
-            sha256_hex_reader(std::fs::File::open(path)?)?,
+            medistock_domain::sha256_hex_reader(std::fs::File::open(path)?)?,
             ctx.declarant.map(|d| d.to_string()),
         );
         report.reject(oversized(size, ctx.limits));

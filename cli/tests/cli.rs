@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 fn fixtures() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/tests/fixtures")
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/analytics/tests/fixtures")
 }
 
 fn medistock(data_dir: &Path, args: &[&str]) -> Output {
@@ -14,20 +14,6 @@ fn medistock(data_dir: &Path, args: &[&str]) -> Output {
         .args(args)
         .output()
         .expect("medistock runs")
-}
-
-/// The moto endpoint started by `scripts/test.sh`, or `None` (said on stderr) outside it; under
-/// CI a missing emulator fails the test instead of skipping it.
-fn emulator() -> Option<String> {
-    let endpoint = std::env::var("MEDISTOCK_TEST_ENDPOINT").ok();
-    if endpoint.is_none() {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "MEDISTOCK_TEST_ENDPOINT is not set under CI"
-        );
-        eprintln!("NOT RUN against moto: MEDISTOCK_TEST_ENDPOINT is not set (run scripts/test.sh)");
-    }
-    endpoint
 }
 
 fn fixture(name: &str) -> String {
@@ -368,7 +354,9 @@ fn risk_on_the_local_backend_raises_and_publishes_alerts() {
 
 #[test]
 fn recompute_reports_a_missing_function_clearly() {
-    let Some(endpoint) = emulator() else { return };
+    let Some(endpoint) = medistock_testkit::emulator() else {
+        return;
+    };
     let dir = tempfile::tempdir().unwrap();
     let out = Command::new(env!("CARGO_BIN_EXE_medistock"))
         .args([
@@ -433,8 +421,8 @@ fn demo_runs_the_whole_pipeline_and_scores_the_model() {
         .collect();
     let runtime = tokio::runtime::Runtime::new().unwrap();
     let items = runtime.block_on(async {
-        use medistock_core::store::StateStore;
-        let backend = medistock_core::store::local::LocalBackend::open(&data).unwrap();
+        use medistock_domain::store::RiskStore;
+        let backend = medistock_local::LocalBackend::open(&data).unwrap();
         backend.state.risk_items().await.unwrap()
     });
     let mut from_items: Vec<(String, String)> = items
@@ -468,7 +456,7 @@ fn demo_runs_the_whole_pipeline_and_scores_the_model() {
 
 #[test]
 fn backtest_replays_a_folder_of_declarations_against_known_stock_outs() {
-    use medistock_core::demo::{DemoSpec, generate};
+    use medistock_cli::demo::{DemoSpec, generate};
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("archives");
     let set = generate(&DemoSpec {
@@ -614,9 +602,12 @@ fn declarants_are_onboarded_rotated_and_disabled_without_redeploying() {
 
 #[test]
 fn declarants_on_aws_write_the_table_and_the_lake_registry() {
-    let Some(endpoint) = emulator() else { return };
-    use medistock_core::store::aws::{S3Objects, provision, s3_client, sdk_config};
-    use medistock_core::store::{ObjectStore, StateStore};
+    let Some(endpoint) = medistock_testkit::emulator() else {
+        return;
+    };
+    use medistock_aws::{S3Objects, s3_client, sdk_config};
+    use medistock_domain::store::{AccountStore, ObjectStore};
+    use medistock_testkit::aws as provision;
     let suffix = std::process::id();
     let (table, lake) = (format!("etat-{suffix}"), format!("lac-{suffix}"));
     let runtime = tokio::runtime::Runtime::new().unwrap();
@@ -646,10 +637,8 @@ fn declarants_on_aws_write_the_table_and_the_lake_registry() {
         String::from_utf8_lossy(&out.stderr)
     );
     runtime.block_on(async {
-        let state = medistock_core::store::aws::DynamoState::new(
-            aws_sdk_dynamodb::Client::new(&config),
-            table.as_str(),
-        );
+        let state =
+            medistock_aws::DynamoState::new(aws_sdk_dynamodb::Client::new(&config), table.as_str());
         let account = state.account("gr-z").await.unwrap().unwrap();
         assert!(account.enabled);
         assert_eq!(account.public_keys.len(), 1);

@@ -4,7 +4,7 @@
 
 use chrono::NaiveDate;
 use libfuzzer_sys::fuzz_target;
-use medistock_core::declaration::{Limits, Status, ValidationContext, validate};
+use medistock_analytics::declaration::{Limits, Status, ValidationContext, validate};
 
 fuzz_target!(|data: &[u8]| {
     let limits = Limits::default();

@@ -6,15 +6,17 @@
 //! on-failure destination; every effect of the core is idempotent, so a retry of a whole event
 //! whose records partly succeeded is safe.
 
+mod event_key;
+
 use std::time::Instant;
+
+pub use event_key::{EventKeyError, decode_event_key};
 
 use aws_lambda_events::event::s3::S3Event;
 use chrono::{DateTime, Duration, Utc};
-use medistock_core::declaration::Limits;
-use medistock_core::ingest::{
-    IngestError, IngestOutcome, IngestSettings, decode_event_key, ingest_version,
-};
-use medistock_core::store::{ObjectStore, StateStore};
+use medistock_analytics::declaration::Limits;
+use medistock_analytics::ingest::{IngestError, IngestOutcome, IngestSettings, ingest_version};
+use medistock_domain::store::{FileLedger, ObjectStore, PositionStore};
 use serde::Serialize;
 
 /// The environment variables the function reads (the SAM template must set exactly these,
@@ -94,7 +96,7 @@ pub struct Summary {
 }
 
 /// Handles one S3 event. Returns the first infrastructure error after trying every record.
-pub async fn handle<O: ObjectStore, S: StateStore>(
+pub async fn handle<O: ObjectStore, S: FileLedger + PositionStore>(
     objects: &O,
     state: &S,
     config: &Config,

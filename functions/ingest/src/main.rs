@@ -4,7 +4,7 @@ use aws_lambda_events::event::s3::S3Event;
 use chrono::{DateTime, Utc};
 use ingest::{Config, handle};
 use lambda_runtime::{Error, LambdaEvent, service_fn};
-use medistock_core::store::aws::AwsBackend;
+use medistock_aws::AwsBackend;
 
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;

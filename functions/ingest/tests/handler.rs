@@ -5,9 +5,9 @@ use std::path::PathBuf;
 use aws_lambda_events::event::s3::S3Event;
 use chrono::{DateTime, Duration, Utc};
 use ingest::{Config, Summary, handle};
-use medistock_core::domain::Cip13;
-use medistock_core::store::local::{LocalObjects, LocalState};
-use medistock_core::store::{ObjectStore, StateStore};
+use medistock_domain::Cip13;
+use medistock_domain::store::{FileLedger, ObjectStore, PositionStore};
+use medistock_local::{LocalObjects, LocalState};
 
 const DECLARATION: &str = "cip13;date_stock;stock;sorties\n3400949497294;2026-11-20;1500;140\n3400949497706;2026-11-20;40;7\n";
 const KEY: &str = "inbox/grossiste-a/stocks semaine 47 dépôt + réserve.csv";
@@ -33,7 +33,7 @@ fn config(lake: &str) -> Config {
 
 async fn drives_the_handler(
     objects: &impl ObjectStore,
-    state: &impl StateStore,
+    state: &(impl FileLedger + PositionStore),
     inbox: &str,
     lake: &str,
 ) {
@@ -138,15 +138,9 @@ async fn sample_event_on_the_local_backend() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sample_event_on_moto() {
-    use medistock_core::store::aws::provision::{create_bucket, create_state_table};
-    use medistock_core::store::aws::{DynamoState, S3Objects, s3_client, sdk_config};
+    use medistock_aws::{DynamoState, S3Objects, s3_client, sdk_config};
 
-    let Ok(endpoint) = std::env::var("MEDISTOCK_TEST_ENDPOINT") else {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "MEDISTOCK_TEST_ENDPOINT is not set under CI"
-        );
-        eprintln!("NOT RUN against moto: MEDISTOCK_TEST_ENDPOINT is not set (run scripts/test.sh)");
+    let Some(endpoint) = medistock_testkit::emulator() else {
         return;
     };
     // The same construction as `main`, from the environment scripts/test.sh exports.
@@ -163,14 +157,18 @@ async fn sample_event_on_moto() {
         format!("state-{id}"),
     );
     for bucket in [&inbox, &lake] {
-        create_bucket(&s3, bucket).await.unwrap();
+        medistock_testkit::aws::create_bucket(&s3, bucket)
+            .await
+            .unwrap();
     }
     let dynamo = aws_sdk_dynamodb::Client::new(&sdk);
-    create_state_table(&dynamo, &table).await.unwrap();
+    medistock_testkit::aws::create_state_table(&dynamo, &table)
+        .await
+        .unwrap();
     let state = DynamoState::new(dynamo, table.as_str());
     let objects = S3Objects::new(s3);
     drives_the_handler(&objects, &state, &inbox, &lake).await;
-    let sha = medistock_core::declaration::sha256_hex(DECLARATION.as_bytes());
+    let sha = medistock_domain::sha256_hex(DECLARATION.as_bytes());
     assert_eq!(
         objects.list(&lake, "").await.unwrap(),
         [
@@ -187,7 +185,7 @@ async fn sample_event_on_moto() {
     let ledger = state.file("grossiste-a", &sha).await.unwrap().unwrap();
     assert_eq!(
         (ledger.status, ledger.lines, ledger.key.as_str()),
-        (medistock_core::store::FileStatus::Applied, [2, 2, 0], KEY)
+        (medistock_domain::store::FileStatus::Applied, [2, 2, 0], KEY)
     );
 }
 
@@ -210,7 +208,10 @@ async fn an_infrastructure_error_fails_the_invocation_after_trying_every_record(
     )
     .await;
     assert!(
-        matches!(result, Err(medistock_core::ingest::IngestError::Store(_))),
+        matches!(
+            result,
+            Err(medistock_analytics::ingest::IngestError::Store(_))
+        ),
         "{result:?}"
     );
 }

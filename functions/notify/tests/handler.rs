@@ -1,16 +1,17 @@
-//! The notify handler driven by `events/notify-dynamodb-stream.json`: locally with a notifier
-//! that fails once, and on moto with an SNS topic whose SQS subscription receives the exact
-//! message and attributes.
+//! The notify handler driven by `events/notify-dynamodb-stream.json`, on moto: with a notifier
+//! that fails once, and with an SNS topic whose SQS subscription receives the exact message and
+//! attributes.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use aws_lambda_events::event::dynamodb::Event;
 use chrono::{DateTime, Utc};
-use medistock_core::store::local::{LocalNotifier, LocalState};
-use medistock_core::store::{
-    AlertRecord, AlertStatus, Notification, Notifier, StateStore, StoreError,
+use medistock_aws::DynamoState;
+use medistock_domain::store::{
+    AlertOutbox, AlertRecord, AlertStatus, Notification, Notifier, StoreError,
 };
 
 const KEY: &str = "3400949497294#2026-11-20#NORMAL-TENSION";
@@ -43,12 +44,13 @@ fn alert(topic: &str) -> AlertRecord {
     }
 }
 
-struct Flaky<N> {
-    inner: N,
+/// A notifier that fails its first `failures` publishes, then records what it sends.
+struct Flaky {
     failures: AtomicUsize,
+    sent: Mutex<Vec<String>>,
 }
 
-impl<N: Notifier> Notifier for Flaky<N> {
+impl Notifier for Flaky {
     async fn publish(&self, n: &Notification) -> Result<String, StoreError> {
         if self.failures.load(Ordering::SeqCst) > 0 {
             self.failures.fetch_sub(1, Ordering::SeqCst);
@@ -57,18 +59,30 @@ impl<N: Notifier> Notifier for Flaky<N> {
                 message: "injected".into(),
             });
         }
-        self.inner.publish(n).await
+        let mut sent = self.sent.lock().unwrap();
+        sent.push(n.subject.clone());
+        Ok(format!("message-{}", sent.len()))
     }
 }
 
-#[tokio::test]
+/// A fresh state table on moto, `None` outside `scripts/test.sh`.
+async fn moto_table() -> Option<DynamoState> {
+    let endpoint = medistock_testkit::emulator()?;
+    let sdk = medistock_testkit::aws::config(&endpoint).await;
+    let table = medistock_testkit::unique("notify");
+    let dynamo = medistock_testkit::aws::table(&sdk, &table).await;
+    Some(DynamoState::new(dynamo, table))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_failed_publish_is_a_batch_item_failure_then_sent_once() {
-    let dir = tempfile::tempdir().unwrap();
-    let state = LocalState::in_memory().unwrap();
+    let Some(state) = moto_table().await else {
+        return;
+    };
     assert!(state.put_alert_once(&alert("information")).await.unwrap());
     let notifier = Flaky {
-        inner: LocalNotifier::new(dir.path().join("alerts.jsonl"), false),
         failures: AtomicUsize::new(1),
+        sent: Mutex::new(Vec::new()),
     };
 
     let first = notify::handle(&state, &notifier, sample_event()).await;
@@ -93,23 +107,26 @@ async fn a_failed_publish_is_a_batch_item_failure_then_sent_once() {
     // The stream delivers the record once more (or the MODIFY of "sent"): nothing is re-sent.
     let again = notify::handle(&state, &notifier, sample_event()).await;
     assert!(again.batch_item_failures.is_empty());
-    let sent = std::fs::read_to_string(dir.path().join("alerts.jsonl")).unwrap();
-    assert_eq!(sent.lines().count(), 1);
+    assert_eq!(notifier.sent.lock().unwrap().len(), 1, "sent once");
+    assert_eq!(
+        state
+            .alert(KEY)
+            .await
+            .unwrap()
+            .unwrap()
+            .message_id
+            .as_deref(),
+        Some("message-1")
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn on_moto_the_sqs_subscriber_receives_the_message_and_its_attributes() {
-    use medistock_core::store::aws::provision::create_state_table;
-    use medistock_core::store::aws::{DynamoState, SnsNotifier, sdk_config};
+    use medistock_aws::{SnsNotifier, sdk_config};
 
-    let Ok(_endpoint) = std::env::var("MEDISTOCK_TEST_ENDPOINT") else {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "MEDISTOCK_TEST_ENDPOINT is not set under CI"
-        );
-        eprintln!("NOT RUN against moto: MEDISTOCK_TEST_ENDPOINT is not set (run scripts/test.sh)");
+    if medistock_testkit::emulator().is_none() {
         return;
-    };
+    }
     let sdk = sdk_config().await;
     let id = std::process::id();
     let sns = aws_sdk_sns::Client::new(&sdk);
@@ -149,7 +166,9 @@ async fn on_moto_the_sqs_subscriber_receives_the_message_and_its_attributes() {
         .unwrap();
     let table = format!("notify-{id}");
     let dynamo = aws_sdk_dynamodb::Client::new(&sdk);
-    create_state_table(&dynamo, &table).await.unwrap();
+    medistock_testkit::aws::create_state_table(&dynamo, &table)
+        .await
+        .unwrap();
     let state = DynamoState::new(dynamo, table);
     state.put_alert_once(&alert(&topic)).await.unwrap();
 

@@ -3,10 +3,12 @@
 //! emails the headline figures and where the report is to the info topic.
 
 use chrono::{DateTime, Utc};
-use medistock_core::domain::paris_date;
-use medistock_core::report::{ReportError, Week, headline, write_report};
-use medistock_core::risk::config::load_from_lake;
-use medistock_core::store::{Notifier, ObjectStore, StateStore, StoreError};
+use medistock_analytics::report::{ReportError, Week, headline, write_report};
+use medistock_analytics::risk::config::load_from_lake;
+use medistock_domain::paris_date;
+use medistock_domain::store::{
+    FileLedger, Notifier, ObjectStore, PositionStore, RiskStore, StoreError,
+};
 use serde::Serialize;
 use serde_json::Value;
 
@@ -27,7 +29,7 @@ pub struct Config {
 impl Config {
     /// Reads the configuration through `var`; the error names the missing variable.
     pub fn from_env(var: impl Fn(&str) -> Option<String>) -> Result<Self, String> {
-        let [lake_bucket, table_name, info_topic] = medistock_core::env::required(var, ENV_VARS)?;
+        let [lake_bucket, table_name, info_topic] = medistock_domain::env::required(var, ENV_VARS)?;
         Ok(Self {
             lake_bucket,
             table_name,
@@ -84,7 +86,7 @@ pub fn week_of(payload: &Value, now: DateTime<Utc>) -> Result<Week, HandlerError
 }
 
 /// Handles one invocation.
-pub async fn handle<O: ObjectStore, S: StateStore, N: Notifier>(
+pub async fn handle<O: ObjectStore, S: PositionStore + RiskStore + FileLedger, N: Notifier>(
     objects: &O,
     state: &S,
     notifier: &N,

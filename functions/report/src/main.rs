@@ -2,7 +2,7 @@
 
 use chrono::Utc;
 use lambda_runtime::{Error, LambdaEvent, service_fn};
-use medistock_core::store::aws::AwsBackend;
+use medistock_aws::AwsBackend;
 use report::{Config, handle};
 use serde_json::Value;
 

@@ -3,14 +3,14 @@
 use std::path::PathBuf;
 
 use chrono::{DateTime, Duration, NaiveDate, Utc};
-use medistock_core::declaration::Limits;
-use medistock_core::ingest::{IngestSettings, ingest_object};
-use medistock_core::registry::Registry;
-use medistock_core::risk::alert::AlertTopics;
-use medistock_core::risk::config::RiskConfig;
-use medistock_core::risk::{RiskRun, Scope, run_risk};
-use medistock_core::store::local::{LocalNotifier, LocalObjects, LocalState};
-use medistock_core::store::{Notification, Notifier, ObjectStore, StoreError};
+use medistock_analytics::declaration::Limits;
+use medistock_analytics::ingest::{IngestSettings, ingest_object};
+use medistock_analytics::registry::Registry;
+use medistock_analytics::risk::alert::AlertTopics;
+use medistock_analytics::risk::config::RiskConfig;
+use medistock_analytics::risk::{RiskRun, Scope, run_risk};
+use medistock_domain::store::{Notification, Notifier, ObjectStore, StoreError};
+use medistock_local::{LocalNotifier, LocalObjects, LocalState};
 use report::{Config, HandlerError, handle, week_of};
 
 const REGISTRY: &str = "declarant;nom;type\ngr-b;Grossiste B;grossiste\n";

@@ -4,11 +4,11 @@
 //! writes to the outbox reach the `notify` function through the table's stream.
 
 use chrono::{DateTime, NaiveDate, Utc};
-use medistock_core::domain::{Cip13, paris_date};
-use medistock_core::risk::alert::AlertTopics;
-use medistock_core::risk::config::load_from_lake;
-use medistock_core::risk::{RiskError, RiskOutcome, RiskRun, RunSummary, Scope, run_risk};
-use medistock_core::store::{ObjectStore, StateStore};
+use medistock_analytics::risk::alert::AlertTopics;
+use medistock_analytics::risk::config::load_from_lake;
+use medistock_analytics::risk::{RiskError, RiskOutcome, RiskRun, RunSummary, Scope, run_risk};
+use medistock_domain::store::{AlertOutbox, ObjectStore, PositionStore, RiskStore};
+use medistock_domain::{Cip13, paris_date};
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -35,7 +35,7 @@ impl Config {
     /// Reads the configuration through `var`; the error names the missing variable.
     pub fn from_env(var: impl Fn(&str) -> Option<String>) -> Result<Self, String> {
         let [lake_bucket, table_name, critical, info] =
-            medistock_core::env::required(var, ENV_VARS)?;
+            medistock_domain::env::required(var, ENV_VARS)?;
         Ok(Self {
             lake_bucket,
             table_name,
@@ -120,7 +120,7 @@ pub fn parse_request(payload: &Value, now: DateTime<Utc>) -> Result<Request, Han
 }
 
 /// Handles one invocation.
-pub async fn handle<O: ObjectStore, S: StateStore>(
+pub async fn handle<O: ObjectStore, S: PositionStore + RiskStore + AlertOutbox>(
     objects: &O,
     state: &S,
     config: &Config,

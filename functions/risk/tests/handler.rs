@@ -3,12 +3,12 @@
 use std::path::PathBuf;
 
 use chrono::{DateTime, Duration, Utc};
-use medistock_core::declaration::Limits;
-use medistock_core::ingest::{IngestSettings, ingest_object};
-use medistock_core::risk::Level;
-use medistock_core::risk::alert::AlertTopics;
-use medistock_core::store::local::{LocalObjects, LocalState};
-use medistock_core::store::{ObjectStore, StateStore};
+use medistock_analytics::declaration::Limits;
+use medistock_analytics::ingest::{IngestSettings, ingest_object};
+use medistock_analytics::risk::alert::AlertTopics;
+use medistock_domain::Level;
+use medistock_domain::store::{AlertOutbox, ObjectStore, RiskStore};
+use medistock_local::{LocalObjects, LocalState};
 use risk::{Config, handle};
 
 fn event(name: &str) -> serde_json::Value {

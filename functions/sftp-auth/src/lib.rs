@@ -4,9 +4,14 @@
 //! any refusal answers `{}` (Transfer then denies the login) and is logged with its reason.
 //! The user name is read in any case: `LABO-A` logs in as the account `labo-a`.
 
-use medistock_core::domain::DeclarantId;
-use medistock_core::sftp::{AuthRequest, Gateway, GatewayError, authorise};
-use medistock_core::store::{StateStore, StoreError};
+mod gateway;
+
+pub use gateway::{
+    AuthRequest, AuthResponse, Gateway, GatewayError, KeyArn, Refusal, SESSION_POLICY_MAX_LEN,
+    authorise,
+};
+use medistock_domain::DeclarantId;
+use medistock_domain::store::{AccountStore, StoreError};
 use serde_json::{Value, json};
 
 /// The environment variables the function reads.
@@ -30,7 +35,7 @@ impl Config {
     /// Reads the configuration through `var`; the error names the missing or invalid variable.
     pub fn from_env(var: impl Fn(&str) -> Option<String>) -> Result<Self, String> {
         let [inbox_bucket, table_name, role_arn, data_key_arn] =
-            medistock_core::env::required(var, ENV_VARS)?;
+            medistock_domain::env::required(var, ENV_VARS)?;
         let gateway = Gateway::new(&inbox_bucket, &data_key_arn, &role_arn).map_err(|e| {
             let names = match e {
                 GatewayError::InvalidBucket(_) => "INBOX_BUCKET",
@@ -49,7 +54,7 @@ impl Config {
 
 /// Handles one login: the answer for Transfer, or a storage error (Transfer then refuses the
 /// login and the declarant retries; nothing is granted on an error).
-pub async fn handle<S: StateStore>(
+pub async fn handle<S: AccountStore>(
     state: &S,
     config: &Config,
     payload: Value,

@@ -1,7 +1,7 @@
 //! Entry point: clients built once, then one `handle` per login.
 
 use lambda_runtime::{Error, LambdaEvent, service_fn};
-use medistock_core::store::aws::AwsBackend;
+use medistock_aws::AwsBackend;
 use serde_json::Value;
 use sftp_auth::{Config, handle};
 

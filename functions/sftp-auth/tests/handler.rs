@@ -1,11 +1,10 @@
-//! The identity provider driven by the sample login of `events/`, on the local backend.
+//! The identity provider driven by the sample login of `events/`, on the state table (moto).
 
 use std::path::PathBuf;
 
-use medistock_core::domain::{DeclarantId, DeclarantType};
-use medistock_core::sftp::Account;
-use medistock_core::store::StateStore;
-use medistock_core::store::local::LocalState;
+use medistock_domain::account::Account;
+use medistock_domain::store::AccountStore;
+use medistock_domain::{DeclarantId, DeclarantType};
 use serde_json::{Value, json};
 use sftp_auth::{Config, handle};
 
@@ -62,9 +61,15 @@ fn the_configuration_names_the_missing_or_invalid_variable() {
     );
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_registered_declarant_gets_its_folders_and_a_disabled_one_nothing() {
-    let state = LocalState::in_memory().unwrap();
+    let Some(endpoint) = medistock_testkit::emulator() else {
+        return;
+    };
+    let sdk = medistock_testkit::aws::config(&endpoint).await;
+    let table = medistock_testkit::unique("comptes");
+    let state =
+        medistock_aws::DynamoState::new(medistock_testkit::aws::table(&sdk, &table).await, table);
     let login = event("sftp-auth-login.json");
     assert_eq!(
         handle(&state, &config(), login.clone()).await.unwrap(),
@@ -141,16 +146,11 @@ async fn a_registered_declarant_gets_its_folders_and_a_disabled_one_nothing() {
 /// Against the real protocol (moto): a table that cannot be read is an error, never a login.
 #[tokio::test]
 async fn on_moto_a_storage_failure_refuses_by_error() {
-    let Ok(_endpoint) = std::env::var("MEDISTOCK_TEST_ENDPOINT") else {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "MEDISTOCK_TEST_ENDPOINT is not set under CI"
-        );
-        eprintln!("NOT RUN against moto: MEDISTOCK_TEST_ENDPOINT is not set (run scripts/test.sh)");
+    if medistock_testkit::emulator().is_none() {
         return;
-    };
+    }
     // AWS_ENDPOINT_URL points the SDK at moto (scripts/test.sh); this table does not exist.
-    let backend = medistock_core::store::aws::AwsBackend::load("medistock-absent-accounts").await;
+    let backend = medistock_aws::AwsBackend::load("medistock-absent-accounts").await;
     let result = handle(&backend.state, &config(), event("sftp-auth-login.json")).await;
     let err = result.unwrap_err();
     assert!(

@@ -1,0 +1,711 @@
+//! Validation of a whole declaration: every cell parsed into a typed polars column, then the
+//! checks that span columns (future dates, supplies) and rows (conflicting duplicates) run as
+//! vectorised polars expressions. The result is a verdict for every line and, unless the file
+//! is rejected, the normalized frame of accepted lines.
+
+use chrono::NaiveDate;
+use medistock_domain::sha256_hex;
+use polars::prelude::*;
+
+use super::cells::{epoch_days, parse_date, parse_quantity};
+use super::decode::{Container, sniff};
+use super::format::{Column as Col, ColumnKind, DEFAULT_PERIOD_DAYS, Limits, PERIOD_DAYS_RANGE};
+use super::issues::{FileCode, FileIssue, LineCode, LineIssue};
+use super::report::{LineCounts, Status, ValidationReport};
+use super::table::{RawTable, read_csv, read_xlsx};
+use crate::catalogue::Catalogue;
+use medistock_domain::{Cip13, CipError, DeclarantId};
+
+/// Failures of the validator itself (never of the input: bad input gets a verdict).
+#[derive(Debug, thiserror::Error)]
+pub enum ValidationError {
+    /// A polars operation failed on frames the validator built itself.
+    #[error("erreur interne de calcul (polars) : {0}")]
+    Polars(#[from] PolarsError),
+}
+
+/// What the checks depend on besides the bytes.
+#[derive(Debug, Clone, Copy)]
+pub struct ValidationContext<'a> {
+    /// The declarant whose folder the file came from (the key prefix, never the file's content).
+    pub declarant: Option<&'a DeclarantId>,
+    /// The day of reception: `date_stock` may not be after it.
+    pub today: NaiveDate,
+    /// Size, error-rate and staleness bounds.
+    pub limits: &'a Limits,
+    /// The monitored catalogue, to warn about references outside it.
+    pub catalogue: Option<&'a Catalogue>,
+}
+
+/// The verdict and, for a file that is not rejected, its accepted lines.
+pub struct Validation {
+    /// The verdict.
+    pub report: ValidationReport,
+    /// Accepted lines (one per distinct line, exact duplicates dropped), with the columns of
+    /// [`NORMALIZED_COLUMNS`]; `None` when the file is rejected.
+    pub lines: Option<DataFrame>,
+}
+
+/// Columns of the normalized frame, in order.
+pub const NORMALIZED_COLUMNS: [&str; 12] = [
+    "line",
+    "cip13",
+    "date_stock",
+    "stock",
+    "sorties",
+    "periode_jours",
+    "daily_outflow",
+    "stock_bloque",
+    "appro_quantite",
+    "appro_date",
+    "site",
+    "commentaire",
+];
+
+/// The rejection of a file above the size bound. Callers that can see the size before reading
+/// the bytes (a local file, an S3 object) use it to refuse without loading the file.
+pub fn oversized(size: u64, limits: &Limits) -> FileIssue {
+    FileIssue::new(
+        FileCode::FichierTropVolumineux,
+        format!(
+            "fichier de {} Mo, au-delà de la limite de {} Mo : scindez-le en plusieurs fichiers",
+            size.div_ceil(1_000_000),
+            limits.max_file_bytes / 1_000_000
+        ),
+    )
+}
+
+/// Validates one declaration file. Never fails on input: whatever the bytes, the result is a
+/// verdict; an `Err` means a bug or resource failure of the validator itself.
+pub fn validate(
+    bytes: &[u8],
+    file_name: &str,
+    ctx: &ValidationContext<'_>,
+) -> Result<Validation, ValidationError> {
+    let mut report = ValidationReport::new(
+        file_name,
+        sha256_hex(bytes),
+        ctx.declarant.map(|d| d.as_str().to_owned()),
+    );
+    // The one bound checked on the bytes as they are; the reader checks the others (values per
+    // line, header width, XLSX parts and cells) before the work they bound.
+    if bytes.len() as u64 > ctx.limits.max_file_bytes {
+        report.reject(oversized(bytes.len() as u64, ctx.limits));
+        return Ok(Validation {
+            report,
+            lines: None,
+        });
+    }
+    let table = match sniff(bytes) {
+        Ok(Container::Text { text, encoding }) => check_text_bounds(&text, ctx.limits)
+            .and_then(|()| read_csv(&text, encoding.label(), ctx.limits)),
+        Ok(Container::Xlsx) => read_xlsx(bytes, ctx.limits),
+        Err(issue) => Err(issue),
+    };
+    match table {
+        Ok(table) => check_table(table, ctx, report),
+        Err(issue) => {
+            report.reject(issue);
+            Ok(Validation {
+                report,
+                lines: None,
+            })
+        }
+    }
+}
+
+/// The bounds of a decoded text, checked before anything is built per line. Windows-1252
+/// and UTF-16 grow when decoded (0x80 is three bytes of UTF-8): the size bound holds for the
+/// text read as well as for the bytes received.
+fn check_text_bounds(text: &str, limits: &Limits) -> Result<(), FileIssue> {
+    if text.len() as u64 > limits.max_file_bytes {
+        return Err(FileIssue::new(
+            FileCode::FichierTropVolumineux,
+            format!(
+                "une fois décodé, le fichier ferait {} Mo, au-delà de la limite de {} Mo : \
+                 scindez-le en plusieurs fichiers",
+                (text.len() as u64).div_ceil(1_000_000),
+                limits.max_file_bytes / 1_000_000
+            ),
+        ));
+    }
+    let lines = line_ends(text);
+    // The header's line end counts too.
+    if lines > limits.max_rows.saturating_add(1) {
+        return Err(too_many_rows(lines, limits));
+    }
+    Ok(())
+}
+
+/// Line ends of a text (`\n`, or `\r` alone for old Mac files): an upper bound of its lines,
+/// counted before anything is built per line.
+fn line_ends(text: &str) -> usize {
+    let newlines = text.bytes().filter(|b| *b == b'\n').count();
+    if newlines == 0 {
+        text.bytes().filter(|b| *b == b'\r').count()
+    } else {
+        newlines
+    }
+}
+
+fn too_many_rows(rows: usize, limits: &Limits) -> FileIssue {
+    FileIssue::new(
+        FileCode::TropDeLignes,
+        format!(
+            "le fichier compte {rows} lignes, au-delà de la limite de {} : scindez-le en \
+             plusieurs fichiers",
+            limits.max_rows
+        ),
+    )
+}
+
+/// Line issues detailed in a report at most, of each kind (errors, warnings): a file whose
+/// every line is wrong costs the memory of its rows, not of a French message per cell. The
+/// others are counted, and every refused line is still refused.
+pub const MAX_ISSUES_KEPT: usize = 10_000;
+
+/// Errors and warnings found so far, and which rows have an error.
+struct Findings<'t> {
+    lines: &'t [u32],
+    failed: Vec<bool>,
+    errors: Vec<LineIssue>,
+    warnings: Vec<LineIssue>,
+    errors_omitted: usize,
+    warnings_omitted: usize,
+}
+
+impl Findings<'_> {
+    fn error(&mut self, row: usize, issue: LineIssue) {
+        self.error_with(row, || issue);
+    }
+
+    /// Records an error on `row`, building its issue only while issues are still kept.
+    fn error_with(&mut self, row: usize, issue: impl FnOnce() -> LineIssue) {
+        self.failed[row] = true;
+        if self.errors.len() < MAX_ISSUES_KEPT {
+            self.errors.push(issue());
+        } else {
+            self.errors_omitted += 1;
+        }
+    }
+
+    /// Records an error on `row` whose details are not kept (counted only).
+    fn fail(&mut self, row: usize) {
+        self.failed[row] = true;
+        self.errors_omitted += 1;
+    }
+
+    fn warning_with(&mut self, issue: impl FnOnce() -> LineIssue) {
+        if self.warnings.len() < MAX_ISSUES_KEPT {
+            self.warnings.push(issue());
+        } else {
+            self.warnings_omitted += 1;
+        }
+    }
+
+    fn line(&self, row: usize) -> u32 {
+        self.lines[row]
+    }
+}
+
+fn check_table(
+    table: RawTable,
+    ctx: &ValidationContext<'_>,
+    mut report: ValidationReport,
+) -> Result<Validation, ValidationError> {
+    report.read_as = Some(table.description.clone());
+    let n = table.lines.len();
+    if n > ctx.limits.max_rows {
+        report.reject(too_many_rows(n, ctx.limits));
+        return Ok(Validation {
+            report,
+            lines: None,
+        });
+    }
+    report.lines.total = n;
+    report.warnings.extend(table.warnings.iter().cloned());
+    if n == 0 {
+        report.reject(FileIssue::new(
+            FileCode::AucuneLigne,
+            "l'en-tête est présent mais aucune ligne de données ne suit",
+        ));
+        return Ok(Validation {
+            report,
+            lines: None,
+        });
+    }
+    let mut found = Findings {
+        lines: &table.lines,
+        failed: vec![false; n],
+        errors: Vec::new(),
+        warnings: Vec::new(),
+        errors_omitted: 0,
+        warnings_omitted: 0,
+    };
+    for issue in &table.line_errors {
+        if let Ok(row) = table.lines.binary_search(&issue.line) {
+            found.error(row, issue.clone());
+        }
+    }
+    for line in &table.other_error_lines {
+        if let Ok(row) = table.lines.binary_search(line) {
+            found.fail(row);
+        }
+    }
+
+    let frame = typed_frame(&table, ctx, &mut found)?;
+    cross_checks(&frame, &table, ctx, &mut found)?;
+    let lines = deduplicate(frame, &mut found)?;
+    if let Some(issue) = foreign_declarant(&table, ctx) {
+        report.reject(issue);
+    }
+
+    let rejected = found.failed.iter().filter(|f| **f).count();
+    report.lines = LineCounts {
+        total: n,
+        accepted: n - rejected,
+        rejected,
+    };
+    found.errors.sort_by_key(|i| i.line);
+    found.warnings.sort_by_key(|i| i.line);
+    report.errors = found.errors;
+    report.errors_omitted = found.errors_omitted;
+    report.warnings.extend(found.warnings);
+    report.warnings_omitted = found.warnings_omitted;
+    let rate = rejected as f64 / n as f64;
+    let percent = format!("{:.1}", rate * 100.0).replace('.', ",");
+    if rate > ctx.limits.max_error_rate {
+        report.reject(FileIssue::new(
+            FileCode::TauxErreurExcessif,
+            format!(
+                "{rejected} ligne(s) en erreur sur {n} ({percent} %), au-delà du seuil de {:.0} % : \
+                 corrigez le fichier et déposez-le à nouveau",
+                ctx.limits.max_error_rate * 100.0
+            ),
+        ));
+    }
+    if !report.is_rejected() {
+        report.status = if rejected > 0 {
+            Status::AcceptedWithErrors
+        } else {
+            Status::Accepted
+        };
+    }
+    let lines = (!report.is_rejected()).then_some(lines);
+    Ok(Validation { report, lines })
+}
+
+/// Parses every known column into its typed polars column; absent columns become all-null
+/// columns of the right type so that the normalized schema never varies. Columns are parsed
+/// in parallel on large files.
+fn typed_frame(
+    table: &RawTable,
+    ctx: &ValidationContext<'_>,
+    found: &mut Findings<'_>,
+) -> Result<DataFrame, ValidationError> {
+    const PARALLEL_FROM_ROWS: usize = 50_000;
+    let n = table.lines.len();
+    let typed_columns = Col::ALL.into_iter().filter(|c| *c != Col::Declarant);
+    let parsed: Vec<ParsedColumn> = if n >= PARALLEL_FROM_ROWS {
+        std::thread::scope(|scope| {
+            let handles: Vec<_> = typed_columns
+                .map(|column| scope.spawn(move || typed_column(table, column, ctx)))
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
+                .collect()
+        })
+    } else {
+        typed_columns
+            .map(|column| typed_column(table, column, ctx))
+            .collect()
+    };
+    let mut columns: Vec<Column> = Vec::with_capacity(parsed.len() + 2);
+    columns.push(UInt32Chunked::from_vec("line".into(), table.lines.clone()).into_column());
+    columns.push(UInt32Chunked::from_iter_values("row".into(), 0..n as u32).into_column());
+    for column in parsed {
+        for (row, issue) in column.errors.kept {
+            found.error(row, issue);
+        }
+        for row in column.errors.other_rows {
+            found.fail(row);
+        }
+        for issue in column.warnings {
+            found.warning_with(|| issue);
+        }
+        found.warnings_omitted += column.warnings_omitted;
+        columns.push(column.values);
+    }
+    Ok(DataFrame::new(n, columns)?)
+}
+
+/// One typed column and what parsing it found.
+struct ParsedColumn {
+    values: Column,
+    errors: RowErrors,
+    warnings: Vec<LineIssue>,
+    warnings_omitted: usize,
+}
+
+/// The errors of one column: the first [`MAX_ISSUES_KEPT`] in full, then only their rows.
+#[derive(Default)]
+struct RowErrors {
+    kept: Vec<(usize, LineIssue)>,
+    other_rows: Vec<usize>,
+}
+
+impl RowErrors {
+    fn push(&mut self, row: usize, issue: impl FnOnce() -> LineIssue) {
+        if self.kept.len() < MAX_ISSUES_KEPT {
+            self.kept.push((row, issue()));
+        } else {
+            self.other_rows.push(row);
+        }
+    }
+}
+
+fn typed_column(table: &RawTable, column: Col, ctx: &ValidationContext<'_>) -> ParsedColumn {
+    let n = table.lines.len();
+    let max = ctx.limits.max_quantity;
+    let name = PlSmallStr::from_static(column.name());
+    let mut errors = RowErrors::default();
+    let mut warnings = Vec::new();
+    let mut warnings_omitted = 0;
+    let values = match column.kind() {
+        ColumnKind::Cip => {
+            let cips = parse_cells(table, column, &mut errors, |text| {
+                Cip13::parse(text).map_err(cip_code)
+            });
+            if let Some(catalogue) = ctx.catalogue {
+                for (row, cip) in cips.iter().enumerate() {
+                    if let Some(cip) = cip.filter(|c| !catalogue.contains(c)) {
+                        if warnings.len() < MAX_ISSUES_KEPT {
+                            warnings.push(LineIssue::new(
+                                table.lines[row],
+                                column,
+                                cip.as_str(),
+                                LineCode::HorsCatalogue,
+                            ));
+                        } else {
+                            warnings_omitted += 1;
+                        }
+                    }
+                }
+            }
+            StringChunked::from_iter_options(
+                name,
+                cips.iter().map(|c| c.as_ref().map(Cip13::as_str)),
+            )
+            .into_column()
+        }
+        ColumnKind::Date => {
+            let days = parse_cells(table, column, &mut errors, |t| {
+                parse_date(t).map(epoch_days).ok_or(LineCode::DateFormat)
+            });
+            Int32Chunked::from_iter_options(name, days.into_iter())
+                .into_date()
+                .into_column()
+        }
+        ColumnKind::Quantity if column == Col::PeriodeJours => {
+            let values = parse_cells(table, column, &mut errors, |t| {
+                parse_quantity(t, max).and_then(|v| {
+                    if PERIOD_DAYS_RANGE.contains(&v) {
+                        Ok(v)
+                    } else {
+                        Err(LineCode::PeriodeHorsBornes)
+                    }
+                })
+            });
+            Int64Chunked::from_iter_values(
+                name,
+                values.into_iter().map(|v| v.unwrap_or(DEFAULT_PERIOD_DAYS)),
+            )
+            .into_column()
+        }
+        ColumnKind::Quantity => {
+            let values = parse_cells(table, column, &mut errors, |t| parse_quantity(t, max));
+            Int64Chunked::from_iter_options(name, values.into_iter()).into_column()
+        }
+        ColumnKind::Text { max_chars } => {
+            // Over-long cells reject their row, which never reaches the normalized frame: the
+            // raw column serves as it is.
+            parse_cells(table, column, &mut errors, |t| {
+                if t.chars().count() <= max_chars {
+                    Ok(())
+                } else {
+                    Err(LineCode::TexteTropLong)
+                }
+            });
+            match table.column(column) {
+                Some(raw) => raw.clone().with_name(name).into_column(),
+                None => StringChunked::full_null(name, n).into_column(),
+            }
+        }
+    };
+    ParsedColumn {
+        values,
+        errors,
+        warnings,
+        warnings_omitted,
+    }
+}
+
+fn cip_code(e: CipError) -> LineCode {
+    match e {
+        CipError::Format => LineCode::CipFormat,
+        CipError::Prefix => LineCode::CipPrefixe,
+        CipError::CheckDigit => LineCode::CipCle,
+    }
+}
+
+/// Parses the cells of one column with `parse`, recording an error (with its row) for each
+/// failure and for each empty cell of a required column. Cells of an absent column are `None`.
+fn parse_cells<T>(
+    table: &RawTable,
+    column: Col,
+    errors: &mut RowErrors,
+    parse: impl Fn(&str) -> Result<T, LineCode>,
+) -> Vec<Option<T>> {
+    let n = table.lines.len();
+    let Some(raw) = table.column(column) else {
+        return (0..n).map(|_| None).collect();
+    };
+    let mut out = Vec::with_capacity(n);
+    for (row, cell) in raw.iter().enumerate() {
+        let parsed = match cell {
+            Some(text) => parse(text).map(Some).map_err(|code| (text, code)),
+            None if column.is_required() => Err(("", LineCode::ValeurManquante)),
+            None => Ok(None),
+        };
+        match parsed {
+            Ok(value) => out.push(value),
+            Err((text, code)) => {
+                errors.push(row, || LineIssue::new(table.lines[row], column, text, code));
+                out.push(None);
+            }
+        }
+    }
+    out
+}
+
+/// Checks that span columns, on rows whose cells all parsed: `date_stock` not after the day of
+/// reception (and a warning when stale), supply quantity and date given together, supply not
+/// before the stock date.
+fn cross_checks(
+    frame: &DataFrame,
+    table: &RawTable,
+    ctx: &ValidationContext<'_>,
+    found: &mut Findings<'_>,
+) -> Result<(), ValidationError> {
+    let today = epoch_days(ctx.today);
+    let ok = BooleanChunked::from_iter_values("ok".into(), found.failed.iter().map(|f| !f));
+    let stock_day = col("date_stock").cast(DataType::Int32);
+    let masks = frame
+        .clone()
+        .lazy()
+        .with_column(lit(Series::from(ok)).alias("ok"))
+        .select([
+            (col("ok").and(stock_day.clone().gt(lit(today)))).alias("future"),
+            (col("ok").and(
+                stock_day
+                    .clone()
+                    .lt(lit(today - ctx.limits.stale_after_days as i32)),
+            ))
+            .alias("stale"),
+            (col("ok").and(
+                col("appro_quantite")
+                    .is_null()
+                    .xor(col("appro_date").is_null()),
+            ))
+            .alias("appro_incomplete"),
+            (col("ok").and(col("appro_date").cast(DataType::Int32).lt(stock_day)))
+                .alias("appro_before"),
+        ])
+        .collect()?;
+    let raw = |column: Col, row: usize| {
+        table
+            .column(column)
+            .and_then(|c| c.get(row))
+            .unwrap_or("")
+            .to_owned()
+    };
+    let mask = |name: &str| -> Result<Vec<bool>, ValidationError> {
+        Ok(masks
+            .column(name)?
+            .bool()?
+            .iter()
+            .map(|v| v.unwrap_or(false))
+            .collect())
+    };
+    for (row, hit) in mask("future")?.into_iter().enumerate().filter(|(_, h)| *h) {
+        let _ = hit;
+        let line = found.line(row);
+        found.error_with(row, || {
+            LineIssue::new(
+                line,
+                Col::DateStock,
+                raw(Col::DateStock, row),
+                LineCode::DateFuture,
+            )
+        });
+    }
+    for (row, _) in mask("appro_incomplete")?
+        .into_iter()
+        .enumerate()
+        .filter(|(_, h)| *h)
+    {
+        let (column, value) = if table
+            .column(Col::ApproQuantite)
+            .and_then(|c| c.get(row))
+            .is_some()
+        {
+            (Col::ApproDate, String::new())
+        } else {
+            (Col::ApproQuantite, String::new())
+        };
+        let line = found.line(row);
+        found.error_with(row, || {
+            LineIssue::new(line, column, value, LineCode::ApproIncomplet)
+        });
+    }
+    for (row, _) in mask("appro_before")?
+        .into_iter()
+        .enumerate()
+        .filter(|(_, h)| *h)
+    {
+        let line = found.line(row);
+        found.error_with(row, || {
+            LineIssue::new(
+                line,
+                Col::ApproDate,
+                raw(Col::ApproDate, row),
+                LineCode::ApproDateAnterieure,
+            )
+        });
+    }
+    for (row, _) in mask("stale")?.into_iter().enumerate().filter(|(_, h)| *h) {
+        if !found.failed[row] {
+            let line = found.line(row);
+            found.warning_with(|| {
+                LineIssue::new(
+                    line,
+                    Col::DateStock,
+                    raw(Col::DateStock, row),
+                    LineCode::DateAncienne,
+                )
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Figures that must agree between two lines for the same reference, site and date.
+const FIGURES: [&str; 6] = [
+    "stock",
+    "sorties",
+    "periode_jours",
+    "stock_bloque",
+    "appro_quantite",
+    "appro_date",
+];
+
+/// Among valid rows, rejects both sides of a conflicting duplicate (same reference, site and
+/// date, different figures) and keeps the first of exact duplicates. Returns the normalized
+/// frame of accepted lines.
+///
+/// Duplicates are rare: one window count finds the rows that share a key, and only those are
+/// compared figure by figure.
+fn deduplicate(frame: DataFrame, found: &mut Findings<'_>) -> Result<DataFrame, ValidationError> {
+    let ok = BooleanChunked::from_iter_values("ok".into(), found.failed.iter().map(|f| !f));
+    let keys = [
+        col("cip13"),
+        col("site").fill_null(lit("")),
+        col("date_stock"),
+    ];
+    let valid = frame.filter(&ok)?;
+    let shared_key = valid
+        .clone()
+        .lazy()
+        .select([len().over(keys.clone())?.gt(lit(1)).alias("shared")])
+        .collect()?;
+    let shared_key = shared_key.column("shared")?.bool()?.clone();
+
+    let mut conflict = lit(false);
+    for figure in FIGURES {
+        conflict = conflict.or(col(figure).n_unique().over(keys.clone())?.gt(lit(1)));
+    }
+    let duplicates = valid
+        .filter(&shared_key)?
+        .lazy()
+        .select([
+            col("row"),
+            col("cip13"),
+            conflict.alias("conflict"),
+            col("row").min().over(keys)?.alias("first_row"),
+        ])
+        .collect()?;
+    let rows = duplicates.column("row")?.u32()?;
+    let cips = duplicates.column("cip13")?.str()?;
+    let conflicts = duplicates.column("conflict")?.bool()?;
+    let firsts = duplicates.column("first_row")?.u32()?;
+    let mut dropped = vec![false; found.failed.len()];
+    for i in 0..duplicates.height() {
+        let (Some(row), Some(first)) = (rows.get(i), firsts.get(i)) else {
+            continue;
+        };
+        let cip = cips.get(i).unwrap_or_default();
+        let row = row as usize;
+        if conflicts.get(i).unwrap_or(false) {
+            let line = found.line(row);
+            found.error_with(row, || {
+                LineIssue::new(line, Col::Cip13, cip, LineCode::DoublonConflictuel)
+            });
+            dropped[row] = true;
+        } else if first as usize != row {
+            let line = found.line(row);
+            found
+                .warning_with(|| LineIssue::new(line, Col::Cip13, cip, LineCode::DoublonIdentique));
+            dropped[row] = true;
+        }
+    }
+    let keep: BooleanChunked = valid
+        .column("row")?
+        .u32()?
+        .iter()
+        .map(|r| r.map(|r| !dropped[r as usize]))
+        .collect();
+    let normalized = valid
+        .filter(&keep)?
+        .lazy()
+        .with_column(
+            (col("sorties").cast(DataType::Float64) / col("periode_jours").cast(DataType::Float64))
+                .alias("daily_outflow"),
+        )
+        .select(
+            NORMALIZED_COLUMNS
+                .iter()
+                .map(|c| col(*c))
+                .collect::<Vec<_>>(),
+        )
+        .collect()?;
+    Ok(normalized)
+}
+
+/// The first line whose `declarant` cell names another declarant than the folder's.
+fn foreign_declarant(table: &RawTable, ctx: &ValidationContext<'_>) -> Option<FileIssue> {
+    let expected = ctx.declarant?;
+    let cells = table.column(Col::Declarant)?;
+    let (row, value) = cells.iter().enumerate().find_map(|(row, v)| {
+        v.filter(|v| !v.eq_ignore_ascii_case(expected.as_str()))
+            .map(|v| (row, v))
+    })?;
+    Some(FileIssue::new(
+        FileCode::DeclarantDifferent,
+        format!(
+            "ligne {} : le fichier est établi au nom de « {value} » mais a été déposé dans le dossier de « {expected} » : \
+             chaque déclarant dépose ses propres fichiers",
+            table.lines[row]
+        ),
+    ))
+}

@@ -1,0 +1,491 @@
+//! The ingest core: one dropped file in, exactly-once effects out. Used by the `ingest` Lambda
+//! (S3 + DynamoDB) and by `medistock ingest` (local backend) alike.
+//!
+//! Order of effects, each idempotent, so that a crash at any step followed by a retry ends in
+//! the state of one clean run:
+//! 1. claim the file in the ledger by its declarant and the SHA-256 of its bytes, under a token
+//!    only this run holds (same bytes already processed for this declarant: a "déjà reçu"
+//!    receipt, nothing applied; claimed by a live run: retry later);
+//! 2. archive the raw bytes under `raw/` before anything else;
+//! 3. validate with the declarant taken from the key, never from the content;
+//! 4. rejected: copy to `quarantine/`; accepted: write the normalized lines as Parquet under
+//!    `normalized/`, then merge one position per reference, site by site (newer figures and
+//!    corrections of the same date win, older ones never; the same file again is a no-op);
+//! 5. write the receipt (text + CSV of rejected lines) under `receipts/<declarant>/`;
+//! 6. mark the ledger entry applied or rejected.
+
+mod keys;
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Duration, NaiveDate, Utc};
+
+pub use keys::{InboxKey, KeyError, MAX_DERIVED_NAME_BYTES, bounded_name, is_temporary_upload};
+
+use crate::declaration::receipt::{
+    ApplySummary, duplicate_receipt_text, errors_csv, receipt_text_applied,
+};
+use crate::declaration::{Limits, ValidationContext, ValidationReport, oversized, validate};
+use crate::positions::{file_positions, normalized_parquet};
+use medistock_domain::paris_date;
+use medistock_domain::position::{Position, PositionWrite};
+use medistock_domain::sha256_hex;
+use medistock_domain::store::{
+    Claim, FileLedger, FileStatus, LedgerEntry, ObjectStore, PositionStore, StoreError, lease_token,
+};
+
+/// Where things go and the bounds applied.
+#[derive(Debug, Clone)]
+pub struct IngestSettings {
+    /// The lake bucket (archive, quarantine, normalized history).
+    pub lake_bucket: String,
+    /// Validation bounds.
+    pub limits: Limits,
+    /// How long a claim protects a file being processed (a crashed run's claim expires then).
+    pub lease: Duration,
+}
+
+/// Failures that should make the caller retry (infrastructure), as opposed to bad input,
+/// which always ends in a receipt.
+#[derive(Debug, thiserror::Error)]
+pub enum IngestError {
+    /// A storage backend failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The validator itself failed.
+    #[error(transparent)]
+    Validation(#[from] crate::declaration::ValidationError),
+    /// A polars computation on accepted lines failed.
+    #[error("calcul sur les lignes acceptées : {0}")]
+    Polars(#[from] polars::prelude::PolarsError),
+    /// Another run holds the file: retry after its lease.
+    #[error("fichier {sha256} en cours de traitement par une autre exécution jusqu'à {until}")]
+    InProgress {
+        /// The file's hash.
+        sha256: String,
+        /// End of the other run's lease.
+        until: DateTime<Utc>,
+    },
+}
+
+/// What happened to one object.
+#[derive(Debug, Clone, PartialEq)]
+pub enum IngestOutcome {
+    /// Validated; valid lines applied.
+    Applied {
+        /// The verdict.
+        report: ValidationReport,
+        /// What applying did.
+        summary: ApplySummary,
+    },
+    /// Rejected as a whole: quarantined, receipt written.
+    Rejected {
+        /// The verdict.
+        report: ValidationReport,
+    },
+    /// The same bytes were already processed.
+    Duplicate {
+        /// The file's hash.
+        sha256: String,
+        /// The first reception.
+        first: LedgerEntry,
+    },
+    /// Not a declaration (outside `inbox/<declarant>/`, or gone): logged, never applied.
+    Ignored {
+        /// Why.
+        reason: String,
+    },
+}
+
+/// Processes the current version of one object of the inbox bucket. `key` is already
+/// URL-decoded.
+pub async fn ingest_object<O: ObjectStore, S: FileLedger + PositionStore>(
+    objects: &O,
+    state: &S,
+    settings: &IngestSettings,
+    bucket: &str,
+    key: &str,
+    now: DateTime<Utc>,
+) -> Result<IngestOutcome, IngestError> {
+    ingest_version(objects, state, settings, bucket, key, None, now).await
+}
+
+/// Processes one version of one object of the inbox bucket: the version the S3 event names
+/// (or that the local drop wrote), so that a file overwritten before it is read is still
+/// ingested, archived and answered as it was dropped. `key` is already URL-decoded.
+pub async fn ingest_version<O: ObjectStore, S: FileLedger + PositionStore>(
+    objects: &O,
+    state: &S,
+    settings: &IngestSettings,
+    bucket: &str,
+    key: &str,
+    version: Option<&str>,
+    now: DateTime<Utc>,
+) -> Result<IngestOutcome, IngestError> {
+    let inbox = match InboxKey::parse(key) {
+        Ok(inbox) => inbox.with_version(version),
+        Err(e) => {
+            return Ok(IngestOutcome::Ignored {
+                reason: e.to_string(),
+            });
+        }
+    };
+    if keys::is_temporary_upload(&inbox.name) {
+        return Ok(IngestOutcome::Ignored {
+            reason: format!("nom de transfert temporaire, ignoré : {key}"),
+        });
+    }
+    let Some(head) = objects.head(bucket, key, version).await? else {
+        return Ok(IngestOutcome::Ignored {
+            reason: format!("objet absent : {key}"),
+        });
+    };
+    // Above the bound, the object is never loaded: it is archived by copy, its hash is not
+    // needed for the verdict, and the receipt says why.
+    if head.size > settings.limits.max_file_bytes {
+        return reject_oversized(objects, settings, bucket, &inbox, head.size, now).await;
+    }
+    let Some(object) = objects.get_version(bucket, key, version).await? else {
+        return Ok(IngestOutcome::Ignored {
+            reason: format!("objet absent : {key}"),
+        });
+    };
+    let sha256 = sha256_hex(&object.bytes);
+    let claim = LedgerEntry {
+        sha256: sha256.clone(),
+        status: FileStatus::Processing,
+        key: key.to_owned(),
+        version: version.map(str::to_owned),
+        declarant: inbox.declarant.to_string(),
+        owner: lease_token(),
+        lines: [0; 3],
+        received_at: now,
+        lease_until: now + settings.lease,
+        finished_at: None,
+    };
+    match state.claim_file(&claim).await? {
+        Claim::Acquired => {}
+        Claim::Done(first) => {
+            // The same event delivered again: its receipt is already there. A new drop of the
+            // same bytes (another name or version) gets a receipt of its own that says so.
+            let redelivery = first.key == claim.key && first.version == claim.version;
+            if !redelivery {
+                let text = duplicate_receipt_text(&inbox.name, &sha256, now, &first);
+                put_text(objects, bucket, &inbox.receipt_key("accuse.txt"), text).await?;
+            }
+            return Ok(IngestOutcome::Duplicate { sha256, first });
+        }
+        Claim::InProgress(held) => {
+            return Err(IngestError::InProgress {
+                sha256,
+                until: held.lease_until,
+            });
+        }
+    }
+    let owner = claim.owner.clone();
+    let result = process(
+        objects,
+        state,
+        settings,
+        bucket,
+        &inbox,
+        object.bytes,
+        head.last_modified,
+        claim,
+        now,
+    )
+    .await;
+    if result.is_err() {
+        // Best effort: a retry can claim at once instead of waiting for the lease.
+        let _ = state
+            .release_file(inbox.declarant.as_str(), &sha256, &owner)
+            .await;
+    }
+    result
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn process<O: ObjectStore, S: FileLedger + PositionStore>(
+    objects: &O,
+    state: &S,
+    settings: &IngestSettings,
+    bucket: &str,
+    inbox: &InboxKey,
+    bytes: Vec<u8>,
+    uploaded_at: DateTime<Utc>,
+    mut entry: LedgerEntry,
+    now: DateTime<Utc>,
+) -> Result<IngestOutcome, IngestError> {
+    let sha256 = entry.sha256.clone();
+    let ext = inbox.extension();
+    let metadata = BTreeMap::from([
+        ("declarant".to_owned(), inbox.declarant.to_string()),
+        ("sha256".to_owned(), sha256.clone()),
+        ("original-name".to_owned(), ascii_metadata(&inbox.name)),
+    ]);
+    let raw_key = format!(
+        "raw/{}/{}/{sha256}.{ext}",
+        inbox.declarant,
+        now.format("%Y/%m/%d")
+    );
+    objects
+        .put(
+            &settings.lake_bucket,
+            &raw_key,
+            // The one copy of the file: the archive write and the validation each own theirs.
+            bytes.clone(),
+            "application/octet-stream",
+            &metadata,
+        )
+        .await?;
+
+    let checked = checked_off_the_runtime(
+        bytes,
+        inbox,
+        settings.limits.clone(),
+        &sha256,
+        uploaded_at,
+        now,
+    )
+    .await?;
+    let report = checked.report;
+    let summary = match checked.accepted {
+        None => {
+            let quarantine = format!("quarantine/{}/{sha256}.{ext}", inbox.declarant);
+            objects
+                .copy(
+                    &settings.lake_bucket,
+                    &raw_key,
+                    None,
+                    &settings.lake_bucket,
+                    &quarantine,
+                )
+                .await?;
+            write_receipt(objects, bucket, inbox, &report, now, None).await?;
+            None
+        }
+        Some(accepted) => {
+            let history_key = format!(
+                "normalized/as_of={}/declarant={}/{sha256}.parquet",
+                accepted.latest_date, inbox.declarant
+            );
+            objects
+                .put(
+                    &settings.lake_bucket,
+                    &history_key,
+                    accepted.parquet,
+                    "application/vnd.apache.parquet",
+                    &metadata,
+                )
+                .await?;
+            let writes = state.apply_positions(&accepted.positions).await?;
+            let summary = summarise(&accepted.positions, &writes);
+            write_receipt(objects, bucket, inbox, &report, now, Some(&summary)).await?;
+            Some(summary)
+        }
+    };
+    entry.status = if summary.is_some() {
+        FileStatus::Applied
+    } else {
+        FileStatus::Rejected
+    };
+    entry.lines = [
+        report.lines.total as u64,
+        report.lines.accepted as u64,
+        report.lines.rejected as u64,
+    ];
+    entry.finished_at = Some(now);
+    if !state.finish_file(&entry).await? {
+        // This run's lease ran out and another run took the file over: every effect above is
+        // idempotent and that run records the end itself.
+        tracing::warn!(
+            declarant = %inbox.declarant,
+            sha256 = %sha256,
+            "bail expiré pendant le traitement : la fin est laissée à l'exécution qui a repris le fichier"
+        );
+    }
+    Ok(match summary {
+        Some(summary) => IngestOutcome::Applied { report, summary },
+        None => IngestOutcome::Rejected { report },
+    })
+}
+
+/// What the position writes did, for the receipt.
+fn summarise(positions: &[Position], writes: &[PositionWrite]) -> ApplySummary {
+    let mut summary = ApplySummary::default();
+    for (position, write) in positions.iter().zip(writes) {
+        let cip13 = position.cip13.to_string();
+        if write.changed() {
+            summary.applied += 1;
+        }
+        let labelled = |site: &str| {
+            if site.is_empty() {
+                cip13.clone()
+            } else {
+                format!("{cip13} (site « {site} »)")
+            }
+        };
+        for (site, held) in &write.stale {
+            summary.not_newer.push((labelled(site), *held));
+        }
+        for site in &write.corrected {
+            summary.corrected.push((cip13.clone(), site.clone()));
+        }
+        for site in &write.over_limit {
+            summary.over_limit.push((cip13.clone(), site.clone()));
+        }
+    }
+    summary
+}
+
+/// The verdict on a file and, when accepted, what it contributes.
+struct Checked {
+    report: ValidationReport,
+    accepted: Option<Accepted>,
+}
+
+struct Accepted {
+    positions: Vec<Position>,
+    parquet: Vec<u8>,
+    latest_date: NaiveDate,
+}
+
+/// Validation, aggregation and Parquet encoding are CPU work (and polars blocks its thread):
+/// they run on tokio's blocking pool, never on an async worker.
+async fn checked_off_the_runtime(
+    bytes: Vec<u8>,
+    inbox: &InboxKey,
+    limits: Limits,
+    sha256: &str,
+    uploaded_at: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> Result<Checked, IngestError> {
+    let inbox = inbox.clone();
+    let sha256 = sha256.to_owned();
+    tokio::task::spawn_blocking(move || {
+        let ctx = ValidationContext {
+            declarant: Some(&inbox.declarant),
+            today: paris_date(now),
+            limits: &limits,
+            catalogue: None,
+        };
+        let validation = validate(&bytes, &inbox.name, &ctx)?;
+        let accepted = match validation.lines {
+            None => None,
+            Some(lines) => {
+                let positions = file_positions(&lines, &inbox.declarant, &sha256, uploaded_at)?;
+                Some(Accepted {
+                    latest_date: positions
+                        .iter()
+                        .map(|p| p.as_of)
+                        .max()
+                        .unwrap_or_else(|| paris_date(now)),
+                    parquet: normalized_parquet(&lines, inbox.declarant.as_str(), &sha256)?,
+                    positions,
+                })
+            }
+        };
+        Ok(Checked {
+            report: validation.report,
+            accepted,
+        })
+    })
+    .await
+    .unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()))
+}
+
+async fn reject_oversized<O: ObjectStore>(
+    objects: &O,
+    settings: &IngestSettings,
+    bucket: &str,
+    inbox: &InboxKey,
+    size: u64,
+    now: DateTime<Utc>,
+) -> Result<IngestOutcome, IngestError> {
+    let mut report = ValidationReport::new(
+        &inbox.name,
+        String::new(),
+        Some(inbox.declarant.to_string()),
+    );
+    report.reject(oversized(size, &settings.limits));
+    let stamp = now.format("%Y%m%dT%H%M%S");
+    let quarantine = format!(
+        "quarantine/{}/trop-volumineux-{stamp}.{}",
+        inbox.declarant,
+        inbox.extension()
+    );
+    objects
+        .copy(
+            bucket,
+            &inbox.key,
+            inbox.version.as_deref(),
+            &settings.lake_bucket,
+            &quarantine,
+        )
+        .await?;
+    write_receipt(objects, bucket, inbox, &report, now, None).await?;
+    Ok(IngestOutcome::Rejected { report })
+}
+
+async fn write_receipt<O: ObjectStore>(
+    objects: &O,
+    bucket: &str,
+    inbox: &InboxKey,
+    report: &ValidationReport,
+    now: DateTime<Utc>,
+    summary: Option<&ApplySummary>,
+) -> Result<(), StoreError> {
+    put_text(
+        objects,
+        bucket,
+        &inbox.receipt_key("accuse.txt"),
+        receipt_text_applied(report, now, summary),
+    )
+    .await?;
+    if !report.errors.is_empty() {
+        let csv = errors_csv(report);
+        objects
+            .put(
+                bucket,
+                &inbox.receipt_key("erreurs.csv"),
+                csv.into_bytes(),
+                "text/csv; charset=utf-8",
+                &BTreeMap::new(),
+            )
+            .await?;
+    }
+    Ok(())
+}
+
+async fn put_text<O: ObjectStore>(
+    objects: &O,
+    bucket: &str,
+    key: &str,
+    text: String,
+) -> Result<(), StoreError> {
+    objects
+        .put(
+            bucket,
+            key,
+            text.into_bytes(),
+            "text/plain; charset=utf-8",
+            &BTreeMap::new(),
+        )
+        .await?;
+    Ok(())
+}
+
+/// S3 metadata values are sent as HTTP headers: ASCII only, and all of an object's user
+/// metadata must fit in 2 KB.
+fn ascii_metadata(text: &str) -> String {
+    bounded_name(text)
+        .chars()
+        .map(|c| {
+            if c.is_ascii_graphic() || c == ' ' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}

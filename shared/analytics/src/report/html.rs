@@ -1,0 +1,354 @@
+//! The synthesis as one self-contained HTML file in French: no script, no external asset,
+//! styles inline, prints on A4. Every text that comes from data (names, file names, declarant
+//! ids) goes through [`escape`].
+
+use std::fmt::Write;
+
+use chrono::NaiveDate;
+
+use super::svg::{colour, heat_map, stock_chart, thousands};
+use super::synthesis::{ReferenceRow, Synthesis};
+use crate::risk::QualityFlag;
+use medistock_domain::DeclarantType;
+use medistock_domain::Level;
+
+/// Charts drawn at most (the table lists every reference).
+pub const MAX_CHARTS: usize = 40;
+/// Rows of the heat map at most.
+pub const MAX_HEAT_ROWS: usize = 150;
+
+/// Text made safe for HTML content and attribute values.
+pub fn escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            _ => out.push(c),
+        }
+    }
+    out
+}
+
+fn date(d: Option<NaiveDate>) -> String {
+    d.map_or_else(|| "—".to_owned(), |d| d.format("%d/%m/%Y").to_string())
+}
+
+fn days(v: Option<f64>) -> String {
+    v.map_or_else(|| "—".to_owned(), thousands)
+}
+
+fn badge(level: Level) -> String {
+    let ink = if matches!(level, Level::Critique | Level::Rupture) {
+        "#ffffff"
+    } else {
+        "#000000"
+    };
+    format!(
+        r#"<span class="badge" style="background:{};color:{ink}">{}</span>"#,
+        colour(level),
+        level.as_str()
+    )
+}
+
+fn change(r: &ReferenceRow) -> String {
+    match r.last_week {
+        None => "nouveau".to_owned(),
+        Some(before) if before == r.level() => "=".to_owned(),
+        Some(before) if before < r.level() => format!("↑ depuis {}", before.as_str()),
+        Some(before) => format!("↓ depuis {}", before.as_str()),
+    }
+}
+
+fn quality(r: &ReferenceRow) -> String {
+    let notes: Vec<String> = r
+        .assessment
+        .flags
+        .iter()
+        .map(|f| match f {
+            QualityFlag::StalePosition { declarant, as_of } => format!(
+                "position de {} du {}",
+                escape(declarant),
+                as_of.format("%d/%m")
+            ),
+            QualityFlag::NoDemand => "demande inconnue".to_owned(),
+            QualityFlag::NoPosition => "aucune déclaration".to_owned(),
+        })
+        .collect();
+    if notes.is_empty() {
+        "bonne".to_owned()
+    } else {
+        format!("réduite : {}", notes.join(", "))
+    }
+}
+
+const STYLE: &str = r#"
+body{font-family:"DejaVu Sans",Arial,sans-serif;color:#212121;margin:24px auto;max-width:1100px;font-size:13px;line-height:1.4}
+h1{font-size:22px;margin:0 0 4px}h2{font-size:17px;margin:28px 0 8px;border-bottom:2px solid #1565c0;padding-bottom:3px}
+h3{font-size:14px;margin:14px 0 4px}.sub{color:#616161;margin:0 0 16px}
+table{border-collapse:collapse;width:100%;margin:6px 0 12px;font-size:12px}th,td{border:1px solid #e0e0e0;padding:3px 5px;text-align:left;vertical-align:top}td.alt{font-size:11px;white-space:nowrap}
+th{background:#f5f5f5}td.n{text-align:right;white-space:nowrap}.badge{display:inline-block;padding:1px 6px;border-radius:3px;font-weight:bold;font-size:11px}
+.cards{display:flex;gap:10px;flex-wrap:wrap}.card{flex:1;min-width:120px;border:1px solid #e0e0e0;border-radius:4px;padding:8px;text-align:center}
+.card b{display:block;font-size:24px}.chart{border:1px solid #eeeeee;padding:6px;margin:8px 0 16px;page-break-inside:avoid}
+.muted{color:#757575}.legend span{margin-right:12px}
+@media print{body{margin:0;max-width:none;font-size:11px}h2{page-break-after:avoid}tr{page-break-inside:avoid}}
+@page{size:A4;margin:14mm}
+"#;
+
+/// The HTML document of the synthesis.
+pub fn render_html(s: &Synthesis) -> String {
+    let mut h = String::with_capacity(64 * 1024 + s.references.len() * 400);
+    let _ = write!(
+        h,
+        r#"<!DOCTYPE html><html lang="fr"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><title>Medistock — synthèse {week}</title><style>{STYLE}</style></head><body>"#,
+        week = s.week
+    );
+    let _ = write!(
+        h,
+        r#"<h1>Synthèse hebdomadaire des stocks — semaine {}</h1><p class="sub">Du {} au {} · dernier calcul du risque : {} · {} références suivies</p>"#,
+        s.week,
+        s.week.start().format("%d/%m/%Y"),
+        s.week.end().format("%d/%m/%Y"),
+        date(s.as_of),
+        thousands(s.references.len() as f64)
+    );
+
+    h.push_str(r#"<h2>Références par niveau</h2><div class="cards">"#);
+    for level in Level::ALL.iter().rev() {
+        let now = s.counts.get(level).copied().unwrap_or(0);
+        let before = s.counts_last_week.get(level).copied().unwrap_or(0);
+        let delta = now as i64 - before as i64;
+        let _ = write!(
+            h,
+            r#"<div class="card" style="border-top:6px solid {}"><b>{}</b>{}<br><span class="muted">{} depuis la semaine dernière</span></div>"#,
+            colour(*level),
+            thousands(now as f64),
+            level.as_str(),
+            match delta {
+                0 => "inchangé".to_owned(),
+                d if d > 0 => format!("+{d}"),
+                d => d.to_string(),
+            }
+        );
+    }
+    h.push_str("</div>");
+
+    let watched: Vec<&ReferenceRow> = s.watched().collect();
+    let _ = write!(
+        h,
+        r#"<h2>Références en vigilance ou pire ({})</h2>"#,
+        watched.len()
+    );
+    if watched.is_empty() {
+        h.push_str("<p>Aucune référence en vigilance cette semaine.</p>");
+    } else {
+        h.push_str(r#"<table><thead><tr><th>CIP13</th><th>Dénomination</th><th>Niveau</th><th>Évolution</th><th>Stock exploitants / grossistes</th><th>Demande /jour (tendance)</th><th>Couverture (jours)</th><th>Rupture prévue</th><th>Appro. attendus</th><th>Qualité des données</th><th>Alternatives du groupe</th></tr></thead><tbody>"#);
+        for r in &watched {
+            let a = &r.assessment;
+            let supplies: Vec<String> = a
+                .supplies
+                .iter()
+                .map(|s| {
+                    format!(
+                        "{} : {}",
+                        s.date.format("%d/%m"),
+                        thousands(s.quantity as f64)
+                    )
+                })
+                .collect();
+            let alternatives: Vec<String> = r
+                .alternatives
+                .iter()
+                .map(|alt| {
+                    format!(
+                        r#"<span title="{}">{}</span> {} {} j"#,
+                        escape(&alt.denomination),
+                        alt.cip13,
+                        alt.level.as_str(),
+                        days(alt.coverage_days)
+                    )
+                })
+                .collect();
+            let _ = write!(
+                h,
+                r#"<tr><td>{}</td><td>{}{}</td><td>{}</td><td>{}</td><td class="n">{}<br>{}</td><td class="n">{}</td><td class="n">{}</td><td>{}</td><td>{}</td><td>{}</td><td class="alt">{}</td></tr>"#,
+                a.cip13,
+                escape(&r.denomination),
+                if r.mitm { " <b>(MITM)</b>" } else { "" },
+                badge(r.level()),
+                change(r),
+                thousands(a.stock_by_type.exploitants as f64),
+                thousands(a.stock_by_type.grossistes as f64),
+                a.demand.map_or_else(
+                    || "inconnue".to_owned(),
+                    |d| format!("{} (×{:.2})", thousands(d), a.trend).replace('.', ",")
+                ),
+                days(a.coverage_days),
+                date(a.stockout_date),
+                if supplies.is_empty() {
+                    "aucun".to_owned()
+                } else {
+                    supplies.join("<br>")
+                },
+                quality(r),
+                if alternatives.is_empty() {
+                    "—".to_owned()
+                } else {
+                    alternatives.join("<br>")
+                }
+            );
+        }
+        h.push_str("</tbody></table>");
+    }
+
+    let charted: Vec<&&ReferenceRow> = watched
+        .iter()
+        .filter(|r| r.level() >= Level::Tension)
+        .take(MAX_CHARTS)
+        .collect();
+    if !charted.is_empty() {
+        let in_tension = watched
+            .iter()
+            .filter(|r| r.level() >= Level::Tension)
+            .count();
+        let _ = write!(
+            h,
+            r#"<h2>Stock et projection des références en tension</h2><p class="legend"><span>— stock de la chaîne (exploitants + grossistes)</span><span>- - projection</span><span>··· stock couvrant le seuil à la demande actuelle</span>{}</p>"#,
+            if in_tension > charted.len() {
+                format!(
+                    "<br>Les {} plus urgentes sur {in_tension} (toutes figurent dans le tableau).",
+                    charted.len()
+                )
+            } else {
+                String::new()
+            }
+        );
+        for r in charted {
+            let _ = write!(
+                h,
+                r#"<div class="chart"><h3>{} {} {}</h3>{}</div>"#,
+                r.assessment.cip13,
+                escape(&r.denomination),
+                badge(r.level()),
+                stock_chart(r)
+            );
+        }
+    }
+
+    if !s.heat_map.is_empty() {
+        let shown = &s.heat_map[..s.heat_map.len().min(MAX_HEAT_ROWS)];
+        let _ = write!(
+            h,
+            r#"<h2>Niveaux par semaine</h2><p class="legend">{}{}</p>{}"#,
+            Level::ALL
+                .iter()
+                .map(|l| format!(
+                    r#"<span><svg width="10" height="10"><rect width="10" height="10" fill="{}"/></svg> {}</span>"#,
+                    colour(*l),
+                    l.as_str()
+                ))
+                .collect::<String>(),
+            if s.heat_map.len() > shown.len() {
+                format!(
+                    "<br>{} références sur {} (les plus graves aujourd'hui).",
+                    shown.len(),
+                    s.heat_map.len()
+                )
+            } else {
+                String::new()
+            },
+            heat_map(&s.heat_weeks, shown)
+        );
+    }
+
+    let groups: Vec<_> = s
+        .groups
+        .iter()
+        .filter(|g| g.level >= Level::Vigilance)
+        .collect();
+    let _ = write!(
+        h,
+        r#"<h2>Groupes de présentations substituables</h2><p>{} groupes suivis, {} en vigilance ou pire : les présentations d'un groupe mises en commun disent si les alternatives couvrent encore la demande.</p>"#,
+        s.groups.len(),
+        groups.len()
+    );
+    if !groups.is_empty() {
+        h.push_str(r#"<table><thead><tr><th>Groupe</th><th>Niveau</th><th>Présentations</th><th>Stock cumulé</th><th>Demande cumulée /jour</th><th>Couverture (jours)</th><th>Rupture prévue</th></tr></thead><tbody>"#);
+        for g in groups {
+            let _ = write!(
+                h,
+                r#"<tr><td>{}</td><td>{}</td><td>{}</td><td class="n">{}</td><td class="n">{}</td><td class="n">{}</td><td>{}</td></tr>"#,
+                escape(&g.group),
+                badge(g.level),
+                g.members.join(", "),
+                thousands(g.chain_stock),
+                g.demand.map_or_else(|| "—".to_owned(), thousands),
+                days(g.coverage_days),
+                date(g.stockout_date)
+            );
+        }
+        h.push_str("</tbody></table>");
+    }
+
+    let f = &s.files;
+    let _ = write!(
+        h,
+        r#"<h2>Déclarations de la semaine</h2><p>{} fichiers reçus : {} intégrés, {} rejetés{} · {} lignes acceptées, {} lignes rejetées dans les fichiers intégrés.</p>"#,
+        f.received,
+        f.applied,
+        f.rejected,
+        if f.processing > 0 {
+            format!(", {} en cours", f.processing)
+        } else {
+            String::new()
+        },
+        thousands(f.lines_accepted as f64),
+        thousands(f.lines_rejected as f64)
+    );
+    if !s.rejected_files.is_empty() {
+        h.push_str(r#"<h3>Fichiers rejetés</h3><table><thead><tr><th>Déclarant</th><th>Fichier</th><th>Reçu le</th></tr></thead><tbody>"#);
+        for e in &s.rejected_files {
+            let name = e
+                .key
+                .strip_prefix(&format!("inbox/{}/", e.declarant))
+                .unwrap_or(&e.key);
+            let _ = write!(
+                h,
+                "<tr><td>{}</td><td>{}</td><td>{}</td></tr>",
+                escape(&e.declarant),
+                escape(name),
+                e.received_at.format("%d/%m/%Y %H:%M UTC")
+            );
+        }
+        h.push_str("</tbody></table>");
+    }
+    if s.silent.is_empty() {
+        h.push_str("<p>Tous les déclarants ont déclaré cette semaine.</p>");
+    } else {
+        let _ = write!(
+            h,
+            r#"<h3>Déclarants sans déclaration cette semaine ({})</h3><table><thead><tr><th>Déclarant</th><th>Nom</th><th>Type</th><th>Dernière position</th></tr></thead><tbody>"#,
+            s.silent.len()
+        );
+        for d in &s.silent {
+            let _ = write!(
+                h,
+                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                escape(&d.id),
+                escape(&d.name),
+                match d.kind {
+                    DeclarantType::Exploitant => "laboratoire exploitant",
+                    DeclarantType::Grossiste => "grossiste-répartiteur",
+                    DeclarantType::Autre => "autre",
+                },
+                date(d.last_position)
+            );
+        }
+        h.push_str("</tbody></table>");
+    }
+    h.push_str(r#"<p class="muted">Produit par Medistock. Niveaux : RUPTURE (moins d'un jour de stock dans la chaîne), CRITIQUE (rupture prévue sous 7 jours), TENSION (sous 30 jours), VIGILANCE (sous 60 jours, ou exploitant sous son stock de sécurité), seuils ajustables par référence. Le tableau complet est dans le fichier CSV joint.</p></body></html>"#);
+    h
+}

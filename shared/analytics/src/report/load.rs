@@ -1,0 +1,238 @@
+//! Gathering the synthesis' inputs through the storage ports, and writing the report to the
+//! lake: the same code for `medistock report` (local backend) and `functions/report` (AWS).
+
+use std::collections::{BTreeMap, HashMap};
+use std::io::Cursor;
+
+use chrono::{NaiveDate, NaiveTime};
+use polars::prelude::*;
+
+use super::synthesis::{ReportInput, SnapshotPoint, Synthesis, SynthesisError, WEEKS_SHOWN};
+use super::week::Week;
+use super::{render_csv, render_html, synthesise};
+use crate::registry::Registry;
+use crate::risk::config::RiskConfig;
+use medistock_domain::Level;
+use medistock_domain::store::{
+    FileLedger, Notification, ObjectStore, PositionStore, RiskStore, StoreError,
+};
+
+/// Failures of a report (infrastructure or stored data).
+#[derive(Debug, thiserror::Error)]
+pub enum ReportError {
+    /// A storage backend failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// A risk snapshot cannot be read.
+    #[error("instantané de risque illisible : {0}")]
+    Polars(#[from] PolarsError),
+    /// A RISK item cannot be read.
+    #[error(transparent)]
+    Synthesis(#[from] SynthesisError),
+}
+
+/// Reads what the synthesis of `week` needs: RISK items, the week's files (received between
+/// Monday 00:00 and Sunday 24:00 UTC), positions, and the daily risk snapshots of the weeks shown.
+pub async fn load_input<O: ObjectStore, S: PositionStore + RiskStore + FileLedger>(
+    objects: &O,
+    state: &S,
+    lake: &str,
+    week: Week,
+) -> Result<ReportInput, ReportError> {
+    let mut first = week;
+    for _ in 1..WEEKS_SHOWN {
+        first = first.previous();
+    }
+    let midnight = NaiveTime::MIN;
+    let from = week.start().and_time(midnight).and_utc();
+    let to = week
+        .end()
+        .succ_opt()
+        .unwrap_or(week.end())
+        .and_time(midnight)
+        .and_utc();
+    let mut frames = Vec::new();
+    for key in objects.list(lake, "risk/").await? {
+        let date = key
+            .strip_prefix("risk/as_of=")
+            .and_then(|rest| rest.split('/').next())
+            .and_then(|d| d.parse::<NaiveDate>().ok());
+        if date.is_some_and(|d| d >= first.start() && d <= week.end())
+            && let Some(object) = objects.get(lake, &key).await?
+        {
+            frames.push(object.bytes);
+        }
+    }
+    let snapshots = tokio::task::spawn_blocking(move || read_snapshots(frames))
+        .await
+        .unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()))?;
+    Ok(ReportInput {
+        risk: state.risk_items().await?,
+        snapshots,
+        files: state.files_received(from, to).await?,
+        positions: state.all_positions().await?,
+    })
+}
+
+fn read_snapshots(
+    frames: Vec<Vec<u8>>,
+) -> Result<HashMap<String, Vec<SnapshotPoint>>, ReportError> {
+    let mut out: HashMap<String, Vec<SnapshotPoint>> = HashMap::new();
+    for bytes in frames {
+        let frame = ParquetReader::new(Cursor::new(bytes))
+            .with_columns(Some(vec![
+                "cip13".into(),
+                "as_of".into(),
+                "level".into(),
+                "chain_stock".into(),
+            ]))
+            .finish()?;
+        let cips = frame.column("cip13")?.str()?;
+        let dates = frame.column("as_of")?.str()?;
+        let levels = frame.column("level")?.str()?;
+        let stocks = frame.column("chain_stock")?.f64()?;
+        for i in 0..frame.height() {
+            let (Some(cip), Some(Ok(as_of)), Some(Some(level)), Some(chain_stock)) = (
+                cips.get(i),
+                dates.get(i).map(str::parse::<NaiveDate>),
+                levels.get(i).map(Level::parse),
+                stocks.get(i),
+            ) else {
+                continue;
+            };
+            out.entry(cip.to_owned()).or_default().push(SnapshotPoint {
+                as_of,
+                level,
+                chain_stock,
+            });
+        }
+    }
+    for points in out.values_mut() {
+        points.sort_by_key(|p| p.as_of);
+        points.dedup_by_key(|p| p.as_of);
+    }
+    Ok(out)
+}
+
+/// What writing a report did.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReportOutcome {
+    /// The synthesis.
+    pub synthesis: Synthesis,
+    /// Key of the HTML file in the lake.
+    pub html_key: String,
+    /// Key of the CSV file in the lake.
+    pub csv_key: String,
+    /// Size of the HTML file, bytes.
+    pub html_bytes: usize,
+}
+
+/// Builds the synthesis of `week` and writes `reports/<week>/synthese.html` and `.csv` to the
+/// lake (a rerun replaces them).
+pub async fn write_report<O: ObjectStore, S: PositionStore + RiskStore + FileLedger>(
+    objects: &O,
+    state: &S,
+    lake: &str,
+    week: Week,
+    config: &RiskConfig,
+    registry: &Registry,
+) -> Result<ReportOutcome, ReportError> {
+    let input = load_input(objects, state, lake, week).await?;
+    let synthesis = synthesise(week, &input, config, registry)?;
+    let html = render_html(&synthesis);
+    let csv = render_csv(&synthesis);
+    let html_key = format!("reports/{week}/synthese.html");
+    let csv_key = format!("reports/{week}/synthese.csv");
+    let html_bytes = html.len();
+    objects
+        .put(
+            lake,
+            &html_key,
+            html.into_bytes(),
+            "text/html; charset=utf-8",
+            &BTreeMap::new(),
+        )
+        .await?;
+    objects
+        .put(
+            lake,
+            &csv_key,
+            csv.into_bytes(),
+            "text/csv; charset=utf-8",
+            &BTreeMap::new(),
+        )
+        .await?;
+    Ok(ReportOutcome {
+        synthesis,
+        html_key,
+        csv_key,
+        html_bytes,
+    })
+}
+
+/// The email announcing a report: headline figures and where to find it.
+pub fn headline(outcome: &ReportOutcome, location: &str, topic: &str) -> Notification {
+    let s = &outcome.synthesis;
+    let count = |l: Level| s.counts.get(&l).copied().unwrap_or(0);
+    let before = |l: Level| s.counts_last_week.get(&l).copied().unwrap_or(0);
+    let mut body = format!(
+        "Synthèse hebdomadaire Medistock — semaine {} (du {} au {})\n\n",
+        s.week,
+        s.week.start().format("%d/%m/%Y"),
+        s.week.end().format("%d/%m/%Y")
+    );
+    for level in Level::ALL.iter().rev() {
+        body.push_str(&format!(
+            "  {:<10} {:>6} (semaine précédente : {})\n",
+            level.as_str(),
+            count(*level),
+            before(*level)
+        ));
+    }
+    let urgent: Vec<String> = s
+        .references
+        .iter()
+        .filter(|r| r.level() >= Level::Critique)
+        .take(10)
+        .map(|r| {
+            format!(
+                "  - {} {} : {}, rupture prévue {}",
+                r.assessment.cip13,
+                r.denomination,
+                r.level().as_str(),
+                r.assessment
+                    .stockout_date
+                    .map_or_else(|| "—".to_owned(), |d| d.format("%d/%m/%Y").to_string())
+            )
+        })
+        .collect();
+    if !urgent.is_empty() {
+        body.push_str("\nLes plus urgentes :\n");
+        body.push_str(&urgent.join("\n"));
+        body.push('\n');
+    }
+    body.push_str(&format!(
+        "\nFichiers reçus : {} ({} intégrés, {} rejetés) ; déclarants sans déclaration : {}.\n\nRapport complet : {location}/{}\nTableau CSV : {location}/{}\n",
+        s.files.received,
+        s.files.applied,
+        s.files.rejected,
+        s.silent.len(),
+        outcome.html_key,
+        outcome.csv_key
+    ));
+    Notification {
+        topic: topic.to_owned(),
+        subject: format!(
+            "[Medistock] Synthèse {} : {} en rupture ou critique, {} en tension",
+            s.week,
+            count(Level::Rupture) + count(Level::Critique),
+            count(Level::Tension)
+        ),
+        body,
+        sms: None,
+        attributes: BTreeMap::from([
+            ("severity".to_owned(), "info".to_owned()),
+            ("level".to_owned(), "RAPPORT".to_owned()),
+        ]),
+    }
+}

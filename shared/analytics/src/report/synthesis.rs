@@ -1,0 +1,328 @@
+//! The weekly synthesis: what ANSM compiled by hand, computed from the RISK items (the levels
+//! held and their figures), the daily risk snapshots (the weeks before), the ledger (files of
+//! the week) and the positions. Pure: same inputs, same synthesis.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use chrono::NaiveDate;
+
+use super::week::Week;
+use crate::registry::Registry;
+use crate::risk::alert::Alternative;
+use crate::risk::config::RiskConfig;
+use crate::risk::{Assessment, GroupAssessment, Thresholds};
+use medistock_domain::DeclarantType;
+use medistock_domain::Level;
+use medistock_domain::position::Position;
+use medistock_domain::store::{FileStatus, LedgerEntry, RiskItem};
+
+/// Weeks shown in the heat map and the charts, the report's week included.
+pub const WEEKS_SHOWN: usize = 8;
+
+/// One reference's level and chain stock on one day, from a risk snapshot.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct SnapshotPoint {
+    /// Date of the computation.
+    pub as_of: NaiveDate,
+    /// Level computed.
+    pub level: Level,
+    /// Chain stock.
+    pub chain_stock: f64,
+}
+
+/// Everything the synthesis is made of.
+#[derive(Debug, Clone, Default)]
+pub struct ReportInput {
+    /// The RISK items held (references and groups).
+    pub risk: Vec<RiskItem>,
+    /// Daily snapshots of the weeks shown, by CIP13, oldest first.
+    pub snapshots: HashMap<String, Vec<SnapshotPoint>>,
+    /// Ledger entries of the files received during the week.
+    pub files: Vec<LedgerEntry>,
+    /// Latest positions.
+    pub positions: Vec<Position>,
+}
+
+/// A reference in the synthesis.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReferenceRow {
+    /// Its figures at the last computation.
+    pub assessment: Assessment,
+    /// Name (from the monitored references; empty when not listed).
+    pub denomination: String,
+    /// Group of substitutable presentations.
+    pub group: Option<String>,
+    /// Médicament d'intérêt thérapeutique majeur.
+    pub mitm: bool,
+    /// Its thresholds.
+    pub thresholds: Thresholds,
+    /// Level at the end of the week before (from the snapshots), if computed then.
+    pub last_week: Option<Level>,
+    /// Other references of its group.
+    pub alternatives: Vec<Alternative>,
+    /// Chain stock day by day over the weeks shown.
+    pub history: Vec<(NaiveDate, f64)>,
+}
+
+impl ReferenceRow {
+    /// Level held.
+    pub fn level(&self) -> Level {
+        self.assessment.level
+    }
+}
+
+/// A declarant with no file this week.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SilentDeclarant {
+    /// Id.
+    pub id: String,
+    /// Company name.
+    pub name: String,
+    /// Role.
+    pub kind: DeclarantType,
+    /// Date of its latest position, if any.
+    pub last_position: Option<NaiveDate>,
+}
+
+/// Files of the week.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FileCounts {
+    /// Received.
+    pub received: usize,
+    /// Applied.
+    pub applied: usize,
+    /// Rejected as a whole.
+    pub rejected: usize,
+    /// Still being processed.
+    pub processing: usize,
+    /// Lines accepted, in applied files.
+    pub lines_accepted: u64,
+    /// Lines rejected, in applied files.
+    pub lines_rejected: u64,
+}
+
+/// Weekly levels of one reference, oldest week first (`None`: not computed that week).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HeatRow {
+    /// CIP13.
+    pub cip13: String,
+    /// Name.
+    pub denomination: String,
+    /// The worst level of each week.
+    pub weeks: Vec<Option<Level>>,
+}
+
+/// The weekly synthesis.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Synthesis {
+    /// The week.
+    pub week: Week,
+    /// Date of the latest risk computation used.
+    pub as_of: Option<NaiveDate>,
+    /// References per level now.
+    pub counts: BTreeMap<Level, usize>,
+    /// References per level at the end of the week before.
+    pub counts_last_week: BTreeMap<Level, usize>,
+    /// Every reference, worst first (then soonest stock-out, then CIP13).
+    pub references: Vec<ReferenceRow>,
+    /// Groups, worst first.
+    pub groups: Vec<GroupAssessment>,
+    /// Declarants who sent no file this week.
+    pub silent: Vec<SilentDeclarant>,
+    /// Files of the week.
+    pub files: FileCounts,
+    /// Files rejected this week.
+    pub rejected_files: Vec<LedgerEntry>,
+    /// The weeks of the heat map, oldest first.
+    pub heat_weeks: Vec<Week>,
+    /// References in VIGILANCE or worse now or in one of the weeks shown, worst now first.
+    pub heat_map: Vec<HeatRow>,
+}
+
+impl Synthesis {
+    /// References in VIGILANCE or worse.
+    pub fn watched(&self) -> impl Iterator<Item = &ReferenceRow> {
+        self.references
+            .iter()
+            .filter(|r| r.level() >= Level::Vigilance)
+    }
+}
+
+/// Why the synthesis cannot be built.
+#[derive(Debug, thiserror::Error)]
+pub enum SynthesisError {
+    /// A RISK item's figures cannot be read.
+    #[error("figures illisibles pour {subject} : {message}")]
+    Figures {
+        /// Reference or group.
+        subject: String,
+        /// Parser message.
+        message: String,
+    },
+}
+
+/// Builds the synthesis of `week`.
+pub fn synthesise(
+    week: Week,
+    input: &ReportInput,
+    config: &RiskConfig,
+    registry: &Registry,
+) -> Result<Synthesis, SynthesisError> {
+    let mut assessments = Vec::new();
+    let mut groups = Vec::new();
+    for item in &input.risk {
+        let figures = |message: serde_json::Error| SynthesisError::Figures {
+            subject: item.subject.clone(),
+            message: message.to_string(),
+        };
+        if item.group().is_some() {
+            groups.push(serde_json::from_str::<GroupAssessment>(&item.figures).map_err(figures)?);
+        } else {
+            let mut a: Assessment = serde_json::from_str(&item.figures).map_err(figures)?;
+            a.level = item.level;
+            assessments.push(a);
+        }
+    }
+    let all: Vec<&Assessment> = assessments.iter().collect();
+    let alternatives = crate::risk::Alternatives::new(&all, config);
+    let week_before_ends = week.start().pred_opt().unwrap_or(week.start());
+    let level_at = |cip: &str, date: NaiveDate| {
+        input
+            .snapshots
+            .get(cip)
+            .and_then(|points| points.iter().rev().find(|p| p.as_of <= date))
+            .map(|p| p.level)
+    };
+    let mut references: Vec<ReferenceRow> = assessments
+        .iter()
+        .map(|a| {
+            let settings = config.settings(&a.cip13);
+            ReferenceRow {
+                alternatives: alternatives.of(a),
+                last_week: level_at(a.cip13.as_str(), week_before_ends),
+                history: input
+                    .snapshots
+                    .get(a.cip13.as_str())
+                    .map(|points| points.iter().map(|p| (p.as_of, p.chain_stock)).collect())
+                    .unwrap_or_default(),
+                assessment: a.clone(),
+                denomination: settings.denomination,
+                group: settings.group,
+                mitm: settings.mitm,
+                thresholds: settings.thresholds,
+            }
+        })
+        .collect();
+    references.sort_by(|a, b| {
+        b.level()
+            .cmp(&a.level())
+            .then(
+                a.assessment
+                    .days_to_stockout
+                    .unwrap_or(i64::MAX)
+                    .cmp(&b.assessment.days_to_stockout.unwrap_or(i64::MAX)),
+            )
+            .then(a.assessment.cip13.cmp(&b.assessment.cip13))
+    });
+    groups.sort_by(|a, b| {
+        b.level
+            .cmp(&a.level)
+            .then(
+                a.days_to_stockout
+                    .unwrap_or(i64::MAX)
+                    .cmp(&b.days_to_stockout.unwrap_or(i64::MAX)),
+            )
+            .then(a.group.cmp(&b.group))
+    });
+
+    let mut counts = BTreeMap::new();
+    let mut counts_last_week = BTreeMap::new();
+    for r in &references {
+        *counts.entry(r.level()).or_insert(0) += 1;
+        if let Some(level) = r.last_week {
+            *counts_last_week.entry(level).or_insert(0) += 1;
+        }
+    }
+
+    let mut heat_weeks = vec![week];
+    while heat_weeks.len() < WEEKS_SHOWN {
+        let before = heat_weeks[heat_weeks.len() - 1].previous();
+        heat_weeks.push(before);
+    }
+    heat_weeks.reverse();
+    let heat_map = references
+        .iter()
+        .filter_map(|r| {
+            let cip = r.assessment.cip13.as_str();
+            let weeks: Vec<Option<Level>> = heat_weeks
+                .iter()
+                .map(|w| {
+                    input.snapshots.get(cip).and_then(|points| {
+                        points
+                            .iter()
+                            .filter(|p| p.as_of >= w.start() && p.as_of <= w.end())
+                            .map(|p| p.level)
+                            .max()
+                    })
+                })
+                .collect();
+            let ever = r.level() >= Level::Vigilance
+                || weeks.iter().flatten().any(|l| *l >= Level::Vigilance);
+            ever.then(|| HeatRow {
+                cip13: cip.to_owned(),
+                denomination: r.denomination.clone(),
+                weeks,
+            })
+        })
+        .collect();
+
+    let mut files = FileCounts::default();
+    let mut rejected_files = Vec::new();
+    let mut declared: BTreeSet<&str> = BTreeSet::new();
+    for f in &input.files {
+        files.received += 1;
+        declared.insert(f.declarant.as_str());
+        match f.status {
+            FileStatus::Applied => {
+                files.applied += 1;
+                files.lines_accepted += f.lines[1];
+                files.lines_rejected += f.lines[2];
+            }
+            FileStatus::Rejected => {
+                files.rejected += 1;
+                rejected_files.push(f.clone());
+            }
+            FileStatus::Processing => files.processing += 1,
+        }
+    }
+    let mut last_position: BTreeMap<&str, NaiveDate> = BTreeMap::new();
+    for p in &input.positions {
+        let latest = last_position.entry(p.declarant.as_str()).or_insert(p.as_of);
+        *latest = (*latest).max(p.as_of);
+    }
+    let silent = registry
+        .declarants
+        .values()
+        .filter(|d| d.kind != DeclarantType::Autre && !declared.contains(d.id.as_str()))
+        .map(|d| SilentDeclarant {
+            id: d.id.to_string(),
+            name: d.name.clone(),
+            kind: d.kind,
+            last_position: last_position.get(d.id.as_str()).copied(),
+        })
+        .collect();
+
+    Ok(Synthesis {
+        week,
+        as_of: references.iter().map(|r| r.assessment.as_of).max(),
+        counts,
+        counts_last_week,
+        references,
+        groups,
+        silent,
+        files,
+        rejected_files,
+        heat_weeks,
+        heat_map,
+    })
+}

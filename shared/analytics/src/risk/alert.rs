@@ -1,0 +1,337 @@
+//! Alert messages in French: the full email, the short SMS (CRITIQUE and RUPTURE only), and
+//! the message attributes that subscriptions filter on.
+
+use std::collections::BTreeMap;
+use std::fmt::Write;
+
+use chrono::NaiveDate;
+
+use super::assess::{Assessment, QualityFlag};
+use super::config::ReferenceSettings;
+use medistock_domain::Level;
+use medistock_domain::store::Notification;
+
+/// Where alerts go.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AlertTopics {
+    /// CRITIQUE and RUPTURE: email and SMS.
+    pub critical: String,
+    /// TENSION and returns to normal: email.
+    pub info: String,
+}
+
+/// A substitutable reference and how long it lasts.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Alternative {
+    /// CIP13.
+    pub cip13: String,
+    /// Name.
+    pub denomination: String,
+    /// Its level.
+    pub level: Level,
+    /// Its coverage, days.
+    pub coverage_days: Option<f64>,
+}
+
+/// Items of a list (supplies, alternatives, declarants) an alert names at most; the others
+/// are counted.
+pub const LIST_MAX: usize = 10;
+
+/// Names joined by commas, the first [`LIST_MAX`] of them, and how many more.
+fn capped_list(names: &[String]) -> String {
+    let mut text = names
+        .iter()
+        .take(LIST_MAX)
+        .map(String::as_str)
+        .collect::<Vec<_>>()
+        .join(", ");
+    if names.len() > LIST_MAX {
+        text.push_str(&format!(" et {} autre(s)", names.len() - LIST_MAX));
+    }
+    text
+}
+
+/// Whether a transition is announced: escalation to TENSION or worse, and return to NORMAL
+/// from TENSION or worse. VIGILANCE is recorded, for the digest and the reports, not sent.
+pub fn is_announced(from: Level, to: Level) -> bool {
+    (to > from && to >= Level::Tension) || (to == Level::Normal && from >= Level::Tension)
+}
+
+/// A number in French notation: narrow no-break space between thousands, decimal comma.
+pub(crate) fn number(value: f64, decimals: usize) -> String {
+    let text = format!("{value:.decimals$}");
+    let (int, frac) = text
+        .split_once('.')
+        .map_or((text.as_str(), None), |(i, f)| (i, Some(f)));
+    let (sign, digits) = int.strip_prefix('-').map_or(("", int), |d| ("-", d));
+    let mut grouped = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            grouped.push('\u{202f}');
+        }
+        grouped.push(c);
+    }
+    match frac {
+        Some(f) => format!("{sign}{grouped},{f}"),
+        None => format!("{sign}{grouped}"),
+    }
+}
+
+/// The notification of a transition.
+pub fn notification(
+    a: &Assessment,
+    from: Level,
+    settings: &ReferenceSettings,
+    alternatives: &[Alternative],
+    topics: &AlertTopics,
+) -> Notification {
+    let name = if settings.denomination.is_empty() {
+        a.cip13.to_string()
+    } else {
+        settings.denomination.clone()
+    };
+    let critical = a.level >= Level::Critique;
+    let subject = if a.level == Level::Normal {
+        format!("[Medistock] Retour à la normale — {name} ({})", a.cip13)
+    } else {
+        format!("[Medistock] {} — {name} ({})", a.level.as_str(), a.cip13)
+    };
+    let mut body = String::new();
+    let _ = writeln!(
+        body,
+        "Référence : {} — {name}{}",
+        a.cip13,
+        if settings.mitm { " (MITM)" } else { "" }
+    );
+    let _ = writeln!(
+        body,
+        "Niveau : {} (précédent : {})",
+        a.level.as_str(),
+        from.as_str()
+    );
+    let _ = writeln!(body, "Calcul du : {}", a.as_of.format("%d/%m/%Y"));
+    let _ = writeln!(
+        body,
+        "Stock de la chaîne : {} unités (exploitants {}, grossistes {}) ; stock bloqué : {}",
+        number(a.chain_stock, 0),
+        number(a.stock_by_type.exploitants as f64, 0),
+        number(a.stock_by_type.grossistes as f64, 0),
+        number(a.held_stock as f64, 0)
+    );
+    match a.demand {
+        Some(d) => {
+            let _ = writeln!(
+                body,
+                "Demande estimée : {} unités/jour (tendance ×{})",
+                number(d, 1),
+                number(a.trend, 2)
+            );
+        }
+        None => {
+            let _ = writeln!(
+                body,
+                "Demande estimée : non calculable (aucune sortie déclarée)"
+            );
+        }
+    }
+    if let Some(c) = a.coverage_days {
+        let _ = writeln!(body, "Couverture : {} jours", number(c, 1));
+    }
+    let _ = writeln!(
+        body,
+        "{}",
+        stockout_line("Rupture prévue", a.stockout_date, a.days_to_stockout)
+    );
+    if !a.supplies.is_empty() {
+        let _ = writeln!(body, "Approvisionnements attendus :");
+        // The earliest ones decide a stock-out; the rest are counted, not listed.
+        for s in a.supplies.iter().take(LIST_MAX) {
+            let _ = writeln!(
+                body,
+                "  - {} : {} unités",
+                s.date.format("%d/%m/%Y"),
+                number(s.quantity as f64, 0)
+            );
+        }
+        if let Some(rest) = a.supplies.get(LIST_MAX..).filter(|r| !r.is_empty()) {
+            let units = rest.iter().map(|s| s.quantity as f64).sum::<f64>();
+            let _ = writeln!(
+                body,
+                "  - … et {} autre(s) approvisionnement(s) ({} unités, jusqu'au {})",
+                rest.len(),
+                number(units, 0),
+                rest.iter()
+                    .map(|s| s.date)
+                    .max()
+                    .unwrap_or(a.as_of)
+                    .format("%d/%m/%Y")
+            );
+        }
+    }
+    if !a.below_safety_stock.is_empty() {
+        let _ = writeln!(
+            body,
+            "Exploitants sous leur stock de sécurité : {}",
+            capped_list(&a.below_safety_stock)
+        );
+    }
+    if !a.flags.is_empty() {
+        let _ = writeln!(body, "Qualité des données (confiance réduite) :");
+        for f in &a.flags {
+            let text = match f {
+                QualityFlag::StalePosition { declarant, as_of } => {
+                    format!(
+                        "position de {declarant} datée du {}",
+                        as_of.format("%d/%m/%Y")
+                    )
+                }
+                QualityFlag::NoDemand => "aucune sortie déclarée : demande inconnue".to_owned(),
+                QualityFlag::NoPosition => {
+                    "aucun exploitant ni grossiste ne déclare cette référence".to_owned()
+                }
+            };
+            let _ = writeln!(body, "  - {text}");
+        }
+    }
+    if let Some(group) = &settings.group {
+        if alternatives.is_empty() {
+            let _ = writeln!(
+                body,
+                "Alternatives (groupe {group}) : aucune autre présentation suivie."
+            );
+        } else {
+            let _ = writeln!(body, "Alternatives (groupe {group}) :");
+            for alt in alternatives.iter().take(LIST_MAX) {
+                let coverage = coverage_text(alt.coverage_days);
+                let _ = writeln!(
+                    body,
+                    "  - {} {} : {}, {coverage}",
+                    alt.cip13,
+                    alt.denomination,
+                    alt.level.as_str()
+                );
+            }
+            if alternatives.len() > LIST_MAX {
+                let _ = writeln!(
+                    body,
+                    "  - … et {} autre(s) présentation(s)",
+                    alternatives.len() - LIST_MAX
+                );
+            }
+        }
+    }
+    let sms = critical.then(|| {
+        let date = a
+            .stockout_date
+            .map_or_else(|| "-".to_owned(), |d| d.format("%d/%m").to_string());
+        let coverage = a
+            .coverage_days
+            .map_or_else(|| "?".to_owned(), |c| format!("{c:.0}"));
+        let text = format!(
+            "Medistock {} {} {}: rupture prevue {date}, couverture {coverage} j",
+            a.level.as_str(),
+            a.cip13,
+            ascii(&name)
+        );
+        text.chars().take(160).collect()
+    });
+    Notification {
+        topic: if critical {
+            topics.critical.clone()
+        } else {
+            topics.info.clone()
+        },
+        subject,
+        body,
+        sms,
+        attributes: BTreeMap::from([
+            ("severity".to_owned(), severity(a.level).to_owned()),
+            ("level".to_owned(), a.level.as_str().to_owned()),
+            ("cip13".to_owned(), a.cip13.to_string()),
+            ("mitm".to_owned(), settings.mitm.to_string()),
+        ]),
+    }
+}
+
+/// A coverage in whole days, or that it is unknown.
+pub(crate) fn coverage_text(days: Option<f64>) -> String {
+    days.map_or_else(
+        || "couverture inconnue".to_owned(),
+        |c| format!("{} jours", number(c, 0)),
+    )
+}
+
+/// `<what> le : 10/12/2026 (dans 20 jours)`, or that no stock-out falls within the horizon.
+pub(crate) fn stockout_line(what: &str, date: Option<NaiveDate>, days: Option<i64>) -> String {
+    match (date, days) {
+        (Some(date), Some(days)) => format!(
+            "{what} le : {} (dans {days} jours)",
+            date.format("%d/%m/%Y")
+        ),
+        _ => format!("{what} : aucune dans l'horizon de projection"),
+    }
+}
+
+/// The `severity` message attribute of a level.
+pub fn severity(level: Level) -> &'static str {
+    match level {
+        Level::Rupture | Level::Critique => "critical",
+        Level::Tension => "warning",
+        _ => "info",
+    }
+}
+
+/// SMS stay in GSM-7 (160 characters a segment): accents are dropped, other symbols too.
+pub(crate) fn ascii(text: &str) -> String {
+    text.chars()
+        .filter_map(|c| {
+            if c.is_ascii() {
+                return Some(c);
+            }
+            let base =
+                crate::declaration::format::strip_accent(c.to_lowercase().next().unwrap_or(c));
+            let base = if c.is_uppercase() {
+                base.to_ascii_uppercase()
+            } else {
+                base
+            };
+            base.is_ascii().then_some(base)
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn announced_transitions() {
+        assert!(is_announced(Level::Normal, Level::Tension));
+        assert!(is_announced(Level::Tension, Level::Critique));
+        assert!(is_announced(Level::Critique, Level::Normal));
+        assert!(
+            !is_announced(Level::Normal, Level::Vigilance),
+            "VIGILANCE goes to the digest"
+        );
+        assert!(
+            !is_announced(Level::Critique, Level::Tension),
+            "an improvement short of normal is not sent"
+        );
+        assert!(!is_announced(Level::Vigilance, Level::Normal));
+    }
+
+    #[test]
+    fn sms_text_is_plain_ascii() {
+        assert_eq!(
+            ascii("PARACÉTAMOL 500 mg, gélule – ×2"),
+            "PARACETAMOL 500 mg, gelule  2"
+        );
+    }
+
+    #[test]
+    fn numbers_in_french() {
+        assert_eq!(number(1234567.0, 0), "1\u{202f}234\u{202f}567");
+        assert_eq!(number(410.46, 1), "410,5");
+        assert_eq!(number(-12.0, 0), "-12");
+    }
+}

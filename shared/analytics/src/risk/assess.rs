@@ -1,0 +1,495 @@
+//! One reference's assessment: chain stock, demand, coverage, projection, level.
+
+use chrono::{Days, NaiveDate};
+use serde::{Deserialize, Serialize};
+
+use super::demand::{DemandEstimate, estimate_demand};
+use super::level::{Thresholds, level_after};
+use medistock_domain::Level;
+use medistock_domain::position::{Position, Supply};
+use medistock_domain::{Cip13, DeclarantType};
+
+/// A position older than this many days is flagged stale.
+pub const STALE_AFTER_DAYS: i64 = 14;
+/// Days projected ahead.
+pub const HORIZON_DAYS: u32 = 120;
+
+/// What lowers the confidence in an assessment.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "flag", rename_all = "snake_case")]
+pub enum QualityFlag {
+    /// A declarant's position is older than the staleness bound.
+    StalePosition {
+        /// Who.
+        declarant: String,
+        /// Date of its position.
+        as_of: NaiveDate,
+    },
+    /// No demand could be measured: coverage is not computable.
+    NoDemand,
+    /// No manufacturer or wholesaler declares this reference.
+    NoPosition,
+}
+
+/// Everything known about one reference.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReferenceInput {
+    /// The reference.
+    pub cip13: Cip13,
+    /// Each declarant's latest position with its type.
+    pub positions: Vec<(Position, DeclarantType)>,
+    /// Daily demand observations (see [`super::demand_series`]).
+    pub demand_series: Vec<(NaiveDate, f64)>,
+    /// Thresholds for this reference.
+    pub thresholds: Thresholds,
+    /// Legal safety stock of manufacturers, in months of sales (R5124-49-4: 2 for MITM, up to
+    /// 4 for those on ANSM's list, 1 week otherwise).
+    pub safety_stock_months: f64,
+    /// Level held before this computation, for the hysteresis.
+    pub previous_level: Option<Level>,
+}
+
+/// The assessment of one reference at one date.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Assessment {
+    /// The reference.
+    pub cip13: Cip13,
+    /// Date of the assessment.
+    pub as_of: NaiveDate,
+    /// Level after hysteresis.
+    pub level: Level,
+    /// Chain stock projected to `as_of` (manufacturers + wholesalers, held units excluded).
+    pub chain_stock: f64,
+    /// Units held (quarantine), not counted in the chain stock.
+    pub held_stock: i64,
+    /// Stock declared by manufacturers and by wholesalers.
+    pub stock_by_type: StockByType,
+    /// Smoothed demand, units per day.
+    pub demand: Option<f64>,
+    /// Demand trend (1.0 stable).
+    pub trend: f64,
+    /// Chain stock over demand, in days.
+    pub coverage_days: Option<f64>,
+    /// First day the projected chain stock runs out, within the horizon.
+    pub stockout_date: Option<NaiveDate>,
+    /// Days from `as_of` to that date.
+    pub days_to_stockout: Option<i64>,
+    /// Expected supplies after `as_of`, by date.
+    pub supplies: Vec<Supply>,
+    /// Manufacturers whose stock is below their legal safety stock.
+    pub below_safety_stock: Vec<String>,
+    /// What lowers the confidence.
+    pub flags: Vec<QualityFlag>,
+}
+
+/// Stock declared per declarant type.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct StockByType {
+    /// Laboratoires exploitants.
+    pub exploitants: i64,
+    /// Grossistes-répartiteurs.
+    pub grossistes: i64,
+}
+
+/// Assesses one reference at `as_of`.
+pub fn assess(input: &ReferenceInput, as_of: NaiveDate) -> Assessment {
+    let chain: Vec<&(Position, DeclarantType)> = input
+        .positions
+        .iter()
+        .filter(|(_, kind)| *kind != DeclarantType::Autre)
+        .collect();
+    let mut flags = Vec::new();
+    if chain.is_empty() {
+        flags.push(QualityFlag::NoPosition);
+    }
+    for (p, _) in &chain {
+        if (as_of - p.as_of).num_days() > STALE_AFTER_DAYS {
+            flags.push(QualityFlag::StalePosition {
+                declarant: p.declarant.to_string(),
+                as_of: p.as_of,
+            });
+        }
+    }
+    // Declared quantities come from outside: their sums saturate, never wrap or panic.
+    let stock_of = |kind: DeclarantType| {
+        chain
+            .iter()
+            .filter(|(_, k)| *k == kind)
+            .fold(0i64, |sum, (p, _)| sum.saturating_add(p.stock))
+    };
+    let stock_by_type = StockByType {
+        exploitants: stock_of(DeclarantType::Exploitant),
+        grossistes: stock_of(DeclarantType::Grossiste),
+    };
+    let held_stock = chain
+        .iter()
+        .fold(0i64, |sum, (p, _)| sum.saturating_add(p.stock_bloque));
+    let demand = estimate_demand(&input.demand_series, as_of).or_else(|| current_outflow(&chain));
+    let daily = demand.map(|d| d.daily).filter(|d| *d > 0.0);
+    if daily.is_none() {
+        flags.push(QualityFlag::NoDemand);
+    }
+    let trend = demand.map_or(1.0, |d| d.trend);
+    // Each position is brought to `as_of` on its own: its declared outflow since its date taken
+    // off, the supplies it announced for the days in between added (assumed received: the next
+    // declaration will say otherwise). Projecting the summed stock from the oldest position's
+    // date would take a fresh position's consumption off a second time.
+    let chain_stock: f64 = chain.iter().map(|(p, _)| stock_at(p, as_of)).sum();
+    let mut supplies: Vec<Supply> = chain
+        .iter()
+        .flat_map(|(p, _)| p.supplies.iter().cloned())
+        .filter(|s| s.date > as_of)
+        .collect();
+    supplies.sort_by_key(|s| s.date);
+    let stockout_date = daily.and_then(|d| project(chain_stock, d * trend, as_of, &supplies));
+    let days_to_stockout = stockout_date.map(|d| (d - as_of).num_days());
+    let coverage_days = daily.map(|d| chain_stock.max(0.0) / d);
+
+    let below_safety_stock: Vec<String> = chain
+        .iter()
+        .filter(|(p, kind)| {
+            *kind == DeclarantType::Exploitant
+                && p.daily_outflow.is_some_and(|o| {
+                    o > 0.0 && (p.stock as f64) < o * input.safety_stock_months * 30.0
+                })
+        })
+        .map(|(p, _)| p.declarant.to_string())
+        .collect();
+    let level = level_after(
+        input.previous_level,
+        &input.thresholds,
+        days_to_stockout.map(|d| d as f64),
+        coverage_days,
+        !below_safety_stock.is_empty(),
+    );
+    Assessment {
+        cip13: input.cip13,
+        as_of,
+        level,
+        chain_stock,
+        held_stock,
+        stock_by_type,
+        demand: daily,
+        trend,
+        coverage_days,
+        stockout_date,
+        days_to_stockout,
+        supplies,
+        below_safety_stock,
+        flags,
+    }
+}
+
+/// Without history: today's declared outflow, wholesalers' when any declares it.
+fn current_outflow(chain: &[&(Position, DeclarantType)]) -> Option<DemandEstimate> {
+    let sum_of = |kind: DeclarantType| {
+        let values: Vec<f64> = chain
+            .iter()
+            .filter(|(_, k)| *k == kind)
+            .filter_map(|(p, _)| p.daily_outflow)
+            .collect();
+        (!values.is_empty()).then(|| values.iter().sum::<f64>())
+    };
+    sum_of(DeclarantType::Grossiste)
+        .or_else(|| sum_of(DeclarantType::Exploitant))
+        .map(|daily| DemandEstimate {
+            daily,
+            trend: 1.0,
+            observations: 0,
+        })
+}
+
+/// A position's stock carried from its date to `as_of`: declared outflow taken off, supplies
+/// due in between added, never below zero.
+fn stock_at(p: &Position, as_of: NaiveDate) -> f64 {
+    let age = (as_of - p.as_of).num_days().max(0) as f64;
+    let received: f64 = p
+        .supplies
+        .iter()
+        .filter(|s| s.date > p.as_of && s.date <= as_of)
+        .map(|s| s.quantity as f64)
+        .sum();
+    (p.stock as f64 + received - p.daily_outflow.unwrap_or(0.0) * age).max(0.0)
+}
+
+/// Day by day from `as_of`: supplies arrive in the morning, demand is served during the day;
+/// the stock-out is the first day the stock does not cover the day's demand.
+fn project(stock: f64, daily: f64, as_of: NaiveDate, supplies: &[Supply]) -> Option<NaiveDate> {
+    let mut stock = stock;
+    let mut day = as_of;
+    let end = as_of
+        .checked_add_days(Days::new(u64::from(HORIZON_DAYS)))
+        .unwrap_or(as_of);
+    while day <= end {
+        stock += supplies
+            .iter()
+            .filter(|s| s.date == day)
+            .map(|s| s.quantity as f64)
+            .sum::<f64>();
+        if stock < daily {
+            return Some(day);
+        }
+        stock -= daily;
+        day = day.succ_opt()?;
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use medistock_domain::DeclarantId;
+
+    fn d(day: u32) -> NaiveDate {
+        NaiveDate::from_ymd_opt(2026, 11, day).unwrap()
+    }
+
+    fn pos(
+        declarant: &str,
+        as_of: NaiveDate,
+        stock: i64,
+        outflow: Option<f64>,
+        supplies: Vec<Supply>,
+    ) -> Position {
+        Position {
+            cip13: Cip13::parse("3400949497294").unwrap(),
+            declarant: DeclarantId::parse(declarant).unwrap(),
+            as_of,
+            stock,
+            stock_bloque: 0,
+            daily_outflow: outflow,
+            sites: 1,
+            supplies,
+            source_sha256: "x".into(),
+            site_figures: Vec::new(),
+        }
+    }
+
+    fn input(positions: Vec<(Position, DeclarantType)>) -> ReferenceInput {
+        ReferenceInput {
+            cip13: Cip13::parse("3400949497294").unwrap(),
+            positions,
+            demand_series: Vec::new(),
+            thresholds: Thresholds::default(),
+            safety_stock_months: 0.25,
+            previous_level: None,
+        }
+    }
+
+    #[test]
+    fn coverage_and_stock_out_date_from_declared_outflow() {
+        // 1000 at the manufacturer + 500 at the wholesaler, 50 units a day: 30 days.
+        let a = assess(
+            &input(vec![
+                (
+                    pos("lab-a", d(23), 1000, Some(60.0), vec![]),
+                    DeclarantType::Exploitant,
+                ),
+                (
+                    pos("gr-b", d(23), 500, Some(50.0), vec![]),
+                    DeclarantType::Grossiste,
+                ),
+            ]),
+            d(23),
+        );
+        assert_eq!(a.demand, Some(50.0), "wholesalers' outflow measures demand");
+        assert_eq!(a.coverage_days, Some(30.0));
+        // Days 0..29 are served (1500 - 30 × 50 = 0); day 30 is not.
+        assert_eq!(a.days_to_stockout, Some(30));
+        assert_eq!(a.stockout_date, NaiveDate::from_ymd_opt(2026, 12, 23));
+        assert_eq!(
+            a.level,
+            Level::Vigilance,
+            "30 days is not under the 30-day tension threshold"
+        );
+        assert_eq!(
+            a.stock_by_type,
+            StockByType {
+                exploitants: 1000,
+                grossistes: 500
+            }
+        );
+    }
+
+    #[test]
+    fn zero_demand_is_not_computable_and_not_an_alert() {
+        let a = assess(
+            &input(vec![(
+                pos("gr-b", d(23), 500, Some(0.0), vec![]),
+                DeclarantType::Grossiste,
+            )]),
+            d(23),
+        );
+        assert_eq!(
+            (a.demand, a.coverage_days, a.stockout_date),
+            (None, None, None)
+        );
+        assert_eq!(a.level, Level::Normal);
+        assert_eq!(a.flags, [QualityFlag::NoDemand]);
+    }
+
+    #[test]
+    fn no_position_at_all_is_flagged() {
+        let a = assess(&input(vec![]), d(23));
+        assert_eq!(a.flags, [QualityFlag::NoPosition, QualityFlag::NoDemand]);
+        assert_eq!(a.level, Level::Normal);
+    }
+
+    #[test]
+    fn a_supply_arriving_the_day_of_the_stock_out_averts_it() {
+        // 100 units, 20 a day: out on day 5 (28 Nov). 100 more arrive on 28 Nov: out on day 10.
+        let without = assess(
+            &input(vec![(
+                pos("gr-b", d(23), 100, Some(20.0), vec![]),
+                DeclarantType::Grossiste,
+            )]),
+            d(23),
+        );
+        assert_eq!(without.stockout_date, Some(d(28)));
+        assert_eq!(without.level, Level::Critique);
+        let supply = vec![Supply {
+            date: d(28),
+            quantity: 100,
+        }];
+        let with = assess(
+            &input(vec![(
+                pos("gr-b", d(23), 100, Some(20.0), supply),
+                DeclarantType::Grossiste,
+            )]),
+            d(23),
+        );
+        assert_eq!(with.stockout_date, NaiveDate::from_ymd_opt(2026, 12, 3));
+        assert_eq!(with.days_to_stockout, Some(10));
+        assert_eq!(with.level, Level::Tension);
+    }
+
+    #[test]
+    fn a_stale_position_is_projected_to_today_and_flagged() {
+        // Declared 1000 on 3 Nov at 20 a day: 20 days consumed by 23 Nov, 600 left.
+        let a = assess(
+            &input(vec![(
+                pos("gr-b", d(3), 1000, Some(20.0), vec![]),
+                DeclarantType::Grossiste,
+            )]),
+            d(23),
+        );
+        assert_eq!(a.chain_stock, 600.0);
+        assert_eq!(a.days_to_stockout, Some(30));
+        assert_eq!(
+            a.flags,
+            [QualityFlag::StalePosition {
+                declarant: "gr-b".into(),
+                as_of: d(3)
+            }]
+        );
+    }
+
+    #[test]
+    fn a_supply_due_between_the_position_and_today_is_counted() {
+        // Declared 1000 on 3 Nov at 20 a day, with 500 due on 10 Nov: by 23 Nov, 1000 + 500 -
+        // 20 days × 20 = 1100 left, 55 days. The supply is past, so not listed as expected.
+        let supply = vec![Supply {
+            date: d(10),
+            quantity: 500,
+        }];
+        let a = assess(
+            &input(vec![(
+                pos("gr-b", d(3), 1000, Some(20.0), supply),
+                DeclarantType::Grossiste,
+            )]),
+            d(23),
+        );
+        assert_eq!(a.chain_stock, 1100.0);
+        assert_eq!(a.days_to_stockout, Some(55));
+        assert!(a.supplies.is_empty());
+    }
+
+    #[test]
+    fn less_than_a_day_of_stock_is_a_rupture() {
+        let a = assess(
+            &input(vec![(
+                pos("gr-b", d(23), 10, Some(20.0), vec![]),
+                DeclarantType::Grossiste,
+            )]),
+            d(23),
+        );
+        assert_eq!((a.level, a.days_to_stockout), (Level::Rupture, Some(0)));
+    }
+
+    #[test]
+    fn a_manufacturer_below_its_safety_stock_raises_vigilance() {
+        // MITM: 2 months of its 100 a day = 6000; it holds 5000. The chain covers 70 days.
+        let mut i = input(vec![
+            (
+                pos("lab-a", d(23), 5000, Some(100.0), vec![]),
+                DeclarantType::Exploitant,
+            ),
+            (
+                pos("gr-b", d(23), 2000, Some(100.0), vec![]),
+                DeclarantType::Grossiste,
+            ),
+        ]);
+        i.safety_stock_months = 2.0;
+        let a = assess(&i, d(23));
+        assert_eq!(a.coverage_days, Some(70.0));
+        assert_eq!(
+            (a.level, a.below_safety_stock.as_slice()),
+            (Level::Vigilance, ["lab-a".to_owned()].as_slice())
+        );
+    }
+
+    #[test]
+    fn history_and_trend_drive_the_projection() {
+        let mut i = input(vec![(
+            pos("gr-b", d(23), 3000, Some(100.0), vec![]),
+            DeclarantType::Grossiste,
+        )]);
+        // Demand doubled this week: trend 1.6 (see demand tests), smoothed demand above 100.
+        i.demand_series = vec![(d(2), 100.0), (d(9), 100.0), (d(16), 100.0), (d(23), 200.0)];
+        let a = assess(&i, d(23));
+        assert!((a.trend - 1.6).abs() < 1e-9);
+        let daily = a.demand.unwrap();
+        let expected_days = (3000.0 / (daily * 1.6)).ceil() as i64 - 1;
+        assert_eq!(a.days_to_stockout, Some(expected_days));
+        assert_eq!(
+            a.level,
+            Level::Tension,
+            "the trend turns 3000 units into less than 30 days"
+        );
+    }
+
+    #[test]
+    fn quantities_at_the_edge_of_i64_saturate_instead_of_overflowing() {
+        // Three wholesalers declaring absurd stocks: the sum saturates, the run goes on.
+        let huge = i64::MAX / 2;
+        let positions = (0..3)
+            .map(|i| {
+                let mut p = pos(&format!("gr-{i}"), d(20), huge, Some(10.0), vec![]);
+                p.stock_bloque = huge;
+                (p, DeclarantType::Grossiste)
+            })
+            .collect();
+        let a = assess(&input(positions), d(23));
+        assert_eq!(a.stock_by_type.grossistes, i64::MAX);
+        assert_eq!(a.held_stock, i64::MAX);
+        assert!(a.chain_stock.is_finite() && a.chain_stock > 0.0);
+    }
+
+    #[test]
+    fn same_inputs_same_output() {
+        let i = input(vec![(
+            pos(
+                "gr-b",
+                d(20),
+                777,
+                Some(13.0),
+                vec![Supply {
+                    date: d(30),
+                    quantity: 50,
+                }],
+            ),
+            DeclarantType::Grossiste,
+        )]);
+        assert_eq!(assess(&i, d(23)), assess(&i, d(23)));
+    }
+}

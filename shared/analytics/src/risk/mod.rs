@@ -1,0 +1,22 @@
+//! Risk of shortage per reference: demand estimate, chain stock, coverage, day-by-day
+//! projection with expected supplies, predicted stock-out date, data-quality flags, and the
+//! level with its hysteresis. Pure and deterministic: same inputs and `as_of`, same output.
+//! The model and its defaults: `docs/risk-model.md`.
+
+pub mod alert;
+mod assess;
+pub mod config;
+mod demand;
+mod group;
+mod level;
+mod outbox;
+mod run;
+
+pub use assess::{Assessment, QualityFlag, ReferenceInput, assess};
+pub use demand::{DemandEstimate, demand_series, estimate_demand};
+pub use group::{GroupAssessment, assess_groups};
+pub use level::{Thresholds, level_after};
+pub use outbox::{Alternatives, RunChanges, outbox_records};
+pub use run::{
+    GroupTransition, RiskError, RiskOutcome, RiskRun, RunSummary, Scope, Transition, run_risk,
+};

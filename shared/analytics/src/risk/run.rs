@@ -1,0 +1,432 @@
+//! The risk run: every reference in scope assessed at `as_of` from the positions held and the
+//! normalized history, compared with the stored level; a RISK item written per reference
+//! (conditional on its version), an outbox record per announced transition (deterministic
+//! key: a rerun or a concurrent run never alerts twice), and a Parquet snapshot.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::Cursor;
+
+use chrono::{DateTime, Days, NaiveDate, Utc};
+use futures::stream::{self, StreamExt, TryStreamExt};
+use polars::prelude::*;
+use serde::Serialize;
+
+use super::alert::{AlertTopics, is_announced};
+use super::assess::{Assessment, ReferenceInput, assess};
+use super::config::RiskConfig;
+use super::demand::{LOOKBACK_DAYS, demand_series};
+use super::group::{GroupAssessment, assess_groups};
+use super::outbox::{RunChanges, outbox_records};
+use crate::declaration::cells::epoch_days;
+use medistock_domain::Level;
+use medistock_domain::store::{
+    AlertOutbox, GROUP_SUBJECT_PREFIX, ObjectStore, PositionStore, RiskItem, RiskStore, StoreError,
+};
+use medistock_domain::{Cip13, DeclarantType};
+
+/// RISK items and alert records written at once.
+const WRITE_CONCURRENCY: usize = 16;
+
+/// Failures of a run (infrastructure or computation; never of the data).
+#[derive(Debug, thiserror::Error)]
+pub enum RiskError {
+    /// A storage backend failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// A polars computation failed.
+    #[error("calcul du risque : {0}")]
+    Polars(#[from] PolarsError),
+}
+
+/// Which references to compute.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum Scope {
+    /// Every reference with a position or in the monitored list.
+    #[default]
+    All,
+    /// These references only.
+    References(Vec<Cip13>),
+}
+
+/// Where the run reads and writes.
+#[derive(Debug, Clone)]
+pub struct RiskRun<'a> {
+    /// The lake bucket (history in, snapshot out).
+    pub lake_bucket: &'a str,
+    /// Alert topics.
+    pub topics: &'a AlertTopics,
+    /// Declarant types and monitored references.
+    pub config: &'a RiskConfig,
+}
+
+/// One level change of a reference.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Transition {
+    /// The reference.
+    pub cip13: String,
+    /// Level before.
+    pub from: Level,
+    /// Level after.
+    pub to: Level,
+    /// Whether it is announced (in its own or its group's message).
+    pub announced: bool,
+}
+
+/// One level change of a group of substitutable presentations.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct GroupTransition {
+    /// The group id.
+    pub group: String,
+    /// Level before.
+    pub from: Level,
+    /// Level after.
+    pub to: Level,
+}
+
+/// What a run did.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RunSummary {
+    /// Date computed.
+    pub as_of: NaiveDate,
+    /// Nothing written.
+    pub dry_run: bool,
+    /// References assessed.
+    pub references: usize,
+    /// References per level.
+    pub levels: BTreeMap<Level, usize>,
+    /// Level changes.
+    pub transitions: Vec<Transition>,
+    /// Groups per level (groups are assessed on full runs only).
+    pub group_levels: BTreeMap<Level, usize>,
+    /// Level changes of groups.
+    pub group_transitions: Vec<GroupTransition>,
+    /// Alert records created by this run (messages, groups' and digest included).
+    pub alerts_created: usize,
+    /// The snapshot written.
+    pub snapshot_key: Option<String>,
+}
+
+/// A run's summary and everything it assessed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RiskOutcome {
+    /// What the run did.
+    pub summary: RunSummary,
+    /// One assessment per reference in scope.
+    pub assessments: Vec<Assessment>,
+    /// One assessment per group (empty on a partial scope).
+    pub groups: Vec<GroupAssessment>,
+}
+
+/// Runs the risk computation. Groups are assessed when the scope is [`Scope::All`]: a partial
+/// scope does not see every member of a group.
+pub async fn run_risk<O: ObjectStore, S: PositionStore + RiskStore + AlertOutbox>(
+    objects: &O,
+    state: &S,
+    run: &RiskRun<'_>,
+    scope: &Scope,
+    as_of: NaiveDate,
+    dry_run: bool,
+    now: DateTime<Utc>,
+) -> Result<RiskOutcome, RiskError> {
+    let positions = state.all_positions().await?;
+    let previous: BTreeMap<String, RiskItem> = state
+        .risk_items()
+        .await?
+        .into_iter()
+        .map(|item| (item.subject.clone(), item))
+        .collect();
+    let history = load_history(objects, run.lake_bucket, as_of).await?;
+    let config = run.config.clone();
+    let scope = scope.clone();
+    let previous_levels: BTreeMap<String, Level> =
+        previous.iter().map(|(k, v)| (k.clone(), v.level)).collect();
+    let (assessments, groups) = tokio::task::spawn_blocking(
+        move || -> Result<(Vec<Assessment>, Vec<GroupAssessment>), RiskError> {
+            let series = match history {
+                Some(frame) => demand_series(&frame, &config.kinds)?,
+                None => BTreeMap::new(),
+            };
+            let mut by_reference: BTreeMap<
+                Cip13,
+                Vec<(medistock_domain::position::Position, DeclarantType)>,
+            > = BTreeMap::new();
+            for p in positions {
+                let kind = config
+                    .kinds
+                    .get(p.declarant.as_str())
+                    .copied()
+                    .unwrap_or(DeclarantType::Autre);
+                by_reference.entry(p.cip13).or_default().push((p, kind));
+            }
+            let references: BTreeSet<Cip13> = match &scope {
+                Scope::All => by_reference
+                    .keys()
+                    .chain(config.references.keys())
+                    .copied()
+                    .collect(),
+                Scope::References(list) => list.iter().copied().collect(),
+            };
+            let inputs: Vec<ReferenceInput> = references
+                .into_iter()
+                .map(|cip13| {
+                    let settings = config.settings(&cip13);
+                    ReferenceInput {
+                        cip13,
+                        positions: by_reference.remove(&cip13).unwrap_or_default(),
+                        demand_series: series.get(&cip13).cloned().unwrap_or_default(),
+                        thresholds: settings.thresholds,
+                        safety_stock_months: settings.safety_stock_months,
+                        previous_level: previous_levels.get(cip13.as_str()).copied(),
+                    }
+                })
+                .collect();
+            let assessments = inputs.iter().map(|i| assess(i, as_of)).collect();
+            let groups = match scope {
+                Scope::All => {
+                    let held: BTreeMap<String, Level> = previous_levels
+                        .iter()
+                        .filter_map(|(subject, level)| {
+                            subject
+                                .strip_prefix(GROUP_SUBJECT_PREFIX)
+                                .map(|g| (g.to_owned(), *level))
+                        })
+                        .collect();
+                    assess_groups(&inputs, &config, &held, as_of)
+                }
+                Scope::References(_) => Vec::new(),
+            };
+            Ok((assessments, groups))
+        },
+    )
+    .await
+    .unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()))?;
+
+    let level_held = |subject: &str| previous.get(subject).map_or(Level::Normal, |h| h.level);
+    let changes = RunChanges {
+        references: assessments
+            .iter()
+            .map(|a| (a, level_held(a.cip13.as_str())))
+            .collect(),
+        groups: groups
+            .iter()
+            .map(|g| (g, level_held(&RiskItem::group_subject(&g.group))))
+            .collect(),
+    };
+    let mut summary = RunSummary {
+        as_of,
+        dry_run,
+        references: assessments.len(),
+        levels: BTreeMap::new(),
+        transitions: Vec::new(),
+        group_levels: BTreeMap::new(),
+        group_transitions: Vec::new(),
+        alerts_created: 0,
+        snapshot_key: None,
+    };
+    for (a, from) in &changes.references {
+        *summary.levels.entry(a.level).or_default() += 1;
+        if *from != a.level {
+            summary.transitions.push(Transition {
+                cip13: a.cip13.to_string(),
+                from: *from,
+                to: a.level,
+                announced: is_announced(*from, a.level),
+            });
+        }
+    }
+    for (g, from) in &changes.groups {
+        *summary.group_levels.entry(g.level).or_default() += 1;
+        if *from != g.level {
+            summary.group_transitions.push(GroupTransition {
+                group: g.group.clone(),
+                from: *from,
+                to: g.level,
+            });
+        }
+    }
+    if !dry_run {
+        // The outbox first, then the levels: a crash in between leaves the transitions to be
+        // seen again by the next run, whose records carry the same keys. Many writes in flight:
+        // 20,000 sequential DynamoDB round trips would take minutes. Loops build the futures
+        // (a closure here defeats the compiler's proof that they are Send).
+        let records = outbox_records(&changes, run.config, run.topics, as_of, now);
+        let mut puts = Vec::with_capacity(records.len());
+        for record in &records {
+            puts.push(state.put_alert_once(record));
+        }
+        let created: Vec<bool> = stream::iter(puts)
+            .buffer_unordered(WRITE_CONCURRENCY)
+            .try_collect()
+            .await?;
+        summary.alerts_created = created.into_iter().filter(|c| *c).count();
+
+        let mut items = Vec::with_capacity(assessments.len() + groups.len());
+        for a in &assessments {
+            items.push(risk_item(
+                a.cip13.to_string(),
+                a.level,
+                a,
+                &previous,
+                as_of,
+                now,
+            )?);
+        }
+        for g in &groups {
+            items.push(risk_item(
+                RiskItem::group_subject(&g.group),
+                g.level,
+                g,
+                &previous,
+                as_of,
+                now,
+            )?);
+        }
+        let mut writes = Vec::with_capacity(items.len());
+        for (item, expected) in &items {
+            writes.push(state.put_risk(item, *expected));
+        }
+        // A lost conditional write means another run stored these levels first.
+        let _: Vec<bool> = stream::iter(writes)
+            .buffer_unordered(WRITE_CONCURRENCY)
+            .try_collect()
+            .await?;
+    }
+    if !dry_run && !assessments.is_empty() {
+        let key = format!("risk/as_of={as_of}/risk.parquet");
+        let bytes = snapshot_parquet(&assessments)?;
+        objects
+            .put(
+                run.lake_bucket,
+                &key,
+                bytes,
+                "application/vnd.apache.parquet",
+                &BTreeMap::new(),
+            )
+            .await?;
+        summary.snapshot_key = Some(key);
+    }
+    Ok(RiskOutcome {
+        summary,
+        assessments,
+        groups,
+    })
+}
+
+/// The RISK item to store for a subject, with the version it expects to replace.
+fn risk_item(
+    subject: String,
+    level: Level,
+    figures: &impl Serialize,
+    previous: &BTreeMap<String, RiskItem>,
+    as_of: NaiveDate,
+    now: DateTime<Utc>,
+) -> Result<(RiskItem, Option<u64>), RiskError> {
+    let held = previous.get(&subject);
+    let item = RiskItem {
+        level,
+        as_of,
+        computed_at: now,
+        version: held.map_or(1, |h| h.version + 1),
+        figures: serde_json::to_string(figures).map_err(|e| StoreError::Corrupt(e.to_string()))?,
+        subject,
+    };
+    Ok((item, held.map(|h| h.version)))
+}
+
+/// The normalized history visible on `as_of` (partitions of the look-back window), with the
+/// columns the demand needs.
+async fn load_history<O: ObjectStore>(
+    objects: &O,
+    lake: &str,
+    as_of: NaiveDate,
+) -> Result<Option<DataFrame>, RiskError> {
+    let from = as_of
+        .checked_sub_days(Days::new(LOOKBACK_DAYS as u64))
+        .unwrap_or(as_of);
+    let mut frames = Vec::new();
+    for key in objects.list(lake, "normalized/").await? {
+        let partition = key
+            .strip_prefix("normalized/as_of=")
+            .and_then(|rest| rest.split('/').next())
+            .and_then(|d| d.parse::<NaiveDate>().ok());
+        if !partition.is_some_and(|d| d >= from && d <= as_of) {
+            continue;
+        }
+        if let Some(object) = objects.get(lake, &key).await? {
+            frames.push(object.bytes);
+        }
+    }
+    if frames.is_empty() {
+        return Ok(None);
+    }
+    let limit = epoch_days(as_of);
+    tokio::task::spawn_blocking(move || -> Result<Option<DataFrame>, RiskError> {
+        let mut all: Option<DataFrame> = None;
+        for bytes in frames {
+            let frame = ParquetReader::new(Cursor::new(bytes)).finish()?;
+            // History written before sites were read has no `site` column: one site.
+            let site = if frame.schema().contains("site") {
+                col("site")
+            } else {
+                lit(NULL).cast(DataType::String).alias("site")
+            };
+            let frame = frame
+                .lazy()
+                .select([
+                    col("cip13"),
+                    col("date_stock"),
+                    col("declarant"),
+                    col("daily_outflow"),
+                    site,
+                    col("source_sha256"),
+                ])
+                .filter(col("date_stock").cast(DataType::Int32).lt_eq(lit(limit)))
+                .collect()?;
+            match all.as_mut() {
+                Some(acc) => {
+                    acc.vstack_mut(&frame)?;
+                }
+                None => all = Some(frame),
+            }
+        }
+        Ok(all)
+    })
+    .await
+    .unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()))
+}
+
+fn snapshot_parquet(assessments: &[Assessment]) -> Result<Vec<u8>, RiskError> {
+    let n = assessments.len();
+    let text = |name: &str, f: &dyn Fn(&Assessment) -> String| {
+        StringChunked::from_iter_values(name.into(), assessments.iter().map(f)).into_column()
+    };
+    let float = |name: &str, f: &dyn Fn(&Assessment) -> Option<f64>| {
+        Float64Chunked::from_iter_options(name.into(), assessments.iter().map(f)).into_column()
+    };
+    let int = |name: &str, f: &dyn Fn(&Assessment) -> Option<i64>| {
+        Int64Chunked::from_iter_options(name.into(), assessments.iter().map(f)).into_column()
+    };
+    let mut frame = DataFrame::new(
+        n,
+        vec![
+            text("cip13", &|a| a.cip13.to_string()),
+            text("as_of", &|a| a.as_of.to_string()),
+            text("level", &|a| a.level.as_str().to_owned()),
+            float("chain_stock", &|a| Some(a.chain_stock)),
+            int("stock_exploitants", &|a| Some(a.stock_by_type.exploitants)),
+            int("stock_grossistes", &|a| Some(a.stock_by_type.grossistes)),
+            int("held_stock", &|a| Some(a.held_stock)),
+            float("demand", &|a| a.demand),
+            float("trend", &|a| Some(a.trend)),
+            float("coverage_days", &|a| a.coverage_days),
+            text("stockout_date", &|a| {
+                a.stockout_date.map(|d| d.to_string()).unwrap_or_default()
+            }),
+            int("days_to_stockout", &|a| a.days_to_stockout),
+            int("quality_flags", &|a| Some(a.flags.len() as i64)),
+        ],
+    )?;
+    let mut out = Vec::new();
+    ParquetWriter::new(&mut out).finish(&mut frame)?;
+    Ok(out)
+}

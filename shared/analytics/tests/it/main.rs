@@ -1,0 +1,31 @@
+//! The analytics crate's integration tests, one binary (a test binary links polars once):
+//! each module is a specification of one part, read top to bottom.
+
+mod bdpm_snapshot;
+mod declaration_corpus;
+mod declaration_xlsx;
+mod hostile_files;
+mod ingest_pipeline;
+mod never_panics;
+mod report;
+mod risk_run;
+mod throttling;
+
+/// Every state port at once: what a whole pipeline (ingest, then risk, then report) runs on.
+pub trait State:
+    medistock_domain::store::FileLedger
+    + medistock_domain::store::AccountStore
+    + medistock_domain::store::PositionStore
+    + medistock_domain::store::RiskStore
+    + medistock_domain::store::AlertOutbox
+{
+}
+
+impl<T> State for T where
+    T: medistock_domain::store::FileLedger
+        + medistock_domain::store::AccountStore
+        + medistock_domain::store::PositionStore
+        + medistock_domain::store::RiskStore
+        + medistock_domain::store::AlertOutbox
+{
+}

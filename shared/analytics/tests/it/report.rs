@@ -1,0 +1,230 @@
+//! The weekly synthesis over ingested declarations and a risk run: the references at each
+//! level are exactly the RISK items', the figures are theirs, the week's files and the silent
+//! declarants are counted, and hostile strings come out escaped (HTML) or neutralised (CSV).
+
+use chrono::{DateTime, NaiveDate, Utc};
+use medistock_analytics::registry::Registry;
+use medistock_analytics::report::{Week, headline, write_report};
+use medistock_analytics::risk::alert::AlertTopics;
+use medistock_analytics::risk::config::RiskConfig;
+use medistock_analytics::risk::{Assessment, RiskRun, Scope, run_risk};
+use medistock_domain::Level;
+use medistock_domain::store::{ObjectStore, RiskStore};
+use medistock_local::LocalBackend;
+
+const REGISTRY: &str = "declarant;nom;type\nlab-a;Laboratoire A;exploitant\ngr-b;Grossiste B;grossiste\ngr-c;Grossiste <b>C</b>;grossiste\n";
+const REFERENCES: &str = "cip13;denomination;groupe;mitm\n\
+    3400949497294;<script>alert(\"x\")</script> & co;12;oui\n\
+    3400949497706;=HYPERLINK(\"http://evil\");12;non\n\
+    3400930000007;PARACETAMOL 500 mg;;non\n";
+
+fn day(d: u32) -> NaiveDate {
+    NaiveDate::from_ymd_opt(2026, 11, d).unwrap()
+}
+
+fn at(d: u32) -> DateTime<Utc> {
+    day(d).and_hms_opt(9, 0, 0).unwrap().and_utc()
+}
+
+async fn drop_file(backend: &LocalBackend, declarant: &str, name: &str, bytes: &[u8], d: u32) {
+    medistock_testkit::declare(
+        &backend.objects,
+        &backend.state,
+        declarant,
+        name,
+        bytes,
+        at(d),
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_synthesis_holds_the_risk_items_and_escapes_declarant_strings() {
+    let dir = tempfile::tempdir().unwrap();
+    let backend = LocalBackend::open(dir.path()).unwrap();
+    let registry = Registry::parse(REGISTRY).unwrap();
+    let config = RiskConfig::new(&registry, Some(REFERENCES)).unwrap();
+    let run = RiskRun {
+        lake_bucket: "lac",
+        topics: &AlertTopics {
+            critical: "critique".into(),
+            info: "info".into(),
+        },
+        config: &config,
+    };
+    // Last week (Wednesday 11 Nov): everything comfortable, so the levels change this week.
+    drop_file(&backend, "gr-b", "s46.csv", b"cip13;date_stock;stock;sorties;periode_jours\n3400949497294;2026-11-11;9000;700;7\n3400949497706;2026-11-11;9000;700;7\n3400930000007;2026-11-11;9000;700;7\n", 11).await;
+    run_risk(
+        &backend.objects,
+        &backend.state,
+        &run,
+        &Scope::All,
+        day(11),
+        false,
+        at(11),
+    )
+    .await
+    .unwrap();
+    // This week (Friday 20 Nov): 20 days, 3 days, and still 90 days.
+    drop_file(&backend, "gr-b", "s47.csv", b"cip13;date_stock;stock;sorties;periode_jours\n3400949497294;2026-11-20;2000;700;7\n3400949497706;2026-11-20;300;700;7\n3400930000007;2026-11-20;9000;700;7\n", 20).await;
+    drop_file(&backend, "lab-a", "s47.csv", b"cip13;date_stock;stock;sorties;periode_jours;appro_quantite;appro_date\n3400949497706;2026-11-20;0;0;7;5000;2026-12-15\n", 20).await;
+    drop_file(
+        &backend,
+        "lab-a",
+        "<img src=x onerror=alert(1)>.csv",
+        b"%PDF-1.7 not a declaration",
+        20,
+    )
+    .await;
+    run_risk(
+        &backend.objects,
+        &backend.state,
+        &run,
+        &Scope::All,
+        day(20),
+        false,
+        at(20),
+    )
+    .await
+    .unwrap();
+
+    let week = Week::of(day(20));
+    let outcome = write_report(
+        &backend.objects,
+        &backend.state,
+        "lac",
+        week,
+        &config,
+        &registry,
+    )
+    .await
+    .unwrap();
+    let s = &outcome.synthesis;
+    assert_eq!(outcome.html_key, "reports/2026-W47/synthese.html");
+
+    // The references at each level are exactly the RISK items'.
+    let items: Vec<_> = backend
+        .state
+        .risk_items()
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|i| i.group().is_none())
+        .collect();
+    for level in Level::ALL {
+        let mut from_items: Vec<&str> = items
+            .iter()
+            .filter(|i| i.level == level)
+            .map(|i| i.subject.as_str())
+            .collect();
+        let mut from_report: Vec<&str> = s
+            .references
+            .iter()
+            .filter(|r| r.level() == level)
+            .map(|r| r.assessment.cip13.as_str())
+            .collect();
+        from_items.sort();
+        from_report.sort();
+        assert_eq!(from_items, from_report, "{level:?}");
+        assert_eq!(s.counts.get(&level).copied().unwrap_or(0), from_items.len());
+    }
+    assert_eq!(
+        s.references
+            .iter()
+            .map(|r| (r.assessment.cip13.as_str(), r.level(), r.last_week))
+            .collect::<Vec<_>>(),
+        [
+            ("3400949497706", Level::Critique, Some(Level::Normal)),
+            ("3400949497294", Level::Tension, Some(Level::Normal)),
+            ("3400930000007", Level::Normal, Some(Level::Normal)),
+        ],
+        "worst first, with last week's level"
+    );
+    // The figures are the RISK item's.
+    for r in &s.references {
+        let item = items
+            .iter()
+            .find(|i| i.subject == r.assessment.cip13.as_str())
+            .unwrap();
+        let stored: Assessment = serde_json::from_str(&item.figures).unwrap();
+        assert_eq!(r.assessment, stored);
+    }
+    assert_eq!(s.groups.len(), 1);
+    assert_eq!(
+        (s.files.received, s.files.applied, s.files.rejected),
+        (3, 2, 1),
+        "this week's files only"
+    );
+    assert_eq!(
+        s.silent.iter().map(|d| d.id.as_str()).collect::<Vec<_>>(),
+        ["gr-c"]
+    );
+
+    let html = String::from_utf8(
+        backend
+            .objects
+            .get("lac", &outcome.html_key)
+            .await
+            .unwrap()
+            .unwrap()
+            .bytes,
+    )
+    .unwrap();
+    assert!(!html.contains("<script"), "no script at all");
+    assert!(!html.contains("<img"), "the file name is escaped");
+    assert!(html.contains("&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt; &amp; co"));
+    assert!(html.contains("&lt;img src=x onerror=alert(1)&gt;.csv"));
+    assert!(html.contains("Grossiste &lt;b&gt;C&lt;/b&gt;"));
+    assert!(
+        !html.contains(" src=\"http") && !html.contains("href=\"http"),
+        "self-contained: no external asset"
+    );
+    // Watched references have a row and a chart; the NORMAL one has neither.
+    for (cip, rows) in [
+        ("3400949497706", 1),
+        ("3400949497294", 1),
+        ("3400930000007", 0),
+    ] {
+        assert_eq!(
+            html.matches(&format!("<tr><td>{cip}</td>")).count(),
+            rows,
+            "{cip}"
+        );
+    }
+    assert_eq!(html.matches("<div class=\"chart\">").count(), 2);
+    assert!(
+        html.contains("rupture prévue 23/11"),
+        "the CRITIQUE one runs out Monday"
+    );
+
+    let csv = String::from_utf8(
+        backend
+            .objects
+            .get("lac", &outcome.csv_key)
+            .await
+            .unwrap()
+            .unwrap()
+            .bytes,
+    )
+    .unwrap();
+    let lines: Vec<&str> = csv.lines().collect();
+    assert_eq!(lines.len(), 4, "header and one line per reference");
+    assert!(
+        lines[1].starts_with(
+            "3400949497706;\"'=HYPERLINK(\"\"http://evil\"\")\";12;non;CRITIQUE;NORMAL;0;300;"
+        ),
+        "{}",
+        lines[1]
+    );
+    assert!(lines[1].contains(";15/12/2026 5000;"), "{}", lines[1]);
+
+    let mail = headline(&outcome, "s3://lac", "info");
+    assert_eq!(
+        mail.subject,
+        "[Medistock] Synthèse 2026-W47 : 1 en rupture ou critique, 1 en tension"
+    );
+    assert!(
+        mail.body
+            .contains("s3://lac/reports/2026-W47/synthese.html")
+    );
+}

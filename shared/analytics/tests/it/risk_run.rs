@@ -1,0 +1,476 @@
+//! The risk run over ingested declarations: levels, RISK items, outbox records once per
+//! transition, the Parquet snapshot, and publication that retries what failed.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use chrono::{DateTime, Duration, NaiveDate, Utc};
+use medistock_analytics::declaration::Limits;
+use medistock_analytics::ingest::{IngestSettings, ingest_object};
+use medistock_analytics::registry::Registry;
+use medistock_analytics::risk::alert::AlertTopics;
+use medistock_analytics::risk::config::RiskConfig;
+use medistock_analytics::risk::{RiskOutcome, RiskRun, Scope, run_risk};
+use medistock_domain::Cip13;
+use medistock_domain::Level;
+use medistock_domain::relay::publish_pending;
+use medistock_domain::store::{
+    AlertOutbox, Notification, Notifier, ObjectStore, RiskStore, StoreError,
+};
+use medistock_local::{LocalBackend, LocalObjects, LocalState};
+
+const REGISTRY: &str =
+    "declarant;nom;type\nlab-a;Laboratoire A;exploitant\ngr-b;Grossiste B;grossiste\n";
+const REFERENCES: &str = "cip13;denomination;groupe;mitm\n\
+                          3400949497294;ANASTROZOLE 1 mg x30;12;oui\n\
+                          3400949497706;ANASTROZOLE 1 mg x90;12;non\n";
+
+fn topics() -> AlertTopics {
+    AlertTopics {
+        critical: "critique".into(),
+        info: "info".into(),
+    }
+}
+
+fn config() -> RiskConfig {
+    RiskConfig::new(&Registry::parse(REGISTRY).unwrap(), Some(REFERENCES)).unwrap()
+}
+
+fn day(d: u32) -> NaiveDate {
+    NaiveDate::from_ymd_opt(2026, 11, d).unwrap()
+}
+
+fn at(d: u32) -> DateTime<Utc> {
+    day(d).and_hms_opt(9, 0, 0).unwrap().and_utc()
+}
+
+async fn declare(
+    objects: &impl ObjectStore,
+    state: &impl crate::State,
+    declarant: &str,
+    name: &str,
+    text: &str,
+    d: u32,
+) {
+    medistock_testkit::declare(objects, state, declarant, name, text.as_bytes(), at(d)).await;
+}
+
+async fn level_of(state: &impl crate::State, cip: &str) -> Option<Level> {
+    state
+        .risk_items()
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|i| i.subject == cip)
+        .map(|i| i.level)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn levels_transitions_and_alerts_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let backend = LocalBackend::open(dir.path()).unwrap();
+    let (objects, state) = (&backend.objects, &backend.state);
+    // x30: 2000 units for 100 a day → 20 days: TENSION. x90: 9000 for 100 a day → 90 days: NORMAL.
+    declare(objects, state, "gr-b", "s47.csv", "cip13;date_stock;stock;sorties;periode_jours\n3400949497294;2026-11-20;1500;700;7\n3400949497706;2026-11-20;6000;700;7\n", 20).await;
+    declare(objects, state, "lab-a", "s47.csv", "cip13;date_stock;stock;sorties;periode_jours\n3400949497294;2026-11-20;500;700;7\n3400949497706;2026-11-20;3000;700;7\n", 20).await;
+    let config = config();
+    let run = RiskRun {
+        lake_bucket: "lac",
+        topics: &topics(),
+        config: &config,
+    };
+
+    let RiskOutcome {
+        summary,
+        assessments,
+        ..
+    } = run_risk(objects, state, &run, &Scope::All, day(20), false, at(20))
+        .await
+        .unwrap();
+    assert_eq!(summary.references, 2);
+    let x30 = assessments
+        .iter()
+        .find(|a| a.cip13.as_str() == "3400949497294")
+        .unwrap();
+    assert_eq!(
+        (x30.demand, x30.coverage_days, x30.days_to_stockout),
+        (Some(100.0), Some(20.0), Some(20))
+    );
+    assert_eq!(x30.level, Level::Tension);
+    assert_eq!(level_of(state, "3400949497706").await, Some(Level::Normal));
+    // The group pools 11,000 units for 200 a day: 55 days, VIGILANCE, in the daily digest.
+    assert_eq!(summary.group_levels.get(&Level::Vigilance), Some(&1));
+    assert_eq!(level_of(state, "GROUPE#12").await, Some(Level::Vigilance));
+    assert_eq!(summary.alerts_created, 2);
+    let pending = state.pending_alerts().await.unwrap();
+    assert_eq!(pending.len(), 2);
+    let digest = pending
+        .iter()
+        .find(|a| a.key.starts_with("VIGILANCE#2026-11-20#"))
+        .unwrap();
+    assert_eq!(digest.notification.topic, "info");
+    assert!(
+        digest
+            .notification
+            .body
+            .contains("  - groupe 12 (2 présentations) : 55 jours"),
+        "{}",
+        digest.notification.body
+    );
+    let alert = pending
+        .iter()
+        .find(|a| a.key == "3400949497294#2026-11-20#NORMAL-TENSION")
+        .unwrap();
+    let n = &alert.notification;
+    assert_eq!(
+        (n.topic.as_str(), n.sms.is_none()),
+        ("info", true),
+        "TENSION goes by email only"
+    );
+    assert_eq!(n.attributes["level"], "TENSION");
+    assert_eq!(n.attributes["mitm"], "true");
+    assert!(
+        n.body
+            .contains("Rupture prévue le : 10/12/2026 (dans 20 jours)"),
+        "{}",
+        n.body
+    );
+    assert!(
+        n.body
+            .contains("3400949497706 ANASTROZOLE 1 mg x90 : NORMAL, 90 jours"),
+        "{}",
+        n.body
+    );
+    let snapshot = objects
+        .get("lac", "risk/as_of=2026-11-20/risk.parquet")
+        .await
+        .unwrap();
+    assert!(snapshot.is_some());
+
+    // The same run again (a retry, or the schedule firing twice): no new alert.
+    let RiskOutcome { summary: again, .. } =
+        run_risk(objects, state, &run, &Scope::All, day(20), false, at(20))
+            .await
+            .unwrap();
+    assert_eq!((again.alerts_created, again.transitions.len()), (0, 0));
+
+    // Four days later with 3 days of stock left: CRITIQUE, with an SMS on the critical topic.
+    declare(
+        objects,
+        state,
+        "gr-b",
+        "s48.csv",
+        "cip13;date_stock;stock;sorties;periode_jours\n3400949497294;2026-11-24;300;700;7\n",
+        24,
+    )
+    .await;
+    declare(
+        objects,
+        state,
+        "lab-a",
+        "s48.csv",
+        "cip13;date_stock;stock;sorties;periode_jours\n3400949497294;2026-11-24;0;700;7\n",
+        24,
+    )
+    .await;
+    let RiskOutcome { summary: s24, .. } = run_risk(
+        objects,
+        state,
+        &run,
+        &Scope::References(vec![Cip13::parse("3400949497294").unwrap()]),
+        day(24),
+        false,
+        at(24),
+    )
+    .await
+    .unwrap();
+    assert_eq!(s24.transitions.len(), 1);
+    assert_eq!(
+        (s24.transitions[0].from, s24.transitions[0].to),
+        (Level::Tension, Level::Critique)
+    );
+    let critical = state
+        .pending_alerts()
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|a| a.key.ends_with("TENSION-CRITIQUE"))
+        .unwrap();
+    assert_eq!(critical.notification.topic, "critique");
+    let sms = critical.notification.sms.unwrap();
+    assert!(
+        sms.starts_with(
+            "Medistock CRITIQUE 3400949497294 ANASTROZOLE 1 mg x30: rupture prevue 27/11"
+        ),
+        "{sms}"
+    );
+    assert!(sms.len() <= 160 && sms.is_ascii());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dry_run_writes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let objects = LocalObjects::new(dir.path());
+    let state = LocalState::in_memory().unwrap();
+    declare(
+        &objects,
+        &state,
+        "gr-b",
+        "s.csv",
+        "cip13;date_stock;stock;sorties\n3400949497294;2026-11-20;10;700\n",
+        20,
+    )
+    .await;
+    let config = config();
+    let run = RiskRun {
+        lake_bucket: "lac",
+        topics: &topics(),
+        config: &config,
+    };
+    let RiskOutcome { summary, .. } =
+        run_risk(&objects, &state, &run, &Scope::All, day(20), true, at(20))
+            .await
+            .unwrap();
+    assert_eq!(summary.levels.get(&Level::Rupture), Some(&1));
+    assert_eq!(
+        summary.transitions.len(),
+        1,
+        "x90 has no position: NORMAL, no change"
+    );
+    assert!(state.risk_items().await.unwrap().is_empty());
+    assert!(state.pending_alerts().await.unwrap().is_empty());
+    assert_eq!(
+        objects.list("lac", "risk/").await.unwrap(),
+        Vec::<String>::new()
+    );
+}
+
+/// Fails the first `failures` publications.
+struct Flaky<N> {
+    inner: N,
+    failures: AtomicUsize,
+}
+
+impl<N: Notifier> Notifier for Flaky<N> {
+    async fn publish(&self, n: &Notification) -> Result<String, StoreError> {
+        if self.failures.load(Ordering::SeqCst) > 0 {
+            self.failures.fetch_sub(1, Ordering::SeqCst);
+            return Err(StoreError::Aws {
+                operation: "SNS.Publish",
+                message: "injected".into(),
+            });
+        }
+        self.inner.publish(n).await
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_publish_is_retried_and_sent_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let backend = LocalBackend::open(dir.path()).unwrap();
+    declare(
+        &backend.objects,
+        &backend.state,
+        "gr-b",
+        "s.csv",
+        "cip13;date_stock;stock;sorties\n3400949497294;2026-11-20;10;700\n",
+        20,
+    )
+    .await;
+    let config = config();
+    let run = RiskRun {
+        lake_bucket: "lac",
+        topics: &topics(),
+        config: &config,
+    };
+    run_risk(
+        &backend.objects,
+        &backend.state,
+        &run,
+        &Scope::All,
+        day(20),
+        false,
+        at(20),
+    )
+    .await
+    .unwrap();
+    let notifier = Flaky {
+        inner: backend.notifier,
+        failures: AtomicUsize::new(1),
+    };
+    let first = publish_pending(&backend.state, &notifier).await.unwrap();
+    assert_eq!((first.sent, first.failed), (0, 1));
+    assert_eq!(
+        backend.state.pending_alerts().await.unwrap().len(),
+        1,
+        "never dropped"
+    );
+    let second = publish_pending(&backend.state, &notifier).await.unwrap();
+    assert_eq!((second.sent, second.failed), (1, 0));
+    let third = publish_pending(&backend.state, &notifier).await.unwrap();
+    assert_eq!((third.sent, third.failed), (0, 0), "never sent twice");
+    let lines = std::fs::read_to_string(dir.path().join("alerts.jsonl")).unwrap();
+    assert_eq!(lines.lines().count(), 1);
+    assert!(lines.contains("RUPTURE"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_moto_the_run_writes_risk_items_outbox_records_and_the_snapshot() {
+    use medistock_aws::{DynamoState, S3Objects};
+
+    let Some(endpoint) = medistock_testkit::emulator() else {
+        return;
+    };
+    let sdk = medistock_testkit::aws::config(&endpoint).await;
+    let (inbox, lake, table) = (
+        medistock_testkit::unique("depot"),
+        medistock_testkit::unique("lac"),
+        medistock_testkit::unique("risque"),
+    );
+    let s3 = medistock_testkit::aws::bucket(&sdk, &inbox).await;
+    medistock_testkit::aws::bucket(&sdk, &lake).await;
+    let state = DynamoState::new(
+        medistock_testkit::aws::table(&sdk, &table).await,
+        table.as_str(),
+    );
+    let objects = S3Objects::new(s3);
+    let key = "inbox/gr-b/s47.csv";
+    let text = "cip13;date_stock;stock;sorties\n3400949497294;2026-11-20;800;700\n3400949497706;2026-11-20;9000;700\n";
+    objects
+        .put(
+            &inbox,
+            key,
+            text.as_bytes().to_vec(),
+            "text/csv",
+            &Default::default(),
+        )
+        .await
+        .unwrap();
+    let settings = IngestSettings {
+        lake_bucket: lake.clone(),
+        limits: Limits::default(),
+        lease: Duration::minutes(5),
+    };
+    ingest_object(&objects, &state, &settings, &inbox, key, at(20))
+        .await
+        .unwrap();
+
+    let config = config();
+    let run = RiskRun {
+        lake_bucket: &lake,
+        topics: &topics(),
+        config: &config,
+    };
+    let RiskOutcome { summary, .. } =
+        run_risk(&objects, &state, &run, &Scope::All, day(20), false, at(20))
+            .await
+            .unwrap();
+    assert_eq!((summary.references, summary.alerts_created), (2, 2));
+    assert_eq!(
+        level_of(&state, "3400949497294").await,
+        Some(Level::Tension)
+    );
+    assert_eq!(level_of(&state, "3400949497706").await, Some(Level::Normal));
+    let pending = state.pending_alerts().await.unwrap();
+    let mut keys: Vec<&str> = pending.iter().map(|a| a.key.as_str()).collect();
+    keys.sort();
+    assert_eq!(keys.len(), 2);
+    assert_eq!(keys[0], "3400949497294#2026-11-20#NORMAL-TENSION");
+    assert!(keys[1].starts_with("VIGILANCE#2026-11-20#"), "{keys:?}");
+    // Found again from its key alone (the notify function marks it sent that way).
+    assert!(state.alert(keys[1]).await.unwrap().is_some());
+    assert_eq!(
+        objects.list(&lake, "risk/").await.unwrap(),
+        ["risk/as_of=2026-11-20/risk.parquet"]
+    );
+
+    // A concurrent or repeated run: versions and the deterministic key keep one record.
+    let RiskOutcome { summary: again, .. } =
+        run_risk(&objects, &state, &run, &Scope::All, day(20), false, at(20))
+            .await
+            .unwrap();
+    assert_eq!(again.alerts_created, 0);
+    assert_eq!(state.pending_alerts().await.unwrap().len(), 2);
+    assert_eq!(
+        state
+            .risk_items()
+            .await
+            .unwrap()
+            .iter()
+            .map(|i| (i.subject.as_str(), i.version))
+            .collect::<Vec<_>>(),
+        [("3400949497294", 2), ("3400949497706", 2), ("GROUPE#12", 2)]
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn references_of_one_group_escalating_together_make_one_message() {
+    let dir = tempfile::tempdir().unwrap();
+    let backend = LocalBackend::open(dir.path()).unwrap();
+    let (objects, state) = (&backend.objects, &backend.state);
+    // Both presentations at 10 and 20 days: TENSION each, and the group at 15 days.
+    declare(objects, state, "gr-b", "s47.csv", "cip13;date_stock;stock;sorties;periode_jours\n3400949497294;2026-11-20;1000;700;7\n3400949497706;2026-11-20;2000;700;7\n", 20).await;
+    let config = config();
+    let run = RiskRun {
+        lake_bucket: "lac",
+        topics: &topics(),
+        config: &config,
+    };
+    let RiskOutcome {
+        summary, groups, ..
+    } = run_risk(objects, state, &run, &Scope::All, day(20), false, at(20))
+        .await
+        .unwrap();
+    assert_eq!(summary.levels.get(&Level::Tension), Some(&2));
+    assert_eq!(
+        (groups[0].level, groups[0].days_to_stockout),
+        (Level::Tension, Some(15))
+    );
+    assert_eq!(summary.alerts_created, 1, "one message for the group");
+    let pending = state.pending_alerts().await.unwrap();
+    let n = &pending[0].notification;
+    assert!(pending[0].key.starts_with("GROUPE#12#2026-11-20#"));
+    assert_eq!(
+        n.subject,
+        "[Medistock] TENSION — groupe 12 : 2 présentation(s)"
+    );
+    assert!(
+        n.body
+            .starts_with("Groupe 12 : TENSION (précédent : NORMAL)\n")
+    );
+    assert!(
+        n.body
+            .contains("Rupture du groupe prévue le : 05/12/2026 (dans 15 jours)")
+    );
+    assert!(
+        n.body
+            .contains("[Medistock] TENSION — ANASTROZOLE 1 mg x30 (3400949497294)")
+    );
+    assert!(
+        n.body
+            .contains("[Medistock] TENSION — ANASTROZOLE 1 mg x90 (3400949497706)")
+    );
+    assert_eq!(
+        (
+            n.attributes["groupe"].as_str(),
+            n.attributes["mitm"].as_str()
+        ),
+        ("12", "true")
+    );
+
+    // The x30 recovers with a big delivery while the x90 runs down: the group improves to
+    // VIGILANCE (not announced: short of normal), the x90 does not change, and the return to
+    // normal of the x30 goes out alone.
+    declare(objects, state, "gr-b", "s48.csv", "cip13;date_stock;stock;sorties;periode_jours\n3400949497294;2026-11-21;9000;700;7\n3400949497706;2026-11-21;1900;700;7\n", 21).await;
+    let RiskOutcome { summary, .. } =
+        run_risk(objects, state, &run, &Scope::All, day(21), false, at(21))
+            .await
+            .unwrap();
+    assert_eq!(summary.alerts_created, 1, "{summary:?}");
+    assert!(
+        state
+            .alert("3400949497294#2026-11-21#TENSION-NORMAL")
+            .await
+            .unwrap()
+            .is_some()
+    );
+}

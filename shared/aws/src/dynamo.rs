@@ -1,0 +1,653 @@
+//! State in one DynamoDB table (single-table design, see `docs/architecture.md`). The key
+//! layout is spelled once, in [`keys`]:
+//!
+//! | pk | sk | item |
+//! |---|---|---|
+//! | `REF#<cip13>` | `POS#<declarant>` | latest position |
+//! | `REF#<cip13>` | `RISK` | a reference's risk item |
+//! | `GROUPE#<group>` | `RISK` | a group's risk item (the pk is the subject) |
+//! | `FILE#<declarant>#<sha256>` | `META` | file ledger (per declarant: the same bytes from two declarants are two files) |
+//! | `DECLARANT#<id>` | `ACCOUNT` | declarant's account |
+//! | `ALERT#<first segment of the key>` | `<key>` | alert outbox record |
+//!
+//! Every guarantee is a condition expression evaluated by DynamoDB, so concurrent Lambdas
+//! cannot break it. Positions are conditional `PutItem`s, one per (reference, declarant), sent
+//! concurrently: `BatchWriteItem` cannot carry a condition.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::types::AttributeValue;
+use chrono::{DateTime, NaiveDate, Utc};
+
+use crate::{aws_error, conditional};
+use medistock_domain::account::Account;
+use medistock_domain::position::{Position, PositionWrite, Supply, merge};
+use medistock_domain::store::{
+    AccountStore, AlertOutbox, AlertRecord, AlertStatus, Claim, FileLedger, FileStatus,
+    LedgerEntry, PositionStore, RiskItem, RiskStore, StoreError,
+};
+use medistock_domain::{Cip13, DeclarantId};
+
+/// Conditional position writes in flight at once.
+const WRITE_CONCURRENCY: usize = 16;
+/// Read-merge-write attempts on one position before giving up (each lost race means another
+/// file of the same declarant wrote the same reference in between).
+const MERGE_ATTEMPTS: usize = 10;
+
+type Item = HashMap<String, AttributeValue>;
+
+/// State in a DynamoDB table.
+#[derive(Debug, Clone)]
+pub struct DynamoState {
+    client: Client,
+    table: Arc<str>,
+}
+
+impl DynamoState {
+    /// Wraps a client built once at start-up, for `table`.
+    pub fn new(client: Client, table: impl Into<Arc<str>>) -> Self {
+        Self {
+            client,
+            table: table.into(),
+        }
+    }
+
+    async fn get(&self, pk: String, sk: &str) -> Result<Option<Item>, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&*self.table)
+            .key("pk", s(pk))
+            .key("sk", s(sk))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| aws_error("DynamoDB.GetItem", e))?;
+        Ok(out.item)
+    }
+
+    /// Items whose keys start with these prefixes (a daily sweep: a scan, paginated).
+    async fn scan_prefix(&self, pk: &str, sk: &str) -> Result<Vec<Item>, StoreError> {
+        self.scan(
+            "begins_with(pk, :pk) AND begins_with(sk, :sk)",
+            &[],
+            &[(":pk", pk), (":sk", sk)],
+        )
+        .await
+    }
+
+    /// Every item matching a filter, all pages (daily sweeps only: a scan reads the table).
+    async fn scan(
+        &self,
+        filter: &str,
+        names: &[(&str, &str)],
+        values: &[(&str, &str)],
+    ) -> Result<Vec<Item>, StoreError> {
+        let mut request = self
+            .client
+            .scan()
+            .table_name(&*self.table)
+            .filter_expression(filter)
+            .consistent_read(true);
+        for (name, attribute) in names {
+            request = request.expression_attribute_names(*name, *attribute);
+        }
+        for (name, value) in values {
+            request = request.expression_attribute_values(*name, s(*value));
+        }
+        let mut pages = request.into_paginator().send();
+        let mut out = Vec::new();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|e| aws_error("DynamoDB.Scan", e))?;
+            out.extend(page.items().iter().cloned());
+        }
+        Ok(out)
+    }
+
+    /// Reads the position held, merges the file's into it and writes the result on condition
+    /// that nobody wrote it in between (its `revision`); on a race, reads and merges again.
+    async fn write_position(&self, p: &Position) -> Result<PositionWrite, StoreError> {
+        for _ in 0..MERGE_ATTEMPTS {
+            let held_item = self
+                .get(keys::reference(&p.cip13), &keys::position(&p.declarant))
+                .await?;
+            let held = held_item.as_ref().map(position_of).transpose()?;
+            let revision: Option<u64> = match &held_item {
+                Some(item) if item.contains_key("revision") => Some(number(item, "revision")?),
+                _ => None,
+            };
+            let (merged, write) = merge(held.as_ref(), p);
+            let Some(merged) = merged else {
+                return Ok(write);
+            };
+            let mut item = position_item(&merged)?;
+            item.insert("updated_at".into(), s(Utc::now().to_rfc3339()));
+            item.insert("revision".into(), n(revision.unwrap_or(0) + 1));
+            let request = self
+                .client
+                .put_item()
+                .table_name(&*self.table)
+                .set_item(Some(item));
+            let request = match (&held_item, revision) {
+                (None, _) => request.condition_expression("attribute_not_exists(pk)"),
+                (Some(_), None) => request.condition_expression("attribute_not_exists(revision)"),
+                (Some(_), Some(r)) => request
+                    .condition_expression("revision = :rev")
+                    .expression_attribute_values(":rev", n(r)),
+            };
+            if conditional("DynamoDB.PutItem", request.send().await)? {
+                return Ok(write);
+            }
+        }
+        Err(StoreError::Aws {
+            operation: "DynamoDB.PutItem",
+            message: format!(
+                "position {}/{} modifiée par d'autres écritures {MERGE_ATTEMPTS} fois de suite",
+                p.cip13, p.declarant
+            ),
+        })
+    }
+}
+
+fn s(v: impl Into<String>) -> AttributeValue {
+    AttributeValue::S(v.into())
+}
+
+fn n(v: impl ToString) -> AttributeValue {
+    AttributeValue::N(v.to_string())
+}
+
+/// The table's key layout: every pk and sk Medistock writes or reads is built here.
+pub mod keys {
+    use medistock_domain::{Cip13, DeclarantId};
+
+    /// Prefix of a reference's partition.
+    pub const REF: &str = "REF#";
+    /// Prefix of a position's sort key.
+    pub const POS: &str = "POS#";
+    /// Prefix of a file ledger entry's partition.
+    pub const FILE: &str = "FILE#";
+    /// Sort key of a file ledger entry.
+    pub const META: &str = "META";
+    /// Prefix of a declarant's partition.
+    pub const DECLARANT: &str = "DECLARANT#";
+    /// Sort key of a declarant's account.
+    pub const ACCOUNT: &str = "ACCOUNT";
+    /// Sort key of a risk item.
+    pub const RISK: &str = "RISK";
+    /// Prefix of an alert record's partition.
+    pub const ALERT: &str = "ALERT#";
+
+    /// Partition of a reference.
+    pub fn reference(cip13: &Cip13) -> String {
+        format!("{REF}{cip13}")
+    }
+
+    /// Sort key of a declarant's position.
+    pub fn position(declarant: &DeclarantId) -> String {
+        format!("{POS}{declarant}")
+    }
+
+    /// Partition of a declarant's file.
+    pub fn file(declarant: &str, sha256: &str) -> String {
+        format!("{FILE}{declarant}#{sha256}")
+    }
+
+    /// Partition of a declarant's account.
+    pub fn declarant(id: &str) -> String {
+        format!("{DECLARANT}{id}")
+    }
+
+    /// Partition of an alert record: the first segment of its key (a CIP13, `GROUPE`,
+    /// `VIGILANCE`), so that a record is found again from its key alone.
+    pub fn alert(key: &str) -> String {
+        format!("{ALERT}{}", key.split('#').next().unwrap_or_default())
+    }
+
+    /// The alert key of an item's (pk, sk), `None` for any other item: what the `notify`
+    /// function reads from a stream record.
+    pub fn alert_key<'a>(pk: &str, sk: &'a str) -> Option<&'a str> {
+        pk.starts_with(ALERT).then_some(sk)
+    }
+}
+
+fn corrupt(what: &str) -> StoreError {
+    StoreError::Corrupt(format!("attribut DynamoDB {what}"))
+}
+
+fn text(item: &Item, name: &str) -> Result<String, StoreError> {
+    item.get(name)
+        .and_then(|v| v.as_s().ok())
+        .cloned()
+        .ok_or_else(|| corrupt(name))
+}
+
+fn number<T: std::str::FromStr>(item: &Item, name: &str) -> Result<T, StoreError> {
+    item.get(name)
+        .and_then(|v| v.as_n().ok())
+        .and_then(|v| v.parse().ok())
+        .ok_or_else(|| corrupt(name))
+}
+
+fn parse<T: std::str::FromStr>(value: &str) -> Result<T, StoreError> {
+    value.parse().map_err(|_| corrupt(value))
+}
+
+fn position_item(p: &Position) -> Result<Item, StoreError> {
+    let supplies =
+        serde_json::to_string(&p.supplies).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    let mut item = Item::from([
+        ("pk".into(), s(keys::reference(&p.cip13))),
+        ("sk".into(), s(keys::position(&p.declarant))),
+        ("cip13".into(), s(p.cip13.as_str())),
+        ("declarant".into(), s(p.declarant.as_str())),
+        ("as_of".into(), s(p.as_of.to_string())),
+        ("stock".into(), n(p.stock)),
+        ("stock_bloque".into(), n(p.stock_bloque)),
+        ("sites".into(), n(p.sites)),
+        ("supplies".into(), s(supplies)),
+        ("source_sha256".into(), s(&p.source_sha256)),
+        (
+            "site_figures".into(),
+            s(serde_json::to_string(&p.site_figures)
+                .map_err(|e| StoreError::Corrupt(e.to_string()))?),
+        ),
+    ]);
+    if let Some(outflow) = p.daily_outflow {
+        item.insert("daily_outflow".into(), n(outflow));
+    }
+    Ok(item)
+}
+
+fn position_of(item: &Item) -> Result<Position, StoreError> {
+    Ok(Position {
+        cip13: Cip13::parse(&text(item, "cip13")?).map_err(|_| corrupt("cip13"))?,
+        declarant: DeclarantId::parse(&text(item, "declarant")?)
+            .map_err(|_| corrupt("declarant"))?,
+        as_of: parse::<NaiveDate>(&text(item, "as_of")?)?,
+        stock: number(item, "stock")?,
+        stock_bloque: number(item, "stock_bloque")?,
+        daily_outflow: item
+            .get("daily_outflow")
+            .map(|_| number(item, "daily_outflow"))
+            .transpose()?,
+        sites: number(item, "sites")?,
+        supplies: serde_json::from_str::<Vec<Supply>>(&text(item, "supplies")?)
+            .map_err(|_| corrupt("supplies"))?,
+        source_sha256: text(item, "source_sha256")?,
+        site_figures: item
+            .get("site_figures")
+            .map(|_| {
+                serde_json::from_str(&text(item, "site_figures")?)
+                    .map_err(|_| corrupt("site_figures"))
+            })
+            .transpose()?
+            .unwrap_or_default(),
+    })
+}
+
+fn ledger_item(e: &LedgerEntry) -> Item {
+    let mut item = Item::from([
+        ("pk".into(), s(keys::file(&e.declarant, &e.sha256))),
+        ("sk".into(), s(keys::META)),
+        ("sha256".into(), s(&e.sha256)),
+        ("status".into(), s(e.status.as_str())),
+        ("object_key".into(), s(&e.key)),
+        ("declarant".into(), s(&e.declarant)),
+        ("owner".into(), s(&e.owner)),
+        ("lines_total".into(), n(e.lines[0])),
+        ("lines_accepted".into(), n(e.lines[1])),
+        ("lines_rejected".into(), n(e.lines[2])),
+        ("received_at".into(), s(e.received_at.to_rfc3339())),
+        ("lease_until_ms".into(), n(e.lease_until.timestamp_millis())),
+    ]);
+    if let Some(finished) = e.finished_at {
+        item.insert("finished_at".into(), s(finished.to_rfc3339()));
+    }
+    if let Some(version) = &e.version {
+        item.insert("object_version".into(), s(version));
+    }
+    item
+}
+
+fn time(value: &str) -> Result<DateTime<Utc>, StoreError> {
+    DateTime::parse_from_rfc3339(value)
+        .map(|t| t.with_timezone(&Utc))
+        .map_err(|_| corrupt(value))
+}
+
+fn ledger_of(item: &Item) -> Result<LedgerEntry, StoreError> {
+    Ok(LedgerEntry {
+        sha256: text(item, "sha256")?,
+        status: FileStatus::parse(&text(item, "status")?).ok_or_else(|| corrupt("status"))?,
+        key: text(item, "object_key")?,
+        version: item
+            .get("object_version")
+            .map(|_| text(item, "object_version"))
+            .transpose()?,
+        declarant: text(item, "declarant")?,
+        owner: item
+            .get("owner")
+            .map(|_| text(item, "owner"))
+            .transpose()?
+            .unwrap_or_default(),
+        lines: [
+            number(item, "lines_total")?,
+            number(item, "lines_accepted")?,
+            number(item, "lines_rejected")?,
+        ],
+        received_at: time(&text(item, "received_at")?)?,
+        lease_until: DateTime::from_timestamp_millis(number(item, "lease_until_ms")?)
+            .ok_or_else(|| corrupt("lease"))?,
+        finished_at: item
+            .get("finished_at")
+            .map(|_| text(item, "finished_at").and_then(|t| time(&t)))
+            .transpose()?,
+    })
+}
+
+fn alert_item(a: &AlertRecord) -> Result<Item, StoreError> {
+    let record = serde_json::to_string(a).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    Ok(Item::from([
+        ("pk".into(), s(keys::alert(&a.key))),
+        ("sk".into(), s(&a.key)),
+        (
+            "status".into(),
+            s(if a.status == AlertStatus::Sent {
+                "sent"
+            } else {
+                "pending"
+            }),
+        ),
+        ("created_at".into(), s(a.created_at.to_rfc3339())),
+        ("record".into(), s(record)),
+    ]))
+}
+
+fn alert_of(item: &Item) -> Result<AlertRecord, StoreError> {
+    serde_json::from_str(&text(item, "record")?).map_err(|_| corrupt("record"))
+}
+
+impl FileLedger for DynamoState {
+    async fn claim_file(&self, entry: &LedgerEntry) -> Result<Claim, StoreError> {
+        let result = self
+            .client
+            .put_item()
+            .table_name(&*self.table)
+            .set_item(Some(ledger_item(entry)))
+            .condition_expression(
+                "attribute_not_exists(pk) OR (#status = :processing AND lease_until_ms < :now)",
+            )
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_values(":processing", s("processing"))
+            .expression_attribute_values(":now", n(entry.received_at.timestamp_millis()))
+            .send()
+            .await;
+        if conditional("DynamoDB.PutItem", result)? {
+            return Ok(Claim::Acquired);
+        }
+        let held = self
+            .get(keys::file(&entry.declarant, &entry.sha256), keys::META)
+            .await?
+            .ok_or_else(|| corrupt("ledger"))?;
+        let held = ledger_of(&held)?;
+        Ok(if held.status == FileStatus::Processing {
+            Claim::InProgress(held)
+        } else {
+            Claim::Done(held)
+        })
+    }
+
+    async fn finish_file(&self, entry: &LedgerEntry) -> Result<bool, StoreError> {
+        let result = self
+            .client
+            .put_item()
+            .table_name(&*self.table)
+            .set_item(Some(ledger_item(entry)))
+            .condition_expression("#status = :processing AND #owner = :owner")
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_names("#owner", "owner")
+            .expression_attribute_values(":processing", s("processing"))
+            .expression_attribute_values(":owner", s(&entry.owner))
+            .send()
+            .await;
+        conditional("DynamoDB.PutItem", result)
+    }
+
+    async fn release_file(
+        &self,
+        declarant: &str,
+        sha256: &str,
+        owner: &str,
+    ) -> Result<(), StoreError> {
+        let result = self
+            .client
+            .delete_item()
+            .table_name(&*self.table)
+            .key("pk", s(keys::file(declarant, sha256)))
+            .key("sk", s(keys::META))
+            .condition_expression("#status = :processing AND #owner = :owner")
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_names("#owner", "owner")
+            .expression_attribute_values(":processing", s("processing"))
+            .expression_attribute_values(":owner", s(owner))
+            .send()
+            .await;
+        // Not held, or held by another run: nothing to release.
+        conditional("DynamoDB.DeleteItem", result)?;
+        Ok(())
+    }
+
+    async fn file(&self, declarant: &str, sha256: &str) -> Result<Option<LedgerEntry>, StoreError> {
+        self.get(keys::file(declarant, sha256), keys::META)
+            .await?
+            .as_ref()
+            .map(ledger_of)
+            .transpose()
+    }
+
+    async fn files_received(
+        &self,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<Vec<LedgerEntry>, StoreError> {
+        let items = self
+            .scan(
+                "begins_with(pk, :file) AND sk = :meta",
+                &[],
+                &[(":file", keys::FILE), (":meta", keys::META)],
+            )
+            .await?;
+        let entries = items.iter().map(ledger_of).collect::<Result<Vec<_>, _>>()?;
+        Ok(LedgerEntry::received_between(entries, from, to))
+    }
+}
+
+impl AccountStore for DynamoState {
+    async fn account(&self, id: &str) -> Result<Option<Account>, StoreError> {
+        self.get(keys::declarant(id), keys::ACCOUNT)
+            .await?
+            .as_ref()
+            .map(|item| {
+                serde_json::from_str(&text(item, "account")?).map_err(|_| corrupt("account"))
+            })
+            .transpose()
+    }
+
+    async fn put_account(&self, account: &Account) -> Result<(), StoreError> {
+        let json =
+            serde_json::to_string(account).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        self.client
+            .put_item()
+            .table_name(&*self.table)
+            .item("pk", s(keys::declarant(account.id.as_str())))
+            .item("sk", s(keys::ACCOUNT))
+            .item("enabled", AttributeValue::Bool(account.enabled))
+            .item("account", s(json))
+            .send()
+            .await
+            .map_err(|e| aws_error("DynamoDB.PutItem", e))?;
+        Ok(())
+    }
+
+    async fn accounts(&self) -> Result<Vec<Account>, StoreError> {
+        let items = self.scan_prefix(keys::DECLARANT, keys::ACCOUNT).await?;
+        let mut out = items
+            .iter()
+            .map(|item| {
+                serde_json::from_str::<Account>(&text(item, "account")?)
+                    .map_err(|_| corrupt("account"))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        out.sort_by(|a, b| a.id.cmp(&b.id));
+        Ok(out)
+    }
+}
+
+impl PositionStore for DynamoState {
+    async fn apply_positions(
+        &self,
+        positions: &[Position],
+    ) -> Result<Vec<PositionWrite>, StoreError> {
+        use futures::stream::{self, StreamExt, TryStreamExt};
+        // A loop, not a closure: a closure here defeats the compiler's proof that the future is Send.
+        let mut writes = Vec::with_capacity(positions.len());
+        for p in positions {
+            writes.push(self.write_position(p));
+        }
+        stream::iter(writes)
+            .buffered(WRITE_CONCURRENCY)
+            .try_collect()
+            .await
+    }
+
+    async fn positions(&self, cip13: &Cip13) -> Result<Vec<Position>, StoreError> {
+        let mut pages = self
+            .client
+            .query()
+            .table_name(&*self.table)
+            .key_condition_expression("pk = :pk AND begins_with(sk, :pos)")
+            .expression_attribute_values(":pk", s(keys::reference(cip13)))
+            .expression_attribute_values(":pos", s(keys::POS))
+            .consistent_read(true)
+            .into_paginator()
+            .send();
+        let mut out = Vec::new();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|e| aws_error("DynamoDB.Query", e))?;
+            for item in page.items() {
+                out.push(position_of(item)?);
+            }
+        }
+        Ok(out)
+    }
+
+    async fn all_positions(&self) -> Result<Vec<Position>, StoreError> {
+        let items = self.scan_prefix(keys::REF, keys::POS).await?;
+        let mut out = items
+            .iter()
+            .map(position_of)
+            .collect::<Result<Vec<_>, _>>()?;
+        out.sort_by(|a, b| (a.cip13, &a.declarant).cmp(&(b.cip13, &b.declarant)));
+        Ok(out)
+    }
+}
+
+impl RiskStore for DynamoState {
+    async fn risk_items(&self) -> Result<Vec<RiskItem>, StoreError> {
+        // References' (`REF#…`) and groups' (`GROUPE#…`) items.
+        let items = self.scan("sk = :sk", &[], &[(":sk", keys::RISK)]).await?;
+        let mut out = items
+            .iter()
+            .map(|i| {
+                serde_json::from_str::<RiskItem>(&text(i, "item")?).map_err(|_| corrupt("item"))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        out.sort_by(|a, b| a.subject.cmp(&b.subject));
+        Ok(out)
+    }
+
+    async fn put_risk(
+        &self,
+        item: &RiskItem,
+        expected_version: Option<u64>,
+    ) -> Result<bool, StoreError> {
+        let json = serde_json::to_string(item).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let pk = match item.group() {
+            Some(_) => item.subject.clone(),
+            None => keys::reference(&Cip13::parse(&item.subject).map_err(|_| corrupt("cip13"))?),
+        };
+        let mut request = self
+            .client
+            .put_item()
+            .table_name(&*self.table)
+            .item("pk", s(pk))
+            .item("sk", s(keys::RISK))
+            .item("level", s(item.level.as_str()))
+            .item("as_of", s(item.as_of.to_string()))
+            .item("version", n(item.version))
+            .item("item", s(json));
+        request = match expected_version {
+            None => request.condition_expression("attribute_not_exists(pk)"),
+            Some(v) => request
+                .condition_expression("version = :v")
+                .expression_attribute_values(":v", n(v)),
+        };
+        conditional("DynamoDB.PutItem", request.send().await)
+    }
+}
+
+impl AlertOutbox for DynamoState {
+    async fn put_alert_once(&self, alert: &AlertRecord) -> Result<bool, StoreError> {
+        let result = self
+            .client
+            .put_item()
+            .table_name(&*self.table)
+            .set_item(Some(alert_item(alert)?))
+            .condition_expression("attribute_not_exists(pk)")
+            .send()
+            .await;
+        conditional("DynamoDB.PutItem", result)
+    }
+
+    async fn alert(&self, key: &str) -> Result<Option<AlertRecord>, StoreError> {
+        self.get(keys::alert(key), key)
+            .await?
+            .as_ref()
+            .map(alert_of)
+            .transpose()
+    }
+
+    async fn pending_alerts(&self) -> Result<Vec<AlertRecord>, StoreError> {
+        // A sweep, not the hot path (the stream delivers new records).
+        let items = self
+            .scan(
+                "begins_with(pk, :alert) AND #status = :pending",
+                &[("#status", "status")],
+                &[(":alert", keys::ALERT), (":pending", "pending")],
+            )
+            .await?;
+        let mut out = items.iter().map(alert_of).collect::<Result<Vec<_>, _>>()?;
+        out.sort_by(|a, b| (a.created_at, &a.key).cmp(&(b.created_at, &b.key)));
+        Ok(out)
+    }
+
+    async fn mark_alert_sent(&self, key: &str, message_id: &str) -> Result<(), StoreError> {
+        let mut record = self
+            .alert(key)
+            .await?
+            .ok_or_else(|| StoreError::Corrupt(format!("alerte inconnue : {key}")))?;
+        record.status = AlertStatus::Sent;
+        record.message_id = Some(message_id.to_owned());
+        self.client
+            .put_item()
+            .table_name(&*self.table)
+            .set_item(Some(alert_item(&record)?))
+            .send()
+            .await
+            .map_err(|e| aws_error("DynamoDB.PutItem", e))?;
+        Ok(())
+    }
+}

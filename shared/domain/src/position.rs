@@ -1,0 +1,338 @@
+//! A declarant's position on a reference: per site, the newest figures it declared, and their
+//! sum. What the state store holds per (reference, declarant), and the one rule that combines
+//! a file's figures with those held ([`merge`]): newer figures or a correction of the same date
+//! win, older ones never do.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::{Cip13, DeclarantId};
+
+/// An expected supply.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Supply {
+    /// Expected date.
+    pub date: NaiveDate,
+    /// Units expected.
+    pub quantity: i64,
+}
+
+/// Most sites one position holds: a wholesaler has a few dozen depots; the bound keeps a
+/// stored position far below DynamoDB's 400 KB item limit (each site carries at most one
+/// supply, its line's).
+pub const MAX_SITES_PER_POSITION: usize = 300;
+
+/// One site's newest figures within a declarant's position (`site` is empty when the file
+/// names no site).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SiteFigures {
+    /// The site (depot), as declared; empty for a file without a `site` column.
+    pub site: String,
+    /// Date the figures are valid for.
+    pub as_of: NaiveDate,
+    /// Units available.
+    pub stock: i64,
+    /// Units held.
+    pub stock_bloque: i64,
+    /// Units out per day, when declared.
+    pub daily_outflow: Option<f64>,
+    /// Expected supplies.
+    pub supplies: Vec<Supply>,
+    /// SHA-256 of the file the figures come from.
+    pub source_sha256: String,
+    /// When that file was dropped: of two files with figures of the same date for a site, the
+    /// later one is a correction and wins.
+    pub uploaded_at: DateTime<Utc>,
+}
+
+/// A declarant's figures for a reference: per site, the newest figures declared, and their sum.
+/// What the state store holds per (reference, declarant).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Position {
+    /// The reference.
+    pub cip13: Cip13,
+    /// Who declared it.
+    pub declarant: DeclarantId,
+    /// Date of the newest site figures.
+    pub as_of: NaiveDate,
+    /// Units available (sum over sites).
+    pub stock: i64,
+    /// Units held (sum over sites).
+    pub stock_bloque: i64,
+    /// Units out per day (sum over the sites that declared it).
+    pub daily_outflow: Option<f64>,
+    /// Sites summed.
+    pub sites: u32,
+    /// Expected supplies, summed by date.
+    pub supplies: Vec<Supply>,
+    /// SHA-256 of the newest file that changed it.
+    pub source_sha256: String,
+    /// The figures of each site (empty for a position stored before sites were kept).
+    #[serde(default)]
+    pub site_figures: Vec<SiteFigures>,
+}
+
+impl Position {
+    /// The position of `sites` (at least one), their figures summed: quantities saturate
+    /// rather than wrap.
+    pub fn from_sites(
+        cip13: Cip13,
+        declarant: DeclarantId,
+        mut sites: Vec<SiteFigures>,
+    ) -> Option<Self> {
+        sites.sort_by(|a, b| a.site.cmp(&b.site));
+        let newest = sites.iter().max_by_key(|s| (s.as_of, s.uploaded_at))?;
+        let as_of = newest.as_of;
+        let source_sha256 = newest.source_sha256.clone();
+        let outflows: Vec<f64> = sites.iter().filter_map(|s| s.daily_outflow).collect();
+        let mut supplies: std::collections::BTreeMap<NaiveDate, i64> = Default::default();
+        for supply in sites.iter().flat_map(|s| &s.supplies) {
+            let sum = supplies.entry(supply.date).or_default();
+            *sum = sum.saturating_add(supply.quantity);
+        }
+        Some(Self {
+            cip13,
+            declarant,
+            as_of,
+            stock: sites.iter().fold(0i64, |a, s| a.saturating_add(s.stock)),
+            stock_bloque: sites
+                .iter()
+                .fold(0i64, |a, s| a.saturating_add(s.stock_bloque)),
+            daily_outflow: (!outflows.is_empty()).then(|| outflows.iter().sum()),
+            sites: sites.len() as u32,
+            supplies: supplies
+                .into_iter()
+                .map(|(date, quantity)| Supply { date, quantity })
+                .collect(),
+            source_sha256,
+            site_figures: sites,
+        })
+    }
+}
+
+/// What writing a file's position for one reference did, site by site.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct PositionWrite {
+    /// Sites written: new, newer, a correction, or the same file again.
+    pub applied: Vec<String>,
+    /// Among them, sites whose figures of the same date, from an earlier file, were replaced,
+    /// or that complete that date (a line refused before and sent again).
+    pub corrected: Vec<String>,
+    /// Sites not written, with the date held: the position holds newer figures for them (a
+    /// later date, or the same date from a later file).
+    pub stale: Vec<(String, NaiveDate)>,
+    /// Sites not written because the position already holds [`MAX_SITES_PER_POSITION`] sites.
+    pub over_limit: Vec<String>,
+}
+
+impl PositionWrite {
+    /// Whether anything was written.
+    pub fn changed(&self) -> bool {
+        !self.applied.is_empty()
+    }
+}
+
+/// Merges a file's position into the one held: for each site of the file, its figures replace
+/// the site's figures held when they are of a later date, or of the same date and from a
+/// later file (a correction, e.g. a refused line sent again), or from the same file (a retry);
+/// sites the file does not list keep their figures. Returns the position to store (`None`:
+/// nothing to write) and what happened to each site.
+///
+/// A file without sites (the declarant's whole stock) and a file with sites are not added
+/// together: when one form follows the other, the newer replaces the whole position. A
+/// position stored before sites were kept (no site figures) is replaced whole by a strictly
+/// newer file, as it was then.
+pub fn merge(held: Option<&Position>, incoming: &Position) -> (Option<Position>, PositionWrite) {
+    let Some(held) = held else {
+        return replace_whole(incoming);
+    };
+    if held.site_figures.is_empty() {
+        return if incoming.as_of > held.as_of || incoming.source_sha256 == held.source_sha256 {
+            replace_whole(incoming)
+        } else {
+            keep_whole(incoming, held.as_of)
+        };
+    }
+    // A file without sites declares the declarant's whole stock: it cannot be added to figures
+    // per site. When one form follows the other, the newer file replaces the whole position.
+    let is_total = |p: &Position| p.site_figures.iter().any(|s| s.site.is_empty());
+    if is_total(held) != is_total(incoming) {
+        let newest = |p: &Position| {
+            p.site_figures
+                .iter()
+                .map(|s| (s.as_of, s.uploaded_at, s.source_sha256.clone()))
+                .max()
+        };
+        return if newest(incoming) > newest(held) {
+            replace_whole(incoming)
+        } else {
+            keep_whole(incoming, held.as_of)
+        };
+    }
+    let mut write = PositionWrite::default();
+    let mut sites: std::collections::BTreeMap<&str, &SiteFigures> = held
+        .site_figures
+        .iter()
+        .map(|s| (s.site.as_str(), s))
+        .collect();
+    for new in &incoming.site_figures {
+        match sites.get(new.site.as_str()) {
+            None if sites.len() >= MAX_SITES_PER_POSITION => {
+                write.over_limit.push(new.site.clone());
+            }
+            None => {
+                // A site that completes a date already declared (its line refused, then sent
+                // again) is reported with the corrections.
+                if new.as_of == held.as_of && new.source_sha256 != held.source_sha256 {
+                    write.corrected.push(new.site.clone());
+                }
+                sites.insert(&new.site, new);
+                write.applied.push(new.site.clone());
+            }
+            Some(old) => {
+                let same_file = old.source_sha256 == new.source_sha256;
+                let newer = new.as_of > old.as_of
+                    || (new.as_of == old.as_of
+                        && (new.uploaded_at, &new.source_sha256)
+                            > (old.uploaded_at, &old.source_sha256));
+                if same_file || newer {
+                    if !same_file && new.as_of == old.as_of {
+                        write.corrected.push(new.site.clone());
+                    }
+                    sites.insert(&new.site, new);
+                    write.applied.push(new.site.clone());
+                } else {
+                    write.stale.push((new.site.clone(), old.as_of));
+                }
+            }
+        }
+    }
+    if write.applied.is_empty() {
+        return (None, write);
+    }
+    let merged = Position::from_sites(
+        held.cip13,
+        held.declarant.clone(),
+        sites.into_values().cloned().collect(),
+    );
+    (merged, write)
+}
+
+/// The incoming position replaces the one held (or is the first), with at most
+/// [`MAX_SITES_PER_POSITION`] sites: the others are reported, not stored.
+fn replace_whole(incoming: &Position) -> (Option<Position>, PositionWrite) {
+    let mut write = PositionWrite {
+        applied: incoming
+            .site_figures
+            .iter()
+            .map(|s| s.site.clone())
+            .collect(),
+        ..PositionWrite::default()
+    };
+    if incoming.site_figures.len() <= MAX_SITES_PER_POSITION {
+        return (Some(incoming.clone()), write);
+    }
+    write.over_limit = write.applied.split_off(MAX_SITES_PER_POSITION);
+    let kept = incoming.site_figures[..MAX_SITES_PER_POSITION].to_vec();
+    let position = Position::from_sites(incoming.cip13, incoming.declarant.clone(), kept);
+    (position, write)
+}
+
+/// The position held stays: every site of the incoming one is older.
+fn keep_whole(incoming: &Position, held_as_of: NaiveDate) -> (Option<Position>, PositionWrite) {
+    let write = PositionWrite {
+        stale: incoming
+            .site_figures
+            .iter()
+            .map(|s| (s.site.clone(), held_as_of))
+            .collect(),
+        ..PositionWrite::default()
+    };
+    (None, write)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn day(d: u32) -> NaiveDate {
+        NaiveDate::from_ymd_opt(2026, 11, d).unwrap()
+    }
+
+    fn site(name: &str, d: u32, stock: i64, sha: &str) -> SiteFigures {
+        SiteFigures {
+            site: name.to_owned(),
+            as_of: day(d),
+            stock,
+            stock_bloque: 0,
+            daily_outflow: None,
+            supplies: Vec::new(),
+            source_sha256: sha.to_owned(),
+            uploaded_at: DateTime::from_timestamp(1_800_000_000 + i64::from(d), 0).unwrap(),
+        }
+    }
+
+    fn position(sites: Vec<SiteFigures>) -> Position {
+        Position::from_sites(
+            Cip13::parse("3400949497294").unwrap(),
+            DeclarantId::parse("gr-a").unwrap(),
+            sites,
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn a_total_and_figures_per_site_are_never_added_together() {
+        let per_site = position(vec![
+            site("Lyon", 20, 100, "a"),
+            site("Lille", 20, 200, "a"),
+        ]);
+        let older_total = position(vec![site("", 19, 5000, "b")]);
+        let (merged, write) = merge(Some(&per_site), &older_total);
+        assert_eq!((merged, write.stale.len()), (None, 1));
+        let newer_total = position(vec![site("", 21, 250, "c")]);
+        let (merged, _) = merge(Some(&per_site), &newer_total);
+        let merged = merged.unwrap();
+        assert_eq!((merged.stock, merged.sites), (250, 1));
+        let (back, _) = merge(Some(&merged), &per_site);
+        assert_eq!(
+            back, None,
+            "older figures per site do not replace a newer total"
+        );
+    }
+
+    #[test]
+    fn a_position_stored_without_sites_is_replaced_whole_by_a_newer_file() {
+        let mut legacy = position(vec![site("", 20, 900, "old")]);
+        legacy.site_figures.clear();
+        let newer = position(vec![site("Lyon", 21, 100, "new")]);
+        let (merged, write) = merge(Some(&legacy), &newer);
+        assert_eq!(
+            (merged.unwrap().stock, write.applied),
+            (100, vec!["Lyon".into()])
+        );
+        let older = position(vec![site("Lyon", 19, 100, "older")]);
+        assert_eq!(merge(Some(&legacy), &older).0, None);
+    }
+
+    #[test]
+    fn a_first_file_with_more_sites_than_the_bound_stores_the_bound() {
+        let sites: Vec<SiteFigures> = (0..MAX_SITES_PER_POSITION + 5)
+            .map(|i| site(&format!("dépôt {i:04}"), 20, 1, "a"))
+            .collect();
+        let (stored, write) = merge(None, &position(sites));
+        let stored = stored.unwrap();
+        assert_eq!(stored.site_figures.len(), MAX_SITES_PER_POSITION);
+        assert_eq!(stored.stock, MAX_SITES_PER_POSITION as i64);
+        assert_eq!(
+            (write.applied.len(), write.over_limit.len()),
+            (MAX_SITES_PER_POSITION, 5)
+        );
+    }
+
+    #[test]
+    fn sums_saturate() {
+        let p = position(vec![site("A", 20, i64::MAX, "a"), site("B", 20, 10, "a")]);
+        assert_eq!(p.stock, i64::MAX);
+    }
+}

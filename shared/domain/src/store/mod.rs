@@ -1,0 +1,266 @@
+//! Storage ports: the few operations the pipeline needs from object storage, state storage and
+//! notification, one small trait per aggregate, and the records they hold. Each has an AWS
+//! adapter (`medistock-aws`) and an embedded local adapter (`medistock-local`), so that the
+//! same pipeline runs on AWS and on a laptop; a function asks only for the ports it uses.
+//!
+//! The guarantees live in the adapters' conditional writes, and every adapter passes the same
+//! contract tests (`shared/analytics/tests/it/store_contract.rs`):
+//! - a position is replaced only by a strictly newer `as_of` (or rewritten by the same file);
+//! - a file is claimed once by its content hash; a claim left by a crashed run expires;
+//! - an alert record is created once per key and stays pending until marked sent.
+
+mod records;
+
+use std::collections::BTreeMap;
+use std::future::Future;
+
+use chrono::{DateTime, Utc};
+
+pub use records::{
+    AlertRecord, AlertStatus, Claim, FileStatus, GROUP_SUBJECT_PREFIX, LedgerEntry, MAX_BODY_BYTES,
+    Notification, RiskItem, lease_token,
+};
+
+use crate::Cip13;
+use crate::account::Account;
+use crate::position::{Position, PositionWrite};
+
+/// Failures of a storage backend. Bad input never ends here: it gets a receipt.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// A key that could escape its bucket folder (`..`, absolute path, empty segment).
+    #[error("clé d'objet refusée : {0:?}")]
+    InvalidKey(String),
+    /// Local file system.
+    #[error("entrée/sortie locale ({path}) : {source}")]
+    Io {
+        /// The file or folder.
+        path: std::path::PathBuf,
+        /// The error.
+        source: std::io::Error,
+    },
+    /// The embedded database.
+    #[error("base locale : {0}")]
+    Local(String),
+    /// An AWS call failed after the SDK's retries.
+    #[error("AWS {operation} : {message}")]
+    Aws {
+        /// The operation, e.g. `DynamoDB.PutItem`.
+        operation: &'static str,
+        /// The service's message.
+        message: String,
+    },
+    /// A stored item that does not decode.
+    #[error("donnée stockée illisible : {0}")]
+    Corrupt(String),
+}
+
+/// An object and its user metadata.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredObject {
+    /// The bytes.
+    pub bytes: Vec<u8>,
+    /// User metadata (S3 `x-amz-meta-*`).
+    pub metadata: BTreeMap<String, String>,
+}
+
+/// What is known of an object without reading it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ObjectHead {
+    /// Size in bytes.
+    pub size: u64,
+    /// The version, when the bucket versions its objects.
+    pub version: Option<String>,
+    /// When this version was written: the order of two uploads of one declarant.
+    pub last_modified: DateTime<Utc>,
+}
+
+/// Object storage: buckets of keyed blobs. Where a bucket versions its objects, `version`
+/// names one exact version (`None`: the current one), so that a file overwritten before it is
+/// read is still read as it was dropped.
+pub trait ObjectStore: Send + Sync {
+    /// Size, version and date of an object, `None` if absent.
+    fn head(
+        &self,
+        bucket: &str,
+        key: &str,
+        version: Option<&str>,
+    ) -> impl Future<Output = Result<Option<ObjectHead>, StoreError>> + Send;
+    /// One version of an object (`None`: the current one), `None` if absent.
+    fn get_version(
+        &self,
+        bucket: &str,
+        key: &str,
+        version: Option<&str>,
+    ) -> impl Future<Output = Result<Option<StoredObject>, StoreError>> + Send;
+    /// The current version of an object, `None` if absent.
+    fn get(
+        &self,
+        bucket: &str,
+        key: &str,
+    ) -> impl Future<Output = Result<Option<StoredObject>, StoreError>> + Send {
+        self.get_version(bucket, key, None)
+    }
+    /// Size of the current version of an object, `None` if absent.
+    fn size(
+        &self,
+        bucket: &str,
+        key: &str,
+    ) -> impl Future<Output = Result<Option<u64>, StoreError>> + Send {
+        async move { Ok(self.head(bucket, key, None).await?.map(|h| h.size)) }
+    }
+    /// Writes an object (a new version, or a replacement where the bucket keeps none); returns
+    /// the version written, if the bucket versions its objects.
+    fn put(
+        &self,
+        bucket: &str,
+        key: &str,
+        bytes: Vec<u8>,
+        content_type: &str,
+        metadata: &BTreeMap<String, String>,
+    ) -> impl Future<Output = Result<Option<String>, StoreError>> + Send;
+    /// Keys under a prefix, sorted.
+    fn list(
+        &self,
+        bucket: &str,
+        prefix: &str,
+    ) -> impl Future<Output = Result<Vec<String>, StoreError>> + Send;
+    /// Copies one version of an object (`None`: the current one) with its metadata, whatever
+    /// its size.
+    fn copy(
+        &self,
+        from_bucket: &str,
+        from_key: &str,
+        from_version: Option<&str>,
+        to_bucket: &str,
+        to_key: &str,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+}
+
+/// The file ledger: each declarant's file is applied once, whatever the retries.
+pub trait FileLedger: Send + Sync {
+    /// Claims a file, keyed by (declarant, hash), for processing until `entry.lease_until`
+    /// under the token `entry.owner`. Returns what is already known when the declarant's file
+    /// was processed, or is being processed under a live lease.
+    fn claim_file(
+        &self,
+        entry: &LedgerEntry,
+    ) -> impl Future<Output = Result<Claim, StoreError>> + Send;
+    /// Records the end of processing (status applied or rejected, counts), only while the
+    /// claim is still `entry.owner`'s; false when another run took it over (nothing written).
+    fn finish_file(
+        &self,
+        entry: &LedgerEntry,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+    /// Gives up a claim after a failure, so that a retry can claim at once; only the claim
+    /// `owner` holds is removed.
+    fn release_file(
+        &self,
+        declarant: &str,
+        sha256: &str,
+        owner: &str,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+    /// The ledger entry of a declarant's file.
+    fn file(
+        &self,
+        declarant: &str,
+        sha256: &str,
+    ) -> impl Future<Output = Result<Option<LedgerEntry>, StoreError>> + Send;
+    /// The ledger entries of the files received in `[from, to)`, oldest first (the weekly
+    /// report's counts; a sweep, not a hot path).
+    fn files_received(
+        &self,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> impl Future<Output = Result<Vec<LedgerEntry>, StoreError>> + Send;
+}
+
+/// Declarants' accounts: who may log in and drop files.
+pub trait AccountStore: Send + Sync {
+    /// A declarant's account.
+    fn account(&self, id: &str)
+    -> impl Future<Output = Result<Option<Account>, StoreError>> + Send;
+    /// Creates or replaces a declarant's SFTP account.
+    fn put_account(&self, account: &Account)
+    -> impl Future<Output = Result<(), StoreError>> + Send;
+    /// Every SFTP account, by id.
+    fn accounts(&self) -> impl Future<Output = Result<Vec<Account>, StoreError>> + Send;
+}
+
+/// Positions: each declarant's latest figures per reference.
+pub trait PositionStore: Send + Sync {
+    /// Merges positions into those held (see [`crate::position::merge`]: per site, newer
+    /// figures or a correction of the same date win, older ones never do): one atomic
+    /// read-merge-write per (reference, declarant).
+    fn apply_positions(
+        &self,
+        positions: &[Position],
+    ) -> impl Future<Output = Result<Vec<PositionWrite>, StoreError>> + Send;
+    /// Every declarant's latest position for a reference.
+    fn positions(
+        &self,
+        cip13: &Cip13,
+    ) -> impl Future<Output = Result<Vec<Position>, StoreError>> + Send;
+    /// Every position held (the daily risk run reads them all).
+    fn all_positions(&self) -> impl Future<Output = Result<Vec<Position>, StoreError>> + Send;
+}
+
+/// Risk items: each subject's latest assessment, written under optimistic concurrency.
+pub trait RiskStore: Send + Sync {
+    /// Every stored risk item.
+    fn risk_items(&self) -> impl Future<Output = Result<Vec<RiskItem>, StoreError>> + Send;
+    /// Writes a risk item if the stored one still has `expected_version` (`None`: none stored);
+    /// false when another run wrote it first.
+    fn put_risk(
+        &self,
+        item: &RiskItem,
+        expected_version: Option<u64>,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+}
+
+/// The alert outbox: a message is recorded once, then published and marked sent.
+pub trait AlertOutbox: Send + Sync {
+    /// Creates an alert record unless one with the same key exists; true when created.
+    fn put_alert_once(
+        &self,
+        alert: &AlertRecord,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+    /// The alert record with this key, as stored now.
+    fn alert(
+        &self,
+        key: &str,
+    ) -> impl Future<Output = Result<Option<AlertRecord>, StoreError>> + Send;
+    /// Alert records not yet sent, oldest first.
+    fn pending_alerts(&self) -> impl Future<Output = Result<Vec<AlertRecord>, StoreError>> + Send;
+    /// Marks an alert sent with the notification's message id.
+    fn mark_alert_sent(
+        &self,
+        key: &str,
+        message_id: &str,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+}
+
+/// Notification: publishes a message to a topic.
+pub trait Notifier: Send + Sync {
+    /// Publishes and returns the message id.
+    fn publish(
+        &self,
+        notification: &Notification,
+    ) -> impl Future<Output = Result<String, StoreError>> + Send;
+}
+
+/// Checks an object key for use as a relative path: no empty, `.` or `..` segment, no leading
+/// `/`, no backslash or NUL. S3 accepts such keys, but nothing Medistock writes needs them and
+/// the local adapter must never leave its folder.
+pub fn check_key(key: &str) -> Result<(), StoreError> {
+    let bad = key.is_empty()
+        || key.contains(['\\', '\0'])
+        || key
+            .split('/')
+            .any(|segment| segment.is_empty() || segment == "." || segment == "..");
+    if bad {
+        Err(StoreError::InvalidKey(key.to_owned()))
+    } else {
+        Ok(())
+    }
+}

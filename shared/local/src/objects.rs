@@ -1,0 +1,265 @@
+//! Buckets as folders: `<root>/<bucket>/<key>`, metadata beside in `<root>/.meta/<bucket>/<key>.json`.
+//! A versioned bucket (the inbox, like the S3 one) also keeps every version written, in
+//! `<root>/.versions/<bucket>/<key>/<version>`: two processes dropping different files under
+//! one name each ingest their own bytes.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use chrono::{DateTime, Utc};
+
+use medistock_domain::store::{
+    ObjectHead, ObjectStore, StoreError, StoredObject, check_key, lease_token,
+};
+
+/// Object storage in a folder.
+#[derive(Debug, Clone)]
+pub struct LocalObjects {
+    root: PathBuf,
+    versioned: Vec<String>,
+}
+
+impl LocalObjects {
+    /// Buckets under `root`, none versioned.
+    pub fn new(root: impl Into<PathBuf>) -> Self {
+        Self {
+            root: root.into(),
+            versioned: Vec::new(),
+        }
+    }
+
+    /// Keeps every version of the objects written to `bucket`.
+    pub fn with_versioning(mut self, bucket: &str) -> Self {
+        self.versioned.push(bucket.to_owned());
+        self
+    }
+
+    fn is_versioned(&self, bucket: &str) -> bool {
+        self.versioned.iter().any(|b| b == bucket)
+    }
+
+    /// The file of one version of an object (versions are hex tokens this adapter made).
+    fn version_path(&self, bucket: &str, key: &str, version: &str) -> Result<PathBuf, StoreError> {
+        if version.is_empty() || !version.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(StoreError::InvalidKey(format!("{key}?versionId={version}")));
+        }
+        check_key(bucket)?;
+        check_key(key)?;
+        Ok(self
+            .root
+            .join(".versions")
+            .join(bucket)
+            .join(key)
+            .join(version))
+    }
+
+    /// The files of an object's bytes and metadata: its current version, or one version.
+    fn files(
+        &self,
+        bucket: &str,
+        key: &str,
+        version: Option<&str>,
+    ) -> Result<Option<(PathBuf, PathBuf)>, StoreError> {
+        match version {
+            None => Ok(Some((
+                self.path(bucket, key)?,
+                self.meta_path(bucket, key)?,
+            ))),
+            Some(_) if !self.is_versioned(bucket) => Ok(None),
+            Some(v) => {
+                let path = self.version_path(bucket, key, v)?;
+                let meta = path.with_extension("json");
+                Ok(Some((path, meta)))
+            }
+        }
+    }
+
+    /// The file of an object.
+    pub fn path(&self, bucket: &str, key: &str) -> Result<PathBuf, StoreError> {
+        check_key(bucket)?;
+        check_key(key)?;
+        Ok(self.root.join(bucket).join(key))
+    }
+
+    fn meta_path(&self, bucket: &str, key: &str) -> Result<PathBuf, StoreError> {
+        check_key(key)?;
+        Ok(self
+            .root
+            .join(".meta")
+            .join(bucket)
+            .join(format!("{key}.json")))
+    }
+}
+
+fn io(path: &Path) -> impl FnOnce(std::io::Error) -> StoreError + '_ {
+    move |source| StoreError::Io {
+        path: path.to_owned(),
+        source,
+    }
+}
+
+/// Writes through a temporary file and a rename: a reader never sees half an object.
+fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), StoreError> {
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent).map_err(io(parent))?;
+    }
+    // A temporary name of its own per write: two writers of one key never share it. Short,
+    // so that a long object name still fits the file system's limit.
+    let tmp = path.with_file_name(format!(".tmp-{}", lease_token()));
+    std::fs::write(&tmp, bytes).map_err(io(&tmp))?;
+    std::fs::rename(&tmp, path).map_err(io(path))
+}
+
+fn read_optional(path: &Path) -> Result<Option<Vec<u8>>, StoreError> {
+    match std::fs::read(path) {
+        Ok(bytes) => Ok(Some(bytes)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(source) => Err(StoreError::Io {
+            path: path.to_owned(),
+            source,
+        }),
+    }
+}
+
+impl ObjectStore for LocalObjects {
+    async fn head(
+        &self,
+        bucket: &str,
+        key: &str,
+        version: Option<&str>,
+    ) -> Result<Option<ObjectHead>, StoreError> {
+        let Some((path, _)) = self.files(bucket, key, version)? else {
+            return Ok(None);
+        };
+        match std::fs::metadata(&path) {
+            Ok(m) if m.is_file() => Ok(Some(ObjectHead {
+                size: m.len(),
+                version: version.map(str::to_owned),
+                last_modified: m
+                    .modified()
+                    .map(DateTime::<Utc>::from)
+                    .unwrap_or_else(|_| Utc::now()),
+            })),
+            Ok(_) => Ok(None),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(source) => Err(StoreError::Io { path, source }),
+        }
+    }
+
+    async fn get_version(
+        &self,
+        bucket: &str,
+        key: &str,
+        version: Option<&str>,
+    ) -> Result<Option<StoredObject>, StoreError> {
+        let Some((path, meta_path)) = self.files(bucket, key, version)? else {
+            return Ok(None);
+        };
+        let Some(bytes) = read_optional(&path)? else {
+            return Ok(None);
+        };
+        let metadata = match read_optional(&meta_path)? {
+            Some(json) => serde_json::from_slice(&json)
+                .map_err(|e| StoreError::Corrupt(format!("{}: {e}", meta_path.display())))?,
+            None => BTreeMap::new(),
+        };
+        Ok(Some(StoredObject { bytes, metadata }))
+    }
+
+    async fn put(
+        &self,
+        bucket: &str,
+        key: &str,
+        bytes: Vec<u8>,
+        _content_type: &str,
+        metadata: &BTreeMap<String, String>,
+    ) -> Result<Option<String>, StoreError> {
+        let version = if self.is_versioned(bucket) {
+            let version = lease_token();
+            let path = self.version_path(bucket, key, &version)?;
+            if !metadata.is_empty() {
+                let json =
+                    serde_json::to_vec(metadata).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+                write_atomic(&path.with_extension("json"), &json)?;
+            }
+            write_atomic(&path, &bytes)?;
+            Some(version)
+        } else {
+            None
+        };
+        let meta_path = self.meta_path(bucket, key)?;
+        if metadata.is_empty() {
+            match std::fs::remove_file(&meta_path) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                    return Err(StoreError::Io {
+                        path: meta_path,
+                        source: e,
+                    });
+                }
+                _ => {}
+            }
+        } else {
+            let json =
+                serde_json::to_vec(metadata).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+            write_atomic(&meta_path, &json)?;
+        }
+        write_atomic(&self.path(bucket, key)?, &bytes)?;
+        Ok(version)
+    }
+
+    async fn list(&self, bucket: &str, prefix: &str) -> Result<Vec<String>, StoreError> {
+        check_key(bucket)?;
+        let base = self.root.join(bucket);
+        let mut keys = Vec::new();
+        let mut stack = vec![base.clone()];
+        while let Some(dir) = stack.pop() {
+            let entries = match std::fs::read_dir(&dir) {
+                Ok(entries) => entries,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+                Err(source) => return Err(StoreError::Io { path: dir, source }),
+            };
+            for entry in entries {
+                let entry = entry.map_err(io(&dir))?;
+                let path = entry.path();
+                let name = entry.file_name();
+                if name.to_string_lossy().starts_with('.') {
+                    continue;
+                }
+                if path.is_dir() {
+                    stack.push(path);
+                } else if let Ok(rel) = path.strip_prefix(&base) {
+                    let key = rel
+                        .components()
+                        .map(|c| c.as_os_str().to_string_lossy())
+                        .collect::<Vec<_>>()
+                        .join("/");
+                    if key.starts_with(prefix) {
+                        keys.push(key);
+                    }
+                }
+            }
+        }
+        keys.sort();
+        Ok(keys)
+    }
+
+    async fn copy(
+        &self,
+        from_bucket: &str,
+        from_key: &str,
+        from_version: Option<&str>,
+        to_bucket: &str,
+        to_key: &str,
+    ) -> Result<(), StoreError> {
+        let object = self
+            .get_version(from_bucket, from_key, from_version)
+            .await?
+            .ok_or_else(|| StoreError::Io {
+                path: self.root.join(from_bucket).join(from_key),
+                source: std::io::Error::from(std::io::ErrorKind::NotFound),
+            })?;
+        self.put(to_bucket, to_key, object.bytes, "", &object.metadata)
+            .await?;
+        Ok(())
+    }
+}

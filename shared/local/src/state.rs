@@ -1,0 +1,404 @@
+//! State in an embedded SQLite database, with the guarantees of the DynamoDB adapter expressed
+//! as transactions and conditional upserts.
+
+use std::path::Path;
+use std::sync::Mutex;
+
+use chrono::{DateTime, Utc};
+
+use medistock_domain::account::Account;
+use rusqlite::{Connection, OptionalExtension, params};
+
+use medistock_domain::Cip13;
+use medistock_domain::position::{Position, PositionWrite, merge};
+use medistock_domain::store::{
+    AccountStore, AlertOutbox, AlertRecord, AlertStatus, Claim, FileLedger, FileStatus,
+    LedgerEntry, PositionStore, RiskItem, RiskStore, StoreError,
+};
+
+const SCHEMA: &str = "
+PRAGMA journal_mode = WAL;
+CREATE TABLE IF NOT EXISTS declarant_positions (
+    cip13 TEXT NOT NULL,
+    declarant TEXT NOT NULL,
+    position TEXT NOT NULL,
+    PRIMARY KEY (cip13, declarant)
+);
+CREATE TABLE IF NOT EXISTS ledger (
+    declarant TEXT NOT NULL,
+    sha256 TEXT NOT NULL,
+    entry TEXT NOT NULL,
+    PRIMARY KEY (declarant, sha256)
+);
+CREATE TABLE IF NOT EXISTS risks (
+    cip13 TEXT PRIMARY KEY,
+    version INTEGER NOT NULL,
+    item TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS accounts (
+    id TEXT PRIMARY KEY,
+    account TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS alerts (
+    key TEXT PRIMARY KEY,
+    created_at TEXT NOT NULL,
+    status TEXT NOT NULL,
+    record TEXT NOT NULL
+);
+";
+
+/// State in one SQLite file (or in memory for tests).
+#[derive(Debug)]
+pub struct LocalState {
+    conn: Mutex<Connection>,
+}
+
+/// An SQLite failure, as the ports report it.
+fn db(e: rusqlite::Error) -> StoreError {
+    StoreError::Local(e.to_string())
+}
+
+fn corrupt(e: impl std::fmt::Display) -> StoreError {
+    StoreError::Corrupt(e.to_string())
+}
+
+impl LocalState {
+    /// Opens (and creates) the database at `path`.
+    pub fn open(path: &Path) -> Result<Self, StoreError> {
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).map_err(|source| StoreError::Io {
+                path: parent.to_owned(),
+                source,
+            })?;
+        }
+        Self::with(Connection::open(path).map_err(db)?)
+    }
+
+    /// A database in memory.
+    pub fn in_memory() -> Result<Self, StoreError> {
+        Self::with(Connection::open_in_memory().map_err(db)?)
+    }
+
+    fn with(conn: Connection) -> Result<Self, StoreError> {
+        conn.busy_timeout(std::time::Duration::from_secs(30))
+            .map_err(db)?;
+        conn.execute_batch(SCHEMA).map_err(db)?;
+        Ok(Self {
+            conn: Mutex::new(conn),
+        })
+    }
+
+    fn conn(&self) -> std::sync::MutexGuard<'_, Connection> {
+        self.conn
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Every position held, for commands that list them.
+    pub fn all_positions(&self) -> Result<Vec<Position>, StoreError> {
+        read_positions(
+            &self.conn(),
+            "SELECT position FROM declarant_positions ORDER BY cip13, declarant",
+            [],
+        )
+    }
+}
+
+fn read_positions(
+    conn: &Connection,
+    sql: &str,
+    params: impl rusqlite::Params,
+) -> Result<Vec<Position>, StoreError> {
+    let mut stmt = conn.prepare(sql).map_err(db)?;
+    let rows = stmt
+        .query_map(params, |r| r.get::<_, String>(0))
+        .map_err(db)?;
+    let mut out = Vec::new();
+    for row in rows {
+        out.push(serde_json::from_str(&row.map_err(db)?).map_err(corrupt)?);
+    }
+    Ok(out)
+}
+
+fn read_entry(
+    conn: &Connection,
+    declarant: &str,
+    sha256: &str,
+) -> Result<Option<LedgerEntry>, StoreError> {
+    let json: Option<String> = conn
+        .query_row(
+            "SELECT entry FROM ledger WHERE declarant = ?1 AND sha256 = ?2",
+            [declarant, sha256],
+            |r| r.get(0),
+        )
+        .optional()
+        .map_err(db)?;
+    json.map(|j| serde_json::from_str(&j).map_err(corrupt))
+        .transpose()
+}
+
+fn write_entry(conn: &Connection, entry: &LedgerEntry) -> Result<(), StoreError> {
+    let json = serde_json::to_string(entry).map_err(corrupt)?;
+    conn.execute(
+        "INSERT INTO ledger (declarant, sha256, entry) VALUES (?1, ?2, ?3)
+         ON CONFLICT(declarant, sha256) DO UPDATE SET entry = excluded.entry",
+        params![entry.declarant, entry.sha256, json],
+    )
+    .map_err(db)?;
+    Ok(())
+}
+
+impl FileLedger for LocalState {
+    async fn claim_file(&self, entry: &LedgerEntry) -> Result<Claim, StoreError> {
+        let mut conn = self.conn();
+        let tx = conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .map_err(db)?;
+        let claim = match read_entry(&tx, &entry.declarant, &entry.sha256)? {
+            Some(held) if held.status != FileStatus::Processing => Claim::Done(held),
+            Some(held) if held.lease_until > entry.received_at => Claim::InProgress(held),
+            _ => {
+                write_entry(&tx, entry)?;
+                Claim::Acquired
+            }
+        };
+        tx.commit().map_err(db)?;
+        Ok(claim)
+    }
+
+    async fn finish_file(&self, entry: &LedgerEntry) -> Result<bool, StoreError> {
+        let mut conn = self.conn();
+        let tx = conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .map_err(db)?;
+        let ours = read_entry(&tx, &entry.declarant, &entry.sha256)?
+            .is_some_and(|held| held.status == FileStatus::Processing && held.owner == entry.owner);
+        if ours {
+            write_entry(&tx, entry)?;
+        }
+        tx.commit().map_err(db)?;
+        Ok(ours)
+    }
+
+    async fn release_file(
+        &self,
+        declarant: &str,
+        sha256: &str,
+        owner: &str,
+    ) -> Result<(), StoreError> {
+        self.conn()
+            .execute(
+                "DELETE FROM ledger WHERE declarant = ?1 AND sha256 = ?2
+               AND json_extract(entry, '$.status') = 'processing'
+               AND json_extract(entry, '$.owner') = ?3",
+                [declarant, sha256, owner],
+            )
+            .map_err(db)?;
+        Ok(())
+    }
+
+    async fn file(&self, declarant: &str, sha256: &str) -> Result<Option<LedgerEntry>, StoreError> {
+        read_entry(&self.conn(), declarant, sha256)
+    }
+
+    async fn files_received(
+        &self,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<Vec<LedgerEntry>, StoreError> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare("SELECT entry FROM ledger").map_err(db)?;
+        let rows = stmt.query_map([], |r| r.get::<_, String>(0)).map_err(db)?;
+        let mut entries = Vec::new();
+        for row in rows {
+            entries.push(serde_json::from_str::<LedgerEntry>(&row.map_err(db)?).map_err(corrupt)?);
+        }
+        Ok(LedgerEntry::received_between(entries, from, to))
+    }
+}
+
+impl AccountStore for LocalState {
+    async fn account(&self, id: &str) -> Result<Option<Account>, StoreError> {
+        let json: Option<String> = self
+            .conn()
+            .query_row("SELECT account FROM accounts WHERE id = ?1", [id], |r| {
+                r.get(0)
+            })
+            .optional()
+            .map_err(db)?;
+        json.map(|j| serde_json::from_str(&j).map_err(corrupt))
+            .transpose()
+    }
+
+    async fn put_account(&self, account: &Account) -> Result<(), StoreError> {
+        let json = serde_json::to_string(account).map_err(corrupt)?;
+        self.conn().execute(
+            "INSERT INTO accounts (id, account) VALUES (?1, ?2) ON CONFLICT(id) DO UPDATE SET account = excluded.account",
+            params![account.id.as_str(), json],
+        ).map_err(db)?;
+        Ok(())
+    }
+
+    async fn accounts(&self) -> Result<Vec<Account>, StoreError> {
+        let conn = self.conn();
+        let mut stmt = conn
+            .prepare("SELECT account FROM accounts ORDER BY id")
+            .map_err(db)?;
+        let rows = stmt.query_map([], |r| r.get::<_, String>(0)).map_err(db)?;
+        let mut out = Vec::new();
+        for row in rows {
+            out.push(serde_json::from_str(&row.map_err(db)?).map_err(corrupt)?);
+        }
+        Ok(out)
+    }
+}
+
+impl PositionStore for LocalState {
+    async fn apply_positions(
+        &self,
+        positions: &[Position],
+    ) -> Result<Vec<PositionWrite>, StoreError> {
+        let mut conn = self.conn();
+        // One immediate transaction: the read, the merge and the write of every position are
+        // atomic with respect to any other writer of the database.
+        let tx = conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .map_err(db)?;
+        let mut out = Vec::with_capacity(positions.len());
+        {
+            let mut read = tx
+                .prepare(
+                    "SELECT position FROM declarant_positions WHERE cip13 = ?1 AND declarant = ?2",
+                )
+                .map_err(db)?;
+            let mut upsert = tx.prepare(
+                "INSERT INTO declarant_positions (cip13, declarant, position) VALUES (?1, ?2, ?3)
+                 ON CONFLICT(cip13, declarant) DO UPDATE SET position = excluded.position",
+            ).map_err(db)?;
+            for p in positions {
+                let key = params![p.cip13.as_str(), p.declarant.as_str()];
+                let held: Option<Position> = read
+                    .query_row(key, |r| r.get::<_, String>(0))
+                    .optional()
+                    .map_err(db)?
+                    .map(|json| serde_json::from_str(&json).map_err(corrupt))
+                    .transpose()?;
+                let (merged, write) = merge(held.as_ref(), p);
+                if let Some(merged) = merged {
+                    let json = serde_json::to_string(&merged).map_err(corrupt)?;
+                    upsert
+                        .execute(params![p.cip13.as_str(), p.declarant.as_str(), json])
+                        .map_err(db)?;
+                }
+                out.push(write);
+            }
+        }
+        tx.commit().map_err(db)?;
+        Ok(out)
+    }
+
+    async fn positions(&self, cip13: &Cip13) -> Result<Vec<Position>, StoreError> {
+        read_positions(
+            &self.conn(),
+            "SELECT position FROM declarant_positions WHERE cip13 = ?1 ORDER BY declarant",
+            [cip13.as_str()],
+        )
+    }
+
+    async fn all_positions(&self) -> Result<Vec<Position>, StoreError> {
+        LocalState::all_positions(self)
+    }
+}
+
+impl RiskStore for LocalState {
+    async fn risk_items(&self) -> Result<Vec<RiskItem>, StoreError> {
+        let conn = self.conn();
+        let mut stmt = conn
+            .prepare("SELECT item FROM risks ORDER BY cip13")
+            .map_err(db)?;
+        let rows = stmt.query_map([], |r| r.get::<_, String>(0)).map_err(db)?;
+        rows.map(|r| {
+            r.map_err(db)
+                .and_then(|j| serde_json::from_str(&j).map_err(corrupt))
+        })
+        .collect()
+    }
+
+    async fn put_risk(
+        &self,
+        item: &RiskItem,
+        expected_version: Option<u64>,
+    ) -> Result<bool, StoreError> {
+        let json = serde_json::to_string(item).map_err(corrupt)?;
+        let conn = self.conn();
+        let changed = match expected_version {
+            None => conn.execute(
+                "INSERT INTO risks (cip13, version, item) VALUES (?1, ?2, ?3) ON CONFLICT(cip13) DO NOTHING",
+                params![item.subject, item.version, json],
+            ).map_err(db)?,
+            Some(expected) => conn.execute(
+                "UPDATE risks SET version = ?2, item = ?3 WHERE cip13 = ?1 AND version = ?4",
+                params![item.subject, item.version, json, expected],
+            ).map_err(db)?,
+        };
+        Ok(changed == 1)
+    }
+}
+
+impl AlertOutbox for LocalState {
+    async fn put_alert_once(&self, alert: &AlertRecord) -> Result<bool, StoreError> {
+        let json = serde_json::to_string(alert).map_err(corrupt)?;
+        let created = self.conn().execute(
+            "INSERT INTO alerts (key, created_at, status, record) VALUES (?1, ?2, 'pending', ?3) ON CONFLICT(key) DO NOTHING",
+            params![alert.key, alert.created_at.to_rfc3339(), json],
+        ).map_err(db)?;
+        Ok(created == 1)
+    }
+
+    async fn alert(&self, key: &str) -> Result<Option<AlertRecord>, StoreError> {
+        let json: Option<String> = self
+            .conn()
+            .query_row("SELECT record FROM alerts WHERE key = ?1", [key], |r| {
+                r.get(0)
+            })
+            .optional()
+            .map_err(db)?;
+        json.map(|j| serde_json::from_str(&j).map_err(corrupt))
+            .transpose()
+    }
+
+    async fn pending_alerts(&self) -> Result<Vec<AlertRecord>, StoreError> {
+        let conn = self.conn();
+        let mut stmt = conn
+            .prepare("SELECT record FROM alerts WHERE status = 'pending' ORDER BY created_at, key")
+            .map_err(db)?;
+        let rows = stmt.query_map([], |r| r.get::<_, String>(0)).map_err(db)?;
+        rows.map(|r| {
+            r.map_err(db)
+                .and_then(|j| serde_json::from_str(&j).map_err(corrupt))
+        })
+        .collect()
+    }
+
+    async fn mark_alert_sent(&self, key: &str, message_id: &str) -> Result<(), StoreError> {
+        let conn = self.conn();
+        let json: Option<String> = conn
+            .query_row("SELECT record FROM alerts WHERE key = ?1", [key], |r| {
+                r.get(0)
+            })
+            .optional()
+            .map_err(db)?;
+        let Some(json) = json else {
+            return Err(StoreError::Corrupt(format!("alerte inconnue : {key}")));
+        };
+        let mut record: AlertRecord = serde_json::from_str(&json).map_err(corrupt)?;
+        record.status = AlertStatus::Sent;
+        record.message_id = Some(message_id.to_owned());
+        conn.execute(
+            "UPDATE alerts SET status = 'sent', record = ?2 WHERE key = ?1",
+            params![key, serde_json::to_string(&record).map_err(corrupt)?],
+        )
+        .map_err(db)?;
+        Ok(())
+    }
+}

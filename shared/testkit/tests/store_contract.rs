@@ -1,0 +1,830 @@
+//! One contract for the storage ports, run against the local adapters and against the AWS
+//! adapters on the moto emulator: newest wins, a file is claimed once, an alert is created once,
+//! many positions at once, objects with metadata and awkward keys.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Duration, NaiveDate, Utc};
+use medistock_domain::position::{
+    MAX_SITES_PER_POSITION, Position, PositionWrite, SiteFigures, Supply,
+};
+use medistock_domain::store::{
+    AccountStore, AlertOutbox, AlertRecord, AlertStatus, Claim, FileLedger, FileStatus,
+    LedgerEntry, Notification, ObjectStore, PositionStore, RiskItem, RiskStore, lease_token,
+};
+use medistock_domain::{Cip13, DeclarantId};
+use medistock_local::{LocalObjects, LocalState};
+
+fn date(d: &str) -> NaiveDate {
+    d.parse().unwrap()
+}
+
+/// One site's figures, from file `sha`, dropped `minutes` after t0.
+fn site(name: &str, as_of: &str, stock: i64, sha: &str, minutes: i64) -> SiteFigures {
+    SiteFigures {
+        site: name.to_owned(),
+        as_of: date(as_of),
+        stock,
+        stock_bloque: 3,
+        daily_outflow: Some(12.5),
+        supplies: vec![Supply {
+            date: date("2026-12-01"),
+            quantity: 500,
+        }],
+        source_sha256: sha.to_owned(),
+        uploaded_at: t0() + Duration::minutes(minutes),
+    }
+}
+
+fn position_of(cip: &str, declarant: &str, sites: Vec<SiteFigures>) -> Position {
+    Position::from_sites(
+        Cip13::parse(cip).unwrap(),
+        DeclarantId::parse(declarant).unwrap(),
+        sites,
+    )
+    .unwrap()
+}
+
+/// A position of one site (`Lyon`) from file `sha`.
+fn position(cip: &str, declarant: &str, as_of: &str, stock: i64, sha: &str) -> Position {
+    position_of(cip, declarant, vec![site("Lyon", as_of, stock, sha, 0)])
+}
+
+fn ledger(sha: &str, now: DateTime<Utc>) -> LedgerEntry {
+    ledger_of("grossiste-a", sha, now)
+}
+
+fn ledger_of(declarant: &str, sha: &str, now: DateTime<Utc>) -> LedgerEntry {
+    LedgerEntry {
+        sha256: sha.to_owned(),
+        status: FileStatus::Processing,
+        key: format!("inbox/{declarant}/f.csv"),
+        version: None,
+        declarant: declarant.into(),
+        owner: lease_token(),
+        lines: [0; 3],
+        received_at: now,
+        lease_until: now + Duration::minutes(5),
+        finished_at: None,
+    }
+}
+
+fn t0() -> DateTime<Utc> {
+    "2026-11-23T09:00:00Z".parse().unwrap()
+}
+
+fn applied(sites: &[&str]) -> PositionWrite {
+    PositionWrite {
+        applied: sites.iter().map(|s| s.to_string()).collect(),
+        ..PositionWrite::default()
+    }
+}
+
+async fn stock_of(state: &impl PositionStore, cip: &str, declarant: &str) -> (i64, NaiveDate, u32) {
+    let held = state.positions(&Cip13::parse(cip).unwrap()).await.unwrap();
+    let p = held
+        .iter()
+        .find(|p| p.declarant.as_str() == declarant)
+        .unwrap();
+    (p.stock, p.as_of, p.sites)
+}
+
+async fn sites_newest_wins_and_corrections_apply(state: &impl PositionStore) {
+    let cip = "3400949497294";
+    let write = |sites: Vec<SiteFigures>| {
+        let p = position_of(cip, "grossiste-a", sites);
+        async move { state.apply_positions(&[p]).await.unwrap().remove(0) }
+    };
+    // Lyon 1000 on 20/11; the Lille line of that file was refused.
+    assert_eq!(
+        write(vec![site("Lyon", "2026-11-20", 1000, "aaa", 0)]).await,
+        applied(&["Lyon"])
+    );
+    // The corrected Lille line alone, same date, a later file: summed with Lyon.
+    assert_eq!(
+        write(vec![site("Lille", "2026-11-20", 800, "bbb", 60)]).await,
+        PositionWrite {
+            applied: vec!["Lille".into()],
+            corrected: vec!["Lille".into()],
+            ..PositionWrite::default()
+        }
+    );
+    assert_eq!(
+        stock_of(state, cip, "grossiste-a").await,
+        (1800, date("2026-11-20"), 2)
+    );
+    // A later file with Lyon's figure of the same date corrects it.
+    assert_eq!(
+        write(vec![site("Lyon", "2026-11-20", 1100, "ccc", 120)]).await,
+        PositionWrite {
+            applied: vec!["Lyon".into()],
+            corrected: vec!["Lyon".into()],
+            ..PositionWrite::default()
+        }
+    );
+    assert_eq!(stock_of(state, cip, "grossiste-a").await.0, 1900);
+    // An older date never overwrites, whenever it arrives.
+    assert_eq!(
+        write(vec![site("Lyon", "2026-11-19", 5, "ddd", 180)]).await,
+        PositionWrite {
+            stale: vec![("Lyon".into(), date("2026-11-20"))],
+            ..PositionWrite::default()
+        }
+    );
+    // Nor does a retry of a file dropped before the correction (same date, earlier drop).
+    assert_eq!(
+        write(vec![site("Lyon", "2026-11-20", 1000, "aaa", 0)]).await,
+        PositionWrite {
+            stale: vec![("Lyon".into(), date("2026-11-20"))],
+            ..PositionWrite::default()
+        }
+    );
+    // The same file again is a no-op that counts as applied.
+    assert_eq!(
+        write(vec![site("Lyon", "2026-11-20", 1100, "ccc", 120)]).await,
+        applied(&["Lyon"])
+    );
+    assert_eq!(stock_of(state, cip, "grossiste-a").await.0, 1900);
+    // Sites at different dates are summed: the position is dated by its newest site.
+    assert_eq!(
+        write(vec![site("Lyon", "2026-11-21", 100, "eee", 240)]).await,
+        applied(&["Lyon"])
+    );
+    assert_eq!(
+        stock_of(state, cip, "grossiste-a").await,
+        (900, date("2026-11-21"), 2)
+    );
+    // Another declarant's position is its own.
+    let other = position(cip, "lab-b", "2026-11-01", 7000, "fff");
+    state
+        .apply_positions(std::slice::from_ref(&other))
+        .await
+        .unwrap();
+    assert_eq!(stock_of(state, cip, "lab-b").await.0, 7000);
+    assert_eq!(stock_of(state, cip, "grossiste-a").await.0, 900);
+}
+
+/// Files of one declarant for one reference written at once, each with its own sites: no
+/// write loses another's sites (DynamoDB re-reads and merges again when it loses a race).
+async fn concurrent_writes_of_one_position_keep_every_site(state: &impl PositionStore) {
+    let cip = "3400949497294";
+    let one = |i: usize| {
+        let p = position_of(
+            cip,
+            "grossiste-a",
+            vec![site(
+                &format!("dépôt {i:02}"),
+                "2026-11-20",
+                10,
+                &format!("f{i}"),
+                i as i64,
+            )],
+        );
+        async move { state.apply_positions(&[p]).await.unwrap().remove(0) }
+    };
+    let writes = futures::future::join_all((0..12).map(one)).await;
+    assert!(writes.iter().all(|w| w.applied.len() == 1), "{writes:?}");
+    assert_eq!(
+        stock_of(state, cip, "grossiste-a").await,
+        (120, date("2026-11-20"), 12)
+    );
+}
+
+async fn sites_are_bounded(state: &impl PositionStore) {
+    let cip = "3400949497294";
+    let many: Vec<SiteFigures> = (0..MAX_SITES_PER_POSITION)
+        .map(|i| site(&format!("dépôt {i:03}"), "2026-11-20", 1, "aaa", 0))
+        .collect();
+    let first = state
+        .apply_positions(&[position_of(cip, "grossiste-a", many)])
+        .await
+        .unwrap();
+    assert_eq!(first[0].applied.len(), MAX_SITES_PER_POSITION);
+    // One more site is not recorded, and says so; a known site is still updated.
+    let write = state
+        .apply_positions(&[position_of(
+            cip,
+            "grossiste-a",
+            vec![
+                site("dépôt 000", "2026-11-21", 5, "bbb", 10),
+                site("dépôt en trop", "2026-11-21", 1_000_000, "bbb", 10),
+            ],
+        )])
+        .await
+        .unwrap()
+        .remove(0);
+    assert_eq!(
+        (write.applied, write.over_limit),
+        (
+            vec!["dépôt 000".to_owned()],
+            vec!["dépôt en trop".to_owned()]
+        )
+    );
+    assert_eq!(
+        stock_of(state, cip, "grossiste-a").await,
+        (
+            MAX_SITES_PER_POSITION as i64 - 1 + 5,
+            date("2026-11-21"),
+            MAX_SITES_PER_POSITION as u32
+        )
+    );
+}
+
+async fn ledger_once_only(state: &impl FileLedger) {
+    let now = t0();
+    let entry = ledger("f1", now);
+    assert_eq!(state.claim_file(&entry).await.unwrap(), Claim::Acquired);
+    let again = ledger("f1", now + Duration::minutes(1));
+    assert!(
+        matches!(state.claim_file(&again).await.unwrap(), Claim::InProgress(held) if held.lease_until == entry.lease_until)
+    );
+    // A crashed run's claim expires with its lease.
+    let later = ledger("f1", now + Duration::minutes(6));
+    assert_eq!(state.claim_file(&later).await.unwrap(), Claim::Acquired);
+    // The expired run can neither finish nor release its successor's claim.
+    let mut stale = entry.clone();
+    stale.status = FileStatus::Applied;
+    assert!(!state.finish_file(&stale).await.unwrap());
+    state
+        .release_file("grossiste-a", "f1", &entry.owner)
+        .await
+        .unwrap();
+    assert_eq!(
+        state.file("grossiste-a", "f1").await.unwrap().as_ref(),
+        Some(&later),
+        "the successor's claim is untouched"
+    );
+    let mut done = later.clone();
+    done.status = FileStatus::Applied;
+    done.lines = [10, 9, 1];
+    done.finished_at = Some(now + Duration::minutes(7));
+    assert!(state.finish_file(&done).await.unwrap());
+    let much_later = ledger("f1", now + Duration::days(3));
+    assert_eq!(
+        state.claim_file(&much_later).await.unwrap(),
+        Claim::Done(done.clone())
+    );
+    assert_eq!(state.file("grossiste-a", "f1").await.unwrap(), Some(done));
+    // Releasing an applied file does nothing; releasing a claim frees it at once.
+    state
+        .release_file("grossiste-a", "f1", &later.owner)
+        .await
+        .unwrap();
+    assert!(matches!(
+        state.claim_file(&much_later).await.unwrap(),
+        Claim::Done(_)
+    ));
+    let f2 = ledger("f2", now);
+    assert_eq!(state.claim_file(&f2).await.unwrap(), Claim::Acquired);
+    state
+        .release_file("grossiste-a", "f2", &f2.owner)
+        .await
+        .unwrap();
+    assert_eq!(state.file("grossiste-a", "f2").await.unwrap(), None);
+    assert_eq!(
+        state.claim_file(&ledger("f2", now)).await.unwrap(),
+        Claim::Acquired
+    );
+    // The same bytes from another declarant are another file: claimed for it, and the first
+    // declarant's entry is neither returned nor touched.
+    let theirs = ledger_of("lab-b", "f1", now + Duration::days(3));
+    assert_eq!(state.claim_file(&theirs).await.unwrap(), Claim::Acquired);
+    assert_eq!(
+        state
+            .file("lab-b", "f1")
+            .await
+            .unwrap()
+            .map(|e| e.declarant),
+        Some("lab-b".to_owned())
+    );
+    assert_eq!(
+        state
+            .file("grossiste-a", "f1")
+            .await
+            .unwrap()
+            .map(|e| e.status),
+        Some(FileStatus::Applied)
+    );
+    state
+        .release_file("lab-b", "f1", &theirs.owner)
+        .await
+        .unwrap();
+    // The week's files: received in [from, to), oldest first.
+    let received = |from, to| async move {
+        state
+            .files_received(from, to)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|e| e.sha256)
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(received(now, now + Duration::days(1)).await, ["f2", "f1"]);
+    assert_eq!(
+        received(now, now + Duration::minutes(6)).await,
+        ["f2"],
+        "f1 was claimed again at +6 min: its entry says so"
+    );
+    assert_eq!(
+        received(now - Duration::days(1), now + Duration::days(7)).await,
+        ["f2", "f1"]
+    );
+    assert!(
+        received(now + Duration::days(7), now + Duration::days(14))
+            .await
+            .is_empty()
+    );
+}
+
+async fn outbox_once_only(state: &impl AlertOutbox) {
+    let alert = AlertRecord {
+        key: "3400949497294#2026-11-23#TENSION".into(),
+        cip13: "3400949497294".into(),
+        notification: Notification {
+            topic: "critique".into(),
+            subject: "TENSION".into(),
+            body: "corps".into(),
+            sms: None,
+            attributes: BTreeMap::from([("level".into(), "TENSION".into())]),
+        },
+        status: AlertStatus::Pending,
+        message_id: None,
+        created_at: t0(),
+    };
+    assert!(state.put_alert_once(&alert).await.unwrap());
+    assert!(
+        !state.put_alert_once(&alert).await.unwrap(),
+        "the same transition is recorded once"
+    );
+    assert_eq!(
+        state.pending_alerts().await.unwrap(),
+        std::slice::from_ref(&alert)
+    );
+    assert_eq!(
+        state.alert(&alert.key).await.unwrap().as_ref(),
+        Some(&alert)
+    );
+    state.mark_alert_sent(&alert.key, "msg-1").await.unwrap();
+    let sent = state.alert(&alert.key).await.unwrap().unwrap();
+    assert_eq!(
+        (sent.status, sent.message_id.as_deref()),
+        (AlertStatus::Sent, Some("msg-1"))
+    );
+    assert_eq!(state.pending_alerts().await.unwrap(), []);
+    assert!(
+        !state.put_alert_once(&alert).await.unwrap(),
+        "a sent alert is not recreated"
+    );
+}
+
+async fn many_positions_at_once(state: &impl PositionStore) {
+    // More than a DynamoDB batch (25) and than the write concurrency (16).
+    let positions: Vec<Position> = (0..60u64)
+        .map(|i| {
+            // A CIP7 becomes 34009 + CIP7 + its computed check digit.
+            let cip13 = Cip13::parse(&format!("{:07}", 3_000_000 + i)).unwrap();
+            position(
+                cip13.as_str(),
+                "grossiste-a",
+                "2026-11-20",
+                i as i64,
+                "batch",
+            )
+        })
+        .collect();
+    let writes = state.apply_positions(&positions).await.unwrap();
+    assert_eq!(writes, vec![applied(&["Lyon"]); 60]);
+    for p in [&positions[0], &positions[31], &positions[59]] {
+        assert_eq!(
+            state.positions(&p.cip13).await.unwrap(),
+            std::slice::from_ref(p)
+        );
+    }
+}
+
+async fn sftp_accounts(state: &impl AccountStore) {
+    use medistock_domain::account::Account;
+    use medistock_domain::{DeclarantId, DeclarantType};
+    let account = |id: &str, enabled: bool| Account {
+        id: DeclarantId::parse(id).unwrap(),
+        name: format!("Déclarant {id}"),
+        kind: DeclarantType::Grossiste,
+        public_keys: vec![format!("ssh-ed25519 AAAA {id}")],
+        enabled,
+    };
+    assert_eq!(state.account("gr-b").await.unwrap(), None);
+    state.put_account(&account("gr-b", true)).await.unwrap();
+    state.put_account(&account("gr-a", true)).await.unwrap();
+    assert_eq!(
+        state.account("gr-b").await.unwrap(),
+        Some(account("gr-b", true))
+    );
+    // Disabling replaces the account; the list is by id.
+    state.put_account(&account("gr-b", false)).await.unwrap();
+    assert_eq!(
+        state.accounts().await.unwrap(),
+        [account("gr-a", true), account("gr-b", false)]
+    );
+}
+
+async fn risk_items_are_versioned(state: &(impl RiskStore + PositionStore)) {
+    use medistock_domain::Level;
+    let item = |version: u64, level: Level| RiskItem {
+        subject: "3400949497294".into(),
+        level,
+        as_of: date("2026-11-23"),
+        computed_at: t0(),
+        version,
+        figures: "{}".into(),
+    };
+    assert!(
+        state
+            .put_risk(&item(1, Level::Tension), None)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !state
+            .put_risk(&item(1, Level::Critique), None)
+            .await
+            .unwrap(),
+        "a second first write loses"
+    );
+    assert!(
+        state
+            .put_risk(&item(2, Level::Critique), Some(1))
+            .await
+            .unwrap()
+    );
+    assert!(
+        !state
+            .put_risk(&item(2, Level::Normal), Some(1))
+            .await
+            .unwrap(),
+        "a stale version loses"
+    );
+    assert_eq!(
+        state.risk_items().await.unwrap(),
+        [item(2, Level::Critique)]
+    );
+    // A group's item lives beside the references' and is versioned the same way.
+    let group = RiskItem {
+        subject: RiskItem::group_subject("1234"),
+        ..item(1, Level::Vigilance)
+    };
+    assert!(state.put_risk(&group, None).await.unwrap());
+    assert!(!state.put_risk(&group, None).await.unwrap());
+    let items = state.risk_items().await.unwrap();
+    assert_eq!(items, [item(2, Level::Critique), group.clone()]);
+    assert_eq!(items[1].group(), Some("1234"));
+    let p = position("3400949497294", "grossiste-a", "2026-11-20", 100, "aaa");
+    let q = position("3400949497706", "lab-b", "2026-11-20", 5, "bbb");
+    state
+        .apply_positions(&[q.clone(), p.clone()])
+        .await
+        .unwrap();
+    assert_eq!(state.all_positions().await.unwrap(), [p, q]);
+}
+
+async fn objects_with_metadata(objects: &impl ObjectStore, bucket: &str) {
+    let key = "inbox/grossiste-a/stock du 20 11 dépôt+1.csv";
+    let meta = BTreeMap::from([("sha256".to_owned(), "abc".to_owned())]);
+    assert_eq!(objects.get(bucket, key).await.unwrap(), None);
+    assert_eq!(objects.size(bucket, key).await.unwrap(), None);
+    objects
+        .put(bucket, key, b"cip13;stock\n".to_vec(), "text/csv", &meta)
+        .await
+        .unwrap();
+    assert_eq!(objects.size(bucket, key).await.unwrap(), Some(12));
+    let got = objects.get(bucket, key).await.unwrap().unwrap();
+    assert_eq!(
+        (got.bytes.as_slice(), &got.metadata),
+        (b"cip13;stock\n".as_slice(), &meta)
+    );
+    objects
+        .copy(
+            bucket,
+            key,
+            None,
+            bucket,
+            "quarantine/grossiste-a/copie é.csv",
+        )
+        .await
+        .unwrap();
+    let copied = objects
+        .get(bucket, "quarantine/grossiste-a/copie é.csv")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(copied, got);
+    objects
+        .put(
+            bucket,
+            "inbox/lab-b/x.csv",
+            b"1".to_vec(),
+            "text/csv",
+            &BTreeMap::new(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        objects.list(bucket, "inbox/").await.unwrap(),
+        [key, "inbox/lab-b/x.csv"]
+    );
+    assert_eq!(
+        objects.list(bucket, "quarantine/").await.unwrap(),
+        ["quarantine/grossiste-a/copie é.csv"]
+    );
+}
+
+/// Two versions written under one key are each read as written, whatever the current one.
+async fn versions_read_as_written(objects: &impl ObjectStore, bucket: &str) {
+    let key = "inbox/grossiste-a/stock.csv";
+    let v1 = objects
+        .put(
+            bucket,
+            key,
+            b"premier".to_vec(),
+            "text/csv",
+            &BTreeMap::new(),
+        )
+        .await
+        .unwrap()
+        .expect("a versioned bucket names the version written");
+    let v2 = objects
+        .put(
+            bucket,
+            key,
+            b"second!!".to_vec(),
+            "text/csv",
+            &BTreeMap::new(),
+        )
+        .await
+        .unwrap()
+        .unwrap();
+    assert_ne!(v1, v2);
+    let read = |version: Option<String>| async move {
+        objects
+            .get_version(bucket, key, version.as_deref())
+            .await
+            .unwrap()
+            .map(|o| o.bytes)
+    };
+    assert_eq!(read(Some(v1.clone())).await, Some(b"premier".to_vec()));
+    assert_eq!(read(Some(v2.clone())).await, Some(b"second!!".to_vec()));
+    assert_eq!(read(None).await, Some(b"second!!".to_vec()));
+    let head = objects.head(bucket, key, Some(&v1)).await.unwrap().unwrap();
+    assert_eq!((head.size, head.version.as_deref()), (7, Some(v1.as_str())));
+    objects
+        .copy(
+            bucket,
+            key,
+            Some(&v1),
+            bucket,
+            "quarantine/grossiste-a/v1.csv",
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        objects
+            .get(bucket, "quarantine/grossiste-a/v1.csv")
+            .await
+            .unwrap()
+            .unwrap()
+            .bytes,
+        b"premier"
+    );
+}
+
+mod local {
+    use super::*;
+
+    #[tokio::test]
+    async fn sites_newest_wins_and_corrections_apply() {
+        super::sites_newest_wins_and_corrections_apply(&LocalState::in_memory().unwrap()).await;
+    }
+
+    #[tokio::test]
+    async fn sites_are_bounded() {
+        super::sites_are_bounded(&LocalState::in_memory().unwrap()).await;
+    }
+
+    #[tokio::test]
+    async fn concurrent_writes_of_one_position_keep_every_site() {
+        super::concurrent_writes_of_one_position_keep_every_site(&LocalState::in_memory().unwrap())
+            .await;
+    }
+
+    #[tokio::test]
+    async fn versions_read_as_written() {
+        let dir = tempfile::tempdir().unwrap();
+        let objects = LocalObjects::new(dir.path()).with_versioning("depot");
+        super::versions_read_as_written(&objects, "depot").await;
+        // An unversioned bucket has no versions to name.
+        let plain = LocalObjects::new(dir.path());
+        assert_eq!(
+            plain
+                .put("lac", "a.csv", b"x".to_vec(), "", &BTreeMap::new())
+                .await
+                .unwrap(),
+            None
+        );
+    }
+
+    #[tokio::test]
+    async fn ledger_once_only() {
+        super::ledger_once_only(&LocalState::in_memory().unwrap()).await;
+    }
+
+    #[tokio::test]
+    async fn outbox_once_only() {
+        super::outbox_once_only(&LocalState::in_memory().unwrap()).await;
+    }
+
+    #[tokio::test]
+    async fn many_positions_at_once() {
+        super::many_positions_at_once(&LocalState::in_memory().unwrap()).await;
+    }
+
+    #[tokio::test]
+    async fn risk_items_are_versioned() {
+        super::risk_items_are_versioned(&LocalState::in_memory().unwrap()).await;
+    }
+
+    #[tokio::test]
+    async fn sftp_accounts() {
+        super::sftp_accounts(&LocalState::in_memory().unwrap()).await;
+    }
+
+    #[tokio::test]
+    async fn objects_with_metadata() {
+        let dir = tempfile::tempdir().unwrap();
+        super::objects_with_metadata(&LocalObjects::new(dir.path()), "depot").await;
+    }
+
+    #[tokio::test]
+    async fn keys_cannot_leave_the_folder() {
+        let dir = tempfile::tempdir().unwrap();
+        let objects = LocalObjects::new(dir.path());
+        for key in ["../x", "a/../../x", "/etc/passwd", "a//b", "a\\b"] {
+            assert!(
+                objects
+                    .put("depot", key, vec![], "", &BTreeMap::new())
+                    .await
+                    .is_err(),
+                "{key}"
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn state_survives_reopening() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state/medistock.sqlite");
+        let p = position("3400949497294", "grossiste-a", "2026-11-20", 100, "aaa");
+        LocalState::open(&path)
+            .unwrap()
+            .apply_positions(std::slice::from_ref(&p))
+            .await
+            .unwrap();
+        assert_eq!(
+            LocalState::open(&path)
+                .unwrap()
+                .positions(&p.cip13)
+                .await
+                .unwrap(),
+            [p]
+        );
+    }
+}
+
+mod on_moto {
+    use std::collections::BTreeMap;
+
+    use medistock_aws::{DynamoState, S3Objects};
+    use medistock_domain::store::ObjectStore;
+
+    use medistock_testkit::aws;
+
+    async fn state() -> Option<DynamoState> {
+        let endpoint = medistock_testkit::emulator()?;
+        let config = aws::config(&endpoint).await;
+        let table = medistock_testkit::unique("contrat");
+        let client = aws::table(&config, &table).await;
+        Some(DynamoState::new(client, table))
+    }
+
+    #[tokio::test]
+    async fn sites_newest_wins_and_corrections_apply() {
+        let Some(state) = state().await else { return };
+        super::sites_newest_wins_and_corrections_apply(&state).await;
+    }
+
+    #[tokio::test]
+    async fn sites_are_bounded() {
+        let Some(state) = state().await else { return };
+        super::sites_are_bounded(&state).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn concurrent_writes_of_one_position_keep_every_site() {
+        let Some(state) = state().await else { return };
+        super::concurrent_writes_of_one_position_keep_every_site(&state).await;
+    }
+
+    #[tokio::test]
+    async fn versions_read_as_written() {
+        let Some(endpoint) = medistock_testkit::emulator() else {
+            return;
+        };
+        let config = aws::config(&endpoint).await;
+        let bucket = medistock_testkit::unique("versions");
+        let client = aws::bucket(&config, &bucket).await;
+        aws::enable_versioning(&client, &bucket).await;
+        super::versions_read_as_written(&S3Objects::new(client), &bucket).await;
+    }
+
+    #[tokio::test]
+    async fn objects_above_the_single_copy_limit_are_copied_in_parts() {
+        let Some(endpoint) = medistock_testkit::emulator() else {
+            return;
+        };
+        let config = aws::config(&endpoint).await;
+        let bucket = medistock_testkit::unique("parts");
+        let client = aws::bucket(&config, &bucket).await;
+        // 11 MiB in parts of 5 MiB: three parts, the last one short (S3's minimum part size
+        // is 5 MiB but for the last).
+        const MIB: u64 = 1024 * 1024;
+        let objects = S3Objects::new(client).with_multipart_copy(5 * MIB, 5 * MIB);
+        let bytes: Vec<u8> = (0..11 * MIB).map(|i| (i % 251) as u8).collect();
+        let meta = BTreeMap::from([("sha256".to_owned(), "abc".to_owned())]);
+        objects
+            .put(
+                &bucket,
+                "inbox/a1/gros.csv",
+                bytes.clone(),
+                "text/csv",
+                &meta,
+            )
+            .await
+            .unwrap();
+        objects
+            .copy(
+                &bucket,
+                "inbox/a1/gros.csv",
+                None,
+                &bucket,
+                "raw/a1/gros.csv",
+            )
+            .await
+            .unwrap();
+        let copied = objects
+            .get(&bucket, "raw/a1/gros.csv")
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(copied.bytes == bytes, "the copy has the same bytes");
+        assert_eq!(copied.metadata, meta);
+    }
+
+    #[tokio::test]
+    async fn ledger_once_only() {
+        let Some(state) = state().await else { return };
+        super::ledger_once_only(&state).await;
+    }
+
+    #[tokio::test]
+    async fn outbox_once_only() {
+        let Some(state) = state().await else { return };
+        super::outbox_once_only(&state).await;
+    }
+
+    #[tokio::test]
+    async fn many_positions_at_once() {
+        let Some(state) = state().await else { return };
+        super::many_positions_at_once(&state).await;
+    }
+
+    #[tokio::test]
+    async fn risk_items_are_versioned() {
+        let Some(state) = state().await else { return };
+        super::risk_items_are_versioned(&state).await;
+    }
+
+    #[tokio::test]
+    async fn sftp_accounts() {
+        let Some(state) = state().await else { return };
+        super::sftp_accounts(&state).await;
+    }
+
+    #[tokio::test]
+    async fn objects_with_metadata() {
+        let Some(endpoint) = medistock_testkit::emulator() else {
+            return;
+        };
+        let config = aws::config(&endpoint).await;
+        let bucket = medistock_testkit::unique("contrat");
+        let client = aws::bucket(&config, &bucket).await;
+        super::objects_with_metadata(&S3Objects::new(client), &bucket).await;
+    }
+}
