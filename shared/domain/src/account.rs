@@ -140,8 +140,6 @@ pub fn apply_change(
     }
 }
 
-/// Transfer Family's limit on the length of a session policy.
-
 #[cfg(test)]
 mod tests {
     use super::*;
