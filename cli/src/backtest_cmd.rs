@@ -19,11 +19,13 @@ use medistock_local::LocalBackend;
 
 use crate::replay::{DayFile, Levels, Replay, print_scoreboard};
 use crate::risk_cmd::REFERENCES_FILE;
+use medistock_analytics::catalogue::{Catalogue, load_catalogue};
 
 #[derive(Args)]
 pub struct BacktestArgs {
-    /// Dossier à rejouer : inbox/<déclarant>/<fichiers>, config/declarants.csv et
-    /// config/references.csv.
+    /// Dossier à rejouer : inbox/<déclarant>/<fichiers>, config/declarants.csv, et le
+    /// catalogue (catalogue/catalogue.json) ou, à défaut, les références suivies au format des
+    /// paramètres de suivi dans config/references.csv.
     #[arg(long, value_name = "DIR")]
     data: PathBuf,
     /// CSV des ruptures connues : cip13;date_rupture.
@@ -37,8 +39,17 @@ pub struct BacktestArgs {
 pub async fn run(args: &BacktestArgs) -> anyhow::Result<ExitCode> {
     let registry =
         Registry::load(&args.data)?.context("config/declarants.csv absent du dossier rejoué")?;
-    let references = std::fs::read_to_string(args.data.join(REFERENCES_FILE)).ok();
-    let config = RiskConfig::new(&registry, references.as_deref()).map_err(anyhow::Error::msg)?;
+    // The replayed folder's catalogue, else its monitored references in the settings format.
+    let catalogue = match load_catalogue(&args.data)? {
+        Some(catalogue) => catalogue,
+        None => match std::fs::read_to_string(args.data.join(REFERENCES_FILE)) {
+            Ok(text) => Catalogue::from_settings_csv(&text)
+                .map_err(|e| anyhow::anyhow!("{REFERENCES_FILE} : {e}"))?,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Catalogue::default(),
+            Err(e) => return Err(e).context(REFERENCES_FILE),
+        },
+    };
+    let config = RiskConfig::new(&registry, &catalogue);
     let truth = read_truth(&args.truth)?;
     let files = dated_files(&args.data.join("inbox"))?;
     let (Some(first), Some(last)) = (files.keys().next().copied(), files.keys().last().copied())
@@ -58,8 +69,8 @@ pub async fn run(args: &BacktestArgs) -> anyhow::Result<ExitCode> {
     } else {
         println!(
             "Rejeu du {} au {} ({} références)",
-            first.format("%d/%m/%Y"),
-            last.format("%d/%m/%Y"),
+            medistock_domain::french::date(first),
+            medistock_domain::french::date(last),
             board.references
         );
         print_scoreboard(&board);

@@ -1,10 +1,15 @@
-//! `medistock catalogue`: import the reference catalogue into the data directory.
+//! `medistock catalogue`: import the reference catalogue (BDPM + ANSM's monitoring settings)
+//! into the data directory, or into a deployment's lake with `--lake`, where the functions
+//! read it (validation's `hors_catalogue` warning, the risk run's settings).
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::Subcommand;
-use medistock_analytics::catalogue::{load_bdpm, load_settings, save_catalogue};
+use medistock_analytics::catalogue::{
+    CATALOGUE_FILE, load_bdpm, load_settings, save_catalogue, save_catalogue_object,
+};
+use medistock_aws::{S3Objects, s3_client, sdk_config};
 
 #[derive(Subcommand)]
 pub enum CatalogueCommand {
@@ -12,37 +17,65 @@ pub enum CatalogueCommand {
     /// CIS_CIP_bdpm.txt, CIS_COMPO_bdpm.txt, CIS_GENER_bdpm.txt, CIS_MITM.txt,
     /// CIS_CIP_Dispo_Spec.txt) et, en option, le CSV des paramètres de suivi.
     Import {
-        /// Dossier contenant les six fichiers BDPM.
-        #[arg(long, value_name = "DIR")]
-        bdpm: PathBuf,
-        /// CSV des paramètres de suivi : cip13;stock_securite_4_mois;seuil_vigilance_jours;
-        /// seuil_tension_jours;seuil_critique_jours.
+        /// Dossier contenant les six fichiers BDPM (sans lui : les seuls paramètres de suivi,
+        /// sans contrôle hors_catalogue).
+        #[arg(long, value_name = "DIR", required_unless_present = "settings")]
+        bdpm: Option<PathBuf>,
+        /// CSV des paramètres de suivi : les références suivies par l'ANSM, une par ligne ;
+        /// colonnes cip13 (obligatoire), denomination, groupe, mitm, stock_securite_4_mois,
+        /// stock_securite_mois, seuil_vigilance_jours, seuil_tension_jours,
+        /// seuil_critique_jours.
         #[arg(long, value_name = "FILE")]
         settings: Option<PathBuf>,
+        /// Bucket du lac d'un déploiement (sortie LakeBucketName) : y écrit le catalogue
+        /// (catalogue/catalogue.json) au lieu du dossier de données local.
+        #[arg(long, value_name = "BUCKET")]
+        lake: Option<String>,
         /// Résumé en JSON.
         #[arg(long)]
         json: bool,
     },
 }
 
-pub fn run(data_dir: &Path, command: &CatalogueCommand) -> anyhow::Result<ExitCode> {
+pub async fn run(data_dir: &Path, command: &CatalogueCommand) -> anyhow::Result<ExitCode> {
     let CatalogueCommand::Import {
         bdpm,
         settings,
+        lake,
         json,
     } = command;
-    let mut catalogue = load_bdpm(bdpm)?;
+    let mut catalogue = match bdpm {
+        Some(dir) => load_bdpm(dir)?,
+        None => Default::default(),
+    };
     if let Some(path) = settings {
-        let (by_reference, rejected) = load_settings(path)?;
+        let (by_reference, refused) = load_settings(path)?;
         catalogue.settings = by_reference;
-        catalogue.rejected_lines += rejected;
+        catalogue.rejected_lines += refused.len();
+        for reason in refused.iter().take(20) {
+            eprintln!("{} : {reason}", path.display());
+        }
+        if refused.len() > 20 {
+            eprintln!(
+                "{} : et {} autre(s) ligne(s) refusée(s)",
+                path.display(),
+                refused.len() - 20
+            );
+        }
     }
-    let stored = save_catalogue(data_dir, &catalogue)?;
+    let stored = match lake {
+        Some(bucket) => {
+            let objects = S3Objects::new(s3_client(&sdk_config().await));
+            save_catalogue_object(&objects, bucket, &catalogue).await?;
+            format!("s3://{bucket}/{CATALOGUE_FILE}")
+        }
+        None => save_catalogue(data_dir, &catalogue)?.display().to_string(),
+    };
     let summary = catalogue.summary();
     if *json {
         println!("{}", serde_json::to_string(&summary)?);
     } else {
-        println!("Catalogue importé dans {}", stored.display());
+        println!("Catalogue importé dans {stored}");
         println!("  spécialités (CIS)          : {}", summary.cis);
         println!("  présentations (CIP13)      : {}", summary.presentations);
         println!(

@@ -1,7 +1,7 @@
 //! `medistock declarants`: onboarding of declarants without redeploying. The SFTP account
 //! (keys, status) goes to the state table the identity provider reads, and the declarant's
 //! type to the registry the risk run reads (`config/declarants.csv`). Locally: the data
-//! directory; on AWS: `--table` and `--lac` (credentials from the usual chain). Ids are taken
+//! directory; on AWS: `--table` and `--lake` (credentials from the usual chain). Ids are taken
 //! in any case and stored in their canonical lower-case form (`LABO-A` → `labo-a`).
 
 use std::path::{Path, PathBuf};
@@ -21,12 +21,12 @@ use medistock_local::LocalBackend;
 pub struct DeclarantsArgs {
     /// Table d'état DynamoDB du déploiement (sortie StateTableName) : agit sur AWS au lieu
     /// du dossier de données local.
-    #[arg(long, global = true, requires = "lac")]
+    #[arg(long, global = true, requires = "lake")]
     table: Option<String>,
 
     /// Bucket du lac du déploiement (sortie LakeBucketName), où vit config/declarants.csv.
     #[arg(long, global = true, requires = "table")]
-    lac: Option<String>,
+    lake: Option<String>,
 
     #[command(subcommand)]
     action: Action,
@@ -41,25 +41,25 @@ enum Action {
         id: DeclarantId,
         /// Raison sociale.
         #[arg(long)]
-        nom: String,
+        name: String,
         /// exploitant, grossiste ou autre.
         #[arg(long = "type", value_parser = DeclarantType::parse)]
         kind: DeclarantType,
         /// Fichier de la clé publique SSH (id_ed25519.pub…).
         #[arg(long)]
-        cle: PathBuf,
+        key: PathBuf,
     },
-    /// Remplace la clé SSH d'un déclarant (ou l'ajoute avec --garder-ancienne, le temps que
+    /// Remplace la clé SSH d'un déclarant (ou l'ajoute avec --keep-previous, le temps que
     /// le déclarant bascule).
     RotateKey {
         /// Identifiant.
         id: DeclarantId,
         /// Fichier de la nouvelle clé publique SSH.
         #[arg(long)]
-        cle: PathBuf,
+        key: PathBuf,
         /// Garde les clés actuelles en plus de la nouvelle.
         #[arg(long)]
-        garder_ancienne: bool,
+        keep_previous: bool,
     },
     /// Désactive un déclarant : plus de connexion ; ses fichiers et son historique restent.
     Disable {
@@ -81,7 +81,7 @@ enum Place<'a> {
 }
 
 pub async fn run(data_dir: &Path, args: &DeclarantsArgs) -> anyhow::Result<ExitCode> {
-    let place = match (&args.table, &args.lac) {
+    let place = match (&args.table, &args.lake) {
         (Some(table), Some(lake)) => Place::Aws { table, lake },
         _ => Place::Local(data_dir),
     };
@@ -145,23 +145,28 @@ async fn act(
             }
             return Ok(None);
         }
-        Action::Add { id, nom, kind, cle } => (
+        Action::Add {
+            id,
+            name,
+            kind,
+            key,
+        } => (
             id,
             AccountChange::Add {
-                name: nom.clone(),
+                name: name.clone(),
                 kind: *kind,
-                key: read_key(cle)?,
+                key: read_key(key)?,
             },
         ),
         Action::RotateKey {
             id,
-            cle,
-            garder_ancienne,
+            key,
+            keep_previous,
         } => (
             id,
             AccountChange::RotateKey {
-                key: read_key(cle)?,
-                keep_previous: *garder_ancienne,
+                key: read_key(key)?,
+                keep_previous: *keep_previous,
             },
         ),
         Action::Disable { id } => (id, AccountChange::Disable),
@@ -231,11 +236,11 @@ mod tests {
         let add = action(&[
             "add",
             "LABO-A",
-            "--nom",
+            "--name",
             "Laboratoire A",
             "--type",
             "exploitant",
-            "--cle",
+            "--key",
             key,
         ]);
         let registry = act(&state, Registry::default(), &add)
@@ -254,11 +259,11 @@ mod tests {
         let again = action(&[
             "add",
             "Labo-A",
-            "--nom",
+            "--name",
             "Autre",
             "--type",
             "grossiste",
-            "--cle",
+            "--key",
             key,
         ]);
         let err = act(&state, registry, &again).await.unwrap_err();

@@ -18,7 +18,7 @@ use medistock_domain::relay::publish_pending;
 use medistock_local::{LAKE_BUCKET, LocalBackend, LocalNotifier};
 
 use crate::replay::{DayFile, Levels, Replay, print_scoreboard};
-use crate::risk_cmd::REFERENCES_FILE;
+use medistock_analytics::catalogue::{Catalogue, save_catalogue};
 
 #[derive(Args)]
 pub struct DemoArgs {
@@ -55,10 +55,13 @@ pub async fn run(data_dir: &Path, args: &DemoArgs) -> anyhow::Result<ExitCode> {
     let set = generate(&spec);
     std::fs::create_dir_all(data_dir.join("config"))?;
     std::fs::write(data_dir.join("config/declarants.csv"), &set.declarants_csv)?;
-    std::fs::write(data_dir.join(REFERENCES_FILE), &set.references_csv)?;
     let registry = Registry::parse(&set.declarants_csv)?;
-    let config =
-        RiskConfig::new(&registry, Some(&set.references_csv)).map_err(anyhow::Error::msg)?;
+    // The demo's references are followed through the catalogue, like an import of ANSM's
+    // settings CSV.
+    let catalogue =
+        Catalogue::from_settings_csv(&set.references_csv).map_err(anyhow::Error::msg)?;
+    save_catalogue(data_dir, &catalogue)?;
+    let config = RiskConfig::new(&registry, &catalogue);
     let backend = LocalBackend::open(data_dir)?;
     let notifier = LocalNotifier::new(data_dir.join("alerts.jsonl"), false);
     let replay = Replay::new(&backend, &config);
@@ -68,7 +71,7 @@ pub async fn run(data_dir: &Path, args: &DemoArgs) -> anyhow::Result<ExitCode> {
         set.scenarios.len(),
         registry.declarants.len(),
         args.days,
-        args.start.format("%d/%m/%Y"),
+        medistock_domain::french::date(args.start),
         set.files.len()
     );
     let progress = ProgressBar::new(u64::from(args.days)).with_style(
@@ -134,8 +137,11 @@ pub async fn run(data_dir: &Path, args: &DemoArgs) -> anyhow::Result<ExitCode> {
         let first_alert = days
             .iter()
             .find(|(_, l)| *l >= Level::Tension)
-            .map(|(d, _)| d.format("%d/%m/%Y").to_string());
-        let truth = set.truth.get(cip).map(|d| d.format("%d/%m/%Y").to_string());
+            .map(|(d, _)| medistock_domain::french::date(*d));
+        let truth = set
+            .truth
+            .get(cip)
+            .map(|d| medistock_domain::french::date(*d));
         if truth.is_some() || first_alert.is_some() {
             println!(
                 "{:<14} {:<28} {:<10} {:>14} {:>14}",

@@ -8,6 +8,7 @@ use anyhow::Context;
 use chrono::{Duration, Utc};
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
+use medistock_analytics::catalogue::load_catalogue;
 use medistock_analytics::declaration::{Limits, Status};
 use medistock_analytics::ingest::{InboxKey, IngestOutcome, IngestSettings, ingest_version};
 use medistock_analytics::registry::{REGISTRY_FILE, Registry};
@@ -48,6 +49,7 @@ pub async fn run(data_dir: &Path, args: &IngestArgs) -> anyhow::Result<ExitCode>
         lake_bucket: LAKE_BUCKET.to_owned(),
         limits: Limits::default(),
         lease: Duration::minutes(5),
+        catalogue: load_catalogue(data_dir)?.map(std::sync::Arc::new),
     };
     let progress = ProgressBar::new(args.files.len() as u64).with_style(
         ProgressStyle::with_template("{bar:40} {pos}/{len} fichiers  {msg}")

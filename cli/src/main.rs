@@ -76,15 +76,16 @@ enum Command {
     /// Calcule le risque de rupture de chaque référence (projection des stocks, couverture,
     /// date de rupture prévue, niveau) et publie les alertes des changements de niveau.
     ///
-    /// Lit config/declarants.csv (obligatoire) et config/references.csv (dénomination, groupe,
-    /// MITM, seuils) dans le dossier de données.
+    /// Lit config/declarants.csv (obligatoire) et le catalogue (medistock catalogue import :
+    /// dénomination, groupe, MITM, seuils de chaque référence suivie) dans le dossier de
+    /// données.
     Risk(risk_cmd::RiskArgs),
     /// Écrit la synthèse hebdomadaire pour l'ANSM : références par niveau et leur évolution,
     /// chiffres et graphiques des références en tension, carte des niveaux par semaine,
     /// groupes, fichiers reçus et déclarants silencieux (HTML autonome en français + CSV).
     Report(report_cmd::ReportArgs),
     /// Inscrit, change la clé, désactive ou liste les déclarants (comptes SFTP et registre),
-    /// sans redéploiement : localement, ou sur AWS avec --table et --lac.
+    /// sans redéploiement : localement, ou sur AWS avec --table et --lake.
     Declarants(declarants_cmd::DeclarantsArgs),
     /// Demande à la fonction de calcul du risque déployée sur AWS un nouveau calcul (analystes).
     ///
@@ -104,7 +105,7 @@ async fn main() -> ExitCode {
         Command::Demo(args) => demo_cmd::run(&cli.data_dir, &args).await,
         Command::Backtest(args) => backtest_cmd::run(&args).await,
         Command::Validate(args) => validate_cmd::run(&cli.data_dir, &args),
-        Command::Catalogue(cmd) => catalogue_cmd::run(&cli.data_dir, &cmd),
+        Command::Catalogue(cmd) => catalogue_cmd::run(&cli.data_dir, &cmd).await,
         Command::Ingest(args) => ingest_cmd::run(&cli.data_dir, &args).await,
         Command::Status(args) => status_cmd::run(&cli.data_dir, &args).await,
         Command::Risk(args) => risk_cmd::run(&cli.data_dir, &args).await,

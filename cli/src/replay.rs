@@ -50,6 +50,7 @@ impl<'a> Replay<'a> {
                 lake_bucket: LAKE_BUCKET.into(),
                 limits: Limits::default(),
                 lease: chrono::Duration::minutes(5),
+                catalogue: None,
             },
         }
     }

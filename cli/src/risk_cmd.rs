@@ -8,6 +8,7 @@ use std::process::ExitCode;
 use anyhow::Context;
 use chrono::{NaiveDate, Utc};
 use clap::Args;
+use medistock_analytics::catalogue::load_catalogue;
 use medistock_analytics::registry::{REGISTRY_FILE, Registry};
 use medistock_analytics::risk::alert::AlertTopics;
 use medistock_analytics::risk::config::RiskConfig;
@@ -19,6 +20,7 @@ use medistock_local::{LAKE_BUCKET, LocalBackend};
 use serde_json::json;
 
 /// Monitored references and their settings, beside the registry.
+/// Monitored references of a replayed folder, in the catalogue's settings format.
 pub const REFERENCES_FILE: &str = "config/references.csv";
 
 #[derive(Args)]
@@ -40,7 +42,8 @@ pub struct RiskArgs {
     json: bool,
 }
 
-/// The registry (required) and the monitored references (optional) of a data directory.
+/// The registry (required) and the catalogue (optional: without one, every reference keeps the
+/// defaults) of a data directory.
 pub fn load_config(data_dir: &Path) -> anyhow::Result<(Registry, RiskConfig)> {
     let registry = Registry::load(data_dir)?.with_context(|| {
         format!(
@@ -48,12 +51,8 @@ pub fn load_config(data_dir: &Path) -> anyhow::Result<(Registry, RiskConfig)> {
             data_dir.join(REGISTRY_FILE).display()
         )
     })?;
-    let references = match std::fs::read_to_string(data_dir.join(REFERENCES_FILE)) {
-        Ok(text) => Some(text),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
-        Err(e) => return Err(e).context(REFERENCES_FILE),
-    };
-    let config = RiskConfig::new(&registry, references.as_deref()).map_err(anyhow::Error::msg)?;
+    let catalogue = load_catalogue(data_dir)?.unwrap_or_default();
+    let config = RiskConfig::new(&registry, &catalogue);
     Ok((registry, config))
 }
 
@@ -109,7 +108,7 @@ pub async fn run(data_dir: &Path, args: &RiskArgs) -> anyhow::Result<ExitCode> {
     let colour = std::io::stdout().is_terminal();
     println!(
         "Risque au {}{}",
-        as_of.format("%d/%m/%Y"),
+        medistock_domain::french::date(as_of),
         if args.dry_run { " (simulation)" } else { "" }
     );
     println!(
@@ -128,7 +127,7 @@ pub async fn run(data_dir: &Path, args: &RiskArgs) -> anyhow::Result<ExitCode> {
             .map_or_else(|| "—".into(), |c| format!("{c:.0} j"));
         let stockout = a
             .stockout_date
-            .map_or_else(|| "—".into(), |d| d.format("%d/%m/%Y").to_string());
+            .map_or_else(|| "—".into(), medistock_domain::french::date);
         let level = format!("{:<10}", a.level.as_str());
         let level = if colour {
             paint(a.level, &level)

@@ -63,7 +63,7 @@ pub async fn run(data_dir: &Path, args: &StatusArgs) -> anyhow::Result<ExitCode>
         println!(
             "  {:<24} stock au {} : {:>10} unités (bloquées {}), sorties {outflow}, {} site(s)",
             p.declarant,
-            p.as_of.format("%d/%m/%Y"),
+            medistock_domain::french::date(p.as_of),
             p.stock,
             p.stock_bloque,
             p.sites
@@ -71,7 +71,7 @@ pub async fn run(data_dir: &Path, args: &StatusArgs) -> anyhow::Result<ExitCode>
         for s in &p.supplies {
             println!(
                 "      approvisionnement attendu le {} : {} unités",
-                s.date.format("%d/%m/%Y"),
+                medistock_domain::french::date(s.date),
                 s.quantity
             );
         }
@@ -79,7 +79,7 @@ pub async fn run(data_dir: &Path, args: &StatusArgs) -> anyhow::Result<ExitCode>
     match &risk {
         Some(r) => println!(
             "  risque au {} : {}",
-            r.as_of.format("%d/%m/%Y"),
+            medistock_domain::french::date(r.as_of),
             r.level.as_str()
         ),
         None => println!("  risque : pas encore calculé (medistock risk)"),

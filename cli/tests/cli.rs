@@ -281,11 +281,27 @@ fn risk_on_the_local_backend_raises_and_publishes_alerts() {
         "declarant;nom;type\ngr-b;Grossiste B;grossiste\n",
     )
     .unwrap();
+    // The references ANSM follows reach the catalogue through its settings import.
+    let settings = dir.path().join("suivi.csv");
     std::fs::write(
-        dir.path().join("config/references.csv"),
+        &settings,
         "cip13;denomination;groupe;mitm\n3400949497294;ANASTROZOLE 1 mg x30;12;oui\n3400949497706;ANASTROZOLE 1 mg x90;12;non\n",
     )
     .unwrap();
+    let import = medistock(
+        dir.path(),
+        &[
+            "catalogue",
+            "import",
+            "--settings",
+            settings.to_str().unwrap(),
+        ],
+    );
+    assert!(
+        import.status.success(),
+        "{}",
+        String::from_utf8_lossy(&import.stderr)
+    );
     let file = dir.path().join("s47.csv");
     std::fs::write(&file, "cip13;date_stock;stock;sorties\n3400949497294;2026-11-20;800;700\n3400949497706;2026-11-20;9000;700\n").unwrap();
     let out = medistock(
@@ -534,11 +550,11 @@ fn declarants_are_onboarded_rotated_and_disabled_without_redeploying() {
         "declarants",
         "add",
         "lab-x",
-        "--nom",
+        "--name",
         "Laboratoire X",
         "--type",
         "exploitant",
-        "--cle",
+        "--key",
         key1.to_str().unwrap(),
     ]);
     assert!(
@@ -555,11 +571,11 @@ fn declarants_are_onboarded_rotated_and_disabled_without_redeploying() {
         "declarants",
         "add",
         "lab-x",
-        "--nom",
+        "--name",
         "X",
         "--type",
         "exploitant",
-        "--cle",
+        "--key",
         key1.to_str().unwrap(),
     ]);
     assert!(!again.status.success());
@@ -569,9 +585,9 @@ fn declarants_are_onboarded_rotated_and_disabled_without_redeploying() {
         "declarants",
         "rotate-key",
         "lab-x",
-        "--cle",
+        "--key",
         key2.to_str().unwrap(),
-        "--garder-ancienne",
+        "--keep-previous",
     ]);
     assert!(rotated.status.success());
     let listed = String::from_utf8(run(&["declarants", "list"]).stdout).unwrap();
@@ -589,7 +605,7 @@ fn declarants_are_onboarded_rotated_and_disabled_without_redeploying() {
         "declarants",
         "rotate-key",
         "lab-x",
-        "--cle",
+        "--key",
         key1.to_str().unwrap(),
     ]);
     assert!(!private.status.success());
@@ -624,9 +640,16 @@ fn declarants_on_aws_write_the_table_and_the_lake_registry() {
     let key = dir.path().join("id.pub");
     std::fs::write(&key, "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIMotoKey gr-z\n").unwrap();
     let out = Command::new(env!("CARGO_BIN_EXE_medistock"))
-        .args(["declarants", "--table", &table, "--lac", &lake])
-        .args(["add", "gr-z", "--nom", "Grossiste Z", "--type", "grossiste"])
-        .arg("--cle")
+        .args(["declarants", "--table", &table, "--lake", &lake])
+        .args([
+            "add",
+            "gr-z",
+            "--name",
+            "Grossiste Z",
+            "--type",
+            "grossiste",
+        ])
+        .arg("--key")
         .arg(&key)
         .env("AWS_ENDPOINT_URL", &endpoint)
         .output()

@@ -419,3 +419,62 @@ fn the_declarants_role_allows_everything_the_session_policy_grants() {
         );
     }
 }
+
+#[test]
+fn the_functions_that_read_the_catalogue_and_the_registry_may_read_them() {
+    let template = template();
+    let catalogue = format!("{LAKE}/{}", medistock_analytics::catalogue::CATALOGUE_FILE);
+    let registry = format!(
+        "{LAKE}/{}",
+        medistock_analytics::risk::config::LAKE_REGISTRY_KEY
+    );
+    for function in ["IngestFunction", "RiskFunction", "ReportFunction"] {
+        let policy = statements(&resource(&template, function));
+        assert!(
+            allows(&policy, "s3:GetObject", &catalogue, None),
+            "{function} reads {catalogue}"
+        );
+    }
+    for function in ["RiskFunction", "ReportFunction"] {
+        let policy = statements(&resource(&template, function));
+        assert!(
+            allows(&policy, "s3:GetObject", &registry, None),
+            "{function} reads {registry}"
+        );
+    }
+    let ingest = statements(&resource(&template, "IngestFunction"));
+    assert!(
+        !allows(&ingest, "s3:PutObject", &catalogue, None),
+        "only an operator imports the catalogue"
+    );
+}
+
+#[test]
+fn the_glue_table_declares_the_history_columns_the_code_writes() {
+    let template = template();
+    let table = resource(&template, "HistoryTable");
+    let columns: Vec<(String, String)> = table
+        .iter()
+        .skip_while(|l| l.trim() != "Columns:")
+        .skip(1)
+        .map_while(|l| {
+            let l = l.trim();
+            let inner = l.strip_prefix("- { Name: ")?.strip_suffix(" }")?;
+            let (name, kind) = inner.split_once(", Type: ")?;
+            Some((name.to_owned(), kind.to_owned()))
+        })
+        .collect();
+    let expected: Vec<(String, String)> = medistock_domain::lake::HISTORY_COLUMNS
+        .iter()
+        .map(|(n, t)| ((*n).to_owned(), (*t).to_owned()))
+        .collect();
+    assert_eq!(columns, expected);
+    assert!(
+        table.iter().any(|l| l.trim()
+            == format!(
+                "Location: !Sub \"s3://${{LakeBucket}}/{}\"",
+                medistock_domain::lake::NORMALIZED
+            )),
+        "the table reads the prefix the ingest function writes"
+    );
+}

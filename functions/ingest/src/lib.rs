@@ -6,11 +6,18 @@
 //! on-failure destination; every effect of the core is idempotent, so a retry of a whole event
 //! whose records partly succeeded is safe.
 
+mod catalogue_cache;
 mod event_key;
 
+use std::sync::Arc;
 use std::time::Instant;
 
+pub use catalogue_cache::{CATALOGUE_TTL, CatalogueCache};
 pub use event_key::{EventKeyError, decode_event_key};
+use lambda_runtime::Diagnostic;
+use medistock_analytics::catalogue::Catalogue;
+use medistock_domain::env::{ConfigError, Retry};
+use medistock_domain::store::StoreError;
 
 use aws_lambda_events::event::s3::S3Event;
 use chrono::{DateTime, Duration, Utc};
@@ -34,17 +41,6 @@ pub struct Config {
     pub max_file_mb: u64,
 }
 
-/// A configuration error names the variable.
-#[derive(Debug, thiserror::Error)]
-pub enum ConfigError {
-    /// A required variable is absent or empty.
-    #[error("variable d'environnement {0} absente")]
-    Missing(&'static str),
-    /// A variable does not parse.
-    #[error("variable d'environnement {0} invalide : {1}")]
-    Invalid(&'static str, String),
-}
-
 impl Config {
     /// Reads the configuration through `var` (the process environment in `main`).
     pub fn from_env(var: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
@@ -54,9 +50,10 @@ impl Config {
                 .ok_or(ConfigError::Missing(name))
         };
         let max_file_mb = match var("MAX_FILE_MB") {
-            Some(v) => v
-                .parse()
-                .map_err(|_| ConfigError::Invalid("MAX_FILE_MB", v))?,
+            Some(v) => v.parse().map_err(|_| ConfigError::Invalid {
+                name: "MAX_FILE_MB",
+                reason: format!("« {v} » n'est pas un nombre de Mo"),
+            })?,
             None => 200,
         };
         Ok(Self {
@@ -68,7 +65,12 @@ impl Config {
 
     /// Ingest settings for an invocation that must end by `deadline`: a claim outlives the
     /// invocation by a minute, so that a retry after a crash or a timeout can take it over.
-    pub fn settings(&self, now: DateTime<Utc>, deadline: DateTime<Utc>) -> IngestSettings {
+    pub fn settings(
+        &self,
+        now: DateTime<Utc>,
+        deadline: DateTime<Utc>,
+        catalogue: Option<Arc<Catalogue>>,
+    ) -> IngestSettings {
         IngestSettings {
             lake_bucket: self.lake_bucket.clone(),
             limits: Limits {
@@ -76,6 +78,7 @@ impl Config {
                 ..Limits::default()
             },
             lease: (deadline - now).max(Duration::zero()) + Duration::minutes(1),
+            catalogue,
         }
     }
 }
@@ -100,11 +103,15 @@ pub async fn handle<O: ObjectStore, S: FileLedger + PositionStore>(
     objects: &O,
     state: &S,
     config: &Config,
+    catalogue: &CatalogueCache,
     event: S3Event,
     now: DateTime<Utc>,
     deadline: DateTime<Utc>,
-) -> Result<Summary, IngestError> {
-    let settings = config.settings(now, deadline);
+) -> Result<Summary, HandlerError> {
+    let catalogue = catalogue
+        .get(objects, &config.lake_bucket, CATALOGUE_TTL)
+        .await?;
+    let settings = config.settings(now, deadline, catalogue);
     let mut summary = Summary {
         records: event.records.len(),
         ..Summary::default()
@@ -157,8 +164,48 @@ pub async fn handle<O: ObjectStore, S: FileLedger + PositionStore>(
         }
     }
     match first_error {
-        Some(e) => Err(e),
+        Some(e) => Err(e.into()),
         None => Ok(summary),
+    }
+}
+
+/// Why an invocation failed; every failure fails the invocation, so that Lambda retries it
+/// and, after its retries, sends it to the on-failure destination.
+#[derive(Debug, thiserror::Error)]
+pub enum HandlerError {
+    /// The catalogue could not be read from the lake.
+    #[error("catalogue : {0}")]
+    Catalogue(#[from] StoreError),
+    /// A record could not be ingested.
+    #[error(transparent)]
+    Ingest(#[from] IngestError),
+}
+
+impl HandlerError {
+    /// Whether a retry of the invocation can help.
+    pub fn retry(&self) -> Retry {
+        match self {
+            HandlerError::Catalogue(_)
+            | HandlerError::Ingest(IngestError::Store(_) | IngestError::InProgress { .. }) => {
+                Retry::Helps
+            }
+            HandlerError::Ingest(_) => Retry::Useless,
+        }
+    }
+}
+
+impl From<HandlerError> for Diagnostic {
+    fn from(e: HandlerError) -> Self {
+        let kind = match &e {
+            HandlerError::Catalogue(_) => "Catalogue",
+            HandlerError::Ingest(IngestError::InProgress { .. }) => "InProgress",
+            HandlerError::Ingest(IngestError::Store(_)) => "Storage",
+            HandlerError::Ingest(_) => "Validation",
+        };
+        Diagnostic {
+            error_type: e.retry().error_type(kind),
+            error_message: e.to_string(),
+        }
     }
 }
 

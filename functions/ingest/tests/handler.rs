@@ -4,7 +4,8 @@ use std::path::PathBuf;
 
 use aws_lambda_events::event::s3::S3Event;
 use chrono::{DateTime, Duration, Utc};
-use ingest::{Config, Summary, handle};
+use ingest::{CatalogueCache, Config, HandlerError, Summary, handle};
+use medistock_analytics::catalogue::{Catalogue, Presentation, save_catalogue_object};
 use medistock_domain::Cip13;
 use medistock_domain::store::{FileLedger, ObjectStore, PositionStore};
 use medistock_local::{LocalObjects, LocalState};
@@ -47,11 +48,29 @@ async fn drives_the_handler(
         )
         .await
         .unwrap();
+    // The lake's catalogue knows the first reference only: the second gets the warning.
+    let mut catalogue = Catalogue::default();
+    let known = Cip13::parse("3400949497294").unwrap();
+    catalogue.presentations.insert(
+        known,
+        Presentation {
+            cip13: known,
+            cis: "60001".into(),
+            label: "boîte de 30".into(),
+            marketed: true,
+            shortage: None,
+        },
+    );
+    save_catalogue_object(objects, lake, &catalogue)
+        .await
+        .unwrap();
+    let cache = CatalogueCache::default();
     let deadline = now() + Duration::minutes(5);
     let summary = handle(
         objects,
         state,
         &config(lake),
+        &cache,
         sample_event(inbox),
         now(),
         deadline,
@@ -88,16 +107,24 @@ async fn drives_the_handler(
         )
         .await
         .unwrap();
+    let receipt = String::from_utf8(
+        receipt
+            .expect("the receipt is written under the decoded name")
+            .bytes,
+    )
+    .unwrap();
     assert!(
-        receipt.is_some(),
-        "the receipt is written under the decoded name"
+        receipt.contains("[hors_catalogue]") && receipt.contains("3400949497706"),
+        "the catalogue of the lake reaches validation: {receipt}"
     );
+    assert_eq!(receipt.matches("[hors_catalogue]").count(), 1, "{receipt}");
 
     // S3 delivers at least once: the same event again changes nothing.
     let again = handle(
         objects,
         state,
         &config(lake),
+        &cache,
         sample_event(inbox),
         now(),
         deadline,
@@ -116,9 +143,17 @@ async fn drives_the_handler(
     // Other event types are ignored.
     let mut removed = sample_event(inbox);
     removed.records[0].event_name = Some("ObjectRemoved:Delete".into());
-    let ignored = handle(objects, state, &config(lake), removed, now(), deadline)
-        .await
-        .unwrap();
+    let ignored = handle(
+        objects,
+        state,
+        &config(lake),
+        &cache,
+        removed,
+        now(),
+        deadline,
+    )
+    .await
+    .unwrap();
     assert_eq!(
         ignored,
         Summary {
@@ -172,6 +207,7 @@ async fn sample_event_on_moto() {
     assert_eq!(
         objects.list(&lake, "").await.unwrap(),
         [
+            "catalogue/catalogue.json".to_owned(),
             format!("normalized/as_of=2026-11-20/declarant=grossiste-a/{sha}.parquet"),
             format!("raw/grossiste-a/2026/11/23/{sha}.csv"),
         ]
@@ -202,16 +238,38 @@ async fn an_infrastructure_error_fails_the_invocation_after_trying_every_record(
         &LocalObjects::new(&root),
         &state,
         &config("lac"),
+        &CatalogueCache::holding(None),
         event,
         now(),
         now() + Duration::minutes(5),
     )
     .await;
+    let Err(error) = result else {
+        panic!("{result:?}")
+    };
     assert!(
         matches!(
-            result,
-            Err(medistock_analytics::ingest::IngestError::Store(_))
+            error,
+            HandlerError::Ingest(medistock_analytics::ingest::IngestError::Store(_))
         ),
+        "{error:?}"
+    );
+    let diagnostic = lambda_runtime::Diagnostic::from(error);
+    assert_eq!(diagnostic.error_type, "Medistock.Retryable.Storage");
+
+    // Without the cache, the catalogue itself cannot be read: retryable too, before any record.
+    let result = handle(
+        &LocalObjects::new(&root),
+        &state,
+        &config("lac"),
+        &CatalogueCache::default(),
+        sample_event("depot"),
+        now(),
+        now() + Duration::minutes(5),
+    )
+    .await;
+    assert!(
+        matches!(result, Err(HandlerError::Catalogue(_))),
         "{result:?}"
     );
 }

@@ -3,8 +3,11 @@
 //! emails the headline figures and where the report is to the info topic.
 
 use chrono::{DateTime, Utc};
+use lambda_runtime::Diagnostic;
+use medistock_analytics::catalogue::CatalogueError;
 use medistock_analytics::report::{ReportError, Week, headline, write_report};
-use medistock_analytics::risk::config::load_from_lake;
+use medistock_analytics::risk::config::{LakeConfigError, load_from_lake};
+use medistock_domain::env::Retry;
 use medistock_domain::paris_date;
 use medistock_domain::store::{
     FileLedger, Notifier, ObjectStore, PositionStore, RiskStore, StoreError,
@@ -28,7 +31,9 @@ pub struct Config {
 
 impl Config {
     /// Reads the configuration through `var`; the error names the missing variable.
-    pub fn from_env(var: impl Fn(&str) -> Option<String>) -> Result<Self, String> {
+    pub fn from_env(
+        var: impl Fn(&str) -> Option<String>,
+    ) -> Result<Self, medistock_domain::env::ConfigError> {
         let [lake_bucket, table_name, info_topic] = medistock_domain::env::required(var, ENV_VARS)?;
         Ok(Self {
             lake_bucket,
@@ -44,15 +49,46 @@ pub enum HandlerError {
     /// The payload names no valid week.
     #[error("requête invalide : {0}")]
     Request(String),
-    /// `config/declarants.csv` or `config/references.csv` is missing or invalid.
+    /// `config/declarants.csv` or the catalogue is missing or invalid.
     #[error("configuration : {0}")]
-    Config(String),
+    Config(#[from] LakeConfigError),
     /// Reading the state or writing the report failed: Lambda retries.
     #[error(transparent)]
     Report(#[from] ReportError),
     /// The announcement could not be published: Lambda retries (the report is rewritten).
     #[error(transparent)]
     Publish(#[from] StoreError),
+}
+
+impl HandlerError {
+    /// Whether a retry of the invocation can help.
+    pub fn retry(&self) -> Retry {
+        match self {
+            HandlerError::Request(_) => Retry::Useless,
+            HandlerError::Config(LakeConfigError::Store { .. }) => Retry::Helps,
+            HandlerError::Config(LakeConfigError::Catalogue(CatalogueError::Store(_))) => {
+                Retry::Helps
+            }
+            HandlerError::Config(_) => Retry::Useless,
+            HandlerError::Report(ReportError::Store(_)) | HandlerError::Publish(_) => Retry::Helps,
+            HandlerError::Report(_) => Retry::Useless,
+        }
+    }
+}
+
+impl From<HandlerError> for Diagnostic {
+    fn from(e: HandlerError) -> Self {
+        let kind = match &e {
+            HandlerError::Request(_) => "Request",
+            HandlerError::Config(_) => "Configuration",
+            HandlerError::Report(_) => "Report",
+            HandlerError::Publish(_) => "Publish",
+        };
+        Diagnostic {
+            error_type: e.retry().error_type(kind),
+            error_message: e.to_string(),
+        }
+    }
 }
 
 /// What the function returns.
@@ -95,9 +131,7 @@ pub async fn handle<O: ObjectStore, S: PositionStore + RiskStore + FileLedger, N
     now: DateTime<Utc>,
 ) -> Result<Summary, HandlerError> {
     let week = week_of(&payload, now)?;
-    let (registry, risk_config) = load_from_lake(objects, &config.lake_bucket)
-        .await
-        .map_err(|e| HandlerError::Config(e.to_string()))?;
+    let (registry, risk_config, _) = load_from_lake(objects, &config.lake_bucket).await?;
     let outcome = write_report(
         objects,
         state,

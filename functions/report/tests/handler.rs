@@ -31,10 +31,12 @@ fn at(text: &str) -> DateTime<Utc> {
 async fn setup(dir: &std::path::Path) -> (LocalObjects, LocalState, Config) {
     let objects = LocalObjects::new(dir);
     let state = LocalState::in_memory().unwrap();
-    for (key, text) in [
-        ("config/declarants.csv", REGISTRY),
-        ("config/references.csv", REFERENCES),
-    ] {
+    let catalogue =
+        medistock_analytics::catalogue::Catalogue::from_settings_csv(REFERENCES).unwrap();
+    medistock_analytics::catalogue::save_catalogue_object(&objects, "lac", &catalogue)
+        .await
+        .unwrap();
+    for (key, text) in [("config/declarants.csv", REGISTRY)] {
         objects
             .put(
                 "lac",
@@ -61,6 +63,7 @@ async fn setup(dir: &std::path::Path) -> (LocalObjects, LocalState, Config) {
         lake_bucket: "lac".into(),
         limits: Limits::default(),
         lease: Duration::minutes(5),
+        catalogue: None,
     };
     let now = at("2026-11-20T05:00:00Z");
     ingest_object(
@@ -73,8 +76,10 @@ async fn setup(dir: &std::path::Path) -> (LocalObjects, LocalState, Config) {
     )
     .await
     .unwrap();
-    let risk_config =
-        RiskConfig::new(&Registry::parse(REGISTRY).unwrap(), Some(REFERENCES)).unwrap();
+    let risk_config = RiskConfig::new(
+        &Registry::parse(REGISTRY).unwrap(),
+        &medistock_analytics::catalogue::Catalogue::from_settings_csv(REFERENCES).unwrap(),
+    );
     let topics = AlertTopics {
         critical: "arn:critique".into(),
         info: "arn:info".into(),

@@ -4,9 +4,12 @@
 //! writes to the outbox reach the `notify` function through the table's stream.
 
 use chrono::{DateTime, NaiveDate, Utc};
+use lambda_runtime::Diagnostic;
+use medistock_analytics::catalogue::CatalogueError;
 use medistock_analytics::risk::alert::AlertTopics;
-use medistock_analytics::risk::config::load_from_lake;
+use medistock_analytics::risk::config::{LakeConfigError, load_from_lake};
 use medistock_analytics::risk::{RiskError, RiskOutcome, RiskRun, RunSummary, Scope, run_risk};
+use medistock_domain::env::Retry;
 use medistock_domain::store::{AlertOutbox, ObjectStore, PositionStore, RiskStore};
 use medistock_domain::{Cip13, paris_date};
 use serde::Deserialize;
@@ -33,7 +36,9 @@ pub struct Config {
 
 impl Config {
     /// Reads the configuration through `var`; the error names the missing variable.
-    pub fn from_env(var: impl Fn(&str) -> Option<String>) -> Result<Self, String> {
+    pub fn from_env(
+        var: impl Fn(&str) -> Option<String>,
+    ) -> Result<Self, medistock_domain::env::ConfigError> {
         let [lake_bucket, table_name, critical, info] =
             medistock_domain::env::required(var, ENV_VARS)?;
         Ok(Self {
@@ -50,12 +55,42 @@ pub enum HandlerError {
     /// The payload is neither a schedule event nor a valid on-demand request.
     #[error("requête invalide : {0}")]
     Request(String),
-    /// `config/declarants.csv` or `config/references.csv` is missing or invalid.
+    /// `config/declarants.csv` or the catalogue is missing or invalid.
     #[error("configuration : {0}")]
-    Config(String),
+    Config(#[from] LakeConfigError),
     /// The run failed (storage, computation): Lambda retries the scheduled invocation.
     #[error(transparent)]
     Run(#[from] RiskError),
+}
+
+impl HandlerError {
+    /// Whether a retry of the invocation can help.
+    pub fn retry(&self) -> Retry {
+        match self {
+            HandlerError::Request(_) => Retry::Useless,
+            HandlerError::Config(LakeConfigError::Store { .. }) => Retry::Helps,
+            HandlerError::Config(LakeConfigError::Catalogue(CatalogueError::Store(_))) => {
+                Retry::Helps
+            }
+            HandlerError::Config(_) => Retry::Useless,
+            HandlerError::Run(RiskError::Store(_)) => Retry::Helps,
+            HandlerError::Run(_) => Retry::Useless,
+        }
+    }
+}
+
+impl From<HandlerError> for Diagnostic {
+    fn from(e: HandlerError) -> Self {
+        let kind = match &e {
+            HandlerError::Request(_) => "Request",
+            HandlerError::Config(_) => "Configuration",
+            HandlerError::Run(_) => "Run",
+        };
+        Diagnostic {
+            error_type: e.retry().error_type(kind),
+            error_message: e.to_string(),
+        }
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -128,9 +163,7 @@ pub async fn handle<O: ObjectStore, S: PositionStore + RiskStore + AlertOutbox>(
     now: DateTime<Utc>,
 ) -> Result<RunSummary, HandlerError> {
     let request = parse_request(&payload, now)?;
-    let (_, risk_config) = load_from_lake(objects, &config.lake_bucket)
-        .await
-        .map_err(|e| HandlerError::Config(e.to_string()))?;
+    let (_, risk_config, _) = load_from_lake(objects, &config.lake_bucket).await?;
     let run = RiskRun {
         lake_bucket: &config.lake_bucket,
         topics: &config.topics,

@@ -1,7 +1,7 @@
 //! Entry point: clients built once, then one `handle` per invocation.
 
 use chrono::Utc;
-use lambda_runtime::{Error, LambdaEvent, service_fn};
+use lambda_runtime::{Diagnostic, Error, LambdaEvent, service_fn};
 use medistock_aws::AwsBackend;
 use risk::{Config, handle};
 use serde_json::Value;
@@ -18,7 +18,7 @@ async fn main() -> Result<(), Error> {
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
         handle(objects, state, config, event.payload, Utc::now())
             .await
-            .map_err(Error::from)
+            .map_err(Diagnostic::from)
     }))
     .await
 }

@@ -25,16 +25,17 @@ fn now() -> DateTime<Utc> {
 async fn setup(dir: &std::path::Path) -> (LocalObjects, LocalState, Config) {
     let objects = LocalObjects::new(dir);
     let state = LocalState::in_memory().unwrap();
-    for (key, text) in [
-        (
-            "config/declarants.csv",
-            "declarant;nom;type\ngr-b;Grossiste B;grossiste\n",
-        ),
-        (
-            "config/references.csv",
-            "cip13;denomination;groupe;mitm\n3400949497294;ANASTROZOLE 1 mg x30;12;oui\n",
-        ),
-    ] {
+    let catalogue = medistock_analytics::catalogue::Catalogue::from_settings_csv(
+        "cip13;denomination;groupe;mitm\n3400949497294;ANASTROZOLE 1 mg x30;12;oui\n",
+    )
+    .unwrap();
+    medistock_analytics::catalogue::save_catalogue_object(&objects, "lac", &catalogue)
+        .await
+        .unwrap();
+    for (key, text) in [(
+        "config/declarants.csv",
+        "declarant;nom;type\ngr-b;Grossiste B;grossiste\n",
+    )] {
         objects
             .put(
                 "lac",
@@ -61,6 +62,7 @@ async fn setup(dir: &std::path::Path) -> (LocalObjects, LocalState, Config) {
         lake_bucket: "lac".into(),
         limits: Limits::default(),
         lease: Duration::minutes(5),
+        catalogue: None,
     };
     ingest_object(
         &objects,
@@ -166,6 +168,11 @@ async fn bad_requests_and_missing_configuration_are_explained() {
             .starts_with("requête invalide : cip13 « 123 »"),
         "{bad}"
     );
+    assert_eq!(
+        lambda_runtime::Diagnostic::from(bad).error_type,
+        "Medistock.Poison.Request",
+        "a retry cannot help a bad request"
+    );
     let missing = handle(
         &objects,
         &state,
@@ -179,6 +186,13 @@ async fn bad_requests_and_missing_configuration_are_explained() {
         missing.to_string(),
         "configuration : config/declarants.csv absent du lac : le type de chaque déclarant est nécessaire"
     );
+    assert_eq!(
+        lambda_runtime::Diagnostic::from(missing).error_type,
+        "Medistock.Poison.Configuration"
+    );
     let env = Config::from_env(|n| (n != "INFO_TOPIC_ARN").then(|| "x".to_owned())).unwrap_err();
-    assert_eq!(env, "variable d'environnement INFO_TOPIC_ARN absente");
+    assert_eq!(
+        env.to_string(),
+        "variable d'environnement INFO_TOPIC_ARN absente"
+    );
 }

@@ -10,7 +10,9 @@ pub use gateway::{
     AuthRequest, AuthResponse, Gateway, GatewayError, KeyArn, Refusal, SESSION_POLICY_MAX_LEN,
     authorise,
 };
+use lambda_runtime::Diagnostic;
 use medistock_domain::DeclarantId;
+use medistock_domain::env::{ConfigError, Retry};
 use medistock_domain::store::{AccountStore, StoreError};
 use serde_json::{Value, json};
 
@@ -33,7 +35,7 @@ pub struct Config {
 
 impl Config {
     /// Reads the configuration through `var`; the error names the missing or invalid variable.
-    pub fn from_env(var: impl Fn(&str) -> Option<String>) -> Result<Self, String> {
+    pub fn from_env(var: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         let [inbox_bucket, table_name, role_arn, data_key_arn] =
             medistock_domain::env::required(var, ENV_VARS)?;
         let gateway = Gateway::new(&inbox_bucket, &data_key_arn, &role_arn).map_err(|e| {
@@ -43,7 +45,10 @@ impl Config {
                 GatewayError::InvalidRoleArn(..) => "SFTP_ROLE_ARN",
                 GatewayError::PolicyTooLong(_) => "INBOX_BUCKET, DATA_KEY_ARN",
             };
-            format!("variable d'environnement {names} invalide : {e}")
+            ConfigError::Invalid {
+                name: names,
+                reason: e.to_string(),
+            }
         })?;
         Ok(Self {
             table_name,
@@ -90,5 +95,14 @@ pub async fn handle<S: AccountStore>(
             );
             Ok(json!({}))
         }
+    }
+}
+
+/// A storage failure during a login: Transfer refuses it and the declarant retries; reported
+/// as retryable.
+pub fn diagnostic(e: StoreError) -> Diagnostic {
+    Diagnostic {
+        error_type: Retry::Helps.error_type("Storage"),
+        error_message: e.to_string(),
     }
 }

@@ -3,7 +3,7 @@
 use lambda_runtime::{Error, LambdaEvent, service_fn};
 use medistock_aws::AwsBackend;
 use serde_json::Value;
-use sftp_auth::{Config, handle};
+use sftp_auth::{Config, diagnostic, handle};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
@@ -14,7 +14,7 @@ async fn main() -> Result<(), Error> {
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
         handle(state, config, event.payload)
             .await
-            .map_err(Error::from)
+            .map_err(diagnostic)
     }))
     .await
 }

@@ -37,16 +37,16 @@ fn the_configuration_names_the_missing_or_invalid_variable() {
     let without_key = Config::from_env(|name| env(name).filter(|_| name != "DATA_KEY_ARN"));
     assert_eq!(
         without_key,
-        Err("variable d'environnement DATA_KEY_ARN absente".to_owned())
+        Err(medistock_domain::env::ConfigError::Missing("DATA_KEY_ARN"))
     );
     let alias = Config::from_env(|name| match name {
         "DATA_KEY_ARN" => Some("arn:aws:kms:eu-west-3:123456789012:alias/medistock-dev".into()),
         _ => env(name),
     });
     assert!(
-        alias
-            .as_ref()
-            .is_err_and(|e| e.starts_with("variable d'environnement DATA_KEY_ARN invalide")),
+        alias.as_ref().is_err_and(|e| e
+            .to_string()
+            .starts_with("variable d'environnement DATA_KEY_ARN invalide")),
         "{alias:?}"
     );
     let china = Config::from_env(|name| match name {
@@ -54,9 +54,9 @@ fn the_configuration_names_the_missing_or_invalid_variable() {
         _ => env(name),
     });
     assert!(
-        china
-            .as_ref()
-            .is_err_and(|e| e.starts_with("variable d'environnement SFTP_ROLE_ARN invalide")),
+        china.as_ref().is_err_and(|e| e
+            .to_string()
+            .starts_with("variable d'environnement SFTP_ROLE_ARN invalide")),
         "a role in another partition than the key: {china:?}"
     );
 }

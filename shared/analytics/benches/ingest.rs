@@ -37,7 +37,7 @@ fn main() {
         let key = "inbox/grossiste-a/stocks.csv";
         backend.objects.put(INBOX_BUCKET, key, bytes, "text/csv", &Default::default()).await.expect("drop");
         let settings =
-            IngestSettings { lake_bucket: LAKE_BUCKET.into(), limits: Limits::default(), lease: Duration::minutes(5) };
+            IngestSettings { lake_bucket: LAKE_BUCKET.into(), limits: Limits::default(), lease: Duration::minutes(5), catalogue: None };
         let start = Instant::now();
         let outcome = ingest_object(&backend.objects, &backend.state, &settings, INBOX_BUCKET, key, Utc::now())
             .await

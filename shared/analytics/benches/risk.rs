@@ -97,7 +97,7 @@ fn main() {
         }
         println!("mise en place : {references} références, {} positions, {days} jours d'historique ({:.1} s)", positions.len(), setup.elapsed().as_secs_f64());
         let registry = Registry::parse("declarant;nom;type\nlab-a;Labo A;exploitant\ngr-b;Grossiste B;grossiste\n").expect("registry");
-        let config = RiskConfig::new(&registry, None).expect("config");
+        let config = RiskConfig::new(&registry, &Default::default());
         let topics = AlertTopics { critical: "critique".into(), info: "information".into() };
         let run = RiskRun { lake_bucket: LAKE_BUCKET, topics: &topics, config: &config };
         let before = peak_memory_mb();

@@ -10,7 +10,7 @@ use crate::declaration::decode::decode_text;
 use medistock_domain::{DeclarantId, DeclarantType};
 
 /// Path of the registry inside a data directory.
-pub const REGISTRY_FILE: &str = "config/declarants.csv";
+pub const REGISTRY_FILE: &str = medistock_domain::lake::REGISTRY;
 
 /// One registered declarant.
 #[derive(Debug, Clone, PartialEq, Eq)]

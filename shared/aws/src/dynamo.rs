@@ -33,8 +33,10 @@ use medistock_domain::{Cip13, DeclarantId};
 /// Conditional position writes in flight at once.
 const WRITE_CONCURRENCY: usize = 16;
 /// Read-merge-write attempts on one position before giving up (each lost race means another
-/// file of the same declarant wrote the same reference in between).
-const MERGE_ATTEMPTS: usize = 10;
+/// file of the same declarant wrote the same reference in between). Between two attempts the
+/// writer waits a random few milliseconds, more after each loss, so that racing writers spread
+/// out instead of colliding again.
+const MERGE_ATTEMPTS: u32 = 25;
 
 type Item = HashMap<String, AttributeValue>;
 
@@ -109,7 +111,10 @@ impl DynamoState {
     /// Reads the position held, merges the file's into it and writes the result on condition
     /// that nobody wrote it in between (its `revision`); on a race, reads and merges again.
     async fn write_position(&self, p: &Position) -> Result<PositionWrite, StoreError> {
-        for _ in 0..MERGE_ATTEMPTS {
+        for attempt in 0..MERGE_ATTEMPTS {
+            if attempt > 0 {
+                tokio::time::sleep(backoff(attempt)).await;
+            }
             let held_item = self
                 .get(keys::reference(&p.cip13), &keys::position(&p.declarant))
                 .await?;
@@ -211,6 +216,15 @@ pub mod keys {
     pub fn alert_key<'a>(pk: &str, sk: &'a str) -> Option<&'a str> {
         pk.starts_with(ALERT).then_some(sk)
     }
+}
+
+/// A random wait in `[0, 10 ms × attempt]` (full jitter), capped at 200 ms.
+fn backoff(attempt: u32) -> std::time::Duration {
+    use std::hash::{BuildHasher, Hasher};
+    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+    hasher.write_u32(attempt);
+    let ceiling = u64::from(attempt.min(20)) * 10;
+    std::time::Duration::from_millis(hasher.finish() % (ceiling + 1))
 }
 
 fn corrupt(what: &str) -> StoreError {

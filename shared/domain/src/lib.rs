@@ -14,6 +14,8 @@ mod cip13;
 mod declarant;
 mod digest;
 pub mod env;
+pub mod french;
+pub mod lake;
 mod level;
 pub mod position;
 pub mod relay;

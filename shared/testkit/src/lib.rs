@@ -60,6 +60,7 @@ pub async fn declare(
         lake_bucket: "lac".into(),
         limits: medistock_analytics::declaration::Limits::default(),
         lease: chrono::Duration::minutes(5),
+        catalogue: None,
     };
     medistock_analytics::ingest::ingest_version(
         objects,

@@ -1,7 +1,9 @@
 //! The reference catalogue: which presentations exist, which are marketed, which are MITM,
 //! which are substitutable (generic groups), ANSM's current shortage statuses, and the
-//! monitoring settings (threshold overrides, the 4-month safety-stock list). Loaded from the
-//! public BDPM files plus a small settings CSV, stored as JSON in the data directory.
+//! monitoring settings of the references ANSM follows (groups, MITM, thresholds, safety
+//! stock). Loaded from the public BDPM files plus ANSM's settings CSV, stored as JSON in the
+//! data directory and in the lake: the one source of reference settings for validation (the
+//! `hors_catalogue` warning), the risk run and the weekly synthesis.
 
 mod bdpm;
 mod model;
@@ -13,8 +15,10 @@ pub use model::{
     Catalogue, CatalogueSummary, GenericGroup, GenericRole, MonitoringSettings, Presentation,
     ShortageStatus, Specialty, Substance,
 };
-pub use settings::load_settings;
-pub use store::{CATALOGUE_FILE, load_catalogue, save_catalogue};
+pub use settings::{ParsedSettings, load_settings, parse_settings};
+pub use store::{
+    CATALOGUE_FILE, load_catalogue, load_catalogue_object, save_catalogue, save_catalogue_object,
+};
 
 /// Failures while loading or storing a catalogue.
 #[derive(Debug, thiserror::Error)]
@@ -38,6 +42,9 @@ pub enum CatalogueError {
         /// What is wrong.
         reason: String,
     },
+    /// The object store failed.
+    #[error("catalogue : {0}")]
+    Store(#[from] medistock_domain::store::StoreError),
     /// The stored catalogue cannot be decoded.
     #[error("catalogue stocké illisible ({path}) : {source}")]
     Stored {

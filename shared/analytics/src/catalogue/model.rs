@@ -96,17 +96,27 @@ pub struct Presentation {
     pub shortage: Option<ShortageStatus>,
 }
 
-/// Monitoring settings of one reference, from the settings CSV.
+/// ANSM's monitoring settings of one reference, from the settings CSV: every field overrides
+/// what the BDPM says or the risk model's default; absent fields keep them.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct MonitoringSettings {
+    /// Name shown in alerts (default: the specialty's name).
+    pub denomination: Option<String>,
+    /// Group of substitutable presentations followed together.
+    pub group: Option<String>,
+    /// MITM (default: the BDPM's MITM list).
+    pub mitm: Option<bool>,
     /// On ANSM's list of MITM with repeated shortages: 4 months of safety stock.
     pub safety_stock_4_months: bool,
+    /// Legal safety stock in months, when set explicitly.
+    pub safety_stock_months: Option<f64>,
     /// Override of the VIGILANCE threshold, in days to stock-out.
-    pub vigilance_days: Option<u32>,
+    pub vigilance_days: Option<f64>,
     /// Override of the TENSION threshold, in days to stock-out.
-    pub tension_days: Option<u32>,
+    pub tension_days: Option<f64>,
     /// Override of the CRITIQUE threshold, in days to stock-out.
-    pub critique_days: Option<u32>,
+    pub critique_days: Option<f64>,
 }
 
 /// The whole catalogue.
@@ -122,7 +132,7 @@ pub struct Catalogue {
     pub mitm_cis: BTreeSet<String>,
     /// Number of distinct shortage-status records read.
     pub shortage_statuses: usize,
-    /// Monitoring settings by CIP13.
+    /// Monitoring settings by CIP13: the references ANSM follows, with their overrides.
     pub settings: BTreeMap<Cip13, MonitoringSettings>,
     /// Source lines that could not be used (wrong column count, invalid code…).
     pub rejected_lines: usize,
@@ -148,6 +158,19 @@ pub struct CatalogueSummary {
 }
 
 impl Catalogue {
+    /// A catalogue of monitoring settings only, from the settings CSV, without the BDPM (a
+    /// demo, a replayed folder): the error names the first line refused.
+    pub fn from_settings_csv(text: &str) -> Result<Catalogue, String> {
+        let (settings, refused) = super::parse_settings(text)?;
+        if let Some(first) = refused.first() {
+            return Err(first.clone());
+        }
+        Ok(Catalogue {
+            settings,
+            ..Catalogue::default()
+        })
+    }
+
     /// Whether a reference is in the catalogue.
     pub fn contains(&self, cip: &Cip13) -> bool {
         self.presentations.contains_key(cip)

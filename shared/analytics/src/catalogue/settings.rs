@@ -1,11 +1,13 @@
-//! The monitoring settings CSV kept by ANSM: one line per reference with its threshold
-//! overrides and whether it is on the 4-month safety-stock list.
+//! The monitoring settings CSV kept by ANSM: the references it follows, one line each, with
+//! what overrides the BDPM or the risk model's defaults. The one import format of monitored
+//! references (`config/references.csv` of a demo or a replayed folder is read by it too).
 //!
 //! ```text
-//! cip13;stock_securite_4_mois;seuil_vigilance_jours;seuil_tension_jours;seuil_critique_jours
-//! 3400949497294;oui;90;45;10
+//! cip13;denomination;groupe;mitm;stock_securite_4_mois;stock_securite_mois;seuil_vigilance_jours;seuil_tension_jours;seuil_critique_jours
+//! 3400949497294;ANASTROZOLE 1 mg;12;oui;;;90;45;10
 //! ```
-//! Only `cip13` is required; empty cells keep the defaults of the risk model.
+//! Only `cip13` is required; empty cells keep the defaults. A line that cannot be read is
+//! refused with its number and reason; the others are kept.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -16,10 +18,11 @@ use crate::declaration::decode::decode_text;
 use crate::declaration::format::fold_header;
 use medistock_domain::Cip13;
 
-/// Settings by reference, and the number of lines that could not be used.
-pub fn load_settings(
-    path: &Path,
-) -> Result<(BTreeMap<Cip13, MonitoringSettings>, usize), CatalogueError> {
+/// Settings by reference, and why each refused line was refused (`ligne N : raison`).
+pub type ParsedSettings = (BTreeMap<Cip13, MonitoringSettings>, Vec<String>);
+
+/// Reads the settings CSV at `path`.
+pub fn load_settings(path: &Path) -> Result<ParsedSettings, CatalogueError> {
     let bytes = std::fs::read(path).map_err(|source| CatalogueError::Io {
         path: path.to_owned(),
         source,
@@ -30,63 +33,94 @@ pub fn load_settings(
     })
 }
 
-fn parse_settings(text: &str) -> Result<(BTreeMap<Cip13, MonitoringSettings>, usize), String> {
+/// Parses the settings CSV; the error is a header without `cip13`.
+pub fn parse_settings(text: &str) -> Result<ParsedSettings, String> {
     let mut lines = text
         .lines()
-        .map(|l| l.trim_end_matches('\r'))
-        .filter(|l| !l.trim().is_empty());
-    let header: Vec<String> = lines
-        .next()
-        .ok_or("fichier vide")?
-        .split(';')
-        .map(fold_header)
-        .collect();
-    let position = |name: &str| header.iter().position(|h| h == name);
-    let cip_at = position("cip13").ok_or("colonne cip13 absente de l'en-tête")?;
-    let list_at = position("stocksecurite4mois");
-    let vigilance_at = position("seuilvigilancejours");
-    let tension_at = position("seuiltensionjours");
-    let critique_at = position("seuilcritiquejours");
-
+        .enumerate()
+        .map(|(i, l)| (i + 1, l.trim_end_matches('\r')))
+        .filter(|(_, l)| !l.trim().is_empty());
+    let (_, header) = lines.next().ok_or("fichier vide")?;
+    let header: Vec<String> = header.split(';').map(fold_header).collect();
+    let at = |name: &str| header.iter().position(|h| h == name);
+    let cip_at = at("cip13").ok_or("colonne cip13 absente de l'en-tête")?;
+    let columns = Columns {
+        denomination: at("denomination"),
+        group: at("groupe"),
+        mitm: at("mitm"),
+        list: at("stocksecurite4mois"),
+        months: at("stocksecuritemois"),
+        vigilance: at("seuilvigilancejours"),
+        tension: at("seuiltensionjours"),
+        critique: at("seuilcritiquejours"),
+    };
     let mut settings = BTreeMap::new();
-    let mut rejected = 0;
-    for line in lines {
+    let mut refused = Vec::new();
+    for (line_no, line) in lines {
         let cells: Vec<&str> = line.split(';').map(str::trim).collect();
-        let cell = |at: Option<usize>| {
-            at.and_then(|i| cells.get(i))
-                .copied()
-                .filter(|c| !c.is_empty())
-        };
-        let days = |at: Option<usize>| cell(at).map(str::parse::<u32>).transpose();
-        let flag = match cell(list_at).map(|c| c.to_lowercase()) {
-            None => Some(false),
-            Some(v) if ["oui", "o", "1", "x", "vrai"].contains(&v.as_str()) => Some(true),
-            Some(v) if ["non", "n", "0", "faux"].contains(&v.as_str()) => Some(false),
-            Some(_) => None,
-        };
-        let parsed = (
-            Cip13::parse(cell(Some(cip_at)).unwrap_or("")),
-            flag,
-            days(vigilance_at),
-            days(tension_at),
-            days(critique_at),
-        );
-        match parsed {
-            (Ok(cip), Some(flag), Ok(vigilance_days), Ok(tension_days), Ok(critique_days)) => {
-                settings.insert(
-                    cip,
-                    MonitoringSettings {
-                        safety_stock_4_months: flag,
-                        vigilance_days,
-                        tension_days,
-                        critique_days,
-                    },
-                );
+        match read_line(&cells, cip_at, &columns) {
+            Ok((cip, s)) => {
+                settings.insert(cip, s);
             }
-            _ => rejected += 1,
+            Err(reason) => refused.push(format!("ligne {line_no} : {reason}")),
         }
     }
-    Ok((settings, rejected))
+    Ok((settings, refused))
+}
+
+struct Columns {
+    denomination: Option<usize>,
+    group: Option<usize>,
+    mitm: Option<usize>,
+    list: Option<usize>,
+    months: Option<usize>,
+    vigilance: Option<usize>,
+    tension: Option<usize>,
+    critique: Option<usize>,
+}
+
+fn read_line(
+    cells: &[&str],
+    cip_at: usize,
+    columns: &Columns,
+) -> Result<(Cip13, MonitoringSettings), String> {
+    let cell = |at: Option<usize>| {
+        at.and_then(|i| cells.get(i))
+            .copied()
+            .filter(|c| !c.is_empty())
+    };
+    let cip_text = cell(Some(cip_at)).unwrap_or("");
+    let cip = Cip13::parse(cip_text).map_err(|e| format!("cip13 « {cip_text} » : {e}"))?;
+    let flag = |at: Option<usize>, name: &str| match cell(at).map(str::to_lowercase) {
+        None => Ok(None),
+        Some(v) if ["oui", "o", "1", "x", "vrai"].contains(&v.as_str()) => Ok(Some(true)),
+        Some(v) if ["non", "n", "0", "faux"].contains(&v.as_str()) => Ok(Some(false)),
+        Some(v) => Err(format!("{name} « {v} » : oui ou non attendu")),
+    };
+    let number = |at: Option<usize>, name: &str| {
+        cell(at)
+            .map(|v| {
+                v.replace(',', ".")
+                    .parse::<f64>()
+                    .ok()
+                    .filter(|n| n.is_finite() && *n >= 0.0)
+                    .ok_or_else(|| format!("{name} « {v} » : nombre positif attendu"))
+            })
+            .transpose()
+    };
+    Ok((
+        cip,
+        MonitoringSettings {
+            denomination: cell(columns.denomination).map(str::to_owned),
+            group: cell(columns.group).map(str::to_owned),
+            mitm: flag(columns.mitm, "mitm")?,
+            safety_stock_4_months: flag(columns.list, "stock_securite_4_mois")?.unwrap_or(false),
+            safety_stock_months: number(columns.months, "stock_securite_mois")?,
+            vigilance_days: number(columns.vigilance, "seuil_vigilance_jours")?,
+            tension_days: number(columns.tension, "seuil_tension_jours")?,
+            critique_days: number(columns.critique, "seuil_critique_jours")?,
+        },
+    ))
 }
 
 #[cfg(test)]
@@ -94,19 +128,53 @@ mod tests {
     use super::*;
 
     #[test]
-    fn reads_overrides_and_counts_bad_lines() {
+    fn reads_overrides_and_names_bad_lines() {
         let text = "CIP13;Stock sécurité 4 mois;Seuil tension (jours)\n\
                     3400949497294;oui;45\n\
                     4949770;;\n\
                     3400949497295;oui;45\n\
-                    3400949497294;peut-être;\n";
-        let (settings, rejected) = parse_settings(text).unwrap();
+                    3400949497706;peut-être;\n\
+                    3400949497706;non;beaucoup\n";
+        let (settings, refused) = parse_settings(text).unwrap();
         assert_eq!(settings.len(), 2);
-        assert_eq!(rejected, 2);
+        assert_eq!(refused.len(), 3);
+        assert!(
+            refused[0].starts_with("ligne 4 : cip13 « 3400949497295 »"),
+            "a CIP7 is read, a wrong check digit is not: {refused:?}"
+        );
+        assert_eq!(
+            refused[1],
+            "ligne 5 : stock_securite_4_mois « peut-être » : oui ou non attendu"
+        );
+        assert_eq!(
+            refused[2],
+            "ligne 6 : seuil_tension_jours « beaucoup » : nombre positif attendu"
+        );
         let s = &settings[&Cip13::parse("3400949497294").unwrap()];
         assert!(s.safety_stock_4_months);
-        assert_eq!((s.tension_days, s.vigilance_days), (Some(45), None));
-        assert!(!settings[&Cip13::parse("3400949497706").unwrap()].safety_stock_4_months);
+        assert_eq!((s.tension_days, s.vigilance_days), (Some(45.0), None));
+    }
+
+    #[test]
+    fn reads_the_references_format_with_groups_and_mitm() {
+        let text = "cip13;denomination;groupe;mitm;seuil_tension_jours;stock_securite_mois\n\
+                    3400949497294;ANASTROZOLE 1 mg;12;oui;45;\n\
+                    3400949497706;ANASTROZOLE 1 mg x90;12;non;;4\n";
+        let (refs, refused) = parse_settings(text).unwrap();
+        assert!(refused.is_empty());
+        let a = &refs[&Cip13::parse("3400949497294").unwrap()];
+        assert_eq!(
+            (
+                a.mitm,
+                a.tension_days,
+                a.safety_stock_months,
+                a.group.as_deref()
+            ),
+            (Some(true), Some(45.0), None, Some("12"))
+        );
+        assert_eq!(a.denomination.as_deref(), Some("ANASTROZOLE 1 mg"));
+        let b = &refs[&Cip13::parse("3400949497706").unwrap()];
+        assert_eq!((b.mitm, b.safety_stock_months), (Some(false), Some(4.0)));
     }
 
     #[test]

@@ -1,13 +1,16 @@
-//! The imported catalogue as one JSON file in the data directory, so that every local command
-//! reads the same catalogue without parsing the BDPM again.
+//! The imported catalogue as one JSON file, so that every command and function reads the same
+//! catalogue without parsing the BDPM again: `catalogue/catalogue.json` in the data directory
+//! (local commands), and under the same key in the lake bucket (the Lambda functions).
 
 use std::path::{Path, PathBuf};
 
 use super::CatalogueError;
+use medistock_domain::store::ObjectStore;
+
 use super::model::Catalogue;
 
 /// Path of the catalogue inside a data directory.
-pub const CATALOGUE_FILE: &str = "catalogue/catalogue.json";
+pub const CATALOGUE_FILE: &str = medistock_domain::lake::CATALOGUE;
 
 /// Writes the catalogue into the data directory (atomically: a reader never sees half a file).
 pub fn save_catalogue(data_dir: &Path, catalogue: &Catalogue) -> Result<PathBuf, CatalogueError> {
@@ -42,6 +45,44 @@ pub fn load_catalogue(data_dir: &Path) -> Result<Option<Catalogue>, CatalogueErr
         .map_err(|source| CatalogueError::Stored { path, source })
 }
 
+/// Writes the catalogue to `bucket` under [`CATALOGUE_FILE`].
+pub async fn save_catalogue_object<O: ObjectStore>(
+    objects: &O,
+    bucket: &str,
+    catalogue: &Catalogue,
+) -> Result<(), CatalogueError> {
+    let json = serde_json::to_vec(catalogue).map_err(|source| CatalogueError::Stored {
+        path: CATALOGUE_FILE.into(),
+        source,
+    })?;
+    objects
+        .put(
+            bucket,
+            CATALOGUE_FILE,
+            json,
+            "application/json",
+            &Default::default(),
+        )
+        .await?;
+    Ok(())
+}
+
+/// Reads the catalogue kept in `bucket`, if one was imported.
+pub async fn load_catalogue_object<O: ObjectStore>(
+    objects: &O,
+    bucket: &str,
+) -> Result<Option<Catalogue>, CatalogueError> {
+    let Some(object) = objects.get(bucket, CATALOGUE_FILE).await? else {
+        return Ok(None);
+    };
+    serde_json::from_slice(&object.bytes)
+        .map(Some)
+        .map_err(|source| CatalogueError::Stored {
+            path: CATALOGUE_FILE.into(),
+            source,
+        })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -67,7 +108,7 @@ mod tests {
         cat.settings.insert(
             cip,
             MonitoringSettings {
-                tension_days: Some(40),
+                tension_days: Some(40.0),
                 ..Default::default()
             },
         );

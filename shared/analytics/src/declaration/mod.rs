@@ -6,11 +6,11 @@ pub mod decode;
 pub mod format;
 pub mod issues;
 pub mod receipt;
-pub mod report;
 pub mod table;
 pub mod validate;
+pub mod verdict;
 
 pub use format::{Column, Limits};
 pub use issues::{FileCode, FileIssue, LineCode, LineIssue};
-pub use report::{LineCounts, Status, ValidationReport};
 pub use validate::{Validation, ValidationContext, ValidationError, oversized, validate};
+pub use verdict::{LineCounts, Status, ValidationReport};

@@ -6,7 +6,7 @@ use std::fmt::Write;
 use chrono::{DateTime, NaiveDate, Utc};
 
 use super::issues::LineIssue;
-use super::report::{Status, ValidationReport};
+use super::verdict::{Status, ValidationReport};
 use crate::csv_cell::csv_line;
 use medistock_domain::store::LedgerEntry;
 
@@ -50,7 +50,7 @@ pub fn receipt_text_applied(
     let _ = writeln!(
         t,
         "Reçu le           : {}",
-        received_at.format("%d/%m/%Y à %H:%M:%S UTC")
+        medistock_domain::french::instant(received_at)
     );
     if let Some(declarant) = &report.declarant {
         let _ = writeln!(t, "Déclarant         : {declarant}");
@@ -107,7 +107,7 @@ pub fn receipt_text_applied(
                 let _ = writeln!(
                     t,
                     "  - {cip13} : stock connu au {}",
-                    held.format("%d/%m/%Y")
+                    medistock_domain::french::date(*held)
                 );
             }
             if applied.not_newer.len() > ERRORS_IN_TEXT {
@@ -246,7 +246,7 @@ pub fn duplicate_receipt_text(
     let _ = writeln!(
         t,
         "Reçu le           : {}",
-        received_at.format("%d/%m/%Y à %H:%M:%S UTC")
+        medistock_domain::french::instant(received_at)
     );
     let _ = writeln!(t, "Déclarant         : {}", first.declarant);
     let _ = writeln!(t, "Statut            : DÉJÀ REÇU");
@@ -256,7 +256,7 @@ pub fn duplicate_receipt_text(
         t,
         "Ce fichier (mêmes octets) a déjà été reçu le {} sous le nom « {first_name} » : \
          il n'est pas pris en compte une seconde fois.",
-        first.received_at.format("%d/%m/%Y à %H:%M:%S UTC"),
+        medistock_domain::french::instant(first.received_at),
     );
     t
 }

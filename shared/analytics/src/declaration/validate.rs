@@ -11,8 +11,8 @@ use super::cells::{epoch_days, parse_date, parse_quantity};
 use super::decode::{Container, sniff};
 use super::format::{Column as Col, ColumnKind, DEFAULT_PERIOD_DAYS, Limits, PERIOD_DAYS_RANGE};
 use super::issues::{FileCode, FileIssue, LineCode, LineIssue};
-use super::report::{LineCounts, Status, ValidationReport};
 use super::table::{RawTable, read_csv, read_xlsx};
+use super::verdict::{LineCounts, Status, ValidationReport};
 use crate::catalogue::Catalogue;
 use medistock_domain::{Cip13, CipError, DeclarantId};
 

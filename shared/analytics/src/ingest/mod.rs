@@ -17,11 +17,13 @@
 mod keys;
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 
 pub use keys::{InboxKey, KeyError, MAX_DERIVED_NAME_BYTES, bounded_name, is_temporary_upload};
 
+use crate::catalogue::Catalogue;
 use crate::declaration::receipt::{
     ApplySummary, duplicate_receipt_text, errors_csv, receipt_text_applied,
 };
@@ -29,10 +31,10 @@ use crate::declaration::{Limits, ValidationContext, ValidationReport, oversized,
 use crate::positions::{file_positions, normalized_parquet};
 use medistock_domain::paris_date;
 use medistock_domain::position::{Position, PositionWrite};
-use medistock_domain::sha256_hex;
 use medistock_domain::store::{
     Claim, FileLedger, FileStatus, LedgerEntry, ObjectStore, PositionStore, StoreError, lease_token,
 };
+use medistock_domain::{lake, sha256_hex};
 
 /// Where things go and the bounds applied.
 #[derive(Debug, Clone)]
@@ -43,6 +45,9 @@ pub struct IngestSettings {
     pub limits: Limits,
     /// How long a claim protects a file being processed (a crashed run's claim expires then).
     pub lease: Duration,
+    /// The reference catalogue: with its presentations (a BDPM import), a line about a CIP13
+    /// it does not know gets the `hors_catalogue` warning.
+    pub catalogue: Option<Arc<Catalogue>>,
 }
 
 /// Failures that should make the caller retry (infrastructure), as opposed to bad input,
@@ -223,11 +228,7 @@ async fn process<O: ObjectStore, S: FileLedger + PositionStore>(
         ("sha256".to_owned(), sha256.clone()),
         ("original-name".to_owned(), ascii_metadata(&inbox.name)),
     ]);
-    let raw_key = format!(
-        "raw/{}/{}/{sha256}.{ext}",
-        inbox.declarant,
-        now.format("%Y/%m/%d")
-    );
+    let raw_key = lake::raw_key(inbox.declarant.as_str(), now, &sha256, ext);
     objects
         .put(
             &settings.lake_bucket,
@@ -243,6 +244,7 @@ async fn process<O: ObjectStore, S: FileLedger + PositionStore>(
         bytes,
         inbox,
         settings.limits.clone(),
+        settings.catalogue.clone(),
         &sha256,
         uploaded_at,
         now,
@@ -251,7 +253,7 @@ async fn process<O: ObjectStore, S: FileLedger + PositionStore>(
     let report = checked.report;
     let summary = match checked.accepted {
         None => {
-            let quarantine = format!("quarantine/{}/{sha256}.{ext}", inbox.declarant);
+            let quarantine = lake::quarantine_key(inbox.declarant.as_str(), &sha256, ext);
             objects
                 .copy(
                     &settings.lake_bucket,
@@ -265,10 +267,8 @@ async fn process<O: ObjectStore, S: FileLedger + PositionStore>(
             None
         }
         Some(accepted) => {
-            let history_key = format!(
-                "normalized/as_of={}/declarant={}/{sha256}.parquet",
-                accepted.latest_date, inbox.declarant
-            );
+            let history_key =
+                lake::normalized_key(accepted.latest_date, inbox.declarant.as_str(), &sha256);
             objects
                 .put(
                     &settings.lake_bucket,
@@ -356,6 +356,7 @@ async fn checked_off_the_runtime(
     bytes: Vec<u8>,
     inbox: &InboxKey,
     limits: Limits,
+    catalogue: Option<Arc<Catalogue>>,
     sha256: &str,
     uploaded_at: DateTime<Utc>,
     now: DateTime<Utc>,
@@ -367,7 +368,7 @@ async fn checked_off_the_runtime(
             declarant: Some(&inbox.declarant),
             today: paris_date(now),
             limits: &limits,
-            catalogue: None,
+            catalogue: catalogue.as_deref().filter(|c| !c.presentations.is_empty()),
         };
         let validation = validate(&bytes, &inbox.name, &ctx)?;
         let accepted = match validation.lines {
@@ -408,12 +409,8 @@ async fn reject_oversized<O: ObjectStore>(
         Some(inbox.declarant.to_string()),
     );
     report.reject(oversized(size, &settings.limits));
-    let stamp = now.format("%Y%m%dT%H%M%S");
-    let quarantine = format!(
-        "quarantine/{}/trop-volumineux-{stamp}.{}",
-        inbox.declarant,
-        inbox.extension()
-    );
+    let quarantine =
+        lake::oversize_quarantine_key(inbox.declarant.as_str(), now, inbox.extension());
     objects
         .copy(
             bucket,

@@ -48,14 +48,14 @@ fn row(r: &ReferenceRow) -> Vec<String> {
         decimal(a.trend, 2),
         a.coverage_days.map(|c| decimal(c, 1)).unwrap_or_default(),
         a.stockout_date
-            .map(|d| d.format("%d/%m/%Y").to_string())
+            .map(medistock_domain::french::date)
             .unwrap_or_default(),
         a.days_to_stockout
             .map(|d| d.to_string())
             .unwrap_or_default(),
         a.supplies
             .iter()
-            .map(|s| format!("{} {}", s.date.format("%d/%m/%Y"), s.quantity))
+            .map(|s| format!("{} {}", medistock_domain::french::date(s.date), s.quantity))
             .collect::<Vec<_>>()
             .join(" | "),
         a.flags.len().to_string(),
@@ -64,7 +64,7 @@ fn row(r: &ReferenceRow) -> Vec<String> {
             .map(|alt| format!("{} {}", alt.cip13, alt.level.as_str()))
             .collect::<Vec<_>>()
             .join(" | "),
-        a.as_of.format("%d/%m/%Y").to_string(),
+        medistock_domain::french::date(a.as_of),
     ]
 }
 

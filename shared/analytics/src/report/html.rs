@@ -2,11 +2,12 @@
 //! styles inline, prints on A4. Every text that comes from data (names, file names, declarant
 //! ids) goes through [`escape`].
 
+use medistock_domain::french::thousands;
 use std::fmt::Write;
 
 use chrono::NaiveDate;
 
-use super::svg::{colour, heat_map, stock_chart, thousands};
+use super::svg::{colour, heat_map, stock_chart};
 use super::synthesis::{ReferenceRow, Synthesis};
 use crate::risk::QualityFlag;
 use medistock_domain::DeclarantType;
@@ -34,7 +35,7 @@ pub fn escape(text: &str) -> String {
 }
 
 fn date(d: Option<NaiveDate>) -> String {
-    d.map_or_else(|| "—".to_owned(), |d| d.format("%d/%m/%Y").to_string())
+    d.map_or_else(|| "—".to_owned(), medistock_domain::french::date)
 }
 
 fn days(v: Option<f64>) -> String {
@@ -110,8 +111,8 @@ pub fn render_html(s: &Synthesis) -> String {
         h,
         r#"<h1>Synthèse hebdomadaire des stocks — semaine {}</h1><p class="sub">Du {} au {} · dernier calcul du risque : {} · {} références suivies</p>"#,
         s.week,
-        s.week.start().format("%d/%m/%Y"),
-        s.week.end().format("%d/%m/%Y"),
+        medistock_domain::french::date(s.week.start()),
+        medistock_domain::french::date(s.week.end()),
         date(s.as_of),
         thousands(s.references.len() as f64)
     );
@@ -320,7 +321,7 @@ pub fn render_html(s: &Synthesis) -> String {
                 "<tr><td>{}</td><td>{}</td><td>{}</td></tr>",
                 escape(&e.declarant),
                 escape(name),
-                e.received_at.format("%d/%m/%Y %H:%M UTC")
+                medistock_domain::french::instant(e.received_at)
             );
         }
         h.push_str("</tbody></table>");

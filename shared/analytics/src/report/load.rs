@@ -52,11 +52,8 @@ pub async fn load_input<O: ObjectStore, S: PositionStore + RiskStore + FileLedge
         .and_time(midnight)
         .and_utc();
     let mut frames = Vec::new();
-    for key in objects.list(lake, "risk/").await? {
-        let date = key
-            .strip_prefix("risk/as_of=")
-            .and_then(|rest| rest.split('/').next())
-            .and_then(|d| d.parse::<NaiveDate>().ok());
+    for key in objects.list(lake, medistock_domain::lake::RISK).await? {
+        let date = medistock_domain::lake::partition_date(medistock_domain::lake::RISK, &key);
         if date.is_some_and(|d| d >= first.start() && d <= week.end())
             && let Some(object) = objects.get(lake, &key).await?
         {
@@ -141,8 +138,7 @@ pub async fn write_report<O: ObjectStore, S: PositionStore + RiskStore + FileLed
     let synthesis = synthesise(week, &input, config, registry)?;
     let html = render_html(&synthesis);
     let csv = render_csv(&synthesis);
-    let html_key = format!("reports/{week}/synthese.html");
-    let csv_key = format!("reports/{week}/synthese.csv");
+    let (html_key, csv_key) = medistock_domain::lake::report_keys(&week);
     let html_bytes = html.len();
     objects
         .put(
@@ -178,8 +174,8 @@ pub fn headline(outcome: &ReportOutcome, location: &str, topic: &str) -> Notific
     let mut body = format!(
         "Synthèse hebdomadaire Medistock — semaine {} (du {} au {})\n\n",
         s.week,
-        s.week.start().format("%d/%m/%Y"),
-        s.week.end().format("%d/%m/%Y")
+        medistock_domain::french::date(s.week.start()),
+        medistock_domain::french::date(s.week.end())
     );
     for level in Level::ALL.iter().rev() {
         body.push_str(&format!(
@@ -202,7 +198,7 @@ pub fn headline(outcome: &ReportOutcome, location: &str, topic: &str) -> Notific
                 r.level().as_str(),
                 r.assessment
                     .stockout_date
-                    .map_or_else(|| "—".to_owned(), |d| d.format("%d/%m/%Y").to_string())
+                    .map_or_else(|| "—".to_owned(), medistock_domain::french::date)
             )
         })
         .collect();

@@ -1,6 +1,7 @@
 //! Charts as inline SVG, drawn by hand: a few lines and rectangles need no plotting library,
 //! and the file stays self-contained (no script, no font, no external asset).
 
+use medistock_domain::french::thousands;
 use std::fmt::Write;
 
 use chrono::{Days, NaiveDate};
@@ -245,9 +246,4 @@ pub fn heat_map(weeks: &[Week], rows: &[HeatRow]) -> String {
     }
     svg.push_str("</svg>");
     svg
-}
-
-/// A whole number with narrow no-break spaces between thousands.
-pub fn thousands(value: f64) -> String {
-    crate::risk::alert::number(value, 0)
 }

@@ -1,6 +1,7 @@
 //! Alert messages in French: the full email, the short SMS (CRITIQUE and RUPTURE only), and
 //! the message attributes that subscriptions filter on.
 
+use medistock_domain::french::number;
 use std::collections::BTreeMap;
 use std::fmt::Write;
 
@@ -57,26 +58,6 @@ pub fn is_announced(from: Level, to: Level) -> bool {
     (to > from && to >= Level::Tension) || (to == Level::Normal && from >= Level::Tension)
 }
 
-/// A number in French notation: narrow no-break space between thousands, decimal comma.
-pub(crate) fn number(value: f64, decimals: usize) -> String {
-    let text = format!("{value:.decimals$}");
-    let (int, frac) = text
-        .split_once('.')
-        .map_or((text.as_str(), None), |(i, f)| (i, Some(f)));
-    let (sign, digits) = int.strip_prefix('-').map_or(("", int), |d| ("-", d));
-    let mut grouped = String::new();
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
-            grouped.push('\u{202f}');
-        }
-        grouped.push(c);
-    }
-    match frac {
-        Some(f) => format!("{sign}{grouped},{f}"),
-        None => format!("{sign}{grouped}"),
-    }
-}
-
 /// The notification of a transition.
 pub fn notification(
     a: &Assessment,
@@ -109,7 +90,11 @@ pub fn notification(
         a.level.as_str(),
         from.as_str()
     );
-    let _ = writeln!(body, "Calcul du : {}", a.as_of.format("%d/%m/%Y"));
+    let _ = writeln!(
+        body,
+        "Calcul du : {}",
+        medistock_domain::french::date(a.as_of)
+    );
     let _ = writeln!(
         body,
         "Stock de la chaîne : {} unités (exploitants {}, grossistes {}) ; stock bloqué : {}",
@@ -149,7 +134,7 @@ pub fn notification(
             let _ = writeln!(
                 body,
                 "  - {} : {} unités",
-                s.date.format("%d/%m/%Y"),
+                medistock_domain::french::date(s.date),
                 number(s.quantity as f64, 0)
             );
         }
@@ -160,11 +145,9 @@ pub fn notification(
                 "  - … et {} autre(s) approvisionnement(s) ({} unités, jusqu'au {})",
                 rest.len(),
                 number(units, 0),
-                rest.iter()
-                    .map(|s| s.date)
-                    .max()
-                    .unwrap_or(a.as_of)
-                    .format("%d/%m/%Y")
+                medistock_domain::french::date(
+                    rest.iter().map(|s| s.date).max().unwrap_or(a.as_of)
+                )
             );
         }
     }
@@ -182,7 +165,7 @@ pub fn notification(
                 QualityFlag::StalePosition { declarant, as_of } => {
                     format!(
                         "position de {declarant} datée du {}",
-                        as_of.format("%d/%m/%Y")
+                        medistock_domain::french::date(*as_of)
                     )
                 }
                 QualityFlag::NoDemand => "aucune sortie déclarée : demande inconnue".to_owned(),
@@ -266,7 +249,7 @@ pub(crate) fn stockout_line(what: &str, date: Option<NaiveDate>, days: Option<i6
     match (date, days) {
         (Some(date), Some(days)) => format!(
             "{what} le : {} (dans {days} jours)",
-            date.format("%d/%m/%Y")
+            medistock_domain::french::date(date)
         ),
         _ => format!("{what} : aucune dans l'horizon de projection"),
     }

@@ -1,16 +1,15 @@
-//! What the risk run needs besides the state: declarant types (`config/declarants.csv`) and
-//! the monitored references with their settings (`config/references.csv`):
-//!
-//! ```text
-//! cip13;denomination;groupe;mitm;seuil_vigilance_jours;seuil_tension_jours;seuil_critique_jours;stock_securite_mois
-//! 3400949497294;ANASTROZOLE 1 mg;12;oui;;;;4
-//! ```
-//! Only `cip13` is required; empty cells keep the defaults.
+//! What the risk run needs besides the state: each declarant's type (the registry) and each
+//! reference's settings, taken from the catalogue ([`crate::catalogue`]), the one source of
+//! reference settings: the references ANSM follows with their overrides (groups, MITM,
+//! thresholds, safety stock), and for every other presentation its name and MITM status from
+//! the BDPM.
 
 use std::collections::{BTreeMap, HashMap};
 
 use super::level::Thresholds;
-use crate::declaration::format::fold_header;
+use crate::catalogue::{
+    CATALOGUE_FILE, Catalogue, CatalogueError, MonitoringSettings, load_catalogue_object,
+};
 use crate::registry::Registry;
 use medistock_domain::{Cip13, DeclarantType};
 
@@ -18,6 +17,8 @@ use medistock_domain::{Cip13, DeclarantType};
 pub const SAFETY_MONTHS_DEFAULT: f64 = 0.25;
 /// For MITM (R5124-49-4).
 pub const SAFETY_MONTHS_MITM: f64 = 2.0;
+/// For the MITM on ANSM's list of repeated shortages.
+pub const SAFETY_MONTHS_LIST: f64 = 4.0;
 
 /// A monitored reference.
 #[derive(Debug, Clone, PartialEq)]
@@ -34,34 +35,50 @@ pub struct ReferenceSettings {
     pub safety_stock_months: f64,
 }
 
-/// Declarant types and monitored references.
+/// Declarant types and reference settings.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct RiskConfig {
     /// Type of each declarant id.
     pub kinds: HashMap<String, DeclarantType>,
-    /// Monitored references.
+    /// The references ANSM follows (the catalogue's monitoring settings): always assessed,
+    /// and the only ones grouped.
     pub references: BTreeMap<Cip13, ReferenceSettings>,
+    /// Every other presentation of the catalogue: its name and MITM status.
+    known: BTreeMap<Cip13, ReferenceSettings>,
 }
 
 impl RiskConfig {
-    /// From the registry and the text of `config/references.csv` (if any).
-    pub fn new(registry: &Registry, references_csv: Option<&str>) -> Result<Self, String> {
+    /// From the registry and the catalogue.
+    pub fn new(registry: &Registry, catalogue: &Catalogue) -> Self {
         let kinds = registry
             .declarants
             .values()
             .map(|d| (d.id.to_string(), d.kind))
             .collect();
-        let references = match references_csv {
-            Some(text) => parse_references(text)?,
-            None => BTreeMap::new(),
-        };
-        Ok(Self { kinds, references })
+        let references = catalogue
+            .settings
+            .iter()
+            .map(|(cip, s)| (*cip, settings_of(catalogue, cip, Some(s))))
+            .collect();
+        let known = catalogue
+            .presentations
+            .keys()
+            .filter(|cip| !catalogue.settings.contains_key(cip))
+            .map(|cip| (*cip, settings_of(catalogue, cip, None)))
+            .collect();
+        Self {
+            kinds,
+            references,
+            known,
+        }
     }
 
-    /// Settings of a reference (defaults for one outside the list).
+    /// Settings of a reference: ANSM's if it follows it, the catalogue's name and MITM status
+    /// otherwise, the defaults for a reference outside the catalogue.
     pub fn settings(&self, cip13: &Cip13) -> ReferenceSettings {
         self.references
             .get(cip13)
+            .or_else(|| self.known.get(cip13))
             .cloned()
             .unwrap_or_else(|| ReferenceSettings {
                 denomination: String::new(),
@@ -73,10 +90,44 @@ impl RiskConfig {
     }
 }
 
+/// A reference's settings: ANSM's overrides first, then the BDPM, then the model's defaults.
+fn settings_of(
+    catalogue: &Catalogue,
+    cip13: &Cip13,
+    monitoring: Option<&MonitoringSettings>,
+) -> ReferenceSettings {
+    let empty = MonitoringSettings::default();
+    let m = monitoring.unwrap_or(&empty);
+    let specialty = catalogue.specialty_of(cip13);
+    let mitm = m.mitm.unwrap_or_else(|| specialty.is_some_and(|s| s.mitm));
+    let denomination = m
+        .denomination
+        .clone()
+        .or_else(|| specialty.map(|s| s.name.clone()))
+        .unwrap_or_default();
+    let defaults = Thresholds::default();
+    ReferenceSettings {
+        denomination,
+        group: m.group.clone(),
+        mitm,
+        thresholds: Thresholds {
+            vigilance_days: m.vigilance_days.unwrap_or(defaults.vigilance_days),
+            tension_days: m.tension_days.unwrap_or(defaults.tension_days),
+            critique_days: m.critique_days.unwrap_or(defaults.critique_days),
+            hysteresis: defaults.hysteresis,
+        },
+        safety_stock_months: m.safety_stock_months.unwrap_or(if m.safety_stock_4_months {
+            SAFETY_MONTHS_LIST
+        } else if mitm {
+            SAFETY_MONTHS_MITM
+        } else {
+            SAFETY_MONTHS_DEFAULT
+        }),
+    }
+}
+
 /// Where the lake keeps the declarant registry.
-pub const LAKE_REGISTRY_KEY: &str = "config/declarants.csv";
-/// Where the lake keeps the monitored references.
-pub const LAKE_REFERENCES_KEY: &str = "config/references.csv";
+pub const LAKE_REGISTRY_KEY: &str = medistock_domain::lake::REGISTRY;
 
 /// Why the configuration in the lake cannot be used.
 #[derive(Debug, thiserror::Error)]
@@ -92,133 +143,127 @@ pub enum LakeConfigError {
     /// The registry is missing.
     #[error("{LAKE_REGISTRY_KEY} absent du lac : le type de chaque déclarant est nécessaire")]
     MissingRegistry,
+    /// The catalogue cannot be read.
+    #[error("{CATALOGUE_FILE} : {0}")]
+    Catalogue(#[from] CatalogueError),
     /// A file is invalid.
     #[error("{0}")]
     Invalid(String),
 }
 
-/// The registry (required) and monitored references (optional) kept in the lake's `config/`.
+/// The registry (required, `config/declarants.csv`) and the catalogue (`catalogue/catalogue.json`;
+/// without one, every reference keeps the defaults, and the caller is told by `None`).
 pub async fn load_from_lake<O: medistock_domain::store::ObjectStore>(
     objects: &O,
     lake: &str,
-) -> Result<(Registry, RiskConfig), LakeConfigError> {
-    let read = |key: &'static str| async move {
-        objects
-            .get(lake, key)
-            .await
-            .map_err(|source| LakeConfigError::Store { key, source })
-            .map(|o| o.map(|o| String::from_utf8_lossy(&o.bytes).into_owned()))
-    };
-    let registry_text = read(LAKE_REGISTRY_KEY)
-        .await?
+) -> Result<(Registry, RiskConfig, Option<Catalogue>), LakeConfigError> {
+    let registry_text = objects
+        .get(lake, LAKE_REGISTRY_KEY)
+        .await
+        .map_err(|source| LakeConfigError::Store {
+            key: LAKE_REGISTRY_KEY,
+            source,
+        })?
+        .map(|o| String::from_utf8_lossy(&o.bytes).into_owned())
         .ok_or(LakeConfigError::MissingRegistry)?;
     let registry =
         Registry::parse(&registry_text).map_err(|e| LakeConfigError::Invalid(e.to_string()))?;
-    let references = read(LAKE_REFERENCES_KEY).await?;
-    let config =
-        RiskConfig::new(&registry, references.as_deref()).map_err(LakeConfigError::Invalid)?;
-    Ok((registry, config))
-}
-
-fn parse_references(text: &str) -> Result<BTreeMap<Cip13, ReferenceSettings>, String> {
-    let mut lines = text
-        .lines()
-        .enumerate()
-        .map(|(i, l)| (i + 1, l.trim_end_matches('\r')))
-        .filter(|(_, l)| !l.trim().is_empty());
-    let (_, header) = lines.next().ok_or("config/references.csv est vide")?;
-    let header: Vec<String> = header.split(';').map(fold_header).collect();
-    let at = |name: &str| header.iter().position(|h| h == name);
-    let cip_at = at("cip13").ok_or("config/references.csv : colonne cip13 absente")?;
-    let columns = [
-        at("denomination"),
-        at("groupe"),
-        at("mitm"),
-        at("seuilvigilancejours"),
-        at("seuiltensionjours"),
-        at("seuilcritiquejours"),
-        at("stocksecuritemois"),
-    ];
-    let mut out = BTreeMap::new();
-    for (line_no, line) in lines {
-        let cells: Vec<&str> = line.split(';').map(str::trim).collect();
-        let cell = |i: Option<usize>| {
-            i.and_then(|i| cells.get(i))
-                .copied()
-                .filter(|c| !c.is_empty())
-        };
-        let bad = |what: &str| format!("config/references.csv, ligne {line_no} : {what}");
-        let cip =
-            Cip13::parse(cell(Some(cip_at)).unwrap_or("")).map_err(|e| bad(&e.to_string()))?;
-        let number = |i: Option<usize>, what: &str| {
-            cell(i)
-                .map(|v| v.replace(',', ".").parse::<f64>().map_err(|_| bad(what)))
-                .transpose()
-        };
-        let mitm = matches!(
-            cell(columns[2]).map(str::to_lowercase).as_deref(),
-            Some("oui" | "o" | "1" | "vrai" | "x")
-        );
-        let defaults = Thresholds::default();
-        let thresholds = Thresholds {
-            vigilance_days: number(columns[3], "seuil_vigilance_jours")?
-                .unwrap_or(defaults.vigilance_days),
-            tension_days: number(columns[4], "seuil_tension_jours")?
-                .unwrap_or(defaults.tension_days),
-            critique_days: number(columns[5], "seuil_critique_jours")?
-                .unwrap_or(defaults.critique_days),
-            hysteresis: defaults.hysteresis,
-        };
-        let safety = number(columns[6], "stock_securite_mois")?.unwrap_or(if mitm {
-            SAFETY_MONTHS_MITM
-        } else {
-            SAFETY_MONTHS_DEFAULT
-        });
-        out.insert(
-            cip,
-            ReferenceSettings {
-                denomination: cell(columns[0]).unwrap_or_default().to_owned(),
-                group: cell(columns[1]).map(str::to_owned),
-                mitm,
-                thresholds,
-                safety_stock_months: safety,
-            },
+    let catalogue = load_catalogue_object(objects, lake).await?;
+    if catalogue.is_none() {
+        tracing::warn!(
+            key = CATALOGUE_FILE,
+            "catalogue absent du lac : paramètres par défaut pour toutes les références"
         );
     }
-    Ok(out)
+    let config = RiskConfig::new(
+        &registry,
+        catalogue.as_ref().unwrap_or(&Catalogue::default()),
+    );
+    Ok((registry, config, catalogue))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::catalogue::{Presentation, Specialty};
 
-    #[test]
-    fn reads_references_with_overrides_and_mitm_defaults() {
-        let text = "cip13;denomination;groupe;mitm;seuil_tension_jours;stock_securite_mois\n\
-                    3400949497294;ANASTROZOLE 1 mg;12;oui;45;\n\
-                    3400949497706;ANASTROZOLE 1 mg x90;12;non;;4\n";
-        let refs = parse_references(text).unwrap();
-        let a = &refs[&Cip13::parse("3400949497294").unwrap()];
-        assert_eq!(
-            (
-                a.mitm,
-                a.thresholds.tension_days,
-                a.safety_stock_months,
-                a.group.as_deref()
-            ),
-            (true, 45.0, 2.0, Some("12"))
-        );
-        let b = &refs[&Cip13::parse("3400949497706").unwrap()];
-        assert_eq!(
-            (b.mitm, b.thresholds.tension_days, b.safety_stock_months),
-            (false, 30.0, 4.0)
-        );
+    fn specialty(cis: &str, name: &str, mitm: bool) -> Specialty {
+        Specialty {
+            cis: cis.into(),
+            name: name.into(),
+            form: String::new(),
+            routes: String::new(),
+            holder: String::new(),
+            marketed: true,
+            substances: Vec::new(),
+            mitm,
+            atc: None,
+            generic_group: None,
+            generic_role: None,
+        }
+    }
+
+    fn presentation(cip: &str, cis: &str) -> (Cip13, Presentation) {
+        let cip13 = Cip13::parse(cip).unwrap();
+        let p = Presentation {
+            cip13,
+            cis: cis.into(),
+            label: "boîte de 30".into(),
+            marketed: true,
+            shortage: None,
+        };
+        (cip13, p)
     }
 
     #[test]
-    fn a_bad_line_is_named() {
-        let err =
-            parse_references("cip13;seuil_tension_jours\n3400949497294;beaucoup\n").unwrap_err();
-        assert_eq!(err, "config/references.csv, ligne 2 : seuil_tension_jours");
+    fn settings_come_from_ansm_then_the_bdpm_then_the_defaults() {
+        let mut catalogue = Catalogue::from_settings_csv(
+            "cip13;groupe;seuil_tension_jours;stock_securite_4_mois\n\
+             3400949497294;12;45;oui\n",
+        )
+        .unwrap();
+        catalogue.specialties = [
+            (
+                "60001",
+                specialty("60001", "ANASTROZOLE 1 mg, comprimé", true),
+            ),
+            (
+                "60002",
+                specialty("60002", "PARACETAMOL 500 mg, gélule", false),
+            ),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v))
+        .collect();
+        catalogue.presentations = [
+            presentation("3400949497294", "60001"),
+            presentation("3400936963504", "60002"),
+        ]
+        .into_iter()
+        .collect();
+        let config = RiskConfig::new(&Registry::default(), &catalogue);
+
+        let followed = config.settings(&Cip13::parse("3400949497294").unwrap());
+        assert_eq!(followed.denomination, "ANASTROZOLE 1 mg, comprimé");
+        assert_eq!(followed.group.as_deref(), Some("12"));
+        assert!(followed.mitm, "from the BDPM's MITM list");
+        assert_eq!(followed.thresholds.tension_days, 45.0);
+        assert_eq!(followed.safety_stock_months, SAFETY_MONTHS_LIST);
+
+        let known = config.settings(&Cip13::parse("3400936963504").unwrap());
+        assert_eq!(
+            (known.denomination.as_str(), known.mitm, known.group),
+            ("PARACETAMOL 500 mg, gélule", false, None)
+        );
+        assert_eq!(known.safety_stock_months, SAFETY_MONTHS_DEFAULT);
+        assert_eq!(
+            config.references.len(),
+            1,
+            "only followed references are grouped"
+        );
+
+        let unknown = config.settings(&Cip13::parse("3400949497706").unwrap());
+        assert_eq!(unknown.denomination, "");
+        assert_eq!(unknown.thresholds, Thresholds::default());
     }
 }

@@ -144,11 +144,11 @@ mod tests {
     fn config() -> RiskConfig {
         RiskConfig::new(
             &Registry::parse("declarant;nom;type\ngr-b;B;grossiste\n").unwrap(),
-            Some(
+            &crate::catalogue::Catalogue::from_settings_csv(
                 "cip13;denomination;groupe\n3400949497294;A x30;12\n3400949497706;A x90;12\n3400930000007;Seul;\n",
-            ),
+            )
+            .unwrap(),
         )
-        .unwrap()
     }
 
     #[test]

@@ -4,6 +4,7 @@
 //! in one daily digest. Every record has a deterministic key built from the transitions it
 //! carries, so a rerun or a concurrent run writes the same keys and never alerts twice.
 
+use medistock_domain::french::number;
 use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write;
 
@@ -11,7 +12,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use sha2::{Digest, Sha256};
 
 use super::alert::{
-    AlertTopics, Alternative, ascii, coverage_text, is_announced, notification, number, severity,
+    AlertTopics, Alternative, ascii, coverage_text, is_announced, notification, severity,
     stockout_line,
 };
 use super::assess::Assessment;
@@ -353,14 +354,14 @@ fn vigilance_digest(
     carried.extend(groups.iter().map(|g| format!("groupe:{}", g.group)));
     let mut body = format!(
         "Entrées en VIGILANCE au {} (rupture prévue dans moins de {} jours, ou exploitant sous son stock de sécurité) :\n",
-        as_of.format("%d/%m/%Y"),
+        medistock_domain::french::date(as_of),
         number(super::level::Thresholds::default().vigilance_days, 0)
     );
     for a in refs.iter().take(DIGEST_MAX_LINES) {
         let settings = config.settings(&a.cip13);
         let stockout = a.stockout_date.map_or_else(
             || "pas de rupture prévue".to_owned(),
-            |d| format!("rupture prévue le {}", d.format("%d/%m/%Y")),
+            |d| format!("rupture prévue le {}", medistock_domain::french::date(d)),
         );
         let _ = writeln!(
             body,
@@ -402,7 +403,7 @@ fn vigilance_digest(
             topic: topics.info.clone(),
             subject: format!(
                 "[Medistock] Vigilance du {} : {count} entrée(s)",
-                as_of.format("%d/%m/%Y")
+                medistock_domain::french::date(as_of)
             ),
             body,
             sms: None,
@@ -493,8 +494,10 @@ mod tests {
         for a in &all {
             let _ = writeln!(references, "{};Présentation µg {};7;oui", a.cip13, a.cip13);
         }
-        let config =
-            RiskConfig::new(&crate::registry::Registry::default(), Some(&references)).unwrap();
+        let config = RiskConfig::new(
+            &crate::registry::Registry::default(),
+            &crate::catalogue::Catalogue::from_settings_csv(&references).unwrap(),
+        );
         let changes = RunChanges {
             references: all.iter().map(|a| (a, Level::Normal)).collect(),
             groups: Vec::new(),
@@ -586,9 +589,11 @@ mod group_tests {
     fn records(changes: &RunChanges<'_>) -> Vec<AlertRecord> {
         let config = RiskConfig::new(
             &Registry::default(),
-            Some("cip13;denomination;groupe;mitm\n3000001;A x30;12;oui\n3000002;A x90;12;non\n"),
-        )
-        .unwrap();
+            &crate::catalogue::Catalogue::from_settings_csv(
+                "cip13;denomination;groupe;mitm\n3000001;A x30;12;oui\n3000002;A x90;12;non\n",
+            )
+            .unwrap(),
+        );
         let topics = AlertTopics {
             critical: "c".into(),
             info: "i".into(),

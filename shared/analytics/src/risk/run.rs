@@ -22,7 +22,7 @@ use medistock_domain::Level;
 use medistock_domain::store::{
     AlertOutbox, GROUP_SUBJECT_PREFIX, ObjectStore, PositionStore, RiskItem, RiskStore, StoreError,
 };
-use medistock_domain::{Cip13, DeclarantType};
+use medistock_domain::{Cip13, DeclarantType, lake};
 
 /// RISK items and alert records written at once.
 const WRITE_CONCURRENCY: usize = 16;
@@ -292,7 +292,7 @@ pub async fn run_risk<O: ObjectStore, S: PositionStore + RiskStore + AlertOutbox
             .await?;
     }
     if !dry_run && !assessments.is_empty() {
-        let key = format!("risk/as_of={as_of}/risk.parquet");
+        let key = lake::risk_snapshot_key(as_of);
         let bytes = snapshot_parquet(&assessments)?;
         objects
             .put(
@@ -344,11 +344,8 @@ async fn load_history<O: ObjectStore>(
         .checked_sub_days(Days::new(LOOKBACK_DAYS as u64))
         .unwrap_or(as_of);
     let mut frames = Vec::new();
-    for key in objects.list(lake, "normalized/").await? {
-        let partition = key
-            .strip_prefix("normalized/as_of=")
-            .and_then(|rest| rest.split('/').next())
-            .and_then(|d| d.parse::<NaiveDate>().ok());
+    for key in objects.list(lake, lake::NORMALIZED).await? {
+        let partition = lake::partition_date(lake::NORMALIZED, &key);
         if !partition.is_some_and(|d| d >= from && d <= as_of) {
             continue;
         }

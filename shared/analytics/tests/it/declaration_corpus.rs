@@ -399,6 +399,42 @@ fn normalized_lines_round_trip_through_parquet() {
     assert_eq!(back.column("date_stock").unwrap().dtype(), &DataType::Date);
 }
 
+#[test]
+fn the_history_parquet_has_the_columns_and_types_the_glue_table_declares() {
+    let lines = run("valide_complet.csv").lines.unwrap();
+    let bytes = normalized_parquet(&lines, "grossiste-a", "abc").unwrap();
+    let back = ParquetReader::new(std::io::Cursor::new(bytes))
+        .finish()
+        .unwrap();
+    for (name, glue) in medistock_domain::lake::HISTORY_COLUMNS {
+        let dtype = back
+            .column(name)
+            .unwrap_or_else(|_| panic!("{name} absent"))
+            .dtype()
+            .clone();
+        let expected = match glue {
+            "int" => DataType::Int32,
+            "bigint" => DataType::Int64,
+            "double" => DataType::Float64,
+            "date" => DataType::Date,
+            "string" => DataType::String,
+            other => panic!("type Glue inattendu : {other}"),
+        };
+        assert_eq!(dtype, expected, "{name}");
+    }
+    let written: Vec<&str> = back
+        .get_column_names()
+        .into_iter()
+        .map(|c| c.as_str())
+        .filter(|c| *c != "declarant")
+        .collect();
+    let declared: Vec<&str> = medistock_domain::lake::HISTORY_COLUMNS
+        .iter()
+        .map(|(n, _)| *n)
+        .collect();
+    assert_eq!(written, declared, "declarant is the partition key");
+}
+
 /// A file large enough to be tokenised in parallel pieces (several MB, no quote).
 fn large_file(line_end: &str, lines: usize, bad_every: usize) -> Vec<u8> {
     let mut text = format!("cip13;date_stock;stock;site{line_end}");

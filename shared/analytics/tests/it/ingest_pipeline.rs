@@ -32,6 +32,7 @@ fn settings(lake: &str) -> IngestSettings {
         lake_bucket: lake.to_owned(),
         limits,
         lease: Duration::minutes(5),
+        catalogue: None,
     }
 }
 

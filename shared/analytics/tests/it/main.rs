@@ -7,9 +7,9 @@ mod declaration_xlsx;
 mod hostile_files;
 mod ingest_pipeline;
 mod never_panics;
-mod report;
 mod risk_run;
 mod throttling;
+mod weekly_report;
 
 /// Every state port at once: what a whole pipeline (ingest, then risk, then report) runs on.
 pub trait State:

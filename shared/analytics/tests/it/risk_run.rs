@@ -32,7 +32,10 @@ fn topics() -> AlertTopics {
 }
 
 fn config() -> RiskConfig {
-    RiskConfig::new(&Registry::parse(REGISTRY).unwrap(), Some(REFERENCES)).unwrap()
+    RiskConfig::new(
+        &Registry::parse(REGISTRY).unwrap(),
+        &medistock_analytics::catalogue::Catalogue::from_settings_csv(REFERENCES).unwrap(),
+    )
 }
 
 fn day(d: u32) -> NaiveDate {
@@ -349,6 +352,7 @@ async fn on_moto_the_run_writes_risk_items_outbox_records_and_the_snapshot() {
         lake_bucket: lake.clone(),
         limits: Limits::default(),
         lease: Duration::minutes(5),
+        catalogue: None,
     };
     ingest_object(&objects, &state, &settings, &inbox, key, at(20))
         .await

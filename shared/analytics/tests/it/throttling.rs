@@ -153,6 +153,7 @@ async fn throttled_writes_are_retried_by_the_sdk_until_applied() {
         lake_bucket: lake,
         limits: Limits::default(),
         lease: Duration::minutes(5),
+        catalogue: None,
     };
     let now = "2026-11-23T09:30:00Z"
         .parse::<chrono::DateTime<Utc>>()

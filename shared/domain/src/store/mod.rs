@@ -4,8 +4,9 @@
 //! same pipeline runs on AWS and on a laptop; a function asks only for the ports it uses.
 //!
 //! The guarantees live in the adapters' conditional writes, and every adapter passes the same
-//! contract tests (`shared/analytics/tests/it/store_contract.rs`):
-//! - a position is replaced only by a strictly newer `as_of` (or rewritten by the same file);
+//! contract tests (`shared/testkit/tests/store_contract.rs`):
+//! - a position keeps, per site, the newest figures (a correction of the same date wins, an
+//!   older file never does);
 //! - a file is claimed once by its content hash; a claim left by a crashed run expires;
 //! - an alert record is created once per key and stays pending until marked sent.
 

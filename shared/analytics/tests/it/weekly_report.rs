@@ -43,7 +43,10 @@ async fn the_synthesis_holds_the_risk_items_and_escapes_declarant_strings() {
     let dir = tempfile::tempdir().unwrap();
     let backend = LocalBackend::open(dir.path()).unwrap();
     let registry = Registry::parse(REGISTRY).unwrap();
-    let config = RiskConfig::new(&registry, Some(REFERENCES)).unwrap();
+    let config = RiskConfig::new(
+        &registry,
+        &medistock_analytics::catalogue::Catalogue::from_settings_csv(REFERENCES).unwrap(),
+    );
     let run = RiskRun {
         lake_bucket: "lac",
         topics: &AlertTopics {
