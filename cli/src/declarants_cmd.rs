@@ -1,19 +1,18 @@
-//! `medistock declarants`: onboarding of declarants without redeploying. The SFTP account
-//! (keys, status) goes to the state table the identity provider reads, and the declarant's
-//! type to the registry the risk run reads (`config/declarants.csv`). Locally: the data
-//! directory; on AWS: `--table` and `--lake` (credentials from the usual chain). Ids are taken
-//! in any case and stored in their canonical lower-case form (`LABO-A` → `labo-a`).
+//! `medistock declarants`: onboarding of declarants without redeploying. A declarant's account
+//! is its one record — name, type, SSH keys, status — in the state the identity provider, the
+//! risk run and the synthesis read. Locally: the data directory; on AWS: `--table` (credentials
+//! from the usual chain). Ids are taken in any case and stored in their canonical lower-case
+//! form (`LABO-A` → `labo-a`).
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::{Args, Subcommand};
-use medistock_analytics::registry::{Declarant, REGISTRY_FILE, Registry};
-use medistock_analytics::risk::config::LAKE_REGISTRY_KEY;
+use medistock_analytics::registry::Registry;
 use medistock_aws::AwsBackend;
 use medistock_domain::account::{Account, AccountChange, apply_change};
-use medistock_domain::store::{AccountStore, ObjectStore};
+use medistock_domain::store::AccountStore;
 use medistock_domain::{DeclarantId, DeclarantType};
 use medistock_local::LocalBackend;
 
@@ -21,12 +20,8 @@ use medistock_local::LocalBackend;
 pub struct DeclarantsArgs {
     /// Table d'état DynamoDB du déploiement (sortie StateTableName) : agit sur AWS au lieu
     /// du dossier de données local.
-    #[arg(long, global = true, requires = "lake")]
+    #[arg(long, global = true)]
     table: Option<String>,
-
-    /// Bucket du lac du déploiement (sortie LakeBucketName), où vit config/declarants.csv.
-    #[arg(long, global = true, requires = "table")]
-    lake: Option<String>,
 
     #[command(subcommand)]
     action: Action,
@@ -73,60 +68,25 @@ enum Action {
     },
     /// Liste les comptes : type, état, nombre de clés.
     List,
-}
-
-enum Place<'a> {
-    Local(&'a Path),
-    Aws { table: &'a str, lake: &'a str },
+    /// Importe des déclarants depuis un CSV « declarant;nom;type » (config/declarants.csv) :
+    /// les comptes absents sont créés sans clé (rotate-key pour en ajouter une), les autres
+    /// prennent le nom et le type du fichier et gardent leurs clés.
+    Import {
+        /// Le fichier CSV.
+        file: PathBuf,
+    },
 }
 
 pub async fn run(data_dir: &Path, args: &DeclarantsArgs) -> anyhow::Result<ExitCode> {
-    let place = match (&args.table, &args.lake) {
-        (Some(table), Some(lake)) => Place::Aws { table, lake },
-        _ => Place::Local(data_dir),
-    };
-    match place {
-        Place::Local(dir) => {
-            let backend = LocalBackend::open(dir)?;
-            let path = dir.join(REGISTRY_FILE);
-            let registry = Registry::load(dir)?.unwrap_or_default();
-            if let Some(registry) = act(&backend.state, registry, &args.action).await? {
-                if let Some(parent) = path.parent() {
-                    std::fs::create_dir_all(parent)?;
-                }
-                std::fs::write(&path, registry.to_csv())
-                    .with_context(|| path.display().to_string())?;
-            }
-        }
-        Place::Aws { table, lake } => {
-            let backend = AwsBackend::load(table).await;
-            let registry = match backend.objects.get(lake, LAKE_REGISTRY_KEY).await? {
-                Some(object) => Registry::parse(&String::from_utf8_lossy(&object.bytes))?,
-                None => Registry::default(),
-            };
-            if let Some(registry) = act(&backend.state, registry, &args.action).await? {
-                backend
-                    .objects
-                    .put(
-                        lake,
-                        LAKE_REGISTRY_KEY,
-                        registry.to_csv().into_bytes(),
-                        "text/csv; charset=utf-8",
-                        &Default::default(),
-                    )
-                    .await?;
-            }
-        }
+    match &args.table {
+        Some(table) => act(&AwsBackend::load(table).await.state, &args.action).await?,
+        None => act(&LocalBackend::open(data_dir)?.state, &args.action).await?,
     }
     Ok(ExitCode::SUCCESS)
 }
 
-/// Applies the action to the account store; returns the registry to write when it changed.
-async fn act(
-    state: &impl AccountStore,
-    mut registry: Registry,
-    action: &Action,
-) -> anyhow::Result<Option<Registry>> {
+/// Applies the action to the account store.
+async fn act(state: &impl AccountStore, action: &Action) -> anyhow::Result<()> {
     let (id, change) = match action {
         Action::List => {
             let accounts = state.accounts().await?;
@@ -143,7 +103,31 @@ async fn act(
                     a.name
                 );
             }
-            return Ok(None);
+            return Ok(());
+        }
+        Action::Import { file } => {
+            let text = std::fs::read(file).with_context(|| file.display().to_string())?;
+            let registry = Registry::parse(&String::from_utf8_lossy(&text))?;
+            let (mut created, mut updated) = (0, 0);
+            for imported in registry.to_accounts() {
+                let account = match state.account(imported.id.as_str()).await? {
+                    Some(held) => {
+                        updated += 1;
+                        Account {
+                            name: imported.name,
+                            kind: imported.kind,
+                            ..held
+                        }
+                    }
+                    None => {
+                        created += 1;
+                        imported
+                    }
+                };
+                state.put_account(&account).await?;
+            }
+            println!("{created} compte(s) créé(s) sans clé, {updated} mis à jour.");
+            return Ok(());
         }
         Action::Add {
             id,
@@ -186,18 +170,7 @@ async fn act(
         account.public_keys.len(),
         account.id
     );
-    if matches!(change, AccountChange::Add { .. }) {
-        registry.declarants.insert(
-            account.id.clone(),
-            Declarant {
-                id: account.id.clone(),
-                name: account.name.clone(),
-                kind: account.kind,
-            },
-        );
-        return Ok(Some(registry));
-    }
-    Ok(None)
+    Ok(())
 }
 
 fn read_key(path: &Path) -> anyhow::Result<String> {
@@ -243,16 +216,13 @@ mod tests {
             "--key",
             key,
         ]);
-        let registry = act(&state, Registry::default(), &add)
-            .await
-            .unwrap()
-            .unwrap();
-        assert_eq!(
-            registry.to_csv(),
-            "declarant;nom;type\nlabo-a;Laboratoire A;exploitant\n"
-        );
+        act(&state, &add).await.unwrap();
         let account = state.account("labo-a").await.unwrap().unwrap();
         assert_eq!(account.id.as_str(), "labo-a");
+        assert_eq!(
+            (account.name.as_str(), account.kind),
+            ("Laboratoire A", DeclarantType::Exploitant)
+        );
         assert!(state.account("LABO-A").await.unwrap().is_none());
 
         // Any spelling names the same declarant afterwards.
@@ -266,11 +236,27 @@ mod tests {
             "--key",
             key,
         ]);
-        let err = act(&state, registry, &again).await.unwrap_err();
+        let err = act(&state, &again).await.unwrap_err();
         assert!(err.to_string().contains("labo-a existe déjà"), "{err}");
-        act(&state, Registry::default(), &action(&["disable", "labo-A"]))
+        act(&state, &action(&["disable", "labo-A"])).await.unwrap();
+        assert!(!state.account("labo-a").await.unwrap().unwrap().enabled);
+
+        // An import creates the missing accounts without a key and keeps the keys held.
+        let csv = dir.path().join("declarants.csv");
+        std::fs::write(
+            &csv,
+            "declarant;nom;type\nLABO-A;Laboratoire A (nouveau nom);exploitant\ngr-b;Grossiste B;grossiste\n",
+        )
+        .unwrap();
+        act(&state, &action(&["import", csv.to_str().unwrap()]))
             .await
             .unwrap();
-        assert!(!state.account("labo-a").await.unwrap().unwrap().enabled);
+        let a = state.account("labo-a").await.unwrap().unwrap();
+        assert_eq!(
+            (a.name.as_str(), a.public_keys.len()),
+            ("Laboratoire A (nouveau nom)", 1)
+        );
+        let b = state.account("gr-b").await.unwrap().unwrap();
+        assert_eq!((b.kind, b.public_keys.len()), (DeclarantType::Grossiste, 0));
     }
 }

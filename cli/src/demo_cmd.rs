@@ -14,6 +14,7 @@ use medistock_analytics::risk::config::RiskConfig;
 use medistock_cli::demo::{DemoSpec, generate, score};
 use medistock_domain::Level;
 use medistock_domain::relay::publish_pending;
+use medistock_domain::store::AccountStore;
 
 use medistock_local::{LAKE_BUCKET, LocalBackend, LocalNotifier};
 
@@ -53,8 +54,6 @@ pub async fn run(data_dir: &Path, args: &DemoArgs) -> anyhow::Result<ExitCode> {
         start: args.start,
     };
     let set = generate(&spec);
-    std::fs::create_dir_all(data_dir.join("config"))?;
-    std::fs::write(data_dir.join("config/declarants.csv"), &set.declarants_csv)?;
     let registry = Registry::parse(&set.declarants_csv)?;
     // The demo's references are followed through the catalogue, like an import of ANSM's
     // settings CSV.
@@ -63,6 +62,10 @@ pub async fn run(data_dir: &Path, args: &DemoArgs) -> anyhow::Result<ExitCode> {
     save_catalogue(data_dir, &catalogue)?;
     let config = RiskConfig::new(&registry, &catalogue);
     let backend = LocalBackend::open(data_dir)?;
+    // The demo's declarants get their accounts, like an import of config/declarants.csv.
+    for account in registry.to_accounts() {
+        backend.state.put_account(&account).await?;
+    }
     let notifier = LocalNotifier::new(data_dir.join("alerts.jsonl"), false);
     let replay = Replay::new(&backend, &config);
 

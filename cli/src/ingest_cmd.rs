@@ -11,8 +11,8 @@ use indicatif::{ProgressBar, ProgressStyle};
 use medistock_analytics::catalogue::load_catalogue;
 use medistock_analytics::declaration::{Limits, Status};
 use medistock_analytics::ingest::{InboxKey, IngestOutcome, IngestSettings, ingest_version};
-use medistock_analytics::registry::{REGISTRY_FILE, Registry};
 use medistock_domain::DeclarantId;
+use medistock_domain::store::AccountStore;
 use medistock_domain::store::ObjectStore;
 use medistock_local::{INBOX_BUCKET, LAKE_BUCKET, LocalBackend};
 
@@ -34,17 +34,18 @@ pub struct IngestArgs {
 }
 
 pub async fn run(data_dir: &Path, args: &IngestArgs) -> anyhow::Result<ExitCode> {
-    let registry = Registry::load(data_dir)?;
-    if registry.is_some_and(|r| !r.declarants.contains_key(&args.declarant)) {
+    let backend = LocalBackend::open(data_dir)?;
+    // As on AWS, where only a declarant with an account can drop a file: once declarants are
+    // registered, a file from anyone else is refused.
+    let accounts = backend.state.accounts().await?;
+    if !accounts.is_empty() && !accounts.iter().any(|a| a.id == args.declarant) {
         eprintln!(
-            "medistock : déclarant « {} » absent de {} : ajoutez la ligne « {};<nom>;<type> »",
-            args.declarant,
-            data_dir.join(REGISTRY_FILE).display(),
+            "medistock : déclarant « {} » sans compte : inscrivez-le (medistock declarants add \
+             ou import)",
             args.declarant
         );
         return Ok(ExitCode::from(EXIT_USAGE));
     }
-    let backend = LocalBackend::open(data_dir)?;
     let settings = IngestSettings {
         lake_bucket: LAKE_BUCKET.to_owned(),
         limits: Limits::default(),

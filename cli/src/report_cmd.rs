@@ -49,8 +49,8 @@ pub async fn write(
 }
 
 pub async fn run(data_dir: &Path, args: &ReportArgs) -> anyhow::Result<ExitCode> {
-    let (registry, config) = load_config(data_dir)?;
     let backend = LocalBackend::open(data_dir)?;
+    let (registry, config) = load_config(data_dir, &backend).await?;
     let week = match args.week {
         Some(week) => week,
         // The week of the latest risk computation.

@@ -241,14 +241,16 @@ fn ingest_then_status_on_the_local_backend() {
 }
 
 #[test]
-fn ingest_refuses_a_declarant_missing_from_the_registry() {
+fn ingest_refuses_a_declarant_without_an_account() {
     let dir = tempfile::tempdir().unwrap();
-    std::fs::create_dir_all(dir.path().join("config")).unwrap();
-    std::fs::write(
-        dir.path().join("config/declarants.csv"),
-        "declarant;nom;type\nlab-a;Labo A;exploitant\n",
-    )
-    .unwrap();
+    let csv = dir.path().join("declarants.csv");
+    std::fs::write(&csv, "declarant;nom;type\nlab-a;Labo A;exploitant\n").unwrap();
+    let import = medistock(dir.path(), &["declarants", "import", csv.to_str().unwrap()]);
+    assert!(
+        import.status.success(),
+        "{}",
+        String::from_utf8_lossy(&import.stderr)
+    );
     let out = medistock(
         dir.path(),
         &[
@@ -259,7 +261,7 @@ fn ingest_refuses_a_declarant_missing_from_the_registry() {
         ],
     );
     assert_eq!(out.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("absent de"));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("sans compte"));
     let ok = medistock(
         dir.path(),
         &[
@@ -275,12 +277,10 @@ fn ingest_refuses_a_declarant_missing_from_the_registry() {
 #[test]
 fn risk_on_the_local_backend_raises_and_publishes_alerts() {
     let dir = tempfile::tempdir().unwrap();
-    std::fs::create_dir_all(dir.path().join("config")).unwrap();
-    std::fs::write(
-        dir.path().join("config/declarants.csv"),
-        "declarant;nom;type\ngr-b;Grossiste B;grossiste\n",
-    )
-    .unwrap();
+    let csv = dir.path().join("declarants.csv");
+    std::fs::write(&csv, "declarant;nom;type\ngr-b;Grossiste B;grossiste\n").unwrap();
+    let import = medistock(dir.path(), &["declarants", "import", csv.to_str().unwrap()]);
+    assert!(import.status.success());
     // The references ANSM follows reach the catalogue through its settings import.
     let settings = dir.path().join("suivi.csv");
     std::fs::write(
@@ -562,10 +562,13 @@ fn declarants_are_onboarded_rotated_and_disabled_without_redeploying() {
         "{}",
         String::from_utf8_lossy(&added.stderr)
     );
-    assert_eq!(
-        std::fs::read_to_string(data.join("config/declarants.csv")).unwrap(),
-        "declarant;nom;type\nlab-x;Laboratoire X;exploitant\n",
-        "the risk run knows its type"
+    let listed = run(&["declarants", "list"]);
+    let listed = String::from_utf8_lossy(&listed.stdout);
+    assert!(
+        listed.contains("lab-x")
+            && listed.contains("exploitant")
+            && listed.contains("Laboratoire X"),
+        "the one record carries the type the risk run reads: {listed}"
     );
     let again = run(&[
         "declarants",
@@ -617,30 +620,26 @@ fn declarants_are_onboarded_rotated_and_disabled_without_redeploying() {
 }
 
 #[test]
-fn declarants_on_aws_write_the_table_and_the_lake_registry() {
+fn declarants_on_aws_write_the_one_record_in_the_table() {
     let Some(endpoint) = medistock_testkit::emulator() else {
         return;
     };
-    use medistock_aws::{S3Objects, s3_client, sdk_config};
-    use medistock_domain::store::{AccountStore, ObjectStore};
-    use medistock_testkit::aws as provision;
-    let suffix = std::process::id();
-    let (table, lake) = (format!("etat-{suffix}"), format!("lac-{suffix}"));
+    use medistock_aws::sdk_config;
+    use medistock_domain::store::AccountStore;
+    let table = medistock_testkit::unique("etat");
     let runtime = tokio::runtime::Runtime::new().unwrap();
-    let (config, objects) = runtime.block_on(async {
+    let config = runtime.block_on(async {
         let config = sdk_config().await;
-        let s3 = s3_client(&config);
-        provision::create_bucket(&s3, &lake).await.unwrap();
-        provision::create_state_table(&aws_sdk_dynamodb::Client::new(&config), &table)
+        medistock_testkit::aws::create_state_table(&aws_sdk_dynamodb::Client::new(&config), &table)
             .await
             .unwrap();
-        (config, S3Objects::new(s3))
+        config
     });
     let dir = tempfile::tempdir().unwrap();
     let key = dir.path().join("id.pub");
     std::fs::write(&key, "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIMotoKey gr-z\n").unwrap();
     let out = Command::new(env!("CARGO_BIN_EXE_medistock"))
-        .args(["declarants", "--table", &table, "--lake", &lake])
+        .args(["declarants", "--table", &table])
         .args([
             "add",
             "gr-z",
@@ -665,14 +664,9 @@ fn declarants_on_aws_write_the_table_and_the_lake_registry() {
         let account = state.account("gr-z").await.unwrap().unwrap();
         assert!(account.enabled);
         assert_eq!(account.public_keys.len(), 1);
-        let registry = objects
-            .get(&lake, "config/declarants.csv")
-            .await
-            .unwrap()
-            .unwrap();
         assert_eq!(
-            String::from_utf8(registry.bytes).unwrap(),
-            "declarant;nom;type\ngr-z;Grossiste Z;grossiste\n"
+            (account.name.as_str(), account.kind.as_str()),
+            ("Grossiste Z", "grossiste")
         );
     });
 }

@@ -421,25 +421,14 @@ fn the_declarants_role_allows_everything_the_session_policy_grants() {
 }
 
 #[test]
-fn the_functions_that_read_the_catalogue_and_the_registry_may_read_them() {
+fn the_functions_that_read_the_catalogue_may_read_it() {
     let template = template();
-    let catalogue = format!("{LAKE}/{}", medistock_analytics::catalogue::CATALOGUE_FILE);
-    let registry = format!(
-        "{LAKE}/{}",
-        medistock_analytics::risk::config::LAKE_REGISTRY_KEY
-    );
+    let catalogue = format!("{LAKE}/{}", medistock_domain::lake::CATALOGUE);
     for function in ["IngestFunction", "RiskFunction", "ReportFunction"] {
         let policy = statements(&resource(&template, function));
         assert!(
             allows(&policy, "s3:GetObject", &catalogue, None),
             "{function} reads {catalogue}"
-        );
-    }
-    for function in ["RiskFunction", "ReportFunction"] {
-        let policy = statements(&resource(&template, function));
-        assert!(
-            allows(&policy, "s3:GetObject", &registry, None),
-            "{function} reads {registry}"
         );
     }
     let ingest = statements(&resource(&template, "IngestFunction"));

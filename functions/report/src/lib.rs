@@ -6,11 +6,11 @@ use chrono::{DateTime, Utc};
 use lambda_runtime::Diagnostic;
 use medistock_analytics::catalogue::CatalogueError;
 use medistock_analytics::report::{ReportError, Week, headline, write_report};
-use medistock_analytics::risk::config::{LakeConfigError, load_from_lake};
+use medistock_analytics::risk::config::{LakeConfigError, load_config};
 use medistock_domain::env::Retry;
 use medistock_domain::paris_date;
 use medistock_domain::store::{
-    FileLedger, Notifier, ObjectStore, PositionStore, RiskStore, StoreError,
+    AccountStore, FileLedger, Notifier, ObjectStore, PositionStore, RiskStore, StoreError,
 };
 use serde::Serialize;
 use serde_json::Value;
@@ -49,7 +49,7 @@ pub enum HandlerError {
     /// The payload names no valid week.
     #[error("requête invalide : {0}")]
     Request(String),
-    /// `config/declarants.csv` or the catalogue is missing or invalid.
+    /// The accounts or the catalogue cannot be read.
     #[error("configuration : {0}")]
     Config(#[from] LakeConfigError),
     /// Reading the state or writing the report failed: Lambda retries.
@@ -65,7 +65,7 @@ impl HandlerError {
     pub fn retry(&self) -> Retry {
         match self {
             HandlerError::Request(_) => Retry::Useless,
-            HandlerError::Config(LakeConfigError::Store { .. }) => Retry::Helps,
+            HandlerError::Config(LakeConfigError::Accounts(_)) => Retry::Helps,
             HandlerError::Config(LakeConfigError::Catalogue(CatalogueError::Store(_))) => {
                 Retry::Helps
             }
@@ -122,7 +122,11 @@ pub fn week_of(payload: &Value, now: DateTime<Utc>) -> Result<Week, HandlerError
 }
 
 /// Handles one invocation.
-pub async fn handle<O: ObjectStore, S: PositionStore + RiskStore + FileLedger, N: Notifier>(
+pub async fn handle<
+    O: ObjectStore,
+    S: PositionStore + RiskStore + FileLedger + AccountStore,
+    N: Notifier,
+>(
     objects: &O,
     state: &S,
     notifier: &N,
@@ -131,7 +135,7 @@ pub async fn handle<O: ObjectStore, S: PositionStore + RiskStore + FileLedger, N
     now: DateTime<Utc>,
 ) -> Result<Summary, HandlerError> {
     let week = week_of(&payload, now)?;
-    let (registry, risk_config, _) = load_from_lake(objects, &config.lake_bucket).await?;
+    let (registry, risk_config, _) = load_config(objects, state, &config.lake_bucket).await?;
     let outcome = write_report(
         objects,
         state,

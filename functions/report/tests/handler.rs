@@ -9,7 +9,7 @@ use medistock_analytics::registry::Registry;
 use medistock_analytics::risk::alert::AlertTopics;
 use medistock_analytics::risk::config::RiskConfig;
 use medistock_analytics::risk::{RiskRun, Scope, run_risk};
-use medistock_domain::store::{Notification, Notifier, ObjectStore, StoreError};
+use medistock_domain::store::{AccountStore, Notification, Notifier, ObjectStore, StoreError};
 use medistock_local::{LocalNotifier, LocalObjects, LocalState};
 use report::{Config, HandlerError, handle, week_of};
 
@@ -36,17 +36,11 @@ async fn setup(dir: &std::path::Path) -> (LocalObjects, LocalState, Config) {
     medistock_analytics::catalogue::save_catalogue_object(&objects, "lac", &catalogue)
         .await
         .unwrap();
-    for (key, text) in [("config/declarants.csv", REGISTRY)] {
-        objects
-            .put(
-                "lac",
-                key,
-                text.as_bytes().to_vec(),
-                "text/csv",
-                &Default::default(),
-            )
-            .await
-            .unwrap();
+    for account in medistock_analytics::registry::Registry::parse(REGISTRY)
+        .unwrap()
+        .to_accounts()
+    {
+        state.put_account(&account).await.unwrap();
     }
     let decl = "cip13;date_stock;stock;sorties\n3400949497294;2026-11-20;800;700\n3400949497706;2026-11-20;9000;700\n";
     objects
@@ -195,7 +189,7 @@ async fn the_report_is_written_and_announced_and_a_failed_announcement_fails_the
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_lake_without_registry_is_a_configuration_error_and_nothing_is_written() {
+async fn an_unreadable_catalogue_is_a_configuration_error_and_nothing_is_written() {
     let dir = tempfile::tempdir().unwrap();
     let objects = LocalObjects::new(dir.path());
     let state = LocalState::in_memory().unwrap();
@@ -205,6 +199,16 @@ async fn a_lake_without_registry_is_a_configuration_error_and_nothing_is_written
         table_name: "unused".into(),
         info_topic: "arn:info".into(),
     };
+    objects
+        .put(
+            "lac",
+            "catalogue/catalogue.json",
+            b"{pas du json".to_vec(),
+            "application/json",
+            &Default::default(),
+        )
+        .await
+        .unwrap();
     let err = handle(
         &objects,
         &state,
@@ -216,7 +220,10 @@ async fn a_lake_without_registry_is_a_configuration_error_and_nothing_is_written
     .await
     .unwrap_err();
     assert!(matches!(err, HandlerError::Config(_)), "{err}");
-    assert!(err.to_string().contains("config/declarants.csv"), "{err}");
+    assert!(
+        err.to_string().contains("catalogue/catalogue.json"),
+        "{err}"
+    );
     assert!(objects.list("lac", "reports/").await.unwrap().is_empty());
     assert!(
         !dir.path().join("alerts.jsonl").exists(),

@@ -7,10 +7,10 @@ use chrono::{DateTime, NaiveDate, Utc};
 use lambda_runtime::Diagnostic;
 use medistock_analytics::catalogue::CatalogueError;
 use medistock_analytics::risk::alert::AlertTopics;
-use medistock_analytics::risk::config::{LakeConfigError, load_from_lake};
+use medistock_analytics::risk::config::{LakeConfigError, load_config};
 use medistock_analytics::risk::{RiskError, RiskOutcome, RiskRun, RunSummary, Scope, run_risk};
 use medistock_domain::env::Retry;
-use medistock_domain::store::{AlertOutbox, ObjectStore, PositionStore, RiskStore};
+use medistock_domain::store::{AccountStore, AlertOutbox, ObjectStore, PositionStore, RiskStore};
 use medistock_domain::{Cip13, paris_date};
 use serde::Deserialize;
 use serde_json::Value;
@@ -55,7 +55,7 @@ pub enum HandlerError {
     /// The payload is neither a schedule event nor a valid on-demand request.
     #[error("requête invalide : {0}")]
     Request(String),
-    /// `config/declarants.csv` or the catalogue is missing or invalid.
+    /// The accounts or the catalogue cannot be read.
     #[error("configuration : {0}")]
     Config(#[from] LakeConfigError),
     /// The run failed (storage, computation): Lambda retries the scheduled invocation.
@@ -68,7 +68,7 @@ impl HandlerError {
     pub fn retry(&self) -> Retry {
         match self {
             HandlerError::Request(_) => Retry::Useless,
-            HandlerError::Config(LakeConfigError::Store { .. }) => Retry::Helps,
+            HandlerError::Config(LakeConfigError::Accounts(_)) => Retry::Helps,
             HandlerError::Config(LakeConfigError::Catalogue(CatalogueError::Store(_))) => {
                 Retry::Helps
             }
@@ -155,7 +155,7 @@ pub fn parse_request(payload: &Value, now: DateTime<Utc>) -> Result<Request, Han
 }
 
 /// Handles one invocation.
-pub async fn handle<O: ObjectStore, S: PositionStore + RiskStore + AlertOutbox>(
+pub async fn handle<O: ObjectStore, S: PositionStore + RiskStore + AlertOutbox + AccountStore>(
     objects: &O,
     state: &S,
     config: &Config,
@@ -163,7 +163,7 @@ pub async fn handle<O: ObjectStore, S: PositionStore + RiskStore + AlertOutbox>(
     now: DateTime<Utc>,
 ) -> Result<RunSummary, HandlerError> {
     let request = parse_request(&payload, now)?;
-    let (_, risk_config, _) = load_from_lake(objects, &config.lake_bucket).await?;
+    let (_, risk_config, _) = load_config(objects, state, &config.lake_bucket).await?;
     let run = RiskRun {
         lake_bucket: &config.lake_bucket,
         topics: &config.topics,

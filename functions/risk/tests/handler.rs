@@ -7,7 +7,7 @@ use medistock_analytics::declaration::Limits;
 use medistock_analytics::ingest::{IngestSettings, ingest_object};
 use medistock_analytics::risk::alert::AlertTopics;
 use medistock_domain::Level;
-use medistock_domain::store::{AlertOutbox, ObjectStore, RiskStore};
+use medistock_domain::store::{AccountStore, AlertOutbox, ObjectStore, RiskStore};
 use medistock_local::{LocalObjects, LocalState};
 use risk::{Config, handle};
 
@@ -32,20 +32,13 @@ async fn setup(dir: &std::path::Path) -> (LocalObjects, LocalState, Config) {
     medistock_analytics::catalogue::save_catalogue_object(&objects, "lac", &catalogue)
         .await
         .unwrap();
-    for (key, text) in [(
-        "config/declarants.csv",
+    for account in medistock_analytics::registry::Registry::parse(
         "declarant;nom;type\ngr-b;Grossiste B;grossiste\n",
-    )] {
-        objects
-            .put(
-                "lac",
-                key,
-                text.as_bytes().to_vec(),
-                "text/csv",
-                &Default::default(),
-            )
-            .await
-            .unwrap();
+    )
+    .unwrap()
+    .to_accounts()
+    {
+        state.put_account(&account).await.unwrap();
     }
     let decl = "cip13;date_stock;stock;sorties\n3400949497294;2026-11-20;800;700\n3400949497706;2026-11-20;9000;700\n";
     objects
@@ -173,6 +166,17 @@ async fn bad_requests_and_missing_configuration_are_explained() {
         "Medistock.Poison.Request",
         "a retry cannot help a bad request"
     );
+    let corrupt = b"{pas du json".to_vec();
+    objects
+        .put(
+            "lac",
+            "catalogue/catalogue.json",
+            corrupt,
+            "application/json",
+            &Default::default(),
+        )
+        .await
+        .unwrap();
     let missing = handle(
         &objects,
         &state,
@@ -184,7 +188,7 @@ async fn bad_requests_and_missing_configuration_are_explained() {
     .unwrap_err();
     assert_eq!(
         missing.to_string(),
-        "configuration : config/declarants.csv absent du lac : le type de chaque déclarant est nécessaire"
+        "configuration : catalogue/catalogue.json : catalogue stocké illisible (catalogue/catalogue.json) : key must be a string at line 1 column 2"
     );
     assert_eq!(
         lambda_runtime::Diagnostic::from(missing).error_type,

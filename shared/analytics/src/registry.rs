@@ -1,5 +1,8 @@
-//! The declarant registry, `config/declarants.csv`: `declarant;nom;type`, type `exploitant`,
-//! `grossiste` or `autre`. Who may declare, and how their stock counts in the chain. Ids are
+//! The declarants' types, as the risk run and the synthesis read them: built from the
+//! declarants' accounts ([`Registry::from_accounts`], the one record of a declarant), or read
+//! from its CSV import format, `config/declarants.csv`: `declarant;nom;type`, type
+//! `exploitant`, `grossiste` or `autre` (`medistock declarants import`, a replayed folder).
+//! How each declarant's stock counts in the chain. Ids are
 //! read in any case (`LABO-A`) and kept in their canonical lower-case form; a declarant listed
 //! twice, even in two spellings, is an error rather than a silent choice between two lines.
 
@@ -7,10 +10,11 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use crate::declaration::decode::decode_text;
+use medistock_domain::account::Account;
 use medistock_domain::{DeclarantId, DeclarantType};
 
 /// Path of the registry inside a data directory.
-pub const REGISTRY_FILE: &str = medistock_domain::lake::REGISTRY;
+pub const REGISTRY_FILE: &str = "config/declarants.csv";
 
 /// One registered declarant.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -102,6 +106,40 @@ impl Registry {
         out
     }
 
+    /// The registry of the declarants' accounts.
+    pub fn from_accounts(accounts: &[Account]) -> Self {
+        Self {
+            declarants: accounts
+                .iter()
+                .map(|a| {
+                    (
+                        a.id.clone(),
+                        Declarant {
+                            id: a.id.clone(),
+                            name: a.name.clone(),
+                            kind: a.kind,
+                        },
+                    )
+                })
+                .collect(),
+        }
+    }
+
+    /// The accounts of an imported registry: enabled, without keys (nobody logs in until a
+    /// key is added with `rotate-key`).
+    pub fn to_accounts(&self) -> Vec<Account> {
+        self.declarants
+            .values()
+            .map(|d| Account {
+                id: d.id.clone(),
+                name: d.name.clone(),
+                kind: d.kind,
+                public_keys: Vec::new(),
+                enabled: true,
+            })
+            .collect()
+    }
+
     /// The registry of a data directory; `None` when the file does not exist.
     pub fn load(data_dir: &Path) -> Result<Option<Self>, RegistryError> {
         let path = data_dir.join(REGISTRY_FILE);
@@ -124,6 +162,15 @@ mod tests {
         let r = Registry::parse(text).unwrap();
         assert_eq!(r.to_csv(), text);
         assert_eq!(Registry::parse(&r.to_csv()).unwrap(), r);
+    }
+
+    #[test]
+    fn accounts_and_the_registry_carry_the_same_declarants() {
+        let r = Registry::parse("declarant;nom;type\ngr-b;Grossiste B;grossiste\n").unwrap();
+        let accounts = r.to_accounts();
+        assert_eq!(accounts.len(), 1);
+        assert!(accounts[0].enabled && accounts[0].public_keys.is_empty());
+        assert_eq!(Registry::from_accounts(&accounts), r);
     }
 
     #[test]

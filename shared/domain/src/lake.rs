@@ -1,6 +1,6 @@
 //! The lake's layout, spelled once: where the ingest function archives a file, where the
 //! normalized history and the risk snapshots are partitioned by date, where the weekly report
-//! and the configuration live, and the columns of the history that Athena's Glue table
+//! and the catalogue live, and the columns of the history that Athena's Glue table
 //! declares (`infra/template.yaml`, held to [`HISTORY_COLUMNS`] by the template's tests).
 
 use chrono::{DateTime, NaiveDate, Utc};
@@ -15,8 +15,6 @@ pub const NORMALIZED: &str = "normalized/";
 pub const RISK: &str = "risk/";
 /// Weekly syntheses: `reports/<week>/synthese.{html,csv}`.
 pub const REPORTS: &str = "reports/";
-/// The declarant registry (declarant types).
-pub const REGISTRY: &str = "config/declarants.csv";
 /// The reference catalogue (BDPM and monitoring settings), as JSON.
 pub const CATALOGUE: &str = "catalogue/catalogue.json";
 

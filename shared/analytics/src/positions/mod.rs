@@ -10,7 +10,8 @@ use polars::prelude::*;
 use crate::declaration::cells::date_from_epoch_days;
 
 /// Normalized lines as Parquet, with the declarant and the file's hash on every row so that
-/// the history can be queried without its S3 path.
+/// the history can be queried without its S3 path; the columns and types are those of
+/// [`medistock_domain::lake::HISTORY_COLUMNS`], which the Glue table declares.
 pub fn normalized_parquet(
     lines: &DataFrame,
     declarant: &str,
@@ -20,6 +21,8 @@ pub fn normalized_parquet(
         .clone()
         .lazy()
         .with_columns([
+            // Athena's `int` is signed: the line number is written as INT32, not UINT32.
+            col("line").cast(DataType::Int32),
             lit(declarant).alias("declarant"),
             lit(sha256).alias("source_sha256"),
         ])

@@ -1,4 +1,4 @@
-//! What the risk run needs besides the state: each declarant's type (the registry) and each
+//! What the risk run needs besides the state: each declarant's type (its account) and each
 //! reference's settings, taken from the catalogue ([`crate::catalogue`]), the one source of
 //! reference settings: the references ANSM follows with their overrides (groups, MITM,
 //! thresholds, safety stock), and for every other presentation its name and MITM status from
@@ -11,6 +11,7 @@ use crate::catalogue::{
     CATALOGUE_FILE, Catalogue, CatalogueError, MonitoringSettings, load_catalogue_object,
 };
 use crate::registry::Registry;
+use medistock_domain::store::{AccountStore, ObjectStore};
 use medistock_domain::{Cip13, DeclarantType};
 
 /// Legal safety stock of manufacturers, in months: 1 week for ordinary medicines.
@@ -126,48 +127,34 @@ fn settings_of(
     }
 }
 
-/// Where the lake keeps the declarant registry.
-pub const LAKE_REGISTRY_KEY: &str = medistock_domain::lake::REGISTRY;
-
-/// Why the configuration in the lake cannot be used.
+/// Why a deployment's configuration cannot be used.
 #[derive(Debug, thiserror::Error)]
 pub enum LakeConfigError {
-    /// The lake cannot be read.
-    #[error("{key} : {source}")]
-    Store {
-        /// Object.
-        key: &'static str,
-        /// Cause.
-        source: medistock_domain::store::StoreError,
-    },
-    /// The registry is missing.
-    #[error("{LAKE_REGISTRY_KEY} absent du lac : le type de chaque déclarant est nécessaire")]
-    MissingRegistry,
+    /// The accounts cannot be read.
+    #[error("comptes des déclarants : {0}")]
+    Accounts(#[source] medistock_domain::store::StoreError),
     /// The catalogue cannot be read.
     #[error("{CATALOGUE_FILE} : {0}")]
     Catalogue(#[from] CatalogueError),
-    /// A file is invalid.
-    #[error("{0}")]
-    Invalid(String),
 }
 
-/// The registry (required, `config/declarants.csv`) and the catalogue (`catalogue/catalogue.json`;
-/// without one, every reference keeps the defaults, and the caller is told by `None`).
-pub async fn load_from_lake<O: medistock_domain::store::ObjectStore>(
+/// A deployment's configuration: the declarants' types from their accounts, and the catalogue
+/// kept in the lake (`catalogue/catalogue.json`; without one, every reference keeps the
+/// defaults, and the caller is told by `None`).
+pub async fn load_config<O: ObjectStore, A: AccountStore>(
     objects: &O,
+    accounts: &A,
     lake: &str,
 ) -> Result<(Registry, RiskConfig, Option<Catalogue>), LakeConfigError> {
-    let registry_text = objects
-        .get(lake, LAKE_REGISTRY_KEY)
-        .await
-        .map_err(|source| LakeConfigError::Store {
-            key: LAKE_REGISTRY_KEY,
-            source,
-        })?
-        .map(|o| String::from_utf8_lossy(&o.bytes).into_owned())
-        .ok_or(LakeConfigError::MissingRegistry)?;
-    let registry =
-        Registry::parse(&registry_text).map_err(|e| LakeConfigError::Invalid(e.to_string()))?;
+    let registry = Registry::from_accounts(
+        &accounts
+            .accounts()
+            .await
+            .map_err(LakeConfigError::Accounts)?,
+    );
+    if registry.declarants.is_empty() {
+        tracing::warn!("aucun compte de déclarant : chaque stock compte comme « autre »");
+    }
     let catalogue = load_catalogue_object(objects, lake).await?;
     if catalogue.is_none() {
         tracing::warn!(
