@@ -15,7 +15,7 @@ pub use model::{
     Catalogue, CatalogueSummary, GenericGroup, GenericRole, MonitoringSettings, Presentation,
     ShortageStatus, Specialty, Substance,
 };
-pub use settings::{ParsedSettings, load_settings, parse_settings};
+pub use settings::{ParsedSettings, SettingsError, load_settings, parse_settings};
 pub use store::{
     CATALOGUE_FILE, load_catalogue, load_catalogue_object, save_catalogue, save_catalogue_object,
 };
@@ -35,12 +35,12 @@ pub enum CatalogueError {
     #[error("fichier BDPM absent : {0}")]
     MissingFile(std::path::PathBuf),
     /// The settings CSV has no usable header.
-    #[error("fichier de paramètres {path} : {reason}")]
+    #[error("fichier de paramètres {path} : {source}")]
     Settings {
         /// The file.
         path: std::path::PathBuf,
         /// What is wrong.
-        reason: String,
+        source: SettingsError,
     },
     /// The object store failed.
     #[error("catalogue : {0}")]

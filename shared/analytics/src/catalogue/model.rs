@@ -160,10 +160,10 @@ pub struct CatalogueSummary {
 impl Catalogue {
     /// A catalogue of monitoring settings only, from the settings CSV, without the BDPM (a
     /// demo, a replayed folder): the error names the first line refused.
-    pub fn from_settings_csv(text: &str) -> Result<Catalogue, String> {
+    pub fn from_settings_csv(text: &str) -> Result<Catalogue, super::SettingsError> {
         let (settings, refused) = super::parse_settings(text)?;
         if let Some(first) = refused.first() {
-            return Err(first.clone());
+            return Err(super::SettingsError::Line(first.clone()));
         }
         Ok(Catalogue {
             settings,

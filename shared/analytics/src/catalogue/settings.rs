@@ -21,29 +21,44 @@ use medistock_domain::Cip13;
 /// Settings by reference, and why each refused line was refused (`ligne N : raison`).
 pub type ParsedSettings = (BTreeMap<Cip13, MonitoringSettings>, Vec<String>);
 
+/// Why a settings CSV cannot be read at all, or (for [`super::Catalogue::from_settings_csv`])
+/// which line was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SettingsError {
+    /// No line at all.
+    #[error("fichier vide")]
+    Empty,
+    /// The header names no `cip13` column.
+    #[error("colonne cip13 absente de l'en-tête")]
+    NoCip13Column,
+    /// A line was refused (`ligne N : raison`).
+    #[error("{0}")]
+    Line(String),
+}
+
 /// Reads the settings CSV at `path`.
 pub fn load_settings(path: &Path) -> Result<ParsedSettings, CatalogueError> {
     let bytes = std::fs::read(path).map_err(|source| CatalogueError::Io {
         path: path.to_owned(),
         source,
     })?;
-    parse_settings(&decode_text(&bytes).0).map_err(|reason| CatalogueError::Settings {
+    parse_settings(&decode_text(&bytes).0).map_err(|source| CatalogueError::Settings {
         path: path.to_owned(),
-        reason,
+        source,
     })
 }
 
 /// Parses the settings CSV; the error is a header without `cip13`.
-pub fn parse_settings(text: &str) -> Result<ParsedSettings, String> {
+pub fn parse_settings(text: &str) -> Result<ParsedSettings, SettingsError> {
     let mut lines = text
         .lines()
         .enumerate()
         .map(|(i, l)| (i + 1, l.trim_end_matches('\r')))
         .filter(|(_, l)| !l.trim().is_empty());
-    let (_, header) = lines.next().ok_or("fichier vide")?;
+    let (_, header) = lines.next().ok_or(SettingsError::Empty)?;
     let header: Vec<String> = header.split(';').map(fold_header).collect();
     let at = |name: &str| header.iter().position(|h| h == name);
-    let cip_at = at("cip13").ok_or("colonne cip13 absente de l'en-tête")?;
+    let cip_at = at("cip13").ok_or(SettingsError::NoCip13Column)?;
     let columns = Columns {
         denomination: at("denomination"),
         group: at("groupe"),
