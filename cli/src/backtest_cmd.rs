@@ -13,7 +13,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use medistock_analytics::declaration::{Limits, ValidationContext, validate};
 use medistock_analytics::registry::Registry;
 use medistock_analytics::risk::config::RiskConfig;
-use medistock_cli::demo::score;
+use medistock_cli::demo::{details_csv, score_references, scoreboard};
 use medistock_domain::{Cip13, DeclarantId};
 use medistock_local::LocalBackend;
 
@@ -31,6 +31,10 @@ pub struct BacktestArgs {
     /// CSV des ruptures connues : cip13;date_rupture.
     #[arg(long, value_name = "FILE")]
     truth: PathBuf,
+    /// Écrit aussi une ligne par référence dans ce CSV : date de rupture, début de l'alerte
+    /// tenue jusqu'à la rupture, avance en jours, parcours des niveaux, fausses alertes datées.
+    #[arg(long, value_name = "FILE")]
+    details: Option<PathBuf>,
     /// Sortie JSON.
     #[arg(long)]
     json: bool,
@@ -63,7 +67,11 @@ pub async fn run(args: &BacktestArgs) -> anyhow::Result<ExitCode> {
     let result = replay(&work, &config, &files, first, last).await;
     let _ = std::fs::remove_dir_all(&work);
     let levels = result?;
-    let board = score(&levels, &truth);
+    let scores = score_references(&levels, &truth);
+    let board = scoreboard(&scores);
+    if let Some(path) = &args.details {
+        std::fs::write(path, details_csv(&scores)).with_context(|| path.display().to_string())?;
+    }
     if args.json {
         println!("{}", serde_json::to_string(&board)?);
     } else {

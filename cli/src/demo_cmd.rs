@@ -57,8 +57,7 @@ pub async fn run(data_dir: &Path, args: &DemoArgs) -> anyhow::Result<ExitCode> {
     let registry = Registry::parse(&set.declarants_csv)?;
     // The demo's references are followed through the catalogue, like an import of ANSM's
     // settings CSV.
-    let catalogue =
-        Catalogue::from_settings_csv(&set.references_csv)?;
+    let catalogue = Catalogue::from_settings_csv(&set.references_csv)?;
     save_catalogue(data_dir, &catalogue)?;
     let config = RiskConfig::new(&registry, &catalogue);
     let backend = LocalBackend::open(data_dir)?;

@@ -129,6 +129,10 @@ pub fn print_scoreboard(board: &Scoreboard) {
         "  ruptures annoncées ≥ 14 jours avant      : {:.0} %",
         board.recall_at_14d * 100.0
     );
+    println!(
+        "  ruptures annoncées ≥ 30 jours avant      : {:.0} %",
+        board.recall_at_30d * 100.0
+    );
     match board.median_lead_time_days {
         Some(lead) => println!("  délai médian d'anticipation             : {lead:.0} jours"),
         None => println!("  délai médian d'anticipation             : —"),
@@ -136,6 +140,17 @@ pub fn print_scoreboard(board: &Scoreboard) {
     println!(
         "  fausses alertes pour 20 références-mois  : {}",
         french(board.false_alerts_per_20_reference_months)
+    );
+    match board.escalation_precision {
+        Some(p) => println!(
+            "  escalades suivies d'une rupture (60 j)   : {:.0} %",
+            p * 100.0
+        ),
+        None => println!("  escalades suivies d'une rupture (60 j)   : —"),
+    }
+    println!(
+        "  références en tension dès le 1er jour    : {}",
+        board.escalations_on_day_1
     );
     println!(
         "  alertes par référence-mois               : {}",

@@ -502,6 +502,8 @@ fn backtest_replays_a_folder_of_declarations_against_known_stock_outs() {
             data.to_str().unwrap(),
             "--truth",
             dir.path().join("ruptures.csv").to_str().unwrap(),
+            "--details",
+            dir.path().join("details.csv").to_str().unwrap(),
             "--json",
         ],
     );
@@ -515,6 +517,9 @@ fn backtest_replays_a_folder_of_declarations_against_known_stock_outs() {
     assert_eq!(board["stockouts"], set.truth.len());
     for key in [
         "recall_at_14d",
+        "recall_at_30d",
+        "escalation_precision",
+        "escalations_on_day_1",
         "median_lead_time_days",
         "false_alerts_per_20_reference_months",
         "alerts_per_reference_month",
@@ -527,6 +532,19 @@ fn backtest_replays_a_folder_of_declarations_against_known_stock_outs() {
             .is_some_and(|d| d > 0.0),
         "the stock-out was warned: {board}"
     );
+    let details = std::fs::read_to_string(dir.path().join("details.csv")).unwrap();
+    assert_eq!(
+        details.lines().count(),
+        1 + 6,
+        "one row per reference: {details}"
+    );
+    assert!(details.starts_with("cip13;date_rupture;debut_alerte;avance_jours;"));
+    let with_stockout = details
+        .lines()
+        .skip(1)
+        .filter(|l| !l.split(';').nth(1).unwrap_or("").is_empty())
+        .count();
+    assert_eq!(with_stockout, set.truth.len());
 }
 
 #[test]

@@ -17,12 +17,111 @@ pub struct Scoreboard {
     pub stockouts: usize,
     /// Share of stock-outs warned (TENSION or worse, held until the stock-out) 14 days ahead.
     pub recall_at_14d: f64,
+    /// Share of stock-outs warned 30 days ahead.
+    pub recall_at_30d: f64,
     /// Median days between the warning and the stock-out, over warned stock-outs.
     pub median_lead_time_days: Option<f64>,
     /// Escalations to TENSION or worse with no stock-out within 60 days, per 20 reference-months.
     pub false_alerts_per_20_reference_months: f64,
+    /// Share of escalations to TENSION or worse followed by a stock-out within 60 days
+    /// (`None` without escalation).
+    pub escalation_precision: Option<f64>,
+    /// References at TENSION or worse on the first day replayed: a go-live flood shows here.
+    pub escalations_on_day_1: usize,
     /// Announced transitions per reference-month.
     pub alerts_per_reference_month: f64,
+}
+
+/// Why one reference scored as it did: a row of `medistock backtest --details`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ReferenceScore {
+    /// The reference.
+    pub cip13: Cip13,
+    /// Its true stock-out in the period, if any.
+    pub stockout: Option<NaiveDate>,
+    /// The start of the warning held until the stock-out (TENSION or worse), if any.
+    pub first_warning: Option<NaiveDate>,
+    /// Days between that warning and the stock-out.
+    pub lead_days: Option<i64>,
+    /// Each change of level with its day, the first day included.
+    pub level_path: Vec<(NaiveDate, Level)>,
+    /// Days of escalations to TENSION or worse with no stock-out within 60 days.
+    pub false_escalations: Vec<NaiveDate>,
+    /// Escalations to TENSION or worse, false ones included.
+    pub escalations: usize,
+    /// Announced transitions.
+    pub announced: usize,
+    /// Days replayed.
+    pub days: usize,
+}
+
+/// Days after an escalation within which a stock-out makes it a true alert.
+const TRUE_ALERT_WINDOW_DAYS: i64 = 60;
+
+/// Scores one reference's daily levels against its true stock-out day.
+pub fn score_reference(
+    cip13: Cip13,
+    days: &[(NaiveDate, Level)],
+    stockout: Option<NaiveDate>,
+) -> ReferenceScore {
+    let in_period = stockout.filter(|s| days.first().is_some_and(|(d, _)| d <= s));
+    // The warning: the start of the last unbroken run of TENSION-or-worse days up to s.
+    let first_warning = in_period.and_then(|s| {
+        let mut warned_since = None;
+        for (d, level) in days.iter().filter(|(d, _)| *d <= s) {
+            if *level >= Level::Tension {
+                warned_since.get_or_insert(*d);
+            } else {
+                warned_since = None;
+            }
+        }
+        warned_since
+    });
+    let mut level_path = Vec::new();
+    let mut false_escalations = Vec::new();
+    let (mut escalations, mut announced) = (0, 0);
+    let mut previous = Level::Normal;
+    for (i, (d, level)) in days.iter().enumerate() {
+        if i == 0 || *level != previous {
+            level_path.push((*d, *level));
+        }
+        if medistock_analytics::risk::alert::is_announced(previous, *level) {
+            announced += 1;
+        }
+        if *level > previous && *level >= Level::Tension {
+            escalations += 1;
+            let true_alert =
+                stockout.is_some_and(|s| s >= *d && (s - *d).num_days() <= TRUE_ALERT_WINDOW_DAYS);
+            if !true_alert {
+                false_escalations.push(*d);
+            }
+        }
+        previous = *level;
+    }
+    ReferenceScore {
+        cip13,
+        stockout: in_period,
+        first_warning,
+        lead_days: in_period
+            .zip(first_warning)
+            .map(|(s, w)| (s - w).num_days()),
+        level_path,
+        false_escalations,
+        escalations,
+        announced,
+        days: days.len(),
+    }
+}
+
+/// Scores every reference, by reference.
+pub fn score_references(
+    levels: &BTreeMap<Cip13, Vec<(NaiveDate, Level)>>,
+    truth: &BTreeMap<Cip13, NaiveDate>,
+) -> Vec<ReferenceScore> {
+    levels
+        .iter()
+        .map(|(cip, days)| score_reference(*cip, days, truth.get(cip).copied()))
+        .collect()
 }
 
 /// Scores daily levels against the true stock-out days.
@@ -30,48 +129,23 @@ pub fn score(
     levels: &BTreeMap<Cip13, Vec<(NaiveDate, Level)>>,
     truth: &BTreeMap<Cip13, NaiveDate>,
 ) -> Scoreboard {
-    let mut leads = Vec::new();
-    let mut stockouts = 0;
-    let mut false_alerts = 0;
-    let mut alerts = 0;
-    let mut reference_days = 0usize;
-    for (cip, days) in levels {
-        reference_days += days.len();
-        let stockout = truth.get(cip).copied();
-        if let Some(s) = stockout.filter(|s| days.first().is_some_and(|(d, _)| d <= s)) {
-            stockouts += 1;
-            // The warning: the start of the last unbroken run of TENSION-or-worse days up to s.
-            let mut warned_since = None;
-            for (d, level) in days.iter().filter(|(d, _)| *d <= s) {
-                if *level >= Level::Tension {
-                    warned_since.get_or_insert(*d);
-                } else {
-                    warned_since = None;
-                }
-            }
-            if let Some(w) = warned_since {
-                leads.push((s - w).num_days() as f64);
-            }
-        }
-        let mut previous = Level::Normal;
-        for (d, level) in days {
-            let escalation = *level > previous && *level >= Level::Tension;
-            if medistock_analytics::risk::alert::is_announced(previous, *level) {
-                alerts += 1;
-            }
-            if escalation && !stockout.is_some_and(|s| s >= *d && (s - *d).num_days() <= 60) {
-                false_alerts += 1;
-            }
-            previous = *level;
-        }
-    }
-    let reference_months = reference_days as f64 / 30.0;
+    scoreboard(&score_references(levels, truth))
+}
+
+/// The scoreboard of per-reference scores.
+pub fn scoreboard(scores: &[ReferenceScore]) -> Scoreboard {
+    let stockouts = scores.iter().filter(|s| s.stockout.is_some()).count();
+    let mut leads: Vec<f64> = scores
+        .iter()
+        .filter_map(|s| s.lead_days.map(|l| l as f64))
+        .collect();
     leads.sort_by(f64::total_cmp);
     let median = match leads.len() {
         0 => None,
         n if n % 2 == 1 => Some(leads[n / 2]),
         n => Some((leads[n / 2 - 1] + leads[n / 2]) / 2.0),
     };
+    let reference_months = scores.iter().map(|s| s.days).sum::<usize>() as f64 / 30.0;
     let per = |count: usize, unit: f64| {
         if reference_months > 0.0 {
             count as f64 / reference_months * unit
@@ -79,18 +153,62 @@ pub fn score(
             0.0
         }
     };
-    Scoreboard {
-        references: levels.len(),
-        stockouts,
-        recall_at_14d: if stockouts > 0 {
-            leads.iter().filter(|l| **l >= 14.0).count() as f64 / stockouts as f64
+    let recall = |days: f64| {
+        if stockouts > 0 {
+            leads.iter().filter(|l| **l >= days).count() as f64 / stockouts as f64
         } else {
             0.0
-        },
+        }
+    };
+    let escalations: usize = scores.iter().map(|s| s.escalations).sum();
+    let false_alerts: usize = scores.iter().map(|s| s.false_escalations.len()).sum();
+    Scoreboard {
+        references: scores.len(),
+        stockouts,
+        recall_at_14d: recall(14.0),
+        recall_at_30d: recall(30.0),
         median_lead_time_days: median,
         false_alerts_per_20_reference_months: per(false_alerts, 20.0),
-        alerts_per_reference_month: per(alerts, 1.0),
+        escalation_precision: (escalations > 0)
+            .then(|| (escalations - false_alerts) as f64 / escalations as f64),
+        escalations_on_day_1: scores
+            .iter()
+            .filter(|s| {
+                s.level_path
+                    .first()
+                    .is_some_and(|(_, l)| *l >= Level::Tension)
+            })
+            .count(),
+        alerts_per_reference_month: per(scores.iter().map(|s| s.announced).sum(), 1.0),
     }
+}
+
+/// The per-reference scores as CSV (`;`, French dates), one row per reference, for a person to
+/// see why: the true stock-out, the warning and its lead, the path of levels, the false
+/// escalations with their dates.
+pub fn details_csv(scores: &[ReferenceScore]) -> String {
+    use medistock_domain::french::date;
+    let mut out = String::from(
+        "cip13;date_rupture;debut_alerte;avance_jours;parcours_niveaux;fausses_alertes\n",
+    );
+    for s in scores {
+        let path: Vec<String> = s
+            .level_path
+            .iter()
+            .map(|(d, l)| format!("{} {}", date(*d), l.as_str()))
+            .collect();
+        let false_escalations: Vec<String> = s.false_escalations.iter().map(|d| date(*d)).collect();
+        out.push_str(&format!(
+            "{};{};{};{};{};{}\n",
+            s.cip13,
+            s.stockout.map(date).unwrap_or_default(),
+            s.first_warning.map(date).unwrap_or_default(),
+            s.lead_days.map(|l| l.to_string()).unwrap_or_default(),
+            path.join(" > "),
+            false_escalations.join(" "),
+        ));
+    }
+    out
 }
 
 #[cfg(test)]
@@ -115,6 +233,16 @@ mod tests {
             (s.stockouts, s.recall_at_14d, s.median_lead_time_days),
             (1, 1.0, Some(19.0))
         );
+        assert_eq!(s.recall_at_30d, 0.0, "19 days is not 30");
+        assert_eq!(s.escalation_precision, Some(1.0));
+        assert_eq!(s.escalations_on_day_1, 0);
+        let details = details_csv(&score_references(&levels, &truth));
+        assert_eq!(
+            details.lines().nth(1),
+            Some(
+                "3400949497294;24/11/2026;05/11/2026;19;01/11/2026 NORMAL > 05/11/2026 TENSION > 25/11/2026 NORMAL;"
+            )
+        );
         assert_eq!(s.false_alerts_per_20_reference_months, 0.0);
         // One escalation and one return to normal in one reference-month.
         assert_eq!(s.alerts_per_reference_month, 2.0);
@@ -135,11 +263,26 @@ mod tests {
                 )
             })
             .collect();
-        let s = score(&BTreeMap::from([(cip, days)]), &BTreeMap::new());
+        let levels = BTreeMap::from([(cip, days)]);
+        let s = score(&levels, &BTreeMap::new());
         assert_eq!(
             (s.stockouts, s.recall_at_14d, s.median_lead_time_days),
             (0, 0.0, None)
         );
         assert_eq!(s.false_alerts_per_20_reference_months, 20.0);
+        assert_eq!(s.escalation_precision, Some(0.0));
+        let details = details_csv(&score_references(&levels, &BTreeMap::new()));
+        assert!(
+            details.lines().nth(1).unwrap().ends_with(";10/11/2026"),
+            "{details}"
+        );
+    }
+
+    #[test]
+    fn a_reference_already_in_tension_on_the_first_day_is_counted() {
+        let cip = Cip13::parse("3400949497294").unwrap();
+        let days: Vec<(NaiveDate, Level)> = (1..=3).map(|x| (d(x), Level::Tension)).collect();
+        let s = score(&BTreeMap::from([(cip, days)]), &BTreeMap::new());
+        assert_eq!(s.escalations_on_day_1, 1);
     }
 }

@@ -6,5 +6,7 @@
 mod backtest;
 mod simulate;
 
-pub use backtest::{Scoreboard, score};
+pub use backtest::{
+    ReferenceScore, Scoreboard, details_csv, score, score_reference, score_references, scoreboard,
+};
 pub use simulate::{DemoSpec, generate};

@@ -214,7 +214,7 @@ pub fn notification(
             "Medistock {} {} {}: rupture prevue {date}, couverture {coverage} j",
             a.level.as_str(),
             a.cip13,
-            ascii(&name)
+            sms_ascii(&name)
         );
         text.chars().take(160).collect()
     });
@@ -264,23 +264,74 @@ pub fn severity(level: Level) -> &'static str {
     }
 }
 
-/// SMS stay in GSM-7 (160 characters a segment): accents are dropped, other symbols too.
-pub(crate) fn ascii(text: &str) -> String {
-    text.chars()
-        .filter_map(|c| {
-            if c.is_ascii() {
-                return Some(c);
-            }
-            let base =
-                crate::declaration::format::strip_accent(c.to_lowercase().next().unwrap_or(c));
-            let base = if c.is_uppercase() {
-                base.to_ascii_uppercase()
+/// The SMS text of `text`: plain ASCII (SMS gateways mangle the rest), without ever changing a
+/// dose or a unit. Accents are stripped (`É` → `E`); micro becomes `mc` before `g` (`µg` →
+/// `mcg`, as prescribers write it) and `micro` otherwise (`µmol` → `micromol`); superscripts,
+/// fractions, signs and ligatures are spelled out (`m²` → `m2`, `×` → `x`, `œ` → `oe`). A
+/// character with no spelling becomes `?`, never nothing: a reader sees that something is
+/// missing instead of reading another dose.
+pub fn sms_ascii(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c.is_ascii() {
+            out.push(c);
+            continue;
+        }
+        if matches!(c, '\u{b5}' | '\u{3bc}' | '\u{39c}') {
+            out.push_str(if chars.peek() == Some(&'g') {
+                "mc"
             } else {
-                base
-            };
-            base.is_ascii().then_some(base)
-        })
-        .collect()
+                "micro"
+            });
+            continue;
+        }
+        if let Some(spelled) = spelled(c) {
+            out.push_str(spelled);
+            continue;
+        }
+        let base = crate::declaration::format::strip_accent(c.to_lowercase().next().unwrap_or(c));
+        let base = if c.is_uppercase() {
+            base.to_ascii_uppercase()
+        } else {
+            base
+        };
+        out.push(if base.is_ascii() { base } else { '?' });
+    }
+    out
+}
+
+/// The ASCII spelling of the symbols found in medicine names and dosages.
+fn spelled(c: char) -> Option<&'static str> {
+    Some(match c {
+        '\u{b2}' => "2",
+        '\u{b3}' => "3",
+        '\u{b9}' => "1",
+        '\u{b0}' => " deg",
+        '\u{b7}' => ".",
+        '\u{d7}' => "x",
+        '\u{f7}' => "/",
+        '\u{b1}' => "+/-",
+        '\u{2030}' => " pour mille",
+        '\u{bc}' => "1/4",
+        '\u{bd}' => "1/2",
+        '\u{be}' => "3/4",
+        '\u{2264}' => "<=",
+        '\u{2265}' => ">=",
+        '\u{153}' => "oe",
+        '\u{152}' => "OE",
+        '\u{e6}' => "ae",
+        '\u{c6}' => "AE",
+        '\u{df}' => "ss",
+        '\u{2018}' | '\u{2019}' | '\u{2032}' => "'",
+        '\u{ab}' | '\u{bb}' | '\u{201c}' | '\u{201d}' => "\"",
+        '\u{2013}' | '\u{2014}' | '\u{2212}' => "-",
+        '\u{2026}' => "...",
+        '\u{a0}' | '\u{202f}' | '\u{2009}' => " ",
+        '\u{ae}' | '\u{2122}' | '\u{a9}' => "",
+        '\u{bf}' => "?",
+        _ => return None,
+    })
 }
 
 #[cfg(test)]
@@ -304,11 +355,20 @@ mod tests {
     }
 
     #[test]
-    fn sms_text_is_plain_ascii() {
+    fn sms_text_is_plain_ascii_and_never_changes_a_dose() {
         assert_eq!(
-            ascii("PARACÉTAMOL 500 mg, gélule – ×2"),
-            "PARACETAMOL 500 mg, gelule  2"
+            sms_ascii("PARACÉTAMOL 500 mg, gélule – ×2"),
+            "PARACETAMOL 500 mg, gelule - x2"
         );
+        assert_eq!(
+            sms_ascii("SALBUTAMOL 100 µg/dose"),
+            "SALBUTAMOL 100 mcg/dose",
+            "not 100 g/dose"
+        );
+        assert_eq!(sms_ascii("CISPLATINE 75 mg/m²"), "CISPLATINE 75 mg/m2");
+        assert_eq!(sms_ascii("10 µmol/L, 5 μg"), "10 micromol/L, 5 mcg");
+        assert_eq!(sms_ascii("CŒUR ½ dose ≥ 2"), "COEUR 1/2 dose >= 2");
+        assert_eq!(sms_ascii("dose ☢"), "dose ?", "never a silent drop");
     }
 
     #[test]

@@ -12,7 +12,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use sha2::{Digest, Sha256};
 
 use super::alert::{
-    AlertTopics, Alternative, ascii, coverage_text, is_announced, notification, severity,
+    AlertTopics, Alternative, coverage_text, is_announced, notification, severity, sms_ascii,
     stockout_line,
 };
 use super::assess::Assessment;
@@ -291,7 +291,7 @@ fn group_notification(
         let text = format!(
             "Medistock {} groupe {}: {} presentation(s) en alerte, 1re rupture prevue {first}, couverture groupe {} j",
             level.as_str(),
-            ascii(id),
+            sms_ascii(id),
             messages.len(),
             group
                 .and_then(|g| g.coverage_days)

@@ -66,3 +66,39 @@ fn the_real_snapshot_loads_with_the_documented_counts() {
             .any(|p| p.shortage.as_ref().is_some_and(|s| s.code == 1))
     );
 }
+
+#[test]
+fn every_name_and_dosage_of_the_bdpm_reaches_an_sms_without_a_lost_symbol() {
+    use medistock_analytics::risk::alert::sms_ascii;
+    let Some(dir) = bdpm_dir() else { return };
+    let catalogue = load_bdpm(&dir).unwrap();
+    let mut texts: Vec<&str> = Vec::new();
+    for s in catalogue.specialties.values() {
+        texts.push(&s.name);
+        texts.extend(s.substances.iter().map(|x| x.dosage.as_str()));
+        texts.extend(s.substances.iter().map(|x| x.name.as_str()));
+    }
+    texts.extend(catalogue.presentations.values().map(|p| p.label.as_str()));
+    let mut micro = 0;
+    for text in texts {
+        let sms = sms_ascii(text);
+        assert!(sms.is_ascii(), "{text:?} → {sms:?}");
+        let marks = |t: &str| t.chars().filter(|c| matches!(c, '?' | '\u{bf}')).count();
+        assert_eq!(
+            sms.matches('?').count(),
+            marks(text),
+            "a symbol of {text:?} has no spelling: {sms:?}"
+        );
+        if text.contains(['\u{b5}', '\u{3bc}']) {
+            micro += 1;
+            assert!(
+                sms.contains("mc") || sms.contains("micro"),
+                "{text:?} → {sms:?}"
+            );
+        }
+    }
+    assert!(
+        micro > 0,
+        "the snapshot holds micro units: the check ran on them"
+    );
+}
