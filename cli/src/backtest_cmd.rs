@@ -25,7 +25,9 @@ use medistock_analytics::catalogue::{Catalogue, load_catalogue};
 pub struct BacktestArgs {
     /// Dossier à rejouer : inbox/<déclarant>/<fichiers>, config/declarants.csv, et le
     /// catalogue (catalogue/catalogue.json) ou, à défaut, les références suivies au format des
-    /// paramètres de suivi dans config/references.csv.
+    /// paramètres de suivi dans config/references.csv. Un fichier est connu le jour de sa
+    /// dernière date de stock, ou le jour d'arrivée qui préfixe son nom
+    /// (2026-11-23__stocks.csv) s'il est arrivé plus tard.
     #[arg(long, value_name = "DIR")]
     data: PathBuf,
     /// CSV des ruptures connues : cip13;date_rupture.
@@ -118,6 +120,12 @@ fn read_truth(path: &Path) -> anyhow::Result<BTreeMap<Cip13, NaiveDate>> {
 type DatedFile = (DeclarantId, String, Vec<u8>);
 
 /// Declaration files by the day they became known: the latest `date_stock` of their lines.
+/// The arrival day a replayed file's name may start with: `2026-11-23__stocks.csv`.
+fn arrival_day(name: &str) -> Option<NaiveDate> {
+    let (day, _) = name.split_once("__")?;
+    NaiveDate::parse_from_str(day, "%Y-%m-%d").ok()
+}
+
 fn dated_files(inbox: &Path) -> anyhow::Result<BTreeMap<NaiveDate, Vec<DatedFile>>> {
     let limits = Limits::default();
     let far = NaiveDate::from_ymd_opt(9999, 12, 31).unwrap_or_default();
@@ -142,6 +150,8 @@ fn dated_files(inbox: &Path) -> anyhow::Result<BTreeMap<NaiveDate, Vec<DatedFile
                 .as_ref()
                 .and_then(medistock_analytics::positions::latest_date)
             {
+                // A file that arrived after the day it describes is known from its arrival.
+                let day = arrival_day(&name).map_or(day, |arrived| arrived.max(day));
                 out.entry(day)
                     .or_default()
                     .push((declarant.clone(), name, bytes));
@@ -190,4 +200,19 @@ async fn replay(
     }
     progress.finish_and_clear();
     Ok(levels)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_late_file_is_known_from_its_arrival_day() {
+        assert_eq!(
+            arrival_day("2026-11-23__stocks.csv"),
+            NaiveDate::from_ymd_opt(2026, 11, 23)
+        );
+        assert_eq!(arrival_day("stocks_2026-11-23.csv"), None);
+        assert_eq!(arrival_day("hier__stocks.csv"), None);
+    }
 }

@@ -7,9 +7,10 @@ use std::process::ExitCode;
 
 use clap::Subcommand;
 use medistock_analytics::catalogue::{
-    CATALOGUE_FILE, load_bdpm, load_settings, save_catalogue, save_catalogue_object,
+    CATALOGUE_FILE, load_bdpm, load_catalogue_object, load_settings, save_catalogue_object,
 };
 use medistock_aws::{S3Objects, s3_client, sdk_config};
+use medistock_local::{LAKE_BUCKET, LocalObjects};
 
 #[derive(Subcommand)]
 pub enum CatalogueCommand {
@@ -17,8 +18,9 @@ pub enum CatalogueCommand {
     /// CIS_CIP_bdpm.txt, CIS_COMPO_bdpm.txt, CIS_GENER_bdpm.txt, CIS_MITM.txt,
     /// CIS_CIP_Dispo_Spec.txt) et, en option, le CSV des paramètres de suivi.
     Import {
-        /// Dossier contenant les six fichiers BDPM (sans lui : les seuls paramètres de suivi,
-        /// sans contrôle hors_catalogue).
+        /// Dossier contenant les six fichiers BDPM. Un import remplace la partie qu'il apporte
+        /// et garde l'autre : la BDPM seule garde les paramètres de suivi déjà importés, et
+        /// inversement. Sans BDPM, pas de contrôle hors_catalogue.
         #[arg(long, value_name = "DIR", required_unless_present = "settings")]
         bdpm: Option<PathBuf>,
         /// CSV des paramètres de suivi : les références suivies par l'ANSM, une par ligne ;
@@ -44,10 +46,22 @@ pub async fn run(data_dir: &Path, command: &CatalogueCommand) -> anyhow::Result<
         lake,
         json,
     } = command;
-    let mut catalogue = match bdpm {
-        Some(dir) => load_bdpm(dir)?,
-        None => Default::default(),
+    // An import replaces the part it brings and keeps the other: a BDPM refresh keeps ANSM's
+    // settings, a settings update keeps the BDPM.
+    let local = LocalObjects::new(data_dir);
+    let held = match lake {
+        Some(bucket) => {
+            let objects = S3Objects::new(s3_client(&sdk_config().await));
+            load_catalogue_object(&objects, bucket).await?
+        }
+        None => load_catalogue_object(&local, LAKE_BUCKET).await?,
     };
+    let mut catalogue = held.unwrap_or_default();
+    if let Some(dir) = bdpm {
+        let settings = std::mem::take(&mut catalogue.settings);
+        catalogue = load_bdpm(dir)?;
+        catalogue.settings = settings;
+    }
     if let Some(path) = settings {
         let (by_reference, refused) = load_settings(path)?;
         catalogue.settings = by_reference;
@@ -69,7 +83,14 @@ pub async fn run(data_dir: &Path, command: &CatalogueCommand) -> anyhow::Result<
             save_catalogue_object(&objects, bucket, &catalogue).await?;
             format!("s3://{bucket}/{CATALOGUE_FILE}")
         }
-        None => save_catalogue(data_dir, &catalogue)?.display().to_string(),
+        None => {
+            save_catalogue_object(&local, LAKE_BUCKET, &catalogue).await?;
+            data_dir
+                .join(LAKE_BUCKET)
+                .join(CATALOGUE_FILE)
+                .display()
+                .to_string()
+        }
     };
     let summary = catalogue.summary();
     if *json {

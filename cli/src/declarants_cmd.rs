@@ -9,9 +9,10 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::{Args, Subcommand};
+use medistock_analytics::declaration::decode::decode_text;
 use medistock_analytics::registry::Registry;
 use medistock_aws::AwsBackend;
-use medistock_domain::account::{Account, AccountChange, apply_change};
+use medistock_domain::account::{Account, AccountChange, apply_change, check_name};
 use medistock_domain::store::AccountStore;
 use medistock_domain::{DeclarantId, DeclarantType};
 use medistock_local::LocalBackend;
@@ -106,8 +107,12 @@ async fn act(state: &impl AccountStore, action: &Action) -> anyhow::Result<()> {
             return Ok(());
         }
         Action::Import { file } => {
-            let text = std::fs::read(file).with_context(|| file.display().to_string())?;
-            let registry = Registry::parse(&String::from_utf8_lossy(&text))?;
+            let bytes = std::fs::read(file).with_context(|| file.display().to_string())?;
+            let registry = Registry::parse(&decode_text(&bytes).0)?;
+            // Every name is checked before anything is written: a bad file changes nothing.
+            for d in registry.declarants.values() {
+                check_name(&d.name).with_context(|| format!("{} : {}", file.display(), d.id))?;
+            }
             let (mut created, mut updated) = (0, 0);
             for imported in registry.to_accounts() {
                 let account = match state.account(imported.id.as_str()).await? {

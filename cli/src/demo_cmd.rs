@@ -10,7 +10,6 @@ use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 use medistock_analytics::registry::Registry;
 use medistock_analytics::report::Week;
-use medistock_analytics::risk::config::RiskConfig;
 use medistock_cli::demo::{DemoSpec, generate, score};
 use medistock_domain::Level;
 use medistock_domain::relay::publish_pending;
@@ -19,7 +18,7 @@ use medistock_domain::store::AccountStore;
 use medistock_local::{LAKE_BUCKET, LocalBackend, LocalNotifier};
 
 use crate::replay::{DayFile, Levels, Replay, print_scoreboard};
-use medistock_analytics::catalogue::{Catalogue, save_catalogue};
+use medistock_analytics::catalogue::{Catalogue, save_catalogue_object};
 
 #[derive(Args)]
 pub struct DemoArgs {
@@ -58,13 +57,13 @@ pub async fn run(data_dir: &Path, args: &DemoArgs) -> anyhow::Result<ExitCode> {
     // The demo's references are followed through the catalogue, like an import of ANSM's
     // settings CSV.
     let catalogue = Catalogue::from_settings_csv(&set.references_csv)?;
-    save_catalogue(data_dir, &catalogue)?;
-    let config = RiskConfig::new(&registry, &catalogue);
     let backend = LocalBackend::open(data_dir)?;
+    save_catalogue_object(&backend.objects, LAKE_BUCKET, &catalogue).await?;
     // The demo's declarants get their accounts, like an import of config/declarants.csv.
     for account in registry.to_accounts() {
         backend.state.put_account(&account).await?;
     }
+    let (registry, config) = crate::risk_cmd::load_config(&backend).await?;
     let notifier = LocalNotifier::new(data_dir.join("alerts.jsonl"), false);
     let replay = Replay::new(&backend, &config);
 

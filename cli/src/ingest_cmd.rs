@@ -8,7 +8,7 @@ use anyhow::Context;
 use chrono::{Duration, Utc};
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
-use medistock_analytics::catalogue::load_catalogue;
+use medistock_analytics::catalogue::load_catalogue_object;
 use medistock_analytics::declaration::{Limits, Status};
 use medistock_analytics::ingest::{InboxKey, IngestOutcome, IngestSettings, ingest_version};
 use medistock_domain::DeclarantId;
@@ -35,22 +35,37 @@ pub struct IngestArgs {
 
 pub async fn run(data_dir: &Path, args: &IngestArgs) -> anyhow::Result<ExitCode> {
     let backend = LocalBackend::open(data_dir)?;
-    // As on AWS, where only a declarant with an account can drop a file: once declarants are
-    // registered, a file from anyone else is refused.
+    // As on AWS, where only an enabled account can log in and drop a file: once declarants
+    // are registered, a file from anyone else, or from a disabled account, is refused.
     let accounts = backend.state.accounts().await?;
-    if !accounts.is_empty() && !accounts.iter().any(|a| a.id == args.declarant) {
-        eprintln!(
-            "medistock : déclarant « {} » sans compte : inscrivez-le (medistock declarants add \
-             ou import)",
-            args.declarant
-        );
-        return Ok(ExitCode::from(EXIT_USAGE));
+    if !accounts.is_empty() {
+        match accounts.iter().find(|a| a.id == args.declarant) {
+            None => {
+                eprintln!(
+                    "medistock : déclarant « {} » sans compte : inscrivez-le (medistock \
+                     declarants add ou import)",
+                    args.declarant
+                );
+                return Ok(ExitCode::from(EXIT_USAGE));
+            }
+            Some(account) if !account.enabled => {
+                eprintln!(
+                    "medistock : le compte du déclarant « {} » est désactivé (medistock \
+                     declarants enable)",
+                    args.declarant
+                );
+                return Ok(ExitCode::from(EXIT_USAGE));
+            }
+            Some(_) => {}
+        }
     }
     let settings = IngestSettings {
         lake_bucket: LAKE_BUCKET.to_owned(),
         limits: Limits::default(),
         lease: Duration::minutes(5),
-        catalogue: load_catalogue(data_dir)?.map(std::sync::Arc::new),
+        catalogue: load_catalogue_object(&backend.objects, LAKE_BUCKET)
+            .await?
+            .map(std::sync::Arc::new),
     };
     let progress = ProgressBar::new(args.files.len() as u64).with_style(
         ProgressStyle::with_template("{bar:40} {pos}/{len} fichiers  {msg}")

@@ -76,16 +76,17 @@ enum Command {
     /// Calcule le risque de rupture de chaque référence (projection des stocks, couverture,
     /// date de rupture prévue, niveau) et publie les alertes des changements de niveau.
     ///
-    /// Lit config/declarants.csv (obligatoire) et le catalogue (medistock catalogue import :
-    /// dénomination, groupe, MITM, seuils de chaque référence suivie) dans le dossier de
-    /// données.
+    /// Lit les comptes des déclarants (leur type ; au moins un : medistock declarants) et le
+    /// catalogue (medistock catalogue import : dénomination, groupe, MITM, seuils de chaque
+    /// référence suivie) du dossier de données.
     Risk(risk_cmd::RiskArgs),
     /// Écrit la synthèse hebdomadaire pour l'ANSM : références par niveau et leur évolution,
     /// chiffres et graphiques des références en tension, carte des niveaux par semaine,
     /// groupes, fichiers reçus et déclarants silencieux (HTML autonome en français + CSV).
     Report(report_cmd::ReportArgs),
-    /// Inscrit, change la clé, désactive ou liste les déclarants (comptes SFTP et registre),
-    /// sans redéploiement : localement, ou sur AWS avec --table et --lake.
+    /// Inscrit, importe, change la clé, désactive ou liste les déclarants (leur compte : nom,
+    /// type, clés SSH, état),
+    /// sans redéploiement : localement, ou sur AWS avec --table.
     Declarants(declarants_cmd::DeclarantsArgs),
     /// Demande à la fonction de calcul du risque déployée sur AWS un nouveau calcul (analystes).
     ///

@@ -50,7 +50,7 @@ pub async fn write(
 
 pub async fn run(data_dir: &Path, args: &ReportArgs) -> anyhow::Result<ExitCode> {
     let backend = LocalBackend::open(data_dir)?;
-    let (registry, config) = load_config(data_dir, &backend).await?;
+    let (registry, config) = load_config(&backend).await?;
     let week = match args.week {
         Some(week) => week,
         // The week of the latest risk computation.

@@ -7,14 +7,12 @@ use std::process::ExitCode;
 
 use chrono::{NaiveDate, Utc};
 use clap::Args;
-use medistock_analytics::catalogue::load_catalogue;
-use medistock_analytics::registry::{REGISTRY_FILE, Registry};
+use medistock_analytics::registry::Registry;
 use medistock_analytics::risk::alert::AlertTopics;
 use medistock_analytics::risk::config::RiskConfig;
 use medistock_analytics::risk::{RiskOutcome, RiskRun, Scope, run_risk};
 use medistock_domain::Level;
 use medistock_domain::relay::publish_pending;
-use medistock_domain::store::AccountStore;
 use medistock_domain::{Cip13, paris_today};
 use medistock_local::{LAKE_BUCKET, LocalBackend};
 use serde_json::json;
@@ -42,27 +40,21 @@ pub struct RiskArgs {
     json: bool,
 }
 
-/// The declarants' types, from their accounts (at least one is required), and the catalogue
-/// (optional: without one, every reference keeps the defaults) of a data directory.
-pub async fn load_config(
-    data_dir: &Path,
-    backend: &LocalBackend,
-) -> anyhow::Result<(Registry, RiskConfig)> {
-    let registry = Registry::from_accounts(&backend.state.accounts().await?);
-    if registry.declarants.is_empty() {
-        anyhow::bail!(
-            "aucun déclarant inscrit : le type de chaque déclarant est nécessaire au calcul \
-             (medistock declarants add, ou medistock declarants import {REGISTRY_FILE})"
-        );
-    }
-    let catalogue = load_catalogue(data_dir)?.unwrap_or_default();
-    let config = RiskConfig::new(&registry, &catalogue);
+/// The declarants' types and the reference settings of a data directory: the same
+/// [`medistock_analytics::risk::config::load_config`] as the functions, on the local backend.
+pub async fn load_config(backend: &LocalBackend) -> anyhow::Result<(Registry, RiskConfig)> {
+    let (registry, config, _) = medistock_analytics::risk::config::load_config(
+        &backend.objects,
+        &backend.state,
+        LAKE_BUCKET,
+    )
+    .await?;
     Ok((registry, config))
 }
 
 pub async fn run(data_dir: &Path, args: &RiskArgs) -> anyhow::Result<ExitCode> {
     let backend = LocalBackend::open(data_dir)?;
-    let (_, config) = load_config(data_dir, &backend).await?;
+    let (_, config) = load_config(&backend).await?;
     let topics = AlertTopics {
         critical: "critique".into(),
         info: "information".into(),

@@ -14,6 +14,7 @@ use medistock_analytics::declaration::{
     Limits, Status, ValidationContext, ValidationReport, oversized, validate,
 };
 use medistock_domain::{DeclarantId, paris_date};
+use medistock_local::LAKE_BUCKET;
 
 use crate::exit::{EXIT_LINE_ERRORS, EXIT_REJECTED, EXIT_USAGE};
 
@@ -42,7 +43,7 @@ pub struct ValidateArgs {
 pub fn run(data_dir: &Path, args: &ValidateArgs) -> anyhow::Result<ExitCode> {
     let catalogue = match &args.catalogue {
         Some(dir) => Some(catalogue_from(dir)?),
-        None => load_catalogue(data_dir)?,
+        None => load_catalogue(&data_dir.join(LAKE_BUCKET))?,
     };
     let limits = Limits::default();
     let now = Utc::now();
@@ -111,7 +112,7 @@ fn check_file(path: &Path, ctx: &ValidationContext<'_>) -> anyhow::Result<Valida
 
 /// A catalogue from a data directory where one was imported, or from a folder of BDPM files.
 fn catalogue_from(dir: &Path) -> anyhow::Result<Catalogue> {
-    if let Some(catalogue) = load_catalogue(dir)? {
+    if let Some(catalogue) = load_catalogue(&dir.join(LAKE_BUCKET))? {
         return Ok(catalogue);
     }
     if dir.join(BDPM_FILES[0]).is_file() {

@@ -430,6 +430,16 @@ fn the_functions_that_read_the_catalogue_may_read_it() {
             allows(&policy, "s3:GetObject", &catalogue, None),
             "{function} reads {catalogue}"
         );
+        // The catalogue is listed before it is read: absent is then absent, not refused.
+        assert!(
+            allows(
+                &policy,
+                "s3:ListBucket",
+                LAKE,
+                Some(medistock_analytics::catalogue::CATALOGUE_PREFIX)
+            ),
+            "{function} lists the catalogue folder"
+        );
     }
     let ingest = statements(&resource(&template, "IngestFunction"));
     assert!(

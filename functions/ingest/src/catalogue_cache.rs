@@ -6,8 +6,8 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use medistock_analytics::catalogue::{Catalogue, CatalogueError, load_catalogue_object};
-use medistock_domain::store::{ObjectStore, StoreError};
+use medistock_analytics::catalogue::{Catalogue, load_catalogue_object};
+use medistock_domain::store::ObjectStore;
 use tokio::sync::Mutex;
 
 /// How long a catalogue read from the lake is used before it is read again.
@@ -27,37 +27,45 @@ impl CatalogueCache {
         }
     }
 
-    /// The catalogue of `lake`: `None` when none was imported, or when the one stored cannot
-    /// be decoded (logged: files are then validated without the `hors_catalogue` warning
-    /// rather than refused). A storage failure is an error: the invocation is retried.
+    /// The catalogue of `lake`, `None` when none was imported. The catalogue only adds a
+    /// warning to receipts, so it never stops a drop: when it cannot be read (storage failure,
+    /// refused access, a stored one that does not decode or is too large), the last catalogue
+    /// read is kept, or files are validated without one; the failure is logged as an error
+    /// and the read is tried again at the next invocation.
     pub async fn get<O: ObjectStore>(
         &self,
         objects: &O,
         lake: &str,
         ttl: Duration,
-    ) -> Result<Option<Arc<Catalogue>>, StoreError> {
+    ) -> Option<Arc<Catalogue>> {
         let mut held = self.held.lock().await;
         if let Some((read_at, catalogue)) = held.as_ref()
             && read_at.elapsed() < ttl
         {
-            return Ok(catalogue.clone());
+            return catalogue.clone();
         }
-        let catalogue = match load_catalogue_object(objects, lake).await {
-            Ok(Some(catalogue)) => Some(Arc::new(catalogue)),
-            Ok(None) => {
-                tracing::warn!(
-                    lake,
-                    "aucun catalogue dans le lac : validation sans catalogue"
-                );
-                None
+        match load_catalogue_object(objects, lake).await {
+            Ok(found) => {
+                if found.is_none() {
+                    tracing::warn!(
+                        lake,
+                        "aucun catalogue dans le lac : validation sans catalogue"
+                    );
+                }
+                let catalogue = found.map(Arc::new);
+                *held = Some((Instant::now(), catalogue.clone()));
+                catalogue
             }
-            Err(CatalogueError::Store(e)) => return Err(e),
             Err(e) => {
-                tracing::error!(lake, error = %e, "catalogue illisible : validation sans catalogue");
-                None
+                let kept = held.as_ref().and_then(|(_, c)| c.clone());
+                tracing::error!(
+                    lake,
+                    error = %e,
+                    kept_previous = kept.is_some(),
+                    "catalogue illisible : validation avec le dernier catalogue lu, ou sans"
+                );
+                kept
             }
-        };
-        *held = Some((Instant::now(), catalogue.clone()));
-        Ok(catalogue)
+        }
     }
 }

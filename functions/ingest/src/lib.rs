@@ -17,7 +17,6 @@ pub use event_key::{EventKeyError, decode_event_key};
 use lambda_runtime::Diagnostic;
 use medistock_analytics::catalogue::Catalogue;
 use medistock_domain::env::{ConfigError, Retry};
-use medistock_domain::store::StoreError;
 
 use aws_lambda_events::event::s3::S3Event;
 use chrono::{DateTime, Duration, Utc};
@@ -110,7 +109,7 @@ pub async fn handle<O: ObjectStore, S: FileLedger + PositionStore>(
 ) -> Result<Summary, HandlerError> {
     let catalogue = catalogue
         .get(objects, &config.lake_bucket, CATALOGUE_TTL)
-        .await?;
+        .await;
     let settings = config.settings(now, deadline, catalogue);
     let mut summary = Summary {
         records: event.records.len(),
@@ -173,9 +172,6 @@ pub async fn handle<O: ObjectStore, S: FileLedger + PositionStore>(
 /// and, after its retries, sends it to the on-failure destination.
 #[derive(Debug, thiserror::Error)]
 pub enum HandlerError {
-    /// The catalogue could not be read from the lake.
-    #[error("catalogue : {0}")]
-    Catalogue(#[from] StoreError),
     /// A record could not be ingested.
     #[error(transparent)]
     Ingest(#[from] IngestError),
@@ -185,10 +181,8 @@ impl HandlerError {
     /// Whether a retry of the invocation can help.
     pub fn retry(&self) -> Retry {
         match self {
-            HandlerError::Catalogue(_)
-            | HandlerError::Ingest(IngestError::Store(_) | IngestError::InProgress { .. }) => {
-                Retry::Helps
-            }
+            HandlerError::Ingest(IngestError::Store(e)) => e.retry(),
+            HandlerError::Ingest(IngestError::InProgress { .. }) => Retry::Helps,
             HandlerError::Ingest(_) => Retry::Useless,
         }
     }
@@ -197,7 +191,6 @@ impl HandlerError {
 impl From<HandlerError> for Diagnostic {
     fn from(e: HandlerError) -> Self {
         let kind = match &e {
-            HandlerError::Catalogue(_) => "Catalogue",
             HandlerError::Ingest(IngestError::InProgress { .. }) => "InProgress",
             HandlerError::Ingest(IngestError::Store(_)) => "Storage",
             HandlerError::Ingest(_) => "Validation",

@@ -65,12 +65,10 @@ impl HandlerError {
     pub fn retry(&self) -> Retry {
         match self {
             HandlerError::Request(_) => Retry::Useless,
-            HandlerError::Config(LakeConfigError::Accounts(_)) => Retry::Helps,
-            HandlerError::Config(LakeConfigError::Catalogue(CatalogueError::Store(_))) => {
-                Retry::Helps
-            }
+            HandlerError::Config(LakeConfigError::Accounts(e)) => e.retry(),
+            HandlerError::Config(LakeConfigError::Catalogue(CatalogueError::Store(e))) => e.retry(),
             HandlerError::Config(_) => Retry::Useless,
-            HandlerError::Report(ReportError::Store(_)) | HandlerError::Publish(_) => Retry::Helps,
+            HandlerError::Report(ReportError::Store(e)) | HandlerError::Publish(e) => e.retry(),
             HandlerError::Report(_) => Retry::Useless,
         }
     }

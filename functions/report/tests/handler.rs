@@ -209,6 +209,12 @@ async fn an_unreadable_catalogue_is_a_configuration_error_and_nothing_is_written
         )
         .await
         .unwrap();
+    for account in medistock_analytics::registry::Registry::parse(REGISTRY)
+        .unwrap()
+        .to_accounts()
+    {
+        state.put_account(&account).await.unwrap();
+    }
     let err = handle(
         &objects,
         &state,

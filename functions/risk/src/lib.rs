@@ -26,7 +26,7 @@ pub const ENV_VARS: [&str; 4] = [
 /// Configuration read once at start-up.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Config {
-    /// Lake bucket: history, `config/`, snapshots.
+    /// Lake bucket: history, catalogue, snapshots.
     pub lake_bucket: String,
     /// State table.
     pub table_name: String,
@@ -68,12 +68,10 @@ impl HandlerError {
     pub fn retry(&self) -> Retry {
         match self {
             HandlerError::Request(_) => Retry::Useless,
-            HandlerError::Config(LakeConfigError::Accounts(_)) => Retry::Helps,
-            HandlerError::Config(LakeConfigError::Catalogue(CatalogueError::Store(_))) => {
-                Retry::Helps
-            }
+            HandlerError::Config(LakeConfigError::Accounts(e)) => e.retry(),
+            HandlerError::Config(LakeConfigError::Catalogue(CatalogueError::Store(e))) => e.retry(),
             HandlerError::Config(_) => Retry::Useless,
-            HandlerError::Run(RiskError::Store(_)) => Retry::Helps,
+            HandlerError::Run(RiskError::Store(e)) => e.retry(),
             HandlerError::Run(_) => Retry::Useless,
         }
     }

@@ -177,6 +177,33 @@ async fn bad_requests_and_missing_configuration_are_explained() {
         )
         .await
         .unwrap();
+    let nobody = handle(
+        &objects,
+        &state,
+        &config,
+        event("risk-schedule.json"),
+        now(),
+    )
+    .await
+    .unwrap_err();
+    assert!(
+        nobody
+            .to_string()
+            .starts_with("configuration : aucun déclarant inscrit"),
+        "without accounts every stock would count as « autre »: {nobody}"
+    );
+    assert_eq!(
+        lambda_runtime::Diagnostic::from(nobody).error_type,
+        "Medistock.Poison.Configuration"
+    );
+    for account in medistock_analytics::registry::Registry::parse(
+        "declarant;nom;type\ngr-b;Grossiste B;grossiste\n",
+    )
+    .unwrap()
+    .to_accounts()
+    {
+        state.put_account(&account).await.unwrap();
+    }
     let missing = handle(
         &objects,
         &state,

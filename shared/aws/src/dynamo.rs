@@ -184,6 +184,9 @@ pub mod keys {
     pub const RISK: &str = "RISK";
     /// Prefix of an alert record's partition.
     pub const ALERT: &str = "ALERT#";
+    /// Former prefix of a group's risk item (before groups were keyed by their subject,
+    /// `GROUPE#<id>`): read once and moved.
+    pub const LEGACY_GROUP: &str = "GROUP#";
 
     /// Partition of a reference.
     pub fn reference(cip13: &Cip13) -> String {
@@ -573,14 +576,23 @@ impl RiskStore for DynamoState {
     async fn risk_items(&self) -> Result<Vec<RiskItem>, StoreError> {
         // References' (`REF#…`) and groups' (`GROUPE#…`) items.
         let items = self.scan("sk = :sk", &[], &[(":sk", keys::RISK)]).await?;
-        let mut out = items
-            .iter()
-            .map(|i| {
-                serde_json::from_str::<RiskItem>(&text(i, "item")?).map_err(|_| corrupt("item"))
-            })
-            .collect::<Result<Vec<_>, _>>()?;
-        out.sort_by(|a, b| a.subject.cmp(&b.subject));
-        Ok(out)
+        // A group's item written under the former key (`GROUP#<id>`) counts until the risk
+        // run writes the group under its subject's key (see `put_risk`).
+        let mut by_subject: std::collections::BTreeMap<String, RiskItem> = Default::default();
+        let mut legacy = Vec::new();
+        for item in &items {
+            let risk: RiskItem =
+                serde_json::from_str(&text(item, "item")?).map_err(|_| corrupt("item"))?;
+            if text(item, "pk")?.starts_with(keys::LEGACY_GROUP) {
+                legacy.push(risk);
+            } else {
+                by_subject.insert(risk.subject.clone(), risk);
+            }
+        }
+        for risk in legacy {
+            by_subject.entry(risk.subject.clone()).or_insert(risk);
+        }
+        Ok(by_subject.into_values().collect())
     }
 
     async fn put_risk(
@@ -602,14 +614,57 @@ impl RiskStore for DynamoState {
             .item("level", s(item.level.as_str()))
             .item("as_of", s(item.as_of.to_string()))
             .item("version", n(item.version))
-            .item("item", s(json));
+            .item("item", s(&json));
         request = match expected_version {
             None => request.condition_expression("attribute_not_exists(pk)"),
             Some(v) => request
                 .condition_expression("version = :v")
                 .expression_attribute_values(":v", n(v)),
         };
-        conditional("DynamoDB.PutItem", request.send().await)
+        if conditional("DynamoDB.PutItem", request.send().await)? {
+            return Ok(true);
+        }
+        // A group last written under the former key (`GROUP#<id>`) with this version: the
+        // item moves to the subject's key, and the former one is deleted.
+        let (Some(group), Some(version)) = (item.group(), expected_version) else {
+            return Ok(false);
+        };
+        let legacy_pk = format!("{}{group}", keys::LEGACY_GROUP);
+        let held = self.get(legacy_pk.clone(), keys::RISK).await?;
+        if held.is_none_or(|h| number(&h, "version").ok() != Some(version)) {
+            return Ok(false);
+        }
+        let moved = self
+            .client
+            .put_item()
+            .table_name(&*self.table)
+            .item("pk", s(&item.subject))
+            .item("sk", s(keys::RISK))
+            .item("level", s(item.level.as_str()))
+            .item("as_of", s(item.as_of.to_string()))
+            .item("version", n(item.version))
+            .item("item", s(json))
+            .condition_expression("attribute_not_exists(pk)")
+            .send()
+            .await;
+        if !conditional("DynamoDB.PutItem", moved)? {
+            return Ok(false);
+        }
+        self.client
+            .delete_item()
+            .table_name(&*self.table)
+            .key("pk", s(legacy_pk))
+            .key("sk", s(keys::RISK))
+            .condition_expression("version = :v")
+            .expression_attribute_values(":v", n(version))
+            .send()
+            .await
+            .map_err(|e| aws_error("DynamoDB.DeleteItem", e))?;
+        tracing::info!(
+            subject = item.subject,
+            "élément de risque du groupe déplacé vers sa clé"
+        );
+        Ok(true)
     }
 }
 

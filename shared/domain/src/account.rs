@@ -96,6 +96,18 @@ pub fn check_public_key(line: &str) -> Result<String, AccountError> {
     Ok(line.to_owned())
 }
 
+/// Checks a company name: not empty, no semicolon or line break (it is written in CSV and
+/// shown in alerts); returns it trimmed.
+pub fn check_name(name: &str) -> Result<String, AccountError> {
+    let name = name.trim();
+    if name.is_empty() || name.contains([';', '\n', '\r']) {
+        return Err(AccountError::InvalidName(format!(
+            "« {name} » : non vide, sans point-virgule ni retour à la ligne"
+        )));
+    }
+    Ok(name.to_owned())
+}
+
 /// The account after `change`.
 pub fn apply_change(
     id: &DeclarantId,
@@ -105,15 +117,10 @@ pub fn apply_change(
     match (current, change) {
         (Some(_), AccountChange::Add { .. }) => Err(AccountError::Exists(id.to_string())),
         (None, AccountChange::Add { name, kind, key }) => {
-            let name = name.trim();
-            if name.is_empty() || name.contains([';', '\n', '\r']) {
-                return Err(AccountError::InvalidName(format!(
-                    "« {name} » : non vide, sans point-virgule ni retour à la ligne"
-                )));
-            }
+            let name = check_name(name)?;
             Ok(Account {
                 id: id.clone(),
-                name: name.to_owned(),
+                name,
                 kind: *kind,
                 public_keys: vec![check_public_key(key)?],
                 enabled: true,

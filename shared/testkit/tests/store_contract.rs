@@ -714,6 +714,74 @@ mod on_moto {
         Some(DynamoState::new(client, table))
     }
 
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_group_item_under_the_former_key_counts_then_moves_to_its_subjects_key() {
+        use aws_sdk_dynamodb::types::AttributeValue;
+        use medistock_domain::Level;
+        use medistock_domain::store::{RiskItem, RiskStore};
+
+        let Some(endpoint) = medistock_testkit::emulator() else {
+            return;
+        };
+        let config = aws::config(&endpoint).await;
+        let table = medistock_testkit::unique("ancien-groupe");
+        let client = aws::table(&config, &table).await;
+        let state = DynamoState::new(client.clone(), table.clone());
+        let item = |version: u64, level: Level| RiskItem {
+            subject: "GROUPE#12".into(),
+            level,
+            as_of: super::date("2026-11-23"),
+            computed_at: super::t0(),
+            version,
+            figures: "{}".into(),
+        };
+        // As a deployment before the change of key wrote it.
+        let old = item(3, Level::Tension);
+        let old_json = serde_json::to_string(&old).unwrap();
+        client
+            .put_item()
+            .table_name(&table)
+            .item("pk", AttributeValue::S("GROUP#12".into()))
+            .item("sk", AttributeValue::S("RISK".into()))
+            .item("version", AttributeValue::N("3".into()))
+            .item("item", AttributeValue::S(old_json))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            state.risk_items().await.unwrap(),
+            vec![old],
+            "it still counts"
+        );
+
+        let next = item(4, Level::Critique);
+        assert!(
+            state.put_risk(&next, Some(3)).await.unwrap(),
+            "written, not lost"
+        );
+        assert_eq!(
+            state.risk_items().await.unwrap(),
+            vec![next],
+            "once, under its subject"
+        );
+        let legacy = client
+            .get_item()
+            .table_name(&table)
+            .key("pk", AttributeValue::S("GROUP#12".into()))
+            .key("sk", AttributeValue::S("RISK".into()))
+            .send()
+            .await
+            .unwrap();
+        assert!(legacy.item.is_none(), "the former item is gone");
+        assert!(
+            !state
+                .put_risk(&item(5, Level::Normal), Some(3))
+                .await
+                .unwrap(),
+            "a stale version still loses"
+        );
+    }
+
     #[tokio::test]
     async fn sites_newest_wins_and_corrections_apply() {
         let Some(state) = state().await else { return };

@@ -17,7 +17,8 @@ pub use model::{
 };
 pub use settings::{ParsedSettings, SettingsError, load_settings, parse_settings};
 pub use store::{
-    CATALOGUE_FILE, load_catalogue, load_catalogue_object, save_catalogue, save_catalogue_object,
+    CATALOGUE_FILE, CATALOGUE_PREFIX, MAX_CATALOGUE_BYTES, load_catalogue, load_catalogue_object,
+    save_catalogue_object,
 };
 
 /// Failures while loading or storing a catalogue.
@@ -42,6 +43,9 @@ pub enum CatalogueError {
         /// What is wrong.
         source: SettingsError,
     },
+    /// The stored catalogue is larger than [`MAX_CATALOGUE_BYTES`].
+    #[error("catalogue stocké de {0} octets, au-delà de la limite")]
+    TooLarge(u64),
     /// The object store failed.
     #[error("catalogue : {0}")]
     Store(#[from] medistock_domain::store::StoreError),

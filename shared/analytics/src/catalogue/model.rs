@@ -173,6 +173,9 @@ impl Catalogue {
 
     /// Whether a reference is in the catalogue.
     pub fn contains(&self, cip: &Cip13) -> bool {
+        if self.settings.contains_key(cip) {
+            return true;
+        }
         self.presentations.contains_key(cip)
     }
 

@@ -2,7 +2,7 @@
 //! catalogue without parsing the BDPM again: `catalogue/catalogue.json` in the data directory
 //! (local commands), and under the same key in the lake bucket (the Lambda functions).
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use super::CatalogueError;
 use medistock_domain::store::ObjectStore;
@@ -12,27 +12,14 @@ use super::model::Catalogue;
 /// Path of the catalogue inside a data directory.
 pub const CATALOGUE_FILE: &str = medistock_domain::lake::CATALOGUE;
 
-/// Writes the catalogue into the data directory (atomically: a reader never sees half a file).
-pub fn save_catalogue(data_dir: &Path, catalogue: &Catalogue) -> Result<PathBuf, CatalogueError> {
-    let path = data_dir.join(CATALOGUE_FILE);
-    let io = |source| CatalogueError::Io {
-        path: path.clone(),
-        source,
-    };
-    if let Some(parent) = path.parent() {
-        std::fs::create_dir_all(parent).map_err(io)?;
-    }
-    let json = serde_json::to_vec(catalogue).map_err(|source| CatalogueError::Stored {
-        path: path.clone(),
-        source,
-    })?;
-    let tmp = path.with_extension("json.tmp");
-    std::fs::write(&tmp, json).map_err(io)?;
-    std::fs::rename(&tmp, &path).map_err(io)?;
-    Ok(path)
-}
+/// The folder of the catalogue in the lake (what the functions may list).
+pub const CATALOGUE_PREFIX: &str = "catalogue/";
 
-/// Reads the catalogue of a data directory, if one was imported.
+/// Largest catalogue read: the whole BDPM with ANSM's settings is about 20 MB of JSON.
+pub const MAX_CATALOGUE_BYTES: u64 = 200_000_000;
+
+/// Reads the catalogue kept in a folder (`<dir>/catalogue/catalogue.json`: a replayed folder,
+/// or the lake folder of a data directory), if there is one.
 pub fn load_catalogue(data_dir: &Path) -> Result<Option<Catalogue>, CatalogueError> {
     let path = data_dir.join(CATALOGUE_FILE);
     let bytes = match std::fs::read(&path) {
@@ -72,6 +59,19 @@ pub async fn load_catalogue_object<O: ObjectStore>(
     objects: &O,
     bucket: &str,
 ) -> Result<Option<Catalogue>, CatalogueError> {
+    // Listed first: without read access to a missing key, S3 answers 403, not 404; a list
+    // under `catalogue/` says absent without asking for it.
+    let listed = objects.list(bucket, CATALOGUE_PREFIX).await?;
+    if !listed.iter().any(|k| k == CATALOGUE_FILE) {
+        return Ok(None);
+    }
+    match objects.head(bucket, CATALOGUE_FILE, None).await? {
+        None => return Ok(None),
+        Some(head) if head.size > MAX_CATALOGUE_BYTES => {
+            return Err(CatalogueError::TooLarge(head.size));
+        }
+        Some(_) => {}
+    }
     let Some(object) = objects.get(bucket, CATALOGUE_FILE).await? else {
         return Ok(None);
     };
@@ -90,7 +90,7 @@ mod tests {
     use medistock_domain::Cip13;
 
     #[test]
-    fn round_trips_through_the_data_directory() {
+    fn a_catalogue_is_read_back_from_its_folder() {
         let dir = tempfile::tempdir().unwrap();
         assert_eq!(load_catalogue(dir.path()).unwrap(), None);
         let cip = Cip13::parse("3400949497294").unwrap();
@@ -112,7 +112,9 @@ mod tests {
                 ..Default::default()
             },
         );
-        save_catalogue(dir.path(), &cat).unwrap();
+        let path = dir.path().join(CATALOGUE_FILE);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, serde_json::to_vec(&cat).unwrap()).unwrap();
         assert_eq!(load_catalogue(dir.path()).unwrap(), Some(cat));
     }
 }

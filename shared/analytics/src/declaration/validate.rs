@@ -377,7 +377,9 @@ fn typed_column(table: &RawTable, column: Col, ctx: &ValidationContext<'_>) -> P
             let cips = parse_cells(table, column, &mut errors, |text| {
                 Cip13::parse(text).map_err(cip_code)
             });
-            if let Some(catalogue) = ctx.catalogue {
+            // Only a catalogue that lists presentations (a BDPM import) can say a reference
+            // is unknown; one holding ANSM's settings alone cannot.
+            if let Some(catalogue) = ctx.catalogue.filter(|c| !c.presentations.is_empty()) {
                 for (row, cip) in cips.iter().enumerate() {
                     if let Some(cip) = cip.filter(|c| !catalogue.contains(c)) {
                         if warnings.len() < MAX_ISSUES_KEPT {

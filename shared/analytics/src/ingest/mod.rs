@@ -368,7 +368,7 @@ async fn checked_off_the_runtime(
             declarant: Some(&inbox.declarant),
             today: paris_date(now),
             limits: &limits,
-            catalogue: catalogue.as_deref().filter(|c| !c.presentations.is_empty()),
+            catalogue: catalogue.as_deref(),
         };
         let validation = validate(&bytes, &inbox.name, &ctx)?;
         let accepted = match validation.lines {

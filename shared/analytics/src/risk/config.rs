@@ -133,14 +133,21 @@ pub enum LakeConfigError {
     /// The accounts cannot be read.
     #[error("comptes des déclarants : {0}")]
     Accounts(#[source] medistock_domain::store::StoreError),
+    /// No declarant has an account: nobody's stock would count as it should.
+    #[error(
+        "aucun déclarant inscrit : le type de chaque déclarant est nécessaire au calcul \
+         (medistock declarants add, ou medistock declarants import config/declarants.csv)"
+    )]
+    NoAccounts,
     /// The catalogue cannot be read.
     #[error("{CATALOGUE_FILE} : {0}")]
     Catalogue(#[from] CatalogueError),
 }
 
-/// A deployment's configuration: the declarants' types from their accounts, and the catalogue
-/// kept in the lake (`catalogue/catalogue.json`; without one, every reference keeps the
-/// defaults, and the caller is told by `None`).
+/// A deployment's configuration, on AWS and locally alike: the declarants' types from their
+/// accounts (at least one is required), and the catalogue kept in the lake
+/// (`catalogue/catalogue.json`; without one, every reference keeps the defaults, which is
+/// logged, and the caller is told by `None`).
 pub async fn load_config<O: ObjectStore, A: AccountStore>(
     objects: &O,
     accounts: &A,
@@ -153,7 +160,7 @@ pub async fn load_config<O: ObjectStore, A: AccountStore>(
             .map_err(LakeConfigError::Accounts)?,
     );
     if registry.declarants.is_empty() {
-        tracing::warn!("aucun compte de déclarant : chaque stock compte comme « autre »");
+        return Err(LakeConfigError::NoAccounts);
     }
     let catalogue = load_catalogue_object(objects, lake).await?;
     if catalogue.is_none() {

@@ -56,6 +56,19 @@ pub enum StoreError {
     Corrupt(String),
 }
 
+impl StoreError {
+    /// Whether retrying can help: a backend that failed (network, throttling, a file system)
+    /// may answer next time; a key refused or an item that does not decode will not.
+    pub fn retry(&self) -> crate::env::Retry {
+        match self {
+            StoreError::Io { .. } | StoreError::Local(_) | StoreError::Aws { .. } => {
+                crate::env::Retry::Helps
+            }
+            StoreError::InvalidKey(_) | StoreError::Corrupt(_) => crate::env::Retry::Useless,
+        }
+    }
+}
+
 /// An object and its user metadata.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoredObject {
