@@ -4,7 +4,6 @@
 
 use chrono::{DateTime, Utc};
 use lambda_runtime::Diagnostic;
-use medistock_analytics::catalogue::CatalogueError;
 use medistock_analytics::report::{ReportError, Week, headline, write_report};
 use medistock_analytics::risk::config::{LakeConfigError, load_config};
 use medistock_domain::env::Retry;
@@ -65,9 +64,7 @@ impl HandlerError {
     pub fn retry(&self) -> Retry {
         match self {
             HandlerError::Request(_) => Retry::Useless,
-            HandlerError::Config(LakeConfigError::Accounts(e)) => e.retry(),
-            HandlerError::Config(LakeConfigError::Catalogue(CatalogueError::Store(e))) => e.retry(),
-            HandlerError::Config(_) => Retry::Useless,
+            HandlerError::Config(e) => e.retry(),
             HandlerError::Report(ReportError::Store(e)) | HandlerError::Publish(e) => e.retry(),
             HandlerError::Report(_) => Retry::Useless,
         }

@@ -5,7 +5,6 @@
 
 use chrono::{DateTime, NaiveDate, Utc};
 use lambda_runtime::Diagnostic;
-use medistock_analytics::catalogue::CatalogueError;
 use medistock_analytics::risk::alert::AlertTopics;
 use medistock_analytics::risk::config::{LakeConfigError, load_config};
 use medistock_analytics::risk::{RiskError, RiskOutcome, RiskRun, RunSummary, Scope, run_risk};
@@ -68,9 +67,7 @@ impl HandlerError {
     pub fn retry(&self) -> Retry {
         match self {
             HandlerError::Request(_) => Retry::Useless,
-            HandlerError::Config(LakeConfigError::Accounts(e)) => e.retry(),
-            HandlerError::Config(LakeConfigError::Catalogue(CatalogueError::Store(e))) => e.retry(),
-            HandlerError::Config(_) => Retry::Useless,
+            HandlerError::Config(e) => e.retry(),
             HandlerError::Run(RiskError::Store(e)) => e.retry(),
             HandlerError::Run(_) => Retry::Useless,
         }

@@ -144,6 +144,19 @@ pub enum LakeConfigError {
     Catalogue(#[from] CatalogueError),
 }
 
+impl LakeConfigError {
+    /// Whether a retry can help: a store that failed may answer next time; missing accounts or
+    /// a catalogue that does not decode need an operator.
+    pub fn retry(&self) -> medistock_domain::env::Retry {
+        match self {
+            LakeConfigError::Accounts(e) | LakeConfigError::Catalogue(CatalogueError::Store(e)) => {
+                e.retry()
+            }
+            _ => medistock_domain::env::Retry::Useless,
+        }
+    }
+}
+
 /// A deployment's configuration, on AWS and locally alike: the declarants' types from their
 /// accounts (at least one is required), and the catalogue kept in the lake
 /// (`catalogue/catalogue.json`; without one, every reference keeps the defaults, which is
