@@ -77,6 +77,7 @@ fn quality(r: &ReferenceRow) -> String {
             ),
             QualityFlag::NoDemand => "demande inconnue".to_owned(),
             QualityFlag::NoPosition => "aucune déclaration".to_owned(),
+            QualityFlag::MissingManufacturers => "stock des exploitants inconnu".to_owned(),
         })
         .collect();
     if notes.is_empty() {

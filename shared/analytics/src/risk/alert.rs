@@ -172,6 +172,10 @@ pub fn notification(
                 QualityFlag::NoPosition => {
                     "aucun exploitant ni grossiste ne déclare cette référence".to_owned()
                 }
+                QualityFlag::MissingManufacturers => "données incomplètes : aucun exploitant \
+                     n'a déclaré cette référence depuis 14 jours, son stock est inconnu (pas \
+                     nul) ; niveau limité à VIGILANCE hors rupture"
+                    .to_owned(),
             };
             let _ = writeln!(body, "  - {text}");
         }

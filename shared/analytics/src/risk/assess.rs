@@ -29,6 +29,10 @@ pub enum QualityFlag {
     NoDemand,
     /// No manufacturer or wholesaler declares this reference.
     NoPosition,
+    /// Manufacturers take part, but none has declared this reference recently: their stock is
+    /// unknown, not zero. The level is assessed on what is known and does not escalate past
+    /// VIGILANCE on the gap itself (RUPTURE, a distribution already empty, still shows).
+    MissingManufacturers,
 }
 
 /// Everything known about one reference.
@@ -47,6 +51,9 @@ pub struct ReferenceInput {
     pub safety_stock_months: f64,
     /// Level held before this computation, for the hysteresis.
     pub previous_level: Option<Level>,
+    /// Whether manufacturers declare in this deployment: then a reference none of them has
+    /// declared recently has an unknown manufacturer stock.
+    pub manufacturers_expected: bool,
 }
 
 /// The assessment of one reference at one date.
@@ -162,6 +169,26 @@ pub fn assess(input: &ReferenceInput, as_of: NaiveDate) -> Assessment {
         coverage_days,
         !below_safety_stock.is_empty(),
     );
+    // Missing is not zero: without a recent manufacturer declaration, the chain stock counted
+    // is a lower bound, and a TENSION or CRITIQUE read from it may be the gap, not the stock.
+    let manufacturers_known = chain.iter().any(|(p, kind)| {
+        *kind == DeclarantType::Exploitant && (as_of - p.as_of).num_days() <= STALE_AFTER_DAYS
+    });
+    let level = if input.manufacturers_expected && !manufacturers_known && !chain.is_empty() {
+        flags.push(QualityFlag::MissingManufacturers);
+        if level == Level::Rupture {
+            level
+        } else {
+            level.min(
+                input
+                    .previous_level
+                    .unwrap_or(Level::Normal)
+                    .max(Level::Vigilance),
+            )
+        }
+    } else {
+        level
+    };
     Assessment {
         cip13: input.cip13,
         as_of,
@@ -273,7 +300,65 @@ mod tests {
             thresholds: Thresholds::default(),
             safety_stock_months: 0.25,
             previous_level: None,
+            manufacturers_expected: false,
         }
+    }
+
+    #[test]
+    fn a_manufacturer_that_has_not_declared_is_unknown_not_zero() {
+        // 20 days of wholesaler stock: TENSION if the manufacturers truly held nothing.
+        let wholesaler = |stock| {
+            vec![(
+                pos("gr-b", d(23), stock, Some(50.0), vec![]),
+                DeclarantType::Grossiste,
+            )]
+        };
+        let known_empty = assess(&input(wholesaler(1000)), d(23));
+        assert_eq!(known_empty.level, Level::Tension);
+
+        let mut expected = input(wholesaler(1000));
+        expected.manufacturers_expected = true;
+        let unknown = assess(&expected, d(23));
+        assert_eq!(
+            unknown.level,
+            Level::Vigilance,
+            "the gap alone does not escalate"
+        );
+        assert!(unknown.flags.contains(&QualityFlag::MissingManufacturers));
+        assert_eq!(
+            unknown.days_to_stockout,
+            Some(20),
+            "the figures stay as known"
+        );
+
+        // A distribution already empty is a RUPTURE whatever the manufacturers hold.
+        let mut empty = input(wholesaler(10));
+        empty.manufacturers_expected = true;
+        assert_eq!(assess(&empty, d(23)).level, Level::Rupture);
+
+        // A level already held is kept, not lowered by the gap.
+        expected.previous_level = Some(Level::Critique);
+        assert_eq!(assess(&expected, d(23)).level, Level::Tension);
+
+        // A manufacturer's stale position is unknown too; a fresh one is known.
+        let mut with_lab = expected.clone();
+        with_lab.previous_level = None;
+        with_lab.positions.push((
+            pos("lab-a", d(1), 0, Some(50.0), vec![]),
+            DeclarantType::Exploitant,
+        ));
+        assert!(
+            assess(&with_lab, d(23))
+                .flags
+                .contains(&QualityFlag::MissingManufacturers)
+        );
+        with_lab.positions[1].0.as_of = d(20);
+        let fresh = assess(&with_lab, d(23));
+        assert!(!fresh.flags.contains(&QualityFlag::MissingManufacturers));
+        assert!(
+            fresh.level >= Level::Tension,
+            "a manufacturer that declares 0 counts"
+        );
     }
 
     #[test]

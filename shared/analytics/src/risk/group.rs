@@ -64,6 +64,7 @@ pub fn assess_groups(
                     thresholds: Thresholds::default(),
                     safety_stock_months: 0.0,
                     previous_level: previous.get(group).copied(),
+                    manufacturers_expected: input.manufacturers_expected,
                 },
             )
         });
@@ -138,6 +139,7 @@ mod tests {
             thresholds: Thresholds::default(),
             safety_stock_months: 2.0,
             previous_level: None,
+            manufacturers_expected: false,
         }
     }
 

@@ -166,6 +166,10 @@ pub async fn run_risk<O: ObjectStore, S: PositionStore + RiskStore + AlertOutbox
                     .collect(),
                 Scope::References(list) => list.iter().copied().collect(),
             };
+            let manufacturers_expected = config
+                .kinds
+                .values()
+                .any(|k| *k == DeclarantType::Exploitant);
             let inputs: Vec<ReferenceInput> = references
                 .into_iter()
                 .map(|cip13| {
@@ -177,6 +181,7 @@ pub async fn run_risk<O: ObjectStore, S: PositionStore + RiskStore + AlertOutbox
                         thresholds: settings.thresholds,
                         safety_stock_months: settings.safety_stock_months,
                         previous_level: previous_levels.get(cip13.as_str()).copied(),
+                        manufacturers_expected,
                     }
                 })
                 .collect();
