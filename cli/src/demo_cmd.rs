@@ -34,6 +34,10 @@ pub struct DemoArgs {
     /// Premier jour simulé.
     #[arg(long, default_value = "2026-08-01")]
     start: NaiveDate,
+    /// Écrit aussi le tableau de bord en JSON dans ce fichier (évaluation sur plusieurs
+    /// graines : scripts/evaluate.sh).
+    #[arg(long, value_name = "FILE")]
+    scoreboard: Option<std::path::PathBuf>,
 }
 
 /// Days of history before the first risk run.
@@ -155,6 +159,9 @@ pub async fn run(data_dir: &Path, args: &DemoArgs) -> anyhow::Result<ExitCode> {
         }
     }
     let board = score(&levels, &set.truth);
+    if let Some(path) = &args.scoreboard {
+        std::fs::write(path, serde_json::to_string(&board)?)?;
+    }
     println!();
     println!("Tableau de bord (rejeu jour par jour) :");
     print_scoreboard(&board);

@@ -1,4 +1,6 @@
 //! The library side of the `medistock` command: the demo data set with known truth and its
-//! scoreboard, shared by the command and its tests.
+//! scoreboard, shared by the command and its tests; and the independent supply-chain simulator
+//! (`simulate`) that writes a data set to replay.
 
 pub mod demo;
+pub mod simulate;

@@ -13,6 +13,7 @@ mod recompute_cmd;
 mod replay;
 mod report_cmd;
 mod risk_cmd;
+mod simulate_cmd;
 mod status_cmd;
 mod validate_cmd;
 
@@ -57,6 +58,11 @@ enum Command {
     /// Rejoue un dossier de déclarations jour par jour et mesure les alertes face aux ruptures
     /// connues (rappel à 14 jours, délai médian, fausses alertes).
     Backtest(backtest_cmd::BacktestArgs),
+    /// Simule la chaîne du médicament (patients, pharmacies, dépôts des grossistes, production
+    /// des laboratoires, ruptures de production, lots en retard, épidémies) et écrit les
+    /// déclarations qu'elle produit, avec les ruptures réelles, dans un dossier à rejouer par
+    /// medistock backtest.
+    Simulate(simulate_cmd::SimulateArgs),
     /// Vérifie des fichiers de déclaration (CSV ou XLSX) et affiche l'accusé de réception.
     ///
     /// Codes de sortie : 0 tout est accepté ; 3 des lignes sont en erreur mais aucun fichier
@@ -105,6 +111,7 @@ async fn main() -> ExitCode {
     let result = match cli.command {
         Command::Demo(args) => demo_cmd::run(&cli.data_dir, &args).await,
         Command::Backtest(args) => backtest_cmd::run(&args).await,
+        Command::Simulate(args) => simulate_cmd::run(&args),
         Command::Validate(args) => validate_cmd::run(&cli.data_dir, &args),
         Command::Catalogue(cmd) => catalogue_cmd::run(&cli.data_dir, &cmd).await,
         Command::Ingest(args) => ingest_cmd::run(&cli.data_dir, &args).await,

@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# Evaluates the risk model on both simulators over several seeds and prints, for each figure of
+# the scoreboard, its mean and its spread (min–max) per simulator:
+#   - the demo generator (`medistock demo --seed N`), the data the model was written with;
+#   - the independent supply-chain simulator (`medistock simulate --seed N`), replayed with
+#     `medistock backtest`, written from the physics of the chain and not tuned on.
+#
+#   scripts/evaluate.sh                      # seeds 1 to 5, release build
+#   SEEDS="11 12 13 14 15" scripts/evaluate.sh
+#   PROFILE=dev scripts/evaluate.sh          # same figures (the runs are deterministic), slower
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PROFILE="${PROFILE:-release}"
+SEEDS="${SEEDS:-1 2 3 4 5}"
+cargo build --locked --profile "$PROFILE" --bin medistock
+case "$PROFILE" in dev) dir=debug ;; *) dir="$PROFILE" ;; esac
+bin="target/$dir/medistock"
+
+work=$(mktemp -d -t medistock-eval.XXXXXX)
+trap 'rm -rf "$work"' EXIT
+for seed in $SEEDS; do
+  echo "==> graine $seed : démonstration" >&2
+  "$bin" --data-dir "$work/demo-$seed" demo --seed "$seed" \
+    --scoreboard "$work/demo-$seed.json" >/dev/null
+  echo "==> graine $seed : simulateur indépendant" >&2
+  "$bin" simulate --seed "$seed" --out "$work/sim-$seed" >/dev/null
+  "$bin" backtest --data "$work/sim-$seed" --truth "$work/sim-$seed/ruptures.csv" \
+    --details "$work/sim-$seed-details.csv" --json >"$work/sim-$seed.json"
+done
+
+python3 - "$work" $SEEDS <<'PY'
+import json, sys
+work, seeds = sys.argv[1], sys.argv[2:]
+figures = ["stockouts", "recall_at_14d", "recall_at_30d", "median_lead_time_days",
+           "false_alerts_per_20_reference_months", "escalation_precision",
+           "escalations_on_day_1", "alerts_per_reference_month"]
+for label, prefix in [("démonstration", "demo"), ("simulateur indépendant", "sim")]:
+    boards = [json.load(open(f"{work}/{prefix}-{s}.json")) for s in seeds]
+    print(f"{label} ({len(seeds)} graines : {' '.join(seeds)})")
+    for f in figures:
+        values = [b[f] for b in boards if b.get(f) is not None]
+        if not values:
+            print(f"  {f:<40} —")
+            continue
+        mean = sum(values) / len(values)
+        print(f"  {f:<40} moyenne {mean:8.2f}   min {min(values):8.2f}   max {max(values):8.2f}")
+PY
