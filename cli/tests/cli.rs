@@ -688,3 +688,62 @@ fn declarants_on_aws_write_the_one_record_in_the_table() {
         );
     });
 }
+
+#[test]
+fn the_independent_simulation_is_replayed_by_the_backtest() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("chaine");
+    let sim = medistock(
+        dir.path(),
+        &[
+            "simulate",
+            "--out",
+            out.to_str().unwrap(),
+            "--seed",
+            "3",
+            "--references",
+            "12",
+            "--days",
+            "60",
+            "--pharmacies",
+            "30",
+            "--wholesalers",
+            "1",
+            "--json",
+        ],
+    );
+    assert!(
+        sim.status.success(),
+        "{}",
+        String::from_utf8_lossy(&sim.stderr)
+    );
+    let truth = std::fs::read_to_string(out.join("ruptures.csv")).unwrap();
+    let details = dir.path().join("details.csv");
+    let replay = medistock(
+        dir.path(),
+        &[
+            "backtest",
+            "--data",
+            out.to_str().unwrap(),
+            "--truth",
+            out.join("ruptures.csv").to_str().unwrap(),
+            "--details",
+            details.to_str().unwrap(),
+            "--json",
+        ],
+    );
+    assert!(
+        replay.status.success(),
+        "{}",
+        String::from_utf8_lossy(&replay.stderr)
+    );
+    let board = &json_lines(&replay)[0];
+    assert_eq!(board["references"], 12);
+    assert_eq!(
+        board["stockouts"].as_u64().unwrap() as usize,
+        truth.lines().count() - 1,
+        "every true stock-out of the simulation is scored: {truth}"
+    );
+    let rows = std::fs::read_to_string(&details).unwrap();
+    assert_eq!(rows.lines().count(), 1 + 12, "{rows}");
+}
