@@ -29,8 +29,8 @@ pub enum QualityFlag {
     NoDemand,
     /// No manufacturer or wholesaler declares this reference.
     NoPosition,
-    /// Manufacturers take part, but none has declared this reference recently: their stock is
-    /// unknown, not zero. The level is assessed on what is known and does not escalate past
+    /// A manufacturer declared this reference, but none has for 14 days: its stock is unknown,
+    /// not the declared stock run down to zero. The level is assessed on what is known and does not escalate past
     /// VIGILANCE on the gap itself (RUPTURE, a distribution already empty, still shows).
     MissingManufacturers,
 }
@@ -171,10 +171,17 @@ pub fn assess(input: &ReferenceInput, as_of: NaiveDate) -> Assessment {
     );
     // Missing is not zero: without a recent manufacturer declaration, the chain stock counted
     // is a lower bound, and a TENSION or CRITIQUE read from it may be the gap, not the stock.
-    let manufacturers_known = chain.iter().any(|(p, kind)| {
-        *kind == DeclarantType::Exploitant && (as_of - p.as_of).num_days() <= STALE_AFTER_DAYS
-    });
-    let level = if input.manufacturers_expected && !manufacturers_known && !chain.is_empty() {
+    let manufacturers: Vec<&Position> = chain
+        .iter()
+        .filter(|(_, kind)| *kind == DeclarantType::Exploitant)
+        .map(|(p, _)| p)
+        .collect();
+    let manufacturers_known = manufacturers
+        .iter()
+        .any(|p| (as_of - p.as_of).num_days() <= STALE_AFTER_DAYS);
+    // Expected: a manufacturer has declared this reference before and has stopped.
+    let expected = input.manufacturers_expected && !manufacturers.is_empty();
+    let level = if expected && !manufacturers_known {
         flags.push(QualityFlag::MissingManufacturers);
         if level == Level::Rupture {
             level
@@ -305,20 +312,27 @@ mod tests {
     }
 
     #[test]
-    fn a_manufacturer_that_has_not_declared_is_unknown_not_zero() {
-        // 20 days of wholesaler stock: TENSION if the manufacturers truly held nothing.
-        let wholesaler = |stock| {
-            vec![(
-                pos("gr-b", d(23), stock, Some(50.0), vec![]),
-                DeclarantType::Grossiste,
-            )]
+    fn a_manufacturer_that_stopped_declaring_is_unknown_not_zero() {
+        // 20 days of wholesaler stock, and a manufacturer last heard of three weeks ago: its
+        // stock run down at its outflow reads 0, and the chain would read TENSION.
+        let positions = |lab_day: u32, stock| {
+            vec![
+                (
+                    pos("gr-b", d(23), stock, Some(50.0), vec![]),
+                    DeclarantType::Grossiste,
+                ),
+                (
+                    pos("lab-a", d(lab_day), 100, Some(50.0), vec![]),
+                    DeclarantType::Exploitant,
+                ),
+            ]
         };
-        let known_empty = assess(&input(wholesaler(1000)), d(23));
-        assert_eq!(known_empty.level, Level::Tension);
+        let not_expected = assess(&input(positions(1, 1000)), d(23));
+        assert_eq!(not_expected.level, Level::Tension);
 
-        let mut expected = input(wholesaler(1000));
-        expected.manufacturers_expected = true;
-        let unknown = assess(&expected, d(23));
+        let mut stopped = input(positions(1, 1000));
+        stopped.manufacturers_expected = true;
+        let unknown = assess(&stopped, d(23));
         assert_eq!(
             unknown.level,
             Level::Vigilance,
@@ -332,33 +346,25 @@ mod tests {
         );
 
         // A distribution already empty is a RUPTURE whatever the manufacturers hold.
-        let mut empty = input(wholesaler(10));
+        let mut empty = input(positions(1, 10));
         empty.manufacturers_expected = true;
         assert_eq!(assess(&empty, d(23)).level, Level::Rupture);
 
         // A level already held is kept, not lowered by the gap.
-        expected.previous_level = Some(Level::Critique);
-        assert_eq!(assess(&expected, d(23)).level, Level::Tension);
+        stopped.previous_level = Some(Level::Critique);
+        assert_eq!(assess(&stopped, d(23)).level, Level::Tension);
 
-        // A manufacturer's stale position is unknown too; a fresh one is known.
-        let mut with_lab = expected.clone();
-        with_lab.previous_level = None;
-        with_lab.positions.push((
-            pos("lab-a", d(1), 0, Some(50.0), vec![]),
-            DeclarantType::Exploitant,
-        ));
-        assert!(
-            assess(&with_lab, d(23))
-                .flags
-                .contains(&QualityFlag::MissingManufacturers)
-        );
-        with_lab.positions[1].0.as_of = d(20);
-        let fresh = assess(&with_lab, d(23));
+        // A manufacturer that declares (even 0) is known; one never heard of is not expected.
+        let mut fresh = input(positions(20, 1000));
+        fresh.manufacturers_expected = true;
+        fresh.positions[1].0.stock = 0;
+        let fresh = assess(&fresh, d(23));
         assert!(!fresh.flags.contains(&QualityFlag::MissingManufacturers));
-        assert!(
-            fresh.level >= Level::Tension,
-            "a manufacturer that declares 0 counts"
-        );
+        assert!(fresh.level >= Level::Tension);
+        let mut never = input(positions(1, 1000));
+        never.manufacturers_expected = true;
+        never.positions.truncate(1);
+        assert_eq!(assess(&never, d(23)).level, Level::Tension);
     }
 
     #[test]
