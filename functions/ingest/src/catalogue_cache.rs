@@ -69,3 +69,76 @@ impl CatalogueCache {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use medistock_analytics::catalogue::{MonitoringSettings, save_catalogue_object};
+    use medistock_domain::Cip13;
+    use medistock_local::LocalObjects;
+
+    use super::*;
+
+    fn catalogue(tension_days: f64) -> Catalogue {
+        let mut c = Catalogue::default();
+        c.settings.insert(
+            Cip13::parse("3400949497294").unwrap(),
+            MonitoringSettings {
+                tension_days: Some(tension_days),
+                ..Default::default()
+            },
+        );
+        c
+    }
+
+    #[tokio::test]
+    async fn the_last_catalogue_read_is_kept_when_the_lake_cannot_be_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let objects = LocalObjects::new(dir.path());
+        let broken_root = dir.path().join("pas-un-dossier");
+        std::fs::write(&broken_root, b"").unwrap();
+        let broken = LocalObjects::new(&broken_root);
+        let cache = CatalogueCache::default();
+
+        assert_eq!(
+            cache.get(&objects, "lac", Duration::ZERO).await,
+            None,
+            "none imported"
+        );
+        save_catalogue_object(&objects, "lac", &catalogue(40.0))
+            .await
+            .unwrap();
+        let first = cache.get(&objects, "lac", Duration::ZERO).await.unwrap();
+        assert_eq!(*first, catalogue(40.0));
+
+        // Within the TTL the copy held is used; past it, a new import is read.
+        save_catalogue_object(&objects, "lac", &catalogue(45.0))
+            .await
+            .unwrap();
+        let held = cache.get(&objects, "lac", CATALOGUE_TTL).await.unwrap();
+        assert_eq!(*held, catalogue(40.0));
+        let fresh = cache.get(&objects, "lac", Duration::ZERO).await.unwrap();
+        assert_eq!(*fresh, catalogue(45.0));
+
+        // A lake that cannot be read keeps the last good copy; with none, no catalogue.
+        let kept = cache.get(&broken, "lac", Duration::ZERO).await.unwrap();
+        assert_eq!(*kept, catalogue(45.0));
+        let empty = CatalogueCache::default();
+        assert_eq!(empty.get(&broken, "lac", Duration::ZERO).await, None);
+
+        // A stored catalogue that does not decode is not used, and the good copy stays.
+        let mut metadata = std::collections::BTreeMap::new();
+        metadata.insert("x".to_owned(), "y".to_owned());
+        medistock_domain::store::ObjectStore::put(
+            &objects,
+            "lac",
+            medistock_analytics::catalogue::CATALOGUE_FILE,
+            b"{pas du json".to_vec(),
+            "application/json",
+            &metadata,
+        )
+        .await
+        .unwrap();
+        let still = cache.get(&objects, "lac", Duration::ZERO).await.unwrap();
+        assert_eq!(*still, catalogue(45.0));
+    }
+}
