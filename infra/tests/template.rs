@@ -448,6 +448,30 @@ fn the_functions_that_read_the_catalogue_may_read_it() {
     );
 }
 
+/// The ingest function writes both forms of the history; the risk function lists one day's
+/// partition of each and reads them (the line-level form for files written before the daily
+/// totals existed), and writes neither.
+#[test]
+fn the_history_the_ingest_writes_is_what_the_risk_run_may_list_and_read() {
+    use medistock_domain::lake;
+    let template = template();
+    let ingest = statements(&resource(&template, "IngestFunction"));
+    let risk = statements(&resource(&template, "RiskFunction"));
+    let day = chrono::NaiveDate::from_ymd_opt(2026, 11, 20).unwrap();
+    for (prefix, key) in [
+        (lake::DAILY, lake::daily_key(day, "gr-1", "abc")),
+        (lake::NORMALIZED, lake::normalized_key(day, "gr-1", "abc")),
+    ] {
+        let object = format!("{LAKE}/{key}");
+        assert!(allows(&ingest, "s3:PutObject", &object, None), "{key}");
+        assert!(allows(&risk, "s3:GetObject", &object, None), "{key}");
+        assert!(!allows(&risk, "s3:PutObject", &object, None), "{key}");
+        let partition = lake::partition_prefix(prefix, day);
+        assert!(allows(&risk, "s3:ListBucket", LAKE, Some(&partition)), "{partition}");
+    }
+    assert!(!allows(&risk, "s3:ListBucket", LAKE, Some("raw/")));
+}
+
 #[test]
 fn the_glue_table_declares_the_history_columns_the_code_writes() {
     let template = template();

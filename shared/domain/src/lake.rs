@@ -11,6 +11,9 @@ pub const RAW: &str = "raw/";
 pub const QUARANTINE: &str = "quarantine/";
 /// Normalized lines: `normalized/as_of=<date>/declarant=<id>/<sha256>.parquet`.
 pub const NORMALIZED: &str = "normalized/";
+/// Daily totals, one row per (reference, date) of a file, summed over its sites:
+/// `daily/as_of=<date>/declarant=<id>/<sha256>.parquet`. What the risk run reads.
+pub const DAILY: &str = "daily/";
 /// Daily risk snapshots: `risk/as_of=<date>/risk.parquet`.
 pub const RISK: &str = "risk/";
 /// Weekly syntheses: `reports/<week>/synthese.{html,csv}`.
@@ -39,6 +42,28 @@ pub fn oversize_quarantine_key(declarant: &str, at: DateTime<Utc>, ext: &str) ->
 /// Where a file's normalized lines are written, under the date its figures describe.
 pub fn normalized_key(as_of: NaiveDate, declarant: &str, sha256: &str) -> String {
     format!("{NORMALIZED}as_of={as_of}/declarant={declarant}/{sha256}.parquet")
+}
+
+/// Where a file's daily totals are written, beside its normalized lines.
+pub fn daily_key(as_of: NaiveDate, declarant: &str, sha256: &str) -> String {
+    format!("{DAILY}as_of={as_of}/declarant={declarant}/{sha256}.parquet")
+}
+
+/// The prefix of one day's partition under `prefix` (`normalized/`, `daily/`): listing it
+/// lists that day only.
+pub fn partition_prefix(prefix: &str, as_of: NaiveDate) -> String {
+    format!("{prefix}as_of={as_of}/")
+}
+
+/// The declarant and the file hash of a partitioned key
+/// (`<prefix>as_of=<date>/declarant=<id>/<sha256>.parquet`).
+pub fn partition_file<'k>(prefix: &str, key: &'k str) -> Option<(&'k str, &'k str)> {
+    let rest = key.strip_prefix(prefix)?.strip_prefix("as_of=")?;
+    let (_, rest) = rest.split_once('/')?;
+    let (declarant, file) = rest.strip_prefix("declarant=")?.split_once('/')?;
+    let sha256 = file.strip_suffix(".parquet")?;
+    (!declarant.is_empty() && !sha256.is_empty() && !sha256.contains('/'))
+        .then_some((declarant, sha256))
 }
 
 /// Where the risk snapshot of `as_of` is written.
@@ -99,6 +124,23 @@ mod tests {
             None
         );
         assert_eq!(partition_date(NORMALIZED, "normalized/as_of=hier/x"), None);
+    }
+
+    #[test]
+    fn a_day_is_listed_by_its_prefix_and_its_files_read_back() {
+        let day = NaiveDate::from_ymd_opt(2026, 11, 20).unwrap();
+        let key = daily_key(day, "gr-a", "abc");
+        assert!(key.starts_with(&partition_prefix(DAILY, day)));
+        assert!(!key.starts_with(&partition_prefix(DAILY, day.succ_opt().unwrap())));
+        assert_eq!(partition_date(DAILY, &key), Some(day));
+        assert_eq!(partition_file(DAILY, &key), Some(("gr-a", "abc")));
+        assert_eq!(
+            partition_file(NORMALIZED, &normalized_key(day, "lab-1", "f00")),
+            Some(("lab-1", "f00"))
+        );
+        assert_eq!(partition_file(DAILY, &normalized_key(day, "gr-a", "abc")), None);
+        assert_eq!(partition_file(DAILY, "daily/as_of=2026-11-20/gr-a/abc.parquet"), None);
+        assert_eq!(partition_file(DAILY, "daily/as_of=2026-11-20/declarant=/abc.parquet"), None);
     }
 
     #[test]

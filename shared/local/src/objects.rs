@@ -211,7 +211,13 @@ impl ObjectStore for LocalObjects {
         check_key(bucket)?;
         let base = self.root.join(bucket);
         let mut keys = Vec::new();
-        let mut stack = vec![base.clone()];
+        // The walk starts at the prefix's folder (`daily/as_of=…/` lists one day, not the lake).
+        let folder = prefix
+            .rsplit_once('/')
+            .map(|(folder, _)| folder)
+            .filter(|folder| check_key(folder).is_ok());
+        let start = folder.map_or_else(|| base.clone(), |folder| base.join(folder));
+        let mut stack = vec![start];
         while let Some(dir) = stack.pop() {
             let entries = match std::fs::read_dir(&dir) {
                 Ok(entries) => entries,

@@ -535,6 +535,16 @@ async fn objects_with_metadata(objects: &impl ObjectStore, bucket: &str) {
         objects.list(bucket, "quarantine/").await.unwrap(),
         ["quarantine/grossiste-a/copie é.csv"]
     );
+    // A prefix is a prefix of keys, not of folders: it may end inside a name.
+    for prefix in ["inbox/lab", "inbox/lab-b/", "inbox/lab-b/x"] {
+        assert_eq!(
+            objects.list(bucket, prefix).await.unwrap(),
+            ["inbox/lab-b/x.csv"],
+            "{prefix}"
+        );
+    }
+    assert!(objects.list(bucket, "inbox/lab-c/").await.unwrap().is_empty());
+    assert!(objects.list(bucket, "inbox/lab-b/y").await.unwrap().is_empty());
 }
 
 /// Two versions written under one key are each read as written, whatever the current one.

@@ -9,8 +9,9 @@
 //! 2. archive the raw bytes under `raw/` before anything else;
 //! 3. validate with the declarant taken from the key, never from the content;
 //! 4. rejected: copy to `quarantine/`; accepted: write the normalized lines as Parquet under
-//!    `normalized/`, then merge one position per reference, site by site (newer figures and
-//!    corrections of the same date win, older ones never; the same file again is a no-op);
+//!    `normalized/` and their daily totals per reference under `daily/`, then merge one
+//!    position per reference, site by site (newer figures and corrections of the same date
+//!    win, older ones never; the same file again is a no-op);
 //! 5. write the receipt (text + CSV of rejected lines) under `receipts/<declarant>/`;
 //! 6. mark the ledger entry applied or rejected.
 
@@ -28,6 +29,7 @@ use crate::declaration::receipt::{
     ApplySummary, duplicate_receipt_text, errors_csv, receipt_text_applied,
 };
 use crate::declaration::{Limits, ValidationContext, ValidationReport, oversized, validate};
+use crate::positions::daily::{daily_parquet, daily_rows};
 use crate::positions::{file_positions, normalized_parquet};
 use medistock_domain::paris_date;
 use medistock_domain::position::{Position, PositionWrite};
@@ -278,6 +280,17 @@ async fn process<O: ObjectStore, S: FileLedger + PositionStore>(
                     &metadata,
                 )
                 .await?;
+            let daily_key =
+                lake::daily_key(accepted.latest_date, inbox.declarant.as_str(), &sha256);
+            objects
+                .put(
+                    &settings.lake_bucket,
+                    &daily_key,
+                    accepted.daily,
+                    "application/vnd.apache.parquet",
+                    &metadata,
+                )
+                .await?;
             let writes = state.apply_positions(&accepted.positions).await?;
             let summary = summarise(&accepted.positions, &writes);
             write_receipt(objects, bucket, inbox, &report, now, Some(&summary)).await?;
@@ -346,7 +359,10 @@ struct Checked {
 
 struct Accepted {
     positions: Vec<Position>,
+    /// The normalized lines (line-level history, for Athena and audits).
     parquet: Vec<u8>,
+    /// The daily totals (what the risk run reads).
+    daily: Vec<u8>,
     latest_date: NaiveDate,
 }
 
@@ -382,6 +398,12 @@ async fn checked_off_the_runtime(
                         .max()
                         .unwrap_or_else(|| paris_date(now)),
                     parquet: normalized_parquet(&lines, inbox.declarant.as_str(), &sha256)?,
+                    daily: daily_parquet(
+                        &daily_rows(&lines)?,
+                        inbox.declarant.as_str(),
+                        &sha256,
+                        uploaded_at,
+                    )?,
                     positions,
                 })
             }

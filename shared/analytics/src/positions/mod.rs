@@ -2,6 +2,8 @@
 //! the history every risk computation reads. A wholesaler declares one line per depot; a
 //! position is per (reference, declarant) and keeps each site's newest figures.
 
+pub mod daily;
+
 use chrono::{DateTime, NaiveDate, Utc};
 use medistock_domain::position::{Position, SiteFigures, Supply};
 use medistock_domain::{Cip13, DeclarantId};

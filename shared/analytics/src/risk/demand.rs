@@ -1,14 +1,14 @@
 //! End-market demand per reference: wholesalers' outflow when they declare it (it is what
-//! pharmacies order), else manufacturers'. Built with polars from the normalized history;
+//! pharmacies order), else manufacturers'. Built from the daily totals of the files;
 //! smoothed with exponential time weights (28-day scale) and a trend ratio (7-day mean over
 //! 28-day mean) that catches an epidemic onset.
 
 use std::collections::{BTreeMap, HashMap};
+use std::ops::RangeInclusive;
 
 use chrono::NaiveDate;
-use polars::prelude::*;
 
-use crate::declaration::cells::date_from_epoch_days;
+use crate::positions::daily::{Combined, DailyRow, combine};
 use medistock_domain::{Cip13, DeclarantType};
 
 /// Time scale of the smoothing, in days.
@@ -29,75 +29,66 @@ pub struct DemandEstimate {
     pub observations: usize,
 }
 
-/// Daily demand observations per reference from normalized history (columns `cip13`,
-/// `date_stock`, `daily_outflow`, `declarant`, `site`, `source_sha256`), given each
-/// declarant's type. For one declarant, reference and date: each site's outflow is averaged
-/// over the files that declare it (a file sent again), then the sites are added (one line per
-/// depot; a correction file that lists only the site it corrects does not halve the others);
-/// the result is summed over declarants of the type that measures demand.
-pub fn demand_series(
-    history: &DataFrame,
-    kinds: &HashMap<String, DeclarantType>,
-) -> PolarsResult<BTreeMap<Cip13, Vec<(NaiveDate, f64)>>> {
-    let site = if history.column("site").is_ok() {
-        col("site").fill_null(lit(""))
-    } else {
-        lit("")
-    };
-    let per_declarant = history
-        .clone()
-        .lazy()
-        .filter(col("daily_outflow").is_not_null())
-        .with_column(site.alias("site"))
-        // A site has one line per file (validation refuses conflicting duplicates): the mean
-        // over files is the sum over lines divided by the number of files.
-        .group_by([
-            col("cip13"),
-            col("date_stock"),
-            col("declarant"),
-            col("site"),
-        ])
-        .agg([(col("daily_outflow").sum()
-            / col("source_sha256").n_unique().cast(DataType::Float64))
-        .alias("daily_outflow")])
-        .group_by([col("cip13"), col("date_stock"), col("declarant")])
-        .agg([col("daily_outflow").sum()])
-        .sort(
-            ["cip13", "date_stock", "declarant"],
-            SortMultipleOptions::default(),
-        )
-        .collect()?;
-    let cips = per_declarant.column("cip13")?.str()?;
-    let dates = per_declarant.column("date_stock")?.cast(&DataType::Int32)?;
-    let dates = dates.i32()?;
-    let declarants = per_declarant.column("declarant")?.str()?;
-    let outflows = per_declarant.column("daily_outflow")?.f64()?;
-    // (cip13, date) -> (wholesalers' sum, manufacturers' sum)
-    let mut sums: BTreeMap<(Cip13, NaiveDate), (Option<f64>, Option<f64>)> = BTreeMap::new();
-    for i in 0..per_declarant.height() {
-        let (Some(cip), Some(date), Some(declarant), Some(outflow)) = (
-            cips.get(i),
-            dates.get(i).and_then(date_from_epoch_days),
-            declarants.get(i),
-            outflows.get(i),
-        ) else {
-            continue;
-        };
-        let Ok(cip) = Cip13::parse(cip) else { continue };
-        let entry = sums.entry((cip, date)).or_default();
-        match kinds.get(declarant) {
-            Some(DeclarantType::Grossiste) => entry.0 = Some(entry.0.unwrap_or(0.0) + outflow),
-            Some(DeclarantType::Exploitant) => entry.1 = Some(entry.1.unwrap_or(0.0) + outflow),
-            _ => {}
+/// Daily demand observations per reference, built declarant by declarant from the daily
+/// totals of their files ([`crate::positions::daily`]): for one declarant, reference and date,
+/// its files are combined in the order they were received ([`combine`]: sites listed apart add
+/// up, a later file corrects an earlier one); the result is summed over the declarants of the
+/// type that measures demand (wholesalers when any declares, else manufacturers).
+#[derive(Debug, Default)]
+pub struct DemandSeries {
+    /// (reference, date) → (wholesalers' sum, manufacturers' sum).
+    sums: HashMap<(Cip13, NaiveDate), (Option<f64>, Option<f64>)>,
+}
+
+/// One file's daily rows and when it was received (milliseconds since the epoch; `None` for
+/// history written before reception times were kept: such files come first, in key order).
+pub type DailyFile = (Option<i64>, Vec<DailyRow>);
+
+impl DemandSeries {
+    /// Adds one declarant's files (any order), keeping the dates within `window`. Declarants
+    /// of another type than wholesaler or manufacturer do not measure demand.
+    pub fn add_declarant(
+        &mut self,
+        kind: DeclarantType,
+        mut files: Vec<DailyFile>,
+        window: RangeInclusive<NaiveDate>,
+    ) {
+        if !matches!(kind, DeclarantType::Grossiste | DeclarantType::Exploitant) {
+            return;
+        }
+        files.sort_by_key(|(received, _)| *received);
+        let mut combined: HashMap<(Cip13, NaiveDate), Combined> = HashMap::new();
+        for (_, rows) in &files {
+            for row in rows.iter().filter(|r| window.contains(&r.date)) {
+                let key = (row.cip13, row.date);
+                if let Some(next) = combine(combined.get(&key).copied(), row) {
+                    combined.insert(key, next);
+                }
+            }
+        }
+        for (key, c) in combined {
+            let entry = self.sums.entry(key).or_default();
+            let slot = match kind {
+                DeclarantType::Grossiste => &mut entry.0,
+                _ => &mut entry.1,
+            };
+            *slot = Some(slot.unwrap_or(0.0) + c.daily_outflow);
         }
     }
-    let mut series: BTreeMap<Cip13, Vec<(NaiveDate, f64)>> = BTreeMap::new();
-    for ((cip, date), (wholesalers, manufacturers)) in sums {
-        if let Some(value) = wholesalers.or(manufacturers) {
-            series.entry(cip).or_default().push((date, value));
+
+    /// The observations of each reference, by date.
+    pub fn finish(self) -> BTreeMap<Cip13, Vec<(NaiveDate, f64)>> {
+        let mut series: BTreeMap<Cip13, Vec<(NaiveDate, f64)>> = BTreeMap::new();
+        for ((cip, date), (wholesalers, manufacturers)) in self.sums {
+            if let Some(value) = wholesalers.or(manufacturers) {
+                series.entry(cip).or_default().push((date, value));
+            }
         }
+        for observations in series.values_mut() {
+            observations.sort_by_key(|(date, _)| *date);
+        }
+        series
     }
-    Ok(series)
 }
 
 /// The demand estimate at `as_of` from dated observations (any order); `None` without any
@@ -172,85 +163,75 @@ mod tests {
         );
     }
 
+    fn daily(day: u32, outflow: f64, sites: &[&str]) -> DailyRow {
+        use crate::positions::daily::site_bit;
+        DailyRow {
+            cip13: Cip13::parse("3400949497294").unwrap(),
+            date: d(day),
+            stock: 0,
+            held_stock: 0,
+            daily_outflow: Some(outflow),
+            supply_quantity: None,
+            sites: sites.len() as u32,
+            site_mask: sites.iter().fold(0, |m, s| m | site_bit(s)),
+        }
+    }
+
     #[test]
-    fn demand_series_adds_sites_prefers_wholesalers_and_averages_resent_files() {
-        let days = |ds: &[u32]| {
-            Int32Chunked::from_iter_values(
-                "date_stock".into(),
-                ds.iter()
-                    .map(|x| crate::declaration::cells::epoch_days(d(*x))),
-            )
-            .into_date()
-            .into_column()
-        };
-        let history = DataFrame::new(
-            6,
+    fn demand_adds_declarants_prefers_wholesalers_and_takes_the_latest_file() {
+        let window = d(1)..=d(30);
+        let mut series = DemandSeries::default();
+        // 16 Nov: wholesaler A's two depots (30 + 15 in one file) and wholesaler B (20).
+        series.add_declarant(
+            DeclarantType::Grossiste,
+            vec![(Some(1), vec![daily(16, 45.0, &["Lyon", "Lille"])])],
+            window.clone(),
+        );
+        series.add_declarant(
+            DeclarantType::Grossiste,
+            vec![(Some(2), vec![daily(16, 20.0, &[""])])],
+            window.clone(),
+        );
+        // The manufacturer: ignored on the 16th, where wholesalers declare; on the 23rd, two
+        // files for the day, listed in any order: the later one (received at 9) corrects.
+        series.add_declarant(
+            DeclarantType::Exploitant,
             vec![
-                StringChunked::from_iter_values("cip13".into(), ["3400949497294"; 6].into_iter())
-                    .into_column(),
-                days(&[16, 16, 16, 16, 23, 23]),
-                StringChunked::from_iter_values(
-                    "declarant".into(),
-                    ["gr-a", "gr-a", "gr-b", "lab-c", "lab-c", "lab-c"].into_iter(),
-                )
-                .into_column(),
-                StringChunked::from_iter_values(
-                    "source_sha256".into(),
-                    ["a", "a", "b", "c", "c1", "c2"].into_iter(),
-                )
-                .into_column(),
-                Float64Chunked::from_iter_values(
-                    "daily_outflow".into(),
-                    [30.0, 15.0, 20.0, 99.0, 40.0, 60.0].into_iter(),
-                )
-                .into_column(),
+                (Some(9), vec![daily(23, 60.0, &[""])]),
+                (Some(5), vec![daily(16, 99.0, &[""]), daily(23, 40.0, &[""])]),
             ],
-        )
-        .unwrap();
-        let kinds = HashMap::from([
-            ("gr-a".to_owned(), DeclarantType::Grossiste),
-            ("gr-b".to_owned(), DeclarantType::Grossiste),
-            ("lab-c".to_owned(), DeclarantType::Exploitant),
-        ]);
-        let series = demand_series(&history, &kinds).unwrap();
+            window.clone(),
+        );
+        // Another type, and a date outside the window: nothing.
+        series.add_declarant(
+            DeclarantType::Autre,
+            vec![(Some(3), vec![daily(24, 500.0, &[""])])],
+            window.clone(),
+        );
+        series.add_declarant(
+            DeclarantType::Grossiste,
+            vec![(Some(3), vec![daily(29, 7.0, &[""])])],
+            d(1)..=d(28),
+        );
         let cip = Cip13::parse("3400949497294").unwrap();
-        // 16 Nov: wholesaler A's two depots (30 + 15) and wholesaler B (20); 23 Nov: only the
-        // manufacturer, with two files for the day: averaged.
-        assert_eq!(series[&cip], [(d(16), 65.0), (d(23), 50.0)]);
+        assert_eq!(series.finish()[&cip], [(d(16), 65.0), (d(23), 60.0)]);
     }
 
     #[test]
     fn a_correction_file_listing_one_site_does_not_halve_the_others() {
         // File "a": Lyon 30 (its Lille line was refused); file "b": the corrected Lille line
         // alone, same date. Demand is Lyon + Lille, not their average over two files.
-        let history = DataFrame::new(
-            2,
+        let mut series = DemandSeries::default();
+        series.add_declarant(
+            DeclarantType::Grossiste,
             vec![
-                StringChunked::from_iter_values("cip13".into(), ["3400949497294"; 2].into_iter())
-                    .into_column(),
-                Int32Chunked::from_iter_values(
-                    "date_stock".into(),
-                    [16, 16]
-                        .into_iter()
-                        .map(|x| crate::declaration::cells::epoch_days(d(x))),
-                )
-                .into_date()
-                .into_column(),
-                StringChunked::from_iter_values("declarant".into(), ["gr-a"; 2].into_iter())
-                    .into_column(),
-                StringChunked::from_iter_values("site".into(), ["Lyon", "Lille"].into_iter())
-                    .into_column(),
-                StringChunked::from_iter_values("source_sha256".into(), ["a", "b"].into_iter())
-                    .into_column(),
-                Float64Chunked::from_iter_values("daily_outflow".into(), [30.0, 20.0].into_iter())
-                    .into_column(),
+                (Some(1), vec![daily(16, 30.0, &["Lyon"])]),
+                (Some(2), vec![daily(16, 20.0, &["Lille"])]),
             ],
-        )
-        .unwrap();
-        let kinds = HashMap::from([("gr-a".to_owned(), DeclarantType::Grossiste)]);
-        let series = demand_series(&history, &kinds).unwrap();
+            d(1)..=d(30),
+        );
         let cip = Cip13::parse("3400949497294").unwrap();
-        assert_eq!(series[&cip], [(d(16), 50.0)]);
+        assert_eq!(series.finish()[&cip], [(d(16), 50.0)]);
     }
 
     #[test]

@@ -13,7 +13,7 @@ mod outbox;
 mod run;
 
 pub use assess::{Assessment, QualityFlag, ReferenceInput, assess};
-pub use demand::{DemandEstimate, demand_series, estimate_demand};
+pub use demand::{DailyFile, DemandEstimate, DemandSeries, estimate_demand};
 pub use group::{GroupAssessment, assess_groups};
 pub use level::{Thresholds, level_after};
 pub use outbox::{Alternatives, RunChanges, outbox_records};

@@ -1,9 +1,9 @@
 //! The risk run: every reference in scope assessed at `as_of` from the positions held and the
-//! normalized history, compared with the stored level; a RISK item written per reference
+//! daily totals of the look-back window, compared with the stored level; a RISK item written per reference
 //! (conditional on its version), an outbox record per announced transition (deterministic
 //! key: a rerun or a concurrent run never alerts twice), and a Parquet snapshot.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::io::Cursor;
 
 use chrono::{DateTime, Days, NaiveDate, Utc};
@@ -14,10 +14,10 @@ use serde::Serialize;
 use super::alert::{AlertTopics, is_announced};
 use super::assess::{Assessment, ReferenceInput, assess};
 use super::config::RiskConfig;
-use super::demand::{LOOKBACK_DAYS, demand_series};
+use super::demand::{DailyFile, DemandSeries, LOOKBACK_DAYS};
 use super::group::{GroupAssessment, assess_groups};
 use super::outbox::{RunChanges, outbox_records};
-use crate::declaration::cells::epoch_days;
+use crate::positions::daily::{daily_rows, read_daily_parquet};
 use medistock_domain::Level;
 use medistock_domain::store::{
     AlertOutbox, GROUP_SUBJECT_PREFIX, ObjectStore, PositionStore, RiskItem, RiskStore, StoreError,
@@ -135,17 +135,13 @@ pub async fn run_risk<O: ObjectStore, S: PositionStore + RiskStore + AlertOutbox
         .into_iter()
         .map(|item| (item.subject.clone(), item))
         .collect();
-    let history = load_history(objects, run.lake_bucket, as_of).await?;
+    let series = load_demand(objects, run.lake_bucket, as_of, &run.config.kinds).await?;
     let config = run.config.clone();
     let scope = scope.clone();
     let previous_levels: BTreeMap<String, Level> =
         previous.iter().map(|(k, v)| (k.clone(), v.level)).collect();
     let (assessments, groups) = tokio::task::spawn_blocking(
         move || -> Result<(Vec<Assessment>, Vec<GroupAssessment>), RiskError> {
-            let series = match history {
-                Some(frame) => demand_series(&frame, &config.kinds)?,
-                None => BTreeMap::new(),
-            };
             let mut by_reference: BTreeMap<
                 Cip13,
                 Vec<(medistock_domain::position::Position, DeclarantType)>,
@@ -338,63 +334,101 @@ fn risk_item(
     Ok((item, held.map(|h| h.version)))
 }
 
-/// The normalized history visible on `as_of` (partitions of the look-back window), with the
-/// columns the demand needs.
-async fn load_history<O: ObjectStore>(
+/// Objects read at once while loading the history.
+const READ_CONCURRENCY: usize = 16;
+
+/// The demand observations visible on `as_of`: the daily totals of the look-back window's
+/// partitions only (one listing per day), read declarant by declarant so that memory follows
+/// references and days, not files or depots. A file whose daily totals are missing (history
+/// written before they existed) is summed from its normalized lines instead.
+async fn load_demand<O: ObjectStore>(
     objects: &O,
     lake: &str,
     as_of: NaiveDate,
-) -> Result<Option<DataFrame>, RiskError> {
+    kinds: &HashMap<String, DeclarantType>,
+) -> Result<BTreeMap<Cip13, Vec<(NaiveDate, f64)>>, RiskError> {
     let from = as_of
         .checked_sub_days(Days::new(LOOKBACK_DAYS as u64))
         .unwrap_or(as_of);
-    let mut frames = Vec::new();
-    for key in objects.list(lake, lake::NORMALIZED).await? {
-        let partition = lake::partition_date(lake::NORMALIZED, &key);
-        if !partition.is_some_and(|d| d >= from && d <= as_of) {
-            continue;
-        }
-        if let Some(object) = objects.get(lake, &key).await? {
-            frames.push(object.bytes);
-        }
+    let days: Vec<NaiveDate> = from.iter_days().take_while(|d| *d <= as_of).collect();
+    let prefixes: Vec<String> = days
+        .iter()
+        .flat_map(|day| {
+            [
+                lake::partition_prefix(lake::DAILY, *day),
+                lake::partition_prefix(lake::NORMALIZED, *day),
+            ]
+        })
+        .collect();
+    let mut listings = Vec::with_capacity(prefixes.len());
+    for prefix in &prefixes {
+        listings.push(objects.list(lake, prefix));
     }
-    if frames.is_empty() {
-        return Ok(None);
-    }
-    let limit = epoch_days(as_of);
-    tokio::task::spawn_blocking(move || -> Result<Option<DataFrame>, RiskError> {
-        let mut all: Option<DataFrame> = None;
-        for bytes in frames {
-            let frame = ParquetReader::new(Cursor::new(bytes)).finish()?;
-            // History written before sites were read has no `site` column: one site.
-            let site = if frame.schema().contains("site") {
-                col("site")
-            } else {
-                lit(NULL).cast(DataType::String).alias("site")
-            };
-            let frame = frame
-                .lazy()
-                .select([
-                    col("cip13"),
-                    col("date_stock"),
-                    col("declarant"),
-                    col("daily_outflow"),
-                    site,
-                    col("source_sha256"),
-                ])
-                .filter(col("date_stock").cast(DataType::Int32).lt_eq(lit(limit)))
-                .collect()?;
-            match all.as_mut() {
-                Some(acc) => {
-                    acc.vstack_mut(&frame)?;
+    let listed: Vec<Vec<String>> = stream::iter(listings)
+        .buffered(READ_CONCURRENCY)
+        .try_collect()
+        .await?;
+    let measures_demand = |declarant: &str| {
+        matches!(
+            kinds.get(declarant),
+            Some(DeclarantType::Grossiste | DeclarantType::Exploitant)
+        )
+    };
+    // Per declarant: (key, whether it holds daily totals).
+    let mut by_declarant: BTreeMap<String, Vec<(String, bool)>> = BTreeMap::new();
+    for pair in listed.chunks(2) {
+        let [daily, lines] = pair else { continue };
+        let summed: HashSet<(&str, &str)> = daily
+            .iter()
+            .filter_map(|k| lake::partition_file(lake::DAILY, k))
+            .collect();
+        for key in daily {
+            if let Some((declarant, _)) = lake::partition_file(lake::DAILY, key) {
+                if measures_demand(declarant) {
+                    by_declarant.entry(declarant.to_owned()).or_default().push((key.clone(), true));
                 }
-                None => all = Some(frame),
             }
         }
-        Ok(all)
-    })
-    .await
-    .unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()))
+        for key in lines {
+            if let Some(file) = lake::partition_file(lake::NORMALIZED, key) {
+                if measures_demand(file.0) && !summed.contains(&file) {
+                    by_declarant.entry(file.0.to_owned()).or_default().push((key.clone(), false));
+                }
+            }
+        }
+    }
+    let mut series = DemandSeries::default();
+    for (declarant, keys) in by_declarant {
+        let Some(kind) = kinds.get(&declarant).copied() else { continue };
+        let mut reads = Vec::with_capacity(keys.len());
+        for (key, daily) in &keys {
+            reads.push(async move {
+                let object = objects.get(lake, key).await?;
+                Ok::<_, StoreError>(object.map(|o| (o.bytes, *daily)))
+            });
+        }
+        let blobs: Vec<Option<(Vec<u8>, bool)>> = stream::iter(reads)
+            .buffered(READ_CONCURRENCY)
+            .try_collect()
+            .await?;
+        let files = tokio::task::spawn_blocking(move || -> Result<Vec<DailyFile>, RiskError> {
+            let mut files = Vec::with_capacity(blobs.len());
+            for (bytes, daily) in blobs.into_iter().flatten() {
+                files.push(if daily {
+                    let (rows, received) = read_daily_parquet(bytes)?;
+                    (received, rows)
+                } else {
+                    let lines = ParquetReader::new(Cursor::new(bytes)).finish()?;
+                    (None, daily_rows(&lines)?)
+                });
+            }
+            Ok(files)
+        })
+        .await
+        .unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()))?;
+        series.add_declarant(kind, files, from..=as_of);
+    }
+    Ok(series.finish())
 }
 
 fn snapshot_parquet(assessments: &[Assessment]) -> Result<Vec<u8>, RiskError> {

@@ -478,3 +478,66 @@ async fn references_of_one_group_escalating_together_make_one_message() {
             .is_some()
     );
 }
+
+/// The run reads the daily totals the ingest writes beside the lines; for files written before
+/// them (line-level history only) it sums the lines itself, to the same demand. Two depots, a
+/// refused line sent again alone, a file sent again with new figures, a manufacturer's file:
+/// the demand is the same both ways, and older partitions than the look-back are not read.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn demand_from_daily_totals_equals_demand_from_the_lines() {
+    const HEADER: &str = "cip13;date_stock;stock;sorties;periode_jours;site\n";
+    let files: [(&str, &str, String, u32); 6] = [
+        ("gr-b", "j10.csv", format!("{HEADER}3400949497294;2026-11-10;900;70;1;Lyon\n3400949497294;2026-11-10;800;40;1;Lille\n"), 10),
+        ("gr-b", "j12.csv", format!("{HEADER}3400949497294;2026-11-12;850;60;1;Lyon\n"), 12),
+        ("gr-b", "j12-lille.csv", format!("{HEADER}3400949497294;2026-11-12;750;50;1;Lille\n"), 12),
+        ("gr-b", "j14.csv", format!("{HEADER}3400949497294;2026-11-14;800;80;1;Lyon\n3400949497294;2026-11-14;700;60;1;Lille\n"), 14),
+        ("gr-b", "j14-bis.csv", format!("{HEADER}3400949497294;2026-11-14;800;90;1;Lyon\n3400949497294;2026-11-14;700;70;1;Lille\n"), 14),
+        ("lab-a", "s46.csv", format!("{HEADER}3400949497706;2026-11-14;5000;700;7;\n"), 15),
+    ];
+    let config = config();
+    let run = RiskRun {
+        lake_bucket: "lac",
+        topics: &topics(),
+        config: &config,
+    };
+    let mut demands = Vec::new();
+    for lines_only in [false, true] {
+        let dir = tempfile::tempdir().unwrap();
+        let backend = LocalBackend::open(dir.path()).unwrap();
+        let (objects, state) = (&backend.objects, &backend.state);
+        for (declarant, name, text, d) in &files {
+            declare(objects, state, declarant, name, text, *d).await;
+        }
+        let daily = objects.list("lac", "daily/").await.unwrap();
+        assert_eq!(daily.len(), files.len(), "one daily object per file: {daily:?}");
+        if lines_only {
+            std::fs::remove_dir_all(dir.path().join("lac").join("daily")).unwrap();
+            assert!(objects.list("lac", "daily/").await.unwrap().is_empty());
+        }
+        let outcome = run_risk(objects, state, &run, &Scope::All, day(16), true, at(16))
+            .await
+            .unwrap();
+        let demand = |cip: &str| {
+            outcome
+                .assessments
+                .iter()
+                .find(|a| a.cip13.as_str() == cip)
+                .and_then(|a| a.demand)
+        };
+        demands.push((demand("3400949497294"), demand("3400949497706")));
+        // 74 days later, every file is older than the look-back: no observation is read, and
+        // demand falls back to the outflow the positions hold (90 + 70).
+        let later = run_risk(objects, state, &run, &Scope::All, day(16) + Duration::days(74), true, at(16))
+            .await
+            .unwrap();
+        let x30 = later.assessments.iter().find(|a| a.cip13.as_str() == "3400949497294").unwrap();
+        assert_eq!(x30.demand, Some(160.0), "{x30:?}");
+    }
+    // 10th: 110; 12th: 60 + 50 (two files, two depots); 14th: 160 (the second file replaces
+    // the first). Time-weighted, between 110 and 160. The manufacturer: 100 a day.
+    let (x30, x90) = demands[0];
+    let x30 = x30.unwrap();
+    assert!(x30 > 110.0 && x30 < 160.0, "{x30}");
+    assert_eq!(x90, Some(100.0));
+    assert_eq!(demands[0], demands[1], "the same demand from lines and from daily totals");
+}
