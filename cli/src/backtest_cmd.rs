@@ -116,16 +116,19 @@ fn read_truth(path: &Path) -> anyhow::Result<BTreeMap<Cip13, NaiveDate>> {
     Ok(truth)
 }
 
-/// A declaration file to replay: its declarant, name and bytes.
-type DatedFile = (DeclarantId, String, Vec<u8>);
+/// A declaration file to replay: its declarant, name and path (read on its day, so that a
+/// year of national files is never held in memory at once).
+type DatedFile = (DeclarantId, String, PathBuf);
 
-/// Declaration files by the day they became known: the latest `date_stock` of their lines.
 /// The arrival day a replayed file's name may start with: `2026-11-23__stocks.csv`.
 fn arrival_day(name: &str) -> Option<NaiveDate> {
     let (day, _) = name.split_once("__")?;
     NaiveDate::parse_from_str(day, "%Y-%m-%d").ok()
 }
 
+/// Declaration files by the day they became known: the arrival day their name starts with,
+/// else the latest `date_stock` of their lines (a file whose lines are all refused and that
+/// names no arrival day is not replayed).
 fn dated_files(inbox: &Path) -> anyhow::Result<BTreeMap<NaiveDate, Vec<DatedFile>>> {
     let limits = Limits::default();
     let far = NaiveDate::from_ymd_opt(9999, 12, 31).unwrap_or_default();
@@ -138,25 +141,31 @@ fn dated_files(inbox: &Path) -> anyhow::Result<BTreeMap<NaiveDate, Vec<DatedFile
         for file in std::fs::read_dir(dir.path())? {
             let file = file?;
             let name = file.file_name().to_string_lossy().into_owned();
-            let bytes = std::fs::read(file.path())?;
-            let ctx = ValidationContext {
-                declarant: Some(&declarant),
-                today: far,
-                limits: &limits,
-                catalogue: None,
+            let day = match arrival_day(&name) {
+                Some(arrived) => Some(arrived),
+                None => {
+                    let bytes = std::fs::read(file.path())?;
+                    let ctx = ValidationContext {
+                        declarant: Some(&declarant),
+                        today: far,
+                        limits: &limits,
+                        catalogue: None,
+                    };
+                    validate(&bytes, &name, &ctx)?
+                        .lines
+                        .as_ref()
+                        .and_then(medistock_analytics::positions::latest_date)
+                }
             };
-            let lines = validate(&bytes, &name, &ctx)?.lines;
-            if let Some(day) = lines
-                .as_ref()
-                .and_then(medistock_analytics::positions::latest_date)
-            {
-                // A file that arrived after the day it describes is known from its arrival.
-                let day = arrival_day(&name).map_or(day, |arrived| arrived.max(day));
+            if let Some(day) = day {
                 out.entry(day)
                     .or_default()
-                    .push((declarant.clone(), name, bytes));
+                    .push((declarant.clone(), name, file.path()));
             }
         }
+    }
+    for files in out.values_mut() {
+        files.sort();
     }
     Ok(out)
 }
@@ -182,10 +191,12 @@ async fn replay(
         let Some(day) = first.checked_add_days(Days::new(t)) else {
             break;
         };
-        let dropped: Vec<DayFile<'_>> = files
-            .get(&day)
-            .map(Vec::as_slice)
-            .unwrap_or_default()
+        let mut contents = Vec::new();
+        for (declarant, name, path) in files.get(&day).map(Vec::as_slice).unwrap_or_default() {
+            let bytes = std::fs::read(path).with_context(|| path.display().to_string())?;
+            contents.push((declarant, name, bytes));
+        }
+        let dropped: Vec<DayFile<'_>> = contents
             .iter()
             .map(|(declarant, name, bytes)| DayFile {
                 declarant: declarant.as_str(),

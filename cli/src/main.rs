@@ -9,6 +9,7 @@ mod declarants_cmd;
 mod demo_cmd;
 mod exit;
 mod ingest_cmd;
+mod national_cmd;
 mod recompute_cmd;
 mod replay;
 mod report_cmd;
@@ -63,6 +64,11 @@ enum Command {
     /// déclarations qu'elle produit, avec les ruptures réelles, dans un dossier à rejouer par
     /// medistock backtest.
     Simulate(simulate_cmd::SimulateArgs),
+    /// Écrit un jeu de déclarations à l'échelle nationale (jusqu'à 20 000 références, les
+    /// fichiers quotidiens des grossistes pour chacun de leurs dépôts, les fichiers
+    /// hebdomadaires des laboratoires, quelques ruptures réelles) pour mesurer l'ingestion, le
+    /// calcul du risque, le rejeu et la synthèse à l'échelle de la France.
+    National(national_cmd::NationalArgs),
     /// Vérifie des fichiers de déclaration (CSV ou XLSX) et affiche l'accusé de réception.
     ///
     /// Codes de sortie : 0 tout est accepté ; 3 des lignes sont en erreur mais aucun fichier
@@ -112,6 +118,7 @@ async fn main() -> ExitCode {
         Command::Demo(args) => demo_cmd::run(&cli.data_dir, &args).await,
         Command::Backtest(args) => backtest_cmd::run(&args).await,
         Command::Simulate(args) => simulate_cmd::run(&args),
+        Command::National(args) => national_cmd::run(&args),
         Command::Validate(args) => validate_cmd::run(&cli.data_dir, &args),
         Command::Catalogue(cmd) => catalogue_cmd::run(&cli.data_dir, &cmd).await,
         Command::Ingest(args) => ingest_cmd::run(&cli.data_dir, &args).await,

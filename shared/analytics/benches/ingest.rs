@@ -1,16 +1,24 @@
-//! A wholesaler-sized file ingested end to end on the local backend: read, hash, archive,
-//! validate, Parquet history, one conditional write per reference, receipt, ledger.
+//! A wholesaler's file ingested on the local backend, phase by phase, then end to end: read,
+//! hash, archive, validate, line-level and daily history, one conditional write per
+//! reference, receipt, ledger.
 //!
 //! ```sh
-//! cargo bench -p medistock-analytics --bench ingest            # 1,000,000 lines
+//! cargo bench --profile release -p medistock-analytics --bench ingest     # generated, 1,000,000 lines
+//! MEDISTOCK_BENCH_FILE=national.csv cargo bench --profile release -p medistock-analytics --bench ingest
 //! ```
+//! (`medistock national --references 20000 --wholesalers 1 --depots 180 --manufacturers 0
+//! --days 1` writes a national file of 3.6 M lines; `scripts/bench-national.sh` runs it beside
+//! DuckDB.) Each phase prints its time and its own peak memory (VmHWM, reset before it).
 //! Also prints the requests the AWS adapters would send for the same file.
 
 use std::time::Instant;
 
 use chrono::{Duration, Utc};
-use medistock_analytics::declaration::Limits;
+use medistock_analytics::declaration::{Limits, ValidationContext, validate};
 use medistock_analytics::ingest::{IngestOutcome, IngestSettings, ingest_object};
+use medistock_analytics::positions::daily::{daily_parquet, daily_rows};
+use medistock_analytics::positions::{file_positions, normalized_parquet};
+use medistock_domain::DeclarantId;
 use medistock_domain::store::ObjectStore;
 use medistock_local::{INBOX_BUCKET, LAKE_BUCKET, LocalBackend};
 
@@ -20,13 +28,75 @@ use common::wholesaler_csv;
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-fn main() {
-    let lines: usize = std::env::var("MEDISTOCK_BENCH_LINES")
+fn status_mb(field: &str) -> f64 {
+    std::fs::read_to_string("/proc/self/status")
         .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(1_000_000);
-    let bytes = wholesaler_csv(lines);
+        .and_then(|status| {
+            let line = status.lines().find(|l| l.starts_with(field))?.to_owned();
+            line.split_whitespace().nth(1)?.parse::<f64>().ok()
+        })
+        .map_or(f64::NAN, |kb| kb / 1024.0)
+}
+
+/// Resets the peak to the current resident size (Linux), so that a phase's peak is its own.
+fn reset_peak() {
+    let _ = std::fs::write("/proc/self/clear_refs", "5");
+}
+
+fn phase<T>(name: &str, f: impl FnOnce() -> T) -> T {
+    let rss = status_mb("VmRSS:");
+    reset_peak();
+    let start = Instant::now();
+    let value = f();
+    println!(
+        "  {name:<38} {:>7.3} s   pointe {:>6.0} Mo (+{:.0} Mo)",
+        start.elapsed().as_secs_f64(),
+        status_mb("VmHWM:"),
+        status_mb("VmHWM:") - rss
+    );
+    value
+}
+
+fn main() {
+    let bytes = match std::env::var("MEDISTOCK_BENCH_FILE") {
+        Ok(path) => std::fs::read(&path).expect("MEDISTOCK_BENCH_FILE"),
+        Err(_) => wholesaler_csv(
+            std::env::var("MEDISTOCK_BENCH_LINES")
+                .ok()
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(1_000_000),
+        ),
+    };
     let mb = bytes.len() as f64 / 1e6;
+    let declarant = DeclarantId::parse("gr-1").expect("id");
+    let limits = Limits::default();
+    let now = Utc::now();
+    println!("fichier : {mb:.1} Mo ; mémoire résidente au départ {:.0} Mo", status_mb("VmRSS:"));
+    println!("par étape (dans le processus, le fichier déjà en mémoire) :");
+    let ctx = ValidationContext {
+        declarant: Some(&declarant),
+        today: medistock_domain::paris_date(now),
+        limits: &limits,
+        catalogue: None,
+    };
+    let validation = phase("lecture et validation", || validate(&bytes, "national.csv", &ctx).expect("validate"));
+    let lines = validation.lines.expect("accepted");
+    let count = lines.height();
+    let positions = phase("positions par référence", || {
+        file_positions(&lines, &declarant, "bench", now).expect("positions")
+    });
+    let parquet = phase("historique par ligne (Parquet)", || normalized_parquet(&lines, "gr-1", "bench").expect("parquet"));
+    let daily = phase("totaux quotidiens (Parquet)", || {
+        daily_parquet(&daily_rows(&lines).expect("rows"), "gr-1", "bench", now).expect("daily")
+    });
+    println!(
+        "  {count} lignes, {} références ; Parquet {:.1} Mo par ligne, {:.2} Mo de totaux quotidiens",
+        positions.len(),
+        parquet.len() as f64 / 1e6,
+        daily.len() as f64 / 1e6
+    );
+    drop((lines, positions, parquet, daily));
+
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -34,26 +104,29 @@ fn main() {
     runtime.block_on(async {
         let dir = tempfile::tempdir().expect("tempdir");
         let backend = LocalBackend::open(dir.path()).expect("backend");
-        let key = "inbox/grossiste-a/stocks.csv";
+        let key = "inbox/gr-1/stocks.csv";
         backend.objects.put(INBOX_BUCKET, key, bytes, "text/csv", &Default::default()).await.expect("drop");
         let settings =
             IngestSettings { lake_bucket: LAKE_BUCKET.into(), limits: Limits::default(), lease: Duration::minutes(5), catalogue: None };
+        let rss = status_mb("VmRSS:");
+        reset_peak();
         let start = Instant::now();
         let outcome = ingest_object(&backend.objects, &backend.state, &settings, INBOX_BUCKET, key, Utc::now())
             .await
             .expect("ingest");
         let elapsed = start.elapsed().as_secs_f64();
         let IngestOutcome::Applied { report, summary } = outcome else { panic!("{outcome:?}") };
-        assert_eq!(report.lines.accepted, lines);
-        println!("fichier : {lines} lignes, {mb:.1} Mo, {} références", summary.applied);
-        println!("ingestion locale de bout en bout : {elapsed:.3} s, {:.0} lignes/s, {:.1} Mo/s", lines as f64 / elapsed, mb / elapsed);
+        assert_eq!(report.lines.accepted, count);
         println!(
-            "écritures d'état : {} (une par référence et déclarant) + 2 pour le registre des fichiers",
-            summary.applied
+            "ingestion locale de bout en bout : {elapsed:.3} s, {:.0} lignes/s, {:.1} Mo/s, pointe {:.0} Mo (+{:.0} Mo)",
+            count as f64 / elapsed,
+            mb / elapsed,
+            status_mb("VmHWM:"),
+            status_mb("VmHWM:") - rss
         );
         println!(
             "sur AWS, le même fichier : {} PutItem conditionnels DynamoDB (positions) + 2 PutItem (registre), \
-             1 GetObject + 1 HeadObject, 3 PutObject S3 (archive, Parquet, accusé)",
+             1 GetObject + 1 HeadObject, 4 PutObject S3 (archive, Parquet par ligne, totaux quotidiens, accusé)",
             summary.applied
         );
     });

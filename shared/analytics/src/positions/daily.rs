@@ -51,11 +51,15 @@ pub fn site_bit(site: &str) -> u64 {
 pub fn daily_rows(lines: &DataFrame) -> PolarsResult<Vec<DailyRow>> {
     let cips = lines.column("cip13")?.str()?;
     let dates = lines.column("date_stock")?.date()?.physical();
-    let stocks = lines.column("stock")?.i64()?;
-    let held = lines.column("stock_bloque")?.i64()?;
     let outflows = lines.column("daily_outflow")?.f64()?;
-    let supplies = lines.column("appro_quantite")?.i64()?;
-    // History written before sites were read has no `site` column: one site.
+    // A column missing from older history counts as empty; without `site`, one site.
+    let optional_i64 = |name: &str| match lines.column(name) {
+        Ok(column) => column.i64().map(Some),
+        Err(_) => Ok(None),
+    };
+    let stocks = optional_i64("stock")?;
+    let held = optional_i64("stock_bloque")?;
+    let supplies = optional_i64("appro_quantite")?;
     let sites = match lines.column("site") {
         Ok(column) => Some(column.str()?),
         Err(_) => None,
@@ -84,12 +88,13 @@ pub fn daily_rows(lines: &DataFrame) -> PolarsResult<Vec<DailyRow>> {
                 })
             }
         };
-        entry.stock = entry.stock.saturating_add(stocks.get(i).unwrap_or(0));
-        entry.held_stock = entry.held_stock.saturating_add(held.get(i).unwrap_or(0));
+        let value = |column: Option<&Int64Chunked>| column.and_then(|c| c.get(i));
+        entry.stock = entry.stock.saturating_add(value(stocks).unwrap_or(0));
+        entry.held_stock = entry.held_stock.saturating_add(value(held).unwrap_or(0));
         if let Some(outflow) = outflows.get(i) {
             entry.daily_outflow = Some(entry.daily_outflow.unwrap_or(0.0) + outflow);
         }
-        if let Some(quantity) = supplies.get(i) {
+        if let Some(quantity) = value(supplies) {
             entry.supply_quantity = Some(entry.supply_quantity.unwrap_or(0).saturating_add(quantity));
         }
         entry.sites = entry.sites.saturating_add(1);
