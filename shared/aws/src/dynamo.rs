@@ -87,11 +87,23 @@ impl DynamoState {
         names: &[(&str, &str)],
         values: &[(&str, &str)],
     ) -> Result<Vec<Item>, StoreError> {
+        self.scan_projected(filter, names, values, None).await
+    }
+
+    /// [`Self::scan`], returning only the attributes of `projection` when given.
+    async fn scan_projected(
+        &self,
+        filter: &str,
+        names: &[(&str, &str)],
+        values: &[(&str, &str)],
+        projection: Option<&str>,
+    ) -> Result<Vec<Item>, StoreError> {
         let mut request = self
             .client
             .scan()
             .table_name(&*self.table)
             .filter_expression(filter)
+            .set_projection_expression(projection.map(str::to_owned))
             .consistent_read(true);
         for (name, attribute) in names {
             request = request.expression_attribute_names(*name, *attribute);
@@ -278,7 +290,28 @@ fn position_item(p: &Position) -> Result<Item, StoreError> {
     Ok(item)
 }
 
+/// The attributes of a position item but its per-site figures (the daily sweep's projection).
+const POSITION_TOTALS: [&str; 11] = [
+    "pk",
+    "sk",
+    "cip13",
+    "declarant",
+    "as_of",
+    "stock",
+    "stock_bloque",
+    "sites",
+    "supplies",
+    "source_sha256",
+    "daily_outflow",
+];
+
 fn position_of(item: &Item) -> Result<Position, StoreError> {
+    position_with(item, true)
+}
+
+/// A position from its item; its per-site figures only when `sites` (they may be absent
+/// from the item: projected out, or written before sites were kept).
+fn position_with(item: &Item, sites: bool) -> Result<Position, StoreError> {
     Ok(Position {
         cip13: Cip13::parse(&text(item, "cip13")?).map_err(|_| corrupt("cip13"))?,
         declarant: DeclarantId::parse(&text(item, "declarant")?)
@@ -296,6 +329,7 @@ fn position_of(item: &Item) -> Result<Position, StoreError> {
         source_sha256: text(item, "source_sha256")?,
         site_figures: item
             .get("site_figures")
+            .filter(|_| sites)
             .map(|_| {
                 serde_json::from_str(&text(item, "site_figures")?)
                     .map_err(|_| corrupt("site_figures"))
@@ -562,10 +596,25 @@ impl PositionStore for DynamoState {
     }
 
     async fn all_positions(&self) -> Result<Vec<Position>, StoreError> {
-        let items = self.scan_prefix(keys::REF, keys::POS).await?;
+        let names: Vec<(String, &str)> = POSITION_TOTALS
+            .iter()
+            .enumerate()
+            .map(|(i, attribute)| (format!("#a{i}"), *attribute))
+            .collect();
+        let projection: Vec<&str> = names.iter().map(|(name, _)| name.as_str()).collect();
+        let names: Vec<(&str, &str)> = names.iter().map(|(n, a)| (n.as_str(), *a)).collect();
+        let items = self
+            .scan_projected(
+                "begins_with(pk, :pk) AND begins_with(sk, :sk)",
+                &names,
+                &[(":pk", keys::REF), (":sk", keys::POS)],
+                Some(&projection.join(", ")),
+            )
+            .await?;
+        // The per-site figures are left unread: the sweep's cost does not follow the depots.
         let mut out = items
             .iter()
-            .map(position_of)
+            .map(|item| position_with(item, false))
             .collect::<Result<Vec<_>, _>>()?;
         out.sort_by(|a, b| (a.cip13, &a.declarant).cmp(&(b.cip13, &b.declarant)));
         Ok(out)

@@ -110,6 +110,44 @@ impl Position {
     }
 }
 
+/// A stored position's totals: every field of [`Position`] but its per-site figures, which
+/// are skipped as they are read, never built (see [`Position::deserialize_totals`]).
+#[derive(Deserialize)]
+struct Totals {
+    cip13: Cip13,
+    declarant: DeclarantId,
+    as_of: NaiveDate,
+    stock: i64,
+    stock_bloque: i64,
+    daily_outflow: Option<f64>,
+    sites: u32,
+    supplies: Vec<Supply>,
+    source_sha256: String,
+}
+
+impl Position {
+    /// Reads a stored position without its per-site figures (`site_figures` empty): what the
+    /// risk run and the synthesis need of every position, at a cost that does not grow with
+    /// the declarant's depots.
+    pub fn deserialize_totals<'de, D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        let t = Totals::deserialize(deserializer)?;
+        Ok(Self {
+            cip13: t.cip13,
+            declarant: t.declarant,
+            as_of: t.as_of,
+            stock: t.stock,
+            stock_bloque: t.stock_bloque,
+            daily_outflow: t.daily_outflow,
+            sites: t.sites,
+            supplies: t.supplies,
+            source_sha256: t.source_sha256,
+            site_figures: Vec::new(),
+        })
+    }
+}
+
 /// What writing a file's position for one reference did, site by site.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct PositionWrite {

@@ -22,6 +22,7 @@ CREATE TABLE IF NOT EXISTS declarant_positions (
     cip13 TEXT NOT NULL,
     declarant TEXT NOT NULL,
     position TEXT NOT NULL,
+    totals TEXT,
     PRIMARY KEY (cip13, declarant)
 );
 CREATE TABLE IF NOT EXISTS ledger (
@@ -83,6 +84,16 @@ impl LocalState {
         conn.busy_timeout(std::time::Duration::from_secs(30))
             .map_err(db)?;
         conn.execute_batch(SCHEMA).map_err(db)?;
+        // A database created before the positions' totals were kept apart: the column is
+        // added, and rows without totals are read from their whole position until rewritten.
+        let has_totals = conn
+            .prepare("SELECT 1 FROM pragma_table_info('declarant_positions') WHERE name = 'totals'")
+            .and_then(|mut stmt| stmt.exists([]))
+            .map_err(db)?;
+        if !has_totals {
+            conn.execute_batch("ALTER TABLE declarant_positions ADD COLUMN totals TEXT")
+                .map_err(db)?;
+        }
         Ok(Self {
             conn: Mutex::new(conn),
         })
@@ -94,7 +105,7 @@ impl LocalState {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    /// Every position held, for commands that list them.
+    /// Every position held with its per-site figures, for commands that list them.
     pub fn all_positions(&self) -> Result<Vec<Position>, StoreError> {
         read_positions(
             &self.conn(),
@@ -271,9 +282,13 @@ impl PositionStore for LocalState {
                     "SELECT position FROM declarant_positions WHERE cip13 = ?1 AND declarant = ?2",
                 )
                 .map_err(db)?;
+            // The totals apart (the position without its sites): the daily sweep reads them
+            // at a cost that does not grow with the declarant's depots.
             let mut upsert = tx.prepare(
-                "INSERT INTO declarant_positions (cip13, declarant, position) VALUES (?1, ?2, ?3)
-                 ON CONFLICT(cip13, declarant) DO UPDATE SET position = excluded.position",
+                "INSERT INTO declarant_positions (cip13, declarant, position, totals)
+                 VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT(cip13, declarant) DO UPDATE
+                 SET position = excluded.position, totals = excluded.totals",
             ).map_err(db)?;
             for p in positions {
                 let key = params![p.cip13.as_str(), p.declarant.as_str()];
@@ -286,8 +301,13 @@ impl PositionStore for LocalState {
                 let (merged, write) = merge(held.as_ref(), p);
                 if let Some(merged) = merged {
                     let json = serde_json::to_string(&merged).map_err(corrupt)?;
+                    let totals = serde_json::to_string(&Position {
+                        site_figures: Vec::new(),
+                        ..merged
+                    })
+                    .map_err(corrupt)?;
                     upsert
-                        .execute(params![p.cip13.as_str(), p.declarant.as_str(), json])
+                        .execute(params![p.cip13.as_str(), p.declarant.as_str(), json, totals])
                         .map_err(db)?;
                 }
                 out.push(write);
@@ -306,7 +326,22 @@ impl PositionStore for LocalState {
     }
 
     async fn all_positions(&self) -> Result<Vec<Position>, StoreError> {
-        LocalState::all_positions(self)
+        let conn = self.conn();
+        let mut stmt = conn
+            .prepare(
+                "SELECT COALESCE(totals, position) FROM declarant_positions ORDER BY cip13, declarant",
+            )
+            .map_err(db)?;
+        let rows = stmt
+            .query_map([], |r| r.get::<_, String>(0))
+            .map_err(db)?;
+        let mut out = Vec::new();
+        for row in rows {
+            let json = row.map_err(db)?;
+            let mut reader = serde_json::Deserializer::from_str(&json);
+            out.push(Position::deserialize_totals(&mut reader).map_err(corrupt)?);
+        }
+        Ok(out)
     }
 }
 
@@ -400,5 +435,80 @@ impl AlertOutbox for LocalState {
         )
         .map_err(db)?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use medistock_domain::position::SiteFigures;
+    use medistock_domain::store::PositionStore;
+
+    fn position(stock: i64) -> Position {
+        let site = |name: &str| SiteFigures {
+            site: name.to_owned(),
+            as_of: "2026-11-20".parse().unwrap(),
+            stock,
+            stock_bloque: 0,
+            daily_outflow: Some(10.0),
+            supplies: Vec::new(),
+            source_sha256: "abc".into(),
+            uploaded_at: "2026-11-20T08:00:00Z".parse().unwrap(),
+        };
+        Position::from_sites(
+            Cip13::parse("3400949497294").unwrap(),
+            "gr-a".parse().unwrap(),
+            vec![site("Lyon"), site("Lille")],
+        )
+        .unwrap()
+    }
+
+    /// A database written before the totals were kept apart opens, reads its positions (from
+    /// the whole position), and keeps the totals of every position written afterwards.
+    #[tokio::test]
+    async fn a_database_without_totals_is_read_then_completed() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state.sqlite");
+        let old = position(100);
+        {
+            let conn = Connection::open(&path).unwrap();
+            conn.execute_batch(
+                "CREATE TABLE declarant_positions (cip13 TEXT NOT NULL, declarant TEXT NOT NULL,
+                 position TEXT NOT NULL, PRIMARY KEY (cip13, declarant));",
+            )
+            .unwrap();
+            conn.execute(
+                "INSERT INTO declarant_positions VALUES (?1, ?2, ?3)",
+                params![
+                    old.cip13.as_str(),
+                    old.declarant.as_str(),
+                    serde_json::to_string(&old).unwrap()
+                ],
+            )
+            .unwrap();
+        }
+        let state = LocalState::open(&path).unwrap();
+        let totals = |p: &Position| Position {
+            site_figures: Vec::new(),
+            ..p.clone()
+        };
+        assert_eq!(PositionStore::all_positions(&state).await.unwrap(), [totals(&old)]);
+        assert_eq!(LocalState::all_positions(&state).unwrap(), [old.clone()]);
+        let mut newer = position(70);
+        for site in &mut newer.site_figures {
+            site.as_of = "2026-11-21".parse().unwrap();
+        }
+        let newer = Position::from_sites(newer.cip13, newer.declarant.clone(), newer.site_figures).unwrap();
+        state.apply_positions(std::slice::from_ref(&newer)).await.unwrap();
+        let stored: Option<String> = state
+            .conn()
+            .query_row("SELECT totals FROM declarant_positions", [], |r| r.get(0))
+            .unwrap();
+        assert!(stored.is_some_and(|t| !t.contains("Lyon")), "the totals hold no site");
+        assert_eq!(
+            PositionStore::all_positions(&state).await.unwrap(),
+            [totals(&newer)]
+        );
+        assert_eq!(state.positions(&newer.cip13).await.unwrap(), [newer]);
     }
 }

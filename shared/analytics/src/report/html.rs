@@ -95,10 +95,56 @@ table{border-collapse:collapse;width:100%;margin:6px 0 12px;font-size:12px}th,td
 th{background:#f5f5f5}td.n{text-align:right;white-space:nowrap}.badge{display:inline-block;padding:1px 6px;border-radius:3px;font-weight:bold;font-size:11px}
 .cards{display:flex;gap:10px;flex-wrap:wrap}.card{flex:1;min-width:120px;border:1px solid #e0e0e0;border-radius:4px;padding:8px;text-align:center}
 .card b{display:block;font-size:24px}.chart{border:1px solid #eeeeee;padding:6px;margin:8px 0 16px;page-break-inside:avoid}
-.muted{color:#757575}.legend span{margin-right:12px}
+.muted{color:#757575}.legend span{margin-right:12px}.compact{font-size:12px;line-height:1.8}
 @media print{body{margin:0;max-width:none;font-size:11px}h2{page-break-after:avoid}tr{page-break-inside:avoid}}
 @page{size:A4;margin:14mm}
 "#;
+
+/// VIGILANCE references listed in the HTML at most (the most urgent first); all are in the CSV.
+pub const MAX_VIGILANCE_LISTED: usize = 500;
+
+/// The VIGILANCE references as a compact list: reference, name, coverage.
+fn vigilance_list(h: &mut String, watched: &[&ReferenceRow]) {
+    let mut vigilance: Vec<&ReferenceRow> = watched
+        .iter()
+        .copied()
+        .filter(|r| r.level() == Level::Vigilance)
+        .collect();
+    if vigilance.is_empty() {
+        return;
+    }
+    vigilance.sort_by(|a, b| {
+        let cover = |r: &ReferenceRow| r.assessment.coverage_days.unwrap_or(f64::INFINITY);
+        cover(a).total_cmp(&cover(b))
+    });
+    let _ = write!(
+        h,
+        r#"<h2>Références en vigilance ({})</h2><p class="legend">Couverture en jours ; les plus courtes d'abord{}.</p><p class="compact">"#,
+        vigilance.len(),
+        if vigilance.len() > MAX_VIGILANCE_LISTED {
+            format!(
+                " : les {MAX_VIGILANCE_LISTED} premières, toutes figurent dans le fichier CSV"
+            )
+        } else {
+            String::new()
+        }
+    );
+    let items: Vec<String> = vigilance
+        .iter()
+        .take(MAX_VIGILANCE_LISTED)
+        .map(|r| {
+            format!(
+                r#"<span>{}{} <span class="muted">{}</span> {} j</span>"#,
+                r.assessment.cip13,
+                if r.mitm { " <b>MITM</b>" } else { "" },
+                escape(&r.denomination),
+                days(r.assessment.coverage_days)
+            )
+        })
+        .collect();
+    h.push_str(&items.join(" · "));
+    h.push_str("</p>");
+}
 
 /// The HTML document of the synthesis.
 pub fn render_html(s: &Synthesis) -> String {
@@ -139,16 +185,22 @@ pub fn render_html(s: &Synthesis) -> String {
     h.push_str("</div>");
 
     let watched: Vec<&ReferenceRow> = s.watched().collect();
+    // In full: TENSION or worse. VIGILANCE as a compact list; every reference is in the CSV.
+    let serious: Vec<&ReferenceRow> = watched
+        .iter()
+        .copied()
+        .filter(|r| r.level() >= Level::Tension)
+        .collect();
     let _ = write!(
         h,
-        r#"<h2>Références en vigilance ou pire ({})</h2>"#,
-        watched.len()
+        r#"<h2>Références en tension ou pire ({})</h2>"#,
+        serious.len()
     );
-    if watched.is_empty() {
-        h.push_str("<p>Aucune référence en vigilance cette semaine.</p>");
+    if serious.is_empty() {
+        h.push_str("<p>Aucune référence en tension cette semaine.</p>");
     } else {
         h.push_str(r#"<table><thead><tr><th>CIP13</th><th>Dénomination</th><th>Niveau</th><th>Évolution</th><th>Stock exploitants / grossistes</th><th>Demande /jour (tendance)</th><th>Couverture (jours)</th><th>Rupture prévue</th><th>Appro. attendus</th><th>Qualité des données</th><th>Alternatives du groupe</th></tr></thead><tbody>"#);
-        for r in &watched {
+        for r in &serious {
             let a = &r.assessment;
             let supplies: Vec<String> = a
                 .supplies
@@ -205,6 +257,7 @@ pub fn render_html(s: &Synthesis) -> String {
         }
         h.push_str("</tbody></table>");
     }
+    vigilance_list(&mut h, &watched);
 
     let charted: Vec<&&ReferenceRow> = watched
         .iter()

@@ -68,8 +68,8 @@ async fn the_synthesis_holds_the_risk_items_and_escapes_declarant_strings() {
     )
     .await
     .unwrap();
-    // This week (Friday 20 Nov): 20 days, 3 days, and still 90 days.
-    drop_file(&backend, "gr-b", "s47.csv", b"cip13;date_stock;stock;sorties;periode_jours\n3400949497294;2026-11-20;2000;700;7\n3400949497706;2026-11-20;300;700;7\n3400930000007;2026-11-20;9000;700;7\n", 20).await;
+    // This week (Friday 20 Nov): 20 days, 3 days, and 45 days.
+    drop_file(&backend, "gr-b", "s47.csv", b"cip13;date_stock;stock;sorties;periode_jours\n3400949497294;2026-11-20;2000;700;7\n3400949497706;2026-11-20;300;700;7\n3400930000007;2026-11-20;4500;700;7\n", 20).await;
     drop_file(&backend, "lab-a", "s47.csv", b"cip13;date_stock;stock;sorties;periode_jours;appro_quantite;appro_date\n3400949497706;2026-11-20;0;0;7;5000;2026-12-15\n", 20).await;
     drop_file(
         &backend,
@@ -139,7 +139,7 @@ async fn the_synthesis_holds_the_risk_items_and_escapes_declarant_strings() {
         [
             ("3400949497706", Level::Critique, Some(Level::Normal)),
             ("3400949497294", Level::Tension, Some(Level::Normal)),
-            ("3400930000007", Level::Normal, Some(Level::Normal)),
+            ("3400930000007", Level::Vigilance, Some(Level::Normal)),
         ],
         "worst first, with last week's level"
     );
@@ -182,18 +182,25 @@ async fn the_synthesis_holds_the_risk_items_and_escapes_declarant_strings() {
         !html.contains(" src=\"http") && !html.contains("href=\"http"),
         "self-contained: no external asset"
     );
-    // Watched references have a row and a chart; the NORMAL one has neither.
-    for (cip, rows) in [
-        ("3400949497706", 1),
-        ("3400949497294", 1),
-        ("3400930000007", 0),
+    // TENSION or worse: a row and a chart; VIGILANCE: an entry of the compact list only.
+    for (cip, rows, listed) in [
+        ("3400949497706", 1, 0),
+        ("3400949497294", 1, 0),
+        ("3400930000007", 0, 1),
     ] {
         assert_eq!(
             html.matches(&format!("<tr><td>{cip}</td>")).count(),
             rows,
             "{cip}"
         );
+        assert_eq!(
+            html.matches(&format!("<span>{cip} <span class=\"muted\">")).count(),
+            listed,
+            "{cip}"
+        );
     }
+    assert!(html.contains("<h2>Références en vigilance (1)</h2>"));
+    assert!(html.contains("45 j</span>"), "with its coverage");
     assert_eq!(html.matches("<div class=\"chart\">").count(), 2);
     assert!(
         html.contains("rupture prévue 23/11"),

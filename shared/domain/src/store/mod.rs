@@ -215,7 +215,10 @@ pub trait PositionStore: Send + Sync {
         &self,
         cip13: &Cip13,
     ) -> impl Future<Output = Result<Vec<Position>, StoreError>> + Send;
-    /// Every position held (the daily risk run reads them all).
+    /// Every position held, by reference then declarant, without its per-site figures
+    /// (`site_figures` empty): the daily risk run and the synthesis read every position and
+    /// never a depot's figures, so their cost does not grow with the wholesalers' depots. A
+    /// reference's positions with their sites come from [`PositionStore::positions`].
     fn all_positions(&self) -> impl Future<Output = Result<Vec<Position>, StoreError>> + Send;
 }
 
