@@ -9,6 +9,7 @@
 //! otherwise the later file corrects the earlier one (see [`combine`]).
 
 use std::collections::HashMap;
+use std::collections::hash_map::Entry;
 use std::io::Cursor;
 
 use chrono::{DateTime, NaiveDate, Utc};
@@ -64,14 +65,15 @@ pub fn daily_rows(lines: &DataFrame) -> PolarsResult<Vec<DailyRow>> {
         Ok(column) => Some(column.str()?),
         Err(_) => None,
     };
-    let mut rows: HashMap<(&str, i32), DailyRow> = HashMap::new();
+    // polars' hasher: the std one (SipHash) showed in profiles of national replays.
+    let mut rows: HashMap<(&str, i32), DailyRow, PlRandomState> = HashMap::default();
     for i in 0..lines.height() {
         let (Some(cip), Some(day)) = (cips.get(i), dates.get(i)) else {
             continue;
         };
         let entry = match rows.entry((cip, day)) {
-            std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
-            std::collections::hash_map::Entry::Vacant(e) => {
+            Entry::Occupied(e) => e.into_mut(),
+            Entry::Vacant(e) => {
                 let (Ok(cip13), Some(date)) = (Cip13::parse(cip), date_from_epoch_days(day))
                 else {
                     continue;

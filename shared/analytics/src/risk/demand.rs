@@ -7,6 +7,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::ops::RangeInclusive;
 
 use chrono::NaiveDate;
+use polars::prelude::PlRandomState;
 
 use crate::positions::daily::{Combined, DailyRow, combine};
 use medistock_domain::{Cip13, DeclarantType};
@@ -29,15 +30,26 @@ pub struct DemandEstimate {
     pub observations: usize,
 }
 
-/// Daily demand observations per reference, built declarant by declarant from the daily
-/// totals of their files ([`crate::positions::daily`]): for one declarant, reference and date,
-/// its files are combined in the order they were received ([`combine`]: sites listed apart add
-/// up, a later file corrects an earlier one); the result is summed over the declarants of the
-/// type that measures demand (wholesalers when any declares, else manufacturers).
-#[derive(Debug, Default)]
+/// Daily demand observations per reference over a window of days, built declarant by
+/// declarant from the daily totals of their files ([`crate::positions::daily`]): for one
+/// declarant, reference and date, its files are combined in the order they were received
+/// ([`combine`]: sites listed apart add up, a later file corrects an earlier one); the result
+/// is summed over the declarants of the type that measures demand (wholesalers when any
+/// declares, else manufacturers).
+///
+/// References get a dense index as they are met and days are offsets in the window: the sums
+/// are arrays, not maps, so a national replay (seven wholesalers × 20,000 references × 57 days
+/// read every day) does not hash millions of keys.
+#[derive(Debug)]
 pub struct DemandSeries {
-    /// (reference, date) → (wholesalers' sum, manufacturers' sum).
-    sums: HashMap<(Cip13, NaiveDate), (Option<f64>, Option<f64>)>,
+    first: NaiveDate,
+    days: usize,
+    index: HashMap<Cip13, usize, PlRandomState>,
+    references: Vec<Cip13>,
+    /// [reference × day] → (wholesalers' sum, manufacturers' sum).
+    sums: Vec<(Option<f64>, Option<f64>)>,
+    /// [reference × day] → one declarant's files combined (reused from declarant to declarant).
+    combined: Vec<Option<Combined>>,
 }
 
 /// One file's daily rows and when it was received (milliseconds since the epoch; `None` for
@@ -45,29 +57,67 @@ pub struct DemandSeries {
 pub type DailyFile = (Option<i64>, Vec<DailyRow>);
 
 impl DemandSeries {
-    /// Adds one declarant's files (any order), keeping the dates within `window`. Declarants
-    /// of another type than wholesaler or manufacturer do not measure demand.
-    pub fn add_declarant(
-        &mut self,
-        kind: DeclarantType,
-        mut files: Vec<DailyFile>,
-        window: RangeInclusive<NaiveDate>,
-    ) {
+    /// Observations of the days of `window` (both ends included).
+    pub fn new(window: RangeInclusive<NaiveDate>) -> Self {
+        let days = (*window.end() - *window.start()).num_days().max(-1) + 1;
+        Self {
+            first: *window.start(),
+            days: usize::try_from(days).unwrap_or(0),
+            index: HashMap::default(),
+            references: Vec::new(),
+            sums: Vec::new(),
+            combined: Vec::new(),
+        }
+    }
+
+    /// The cell of a reference and date, if the date is in the window.
+    fn cell(&mut self, cip13: Cip13, date: NaiveDate) -> Option<usize> {
+        let day = usize::try_from((date - self.first).num_days()).ok()?;
+        if day >= self.days {
+            return None;
+        }
+        let reference = match self.index.get(&cip13) {
+            Some(i) => *i,
+            None => {
+                let i = self.references.len();
+                self.index.insert(cip13, i);
+                self.references.push(cip13);
+                let cells = self.references.len() * self.days;
+                self.sums.resize(cells, (None, None));
+                self.combined.resize(cells, None);
+                i
+            }
+        };
+        Some(reference * self.days + day)
+    }
+
+    /// Adds one declarant's files (any order). Declarants of another type than wholesaler or
+    /// manufacturer do not measure demand.
+    pub fn add_declarant(&mut self, kind: DeclarantType, mut files: Vec<DailyFile>) {
         if !matches!(kind, DeclarantType::Grossiste | DeclarantType::Exploitant) {
             return;
         }
         files.sort_by_key(|(received, _)| *received);
-        let mut combined: HashMap<(Cip13, NaiveDate), Combined> = HashMap::new();
+        let mut touched = Vec::new();
         for (_, rows) in &files {
-            for row in rows.iter().filter(|r| window.contains(&r.date)) {
-                let key = (row.cip13, row.date);
-                if let Some(next) = combine(combined.get(&key).copied(), row) {
-                    combined.insert(key, next);
+            for row in rows {
+                let Some(cell) = self.cell(row.cip13, row.date) else {
+                    continue;
+                };
+                let held = self.combined[cell];
+                if let Some(next) = combine(held, row) {
+                    if held.is_none() {
+                        touched.push(cell);
+                    }
+                    self.combined[cell] = Some(next);
                 }
             }
         }
-        for (key, c) in combined {
-            let entry = self.sums.entry(key).or_default();
+        for cell in touched {
+            let Some(c) = self.combined[cell].take() else {
+                continue;
+            };
+            let entry = &mut self.sums[cell];
             let slot = match kind {
                 DeclarantType::Grossiste => &mut entry.0,
                 _ => &mut entry.1,
@@ -79,13 +129,20 @@ impl DemandSeries {
     /// The observations of each reference, by date.
     pub fn finish(self) -> BTreeMap<Cip13, Vec<(NaiveDate, f64)>> {
         let mut series: BTreeMap<Cip13, Vec<(NaiveDate, f64)>> = BTreeMap::new();
-        for ((cip, date), (wholesalers, manufacturers)) in self.sums {
-            if let Some(value) = wholesalers.or(manufacturers) {
-                series.entry(cip).or_default().push((date, value));
+        for (i, cip13) in self.references.iter().enumerate() {
+            let observations: Vec<(NaiveDate, f64)> = self.sums
+                [i * self.days..(i + 1) * self.days]
+                .iter()
+                .enumerate()
+                .filter_map(|(day, (wholesalers, manufacturers))| {
+                    let value = wholesalers.or(*manufacturers)?;
+                    let date = self.first.checked_add_days(chrono::Days::new(day as u64))?;
+                    Some((date, value))
+                })
+                .collect();
+            if !observations.is_empty() {
+                series.insert(*cip13, observations);
             }
-        }
-        for observations in series.values_mut() {
-            observations.sort_by_key(|(date, _)| *date);
         }
         series
     }
@@ -179,18 +236,15 @@ mod tests {
 
     #[test]
     fn demand_adds_declarants_prefers_wholesalers_and_takes_the_latest_file() {
-        let window = d(1)..=d(30);
-        let mut series = DemandSeries::default();
+        let mut series = DemandSeries::new(d(1)..=d(28));
         // 16 Nov: wholesaler A's two depots (30 + 15 in one file) and wholesaler B (20).
         series.add_declarant(
             DeclarantType::Grossiste,
             vec![(Some(1), vec![daily(16, 45.0, &["Lyon", "Lille"])])],
-            window.clone(),
         );
         series.add_declarant(
             DeclarantType::Grossiste,
             vec![(Some(2), vec![daily(16, 20.0, &[""])])],
-            window.clone(),
         );
         // The manufacturer: ignored on the 16th, where wholesalers declare; on the 23rd, two
         // files for the day, listed in any order: the later one (received at 9) corrects.
@@ -200,35 +254,35 @@ mod tests {
                 (Some(9), vec![daily(23, 60.0, &[""])]),
                 (Some(5), vec![daily(16, 99.0, &[""]), daily(23, 40.0, &[""])]),
             ],
-            window.clone(),
         );
         // Another type, and a date outside the window: nothing.
         series.add_declarant(
             DeclarantType::Autre,
             vec![(Some(3), vec![daily(24, 500.0, &[""])])],
-            window.clone(),
         );
         series.add_declarant(
             DeclarantType::Grossiste,
-            vec![(Some(3), vec![daily(29, 7.0, &[""])])],
-            d(1)..=d(28),
+            vec![(Some(3), vec![daily(29, 7.0, &[""]), daily(1, 8.0, &[""])])],
         );
         let cip = Cip13::parse("3400949497294").unwrap();
-        assert_eq!(series.finish()[&cip], [(d(16), 65.0), (d(23), 60.0)]);
+        assert_eq!(
+            series.finish()[&cip],
+            [(d(1), 8.0), (d(16), 65.0), (d(23), 60.0)],
+            "the window's first day is in, the day after its last is not"
+        );
     }
 
     #[test]
     fn a_correction_file_listing_one_site_does_not_halve_the_others() {
         // File "a": Lyon 30 (its Lille line was refused); file "b": the corrected Lille line
         // alone, same date. Demand is Lyon + Lille, not their average over two files.
-        let mut series = DemandSeries::default();
+        let mut series = DemandSeries::new(d(1)..=d(30));
         series.add_declarant(
             DeclarantType::Grossiste,
             vec![
                 (Some(1), vec![daily(16, 30.0, &["Lyon"])]),
                 (Some(2), vec![daily(16, 20.0, &["Lille"])]),
             ],
-            d(1)..=d(30),
         );
         let cip = Cip13::parse("3400949497294").unwrap();
         assert_eq!(series.finish()[&cip], [(d(16), 50.0)]);

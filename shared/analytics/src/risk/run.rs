@@ -397,7 +397,7 @@ async fn load_demand<O: ObjectStore>(
             }
         }
     }
-    let mut series = DemandSeries::default();
+    let mut series = DemandSeries::new(from..=as_of);
     for (declarant, keys) in by_declarant {
         let Some(kind) = kinds.get(&declarant).copied() else { continue };
         let mut reads = Vec::with_capacity(keys.len());
@@ -426,7 +426,7 @@ async fn load_demand<O: ObjectStore>(
         })
         .await
         .unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()))?;
-        series.add_declarant(kind, files, from..=as_of);
+        series.add_declarant(kind, files);
     }
     Ok(series.finish())
 }
