@@ -126,9 +126,10 @@ fn arrival_day(name: &str) -> Option<NaiveDate> {
     NaiveDate::parse_from_str(day, "%Y-%m-%d").ok()
 }
 
-/// Declaration files by the day they became known: the arrival day their name starts with,
-/// else the latest `date_stock` of their lines (a file whose lines are all refused and that
-/// names no arrival day is not replayed).
+/// Declaration files by the day they became known: the latest `date_stock` of their lines, or
+/// the arrival day their name starts with if they arrived later. Each file is read and
+/// validated once here and dropped; the replay reads it again on its day, so that a year of
+/// national files is never held in memory.
 fn dated_files(inbox: &Path) -> anyhow::Result<BTreeMap<NaiveDate, Vec<DatedFile>>> {
     let limits = Limits::default();
     let far = NaiveDate::from_ymd_opt(9999, 12, 31).unwrap_or_default();
@@ -141,23 +142,20 @@ fn dated_files(inbox: &Path) -> anyhow::Result<BTreeMap<NaiveDate, Vec<DatedFile
         for file in std::fs::read_dir(dir.path())? {
             let file = file?;
             let name = file.file_name().to_string_lossy().into_owned();
-            let day = match arrival_day(&name) {
-                Some(arrived) => Some(arrived),
-                None => {
-                    let bytes = std::fs::read(file.path())?;
-                    let ctx = ValidationContext {
-                        declarant: Some(&declarant),
-                        today: far,
-                        limits: &limits,
-                        catalogue: None,
-                    };
-                    validate(&bytes, &name, &ctx)?
-                        .lines
-                        .as_ref()
-                        .and_then(medistock_analytics::positions::latest_date)
-                }
+            let bytes = std::fs::read(file.path())?;
+            let ctx = ValidationContext {
+                declarant: Some(&declarant),
+                today: far,
+                limits: &limits,
+                catalogue: None,
             };
-            if let Some(day) = day {
+            let lines = validate(&bytes, &name, &ctx)?.lines;
+            if let Some(day) = lines
+                .as_ref()
+                .and_then(medistock_analytics::positions::latest_date)
+            {
+                // A file that arrived after the day it describes is known from its arrival.
+                let day = arrival_day(&name).map_or(day, |arrived| arrived.max(day));
                 out.entry(day)
                     .or_default()
                     .push((declarant.clone(), name, file.path()));

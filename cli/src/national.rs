@@ -180,7 +180,9 @@ struct Reference {
 
 /// Wholesalers' shares of the market: the largest first, then decreasing.
 fn shares(wholesalers: usize) -> Vec<f64> {
-    let raw: Vec<f64> = (0..wholesalers).map(|w| 1.0 / (1.0 + w as f64 * 0.5)).collect();
+    let raw: Vec<f64> = (0..wholesalers)
+        .map(|w| 1.0 / (1.0 + w as f64 * 0.5))
+        .collect();
     let total: f64 = raw.iter().sum();
     raw.into_iter().map(|s| s / total).collect()
 }
@@ -445,7 +447,11 @@ mod tests {
             };
             let bytes = std::fs::read(first.path()).unwrap();
             let verdict = validate(&bytes, "f.csv", &ctx).unwrap();
-            assert_eq!(verdict.report.lines.rejected, 0, "{declarant}: {:?}", verdict.report);
+            assert_eq!(
+                verdict.report.lines.rejected, 0,
+                "{declarant}: {:?}",
+                verdict.report
+            );
             assert!(verdict.report.lines.accepted > 0);
         }
         let registry = std::fs::read_to_string(dir.path().join("config/declarants.csv")).unwrap();
@@ -464,7 +470,10 @@ mod tests {
         assert!(summary.stockouts < 40 / 2, "{summary:?}");
         // The same seed gives the same files.
         let again = tempfile::tempdir().unwrap();
-        assert_eq!(write_national(&spec, again.path(), |_| {}).unwrap(), summary);
+        assert_eq!(
+            write_national(&spec, again.path(), |_| {}).unwrap(),
+            summary
+        );
         let a = std::fs::read(dir.path().join("inbox/gr-2/2025-12-01__stocks.csv")).unwrap();
         let b = std::fs::read(again.path().join("inbox/gr-2/2025-12-01__stocks.csv")).unwrap();
         assert_eq!(a, b);
@@ -475,10 +484,22 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let target = dir.path().join("out");
         for spec in [
-            NationalSpec { references: MAX_REFERENCES + 1, ..small() },
-            NationalSpec { depots: 0, ..small() },
-            NationalSpec { depots: MAX_DEPOTS + 1, ..small() },
-            NationalSpec { days: MAX_DAYS + 1, ..small() },
+            NationalSpec {
+                references: MAX_REFERENCES + 1,
+                ..small()
+            },
+            NationalSpec {
+                depots: 0,
+                ..small()
+            },
+            NationalSpec {
+                depots: MAX_DEPOTS + 1,
+                ..small()
+            },
+            NationalSpec {
+                days: MAX_DAYS + 1,
+                ..small()
+            },
         ] {
             assert!(matches!(
                 write_national(&spec, &target, |_| {}),
@@ -486,8 +507,19 @@ mod tests {
             ));
         }
         assert!(!target.exists());
-        let at_the_bound = NationalSpec { references: MAX_REFERENCES, days: 1, wholesalers: 1, manufacturers: 0, ..small() };
-        assert_eq!(write_national(&at_the_bound, &target, |_| {}).unwrap().lines, (MAX_REFERENCES * 3) as u64);
+        let at_the_bound = NationalSpec {
+            references: MAX_REFERENCES,
+            days: 1,
+            wholesalers: 1,
+            manufacturers: 0,
+            ..small()
+        };
+        assert_eq!(
+            write_national(&at_the_bound, &target, |_| {})
+                .unwrap()
+                .lines,
+            (MAX_REFERENCES * 3) as u64
+        );
         assert!(matches!(
             write_national(&at_the_bound, &target, |_| {}),
             Err(NationalError::NotEmpty(_))

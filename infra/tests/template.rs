@@ -467,7 +467,10 @@ fn the_history_the_ingest_writes_is_what_the_risk_run_may_list_and_read() {
         assert!(allows(&risk, "s3:GetObject", &object, None), "{key}");
         assert!(!allows(&risk, "s3:PutObject", &object, None), "{key}");
         let partition = lake::partition_prefix(prefix, day);
-        assert!(allows(&risk, "s3:ListBucket", LAKE, Some(&partition)), "{partition}");
+        assert!(
+            allows(&risk, "s3:ListBucket", LAKE, Some(&partition)),
+            "{partition}"
+        );
     }
     assert!(!allows(&risk, "s3:ListBucket", LAKE, Some("raw/")));
 }

@@ -71,7 +71,10 @@ fn main() {
     let declarant = DeclarantId::parse("gr-1").expect("id");
     let limits = Limits::default();
     let now = Utc::now();
-    println!("fichier : {mb:.1} Mo ; mémoire résidente au départ {:.0} Mo", status_mb("VmRSS:"));
+    println!(
+        "fichier : {mb:.1} Mo ; mémoire résidente au départ {:.0} Mo",
+        status_mb("VmRSS:")
+    );
     println!("par étape (dans le processus, le fichier déjà en mémoire) :");
     let ctx = ValidationContext {
         declarant: Some(&declarant),
@@ -79,13 +82,17 @@ fn main() {
         limits: &limits,
         catalogue: None,
     };
-    let validation = phase("lecture et validation", || validate(&bytes, "national.csv", &ctx).expect("validate"));
+    let validation = phase("lecture et validation", || {
+        validate(&bytes, "national.csv", &ctx).expect("validate")
+    });
     let lines = validation.lines.expect("accepted");
     let count = lines.height();
     let positions = phase("positions par référence", || {
         file_positions(&lines, &declarant, "bench", now).expect("positions")
     });
-    let parquet = phase("historique par ligne (Parquet)", || normalized_parquet(&lines, "gr-1", "bench").expect("parquet"));
+    let parquet = phase("historique par ligne (Parquet)", || {
+        normalized_parquet(&lines, "gr-1", "bench").expect("parquet")
+    });
     let daily = phase("totaux quotidiens (Parquet)", || {
         daily_parquet(&daily_rows(&lines).expect("rows"), "gr-1", "bench", now).expect("daily")
     });

@@ -16,7 +16,7 @@ use std::collections::BTreeMap;
 use std::time::Instant;
 
 use chrono::{Days, NaiveDate, Utc};
-use medistock_analytics::positions::daily::{DailyRow, daily_parquet, site_bit};
+use medistock_analytics::positions::daily::{DailyRow, daily_parquet};
 use medistock_analytics::registry::Registry;
 use medistock_analytics::report::{Week, write_report};
 use medistock_analytics::risk::alert::AlertTopics;
@@ -53,7 +53,10 @@ fn reset_peak() {
 }
 
 fn env(name: &str, default: usize) -> usize {
-    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
 }
 
 fn main() {
@@ -74,7 +77,6 @@ fn main() {
         let id = |name: String| DeclarantId::parse(&name).expect("id");
         let demand = |i: usize| 50.0 + (i % 200) as f64;
         let site_names: Vec<String> = (1..=depots).map(|d| format!("Dépôt {d:03}")).collect();
-        let mask = site_names.iter().fold(0u64, |m, s| m | site_bit(s));
         let uploaded_at = as_of.and_hms_opt(8, 0, 0).expect("time").and_utc();
         let figures = |site: &str, stock: f64, outflow: f64| SiteFigures {
             site: site.to_owned(),
@@ -117,7 +119,7 @@ fn main() {
         for day in 0..days {
             let date = as_of.checked_sub_days(Days::new(days - 1 - day)).expect("date");
             let at = date.and_hms_opt(20, 0, 0).expect("time").and_utc();
-            let row = |i: usize, outflow: f64, sites: u32, site_mask: u64| DailyRow {
+            let row = |i: usize, outflow: f64, sites: u32| DailyRow {
                 cip13: cip(i),
                 date,
                 stock: (outflow * 20.0) as i64,
@@ -125,12 +127,11 @@ fn main() {
                 daily_outflow: Some(outflow),
                 supply_quantity: None,
                 sites,
-                site_mask,
             };
             let wave = |i: usize| 1.0 + 0.1 * ((day + i as u64) % 7) as f64 / 7.0;
             for w in 1..=wholesalers {
                 let rows: Vec<DailyRow> = (0..references)
-                    .map(|i| row(i, demand(i) * wave(i) / wholesalers as f64, depots as u32, mask))
+                    .map(|i| row(i, demand(i) * wave(i) / wholesalers as f64, depots as u32))
                     .collect();
                 let sha = format!("j{day}-gr{w}");
                 let declarant = format!("gr-{w}");
@@ -143,7 +144,7 @@ fn main() {
             for m in (0..manufacturers).filter(|m| (day + *m as u64) % 7 == 0) {
                 let rows: Vec<DailyRow> = (m..references)
                     .step_by(manufacturers)
-                    .map(|i| row(i, demand(i) * wave(i), 1, site_bit("")))
+                    .map(|i| row(i, demand(i) * wave(i), 1))
                     .collect();
                 let sha = format!("j{day}-lab{m}");
                 let declarant = format!("lab-{}", m + 1);

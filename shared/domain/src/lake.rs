@@ -138,9 +138,18 @@ mod tests {
             partition_file(NORMALIZED, &normalized_key(day, "lab-1", "f00")),
             Some(("lab-1", "f00"))
         );
-        assert_eq!(partition_file(DAILY, &normalized_key(day, "gr-a", "abc")), None);
-        assert_eq!(partition_file(DAILY, "daily/as_of=2026-11-20/gr-a/abc.parquet"), None);
-        assert_eq!(partition_file(DAILY, "daily/as_of=2026-11-20/declarant=/abc.parquet"), None);
+        assert_eq!(
+            partition_file(DAILY, &normalized_key(day, "gr-a", "abc")),
+            None
+        );
+        assert_eq!(
+            partition_file(DAILY, "daily/as_of=2026-11-20/gr-a/abc.parquet"),
+            None
+        );
+        assert_eq!(
+            partition_file(DAILY, "daily/as_of=2026-11-20/declarant=/abc.parquet"),
+            None
+        );
     }
 
     #[test]

@@ -221,7 +221,16 @@ impl ObjectStore for LocalObjects {
         while let Some(dir) = stack.pop() {
             let entries = match std::fs::read_dir(&dir) {
                 Ok(entries) => entries,
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+                // No such folder (or a file where the prefix names a folder): nothing listed,
+                // as S3 lists nothing.
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        std::io::ErrorKind::NotFound | std::io::ErrorKind::NotADirectory
+                    ) =>
+                {
+                    continue;
+                }
                 Err(source) => return Err(StoreError::Io { path: dir, source }),
             };
             for entry in entries {

@@ -91,9 +91,24 @@ impl LocalState {
             .and_then(|mut stmt| stmt.exists([]))
             .map_err(db)?;
         if !has_totals {
-            conn.execute_batch("ALTER TABLE declarant_positions ADD COLUMN totals TEXT")
-                .map_err(db)?;
+            match conn.execute_batch("ALTER TABLE declarant_positions ADD COLUMN totals TEXT") {
+                // Another process opening the same database added it first.
+                Err(e) if e.to_string().contains("duplicate column") => {}
+                other => other.map_err(db)?,
+            }
         }
+        // A program that does not know the totals column (an older version) rewrites the
+        // position alone: its totals are then cleared, and read from the whole position.
+        conn.execute_batch(
+            "CREATE TRIGGER IF NOT EXISTS positions_totals_follow
+             AFTER UPDATE OF position ON declarant_positions
+             WHEN NEW.totals IS OLD.totals AND NEW.position IS NOT OLD.position
+             BEGIN
+                 UPDATE declarant_positions SET totals = NULL
+                 WHERE cip13 = NEW.cip13 AND declarant = NEW.declarant;
+             END;",
+        )
+        .map_err(db)?;
         Ok(Self {
             conn: Mutex::new(conn),
         })
@@ -284,12 +299,14 @@ impl PositionStore for LocalState {
                 .map_err(db)?;
             // The totals apart (the position without its sites): the daily sweep reads them
             // at a cost that does not grow with the declarant's depots.
-            let mut upsert = tx.prepare(
-                "INSERT INTO declarant_positions (cip13, declarant, position, totals)
+            let mut upsert = tx
+                .prepare(
+                    "INSERT INTO declarant_positions (cip13, declarant, position, totals)
                  VALUES (?1, ?2, ?3, ?4)
                  ON CONFLICT(cip13, declarant) DO UPDATE
                  SET position = excluded.position, totals = excluded.totals",
-            ).map_err(db)?;
+                )
+                .map_err(db)?;
             for p in positions {
                 let key = params![p.cip13.as_str(), p.declarant.as_str()];
                 let held: Option<Position> = read
@@ -307,7 +324,12 @@ impl PositionStore for LocalState {
                     })
                     .map_err(corrupt)?;
                     upsert
-                        .execute(params![p.cip13.as_str(), p.declarant.as_str(), json, totals])
+                        .execute(params![
+                            p.cip13.as_str(),
+                            p.declarant.as_str(),
+                            json,
+                            totals
+                        ])
                         .map_err(db)?;
                 }
                 out.push(write);
@@ -332,9 +354,7 @@ impl PositionStore for LocalState {
                 "SELECT COALESCE(totals, position) FROM declarant_positions ORDER BY cip13, declarant",
             )
             .map_err(db)?;
-        let rows = stmt
-            .query_map([], |r| r.get::<_, String>(0))
-            .map_err(db)?;
+        let rows = stmt.query_map([], |r| r.get::<_, String>(0)).map_err(db)?;
         let mut out = Vec::new();
         for row in rows {
             let json = row.map_err(db)?;
@@ -492,23 +512,48 @@ mod tests {
             site_figures: Vec::new(),
             ..p.clone()
         };
-        assert_eq!(PositionStore::all_positions(&state).await.unwrap(), [totals(&old)]);
+        assert_eq!(
+            PositionStore::all_positions(&state).await.unwrap(),
+            [totals(&old)]
+        );
         assert_eq!(LocalState::all_positions(&state).unwrap(), [old.clone()]);
         let mut newer = position(70);
         for site in &mut newer.site_figures {
             site.as_of = "2026-11-21".parse().unwrap();
         }
-        let newer = Position::from_sites(newer.cip13, newer.declarant.clone(), newer.site_figures).unwrap();
-        state.apply_positions(std::slice::from_ref(&newer)).await.unwrap();
+        let newer =
+            Position::from_sites(newer.cip13, newer.declarant.clone(), newer.site_figures).unwrap();
+        state
+            .apply_positions(std::slice::from_ref(&newer))
+            .await
+            .unwrap();
         let stored: Option<String> = state
             .conn()
             .query_row("SELECT totals FROM declarant_positions", [], |r| r.get(0))
             .unwrap();
-        assert!(stored.is_some_and(|t| !t.contains("Lyon")), "the totals hold no site");
+        assert!(
+            stored.is_some_and(|t| !t.contains("Lyon")),
+            "the totals hold no site"
+        );
         assert_eq!(
             PositionStore::all_positions(&state).await.unwrap(),
             [totals(&newer)]
         );
-        assert_eq!(state.positions(&newer.cip13).await.unwrap(), [newer]);
+        assert_eq!(
+            state.positions(&newer.cip13).await.unwrap(),
+            [newer.clone()]
+        );
+        // An older program rewrites the position alone: the stale totals are not read.
+        state
+            .conn()
+            .execute(
+                "UPDATE declarant_positions SET position = ?1",
+                params![serde_json::to_string(&old).unwrap()],
+            )
+            .unwrap();
+        assert_eq!(
+            PositionStore::all_positions(&state).await.unwrap(),
+            [totals(&old)]
+        );
     }
 }

@@ -489,7 +489,10 @@ async fn risk_items_are_versioned(state: &(impl RiskStore + PositionStore)) {
         site_figures: Vec::new(),
         ..p.clone()
     };
-    assert_eq!(state.all_positions().await.unwrap(), [totals(&p), totals(&q)]);
+    assert_eq!(
+        state.all_positions().await.unwrap(),
+        [totals(&p), totals(&q)]
+    );
     assert_eq!(state.positions(&p.cip13).await.unwrap(), [p]);
 }
 
@@ -550,8 +553,28 @@ async fn objects_with_metadata(objects: &impl ObjectStore, bucket: &str) {
             "{prefix}"
         );
     }
-    assert!(objects.list(bucket, "inbox/lab-c/").await.unwrap().is_empty());
-    assert!(objects.list(bucket, "inbox/lab-b/y").await.unwrap().is_empty());
+    assert!(
+        objects
+            .list(bucket, "inbox/lab-c/")
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert!(
+        objects
+            .list(bucket, "inbox/lab-b/y")
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert!(
+        objects
+            .list(bucket, "inbox/lab-b/x.csv/")
+            .await
+            .unwrap()
+            .is_empty(),
+        "a prefix through an object lists nothing"
+    );
 }
 
 /// Two versions written under one key are each read as written, whatever the current one.

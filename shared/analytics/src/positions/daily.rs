@@ -1,12 +1,12 @@
 //! A file's daily totals: one row per (reference, date) summed over the sites the file lists
-//! (stock, held stock, outflow, announced supplies, how many sites and which). The ingest
-//! writes them beside the line-level history; the risk run reads only them, so that its cost
-//! follows references and days, not how many depots the wholesalers have.
+//! (stock, held stock, outflow, announced supplies, how many sites). The ingest writes them
+//! beside the line-level history; the risk run reads only them, so that its cost follows
+//! references and days, not how many depots the wholesalers have.
 //!
-//! Which sites a row covers is kept as a 64-bit signature (one bit per site name, from a
-//! stable hash): two files of the same declarant, reference and date whose signatures do not
-//! meet list different sites (a refused line sent again alone), and their totals add up;
-//! otherwise the later file corrects the earlier one (see [`combine`]).
+//! When several files of one declarant describe the same reference and date (a refused line
+//! sent again alone, a file corrected), their totals cannot say which sites they share: the
+//! risk run reads those files' lines for that day and merges them site by site as the
+//! positions do ([`resolve_day`]).
 
 use std::collections::HashMap;
 use std::collections::hash_map::Entry;
@@ -35,16 +35,6 @@ pub struct DailyRow {
     pub supply_quantity: Option<i64>,
     /// Sites (lines) summed.
     pub sites: u32,
-    /// Signature of the sites summed: the OR of [`site_bit`] over them.
-    pub site_mask: u64,
-}
-
-/// The bit of a site name in a row's signature: FNV-1a, stable across builds and platforms.
-pub fn site_bit(site: &str) -> u64 {
-    let hash = site.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
-        (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
-    });
-    1 << (hash % 64)
 }
 
 /// The daily rows of a file's normalized lines (the frame of
@@ -53,7 +43,7 @@ pub fn daily_rows(lines: &DataFrame) -> PolarsResult<Vec<DailyRow>> {
     let cips = lines.column("cip13")?.str()?;
     let dates = lines.column("date_stock")?.date()?.physical();
     let outflows = lines.column("daily_outflow")?.f64()?;
-    // A column missing from older history counts as empty; without `site`, one site.
+    // A column missing from older history counts as empty.
     let optional_i64 = |name: &str| match lines.column(name) {
         Ok(column) => column.i64().map(Some),
         Err(_) => Ok(None),
@@ -61,10 +51,6 @@ pub fn daily_rows(lines: &DataFrame) -> PolarsResult<Vec<DailyRow>> {
     let stocks = optional_i64("stock")?;
     let held = optional_i64("stock_bloque")?;
     let supplies = optional_i64("appro_quantite")?;
-    let sites = match lines.column("site") {
-        Ok(column) => Some(column.str()?),
-        Err(_) => None,
-    };
     // polars' hasher: the std one (SipHash) showed in profiles of national replays.
     let mut rows: HashMap<(&str, i32), DailyRow, PlRandomState> = HashMap::default();
     for i in 0..lines.height() {
@@ -74,8 +60,7 @@ pub fn daily_rows(lines: &DataFrame) -> PolarsResult<Vec<DailyRow>> {
         let entry = match rows.entry((cip, day)) {
             Entry::Occupied(e) => e.into_mut(),
             Entry::Vacant(e) => {
-                let (Ok(cip13), Some(date)) = (Cip13::parse(cip), date_from_epoch_days(day))
-                else {
+                let (Ok(cip13), Some(date)) = (Cip13::parse(cip), date_from_epoch_days(day)) else {
                     continue;
                 };
                 e.insert(DailyRow {
@@ -86,7 +71,6 @@ pub fn daily_rows(lines: &DataFrame) -> PolarsResult<Vec<DailyRow>> {
                     daily_outflow: None,
                     supply_quantity: None,
                     sites: 0,
-                    site_mask: 0,
                 })
             }
         };
@@ -97,10 +81,10 @@ pub fn daily_rows(lines: &DataFrame) -> PolarsResult<Vec<DailyRow>> {
             entry.daily_outflow = Some(entry.daily_outflow.unwrap_or(0.0) + outflow);
         }
         if let Some(quantity) = value(supplies) {
-            entry.supply_quantity = Some(entry.supply_quantity.unwrap_or(0).saturating_add(quantity));
+            entry.supply_quantity =
+                Some(entry.supply_quantity.unwrap_or(0).saturating_add(quantity));
         }
         entry.sites = entry.sites.saturating_add(1);
-        entry.site_mask |= site_bit(sites.and_then(|s| s.get(i)).unwrap_or(""));
     }
     let mut rows: Vec<DailyRow> = rows.into_values().collect();
     rows.sort_by_key(|r| (r.cip13, r.date));
@@ -121,24 +105,35 @@ pub fn daily_parquet(
         vec![
             StringChunked::from_iter_values("cip13".into(), rows.iter().map(|r| r.cip13.as_str()))
                 .into_column(),
-            Int32Chunked::from_iter_values("date_stock".into(), rows.iter().map(|r| epoch_days(r.date)))
-                .into_date()
-                .into_column(),
-            Int64Chunked::from_iter_values("stock".into(), rows.iter().map(|r| r.stock)).into_column(),
-            Int64Chunked::from_iter_values("stock_bloque".into(), rows.iter().map(|r| r.held_stock))
-                .into_column(),
-            Float64Chunked::from_iter_options("daily_outflow".into(), rows.iter().map(|r| r.daily_outflow))
-                .into_column(),
-            Int64Chunked::from_iter_options("appro_quantite".into(), rows.iter().map(|r| r.supply_quantity))
-                .into_column(),
             Int32Chunked::from_iter_values(
-                "sites".into(),
-                rows.iter().map(|r| i32::try_from(r.sites).unwrap_or(i32::MAX)),
+                "date_stock".into(),
+                rows.iter().map(|r| epoch_days(r.date)),
+            )
+            .into_date()
+            .into_column(),
+            Int64Chunked::from_iter_values("stock".into(), rows.iter().map(|r| r.stock))
+                .into_column(),
+            Int64Chunked::from_iter_values(
+                "stock_bloque".into(),
+                rows.iter().map(|r| r.held_stock),
             )
             .into_column(),
-            // Parquet has no unsigned 64-bit type Athena reads: the signature's bits as INT64.
-            Int64Chunked::from_iter_values("site_mask".into(), rows.iter().map(|r| r.site_mask as i64))
-                .into_column(),
+            Float64Chunked::from_iter_options(
+                "daily_outflow".into(),
+                rows.iter().map(|r| r.daily_outflow),
+            )
+            .into_column(),
+            Int64Chunked::from_iter_options(
+                "appro_quantite".into(),
+                rows.iter().map(|r| r.supply_quantity),
+            )
+            .into_column(),
+            Int32Chunked::from_iter_values(
+                "sites".into(),
+                rows.iter()
+                    .map(|r| i32::try_from(r.sites).unwrap_or(i32::MAX)),
+            )
+            .into_column(),
             StringChunked::from_iter_values("declarant".into(), std::iter::repeat_n(declarant, n))
                 .into_column(),
             StringChunked::from_iter_values("source_sha256".into(), std::iter::repeat_n(sha256, n))
@@ -167,7 +162,6 @@ pub fn read_daily_parquet(bytes: Vec<u8>) -> PolarsResult<(Vec<DailyRow>, Option
             "daily_outflow".into(),
             "appro_quantite".into(),
             "sites".into(),
-            "site_mask".into(),
             "received_at_ms".into(),
         ]))
         .finish()?;
@@ -178,7 +172,6 @@ pub fn read_daily_parquet(bytes: Vec<u8>) -> PolarsResult<(Vec<DailyRow>, Option
     let outflows = frame.column("daily_outflow")?.f64()?;
     let supplies = frame.column("appro_quantite")?.i64()?;
     let sites = frame.column("sites")?.i32()?;
-    let masks = frame.column("site_mask")?.i64()?;
     let received = frame.column("received_at_ms")?.i64()?;
     let mut rows = Vec::with_capacity(frame.height());
     for i in 0..frame.height() {
@@ -195,59 +188,83 @@ pub fn read_daily_parquet(bytes: Vec<u8>) -> PolarsResult<(Vec<DailyRow>, Option
             held_stock: held.get(i).unwrap_or(0),
             daily_outflow: outflows.get(i),
             supply_quantity: supplies.get(i),
-            sites: sites.get(i).and_then(|s| u32::try_from(s).ok()).unwrap_or(0),
-            site_mask: masks.get(i).map_or(0, |m| m as u64),
+            sites: sites
+                .get(i)
+                .and_then(|s| u32::try_from(s).ok())
+                .unwrap_or(0),
         });
     }
     Ok((rows, received.get(0)))
 }
 
-/// What one declarant's files say of one (reference, date), file after file in the order they
-/// were received: the sum over the sites they cover and which sites.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Combined {
-    /// Outflow per day over the sites covered.
-    pub daily_outflow: f64,
-    /// Sites covered.
-    pub sites: u32,
-    /// Their signature.
-    pub site_mask: u64,
+/// One file's lines of a (reference, date) that several files of a declarant describe, in the
+/// order the positions merge files: when received, then the file's hash.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FileDay {
+    /// Reception time (milliseconds since the epoch) and the file's hash.
+    pub order: (i64, String),
+    /// Each site's outflow per day (`""`: a file that declares the whole stock in one line).
+    pub lines: Vec<(String, Option<f64>)>,
 }
 
-/// Folds the next file's row (with an outflow) into what earlier files said of the same
-/// declarant, reference and date:
-/// - sites the earlier files did not list (signatures that do not meet): they add up, as a
-///   refused line sent again alone completes its file;
-/// - as many sites or more: the later file replaces the earlier ones, as it does in the
-///   positions (a file sent again, or corrected as a whole);
-/// - fewer sites, some already listed: a correction of those sites; it replaces their share
-///   of the total (the average per site, since the earlier per-site figures are not kept).
-pub fn combine(held: Option<Combined>, next: &DailyRow) -> Option<Combined> {
-    let Some(outflow) = next.daily_outflow else {
-        return held;
+/// The declarant's outflow per day of one reference and date that several files describe,
+/// merged as the positions are ([`medistock_domain::position::merge`]): site by site, the
+/// newest file's line wins (a refused line sent again alone completes its file, a correction
+/// replaces the sites it lists); a file without sites and files with sites do not add up,
+/// the newer form wins whole. `None` when no line gives an outflow.
+pub fn resolve_day(mut files: Vec<FileDay>) -> Option<f64> {
+    files.sort_by(|a, b| a.order.cmp(&b.order));
+    let is_total = |f: &FileDay| f.lines.iter().any(|(site, _)| site.is_empty());
+    // From the newest file of the newest form on: a change of form discards what came before.
+    let newest_total = files.iter().rposition(is_total);
+    let newest_sites = files.iter().rposition(|f| !is_total(f));
+    let from = match (newest_total, newest_sites) {
+        (Some(t), Some(s)) if t > s => t,
+        (Some(t), Some(_)) => t + 1,
+        (Some(t), None) => t,
+        (None, _) => 0,
     };
-    let incoming = Combined {
-        daily_outflow: outflow,
-        sites: next.sites.max(1),
-        site_mask: next.site_mask,
-    };
-    Some(match held {
-        None => incoming,
-        Some(h) if h.site_mask & incoming.site_mask == 0 => Combined {
-            daily_outflow: h.daily_outflow + incoming.daily_outflow,
-            sites: h.sites.saturating_add(incoming.sites),
-            site_mask: h.site_mask | incoming.site_mask,
-        },
-        Some(h) if incoming.sites >= h.sites => incoming,
-        Some(h) => {
-            let kept = f64::from(h.sites - incoming.sites) / f64::from(h.sites);
-            Combined {
-                daily_outflow: h.daily_outflow * kept + incoming.daily_outflow,
-                sites: h.sites,
-                site_mask: h.site_mask | incoming.site_mask,
-            }
+    let mut sites: std::collections::BTreeMap<&str, Option<f64>> = Default::default();
+    for file in &files[from..] {
+        for (site, outflow) in &file.lines {
+            sites.insert(site, *outflow);
         }
-    })
+    }
+    sites
+        .values()
+        .flatten()
+        .fold(None, |sum, v| Some(sum.unwrap_or(0.0) + v))
+}
+
+/// Each site's outflow in a file's normalized lines, for the (reference, date) pairs asked.
+pub fn site_lines(
+    lines: &DataFrame,
+    wanted: &std::collections::HashSet<(Cip13, NaiveDate)>,
+) -> PolarsResult<HashMap<(Cip13, NaiveDate), Vec<(String, Option<f64>)>>> {
+    let cips = lines.column("cip13")?.str()?;
+    let dates = lines.column("date_stock")?.date()?.physical();
+    let outflows = lines.column("daily_outflow")?.f64()?;
+    // History written before sites were read has no `site` column: one line for the stock.
+    let sites = match lines.column("site") {
+        Ok(column) => Some(column.str()?),
+        Err(_) => None,
+    };
+    let mut out: HashMap<(Cip13, NaiveDate), Vec<(String, Option<f64>)>> = HashMap::new();
+    for i in 0..lines.height() {
+        let (Some(cip13), Some(date)) = (
+            cips.get(i).and_then(|c| Cip13::parse(c).ok()),
+            dates.get(i).and_then(date_from_epoch_days),
+        ) else {
+            continue;
+        };
+        if wanted.contains(&(cip13, date)) {
+            let site = sites.and_then(|s| s.get(i)).unwrap_or("").to_owned();
+            out.entry((cip13, date))
+                .or_default()
+                .push((site, outflows.get(i)));
+        }
+    }
+    Ok(out)
 }
 
 #[cfg(test)]
@@ -260,17 +277,21 @@ mod tests {
         DataFrame::new(
             rows.len(),
             vec![
-                StringChunked::from_iter_values("cip13".into(), rows.iter().map(|r| r.0)).into_column(),
+                StringChunked::from_iter_values("cip13".into(), rows.iter().map(|r| r.0))
+                    .into_column(),
                 Int32Chunked::from_iter_values("date_stock".into(), rows.iter().map(|r| day(r.1)))
                     .into_date()
                     .into_column(),
-                Int64Chunked::from_iter_values("stock".into(), rows.iter().map(|r| r.2)).into_column(),
-                Int64Chunked::from_iter_values("stock_bloque".into(), rows.iter().map(|_| 1)).into_column(),
+                Int64Chunked::from_iter_values("stock".into(), rows.iter().map(|r| r.2))
+                    .into_column(),
+                Int64Chunked::from_iter_values("stock_bloque".into(), rows.iter().map(|_| 1))
+                    .into_column(),
                 Float64Chunked::from_iter_options("daily_outflow".into(), rows.iter().map(|r| r.3))
                     .into_column(),
                 Int64Chunked::from_iter_options("appro_quantite".into(), rows.iter().map(|r| r.4))
                     .into_column(),
-                StringChunked::from_iter_values("site".into(), rows.iter().map(|r| r.5)).into_column(),
+                StringChunked::from_iter_values("site".into(), rows.iter().map(|r| r.5))
+                    .into_column(),
             ],
         )
         .unwrap()
@@ -289,12 +310,23 @@ mod tests {
         ]);
         let rows = daily_rows(&frame).unwrap();
         assert_eq!(rows.len(), 3);
-        let a20 = rows.iter().find(|r| r.cip13.as_str() == A && r.date.day() == 20).unwrap();
+        let a20 = rows
+            .iter()
+            .find(|r| r.cip13.as_str() == A && r.date.day() == 20)
+            .unwrap();
         assert_eq!((a20.stock, a20.held_stock, a20.sites), (150, 2, 2));
-        assert_eq!((a20.daily_outflow, a20.supply_quantity), (Some(15.0), Some(300)));
-        assert_eq!(a20.site_mask, site_bit("Lyon") | site_bit("Lille"));
-        let a19 = rows.iter().find(|r| r.cip13.as_str() == A && r.date.day() == 19).unwrap();
-        assert_eq!((a19.daily_outflow, a19.supply_quantity, a19.sites), (None, None, 1));
+        assert_eq!(
+            (a20.daily_outflow, a20.supply_quantity),
+            (Some(15.0), Some(300))
+        );
+        let a19 = rows
+            .iter()
+            .find(|r| r.cip13.as_str() == A && r.date.day() == 19)
+            .unwrap();
+        assert_eq!(
+            (a19.daily_outflow, a19.supply_quantity, a19.sites),
+            (None, None, 1)
+        );
         // Written and read back as they were, with the reception time.
         let at: DateTime<Utc> = "2026-11-20T08:00:00Z".parse().unwrap();
         let bytes = daily_parquet(&rows, "gr-a", "abc", at).unwrap();
@@ -303,39 +335,73 @@ mod tests {
         assert_eq!(received, Some(at.timestamp_millis()));
     }
 
-    fn row(outflow: f64, sites: &[&str]) -> DailyRow {
-        DailyRow {
-            cip13: Cip13::parse(A).unwrap(),
-            date: NaiveDate::from_ymd_opt(2026, 11, 20).unwrap(),
-            stock: 0,
-            held_stock: 0,
-            daily_outflow: Some(outflow),
-            supply_quantity: None,
-            sites: sites.len() as u32,
-            site_mask: sites.iter().fold(0, |m, s| m | site_bit(s)),
+    fn day(order: i64, lines: &[(&str, f64)]) -> FileDay {
+        FileDay {
+            order: (order, format!("sha{order}")),
+            lines: lines
+                .iter()
+                .map(|(s, v)| ((*s).to_owned(), Some(*v)))
+                .collect(),
         }
     }
 
-    fn fold(rows: &[DailyRow]) -> f64 {
-        rows.iter().fold(None, combine).unwrap().daily_outflow
-    }
-
     #[test]
-    fn files_of_one_day_combine_as_the_positions_do() {
-        assert_ne!(site_bit("Lyon"), site_bit("Lille"), "the example needs two bits");
+    fn files_of_one_day_merge_site_by_site_as_the_positions_do() {
         // A refused line sent again alone completes its file.
-        assert_eq!(fold(&[row(30.0, &["Lyon"]), row(20.0, &["Lille"])]), 50.0);
-        // The same sites again: the later file replaces the earlier one.
-        assert_eq!(fold(&[row(30.0, &["Lyon", "Lille"]), row(36.0, &["Lyon", "Lille"])]), 36.0);
-        // One of four sites corrected: its average share (10) is replaced by the correction.
-        let four = ["Lyon", "Lille", "Nantes", "Brest"];
-        let bits: std::collections::BTreeSet<u64> = four.iter().map(|s| site_bit(s)).collect();
-        assert_eq!(bits.len(), 4, "the example needs four bits");
-        assert_eq!(fold(&[row(40.0, &four), row(25.0, &["Lille"])]), 55.0);
-        // A row without outflow says nothing of demand.
-        let mut silent = row(0.0, &["Lyon"]);
-        silent.daily_outflow = None;
-        assert_eq!(combine(None, &silent), None);
-        assert_eq!(fold(&[row(12.0, &["Lyon"]), silent]), 12.0);
+        assert_eq!(
+            resolve_day(vec![day(1, &[("Lyon", 30.0)]), day(2, &[("Lille", 20.0)])]),
+            Some(50.0)
+        );
+        // Sent again: the later file replaces the earlier one, whatever the listing order.
+        let again = [
+            day(2, &[("Lyon", 36.0), ("Lille", 1.0)]),
+            day(1, &[("Lyon", 30.0), ("Lille", 20.0)]),
+        ];
+        assert_eq!(resolve_day(again.to_vec()), Some(37.0));
+        // Two halves of a wholesaler's depots in two files add up; an overlap is replaced.
+        let halves = [
+            day(1, &[("A", 1.0), ("B", 2.0)]),
+            day(2, &[("B", 5.0), ("C", 4.0)]),
+        ];
+        assert_eq!(resolve_day(halves.to_vec()), Some(10.0));
+        // One of four sites corrected, one site new.
+        let four = day(1, &[("A", 10.0), ("B", 10.0), ("C", 10.0), ("D", 10.0)]);
+        assert_eq!(
+            resolve_day(vec![four, day(2, &[("B", 25.0), ("E", 3.0)])]),
+            Some(58.0)
+        );
+        // A file without sites and a file with sites do not add up: the newer form wins.
+        assert_eq!(
+            resolve_day(vec![day(1, &[("", 100.0)]), day(2, &[("A", 7.0)])]),
+            Some(7.0)
+        );
+        assert_eq!(
+            resolve_day(vec![day(1, &[("A", 7.0)]), day(2, &[("", 100.0)])]),
+            Some(100.0)
+        );
+        assert_eq!(
+            resolve_day(vec![
+                day(1, &[("A", 7.0)]),
+                day(2, &[("", 100.0)]),
+                day(3, &[("", 90.0)])
+            ]),
+            Some(90.0)
+        );
+        // Ties on reception time are broken by the file's hash, as the positions break them.
+        let tie = |sha: &str, v: f64| FileDay {
+            order: (5, sha.to_owned()),
+            lines: vec![("A".into(), Some(v))],
+        };
+        assert_eq!(resolve_day(vec![tie("bb", 2.0), tie("aa", 1.0)]), Some(2.0));
+        // A line without outflow says nothing of demand.
+        let silent = FileDay {
+            order: (3, "c".into()),
+            lines: vec![("A".into(), None)],
+        };
+        assert_eq!(resolve_day(vec![silent.clone()]), None);
+        assert_eq!(
+            resolve_day(vec![day(1, &[("A", 7.0), ("B", 2.0)]), silent]),
+            Some(2.0)
+        );
     }
 }

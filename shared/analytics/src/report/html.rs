@@ -122,9 +122,7 @@ fn vigilance_list(h: &mut String, watched: &[&ReferenceRow]) {
         r#"<h2>Références en vigilance ({})</h2><p class="legend">Couverture en jours ; les plus courtes d'abord{}.</p><p class="compact">"#,
         vigilance.len(),
         if vigilance.len() > MAX_VIGILANCE_LISTED {
-            format!(
-                " : les {MAX_VIGILANCE_LISTED} premières, toutes figurent dans le fichier CSV"
-            )
+            format!(" : les {MAX_VIGILANCE_LISTED} premières, toutes figurent dans le fichier CSV")
         } else {
             String::new()
         }

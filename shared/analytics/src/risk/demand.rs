@@ -9,7 +9,7 @@ use std::ops::RangeInclusive;
 use chrono::NaiveDate;
 use polars::prelude::PlRandomState;
 
-use crate::positions::daily::{Combined, DailyRow, combine};
+use crate::positions::daily::DailyRow;
 use medistock_domain::{Cip13, DeclarantType};
 
 /// Time scale of the smoothing, in days.
@@ -31,11 +31,11 @@ pub struct DemandEstimate {
 }
 
 /// Daily demand observations per reference over a window of days, built declarant by
-/// declarant from the daily totals of their files ([`crate::positions::daily`]): for one
-/// declarant, reference and date, its files are combined in the order they were received
-/// ([`combine`]: sites listed apart add up, a later file corrects an earlier one); the result
-/// is summed over the declarants of the type that measures demand (wholesalers when any
-/// declares, else manufacturers).
+/// declarant from the daily totals of their files ([`crate::positions::daily`]) and summed
+/// over the declarants of the type that measures demand (wholesalers when any declares, else
+/// manufacturers). A (reference, date) that several files of one declarant describe is left
+/// to the caller, who merges those files' lines site by site
+/// ([`crate::positions::daily::resolve_day`]) and adds the result ([`Self::add_resolved`]).
 ///
 /// References get a dense index as they are met and days are offsets in the window: the sums
 /// are arrays, not maps, so a national replay (seven wholesalers × 20,000 references × 57 days
@@ -48,13 +48,18 @@ pub struct DemandSeries {
     references: Vec<Cip13>,
     /// [reference × day] → (wholesalers' sum, manufacturers' sum).
     sums: Vec<(Option<f64>, Option<f64>)>,
-    /// [reference × day] → one declarant's files combined (reused from declarant to declarant).
-    combined: Vec<Option<Combined>>,
+    /// [reference × day] → the file of the current declarant that described it, if one did.
+    seen: Vec<Option<u32>>,
 }
 
-/// One file's daily rows and when it was received (milliseconds since the epoch; `None` for
-/// history written before reception times were kept: such files come first, in key order).
-pub type DailyFile = (Option<i64>, Vec<DailyRow>);
+/// One file's daily rows.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DailyFile {
+    /// The file's hash.
+    pub sha256: String,
+    /// Its rows (see [`crate::positions::daily::daily_rows`]).
+    pub rows: Vec<DailyRow>,
+}
 
 impl DemandSeries {
     /// Observations of the days of `window` (both ends included).
@@ -66,7 +71,7 @@ impl DemandSeries {
             index: HashMap::default(),
             references: Vec::new(),
             sums: Vec::new(),
-            combined: Vec::new(),
+            seen: Vec::new(),
         }
     }
 
@@ -84,45 +89,86 @@ impl DemandSeries {
                 self.references.push(cip13);
                 let cells = self.references.len() * self.days;
                 self.sums.resize(cells, (None, None));
-                self.combined.resize(cells, None);
+                self.seen.resize(cells, None);
                 i
             }
         };
         Some(reference * self.days + day)
     }
 
-    /// Adds one declarant's files (any order). Declarants of another type than wholesaler or
-    /// manufacturer do not measure demand.
-    pub fn add_declarant(&mut self, kind: DeclarantType, mut files: Vec<DailyFile>) {
+    fn add(&mut self, cell: usize, kind: DeclarantType, outflow: f64) {
+        let entry = &mut self.sums[cell];
+        let slot = match kind {
+            DeclarantType::Grossiste => &mut entry.0,
+            _ => &mut entry.1,
+        };
+        *slot = Some(slot.unwrap_or(0.0) + outflow);
+    }
+
+    /// Adds one declarant's files: each (reference, date) of the window that one file
+    /// describes with an outflow. Returns those that several files describe, not added: the
+    /// caller resolves them. Declarants of another type than wholesaler or manufacturer do
+    /// not measure demand.
+    pub fn add_declarant(
+        &mut self,
+        kind: DeclarantType,
+        files: &[DailyFile],
+    ) -> Vec<(Cip13, NaiveDate)> {
         if !matches!(kind, DeclarantType::Grossiste | DeclarantType::Exploitant) {
-            return;
+            return Vec::new();
         }
-        files.sort_by_key(|(received, _)| *received);
         let mut touched = Vec::new();
-        for (_, rows) in &files {
-            for row in rows {
+        let mut shared = Vec::new();
+        for (f, file) in files.iter().enumerate() {
+            let f = u32::try_from(f).unwrap_or(u32::MAX);
+            for row in file.rows.iter().filter(|r| r.daily_outflow.is_some()) {
                 let Some(cell) = self.cell(row.cip13, row.date) else {
                     continue;
                 };
-                let held = self.combined[cell];
-                if let Some(next) = combine(held, row) {
-                    if held.is_none() {
-                        touched.push(cell);
+                match self.seen[cell] {
+                    None => {
+                        self.seen[cell] = Some(f);
+                        touched.push((cell, row.daily_outflow.unwrap_or(0.0)));
                     }
-                    self.combined[cell] = Some(next);
+                    Some(other) if other != f => shared.push(cell),
+                    Some(_) => {}
                 }
             }
         }
-        for cell in touched {
-            let Some(c) = self.combined[cell].take() else {
-                continue;
-            };
-            let entry = &mut self.sums[cell];
-            let slot = match kind {
-                DeclarantType::Grossiste => &mut entry.0,
-                _ => &mut entry.1,
-            };
-            *slot = Some(slot.unwrap_or(0.0) + c.daily_outflow);
+        shared.sort_unstable();
+        shared.dedup();
+        for (cell, outflow) in touched {
+            self.seen[cell] = None;
+            if shared.binary_search(&cell).is_err() {
+                self.add(cell, kind, outflow);
+            }
+        }
+        shared
+            .into_iter()
+            .filter_map(|cell| {
+                let cip13 = *self.references.get(cell / self.days)?;
+                let date = self
+                    .first
+                    .checked_add_days(chrono::Days::new((cell % self.days) as u64))?;
+                Some((cip13, date))
+            })
+            .collect()
+    }
+
+    /// Adds the merged outflow of a (reference, date) that several files of one declarant
+    /// describe.
+    pub fn add_resolved(
+        &mut self,
+        kind: DeclarantType,
+        cip13: Cip13,
+        date: NaiveDate,
+        outflow: f64,
+    ) {
+        if !matches!(kind, DeclarantType::Grossiste | DeclarantType::Exploitant) {
+            return;
+        }
+        if let Some(cell) = self.cell(cip13, date) {
+            self.add(cell, kind, outflow);
         }
     }
 
@@ -130,8 +176,7 @@ impl DemandSeries {
     pub fn finish(self) -> BTreeMap<Cip13, Vec<(NaiveDate, f64)>> {
         let mut series: BTreeMap<Cip13, Vec<(NaiveDate, f64)>> = BTreeMap::new();
         for (i, cip13) in self.references.iter().enumerate() {
-            let observations: Vec<(NaiveDate, f64)> = self.sums
-                [i * self.days..(i + 1) * self.days]
+            let observations: Vec<(NaiveDate, f64)> = self.sums[i * self.days..(i + 1) * self.days]
                 .iter()
                 .enumerate()
                 .filter_map(|(day, (wholesalers, manufacturers))| {
@@ -220,8 +265,7 @@ mod tests {
         );
     }
 
-    fn daily(day: u32, outflow: f64, sites: &[&str]) -> DailyRow {
-        use crate::positions::daily::site_bit;
+    fn daily(day: u32, outflow: f64) -> DailyRow {
         DailyRow {
             cip13: Cip13::parse("3400949497294").unwrap(),
             date: d(day),
@@ -229,42 +273,66 @@ mod tests {
             held_stock: 0,
             daily_outflow: Some(outflow),
             supply_quantity: None,
-            sites: sites.len() as u32,
-            site_mask: sites.iter().fold(0, |m, s| m | site_bit(s)),
+            sites: 1,
+        }
+    }
+
+    fn file(sha: &str, rows: Vec<DailyRow>) -> DailyFile {
+        DailyFile {
+            sha256: sha.to_owned(),
+            rows,
         }
     }
 
     #[test]
-    fn demand_adds_declarants_prefers_wholesalers_and_takes_the_latest_file() {
+    fn demand_adds_declarants_prefers_wholesalers_and_leaves_shared_days_to_resolve() {
         let mut series = DemandSeries::new(d(1)..=d(28));
-        // 16 Nov: wholesaler A's two depots (30 + 15 in one file) and wholesaler B (20).
-        series.add_declarant(
-            DeclarantType::Grossiste,
-            vec![(Some(1), vec![daily(16, 45.0, &["Lyon", "Lille"])])],
+        let cip = Cip13::parse("3400949497294").unwrap();
+        // 16 Nov: wholesaler A (45 over its depots) and wholesaler B (20).
+        assert!(
+            series
+                .add_declarant(
+                    DeclarantType::Grossiste,
+                    &[file("a", vec![daily(16, 45.0)])]
+                )
+                .is_empty()
         );
-        series.add_declarant(
-            DeclarantType::Grossiste,
-            vec![(Some(2), vec![daily(16, 20.0, &[""])])],
+        assert!(
+            series
+                .add_declarant(
+                    DeclarantType::Grossiste,
+                    &[file("b", vec![daily(16, 20.0)])]
+                )
+                .is_empty()
         );
         // The manufacturer: ignored on the 16th, where wholesalers declare; on the 23rd, two
-        // files for the day, listed in any order: the later one (received at 9) corrects.
-        series.add_declarant(
+        // files for the day: left to resolve, then added as resolved.
+        let shared = series.add_declarant(
             DeclarantType::Exploitant,
-            vec![
-                (Some(9), vec![daily(23, 60.0, &[""])]),
-                (Some(5), vec![daily(16, 99.0, &[""]), daily(23, 40.0, &[""])]),
+            &[
+                file("c1", vec![daily(16, 99.0), daily(23, 40.0)]),
+                file("c2", vec![daily(23, 60.0)]),
             ],
         );
-        // Another type, and a date outside the window: nothing.
-        series.add_declarant(
-            DeclarantType::Autre,
-            vec![(Some(3), vec![daily(24, 500.0, &[""])])],
+        assert_eq!(shared, [(cip, d(23))]);
+        series.add_resolved(DeclarantType::Exploitant, cip, d(23), 60.0);
+        // Another type, and dates outside the window: nothing.
+        assert!(
+            series
+                .add_declarant(
+                    DeclarantType::Autre,
+                    &[
+                        file("x", vec![daily(24, 500.0)]),
+                        file("y", vec![daily(24, 1.0)])
+                    ]
+                )
+                .is_empty()
         );
         series.add_declarant(
             DeclarantType::Grossiste,
-            vec![(Some(3), vec![daily(29, 7.0, &[""]), daily(1, 8.0, &[""])])],
+            &[file("z", vec![daily(29, 7.0), daily(1, 8.0)])],
         );
-        let cip = Cip13::parse("3400949497294").unwrap();
+        series.add_resolved(DeclarantType::Grossiste, cip, d(29), 7.0);
         assert_eq!(
             series.finish()[&cip],
             [(d(1), 8.0), (d(16), 65.0), (d(23), 60.0)],
@@ -273,19 +341,22 @@ mod tests {
     }
 
     #[test]
-    fn a_correction_file_listing_one_site_does_not_halve_the_others() {
-        // File "a": Lyon 30 (its Lille line was refused); file "b": the corrected Lille line
-        // alone, same date. Demand is Lyon + Lille, not their average over two files.
+    fn a_day_one_file_describes_twice_is_not_shared() {
+        // Two dates in one file, and the next declarant starting afresh on the same cells.
         let mut series = DemandSeries::new(d(1)..=d(30));
-        series.add_declarant(
-            DeclarantType::Grossiste,
-            vec![
-                (Some(1), vec![daily(16, 30.0, &["Lyon"])]),
-                (Some(2), vec![daily(16, 20.0, &["Lille"])]),
-            ],
+        let one = file("a", vec![daily(16, 30.0), daily(17, 20.0)]);
+        assert!(
+            series
+                .add_declarant(DeclarantType::Grossiste, std::slice::from_ref(&one))
+                .is_empty()
+        );
+        assert!(
+            series
+                .add_declarant(DeclarantType::Grossiste, &[one])
+                .is_empty()
         );
         let cip = Cip13::parse("3400949497294").unwrap();
-        assert_eq!(series.finish()[&cip], [(d(16), 50.0)]);
+        assert_eq!(series.finish()[&cip], [(d(16), 60.0), (d(17), 40.0)]);
     }
 
     #[test]

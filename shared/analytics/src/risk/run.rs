@@ -17,7 +17,7 @@ use super::config::RiskConfig;
 use super::demand::{DailyFile, DemandSeries, LOOKBACK_DAYS};
 use super::group::{GroupAssessment, assess_groups};
 use super::outbox::{RunChanges, outbox_records};
-use crate::positions::daily::{daily_rows, read_daily_parquet};
+use crate::positions::daily::{FileDay, daily_rows, read_daily_parquet, resolve_day, site_lines};
 use medistock_domain::Level;
 use medistock_domain::store::{
     AlertOutbox, GROUP_SUBJECT_PREFIX, ObjectStore, PositionStore, RiskItem, RiskStore, StoreError,
@@ -385,50 +385,156 @@ async fn load_demand<O: ObjectStore>(
         for key in daily {
             if let Some((declarant, _)) = lake::partition_file(lake::DAILY, key) {
                 if measures_demand(declarant) {
-                    by_declarant.entry(declarant.to_owned()).or_default().push((key.clone(), true));
+                    by_declarant
+                        .entry(declarant.to_owned())
+                        .or_default()
+                        .push((key.clone(), true));
                 }
             }
         }
         for key in lines {
             if let Some(file) = lake::partition_file(lake::NORMALIZED, key) {
                 if measures_demand(file.0) && !summed.contains(&file) {
-                    by_declarant.entry(file.0.to_owned()).or_default().push((key.clone(), false));
+                    by_declarant
+                        .entry(file.0.to_owned())
+                        .or_default()
+                        .push((key.clone(), false));
                 }
             }
         }
     }
     let mut series = DemandSeries::new(from..=as_of);
     for (declarant, keys) in by_declarant {
-        let Some(kind) = kinds.get(&declarant).copied() else { continue };
+        let Some(kind) = kinds.get(&declarant).copied() else {
+            continue;
+        };
         let mut reads = Vec::with_capacity(keys.len());
         for (key, daily) in &keys {
             reads.push(async move {
                 let object = objects.get(lake, key).await?;
-                Ok::<_, StoreError>(object.map(|o| (o.bytes, *daily)))
+                Ok::<_, StoreError>(object.map(|o| (key.clone(), o.bytes, *daily)))
             });
         }
-        let blobs: Vec<Option<(Vec<u8>, bool)>> = stream::iter(reads)
+        let blobs: Vec<Option<(String, Vec<u8>, bool)>> = stream::iter(reads)
             .buffered(READ_CONCURRENCY)
             .try_collect()
             .await?;
-        let files = tokio::task::spawn_blocking(move || -> Result<Vec<DailyFile>, RiskError> {
-            let mut files = Vec::with_capacity(blobs.len());
-            for (bytes, daily) in blobs.into_iter().flatten() {
-                files.push(if daily {
-                    let (rows, received) = read_daily_parquet(bytes)?;
-                    (received, rows)
+        let loaded = tokio::task::spawn_blocking(move || -> Result<Vec<Loaded>, RiskError> {
+            let mut loaded = Vec::with_capacity(blobs.len());
+            for (key, bytes, daily) in blobs.into_iter().flatten() {
+                let prefix = if daily { lake::DAILY } else { lake::NORMALIZED };
+                let Some((_, sha256)) = lake::partition_file(prefix, &key) else {
+                    continue;
+                };
+                let sha256 = sha256.to_owned();
+                let (rows, received) = if daily {
+                    read_daily_parquet(bytes)?
                 } else {
                     let lines = ParquetReader::new(Cursor::new(bytes)).finish()?;
-                    (None, daily_rows(&lines)?)
+                    (daily_rows(&lines)?, None)
+                };
+                loaded.push(Loaded {
+                    lines_key: match lake::partition_date(prefix, &key) {
+                        Some(day) if daily => {
+                            lake::normalized_key(day, &declarant_of(&key), &sha256)
+                        }
+                        _ => key,
+                    },
+                    received,
+                    file: DailyFile { sha256, rows },
                 });
             }
-            Ok(files)
+            Ok(loaded)
         })
         .await
         .unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()))?;
-        series.add_declarant(kind, files);
+        let files: Vec<DailyFile> = loaded.iter().map(|l| l.file.clone()).collect();
+        let shared = series.add_declarant(kind, &files);
+        if !shared.is_empty() {
+            for (cip13, date, outflow) in resolve_shared(objects, lake, &loaded, shared).await? {
+                series.add_resolved(kind, cip13, date, outflow);
+            }
+        }
     }
     Ok(series.finish())
+}
+
+/// A file of the window: its daily rows, when it was received, and where its lines are.
+struct Loaded {
+    lines_key: String,
+    received: Option<i64>,
+    file: DailyFile,
+}
+
+/// The declarant of a partitioned key (`…/declarant=<id>/…`).
+fn declarant_of(key: &str) -> String {
+    [lake::DAILY, lake::NORMALIZED]
+        .iter()
+        .find_map(|prefix| lake::partition_file(prefix, key))
+        .map(|(declarant, _)| declarant.to_owned())
+        .unwrap_or_default()
+}
+
+/// The (reference, date) pairs several files of one declarant describe, merged site by site
+/// from those files' lines as the positions merge them. Rare (a line sent again, a file
+/// corrected): only the files involved are read again.
+async fn resolve_shared<O: ObjectStore>(
+    objects: &O,
+    lake: &str,
+    loaded: &[Loaded],
+    shared: Vec<(Cip13, NaiveDate)>,
+) -> Result<Vec<(Cip13, NaiveDate, f64)>, RiskError> {
+    let wanted: HashSet<(Cip13, NaiveDate)> = shared.iter().copied().collect();
+    let mut days: HashMap<(Cip13, NaiveDate), Vec<FileDay>> = HashMap::new();
+    for l in loaded {
+        let involved = l
+            .file
+            .rows
+            .iter()
+            .any(|r| r.daily_outflow.is_some() && wanted.contains(&(r.cip13, r.date)));
+        if !involved {
+            continue;
+        }
+        // Files written before reception times were kept: their object's time stands for it.
+        let received = match l.received {
+            Some(ms) => ms,
+            None => objects
+                .head(lake, &l.lines_key, None)
+                .await?
+                .map_or(0, |h| h.last_modified.timestamp_millis()),
+        };
+        let order = (received, l.file.sha256.clone());
+        let lines = match objects.get(lake, &l.lines_key).await? {
+            Some(object) => {
+                let bytes = object.bytes;
+                let wanted = wanted.clone();
+                tokio::task::spawn_blocking(move || -> Result<_, RiskError> {
+                    let frame = ParquetReader::new(Cursor::new(bytes)).finish()?;
+                    Ok(site_lines(&frame, &wanted)?)
+                })
+                .await
+                .unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()))?
+            }
+            // The lines are gone: the file's totals stand for its whole stock.
+            None => l
+                .file
+                .rows
+                .iter()
+                .filter(|r| wanted.contains(&(r.cip13, r.date)))
+                .map(|r| ((r.cip13, r.date), vec![(String::new(), r.daily_outflow)]))
+                .collect(),
+        };
+        for (cell, lines) in lines {
+            days.entry(cell).or_default().push(FileDay {
+                order: order.clone(),
+                lines,
+            });
+        }
+    }
+    Ok(days
+        .into_iter()
+        .filter_map(|((cip13, date), files)| Some((cip13, date, resolve_day(files)?)))
+        .collect())
 }
 
 fn snapshot_parquet(assessments: &[Assessment]) -> Result<Vec<u8>, RiskError> {

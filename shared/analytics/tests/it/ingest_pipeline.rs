@@ -140,6 +140,13 @@ async fn a_file_updates_positions_archive_history_receipt_and_ledger(
             "normalized/as_of=2026-11-20/declarant=grossiste-a/{sha}.parquet"
         )]
     );
+    // Beside the lines, their daily totals per reference, which the risk run reads.
+    assert_eq!(
+        objects.list(lake, "daily/").await.unwrap(),
+        [format!(
+            "daily/as_of=2026-11-20/declarant=grossiste-a/{sha}.parquet"
+        )]
+    );
 
     let receipt = text_of(
         objects,
@@ -357,6 +364,11 @@ async fn a_rejected_file_is_quarantined_with_its_receipt(
     assert_eq!(
         objects.list(lake, "normalized/").await.unwrap(),
         Vec::<String>::new()
+    );
+    assert_eq!(
+        objects.list(lake, "daily/").await.unwrap(),
+        Vec::<String>::new(),
+        "a rejected file adds nothing to the history"
     );
 }
 
@@ -647,6 +659,14 @@ async fn the_same_bytes_from_two_declarants_are_two_files_and_neither_learns_of_
             format!("normalized/as_of=2026-11-20/declarant=gr-b/{sha}.parquet"),
             format!("normalized/as_of=2026-11-20/declarant=grossiste-a/{sha}.parquet"),
         ]
+    );
+    assert_eq!(
+        objects.list(lake, "daily/").await.unwrap(),
+        [
+            format!("daily/as_of=2026-11-20/declarant=gr-b/{sha}.parquet"),
+            format!("daily/as_of=2026-11-20/declarant=grossiste-a/{sha}.parquet"),
+        ],
+        "the same bytes from two declarants: each its own totals"
     );
 }
 

@@ -479,65 +479,243 @@ async fn references_of_one_group_escalating_together_make_one_message() {
     );
 }
 
-/// The run reads the daily totals the ingest writes beside the lines; for files written before
-/// them (line-level history only) it sums the lines itself, to the same demand. Two depots, a
-/// refused line sent again alone, a file sent again with new figures, a manufacturer's file:
-/// the demand is the same both ways, and older partitions than the look-back are not read.
+/// An object store that records what is listed and read.
+struct Recording<'a> {
+    inner: &'a LocalObjects,
+    listed: std::sync::Mutex<Vec<String>>,
+    read: std::sync::Mutex<Vec<String>>,
+}
+
+impl ObjectStore for Recording<'_> {
+    async fn head(
+        &self,
+        bucket: &str,
+        key: &str,
+        version: Option<&str>,
+    ) -> Result<Option<medistock_domain::store::ObjectHead>, StoreError> {
+        self.inner.head(bucket, key, version).await
+    }
+    async fn get_version(
+        &self,
+        bucket: &str,
+        key: &str,
+        version: Option<&str>,
+    ) -> Result<Option<medistock_domain::store::StoredObject>, StoreError> {
+        self.read.lock().unwrap().push(key.to_owned());
+        self.inner.get_version(bucket, key, version).await
+    }
+    async fn put(
+        &self,
+        bucket: &str,
+        key: &str,
+        bytes: Vec<u8>,
+        content_type: &str,
+        metadata: &std::collections::BTreeMap<String, String>,
+    ) -> Result<Option<String>, StoreError> {
+        self.inner
+            .put(bucket, key, bytes, content_type, metadata)
+            .await
+    }
+    async fn list(&self, bucket: &str, prefix: &str) -> Result<Vec<String>, StoreError> {
+        self.listed.lock().unwrap().push(prefix.to_owned());
+        self.inner.list(bucket, prefix).await
+    }
+    async fn copy(
+        &self,
+        from_bucket: &str,
+        from_key: &str,
+        from_version: Option<&str>,
+        to_bucket: &str,
+        to_key: &str,
+    ) -> Result<(), StoreError> {
+        self.inner
+            .copy(from_bucket, from_key, from_version, to_bucket, to_key)
+            .await
+    }
+}
+
+/// The run reads the daily totals the ingest writes beside the lines, and only those of the
+/// look-back window; for files written before them (lines only) it sums the lines itself.
+/// Days several files describe are merged site by site as the positions are: a refused line
+/// sent again alone completes its file, a file sent again replaces it, two overlapping files
+/// keep each depot's newest line. The demand is exactly that, both ways, whatever the names.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn demand_from_daily_totals_equals_demand_from_the_lines() {
+async fn demand_from_daily_totals_and_from_lines_merges_files_as_the_positions_do() {
     const HEADER: &str = "cip13;date_stock;stock;sorties;periode_jours;site\n";
-    let files: [(&str, &str, String, u32); 6] = [
-        ("gr-b", "j10.csv", format!("{HEADER}3400949497294;2026-11-10;900;70;1;Lyon\n3400949497294;2026-11-10;800;40;1;Lille\n"), 10),
-        ("gr-b", "j12.csv", format!("{HEADER}3400949497294;2026-11-12;850;60;1;Lyon\n"), 12),
-        ("gr-b", "j12-lille.csv", format!("{HEADER}3400949497294;2026-11-12;750;50;1;Lille\n"), 12),
-        ("gr-b", "j14.csv", format!("{HEADER}3400949497294;2026-11-14;800;80;1;Lyon\n3400949497294;2026-11-14;700;60;1;Lille\n"), 14),
-        ("gr-b", "j14-bis.csv", format!("{HEADER}3400949497294;2026-11-14;800;90;1;Lyon\n3400949497294;2026-11-14;700;70;1;Lille\n"), 14),
-        ("lab-a", "s46.csv", format!("{HEADER}3400949497706;2026-11-14;5000;700;7;\n"), 15),
+    let line = |date: &str, outflow: u32, site: &str| {
+        format!("3400949497294;{date};900;{outflow};1;{site}\n")
+    };
+    // (name, text, day dropped), in the order dropped.
+    let gr_b: Vec<(String, String, u32)> = vec![
+        (
+            "j10.csv".into(),
+            format!(
+                "{HEADER}{}{}",
+                line("2026-11-10", 70, "Lyon"),
+                line("2026-11-10", 40, "Lille")
+            ),
+            10,
+        ),
+        (
+            "j12.csv".into(),
+            format!("{HEADER}{}", line("2026-11-12", 60, "Lyon")),
+            12,
+        ),
+        (
+            "j12-lille.csv".into(),
+            format!("{HEADER}{}", line("2026-11-12", 50, "Lille")),
+            12,
+        ),
+        (
+            "j13-a.csv".into(),
+            format!("{HEADER}{}", line("2026-11-13", 10, "Lyon")),
+            13,
+        ),
+        (
+            "j13-b.csv".into(),
+            format!(
+                "{HEADER}{}{}",
+                line("2026-11-13", 15, "Lille"),
+                line("2026-11-13", 5, "Nantes")
+            ),
+            13,
+        ),
+        (
+            "j13-c.csv".into(),
+            format!("{HEADER}{}", line("2026-11-13", 20, "Lille")),
+            13,
+        ),
+        (
+            "j14.csv".into(),
+            format!(
+                "{HEADER}{}{}",
+                line("2026-11-14", 80, "Lyon"),
+                line("2026-11-14", 60, "Lille")
+            ),
+            14,
+        ),
+        (
+            "j14-bis.csv".into(),
+            format!(
+                "{HEADER}{}{}",
+                line("2026-11-14", 90, "Lyon"),
+                line("2026-11-14", 70, "Lille")
+            ),
+            14,
+        ),
     ];
+    // 10th: 110; 12th: 60 + 50; 13th: Lyon 10 + Lille 20 (the later of its two lines) + Nantes 5;
+    // 14th: the later file, 160. The manufacturer (100 a day) is not counted: wholesalers declare.
+    let expected = medistock_analytics::risk::estimate_demand(
+        &[
+            (day(10), 110.0),
+            (day(12), 110.0),
+            (day(13), 35.0),
+            (day(14), 160.0),
+        ],
+        day(16),
+    )
+    .unwrap()
+    .daily;
     let config = config();
     let run = RiskRun {
         lake_bucket: "lac",
         topics: &topics(),
         config: &config,
     };
-    let mut demands = Vec::new();
-    for lines_only in [false, true] {
+    // The same drops under swapped names: the order received decides, not the names.
+    let swapped: Vec<(String, String, u32)> = gr_b
+        .iter()
+        .enumerate()
+        .map(|(i, (_, text, d))| (format!("f{}.csv", 9 - i), text.clone(), *d))
+        .collect();
+    for (files, lines_only) in [
+        (&gr_b, false),
+        (&gr_b, true),
+        (&swapped, false),
+        (&swapped, true),
+    ] {
         let dir = tempfile::tempdir().unwrap();
         let backend = LocalBackend::open(dir.path()).unwrap();
         let (objects, state) = (&backend.objects, &backend.state);
-        for (declarant, name, text, d) in &files {
-            declare(objects, state, declarant, name, text, *d).await;
+        for (name, text, d) in files {
+            declare(objects, state, "gr-b", name, text, *d).await;
+            // Reception times a millisecond apart at least: the order is the order dropped.
+            tokio::time::sleep(std::time::Duration::from_millis(3)).await;
         }
-        let daily = objects.list("lac", "daily/").await.unwrap();
-        assert_eq!(daily.len(), files.len(), "one daily object per file: {daily:?}");
+        declare(
+            objects,
+            state,
+            "lab-a",
+            "s46.csv",
+            &format!("{HEADER}3400949497294;2026-11-14;5000;700;7;\n"),
+            15,
+        )
+        .await;
+        assert_eq!(
+            objects.list("lac", "daily/").await.unwrap().len(),
+            files.len() + 1
+        );
         if lines_only {
             std::fs::remove_dir_all(dir.path().join("lac").join("daily")).unwrap();
-            assert!(objects.list("lac", "daily/").await.unwrap().is_empty());
         }
-        let outcome = run_risk(objects, state, &run, &Scope::All, day(16), true, at(16))
-            .await
-            .unwrap();
-        let demand = |cip: &str| {
-            outcome
-                .assessments
-                .iter()
-                .find(|a| a.cip13.as_str() == cip)
-                .and_then(|a| a.demand)
+        let recording = Recording {
+            inner: objects,
+            listed: Default::default(),
+            read: Default::default(),
         };
-        demands.push((demand("3400949497294"), demand("3400949497706")));
-        // 74 days later, every file is older than the look-back: no observation is read, and
-        // demand falls back to the outflow the positions hold (90 + 70).
-        let later = run_risk(objects, state, &run, &Scope::All, day(16) + Duration::days(74), true, at(16))
+        let outcome = run_risk(&recording, state, &run, &Scope::All, day(16), true, at(16))
             .await
             .unwrap();
-        let x30 = later.assessments.iter().find(|a| a.cip13.as_str() == "3400949497294").unwrap();
-        assert_eq!(x30.demand, Some(160.0), "{x30:?}");
+        let x30 = outcome
+            .assessments
+            .iter()
+            .find(|a| a.cip13.as_str() == "3400949497294")
+            .unwrap();
+        assert_eq!(
+            x30.demand,
+            Some((expected * 1e6).round() / 1e6),
+            "lines only: {lines_only}"
+        );
+        // 57 days of two prefixes listed, nothing else; only objects of those days read.
+        let listed = recording.listed.into_inner().unwrap();
+        let window: Vec<NaiveDate> = (0..=56)
+            .map(|back| day(16) - Duration::days(back))
+            .collect();
+        assert_eq!(listed.len(), 2 * window.len());
+        for prefix in &listed {
+            let date = prefix
+                .strip_prefix("daily/as_of=")
+                .or_else(|| prefix.strip_prefix("normalized/as_of="))
+                .and_then(|rest| rest.strip_suffix('/'))
+                .and_then(|d| d.parse::<NaiveDate>().ok());
+            assert!(date.is_some_and(|d| window.contains(&d)), "{prefix}");
+        }
+        for key in recording.read.into_inner().unwrap() {
+            assert!(
+                key.starts_with("daily/as_of=2026-11-1")
+                    || key.starts_with("normalized/as_of=2026-11-1"),
+                "{key}"
+            );
+        }
+        // 74 days later, every file is older than the look-back: nothing is read, and demand
+        // falls back to the outflow the positions hold (Lyon 90 + Lille 70 + Nantes 5).
+        let later = run_risk(
+            objects,
+            state,
+            &run,
+            &Scope::All,
+            day(16) + Duration::days(74),
+            true,
+            at(16),
+        )
+        .await
+        .unwrap();
+        let x30 = later
+            .assessments
+            .iter()
+            .find(|a| a.cip13.as_str() == "3400949497294")
+            .unwrap();
+        assert_eq!(x30.demand, Some(165.0), "{x30:?}");
     }
-    // 10th: 110; 12th: 60 + 50 (two files, two depots); 14th: 160 (the second file replaces
-    // the first). Time-weighted, between 110 and 160. The manufacturer: 100 a day.
-    let (x30, x90) = demands[0];
-    let x30 = x30.unwrap();
-    assert!(x30 > 110.0 && x30 < 160.0, "{x30}");
-    assert_eq!(x90, Some(100.0));
-    assert_eq!(demands[0], demands[1], "the same demand from lines and from daily totals");
 }

@@ -194,7 +194,8 @@ async fn the_synthesis_holds_the_risk_items_and_escapes_declarant_strings() {
             "{cip}"
         );
         assert_eq!(
-            html.matches(&format!("<span>{cip} <span class=\"muted\">")).count(),
+            html.matches(&format!("<span>{cip} <span class=\"muted\">"))
+                .count(),
             listed,
             "{cip}"
         );

@@ -217,8 +217,10 @@ pub trait PositionStore: Send + Sync {
     ) -> impl Future<Output = Result<Vec<Position>, StoreError>> + Send;
     /// Every position held, by reference then declarant, without its per-site figures
     /// (`site_figures` empty): the daily risk run and the synthesis read every position and
-    /// never a depot's figures, so their cost does not grow with the wholesalers' depots. A
-    /// reference's positions with their sites come from [`PositionStore::positions`].
+    /// never a depot's figures, so what they decode and hold does not grow with the
+    /// wholesalers' depots (on DynamoDB the scan's read capacity still counts whole items: the
+    /// projection saves transfer and decoding, not capacity). A reference's positions with
+    /// their sites come from [`PositionStore::positions`].
     fn all_positions(&self) -> impl Future<Output = Result<Vec<Position>, StoreError>> + Send;
 }
 
