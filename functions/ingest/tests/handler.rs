@@ -208,6 +208,7 @@ async fn sample_event_on_moto() {
         objects.list(&lake, "").await.unwrap(),
         [
             "catalogue/catalogue.json".to_owned(),
+            format!("daily/as_of=2026-11-20/declarant=grossiste-a/{sha}.parquet"),
             format!("normalized/as_of=2026-11-20/declarant=grossiste-a/{sha}.parquet"),
             format!("raw/grossiste-a/2026/11/23/{sha}.csv"),
         ]

@@ -217,12 +217,24 @@ impl ObjectStore for LocalObjects {
             .map(|(folder, _)| folder)
             .filter(|folder| check_key(folder).is_ok());
         let start = folder.map_or_else(|| base.clone(), |folder| base.join(folder));
+        // A bucket that is not a folder is a broken store, not an empty one.
+        match std::fs::metadata(&base) {
+            Ok(meta) if meta.is_dir() => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(keys),
+            Ok(_) => {
+                return Err(StoreError::Io {
+                    path: base,
+                    source: std::io::Error::from(std::io::ErrorKind::NotADirectory),
+                });
+            }
+            Err(source) => return Err(StoreError::Io { path: base, source }),
+        }
         let mut stack = vec![start];
         while let Some(dir) = stack.pop() {
             let entries = match std::fs::read_dir(&dir) {
                 Ok(entries) => entries,
-                // No such folder (or a file where the prefix names a folder): nothing listed,
-                // as S3 lists nothing.
+                // No such folder below the bucket (or a file where the prefix names a
+                // folder): nothing listed, as S3 lists nothing.
                 Err(e)
                     if matches!(
                         e.kind(),
