@@ -237,8 +237,8 @@ pub fn write_national(
     let sites = spec.wholesalers * spec.depots;
     let mut depots: Vec<f64> = Vec::with_capacity(spec.references * sites);
     for r in &references {
-        for w in 0..spec.wholesalers {
-            let share = r.demand * shares[w] / spec.depots as f64;
+        for market in &shares {
+            let share = r.demand * market / spec.depots as f64;
             for _ in 0..spec.depots {
                 depots.push(share * (15.0 + draw.unit() * 10.0));
             }
@@ -366,11 +366,12 @@ pub fn write_national(
     }
     let mut truth = String::from("cip13;date_rupture\n");
     for r in &references {
-        if let Some(day) = r.stockout {
-            if let Some(date) = spec.start.checked_add_days(Days::new(day)) {
-                let _ = writeln!(truth, "{};{date}", r.cip13);
-                summary.stockouts += 1;
-            }
+        if let Some(date) = r
+            .stockout
+            .and_then(|day| spec.start.checked_add_days(Days::new(day)))
+        {
+            let _ = writeln!(truth, "{};{date}", r.cip13);
+            summary.stockouts += 1;
         }
     }
     let path = dir.join("ruptures.csv");

@@ -141,7 +141,7 @@ fn main() {
                 files += 1;
                 lines += references * depots;
             }
-            for m in (0..manufacturers).filter(|m| (day + *m as u64) % 7 == 0) {
+            for m in (0..manufacturers).filter(|m| (day + *m as u64).is_multiple_of(7)) {
                 let rows: Vec<DailyRow> = (m..references)
                     .step_by(manufacturers)
                     .map(|i| row(i, demand(i) * wave(i), 1))

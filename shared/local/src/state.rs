@@ -516,7 +516,10 @@ mod tests {
             PositionStore::all_positions(&state).await.unwrap(),
             [totals(&old)]
         );
-        assert_eq!(LocalState::all_positions(&state).unwrap(), [old.clone()]);
+        assert_eq!(
+            LocalState::all_positions(&state).unwrap(),
+            std::slice::from_ref(&old)
+        );
         let mut newer = position(70);
         for site in &mut newer.site_figures {
             site.as_of = "2026-11-21".parse().unwrap();
@@ -541,7 +544,7 @@ mod tests {
         );
         assert_eq!(
             state.positions(&newer.cip13).await.unwrap(),
-            [newer.clone()]
+            std::slice::from_ref(&newer)
         );
         // An older program rewrites the position alone: the stale totals are not read.
         state

@@ -204,7 +204,7 @@ pub struct FileDay {
     /// Reception time (milliseconds since the epoch) and the file's hash.
     pub order: (i64, String),
     /// Each site's outflow per day (`""`: a file that declares the whole stock in one line).
-    pub lines: Vec<(String, Option<f64>)>,
+    pub lines: SiteOutflows,
 }
 
 /// The declarant's outflow per day of one reference and date that several files describe,
@@ -236,11 +236,14 @@ pub fn resolve_day(mut files: Vec<FileDay>) -> Option<f64> {
         .fold(None, |sum, v| Some(sum.unwrap_or(0.0) + v))
 }
 
+/// Each site's outflow per day (`""`: the whole stock in one line), as [`FileDay::lines`].
+pub type SiteOutflows = Vec<(String, Option<f64>)>;
+
 /// Each site's outflow in a file's normalized lines, for the (reference, date) pairs asked.
 pub fn site_lines(
     lines: &DataFrame,
     wanted: &std::collections::HashSet<(Cip13, NaiveDate)>,
-) -> PolarsResult<HashMap<(Cip13, NaiveDate), Vec<(String, Option<f64>)>>> {
+) -> PolarsResult<HashMap<(Cip13, NaiveDate), SiteOutflows>> {
     let cips = lines.column("cip13")?.str()?;
     let dates = lines.column("date_stock")?.date()?.physical();
     let outflows = lines.column("daily_outflow")?.f64()?;
@@ -249,7 +252,7 @@ pub fn site_lines(
         Ok(column) => Some(column.str()?),
         Err(_) => None,
     };
-    let mut out: HashMap<(Cip13, NaiveDate), Vec<(String, Option<f64>)>> = HashMap::new();
+    let mut out: HashMap<(Cip13, NaiveDate), SiteOutflows> = HashMap::new();
     for i in 0..lines.height() {
         let (Some(cip13), Some(date)) = (
             cips.get(i).and_then(|c| Cip13::parse(c).ok()),
@@ -272,7 +275,10 @@ mod tests {
     use super::*;
     use chrono::Datelike;
 
-    fn lines(rows: &[(&str, u32, i64, Option<f64>, Option<i64>, &str)]) -> DataFrame {
+    /// (reference, day of November, stock, outflow, supply, site).
+    type Line<'a> = (&'a str, u32, i64, Option<f64>, Option<i64>, &'a str);
+
+    fn lines(rows: &[Line<'_>]) -> DataFrame {
         let day = |d: u32| epoch_days(NaiveDate::from_ymd_opt(2026, 11, d).unwrap());
         DataFrame::new(
             rows.len(),

@@ -383,23 +383,24 @@ async fn load_demand<O: ObjectStore>(
             .filter_map(|k| lake::partition_file(lake::DAILY, k))
             .collect();
         for key in daily {
-            if let Some((declarant, _)) = lake::partition_file(lake::DAILY, key) {
-                if measures_demand(declarant) {
-                    by_declarant
-                        .entry(declarant.to_owned())
-                        .or_default()
-                        .push((key.clone(), true));
-                }
+            if let Some((declarant, _)) = lake::partition_file(lake::DAILY, key)
+                && measures_demand(declarant)
+            {
+                by_declarant
+                    .entry(declarant.to_owned())
+                    .or_default()
+                    .push((key.clone(), true));
             }
         }
         for key in lines {
-            if let Some(file) = lake::partition_file(lake::NORMALIZED, key) {
-                if measures_demand(file.0) && !summed.contains(&file) {
-                    by_declarant
-                        .entry(file.0.to_owned())
-                        .or_default()
-                        .push((key.clone(), false));
-                }
+            if let Some(file) = lake::partition_file(lake::NORMALIZED, key)
+                && measures_demand(file.0)
+                && !summed.contains(&file)
+            {
+                by_declarant
+                    .entry(file.0.to_owned())
+                    .or_default()
+                    .push((key.clone(), false));
             }
         }
     }
