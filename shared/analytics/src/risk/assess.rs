@@ -54,6 +54,11 @@ pub struct ReferenceInput {
     /// Whether manufacturers declare in this deployment: then a reference none of them has
     /// declared recently has an unknown manufacturer stock.
     pub manufacturers_expected: bool,
+    /// Whether the manufacturers' declarations are only starting (go-live, the first days of
+    /// a replay: less than [`STALE_AFTER_DAYS`] of them in the look-back): a reference none of
+    /// them has declared yet may simply not have been declared yet, and its manufacturer stock
+    /// is unknown rather than nil.
+    pub manufacturers_starting: bool,
 }
 
 /// The assessment of one reference at one date.
@@ -179,8 +184,10 @@ pub fn assess(input: &ReferenceInput, as_of: NaiveDate) -> Assessment {
     let manufacturers_known = manufacturers
         .iter()
         .any(|p| (as_of - p.as_of).num_days() <= STALE_AFTER_DAYS);
-    // Expected: a manufacturer has declared this reference before and has stopped.
-    let expected = input.manufacturers_expected && !manufacturers.is_empty();
+    // Expected: a manufacturer has declared this reference before and has stopped, or the
+    // manufacturers are only starting to declare.
+    let expected = input.manufacturers_expected
+        && (!manufacturers.is_empty() || input.manufacturers_starting);
     let level = if expected && !manufacturers_known {
         flags.push(QualityFlag::MissingManufacturers);
         if level == Level::Rupture {
@@ -308,6 +315,7 @@ mod tests {
             safety_stock_months: 0.25,
             previous_level: None,
             manufacturers_expected: false,
+            manufacturers_starting: false,
         }
     }
 
@@ -365,6 +373,13 @@ mod tests {
         never.manufacturers_expected = true;
         never.positions.truncate(1);
         assert_eq!(assess(&never, d(23)).level, Level::Tension);
+        // Unless the manufacturers are only starting to declare: not yet is not never.
+        never.manufacturers_starting = true;
+        let starting = assess(&never, d(23));
+        assert_eq!(starting.level, Level::Vigilance);
+        assert!(starting.flags.contains(&QualityFlag::MissingManufacturers));
+        never.positions[0].0.stock = 10;
+        assert_eq!(assess(&never, d(23)).level, Level::Rupture, "an empty distribution still is");
     }
 
     #[test]

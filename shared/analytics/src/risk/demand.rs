@@ -50,6 +50,8 @@ pub struct DemandSeries {
     sums: Vec<(Option<f64>, Option<f64>)>,
     /// [reference × day] → the file of the current declarant that described it, if one did.
     seen: Vec<Option<u32>>,
+    /// The first day of the window any wholesaler, any manufacturer declared.
+    first_day: (Option<NaiveDate>, Option<NaiveDate>),
 }
 
 /// One file's daily rows.
@@ -72,15 +74,29 @@ impl DemandSeries {
             references: Vec::new(),
             sums: Vec::new(),
             seen: Vec::new(),
+            first_day: (None, None),
         }
+    }
+
+    /// The first day of the window a declarant of this type declared (wholesaler or
+    /// manufacturer), if one did.
+    pub fn first_day(&self, kind: DeclarantType) -> Option<NaiveDate> {
+        match kind {
+            DeclarantType::Grossiste => self.first_day.0,
+            DeclarantType::Exploitant => self.first_day.1,
+            DeclarantType::Autre => None,
+        }
+    }
+
+    /// The day of a date in the window, if it is in.
+    fn cell_day(&self, date: NaiveDate) -> Option<usize> {
+        let day = usize::try_from((date - self.first).num_days()).ok()?;
+        (day < self.days).then_some(day)
     }
 
     /// The cell of a reference and date, if the date is in the window.
     fn cell(&mut self, cip13: Cip13, date: NaiveDate) -> Option<usize> {
-        let day = usize::try_from((date - self.first).num_days()).ok()?;
-        if day >= self.days {
-            return None;
-        }
+        let day = self.cell_day(date)?;
         let reference = match self.index.get(&cip13) {
             Some(i) => *i,
             None => {
@@ -117,6 +133,20 @@ impl DemandSeries {
         if !matches!(kind, DeclarantType::Grossiste | DeclarantType::Exploitant) {
             return Vec::new();
         }
+        let in_window = files
+            .iter()
+            .flat_map(|f| &f.rows)
+            .map(|r| r.date)
+            .filter(|d| *d >= self.first && self.cell_day(*d).is_some())
+            .min();
+        let first = match kind {
+            DeclarantType::Grossiste => &mut self.first_day.0,
+            _ => &mut self.first_day.1,
+        };
+        *first = match (*first, in_window) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
         let mut touched = Vec::new();
         let mut shared = Vec::new();
         for (f, file) in files.iter().enumerate() {
@@ -333,6 +363,9 @@ mod tests {
             &[file("z", vec![daily(29, 7.0), daily(1, 8.0)])],
         );
         series.add_resolved(DeclarantType::Grossiste, cip, d(29), 7.0);
+        assert_eq!(series.first_day(DeclarantType::Grossiste), Some(d(1)));
+        assert_eq!(series.first_day(DeclarantType::Exploitant), Some(d(16)));
+        assert_eq!(series.first_day(DeclarantType::Autre), None);
         assert_eq!(
             series.finish()[&cip],
             [(d(1), 8.0), (d(16), 65.0), (d(23), 60.0)],

@@ -65,6 +65,7 @@ pub fn assess_groups(
                     safety_stock_months: 0.0,
                     previous_level: previous.get(group).copied(),
                     manufacturers_expected: input.manufacturers_expected,
+                    manufacturers_starting: input.manufacturers_starting,
                 },
             )
         });
@@ -140,6 +141,7 @@ mod tests {
             safety_stock_months: 2.0,
             previous_level: None,
             manufacturers_expected: false,
+            manufacturers_starting: false,
         }
     }
 

@@ -12,7 +12,7 @@ use polars::prelude::*;
 use serde::Serialize;
 
 use super::alert::{AlertTopics, is_announced};
-use super::assess::{Assessment, ReferenceInput, assess};
+use super::assess::{Assessment, ReferenceInput, STALE_AFTER_DAYS, assess};
 use super::config::RiskConfig;
 use super::demand::{DailyFile, DemandSeries, LOOKBACK_DAYS};
 use super::group::{GroupAssessment, assess_groups};
@@ -135,7 +135,7 @@ pub async fn run_risk<O: ObjectStore, S: PositionStore + RiskStore + AlertOutbox
         .into_iter()
         .map(|item| (item.subject.clone(), item))
         .collect();
-    let series = load_demand(objects, run.lake_bucket, as_of, &run.config.kinds).await?;
+    let (series, first_days) = load_demand(objects, run.lake_bucket, as_of, &run.config.kinds).await?;
     let config = run.config.clone();
     let scope = scope.clone();
     let previous_levels: BTreeMap<String, Level> =
@@ -166,6 +166,17 @@ pub async fn run_risk<O: ObjectStore, S: PositionStore + RiskStore + AlertOutbox
                 .kinds
                 .values()
                 .any(|k| *k == DeclarantType::Exploitant);
+            // Manufacturers only starting to declare: their first declaration in the look-back
+            // is recent, or none has declared while the history itself is starting (go-live,
+            // the first days of a replay).
+            let recent = |first: Option<NaiveDate>| {
+                first.is_some_and(|d| (as_of - d).num_days() < STALE_AFTER_DAYS)
+            };
+            let manufacturers_starting = manufacturers_expected
+                && match first_days.manufacturers {
+                    Some(_) => recent(first_days.manufacturers),
+                    None => first_days.wholesalers.is_none() || recent(first_days.wholesalers),
+                };
             let inputs: Vec<ReferenceInput> = references
                 .into_iter()
                 .map(|cip13| {
@@ -178,6 +189,7 @@ pub async fn run_risk<O: ObjectStore, S: PositionStore + RiskStore + AlertOutbox
                         safety_stock_months: settings.safety_stock_months,
                         previous_level: previous_levels.get(cip13.as_str()).copied(),
                         manufacturers_expected,
+                        manufacturers_starting,
                     }
                 })
                 .collect();
@@ -346,7 +358,7 @@ async fn load_demand<O: ObjectStore>(
     lake: &str,
     as_of: NaiveDate,
     kinds: &HashMap<String, DeclarantType>,
-) -> Result<BTreeMap<Cip13, Vec<(NaiveDate, f64)>>, RiskError> {
+) -> Result<(BTreeMap<Cip13, Vec<(NaiveDate, f64)>>, FirstDays), RiskError> {
     let from = as_of
         .checked_sub_days(Days::new(LOOKBACK_DAYS as u64))
         .unwrap_or(as_of);
@@ -457,7 +469,17 @@ async fn load_demand<O: ObjectStore>(
             }
         }
     }
-    Ok(series.finish())
+    let first_days = FirstDays {
+        wholesalers: series.first_day(DeclarantType::Grossiste),
+        manufacturers: series.first_day(DeclarantType::Exploitant),
+    };
+    Ok((series.finish(), first_days))
+}
+
+/// The first day of the look-back each type of declarant declared.
+struct FirstDays {
+    wholesalers: Option<NaiveDate>,
+    manufacturers: Option<NaiveDate>,
 }
 
 /// A file of the window: its daily rows, when it was received, and where its lines are.

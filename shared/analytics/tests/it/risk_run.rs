@@ -411,6 +411,9 @@ async fn references_of_one_group_escalating_together_make_one_message() {
     let dir = tempfile::tempdir().unwrap();
     let backend = LocalBackend::open(dir.path()).unwrap();
     let (objects, state) = (&backend.objects, &backend.state);
+    // The manufacturer has declared for weeks (another reference): a presentation it does not
+    // declare is assessed on the wholesalers' stock, not held as unknown.
+    declare(objects, state, "lab-a", "s45.csv", "cip13;date_stock;stock;sorties;periode_jours\n3400930000007;2026-11-02;90000;700;7\n", 2).await;
     // Both presentations at 10 and 20 days: TENSION each, and the group at 15 days.
     declare(objects, state, "gr-b", "s47.csv", "cip13;date_stock;stock;sorties;periode_jours\n3400949497294;2026-11-20;1000;700;7\n3400949497706;2026-11-20;2000;700;7\n", 20).await;
     let config = config();
@@ -717,5 +720,52 @@ async fn demand_from_daily_totals_and_from_lines_merges_files_as_the_positions_d
             .find(|a| a.cip13.as_str() == "3400949497294")
             .unwrap();
         assert_eq!(x30.demand, Some(165.0), "{x30:?}");
+    }
+}
+
+/// At go-live (or on the first days of a replay) the manufacturers have not all declared yet:
+/// a reference only the wholesalers have declared is "données incomplètes", not TENSION on
+/// the wholesalers' stock alone; once manufacturers have declared for two weeks, a reference
+/// none of them declares is assessed on what is declared.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn at_go_live_a_manufacturer_not_yet_heard_from_is_unknown_not_nil() {
+    let config = config();
+    let run = RiskRun {
+        lake_bucket: "lac",
+        topics: &topics(),
+        config: &config,
+    };
+    // 20 days of the wholesaler's stock for the x30.
+    let wholesaler = "cip13;date_stock;stock;sorties;periode_jours\n3400949497294;2026-11-20;2000;700;7\n";
+    let other = "cip13;date_stock;stock;sorties;periode_jours\n3400930000007;2026-11-02;90000;700;7\n";
+    for (manufacturer_since, level, flagged) in [
+        (None, Level::Vigilance, true),
+        (Some(12), Level::Vigilance, true),
+        (Some(2), Level::Tension, false),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let backend = LocalBackend::open(dir.path()).unwrap();
+        let (objects, state) = (&backend.objects, &backend.state);
+        if let Some(d) = manufacturer_since {
+            let text = other.replace("2026-11-02", &format!("2026-11-{d:02}"));
+            declare(objects, state, "lab-a", "s.csv", &text, d).await;
+        }
+        declare(objects, state, "gr-b", "s47.csv", wholesaler, 20).await;
+        let outcome = run_risk(objects, state, &run, &Scope::All, day(20), true, at(20))
+            .await
+            .unwrap();
+        let x30 = outcome
+            .assessments
+            .iter()
+            .find(|a| a.cip13.as_str() == "3400949497294")
+            .unwrap();
+        assert_eq!(x30.level, level, "manufacturers since {manufacturer_since:?}");
+        assert_eq!(
+            x30.flags
+                .contains(&medistock_analytics::risk::QualityFlag::MissingManufacturers),
+            flagged,
+            "manufacturers since {manufacturer_since:?}"
+        );
+        assert_eq!(x30.days_to_stockout, Some(20), "the figures stay as declared");
     }
 }
