@@ -186,8 +186,8 @@ pub fn assess(input: &ReferenceInput, as_of: NaiveDate) -> Assessment {
         .any(|p| (as_of - p.as_of).num_days() <= STALE_AFTER_DAYS);
     // Expected: a manufacturer has declared this reference before and has stopped, or the
     // manufacturers are only starting to declare.
-    let expected = input.manufacturers_expected
-        && (!manufacturers.is_empty() || input.manufacturers_starting);
+    let expected =
+        input.manufacturers_expected && (!manufacturers.is_empty() || input.manufacturers_starting);
     let level = if expected && !manufacturers_known {
         flags.push(QualityFlag::MissingManufacturers);
         if level == Level::Rupture {
@@ -379,7 +379,11 @@ mod tests {
         assert_eq!(starting.level, Level::Vigilance);
         assert!(starting.flags.contains(&QualityFlag::MissingManufacturers));
         never.positions[0].0.stock = 10;
-        assert_eq!(assess(&never, d(23)).level, Level::Rupture, "an empty distribution still is");
+        assert_eq!(
+            assess(&never, d(23)).level,
+            Level::Rupture,
+            "an empty distribution still is"
+        );
     }
 
     #[test]

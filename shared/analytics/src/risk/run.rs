@@ -135,7 +135,8 @@ pub async fn run_risk<O: ObjectStore, S: PositionStore + RiskStore + AlertOutbox
         .into_iter()
         .map(|item| (item.subject.clone(), item))
         .collect();
-    let (series, first_days) = load_demand(objects, run.lake_bucket, as_of, &run.config.kinds).await?;
+    let (series, first_days) =
+        load_demand(objects, run.lake_bucket, as_of, &run.config.kinds).await?;
     let config = run.config.clone();
     let scope = scope.clone();
     let previous_levels: BTreeMap<String, Level> =

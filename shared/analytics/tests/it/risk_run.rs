@@ -413,7 +413,15 @@ async fn references_of_one_group_escalating_together_make_one_message() {
     let (objects, state) = (&backend.objects, &backend.state);
     // The manufacturer has declared for weeks (another reference): a presentation it does not
     // declare is assessed on the wholesalers' stock, not held as unknown.
-    declare(objects, state, "lab-a", "s45.csv", "cip13;date_stock;stock;sorties;periode_jours\n3400930000007;2026-11-02;90000;700;7\n", 2).await;
+    declare(
+        objects,
+        state,
+        "lab-a",
+        "s45.csv",
+        "cip13;date_stock;stock;sorties;periode_jours\n3400930000007;2026-11-02;90000;700;7\n",
+        2,
+    )
+    .await;
     // Both presentations at 10 and 20 days: TENSION each, and the group at 15 days.
     declare(objects, state, "gr-b", "s47.csv", "cip13;date_stock;stock;sorties;periode_jours\n3400949497294;2026-11-20;1000;700;7\n3400949497706;2026-11-20;2000;700;7\n", 20).await;
     let config = config();
@@ -736,8 +744,10 @@ async fn at_go_live_a_manufacturer_not_yet_heard_from_is_unknown_not_nil() {
         config: &config,
     };
     // 20 days of the wholesaler's stock for the x30.
-    let wholesaler = "cip13;date_stock;stock;sorties;periode_jours\n3400949497294;2026-11-20;2000;700;7\n";
-    let other = "cip13;date_stock;stock;sorties;periode_jours\n3400930000007;2026-11-02;90000;700;7\n";
+    let wholesaler =
+        "cip13;date_stock;stock;sorties;periode_jours\n3400949497294;2026-11-20;2000;700;7\n";
+    let other =
+        "cip13;date_stock;stock;sorties;periode_jours\n3400930000007;2026-11-02;90000;700;7\n";
     for (manufacturer_since, level, flagged) in [
         (None, Level::Vigilance, true),
         (Some(12), Level::Vigilance, true),
@@ -759,13 +769,20 @@ async fn at_go_live_a_manufacturer_not_yet_heard_from_is_unknown_not_nil() {
             .iter()
             .find(|a| a.cip13.as_str() == "3400949497294")
             .unwrap();
-        assert_eq!(x30.level, level, "manufacturers since {manufacturer_since:?}");
+        assert_eq!(
+            x30.level, level,
+            "manufacturers since {manufacturer_since:?}"
+        );
         assert_eq!(
             x30.flags
                 .contains(&medistock_analytics::risk::QualityFlag::MissingManufacturers),
             flagged,
             "manufacturers since {manufacturer_since:?}"
         );
-        assert_eq!(x30.days_to_stockout, Some(20), "the figures stay as declared");
+        assert_eq!(
+            x30.days_to_stockout,
+            Some(20),
+            "the figures stay as declared"
+        );
     }
 }

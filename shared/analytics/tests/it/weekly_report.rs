@@ -57,7 +57,14 @@ async fn the_synthesis_holds_the_risk_items_and_escapes_declarant_strings() {
     };
     // The manufacturer declares since the 5th: by the 20th its declarations are not starting
     // any more, and a presentation it does not declare is assessed on the wholesalers' stock.
-    drop_file(&backend, "lab-a", "s45.csv", b"cip13;date_stock;stock;sorties;periode_jours\n3400949497706;2026-11-05;8000;700;7\n", 5).await;
+    drop_file(
+        &backend,
+        "lab-a",
+        "s45.csv",
+        b"cip13;date_stock;stock;sorties;periode_jours\n3400949497706;2026-11-05;8000;700;7\n",
+        5,
+    )
+    .await;
     // Last week (Wednesday 11 Nov): everything comfortable, so the levels change this week.
     drop_file(&backend, "gr-b", "s46.csv", b"cip13;date_stock;stock;sorties;periode_jours\n3400949497294;2026-11-11;9000;700;7\n3400949497706;2026-11-11;9000;700;7\n3400930000007;2026-11-11;9000;700;7\n", 11).await;
     run_risk(
