@@ -358,7 +358,11 @@ async fn on_moto_the_run_writes_risk_items_outbox_records_and_the_snapshot() {
         .await
         .unwrap();
 
-    let config = config();
+    // A wholesaler alone (no manufacturer whose first declarations are awaited).
+    let config = RiskConfig::new(
+        &Registry::parse("declarant;nom;type\ngr-b;Grossiste B;grossiste\n").unwrap(),
+        &medistock_analytics::catalogue::Catalogue::from_settings_csv(REFERENCES).unwrap(),
+    );
     let run = RiskRun {
         lake_bucket: &lake,
         topics: &topics(),
