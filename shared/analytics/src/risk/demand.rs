@@ -137,7 +137,7 @@ impl DemandSeries {
             .iter()
             .flat_map(|f| &f.rows)
             .map(|r| r.date)
-            .filter(|d| *d >= self.first && self.cell_day(*d).is_some())
+            .filter(|d| self.cell_day(*d).is_some())
             .min();
         let first = match kind {
             DeclarantType::Grossiste => &mut self.first_day.0,

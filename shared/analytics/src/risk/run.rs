@@ -433,6 +433,7 @@ async fn load_demand<O: ObjectStore>(
             .buffered(READ_CONCURRENCY)
             .try_collect()
             .await?;
+        let owner = declarant.clone();
         let loaded = tokio::task::spawn_blocking(move || -> Result<Vec<Loaded>, RiskError> {
             let mut loaded = Vec::with_capacity(blobs.len());
             for (key, bytes, daily) in blobs.into_iter().flatten() {
@@ -449,9 +450,7 @@ async fn load_demand<O: ObjectStore>(
                 };
                 loaded.push(Loaded {
                     lines_key: match lake::partition_date(prefix, &key) {
-                        Some(day) if daily => {
-                            lake::normalized_key(day, &declarant_of(&key), &sha256)
-                        }
+                        Some(day) if daily => lake::normalized_key(day, &owner, &sha256),
                         _ => key,
                     },
                     received,
@@ -488,15 +487,6 @@ struct Loaded {
     lines_key: String,
     received: Option<i64>,
     file: DailyFile,
-}
-
-/// The declarant of a partitioned key (`…/declarant=<id>/…`).
-fn declarant_of(key: &str) -> String {
-    [lake::DAILY, lake::NORMALIZED]
-        .iter()
-        .find_map(|prefix| lake::partition_file(prefix, key))
-        .map(|(declarant, _)| declarant.to_owned())
-        .unwrap_or_default()
 }
 
 /// The (reference, date) pairs several files of one declarant describe, merged site by site

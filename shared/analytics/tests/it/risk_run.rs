@@ -790,3 +790,50 @@ async fn at_go_live_a_manufacturer_not_yet_heard_from_is_unknown_not_nil() {
         );
     }
 }
+
+/// When the lines of files that share a day are gone from the lake (deleted by hand, a
+/// lifecycle rule), the run still completes: each file's daily total stands for its whole
+/// stock, and the newer file wins.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_shared_day_whose_lines_are_gone_falls_back_to_the_newer_total() {
+    const HEADER: &str = "cip13;date_stock;stock;sorties;periode_jours;site\n";
+    let dir = tempfile::tempdir().unwrap();
+    let backend = LocalBackend::open(dir.path()).unwrap();
+    let (objects, state) = (&backend.objects, &backend.state);
+    declare(
+        objects,
+        state,
+        "gr-b",
+        "a.csv",
+        &format!("{HEADER}3400949497294;2026-11-14;900;30;1;Lyon\n"),
+        14,
+    )
+    .await;
+    tokio::time::sleep(std::time::Duration::from_millis(3)).await;
+    declare(
+        objects,
+        state,
+        "gr-b",
+        "b.csv",
+        &format!("{HEADER}3400949497294;2026-11-14;900;20;1;Lille\n"),
+        14,
+    )
+    .await;
+    std::fs::remove_dir_all(dir.path().join("lac").join("normalized")).unwrap();
+    let config = config();
+    let run = RiskRun {
+        lake_bucket: "lac",
+        topics: &topics(),
+        config: &config,
+    };
+    let outcome = run_risk(objects, state, &run, &Scope::All, day(16), true, at(16))
+        .await
+        .unwrap();
+    let x30 = outcome
+        .assessments
+        .iter()
+        .find(|a| a.cip13.as_str() == "3400949497294")
+        .unwrap();
+    // With its lines, the day is Lyon 30 + Lille 20; without them, the newer file's 20.
+    assert_eq!(x30.demand, Some(20.0));
+}
