@@ -12,7 +12,8 @@ use medistock_analytics::registry::Registry;
 use medistock_analytics::report::Week;
 use medistock_cli::demo::{DemoSpec, generate, score};
 use medistock_domain::Level;
-use medistock_domain::relay::publish_pending;
+use medistock_domain::lifecycle::AlertPolicy;
+use medistock_domain::relay::{Delivery, publish_pending};
 use medistock_domain::store::AccountStore;
 
 use medistock_local::{LAKE_BUCKET, LocalBackend, LocalNotifier};
@@ -110,7 +111,12 @@ pub async fn run(data_dir: &Path, args: &DemoArgs) -> anyhow::Result<ExitCode> {
                 crate::report_cmd::write(data_dir, &backend, &registry, &config, Week::of(day))
                     .await?;
             }
-            alerts += publish_pending(&backend.state, &notifier).await?.sent;
+            let delivery = Delivery {
+                policy: AlertPolicy::default(),
+                now: day.and_time(nine).and_utc(),
+            };
+            let published = publish_pending(&backend.state, &notifier, &delivery).await?;
+            alerts += published.sent + published.sms_held;
             let worst: Vec<String> = summary
                 .levels
                 .iter()

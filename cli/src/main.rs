@@ -10,6 +10,7 @@ mod demo_cmd;
 mod exit;
 mod ingest_cmd;
 mod national_cmd;
+mod policy_args;
 mod recompute_cmd;
 mod replay;
 mod report_cmd;

@@ -12,6 +12,7 @@ use medistock_analytics::risk::{RiskOutcome, RiskRun, RunSummary, Scope, run_ris
 use medistock_cli::demo::Scoreboard;
 use medistock_domain::Cip13;
 use medistock_domain::Level;
+use medistock_domain::lifecycle::AlertPolicy;
 use medistock_domain::store::ObjectStore;
 use medistock_local::{INBOX_BUCKET, LAKE_BUCKET, LocalBackend};
 
@@ -94,6 +95,8 @@ impl<'a> Replay<'a> {
         }
         let run = RiskRun {
             lake_bucket: LAKE_BUCKET,
+            inbox_bucket: Some(INBOX_BUCKET),
+            policy: AlertPolicy::default(),
             topics: &self.topics,
             config: self.config,
         };

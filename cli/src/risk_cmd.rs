@@ -12,9 +12,9 @@ use medistock_analytics::risk::alert::AlertTopics;
 use medistock_analytics::risk::config::RiskConfig;
 use medistock_analytics::risk::{RiskOutcome, RiskRun, Scope, run_risk};
 use medistock_domain::Level;
-use medistock_domain::relay::publish_pending;
+use medistock_domain::relay::{Delivery, publish_pending};
 use medistock_domain::{Cip13, paris_today};
-use medistock_local::{LAKE_BUCKET, LocalBackend};
+use medistock_local::{INBOX_BUCKET, LAKE_BUCKET, LocalBackend};
 use serde_json::json;
 
 /// Monitored references and their settings, beside the registry.
@@ -38,6 +38,9 @@ pub struct RiskArgs {
     /// Sortie JSON : le bilan et l'évaluation de chaque référence.
     #[arg(long)]
     json: bool,
+
+    #[command(flatten)]
+    policy: crate::policy_args::PolicyArgs,
 }
 
 /// The declarants' types and the reference settings of a data directory: the same
@@ -59,8 +62,11 @@ pub async fn run(data_dir: &Path, args: &RiskArgs) -> anyhow::Result<ExitCode> {
         critical: "critique".into(),
         info: "information".into(),
     };
+    let policy = args.policy.policy()?;
     let run = RiskRun {
         lake_bucket: LAKE_BUCKET,
+        inbox_bucket: Some(INBOX_BUCKET),
+        policy,
         topics: &topics,
         config: &config,
     };
@@ -87,7 +93,11 @@ pub async fn run(data_dir: &Path, args: &RiskArgs) -> anyhow::Result<ExitCode> {
     let published = if args.dry_run {
         None
     } else {
-        Some(publish_pending(&backend.state, &backend.notifier).await?)
+        let delivery = Delivery {
+            policy,
+            now: Utc::now(),
+        };
+        Some(publish_pending(&backend.state, &backend.notifier, &delivery).await?)
     };
     if args.json {
         println!(
@@ -153,14 +163,47 @@ pub async fn run(data_dir: &Path, args: &RiskArgs) -> anyhow::Result<ExitCode> {
         summary.alerts_created
     );
     if let Some(p) = published {
+        let mut extra = Vec::new();
+        if p.sms_held > 0 {
+            extra.push(format!(
+                "{} SMS retenu(s) jusqu'à la fin des heures calmes",
+                p.sms_held
+            ));
+        }
+        if p.sms_released > 0 {
+            extra.push(format!("{} SMS retenu(s) envoyé(s)", p.sms_released));
+        }
+        if p.muted > 0 {
+            extra.push(format!(
+                "{} mise(s) en silence (medistock alerts list)",
+                p.muted
+            ));
+        }
+        if p.failed > 0 {
+            extra.push(format!("{} en échec", p.failed));
+        }
         println!(
             "{} alerte(s) publiée(s) dans alerts.jsonl{}",
-            p.sent,
-            if p.failed > 0 {
-                format!(", {} en échec", p.failed)
-            } else {
+            p.sent + p.sms_held,
+            if extra.is_empty() {
                 String::new()
+            } else {
+                format!(" ; {}", extra.join(", "))
             }
+        );
+    }
+    if !summary.recalls.is_empty() {
+        println!(
+            "{} sujet(s) CRITIQUE ou RUPTURE rappelé(s) : personne ne les a pris en compte",
+            summary.recalls.len()
+        );
+    }
+    if !summary.silent_declarants.is_empty() {
+        println!(
+            "{} déclarant(s) silencieux : {} ({} rappel(s) déposé(s))",
+            summary.silent_declarants.len(),
+            summary.silent_declarants.join(", "),
+            summary.reminders_written
         );
     }
     Ok(ExitCode::SUCCESS)

@@ -10,8 +10,10 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use aws_lambda_events::event::dynamodb::Event;
 use chrono::{DateTime, Utc};
 use medistock_aws::DynamoState;
+use medistock_domain::lifecycle::{AlertPolicy, AlertState};
+use medistock_domain::relay::Delivery;
 use medistock_domain::store::{
-    AlertOutbox, AlertRecord, AlertStatus, Notification, Notifier, StoreError,
+    AlertOutbox, AlertRecord, AlertStateStore, AlertStatus, Notification, Notifier, StoreError,
 };
 
 const KEY: &str = "3400949497294#2026-11-20#NORMAL-TENSION";
@@ -23,14 +25,15 @@ fn sample_event() -> Event {
 }
 
 fn alert(topic: &str) -> AlertRecord {
-    AlertRecord {
-        key: KEY.into(),
-        cip13: "3400949497294".into(),
-        notification: Notification {
+    AlertRecord::pending(
+        KEY.into(),
+        "3400949497294".into(),
+        Notification {
             topic: topic.into(),
             subject: "[Medistock] TENSION — ANASTROZOLE 1 mg x30 (3400949497294)".into(),
             body: "Référence : 3400949497294 — ANASTROZOLE 1 mg x30 (MITM)\nNiveau : TENSION (précédent : NORMAL)\n".into(),
             sms: None,
+            email: true,
             attributes: BTreeMap::from([
                 ("severity".into(), "warning".into()),
                 ("level".into(), "TENSION".into()),
@@ -38,9 +41,15 @@ fn alert(topic: &str) -> AlertRecord {
                 ("mitm".into(), "true".into()),
             ]),
         },
-        status: AlertStatus::Pending,
-        message_id: None,
-        created_at: "2026-11-20T05:00:03Z".parse::<DateTime<Utc>>().unwrap(),
+        "2026-11-20T05:00:03Z".parse::<DateTime<Utc>>().unwrap(),
+    )
+}
+
+/// 10:00 in Paris, outside the quiet hours, default policy.
+fn daytime() -> Delivery {
+    Delivery {
+        policy: AlertPolicy::default(),
+        now: "2026-11-20T09:00:00Z".parse().unwrap(),
     }
 }
 
@@ -85,7 +94,7 @@ async fn a_failed_publish_is_a_batch_item_failure_then_sent_once() {
         sent: Mutex::new(Vec::new()),
     };
 
-    let first = notify::handle(&state, &notifier, sample_event()).await;
+    let first = notify::handle(&state, &notifier, &daytime(), sample_event()).await;
     let ids: Vec<_> = first
         .batch_item_failures
         .iter()
@@ -98,14 +107,14 @@ async fn a_failed_publish_is_a_batch_item_failure_then_sent_once() {
         "never dropped"
     );
 
-    let retry = notify::handle(&state, &notifier, sample_event()).await;
+    let retry = notify::handle(&state, &notifier, &daytime(), sample_event()).await;
     assert!(retry.batch_item_failures.is_empty());
     assert_eq!(
         state.alert(KEY).await.unwrap().unwrap().status,
         AlertStatus::Sent
     );
     // The stream delivers the record once more (or the MODIFY of "sent"): nothing is re-sent.
-    let again = notify::handle(&state, &notifier, sample_event()).await;
+    let again = notify::handle(&state, &notifier, &daytime(), sample_event()).await;
     assert!(again.batch_item_failures.is_empty());
     assert_eq!(notifier.sent.lock().unwrap().len(), 1, "sent once");
     assert_eq!(
@@ -173,9 +182,9 @@ async fn on_moto_the_sqs_subscriber_receives_the_message_and_its_attributes() {
     state.put_alert_once(&alert(&topic)).await.unwrap();
 
     let notifier = SnsNotifier::new(sns);
-    let response = notify::handle(&state, &notifier, sample_event()).await;
+    let response = notify::handle(&state, &notifier, &daytime(), sample_event()).await;
     assert!(response.batch_item_failures.is_empty());
-    let again = notify::handle(&state, &notifier, sample_event()).await;
+    let again = notify::handle(&state, &notifier, &daytime(), sample_event()).await;
     assert!(again.batch_item_failures.is_empty());
 
     let received = sqs
@@ -208,4 +217,215 @@ async fn on_moto_the_sqs_subscriber_receives_the_message_and_its_attributes() {
     let stored = state.alert(KEY).await.unwrap().unwrap();
     assert_eq!(stored.status, AlertStatus::Sent);
     assert_eq!(stored.message_id.as_deref(), envelope["MessageId"].as_str());
+}
+
+/// A queue subscribed to `topic` with a filter policy; returns its URL.
+async fn filtered_queue(
+    sns: &aws_sdk_sns::Client,
+    sqs: &aws_sdk_sqs::Client,
+    topic: &str,
+    name: &str,
+    filter: &str,
+) -> String {
+    let queue = sqs
+        .create_queue()
+        .queue_name(name)
+        .send()
+        .await
+        .unwrap()
+        .queue_url
+        .unwrap();
+    let arn = sqs
+        .get_queue_attributes()
+        .queue_url(&queue)
+        .attribute_names(aws_sdk_sqs::types::QueueAttributeName::QueueArn)
+        .send()
+        .await
+        .unwrap()
+        .attributes
+        .unwrap()[&aws_sdk_sqs::types::QueueAttributeName::QueueArn]
+        .clone();
+    sns.subscribe()
+        .topic_arn(topic)
+        .protocol("sqs")
+        .endpoint(&arn)
+        .attributes("FilterPolicy", filter)
+        .send()
+        .await
+        .unwrap();
+    queue
+}
+
+async fn bodies(sqs: &aws_sdk_sqs::Client, queue: &str) -> Vec<serde_json::Value> {
+    let received = sqs
+        .receive_message()
+        .queue_url(queue)
+        .max_number_of_messages(10)
+        .send()
+        .await
+        .unwrap();
+    let messages = received.messages.unwrap_or_default();
+    for m in &messages {
+        sqs.delete_message()
+            .queue_url(queue)
+            .receipt_handle(m.receipt_handle.as_deref().unwrap())
+            .send()
+            .await
+            .unwrap();
+    }
+    messages
+        .iter()
+        .map(|m| serde_json::from_str(m.body.as_deref().unwrap()).unwrap())
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_moto_an_sms_at_night_waits_for_the_schedule_and_a_silenced_subject_is_muted() {
+    use medistock_aws::{SnsNotifier, sdk_config};
+
+    if medistock_testkit::emulator().is_none() {
+        return;
+    }
+    let sdk = sdk_config().await;
+    let id = medistock_testkit::unique("nuit");
+    let sns = aws_sdk_sns::Client::new(&sdk);
+    let sqs = aws_sdk_sqs::Client::new(&sdk);
+    let topic = sns
+        .create_topic()
+        .name(format!("critique-{id}"))
+        .send()
+        .await
+        .unwrap()
+        .topic_arn
+        .unwrap();
+    // The template's subscriptions: email takes email = oui, phones sms = oui.
+    let email = filtered_queue(
+        &sns,
+        &sqs,
+        &topic,
+        &format!("email-{id}"),
+        r#"{"email": ["oui"]}"#,
+    )
+    .await;
+    let phone = filtered_queue(
+        &sns,
+        &sqs,
+        &topic,
+        &format!("sms-{id}"),
+        r#"{"sms": ["oui"]}"#,
+    )
+    .await;
+    let dynamo = aws_sdk_dynamodb::Client::new(&sdk);
+    medistock_testkit::aws::create_state_table(&dynamo, &id)
+        .await
+        .unwrap();
+    let state = DynamoState::new(dynamo, id.clone());
+    let mut critical = alert(&topic);
+    critical.notification.sms = Some("Medistock CRITIQUE ANASTROZOLE".into());
+    critical.silence_scope = vec![vec!["3400949497294".into()]];
+    state.put_alert_once(&critical).await.unwrap();
+    let notifier = SnsNotifier::new(sns);
+    let policy = AlertPolicy::default();
+
+    // 06:00 in Paris: the email goes, the SMS is held until 08:00.
+    let night: DateTime<Utc> = "2026-11-20T05:00:00Z".parse().unwrap();
+    let delivery = Delivery { policy, now: night };
+    let response = notify::handle(&state, &notifier, &delivery, sample_event()).await;
+    assert!(response.batch_item_failures.is_empty());
+    let held = state.alert(KEY).await.unwrap().unwrap();
+    assert_eq!(held.status, AlertStatus::SmsHeld);
+    assert_eq!(
+        held.sms_release_at,
+        Some("2026-11-20T07:00:00Z".parse().unwrap())
+    );
+    let emails = bodies(&sqs, &email).await;
+    assert_eq!(emails.len(), 1);
+    assert_eq!(emails[0]["Message"], critical.notification.body);
+    assert!(bodies(&sqs, &phone).await.is_empty(), "no SMS at night");
+
+    // The schedule before 08:00 releases nothing; at 08:05 the SMS alone, once.
+    let early = serde_json::json!({"release_held_sms": true});
+    let before = notify::handle_event(
+        &state,
+        &notifier,
+        policy,
+        early.clone(),
+        "2026-11-20T06:45:00Z".parse().unwrap(),
+    )
+    .await
+    .unwrap();
+    assert!(matches!(before, notify::Response::Released(ref s) if s.sms_released == 0));
+    let after = notify::handle_event(
+        &state,
+        &notifier,
+        policy,
+        early.clone(),
+        "2026-11-20T07:05:00Z".parse().unwrap(),
+    )
+    .await
+    .unwrap();
+    assert!(matches!(after, notify::Response::Released(ref s) if s.sms_released == 1));
+    let texts = bodies(&sqs, &phone).await;
+    assert_eq!(texts.len(), 1);
+    assert_eq!(texts[0]["Message"], "Medistock CRITIQUE ANASTROZOLE");
+    assert!(
+        bodies(&sqs, &email).await.is_empty(),
+        "the email is not sent twice"
+    );
+    assert_eq!(
+        state.alert(KEY).await.unwrap().unwrap().status,
+        AlertStatus::Sent
+    );
+    let again = notify::handle_event(
+        &state,
+        &notifier,
+        policy,
+        early,
+        "2026-11-20T07:20:00Z".parse().unwrap(),
+    )
+    .await
+    .unwrap();
+    assert!(matches!(again, notify::Response::Released(ref s) if s.sms_released == 0));
+
+    // A silenced subject: the next record is muted with why, nothing published.
+    let silenced = AlertState::new("3400949497294")
+        .unwrap()
+        .silenced(
+            "2026-11-30".parse().unwrap(),
+            "Jeanne",
+            "contingentement",
+            Utc::now(),
+        )
+        .unwrap();
+    assert!(state.put_alert_state(&silenced, None).await.unwrap());
+    let mut next = critical.clone();
+    next.key = "3400949497294#2026-11-21#TENSION-CRITIQUE".into();
+    state.put_alert_once(&next).await.unwrap();
+    let relayed = medistock_domain::relay::relay_key(&state, &notifier, &next.key, &daytime())
+        .await
+        .unwrap();
+    assert!(
+        matches!(relayed, medistock_domain::relay::Relayed::Muted(_)),
+        "{relayed:?}"
+    );
+    let muted = state.alert(&next.key).await.unwrap().unwrap();
+    assert_eq!(muted.status, AlertStatus::Muted);
+    assert!(
+        muted
+            .muted
+            .unwrap()
+            .contains("silencé jusqu'au 30/11/2026 par Jeanne")
+    );
+    assert!(bodies(&sqs, &email).await.is_empty() && bodies(&sqs, &phone).await.is_empty());
+
+    // Neither a stream batch nor the schedule: refused, named.
+    let odd = notify::handle_event(
+        &state,
+        &notifier,
+        policy,
+        serde_json::json!({"x": 1}),
+        Utc::now(),
+    )
+    .await;
+    assert!(odd.is_err());
 }

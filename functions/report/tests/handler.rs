@@ -79,6 +79,8 @@ async fn setup(dir: &std::path::Path) -> (LocalObjects, LocalState, Config) {
         info: "arn:info".into(),
     };
     let run = RiskRun {
+        inbox_bucket: None,
+        policy: Default::default(),
         lake_bucket: "lac",
         topics: &topics,
         config: &risk_config,

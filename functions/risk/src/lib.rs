@@ -9,17 +9,33 @@ use medistock_analytics::risk::alert::AlertTopics;
 use medistock_analytics::risk::config::{LakeConfigError, load_config};
 use medistock_analytics::risk::{RiskError, RiskOutcome, RiskRun, RunSummary, Scope, run_risk};
 use medistock_domain::env::Retry;
-use medistock_domain::store::{AccountStore, AlertOutbox, ObjectStore, PositionStore, RiskStore};
+use medistock_domain::lifecycle::AlertPolicy;
+use medistock_domain::store::{
+    AccountStore, AlertOutbox, AlertStateStore, FileLedger, MeasureStore, ObjectStore,
+    PositionStore, RiskStore,
+};
 use medistock_domain::{Cip13, paris_date};
 use serde::Deserialize;
 use serde_json::Value;
 
-/// The environment variables the function reads.
-pub const ENV_VARS: [&str; 4] = [
+/// The environment variables the function requires.
+pub const REQUIRED_VARS: [&str; 5] = [
     "LAKE_BUCKET",
     "TABLE_NAME",
     "CRITICAL_TOPIC_ARN",
     "INFO_TOPIC_ARN",
+    "INBOX_BUCKET",
+];
+
+/// Every environment variable the function reads: the required ones, and the recall period of
+/// unacknowledged subjects (`RECALL_DAYS`, 7 by default).
+pub const ENV_VARS: [&str; 6] = [
+    "LAKE_BUCKET",
+    "TABLE_NAME",
+    "CRITICAL_TOPIC_ARN",
+    "INFO_TOPIC_ARN",
+    "INBOX_BUCKET",
+    "RECALL_DAYS",
 ];
 
 /// Configuration read once at start-up.
@@ -31,6 +47,10 @@ pub struct Config {
     pub table_name: String,
     /// Alert topics.
     pub topics: AlertTopics,
+    /// Inbox bucket: reminders to silent declarants in `receipts/<id>/`.
+    pub inbox_bucket: String,
+    /// Recall period.
+    pub policy: AlertPolicy,
 }
 
 impl Config {
@@ -38,12 +58,20 @@ impl Config {
     pub fn from_env(
         var: impl Fn(&str) -> Option<String>,
     ) -> Result<Self, medistock_domain::env::ConfigError> {
-        let [lake_bucket, table_name, critical, info] =
-            medistock_domain::env::required(var, ENV_VARS)?;
+        let [lake_bucket, table_name, critical, info, inbox_bucket] =
+            medistock_domain::env::required(&var, REQUIRED_VARS)?;
+        let policy =
+            AlertPolicy::from_settings(|name| (name == "RECALL_DAYS").then(|| var(name)).flatten())
+                .map_err(|e| medistock_domain::env::ConfigError::Invalid {
+                    name: "RECALL_DAYS",
+                    reason: e.to_string(),
+                })?;
         Ok(Self {
             lake_bucket,
             table_name,
             topics: AlertTopics { critical, info },
+            inbox_bucket,
+            policy,
         })
     }
 }
@@ -150,7 +178,16 @@ pub fn parse_request(payload: &Value, now: DateTime<Utc>) -> Result<Request, Han
 }
 
 /// Handles one invocation.
-pub async fn handle<O: ObjectStore, S: PositionStore + RiskStore + AlertOutbox + AccountStore>(
+pub async fn handle<
+    O: ObjectStore,
+    S: PositionStore
+        + RiskStore
+        + AlertOutbox
+        + AccountStore
+        + AlertStateStore
+        + MeasureStore
+        + FileLedger,
+>(
     objects: &O,
     state: &S,
     config: &Config,
@@ -161,6 +198,8 @@ pub async fn handle<O: ObjectStore, S: PositionStore + RiskStore + AlertOutbox +
     let (_, risk_config, _) = load_config(objects, state, &config.lake_bucket).await?;
     let run = RiskRun {
         lake_bucket: &config.lake_bucket,
+        inbox_bucket: Some(&config.inbox_bucket),
+        policy: config.policy,
         topics: &config.topics,
         config: &risk_config,
     };

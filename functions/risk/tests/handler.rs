@@ -74,6 +74,8 @@ async fn setup(dir: &std::path::Path) -> (LocalObjects, LocalState, Config) {
             critical: "arn:critique".into(),
             info: "arn:info".into(),
         },
+        inbox_bucket: "depot".into(),
+        policy: Default::default(),
     };
     (objects, state, config)
 }
@@ -146,6 +148,8 @@ async fn bad_requests_and_missing_configuration_are_explained() {
             critical: "c".into(),
             info: "i".into(),
         },
+        inbox_bucket: "depot".into(),
+        policy: Default::default(),
     };
     let bad = handle(
         &objects,

@@ -607,6 +607,7 @@ mod tests {
 
     fn account(enabled: bool, keys: &[&str]) -> Account {
         Account {
+            cadence: None,
             id: id("lab-a"),
             name: "Laboratoire A".into(),
             kind: medistock_domain::DeclarantType::Exploitant,

@@ -77,6 +77,7 @@ async fn a_registered_declarant_gets_its_folders_and_a_disabled_one_nothing() {
         "unknown account"
     );
     let mut account = Account {
+        cadence: None,
         id: DeclarantId::parse("lab-sanofi").unwrap(),
         name: "Sanofi Winthrop Industrie".into(),
         kind: DeclarantType::Exploitant,

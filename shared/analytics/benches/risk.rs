@@ -170,7 +170,13 @@ fn main() {
         let registry = Registry::parse(&registry_csv).expect("registry");
         let config = RiskConfig::new(&registry, &Default::default());
         let topics = AlertTopics { critical: "critique".into(), info: "information".into() };
-        let run = RiskRun { lake_bucket: LAKE_BUCKET, topics: &topics, config: &config };
+        let run = RiskRun {
+            lake_bucket: LAKE_BUCKET,
+            inbox_bucket: None,
+            policy: Default::default(),
+            topics: &topics,
+            config: &config,
+        };
         let before = status_mb("VmRSS:");
         for pass in ["premier calcul (tout est nouveau)", "calcul suivant (niveaux connus)"] {
             reset_peak();

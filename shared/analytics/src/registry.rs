@@ -131,6 +131,7 @@ impl Registry {
         self.declarants
             .values()
             .map(|d| Account {
+                cadence: None,
                 id: d.id.clone(),
                 name: d.name.clone(),
                 kind: d.kind,

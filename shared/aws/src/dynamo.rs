@@ -9,6 +9,8 @@
 //! | `FILE#<declarant>#<sha256>` | `META` | file ledger (per declarant: the same bytes from two declarants are two files) |
 //! | `DECLARANT#<id>` | `ACCOUNT` | declarant's account |
 //! | `ALERT#<first segment of the key>` | `<key>` | alert outbox record |
+//! | `MEASURE` | `<measure id>` | one of ANSM's measures |
+//! | `ALERTSTATE` | `<subject>` | a subject's acknowledgement and silence |
 //!
 //! Every guarantee is a condition expression evaluated by DynamoDB, so concurrent Lambdas
 //! cannot break it. Positions are conditional `PutItem`s, one per (reference, declarant), sent
@@ -23,10 +25,12 @@ use chrono::{DateTime, NaiveDate, Utc};
 
 use crate::{aws_error, conditional};
 use medistock_domain::account::Account;
+use medistock_domain::lifecycle::AlertState;
+use medistock_domain::measure::Measure;
 use medistock_domain::position::{Position, PositionWrite, Supply, merge};
 use medistock_domain::store::{
-    AccountStore, AlertOutbox, AlertRecord, AlertStatus, Claim, FileLedger, FileStatus,
-    LedgerEntry, PositionStore, RiskItem, RiskStore, StoreError,
+    AccountStore, AlertOutbox, AlertRecord, AlertStateStore, AlertStatus, Claim, FileLedger,
+    FileStatus, LedgerEntry, MeasureStore, PositionStore, RiskItem, RiskStore, StoreError,
 };
 use medistock_domain::{Cip13, DeclarantId};
 
@@ -196,6 +200,10 @@ pub mod keys {
     pub const RISK: &str = "RISK";
     /// Prefix of an alert record's partition.
     pub const ALERT: &str = "ALERT#";
+    /// Partition of ANSM's measures (sort key: the measure's id).
+    pub const MEASURE: &str = "MEASURE";
+    /// Partition of acknowledgements and silences (sort key: the subject).
+    pub const ALERT_STATE: &str = "ALERTSTATE";
     /// Former prefix of a group's risk item (before groups were keyed by their subject,
     /// `GROUPE#<id>`): read once and moved.
     pub const LEGACY_GROUP: &str = "GROUP#";
@@ -404,14 +412,7 @@ fn alert_item(a: &AlertRecord) -> Result<Item, StoreError> {
     Ok(Item::from([
         ("pk".into(), s(keys::alert(&a.key))),
         ("sk".into(), s(&a.key)),
-        (
-            "status".into(),
-            s(if a.status == AlertStatus::Sent {
-                "sent"
-            } else {
-                "pending"
-            }),
-        ),
+        ("status".into(), s(a.status.as_str())),
         ("created_at".into(), s(a.created_at.to_rfc3339())),
         ("record".into(), s(record)),
     ]))
@@ -738,13 +739,16 @@ impl AlertOutbox for DynamoState {
             .transpose()
     }
 
-    async fn pending_alerts(&self) -> Result<Vec<AlertRecord>, StoreError> {
+    async fn alerts_with_status(
+        &self,
+        status: AlertStatus,
+    ) -> Result<Vec<AlertRecord>, StoreError> {
         // A sweep, not the hot path (the stream delivers new records).
         let items = self
             .scan(
-                "begins_with(pk, :alert) AND #status = :pending",
+                "begins_with(pk, :alert) AND #status = :status",
                 &[("#status", "status")],
-                &[(":alert", keys::ALERT), (":pending", "pending")],
+                &[(":alert", keys::ALERT), (":status", status.as_str())],
             )
             .await?;
         let mut out = items.iter().map(alert_of).collect::<Result<Vec<_>, _>>()?;
@@ -752,20 +756,130 @@ impl AlertOutbox for DynamoState {
         Ok(out)
     }
 
-    async fn mark_alert_sent(&self, key: &str, message_id: &str) -> Result<(), StoreError> {
-        let mut record = self
-            .alert(key)
-            .await?
-            .ok_or_else(|| StoreError::Corrupt(format!("alerte inconnue : {key}")))?;
-        record.status = AlertStatus::Sent;
-        record.message_id = Some(message_id.to_owned());
-        self.client
+    async fn update_alert(
+        &self,
+        record: &AlertRecord,
+        from: AlertStatus,
+    ) -> Result<bool, StoreError> {
+        let result = self
+            .client
             .put_item()
             .table_name(&*self.table)
-            .set_item(Some(alert_item(&record)?))
+            .set_item(Some(alert_item(record)?))
+            .condition_expression("#status = :from")
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_values(":from", s(from.as_str()))
             .send()
-            .await
-            .map_err(|e| aws_error("DynamoDB.PutItem", e))?;
-        Ok(())
+            .await;
+        conditional("DynamoDB.PutItem", result)
+    }
+}
+
+impl DynamoState {
+    /// The items of one partition (`MEASURE`, `ALERTSTATE`: a few hundred records), all pages.
+    async fn partition(&self, pk: &str) -> Result<Vec<Item>, StoreError> {
+        let mut pages = self
+            .client
+            .query()
+            .table_name(&*self.table)
+            .key_condition_expression("pk = :pk")
+            .expression_attribute_values(":pk", s(pk))
+            .consistent_read(true)
+            .into_paginator()
+            .send();
+        let mut out = Vec::new();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|e| aws_error("DynamoDB.Query", e))?;
+            out.extend(page.items().iter().cloned());
+        }
+        Ok(out)
+    }
+
+    /// Writes a versioned record as JSON under (`pk`, `sk`) if the stored one still has
+    /// `expected` (`None`: none stored).
+    async fn put_versioned(
+        &self,
+        pk: &str,
+        sk: &str,
+        version: u64,
+        json: String,
+        expected: Option<u64>,
+    ) -> Result<bool, StoreError> {
+        let mut request = self
+            .client
+            .put_item()
+            .table_name(&*self.table)
+            .item("pk", s(pk))
+            .item("sk", s(sk))
+            .item("version", n(version))
+            .item("record", s(json));
+        request = match expected {
+            None => request.condition_expression("attribute_not_exists(pk)"),
+            Some(v) => request
+                .condition_expression("version = :v")
+                .expression_attribute_values(":v", n(v)),
+        };
+        conditional("DynamoDB.PutItem", request.send().await)
+    }
+
+    fn records<T: serde::de::DeserializeOwned>(items: &[Item]) -> Result<Vec<T>, StoreError> {
+        items
+            .iter()
+            .map(|item| serde_json::from_str(&text(item, "record")?).map_err(|_| corrupt("record")))
+            .collect()
+    }
+}
+
+impl MeasureStore for DynamoState {
+    async fn measures(&self) -> Result<Vec<Measure>, StoreError> {
+        Self::records(&self.partition(keys::MEASURE).await?)
+    }
+
+    async fn put_measure(
+        &self,
+        measure: &Measure,
+        expected_version: Option<u64>,
+    ) -> Result<bool, StoreError> {
+        let json =
+            serde_json::to_string(measure).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        self.put_versioned(
+            keys::MEASURE,
+            &measure.id,
+            measure.version,
+            json,
+            expected_version,
+        )
+        .await
+    }
+}
+
+impl AlertStateStore for DynamoState {
+    async fn alert_states(&self) -> Result<Vec<AlertState>, StoreError> {
+        Self::records(&self.partition(keys::ALERT_STATE).await?)
+    }
+
+    async fn alert_state(&self, subject: &str) -> Result<Option<AlertState>, StoreError> {
+        self.get(keys::ALERT_STATE.to_owned(), subject)
+            .await?
+            .map(|item| {
+                serde_json::from_str(&text(&item, "record")?).map_err(|_| corrupt("record"))
+            })
+            .transpose()
+    }
+
+    async fn put_alert_state(
+        &self,
+        state: &AlertState,
+        expected_version: Option<u64>,
+    ) -> Result<bool, StoreError> {
+        let json = serde_json::to_string(state).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        self.put_versioned(
+            keys::ALERT_STATE,
+            &state.subject,
+            state.version,
+            json,
+            expected_version,
+        )
+        .await
     }
 }

@@ -12,7 +12,7 @@ use aws_config::{BehaviorVersion, SdkConfig};
 
 pub use dynamo::{DynamoState, keys};
 pub use s3::S3Objects;
-pub use sns::SnsNotifier;
+pub use sns::{EMAIL_ATTRIBUTE, SMS_ATTRIBUTE, SnsNotifier};
 
 use medistock_domain::store::StoreError;
 

@@ -19,6 +19,11 @@ impl SnsNotifier {
     }
 }
 
+/// Message attribute saying whether a message is for email subscribers (`oui`/`non`).
+pub const EMAIL_ATTRIBUTE: &str = "email";
+/// Message attribute saying whether a message is for SMS subscribers (`oui`/`non`).
+pub const SMS_ATTRIBUTE: &str = "sms";
+
 /// SNS subjects: at most 100 printable characters, no line break.
 fn subject(text: &str) -> String {
     text.chars().filter(|c| !c.is_control()).take(100).collect()
@@ -31,14 +36,30 @@ impl Notifier for SnsNotifier {
             .publish()
             .topic_arn(&n.topic)
             .subject(subject(&n.subject));
-        request = match &n.sms {
+        request = match (&n.sms, n.email) {
             // One message per protocol: full text by email, the short one by SMS.
-            Some(sms) => request.message_structure("json").message(
+            (Some(sms), true) => request.message_structure("json").message(
                 serde_json::json!({ "default": n.body, "email": n.body, "sms": sms }).to_string(),
             ),
-            None => request.message(&n.body),
+            // A held SMS released: the short text alone.
+            (Some(sms), false) => request
+                .message_structure("json")
+                .message(serde_json::json!({ "default": sms, "sms": sms }).to_string()),
+            (None, _) => request.message(&n.body),
         };
-        for (name, value) in &n.attributes {
+        // Subscriptions filter on these: email subscribers take `email = oui`, phones
+        // `sms = oui` (the template's FilterPolicy), so that an email sent while its SMS is
+        // held, and the SMS released later, each reach only their own subscribers.
+        let channels = [
+            (EMAIL_ATTRIBUTE, if n.email { "oui" } else { "non" }),
+            (SMS_ATTRIBUTE, if n.sms.is_some() { "oui" } else { "non" }),
+        ];
+        let attributes = n
+            .attributes
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .chain(channels);
+        for (name, value) in attributes {
             let attribute = MessageAttributeValue::builder()
                 .data_type("String")
                 .string_value(value)

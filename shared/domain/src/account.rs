@@ -19,6 +19,75 @@ pub struct Account {
     pub public_keys: Vec<String>,
     /// A disabled account cannot log in; its files and history stay.
     pub enabled: bool,
+    /// How often it is expected to declare (`None`: its type's default, see
+    /// [`Cadence::of`]).
+    #[serde(default)]
+    pub cadence: Option<Cadence>,
+}
+
+/// How often a declarant is expected to send a file: wholesalers every working day,
+/// manufacturers every week by default.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Cadence {
+    /// Every working day (Monday to Friday).
+    Quotidienne,
+    /// Every week.
+    Hebdomadaire,
+    /// Not expected (a declarant that sends when it has something to say).
+    Aucune,
+}
+
+impl Cadence {
+    /// The spelling on the command line and in the registry.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Cadence::Quotidienne => "quotidienne",
+            Cadence::Hebdomadaire => "hebdomadaire",
+            Cadence::Aucune => "aucune",
+        }
+    }
+
+    /// Parses `quotidienne`, `hebdomadaire` or `aucune`.
+    pub fn parse(text: &str) -> Result<Self, String> {
+        match text.trim().to_ascii_lowercase().as_str() {
+            "quotidienne" => Ok(Cadence::Quotidienne),
+            "hebdomadaire" => Ok(Cadence::Hebdomadaire),
+            "aucune" => Ok(Cadence::Aucune),
+            other => Err(format!(
+                "cadence inconnue « {} » : quotidienne, hebdomadaire ou aucune",
+                other.chars().take(40).collect::<String>()
+            )),
+        }
+    }
+
+    /// A declarant's cadence: its own, else its type's default.
+    pub fn of(account: &Account) -> Self {
+        account.cadence.unwrap_or(match account.kind {
+            DeclarantType::Grossiste => Cadence::Quotidienne,
+            DeclarantType::Exploitant => Cadence::Hebdomadaire,
+            DeclarantType::Autre => Cadence::Aucune,
+        })
+    }
+
+    /// The day by which a declarant whose latest file came on `last` has lapsed: its next
+    /// expected day plus a grace (one working day for a daily declarant, two days for a
+    /// weekly one). `None` when nothing is expected.
+    pub fn lapsed_after(self, last: chrono::NaiveDate) -> Option<chrono::NaiveDate> {
+        use chrono::{Datelike, Days, Weekday};
+        let next_working = |d: chrono::NaiveDate| {
+            let mut d = d + Days::new(1);
+            while matches!(d.weekday(), Weekday::Sat | Weekday::Sun) {
+                d = d + Days::new(1);
+            }
+            d
+        };
+        match self {
+            Cadence::Quotidienne => Some(next_working(next_working(last))),
+            Cadence::Hebdomadaire => Some(last + Days::new(7 + 2)),
+            Cadence::Aucune => None,
+        }
+    }
 }
 
 /// A change to a declarant's account (onboarding, key rotation, disabling).
@@ -119,6 +188,7 @@ pub fn apply_change(
         (None, AccountChange::Add { name, kind, key }) => {
             let name = check_name(name)?;
             Ok(Account {
+                cadence: None,
                 id: id.clone(),
                 name,
                 kind: *kind,

@@ -7,15 +7,35 @@ use chrono::{DateTime, Datelike, Duration, NaiveDate, TimeZone, Utc, Weekday};
 
 /// The date in Paris at instant `now`.
 pub fn paris_date(now: DateTime<Utc>) -> NaiveDate {
+    paris_time(now).date()
+}
+
+/// The wall-clock time in Paris at instant `now`.
+pub fn paris_time(now: DateTime<Utc>) -> chrono::NaiveDateTime {
+    (now + Duration::hours(paris_offset_hours(now))).naive_utc()
+}
+
+/// The instant of a Paris wall-clock time. In the hour repeated when clocks go back, the first
+/// one; a time skipped when clocks go forward is read in winter time (an hour later in summer).
+pub fn paris_instant(local: chrono::NaiveDateTime) -> DateTime<Utc> {
+    let summer = Utc.from_utc_datetime(&local) - Duration::hours(2);
+    if paris_offset_hours(summer) == 2 {
+        summer
+    } else {
+        Utc.from_utc_datetime(&local) - Duration::hours(1)
+    }
+}
+
+/// Hours Paris is ahead of UTC at `now`: 2 in summer time, 1 otherwise.
+fn paris_offset_hours(now: DateTime<Utc>) -> i64 {
     let year = now.year();
     let summer_start = last_sunday_at_1h_utc(year, 3);
     let summer_end = last_sunday_at_1h_utc(year, 10);
-    let offset = if now >= summer_start && now < summer_end {
+    if now >= summer_start && now < summer_end {
         2
     } else {
         1
-    };
-    (now + Duration::hours(offset)).date_naive()
+    }
 }
 
 /// Today's date in Paris.
@@ -40,6 +60,26 @@ mod tests {
 
     fn utc(s: &str) -> DateTime<Utc> {
         s.parse().unwrap()
+    }
+
+    #[test]
+    fn a_paris_wall_clock_time_and_its_instant_agree_in_both_seasons() {
+        let local = |s: &str| chrono::NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M").unwrap();
+        assert_eq!(
+            paris_instant(local("2026-11-24 08:00")),
+            utc("2026-11-24T07:00:00Z")
+        );
+        assert_eq!(
+            paris_instant(local("2026-07-14 08:00")),
+            utc("2026-07-14T06:00:00Z")
+        );
+        for instant in [
+            "2026-11-24T07:00:00Z",
+            "2026-07-14T06:00:00Z",
+            "2026-03-29T00:30:00Z",
+        ] {
+            assert_eq!(paris_instant(paris_time(utc(instant))), utc(instant));
+        }
     }
 
     #[test]

@@ -17,11 +17,13 @@ pub mod env;
 pub mod french;
 pub mod lake;
 mod level;
+pub mod lifecycle;
+pub mod measure;
 pub mod position;
 pub mod relay;
 pub mod store;
 
-pub use calendar::{paris_date, paris_today};
+pub use calendar::{paris_date, paris_instant, paris_time, paris_today};
 pub use cip13::{Cip13, CipError};
 pub use declarant::{DeclarantError, DeclarantId, DeclarantType};
 pub use digest::{sha256_hex, sha256_hex_reader};

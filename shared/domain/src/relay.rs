@@ -1,15 +1,21 @@
 //! The outbox relay, once for every caller: the `notify` function (one record per stream
-//! event) and the local pipeline (every pending record). A record is published only while the
-//! store still holds it as pending, and marked sent with the message id; a failed publish
-//! leaves it pending for the next attempt: never dropped. The one window left is a publish
-//! that succeeds followed by a failed `mark sent`: the next attempt sends it again (SNS
-//! standard topics, the only ones that reach email and SMS, have no deduplication).
+//! event, and the held SMS on a schedule) and the local pipeline (every pending record). A
+//! record is published only while the store still holds it as pending, then its new status is
+//! written conditionally on the one read; a failed publish leaves it pending for the next
+//! attempt: never dropped. Before publishing, the relay applies the alert lifecycle
+//! ([`crate::lifecycle`]): a record every part of which a silence covers is muted (kept, with
+//! why); an SMS in the quiet hours is held (the email goes at once) and released by
+//! [`release_held`] when they end. The one window left is a publish that succeeds followed by
+//! a failed status write: the next attempt sends it again (SNS standard topics, the only ones
+//! that reach email and SMS, have no deduplication).
 
+use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-use crate::store::{AlertOutbox, AlertRecord, AlertStatus, Notifier, StoreError};
+use crate::lifecycle::{AlertPolicy, Silences};
+use crate::store::{AlertOutbox, AlertRecord, AlertStateStore, AlertStatus, Notifier, StoreError};
 
-/// Why an alert was not relayed; it stays pending in both cases.
+/// Why an alert was not relayed; it stays in its status in both cases.
 #[derive(Debug, thiserror::Error)]
 pub enum RelayError {
     /// The record could not be read, or the message could not be published.
@@ -20,8 +26,8 @@ pub enum RelayError {
         /// The store's or the notifier's error.
         source: StoreError,
     },
-    /// Published, but not marked sent: the next attempt publishes it again.
-    #[error("alerte {key} publiée ({message_id}) mais non marquée envoyée : {source}")]
+    /// Published, but its new status not written: the next attempt publishes it again.
+    #[error("alerte {key} publiée ({message_id}) mais son état non enregistré : {source}")]
     NotMarked {
         /// The alert's key.
         key: String,
@@ -32,31 +38,61 @@ pub enum RelayError {
     },
 }
 
+/// When and under which policy a relay delivers.
+#[derive(Debug, Clone, Copy)]
+pub struct Delivery {
+    /// Quiet hours, urgent SMS.
+    pub policy: AlertPolicy,
+    /// Now.
+    pub now: DateTime<Utc>,
+}
+
 /// What relaying one record did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Relayed {
     /// Published and marked sent, with the notifier's message id.
     Sent(String),
-    /// Already sent, or no such record: nothing to do.
+    /// Published by email; the SMS waits for the end of the quiet hours.
+    SmsHeld(String),
+    /// Not published: a silence covers it (why).
+    Muted(String),
+    /// Already relayed, or no such record: nothing to do.
     NotPending,
 }
 
+fn not_published(key: &str) -> impl FnOnce(StoreError) -> RelayError + '_ {
+    move |source| RelayError::NotPublished {
+        key: key.to_owned(),
+        source,
+    }
+}
+
 /// Relays the record stored under `key`, if it is still pending.
-pub async fn relay_key<O: AlertOutbox, N: Notifier>(
-    outbox: &O,
+pub async fn relay_key<S: AlertOutbox + AlertStateStore, N: Notifier>(
+    state: &S,
     notifier: &N,
     key: &str,
+    delivery: &Delivery,
 ) -> Result<Relayed, RelayError> {
-    match outbox.alert(key).await {
-        Ok(Some(alert)) if alert.status == AlertStatus::Pending => {
-            send(outbox, notifier, &alert).await.map(Relayed::Sent)
+    match state.alert(key).await.map_err(not_published(key))? {
+        Some(alert) if alert.status == AlertStatus::Pending => {
+            let silences = silences(state, delivery, key).await?;
+            relay(state, notifier, alert, &silences, delivery).await
         }
-        Ok(_) => Ok(Relayed::NotPending),
-        Err(source) => Err(RelayError::NotPublished {
-            key: key.to_owned(),
-            source,
-        }),
+        _ => Ok(Relayed::NotPending),
     }
+}
+
+async fn silences<S: AlertStateStore>(
+    state: &S,
+    delivery: &Delivery,
+    key: &str,
+) -> Result<Silences, RelayError> {
+    let states = state.alert_states().await.map_err(not_published(key))?;
+    Ok(Silences::on(
+        &states,
+        crate::calendar::paris_date(delivery.now),
+    ))
 }
 
 /// What publishing the outbox did.
@@ -64,64 +100,180 @@ pub async fn relay_key<O: AlertOutbox, N: Notifier>(
 pub struct PublishSummary {
     /// Published and marked sent.
     pub sent: usize,
-    /// Left pending after a failed publish (retried next time).
+    /// Published by email, the SMS held for the end of the quiet hours.
+    pub sms_held: usize,
+    /// Held SMS sent now that the quiet hours are over.
+    pub sms_released: usize,
+    /// Muted by a silence (kept, with why).
+    pub muted: usize,
+    /// Left as they were after a failed publish (retried next time).
     pub failed: usize,
 }
 
-/// Publishes every pending record and marks it sent. A failed publish leaves the record
-/// pending and is counted; a failure to list or to mark is an error.
-pub async fn publish_pending<O: AlertOutbox, N: Notifier>(
-    outbox: &O,
+/// Relays every pending record, then releases the held SMS whose time has come. A failed
+/// publish leaves the record as it was and is counted; a failure to list or to write a status
+/// is an error.
+pub async fn publish_pending<S: AlertOutbox + AlertStateStore, N: Notifier>(
+    state: &S,
     notifier: &N,
+    delivery: &Delivery,
 ) -> Result<PublishSummary, RelayError> {
     let mut summary = PublishSummary::default();
-    let pending = outbox
-        .pending_alerts()
-        .await
-        .map_err(|source| RelayError::NotPublished {
-            key: "*".to_owned(),
-            source,
-        })?;
+    let pending = state.pending_alerts().await.map_err(not_published("*"))?;
+    let silences = silences(state, delivery, "*").await?;
     for alert in pending {
-        match send(outbox, notifier, &alert).await {
-            Ok(_) => summary.sent += 1,
+        let key = alert.key.clone();
+        match relay(state, notifier, alert, &silences, delivery).await {
+            Ok(Relayed::Sent(_)) => summary.sent += 1,
+            Ok(Relayed::SmsHeld(_)) => summary.sms_held += 1,
+            Ok(Relayed::Muted(_)) => summary.muted += 1,
+            Ok(Relayed::NotPending) => {}
             Err(e @ RelayError::NotPublished { .. }) => {
-                tracing::warn!(key = alert.key, error = %e, "publication échouée : l'alerte reste en attente");
+                tracing::warn!(key, error = %e, "publication échouée : l'alerte reste en attente");
                 summary.failed += 1;
             }
             Err(e) => return Err(e),
         }
     }
+    let released = release_held(state, notifier, delivery).await?;
+    summary.sms_released = released.sms_released;
+    summary.muted += released.muted;
+    summary.failed += released.failed;
     Ok(summary)
 }
 
-async fn send<O: AlertOutbox, N: Notifier>(
-    outbox: &O,
+/// Sends the held SMS whose quiet hours are over (a schedule calls it on AWS: no Lambda
+/// sleeps through the night). An SMS whose subject was silenced meanwhile stays unsent,
+/// recorded as muted.
+pub async fn release_held<S: AlertOutbox + AlertStateStore, N: Notifier>(
+    state: &S,
     notifier: &N,
-    alert: &AlertRecord,
-) -> Result<String, RelayError> {
-    let key = alert.key.as_str();
-    let message_id = notifier
-        .publish(&alert.notification)
+    delivery: &Delivery,
+) -> Result<PublishSummary, RelayError> {
+    let mut summary = PublishSummary::default();
+    let held = state
+        .alerts_with_status(AlertStatus::SmsHeld)
         .await
-        .map_err(|source| RelayError::NotPublished {
-            key: key.to_owned(),
-            source,
-        })?;
-    if let Err(source) = outbox.mark_alert_sent(key, &message_id).await {
-        return Err(RelayError::NotMarked {
-            key: key.to_owned(),
-            message_id,
-            source,
-        });
+        .map_err(not_published("*"))?;
+    let due: Vec<AlertRecord> = held
+        .into_iter()
+        .filter(|a| a.sms_release_at.is_none_or(|t| t <= delivery.now))
+        .collect();
+    if due.is_empty() {
+        return Ok(summary);
     }
+    let silences = silences(state, delivery, "*").await?;
+    for mut alert in due {
+        let key = alert.key.clone();
+        if let Some(reason) = silences.mutes(&alert.silence_scope, alert.escalates_to_rupture) {
+            alert.status = AlertStatus::Muted;
+            alert.muted = Some(format!("SMS retenu non envoyé : {reason}"));
+            write(state, &alert, AlertStatus::SmsHeld, "-").await?;
+            summary.muted += 1;
+            continue;
+        }
+        let Some(sms) = alert.notification.sms_only() else {
+            alert.status = AlertStatus::Sent;
+            write(state, &alert, AlertStatus::SmsHeld, "-").await?;
+            continue;
+        };
+        match notifier.publish(&sms).await {
+            Ok(id) => {
+                alert.status = AlertStatus::Sent;
+                alert.message_id = Some(format!(
+                    "{};sms:{id}",
+                    alert.message_id.as_deref().unwrap_or_default()
+                ));
+                write(state, &alert, AlertStatus::SmsHeld, &id).await?;
+                tracing::info!(key, message_id = id, "SMS retenu envoyé");
+                summary.sms_released += 1;
+            }
+            Err(e) => {
+                tracing::warn!(key, error = %e, "SMS retenu non envoyé : nouvel essai au prochain passage");
+                summary.failed += 1;
+            }
+        }
+    }
+    Ok(summary)
+}
+
+async fn relay<S: AlertOutbox, N: Notifier>(
+    state: &S,
+    notifier: &N,
+    mut alert: AlertRecord,
+    silences: &Silences,
+    delivery: &Delivery,
+) -> Result<Relayed, RelayError> {
+    let key = alert.key.clone();
+    if let Some(reason) = silences.mutes(&alert.silence_scope, alert.escalates_to_rupture) {
+        alert.status = AlertStatus::Muted;
+        alert.muted = Some(reason.clone());
+        write(state, &alert, AlertStatus::Pending, "-").await?;
+        tracing::info!(
+            key,
+            reason,
+            "alerte mise en silence (enregistrée, non publiée)"
+        );
+        return Ok(Relayed::Muted(reason));
+    }
+    let policy = &delivery.policy;
+    let hold = alert.notification.sms.is_some()
+        && policy.quiet_hours.contains(delivery.now)
+        && !(alert.urgent && policy.urgent_sms_in_quiet_hours);
+    let message = if hold {
+        alert.notification.email_only()
+    } else {
+        alert.notification.clone()
+    };
+    let message_id = notifier
+        .publish(&message)
+        .await
+        .map_err(not_published(&key))?;
+    alert.message_id = Some(message_id.clone());
+    if hold {
+        alert.status = AlertStatus::SmsHeld;
+        alert.sms_release_at = Some(policy.quiet_hours.end_after(delivery.now));
+    } else {
+        alert.status = AlertStatus::Sent;
+    }
+    write(state, &alert, AlertStatus::Pending, &message_id).await?;
     tracing::info!(
         key,
         message_id,
         level = alert.notification.attributes.get("level"),
+        sms_held = hold,
         "alerte publiée"
     );
-    Ok(message_id)
+    Ok(if hold {
+        Relayed::SmsHeld(message_id)
+    } else {
+        Relayed::Sent(message_id)
+    })
+}
+
+/// Writes the record's new status if the stored one is still `from`. Another relay that
+/// changed it first did the same work: logged, not an error.
+async fn write<S: AlertOutbox>(
+    state: &S,
+    alert: &AlertRecord,
+    from: AlertStatus,
+    message_id: &str,
+) -> Result<(), RelayError> {
+    match state.update_alert(alert, from).await {
+        Ok(true) => Ok(()),
+        Ok(false) => {
+            tracing::warn!(
+                key = alert.key,
+                "alerte déjà traitée par un autre relais (état inchangé)"
+            );
+            Ok(())
+        }
+        Err(source) => Err(RelayError::NotMarked {
+            key: alert.key.clone(),
+            message_id: message_id.to_owned(),
+            source,
+        }),
+    }
 }
 
 #[cfg(test)]
@@ -131,12 +283,14 @@ mod tests {
     use std::sync::atomic::{AtomicUsize, Ordering};
 
     use super::*;
+    use crate::lifecycle::AlertState;
     use crate::store::Notification;
 
-    /// An outbox in memory whose `mark sent` fails `mark_failures` times.
+    /// An outbox in memory whose status writes fail `mark_failures` times.
     #[derive(Default)]
     struct Outbox {
         records: Mutex<BTreeMap<String, AlertRecord>>,
+        states: Mutex<Vec<AlertState>>,
         mark_failures: AtomicUsize,
     }
 
@@ -148,40 +302,63 @@ mod tests {
         async fn alert(&self, key: &str) -> Result<Option<AlertRecord>, StoreError> {
             Ok(self.records.lock().unwrap().get(key).cloned())
         }
-        async fn pending_alerts(&self) -> Result<Vec<AlertRecord>, StoreError> {
+        async fn alerts_with_status(
+            &self,
+            status: AlertStatus,
+        ) -> Result<Vec<AlertRecord>, StoreError> {
             let records = self.records.lock().unwrap();
-            let pending = records
+            Ok(records
                 .values()
-                .filter(|a| a.status == AlertStatus::Pending);
-            Ok(pending.cloned().collect())
+                .filter(|a| a.status == status)
+                .cloned()
+                .collect())
         }
-        async fn mark_alert_sent(&self, key: &str, message_id: &str) -> Result<(), StoreError> {
+        async fn update_alert(
+            &self,
+            record: &AlertRecord,
+            from: AlertStatus,
+        ) -> Result<bool, StoreError> {
             if self.mark_failures.load(Ordering::SeqCst) > 0 {
                 self.mark_failures.fetch_sub(1, Ordering::SeqCst);
                 return Err(StoreError::Aws {
-                    operation: "DynamoDB.UpdateItem",
+                    operation: "DynamoDB.PutItem",
                     message: "injected".into(),
                 });
             }
             let mut records = self.records.lock().unwrap();
-            let record = records
-                .get_mut(key)
-                .ok_or(StoreError::Corrupt(key.into()))?;
-            record.status = AlertStatus::Sent;
-            record.message_id = Some(message_id.to_owned());
-            Ok(())
+            match records.get_mut(&record.key) {
+                Some(held) if held.status == from => {
+                    *held = record.clone();
+                    Ok(true)
+                }
+                _ => Ok(false),
+            }
         }
     }
 
-    /// A notifier that fails `failures` times, then counts what it sends.
+    impl AlertStateStore for Outbox {
+        async fn alert_states(&self) -> Result<Vec<AlertState>, StoreError> {
+            Ok(self.states.lock().unwrap().clone())
+        }
+        async fn put_alert_state(
+            &self,
+            state: &AlertState,
+            _: Option<u64>,
+        ) -> Result<bool, StoreError> {
+            self.states.lock().unwrap().push(state.clone());
+            Ok(true)
+        }
+    }
+
+    /// A notifier that fails `failures` times, then keeps what it sends.
     #[derive(Default)]
     struct Counting {
         failures: AtomicUsize,
-        sent: AtomicUsize,
+        sent: Mutex<Vec<Notification>>,
     }
 
     impl Notifier for Counting {
-        async fn publish(&self, _: &Notification) -> Result<String, StoreError> {
+        async fn publish(&self, n: &Notification) -> Result<String, StoreError> {
             if self.failures.load(Ordering::SeqCst) > 0 {
                 self.failures.fetch_sub(1, Ordering::SeqCst);
                 return Err(StoreError::Aws {
@@ -189,27 +366,37 @@ mod tests {
                     message: "injected".into(),
                 });
             }
-            let n = self.sent.fetch_add(1, Ordering::SeqCst) + 1;
-            Ok(format!("m-{n}"))
+            let mut sent = self.sent.lock().unwrap();
+            sent.push(n.clone());
+            Ok(format!("m-{}", sent.len()))
         }
     }
 
     fn record(key: &str) -> AlertRecord {
-        AlertRecord {
-            key: key.into(),
-            cip13: "3400949497294".into(),
-            notification: Notification {
+        AlertRecord::pending(
+            key.into(),
+            "3400949497294".into(),
+            Notification {
                 topic: "information".into(),
                 subject: "[Medistock] TENSION".into(),
                 body: "corps".into(),
                 sms: None,
+                email: true,
                 attributes: BTreeMap::new(),
             },
-            status: AlertStatus::Pending,
-            message_id: None,
-            created_at: "2026-11-23T05:00:00Z".parse().unwrap(),
+            "2026-11-23T05:00:00Z".parse().unwrap(),
+        )
+    }
+
+    fn at(instant: &str) -> Delivery {
+        Delivery {
+            policy: AlertPolicy::default(),
+            now: instant.parse().unwrap(),
         }
     }
+
+    /// 10:00 in Paris, outside the quiet hours.
+    const DAY: &str = "2026-11-23T09:00:00Z";
 
     #[tokio::test]
     async fn a_failed_publish_or_mark_leaves_the_record_pending_for_the_next_attempt() {
@@ -220,15 +407,18 @@ mod tests {
             failures: AtomicUsize::new(1),
             ..Counting::default()
         };
+        let day = at(DAY);
         // The first publish fails: counted, left pending; the second goes through.
-        let summary = publish_pending(&outbox, &notifier).await.unwrap();
-        assert_eq!(summary, PublishSummary { sent: 1, failed: 1 });
+        let summary = publish_pending(&outbox, &notifier, &day).await.unwrap();
+        assert_eq!((summary.sent, summary.failed), (1, 1));
         assert_eq!(outbox.pending_alerts().await.unwrap().len(), 1);
 
         // Published but not marked: an error naming the message, the record still pending.
         outbox.mark_failures.store(1, Ordering::SeqCst);
         let pending = outbox.pending_alerts().await.unwrap()[0].key.clone();
-        let err = relay_key(&outbox, &notifier, &pending).await.unwrap_err();
+        let err = relay_key(&outbox, &notifier, &pending, &day)
+            .await
+            .unwrap_err();
         assert!(
             matches!(&err, RelayError::NotMarked { message_id, .. } if message_id == "m-2"),
             "{err}"
@@ -241,18 +431,126 @@ mod tests {
 
         // The retry sends it again (the documented window) and marks it; then nothing is left.
         assert_eq!(
-            relay_key(&outbox, &notifier, &pending).await.unwrap(),
+            relay_key(&outbox, &notifier, &pending, &day).await.unwrap(),
             Relayed::Sent("m-3".into())
         );
         assert_eq!(
-            relay_key(&outbox, &notifier, &pending).await.unwrap(),
+            relay_key(&outbox, &notifier, &pending, &day).await.unwrap(),
             Relayed::NotPending,
             "a redelivered event sends nothing"
         );
         assert_eq!(
-            relay_key(&outbox, &notifier, "inconnue").await.unwrap(),
+            relay_key(&outbox, &notifier, "inconnue", &day)
+                .await
+                .unwrap(),
             Relayed::NotPending
         );
         assert!(outbox.pending_alerts().await.unwrap().is_empty());
+    }
+
+    fn critical(key: &str, urgent: bool) -> AlertRecord {
+        let mut r = record(key);
+        r.notification.sms = Some("Medistock CRITIQUE".into());
+        r.urgent = urgent;
+        r.silence_scope = vec![vec!["3400949497294".into()]];
+        r
+    }
+
+    #[tokio::test]
+    async fn an_sms_in_the_quiet_hours_waits_for_their_end_and_the_email_goes_at_once() {
+        let outbox = Outbox::default();
+        outbox.put_alert_once(&critical("c", false)).await.unwrap();
+        outbox.put_alert_once(&critical("u", true)).await.unwrap();
+        let notifier = Counting::default();
+        // 06:00 in Paris.
+        let night = at("2026-11-24T05:00:00Z");
+        let summary = publish_pending(&outbox, &notifier, &night).await.unwrap();
+        assert_eq!((summary.sent, summary.sms_held), (1, 1), "{summary:?}");
+        let held = outbox.alert("c").await.unwrap().unwrap();
+        assert_eq!(held.status, AlertStatus::SmsHeld);
+        assert_eq!(
+            held.sms_release_at,
+            Some("2026-11-24T07:00:00Z".parse().unwrap()),
+            "08:00 in Paris"
+        );
+        {
+            let sent = notifier.sent.lock().unwrap();
+            let email = sent.iter().find(|n| n.sms.is_none()).unwrap();
+            assert!(email.email, "the email of the held message went out");
+            assert!(
+                sent.iter().any(|n| n.sms.is_some() && n.email),
+                "the urgent one went whole"
+            );
+        }
+        // Before the end: nothing released.
+        let early = release_held(&outbox, &notifier, &at("2026-11-24T06:59:00Z"))
+            .await
+            .unwrap();
+        assert_eq!(early.sms_released, 0);
+        // At the end: the SMS alone, once.
+        let done = release_held(&outbox, &notifier, &at("2026-11-24T07:00:00Z"))
+            .await
+            .unwrap();
+        assert_eq!(done.sms_released, 1);
+        let last = notifier.sent.lock().unwrap().last().cloned().unwrap();
+        assert!(!last.email && last.sms.is_some(), "{last:?}");
+        let sent = outbox.alert("c").await.unwrap().unwrap();
+        assert_eq!(sent.status, AlertStatus::Sent);
+        assert_eq!(sent.message_id.as_deref(), Some("m-1;sms:m-3"));
+        let again = release_held(&outbox, &notifier, &at("2026-11-24T08:00:00Z"))
+            .await
+            .unwrap();
+        assert_eq!(again.sms_released, 0, "released once");
+        // Urgent SMS held too when the policy says so.
+        let strict = Delivery {
+            policy: AlertPolicy {
+                urgent_sms_in_quiet_hours: false,
+                ..AlertPolicy::default()
+            },
+            ..night
+        };
+        outbox.put_alert_once(&critical("u2", true)).await.unwrap();
+        assert!(matches!(
+            relay_key(&outbox, &notifier, "u2", &strict).await.unwrap(),
+            Relayed::SmsHeld(_)
+        ));
+    }
+
+    #[tokio::test]
+    async fn a_silenced_subject_is_muted_with_why_and_an_escalation_to_rupture_is_not() {
+        let outbox = Outbox::default();
+        outbox.states.lock().unwrap().push(
+            AlertState::new("3400949497294")
+                .unwrap()
+                .silenced(
+                    "2026-11-30".parse().unwrap(),
+                    "Jeanne",
+                    "contingentement en cours",
+                    Utc::now(),
+                )
+                .unwrap(),
+        );
+        outbox.put_alert_once(&critical("m", false)).await.unwrap();
+        let mut rupture = critical("r", false);
+        rupture.escalates_to_rupture = true;
+        outbox.put_alert_once(&rupture).await.unwrap();
+        let notifier = Counting::default();
+        let summary = publish_pending(&outbox, &notifier, &at(DAY)).await.unwrap();
+        assert_eq!((summary.sent, summary.muted), (1, 1), "{summary:?}");
+        let muted = outbox.alert("m").await.unwrap().unwrap();
+        assert_eq!(muted.status, AlertStatus::Muted);
+        assert_eq!(
+            muted.muted.as_deref(),
+            Some("3400949497294 silencé jusqu'au 30/11/2026 par Jeanne (contingentement en cours)")
+        );
+        assert_eq!(notifier.sent.lock().unwrap().len(), 1);
+        // The day after the silence, a new message goes out.
+        outbox.put_alert_once(&critical("n", false)).await.unwrap();
+        assert!(matches!(
+            relay_key(&outbox, &notifier, "n", &at("2026-12-01T09:00:00Z"))
+                .await
+                .unwrap(),
+            Relayed::Sent(_)
+        ));
     }
 }

@@ -10,10 +10,12 @@ use medistock_domain::account::Account;
 use rusqlite::{Connection, OptionalExtension, params};
 
 use medistock_domain::Cip13;
+use medistock_domain::lifecycle::AlertState;
+use medistock_domain::measure::Measure;
 use medistock_domain::position::{Position, PositionWrite, merge};
 use medistock_domain::store::{
-    AccountStore, AlertOutbox, AlertRecord, AlertStatus, Claim, FileLedger, FileStatus,
-    LedgerEntry, PositionStore, RiskItem, RiskStore, StoreError,
+    AccountStore, AlertOutbox, AlertRecord, AlertStateStore, AlertStatus, Claim, FileLedger,
+    FileStatus, LedgerEntry, MeasureStore, PositionStore, RiskItem, RiskStore, StoreError,
 };
 
 const SCHEMA: &str = "
@@ -44,6 +46,16 @@ CREATE TABLE IF NOT EXISTS alerts (
     key TEXT PRIMARY KEY,
     created_at TEXT NOT NULL,
     status TEXT NOT NULL,
+    record TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS measures (
+    id TEXT PRIMARY KEY,
+    version INTEGER NOT NULL,
+    record TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS alert_states (
+    subject TEXT PRIMARY KEY,
+    version INTEGER NOT NULL,
     record TEXT NOT NULL
 );
 ";
@@ -404,8 +416,8 @@ impl AlertOutbox for LocalState {
     async fn put_alert_once(&self, alert: &AlertRecord) -> Result<bool, StoreError> {
         let json = serde_json::to_string(alert).map_err(corrupt)?;
         let created = self.conn().execute(
-            "INSERT INTO alerts (key, created_at, status, record) VALUES (?1, ?2, 'pending', ?3) ON CONFLICT(key) DO NOTHING",
-            params![alert.key, alert.created_at.to_rfc3339(), json],
+            "INSERT INTO alerts (key, created_at, status, record) VALUES (?1, ?2, ?3, ?4) ON CONFLICT(key) DO NOTHING",
+            params![alert.key, alert.created_at.to_rfc3339(), alert.status.as_str(), json],
         ).map_err(db)?;
         Ok(created == 1)
     }
@@ -422,12 +434,17 @@ impl AlertOutbox for LocalState {
             .transpose()
     }
 
-    async fn pending_alerts(&self) -> Result<Vec<AlertRecord>, StoreError> {
+    async fn alerts_with_status(
+        &self,
+        status: AlertStatus,
+    ) -> Result<Vec<AlertRecord>, StoreError> {
         let conn = self.conn();
         let mut stmt = conn
-            .prepare("SELECT record FROM alerts WHERE status = 'pending' ORDER BY created_at, key")
+            .prepare("SELECT record FROM alerts WHERE status = ?1 ORDER BY created_at, key")
             .map_err(db)?;
-        let rows = stmt.query_map([], |r| r.get::<_, String>(0)).map_err(db)?;
+        let rows = stmt
+            .query_map([status.as_str()], |r| r.get::<_, String>(0))
+            .map_err(db)?;
         rows.map(|r| {
             r.map_err(db)
                 .and_then(|j| serde_json::from_str(&j).map_err(corrupt))
@@ -435,26 +452,116 @@ impl AlertOutbox for LocalState {
         .collect()
     }
 
-    async fn mark_alert_sent(&self, key: &str, message_id: &str) -> Result<(), StoreError> {
-        let conn = self.conn();
-        let json: Option<String> = conn
-            .query_row("SELECT record FROM alerts WHERE key = ?1", [key], |r| {
-                r.get(0)
-            })
-            .optional()
+    async fn update_alert(
+        &self,
+        record: &AlertRecord,
+        from: AlertStatus,
+    ) -> Result<bool, StoreError> {
+        let changed = self
+            .conn()
+            .execute(
+                "UPDATE alerts SET status = ?2, record = ?3 WHERE key = ?1 AND status = ?4",
+                params![
+                    record.key,
+                    record.status.as_str(),
+                    serde_json::to_string(record).map_err(corrupt)?,
+                    from.as_str()
+                ],
+            )
             .map_err(db)?;
-        let Some(json) = json else {
-            return Err(StoreError::Corrupt(format!("alerte inconnue : {key}")));
-        };
-        let mut record: AlertRecord = serde_json::from_str(&json).map_err(corrupt)?;
-        record.status = AlertStatus::Sent;
-        record.message_id = Some(message_id.to_owned());
-        conn.execute(
-            "UPDATE alerts SET status = 'sent', record = ?2 WHERE key = ?1",
-            params![key, serde_json::to_string(&record).map_err(corrupt)?],
-        )
+        Ok(changed == 1)
+    }
+}
+
+/// Reads every versioned record of a table (`measures`, `alert_states`).
+fn versioned<T: serde::de::DeserializeOwned>(
+    conn: &Connection,
+    table: &str,
+    key_column: &str,
+) -> Result<Vec<T>, StoreError> {
+    let mut stmt = conn
+        .prepare(&format!("SELECT record FROM {table} ORDER BY {key_column}"))
         .map_err(db)?;
-        Ok(())
+    let rows = stmt.query_map([], |r| r.get::<_, String>(0)).map_err(db)?;
+    rows.map(|r| {
+        r.map_err(db)
+            .and_then(|j| serde_json::from_str(&j).map_err(corrupt))
+    })
+    .collect()
+}
+
+/// Writes a versioned record if the stored one still has `expected` (`None`: none stored).
+fn put_versioned(
+    conn: &Connection,
+    table: &str,
+    key_column: &str,
+    key: &str,
+    version: u64,
+    json: String,
+    expected: Option<u64>,
+) -> Result<bool, StoreError> {
+    let changed = match expected {
+        None => conn.execute(
+            &format!(
+                "INSERT INTO {table} ({key_column}, version, record) VALUES (?1, ?2, ?3) \
+                 ON CONFLICT({key_column}) DO NOTHING"
+            ),
+            params![key, version, json],
+        ),
+        Some(v) => conn.execute(
+            &format!(
+                "UPDATE {table} SET version = ?2, record = ?3 WHERE {key_column} = ?1 AND version = ?4"
+            ),
+            params![key, version, json, v],
+        ),
+    }
+    .map_err(db)?;
+    Ok(changed == 1)
+}
+
+impl MeasureStore for LocalState {
+    async fn measures(&self) -> Result<Vec<Measure>, StoreError> {
+        versioned(&self.conn(), "measures", "id")
+    }
+
+    async fn put_measure(
+        &self,
+        measure: &Measure,
+        expected_version: Option<u64>,
+    ) -> Result<bool, StoreError> {
+        let json = serde_json::to_string(measure).map_err(corrupt)?;
+        put_versioned(
+            &self.conn(),
+            "measures",
+            "id",
+            &measure.id,
+            measure.version,
+            json,
+            expected_version,
+        )
+    }
+}
+
+impl AlertStateStore for LocalState {
+    async fn alert_states(&self) -> Result<Vec<AlertState>, StoreError> {
+        versioned(&self.conn(), "alert_states", "subject")
+    }
+
+    async fn put_alert_state(
+        &self,
+        state: &AlertState,
+        expected_version: Option<u64>,
+    ) -> Result<bool, StoreError> {
+        let json = serde_json::to_string(state).map_err(corrupt)?;
+        put_versioned(
+            &self.conn(),
+            "alert_states",
+            "subject",
+            &state.subject,
+            state.version,
+            json,
+            expected_version,
+        )
     }
 }
 

@@ -1,6 +1,6 @@
 //! One contract for the storage ports, run against the local adapters and against the AWS
 //! adapters on the moto emulator: newest wins, a file is claimed once, an alert is created once,
-//! many positions at once, objects with metadata and awkward keys.
+//! many positions at once, measures and alert states versioned, objects with metadata and awkward keys.
 
 use std::collections::BTreeMap;
 
@@ -9,8 +9,9 @@ use medistock_domain::position::{
     MAX_SITES_PER_POSITION, Position, PositionWrite, SiteFigures, Supply,
 };
 use medistock_domain::store::{
-    AccountStore, AlertOutbox, AlertRecord, AlertStatus, Claim, FileLedger, FileStatus,
-    LedgerEntry, Notification, ObjectStore, PositionStore, RiskItem, RiskStore, lease_token,
+    AccountStore, AlertOutbox, AlertRecord, AlertStateStore, AlertStatus, Claim, FileLedger,
+    FileStatus, LedgerEntry, MeasureStore, Notification, ObjectStore, PositionStore, RiskItem,
+    RiskStore, lease_token,
 };
 use medistock_domain::{Cip13, DeclarantId};
 use medistock_local::{LocalObjects, LocalState};
@@ -337,20 +338,20 @@ async fn ledger_once_only(state: &impl FileLedger) {
 }
 
 async fn outbox_once_only(state: &impl AlertOutbox) {
-    let alert = AlertRecord {
-        key: "3400949497294#2026-11-23#TENSION".into(),
-        cip13: "3400949497294".into(),
-        notification: Notification {
+    let mut alert = AlertRecord::pending(
+        "3400949497294#2026-11-23#TENSION".into(),
+        "3400949497294".into(),
+        Notification {
             topic: "critique".into(),
             subject: "TENSION".into(),
             body: "corps".into(),
-            sms: None,
+            sms: Some("sms".into()),
+            email: true,
             attributes: BTreeMap::from([("level".into(), "TENSION".into())]),
         },
-        status: AlertStatus::Pending,
-        message_id: None,
-        created_at: t0(),
-    };
+        t0(),
+    );
+    alert.silence_scope = vec![vec!["3400949497294".into(), "GROUPE#12".into()]];
     assert!(state.put_alert_once(&alert).await.unwrap());
     assert!(
         !state.put_alert_once(&alert).await.unwrap(),
@@ -364,17 +365,118 @@ async fn outbox_once_only(state: &impl AlertOutbox) {
         state.alert(&alert.key).await.unwrap().as_ref(),
         Some(&alert)
     );
-    state.mark_alert_sent(&alert.key, "msg-1").await.unwrap();
-    let sent = state.alert(&alert.key).await.unwrap().unwrap();
-    assert_eq!(
-        (sent.status, sent.message_id.as_deref()),
-        (AlertStatus::Sent, Some("msg-1"))
+    // Held: the email went, the SMS waits; a second relay that read it pending loses.
+    let held = AlertRecord {
+        status: AlertStatus::SmsHeld,
+        message_id: Some("msg-1".into()),
+        sms_release_at: Some(t0() + Duration::hours(2)),
+        ..alert.clone()
+    };
+    assert!(
+        state
+            .update_alert(&held, AlertStatus::Pending)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !state
+            .update_alert(&held, AlertStatus::Pending)
+            .await
+            .unwrap(),
+        "a status changes once from the one read"
     );
     assert_eq!(state.pending_alerts().await.unwrap(), []);
+    assert_eq!(
+        state
+            .alerts_with_status(AlertStatus::SmsHeld)
+            .await
+            .unwrap(),
+        std::slice::from_ref(&held)
+    );
+    let sent = AlertRecord {
+        status: AlertStatus::Sent,
+        message_id: Some("msg-1;sms:msg-2".into()),
+        ..held.clone()
+    };
+    assert!(
+        state
+            .update_alert(&sent, AlertStatus::SmsHeld)
+            .await
+            .unwrap()
+    );
+    assert_eq!(state.alert(&alert.key).await.unwrap(), Some(sent));
     assert!(
         !state.put_alert_once(&alert).await.unwrap(),
         "a sent alert is not recreated"
     );
+    // A muted record is created as such and never listed as pending.
+    let muted = AlertRecord {
+        key: "3400949497294#2026-11-24#TENSION-CRITIQUE".into(),
+        status: AlertStatus::Muted,
+        muted: Some("silence".into()),
+        ..alert.clone()
+    };
+    assert!(state.put_alert_once(&muted).await.unwrap());
+    assert_eq!(state.pending_alerts().await.unwrap(), []);
+    assert_eq!(
+        state.alerts_with_status(AlertStatus::Muted).await.unwrap(),
+        [muted]
+    );
+}
+
+async fn measures_and_alert_states_are_versioned(state: &(impl MeasureStore + AlertStateStore)) {
+    use medistock_domain::Level;
+    use medistock_domain::lifecycle::AlertState;
+    use medistock_domain::measure::{Measure, MeasureKind};
+    assert_eq!(state.measures().await.unwrap(), []);
+    let measure = Measure::new(
+        "MES-20261120-0a1b2c3d".into(),
+        "GROUPE#12",
+        MeasureKind::Contingentement,
+        date("2026-11-20"),
+        None,
+        "quotas de 80 % aux grossistes",
+        "Jeanne Martin",
+        t0(),
+    )
+    .unwrap();
+    assert!(state.put_measure(&measure, None).await.unwrap());
+    assert!(
+        !state.put_measure(&measure, None).await.unwrap(),
+        "an id is recorded once"
+    );
+    let ended = measure.ended(date("2026-12-15")).unwrap();
+    assert!(state.put_measure(&ended, Some(1)).await.unwrap());
+    assert!(
+        !state.put_measure(&ended, Some(1)).await.unwrap(),
+        "a write that read an older version loses"
+    );
+    assert_eq!(state.measures().await.unwrap(), [ended]);
+
+    assert_eq!(state.alert_state("3400949497294").await.unwrap(), None);
+    let fresh = AlertState::new("3400949497294").unwrap();
+    let acked = fresh
+        .acknowledge(
+            "Paul",
+            "vu",
+            t0(),
+            Level::Critique,
+            Some(date("2026-11-20")),
+        )
+        .unwrap();
+    assert!(state.put_alert_state(&acked, None).await.unwrap());
+    let silenced = acked
+        .silenced(date("2026-11-30"), "Paul", "import en cours", t0())
+        .unwrap();
+    assert!(state.put_alert_state(&silenced, Some(1)).await.unwrap());
+    assert!(!state.put_alert_state(&acked, None).await.unwrap());
+    assert_eq!(
+        state.alert_state("3400949497294").await.unwrap().as_ref(),
+        Some(&silenced)
+    );
+    let group = AlertState::new("GROUPE#12").unwrap().unsilenced();
+    assert!(state.put_alert_state(&group, None).await.unwrap());
+    assert_eq!(state.alert_states().await.unwrap(), [silenced, group]);
 }
 
 async fn many_positions_at_once(state: &impl PositionStore) {
@@ -406,6 +508,7 @@ async fn sftp_accounts(state: &impl AccountStore) {
     use medistock_domain::account::Account;
     use medistock_domain::{DeclarantId, DeclarantType};
     let account = |id: &str, enabled: bool| Account {
+        cadence: None,
         id: DeclarantId::parse(id).unwrap(),
         name: format!("Déclarant {id}"),
         kind: DeclarantType::Grossiste,
@@ -430,6 +533,8 @@ async fn sftp_accounts(state: &impl AccountStore) {
 async fn risk_items_are_versioned(state: &(impl RiskStore + PositionStore)) {
     use medistock_domain::Level;
     let item = |version: u64, level: Level| RiskItem {
+        open_since: None,
+        recalled_on: None,
         subject: "3400949497294".into(),
         level,
         as_of: date("2026-11-23"),
@@ -469,6 +574,8 @@ async fn risk_items_are_versioned(state: &(impl RiskStore + PositionStore)) {
     );
     // A group's item lives beside the references' and is versioned the same way.
     let group = RiskItem {
+        open_since: None,
+        recalled_on: None,
         subject: RiskItem::group_subject("1234"),
         ..item(1, Level::Vigilance)
     };
@@ -682,6 +789,11 @@ mod local {
     }
 
     #[tokio::test]
+    async fn measures_and_alert_states_are_versioned() {
+        super::measures_and_alert_states_are_versioned(&LocalState::in_memory().unwrap()).await;
+    }
+
+    #[tokio::test]
     async fn many_positions_at_once() {
         super::many_positions_at_once(&LocalState::in_memory().unwrap()).await;
     }
@@ -768,6 +880,8 @@ mod on_moto {
         let client = aws::table(&config, &table).await;
         let state = DynamoState::new(client.clone(), table.clone());
         let item = |version: u64, level: Level| RiskItem {
+            open_since: None,
+            recalled_on: None,
             subject: "GROUPE#12".into(),
             level,
             as_of: super::date("2026-11-23"),
@@ -905,6 +1019,12 @@ mod on_moto {
     async fn outbox_once_only() {
         let Some(state) = state().await else { return };
         super::outbox_once_only(&state).await;
+    }
+
+    #[tokio::test]
+    async fn measures_and_alert_states_are_versioned() {
+        let Some(state) = state().await else { return };
+        super::measures_and_alert_states_are_versioned(&state).await;
     }
 
     #[tokio::test]

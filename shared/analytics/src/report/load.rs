@@ -226,6 +226,7 @@ pub fn headline(outcome: &ReportOutcome, location: &str, topic: &str) -> Notific
         ),
         body,
         sms: None,
+        email: true,
         attributes: BTreeMap::from([
             ("severity".to_owned(), "info".to_owned()),
             ("level".to_owned(), "RAPPORT".to_owned()),

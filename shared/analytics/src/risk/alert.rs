@@ -231,6 +231,7 @@ pub fn notification(
         subject,
         body,
         sms,
+        email: true,
         attributes: BTreeMap::from([
             ("severity".to_owned(), severity(a.level).to_owned()),
             ("level".to_owned(), a.level.as_str().to_owned()),

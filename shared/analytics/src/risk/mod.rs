@@ -9,6 +9,7 @@ pub mod config;
 mod demand;
 mod group;
 mod level;
+pub mod lifecycle;
 mod outbox;
 mod run;
 
@@ -16,7 +17,8 @@ pub use assess::{Assessment, QualityFlag, ReferenceInput, assess};
 pub use demand::{DailyFile, DemandEstimate, DemandSeries, estimate_demand};
 pub use group::{GroupAssessment, assess_groups};
 pub use level::{Thresholds, level_after};
-pub use outbox::{Alternatives, RunChanges, outbox_records};
+pub use outbox::{Alternatives, OutboxExtras, RunChanges, outbox_records};
 pub use run::{
     GroupTransition, RiskError, RiskOutcome, RiskRun, RunSummary, Scope, Transition, run_risk,
+    subject_members,
 };

@@ -19,7 +19,7 @@ use super::assess::Assessment;
 use super::config::RiskConfig;
 use super::group::GroupAssessment;
 use medistock_domain::Level;
-use medistock_domain::store::{AlertRecord, AlertStatus, Notification};
+use medistock_domain::store::{AlertRecord, Notification, RiskItem};
 
 /// A run's assessments with the levels held before it.
 pub struct RunChanges<'a> {
@@ -29,32 +29,82 @@ pub struct RunChanges<'a> {
     pub groups: Vec<(&'a GroupAssessment, Level)>,
 }
 
+/// What the daily lifecycle adds to a run's messages (see [`super::lifecycle`]).
+#[derive(Debug, Clone, Default)]
+pub struct OutboxExtras {
+    /// Subjects CRITIQUE or RUPTURE nobody acknowledged, due for a recall in the digest.
+    pub recalls: Vec<super::lifecycle::Recall>,
+    /// Declarants silent past their cadence.
+    pub silent: Vec<super::lifecycle::SilentDeclarant>,
+    /// Lines "mesures en cours" by subject (a reference or `GROUPE#<id>`).
+    pub measures: HashMap<String, Vec<String>>,
+}
+
 /// References listed in a digest at most: an SNS message holds 256 KB, and a reader a few
 /// hundred lines.
 pub const DIGEST_MAX_LINES: usize = 200;
 
 /// The alert records of a run's transitions.
+///
+/// Each record says what a silence must cover to mute it (the reference, or its group;
+/// a group's message: the group or every presentation it carries), whether it escalates to
+/// RUPTURE (no silence mutes that) and whether it is urgent (a RUPTURE of an MITM reference:
+/// its SMS goes out in the quiet hours). A group's message carries its presentations'
+/// transitions: they get no message of their own in the same run (inhibition).
 pub fn outbox_records(
     changes: &RunChanges<'_>,
     config: &RiskConfig,
     topics: &AlertTopics,
     as_of: NaiveDate,
     now: DateTime<Utc>,
+    extras: &OutboxExtras,
 ) -> Vec<AlertRecord> {
-    let record = |key: String, cip13: String, notification: Notification| AlertRecord {
-        key,
-        cip13,
-        // Every message fits one SNS publication, whatever a run produced.
-        notification: notification.bounded(),
-        status: AlertStatus::Pending,
-        message_id: None,
-        created_at: now,
-    };
     let group_of = |a: &Assessment| {
         config
             .references
             .get(&a.cip13)
             .and_then(|s| s.group.clone())
+    };
+    let scope_of = |a: &Assessment| {
+        let mut part = vec![a.cip13.to_string()];
+        if let Some(g) = group_of(a) {
+            part.push(RiskItem::group_subject(&g));
+        }
+        part
+    };
+    let to_rupture = |from: Level, to: Level| to == Level::Rupture && from < Level::Rupture;
+    let record = |key: String,
+                  cip13: String,
+                  mut notification: Notification,
+                  scope: Vec<Vec<String>>,
+                  carried: &[(&Assessment, Level)]| {
+        let mut subjects: Vec<&String> = scope.iter().flatten().collect();
+        subjects.sort();
+        subjects.dedup();
+        let lines: Vec<&String> = subjects
+            .iter()
+            .filter_map(|s| extras.measures.get(s.as_str()))
+            .flatten()
+            .collect();
+        if !lines.is_empty() {
+            notification.body.push_str("\nMesures en cours :\n");
+            for line in lines {
+                notification.body.push_str(&format!("  - {line}\n"));
+            }
+        }
+        let mut r = AlertRecord::pending(
+            key,
+            cip13,
+            // Every message fits one SNS publication, whatever a run produced.
+            notification.bounded(),
+            now,
+        );
+        r.escalates_to_rupture = carried.iter().any(|(a, from)| to_rupture(*from, a.level));
+        r.urgent = carried
+            .iter()
+            .any(|(a, from)| to_rupture(*from, a.level) && config.settings(&a.cip13).mitm);
+        r.silence_scope = scope;
+        r
     };
     let groups: BTreeMap<&str, &(&GroupAssessment, Level)> = changes
         .groups
@@ -89,6 +139,8 @@ pub fn outbox_records(
                 format!("{}#{as_of}#{}-{}", a.cip13, from.as_str(), a.level.as_str()),
                 a.cip13.to_string(),
                 single(a, *from),
+                vec![scope_of(a)],
+                &[(*a, *from)],
             )),
             _ => {
                 let Some(id) = group else {
@@ -98,6 +150,8 @@ pub fn outbox_records(
                             format!("{}#{as_of}#{}-{}", a.cip13, from.as_str(), a.level.as_str()),
                             a.cip13.to_string(),
                             single(a, *from),
+                            vec![scope_of(a)],
+                            &[(*a, *from)],
                         ));
                     }
                     continue;
@@ -115,7 +169,14 @@ pub fn outbox_records(
                     carried.push(format!("groupe:{}-{}", from.as_str(), g.level.as_str()));
                 }
                 let worst = messages.iter().max_by_key(|(a, _, _)| a.level);
-                out.push(record(
+                let group_subject = RiskItem::group_subject(&id);
+                let mut scope: Vec<Vec<String>> = refs.iter().map(|(a, _)| scope_of(a)).collect();
+                if group_change.is_some() {
+                    scope.push(vec![group_subject.clone()]);
+                }
+                let group_to_rupture =
+                    group_change.is_some_and(|(g, from)| to_rupture(*from, g.level));
+                let mut r = record(
                     format!("GROUPE#{id}#{as_of}#{}", digest_of(&carried)),
                     worst
                         .map(|(a, _, _)| a.cip13.to_string())
@@ -129,12 +190,21 @@ pub fn outbox_records(
                         config,
                         topics,
                     ),
-                ));
+                    scope,
+                    &refs,
+                );
+                r.escalates_to_rupture |= group_to_rupture;
+                out.push(r);
             }
         }
     }
-    if let Some(digest) = vigilance_digest(changes, config, topics, as_of) {
-        out.push(record(digest.0, String::new(), digest.1));
+    if let Some((key, notification)) = daily_digest(changes, config, topics, as_of, extras) {
+        out.push(AlertRecord::pending(
+            key,
+            String::new(),
+            notification.bounded(),
+            now,
+        ));
     }
     out
 }
@@ -323,16 +393,19 @@ fn group_notification(
         subject,
         body,
         sms,
+        email: true,
         attributes,
     }
 }
 
-/// One message listing the references and groups that entered VIGILANCE in this run.
-fn vigilance_digest(
+/// One daily message: the references and groups that entered VIGILANCE in this run, the
+/// subjects recalled, the declarants silent past their cadence.
+fn daily_digest(
     changes: &RunChanges<'_>,
     config: &RiskConfig,
     topics: &AlertTopics,
     as_of: NaiveDate,
+    extras: &OutboxExtras,
 ) -> Option<(String, Notification)> {
     let entering = |from: Level, to: Level| to == Level::Vigilance && from < Level::Vigilance;
     let refs: Vec<&Assessment> = changes
@@ -347,11 +420,14 @@ fn vigilance_digest(
         .filter(|(g, from)| entering(*from, g.level))
         .map(|(g, _)| *g)
         .collect();
-    if refs.is_empty() && groups.is_empty() {
+    if refs.is_empty() && groups.is_empty() && extras.recalls.is_empty() && extras.silent.is_empty()
+    {
         return None;
     }
     let mut carried: Vec<String> = refs.iter().map(|a| a.cip13.to_string()).collect();
     carried.extend(groups.iter().map(|g| format!("groupe:{}", g.group)));
+    let (sections, more) = super::lifecycle::digest_sections(&extras.recalls, &extras.silent);
+    carried.extend(more);
     let mut body = format!(
         "Entrées en VIGILANCE au {} (rupture prévue dans moins de {} jours, ou exploitant sous son stock de sécurité) :\n",
         medistock_domain::french::date(as_of),
@@ -396,17 +472,26 @@ fn vigilance_digest(
             coverage_text(g.coverage_days)
         );
     }
+    body.push_str(&sections);
     let count = refs.len() + groups.len();
+    let day = medistock_domain::french::date(as_of);
+    let subject = if extras.recalls.is_empty() && extras.silent.is_empty() {
+        format!("[Medistock] Vigilance du {day} : {count} entrée(s)")
+    } else {
+        format!(
+            "[Medistock] Point du {day} : {count} entrée(s) en VIGILANCE, {} rappel(s), {} déclarant(s) silencieux",
+            extras.recalls.len(),
+            extras.silent.len()
+        )
+    };
     Some((
         format!("VIGILANCE#{as_of}#{}", digest_of(&carried)),
         Notification {
             topic: topics.info.clone(),
-            subject: format!(
-                "[Medistock] Vigilance du {} : {count} entrée(s)",
-                medistock_domain::french::date(as_of)
-            ),
+            subject,
             body,
             sms: None,
+            email: true,
             attributes: BTreeMap::from([
                 ("severity".to_owned(), "info".to_owned()),
                 ("level".to_owned(), Level::Vigilance.as_str().to_owned()),
@@ -457,6 +542,7 @@ mod tests {
             &topics,
             all[0].as_of,
             Utc::now(),
+            &OutboxExtras::default(),
         );
         assert_eq!(records.len(), 1, "VIGILANCE is not sent one by one");
         let n = &records[0].notification;
@@ -506,7 +592,14 @@ mod tests {
             critical: "c".into(),
             info: "i".into(),
         };
-        let records = outbox_records(&changes, &config, &topics, all[0].as_of, Utc::now());
+        let records = outbox_records(
+            &changes,
+            &config,
+            &topics,
+            all[0].as_of,
+            Utc::now(),
+            &OutboxExtras::default(),
+        );
         assert_eq!(records.len(), 1, "one message for the group");
         let n = &records[0].notification;
         assert!(n.sms.is_some());
@@ -526,6 +619,7 @@ mod tests {
             subject: "s".into(),
             body,
             sms: Some("é".repeat(300)),
+            email: true,
             attributes: BTreeMap::new(),
         };
         let kept = n(at_limit.clone()).bounded();
@@ -599,7 +693,14 @@ mod group_tests {
             info: "i".into(),
         };
         let as_of = NaiveDate::from_ymd_opt(2026, 11, 23).unwrap();
-        outbox_records(changes, &config, &topics, as_of, Utc::now())
+        outbox_records(
+            changes,
+            &config,
+            &topics,
+            as_of,
+            Utc::now(),
+            &OutboxExtras::default(),
+        )
     }
 
     #[test]

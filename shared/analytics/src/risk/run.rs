@@ -16,11 +16,15 @@ use super::assess::{Assessment, ReferenceInput, STALE_AFTER_DAYS, assess};
 use super::config::RiskConfig;
 use super::demand::{DailyFile, DemandSeries, LOOKBACK_DAYS};
 use super::group::{GroupAssessment, assess_groups};
-use super::outbox::{RunChanges, outbox_records};
+use super::lifecycle::{self, Recall};
+use super::outbox::{OutboxExtras, RunChanges, outbox_records};
 use crate::positions::daily::{FileDay, daily_rows, read_daily_parquet, resolve_day, site_lines};
 use medistock_domain::Level;
+use medistock_domain::lifecycle::{AlertPolicy, AlertState};
+use medistock_domain::measure::Measure;
 use medistock_domain::store::{
-    AlertOutbox, GROUP_SUBJECT_PREFIX, ObjectStore, PositionStore, RiskItem, RiskStore, StoreError,
+    AccountStore, AlertOutbox, AlertStateStore, FileLedger, GROUP_SUBJECT_PREFIX, MeasureStore,
+    ObjectStore, PositionStore, RiskItem, RiskStore, StoreError,
 };
 use medistock_domain::{Cip13, DeclarantType, lake};
 
@@ -53,6 +57,11 @@ pub enum Scope {
 pub struct RiskRun<'a> {
     /// The lake bucket (history in, snapshot out).
     pub lake_bucket: &'a str,
+    /// The inbox bucket, where reminders to silent declarants go (`receipts/<id>/`); `None`:
+    /// no reminder written.
+    pub inbox_bucket: Option<&'a str>,
+    /// Recall period of unacknowledged subjects.
+    pub policy: AlertPolicy,
     /// Alert topics.
     pub topics: &'a AlertTopics,
     /// Declarant types and monitored references.
@@ -104,6 +113,14 @@ pub struct RunSummary {
     pub alerts_created: usize,
     /// The snapshot written.
     pub snapshot_key: Option<String>,
+    /// Subjects recalled in the digest (CRITIQUE or RUPTURE, nobody acknowledged).
+    pub recalls: Vec<String>,
+    /// Declarants silent past their cadence (full runs only).
+    pub silent_declarants: Vec<String>,
+    /// Reminders written in silent declarants' receipts folders by this run.
+    pub reminders_written: usize,
+    /// Measures in force on the subjects assessed.
+    pub measures_in_force: usize,
 }
 
 /// A run's summary and everything it assessed.
@@ -119,7 +136,16 @@ pub struct RiskOutcome {
 
 /// Runs the risk computation. Groups are assessed when the scope is [`Scope::All`]: a partial
 /// scope does not see every member of a group.
-pub async fn run_risk<O: ObjectStore, S: PositionStore + RiskStore + AlertOutbox>(
+pub async fn run_risk<
+    O: ObjectStore,
+    S: PositionStore
+        + RiskStore
+        + AlertOutbox
+        + AlertStateStore
+        + MeasureStore
+        + FileLedger
+        + AccountStore,
+>(
     objects: &O,
     state: &S,
     run: &RiskRun<'_>,
@@ -129,6 +155,28 @@ pub async fn run_risk<O: ObjectStore, S: PositionStore + RiskStore + AlertOutbox
     now: DateTime<Utc>,
 ) -> Result<RiskOutcome, RiskError> {
     let positions = state.all_positions().await?;
+    let full = *scope == Scope::All;
+    let mut positions_by_declarant: HashMap<String, Vec<String>> = HashMap::new();
+    if full {
+        for p in &positions {
+            positions_by_declarant
+                .entry(p.declarant.to_string())
+                .or_default()
+                .push(p.cip13.to_string());
+        }
+    }
+    let alert_states: HashMap<String, AlertState> = state
+        .alert_states()
+        .await?
+        .into_iter()
+        .map(|s| (s.subject.clone(), s))
+        .collect();
+    let measures: Vec<Measure> = state
+        .measures()
+        .await?
+        .into_iter()
+        .filter(|m| m.in_force(as_of))
+        .collect();
     let previous: BTreeMap<String, RiskItem> = state
         .risk_items()
         .await?
@@ -236,7 +284,81 @@ pub async fn run_risk<O: ObjectStore, S: PositionStore + RiskStore + AlertOutbox
         group_transitions: Vec::new(),
         alerts_created: 0,
         snapshot_key: None,
+        recalls: Vec::new(),
+        silent_declarants: Vec::new(),
+        reminders_written: 0,
+        measures_in_force: 0,
     };
+    // The lifecycle: episodes, recalls, ends of silences, measures in force, silent declarants.
+    let label = |subject: &str| match subject.strip_prefix(GROUP_SUBJECT_PREFIX) {
+        Some(g) => format!("groupe {g}"),
+        None => Cip13::parse(subject)
+            .map(|c| run.config.settings(&c).denomination)
+            .unwrap_or_default(),
+    };
+    let subjects: Vec<(String, Level)> = assessments
+        .iter()
+        .map(|a| (a.cip13.to_string(), a.level))
+        .chain(
+            groups
+                .iter()
+                .map(|g| (RiskItem::group_subject(&g.group), g.level)),
+        )
+        .collect();
+    let mut episodes: HashMap<String, (Option<NaiveDate>, Option<NaiveDate>)> = HashMap::new();
+    let mut extras = OutboxExtras::default();
+    let mut silence_ends = Vec::new();
+    for (subject, level) in &subjects {
+        let held = previous.get(subject);
+        let opened = lifecycle::open_since(held, *level, as_of);
+        let states = alert_states.get(subject);
+        let due = lifecycle::recall_due(held, *level, opened, states, &run.policy, as_of);
+        let recalled_on = if due {
+            extras.recalls.push(Recall {
+                subject: subject.clone(),
+                label: label(subject),
+                level: *level,
+                open_since: opened.unwrap_or(as_of),
+            });
+            Some(as_of)
+        } else {
+            held.and_then(|h| h.recalled_on)
+        };
+        episodes.insert(subject.clone(), (opened, recalled_on));
+        if let Some(s) = states
+            && let Some(record) =
+                lifecycle::silence_end(s, held, *level, &label(subject), as_of, run.topics, now)
+        {
+            silence_ends.push(record);
+        }
+    }
+    summary.recalls = extras.recalls.iter().map(|r| r.subject.clone()).collect();
+    if !measures.is_empty() {
+        let lines = measure_lines(objects, run, &measures, &assessments, as_of).await?;
+        summary.measures_in_force = lines.values().map(Vec::len).sum();
+        extras.measures = lines;
+    }
+    if full {
+        let accounts = state.accounts().await?;
+        let horizon = as_of
+            .checked_sub_days(Days::new(lifecycle::SILENCE_HORIZON_DAYS))
+            .unwrap_or(as_of);
+        let files = state
+            .files_received(horizon.and_time(chrono::NaiveTime::MIN).and_utc(), now)
+            .await?;
+        let levels: HashMap<String, Level> = assessments
+            .iter()
+            .map(|a| (a.cip13.to_string(), a.level))
+            .collect();
+        extras.silent = lifecycle::silent_declarants(
+            &accounts,
+            &files,
+            &positions_by_declarant,
+            &levels,
+            as_of,
+        );
+        summary.silent_declarants = extras.silent.iter().map(|d| d.id.clone()).collect();
+    }
     for (a, from) in &changes.references {
         *summary.levels.entry(a.level).or_default() += 1;
         if *from != a.level {
@@ -263,7 +385,8 @@ pub async fn run_risk<O: ObjectStore, S: PositionStore + RiskStore + AlertOutbox
         // seen again by the next run, whose records carry the same keys. Many writes in flight:
         // 20,000 sequential DynamoDB round trips would take minutes. Loops build the futures
         // (a closure here defeats the compiler's proof that they are Send).
-        let records = outbox_records(&changes, run.config, run.topics, as_of, now);
+        let mut records = outbox_records(&changes, run.config, run.topics, as_of, now, &extras);
+        records.extend(silence_ends);
         let mut puts = Vec::with_capacity(records.len());
         for record in &records {
             puts.push(state.put_alert_once(record));
@@ -274,25 +397,24 @@ pub async fn run_risk<O: ObjectStore, S: PositionStore + RiskStore + AlertOutbox
             .await?;
         summary.alerts_created = created.into_iter().filter(|c| *c).count();
 
+        if let Some(inbox) = run.inbox_bucket {
+            summary.reminders_written =
+                write_reminders(objects, inbox, &extras.silent, as_of).await?;
+        }
+        let episode = |subject: &str| episodes.get(subject).copied().unwrap_or_default();
         let mut items = Vec::with_capacity(assessments.len() + groups.len());
         for a in &assessments {
+            let subject = a.cip13.to_string();
+            let episode = episode(&subject);
             items.push(risk_item(
-                a.cip13.to_string(),
-                a.level,
-                a,
-                &previous,
-                as_of,
-                now,
+                subject, a.level, a, &previous, as_of, now, episode,
             )?);
         }
         for g in &groups {
+            let subject = RiskItem::group_subject(&g.group);
+            let episode = episode(&subject);
             items.push(risk_item(
-                RiskItem::group_subject(&g.group),
-                g.level,
-                g,
-                &previous,
-                as_of,
-                now,
+                subject, g.level, g, &previous, as_of, now, episode,
             )?);
         }
         let mut writes = Vec::with_capacity(items.len());
@@ -326,7 +448,8 @@ pub async fn run_risk<O: ObjectStore, S: PositionStore + RiskStore + AlertOutbox
     })
 }
 
-/// The RISK item to store for a subject, with the version it expects to replace.
+/// The RISK item to store for a subject, with the version it expects to replace, and its
+/// episode (`open_since`, `recalled_on`).
 fn risk_item(
     subject: String,
     level: Level,
@@ -334,9 +457,12 @@ fn risk_item(
     previous: &BTreeMap<String, RiskItem>,
     as_of: NaiveDate,
     now: DateTime<Utc>,
+    (open_since, recalled_on): (Option<NaiveDate>, Option<NaiveDate>),
 ) -> Result<(RiskItem, Option<u64>), RiskError> {
     let held = previous.get(&subject);
     let item = RiskItem {
+        open_since,
+        recalled_on: recalled_on.filter(|_| open_since.is_some()),
         level,
         as_of,
         computed_at: now,
@@ -345,6 +471,115 @@ fn risk_item(
         subject,
     };
     Ok((item, held.map(|h| h.version)))
+}
+
+/// Writes, once per lapse, a reminder in each silent declarant's receipts folder
+/// (`receipts/<id>/rappel-<lapse>.txt`, readable through SFTP); returns how many were new.
+async fn write_reminders<O: ObjectStore>(
+    objects: &O,
+    inbox: &str,
+    silent: &[lifecycle::SilentDeclarant],
+    as_of: NaiveDate,
+) -> Result<usize, RiskError> {
+    let mut written = 0;
+    for d in silent {
+        let key = format!("receipts/{}/rappel-{}.txt", d.id, d.lapse());
+        if objects.head(inbox, &key, None).await?.is_some() {
+            continue;
+        }
+        objects
+            .put(
+                inbox,
+                &key,
+                lifecycle::reminder_text(d, as_of).into_bytes(),
+                "text/plain; charset=utf-8",
+                &BTreeMap::new(),
+            )
+            .await?;
+        tracing::info!(
+            declarant = d.id,
+            key,
+            "rappel déposé pour un déclarant silencieux"
+        );
+        written += 1;
+    }
+    Ok(written)
+}
+
+/// The lines "mesures en cours" of each subject with a measure in force: the measure and its
+/// figures before and since, from the daily snapshots and this run's assessments.
+async fn measure_lines<O: ObjectStore>(
+    objects: &O,
+    run: &RiskRun<'_>,
+    measures: &[Measure],
+    assessments: &[Assessment],
+    as_of: NaiveDate,
+) -> Result<HashMap<String, Vec<String>>, RiskError> {
+    let members = |subject: &str| subject_members(subject, run.config);
+    let cips: HashSet<String> = measures.iter().flat_map(|m| members(&m.subject)).collect();
+    let from = measures
+        .iter()
+        .map(|m| m.start)
+        .min()
+        .unwrap_or(as_of)
+        .checked_sub_days(Days::new(crate::measures::BEFORE_DAYS))
+        .unwrap_or(as_of);
+    let mut history = crate::measures::read_history(
+        objects,
+        run.lake_bucket,
+        &cips,
+        from,
+        as_of.pred_opt().unwrap_or(as_of),
+    )
+    .await
+    .map_err(|e| match e {
+        crate::measures::history::HistoryError::Store(s) => RiskError::Store(s),
+        crate::measures::history::HistoryError::Polars(p) => RiskError::Polars(p),
+    })?;
+    // Today's figures come from this run.
+    for a in assessments
+        .iter()
+        .filter(|a| cips.contains(a.cip13.as_str()))
+    {
+        history
+            .entry(a.cip13.to_string())
+            .or_default()
+            .push(crate::measures::DayFigures {
+                date: as_of,
+                level: a.level,
+                chain_stock: a.chain_stock,
+                demand: a.demand,
+                coverage_days: a.coverage_days,
+                days_to_stockout: a.days_to_stockout,
+            });
+    }
+    let mut out: HashMap<String, Vec<String>> = HashMap::new();
+    for m in measures {
+        let days = crate::measures::history::subject_days(&members(&m.subject), &history);
+        let impact = crate::measures::impact(m, &days, as_of);
+        out.entry(m.subject.clone())
+            .or_default()
+            .push(crate::measures::impact_line(m, &impact));
+    }
+    Ok(out)
+}
+
+/// The references a subject stands for: a reference itself, or a group's members (from the
+/// catalogue's settings).
+pub fn subject_members(subject: &str, config: &RiskConfig) -> Vec<String> {
+    match subject.strip_prefix(GROUP_SUBJECT_PREFIX) {
+        Some(group) => {
+            let mut members: Vec<String> = config
+                .references
+                .iter()
+                .filter(|(_, s)| s.group.as_deref() == Some(group))
+                .map(|(c, _)| c.to_string())
+                .collect();
+            members.sort();
+            members
+        }
+        None => vec![subject.to_owned()],
+    }
 }
 
 /// Objects read at once while loading the history.

@@ -77,6 +77,8 @@ async fn levels_transitions_and_alerts_once() {
     declare(objects, state, "lab-a", "s47.csv", "cip13;date_stock;stock;sorties;periode_jours\n3400949497294;2026-11-20;500;700;7\n3400949497706;2026-11-20;3000;700;7\n", 20).await;
     let config = config();
     let run = RiskRun {
+        inbox_bucket: None,
+        policy: Default::default(),
         lake_bucket: "lac",
         topics: &topics(),
         config: &config,
@@ -225,6 +227,8 @@ async fn a_dry_run_writes_nothing() {
     .await;
     let config = config();
     let run = RiskRun {
+        inbox_bucket: None,
+        policy: Default::default(),
         lake_bucket: "lac",
         topics: &topics(),
         config: &config,
@@ -281,6 +285,8 @@ async fn a_failed_publish_is_retried_and_sent_once() {
     .await;
     let config = config();
     let run = RiskRun {
+        inbox_bucket: None,
+        policy: Default::default(),
         lake_bucket: "lac",
         topics: &topics(),
         config: &config,
@@ -300,16 +306,30 @@ async fn a_failed_publish_is_retried_and_sent_once() {
         inner: backend.notifier,
         failures: AtomicUsize::new(1),
     };
-    let first = publish_pending(&backend.state, &notifier).await.unwrap();
+    // Quiet hours off: this test is about retries, not about the night.
+    let delivery = medistock_domain::relay::Delivery {
+        policy: medistock_domain::lifecycle::AlertPolicy {
+            quiet_hours: medistock_domain::lifecycle::QuietHours::parse("aucune").unwrap(),
+            ..Default::default()
+        },
+        now: at(20),
+    };
+    let first = publish_pending(&backend.state, &notifier, &delivery)
+        .await
+        .unwrap();
     assert_eq!((first.sent, first.failed), (0, 1));
     assert_eq!(
         backend.state.pending_alerts().await.unwrap().len(),
         1,
         "never dropped"
     );
-    let second = publish_pending(&backend.state, &notifier).await.unwrap();
+    let second = publish_pending(&backend.state, &notifier, &delivery)
+        .await
+        .unwrap();
     assert_eq!((second.sent, second.failed), (1, 0));
-    let third = publish_pending(&backend.state, &notifier).await.unwrap();
+    let third = publish_pending(&backend.state, &notifier, &delivery)
+        .await
+        .unwrap();
     assert_eq!((third.sent, third.failed), (0, 0), "never sent twice");
     let lines = std::fs::read_to_string(dir.path().join("alerts.jsonl")).unwrap();
     assert_eq!(lines.lines().count(), 1);
@@ -364,6 +384,8 @@ async fn on_moto_the_run_writes_risk_items_outbox_records_and_the_snapshot() {
         &medistock_analytics::catalogue::Catalogue::from_settings_csv(REFERENCES).unwrap(),
     );
     let run = RiskRun {
+        inbox_bucket: None,
+        policy: Default::default(),
         lake_bucket: &lake,
         topics: &topics(),
         config: &config,
@@ -430,6 +452,8 @@ async fn references_of_one_group_escalating_together_make_one_message() {
     declare(objects, state, "gr-b", "s47.csv", "cip13;date_stock;stock;sorties;periode_jours\n3400949497294;2026-11-20;1000;700;7\n3400949497706;2026-11-20;2000;700;7\n", 20).await;
     let config = config();
     let run = RiskRun {
+        inbox_bucket: None,
+        policy: Default::default(),
         lake_bucket: "lac",
         topics: &topics(),
         config: &config,
@@ -634,6 +658,8 @@ async fn demand_from_daily_totals_and_from_lines_merges_files_as_the_positions_d
     .daily;
     let config = config();
     let run = RiskRun {
+        inbox_bucket: None,
+        policy: Default::default(),
         lake_bucket: "lac",
         topics: &topics(),
         config: &config,
@@ -743,6 +769,8 @@ async fn demand_from_daily_totals_and_from_lines_merges_files_as_the_positions_d
 async fn at_go_live_a_manufacturer_not_yet_heard_from_is_unknown_not_nil() {
     let config = config();
     let run = RiskRun {
+        inbox_bucket: None,
+        policy: Default::default(),
         lake_bucket: "lac",
         topics: &topics(),
         config: &config,
@@ -822,6 +850,8 @@ async fn a_shared_day_whose_lines_are_gone_falls_back_to_the_newer_total() {
     std::fs::remove_dir_all(dir.path().join("lac").join("normalized")).unwrap();
     let config = config();
     let run = RiskRun {
+        inbox_bucket: None,
+        policy: Default::default(),
         lake_bucket: "lac",
         topics: &topics(),
         config: &config,

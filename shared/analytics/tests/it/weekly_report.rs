@@ -48,6 +48,8 @@ async fn the_synthesis_holds_the_risk_items_and_escapes_declarant_strings() {
         &medistock_analytics::catalogue::Catalogue::from_settings_csv(REFERENCES).unwrap(),
     );
     let run = RiskRun {
+        inbox_bucket: None,
+        policy: Default::default(),
         lake_bucket: "lac",
         topics: &AlertTopics {
             critical: "critique".into(),

@@ -8,7 +8,9 @@
 //! - a position keeps, per site, the newest figures (a correction of the same date wins, an
 //!   older file never does);
 //! - a file is claimed once by its content hash; a claim left by a crashed run expires;
-//! - an alert record is created once per key and stays pending until marked sent.
+//! - an alert record is created once per key and stays pending until marked sent (or held,
+//!   or muted), each change conditional on the status it read;
+//! - measures and alert states are written under optimistic concurrency.
 
 mod records;
 
@@ -24,6 +26,8 @@ pub use records::{
 
 use crate::Cip13;
 use crate::account::Account;
+use crate::lifecycle::AlertState;
+use crate::measure::Measure;
 use crate::position::{Position, PositionWrite};
 
 /// Failures of a storage backend. Bad input never ends here: it gets a receipt.
@@ -249,14 +253,61 @@ pub trait AlertOutbox: Send + Sync {
         &self,
         key: &str,
     ) -> impl Future<Output = Result<Option<AlertRecord>, StoreError>> + Send;
-    /// Alert records not yet sent, oldest first.
-    fn pending_alerts(&self) -> impl Future<Output = Result<Vec<AlertRecord>, StoreError>> + Send;
-    /// Marks an alert sent with the notification's message id.
-    fn mark_alert_sent(
+    /// Alert records in a status, oldest first.
+    fn alerts_with_status(
         &self,
-        key: &str,
-        message_id: &str,
-    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+        status: AlertStatus,
+    ) -> impl Future<Output = Result<Vec<AlertRecord>, StoreError>> + Send;
+    /// Alert records not yet sent, oldest first.
+    fn pending_alerts(&self) -> impl Future<Output = Result<Vec<AlertRecord>, StoreError>> + Send {
+        self.alerts_with_status(AlertStatus::Pending)
+    }
+    /// Replaces a record if its stored status is still `from` (its key and creation kept);
+    /// false when another relay changed it first.
+    fn update_alert(
+        &self,
+        record: &AlertRecord,
+        from: AlertStatus,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+}
+
+/// ANSM's measures, one record each.
+pub trait MeasureStore: Send + Sync {
+    /// Every measure, by id.
+    fn measures(&self) -> impl Future<Output = Result<Vec<Measure>, StoreError>> + Send;
+    /// Writes a measure if the stored one still has `expected_version` (`None`: none stored);
+    /// false when another write came first (or the id exists).
+    fn put_measure(
+        &self,
+        measure: &Measure,
+        expected_version: Option<u64>,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+}
+
+/// Acknowledgements and silences, one record per subject.
+pub trait AlertStateStore: Send + Sync {
+    /// Every subject's state.
+    fn alert_states(&self) -> impl Future<Output = Result<Vec<AlertState>, StoreError>> + Send;
+    /// Writes a subject's state if the stored one still has `expected_version` (`None`: none
+    /// stored); false when another write came first.
+    fn put_alert_state(
+        &self,
+        state: &AlertState,
+        expected_version: Option<u64>,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+    /// One subject's state.
+    fn alert_state(
+        &self,
+        subject: &str,
+    ) -> impl Future<Output = Result<Option<AlertState>, StoreError>> + Send {
+        async move {
+            Ok(self
+                .alert_states()
+                .await?
+                .into_iter()
+                .find(|s| s.subject == subject))
+        }
+    }
 }
 
 /// Notification: publishes a message to a topic.

@@ -113,14 +113,42 @@ pub enum Claim {
     InProgress(LedgerEntry),
 }
 
-/// Whether an alert was published.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+/// Where an alert is in its delivery.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum AlertStatus {
     /// Waiting to be published (or to be retried).
     Pending,
     /// Published.
     Sent,
+    /// Published by email; its SMS waits for the end of the quiet hours (`sms_release_at`).
+    SmsHeld,
+    /// Not published: a silence covers it (`muted`, why). Kept, never lost.
+    Muted,
+}
+
+impl AlertStatus {
+    /// The stored spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AlertStatus::Pending => "pending",
+            AlertStatus::Sent => "sent",
+            AlertStatus::SmsHeld => "sms_held",
+            AlertStatus::Muted => "muted",
+        }
+    }
+
+    /// Parses the stored spelling.
+    pub fn parse(text: &str) -> Option<Self> {
+        [
+            AlertStatus::Pending,
+            AlertStatus::Sent,
+            AlertStatus::SmsHeld,
+            AlertStatus::Muted,
+        ]
+        .into_iter()
+        .find(|s| s.as_str() == text)
+    }
 }
 
 /// An outbox record: one per level transition of a reference, with a deterministic key so that
@@ -141,6 +169,47 @@ pub struct AlertRecord {
     pub message_id: Option<String>,
     /// When the record was created.
     pub created_at: DateTime<Utc>,
+    /// What a silence must cover to mute it: one list per reference or group the message
+    /// speaks of, each naming the subjects whose silence covers that part (the reference and
+    /// its group). Empty: never muted (a digest).
+    #[serde(default)]
+    pub silence_scope: Vec<Vec<String>>,
+    /// An escalation to RUPTURE: no silence mutes it.
+    #[serde(default)]
+    pub escalates_to_rupture: bool,
+    /// A RUPTURE of an MITM reference: its SMS may go out in the quiet hours.
+    #[serde(default)]
+    pub urgent: bool,
+    /// Why it was muted.
+    #[serde(default)]
+    pub muted: Option<String>,
+    /// When its held SMS goes out.
+    #[serde(default)]
+    pub sms_release_at: Option<DateTime<Utc>>,
+}
+
+impl AlertRecord {
+    /// A pending record of `notification` under `key`, with nothing muted or held.
+    pub fn pending(
+        key: String,
+        cip13: String,
+        notification: Notification,
+        now: DateTime<Utc>,
+    ) -> Self {
+        Self {
+            key,
+            cip13,
+            notification,
+            status: AlertStatus::Pending,
+            message_id: None,
+            created_at: now,
+            silence_scope: Vec::new(),
+            escalates_to_rupture: false,
+            urgent: false,
+            muted: None,
+            sms_release_at: None,
+        }
+    }
 }
 
 /// A message for a topic.
@@ -154,8 +223,35 @@ pub struct Notification {
     pub body: String,
     /// Short SMS text, when the message goes to phones too.
     pub sms: Option<String>,
+    /// Whether the body goes to email subscribers (false: the SMS alone, released after the
+    /// quiet hours).
+    #[serde(default = "yes")]
+    pub email: bool,
     /// Message attributes for subscription filters.
     pub attributes: BTreeMap<String, String>,
+}
+
+fn yes() -> bool {
+    true
+}
+
+impl Notification {
+    /// The same message by email only (its SMS held).
+    pub fn email_only(&self) -> Self {
+        Self {
+            sms: None,
+            email: true,
+            ..self.clone()
+        }
+    }
+
+    /// The SMS alone, without the email already sent.
+    pub fn sms_only(&self) -> Option<Self> {
+        self.sms.as_ref().map(|_| Self {
+            email: false,
+            ..self.clone()
+        })
+    }
 }
 
 /// Largest email body of a notification, in bytes. SNS takes 256 KB per message, all
@@ -242,6 +338,13 @@ pub struct RiskItem {
     pub version: u64,
     /// The figures, as JSON (the assessment).
     pub figures: String,
+    /// The day the subject entered TENSION or worse, while it stays there (its episode).
+    #[serde(default)]
+    pub open_since: Option<NaiveDate>,
+    /// The last day the subject was recalled in the daily digest (CRITIQUE or RUPTURE, not
+    /// acknowledged).
+    #[serde(default)]
+    pub recalled_on: Option<NaiveDate>,
 }
 
 impl RiskItem {

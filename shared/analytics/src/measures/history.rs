@@ -1,0 +1,171 @@
+//! A subject's figures day by day, read back from the daily risk snapshots
+//! (`risk/as_of=<date>/risk.parquet`): a reference's own, or a group's summed over its members.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::io::Cursor;
+
+use chrono::NaiveDate;
+use futures::stream::{self, StreamExt, TryStreamExt};
+use polars::prelude::*;
+
+use medistock_domain::store::{ObjectStore, StoreError};
+use medistock_domain::{Level, lake};
+
+/// Snapshots read at once.
+const READ_CONCURRENCY: usize = 8;
+
+/// Days of snapshots read at most for one history: a measure's 28 days before and its first
+/// months are what an analyst compares.
+pub const MAX_HISTORY_DAYS: usize = 400;
+
+/// Failures reading the history.
+#[derive(Debug, thiserror::Error)]
+pub enum HistoryError {
+    /// A storage backend failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// A snapshot cannot be read.
+    #[error("instantané de risque illisible : {0}")]
+    Polars(#[from] PolarsError),
+}
+
+/// One subject's figures on one day.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct DayFigures {
+    /// The day computed.
+    pub date: NaiveDate,
+    /// Level.
+    pub level: Level,
+    /// Chain stock.
+    pub chain_stock: f64,
+    /// Estimated demand per day, when known.
+    pub demand: Option<f64>,
+    /// Days of cover.
+    pub coverage_days: Option<f64>,
+    /// Days to the projected stock-out.
+    pub days_to_stockout: Option<i64>,
+}
+
+/// Every reference's figures, by CIP13, oldest day first.
+pub type SubjectHistory = HashMap<String, Vec<DayFigures>>;
+
+/// The snapshots of `days` (at most [`MAX_HISTORY_DAYS`], the latest kept) for the references
+/// `cips`; a day without a snapshot is skipped.
+pub async fn read_history<O: ObjectStore>(
+    objects: &O,
+    lake_bucket: &str,
+    cips: &HashSet<String>,
+    from: NaiveDate,
+    to: NaiveDate,
+) -> Result<SubjectHistory, HistoryError> {
+    if cips.is_empty() || to < from {
+        return Ok(SubjectHistory::new());
+    }
+    let mut days: Vec<NaiveDate> = from.iter_days().take_while(|d| *d <= to).collect();
+    if days.len() > MAX_HISTORY_DAYS {
+        days.drain(..days.len() - MAX_HISTORY_DAYS);
+    }
+    let mut reads = Vec::with_capacity(days.len());
+    for day in &days {
+        reads.push(async move {
+            let object = objects
+                .get(lake_bucket, &lake::risk_snapshot_key(*day))
+                .await?;
+            Ok::<_, StoreError>(object.map(|o| o.bytes))
+        });
+    }
+    let blobs: Vec<Option<Vec<u8>>> = stream::iter(reads)
+        .buffered(READ_CONCURRENCY)
+        .try_collect()
+        .await?;
+    let cips = cips.clone();
+    tokio::task::spawn_blocking(move || {
+        let mut out = SubjectHistory::new();
+        for bytes in blobs.into_iter().flatten() {
+            read_snapshot(bytes, &cips, &mut out)?;
+        }
+        for points in out.values_mut() {
+            points.sort_by_key(|p| p.date);
+            points.dedup_by_key(|p| p.date);
+        }
+        Ok(out)
+    })
+    .await
+    .unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()))
+}
+
+fn read_snapshot(
+    bytes: Vec<u8>,
+    cips: &HashSet<String>,
+    out: &mut SubjectHistory,
+) -> Result<(), HistoryError> {
+    let frame = ParquetReader::new(Cursor::new(bytes))
+        .with_columns(Some(vec![
+            "cip13".into(),
+            "as_of".into(),
+            "level".into(),
+            "chain_stock".into(),
+            "demand".into(),
+            "coverage_days".into(),
+            "days_to_stockout".into(),
+        ]))
+        .finish()?;
+    let cip = frame.column("cip13")?.str()?;
+    let dates = frame.column("as_of")?.str()?;
+    let levels = frame.column("level")?.str()?;
+    let stock = frame.column("chain_stock")?.f64()?;
+    let demand = frame.column("demand")?.f64()?;
+    let coverage = frame.column("coverage_days")?.f64()?;
+    let days = frame.column("days_to_stockout")?.i64()?;
+    for i in 0..frame.height() {
+        let Some(c) = cip.get(i).filter(|c| cips.contains(*c)) else {
+            continue;
+        };
+        let (Some(Ok(date)), Some(Some(level)), Some(chain_stock)) = (
+            dates.get(i).map(str::parse::<NaiveDate>),
+            levels.get(i).map(Level::parse),
+            stock.get(i),
+        ) else {
+            continue;
+        };
+        out.entry(c.to_owned()).or_default().push(DayFigures {
+            date,
+            level,
+            chain_stock,
+            demand: demand.get(i),
+            coverage_days: coverage.get(i),
+            days_to_stockout: days.get(i),
+        });
+    }
+    Ok(())
+}
+
+/// A subject's days: a reference's own, or for a group its members' summed (stock, demand),
+/// the worst level and the soonest stock-out of the members computed that day.
+pub fn subject_days(members: &[String], history: &SubjectHistory) -> Vec<DayFigures> {
+    if let [one] = members {
+        return history.get(one).cloned().unwrap_or_default();
+    }
+    let mut by_day: BTreeMap<NaiveDate, Vec<&DayFigures>> = BTreeMap::new();
+    for m in members {
+        for d in history.get(m).into_iter().flatten() {
+            by_day.entry(d.date).or_default().push(d);
+        }
+    }
+    by_day
+        .into_iter()
+        .map(|(date, days)| {
+            let chain_stock = days.iter().map(|d| d.chain_stock).sum::<f64>();
+            let known: Vec<f64> = days.iter().filter_map(|d| d.demand).collect();
+            let demand = (!known.is_empty()).then(|| known.iter().sum::<f64>());
+            DayFigures {
+                date,
+                level: days.iter().map(|d| d.level).max().unwrap_or(Level::Normal),
+                chain_stock,
+                demand,
+                coverage_days: demand.filter(|d| *d > 0.0).map(|d| chain_stock / d),
+                days_to_stockout: days.iter().filter_map(|d| d.days_to_stockout).min(),
+            }
+        })
+        .collect()
+}
