@@ -119,6 +119,7 @@ async fn act(state: &impl AccountStore, action: &Action) -> anyhow::Result<()> {
                     Some(held) => {
                         updated += 1;
                         Account {
+                            cadence: imported.cadence,
                             name: imported.name,
                             kind: imported.kind,
                             ..held

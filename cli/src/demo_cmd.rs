@@ -13,8 +13,10 @@ use medistock_analytics::report::Week;
 use medistock_cli::demo::{DemoSpec, generate, score};
 use medistock_domain::Level;
 use medistock_domain::lifecycle::AlertPolicy;
+use medistock_domain::lifecycle::AlertState;
+use medistock_domain::measure::{Measure, MeasureKind};
 use medistock_domain::relay::{Delivery, publish_pending};
-use medistock_domain::store::AccountStore;
+use medistock_domain::store::{AccountStore, AlertStateStore, MeasureStore, RiskStore};
 
 use medistock_local::{LAKE_BUCKET, LocalBackend, LocalNotifier};
 
@@ -86,6 +88,11 @@ pub async fn run(data_dir: &Path, args: &DemoArgs) -> anyhow::Result<ExitCode> {
     );
     let mut levels = Levels::new();
     let (mut ingested, mut alerts) = (0, 0);
+    let mut lifecycle_shown: Option<String> = None;
+    let last_day = args
+        .start
+        .checked_add_days(Days::new(u64::from(args.days)))
+        .unwrap_or(args.start);
     for t in 0..u64::from(args.days) {
         let Some(day) = args.start.checked_add_days(Days::new(t)) else {
             break;
@@ -111,9 +118,13 @@ pub async fn run(data_dir: &Path, args: &DemoArgs) -> anyhow::Result<ExitCode> {
                 crate::report_cmd::write(data_dir, &backend, &registry, &config, Week::of(day))
                     .await?;
             }
+            let now = day.and_time(nine).and_utc();
+            if lifecycle_shown.is_none() {
+                lifecycle_shown = show_lifecycle(&backend, day, last_day, now).await?;
+            }
             let delivery = Delivery {
                 policy: AlertPolicy::default(),
-                now: day.and_time(nine).and_utc(),
+                now,
             };
             let published = publish_pending(&backend.state, &notifier, &delivery).await?;
             alerts += published.sent + published.sms_held;
@@ -132,6 +143,9 @@ pub async fn run(data_dir: &Path, args: &DemoArgs) -> anyhow::Result<ExitCode> {
         progress.inc(1);
     }
     progress.finish_and_clear();
+    if let Some(text) = &lifecycle_shown {
+        println!("{text}");
+    }
 
     println!(
         "{ingested} fichiers ingérés, {alerts} alertes publiées dans {}",
@@ -192,4 +206,55 @@ pub async fn run(data_dir: &Path, args: &DemoArgs) -> anyhow::Result<ExitCode> {
         data_dir.display()
     );
     Ok(ExitCode::SUCCESS)
+}
+
+/// The analyst's side of the demo: on the first day two subjects are in TENSION or worse, the
+/// first gets a measure (quotas) and the second is silenced until the end of the demo (an
+/// import on its way), as ANSM would record them; the synthesis then shows both. Returns what
+/// was done.
+async fn show_lifecycle(
+    backend: &LocalBackend,
+    day: NaiveDate,
+    until: NaiveDate,
+    now: chrono::DateTime<chrono::Utc>,
+) -> anyhow::Result<Option<String>> {
+    let mut open: Vec<_> = backend
+        .state
+        .risk_items()
+        .await?
+        .into_iter()
+        .filter(|i| i.level >= Level::Tension && i.group().is_none())
+        .collect();
+    open.sort_by(|a, b| b.level.cmp(&a.level).then(a.subject.cmp(&b.subject)));
+    let [first, second, ..] = open.as_slice() else {
+        return Ok(None);
+    };
+    let measure = Measure::new(
+        Measure::new_id(day),
+        &first.subject,
+        MeasureKind::Contingentement,
+        day,
+        None,
+        "Contingentement des livraisons aux officines (démonstration)",
+        "ANSM, démonstration",
+        now,
+    )?;
+    backend.state.put_measure(&measure, None).await?;
+    let silence = AlertState::new(&second.subject)?.silenced(
+        until,
+        "ANSM, démonstration",
+        "Importation d'une spécialité étrangère en cours (démonstration)",
+        now,
+    )?;
+    backend.state.put_alert_state(&silence, None).await?;
+    Ok(Some(format!(
+        "Le {} (démonstration) : mesure {} « contingentement » sur {} ({}) ; {} ({}) mis en silence jusqu'au {} (medistock measures list, alerts list)",
+        medistock_domain::french::date(day),
+        measure.id,
+        first.subject,
+        first.level.as_str(),
+        second.subject,
+        second.level.as_str(),
+        medistock_domain::french::date(until)
+    )))
 }

@@ -3,12 +3,14 @@
 //! Every local command keeps its state in one data directory (`--data-dir`, else
 //! `MEDISTOCK_DATA_DIR`, else `./medistock-data`).
 
+mod alerts_cmd;
 mod backtest_cmd;
 mod catalogue_cmd;
 mod declarants_cmd;
 mod demo_cmd;
 mod exit;
 mod ingest_cmd;
+mod measures_cmd;
 mod national_cmd;
 mod policy_args;
 mod recompute_cmd;
@@ -101,6 +103,15 @@ enum Command {
     /// type, clés SSH, état),
     /// sans redéploiement : localement, ou sur AWS avec --table.
     Declarants(declarants_cmd::DeclarantsArgs),
+    /// Enregistre, liste et termine les mesures de l'ANSM (contingentement, restriction de
+    /// dispensation, importation, interdiction d'exportation, libération du stock de
+    /// sécurité, communication) ; leur effet est suivi dans status, les alertes et la
+    /// synthèse. Localement, ou sur AWS avec --table.
+    #[command(subcommand_required = true)]
+    Measures(measures_cmd::MeasuresArgs),
+    /// Sujets en tension, prise en compte (ack) et mise en silence des alertes ; localement,
+    /// ou sur AWS avec --table.
+    Alerts(alerts_cmd::AlertsArgs),
     /// Demande à la fonction de calcul du risque déployée sur AWS un nouveau calcul (analystes).
     ///
     /// Identifiants et région AWS : la chaîne habituelle (variables d'environnement, profil,
@@ -128,6 +139,8 @@ async fn main() -> ExitCode {
         Command::Report(args) => report_cmd::run(&cli.data_dir, &args).await,
         Command::Declarants(args) => declarants_cmd::run(&cli.data_dir, &args).await,
         Command::Recompute(args) => recompute_cmd::run(&args).await,
+        Command::Measures(args) => measures_cmd::run(&cli.data_dir, &args).await,
+        Command::Alerts(args) => alerts_cmd::run(&cli.data_dir, &args).await,
     };
     match result {
         Ok(code) => code,

@@ -1,19 +1,29 @@
-//! `medistock status`: every declarant's latest position for a reference.
+//! `medistock status`: every declarant's latest position for a reference (or a group's
+//! presentations), its risk, its alert state, and ANSM's measures on it with their impact
+//! (figures before the measure's start and since).
 
 use std::path::Path;
 use std::process::ExitCode;
 
+use std::collections::HashSet;
+
+use chrono::Days;
 use clap::Args;
-use medistock_domain::Cip13;
-use medistock_domain::store::{PositionStore, RiskStore};
-use medistock_local::LocalBackend;
+use medistock_analytics::measures::history::subject_days;
+use medistock_analytics::measures::{BEFORE_DAYS, impact, impact_line, read_history};
+use medistock_analytics::risk::subject_members;
+use medistock_domain::measure::{Measure, parse_subject};
+use medistock_domain::store::{AlertStateStore, MeasureStore, PositionStore, RiskItem, RiskStore};
+use medistock_domain::{Cip13, Level, paris_today};
+use medistock_local::{LAKE_BUCKET, LocalBackend};
 use serde_json::json;
 
 #[derive(Args)]
 pub struct StatusArgs {
-    /// Code CIP13 (ou CIP7) de la référence.
-    #[arg(value_parser = Cip13::parse)]
-    cip13: Cip13,
+    /// Code CIP13 (ou CIP7) de la référence, ou GROUPE#<identifiant> pour un groupe de
+    /// présentations substituables.
+    #[arg(value_name = "SUJET", value_parser = parse_subject)]
+    subject: String,
 
     /// Sortie JSON.
     #[arg(long)]
@@ -22,13 +32,57 @@ pub struct StatusArgs {
 
 pub async fn run(data_dir: &Path, args: &StatusArgs) -> anyhow::Result<ExitCode> {
     let backend = LocalBackend::open(data_dir)?;
-    let positions = backend.state.positions(&args.cip13).await?;
-    let risk = backend
+    let (_, config) = crate::risk_cmd::load_config(&backend).await?;
+    let members = subject_members(&args.subject, &config);
+    let cip13 = Cip13::parse(&args.subject).ok();
+    let mut positions = Vec::new();
+    if let Some(c) = &cip13 {
+        positions = backend.state.positions(c).await?;
+    }
+    let items = backend.state.risk_items().await?;
+    let risk = items.iter().find(|r| r.subject == args.subject).cloned();
+    let today = paris_today();
+    let as_of = risk.as_ref().map_or(today, |r| r.as_of);
+    let alert_state = backend.state.alert_state(&args.subject).await?;
+    let alert = risk
+        .as_ref()
+        .filter(|r| r.level >= Level::Tension)
+        .map(|r| crate::alerts_cmd::open_subject(r, alert_state.as_ref(), today));
+    let silence = alert_state
+        .as_ref()
+        .and_then(|s| s.silence_on(today))
+        .cloned();
+    // Measures on the subject, and on the group of a reference.
+    let group_subject = cip13
+        .as_ref()
+        .and_then(|c| config.settings(c).group)
+        .map(|g| RiskItem::group_subject(&g));
+    let measures: Vec<Measure> = backend
         .state
-        .risk_items()
+        .measures()
         .await?
         .into_iter()
-        .find(|r| r.subject == args.cip13.as_str());
+        .filter(|m| m.subject == args.subject || Some(&m.subject) == group_subject.as_ref())
+        .collect();
+    let mut impacts = Vec::with_capacity(measures.len());
+    if !measures.is_empty() {
+        let all: HashSet<String> = measures
+            .iter()
+            .flat_map(|m| subject_members(&m.subject, &config))
+            .collect();
+        let from = measures
+            .iter()
+            .map(|m| m.start)
+            .min()
+            .unwrap_or(as_of)
+            .checked_sub_days(Days::new(BEFORE_DAYS))
+            .unwrap_or(as_of);
+        let history = read_history(&backend.objects, LAKE_BUCKET, &all, from, as_of).await?;
+        for m in &measures {
+            let days = subject_days(&subject_members(&m.subject, &config), &history);
+            impacts.push(impact(m, &days, as_of));
+        }
+    }
     let figures: Option<serde_json::Value> = risk
         .as_ref()
         .and_then(|r| serde_json::from_str(&r.figures).ok());
@@ -45,14 +99,48 @@ pub async fn run(data_dir: &Path, args: &StatusArgs) -> anyhow::Result<ExitCode>
                 })
             })
             .collect();
+        let measures: Vec<_> = measures
+            .iter()
+            .zip(&impacts)
+            .map(|(m, i)| {
+                let mut value = crate::measures_cmd::measure_json(m);
+                value["impact"] = serde_json::to_value(i).unwrap_or_default();
+                value
+            })
+            .collect();
         println!(
             "{}",
-            json!({ "cip13": args.cip13.as_str(), "positions": positions, "risk": figures })
+            json!({
+                "subject": args.subject,
+                "cip13": cip13.map(|c| c.to_string()),
+                "members": members,
+                "positions": positions,
+                "risk": figures,
+                "alert": alert,
+                "silence": silence.map(|s| json!({"until": s.until.to_string(), "by": s.by, "note": s.note})),
+                "measures": measures,
+            })
         );
         return Ok(ExitCode::SUCCESS);
     }
-    println!("Référence {}", args.cip13);
-    if positions.is_empty() {
+    match &cip13 {
+        Some(c) => println!("Référence {c} {}", config.settings(c).denomination),
+        None => {
+            println!(
+                "Groupe {} : {} présentation(s)",
+                args.subject,
+                members.len()
+            );
+            for m in &members {
+                let level = items
+                    .iter()
+                    .find(|i| &i.subject == m)
+                    .map_or("non calculé", |i| i.level.as_str());
+                println!("  {m} : {level}");
+            }
+        }
+    }
+    if positions.is_empty() && cip13.is_some() {
         println!("  aucune position déclarée");
     }
     for p in &positions {
@@ -83,6 +171,42 @@ pub async fn run(data_dir: &Path, args: &StatusArgs) -> anyhow::Result<ExitCode>
             r.level.as_str()
         ),
         None => println!("  risque : pas encore calculé (medistock risk)"),
+    }
+    if let Some(a) = &alert {
+        let since = a["since"]
+            .as_str()
+            .and_then(|d| d.parse::<chrono::NaiveDate>().ok())
+            .map(medistock_domain::french::date)
+            .unwrap_or_default();
+        println!(
+            "  en tension depuis le {since} ; {}",
+            a["acknowledged_by"].as_str().map_or_else(
+                || "personne ne l'a pris en compte (medistock alerts ack)".to_owned(),
+                |by| format!("pris en compte par {by}")
+            )
+        );
+    }
+    if let Some(s) = &silence {
+        println!(
+            "  en silence jusqu'au {} par {} : {}",
+            medistock_domain::french::date(s.until),
+            s.by,
+            s.note
+        );
+    }
+    if !measures.is_empty() {
+        println!("  mesures :");
+        for (m, i) in measures.iter().zip(&impacts) {
+            println!(
+                "    - {}{}",
+                if m.subject == args.subject {
+                    String::new()
+                } else {
+                    format!("[{}] ", m.subject)
+                },
+                impact_line(m, i)
+            );
+        }
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -159,14 +159,19 @@ pub fn generate(spec: &DemoSpec) -> DemoSet {
             scenarios.insert(cip13, scenario);
         }
     }
-    let mut declarants_csv = String::from("declarant;nom;type\n");
+    // Everyone declares weekly in this generator (the wholesalers' file carries each day).
+    let mut declarants_csv = String::from("declarant;nom;type;cadence\n");
     for lab in LABS {
-        let _ = writeln!(declarants_csv, "{lab};Laboratoire {};exploitant", &lab[4..]);
+        let _ = writeln!(
+            declarants_csv,
+            "{lab};Laboratoire {};exploitant;hebdomadaire",
+            &lab[4..]
+        );
     }
     for (gr, _) in WHOLESALERS {
         let _ = writeln!(
             declarants_csv,
-            "{gr};Grossiste-répartiteur {};grossiste",
+            "{gr};Grossiste-répartiteur {};grossiste;hebdomadaire",
             &gr[3..]
         );
     }

@@ -9,7 +9,8 @@ use medistock_analytics::risk::config::{LakeConfigError, load_config};
 use medistock_domain::env::Retry;
 use medistock_domain::paris_date;
 use medistock_domain::store::{
-    AccountStore, FileLedger, Notifier, ObjectStore, PositionStore, RiskStore, StoreError,
+    AccountStore, AlertStateStore, FileLedger, MeasureStore, Notifier, ObjectStore, PositionStore,
+    RiskStore, StoreError,
 };
 use serde::Serialize;
 use serde_json::Value;
@@ -119,7 +120,7 @@ pub fn week_of(payload: &Value, now: DateTime<Utc>) -> Result<Week, HandlerError
 /// Handles one invocation.
 pub async fn handle<
     O: ObjectStore,
-    S: PositionStore + RiskStore + FileLedger + AccountStore,
+    S: PositionStore + RiskStore + FileLedger + AccountStore + MeasureStore + AlertStateStore,
     N: Notifier,
 >(
     objects: &O,

@@ -1,7 +1,8 @@
 //! The declarants' types, as the risk run and the synthesis read them: built from the
 //! declarants' accounts ([`Registry::from_accounts`], the one record of a declarant), or read
-//! from its CSV import format, `config/declarants.csv`: `declarant;nom;type`, type
-//! `exploitant`, `grossiste` or `autre` (`medistock declarants import`, a replayed folder).
+//! from its CSV import format, `config/declarants.csv`: `declarant;nom;type[;cadence]`, type
+//! `exploitant`, `grossiste` or `autre`, cadence `quotidienne`, `hebdomadaire` or `aucune`
+//! (empty or absent: the type's default) (`medistock declarants import`, a replayed folder).
 //! How each declarant's stock counts in the chain. Ids are
 //! read in any case (`LABO-A`) and kept in their canonical lower-case form; a declarant listed
 //! twice, even in two spellings, is an error rather than a silent choice between two lines.
@@ -10,7 +11,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use crate::declaration::decode::decode_text;
-use medistock_domain::account::Account;
+use medistock_domain::account::{Account, Cadence};
 use medistock_domain::{DeclarantId, DeclarantType};
 
 /// Path of the registry inside a data directory.
@@ -25,6 +26,8 @@ pub struct Declarant {
     pub name: String,
     /// Role in the chain.
     pub kind: DeclarantType,
+    /// Expected cadence (`None`: the type's default).
+    pub cadence: Option<Cadence>,
 }
 
 /// Why the registry cannot be read.
@@ -71,12 +74,20 @@ impl Registry {
                 line: line_no,
                 reason,
             };
-            let [id, name, kind] = cells[..] else {
-                return Err(bad(format!(
-                    "3 colonnes attendues (declarant;nom;type), {} lues",
-                    cells.len()
-                )));
+            let (id, name, kind, cadence) = match cells[..] {
+                [id, name, kind] => (id, name, kind, ""),
+                [id, name, kind, cadence] => (id, name, kind, cadence),
+                _ => {
+                    return Err(bad(format!(
+                        "3 ou 4 colonnes attendues (declarant;nom;type;cadence), {} lues",
+                        cells.len()
+                    )));
+                }
             };
+            let cadence = (!cadence.is_empty())
+                .then(|| Cadence::parse(cadence))
+                .transpose()
+                .map_err(bad)?;
             let id = DeclarantId::parse(id).map_err(|e| bad(e.to_string()))?;
             let kind = DeclarantType::parse(kind).map_err(|e| bad(e.to_string()))?;
             if let Some(first) = first_line.insert(id.clone(), line_no) {
@@ -91,6 +102,7 @@ impl Registry {
                     id,
                     name: name.to_owned(),
                     kind,
+                    cadence,
                 },
             );
         }
@@ -99,9 +111,15 @@ impl Registry {
 
     /// The CSV text of the registry (header first, by id).
     pub fn to_csv(&self) -> String {
-        let mut out = String::from("declarant;nom;type\n");
+        let mut out = String::from("declarant;nom;type;cadence\n");
         for d in self.declarants.values() {
-            out.push_str(&format!("{};{};{}\n", d.id, d.name, d.kind.as_str()));
+            out.push_str(&format!(
+                "{};{};{};{}\n",
+                d.id,
+                d.name,
+                d.kind.as_str(),
+                d.cadence.map_or("", Cadence::as_str)
+            ));
         }
         out
     }
@@ -118,6 +136,7 @@ impl Registry {
                             id: a.id.clone(),
                             name: a.name.clone(),
                             kind: a.kind,
+                            cadence: a.cadence,
                         },
                     )
                 })
@@ -131,7 +150,7 @@ impl Registry {
         self.declarants
             .values()
             .map(|d| Account {
-                cadence: None,
+                cadence: d.cadence,
                 id: d.id.clone(),
                 name: d.name.clone(),
                 kind: d.kind,

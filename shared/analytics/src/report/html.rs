@@ -145,6 +145,118 @@ fn vigilance_list(h: &mut String, watched: &[&ReferenceRow]) {
 }
 
 /// The HTML document of the synthesis.
+/// Rows of the alerts table at most: the subjects in tension are listed in full below it.
+const MAX_ALERT_ROWS: usize = 500;
+
+/// ANSM's measures in force with their figures before and since, and the subjects in tension
+/// with who acknowledged them and the silences.
+fn measures_and_alerts(h: &mut String, s: &Synthesis) {
+    if !s.measures.is_empty() {
+        let _ = write!(
+            h,
+            r#"<h2>Mesures de l'ANSM en vigueur ({})</h2><p class="legend">Chiffres des 28 jours avant le début de la mesure → depuis son début (moyenne de la demande ; stock, couverture et rupture prévue au dernier jour calculé). Une observation, pas une preuve de cause. Le début de chaque mesure est marqué sur le graphique de la référence.</p><table><thead><tr><th>Mesure</th><th>Sujet</th><th>Type</th><th>Période</th><th>Par</th><th>Demande /jour</th><th>Stock de la chaîne</th><th>Couverture (jours)</th><th>Rupture prévue dans</th><th>Niveaux</th><th>Arrivé (estimation)</th></tr></thead><tbody>"#,
+            s.measures.len()
+        );
+        let figure = |v: Option<f64>, d: usize| {
+            v.map_or_else(
+                || "?".to_owned(),
+                |v| medistock_domain::french::number(v, d),
+            )
+        };
+        for m in &s.measures {
+            let (b, n) = (&m.impact.before, &m.impact.since);
+            let change = m.impact.demand_change_pct.map_or_else(String::new, |p| {
+                format!(
+                    " ({}{} %)",
+                    if p >= 0.0 { "+" } else { "" },
+                    medistock_domain::french::number(p, 0)
+                )
+            });
+            let levels: Vec<String> = m
+                .impact
+                .levels
+                .iter()
+                .map(|l| format!("{} {}", badge(l.level), l.date.format("%d/%m")))
+                .collect();
+            let days = |d: Option<i64>| d.map_or_else(|| "—".to_owned(), |d| format!("{d} j"));
+            let _ = write!(
+                h,
+                "<tr><td>{}<br><span class=\"muted\">{}</span></td><td>{}<br><span class=\"muted\">{}</span></td><td>{}</td><td>du {}{}</td><td>{}</td><td>{} → {}{change}</td><td>{} → {}</td><td>{} → {}</td><td>{} → {}</td><td>{}</td><td>{}</td></tr>",
+                escape(&m.measure.id),
+                escape(&m.measure.note),
+                escape(&m.measure.subject),
+                escape(&m.label),
+                escape(m.measure.kind.label()),
+                medistock_domain::french::date(m.measure.start),
+                m.measure.end.map_or_else(String::new, |e| format!(
+                    " au {}",
+                    medistock_domain::french::date(e)
+                )),
+                escape(&m.measure.by),
+                figure(b.demand, 1),
+                figure(n.demand, 1),
+                figure(b.chain_stock_last, 0),
+                figure(n.chain_stock_last, 0),
+                figure(b.coverage_days_last, 1),
+                figure(n.coverage_days_last, 1),
+                days(b.days_to_stockout_last),
+                days(n.days_to_stockout_last),
+                levels.join(" → "),
+                m.impact.arrived_estimate.map_or_else(
+                    || "—".to_owned(),
+                    |a| format!("{} unités", medistock_domain::french::number(a, 0))
+                ),
+            );
+        }
+        h.push_str("</tbody></table>");
+    }
+    if !s.alerts.is_empty() {
+        let silenced = s.alerts.iter().filter(|a| a.silence.is_some()).count();
+        let unacknowledged = s
+            .alerts
+            .iter()
+            .filter(|a| a.level >= Level::Critique && a.acknowledged_by.is_none())
+            .count();
+        let _ = write!(
+            h,
+            r#"<h2>Alertes en cours ({})</h2><p class="legend">{} en silence · {} CRITIQUE ou RUPTURE sans prise en compte (rappelées tous les 7 jours dans le point quotidien) · medistock alerts ack / silence</p><table><thead><tr><th>Sujet</th><th>Nom</th><th>Niveau</th><th>En tension depuis</th><th>Pris en compte par</th><th>Silence</th></tr></thead><tbody>"#,
+            s.alerts.len(),
+            silenced,
+            unacknowledged
+        );
+        for a in s.alerts.iter().take(MAX_ALERT_ROWS) {
+            let _ = write!(
+                h,
+                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                escape(&a.subject),
+                escape(&a.label),
+                badge(a.level),
+                medistock_domain::french::date(a.since),
+                a.acknowledged_by
+                    .as_deref()
+                    .map_or_else(|| "—".to_owned(), escape),
+                a.silence.as_ref().map_or_else(
+                    || "—".to_owned(),
+                    |(until, by, note)| format!(
+                        "jusqu'au {} par {} : {}",
+                        medistock_domain::french::date(*until),
+                        escape(by),
+                        escape(note)
+                    )
+                ),
+            );
+        }
+        if s.alerts.len() > MAX_ALERT_ROWS {
+            let _ = write!(
+                h,
+                r#"<tr><td colspan="6">… et {} autres (medistock alerts list)</td></tr>"#,
+                s.alerts.len() - MAX_ALERT_ROWS
+            );
+        }
+        h.push_str("</tbody></table>");
+    }
+}
+
 pub fn render_html(s: &Synthesis) -> String {
     let mut h = String::with_capacity(64 * 1024 + s.references.len() * 400);
     let _ = write!(
@@ -181,6 +293,8 @@ pub fn render_html(s: &Synthesis) -> String {
         );
     }
     h.push_str("</div>");
+
+    measures_and_alerts(&mut h, s);
 
     let watched: Vec<&ReferenceRow> = s.watched().collect();
     // In full: TENSION or worse. VIGILANCE as a compact list; every reference is in the CSV.

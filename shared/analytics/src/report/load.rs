@@ -1,10 +1,10 @@
 //! Gathering the synthesis' inputs through the storage ports, and writing the report to the
 //! lake: the same code for `medistock report` (local backend) and `functions/report` (AWS).
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::io::Cursor;
 
-use chrono::{NaiveDate, NaiveTime};
+use chrono::{Days, NaiveDate, NaiveTime};
 use polars::prelude::*;
 
 use super::synthesis::{ReportInput, SnapshotPoint, Synthesis, SynthesisError, WEEKS_SHOWN};
@@ -13,8 +13,10 @@ use super::{render_csv, render_html, synthesise};
 use crate::registry::Registry;
 use crate::risk::config::RiskConfig;
 use medistock_domain::Level;
+use medistock_domain::measure::Measure;
 use medistock_domain::store::{
-    FileLedger, Notification, ObjectStore, PositionStore, RiskStore, StoreError,
+    AlertStateStore, FileLedger, MeasureStore, Notification, ObjectStore, PositionStore, RiskStore,
+    StoreError,
 };
 
 /// Failures of a report (infrastructure or stored data).
@@ -33,11 +35,15 @@ pub enum ReportError {
 
 /// Reads what the synthesis of `week` needs: RISK items, the week's files (received between
 /// Monday 00:00 and Sunday 24:00 UTC), positions, and the daily risk snapshots of the weeks shown.
-pub async fn load_input<O: ObjectStore, S: PositionStore + RiskStore + FileLedger>(
+pub async fn load_input<
+    O: ObjectStore,
+    S: PositionStore + RiskStore + FileLedger + MeasureStore + AlertStateStore,
+>(
     objects: &O,
     state: &S,
     lake: &str,
     week: Week,
+    config: &RiskConfig,
 ) -> Result<ReportInput, ReportError> {
     let mut first = week;
     for _ in 1..WEEKS_SHOWN {
@@ -63,11 +69,40 @@ pub async fn load_input<O: ObjectStore, S: PositionStore + RiskStore + FileLedge
     let snapshots = tokio::task::spawn_blocking(move || read_snapshots(frames))
         .await
         .unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()))?;
+    // Measures in force during the week, and their references' figures from 28 days before
+    // the earliest start.
+    let measures: Vec<Measure> = state
+        .measures()
+        .await?
+        .into_iter()
+        .filter(|m| m.start <= week.end() && m.end.is_none_or(|e| e >= week.start()))
+        .collect();
+    let cips: HashSet<String> = measures
+        .iter()
+        .flat_map(|m| crate::risk::subject_members(&m.subject, config))
+        .collect();
+    let history_from = measures
+        .iter()
+        .map(|m| m.start)
+        .min()
+        .unwrap_or(week.start())
+        .checked_sub_days(Days::new(crate::measures::BEFORE_DAYS))
+        .unwrap_or(week.start());
+    let measure_history =
+        crate::measures::read_history(objects, lake, &cips, history_from, week.end())
+            .await
+            .map_err(|e| match e {
+                crate::measures::history::HistoryError::Store(s) => ReportError::Store(s),
+                crate::measures::history::HistoryError::Polars(p) => ReportError::Polars(p),
+            })?;
     Ok(ReportInput {
         risk: state.risk_items().await?,
         snapshots,
         files: state.files_received(from, to).await?,
         positions: state.all_positions().await?,
+        measures,
+        alert_states: state.alert_states().await?,
+        measure_history,
     })
 }
 
@@ -126,7 +161,10 @@ pub struct ReportOutcome {
 
 /// Builds the synthesis of `week` and writes `reports/<week>/synthese.html` and `.csv` to the
 /// lake (a rerun replaces them).
-pub async fn write_report<O: ObjectStore, S: PositionStore + RiskStore + FileLedger>(
+pub async fn write_report<
+    O: ObjectStore,
+    S: PositionStore + RiskStore + FileLedger + MeasureStore + AlertStateStore,
+>(
     objects: &O,
     state: &S,
     lake: &str,
@@ -134,7 +172,7 @@ pub async fn write_report<O: ObjectStore, S: PositionStore + RiskStore + FileLed
     config: &RiskConfig,
     registry: &Registry,
 ) -> Result<ReportOutcome, ReportError> {
-    let input = load_input(objects, state, lake, week).await?;
+    let input = load_input(objects, state, lake, week, config).await?;
     let synthesis = synthesise(week, &input, config, registry)?;
     let html = render_html(&synthesis);
     let csv = render_csv(&synthesis);

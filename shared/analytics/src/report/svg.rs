@@ -170,6 +170,18 @@ pub fn stock_chart(r: &ReferenceRow) -> String {
         H - BOTTOM,
         TOP + 8.0
     );
+    // ANSM's measures on the reference or its group: a marker at each start in the range.
+    for (start, label) in r.measures.iter().filter(|(d, _)| *d >= first && *d <= last) {
+        let mx = x(*start);
+        let _ = write!(
+            svg,
+            r##"<line x1="{mx:.1}" x2="{mx:.1}" y1="{TOP}" y2="{:.1}" stroke="#6a1b9a" stroke-width="1.5" stroke-dasharray="4 2"/><text x="{:.1}" y="{:.1}" font-size="10" fill="#6a1b9a">{}</text>"##,
+            H - BOTTOM,
+            mx + 3.0,
+            TOP + 20.0,
+            super::html::escape(label),
+        );
+    }
     if r.history.len() > 1 {
         let _ = write!(
             svg,

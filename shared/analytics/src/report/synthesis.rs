@@ -7,14 +7,17 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use chrono::NaiveDate;
 
 use super::week::Week;
+use crate::measures::{Impact, SubjectHistory};
 use crate::registry::Registry;
 use crate::risk::alert::Alternative;
 use crate::risk::config::RiskConfig;
 use crate::risk::{Assessment, GroupAssessment, Thresholds};
-use medistock_domain::DeclarantType;
 use medistock_domain::Level;
+use medistock_domain::lifecycle::AlertState;
+use medistock_domain::measure::Measure;
 use medistock_domain::position::Position;
 use medistock_domain::store::{FileStatus, LedgerEntry, RiskItem};
+use medistock_domain::{Cip13, DeclarantType};
 
 /// Weeks shown in the heat map and the charts, the report's week included.
 pub const WEEKS_SHOWN: usize = 8;
@@ -41,6 +44,12 @@ pub struct ReportInput {
     pub files: Vec<LedgerEntry>,
     /// Latest positions.
     pub positions: Vec<Position>,
+    /// ANSM's measures.
+    pub measures: Vec<Measure>,
+    /// Acknowledgements and silences.
+    pub alert_states: Vec<AlertState>,
+    /// The daily figures of the measures' references, from the start of their window before.
+    pub measure_history: SubjectHistory,
 }
 
 /// A reference in the synthesis.
@@ -62,6 +71,36 @@ pub struct ReferenceRow {
     pub alternatives: Vec<Alternative>,
     /// Chain stock day by day over the weeks shown.
     pub history: Vec<(NaiveDate, f64)>,
+    /// Starts of ANSM's measures on the reference or its group: a marker on its chart.
+    pub measures: Vec<(NaiveDate, String)>,
+}
+
+/// A measure in force during the week, with its impact.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MeasureRow {
+    /// The measure.
+    pub measure: Measure,
+    /// Its subject's name (a reference's denomination, `groupe <id>`).
+    pub label: String,
+    /// Figures before and since.
+    pub impact: Impact,
+}
+
+/// A subject in TENSION or worse, with what ANSM said about it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AlertRow {
+    /// Reference or `GROUPE#<id>`.
+    pub subject: String,
+    /// Its name.
+    pub label: String,
+    /// Level.
+    pub level: Level,
+    /// In tension since.
+    pub since: NaiveDate,
+    /// Who acknowledged it at this level, in this episode.
+    pub acknowledged_by: Option<String>,
+    /// The silence in force at the end of the week: until, by, why.
+    pub silence: Option<(NaiveDate, String, String)>,
 }
 
 impl ReferenceRow {
@@ -137,6 +176,10 @@ pub struct Synthesis {
     pub heat_weeks: Vec<Week>,
     /// References in VIGILANCE or worse now or in one of the weeks shown, worst now first.
     pub heat_map: Vec<HeatRow>,
+    /// Measures in force during the week (or ended in it), newest first.
+    pub measures: Vec<MeasureRow>,
+    /// Subjects in TENSION or worse, worst first, with their acknowledgement and silence.
+    pub alerts: Vec<AlertRow>,
 }
 
 impl Synthesis {
@@ -193,11 +236,28 @@ pub fn synthesise(
             .and_then(|points| points.iter().rev().find(|p| p.as_of <= date))
             .map(|p| p.level)
     };
+    let week_measures: Vec<&Measure> = input
+        .measures
+        .iter()
+        .filter(|m| m.start <= week.end() && m.end.is_none_or(|e| e >= week.start()))
+        .collect();
     let mut references: Vec<ReferenceRow> = assessments
         .iter()
         .map(|a| {
             let settings = config.settings(&a.cip13);
+            let group_subject = settings
+                .group
+                .as_deref()
+                .map(medistock_domain::store::RiskItem::group_subject);
+            let measures = week_measures
+                .iter()
+                .filter(|m| {
+                    m.subject == a.cip13.as_str() || Some(&m.subject) == group_subject.as_ref()
+                })
+                .map(|m| (m.start, m.kind.label().to_owned()))
+                .collect();
             ReferenceRow {
+                measures,
                 alternatives: alternatives.of(a),
                 last_week: level_at(a.cip13.as_str(), week_before_ends),
                 history: input
@@ -312,9 +372,58 @@ pub fn synthesise(
         })
         .collect();
 
+    let label =
+        |subject: &str| match subject.strip_prefix(medistock_domain::store::GROUP_SUBJECT_PREFIX) {
+            Some(g) => format!("groupe {g}"),
+            None => Cip13::parse(subject)
+                .map(|c| config.settings(&c).denomination)
+                .unwrap_or_default(),
+        };
+    let as_of = references.iter().map(|r| r.assessment.as_of).max();
+    let day = as_of.unwrap_or(week.end());
+    let mut measures: Vec<MeasureRow> = week_measures
+        .iter()
+        .map(|m| {
+            let members = crate::risk::subject_members(&m.subject, config);
+            let days = crate::measures::history::subject_days(&members, &input.measure_history);
+            MeasureRow {
+                measure: (*m).clone(),
+                label: label(&m.subject),
+                impact: crate::measures::impact(m, &days, day),
+            }
+        })
+        .collect();
+    measures
+        .sort_by(|a, b| (b.measure.start, &b.measure.id).cmp(&(a.measure.start, &a.measure.id)));
+    let mut alerts: Vec<AlertRow> = input
+        .risk
+        .iter()
+        .filter(|i| i.level >= Level::Tension)
+        .map(|i| {
+            let state = input.alert_states.iter().find(|s| s.subject == i.subject);
+            let since = i.open_since.unwrap_or(i.as_of);
+            AlertRow {
+                subject: i.subject.clone(),
+                label: label(&i.subject),
+                level: i.level,
+                since,
+                acknowledged_by: state
+                    .filter(|s| s.acknowledged(i.level, Some(since)))
+                    .and_then(|s| s.acknowledgement.as_ref())
+                    .map(|a| a.by.clone()),
+                silence: state
+                    .and_then(|s| s.silence_on(day))
+                    .map(|s| (s.until, s.by.clone(), s.note.clone())),
+            }
+        })
+        .collect();
+    alerts.sort_by(|a, b| b.level.cmp(&a.level).then(a.subject.cmp(&b.subject)));
+
     Ok(Synthesis {
+        measures,
+        alerts,
         week,
-        as_of: references.iter().map(|r| r.assessment.as_of).max(),
+        as_of,
         counts,
         counts_last_week,
         references,
