@@ -9,11 +9,16 @@ use std::collections::HashSet;
 
 use chrono::Days;
 use clap::Args;
+use medistock_analytics::catalogue::{Catalogue, load_catalogue_object};
 use medistock_analytics::measures::history::subject_days;
 use medistock_analytics::measures::{BEFORE_DAYS, impact, impact_line, read_history};
+use medistock_analytics::registry::Registry;
+use medistock_analytics::risk::config::RiskConfig;
 use medistock_analytics::risk::subject_members;
 use medistock_domain::measure::{Measure, parse_subject};
-use medistock_domain::store::{AlertStateStore, MeasureStore, PositionStore, RiskItem, RiskStore};
+use medistock_domain::store::{
+    AccountStore, AlertStateStore, MeasureStore, PositionStore, RiskItem, RiskStore,
+};
 use medistock_domain::{Cip13, Level, paris_today};
 use medistock_local::{LAKE_BUCKET, LocalBackend};
 use serde_json::json;
@@ -32,7 +37,14 @@ pub struct StatusArgs {
 
 pub async fn run(data_dir: &Path, args: &StatusArgs) -> anyhow::Result<ExitCode> {
     let backend = LocalBackend::open(data_dir)?;
-    let (_, config) = crate::risk_cmd::load_config(&backend).await?;
+    // The catalogue's groups and names; a data directory without accounts or catalogue still
+    // shows its positions.
+    let accounts = backend.state.accounts().await?;
+    let catalogue = load_catalogue_object(&backend.objects, LAKE_BUCKET).await?;
+    let config = RiskConfig::new(
+        &Registry::from_accounts(&accounts),
+        catalogue.as_ref().unwrap_or(&Catalogue::default()),
+    );
     let members = subject_members(&args.subject, &config);
     let cip13 = Cip13::parse(&args.subject).ok();
     let mut positions = Vec::new();

@@ -224,7 +224,9 @@ fn ingest_then_status_on_the_local_backend() {
     let status = medistock(dir.path(), &["status", "3400949497294", "--json"]);
     assert_eq!(
         json_lines(&status)[0],
-        serde_json::json!({"cip13": "3400949497294", "risk": null, "positions": [{
+        serde_json::json!({"subject": "3400949497294", "cip13": "3400949497294",
+            "members": ["3400949497294"], "risk": null, "alert": null, "silence": null,
+            "measures": [], "positions": [{
             "declarant": "grossiste-a", "date_stock": "2026-11-20", "stock": 20500, "daily_outflow": 800.0,
             "source_sha256": "4d5c631327c6783e1e482644bdc78afd8e18180425d0a68ade4ca90bf94fdd79"}]})
     );
@@ -345,7 +347,7 @@ fn risk_on_the_local_backend_raises_and_publishes_alerts() {
     );
     assert_eq!(
         result["published"],
-        serde_json::json!({"sent": 2, "failed": 0})
+        serde_json::json!({"sent": 2, "sms_held": 0, "sms_released": 0, "muted": 0, "failed": 0})
     );
     let alerts = std::fs::read_to_string(dir.path().join("alerts.jsonl")).unwrap();
     assert_eq!(alerts.lines().count(), 2);
@@ -366,6 +368,163 @@ fn risk_on_the_local_backend_raises_and_publishes_alerts() {
     );
     let status = medistock(dir.path(), &["status", "3400949497294", "--json"]);
     assert_eq!(json_lines(&status)[0]["risk"]["level"], "TENSION");
+
+    // The analyst's side: a measure on the reference, the group silenced, the reference
+    // acknowledged.
+    let added = medistock(
+        dir.path(),
+        &[
+            "measures",
+            "add",
+            "3400949497294",
+            "--kind",
+            "contingentement",
+            "--start",
+            "2026-11-18",
+            "--note",
+            "quotas de 80 %",
+            "--by",
+            "Jeanne",
+            "--json",
+        ],
+    );
+    assert!(
+        added.status.success(),
+        "{}",
+        String::from_utf8_lossy(&added.stderr)
+    );
+    let id = json_lines(&added)[0]["id"].as_str().unwrap().to_owned();
+    assert!(id.starts_with("MES-"), "{id}");
+    let list = medistock(
+        dir.path(),
+        &["measures", "list", "--subject", "3400949497294", "--json"],
+    );
+    assert_eq!(
+        json_lines(&list)[0],
+        serde_json::json!([{"id": id, "subject": "3400949497294", "kind": "contingentement",
+            "start": "2026-11-18", "end": null, "note": "quotas de 80 %", "by": "Jeanne"}])
+    );
+    let bad = medistock(
+        dir.path(),
+        &[
+            "measures",
+            "add",
+            "3400949497294",
+            "--kind",
+            "quota",
+            "--start",
+            "2026-11-18",
+            "--note",
+            "x",
+        ],
+    );
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("type de mesure inconnu « quota »"));
+
+    let until = (chrono::Utc::now().date_naive() + chrono::Days::new(30)).to_string();
+    let silence = medistock(
+        dir.path(),
+        &[
+            "alerts",
+            "silence",
+            "GROUPE#12",
+            "--until",
+            &until,
+            "--by",
+            "Jeanne",
+            "--note",
+            "import en cours",
+        ],
+    );
+    assert!(
+        silence.status.success(),
+        "{}",
+        String::from_utf8_lossy(&silence.stderr)
+    );
+    let past = medistock(
+        dir.path(),
+        &[
+            "alerts",
+            "silence",
+            "GROUPE#12",
+            "--until",
+            "2020-01-01",
+            "--by",
+            "J",
+            "--note",
+            "x",
+        ],
+    );
+    assert_eq!(past.status.code(), Some(1));
+    let ack = medistock(
+        dir.path(),
+        &["alerts", "ack", "3400949497294", "--by", "Paul"],
+    );
+    assert!(
+        ack.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ack.stderr)
+    );
+    let open = medistock(dir.path(), &["alerts", "list", "--json"]);
+    assert_eq!(
+        json_lines(&open)[0],
+        serde_json::json!([{"subject": "3400949497294", "level": "TENSION", "since": "2026-11-20",
+            "acknowledged_by": "Paul", "silenced_until": null}])
+    );
+
+    // The next day the x30 turns CRITIQUE: its group is silenced, so the message is recorded
+    // muted, not sent; the status shows the measure's figures before and since.
+    std::fs::write(
+        &file,
+        "cip13;date_stock;stock;sorties\n3400949497294;2026-11-21;500;700\n",
+    )
+    .unwrap();
+    let out = medistock(
+        dir.path(),
+        &[
+            "ingest",
+            "--declarant",
+            "gr-b",
+            "--quiet",
+            file.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(out.status.code(), Some(0));
+    let next = medistock(dir.path(), &["risk", "--as-of", "2026-11-21", "--json"]);
+    let next = &json_lines(&next)[0];
+    assert_eq!(next["summary"]["levels"]["CRITIQUE"], 1, "{next}");
+    assert_eq!(next["published"]["muted"], 1, "{next}");
+    assert_eq!(next["published"]["sent"], 0, "{next}");
+    let open = medistock(dir.path(), &["alerts", "list", "--json"]);
+    assert_eq!(
+        json_lines(&open)[0][0]["acknowledged_by"],
+        serde_json::Value::Null,
+        "an acknowledgement at TENSION does not cover CRITIQUE"
+    );
+    let status = medistock(dir.path(), &["status", "3400949497294", "--json"]);
+    let status = &json_lines(&status)[0];
+    assert_eq!(
+        status["silence"],
+        serde_json::Value::Null,
+        "the group is silenced, not the reference"
+    );
+    let impact = &status["measures"][0]["impact"];
+    assert_eq!(impact["since"]["days_observed"], 2, "{impact}");
+    assert_eq!(impact["levels"][1]["level"], "CRITIQUE", "{impact}");
+    let group = medistock(dir.path(), &["status", "GROUPE#12", "--json"]);
+    assert_eq!(json_lines(&group)[0]["silence"]["note"], "import en cours");
+
+    let ended = medistock(
+        dir.path(),
+        &["measures", "end", &id, "--date", "2026-11-30"],
+    );
+    assert!(ended.status.success());
+    let list = medistock(dir.path(), &["measures", "list", "--json"]);
+    assert_eq!(json_lines(&list)[0][0]["end"], "2026-11-30");
+    let unsilence = medistock(dir.path(), &["alerts", "unsilence", "GROUPE#12"]);
+    assert!(unsilence.status.success());
+    let group = medistock(dir.path(), &["status", "GROUPE#12", "--json"]);
+    assert_eq!(json_lines(&group)[0]["silence"], serde_json::Value::Null);
 }
 
 #[test]
