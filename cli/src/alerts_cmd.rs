@@ -157,8 +157,8 @@ async fn act(
                 println!("Aucun sujet en TENSION ou pire.");
             }
             println!(
-                "{:<18} {:<10} {:<12} {:<24} {}",
-                "sujet", "niveau", "depuis", "pris en compte par", "silence jusqu'au"
+                "{:<18} {:<10} {:<12} {:<24} silence jusqu'au",
+                "sujet", "niveau", "depuis", "pris en compte par"
             );
             for r in &rows {
                 let text = |k: &str| r[k].as_str().unwrap_or("—").to_owned();

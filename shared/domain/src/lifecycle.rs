@@ -426,7 +426,11 @@ mod tests {
             Some("3400930000014 silencé jusqu'au 25/11/2026 par Paul (import)")
         );
         assert!(silences.mutes(&[reference.clone(), other], false).is_none());
-        assert!(silences.mutes(&[reference.clone()], true).is_none());
+        assert!(
+            silences
+                .mutes(std::slice::from_ref(&reference), true)
+                .is_none()
+        );
         assert!(silences.mutes(&[], false).is_none());
         // The day after the member's silence, the group's still covers it.
         let later = Silences::on([&silenced, &member], day("2026-11-26"));
