@@ -906,3 +906,109 @@ fn the_independent_simulation_is_replayed_by_the_backtest() {
     let rows = std::fs::read_to_string(&details).unwrap();
     assert_eq!(rows.lines().count(), 1 + 12, "{rows}");
 }
+
+#[test]
+fn measures_and_alerts_on_aws_live_in_the_table() {
+    let Some(endpoint) = medistock_testkit::emulator() else {
+        return;
+    };
+    use medistock_aws::sdk_config;
+    use medistock_domain::store::{AlertStateStore, MeasureStore, RiskItem, RiskStore};
+    let table = medistock_testkit::unique("etat");
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let config = runtime.block_on(async {
+        let config = sdk_config().await;
+        medistock_testkit::aws::create_state_table(&aws_sdk_dynamodb::Client::new(&config), &table)
+            .await
+            .unwrap();
+        config
+    });
+    let state =
+        medistock_aws::DynamoState::new(aws_sdk_dynamodb::Client::new(&config), table.as_str());
+    // A reference in TENSION since 20/11, as the risk function leaves it.
+    runtime.block_on(async {
+        let item = RiskItem {
+            subject: "3400949497294".into(),
+            level: medistock_domain::Level::Tension,
+            as_of: "2026-11-22".parse().unwrap(),
+            computed_at: chrono::Utc::now(),
+            version: 1,
+            figures: "{}".into(),
+            open_since: Some("2026-11-20".parse().unwrap()),
+            recalled_on: None,
+        };
+        assert!(state.put_risk(&item, None).await.unwrap());
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let run = |args: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_medistock"))
+            .arg("--data-dir")
+            .arg(dir.path())
+            .args(args)
+            .args(["--table", &table])
+            .env("AWS_ENDPOINT_URL", &endpoint)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        out
+    };
+    let added = run(&[
+        "measures",
+        "add",
+        "GROUPE#12",
+        "--kind",
+        "importation",
+        "--start",
+        "2026-11-21",
+        "--note",
+        "import d'Italie",
+        "--by",
+        "Jeanne",
+        "--json",
+    ]);
+    let id = json_lines(&added)[0]["id"].as_str().unwrap().to_owned();
+    run(&["measures", "end", &id, "--date", "2026-12-20"]);
+    let until = (chrono::Utc::now().date_naive() + chrono::Days::new(10)).to_string();
+    run(&[
+        "alerts",
+        "silence",
+        "3400949497294",
+        "--until",
+        &until,
+        "--by",
+        "Paul",
+        "--note",
+        "import",
+    ]);
+    run(&["alerts", "ack", "3400949497294", "--by", "Paul"]);
+    let open = run(&["alerts", "list", "--json"]);
+    assert_eq!(
+        json_lines(&open)[0],
+        serde_json::json!([{"subject": "3400949497294", "level": "TENSION", "since": "2026-11-20",
+            "acknowledged_by": "Paul", "silenced_until": until}])
+    );
+    runtime.block_on(async {
+        let measures = state.measures().await.unwrap();
+        assert_eq!(measures.len(), 1);
+        assert_eq!(
+            (measures[0].version, measures[0].end),
+            (2, Some("2026-12-20".parse().unwrap()))
+        );
+        let held = state.alert_state("3400949497294").await.unwrap().unwrap();
+        assert_eq!(
+            held.version, 2,
+            "silence then acknowledgement, each on the version read"
+        );
+        assert!(held.silence.is_some() && held.acknowledgement.is_some());
+    });
+    run(&["alerts", "unsilence", "3400949497294"]);
+    let open = run(&["alerts", "list", "--json"]);
+    assert_eq!(
+        json_lines(&open)[0][0]["silenced_until"],
+        serde_json::Value::Null
+    );
+}

@@ -111,15 +111,20 @@ impl Registry {
 
     /// The CSV text of the registry (header first, by id).
     pub fn to_csv(&self) -> String {
-        let mut out = String::from("declarant;nom;type;cadence\n");
+        // The cadence column only when a declarant has its own.
+        let cadences = self.declarants.values().any(|d| d.cadence.is_some());
+        let mut out = String::from(if cadences {
+            "declarant;nom;type;cadence\n"
+        } else {
+            "declarant;nom;type\n"
+        });
         for d in self.declarants.values() {
-            out.push_str(&format!(
-                "{};{};{};{}\n",
-                d.id,
-                d.name,
-                d.kind.as_str(),
-                d.cadence.map_or("", Cadence::as_str)
-            ));
+            out.push_str(&format!("{};{};{}", d.id, d.name, d.kind.as_str()));
+            if cadences {
+                out.push(';');
+                out.push_str(d.cadence.map_or("", Cadence::as_str));
+            }
+            out.push('\n');
         }
         out
     }
@@ -174,6 +179,27 @@ impl Registry {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_cadence_column_is_read_checked_and_written_back() {
+        let text =
+            "declarant;nom;type;cadence\ngr-a;A;grossiste;hebdomadaire\nlab-b;B;exploitant;\n";
+        let registry = Registry::parse(text).unwrap();
+        assert_eq!(registry.to_csv(), text);
+        let accounts = registry.to_accounts();
+        assert_eq!(accounts[0].cadence, Some(Cadence::Hebdomadaire));
+        assert_eq!(
+            Cadence::of(&accounts[1]),
+            Cadence::Hebdomadaire,
+            "a manufacturer's default"
+        );
+        let bad = Registry::parse("declarant;nom;type;cadence\ngr-a;A;grossiste;mensuelle\n");
+        let e = bad.unwrap_err().to_string();
+        assert!(
+            e.contains("ligne 2") && e.contains("cadence inconnue « mensuelle »"),
+            "{e}"
+        );
+    }
 
     #[test]
     fn the_registry_is_written_back_as_it_is_read() {

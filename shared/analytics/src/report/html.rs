@@ -227,7 +227,7 @@ fn measures_and_alerts(h: &mut String, s: &Synthesis) {
         for a in s.alerts.iter().take(MAX_ALERT_ROWS) {
             let _ = write!(
                 h,
-                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                "<tr class=\"alert\"><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
                 escape(&a.subject),
                 escape(&a.label),
                 badge(a.level),

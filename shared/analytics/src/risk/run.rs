@@ -344,7 +344,11 @@ pub async fn run_risk<
             .checked_sub_days(Days::new(lifecycle::SILENCE_HORIZON_DAYS))
             .unwrap_or(as_of);
         let files = state
-            .files_received(horizon.and_time(chrono::NaiveTime::MIN).and_utc(), now)
+            .files_received(
+                horizon.and_time(chrono::NaiveTime::MIN).and_utc(),
+                // Files received up to this instant included.
+                now + chrono::Duration::seconds(1),
+            )
             .await?;
         let levels: HashMap<String, Level> = assessments
             .iter()

@@ -6,6 +6,7 @@ mod declaration_corpus;
 mod declaration_xlsx;
 mod hostile_files;
 mod ingest_pipeline;
+mod lifecycle;
 mod never_panics;
 mod risk_run;
 mod throttling;
@@ -18,6 +19,8 @@ pub trait State:
     + medistock_domain::store::PositionStore
     + medistock_domain::store::RiskStore
     + medistock_domain::store::AlertOutbox
+    + medistock_domain::store::AlertStateStore
+    + medistock_domain::store::MeasureStore
 {
 }
 
@@ -27,5 +30,7 @@ impl<T> State for T where
         + medistock_domain::store::PositionStore
         + medistock_domain::store::RiskStore
         + medistock_domain::store::AlertOutbox
+        + medistock_domain::store::AlertStateStore
+        + medistock_domain::store::MeasureStore
 {
 }
