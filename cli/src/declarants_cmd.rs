@@ -12,7 +12,7 @@ use clap::{Args, Subcommand};
 use medistock_analytics::declaration::decode::decode_text;
 use medistock_analytics::registry::Registry;
 use medistock_aws::AwsBackend;
-use medistock_domain::account::{Account, AccountChange, apply_change, check_name};
+use medistock_domain::account::{Account, AccountChange, Cadence, apply_change, check_name};
 use medistock_domain::store::AccountStore;
 use medistock_domain::{DeclarantId, DeclarantType};
 use medistock_local::LocalBackend;
@@ -67,7 +67,17 @@ enum Action {
         /// Identifiant.
         id: DeclarantId,
     },
-    /// Liste les comptes : type, état, nombre de clés.
+    /// Change la cadence de déclaration attendue d'un déclarant : quotidienne (jours
+    /// ouvrés), hebdomadaire, aucune, ou defaut (celle de son type : quotidienne pour un
+    /// grossiste, hebdomadaire pour un exploitant). Au-delà de sa cadence, un déclarant
+    /// silencieux reçoit un rappel dans son dossier d'accusés.
+    Cadence {
+        /// Identifiant.
+        id: DeclarantId,
+        /// quotidienne, hebdomadaire, aucune ou defaut.
+        cadence: String,
+    },
+    /// Liste les comptes : type, état, nombre de clés, cadence attendue.
     List,
     /// Importe des déclarants depuis un CSV « declarant;nom;type » (config/declarants.csv) :
     /// les comptes absents sont créés sans clé (rotate-key pour en ajouter une), les autres
@@ -96,11 +106,16 @@ async fn act(state: &impl AccountStore, action: &Action) -> anyhow::Result<()> {
             }
             for a in accounts {
                 println!(
-                    "{:<24} {:<12} {:<10} {} clé(s)  {}",
+                    "{:<24} {:<12} {:<10} {} clé(s)  cadence {:<13} {}",
                     a.id.as_str(),
                     a.kind.as_str(),
                     if a.enabled { "actif" } else { "désactivé" },
                     a.public_keys.len(),
+                    format!(
+                        "{}{}",
+                        Cadence::of(&a).as_str(),
+                        if a.cadence.is_none() { "*" } else { "" }
+                    ),
                     a.name
                 );
             }
@@ -159,6 +174,13 @@ async fn act(state: &impl AccountStore, action: &Action) -> anyhow::Result<()> {
                 keep_previous: *keep_previous,
             },
         ),
+        Action::Cadence { id, cadence } => {
+            let cadence = match cadence.trim().to_ascii_lowercase().as_str() {
+                "defaut" | "défaut" => None,
+                other => Some(Cadence::parse(other).map_err(anyhow::Error::msg)?),
+            };
+            (id, AccountChange::SetCadence(cadence))
+        }
         Action::Disable { id } => (id, AccountChange::Disable),
         Action::Enable { id } => (id, AccountChange::Enable),
     };

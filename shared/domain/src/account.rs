@@ -113,6 +113,8 @@ pub enum AccountChange {
     Disable,
     /// Logins again.
     Enable,
+    /// Another expected cadence (`None`: the type's default).
+    SetCadence(Option<Cadence>),
 }
 
 /// Why a change is refused.
@@ -197,6 +199,10 @@ pub fn apply_change(
             })
         }
         (None, _) => Err(AccountError::Unknown(id.to_string())),
+        (Some(account), AccountChange::SetCadence(cadence)) => Ok(Account {
+            cadence: *cadence,
+            ..account
+        }),
         (Some(mut account), AccountChange::RotateKey { key, keep_previous }) => {
             let key = check_public_key(key)?;
             if !keep_previous {
@@ -265,6 +271,29 @@ mod tests {
         assert_eq!(only_new.public_keys, [key2]);
         let off = apply_change(&id("lab-a"), Some(only_new), &AccountChange::Disable).unwrap();
         assert!(!off.enabled);
+        assert_eq!(
+            Cadence::of(&off),
+            Cadence::Hebdomadaire,
+            "a manufacturer's default"
+        );
+        let daily = apply_change(
+            &id("lab-a"),
+            Some(off),
+            &AccountChange::SetCadence(Some(Cadence::Quotidienne)),
+        )
+        .unwrap();
+        assert_eq!(Cadence::of(&daily), Cadence::Quotidienne);
+        // Friday's file: Monday is expected, Tuesday is the grace, Wednesday is a lapse.
+        let friday = "2026-11-20".parse().unwrap();
+        assert_eq!(
+            Cadence::Quotidienne.lapsed_after(friday),
+            "2026-11-24".parse().ok()
+        );
+        assert_eq!(
+            Cadence::Hebdomadaire.lapsed_after(friday),
+            "2026-11-29".parse().ok()
+        );
+        assert_eq!(Cadence::Aucune.lapsed_after(friday), None);
         assert_eq!(
             apply_change(&id("lab-b"), None, &AccountChange::Disable),
             Err(AccountError::Unknown("lab-b".into()))
