@@ -95,13 +95,33 @@ pub fn notification(
         "Calcul du : {}",
         medistock_domain::french::date(a.as_of)
     );
+    let detail = &a.stock_detail;
+    let declared = |t: &super::assess::TypeStock| {
+        let when = match (t.oldest, t.newest) {
+            (Some(o), Some(n)) if o == n => format!(" (au {})", medistock_domain::french::date(n)),
+            (Some(o), Some(n)) => format!(
+                " (du {} au {})",
+                medistock_domain::french::date(o),
+                medistock_domain::french::date(n)
+            ),
+            _ => " (aucune déclaration)".to_owned(),
+        };
+        format!("{}{when}", number(t.declared as f64, 0))
+    };
     let _ = writeln!(
         body,
-        "Stock de la chaîne : {} unités (exploitants {}, grossistes {}) ; stock bloqué : {}",
-        number(a.chain_stock, 0),
-        number(a.stock_by_type.exploitants as f64, 0),
-        number(a.stock_by_type.grossistes as f64, 0),
+        "Stock déclaré : exploitants {}, grossistes {} ; stock bloqué : {}",
+        declared(&detail.exploitants),
+        declared(&detail.grossistes),
         number(a.held_stock as f64, 0)
+    );
+    let _ = writeln!(
+        body,
+        "Stock de la chaîne estimé au {} : {} unités (exploitants {}, grossistes {}) — chaque stock déclaré moins les sorties déclarées depuis sa date, plus les approvisionnements annoncés entre-temps",
+        medistock_domain::french::date(a.as_of),
+        number(a.chain_stock, 0),
+        number(detail.exploitants.estimated, 0),
+        number(detail.grossistes.estimated, 0),
     );
     match a.demand {
         Some(d) => {
@@ -127,6 +147,20 @@ pub fn notification(
         "{}",
         stockout_line("Rupture prévue", a.stockout_date, a.days_to_stockout)
     );
+    if let Some(first) = &a.first_announced_supply {
+        let without = a.stockout_without_supplies;
+        if without.is_some() && (a.stockout_date.is_none() || without < a.stockout_date) {
+            let _ = writeln!(
+                body,
+                "Sans les approvisionnements annoncés (pas encore reçus) : rupture le {} ; la prévision ci-dessus suppose que l'approvisionnement annoncé pour le {} ({} unités) arrive à temps",
+                without
+                    .map(medistock_domain::french::date)
+                    .unwrap_or_default(),
+                medistock_domain::french::date(first.date),
+                number(first.quantity as f64, 0)
+            );
+        }
+    }
     if !a.supplies.is_empty() {
         let _ = writeln!(body, "Approvisionnements attendus :");
         // The earliest ones decide a stock-out; the rest are counted, not listed.

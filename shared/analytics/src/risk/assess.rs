@@ -76,6 +76,19 @@ pub struct Assessment {
     pub held_stock: i64,
     /// Stock declared by manufacturers and by wholesalers.
     pub stock_by_type: StockByType,
+    /// Per type of declarant: the stock declared with its dates, and the stock estimated at
+    /// `as_of` (what the chain stock sums): the declared figures and the estimate are shown
+    /// apart, so that their parts add up.
+    #[serde(default)]
+    pub stock_detail: StockDetail,
+    /// The stock-out date if none of the announced supplies arrives (announced is not
+    /// received), when there are announced supplies; `None` otherwise or beyond the horizon.
+    #[serde(default)]
+    pub stockout_without_supplies: Option<NaiveDate>,
+    /// The first announced supply the level depends on (date, units): the earliest one
+    /// counted after its declarant's position date.
+    #[serde(default)]
+    pub first_announced_supply: Option<Supply>,
     /// Smoothed demand, units per day.
     pub demand: Option<f64>,
     /// Demand trend (1.0 stable).
@@ -92,6 +105,30 @@ pub struct Assessment {
     pub below_safety_stock: Vec<String>,
     /// What lowers the confidence.
     pub flags: Vec<QualityFlag>,
+}
+
+/// One type of declarant's stock: declared (with the dates of the positions) and estimated at
+/// the computation date.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct TypeStock {
+    /// Sum of the declared stocks.
+    pub declared: i64,
+    /// The oldest position's date.
+    pub oldest: Option<NaiveDate>,
+    /// The newest position's date.
+    pub newest: Option<NaiveDate>,
+    /// The declared stocks carried to the computation date (outflow since taken off, supplies
+    /// announced for the days in between added).
+    pub estimated: f64,
+}
+
+/// Declared and estimated stock per declarant type.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct StockDetail {
+    /// Laboratoires exploitants.
+    pub exploitants: TypeStock,
+    /// Grossistes-répartiteurs.
+    pub grossistes: TypeStock,
 }
 
 /// Stock declared per declarant type.
@@ -147,6 +184,30 @@ pub fn assess(input: &ReferenceInput, as_of: NaiveDate) -> Assessment {
     // declaration will say otherwise). Projecting the summed stock from the oldest position's
     // date would take a fresh position's consumption off a second time.
     let chain_stock: f64 = chain.iter().map(|(p, _)| stock_at(p, as_of)).sum();
+    let type_stock = |kind: DeclarantType| {
+        let of_kind = || {
+            chain
+                .iter()
+                .filter(move |(_, k)| *k == kind)
+                .map(|(p, _)| p)
+        };
+        TypeStock {
+            declared: of_kind().fold(0i64, |sum, p| sum.saturating_add(p.stock)),
+            oldest: of_kind().map(|p| p.as_of).min(),
+            newest: of_kind().map(|p| p.as_of).max(),
+            estimated: of_kind().map(|p| stock_at(p, as_of)).sum(),
+        }
+    };
+    let stock_detail = StockDetail {
+        exploitants: type_stock(DeclarantType::Exploitant),
+        grossistes: type_stock(DeclarantType::Grossiste),
+    };
+    // Announced is not received: the same projection without any announced supply.
+    let first_announced_supply = chain
+        .iter()
+        .flat_map(|(p, _)| p.supplies.iter().filter(move |s| s.date > p.as_of))
+        .min_by_key(|s| s.date)
+        .cloned();
     let mut supplies: Vec<Supply> = chain
         .iter()
         .flat_map(|(p, _)| p.supplies.iter().cloned())
@@ -154,6 +215,13 @@ pub fn assess(input: &ReferenceInput, as_of: NaiveDate) -> Assessment {
         .collect();
     supplies.sort_by_key(|s| s.date);
     let stockout_date = daily.and_then(|d| project(chain_stock, d * trend, as_of, &supplies));
+    let stockout_without_supplies = first_announced_supply.as_ref().and_then(|_| {
+        let bare: f64 = chain
+            .iter()
+            .map(|(p, _)| stock_without_supplies(p, as_of))
+            .sum();
+        daily.and_then(|d| project(bare, d * trend, as_of, &[]))
+    });
     let days_to_stockout = stockout_date.map(|d| (d - as_of).num_days());
     let coverage_days = daily.map(|d| chain_stock.max(0.0) / d);
 
@@ -210,6 +278,9 @@ pub fn assess(input: &ReferenceInput, as_of: NaiveDate) -> Assessment {
         chain_stock,
         held_stock,
         stock_by_type,
+        stock_detail,
+        stockout_without_supplies,
+        first_announced_supply,
         demand: daily,
         trend,
         coverage_days,
@@ -251,6 +322,12 @@ fn stock_at(p: &Position, as_of: NaiveDate) -> f64 {
         .map(|s| s.quantity as f64)
         .sum();
     (p.stock as f64 + received - p.daily_outflow.unwrap_or(0.0) * age).max(0.0)
+}
+
+/// A position's stock carried to `as_of` with no announced supply received.
+fn stock_without_supplies(p: &Position, as_of: NaiveDate) -> f64 {
+    let age = (as_of - p.as_of).num_days().max(0) as f64;
+    (p.stock as f64 - p.daily_outflow.unwrap_or(0.0) * age).max(0.0)
 }
 
 /// Day by day from `as_of`: supplies arrive in the morning, demand is served during the day;
@@ -384,6 +461,56 @@ mod tests {
             Level::Rupture,
             "an empty distribution still is"
         );
+    }
+
+    #[test]
+    fn declared_and_estimated_stocks_are_kept_apart_and_add_up() {
+        // The wholesaler declared 5 120 on the 20th at 100 a day: 4 820 on the 23rd; the
+        // manufacturer 0 on the 18th with a batch of 5 000 announced for the 25th.
+        let a = assess(
+            &input(vec![
+                (
+                    pos("gr-b", d(20), 5120, Some(100.0), vec![]),
+                    DeclarantType::Grossiste,
+                ),
+                (
+                    pos(
+                        "lab-a",
+                        d(18),
+                        0,
+                        Some(0.0),
+                        vec![Supply {
+                            date: d(25),
+                            quantity: 5000,
+                        }],
+                    ),
+                    DeclarantType::Exploitant,
+                ),
+            ]),
+            d(23),
+        );
+        let detail = a.stock_detail;
+        assert_eq!(
+            (detail.grossistes.declared, detail.grossistes.newest),
+            (5120, Some(d(20)))
+        );
+        assert_eq!(detail.grossistes.estimated, 4820.0);
+        assert_eq!(
+            (detail.exploitants.declared, detail.exploitants.estimated),
+            (0, 0.0)
+        );
+        assert_eq!(
+            detail.grossistes.estimated + detail.exploitants.estimated,
+            a.chain_stock,
+            "the estimate's parts add up"
+        );
+        // With the batch: 9 820 units, 98 days. Without it: 4 820 units, 48 days.
+        assert_eq!(a.days_to_stockout, Some(98));
+        assert_eq!(
+            a.stockout_without_supplies,
+            d(23).checked_add_days(Days::new(48))
+        );
+        assert_eq!(a.first_announced_supply.map(|s| s.date), Some(d(25)));
     }
 
     #[test]
