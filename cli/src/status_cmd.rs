@@ -7,11 +7,10 @@ use std::process::ExitCode;
 
 use std::collections::HashSet;
 
-use chrono::Days;
 use clap::Args;
 use medistock_analytics::catalogue::{Catalogue, load_catalogue_object};
 use medistock_analytics::measures::history::subject_days;
-use medistock_analytics::measures::{BEFORE_DAYS, impact, impact_line, read_history};
+use medistock_analytics::measures::{impact, impact_days, impact_line, read_history};
 use medistock_analytics::registry::Registry;
 use medistock_analytics::risk::config::RiskConfig;
 use medistock_analytics::risk::subject_members;
@@ -82,14 +81,8 @@ pub async fn run(data_dir: &Path, args: &StatusArgs) -> anyhow::Result<ExitCode>
             .iter()
             .flat_map(|m| subject_members(&m.subject, &config))
             .collect();
-        let from = measures
-            .iter()
-            .map(|m| m.start)
-            .min()
-            .unwrap_or(as_of)
-            .checked_sub_days(Days::new(BEFORE_DAYS))
-            .unwrap_or(as_of);
-        let history = read_history(&backend.objects, LAKE_BUCKET, &all, from, as_of).await?;
+        let days = impact_days(&measures, as_of);
+        let history = read_history(&backend.objects, LAKE_BUCKET, &all, &days).await?;
         for m in &measures {
             let days = subject_days(&subject_members(&m.subject, &config), &history);
             impacts.push(impact(m, &days, as_of));

@@ -104,6 +104,7 @@ fn resolve(value: &str) -> String {
     match value {
         "!GetAtt DataKey.Arn" => return KEY_ARN.to_owned(),
         "!GetAtt LakeBucket.Arn" => return LAKE.to_owned(),
+        "!GetAtt InboxBucket.Arn" => return INBOX.to_owned(),
         "!GetAtt SftpUserRole.Arn" => {
             return format!("arn:aws:iam::{ACCOUNT}:role/medistock-dev-sftp-declarants");
         }
@@ -116,6 +117,7 @@ fn resolve(value: &str) -> String {
         .replace("${Environment}", "dev")
         .replace("${AWS::AccountId}", ACCOUNT)
         .replace("${LakeBucket.Arn}", LAKE)
+        .replace("${InboxBucket.Arn}", INBOX)
 }
 
 /// `text` matches `pattern` with `*` wildcards. A pattern also matches a narrower pattern
@@ -473,6 +475,44 @@ fn the_history_the_ingest_writes_is_what_the_risk_run_may_list_and_read() {
         );
     }
     assert!(!allows(&risk, "s3:ListBucket", LAKE, Some("raw/")));
+}
+
+/// The risk run reminds silent declarants in their receipts folder (looked up, then written
+/// once per lapse) and reads the daily snapshots around ANSM's measures; a missing key of
+/// either answers 404, not 403.
+#[test]
+fn the_risk_run_may_write_reminders_and_read_the_snapshots_and_nothing_more() {
+    use medistock_analytics::risk::lifecycle::reminder_key;
+    use medistock_domain::lake;
+    let template = template();
+    let risk = statements(&resource(&template, "RiskFunction"));
+    let key = reminder_key("gr-1", "2026-11-20");
+    for action in ["s3:GetObject", "s3:PutObject"] {
+        assert!(
+            allows(&risk, action, &format!("{INBOX}/{key}"), None),
+            "{action}"
+        );
+    }
+    assert!(allows(&risk, "s3:ListBucket", INBOX, Some(&key)));
+    for other in ["receipts/gr-1/s48.accuse.txt", "inbox/gr-1/s48.csv"] {
+        assert!(
+            !allows(&risk, "s3:PutObject", &format!("{INBOX}/{other}"), None),
+            "{other}"
+        );
+        assert!(
+            !allows(&risk, "s3:ListBucket", INBOX, Some(other)),
+            "{other}"
+        );
+    }
+    let day = chrono::NaiveDate::from_ymd_opt(2026, 11, 20).unwrap();
+    let snapshot = lake::risk_snapshot_key(day);
+    assert!(allows(
+        &risk,
+        "s3:GetObject",
+        &format!("{LAKE}/{snapshot}"),
+        None
+    ));
+    assert!(allows(&risk, "s3:ListBucket", LAKE, Some(&snapshot)));
 }
 
 #[test]

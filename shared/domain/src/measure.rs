@@ -39,6 +39,9 @@ pub enum MeasureError {
         /// Why.
         reason: String,
     },
+    /// A date outside the years a measure can be about.
+    #[error("date {0} hors limites : entre 2000 et 2100")]
+    DateOutOfRange(NaiveDate),
     /// End before start.
     #[error("la fin ({end}) précède le début ({start})")]
     EndBeforeStart {
@@ -71,6 +74,16 @@ pub fn parse_subject(text: &str) -> Result<String, MeasureError> {
     Cip13::parse(text)
         .map(|c| c.to_string())
         .map_err(|_| MeasureError::Subject(text.chars().take(80).collect()))
+}
+
+/// A measure's dates lie between 2000 and 2100: an impact reads the days around them.
+fn check_date(d: NaiveDate) -> Result<NaiveDate, MeasureError> {
+    use chrono::Datelike;
+    if (2000..=2100).contains(&d.year()) {
+        Ok(d)
+    } else {
+        Err(MeasureError::DateOutOfRange(d))
+    }
 }
 
 /// Checks a free text (a note, a name): at most `max` characters, no control character but
@@ -207,6 +220,9 @@ impl Measure {
         by: &str,
         recorded_at: DateTime<Utc>,
     ) -> Result<Self, MeasureError> {
+        for d in std::iter::once(start).chain(end) {
+            check_date(d)?;
+        }
         if let Some(end) = end.filter(|e| *e < start) {
             return Err(MeasureError::EndBeforeStart { start, end });
         }
@@ -240,6 +256,7 @@ impl Measure {
 
     /// The measure ended on `date` (a new version), refused before its start.
     pub fn ended(&self, date: NaiveDate) -> Result<Self, MeasureError> {
+        check_date(date)?;
         if date < self.start {
             return Err(MeasureError::EndBeforeStart {
                 start: self.start,
@@ -310,6 +327,18 @@ mod tests {
         assert_eq!((ended.version, ended.end), (2, Some(day("2026-11-30"))));
         assert!(ended.in_force(day("2026-11-30")) && !ended.in_force(day("2026-12-01")));
         assert!(m.ended(day("2026-11-19")).is_err());
+        assert!(m.ended(day("2999-01-01")).is_err());
+        let far = Measure::new(
+            "MES-2".into(),
+            "3000001",
+            MeasureKind::Autre,
+            day("1900-01-01"),
+            None,
+            "n",
+            "x",
+            Utc::now(),
+        );
+        assert!(matches!(far, Err(MeasureError::DateOutOfRange(_))));
     }
 
     #[test]

@@ -76,7 +76,7 @@ pub async fn relay_key<S: AlertOutbox + AlertStateStore, N: Notifier>(
 ) -> Result<Relayed, RelayError> {
     match state.alert(key).await.map_err(not_published(key))? {
         Some(alert) if alert.status == AlertStatus::Pending => {
-            let silences = silences(state, delivery, key).await?;
+            let silences = silences_for(state, &alert, delivery).await?;
             relay(state, notifier, alert, &silences, delivery).await
         }
         _ => Ok(Relayed::NotPending),
@@ -142,52 +142,38 @@ pub async fn publish_pending<S: AlertOutbox + AlertStateStore, N: Notifier>(
     Ok(summary)
 }
 
+/// How long a release pass holds its claim on a held SMS before another may take it over.
+const RELEASE_LEASE_MINUTES: i64 = 5;
+
 /// Sends the held SMS whose quiet hours are over (a schedule calls it on AWS: no Lambda
-/// sleeps through the night). An SMS whose subject was silenced meanwhile stays unsent,
-/// recorded as muted.
+/// sleeps through the night). Each is claimed first (conditional on the status read), so that
+/// two passes never both send it; a claim left by a pass that crashed is taken over when its
+/// lease runs out. An SMS whose subject was silenced meanwhile stays unsent, recorded as
+/// muted. A failure is counted and left for the next pass; the others go on.
 pub async fn release_held<S: AlertOutbox + AlertStateStore, N: Notifier>(
     state: &S,
     notifier: &N,
     delivery: &Delivery,
 ) -> Result<PublishSummary, RelayError> {
     let mut summary = PublishSummary::default();
-    let held = state
-        .alerts_with_status(AlertStatus::SmsHeld)
-        .await
-        .map_err(not_published("*"))?;
-    let due: Vec<AlertRecord> = held
-        .into_iter()
-        .filter(|a| a.sms_release_at.is_none_or(|t| t <= delivery.now))
-        .collect();
-    if due.is_empty() {
-        return Ok(summary);
+    let mut due = Vec::new();
+    for status in [AlertStatus::SmsHeld, AlertStatus::SmsReleasing] {
+        let listed = state
+            .alerts_with_status(status)
+            .await
+            .map_err(not_published("*"))?;
+        due.extend(
+            listed
+                .into_iter()
+                .filter(|a| a.sms_release_at.is_none_or(|t| t <= delivery.now)),
+        );
     }
-    let silences = silences(state, delivery, "*").await?;
-    for mut alert in due {
+    for alert in due {
         let key = alert.key.clone();
-        if let Some(reason) = silences.mutes(&alert.silence_scope, alert.escalates_to_rupture) {
-            alert.status = AlertStatus::Muted;
-            alert.muted = Some(format!("SMS retenu non envoyé : {reason}"));
-            write(state, &alert, AlertStatus::SmsHeld, "-").await?;
-            summary.muted += 1;
-            continue;
-        }
-        let Some(sms) = alert.notification.sms_only() else {
-            alert.status = AlertStatus::Sent;
-            write(state, &alert, AlertStatus::SmsHeld, "-").await?;
-            continue;
-        };
-        match notifier.publish(&sms).await {
-            Ok(id) => {
-                alert.status = AlertStatus::Sent;
-                alert.message_id = Some(format!(
-                    "{};sms:{id}",
-                    alert.message_id.as_deref().unwrap_or_default()
-                ));
-                write(state, &alert, AlertStatus::SmsHeld, &id).await?;
-                tracing::info!(key, message_id = id, "SMS retenu envoyé");
-                summary.sms_released += 1;
-            }
+        match release_one(state, notifier, alert, delivery).await {
+            Ok(Some(Relayed::Sent(_))) => summary.sms_released += 1,
+            Ok(Some(Relayed::Muted(_))) => summary.muted += 1,
+            Ok(_) => {}
             Err(e) => {
                 tracing::warn!(key, error = %e, "SMS retenu non envoyé : nouvel essai au prochain passage");
                 summary.failed += 1;
@@ -195,6 +181,99 @@ pub async fn release_held<S: AlertOutbox + AlertStateStore, N: Notifier>(
         }
     }
     Ok(summary)
+}
+
+/// Releases one held SMS: muted if a silence covers it now, else claimed, sent, marked sent.
+/// `None` when another pass has it.
+async fn release_one<S: AlertOutbox + AlertStateStore, N: Notifier>(
+    state: &S,
+    notifier: &N,
+    mut alert: AlertRecord,
+    delivery: &Delivery,
+) -> Result<Option<Relayed>, RelayError> {
+    let key = alert.key.clone();
+    let read = alert.status;
+    let silences = silences_for(state, &alert, delivery).await?;
+    if let Some(reason) = silences.mutes(&alert.silence_scope, alert.escalates_to_rupture) {
+        alert.status = AlertStatus::Muted;
+        alert.muted = Some(format!("SMS retenu non envoyé : {reason}"));
+        return Ok(changed(state, &alert, read, "-")
+            .await?
+            .then_some(Relayed::Muted(reason)));
+    }
+    let Some(sms) = alert.notification.sms_only() else {
+        alert.status = AlertStatus::Sent;
+        changed(state, &alert, read, "-").await?;
+        return Ok(None);
+    };
+    // The claim: a lease, conditional on the status read.
+    alert.status = AlertStatus::SmsReleasing;
+    alert.sms_release_at = Some(delivery.now + chrono::Duration::minutes(RELEASE_LEASE_MINUTES));
+    if !changed(state, &alert, read, "-").await? {
+        return Ok(None);
+    }
+    let id = notifier.publish(&sms).await.map_err(not_published(&key))?;
+    alert.status = AlertStatus::Sent;
+    alert.message_id = Some(format!(
+        "{};sms:{id}",
+        alert.message_id.as_deref().unwrap_or_default()
+    ));
+    if !changed(state, &alert, AlertStatus::SmsReleasing, &id).await? {
+        tracing::warn!(key, "SMS envoyé après la fin du bail de son passage");
+    }
+    tracing::info!(key, message_id = id, "SMS retenu envoyé");
+    Ok(Some(Relayed::Sent(id)))
+}
+
+/// Writes a record's new status if the stored one is still `from`; whether it was written.
+async fn changed<S: AlertOutbox>(
+    state: &S,
+    alert: &AlertRecord,
+    from: AlertStatus,
+    message_id: &str,
+) -> Result<bool, RelayError> {
+    state
+        .update_alert(alert, from)
+        .await
+        .map_err(|source| RelayError::NotMarked {
+            key: alert.key.clone(),
+            message_id: message_id.to_owned(),
+            source,
+        })
+}
+
+/// Subjects read one by one at most for one record; beyond, every state is read at once.
+const SUBJECTS_READ_ONE_BY_ONE: usize = 32;
+
+/// The silences that may cover `alert`: only the states of the subjects of its scope.
+async fn silences_for<S: AlertStateStore>(
+    state: &S,
+    alert: &AlertRecord,
+    delivery: &Delivery,
+) -> Result<Silences, RelayError> {
+    let mut subjects: Vec<&String> = alert.silence_scope.iter().flatten().collect();
+    subjects.sort();
+    subjects.dedup();
+    if subjects.is_empty() {
+        return Ok(Silences::default());
+    }
+    if subjects.len() > SUBJECTS_READ_ONE_BY_ONE {
+        return silences(state, delivery, &alert.key).await;
+    }
+    let mut states = Vec::with_capacity(subjects.len());
+    for subject in subjects {
+        if let Some(s) = state
+            .alert_state(subject)
+            .await
+            .map_err(not_published(&alert.key))?
+        {
+            states.push(s);
+        }
+    }
+    Ok(Silences::on(
+        &states,
+        crate::calendar::paris_date(delivery.now),
+    ))
 }
 
 async fn relay<S: AlertOutbox, N: Notifier>(

@@ -547,6 +547,20 @@ impl AlertStateStore for LocalState {
         versioned(&self.conn(), "alert_states", "subject")
     }
 
+    async fn alert_state(&self, subject: &str) -> Result<Option<AlertState>, StoreError> {
+        let json: Option<String> = self
+            .conn()
+            .query_row(
+                "SELECT record FROM alert_states WHERE subject = ?1",
+                [subject],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(db)?;
+        json.map(|j| serde_json::from_str(&j).map_err(corrupt))
+            .transpose()
+    }
+
     async fn put_alert_state(
         &self,
         state: &AlertState,

@@ -1,7 +1,7 @@
 //! A subject's figures day by day, read back from the daily risk snapshots
 //! (`risk/as_of=<date>/risk.parquet`): a reference's own, or a group's summed over its members.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::io::Cursor;
 
 use chrono::NaiveDate;
@@ -50,48 +50,70 @@ pub struct DayFigures {
 pub type SubjectHistory = HashMap<String, Vec<DayFigures>>;
 
 /// The snapshots of `days` (at most [`MAX_HISTORY_DAYS`], the latest kept) for the references
-/// `cips`; a day without a snapshot is skipped.
+/// `cips`; a day without a snapshot is skipped. Snapshots are read a few at a time and each is
+/// reduced to those references before the next ones are fetched: memory follows the days and
+/// references asked for, not the snapshots' size.
 pub async fn read_history<O: ObjectStore>(
     objects: &O,
     lake_bucket: &str,
     cips: &HashSet<String>,
-    from: NaiveDate,
-    to: NaiveDate,
+    days: &BTreeSet<NaiveDate>,
 ) -> Result<SubjectHistory, HistoryError> {
-    if cips.is_empty() || to < from {
-        return Ok(SubjectHistory::new());
+    let mut out = SubjectHistory::new();
+    if cips.is_empty() {
+        return Ok(out);
     }
-    let mut days: Vec<NaiveDate> = from.iter_days().take_while(|d| *d <= to).collect();
-    if days.len() > MAX_HISTORY_DAYS {
-        days.drain(..days.len() - MAX_HISTORY_DAYS);
-    }
-    let mut reads = Vec::with_capacity(days.len());
-    for day in &days {
-        reads.push(async move {
-            let object = objects
-                .get(lake_bucket, &lake::risk_snapshot_key(*day))
-                .await?;
-            Ok::<_, StoreError>(object.map(|o| o.bytes))
-        });
-    }
-    let blobs: Vec<Option<Vec<u8>>> = stream::iter(reads)
-        .buffered(READ_CONCURRENCY)
-        .try_collect()
-        .await?;
-    let cips = cips.clone();
-    tokio::task::spawn_blocking(move || {
-        let mut out = SubjectHistory::new();
-        for bytes in blobs.into_iter().flatten() {
-            read_snapshot(bytes, &cips, &mut out)?;
+    let days: Vec<NaiveDate> = days.iter().rev().take(MAX_HISTORY_DAYS).copied().collect();
+    let cips = std::sync::Arc::new(cips.clone());
+    for chunk in days.chunks(READ_CONCURRENCY) {
+        let mut reads = Vec::with_capacity(chunk.len());
+        for day in chunk {
+            reads.push(async move {
+                let object = objects
+                    .get(lake_bucket, &lake::risk_snapshot_key(*day))
+                    .await?;
+                Ok::<_, StoreError>(object.map(|o| o.bytes))
+            });
         }
-        for points in out.values_mut() {
-            points.sort_by_key(|p| p.date);
-            points.dedup_by_key(|p| p.date);
+        let blobs: Vec<Option<Vec<u8>>> = stream::iter(reads)
+            .buffered(READ_CONCURRENCY)
+            .try_collect()
+            .await?;
+        let cips = cips.clone();
+        let part = tokio::task::spawn_blocking(move || {
+            let mut part = SubjectHistory::new();
+            for bytes in blobs.into_iter().flatten() {
+                read_snapshot(bytes, &cips, &mut part)?;
+            }
+            Ok::<_, HistoryError>(part)
+        })
+        .await
+        .unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()))?;
+        for (cip, points) in part {
+            out.entry(cip).or_default().extend(points);
         }
-        Ok(out)
-    })
-    .await
-    .unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()))
+    }
+    for points in out.values_mut() {
+        points.sort_by_key(|p| p.date);
+        points.dedup_by_key(|p| p.date);
+    }
+    Ok(out)
+}
+
+/// The days an impact reads for `measures` up to `as_of`: each one's window before its start
+/// and its window since (see [`super::impact`]).
+pub fn impact_days(
+    measures: &[medistock_domain::measure::Measure],
+    as_of: NaiveDate,
+) -> BTreeSet<NaiveDate> {
+    let mut days = BTreeSet::new();
+    for m in measures {
+        let (before, since) = super::impact::windows(m, as_of);
+        for (from, to) in [before, since] {
+            days.extend(from.iter_days().take_while(|d| *d <= to));
+        }
+    }
+    days
 }
 
 fn read_snapshot(

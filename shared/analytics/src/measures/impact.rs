@@ -94,8 +94,12 @@ fn window(days: &[DayFigures], from: NaiveDate, to: NaiveDate) -> Window {
     }
 }
 
-/// The impact of `measure` on its subject's `days` (oldest first), up to `as_of`.
-pub fn impact(measure: &Measure, days: &[DayFigures], as_of: NaiveDate) -> Impact {
+/// A measure's two windows up to `as_of`: the days before its start, and the days since (to
+/// its end or `as_of`, the latest [`MAX_SINCE_DAYS`] of them).
+pub fn windows(
+    measure: &Measure,
+    as_of: NaiveDate,
+) -> ((NaiveDate, NaiveDate), (NaiveDate, NaiveDate)) {
     let before_from = measure
         .start
         .checked_sub_days(Days::new(BEFORE_DAYS))
@@ -107,6 +111,12 @@ pub fn impact(measure: &Measure, days: &[DayFigures], as_of: NaiveDate) -> Impac
             .checked_sub_days(Days::new(MAX_SINCE_DAYS - 1))
             .unwrap_or(measure.start),
     );
+    ((before_from, before_to), (since_from, since_to))
+}
+
+/// The impact of `measure` on its subject's `days` (oldest first), up to `as_of`.
+pub fn impact(measure: &Measure, days: &[DayFigures], as_of: NaiveDate) -> Impact {
+    let ((before_from, before_to), (since_from, since_to)) = windows(measure, as_of);
     let before = window(days, before_from, before_to);
     let since = window(days, since_from, since_to);
     let demand_change_pct = match (before.demand, since.demand) {

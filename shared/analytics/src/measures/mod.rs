@@ -6,5 +6,5 @@
 pub mod history;
 pub mod impact;
 
-pub use history::{DayFigures, SubjectHistory, read_history};
-pub use impact::{BEFORE_DAYS, Impact, MAX_SINCE_DAYS, Window, impact, impact_line};
+pub use history::{DayFigures, SubjectHistory, impact_days, read_history};
+pub use impact::{BEFORE_DAYS, Impact, MAX_SINCE_DAYS, Window, impact, impact_line, windows};

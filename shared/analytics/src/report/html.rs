@@ -219,7 +219,7 @@ fn measures_and_alerts(h: &mut String, s: &Synthesis) {
             .count();
         let _ = write!(
             h,
-            r#"<h2>Alertes en cours ({})</h2><p class="legend">{} en silence · {} CRITIQUE ou RUPTURE sans prise en compte (rappelées tous les 7 jours dans le point quotidien) · medistock alerts ack / silence</p><table><thead><tr><th>Sujet</th><th>Nom</th><th>Niveau</th><th>En tension depuis</th><th>Pris en compte par</th><th>Silence</th></tr></thead><tbody>"#,
+            r#"<h2>Alertes en cours ({})</h2><p class="legend">{} en silence · {} CRITIQUE ou RUPTURE sans prise en compte (rappelées dans le point quotidien) · medistock alerts ack / silence</p><table><thead><tr><th>Sujet</th><th>Nom</th><th>Niveau</th><th>En tension depuis</th><th>Pris en compte par</th><th>Silence</th></tr></thead><tbody>"#,
             s.alerts.len(),
             silenced,
             unacknowledged

@@ -4,7 +4,7 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::io::Cursor;
 
-use chrono::{Days, NaiveDate, NaiveTime};
+use chrono::{NaiveDate, NaiveTime};
 use polars::prelude::*;
 
 use super::synthesis::{ReportInput, SnapshotPoint, Synthesis, SynthesisError, WEEKS_SHOWN};
@@ -81,20 +81,13 @@ pub async fn load_input<
         .iter()
         .flat_map(|m| crate::risk::subject_members(&m.subject, config))
         .collect();
-    let history_from = measures
-        .iter()
-        .map(|m| m.start)
-        .min()
-        .unwrap_or(week.start())
-        .checked_sub_days(Days::new(crate::measures::BEFORE_DAYS))
-        .unwrap_or(week.start());
-    let measure_history =
-        crate::measures::read_history(objects, lake, &cips, history_from, week.end())
-            .await
-            .map_err(|e| match e {
-                crate::measures::history::HistoryError::Store(s) => ReportError::Store(s),
-                crate::measures::history::HistoryError::Polars(p) => ReportError::Polars(p),
-            })?;
+    let days = crate::measures::impact_days(&measures, week.end());
+    let measure_history = crate::measures::read_history(objects, lake, &cips, &days)
+        .await
+        .map_err(|e| match e {
+            crate::measures::history::HistoryError::Store(s) => ReportError::Store(s),
+            crate::measures::history::HistoryError::Polars(p) => ReportError::Polars(p),
+        })?;
     Ok(ReportInput {
         risk: state.risk_items().await?,
         snapshots,

@@ -69,10 +69,12 @@ pub fn recall_due(
     if level < Level::Critique || state.is_some_and(|s| s.acknowledged(level, open_since)) {
         return false;
     }
-    let last = held
-        .and_then(|h| h.recalled_on)
-        .filter(|d| *d >= opened)
-        .unwrap_or(opened);
+    let recalled = held.and_then(|h| h.recalled_on).filter(|d| *d >= opened);
+    // A rerun of the day recalls what the day's first run recalled.
+    if recalled == Some(as_of) {
+        return true;
+    }
+    let last = recalled.unwrap_or(opened);
     (as_of - last).num_days() >= i64::from(policy.recall_days)
 }
 
@@ -128,6 +130,12 @@ pub fn silence_end(
     ))
 }
 
+/// The key of a reminder in the inbox bucket: `receipts/<id>/rappel-<lapse>.txt`, readable
+/// through SFTP beside the declarant's receipts.
+pub fn reminder_key(declarant: &str, lapse: &str) -> String {
+    format!("receipts/{declarant}/rappel-{lapse}.txt")
+}
+
 /// A declarant silent past its cadence.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SilentDeclarant {
@@ -139,7 +147,8 @@ pub struct SilentDeclarant {
     pub kind: DeclarantType,
     /// Cadence expected.
     pub cadence: Cadence,
-    /// Day of its latest file within the horizon, if any.
+    /// Day of its latest file (or, beyond the ledger's horizon, of its latest position), if
+    /// any.
     pub last_file: Option<NaiveDate>,
     /// References it holds a position on: the picture it leaves incomplete.
     pub references: Vec<String>,
@@ -148,23 +157,36 @@ pub struct SilentDeclarant {
 }
 
 impl SilentDeclarant {
+    /// Where its reminder goes in the inbox bucket: its receipts folder, named by the lapse.
+    pub fn reminder_key(&self) -> String {
+        reminder_key(&self.id, &self.lapse())
+    }
+
     /// The lapse, named by the latest file: one reminder per lapse.
     pub fn lapse(&self) -> String {
         self.last_file
-            .map_or_else(|| "aucun-fichier-recent".to_owned(), |d| d.to_string())
+            .map_or_else(|| "premiere-declaration".to_owned(), |d| d.to_string())
     }
 }
 
 /// The enabled declarants whose latest file (within the ledger `files` of the horizon) is
 /// older than their cadence and its grace allow on `as_of`.
+///
+/// A declarant's latest activity is its latest file within the ledger's horizon, or beyond it
+/// the date of its latest position. One never heard of is reminded once that its first
+/// declaration is expected.
 pub fn silent_declarants(
     accounts: &[Account],
     files: &[LedgerEntry],
     positions_by_declarant: &HashMap<String, Vec<String>>,
+    latest_position: &HashMap<String, NaiveDate>,
     levels: &HashMap<String, Level>,
     as_of: NaiveDate,
 ) -> Vec<SilentDeclarant> {
-    let mut last: HashMap<&str, NaiveDate> = HashMap::new();
+    let mut last: HashMap<&str, NaiveDate> = latest_position
+        .iter()
+        .map(|(id, d)| (id.as_str(), *d))
+        .collect();
     for f in files {
         let day = medistock_domain::paris_date(f.received_at);
         let entry = last.entry(f.declarant.as_str()).or_insert(day);
@@ -214,7 +236,7 @@ pub fn reminder_text(d: &SilentDeclarant, as_of: NaiveDate) -> String {
     let _ = writeln!(text, "Bonjour,");
     let _ = writeln!(text);
     let since = d.last_file.map_or_else(
-        || format!("depuis plus de {SILENCE_HORIZON_DAYS} jours"),
+        || "depuis l'ouverture de votre compte".to_owned(),
         |l| format!("depuis le {}", date(l)),
     );
     let cadence = match d.cadence {
@@ -249,8 +271,7 @@ pub fn reminder_text(d: &SilentDeclarant, as_of: NaiveDate) -> String {
     text
 }
 
-/// The digest's sections for recalls and silent declarants, and what they carry (for the
-/// digest's key).
+/// The day's point: its sections for recalls and silent declarants, and what they carry.
 pub fn digest_sections(recalls: &[Recall], silent: &[SilentDeclarant]) -> (String, Vec<String>) {
     let mut body = String::new();
     let mut carried = Vec::new();
@@ -285,8 +306,8 @@ pub fn digest_sections(recalls: &[Recall], silent: &[SilentDeclarant]) -> (Strin
         );
         for d in silent.iter().take(MAX_SILENT_LISTED) {
             let last = d.last_file.map_or_else(
-                || format!("aucun fichier depuis {SILENCE_HORIZON_DAYS} jours"),
-                |l| format!("dernier fichier le {}", date(l)),
+                || "aucune déclaration reçue".to_owned(),
+                |l| format!("dernière déclaration le {}", date(l)),
             );
             let named: Vec<&str> = d
                 .references_in_tension
@@ -511,7 +532,14 @@ mod tests {
             vec!["3400930000014".to_owned(), "3400930000021".to_owned()],
         )]);
         let levels = HashMap::from([("3400930000021".to_owned(), Level::Critique)]);
-        let silent = silent_declarants(&accounts, &files, &positions, &levels, day("2026-11-26"));
+        let silent = silent_declarants(
+            &accounts,
+            &files,
+            &positions,
+            &HashMap::new(),
+            &levels,
+            day("2026-11-26"),
+        );
         let ids: Vec<&str> = silent.iter().map(|d| d.id.as_str()).collect();
         assert_eq!(ids, ["gr-a", "lab-b"]);
         assert_eq!(silent[0].references_in_tension, ["3400930000021"]);
@@ -523,13 +551,25 @@ mod tests {
                 &accounts[..1],
                 &friday,
                 &positions,
+                &HashMap::new(),
                 &levels,
                 day("2026-11-30")
             )
             .is_empty()
         );
+        // Beyond the ledger's horizon, the latest position dates the lapse.
+        let old = HashMap::from([("lab-b".to_owned(), day("2026-09-01"))]);
+        let beyond = silent_declarants(
+            &accounts[3..4],
+            &[],
+            &positions,
+            &old,
+            &levels,
+            day("2026-11-26"),
+        );
+        assert_eq!(beyond[0].lapse(), "2026-09-01");
         let (body, carried) = digest_sections(&[], &silent);
-        assert!(body.contains("gr-a (GR-A, grossiste, cadence quotidienne) : dernier fichier le 23/11/2026 ; tableau incomplet pour 2 référence(s), dont 1 en TENSION ou pire : 3400930000021"), "{body}");
+        assert!(body.contains("gr-a (GR-A, grossiste, cadence quotidienne) : dernière déclaration le 23/11/2026 ; tableau incomplet pour 2 référence(s), dont 1 en TENSION ou pire : 3400930000021"), "{body}");
         assert_eq!(carried.len(), 2);
         let reminder = reminder_text(&silent[0], day("2026-11-26"));
         assert!(reminder.contains("depuis le 23/11/2026"), "{reminder}");

@@ -18,6 +18,7 @@ use super::alert::{
 use super::assess::Assessment;
 use super::config::RiskConfig;
 use super::group::GroupAssessment;
+use medistock_domain::Cip13;
 use medistock_domain::Level;
 use medistock_domain::store::{AlertRecord, Notification, RiskItem};
 
@@ -194,11 +195,26 @@ pub fn outbox_records(
                     &refs,
                 );
                 r.escalates_to_rupture |= group_to_rupture;
+                // A group of an MITM reaching RUPTURE is urgent too.
+                r.urgent |= group_to_rupture
+                    && current.is_some_and(|g| {
+                        g.members
+                            .iter()
+                            .any(|m| Cip13::parse(m).is_ok_and(|c| config.settings(&c).mitm))
+                    });
                 out.push(r);
             }
         }
     }
-    if let Some((key, notification)) = daily_digest(changes, config, topics, as_of, extras) {
+    if let Some((key, notification)) = vigilance_digest(changes, config, topics, as_of) {
+        out.push(AlertRecord::pending(
+            key,
+            String::new(),
+            notification.bounded(),
+            now,
+        ));
+    }
+    if let Some((key, notification)) = daily_point(topics, as_of, extras) {
         out.push(AlertRecord::pending(
             key,
             String::new(),
@@ -398,14 +414,44 @@ fn group_notification(
     }
 }
 
-/// One daily message: the references and groups that entered VIGILANCE in this run, the
-/// subjects recalled, the declarants silent past their cadence.
-fn daily_digest(
+/// The day's point, one per day (`POINT#<as_of>`, created once: a rerun of the day sends no
+/// second one): the subjects recalled and the declarants silent past their cadence.
+fn daily_point(
+    topics: &AlertTopics,
+    as_of: NaiveDate,
+    extras: &OutboxExtras,
+) -> Option<(String, Notification)> {
+    if extras.recalls.is_empty() && extras.silent.is_empty() {
+        return None;
+    }
+    let (body, _) = super::lifecycle::digest_sections(&extras.recalls, &extras.silent);
+    let day = medistock_domain::french::date(as_of);
+    Some((
+        format!("POINT#{as_of}"),
+        Notification {
+            topic: topics.info.clone(),
+            subject: format!(
+                "[Medistock] Point du {day} : {} rappel(s), {} déclarant(s) silencieux",
+                extras.recalls.len(),
+                extras.silent.len()
+            ),
+            body: format!("Point du {day}\n{body}"),
+            sms: None,
+            email: true,
+            attributes: BTreeMap::from([
+                ("severity".to_owned(), "info".to_owned()),
+                ("level".to_owned(), "POINT".to_owned()),
+            ]),
+        },
+    ))
+}
+
+/// One message listing the references and groups that entered VIGILANCE in this run.
+fn vigilance_digest(
     changes: &RunChanges<'_>,
     config: &RiskConfig,
     topics: &AlertTopics,
     as_of: NaiveDate,
-    extras: &OutboxExtras,
 ) -> Option<(String, Notification)> {
     let entering = |from: Level, to: Level| to == Level::Vigilance && from < Level::Vigilance;
     let refs: Vec<&Assessment> = changes
@@ -420,14 +466,11 @@ fn daily_digest(
         .filter(|(g, from)| entering(*from, g.level))
         .map(|(g, _)| *g)
         .collect();
-    if refs.is_empty() && groups.is_empty() && extras.recalls.is_empty() && extras.silent.is_empty()
-    {
+    if refs.is_empty() && groups.is_empty() {
         return None;
     }
     let mut carried: Vec<String> = refs.iter().map(|a| a.cip13.to_string()).collect();
     carried.extend(groups.iter().map(|g| format!("groupe:{}", g.group)));
-    let (sections, more) = super::lifecycle::digest_sections(&extras.recalls, &extras.silent);
-    carried.extend(more);
     let mut body = format!(
         "Entrées en VIGILANCE au {} (rupture prévue dans moins de {} jours, ou exploitant sous son stock de sécurité) :\n",
         medistock_domain::french::date(as_of),
@@ -472,18 +515,9 @@ fn daily_digest(
             coverage_text(g.coverage_days)
         );
     }
-    body.push_str(&sections);
     let count = refs.len() + groups.len();
     let day = medistock_domain::french::date(as_of);
-    let subject = if extras.recalls.is_empty() && extras.silent.is_empty() {
-        format!("[Medistock] Vigilance du {day} : {count} entrée(s)")
-    } else {
-        format!(
-            "[Medistock] Point du {day} : {count} entrée(s) en VIGILANCE, {} rappel(s), {} déclarant(s) silencieux",
-            extras.recalls.len(),
-            extras.silent.len()
-        )
-    };
+    let subject = format!("[Medistock] Vigilance du {day} : {count} entrée(s)");
     Some((
         format!("VIGILANCE#{as_of}#{}", digest_of(&carried)),
         Notification {

@@ -157,12 +157,18 @@ pub async fn run_risk<
     let positions = state.all_positions().await?;
     let full = *scope == Scope::All;
     let mut positions_by_declarant: HashMap<String, Vec<String>> = HashMap::new();
+    // Each declarant's latest declared date, beyond the ledger's horizon.
+    let mut latest_position: HashMap<String, NaiveDate> = HashMap::new();
     if full {
         for p in &positions {
             positions_by_declarant
                 .entry(p.declarant.to_string())
                 .or_default()
                 .push(p.cip13.to_string());
+            let latest = latest_position
+                .entry(p.declarant.to_string())
+                .or_insert(p.as_of);
+            *latest = (*latest).max(p.as_of);
         }
     }
     let alert_states: HashMap<String, AlertState> = state
@@ -312,7 +318,17 @@ pub async fn run_risk<
         let held = previous.get(subject);
         let opened = lifecycle::open_since(held, *level, as_of);
         let states = alert_states.get(subject);
-        let due = lifecycle::recall_due(held, *level, opened, states, &run.policy, as_of);
+        // A silence covers the subject or, for a reference, its group: no recall while it runs.
+        let group_state = Cip13::parse(subject)
+            .ok()
+            .and_then(|c| run.config.settings(&c).group)
+            .and_then(|g| alert_states.get(&RiskItem::group_subject(&g)));
+        let silenced = states
+            .into_iter()
+            .chain(group_state)
+            .any(|s| s.silence_on(as_of).is_some());
+        let due =
+            !silenced && lifecycle::recall_due(held, *level, opened, states, &run.policy, as_of);
         let recalled_on = if due {
             extras.recalls.push(Recall {
                 subject: subject.clone(),
@@ -334,9 +350,17 @@ pub async fn run_risk<
     }
     summary.recalls = extras.recalls.iter().map(|r| r.subject.clone()).collect();
     if !measures.is_empty() {
-        let lines = measure_lines(objects, run, &measures, &assessments, as_of).await?;
-        summary.measures_in_force = lines.values().map(Vec::len).sum();
-        extras.measures = lines;
+        // Best effort: the figures of a measure never stop the alerts.
+        match measure_lines(objects, run, &measures, &assessments, as_of).await {
+            Ok(lines) => {
+                summary.measures_in_force = lines.values().map(Vec::len).sum();
+                extras.measures = lines;
+            }
+            Err(e) => tracing::error!(
+                error = %e,
+                "effet des mesures non calculé : les messages partent sans « mesures en cours »"
+            ),
+        }
     }
     if full {
         let accounts = state.accounts().await?;
@@ -358,6 +382,7 @@ pub async fn run_risk<
             &accounts,
             &files,
             &positions_by_declarant,
+            &latest_position,
             &levels,
             as_of,
         );
@@ -401,10 +426,6 @@ pub async fn run_risk<
             .await?;
         summary.alerts_created = created.into_iter().filter(|c| *c).count();
 
-        if let Some(inbox) = run.inbox_bucket {
-            summary.reminders_written =
-                write_reminders(objects, inbox, &extras.silent, as_of).await?;
-        }
         let episode = |subject: &str| episodes.get(subject).copied().unwrap_or_default();
         let mut items = Vec::with_capacity(assessments.len() + groups.len());
         for a in &assessments {
@@ -430,6 +451,16 @@ pub async fn run_risk<
             .buffer_unordered(WRITE_CONCURRENCY)
             .try_collect()
             .await?;
+        // Reminders last, best effort: the levels and the alerts never wait on them (a failed
+        // one is written by the next run: its key names the lapse).
+        if let Some(inbox) = run.inbox_bucket {
+            match write_reminders(objects, inbox, &extras.silent, as_of).await {
+                Ok(n) => summary.reminders_written = n,
+                Err(e) => {
+                    tracing::error!(error = %e, "rappels aux déclarants silencieux non déposés")
+                }
+            }
+        }
     }
     if !dry_run && !assessments.is_empty() {
         let key = lake::risk_snapshot_key(as_of);
@@ -487,7 +518,7 @@ async fn write_reminders<O: ObjectStore>(
 ) -> Result<usize, RiskError> {
     let mut written = 0;
     for d in silent {
-        let key = format!("receipts/{}/rappel-{}.txt", d.id, d.lapse());
+        let key = d.reminder_key();
         if objects.head(inbox, &key, None).await?.is_some() {
             continue;
         }
@@ -521,25 +552,15 @@ async fn measure_lines<O: ObjectStore>(
 ) -> Result<HashMap<String, Vec<String>>, RiskError> {
     let members = |subject: &str| subject_members(subject, run.config);
     let cips: HashSet<String> = measures.iter().flat_map(|m| members(&m.subject)).collect();
-    let from = measures
-        .iter()
-        .map(|m| m.start)
-        .min()
-        .unwrap_or(as_of)
-        .checked_sub_days(Days::new(crate::measures::BEFORE_DAYS))
-        .unwrap_or(as_of);
-    let mut history = crate::measures::read_history(
-        objects,
-        run.lake_bucket,
-        &cips,
-        from,
-        as_of.pred_opt().unwrap_or(as_of),
-    )
-    .await
-    .map_err(|e| match e {
-        crate::measures::history::HistoryError::Store(s) => RiskError::Store(s),
-        crate::measures::history::HistoryError::Polars(p) => RiskError::Polars(p),
-    })?;
+    let mut days = crate::measures::impact_days(measures, as_of);
+    // Today's figures come from this run, not from a snapshot.
+    days.remove(&as_of);
+    let mut history = crate::measures::read_history(objects, run.lake_bucket, &cips, &days)
+        .await
+        .map_err(|e| match e {
+            crate::measures::history::HistoryError::Store(s) => RiskError::Store(s),
+            crate::measures::history::HistoryError::Polars(p) => RiskError::Polars(p),
+        })?;
     // Today's figures come from this run.
     for a in assessments
         .iter()

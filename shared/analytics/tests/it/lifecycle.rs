@@ -135,13 +135,13 @@ async fn lifecycle_over_days(
     assert_eq!(first.reminders_written, 1);
     assert_eq!(first.measures_in_force, 1);
     let reminder = objects
-        .get(inbox, "receipts/gr-c/rappel-aucun-fichier-recent.txt")
+        .get(inbox, "receipts/gr-c/rappel-premiere-declaration.txt")
         .await
         .unwrap()
         .expect("the reminder is in gr-c's receipts folder");
     let text = String::from_utf8(reminder.bytes).unwrap();
     assert!(
-        text.contains("Grossiste C (gr-c) depuis plus de 35 jours"),
+        text.contains("Grossiste C (gr-c) depuis l'ouverture de votre compte"),
         "{text}"
     );
     assert!(text.contains("chaque jour ouvré"), "{text}");
@@ -163,8 +163,8 @@ async fn lifecycle_over_days(
     );
     let digest = records
         .iter()
-        .find(|r| r.key.starts_with("VIGILANCE#"))
-        .expect("a digest");
+        .find(|r| r.key == "POINT#2026-11-20")
+        .expect("the day's point");
     assert!(
         digest.notification.body.contains("Déclarants silencieux")
             && digest
@@ -186,10 +186,7 @@ async fn lifecycle_over_days(
         (Some(day(20)), Some(day(27)))
     );
     let digest = records_of(state, 27).await;
-    let digest = digest
-        .iter()
-        .find(|r| r.key.starts_with("VIGILANCE#"))
-        .unwrap();
+    let digest = digest.iter().find(|r| r.key == "POINT#2026-11-27").unwrap();
     assert!(
         digest.notification.body.contains(&format!(
             "  - {X30} ANASTROZOLE 1 mg x30 : CRITIQUE depuis le 20/11/2026"
@@ -231,6 +228,11 @@ async fn lifecycle_over_days(
         end.notification.subject,
         "[Medistock] Fin du silence — ANASTROZOLE 1 mg x30 toujours CRITIQUE"
     );
+    // A rerun of the day sends no second point, and recalls the same subjects.
+    let created = state.pending_alerts().await.unwrap().len();
+    let rerun = run_day(objects, state, inbox, lake, 29).await;
+    assert_eq!(rerun.alerts_created, 0, "{rerun:?}");
+    assert_eq!(state.pending_alerts().await.unwrap().len(), created);
     // Said once.
     let again = run_day(objects, state, inbox, lake, 30).await;
     assert!(again.recalls.is_empty());

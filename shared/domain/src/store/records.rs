@@ -123,6 +123,9 @@ pub enum AlertStatus {
     Sent,
     /// Published by email; its SMS waits for the end of the quiet hours (`sms_release_at`).
     SmsHeld,
+    /// Its held SMS claimed by a release pass until `sms_release_at` (a lease): another pass
+    /// leaves it alone, and takes it over only once the lease has run out.
+    SmsReleasing,
     /// Not published: a silence covers it (`muted`, why). Kept, never lost.
     Muted,
 }
@@ -134,6 +137,7 @@ impl AlertStatus {
             AlertStatus::Pending => "pending",
             AlertStatus::Sent => "sent",
             AlertStatus::SmsHeld => "sms_held",
+            AlertStatus::SmsReleasing => "sms_releasing",
             AlertStatus::Muted => "muted",
         }
     }
@@ -144,6 +148,7 @@ impl AlertStatus {
             AlertStatus::Pending,
             AlertStatus::Sent,
             AlertStatus::SmsHeld,
+            AlertStatus::SmsReleasing,
             AlertStatus::Muted,
         ]
         .into_iter()
