@@ -596,6 +596,51 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_held_sms_claimed_by_another_pass_is_left_alone_until_its_lease_runs_out() {
+        let outbox = Outbox::default();
+        let mut claimed = critical("c", false);
+        claimed.status = AlertStatus::SmsReleasing;
+        claimed.message_id = Some("m-0".into());
+        claimed.sms_release_at = Some("2026-11-24T07:05:00Z".parse().unwrap());
+        outbox.put_alert_once(&claimed).await.unwrap();
+        let notifier = Counting::default();
+        let during = release_held(&outbox, &notifier, &at("2026-11-24T07:01:00Z"))
+            .await
+            .unwrap();
+        assert_eq!(during.sms_released, 0, "another pass holds it");
+        assert!(notifier.sent.lock().unwrap().is_empty());
+        // That pass crashed: after its lease, the SMS goes out, once.
+        let after = release_held(&outbox, &notifier, &at("2026-11-24T07:06:00Z"))
+            .await
+            .unwrap();
+        assert_eq!(after.sms_released, 1);
+        let again = release_held(&outbox, &notifier, &at("2026-11-24T07:30:00Z"))
+            .await
+            .unwrap();
+        assert_eq!(again.sms_released, 0);
+        assert_eq!(notifier.sent.lock().unwrap().len(), 1);
+        assert_eq!(
+            outbox.alert("c").await.unwrap().unwrap().status,
+            AlertStatus::Sent
+        );
+        // A failed write of one record is counted; the pass goes on with the others.
+        for key in ["d", "e"] {
+            let mut held = critical(key, false);
+            held.status = AlertStatus::SmsHeld;
+            outbox.put_alert_once(&held).await.unwrap();
+        }
+        outbox.mark_failures.store(1, Ordering::SeqCst);
+        let partial = release_held(&outbox, &notifier, &at("2026-11-24T08:00:00Z"))
+            .await
+            .unwrap();
+        assert_eq!(
+            (partial.sms_released, partial.failed),
+            (1, 1),
+            "{partial:?}"
+        );
+    }
+
+    #[tokio::test]
     async fn a_silenced_subject_is_muted_with_why_and_an_escalation_to_rupture_is_not() {
         let outbox = Outbox::default();
         outbox.states.lock().unwrap().push(
