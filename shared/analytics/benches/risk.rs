@@ -126,6 +126,7 @@ fn main() {
                 held_stock: 0,
                 daily_outflow: Some(outflow),
                 supply_quantity: None,
+                supply_date: None,
                 sites,
             };
             let wave = |i: usize| 1.0 + 0.1 * ((day + i as u64) % 7) as f64 / 7.0;

@@ -33,6 +33,10 @@ pub struct DailyRow {
     pub daily_outflow: Option<f64>,
     /// Announced supply quantities over the sites; `None` when none is announced.
     pub supply_quantity: Option<i64>,
+    /// The earliest announced supply date over the sites (`None`: none, or history written
+    /// before it was kept): a date that moves later from one declaration to the next, past
+    /// the day it was due, is a supply that slips.
+    pub supply_date: Option<NaiveDate>,
     /// Sites (lines) summed.
     pub sites: u32,
 }
@@ -51,6 +55,10 @@ pub fn daily_rows(lines: &DataFrame) -> PolarsResult<Vec<DailyRow>> {
     let stocks = optional_i64("stock")?;
     let held = optional_i64("stock_bloque")?;
     let supplies = optional_i64("appro_quantite")?;
+    let supply_dates = match lines.column("appro_date") {
+        Ok(column) => Some(column.date()?.physical()),
+        Err(_) => None,
+    };
     // polars' hasher: the std one (SipHash) showed in profiles of national replays.
     let mut rows: HashMap<(&str, i32), DailyRow, PlRandomState> = HashMap::default();
     for i in 0..lines.height() {
@@ -70,6 +78,7 @@ pub fn daily_rows(lines: &DataFrame) -> PolarsResult<Vec<DailyRow>> {
                     held_stock: 0,
                     daily_outflow: None,
                     supply_quantity: None,
+                    supply_date: None,
                     sites: 0,
                 })
             }
@@ -83,6 +92,12 @@ pub fn daily_rows(lines: &DataFrame) -> PolarsResult<Vec<DailyRow>> {
         if let Some(quantity) = value(supplies) {
             entry.supply_quantity =
                 Some(entry.supply_quantity.unwrap_or(0).saturating_add(quantity));
+            if let Some(date) = supply_dates
+                .and_then(|c| c.get(i))
+                .and_then(date_from_epoch_days)
+            {
+                entry.supply_date = Some(entry.supply_date.map_or(date, |d| d.min(date)));
+            }
         }
         entry.sites = entry.sites.saturating_add(1);
     }
@@ -128,6 +143,12 @@ pub fn daily_parquet(
                 rows.iter().map(|r| r.supply_quantity),
             )
             .into_column(),
+            Int32Chunked::from_iter_options(
+                "appro_date".into(),
+                rows.iter().map(|r| r.supply_date.map(epoch_days)),
+            )
+            .into_date()
+            .into_column(),
             Int32Chunked::from_iter_values(
                 "sites".into(),
                 rows.iter()
@@ -153,18 +174,26 @@ pub fn daily_parquet(
 /// A daily object read back: its rows and the file's reception time (milliseconds since the
 /// epoch; `None` for an empty file).
 pub fn read_daily_parquet(bytes: Vec<u8>) -> PolarsResult<(Vec<DailyRow>, Option<i64>)> {
-    let frame = ParquetReader::new(Cursor::new(bytes))
-        .with_columns(Some(vec![
-            "cip13".into(),
-            "date_stock".into(),
-            "stock".into(),
-            "stock_bloque".into(),
-            "daily_outflow".into(),
-            "appro_quantite".into(),
-            "sites".into(),
-            "received_at_ms".into(),
-        ]))
-        .finish()?;
+    let mut columns = vec![
+        "cip13".into(),
+        "date_stock".into(),
+        "stock".into(),
+        "stock_bloque".into(),
+        "daily_outflow".into(),
+        "appro_quantite".into(),
+        "sites".into(),
+        "received_at_ms".into(),
+    ];
+    let mut reader = ParquetReader::new(Cursor::new(bytes));
+    // Daily totals written before the earliest supply date was kept do not have it.
+    if reader.schema()?.contains("appro_date") {
+        columns.push("appro_date".into());
+    }
+    let frame = reader.with_columns(Some(columns)).finish()?;
+    let supply_dates = match frame.column("appro_date") {
+        Ok(column) => Some(column.date()?.physical()),
+        Err(_) => None,
+    };
     let cips = frame.column("cip13")?.str()?;
     let dates = frame.column("date_stock")?.date()?.physical();
     let stocks = frame.column("stock")?.i64()?;
@@ -188,6 +217,9 @@ pub fn read_daily_parquet(bytes: Vec<u8>) -> PolarsResult<(Vec<DailyRow>, Option
             held_stock: held.get(i).unwrap_or(0),
             daily_outflow: outflows.get(i),
             supply_quantity: supplies.get(i),
+            supply_date: supply_dates
+                .and_then(|c| c.get(i))
+                .and_then(date_from_epoch_days),
             sites: sites
                 .get(i)
                 .and_then(|s| u32::try_from(s).ok())

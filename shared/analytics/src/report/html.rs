@@ -78,6 +78,16 @@ fn quality(r: &ReferenceRow) -> String {
             QualityFlag::NoDemand => "demande inconnue".to_owned(),
             QualityFlag::NoPosition => "aucune déclaration".to_owned(),
             QualityFlag::MissingManufacturers => "stock des exploitants inconnu".to_owned(),
+            QualityFlag::SupplySlipped { due } => {
+                format!("appro. dû le {} repoussé : non compté", due.format("%d/%m"))
+            }
+            QualityFlag::ProductionStopSuspected { since } => format!(
+                "arrêt de production soupçonné depuis le {} : appro. non comptés",
+                since.format("%d/%m")
+            ),
+            QualityFlag::CensoredDemand { days } => {
+                format!("demande corrigée de {days} jour(s) de rupture des grossistes")
+            }
         })
         .collect();
     if notes.is_empty() {

@@ -210,6 +210,23 @@ pub fn notification(
                      n'a déclaré cette référence depuis 14 jours, son stock est inconnu (pas \
                      nul) ; niveau limité à VIGILANCE hors rupture"
                     .to_owned(),
+                QualityFlag::SupplySlipped { due } => format!(
+                    "l'approvisionnement annoncé pour le {} n'est pas arrivé et est annoncé \
+                     plus tard : les approvisionnements annoncés ne sont pas comptés, la \
+                     rupture prévue est celle sans eux",
+                    medistock_domain::french::date(*due)
+                ),
+                QualityFlag::ProductionStopSuspected { since } => format!(
+                    "arrêt de production soupçonné : le stock des exploitants ne fait que \
+                     baisser depuis le {} sans lot reçu ; les approvisionnements annoncés ne \
+                     sont pas comptés",
+                    medistock_domain::french::date(*since)
+                ),
+                QualityFlag::CensoredDemand { days } => format!(
+                    "demande corrigée : {days} jour(s) où les grossistes étaient en rupture \
+                     sont écartés (leurs sorties étaient ce qu'ils ont servi, pas ce qui était \
+                     demandé)"
+                ),
             };
             let _ = writeln!(body, "  - {text}");
         }

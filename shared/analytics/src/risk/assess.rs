@@ -3,7 +3,7 @@
 use chrono::{Days, NaiveDate};
 use serde::{Deserialize, Serialize};
 
-use super::demand::{DemandEstimate, estimate_demand};
+use super::demand::{DemandEstimate, StockHistory, estimate_demand};
 use super::level::{Thresholds, level_after};
 use medistock_domain::Level;
 use medistock_domain::position::{Position, Supply};
@@ -33,6 +33,25 @@ pub enum QualityFlag {
     /// not the declared stock run down to zero. The level is assessed on what is known and does not escalate past
     /// VIGILANCE on the gap itself (RUPTURE, a distribution already empty, still shows).
     MissingManufacturers,
+    /// A manufacturer's announced supply was due and is announced again for later, with no
+    /// stock received in between: announced supplies are not counted (the level is the
+    /// projection without them).
+    SupplySlipped {
+        /// The day it was due.
+        due: NaiveDate,
+    },
+    /// The manufacturers' stock has only fallen for six weeks, with no batch received: a
+    /// production stop is suspected, and announced supplies are not counted.
+    ProductionStopSuspected {
+        /// First day of the fall seen.
+        since: NaiveDate,
+    },
+    /// Days the wholesalers ran dry (less than a day of stock) were left out of the demand:
+    /// their outflow then is what they served, not what was asked.
+    CensoredDemand {
+        /// Days left out.
+        days: usize,
+    },
 }
 
 /// Everything known about one reference.
@@ -44,6 +63,8 @@ pub struct ReferenceInput {
     pub positions: Vec<(Position, DeclarantType)>,
     /// Daily demand observations (see [`super::demand_series`]).
     pub demand_series: Vec<(NaiveDate, f64)>,
+    /// The stocks and announcements declared day by day over the look-back.
+    pub history: StockHistory,
     /// Thresholds for this reference.
     pub thresholds: Thresholds,
     /// Legal safety stock of manufacturers, in months of sales (R5124-49-4: 2 for MITM, up to
@@ -173,7 +194,11 @@ pub fn assess(input: &ReferenceInput, as_of: NaiveDate) -> Assessment {
     let held_stock = chain
         .iter()
         .fold(0i64, |sum, (p, _)| sum.saturating_add(p.stock_bloque));
-    let demand = estimate_demand(&input.demand_series, as_of).or_else(|| current_outflow(&chain));
+    let (observed, censored) = uncensored(&input.demand_series, &input.history);
+    if censored > 0 {
+        flags.push(QualityFlag::CensoredDemand { days: censored });
+    }
+    let demand = estimate_demand(&observed, as_of).or_else(|| current_outflow(&chain));
     let daily = demand.map(|d| d.daily).filter(|d| *d > 0.0);
     if daily.is_none() {
         flags.push(QualityFlag::NoDemand);
@@ -214,7 +239,7 @@ pub fn assess(input: &ReferenceInput, as_of: NaiveDate) -> Assessment {
         .filter(|s| s.date > as_of)
         .collect();
     supplies.sort_by_key(|s| s.date);
-    let stockout_date = daily.and_then(|d| project(chain_stock, d * trend, as_of, &supplies));
+    let projected = daily.and_then(|d| project(chain_stock, d * trend, as_of, &supplies));
     let stockout_without_supplies = first_announced_supply.as_ref().and_then(|_| {
         let bare: f64 = chain
             .iter()
@@ -222,6 +247,23 @@ pub fn assess(input: &ReferenceInput, as_of: NaiveDate) -> Assessment {
             .sum();
         daily.and_then(|d| project(bare, d * trend, as_of, &[]))
     });
+    // Supplies announced by a chain that shows them slipping, or that has stopped producing,
+    // are not counted on: the level is the projection without them.
+    let doubt = match (
+        slipped_supply(&input.history),
+        production_stop(&input.history),
+    ) {
+        (Some(due), _) => Some(QualityFlag::SupplySlipped { due }),
+        (None, Some(since)) => Some(QualityFlag::ProductionStopSuspected { since }),
+        (None, None) => None,
+    };
+    let stockout_date = match doubt {
+        Some(flag) if first_announced_supply.is_some() => {
+            flags.push(flag);
+            stockout_without_supplies
+        }
+        _ => projected,
+    };
     let days_to_stockout = stockout_date.map(|d| (d - as_of).num_days());
     let coverage_days = daily.map(|d| chain_stock.max(0.0) / d);
 
@@ -324,6 +366,68 @@ fn stock_at(p: &Position, as_of: NaiveDate) -> f64 {
     (p.stock as f64 + received - p.daily_outflow.unwrap_or(0.0) * age).max(0.0)
 }
 
+/// Days of the history the manufacturers' stock must have only fallen for a production stop
+/// to be suspected.
+pub const STOP_DAYS: i64 = 42;
+
+/// The demand observations without the days the wholesalers ran dry (stock below a day of
+/// their outflow), and how many were left out: the OpenLMIS stock-out-adjusted consumption
+/// (consumption over the days in stock). Kept whole when fewer than 7 days would remain.
+fn uncensored(
+    series: &[(NaiveDate, f64)],
+    history: &StockHistory,
+) -> (Vec<(NaiveDate, f64)>, usize) {
+    if history.wholesalers.is_empty() {
+        return (series.to_vec(), 0);
+    }
+    let stock: std::collections::HashMap<NaiveDate, f64> =
+        history.wholesalers.iter().copied().collect();
+    let kept: Vec<(NaiveDate, f64)> = series
+        .iter()
+        .copied()
+        .filter(|(d, outflow)| stock.get(d).is_none_or(|s| *s >= *outflow))
+        .collect();
+    let left_out = series.len() - kept.len();
+    if left_out == 0 || kept.len() < 7 {
+        (series.to_vec(), 0)
+    } else {
+        (kept, left_out)
+    }
+}
+
+/// An announced supply that slipped: its earliest date was due by a later declaration, which
+/// announces a later one, and the manufacturers' stock did not rise by half its quantity in
+/// between. Returns the day it was due.
+fn slipped_supply(h: &StockHistory) -> Option<NaiveDate> {
+    for (i, (_, quantity, due)) in h.announced.iter().enumerate() {
+        let Some(due) = *due else { continue };
+        for (declared, _, next) in &h.announced[i + 1..] {
+            if *declared >= due && next.is_some_and(|n| n > due) {
+                let received = h.manufacturers.windows(2).any(|w| {
+                    w[1].0 >= due && w[1].0 <= *declared && w[1].1 - w[0].1 >= 0.5 * quantity
+                });
+                if !received {
+                    return Some(due);
+                }
+            }
+        }
+    }
+    None
+}
+
+/// A suspected production stop: the manufacturers' stock, declared over at least
+/// [`STOP_DAYS`], never rose and fell (or stayed empty). Returns its first day.
+fn production_stop(h: &StockHistory) -> Option<NaiveDate> {
+    let obs = &h.manufacturers;
+    let (first, last) = (obs.first()?, obs.last()?);
+    if obs.len() < 3 || (last.0 - first.0).num_days() < STOP_DAYS {
+        return None;
+    }
+    let rose = obs.windows(2).any(|w| w[1].1 > w[0].1 * 1.02 + 1.0);
+    let fell = last.1 < first.1 * 0.9 || first.1 <= 0.0;
+    (!rose && fell).then_some(first.0)
+}
+
 /// A position's stock carried to `as_of` with no announced supply received.
 fn stock_without_supplies(p: &Position, as_of: NaiveDate) -> f64 {
     let age = (as_of - p.as_of).num_days().max(0) as f64;
@@ -388,6 +492,7 @@ mod tests {
             cip13: Cip13::parse("3400949497294").unwrap(),
             positions,
             demand_series: Vec::new(),
+            history: StockHistory::default(),
             thresholds: Thresholds::default(),
             safety_stock_months: 0.25,
             previous_level: None,
@@ -461,6 +566,104 @@ mod tests {
             Level::Rupture,
             "an empty distribution still is"
         );
+    }
+
+    /// A manufacturer at 1 000 with a batch of 5 000 announced for the 30th, a wholesaler at
+    /// 1 000, 100 a day: with the batch 70 days; without it, 20 days.
+    fn announced(history: StockHistory) -> Assessment {
+        let mut i = input(vec![
+            (
+                pos(
+                    "lab-a",
+                    d(23),
+                    1000,
+                    Some(100.0),
+                    vec![Supply {
+                        date: d(30),
+                        quantity: 5000,
+                    }],
+                ),
+                DeclarantType::Exploitant,
+            ),
+            (
+                pos("gr-b", d(23), 1000, Some(100.0), vec![]),
+                DeclarantType::Grossiste,
+            ),
+        ]);
+        i.history = history;
+        assess(&i, d(23))
+    }
+
+    #[test]
+    fn a_supply_that_slipped_or_a_stopped_production_is_not_counted_on() {
+        let trusted = announced(StockHistory::default());
+        assert_eq!(trusted.level, Level::Normal, "{trusted:?}");
+        assert_eq!(trusted.days_to_stockout, Some(70));
+        assert_eq!(
+            trusted.stockout_without_supplies,
+            Some(d(23) + Days::new(20))
+        );
+        // The batch was due on the 9th; the declaration of the 16th announces it for the 30th,
+        // and the manufacturer's stock never rose.
+        let slipped = StockHistory {
+            manufacturers: vec![(d(2), 3000.0), (d(9), 2300.0), (d(16), 1600.0)],
+            announced: vec![(d(2), 5000.0, Some(d(9))), (d(16), 5000.0, Some(d(30)))],
+            ..StockHistory::default()
+        };
+        let a = announced(slipped.clone());
+        assert!(
+            a.flags.contains(&QualityFlag::SupplySlipped { due: d(9) }),
+            "{:?}",
+            a.flags
+        );
+        assert_eq!(a.level, Level::Tension);
+        assert_eq!(a.days_to_stockout, Some(20));
+        // The same announcement, received on the 12th: a new batch, not a slip.
+        let received = StockHistory {
+            manufacturers: vec![(d(2), 3000.0), (d(9), 2300.0), (d(12), 6900.0)],
+            ..slipped
+        };
+        assert_eq!(announced(received).level, Level::Normal);
+        // Six weeks of a manufacturer's stock only falling: a stop is suspected.
+        let falling = StockHistory {
+            manufacturers: (0..7)
+                .map(|w| {
+                    (
+                        d(1) - Days::new(42) + Days::new(7 * w),
+                        5000.0 - 600.0 * w as f64,
+                    )
+                })
+                .collect(),
+            ..StockHistory::default()
+        };
+        let stop = announced(falling);
+        assert!(
+            stop.flags
+                .iter()
+                .any(|f| matches!(f, QualityFlag::ProductionStopSuspected { .. })),
+            "{:?}",
+            stop.flags
+        );
+        assert_eq!(stop.level, Level::Tension);
+    }
+
+    #[test]
+    fn days_the_wholesalers_ran_dry_are_left_out_of_the_demand() {
+        // 20 days at 100 a day, then 10 days empty where they served only 20.
+        let series: Vec<(NaiveDate, f64)> = (1..=30)
+            .map(|day| (d(day), if day <= 20 { 100.0 } else { 20.0 }))
+            .collect();
+        let history = StockHistory {
+            wholesalers: (1..=30)
+                .map(|day| (d(day), if day <= 20 { 2000.0 } else { 5.0 }))
+                .collect(),
+            ..StockHistory::default()
+        };
+        let (kept, left_out) = uncensored(&series, &history);
+        assert_eq!((kept.len(), left_out), (20, 10));
+        assert!(kept.iter().all(|(_, v)| *v == 100.0));
+        let (all, none) = uncensored(&series, &StockHistory::default());
+        assert_eq!((all.len(), none), (30, 0));
     }
 
     #[test]

@@ -50,8 +50,34 @@ pub struct DemandSeries {
     sums: Vec<(Option<f64>, Option<f64>)>,
     /// [reference × day] → the file of the current declarant that described it, if one did.
     seen: Vec<Option<u32>>,
+    /// [reference × day] → (wholesalers' stock, manufacturers' stock, manufacturers' announced
+    /// supplies), summed over the declarants (single precision: a history, not a ledger).
+    stocks: Vec<StockCell>,
     /// The first day of the window any wholesaler, any manufacturer declared.
     first_day: (Option<NaiveDate>, Option<NaiveDate>),
+}
+
+/// One day's stocks of one reference.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+struct StockCell {
+    wholesalers: Option<f32>,
+    manufacturers: Option<f32>,
+    announced: Option<f32>,
+    announced_date: Option<NaiveDate>,
+}
+
+/// What a reference's declarations said day by day over the look-back, beside its demand:
+/// the signals of a production stop, of supplies that slip, and of days the wholesalers ran
+/// dry (their outflow then is what they served, not what was asked).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct StockHistory {
+    /// Wholesalers' summed stock, by date.
+    pub wholesalers: Vec<(NaiveDate, f64)>,
+    /// Manufacturers' summed stock, by date.
+    pub manufacturers: Vec<(NaiveDate, f64)>,
+    /// Manufacturers' announced supplies, by date of declaration: the quantity and the
+    /// earliest date announced (when the history keeps it).
+    pub announced: Vec<(NaiveDate, f64, Option<NaiveDate>)>,
 }
 
 /// One file's daily rows.
@@ -74,6 +100,7 @@ impl DemandSeries {
             references: Vec::new(),
             sums: Vec::new(),
             seen: Vec::new(),
+            stocks: Vec::new(),
             first_day: (None, None),
         }
     }
@@ -106,6 +133,7 @@ impl DemandSeries {
                 let cells = self.references.len() * self.days;
                 self.sums.resize(cells, (None, None));
                 self.seen.resize(cells, None);
+                self.stocks.resize(cells, StockCell::default());
                 i
             }
         };
@@ -158,7 +186,7 @@ impl DemandSeries {
                 match self.seen[cell] {
                     None => {
                         self.seen[cell] = Some(f);
-                        touched.push((cell, row.daily_outflow.unwrap_or(0.0)));
+                        touched.push((cell, row.daily_outflow.unwrap_or(0.0), row));
                     }
                     Some(other) if other != f => shared.push(cell),
                     Some(_) => {}
@@ -167,10 +195,27 @@ impl DemandSeries {
         }
         shared.sort_unstable();
         shared.dedup();
-        for (cell, outflow) in touched {
+        for (cell, outflow, row) in touched {
             self.seen[cell] = None;
             if shared.binary_search(&cell).is_err() {
                 self.add(cell, kind, outflow);
+                let stocks = &mut self.stocks[cell];
+                let add = |slot: &mut Option<f32>, v: f64| {
+                    *slot = Some(slot.unwrap_or(0.0) + v as f32);
+                };
+                match kind {
+                    DeclarantType::Grossiste => add(&mut stocks.wholesalers, row.stock as f64),
+                    _ => {
+                        add(&mut stocks.manufacturers, row.stock as f64);
+                        if let Some(q) = row.supply_quantity.filter(|q| *q > 0) {
+                            add(&mut stocks.announced, q as f64);
+                            if let Some(d) = row.supply_date {
+                                stocks.announced_date =
+                                    Some(stocks.announced_date.map_or(d, |a| a.min(d)));
+                            }
+                        }
+                    }
+                }
             }
         }
         shared
@@ -200,6 +245,40 @@ impl DemandSeries {
         if let Some(cell) = self.cell(cip13, date) {
             self.add(cell, kind, outflow);
         }
+    }
+
+    /// The observations of each reference, by date, and its stock history.
+    pub fn finish_with_history(
+        self,
+    ) -> (
+        BTreeMap<Cip13, Vec<(NaiveDate, f64)>>,
+        BTreeMap<Cip13, StockHistory>,
+    ) {
+        let mut histories = BTreeMap::new();
+        for (i, cip13) in self.references.iter().enumerate() {
+            let mut h = StockHistory::default();
+            for (day, cell) in self.stocks[i * self.days..(i + 1) * self.days]
+                .iter()
+                .enumerate()
+            {
+                let Some(date) = self.first.checked_add_days(chrono::Days::new(day as u64)) else {
+                    continue;
+                };
+                if let Some(v) = cell.wholesalers {
+                    h.wholesalers.push((date, f64::from(v)));
+                }
+                if let Some(v) = cell.manufacturers {
+                    h.manufacturers.push((date, f64::from(v)));
+                }
+                if let Some(v) = cell.announced {
+                    h.announced.push((date, f64::from(v), cell.announced_date));
+                }
+            }
+            if h != StockHistory::default() {
+                histories.insert(*cip13, h);
+            }
+        }
+        (self.finish(), histories)
     }
 
     /// The observations of each reference, by date.
@@ -303,6 +382,7 @@ mod tests {
             held_stock: 0,
             daily_outflow: Some(outflow),
             supply_quantity: None,
+            supply_date: None,
             sites: 1,
         }
     }

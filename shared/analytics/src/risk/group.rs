@@ -61,6 +61,7 @@ pub fn assess_groups(
                     cip13: input.cip13,
                     positions: Vec::new(),
                     demand_series: Vec::new(),
+                    history: Default::default(),
                     thresholds: Thresholds::default(),
                     safety_stock_months: 0.0,
                     previous_level: previous.get(group).copied(),
@@ -121,6 +122,7 @@ mod tests {
         let cip13 = Cip13::parse(cip).unwrap();
         ReferenceInput {
             cip13,
+            history: Default::default(),
             positions: vec![(
                 Position {
                     cip13,

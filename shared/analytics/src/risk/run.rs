@@ -14,7 +14,7 @@ use serde::Serialize;
 use super::alert::{AlertTopics, is_announced};
 use super::assess::{Assessment, ReferenceInput, STALE_AFTER_DAYS, assess};
 use super::config::RiskConfig;
-use super::demand::{DailyFile, DemandSeries, LOOKBACK_DAYS};
+use super::demand::{DailyFile, DemandSeries, LOOKBACK_DAYS, StockHistory};
 use super::group::{GroupAssessment, assess_groups};
 use super::lifecycle::{self, Recall};
 use super::outbox::{OutboxExtras, RunChanges, outbox_records};
@@ -189,7 +189,7 @@ pub async fn run_risk<
         .into_iter()
         .map(|item| (item.subject.clone(), item))
         .collect();
-    let (series, first_days) =
+    let (series, mut histories, first_days) =
         load_demand(objects, run.lake_bucket, as_of, &run.config.kinds).await?;
     let config = run.config.clone();
     let scope = scope.clone();
@@ -240,6 +240,7 @@ pub async fn run_risk<
                         cip13,
                         positions: by_reference.remove(&cip13).unwrap_or_default(),
                         demand_series: series.get(&cip13).cloned().unwrap_or_default(),
+                        history: histories.remove(&cip13).unwrap_or_default(),
                         thresholds: settings.thresholds,
                         safety_stock_months: settings.safety_stock_months,
                         previous_level: previous_levels.get(cip13.as_str()).copied(),
@@ -619,7 +620,14 @@ async fn load_demand<O: ObjectStore>(
     lake: &str,
     as_of: NaiveDate,
     kinds: &HashMap<String, DeclarantType>,
-) -> Result<(BTreeMap<Cip13, Vec<(NaiveDate, f64)>>, FirstDays), RiskError> {
+) -> Result<
+    (
+        BTreeMap<Cip13, Vec<(NaiveDate, f64)>>,
+        BTreeMap<Cip13, StockHistory>,
+        FirstDays,
+    ),
+    RiskError,
+> {
     let from = as_of
         .checked_sub_days(Days::new(LOOKBACK_DAYS as u64))
         .unwrap_or(as_of);
@@ -733,7 +741,8 @@ async fn load_demand<O: ObjectStore>(
         wholesalers: series.first_day(DeclarantType::Grossiste),
         manufacturers: series.first_day(DeclarantType::Exploitant),
     };
-    Ok((series.finish(), first_days))
+    let (series, histories) = series.finish_with_history();
+    Ok((series, histories, first_days))
 }
 
 /// The first day of the look-back each type of declarant declared.
