@@ -8,14 +8,19 @@
 #   scripts/evaluate.sh                      # seeds 1 to 5, release build
 #   SEEDS="11 12 13 14 15" scripts/evaluate.sh
 #   PROFILE=dev scripts/evaluate.sh          # same figures (the runs are deterministic), slower
+#   BIN=/tmp/medistock-avant scripts/evaluate.sh   # a binary built before (before/after runs)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 PROFILE="${PROFILE:-release}"
 SEEDS="${SEEDS:-1 2 3 4 5}"
-cargo build --locked --profile "$PROFILE" --bin medistock
-case "$PROFILE" in dev) dir=debug ;; *) dir="$PROFILE" ;; esac
-bin="target/$dir/medistock"
+if [[ -n "${BIN:-}" ]]; then
+  bin="$BIN"
+else
+  cargo build --locked --profile "$PROFILE" --bin medistock
+  case "$PROFILE" in dev) dir=debug ;; *) dir="$PROFILE" ;; esac
+  bin="target/$dir/medistock"
+fi
 
 work=$(mktemp -d -t medistock-eval.XXXXXX)
 trap 'rm -rf "$work"' EXIT

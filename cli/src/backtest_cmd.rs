@@ -13,7 +13,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use medistock_analytics::declaration::{Limits, ValidationContext, validate};
 use medistock_analytics::registry::Registry;
 use medistock_analytics::risk::config::RiskConfig;
-use medistock_cli::demo::{details_csv, score_references, scoreboard};
+use medistock_cli::demo::{Calibration, details_csv, score_references, scoreboard};
 use medistock_domain::{Cip13, DeclarantId};
 use medistock_local::LocalBackend;
 
@@ -66,11 +66,14 @@ pub async fn run(args: &BacktestArgs) -> anyhow::Result<ExitCode> {
         );
     };
     let work = std::env::temp_dir().join(format!("medistock-backtest-{}", std::process::id()));
-    let result = replay(&work, &config, &files, first, last).await;
+    let mut calibration = Calibration::new(truth.clone(), last);
+    let result = replay(&work, &config, &files, first, last, &mut calibration).await;
     let _ = std::fs::remove_dir_all(&work);
     let levels = result?;
     let scores = score_references(&levels, &truth);
-    let board = scoreboard(&scores);
+    let mut board = scoreboard(&scores);
+    board.calibration_14d = calibration.rows(0);
+    board.calibration_30d = calibration.rows(1);
     if let Some(path) = &args.details {
         std::fs::write(path, details_csv(&scores)).with_context(|| path.display().to_string())?;
     }
@@ -174,6 +177,7 @@ async fn replay(
     files: &BTreeMap<NaiveDate, Vec<DatedFile>>,
     first: NaiveDate,
     last: NaiveDate,
+    calibration: &mut Calibration,
 ) -> anyhow::Result<Levels> {
     let backend = LocalBackend::open(work)?;
     let replay = Replay::new(&backend, config);
@@ -203,7 +207,14 @@ async fn replay(
             })
             .collect();
         replay
-            .day(day, evening, &dropped, true, &mut levels)
+            .day(
+                day,
+                evening,
+                &dropped,
+                true,
+                &mut levels,
+                Some(&mut *calibration),
+            )
             .await?;
         progress.inc(1);
     }

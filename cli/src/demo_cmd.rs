@@ -10,7 +10,7 @@ use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 use medistock_analytics::registry::Registry;
 use medistock_analytics::report::Week;
-use medistock_cli::demo::{DemoSpec, generate, score};
+use medistock_cli::demo::{Calibration, DemoSpec, generate, score};
 use medistock_domain::Level;
 use medistock_domain::lifecycle::AlertPolicy;
 use medistock_domain::lifecycle::AlertState;
@@ -89,6 +89,12 @@ pub async fn run(data_dir: &Path, args: &DemoArgs) -> anyhow::Result<ExitCode> {
     let mut levels = Levels::new();
     let (mut ingested, mut alerts) = (0, 0);
     let mut lifecycle_shown: Option<String> = None;
+    let mut calibration = Calibration::new(
+        set.truth.clone(),
+        args.start
+            .checked_add_days(Days::new(u64::from(args.days.saturating_sub(1))))
+            .unwrap_or(args.start),
+    );
     let last_day = args
         .start
         .checked_add_days(Days::new(u64::from(args.days)))
@@ -110,7 +116,14 @@ pub async fn run(data_dir: &Path, args: &DemoArgs) -> anyhow::Result<ExitCode> {
         ingested += files.len();
         let nine = NaiveTime::from_hms_opt(9, 0, 0).unwrap_or_default();
         if let Some(summary) = replay
-            .day(day, nine, &files, t >= WARM_UP_DAYS, &mut levels)
+            .day(
+                day,
+                nine,
+                &files,
+                t >= WARM_UP_DAYS,
+                &mut levels,
+                Some(&mut calibration),
+            )
             .await?
         {
             // The weekly synthesis, as the Sunday schedule writes it on AWS.
@@ -178,7 +191,9 @@ pub async fn run(data_dir: &Path, args: &DemoArgs) -> anyhow::Result<ExitCode> {
             );
         }
     }
-    let board = score(&levels, &set.truth);
+    let mut board = score(&levels, &set.truth);
+    board.calibration_14d = calibration.rows(0);
+    board.calibration_30d = calibration.rows(1);
     if let Some(path) = &args.scoreboard {
         std::fs::write(path, serde_json::to_string(&board)?)?;
     }

@@ -9,7 +9,7 @@ use medistock_analytics::ingest::{IngestSettings, ingest_version};
 use medistock_analytics::risk::alert::AlertTopics;
 use medistock_analytics::risk::config::RiskConfig;
 use medistock_analytics::risk::{RiskOutcome, RiskRun, RunSummary, Scope, run_risk};
-use medistock_cli::demo::Scoreboard;
+use medistock_cli::demo::{Calibration, Scoreboard};
 use medistock_domain::Cip13;
 use medistock_domain::Level;
 use medistock_domain::lifecycle::AlertPolicy;
@@ -65,6 +65,7 @@ impl<'a> Replay<'a> {
         files: &[DayFile<'_>],
         assess: bool,
         levels: &mut Levels,
+        calibration: Option<&mut Calibration>,
     ) -> anyhow::Result<Option<RunSummary>> {
         let now = day.and_time(time).and_utc();
         for file in files {
@@ -114,7 +115,11 @@ impl<'a> Replay<'a> {
             now,
         )
         .await?;
+        let mut calibration = calibration;
         for a in assessments {
+            if let (Some(c), Some(p)) = (calibration.as_deref_mut(), a.probability) {
+                c.record(a.cip13, day, p.within_14_days, p.within_30_days);
+            }
             levels.entry(a.cip13).or_default().push((day, a.level));
         }
         Ok(Some(summary))
@@ -159,4 +164,23 @@ pub fn print_scoreboard(board: &Scoreboard) {
         "  alertes par référence-mois               : {}",
         french(board.alerts_per_reference_month)
     );
+    for (label, rows) in [
+        ("14 jours", &board.calibration_14d),
+        ("30 jours", &board.calibration_30d),
+    ] {
+        if rows.is_empty() {
+            continue;
+        }
+        println!("  fiabilité de la probabilité de rupture sous {label} (prévue → observée) :");
+        for r in rows {
+            println!(
+                "    {:>3.0}–{:<3.0} % : {:>8} références-jours, prévue {:>3.0} %, observée {:>3.0} %",
+                r.from * 100.0,
+                r.to * 100.0,
+                r.assessments,
+                r.mean_predicted * 100.0,
+                r.observed * 100.0
+            );
+        }
+    }
 }

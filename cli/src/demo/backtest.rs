@@ -30,6 +30,90 @@ pub struct Scoreboard {
     pub escalations_on_day_1: usize,
     /// Announced transitions per reference-month.
     pub alerts_per_reference_month: f64,
+    /// Reliability of the probability of a stock-out within 14 days: per tenth of predicted
+    /// probability, the assessments and the share followed by a stock-out within 14 days.
+    #[serde(default)]
+    pub calibration_14d: Vec<CalibrationRow>,
+    /// The same within 30 days.
+    #[serde(default)]
+    pub calibration_30d: Vec<CalibrationRow>,
+}
+
+/// One bin of a reliability table.
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
+pub struct CalibrationRow {
+    /// Lower bound of the predicted probabilities (included).
+    pub from: f64,
+    /// Upper bound (excluded, 1.0 included in the last bin).
+    pub to: f64,
+    /// Reference-days assessed in the bin.
+    pub assessments: u64,
+    /// Mean predicted probability in the bin.
+    pub mean_predicted: f64,
+    /// Share followed by a true stock-out within the horizon.
+    pub observed: f64,
+}
+
+/// Predicted probabilities of a stock-out against what happened, reference-day by
+/// reference-day, binned by tenth (counts only: a national replay assesses millions).
+#[derive(Debug, Clone)]
+pub struct Calibration {
+    truth: BTreeMap<Cip13, NaiveDate>,
+    /// Last day the truth covers: later outcomes are unknown and not counted.
+    until: NaiveDate,
+    /// Per horizon (14, 30), per bin: (count, sum of predictions, stock-outs).
+    bins: [[(u64, f64, u64); 10]; 2],
+}
+
+impl Calibration {
+    /// Against `truth`, known until `until`.
+    pub fn new(truth: BTreeMap<Cip13, NaiveDate>, until: NaiveDate) -> Self {
+        Self {
+            truth,
+            until,
+            bins: [[(0, 0.0, 0); 10]; 2],
+        }
+    }
+
+    /// One assessment of `cip13` on `day` with its probabilities within 14 and 30 days. A
+    /// reference already out of stock, or whose horizon ends after the truth does, is not
+    /// counted.
+    pub fn record(&mut self, cip13: Cip13, day: NaiveDate, p14: f64, p30: f64) {
+        let stockout = self.truth.get(&cip13).copied();
+        if stockout.is_some_and(|s| s <= day) {
+            return;
+        }
+        for (h, (horizon, p)) in [(14u64, p14), (30, p30)].into_iter().enumerate() {
+            let Some(end) = day.checked_add_days(chrono::Days::new(horizon)) else {
+                continue;
+            };
+            if end > self.until {
+                continue;
+            }
+            let happened = stockout.is_some_and(|s| s <= end);
+            let bin = ((p * 10.0).floor() as usize).min(9);
+            let cell = &mut self.bins[h][bin];
+            cell.0 += 1;
+            cell.1 += p;
+            cell.2 += u64::from(happened);
+        }
+    }
+
+    /// The reliability table of a horizon (0: 14 days, 1: 30 days), bins with assessments.
+    pub fn rows(&self, horizon: usize) -> Vec<CalibrationRow> {
+        self.bins[horizon.min(1)]
+            .iter()
+            .enumerate()
+            .filter(|(_, (n, _, _))| *n > 0)
+            .map(|(i, (n, sum, hits))| CalibrationRow {
+                from: i as f64 / 10.0,
+                to: (i + 1) as f64 / 10.0,
+                assessments: *n,
+                mean_predicted: sum / *n as f64,
+                observed: *hits as f64 / *n as f64,
+            })
+            .collect()
+    }
 }
 
 /// Why one reference scored as it did: a row of `medistock backtest --details`.
@@ -180,6 +264,8 @@ pub fn scoreboard(scores: &[ReferenceScore]) -> Scoreboard {
             })
             .count(),
         alerts_per_reference_month: per(scores.iter().map(|s| s.announced).sum(), 1.0),
+        calibration_14d: Vec::new(),
+        calibration_30d: Vec::new(),
     }
 }
 

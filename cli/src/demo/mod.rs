@@ -7,6 +7,7 @@ mod backtest;
 mod simulate;
 
 pub use backtest::{
-    ReferenceScore, Scoreboard, details_csv, score, score_reference, score_references, scoreboard,
+    Calibration, CalibrationRow, ReferenceScore, Scoreboard, details_csv, score, score_reference,
+    score_references, scoreboard,
 };
 pub use simulate::{DemoSpec, generate};

@@ -147,6 +147,14 @@ pub fn notification(
         "{}",
         stockout_line("Rupture prévue", a.stockout_date, a.days_to_stockout)
     );
+    if let Some(p) = a.probability {
+        let _ = writeln!(
+            body,
+            "Probabilité de rupture : {} % sous 14 jours, {} % sous 30 jours (dispersion de la demande, approvisionnements annoncés pouvant manquer)",
+            number(p.within_14_days * 100.0, 0),
+            number(p.within_30_days * 100.0, 0)
+        );
+    }
     if let Some(first) = &a.first_announced_supply {
         let without = a.stockout_without_supplies;
         if without.is_some() && (a.stockout_date.is_none() || without < a.stockout_date) {

@@ -110,6 +110,10 @@ pub struct Assessment {
     /// counted after its declarant's position date.
     #[serde(default)]
     pub first_announced_supply: Option<Supply>,
+    /// The probability of a stock-out within 14 and 30 days (see [`super::probability`]);
+    /// `None` when demand is unknown.
+    #[serde(default)]
+    pub probability: Option<super::probability::StockoutProbability>,
     /// Smoothed demand, units per day.
     pub demand: Option<f64>,
     /// Demand trend (1.0 stable).
@@ -257,6 +261,7 @@ pub fn assess(input: &ReferenceInput, as_of: NaiveDate) -> Assessment {
         (None, Some(since)) => Some(QualityFlag::ProductionStopSuspected { since }),
         (None, None) => None,
     };
+    let doubtful = doubt.is_some();
     let stockout_date = match doubt {
         Some(flag) if first_announced_supply.is_some() => {
             flags.push(flag);
@@ -264,6 +269,20 @@ pub fn assess(input: &ReferenceInput, as_of: NaiveDate) -> Assessment {
         }
         _ => projected,
     };
+    let probability = daily.map(|d| {
+        super::probability::stockout_probability(
+            chain_stock,
+            d * trend,
+            super::probability::spread(&observed),
+            as_of,
+            &supplies,
+            if doubtful {
+                super::probability::DOUBTFUL_RELIABILITY
+            } else {
+                super::probability::RELIABILITY
+            },
+        )
+    });
     let days_to_stockout = stockout_date.map(|d| (d - as_of).num_days());
     let coverage_days = daily.map(|d| chain_stock.max(0.0) / d);
 
@@ -323,6 +342,7 @@ pub fn assess(input: &ReferenceInput, as_of: NaiveDate) -> Assessment {
         stock_detail,
         stockout_without_supplies,
         first_announced_supply,
+        probability,
         demand: daily,
         trend,
         coverage_days,

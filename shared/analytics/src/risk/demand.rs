@@ -57,6 +57,9 @@ pub struct DemandSeries {
     first_day: (Option<NaiveDate>, Option<NaiveDate>),
 }
 
+/// Each reference's demand observations, by date.
+pub type Observations = BTreeMap<Cip13, Vec<(NaiveDate, f64)>>;
+
 /// One day's stocks of one reference.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 struct StockCell {
@@ -248,12 +251,7 @@ impl DemandSeries {
     }
 
     /// The observations of each reference, by date, and its stock history.
-    pub fn finish_with_history(
-        self,
-    ) -> (
-        BTreeMap<Cip13, Vec<(NaiveDate, f64)>>,
-        BTreeMap<Cip13, StockHistory>,
-    ) {
+    pub fn finish_with_history(self) -> (Observations, BTreeMap<Cip13, StockHistory>) {
         let mut histories = BTreeMap::new();
         for (i, cip13) in self.references.iter().enumerate() {
             let mut h = StockHistory::default();

@@ -11,6 +11,7 @@ mod group;
 mod level;
 pub mod lifecycle;
 mod outbox;
+pub mod probability;
 mod run;
 
 pub use assess::{Assessment, QualityFlag, ReferenceInput, assess};

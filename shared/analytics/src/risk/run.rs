@@ -14,7 +14,7 @@ use serde::Serialize;
 use super::alert::{AlertTopics, is_announced};
 use super::assess::{Assessment, ReferenceInput, STALE_AFTER_DAYS, assess};
 use super::config::RiskConfig;
-use super::demand::{DailyFile, DemandSeries, LOOKBACK_DAYS, StockHistory};
+use super::demand::{DailyFile, DemandSeries, LOOKBACK_DAYS, Observations, StockHistory};
 use super::group::{GroupAssessment, assess_groups};
 use super::lifecycle::{self, Recall};
 use super::outbox::{OutboxExtras, RunChanges, outbox_records};
@@ -620,14 +620,7 @@ async fn load_demand<O: ObjectStore>(
     lake: &str,
     as_of: NaiveDate,
     kinds: &HashMap<String, DeclarantType>,
-) -> Result<
-    (
-        BTreeMap<Cip13, Vec<(NaiveDate, f64)>>,
-        BTreeMap<Cip13, StockHistory>,
-        FirstDays,
-    ),
-    RiskError,
-> {
+) -> Result<(Observations, BTreeMap<Cip13, StockHistory>, FirstDays), RiskError> {
     let from = as_of
         .checked_sub_days(Days::new(LOOKBACK_DAYS as u64))
         .unwrap_or(as_of);

@@ -1,0 +1,217 @@
+//! The probability of a stock-out within 14 and 30 days, from the spread of demand and the
+//! uncertainty of announced supplies. Analytic, not simulated: cumulative demand over `t` days
+//! is taken as normal, with the day-to-day spread of the observations and an uncertainty on
+//! the level itself; each announced supply arrives on its date or not at all, independently,
+//! with a reliability that drops when the chain shows supplies slipping or a production stop.
+//! The chance of running out by `h` is the chance, over the arrival outcomes of the first
+//! supplies, that demand exceeds what is available at the worst checkpoint (the eve of each
+//! arrival, and `h`): a lower bound of the first-passage probability, close to it when the
+//! checkpoints are few. Calibration: `docs/risk-model.md`.
+
+use chrono::NaiveDate;
+use serde::{Deserialize, Serialize};
+
+use medistock_domain::position::Supply;
+
+/// Horizons, in days.
+pub const HORIZONS: [i64; 2] = [14, 30];
+
+/// Chance that an announced supply arrives on its date, when nothing says otherwise.
+pub const RELIABILITY: f64 = 0.8;
+/// The same, when one slipped or a production stop is suspected.
+pub const DOUBTFUL_RELIABILITY: f64 = 0.2;
+/// Supplies whose arrival is enumerated (2^4 outcomes); later ones count at their expected
+/// quantity.
+const ENUMERATED: usize = 4;
+/// Relative uncertainty of the demand level itself (the estimate, the trend).
+const LEVEL_UNCERTAINTY: f64 = 0.15;
+/// Day-to-day relative spread assumed when fewer than 7 observations measure it.
+const DEFAULT_SPREAD: f64 = 0.5;
+
+/// The probability of a stock-out within each horizon.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct StockoutProbability {
+    /// Within 14 days.
+    pub within_14_days: f64,
+    /// Within 30 days.
+    pub within_30_days: f64,
+}
+
+/// The day-to-day relative spread (coefficient of variation) of demand observations, within
+/// [0.05, 1.5]; [`DEFAULT_SPREAD`] when fewer than 7.
+pub fn spread(observations: &[(NaiveDate, f64)]) -> f64 {
+    if observations.len() < 7 {
+        return DEFAULT_SPREAD;
+    }
+    let n = observations.len() as f64;
+    let mean = observations.iter().map(|(_, v)| v).sum::<f64>() / n;
+    if mean <= 0.0 {
+        return DEFAULT_SPREAD;
+    }
+    let var = observations
+        .iter()
+        .map(|(_, v)| (v - mean).powi(2))
+        .sum::<f64>()
+        / (n - 1.0);
+    (var.sqrt() / mean).clamp(0.05, 1.5)
+}
+
+/// The standard normal distribution function (Abramowitz and Stegun 7.1.26, error < 1.5e-7).
+fn phi(x: f64) -> f64 {
+    let z = x.abs() / std::f64::consts::SQRT_2;
+    let t = 1.0 / (1.0 + 0.327_591_1 * z);
+    let poly = t
+        * (0.254_829_592
+            + t * (-0.284_496_736
+                + t * (1.421_413_741 + t * (-1.453_152_027 + t * 1.061_405_429))));
+    let erf = 1.0 - poly * (-z * z).exp();
+    if x >= 0.0 {
+        0.5 * (1.0 + erf)
+    } else {
+        0.5 * (1.0 - erf)
+    }
+}
+
+/// The probability that demand over `t` days exceeds `available`.
+fn exceeds(daily: f64, spread: f64, t: f64, available: f64) -> f64 {
+    if t <= 0.0 {
+        return if available < 0.0 { 1.0 } else { 0.0 };
+    }
+    let mean = daily * t;
+    let sd = ((spread * daily).powi(2) * t + (LEVEL_UNCERTAINTY * mean).powi(2)).sqrt();
+    if sd <= 0.0 {
+        return if mean > available { 1.0 } else { 0.0 };
+    }
+    phi((mean - available) / sd)
+}
+
+/// The probability of running out within `horizon` days of `as_of`, with `stock` now, demand
+/// `daily` (trend included) of relative spread `spread`, and `supplies` arriving each with
+/// probability `reliability`.
+pub fn within(
+    stock: f64,
+    daily: f64,
+    spread: f64,
+    as_of: NaiveDate,
+    supplies: &[Supply],
+    reliability: f64,
+    horizon: i64,
+) -> f64 {
+    if daily <= 0.0 {
+        return 0.0;
+    }
+    let due: Vec<(f64, f64)> = supplies
+        .iter()
+        .map(|s| ((s.date - as_of).num_days() as f64, s.quantity as f64))
+        .filter(|(t, _)| *t > 0.0 && *t <= horizon as f64)
+        .collect();
+    let (enumerated, rest) = due.split_at(due.len().min(ENUMERATED));
+    let expected_rest: Vec<(f64, f64)> = rest.iter().map(|(t, q)| (*t, q * reliability)).collect();
+    let mut total = 0.0;
+    for outcome in 0u32..(1 << enumerated.len()) {
+        let mut weight = 1.0;
+        let mut arrived: Vec<(f64, f64)> = expected_rest.clone();
+        for (i, (t, q)) in enumerated.iter().enumerate() {
+            if outcome & (1 << i) != 0 {
+                weight *= reliability;
+                arrived.push((*t, *q));
+            } else {
+                weight *= 1.0 - reliability;
+            }
+        }
+        // The worst checkpoint: the eve of each arrival (demand of the days before it against
+        // what had arrived), and the horizon.
+        let available_by = |t: f64| {
+            stock
+                + arrived
+                    .iter()
+                    .filter(|(at, _)| *at <= t)
+                    .map(|(_, q)| q)
+                    .sum::<f64>()
+        };
+        let mut worst = exceeds(daily, spread, horizon as f64, available_by(horizon as f64));
+        for (t, _) in &arrived {
+            let eve = t - 1.0;
+            worst = worst.max(exceeds(daily, spread, eve, available_by(eve)));
+        }
+        total += weight * worst;
+    }
+    total.clamp(0.0, 1.0)
+}
+
+/// Both horizons at once.
+pub fn stockout_probability(
+    stock: f64,
+    daily: f64,
+    spread: f64,
+    as_of: NaiveDate,
+    supplies: &[Supply],
+    reliability: f64,
+) -> StockoutProbability {
+    let p = |h| within(stock, daily, spread, as_of, supplies, reliability, h);
+    StockoutProbability {
+        within_14_days: p(HORIZONS[0]),
+        within_30_days: p(HORIZONS[1]),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn d(day: u32) -> NaiveDate {
+        NaiveDate::from_ymd_opt(2026, 11, day).unwrap()
+    }
+
+    #[test]
+    fn the_normal_distribution_function_is_accurate() {
+        for (x, expected) in [
+            (0.0, 0.5),
+            (1.0, 0.841_344_7),
+            (-1.96, 0.024_997_9),
+            (3.0, 0.998_650_1),
+        ] {
+            assert!((phi(x) - expected).abs() < 1e-6, "{x}");
+        }
+    }
+
+    #[test]
+    fn the_probability_follows_the_cover_and_the_supplies() {
+        // 100 a day, spread 0.3.
+        let p = |stock: f64, supplies: &[Supply], r: f64, h: i64| {
+            within(stock, 100.0, 0.3, d(1), supplies, r, h)
+        };
+        // 10 days of stock: a stock-out within 14 days is near certain, within 30 too.
+        assert!(p(1000.0, &[], 0.8, 14) > 0.95);
+        // 60 days: near impossible within 14 days, unlikely within 30.
+        assert!(p(6000.0, &[], 0.8, 14) < 0.01);
+        assert!(p(6000.0, &[], 0.8, 30) < 0.05);
+        // 20 days of stock run out within 30 days.
+        assert!(p(2000.0, &[], 0.8, 30) > 0.9);
+        // A batch of 5 000 due on day 10 with 12 days of stock: the stock-out depends on it.
+        let batch = [Supply {
+            date: d(11),
+            quantity: 5000,
+        }];
+        let reliable = p(1200.0, &batch, 0.8, 30);
+        let doubtful = p(1200.0, &batch, 0.2, 30);
+        assert!(reliable < doubtful, "{reliable} {doubtful}");
+        assert!((0.15..0.35).contains(&reliable), "{reliable}");
+        assert!(doubtful > 0.75, "{doubtful}");
+        // Monotone in the horizon.
+        assert!(p(2500.0, &batch, 0.8, 14) <= p(2500.0, &batch, 0.8, 30));
+        // No demand: no stock-out.
+        assert_eq!(within(0.0, 0.0, 0.3, d(1), &[], 0.8, 14), 0.0);
+    }
+
+    #[test]
+    fn the_spread_is_measured_then_bounded() {
+        let flat: Vec<(NaiveDate, f64)> = (1..=10).map(|i| (d(i), 100.0)).collect();
+        assert_eq!(spread(&flat), 0.05);
+        assert_eq!(spread(&flat[..3]), DEFAULT_SPREAD);
+        let wild: Vec<(NaiveDate, f64)> = (1..=10)
+            .map(|i| (d(i), if i % 2 == 0 { 0.0 } else { 1000.0 }))
+            .collect();
+        assert!((1.0..1.1).contains(&spread(&wild)), "{}", spread(&wild));
+    }
+}
