@@ -170,11 +170,32 @@ pub async fn run(data_dir: &Path, args: &StatusArgs) -> anyhow::Result<ExitCode>
         }
     }
     match &risk {
-        Some(r) => println!(
-            "  risque au {} : {}",
-            medistock_domain::french::date(r.as_of),
-            r.level.as_str()
-        ),
+        Some(r) => {
+            println!(
+                "  risque au {} : {}",
+                medistock_domain::french::date(r.as_of),
+                r.level.as_str()
+            );
+            let f = figures.as_ref();
+            let pct = |v: &serde_json::Value| {
+                v.as_f64()
+                    .map_or_else(|| "?".to_owned(), |p| format!("{:.0} %", p * 100.0))
+            };
+            if let Some(p) = f.map(|f| &f["probability"]).filter(|p| p.is_object()) {
+                println!(
+                    "  probabilité de rupture : {} sous 14 jours, {} sous 30 jours",
+                    pct(&p["within_14_days"]),
+                    pct(&p["within_30_days"])
+                );
+            }
+            if let Some(without) = f.and_then(|f| f["stockout_without_supplies"].as_str()) {
+                let date = without
+                    .parse::<chrono::NaiveDate>()
+                    .map(medistock_domain::french::date)
+                    .unwrap_or_default();
+                println!("  sans les approvisionnements annoncés : rupture le {date}");
+            }
+        }
         None => println!("  risque : pas encore calculé (medistock risk)"),
     }
     if let Some(a) = &alert {

@@ -85,6 +85,9 @@ fn quality(r: &ReferenceRow) -> String {
                 "arrêt de production soupçonné depuis le {} : appro. non comptés",
                 since.format("%d/%m")
             ),
+            QualityFlag::LocalShortage { share_pct, .. } => {
+                format!("{share_pct} % des sorties des grossistes sous 7 jours de stock")
+            }
             QualityFlag::CensoredDemand { days } => {
                 format!("demande corrigée de {days} jour(s) de rupture des grossistes")
             }

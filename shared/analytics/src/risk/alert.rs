@@ -230,6 +230,15 @@ pub fn notification(
                      sont pas comptés",
                     medistock_domain::french::date(*since)
                 ),
+                QualityFlag::LocalShortage {
+                    share_pct,
+                    declarants,
+                } => format!(
+                    "rupture locale : les grossistes qui servent {share_pct} % des sorties ont \
+                     moins de 7 jours de stock ({}) alors que la chaîne en a plus ; niveau au \
+                     moins VIGILANCE",
+                    capped_list(declarants)
+                ),
                 QualityFlag::CensoredDemand { days } => format!(
                     "demande corrigée : {days} jour(s) où les grossistes étaient en rupture \
                      sont écartés (leurs sorties étaient ce qu'ils ont servi, pas ce qui était \

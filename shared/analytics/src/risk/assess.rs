@@ -46,6 +46,15 @@ pub enum QualityFlag {
         /// First day of the fall seen.
         since: NaiveDate,
     },
+    /// Wholesalers serving this share of the wholesalers' outflow hold less than 7 days of
+    /// their own outflow, while the chain as a whole holds more: a shortage local to the
+    /// distribution. The level is at least VIGILANCE.
+    LocalShortage {
+        /// Share of the wholesalers' outflow, in percent.
+        share_pct: u32,
+        /// Those wholesalers.
+        declarants: Vec<String>,
+    },
     /// Days the wholesalers ran dry (less than a day of stock) were left out of the demand:
     /// their outflow then is what they served, not what was asked.
     CensoredDemand {
@@ -303,6 +312,15 @@ pub fn assess(input: &ReferenceInput, as_of: NaiveDate) -> Assessment {
         coverage_days,
         !below_safety_stock.is_empty(),
     );
+    // Coverage per wholesaler: a chain that looks fine can hide depots already empty.
+    let local = local_shortage(&chain, as_of, input.thresholds.critique_days);
+    let level = match local {
+        Some(flag) if level < Level::Tension => {
+            flags.push(flag);
+            level.max(Level::Vigilance)
+        }
+        _ => level,
+    };
     // Missing is not zero: without a recent manufacturer declaration, the chain stock counted
     // is a lower bound, and a TENSION or CRITIQUE read from it may be the gap, not the stock.
     let manufacturers: Vec<&Position> = chain
@@ -384,6 +402,39 @@ fn stock_at(p: &Position, as_of: NaiveDate) -> f64 {
         .map(|s| s.quantity as f64)
         .sum();
     (p.stock as f64 + received - p.daily_outflow.unwrap_or(0.0) * age).max(0.0)
+}
+
+/// Share of the wholesalers' outflow whose own stock covers less than `days` days, from which
+/// a local shortage is flagged.
+pub const LOCAL_SHORTAGE_SHARE: f64 = 0.3;
+
+/// Wholesalers holding less than `days` of their own outflow, when they serve at least
+/// [`LOCAL_SHORTAGE_SHARE`] of the wholesalers' outflow.
+fn local_shortage(
+    chain: &[&(Position, DeclarantType)],
+    as_of: NaiveDate,
+    days: f64,
+) -> Option<QualityFlag> {
+    let wholesalers: Vec<(&Position, f64)> = chain
+        .iter()
+        .filter(|(_, k)| *k == DeclarantType::Grossiste)
+        .filter_map(|(p, _)| p.daily_outflow.filter(|o| *o > 0.0).map(|o| (p, o)))
+        .collect();
+    let total: f64 = wholesalers.iter().map(|(_, o)| o).sum();
+    if wholesalers.len() < 2 || total <= 0.0 {
+        return None;
+    }
+    let short: Vec<&(&Position, f64)> = wholesalers
+        .iter()
+        .filter(|(p, o)| stock_at(p, as_of) < o * days)
+        .collect();
+    let share = short.iter().map(|(_, o)| o).sum::<f64>() / total;
+    (share >= LOCAL_SHORTAGE_SHARE && short.len() < wholesalers.len()).then(|| {
+        QualityFlag::LocalShortage {
+            share_pct: (share * 100.0).round() as u32,
+            declarants: short.iter().map(|(p, _)| p.declarant.to_string()).collect(),
+        }
+    })
 }
 
 /// Days of the history the manufacturers' stock must have only fallen for a production stop
@@ -665,6 +716,44 @@ mod tests {
             stop.flags
         );
         assert_eq!(stop.level, Level::Tension);
+    }
+
+    #[test]
+    fn empty_depots_behind_a_full_chain_are_a_local_shortage() {
+        // The manufacturer holds 100 days; gr-b (60 % of the outflow) holds 3 days, gr-c 40.
+        let chain = vec![
+            (
+                pos("lab-a", d(23), 10_000, Some(100.0), vec![]),
+                DeclarantType::Exploitant,
+            ),
+            (
+                pos("gr-b", d(23), 180, Some(60.0), vec![]),
+                DeclarantType::Grossiste,
+            ),
+            (
+                pos("gr-c", d(23), 1600, Some(40.0), vec![]),
+                DeclarantType::Grossiste,
+            ),
+        ];
+        let a = assess(&input(chain.clone()), d(23));
+        assert_eq!(a.level, Level::Vigilance);
+        assert!(
+            a.flags.contains(&QualityFlag::LocalShortage {
+                share_pct: 60,
+                declarants: vec!["gr-b".into()]
+            }),
+            "{:?}",
+            a.flags
+        );
+        // Every wholesaler short is the chain's shortage, not a local one.
+        let mut all_short = chain;
+        all_short[2].0.stock = 100;
+        let a = assess(&input(all_short), d(23));
+        assert!(
+            !a.flags
+                .iter()
+                .any(|f| matches!(f, QualityFlag::LocalShortage { .. }))
+        );
     }
 
     #[test]
