@@ -9,6 +9,7 @@
 #   SEEDS="11 12 13 14 15" scripts/evaluate.sh
 #   PROFILE=dev scripts/evaluate.sh          # same figures (the runs are deterministic), slower
 #   BIN=/tmp/medistock-avant scripts/evaluate.sh   # a binary built before (before/after runs)
+#   WITHOUT=slip,stop scripts/evaluate.sh    # the model without some of its signals (ablation)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -26,11 +27,12 @@ work=$(mktemp -d -t medistock-eval.XXXXXX)
 trap 'rm -rf "$work"' EXIT
 for seed in $SEEDS; do
   echo "==> graine $seed : démonstration" >&2
-  "$bin" --data-dir "$work/demo-$seed" demo --seed "$seed" \
+  "$bin" --data-dir "$work/demo-$seed" demo --seed "$seed" ${WITHOUT:+--without "$WITHOUT"} \
     --scoreboard "$work/demo-$seed.json" >/dev/null
   echo "==> graine $seed : simulateur indépendant" >&2
   "$bin" simulate --seed "$seed" --out "$work/sim-$seed" >/dev/null
   "$bin" backtest --data "$work/sim-$seed" --truth "$work/sim-$seed/ruptures.csv" \
+    ${WITHOUT:+--without "$WITHOUT"} \
     --details "$work/sim-$seed-details.csv" --json >"$work/sim-$seed.json"
 done
 
@@ -50,4 +52,17 @@ for label, prefix in [("démonstration", "demo"), ("simulateur indépendant", "s
             continue
         mean = sum(values) / len(values)
         print(f"  {f:<40} moyenne {mean:8.2f}   min {min(values):8.2f}   max {max(values):8.2f}")
+    for horizon in ["calibration_14d", "calibration_30d"]:
+        bins = {}
+        for b in boards:
+            for row in b.get(horizon) or []:
+                n, predicted, observed = bins.get(row["from"], (0, 0.0, 0.0))
+                k = row["assessments"]
+                bins[row["from"]] = (n + k, predicted + row["mean_predicted"] * k, observed + row["observed"] * k)
+        if not bins:
+            continue
+        print(f"  {horizon} (toutes graines : prévue → observée, références-jours)")
+        for lo in sorted(bins):
+            n, predicted, observed = bins[lo]
+            print(f"    {lo*100:3.0f}–{lo*100+10:3.0f} %   prévue {predicted/n*100:5.1f} %   observée {observed/n*100:5.1f} %   {n:>9}")
 PY

@@ -12,7 +12,7 @@ use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 use medistock_analytics::declaration::{Limits, ValidationContext, validate};
 use medistock_analytics::registry::Registry;
-use medistock_analytics::risk::config::RiskConfig;
+use medistock_analytics::risk::config::{ModelOptions, RiskConfig};
 use medistock_cli::demo::{Calibration, details_csv, score_references, scoreboard};
 use medistock_domain::{Cip13, DeclarantId};
 use medistock_local::LocalBackend;
@@ -40,6 +40,12 @@ pub struct BacktestArgs {
     /// Sortie JSON.
     #[arg(long)]
     json: bool,
+    /// Rejoue le modèle sans ces signaux, pour mesurer l'apport de chacun (séparés par des
+    /// virgules) : slip (approvisionnement repoussé), stop (arrêt de production soupçonné),
+    /// censored (jours de rupture des grossistes écartés de la demande), local (rupture
+    /// locale d'une partie des grossistes).
+    #[arg(long, value_name = "SIGNAUX", value_parser = ModelOptions::without)]
+    without: Option<ModelOptions>,
 }
 
 pub async fn run(args: &BacktestArgs) -> anyhow::Result<ExitCode> {
@@ -55,7 +61,10 @@ pub async fn run(args: &BacktestArgs) -> anyhow::Result<ExitCode> {
             Err(e) => return Err(e).context(REFERENCES_FILE),
         },
     };
-    let config = RiskConfig::new(&registry, &catalogue);
+    let mut config = RiskConfig::new(&registry, &catalogue);
+    if let Some(model) = args.without {
+        config.model = model;
+    }
     let truth = read_truth(&args.truth)?;
     let files = dated_files(&args.data.join("inbox"))?;
     let (Some(first), Some(last)) = (files.keys().next().copied(), files.keys().last().copied())

@@ -10,6 +10,7 @@ use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 use medistock_analytics::registry::Registry;
 use medistock_analytics::report::Week;
+use medistock_analytics::risk::config::ModelOptions;
 use medistock_cli::demo::{Calibration, DemoSpec, generate, score};
 use medistock_domain::Level;
 use medistock_domain::lifecycle::AlertPolicy;
@@ -41,6 +42,10 @@ pub struct DemoArgs {
     /// graines : scripts/evaluate.sh).
     #[arg(long, value_name = "FILE")]
     scoreboard: Option<std::path::PathBuf>,
+    /// Rejoue le modèle sans ces signaux, pour mesurer l'apport de chacun : slip, stop,
+    /// censored, local (voir medistock backtest --help).
+    #[arg(long, value_name = "SIGNAUX", value_parser = ModelOptions::without)]
+    without: Option<ModelOptions>,
 }
 
 /// Days of history before the first risk run.
@@ -70,7 +75,10 @@ pub async fn run(data_dir: &Path, args: &DemoArgs) -> anyhow::Result<ExitCode> {
     for account in registry.to_accounts() {
         backend.state.put_account(&account).await?;
     }
-    let (registry, config) = crate::risk_cmd::load_config(&backend).await?;
+    let (registry, mut config) = crate::risk_cmd::load_config(&backend).await?;
+    if let Some(model) = args.without {
+        config.model = model;
+    }
     let notifier = LocalNotifier::new(data_dir.join("alerts.jsonl"), false);
     let replay = Replay::new(&backend, &config);
 

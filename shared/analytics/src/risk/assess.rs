@@ -74,6 +74,8 @@ pub struct ReferenceInput {
     pub demand_series: Vec<(NaiveDate, f64)>,
     /// The stocks and announcements declared day by day over the look-back.
     pub history: StockHistory,
+    /// The signals used.
+    pub options: super::config::ModelOptions,
     /// Thresholds for this reference.
     pub thresholds: Thresholds,
     /// Legal safety stock of manufacturers, in months of sales (R5124-49-4: 2 for MITM, up to
@@ -207,7 +209,12 @@ pub fn assess(input: &ReferenceInput, as_of: NaiveDate) -> Assessment {
     let held_stock = chain
         .iter()
         .fold(0i64, |sum, (p, _)| sum.saturating_add(p.stock_bloque));
-    let (observed, censored) = uncensored(&input.demand_series, &input.history);
+    let options = input.options;
+    let (observed, censored) = if options.censored_demand {
+        uncensored(&input.demand_series, &input.history)
+    } else {
+        (input.demand_series.clone(), 0)
+    };
     if censored > 0 {
         flags.push(QualityFlag::CensoredDemand { days: censored });
     }
@@ -263,8 +270,8 @@ pub fn assess(input: &ReferenceInput, as_of: NaiveDate) -> Assessment {
     // Supplies announced by a chain that shows them slipping, or that has stopped producing,
     // are not counted on: the level is the projection without them.
     let doubt = match (
-        slipped_supply(&input.history),
-        production_stop(&input.history),
+        slipped_supply(&input.history).filter(|_| options.slipped_supplies),
+        production_stop(&input.history).filter(|_| options.production_stop),
     ) {
         (Some(due), _) => Some(QualityFlag::SupplySlipped { due }),
         (None, Some(since)) => Some(QualityFlag::ProductionStopSuspected { since }),
@@ -313,7 +320,8 @@ pub fn assess(input: &ReferenceInput, as_of: NaiveDate) -> Assessment {
         !below_safety_stock.is_empty(),
     );
     // Coverage per wholesaler: a chain that looks fine can hide depots already empty.
-    let local = local_shortage(&chain, as_of, input.thresholds.critique_days);
+    let local = local_shortage(&chain, as_of, input.thresholds.critique_days)
+        .filter(|_| options.local_shortage);
     let level = match local {
         Some(flag) if level < Level::Tension => {
             flags.push(flag);
@@ -564,6 +572,7 @@ mod tests {
             positions,
             demand_series: Vec::new(),
             history: StockHistory::default(),
+            options: Default::default(),
             thresholds: Thresholds::default(),
             safety_stock_months: 0.25,
             previous_level: None,

@@ -46,6 +46,54 @@ pub struct RiskConfig {
     pub references: BTreeMap<Cip13, ReferenceSettings>,
     /// Every other presentation of the catalogue: its name and MITM status.
     known: BTreeMap<Cip13, ReferenceSettings>,
+    /// Which of the model's signals are used (all by default; the backtest turns them off one
+    /// by one to measure each).
+    pub model: ModelOptions,
+}
+
+/// The model's signals that can be turned off, to measure what each brings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ModelOptions {
+    /// Announced supplies are not counted when one slipped.
+    pub slipped_supplies: bool,
+    /// Announced supplies are not counted when a production stop is suspected.
+    pub production_stop: bool,
+    /// Days the wholesalers ran dry are left out of the demand.
+    pub censored_demand: bool,
+    /// Empty depots behind a full chain raise VIGILANCE.
+    pub local_shortage: bool,
+}
+
+impl Default for ModelOptions {
+    fn default() -> Self {
+        Self {
+            slipped_supplies: true,
+            production_stop: true,
+            censored_demand: true,
+            local_shortage: true,
+        }
+    }
+}
+
+impl ModelOptions {
+    /// Every signal but those named (`slip`, `stop`, `censored`, `local`, comma-separated).
+    pub fn without(names: &str) -> Result<Self, String> {
+        let mut o = Self::default();
+        for name in names.split(',').map(str::trim).filter(|n| !n.is_empty()) {
+            match name {
+                "slip" => o.slipped_supplies = false,
+                "stop" => o.production_stop = false,
+                "censored" => o.censored_demand = false,
+                "local" => o.local_shortage = false,
+                other => {
+                    return Err(format!(
+                        "signal inconnu « {other} » : slip, stop, censored ou local"
+                    ));
+                }
+            }
+        }
+        Ok(o)
+    }
 }
 
 impl RiskConfig {
@@ -71,6 +119,7 @@ impl RiskConfig {
             kinds,
             references,
             known,
+            model: ModelOptions::default(),
         }
     }
 

@@ -62,6 +62,7 @@ pub fn assess_groups(
                     positions: Vec::new(),
                     demand_series: Vec::new(),
                     history: Default::default(),
+                    options: input.options,
                     thresholds: Thresholds::default(),
                     safety_stock_months: 0.0,
                     previous_level: previous.get(group).copied(),
@@ -123,6 +124,7 @@ mod tests {
         ReferenceInput {
             cip13,
             history: Default::default(),
+            options: Default::default(),
             positions: vec![(
                 Position {
                     cip13,

@@ -241,6 +241,7 @@ pub async fn run_risk<
                         positions: by_reference.remove(&cip13).unwrap_or_default(),
                         demand_series: series.get(&cip13).cloned().unwrap_or_default(),
                         history: histories.remove(&cip13).unwrap_or_default(),
+                        options: config.model,
                         thresholds: settings.thresholds,
                         safety_stock_months: settings.safety_stock_months,
                         previous_level: previous_levels.get(cip13.as_str()).copied(),
