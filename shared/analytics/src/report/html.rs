@@ -85,6 +85,10 @@ fn quality(r: &ReferenceRow) -> String {
                 "arrêt de production soupçonné depuis le {} : appro. non comptés",
                 since.format("%d/%m")
             ),
+            QualityFlag::InferredBatch { date, .. } => format!(
+                "aucun appro. annoncé : lot attendu vers le {} au rythme observé",
+                date.format("%d/%m")
+            ),
             QualityFlag::LocalShortage { share_pct, .. } => {
                 format!("{share_pct} % des sorties des grossistes sous 7 jours de stock")
             }

@@ -230,6 +230,13 @@ pub fn notification(
                      sont pas comptés",
                     medistock_domain::french::date(*since)
                 ),
+                QualityFlag::InferredBatch { date, quantity } => format!(
+                    "aucun approvisionnement annoncé : le prochain lot est attendu vers le {} \
+                     ({} unités) d'après le rythme des lots reçus ; il est compté dans la \
+                     prévision",
+                    medistock_domain::french::date(*date),
+                    number(*quantity as f64, 0)
+                ),
                 QualityFlag::LocalShortage {
                     share_pct,
                     declarants,

@@ -46,6 +46,14 @@ pub enum QualityFlag {
         /// First day of the fall seen.
         since: NaiveDate,
     },
+    /// No supply is announced: the next batch is expected at the rhythm of the batches the
+    /// manufacturers' stock showed, and counted.
+    InferredBatch {
+        /// When.
+        date: NaiveDate,
+        /// Units (the last batch's).
+        quantity: i64,
+    },
     /// Wholesalers serving this share of the wholesalers' outflow hold less than 7 days of
     /// their own outflow, while the chain as a whole holds more: a shortage local to the
     /// distribution. The level is at least VIGILANCE.
@@ -258,6 +266,20 @@ pub fn assess(input: &ReferenceInput, as_of: NaiveDate) -> Assessment {
         .flat_map(|(p, _)| p.supplies.iter().cloned())
         .filter(|s| s.date > as_of)
         .collect();
+    // Missing is not zero: a manufacturer that announces nothing still produces. Its next batch
+    // is expected at the rhythm its stock showed, unless its production looks stopped.
+    let stopped = production_stop(&input.history).filter(|_| options.production_stop);
+    if options.inferred_batches
+        && first_announced_supply.is_none()
+        && stopped.is_none()
+        && let Some(batch) = expected_batch(&input.history, as_of)
+    {
+        flags.push(QualityFlag::InferredBatch {
+            date: batch.date,
+            quantity: batch.quantity,
+        });
+        supplies.push(batch);
+    }
     supplies.sort_by_key(|s| s.date);
     let projected = daily.and_then(|d| project(chain_stock, d * trend, as_of, &supplies));
     let stockout_without_supplies = first_announced_supply.as_ref().and_then(|_| {
@@ -271,7 +293,7 @@ pub fn assess(input: &ReferenceInput, as_of: NaiveDate) -> Assessment {
     // are not counted on: the level is the projection without them.
     let doubt = match (
         slipped_supply(&input.history).filter(|_| options.slipped_supplies),
-        production_stop(&input.history).filter(|_| options.production_stop),
+        stopped,
     ) {
         (Some(due), _) => Some(QualityFlag::SupplySlipped { due }),
         (None, Some(since)) => Some(QualityFlag::ProductionStopSuspected { since }),
@@ -477,21 +499,61 @@ fn uncensored(
 /// An announced supply that slipped: its earliest date was due by a later declaration, which
 /// announces a later one, and the manufacturers' stock did not rise by half its quantity in
 /// between. Returns the day it was due.
+/// A slip whose batch came later (the stock rose by half its quantity after the declaration
+/// that pushed it) is resolved and does not count.
 fn slipped_supply(h: &StockHistory) -> Option<NaiveDate> {
+    let rose = |from: NaiveDate, to: Option<NaiveDate>, quantity: f64| {
+        h.manufacturers.windows(2).any(|w| {
+            w[1].0 >= from && to.is_none_or(|t| w[1].0 <= t) && w[1].1 - w[0].1 >= 0.5 * quantity
+        })
+    };
+    let mut slipped = None;
     for (i, (_, quantity, due)) in h.announced.iter().enumerate() {
         let Some(due) = *due else { continue };
-        for (declared, _, next) in &h.announced[i + 1..] {
-            if *declared >= due && next.is_some_and(|n| n > due) {
-                let received = h.manufacturers.windows(2).any(|w| {
-                    w[1].0 >= due && w[1].0 <= *declared && w[1].1 - w[0].1 >= 0.5 * quantity
-                });
-                if !received {
-                    return Some(due);
-                }
-            }
+        let pushed = h.announced[i + 1..]
+            .iter()
+            .find(|(declared, _, next)| *declared >= due && next.is_some_and(|n| n > due));
+        if let Some((declared, _, _)) = pushed
+            && !rose(due, Some(*declared), *quantity)
+            && !rose(*declared, None, *quantity)
+        {
+            slipped = Some(due);
         }
     }
-    None
+    slipped
+}
+
+/// Days between two batches assumed when only one was seen in the look-back.
+pub const DEFAULT_BATCH_CYCLE_DAYS: i64 = 42;
+
+/// The next batch a manufacturer that announces nothing is expected to release, from the
+/// rhythm of the batches its stock shows in the look-back (a rise of a quarter or more between
+/// two declarations): the last batch's size, one cycle (the median gap between batches, or
+/// [`DEFAULT_BATCH_CYCLE_DAYS`]) after it. None when no batch was seen, or when the next one is
+/// already overdue (a late batch is not assumed to come).
+fn expected_batch(h: &StockHistory, as_of: NaiveDate) -> Option<Supply> {
+    let batches: Vec<(NaiveDate, f64)> = h
+        .manufacturers
+        .windows(2)
+        .filter(|w| w[1].1 - w[0].1 > 0.25 * w[0].1.max(1.0))
+        .map(|w| (w[1].0, w[1].1 - w[0].1))
+        .collect();
+    let (last, quantity) = *batches.last()?;
+    let mut gaps: Vec<i64> = batches
+        .windows(2)
+        .map(|w| (w[1].0 - w[0].0).num_days())
+        .collect();
+    gaps.sort_unstable();
+    let cycle = gaps
+        .get(gaps.len() / 2)
+        .copied()
+        .unwrap_or(DEFAULT_BATCH_CYCLE_DAYS)
+        .max(7);
+    let next = last.checked_add_days(Days::new(u64::try_from(cycle).ok()?))?;
+    (next > as_of && quantity >= 1.0).then(|| Supply {
+        date: next,
+        quantity: quantity.min(i64::MAX as f64 / 2.0) as i64,
+    })
 }
 
 /// A suspected production stop: the manufacturers' stock, declared over at least
@@ -698,6 +760,22 @@ mod tests {
         );
         assert_eq!(a.level, Level::Tension);
         assert_eq!(a.days_to_stockout, Some(20));
+        // Pushed, then received on the 20th: resolved.
+        let resolved = StockHistory {
+            manufacturers: vec![
+                (d(2), 3000.0),
+                (d(9), 2300.0),
+                (d(16), 1600.0),
+                (d(20), 6300.0),
+            ],
+            ..slipped.clone()
+        };
+        assert!(
+            !announced(resolved)
+                .flags
+                .iter()
+                .any(|f| matches!(f, QualityFlag::SupplySlipped { .. }))
+        );
         // The same announcement, received on the 12th: a new batch, not a slip.
         let received = StockHistory {
             manufacturers: vec![(d(2), 3000.0), (d(9), 2300.0), (d(12), 6900.0)],
@@ -725,6 +803,55 @@ mod tests {
             stop.flags
         );
         assert_eq!(stop.level, Level::Tension);
+    }
+
+    #[test]
+    fn a_manufacturer_that_announces_nothing_is_expected_at_its_rhythm() {
+        // Batches of 3 000 on the 1st of October and the 29th: a 28-day cycle, the next one
+        // expected on 26 November. 1 000 + 1 000 at 100 a day: 20 days without it.
+        let mut i = input(vec![
+            (
+                pos("lab-a", d(23), 1000, Some(100.0), vec![]),
+                DeclarantType::Exploitant,
+            ),
+            (
+                pos("gr-b", d(23), 1000, Some(100.0), vec![]),
+                DeclarantType::Grossiste,
+            ),
+        ]);
+        let day = |m: u32, dd: u32| NaiveDate::from_ymd_opt(2026, m, dd).unwrap();
+        i.history = StockHistory {
+            manufacturers: vec![
+                (day(9, 24), 500.0),
+                (day(10, 1), 3500.0),
+                (day(10, 22), 1400.0),
+                (day(10, 29), 4400.0),
+                (d(19), 1400.0),
+            ],
+            ..StockHistory::default()
+        };
+        let a = assess(&i, d(23));
+        assert!(
+            a.flags.contains(&QualityFlag::InferredBatch {
+                date: d(26),
+                quantity: 3000
+            }),
+            "{:?}",
+            a.flags
+        );
+        assert_eq!(a.level, Level::Vigilance, "{a:?}");
+        // Without the inference: 20 days, TENSION.
+        i.options.inferred_batches = false;
+        assert_eq!(assess(&i, d(23)).level, Level::Tension);
+        // Overdue (the 26th has passed): not assumed to come.
+        i.options.inferred_batches = true;
+        let late = assess(&i, d(27));
+        assert!(
+            !late
+                .flags
+                .iter()
+                .any(|f| matches!(f, QualityFlag::InferredBatch { .. }))
+        );
     }
 
     #[test]

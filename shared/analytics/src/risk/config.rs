@@ -62,6 +62,8 @@ pub struct ModelOptions {
     pub censored_demand: bool,
     /// Empty depots behind a full chain raise VIGILANCE.
     pub local_shortage: bool,
+    /// Without announced supplies, the next batch is expected at the rhythm seen.
+    pub inferred_batches: bool,
 }
 
 impl Default for ModelOptions {
@@ -71,6 +73,7 @@ impl Default for ModelOptions {
             production_stop: true,
             censored_demand: true,
             local_shortage: true,
+            inferred_batches: true,
         }
     }
 }
@@ -85,9 +88,10 @@ impl ModelOptions {
                 "stop" => o.production_stop = false,
                 "censored" => o.censored_demand = false,
                 "local" => o.local_shortage = false,
+                "batches" => o.inferred_batches = false,
                 other => {
                     return Err(format!(
-                        "signal inconnu « {other} » : slip, stop, censored ou local"
+                        "signal inconnu « {other} » : slip, stop, censored, local ou batches"
                     ));
                 }
             }

@@ -843,6 +843,12 @@ fn snapshot_parquet(assessments: &[Assessment]) -> Result<Vec<u8>, RiskError> {
             }),
             int("days_to_stockout", &|a| a.days_to_stockout),
             int("quality_flags", &|a| Some(a.flags.len() as i64)),
+            float("p_stockout_14d", &|a| {
+                a.probability.map(|p| p.within_14_days)
+            }),
+            float("p_stockout_30d", &|a| {
+                a.probability.map(|p| p.within_30_days)
+            }),
         ],
     )?;
     let mut out = Vec::new();
