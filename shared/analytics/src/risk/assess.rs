@@ -268,11 +268,22 @@ pub fn assess(input: &ReferenceInput, as_of: NaiveDate) -> Assessment {
         .collect();
     // Missing is not zero: a manufacturer that announces nothing still produces. Its next batch
     // is expected at the rhythm its stock showed, unless its production looks stopped.
-    let stopped = production_stop(&input.history).filter(|_| options.production_stop);
-    if options.inferred_batches
+    // The history sums the manufacturers that declared each day: its rises and falls are one
+    // manufacturer's only when one declares the reference (the marketing authorisation
+    // holder, as a rule).
+    let single_manufacturer = chain
+        .iter()
+        .filter(|(_, k)| *k == DeclarantType::Exploitant)
+        .count()
+        == 1;
+    let history = |enabled: bool| enabled && single_manufacturer;
+    let stopped = production_stop(&input.history).filter(|_| history(options.production_stop));
+    let slipped = slipped_supply(&input.history).filter(|_| history(options.slipped_supplies));
+    if history(options.inferred_batches)
         && first_announced_supply.is_none()
         && stopped.is_none()
-        && let Some(batch) = expected_batch(&input.history, as_of)
+        && slipped.is_none()
+        && let Some(batch) = expected_batch(&input.history, as_of, daily.unwrap_or(0.0) * trend)
     {
         flags.push(QualityFlag::InferredBatch {
             date: batch.date,
@@ -291,10 +302,7 @@ pub fn assess(input: &ReferenceInput, as_of: NaiveDate) -> Assessment {
     });
     // Supplies announced by a chain that shows them slipping, or that has stopped producing,
     // are not counted on: the level is the projection without them.
-    let doubt = match (
-        slipped_supply(&input.history).filter(|_| options.slipped_supplies),
-        stopped,
-    ) {
+    let doubt = match (slipped, stopped) {
         (Some(due), _) => Some(QualityFlag::SupplySlipped { due }),
         (None, Some(since)) => Some(QualityFlag::ProductionStopSuspected { since }),
         (None, None) => None,
@@ -307,9 +315,17 @@ pub fn assess(input: &ReferenceInput, as_of: NaiveDate) -> Assessment {
         }
         _ => projected,
     };
+    let start = if doubtful {
+        chain
+            .iter()
+            .map(|(p, _)| stock_without_supplies(p, as_of))
+            .sum()
+    } else {
+        chain_stock
+    };
     let probability = daily.map(|d| {
         super::probability::stockout_probability(
-            chain_stock,
+            start,
             d * trend,
             super::probability::spread(&observed),
             as_of,
@@ -447,7 +463,9 @@ fn local_shortage(
 ) -> Option<QualityFlag> {
     let wholesalers: Vec<(&Position, f64)> = chain
         .iter()
-        .filter(|(_, k)| *k == DeclarantType::Grossiste)
+        .filter(|(p, k)| {
+            *k == DeclarantType::Grossiste && (as_of - p.as_of).num_days() <= STALE_AFTER_DAYS
+        })
         .filter_map(|(p, _)| p.daily_outflow.filter(|o| *o > 0.0).map(|o| (p, o)))
         .collect();
     let total: f64 = wholesalers.iter().map(|(_, o)| o).sum();
@@ -486,7 +504,7 @@ fn uncensored(
     let kept: Vec<(NaiveDate, f64)> = series
         .iter()
         .copied()
-        .filter(|(d, outflow)| stock.get(d).is_none_or(|s| *s >= *outflow))
+        .filter(|(d, outflow)| stock.get(d).is_none_or(|s| *s > 0.0 && *s >= *outflow))
         .collect();
     let left_out = series.len() - kept.len();
     if left_out == 0 || kept.len() < 7 {
@@ -497,24 +515,27 @@ fn uncensored(
 }
 
 /// An announced supply that slipped: its earliest date was due by a later declaration, which
-/// announces a later one, and the manufacturers' stock did not rise by half its quantity in
-/// between. Returns the day it was due.
-/// A slip whose batch came later (the stock rose by half its quantity after the declaration
-/// that pushed it) is resolved and does not count.
+/// announces a later one, and the manufacturers' stock did not rise by a quarter of the
+/// quantity announced between the announcement and that declaration. Returns the day it was
+/// due.
+/// A slip whose batch came later (the stock rose by a quarter of the quantity announced after
+/// the declaration that pushed it) is resolved and does not count.
 fn slipped_supply(h: &StockHistory) -> Option<NaiveDate> {
     let rose = |from: NaiveDate, to: Option<NaiveDate>, quantity: f64| {
         h.manufacturers.windows(2).any(|w| {
-            w[1].0 >= from && to.is_none_or(|t| w[1].0 <= t) && w[1].1 - w[0].1 >= 0.5 * quantity
+            w[1].0 > from && to.is_none_or(|t| w[1].0 <= t) && w[1].1 - w[0].1 >= 0.25 * quantity
         })
     };
     let mut slipped = None;
-    for (i, (_, quantity, due)) in h.announced.iter().enumerate() {
+    for (i, (announced_on, quantity, due)) in h.announced.iter().enumerate() {
         let Some(due) = *due else { continue };
         let pushed = h.announced[i + 1..]
             .iter()
             .find(|(declared, _, next)| *declared >= due && next.is_some_and(|n| n > due));
+        // A batch that came at any time from the announcement (early, or late after the push)
+        // is no slip. The quantity is the total announced: a quarter of it is a batch.
         if let Some((declared, _, _)) = pushed
-            && !rose(due, Some(*declared), *quantity)
+            && !rose(*announced_on, Some(*declared), *quantity)
             && !rose(*declared, None, *quantity)
         {
             slipped = Some(due);
@@ -527,15 +548,15 @@ fn slipped_supply(h: &StockHistory) -> Option<NaiveDate> {
 pub const DEFAULT_BATCH_CYCLE_DAYS: i64 = 42;
 
 /// The next batch a manufacturer that announces nothing is expected to release, from the
-/// rhythm of the batches its stock shows in the look-back (a rise of a quarter or more between
-/// two declarations): the last batch's size, one cycle (the median gap between batches, or
+/// rhythm of the batches its stock shows in the look-back (a rise between two declarations of a
+/// quarter of the stock and a week of demand at least): the last batch's size, one cycle (the median gap between batches, or
 /// [`DEFAULT_BATCH_CYCLE_DAYS`]) after it. None when no batch was seen, or when the next one is
 /// already overdue (a late batch is not assumed to come).
-fn expected_batch(h: &StockHistory, as_of: NaiveDate) -> Option<Supply> {
+fn expected_batch(h: &StockHistory, as_of: NaiveDate, daily: f64) -> Option<Supply> {
     let batches: Vec<(NaiveDate, f64)> = h
         .manufacturers
         .windows(2)
-        .filter(|w| w[1].1 - w[0].1 > 0.25 * w[0].1.max(1.0))
+        .filter(|w| w[1].1 - w[0].1 > (0.25 * w[0].1).max(7.0 * daily).max(1.0))
         .map(|w| (w[1].0, w[1].1 - w[0].1))
         .collect();
     let (last, quantity) = *batches.last()?;

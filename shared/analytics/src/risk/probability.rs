@@ -87,7 +87,9 @@ fn exceeds(daily: f64, spread: f64, t: f64, available: f64) -> f64 {
 
 /// The probability of running out within `horizon` days of `as_of`, with `stock` now, demand
 /// `daily` (trend included) of relative spread `spread`, and `supplies` arriving each with
-/// probability `reliability`.
+/// probability `reliability`. Days are counted as the projection counts them: day 0 is
+/// `as_of`, a supply dated day `k` arrives before that day's demand, and running out on day
+/// `k` means `k + 1` days of demand exceeded what had arrived by then.
 pub fn within(
     stock: f64,
     daily: f64,
@@ -100,39 +102,44 @@ pub fn within(
     if daily <= 0.0 {
         return 0.0;
     }
-    let due: Vec<(f64, f64)> = supplies
-        .iter()
-        .map(|s| ((s.date - as_of).num_days() as f64, s.quantity as f64))
-        .filter(|(t, _)| *t > 0.0 && *t <= horizon as f64)
-        .collect();
-    let (enumerated, rest) = due.split_at(due.len().min(ENUMERATED));
-    let expected_rest: Vec<(f64, f64)> = rest.iter().map(|(t, q)| (*t, q * reliability)).collect();
+    // Supplies grouped by day (a reference can have one line per depot): at most `horizon`
+    // days, the largest enumerated.
+    let mut by_day: std::collections::BTreeMap<i64, f64> = std::collections::BTreeMap::new();
+    for s in supplies {
+        let k = (s.date - as_of).num_days();
+        if (1..=horizon).contains(&k) {
+            *by_day.entry(k).or_default() += s.quantity as f64;
+        }
+    }
+    let mut days: Vec<(i64, f64)> = by_day.into_iter().collect();
+    days.sort_by(|a, b| b.1.total_cmp(&a.1));
+    let (enumerated, rest) = days.split_at(days.len().min(ENUMERATED));
+    let mut checkpoints: Vec<i64> = days.iter().map(|(k, _)| k - 1).collect();
+    checkpoints.push(horizon);
+    checkpoints.sort_unstable();
+    checkpoints.dedup();
     let mut total = 0.0;
     for outcome in 0u32..(1 << enumerated.len()) {
         let mut weight = 1.0;
-        let mut arrived: Vec<(f64, f64)> = expected_rest.clone();
-        for (i, (t, q)) in enumerated.iter().enumerate() {
+        let mut arrived: Vec<(i64, f64)> =
+            rest.iter().map(|(k, q)| (*k, q * reliability)).collect();
+        for (i, (k, q)) in enumerated.iter().enumerate() {
             if outcome & (1 << i) != 0 {
                 weight *= reliability;
-                arrived.push((*t, *q));
+                arrived.push((*k, *q));
             } else {
                 weight *= 1.0 - reliability;
             }
         }
-        // The worst checkpoint: the eve of each arrival (demand of the days before it against
-        // what had arrived), and the horizon.
-        let available_by = |t: f64| {
-            stock
-                + arrived
-                    .iter()
-                    .filter(|(at, _)| *at <= t)
-                    .map(|(_, q)| q)
-                    .sum::<f64>()
-        };
-        let mut worst = exceeds(daily, spread, horizon as f64, available_by(horizon as f64));
-        for (t, _) in &arrived {
-            let eve = t - 1.0;
-            worst = worst.max(exceeds(daily, spread, eve, available_by(eve)));
+        arrived.sort_unstable_by_key(|(k, _)| *k);
+        // The worst checkpoint: the eve of each arrival, and the horizon; running totals.
+        let (mut worst, mut received, mut next) = (0.0_f64, 0.0, 0);
+        for k in &checkpoints {
+            while next < arrived.len() && arrived[next].0 <= *k {
+                received += arrived[next].1;
+                next += 1;
+            }
+            worst = worst.max(exceeds(daily, spread, (*k + 1) as f64, stock + received));
         }
         total += weight * worst;
     }
