@@ -89,8 +89,10 @@ fn quality(r: &ReferenceRow) -> String {
                 "aucun appro. annoncé : lot attendu vers le {} au rythme observé",
                 date.format("%d/%m")
             ),
-            QualityFlag::LocalShortage { share_pct, .. } => {
-                format!("{share_pct} % des sorties des grossistes sous 7 jours de stock")
+            QualityFlag::LocalShortage {
+                share_pct, days, ..
+            } => {
+                format!("{share_pct} % des sorties des grossistes sous {days} jours de stock")
             }
             QualityFlag::CensoredDemand { days } => {
                 format!("demande corrigée de {days} jour(s) de rupture des grossistes")

@@ -239,11 +239,12 @@ pub fn notification(
                 ),
                 QualityFlag::LocalShortage {
                     share_pct,
+                    days,
                     declarants,
                 } => format!(
                     "rupture locale : les grossistes qui servent {share_pct} % des sorties ont \
-                     moins de 7 jours de stock ({}) alors que la chaîne en a plus ; niveau au \
-                     moins VIGILANCE",
+                     moins de {days} jours de stock ({}) alors que la chaîne en a plus ; niveau \
+                     au moins VIGILANCE",
                     capped_list(declarants)
                 ),
                 QualityFlag::CensoredDemand { days } => format!(

@@ -51,15 +51,19 @@ pub enum QualityFlag {
     InferredBatch {
         /// When.
         date: NaiveDate,
-        /// Units (the last batch's).
+        /// Units: the last batch's, as its rise of the stock between two declarations showed
+        /// it (net of that interval's outflow).
         quantity: i64,
     },
-    /// Wholesalers serving this share of the wholesalers' outflow hold less than 7 days of
-    /// their own outflow, while the chain as a whole holds more: a shortage local to the
-    /// distribution. The level is at least VIGILANCE.
+    /// Wholesalers serving this share of the wholesalers' outflow hold less than `days` days
+    /// (the CRITIQUE threshold) of their own outflow, while the chain is not in tension: a
+    /// shortage local to the distribution. The level is at least VIGILANCE.
     LocalShortage {
         /// Share of the wholesalers' outflow, in percent.
         share_pct: u32,
+        /// The days of cover under which a wholesaler counts as short.
+        #[serde(default)]
+        days: u32,
         /// Those wholesalers.
         declarants: Vec<String>,
     },
@@ -480,6 +484,7 @@ fn local_shortage(
     (share >= LOCAL_SHORTAGE_SHARE && short.len() < wholesalers.len()).then(|| {
         QualityFlag::LocalShortage {
             share_pct: (share * 100.0).round() as u32,
+            days: days.round().clamp(0.0, 365.0) as u32,
             declarants: short.iter().map(|(p, _)| p.declarant.to_string()).collect(),
         }
     })
@@ -840,6 +845,7 @@ mod tests {
                 DeclarantType::Grossiste,
             ),
         ]);
+        i.options.inferred_batches = true;
         let day = |m: u32, dd: u32| NaiveDate::from_ymd_opt(2026, m, dd).unwrap();
         i.history = StockHistory {
             manufacturers: vec![
@@ -861,7 +867,7 @@ mod tests {
             a.flags
         );
         assert_eq!(a.level, Level::Vigilance, "{a:?}");
-        // Without the inference: 20 days, TENSION.
+        // Without the inference (the default): 20 days, TENSION.
         i.options.inferred_batches = false;
         assert_eq!(assess(&i, d(23)).level, Level::Tension);
         // Overdue (the 26th has passed): not assumed to come.
@@ -897,6 +903,7 @@ mod tests {
         assert!(
             a.flags.contains(&QualityFlag::LocalShortage {
                 share_pct: 60,
+                days: 7,
                 declarants: vec!["gr-b".into()]
             }),
             "{:?}",

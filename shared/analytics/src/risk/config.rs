@@ -62,7 +62,8 @@ pub struct ModelOptions {
     pub censored_demand: bool,
     /// Empty depots behind a full chain raise VIGILANCE.
     pub local_shortage: bool,
-    /// Without announced supplies, the next batch is expected at the rhythm seen.
+    /// Without announced supplies, the next batch is expected at the rhythm seen. Off by
+    /// default: measured, it cost the demo its 30-day warnings (docs/risk-model.md).
     pub inferred_batches: bool,
 }
 
@@ -73,13 +74,14 @@ impl Default for ModelOptions {
             production_stop: true,
             censored_demand: true,
             local_shortage: true,
-            inferred_batches: true,
+            inferred_batches: false,
         }
     }
 }
 
 impl ModelOptions {
-    /// Every signal but those named (`slip`, `stop`, `censored`, `local`, comma-separated).
+    /// The default signals but those named (`slip`, `stop`, `censored`, `local`,
+    /// comma-separated), and with those named `+batches` (the ones off by default).
     pub fn without(names: &str) -> Result<Self, String> {
         let mut o = Self::default();
         for name in names.split(',').map(str::trim).filter(|n| !n.is_empty()) {
@@ -89,9 +91,10 @@ impl ModelOptions {
                 "censored" => o.censored_demand = false,
                 "local" => o.local_shortage = false,
                 "batches" => o.inferred_batches = false,
+                "+batches" => o.inferred_batches = true,
                 other => {
                     return Err(format!(
-                        "signal inconnu « {other} » : slip, stop, censored, local ou batches"
+                        "signal inconnu « {other} » : slip, stop, censored, local, batches, ou +batches pour l'ajouter"
                     ));
                 }
             }
