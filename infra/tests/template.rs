@@ -515,6 +515,27 @@ fn the_risk_run_may_write_reminders_and_read_the_snapshots_and_nothing_more() {
     assert!(allows(&risk, "s3:ListBucket", LAKE, Some(&snapshot)));
 }
 
+/// The release pass of held SMS queries the sparse index the adapter writes, and may.
+#[test]
+fn the_held_sms_index_is_the_one_the_adapter_writes_and_notify_may_query() {
+    use medistock_aws::keys;
+    let template = template();
+    let table = resource(&template, "StateTable");
+    for line in [
+        format!("- IndexName: {}", keys::HELD_INDEX),
+        format!("- AttributeName: {}", keys::HELD_PK),
+        format!("- AttributeName: {}", keys::HELD_AT),
+    ] {
+        assert!(table.iter().any(|l| l.trim() == line), "{line}");
+    }
+    let notify = resource(&template, "NotifyFunction");
+    assert!(
+        notify
+            .iter()
+            .any(|l| l.contains(&format!("${{StateTable.Arn}}/index/{}", keys::HELD_INDEX)))
+    );
+}
+
 #[test]
 fn the_glue_table_declares_the_history_columns_the_code_writes() {
     let template = template();

@@ -200,6 +200,14 @@ pub mod keys {
     pub const RISK: &str = "RISK";
     /// Prefix of an alert record's partition.
     pub const ALERT: &str = "ALERT#";
+    /// Sparse index of the held SMS: only records whose SMS waits carry its keys.
+    pub const HELD_INDEX: &str = "HeldSms";
+    /// Its partition key attribute, and the one value it takes.
+    pub const HELD_PK: &str = "held";
+    /// The value of [`HELD_PK`].
+    pub const HELD: &str = "SMS";
+    /// Its sort key attribute: when the SMS goes out.
+    pub const HELD_AT: &str = "held_at";
     /// Partition of ANSM's measures (sort key: the measure's id).
     pub const MEASURE: &str = "MEASURE";
     /// Partition of acknowledgements and silences (sort key: the subject).
@@ -409,13 +417,23 @@ fn ledger_of(item: &Item) -> Result<LedgerEntry, StoreError> {
 
 fn alert_item(a: &AlertRecord) -> Result<Item, StoreError> {
     let record = serde_json::to_string(a).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-    Ok(Item::from([
+    let mut item = Item::from([
         ("pk".into(), s(keys::alert(&a.key))),
         ("sk".into(), s(&a.key)),
         ("status".into(), s(a.status.as_str())),
         ("created_at".into(), s(a.created_at.to_rfc3339())),
         ("record".into(), s(record)),
-    ]))
+    ]);
+    // Held SMS are found through a sparse index (`keys::HELD_INDEX`), not a scan: only held
+    // records carry its keys.
+    if matches!(a.status, AlertStatus::SmsHeld | AlertStatus::SmsReleasing) {
+        item.insert(keys::HELD_PK.into(), s(keys::HELD));
+        item.insert(
+            keys::HELD_AT.into(),
+            s(a.sms_release_at.unwrap_or(a.created_at).to_rfc3339()),
+        );
+    }
+    Ok(item)
 }
 
 fn alert_of(item: &Item) -> Result<AlertRecord, StoreError> {
@@ -743,6 +761,31 @@ impl AlertOutbox for DynamoState {
         &self,
         status: AlertStatus,
     ) -> Result<Vec<AlertRecord>, StoreError> {
+        if matches!(status, AlertStatus::SmsHeld | AlertStatus::SmsReleasing) {
+            // The release pass runs every quarter of an hour: a query of the sparse index.
+            let mut pages = self
+                .client
+                .query()
+                .table_name(&*self.table)
+                .index_name(keys::HELD_INDEX)
+                .key_condition_expression("#held = :held")
+                .filter_expression("#status = :status")
+                .expression_attribute_names("#held", keys::HELD_PK)
+                .expression_attribute_names("#status", "status")
+                .expression_attribute_values(":held", s(keys::HELD))
+                .expression_attribute_values(":status", s(status.as_str()))
+                .into_paginator()
+                .send();
+            let mut out = Vec::new();
+            while let Some(page) = pages.next().await {
+                let page = page.map_err(|e| aws_error("DynamoDB.Query", e))?;
+                for item in page.items() {
+                    out.push(alert_of(item)?);
+                }
+            }
+            out.sort_by(|a, b| (a.created_at, &a.key).cmp(&(b.created_at, &b.key)));
+            return Ok(out);
+        }
         // A sweep, not the hot path (the stream delivers new records).
         let items = self
             .scan(

@@ -2,7 +2,8 @@
 //! (on AWS the template creates them; here the tests and the local stack do).
 
 use aws_sdk_dynamodb::types::{
-    AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
+    AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection,
+    ProjectionType, ScalarAttributeType,
 };
 use aws_sdk_s3::types::{BucketLocationConstraint, CreateBucketConfiguration};
 
@@ -77,7 +78,8 @@ pub async fn create_bucket(client: &aws_sdk_s3::Client, name: &str) -> Result<()
     Ok(())
 }
 
-/// Creates the state table: string keys `pk` (hash) and `sk` (range), on demand.
+/// Creates the state table: string keys `pk` (hash) and `sk` (range), on demand, with the
+/// sparse index of held SMS.
 pub async fn create_state_table(
     client: &aws_sdk_dynamodb::Client,
     name: &str,
@@ -102,6 +104,22 @@ pub async fn create_state_table(
         .attribute_definitions(attribute("sk").map_err(invalid)?)
         .key_schema(key("pk", KeyType::Hash).map_err(invalid)?)
         .key_schema(key("sk", KeyType::Range).map_err(invalid)?)
+        // The sparse index of held SMS, as the template declares it.
+        .attribute_definitions(attribute(medistock_aws::keys::HELD_PK).map_err(invalid)?)
+        .attribute_definitions(attribute(medistock_aws::keys::HELD_AT).map_err(invalid)?)
+        .global_secondary_indexes(
+            GlobalSecondaryIndex::builder()
+                .index_name(medistock_aws::keys::HELD_INDEX)
+                .key_schema(key(medistock_aws::keys::HELD_PK, KeyType::Hash).map_err(invalid)?)
+                .key_schema(key(medistock_aws::keys::HELD_AT, KeyType::Range).map_err(invalid)?)
+                .projection(
+                    Projection::builder()
+                        .projection_type(ProjectionType::All)
+                        .build(),
+                )
+                .build()
+                .map_err(invalid)?,
+        )
         .billing_mode(BillingMode::PayPerRequest)
         .send()
         .await
