@@ -8,7 +8,8 @@
 //! ```
 //! (`medistock national --references 20000 --wholesalers 1 --depots 180 --manufacturers 0
 //! --days 1` writes a national file of 3.6 M lines; `scripts/bench-national.sh` runs it beside
-//! DuckDB.) Each phase prints its time and its own peak memory (VmHWM, reset before it).
+//! DuckDB.) Each phase prints its time and its own peak memory (VmHWM, reset before it); the
+//! first is the baseline in the same process: polars' CSV reader alone, typed, and the sums.
 //! Also prints the requests the AWS adapters would send for the same file.
 
 use std::time::Instant;
@@ -57,6 +58,42 @@ fn phase<T>(name: &str, f: impl FnOnce() -> T) -> T {
     value
 }
 
+/// The baseline: polars' multithreaded CSV reader on the same bytes with the declared types
+/// (no validation, no line numbers, no receipt), then the sums per reference and date that
+/// DuckDB computes in `scripts/bench-national.sh`. Returns the groups.
+fn bare_polars(bytes: &[u8]) -> polars::prelude::PolarsResult<usize> {
+    use polars::prelude::*;
+    let schema = Schema::from_iter([
+        Field::new("cip13".into(), DataType::String),
+        Field::new("date_stock".into(), DataType::Date),
+        Field::new("stock".into(), DataType::Int64),
+        Field::new("sorties".into(), DataType::Int64),
+        Field::new("periode_jours".into(), DataType::Int64),
+        Field::new("stock_bloque".into(), DataType::Int64),
+        Field::new("appro_quantite".into(), DataType::Int64),
+        Field::new("appro_date".into(), DataType::Date),
+        Field::new("site".into(), DataType::String),
+    ]);
+    let frame = CsvReadOptions::default()
+        .with_has_header(true)
+        .with_schema_overwrite(Some(std::sync::Arc::new(schema)))
+        .map_parse_options(|p| p.with_separator(b';'))
+        .into_reader_with_file_handle(std::io::Cursor::new(bytes))
+        .finish()?;
+    let sums = frame
+        .lazy()
+        .group_by([col("cip13"), col("date_stock")])
+        .agg([
+            len(),
+            col("stock").sum(),
+            col("sorties").sum(),
+            col("stock_bloque").sum(),
+            col("appro_quantite").sum(),
+        ])
+        .collect()?;
+    Ok(sums.height())
+}
+
 fn main() {
     let bytes = match std::env::var("MEDISTOCK_BENCH_FILE") {
         Ok(path) => std::fs::read(&path).expect("MEDISTOCK_BENCH_FILE"),
@@ -75,6 +112,10 @@ fn main() {
         "fichier : {mb:.1} Mo ; mémoire résidente au départ {:.0} Mo",
         status_mb("VmRSS:")
     );
+    println!("référence dans le même processus :");
+    phase("polars seul : lecture typée + somme", || {
+        bare_polars(&bytes).expect("polars")
+    });
     println!("par étape (dans le processus, le fichier déjà en mémoire) :");
     let ctx = ValidationContext {
         declarant: Some(&declarant),
