@@ -313,6 +313,31 @@ pub fn assess(input: &ReferenceInput, as_of: NaiveDate) -> Assessment {
     };
     let doubtful = doubt.is_some();
     let stockout_date = match doubt {
+        // Delayed rather than dropped: a supply already overdue by `n` days is expected `n`
+        // days after its date or today, whichever is later.
+        Some(QualityFlag::SupplySlipped { due })
+            if options.delayed_supplies && first_announced_supply.is_some() =>
+        {
+            flags.push(QualityFlag::SupplySlipped { due });
+            let overdue = Days::new(u64::try_from((as_of - due).num_days().max(0)).unwrap_or(0));
+            let delayed: Vec<Supply> = chain
+                .iter()
+                .flat_map(|(p, _)| p.supplies.iter().filter(move |s| s.date > p.as_of))
+                .map(|s| Supply {
+                    date: s
+                        .date
+                        .max(as_of)
+                        .checked_add_days(overdue)
+                        .unwrap_or(s.date),
+                    quantity: s.quantity,
+                })
+                .collect();
+            let bare: f64 = chain
+                .iter()
+                .map(|(p, _)| stock_without_supplies(p, as_of))
+                .sum();
+            daily.and_then(|d| project(bare, d * trend, as_of, &delayed))
+        }
         Some(flag) if first_announced_supply.is_some() => {
             flags.push(flag);
             stockout_without_supplies
@@ -786,6 +811,35 @@ mod tests {
         );
         assert_eq!(a.level, Level::Tension);
         assert_eq!(a.days_to_stockout, Some(20));
+        // Delayed rather than dropped: due on the 9th, 14 days overdue on the 23rd, the batch
+        // of the 30th is expected on 14 December: 1 000 + 1 000 at 100 a day last 20 days.
+        let mut delayed = input(vec![
+            (
+                pos(
+                    "lab-a",
+                    d(23),
+                    1000,
+                    Some(100.0),
+                    vec![Supply {
+                        date: d(30),
+                        quantity: 5000,
+                    }],
+                ),
+                DeclarantType::Exploitant,
+            ),
+            (
+                pos("gr-b", d(23), 1000, Some(100.0), vec![]),
+                DeclarantType::Grossiste,
+            ),
+        ]);
+        delayed.history = slipped.clone();
+        delayed.options.delayed_supplies = true;
+        let late = assess(&delayed, d(23));
+        assert_eq!(
+            late.days_to_stockout,
+            Some(20),
+            "the batch comes after the 20 days"
+        );
         // Pushed, then received on the 20th: resolved.
         let resolved = StockHistory {
             manufacturers: vec![

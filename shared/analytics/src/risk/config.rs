@@ -65,6 +65,9 @@ pub struct ModelOptions {
     /// Without announced supplies, the next batch is expected at the rhythm seen. Off by
     /// default: measured, it cost the demo its 30-day warnings (docs/risk-model.md).
     pub inferred_batches: bool,
+    /// A slipped supply is expected as late again as it already is, instead of not at all.
+    /// Off by default (measured: docs/risk-model.md).
+    pub delayed_supplies: bool,
 }
 
 impl Default for ModelOptions {
@@ -75,6 +78,7 @@ impl Default for ModelOptions {
             censored_demand: true,
             local_shortage: true,
             inferred_batches: false,
+            delayed_supplies: false,
         }
     }
 }
@@ -92,9 +96,10 @@ impl ModelOptions {
                 "local" => o.local_shortage = false,
                 "batches" => o.inferred_batches = false,
                 "+batches" => o.inferred_batches = true,
+                "+delay" => o.delayed_supplies = true,
                 other => {
                     return Err(format!(
-                        "signal inconnu « {other} » : slip, stop, censored, local, batches, ou +batches pour l'ajouter"
+                        "signal inconnu « {other} » : slip, stop, censored, local, batches, ou +batches, +delay pour les ajouter"
                     ));
                 }
             }
