@@ -20,6 +20,21 @@ fn fixture(name: &str) -> String {
     fixtures().join(name).display().to_string()
 }
 
+/// A fresh state table on moto (the caller checked `emulator()`): a runtime to reach it, its
+/// SDK configuration and its name.
+fn moto_state_table() -> (tokio::runtime::Runtime, aws_config::SdkConfig, String) {
+    let table = medistock_testkit::unique("etat");
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let config = runtime.block_on(async {
+        let config = medistock_aws::sdk_config().await;
+        medistock_testkit::aws::create_state_table(&aws_sdk_dynamodb::Client::new(&config), &table)
+            .await
+            .unwrap();
+        config
+    });
+    (runtime, config, table)
+}
+
 fn json_lines(out: &Output) -> Vec<serde_json::Value> {
     String::from_utf8_lossy(&out.stdout)
         .lines()
@@ -801,17 +816,8 @@ fn declarants_on_aws_write_the_one_record_in_the_table() {
     let Some(endpoint) = medistock_testkit::emulator() else {
         return;
     };
-    use medistock_aws::sdk_config;
     use medistock_domain::store::AccountStore;
-    let table = medistock_testkit::unique("etat");
-    let runtime = tokio::runtime::Runtime::new().unwrap();
-    let config = runtime.block_on(async {
-        let config = sdk_config().await;
-        medistock_testkit::aws::create_state_table(&aws_sdk_dynamodb::Client::new(&config), &table)
-            .await
-            .unwrap();
-        config
-    });
+    let (runtime, config, table) = moto_state_table();
     let dir = tempfile::tempdir().unwrap();
     let key = dir.path().join("id.pub");
     std::fs::write(&key, "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIMotoKey gr-z\n").unwrap();
@@ -912,17 +918,8 @@ fn measures_and_alerts_on_aws_live_in_the_table() {
     let Some(endpoint) = medistock_testkit::emulator() else {
         return;
     };
-    use medistock_aws::sdk_config;
     use medistock_domain::store::{AlertStateStore, MeasureStore, RiskItem, RiskStore};
-    let table = medistock_testkit::unique("etat");
-    let runtime = tokio::runtime::Runtime::new().unwrap();
-    let config = runtime.block_on(async {
-        let config = sdk_config().await;
-        medistock_testkit::aws::create_state_table(&aws_sdk_dynamodb::Client::new(&config), &table)
-            .await
-            .unwrap();
-        config
-    });
+    let (runtime, config, table) = moto_state_table();
     let state =
         medistock_aws::DynamoState::new(aws_sdk_dynamodb::Client::new(&config), table.as_str());
     // A reference in TENSION since 20/11, as the risk function leaves it.

@@ -148,31 +148,7 @@ async fn on_moto_the_sqs_subscriber_receives_the_message_and_its_attributes() {
         .unwrap()
         .topic_arn
         .unwrap();
-    let queue = sqs
-        .create_queue()
-        .queue_name(format!("ansm-{id}"))
-        .send()
-        .await
-        .unwrap()
-        .queue_url
-        .unwrap();
-    let queue_arn = sqs
-        .get_queue_attributes()
-        .queue_url(&queue)
-        .attribute_names(aws_sdk_sqs::types::QueueAttributeName::QueueArn)
-        .send()
-        .await
-        .unwrap()
-        .attributes
-        .unwrap()[&aws_sdk_sqs::types::QueueAttributeName::QueueArn]
-        .clone();
-    sns.subscribe()
-        .topic_arn(&topic)
-        .protocol("sqs")
-        .endpoint(&queue_arn)
-        .send()
-        .await
-        .unwrap();
+    let queue = subscribed_queue(&sns, &sqs, &topic, &format!("ansm-{id}"), None).await;
     let table = format!("notify-{id}");
     let dynamo = aws_sdk_dynamodb::Client::new(&sdk);
     medistock_testkit::aws::create_state_table(&dynamo, &table)
@@ -219,13 +195,13 @@ async fn on_moto_the_sqs_subscriber_receives_the_message_and_its_attributes() {
     assert_eq!(stored.message_id.as_deref(), envelope["MessageId"].as_str());
 }
 
-/// A queue subscribed to `topic` with a filter policy; returns its URL.
-async fn filtered_queue(
+/// A queue subscribed to `topic`, with a filter policy if given; returns its URL.
+async fn subscribed_queue(
     sns: &aws_sdk_sns::Client,
     sqs: &aws_sdk_sqs::Client,
     topic: &str,
     name: &str,
-    filter: &str,
+    filter: Option<&str>,
 ) -> String {
     let queue = sqs
         .create_queue()
@@ -245,14 +221,15 @@ async fn filtered_queue(
         .attributes
         .unwrap()[&aws_sdk_sqs::types::QueueAttributeName::QueueArn]
         .clone();
-    sns.subscribe()
+    let mut subscription = sns
+        .subscribe()
         .topic_arn(topic)
         .protocol("sqs")
-        .endpoint(&arn)
-        .attributes("FilterPolicy", filter)
-        .send()
-        .await
-        .unwrap();
+        .endpoint(&arn);
+    if let Some(filter) = filter {
+        subscription = subscription.attributes("FilterPolicy", filter);
+    }
+    subscription.send().await.unwrap();
     queue
 }
 
@@ -299,20 +276,20 @@ async fn on_moto_an_sms_at_night_waits_for_the_schedule_and_a_silenced_subject_i
         .topic_arn
         .unwrap();
     // The template's subscriptions: email takes email = oui, phones sms = oui.
-    let email = filtered_queue(
+    let email = subscribed_queue(
         &sns,
         &sqs,
         &topic,
         &format!("email-{id}"),
-        r#"{"email": ["oui"]}"#,
+        Some(r#"{"email": ["oui"]}"#),
     )
     .await;
-    let phone = filtered_queue(
+    let phone = subscribed_queue(
         &sns,
         &sqs,
         &topic,
         &format!("sms-{id}"),
-        r#"{"sms": ["oui"]}"#,
+        Some(r#"{"sms": ["oui"]}"#),
     )
     .await;
     let dynamo = aws_sdk_dynamodb::Client::new(&sdk);

@@ -172,6 +172,19 @@ impl DynamoState {
     }
 }
 
+/// Every item a query returns, all pages.
+async fn query_all(
+    request: aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder,
+) -> Result<Vec<Item>, StoreError> {
+    let mut pages = request.into_paginator().send();
+    let mut out = Vec::new();
+    while let Some(page) = pages.next().await {
+        let page = page.map_err(|e| aws_error("DynamoDB.Query", e))?;
+        out.extend(page.items().iter().cloned());
+    }
+    Ok(out)
+}
+
 fn s(v: impl Into<String>) -> AttributeValue {
     AttributeValue::S(v.into())
 }
@@ -594,24 +607,15 @@ impl PositionStore for DynamoState {
     }
 
     async fn positions(&self, cip13: &Cip13) -> Result<Vec<Position>, StoreError> {
-        let mut pages = self
+        let request = self
             .client
             .query()
             .table_name(&*self.table)
             .key_condition_expression("pk = :pk AND begins_with(sk, :pos)")
             .expression_attribute_values(":pk", s(keys::reference(cip13)))
             .expression_attribute_values(":pos", s(keys::POS))
-            .consistent_read(true)
-            .into_paginator()
-            .send();
-        let mut out = Vec::new();
-        while let Some(page) = pages.next().await {
-            let page = page.map_err(|e| aws_error("DynamoDB.Query", e))?;
-            for item in page.items() {
-                out.push(position_of(item)?);
-            }
-        }
-        Ok(out)
+            .consistent_read(true);
+        query_all(request).await?.iter().map(position_of).collect()
     }
 
     async fn all_positions(&self) -> Result<Vec<Position>, StoreError> {
@@ -763,7 +767,7 @@ impl AlertOutbox for DynamoState {
     ) -> Result<Vec<AlertRecord>, StoreError> {
         if matches!(status, AlertStatus::SmsHeld | AlertStatus::SmsReleasing) {
             // The release pass runs every quarter of an hour: a query of the sparse index.
-            let mut pages = self
+            let request = self
                 .client
                 .query()
                 .table_name(&*self.table)
@@ -773,16 +777,12 @@ impl AlertOutbox for DynamoState {
                 .expression_attribute_names("#held", keys::HELD_PK)
                 .expression_attribute_names("#status", "status")
                 .expression_attribute_values(":held", s(keys::HELD))
-                .expression_attribute_values(":status", s(status.as_str()))
-                .into_paginator()
-                .send();
-            let mut out = Vec::new();
-            while let Some(page) = pages.next().await {
-                let page = page.map_err(|e| aws_error("DynamoDB.Query", e))?;
-                for item in page.items() {
-                    out.push(alert_of(item)?);
-                }
-            }
+                .expression_attribute_values(":status", s(status.as_str()));
+            let mut out = query_all(request)
+                .await?
+                .iter()
+                .map(alert_of)
+                .collect::<Result<Vec<_>, _>>()?;
             out.sort_by(|a, b| (a.created_at, &a.key).cmp(&(b.created_at, &b.key)));
             return Ok(out);
         }
@@ -821,21 +821,15 @@ impl AlertOutbox for DynamoState {
 impl DynamoState {
     /// The items of one partition (`MEASURE`, `ALERTSTATE`: a few hundred records), all pages.
     async fn partition(&self, pk: &str) -> Result<Vec<Item>, StoreError> {
-        let mut pages = self
-            .client
-            .query()
-            .table_name(&*self.table)
-            .key_condition_expression("pk = :pk")
-            .expression_attribute_values(":pk", s(pk))
-            .consistent_read(true)
-            .into_paginator()
-            .send();
-        let mut out = Vec::new();
-        while let Some(page) = pages.next().await {
-            let page = page.map_err(|e| aws_error("DynamoDB.Query", e))?;
-            out.extend(page.items().iter().cloned());
-        }
-        Ok(out)
+        query_all(
+            self.client
+                .query()
+                .table_name(&*self.table)
+                .key_condition_expression("pk = :pk")
+                .expression_attribute_values(":pk", s(pk))
+                .consistent_read(true),
+        )
+        .await
     }
 
     /// Writes a versioned record as JSON under (`pk`, `sk`) if the stored one still has

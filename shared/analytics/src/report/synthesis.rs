@@ -12,12 +12,12 @@ use crate::registry::Registry;
 use crate::risk::alert::Alternative;
 use crate::risk::config::RiskConfig;
 use crate::risk::{Assessment, GroupAssessment, Thresholds};
+use medistock_domain::DeclarantType;
 use medistock_domain::Level;
 use medistock_domain::lifecycle::AlertState;
 use medistock_domain::measure::Measure;
 use medistock_domain::position::Position;
 use medistock_domain::store::{FileStatus, LedgerEntry, RiskItem};
-use medistock_domain::{Cip13, DeclarantType};
 
 /// Weeks shown in the heat map and the charts, the report's week included.
 pub const WEEKS_SHOWN: usize = 8;
@@ -372,13 +372,7 @@ pub fn synthesise(
         })
         .collect();
 
-    let label =
-        |subject: &str| match subject.strip_prefix(medistock_domain::store::GROUP_SUBJECT_PREFIX) {
-            Some(g) => format!("groupe {g}"),
-            None => Cip13::parse(subject)
-                .map(|c| config.settings(&c).denomination)
-                .unwrap_or_default(),
-        };
+    let label = |subject: &str| config.label(subject);
     let as_of = references.iter().map(|r| r.assessment.as_of).max();
     let day = as_of.unwrap_or(week.end());
     let mut measures: Vec<MeasureRow> = week_measures

@@ -764,6 +764,11 @@ mod tests {
     /// A manufacturer at 1 000 with a batch of 5 000 announced for the 30th, a wholesaler at
     /// 1 000, 100 a day: with the batch 70 days; without it, 20 days.
     fn announced(history: StockHistory) -> Assessment {
+        assess(&announced_input(history), d(23))
+    }
+
+    /// The input of [`announced`].
+    fn announced_input(history: StockHistory) -> ReferenceInput {
         let mut i = input(vec![
             (
                 pos(
@@ -784,7 +789,7 @@ mod tests {
             ),
         ]);
         i.history = history;
-        assess(&i, d(23))
+        i
     }
 
     #[test]
@@ -813,26 +818,7 @@ mod tests {
         assert_eq!(a.days_to_stockout, Some(20));
         // Delayed rather than dropped: due on the 9th, 14 days overdue on the 23rd, the batch
         // of the 30th is expected on 14 December: 1 000 + 1 000 at 100 a day last 20 days.
-        let mut delayed = input(vec![
-            (
-                pos(
-                    "lab-a",
-                    d(23),
-                    1000,
-                    Some(100.0),
-                    vec![Supply {
-                        date: d(30),
-                        quantity: 5000,
-                    }],
-                ),
-                DeclarantType::Exploitant,
-            ),
-            (
-                pos("gr-b", d(23), 1000, Some(100.0), vec![]),
-                DeclarantType::Grossiste,
-            ),
-        ]);
-        delayed.history = slipped.clone();
+        let mut delayed = announced_input(slipped.clone());
         delayed.options.delayed_supplies = true;
         let late = assess(&delayed, d(23));
         assert_eq!(

@@ -135,6 +135,17 @@ impl RiskConfig {
         }
     }
 
+    /// What a reader knows a subject as: a reference's denomination (empty outside the
+    /// catalogue), `groupe <id>` for a group.
+    pub fn label(&self, subject: &str) -> String {
+        match subject.strip_prefix(medistock_domain::store::GROUP_SUBJECT_PREFIX) {
+            Some(g) => format!("groupe {g}"),
+            None => Cip13::parse(subject)
+                .map(|c| self.settings(&c).denomination)
+                .unwrap_or_default(),
+        }
+    }
+
     /// Settings of a reference: ANSM's if it follows it, the catalogue's name and MITM status
     /// otherwise, the defaults for a reference outside the catalogue.
     pub fn settings(&self, cip13: &Cip13) -> ReferenceSettings {

@@ -271,10 +271,9 @@ pub fn reminder_text(d: &SilentDeclarant, as_of: NaiveDate) -> String {
     text
 }
 
-/// The day's point: its sections for recalls and silent declarants, and what they carry.
-pub fn digest_sections(recalls: &[Recall], silent: &[SilentDeclarant]) -> (String, Vec<String>) {
+/// The day's point: its sections for recalls and silent declarants.
+pub fn digest_sections(recalls: &[Recall], silent: &[SilentDeclarant]) -> String {
     let mut body = String::new();
-    let mut carried = Vec::new();
     if !recalls.is_empty() {
         let _ = writeln!(
             body,
@@ -289,7 +288,6 @@ pub fn digest_sections(recalls: &[Recall], silent: &[SilentDeclarant]) -> (Strin
                 r.level.as_str(),
                 date(r.open_since)
             );
-            carried.push(format!("rappel:{}", r.subject));
         }
         if recalls.len() > super::outbox::DIGEST_MAX_LINES {
             let _ = writeln!(
@@ -338,7 +336,6 @@ pub fn digest_sections(recalls: &[Recall], silent: &[SilentDeclarant]) -> (Strin
                     )
                 }
             );
-            carried.push(format!("silencieux:{}:{}", d.id, d.lapse()));
         }
         if silent.len() > MAX_SILENT_LISTED {
             let _ = writeln!(
@@ -348,7 +345,7 @@ pub fn digest_sections(recalls: &[Recall], silent: &[SilentDeclarant]) -> (Strin
             );
         }
     }
-    (body, carried)
+    body
 }
 
 #[cfg(test)]
@@ -568,9 +565,9 @@ mod tests {
             day("2026-11-26"),
         );
         assert_eq!(beyond[0].lapse(), "2026-09-01");
-        let (body, carried) = digest_sections(&[], &silent);
+        let body = digest_sections(&[], &silent);
         assert!(body.contains("gr-a (GR-A, grossiste, cadence quotidienne) : dernière déclaration le 23/11/2026 ; tableau incomplet pour 2 référence(s), dont 1 en TENSION ou pire : 3400930000021"), "{body}");
-        assert_eq!(carried.len(), 2);
+        assert_eq!(body.lines().filter(|l| l.starts_with("  - ")).count(), 2);
         let reminder = reminder_text(&silent[0], day("2026-11-26"));
         assert!(reminder.contains("depuis le 23/11/2026"), "{reminder}");
         assert!(reminder.contains("chaque jour ouvré"));

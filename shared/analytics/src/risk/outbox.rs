@@ -424,7 +424,7 @@ fn daily_point(
     if extras.recalls.is_empty() && extras.silent.is_empty() {
         return None;
     }
-    let (body, _) = super::lifecycle::digest_sections(&extras.recalls, &extras.silent);
+    let body = super::lifecycle::digest_sections(&extras.recalls, &extras.silent);
     let day = medistock_domain::french::date(as_of);
     Some((
         format!("POINT#{as_of}"),

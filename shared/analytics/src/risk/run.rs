@@ -298,12 +298,7 @@ pub async fn run_risk<
         measures_in_force: 0,
     };
     // The lifecycle: episodes, recalls, ends of silences, measures in force, silent declarants.
-    let label = |subject: &str| match subject.strip_prefix(GROUP_SUBJECT_PREFIX) {
-        Some(g) => format!("groupe {g}"),
-        None => Cip13::parse(subject)
-            .map(|c| run.config.settings(&c).denomination)
-            .unwrap_or_default(),
-    };
+    let label = |subject: &str| run.config.label(subject);
     let subjects: Vec<(String, Level)> = assessments
         .iter()
         .map(|a| (a.cip13.to_string(), a.level))
