@@ -5,12 +5,9 @@
 use std::path::Path;
 use std::process::ExitCode;
 
-use std::collections::HashSet;
-
 use clap::Args;
 use medistock_analytics::catalogue::{Catalogue, load_catalogue_object};
-use medistock_analytics::measures::history::subject_days;
-use medistock_analytics::measures::{impact, impact_days, impact_line, read_history};
+use medistock_analytics::measures::{impact_line, impacts};
 use medistock_analytics::registry::Registry;
 use medistock_analytics::risk::config::RiskConfig;
 use medistock_analytics::risk::subject_members;
@@ -75,19 +72,15 @@ pub async fn run(data_dir: &Path, args: &StatusArgs) -> anyhow::Result<ExitCode>
         .into_iter()
         .filter(|m| m.subject == args.subject || Some(&m.subject) == group_subject.as_ref())
         .collect();
-    let mut impacts = Vec::with_capacity(measures.len());
-    if !measures.is_empty() {
-        let all: HashSet<String> = measures
-            .iter()
-            .flat_map(|m| subject_members(&m.subject, &config))
-            .collect();
-        let days = impact_days(&measures, as_of);
-        let history = read_history(&backend.objects, LAKE_BUCKET, &all, &days).await?;
-        for m in &measures {
-            let days = subject_days(&subject_members(&m.subject, &config), &history);
-            impacts.push(impact(m, &days, as_of));
-        }
-    }
+    let impacts = impacts(
+        &backend.objects,
+        LAKE_BUCKET,
+        &measures,
+        &config,
+        as_of,
+        &[],
+    )
+    .await?;
     let figures: Option<serde_json::Value> = risk
         .as_ref()
         .and_then(|r| serde_json::from_str(&r.figures).ok());

@@ -50,21 +50,22 @@ pub struct DayFigures {
 pub type SubjectHistory = HashMap<String, Vec<DayFigures>>;
 
 /// The snapshots of `days` (at most [`MAX_HISTORY_DAYS`], the latest kept) for the references
-/// `cips`; a day without a snapshot is skipped. Snapshots are read a few at a time and each is
-/// reduced to those references before the next ones are fetched: memory follows the days and
-/// references asked for, not the snapshots' size.
+/// `cips` (`None`: every reference: the weekly synthesis reads its weeks once for its charts
+/// and for the measures); a day without a snapshot is skipped. Snapshots are read a few at a
+/// time and each is reduced to those references before the next ones are fetched: memory
+/// follows the days and references asked for, not the snapshots' size.
 pub async fn read_history<O: ObjectStore>(
     objects: &O,
     lake_bucket: &str,
-    cips: &HashSet<String>,
+    cips: Option<&HashSet<String>>,
     days: &BTreeSet<NaiveDate>,
 ) -> Result<SubjectHistory, HistoryError> {
     let mut out = SubjectHistory::new();
-    if cips.is_empty() {
+    if cips.is_some_and(HashSet::is_empty) {
         return Ok(out);
     }
     let days: Vec<NaiveDate> = days.iter().rev().take(MAX_HISTORY_DAYS).copied().collect();
-    let cips = std::sync::Arc::new(cips.clone());
+    let cips = std::sync::Arc::new(cips.cloned());
     for chunk in days.chunks(READ_CONCURRENCY) {
         let mut reads = Vec::with_capacity(chunk.len());
         for day in chunk {
@@ -83,7 +84,7 @@ pub async fn read_history<O: ObjectStore>(
         let part = tokio::task::spawn_blocking(move || {
             let mut part = SubjectHistory::new();
             for bytes in blobs.into_iter().flatten() {
-                read_snapshot(bytes, &cips, &mut part)?;
+                read_snapshot(bytes, cips.as_ref().as_ref(), &mut part)?;
             }
             Ok::<_, HistoryError>(part)
         })
@@ -118,7 +119,7 @@ pub fn impact_days(
 
 fn read_snapshot(
     bytes: Vec<u8>,
-    cips: &HashSet<String>,
+    cips: Option<&HashSet<String>>,
     out: &mut SubjectHistory,
 ) -> Result<(), HistoryError> {
     let frame = ParquetReader::new(Cursor::new(bytes))
@@ -140,7 +141,10 @@ fn read_snapshot(
     let coverage = frame.column("coverage_days")?.f64()?;
     let days = frame.column("days_to_stockout")?.i64()?;
     for i in 0..frame.height() {
-        let Some(c) = cip.get(i).filter(|c| cips.contains(*c)) else {
+        let Some(c) = cip
+            .get(i)
+            .filter(|c| cips.is_none_or(|cips| cips.contains(*c)))
+        else {
             continue;
         };
         let (Some(Ok(date)), Some(Some(level)), Some(chain_stock)) = (

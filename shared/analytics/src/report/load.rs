@@ -2,9 +2,8 @@
 //! lake: the same code for `medistock report` (local backend) and `functions/report` (AWS).
 
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::io::Cursor;
 
-use chrono::{NaiveDate, NaiveTime};
+use chrono::NaiveTime;
 use polars::prelude::*;
 
 use super::synthesis::{ReportInput, SnapshotPoint, Synthesis, SynthesisError, WEEKS_SHOWN};
@@ -33,6 +32,15 @@ pub enum ReportError {
     Synthesis(#[from] SynthesisError),
 }
 
+impl From<crate::measures::HistoryError> for ReportError {
+    fn from(e: crate::measures::HistoryError) -> Self {
+        match e {
+            crate::measures::HistoryError::Store(s) => ReportError::Store(s),
+            crate::measures::HistoryError::Polars(p) => ReportError::Polars(p),
+        }
+    }
+}
+
 /// Reads what the synthesis of `week` needs: RISK items, the week's files (received between
 /// Monday 00:00 and Sunday 24:00 UTC), positions, and the daily risk snapshots of the weeks shown.
 pub async fn load_input<
@@ -57,20 +65,7 @@ pub async fn load_input<
         .unwrap_or(week.end())
         .and_time(midnight)
         .and_utc();
-    let mut frames = Vec::new();
-    for key in objects.list(lake, medistock_domain::lake::RISK).await? {
-        let date = medistock_domain::lake::partition_date(medistock_domain::lake::RISK, &key);
-        if date.is_some_and(|d| d >= first.start() && d <= week.end())
-            && let Some(object) = objects.get(lake, &key).await?
-        {
-            frames.push(object.bytes);
-        }
-    }
-    let snapshots = tokio::task::spawn_blocking(move || read_snapshots(frames))
-        .await
-        .unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()))?;
-    // Measures in force during the week, and their references' figures from 28 days before
-    // the earliest start.
+    // Measures in force during the week, and their references' figures around their start.
     let measures: Vec<Measure> = state
         .measures()
         .await?
@@ -81,13 +76,29 @@ pub async fn load_input<
         .iter()
         .flat_map(|m| crate::risk::subject_members(&m.subject, config))
         .collect();
-    let days = crate::measures::impact_days(&measures, week.end());
-    let measure_history = crate::measures::read_history(objects, lake, &cips, &days)
-        .await
-        .map_err(|e| match e {
-            crate::measures::history::HistoryError::Store(s) => ReportError::Store(s),
-            crate::measures::history::HistoryError::Polars(p) => ReportError::Polars(p),
-        })?;
+    // The snapshots are read once: the weeks shown, for every reference's chart and heat map,
+    // and the measures' windows before them.
+    let shown = first.start()..=week.end();
+    let mut days = crate::measures::impact_days(&measures, week.end());
+    days.extend(first.start().iter_days().take_while(|d| *d <= week.end()));
+    let mut measure_history = crate::measures::read_history(objects, lake, None, &days).await?;
+    let snapshots: HashMap<String, Vec<SnapshotPoint>> = measure_history
+        .iter()
+        .map(|(cip, days)| {
+            let points = days
+                .iter()
+                .filter(|d| shown.contains(&d.date))
+                .map(|d| SnapshotPoint {
+                    as_of: d.date,
+                    level: d.level,
+                    chain_stock: d.chain_stock,
+                })
+                .collect();
+            (cip.clone(), points)
+        })
+        .filter(|(_, points): &(String, Vec<SnapshotPoint>)| !points.is_empty())
+        .collect();
+    measure_history.retain(|cip, _| cips.contains(cip));
     Ok(ReportInput {
         risk: state.risk_items().await?,
         snapshots,
@@ -97,46 +108,6 @@ pub async fn load_input<
         alert_states: state.alert_states().await?,
         measure_history,
     })
-}
-
-fn read_snapshots(
-    frames: Vec<Vec<u8>>,
-) -> Result<HashMap<String, Vec<SnapshotPoint>>, ReportError> {
-    let mut out: HashMap<String, Vec<SnapshotPoint>> = HashMap::new();
-    for bytes in frames {
-        let frame = ParquetReader::new(Cursor::new(bytes))
-            .with_columns(Some(vec![
-                "cip13".into(),
-                "as_of".into(),
-                "level".into(),
-                "chain_stock".into(),
-            ]))
-            .finish()?;
-        let cips = frame.column("cip13")?.str()?;
-        let dates = frame.column("as_of")?.str()?;
-        let levels = frame.column("level")?.str()?;
-        let stocks = frame.column("chain_stock")?.f64()?;
-        for i in 0..frame.height() {
-            let (Some(cip), Some(Ok(as_of)), Some(Some(level)), Some(chain_stock)) = (
-                cips.get(i),
-                dates.get(i).map(str::parse::<NaiveDate>),
-                levels.get(i).map(Level::parse),
-                stocks.get(i),
-            ) else {
-                continue;
-            };
-            out.entry(cip.to_owned()).or_default().push(SnapshotPoint {
-                as_of,
-                level,
-                chain_stock,
-            });
-        }
-    }
-    for points in out.values_mut() {
-        points.sort_by_key(|p| p.as_of);
-        points.dedup_by_key(|p| p.as_of);
-    }
-    Ok(out)
 }
 
 /// What writing a report did.

@@ -42,6 +42,15 @@ pub enum RiskError {
     Polars(#[from] PolarsError),
 }
 
+impl From<crate::measures::HistoryError> for RiskError {
+    fn from(e: crate::measures::HistoryError) -> Self {
+        match e {
+            crate::measures::HistoryError::Store(s) => RiskError::Store(s),
+            crate::measures::HistoryError::Polars(p) => RiskError::Polars(p),
+        }
+    }
+}
+
 /// Which references to compute.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub enum Scope {
@@ -547,41 +556,37 @@ async fn measure_lines<O: ObjectStore>(
     assessments: &[Assessment],
     as_of: NaiveDate,
 ) -> Result<HashMap<String, Vec<String>>, RiskError> {
-    let members = |subject: &str| subject_members(subject, run.config);
-    let cips: HashSet<String> = measures.iter().flat_map(|m| members(&m.subject)).collect();
-    let mut days = crate::measures::impact_days(measures, as_of);
-    // Today's figures come from this run, not from a snapshot.
-    days.remove(&as_of);
-    let mut history = crate::measures::read_history(objects, run.lake_bucket, &cips, &days)
-        .await
-        .map_err(|e| match e {
-            crate::measures::history::HistoryError::Store(s) => RiskError::Store(s),
-            crate::measures::history::HistoryError::Polars(p) => RiskError::Polars(p),
-        })?;
-    // Today's figures come from this run.
-    for a in assessments
+    // Today's figures come from this run: its snapshot is written after the alerts.
+    let today: Vec<(String, crate::measures::DayFigures)> = assessments
         .iter()
-        .filter(|a| cips.contains(a.cip13.as_str()))
-    {
-        history
-            .entry(a.cip13.to_string())
-            .or_default()
-            .push(crate::measures::DayFigures {
-                date: as_of,
-                level: a.level,
-                chain_stock: a.chain_stock,
-                demand: a.demand,
-                coverage_days: a.coverage_days,
-                days_to_stockout: a.days_to_stockout,
-            });
-    }
+        .map(|a| {
+            (
+                a.cip13.to_string(),
+                crate::measures::DayFigures {
+                    date: as_of,
+                    level: a.level,
+                    chain_stock: a.chain_stock,
+                    demand: a.demand,
+                    coverage_days: a.coverage_days,
+                    days_to_stockout: a.days_to_stockout,
+                },
+            )
+        })
+        .collect();
+    let impacts = crate::measures::impacts(
+        objects,
+        run.lake_bucket,
+        measures,
+        run.config,
+        as_of,
+        &today,
+    )
+    .await?;
     let mut out: HashMap<String, Vec<String>> = HashMap::new();
-    for m in measures {
-        let days = crate::measures::history::subject_days(&members(&m.subject), &history);
-        let impact = crate::measures::impact(m, &days, as_of);
+    for (m, impact) in measures.iter().zip(&impacts) {
         out.entry(m.subject.clone())
             .or_default()
-            .push(crate::measures::impact_line(m, &impact));
+            .push(crate::measures::impact_line(m, impact));
     }
     Ok(out)
 }
