@@ -406,3 +406,32 @@ async fn on_moto_an_sms_at_night_waits_for_the_schedule_and_a_silenced_subject_i
     .await;
     assert!(odd.is_err());
 }
+
+#[tokio::test]
+async fn a_stream_batch_that_does_not_decode_is_refused_whole_and_sends_nothing() {
+    // No call reaches the table: the batch is refused before any record is read.
+    let sdk = medistock_testkit::aws::config("http://127.0.0.1:9").await;
+    let state = DynamoState::new(aws_sdk_dynamodb::Client::new(&sdk), "nulle-part");
+    let notifier = Flaky {
+        failures: AtomicUsize::new(0),
+        sent: Mutex::new(Vec::new()),
+    };
+    for bad in [
+        serde_json::json!({"Records": "pas une liste"}),
+        serde_json::json!({"Records": [{"dynamodb": {"NewImage": 7}}]}),
+    ] {
+        let out = notify::handle_event(
+            &state,
+            &notifier,
+            AlertPolicy::default(),
+            bad.clone(),
+            Utc::now(),
+        )
+        .await;
+        assert!(
+            matches!(out, Err(notify::NotifyError::Decode(_))),
+            "{bad}: {out:?}"
+        );
+    }
+    assert!(notifier.sent.lock().unwrap().is_empty());
+}

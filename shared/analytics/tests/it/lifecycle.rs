@@ -13,7 +13,9 @@ use medistock_analytics::risk::{RiskOutcome, RiskRun, RunSummary, Scope, run_ris
 use medistock_domain::Level;
 use medistock_domain::lifecycle::{AlertPolicy, AlertState};
 use medistock_domain::measure::{Measure, MeasureKind};
-use medistock_domain::store::{AlertRecord, ObjectStore, RiskItem};
+use medistock_domain::store::{
+    AccountStore, AlertRecord, MeasureStore, ObjectStore, RiskItem, RiskStore,
+};
 
 const REGISTRY: &str =
     "declarant;nom;type\ngr-b;Grossiste B;grossiste\ngr-c;Grossiste C;grossiste\n";
@@ -272,4 +274,89 @@ async fn on_moto_the_lifecycle_over_days() {
         table.as_str(),
     );
     lifecycle_over_days(&S3Objects::new(s3), &state, &inbox, &lake).await;
+}
+
+/// What the lifecycle adds is best effort: a snapshot that does not decode (a hostile or torn
+/// object in the lake) and a receipts folder that cannot be written leave the levels and the
+/// alerts of the day intact, and the next run writes the reminder it could not.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_torn_snapshot_or_an_unwritable_receipts_folder_never_stops_the_alerts() {
+    let dir = tempfile::tempdir().unwrap();
+    let backend = medistock_local::LocalBackend::open(dir.path()).unwrap();
+    let (objects, state) = (&backend.objects, &backend.state);
+    for account in Registry::parse(REGISTRY).unwrap().to_accounts() {
+        state.put_account(&account).await.unwrap();
+    }
+    let measure = Measure::new(
+        "MES-20261118-00000002".into(),
+        X30,
+        MeasureKind::Importation,
+        day(18),
+        None,
+        "import",
+        "Jeanne",
+        at(18),
+    )
+    .unwrap();
+    assert!(state.put_measure(&measure, None).await.unwrap());
+    // The day before's snapshot is not Parquet; gr-c's receipts folder is a file.
+    objects
+        .put(
+            "lac",
+            &medistock_domain::lake::risk_snapshot_key(day(19)),
+            b"PAR1 not a parquet file".to_vec(),
+            "application/vnd.apache.parquet",
+            &Default::default(),
+        )
+        .await
+        .unwrap();
+    std::fs::create_dir_all(dir.path().join("depot/receipts")).unwrap();
+    std::fs::write(dir.path().join("depot/receipts/gr-c"), b"not a folder").unwrap();
+
+    let summary = run_day(objects, state, "depot", "lac", 20).await;
+    assert_eq!(
+        summary.levels.get(&Level::Critique),
+        Some(&1),
+        "{summary:?}"
+    );
+    assert!(summary.alerts_created >= 2, "{summary:?}");
+    assert_eq!(
+        summary.measures_in_force, 0,
+        "the measure's figures were dropped"
+    );
+    assert_eq!(summary.silent_declarants, ["gr-c"]);
+    assert_eq!(
+        summary.reminders_written, 0,
+        "the folder could not be written"
+    );
+    let records = records_of(state, 20).await;
+    assert!(
+        records
+            .iter()
+            .all(|r| !r.notification.body.contains("Mesures en cours")),
+        "no half-computed figures"
+    );
+    assert_eq!(
+        state
+            .risk_items()
+            .await
+            .unwrap()
+            .iter()
+            .find(|i| i.subject == X30)
+            .map(|i| i.level),
+        Some(Level::Critique),
+        "the levels were written"
+    );
+
+    // The folder repaired: the next run writes the reminder of the same lapse, once.
+    std::fs::remove_file(dir.path().join("depot/receipts/gr-c")).unwrap();
+    let next = run_day(objects, state, "depot", "lac", 21).await;
+    assert_eq!(next.reminders_written, 1);
+    assert!(
+        objects
+            .get("depot", "receipts/gr-c/rappel-premiere-declaration.txt")
+            .await
+            .unwrap()
+            .is_some()
+    );
 }
