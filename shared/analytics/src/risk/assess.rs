@@ -1,5 +1,7 @@
 //! One reference's assessment: chain stock, demand, coverage, projection, level.
 
+use std::borrow::Cow;
+
 use chrono::{Days, NaiveDate};
 use serde::{Deserialize, Serialize};
 
@@ -225,7 +227,7 @@ pub fn assess(input: &ReferenceInput, as_of: NaiveDate) -> Assessment {
     let (observed, censored) = if options.censored_demand {
         uncensored(&input.demand_series, &input.history)
     } else {
-        (input.demand_series.clone(), 0)
+        (Cow::Borrowed(input.demand_series.as_slice()), 0)
     };
     if censored > 0 {
         flags.push(QualityFlag::CensoredDemand { days: censored });
@@ -522,26 +524,24 @@ pub const STOP_DAYS: i64 = 42;
 /// The demand observations without the days the wholesalers ran dry (stock below a day of
 /// their outflow), and how many were left out: the OpenLMIS stock-out-adjusted consumption
 /// (consumption over the days in stock). Kept whole when fewer than 7 days would remain.
-fn uncensored(
-    series: &[(NaiveDate, f64)],
+fn uncensored<'a>(
+    series: &'a [(NaiveDate, f64)],
     history: &StockHistory,
-) -> (Vec<(NaiveDate, f64)>, usize) {
-    if history.wholesalers.is_empty() {
-        return (series.to_vec(), 0);
+) -> (Cow<'a, [(NaiveDate, f64)]>, usize) {
+    // The wholesalers' stock is kept day by day in date order: looked up by binary search,
+    // and the series is copied only when a day is left out (a hot path at national scale).
+    let stock = &history.wholesalers;
+    let dry = |(d, outflow): &(NaiveDate, f64)| {
+        stock
+            .binary_search_by_key(d, |(day, _)| *day)
+            .is_ok_and(|i| stock[i].1 <= 0.0 || stock[i].1 < *outflow)
+    };
+    let left_out = series.iter().filter(|o| dry(o)).count();
+    if left_out == 0 || series.len() - left_out < 7 {
+        return (Cow::Borrowed(series), 0);
     }
-    let stock: std::collections::HashMap<NaiveDate, f64> =
-        history.wholesalers.iter().copied().collect();
-    let kept: Vec<(NaiveDate, f64)> = series
-        .iter()
-        .copied()
-        .filter(|(d, outflow)| stock.get(d).is_none_or(|s| *s > 0.0 && *s >= *outflow))
-        .collect();
-    let left_out = series.len() - kept.len();
-    if left_out == 0 || kept.len() < 7 {
-        (series.to_vec(), 0)
-    } else {
-        (kept, left_out)
-    }
+    let kept = series.iter().filter(|o| !dry(o)).copied().collect();
+    (Cow::Owned(kept), left_out)
 }
 
 /// An announced supply that slipped: its earliest date was due by a later declaration, which
