@@ -8,7 +8,7 @@ use medistock_analytics::declaration::Limits;
 use medistock_analytics::ingest::{IngestSettings, ingest_version};
 use medistock_analytics::risk::alert::AlertTopics;
 use medistock_analytics::risk::config::RiskConfig;
-use medistock_analytics::risk::{RiskOutcome, RiskRun, RunSummary, Scope, run_risk};
+use medistock_analytics::risk::{HistoryCache, RiskOutcome, RiskRun, RunSummary, Scope, run_risk};
 use medistock_cli::demo::{Calibration, Scoreboard};
 use medistock_domain::Cip13;
 use medistock_domain::Level;
@@ -35,6 +35,8 @@ pub struct Replay<'a> {
     config: &'a RiskConfig,
     topics: AlertTopics,
     settings: IngestSettings,
+    /// The look-back's daily totals, decoded once for all the days replayed.
+    history: HistoryCache,
 }
 
 impl<'a> Replay<'a> {
@@ -53,6 +55,7 @@ impl<'a> Replay<'a> {
                 lease: chrono::Duration::minutes(5),
                 catalogue: None,
             },
+            history: HistoryCache::new(),
         }
     }
 
@@ -68,6 +71,7 @@ impl<'a> Replay<'a> {
         calibration: Option<&mut Calibration>,
     ) -> anyhow::Result<Option<RunSummary>> {
         let now = day.and_time(time).and_utc();
+        let started = std::time::Instant::now();
         for file in files {
             let key = format!("inbox/{}/{}", file.declarant, file.name);
             let objects = &self.backend.objects;
@@ -91,6 +95,12 @@ impl<'a> Replay<'a> {
             )
             .await?;
         }
+        tracing::debug!(
+            day = %day,
+            files = files.len(),
+            ms = started.elapsed().as_millis() as u64,
+            "fichiers du jour déposés et intégrés"
+        );
         if !assess {
             return Ok(None);
         }
@@ -100,6 +110,7 @@ impl<'a> Replay<'a> {
             policy: AlertPolicy::default(),
             topics: &self.topics,
             config: self.config,
+            history_cache: Some(&self.history),
         };
         let RiskOutcome {
             summary,

@@ -69,6 +69,7 @@ pub async fn run(data_dir: &Path, args: &RiskArgs) -> anyhow::Result<ExitCode> {
         policy,
         topics: &topics,
         config: &config,
+        history_cache: None,
     };
     let scope = if args.cip13.is_empty() {
         Scope::All

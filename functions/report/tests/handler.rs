@@ -84,6 +84,7 @@ async fn setup(dir: &std::path::Path) -> (LocalObjects, LocalState, Config) {
         lake_bucket: "lac",
         topics: &topics,
         config: &risk_config,
+        history_cache: None,
     };
     let day = NaiveDate::from_ymd_opt(2026, 11, 20).unwrap();
     run_risk(&objects, &state, &run, &Scope::All, day, false, now)

@@ -202,6 +202,7 @@ pub async fn handle<
         policy: config.policy,
         topics: &config.topics,
         config: &risk_config,
+        history_cache: None,
     };
     let RiskOutcome { summary, .. } = run_risk(
         objects,

@@ -177,6 +177,7 @@ fn main() {
             policy: Default::default(),
             topics: &topics,
             config: &config,
+            history_cache: None,
         };
         let before = status_mb("VmRSS:");
         for pass in ["premier calcul (tout est nouveau)", "calcul suivant (niveaux connus)"] {

@@ -27,7 +27,7 @@ use crate::{aws_error, conditional};
 use medistock_domain::account::Account;
 use medistock_domain::lifecycle::AlertState;
 use medistock_domain::measure::Measure;
-use medistock_domain::position::{Position, PositionWrite, Supply, merge};
+use medistock_domain::position::{Position, PositionWrite, Supply, merge, site_columns};
 use medistock_domain::store::{
     AccountStore, AlertOutbox, AlertRecord, AlertStateStore, AlertStatus, Claim, FileLedger,
     FileStatus, LedgerEntry, MeasureStore, PositionStore, RiskItem, RiskStore, StoreError,
@@ -309,7 +309,7 @@ fn position_item(p: &Position) -> Result<Item, StoreError> {
         ("source_sha256".into(), s(&p.source_sha256)),
         (
             "site_figures".into(),
-            s(serde_json::to_string(&p.site_figures)
+            s(site_columns::to_json(&p.site_figures)
                 .map_err(|e| StoreError::Corrupt(e.to_string()))?),
         ),
     ]);
@@ -360,7 +360,7 @@ fn position_with(item: &Item, sites: bool) -> Result<Position, StoreError> {
             .get("site_figures")
             .filter(|_| sites)
             .map(|_| {
-                serde_json::from_str(&text(item, "site_figures")?)
+                site_columns::from_json(&text(item, "site_figures")?)
                     .map_err(|_| corrupt("site_figures"))
             })
             .transpose()?
@@ -665,6 +665,19 @@ impl RiskStore for DynamoState {
             by_subject.entry(risk.subject.clone()).or_insert(risk);
         }
         Ok(by_subject.into_values().collect())
+    }
+
+    async fn put_risks(&self, items: &[(RiskItem, Option<u64>)]) -> Result<Vec<bool>, StoreError> {
+        use futures::stream::{StreamExt, TryStreamExt};
+        // One PutItem per subject (each has its own condition), many in flight.
+        let mut puts = Vec::with_capacity(items.len());
+        for (item, expected) in items {
+            puts.push(self.put_risk(item, *expected));
+        }
+        futures::stream::iter(puts)
+            .buffered(WRITE_CONCURRENCY)
+            .try_collect()
+            .await
     }
 
     async fn put_risk(

@@ -396,19 +396,40 @@ impl RiskStore for LocalState {
         item: &RiskItem,
         expected_version: Option<u64>,
     ) -> Result<bool, StoreError> {
-        let json = serde_json::to_string(item).map_err(corrupt)?;
-        let conn = self.conn();
-        let changed = match expected_version {
-            None => conn.execute(
-                "INSERT INTO risks (cip13, version, item) VALUES (?1, ?2, ?3) ON CONFLICT(cip13) DO NOTHING",
-                params![item.subject, item.version, json],
-            ).map_err(db)?,
-            Some(expected) => conn.execute(
-                "UPDATE risks SET version = ?2, item = ?3 WHERE cip13 = ?1 AND version = ?4",
-                params![item.subject, item.version, json, expected],
-            ).map_err(db)?,
-        };
-        Ok(changed == 1)
+        let written = self.put_risks(&[(item.clone(), expected_version)]).await?;
+        Ok(written.first().copied().unwrap_or(false))
+    }
+
+    async fn put_risks(&self, items: &[(RiskItem, Option<u64>)]) -> Result<Vec<bool>, StoreError> {
+        // One transaction: one sync to disk for the day's 20,000 subjects, not one each.
+        let mut conn = self.conn();
+        let tx = conn.transaction().map_err(db)?;
+        let mut out = Vec::with_capacity(items.len());
+        {
+            let mut insert = tx
+                .prepare(
+                    "INSERT INTO risks (cip13, version, item) VALUES (?1, ?2, ?3) ON CONFLICT(cip13) DO NOTHING",
+                )
+                .map_err(db)?;
+            let mut update = tx
+                .prepare(
+                    "UPDATE risks SET version = ?2, item = ?3 WHERE cip13 = ?1 AND version = ?4",
+                )
+                .map_err(db)?;
+            for (item, expected) in items {
+                let json = serde_json::to_string(item).map_err(corrupt)?;
+                let changed = match expected {
+                    None => insert.execute(params![item.subject, item.version, json]),
+                    Some(expected) => {
+                        update.execute(params![item.subject, item.version, json, expected])
+                    }
+                }
+                .map_err(db)?;
+                out.push(changed == 1);
+            }
+        }
+        tx.commit().map_err(db)?;
+        Ok(out)
     }
 }
 

@@ -583,7 +583,26 @@ async fn risk_items_are_versioned(state: &(impl RiskStore + PositionStore)) {
     assert!(!state.put_risk(&group, None).await.unwrap());
     let items = state.risk_items().await.unwrap();
     assert_eq!(items, [item(2, Level::Critique), group.clone()]);
-    assert_eq!(items[1].group(), Some("1234"));
+    // Written together, each item keeps its own condition: the stale one alone loses.
+    let other = RiskItem {
+        subject: "3400949497706".into(),
+        ..item(1, Level::Normal)
+    };
+    assert_eq!(
+        state
+            .put_risks(&[
+                (item(3, Level::Rupture), Some(2)),
+                (item(3, Level::Normal), Some(1)),
+                (other.clone(), None),
+            ])
+            .await
+            .unwrap(),
+        [true, false, true]
+    );
+    let mut items = state.risk_items().await.unwrap();
+    items.sort_by(|a, b| a.subject.cmp(&b.subject));
+    assert_eq!(items, [item(3, Level::Rupture), other, group.clone()]);
+    assert_eq!(items[2].group(), Some("1234"));
     let p = position("3400949497294", "grossiste-a", "2026-11-20", 100, "aaa");
     let q = position("3400949497706", "lab-b", "2026-11-20", 5, "bbb");
     state

@@ -21,6 +21,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use chrono::{DateTime, Duration, NaiveDate, Utc};
+use polars::prelude::{DataFrame, PolarsResult};
 
 pub use keys::{InboxKey, KeyError, MAX_DERIVED_NAME_BYTES, bounded_name, is_temporary_upload};
 
@@ -30,13 +31,13 @@ use crate::declaration::receipt::{
 };
 use crate::declaration::{Limits, ValidationContext, ValidationReport, oversized, validate};
 use crate::positions::daily::{daily_parquet, daily_rows};
-use crate::positions::{file_positions, normalized_parquet};
+use crate::positions::{PositionBatches, latest_date, normalized_parquet};
 use medistock_domain::paris_date;
 use medistock_domain::position::{Position, PositionWrite};
 use medistock_domain::store::{
     Claim, FileLedger, FileStatus, LedgerEntry, ObjectStore, PositionStore, StoreError, lease_token,
 };
-use medistock_domain::{lake, sha256_hex};
+use medistock_domain::{DeclarantId, lake, sha256_hex};
 
 /// Where things go and the bounds applied.
 #[derive(Debug, Clone)]
@@ -291,8 +292,14 @@ async fn process<O: ObjectStore, S: FileLedger + PositionStore>(
                     &metadata,
                 )
                 .await?;
-            let writes = state.apply_positions(&accepted.positions).await?;
-            let summary = summarise(&accepted.positions, &writes);
+            let summary = apply_positions(
+                state,
+                accepted.lines,
+                &inbox.declarant,
+                &sha256,
+                uploaded_at,
+            )
+            .await?;
             write_receipt(objects, bucket, inbox, &report, now, Some(&summary)).await?;
             Some(summary)
         }
@@ -323,9 +330,64 @@ async fn process<O: ObjectStore, S: FileLedger + PositionStore>(
     })
 }
 
-/// What the position writes did, for the receipt.
-fn summarise(positions: &[Position], writes: &[PositionWrite]) -> ApplySummary {
+/// References whose positions are built and written at a time: a national file's 20,000
+/// positions of 180 sites each never exist at once, and the next batch is built while the
+/// store writes the current one.
+const POSITION_BATCH: usize = 500;
+
+/// Merges a file's positions into the store, a batch of references at a time; returns what
+/// the writes did, for the receipt. Each position's write is atomic and idempotent, so a crash
+/// between two batches is repaired by the retry like any other.
+async fn apply_positions<S: PositionStore>(
+    state: &S,
+    lines: DataFrame,
+    declarant: &DeclarantId,
+    sha256: &str,
+    uploaded_at: DateTime<Utc>,
+) -> Result<ApplySummary, IngestError> {
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<PolarsResult<Vec<Position>>>(1);
+    let (declarant_owned, sha256_owned) = (declarant.clone(), sha256.to_owned());
+    let producer = tokio::task::spawn_blocking(move || {
+        let mut batches =
+            match PositionBatches::new(&lines, &declarant_owned, &sha256_owned, uploaded_at) {
+                Ok(batches) => batches,
+                Err(e) => {
+                    let _ = tx.blocking_send(Err(e));
+                    return;
+                }
+            };
+        loop {
+            let batch = match batches.next_batch(POSITION_BATCH) {
+                Ok(Some(batch)) => Ok(batch),
+                Ok(None) => return,
+                Err(e) => Err(e),
+            };
+            let failed = batch.is_err();
+            // The receiver gone (a failed write): nothing more to build.
+            if tx.blocking_send(batch).is_err() || failed {
+                return;
+            }
+        }
+    });
     let mut summary = ApplySummary::default();
+    let result = async {
+        while let Some(batch) = rx.recv().await {
+            let batch = batch?;
+            let writes = state.apply_positions(&batch).await?;
+            summarise(&mut summary, &batch, &writes);
+        }
+        Ok::<_, IngestError>(())
+    }
+    .await;
+    drop(rx);
+    producer
+        .await
+        .unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()));
+    result.map(|()| summary)
+}
+
+/// Adds what the position writes of a batch did to the receipt's summary.
+fn summarise(summary: &mut ApplySummary, positions: &[Position], writes: &[PositionWrite]) {
     for (position, write) in positions.iter().zip(writes) {
         let cip13 = position.cip13.to_string();
         if write.changed() {
@@ -348,7 +410,6 @@ fn summarise(positions: &[Position], writes: &[PositionWrite]) -> ApplySummary {
             summary.over_limit.push((cip13.clone(), site.clone()));
         }
     }
-    summary
 }
 
 /// The verdict on a file and, when accepted, what it contributes.
@@ -358,7 +419,8 @@ struct Checked {
 }
 
 struct Accepted {
-    positions: Vec<Position>,
+    /// The normalized lines, whose positions are merged a batch at a time.
+    lines: DataFrame,
     /// The normalized lines (line-level history, for Athena and audits).
     parquet: Vec<u8>,
     /// The daily totals (what the risk run reads).
@@ -389,24 +451,17 @@ async fn checked_off_the_runtime(
         let validation = validate(&bytes, &inbox.name, &ctx)?;
         let accepted = match validation.lines {
             None => None,
-            Some(lines) => {
-                let positions = file_positions(&lines, &inbox.declarant, &sha256, uploaded_at)?;
-                Some(Accepted {
-                    latest_date: positions
-                        .iter()
-                        .map(|p| p.as_of)
-                        .max()
-                        .unwrap_or_else(|| paris_date(now)),
-                    parquet: normalized_parquet(&lines, inbox.declarant.as_str(), &sha256)?,
-                    daily: daily_parquet(
-                        &daily_rows(&lines)?,
-                        inbox.declarant.as_str(),
-                        &sha256,
-                        uploaded_at,
-                    )?,
-                    positions,
-                })
-            }
+            Some(lines) => Some(Accepted {
+                latest_date: latest_date(&lines).unwrap_or_else(|| paris_date(now)),
+                parquet: normalized_parquet(&lines, inbox.declarant.as_str(), &sha256)?,
+                daily: daily_parquet(
+                    &daily_rows(&lines)?,
+                    inbox.declarant.as_str(),
+                    &sha256,
+                    uploaded_at,
+                )?,
+                lines,
+            }),
         };
         Ok(Checked {
             report: validation.report,

@@ -44,61 +44,162 @@ pub fn file_positions(
     sha256: &str,
     uploaded_at: DateTime<Utc>,
 ) -> PolarsResult<Vec<Position>> {
-    let cips = lines.column("cip13")?.str()?;
-    let dates = lines.column("date_stock")?.date()?.physical();
-    let stocks = lines.column("stock")?.i64()?;
-    let held = lines.column("stock_bloque")?.i64()?;
-    let outflows = lines.column("daily_outflow")?.f64()?;
-    let supply_qty = lines.column("appro_quantite")?.i64()?;
-    let supply_dates = lines.column("appro_date")?.date()?.physical();
-    let sites = lines.column("site")?.str()?;
-    let mut latest: std::collections::BTreeMap<(Cip13, &str), SiteFigures> = Default::default();
-    for i in 0..lines.height() {
-        let bad = || PolarsError::ComputeError(format!("ligne normalisée {i} incomplète").into());
-        let cip13 = cips
-            .get(i)
-            .and_then(|c| Cip13::parse(c).ok())
-            .ok_or_else(bad)?;
-        let as_of = dates
-            .get(i)
-            .and_then(date_from_epoch_days)
-            .ok_or_else(bad)?;
-        let site = sites.get(i).unwrap_or("");
-        if latest
-            .get(&(cip13, site))
-            .is_some_and(|held| held.as_of >= as_of)
-        {
-            continue;
+    let mut batches = PositionBatches::new(lines, declarant, sha256, uploaded_at)?;
+    let mut out = Vec::new();
+    while let Some(batch) = batches.next_batch(usize::MAX)? {
+        out.extend(batch);
+    }
+    Ok(out)
+}
+
+/// A file's positions, built a few references at a time in the order of their CIP13: a
+/// national file holds 20,000 references × 180 depots, and its 3.6 million site figures need
+/// never exist at once. The lines are ordered once, by a packed key (reference, site).
+pub struct PositionBatches<'f> {
+    cips: &'f StringChunked,
+    dates: &'f Int32Chunked,
+    stocks: &'f Int64Chunked,
+    held: &'f Int64Chunked,
+    outflows: &'f Float64Chunked,
+    supply_qty: &'f Int64Chunked,
+    supply_dates: &'f Int32Chunked,
+    sites: &'f StringChunked,
+    declarant: DeclarantId,
+    sha256: String,
+    uploaded_at: DateTime<Utc>,
+    /// (key, row), ordered by key: the reference in the high bits, the site's rank below.
+    order: Vec<(u64, u32)>,
+    next: usize,
+}
+
+/// Bits of a packed key given to the site's rank (a file has at most a few million lines).
+const SITE_BITS: u32 = 24;
+
+impl<'f> PositionBatches<'f> {
+    /// Orders the lines of `lines` (the normalized frame) by reference and site.
+    pub fn new(
+        lines: &'f DataFrame,
+        declarant: &DeclarantId,
+        sha256: &str,
+        uploaded_at: DateTime<Utc>,
+    ) -> PolarsResult<Self> {
+        let cips = lines.column("cip13")?.str()?;
+        let sites = lines.column("site")?.str()?;
+        let n = lines.height();
+        if n >= 1 << SITE_BITS {
+            polars_bail!(ComputeError: "{n} lignes : au-delà de ce qu'un fichier peut porter");
         }
+        // Sites ranked in their order (the key sorts by name within a reference).
+        let mut names: Vec<&str> = sites.iter().map(|s| s.unwrap_or("")).collect();
+        names.sort_unstable();
+        names.dedup();
+        let rank: std::collections::HashMap<&str, u64> = names
+            .iter()
+            .enumerate()
+            .map(|(i, name)| (*name, i as u64))
+            .collect();
+        let mut order = Vec::with_capacity(n);
+        for (row, (cip, site)) in cips.iter().zip(sites.iter()).enumerate() {
+            let bad =
+                || PolarsError::ComputeError(format!("ligne normalisée {row} incomplète").into());
+            let cip = cip.and_then(|c| Cip13::parse(c).ok()).ok_or_else(bad)?;
+            let site = rank.get(site.unwrap_or("")).copied().ok_or_else(bad)?;
+            order.push(((reference_rank(&cip) << SITE_BITS) | site, row as u32));
+        }
+        order.sort_unstable();
+        Ok(Self {
+            cips,
+            dates: lines.column("date_stock")?.date()?.physical(),
+            stocks: lines.column("stock")?.i64()?,
+            held: lines.column("stock_bloque")?.i64()?,
+            outflows: lines.column("daily_outflow")?.f64()?,
+            supply_qty: lines.column("appro_quantite")?.i64()?,
+            supply_dates: lines.column("appro_date")?.date()?.physical(),
+            sites,
+            declarant: declarant.clone(),
+            sha256: sha256.to_owned(),
+            uploaded_at,
+            order,
+            next: 0,
+        })
+    }
+
+    /// The positions of the next `references` references (at least one), `None` when all
+    /// were given.
+    pub fn next_batch(&mut self, references: usize) -> PolarsResult<Option<Vec<Position>>> {
+        let mut out = Vec::new();
+        while self.next < self.order.len() && out.len() < references.max(1) {
+            let reference = self.order[self.next].0 >> SITE_BITS;
+            let mut sites: Vec<SiteFigures> = Vec::new();
+            let mut cip13 = None;
+            while let Some(&(key, _)) = self.order.get(self.next) {
+                if key >> SITE_BITS != reference {
+                    break;
+                }
+                // The rows of one site: the one of the latest date stands.
+                let mut latest: Option<(i32, usize)> = None;
+                while let Some(&(k, row)) = self.order.get(self.next) {
+                    if k != key {
+                        break;
+                    }
+                    let row = row as usize;
+                    let date = self.dates.get(row).ok_or_else(|| incomplete(row))?;
+                    if latest.is_none_or(|(d, _)| date > d) {
+                        latest = Some((date, row));
+                    }
+                    self.next += 1;
+                }
+                let Some((_, row)) = latest else { continue };
+                if cip13.is_none() {
+                    cip13 = self.cips.get(row).and_then(|c| Cip13::parse(c).ok());
+                }
+                sites.push(self.site_figures(row)?);
+            }
+            let cip13 = cip13.ok_or_else(|| incomplete(self.next))?;
+            if let Some(position) = Position::from_sites(cip13, self.declarant.clone(), sites) {
+                out.push(position);
+            }
+        }
+        Ok((!out.is_empty()).then_some(out))
+    }
+
+    fn site_figures(&self, row: usize) -> PolarsResult<SiteFigures> {
+        let as_of = self
+            .dates
+            .get(row)
+            .and_then(date_from_epoch_days)
+            .ok_or_else(|| incomplete(row))?;
         let supplies = match (
-            supply_dates.get(i).and_then(date_from_epoch_days),
-            supply_qty.get(i),
+            self.supply_dates.get(row).and_then(date_from_epoch_days),
+            self.supply_qty.get(row),
         ) {
             (Some(date), Some(quantity)) => vec![Supply { date, quantity }],
             _ => Vec::new(),
         };
-        latest.insert(
-            (cip13, site),
-            SiteFigures {
-                site: site.to_owned(),
-                as_of,
-                stock: stocks.get(i).unwrap_or(0),
-                stock_bloque: held.get(i).unwrap_or(0),
-                daily_outflow: outflows.get(i),
-                supplies,
-                source_sha256: sha256.to_owned(),
-                uploaded_at,
-            },
-        );
+        Ok(SiteFigures {
+            site: self.sites.get(row).unwrap_or("").to_owned(),
+            as_of,
+            stock: self.stocks.get(row).unwrap_or(0),
+            stock_bloque: self.held.get(row).unwrap_or(0),
+            daily_outflow: self.outflows.get(row),
+            supplies,
+            source_sha256: self.sha256.clone(),
+            uploaded_at: self.uploaded_at,
+        })
     }
-    let mut by_reference: std::collections::BTreeMap<Cip13, Vec<SiteFigures>> = Default::default();
-    for ((cip13, _), figures) in latest {
-        by_reference.entry(cip13).or_default().push(figures);
-    }
-    Ok(by_reference
-        .into_iter()
-        .filter_map(|(cip13, sites)| Position::from_sites(cip13, declarant.clone(), sites))
-        .collect())
+}
+
+fn incomplete(row: usize) -> PolarsError {
+    PolarsError::ComputeError(format!("ligne normalisée {row} incomplète").into())
+}
+
+/// A reference's rank in CIP13 order: every CIP13 is `34009` and eight digits.
+fn reference_rank(cip13: &Cip13) -> u64 {
+    cip13
+        .as_str()
+        .bytes()
+        .skip(5)
+        .fold(0u64, |n, b| n * 10 + u64::from(b - b'0'))
 }
 
 /// The latest `date_stock` of normalized lines: the day a file's figures describe.

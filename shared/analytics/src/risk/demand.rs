@@ -156,17 +156,17 @@ impl DemandSeries {
     /// describes with an outflow. Returns those that several files describe, not added: the
     /// caller resolves them. Declarants of another type than wholesaler or manufacturer do
     /// not measure demand.
-    pub fn add_declarant(
+    pub fn add_declarant<F: std::borrow::Borrow<DailyFile>>(
         &mut self,
         kind: DeclarantType,
-        files: &[DailyFile],
+        files: &[F],
     ) -> Vec<(Cip13, NaiveDate)> {
         if !matches!(kind, DeclarantType::Grossiste | DeclarantType::Exploitant) {
             return Vec::new();
         }
         let in_window = files
             .iter()
-            .flat_map(|f| &f.rows)
+            .flat_map(|f| &f.borrow().rows)
             .map(|r| r.date)
             .filter(|d| self.cell_day(*d).is_some())
             .min();
@@ -182,7 +182,12 @@ impl DemandSeries {
         let mut shared = Vec::new();
         for (f, file) in files.iter().enumerate() {
             let f = u32::try_from(f).unwrap_or(u32::MAX);
-            for row in file.rows.iter().filter(|r| r.daily_outflow.is_some()) {
+            for row in file
+                .borrow()
+                .rows
+                .iter()
+                .filter(|r| r.daily_outflow.is_some())
+            {
                 let Some(cell) = self.cell(row.cip13, row.date) else {
                     continue;
                 };

@@ -8,6 +8,7 @@ mod assess;
 pub mod config;
 mod demand;
 mod group;
+mod history_cache;
 mod level;
 pub mod lifecycle;
 mod outbox;
@@ -17,6 +18,7 @@ mod run;
 pub use assess::{Assessment, QualityFlag, ReferenceInput, assess};
 pub use demand::{DailyFile, DemandEstimate, DemandSeries, estimate_demand};
 pub use group::{GroupAssessment, assess_groups};
+pub use history_cache::HistoryCache;
 pub use level::{Thresholds, level_after};
 pub use outbox::{Alternatives, OutboxExtras, RunChanges, outbox_records};
 pub use run::{

@@ -5,6 +5,7 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::io::Cursor;
+use std::sync::Arc;
 
 use chrono::{DateTime, Days, NaiveDate, Utc};
 use futures::stream::{self, StreamExt, TryStreamExt};
@@ -16,6 +17,7 @@ use super::assess::{Assessment, ReferenceInput, STALE_AFTER_DAYS, assess};
 use super::config::RiskConfig;
 use super::demand::{DailyFile, DemandSeries, LOOKBACK_DAYS, Observations, StockHistory};
 use super::group::{GroupAssessment, assess_groups};
+use super::history_cache::{CachedFile, HistoryCache};
 use super::lifecycle::{self, Recall};
 use super::outbox::{OutboxExtras, RunChanges, outbox_records};
 use crate::positions::daily::{FileDay, daily_rows, read_daily_parquet, resolve_day, site_lines};
@@ -75,6 +77,9 @@ pub struct RiskRun<'a> {
     pub topics: &'a AlertTopics,
     /// Declarant types and monitored references.
     pub config: &'a RiskConfig,
+    /// Daily totals decoded by the previous runs of this process (a replay); `None`: read
+    /// the look-back afresh.
+    pub history_cache: Option<&'a HistoryCache>,
 }
 
 /// One level change of a reference.
@@ -163,7 +168,9 @@ pub async fn run_risk<
     dry_run: bool,
     now: DateTime<Utc>,
 ) -> Result<RiskOutcome, RiskError> {
+    let mut clock = PhaseClock::new(as_of);
     let positions = state.all_positions().await?;
+    clock.done("positions");
     let full = *scope == Scope::All;
     let mut positions_by_declarant: HashMap<String, Vec<String>> = HashMap::new();
     // Each declarant's latest declared date, beyond the ledger's horizon.
@@ -198,8 +205,15 @@ pub async fn run_risk<
         .into_iter()
         .map(|item| (item.subject.clone(), item))
         .collect();
-    let (series, mut histories, first_days) =
-        load_demand(objects, run.lake_bucket, as_of, &run.config.kinds).await?;
+    let (series, mut histories, first_days) = load_demand(
+        objects,
+        run.lake_bucket,
+        as_of,
+        &run.config.kinds,
+        run.history_cache,
+    )
+    .await?;
+    clock.done("historique");
     let config = run.config.clone();
     let scope = scope.clone();
     let previous_levels: BTreeMap<String, Level> =
@@ -279,6 +293,7 @@ pub async fn run_risk<
     )
     .await
     .unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()))?;
+    clock.done("évaluation");
 
     let level_held = |subject: &str| previous.get(subject).map_or(Level::Normal, |h| h.level);
     let changes = RunChanges {
@@ -431,6 +446,7 @@ pub async fn run_risk<
             .try_collect()
             .await?;
         summary.alerts_created = created.into_iter().filter(|c| *c).count();
+        clock.done("alertes");
 
         let episode = |subject: &str| episodes.get(subject).copied().unwrap_or_default();
         let mut items = Vec::with_capacity(assessments.len() + groups.len());
@@ -448,15 +464,9 @@ pub async fn run_risk<
                 subject, g.level, g, &previous, as_of, now, episode,
             )?);
         }
-        let mut writes = Vec::with_capacity(items.len());
-        for (item, expected) in &items {
-            writes.push(state.put_risk(item, *expected));
-        }
         // A lost conditional write means another run stored these levels first.
-        let _: Vec<bool> = stream::iter(writes)
-            .buffer_unordered(WRITE_CONCURRENCY)
-            .try_collect()
-            .await?;
+        state.put_risks(&items).await?;
+        clock.done("niveaux");
         // Reminders last, best effort: the levels and the alerts never wait on them (a failed
         // one is written by the next run: its key names the lapse).
         if let Some(inbox) = run.inbox_bucket {
@@ -481,12 +491,40 @@ pub async fn run_risk<
             )
             .await?;
         summary.snapshot_key = Some(key);
+        clock.done("instantané");
     }
     Ok(RiskOutcome {
         summary,
         assessments,
         groups,
     })
+}
+
+/// The time each phase of a run took, logged at `debug` (`MEDISTOCK_LOG=debug`): where a run
+/// at national scale spends its time.
+struct PhaseClock {
+    as_of: NaiveDate,
+    last: std::time::Instant,
+}
+
+impl PhaseClock {
+    fn new(as_of: NaiveDate) -> Self {
+        Self {
+            as_of,
+            last: std::time::Instant::now(),
+        }
+    }
+
+    fn done(&mut self, phase: &'static str) {
+        let now = std::time::Instant::now();
+        tracing::debug!(
+            as_of = %self.as_of,
+            phase,
+            ms = (now - self.last).as_millis() as u64,
+            "phase du calcul de risque terminée"
+        );
+        self.last = now;
+    }
 }
 
 /// The RISK item to store for a subject, with the version it expects to replace, and its
@@ -621,6 +659,7 @@ async fn load_demand<O: ObjectStore>(
     lake: &str,
     as_of: NaiveDate,
     kinds: &HashMap<String, DeclarantType>,
+    cache: Option<&HistoryCache>,
 ) -> Result<(Observations, BTreeMap<Cip13, StockHistory>, FirstDays), RiskError> {
     let from = as_of
         .checked_sub_days(Days::new(LOOKBACK_DAYS as u64))
@@ -680,56 +719,79 @@ async fn load_demand<O: ObjectStore>(
         }
     }
     let mut series = DemandSeries::new(from..=as_of);
+    let mut read_keys: HashSet<String> = HashSet::new();
     for (declarant, keys) in by_declarant {
         let Some(kind) = kinds.get(&declarant).copied() else {
             continue;
         };
-        let mut reads = Vec::with_capacity(keys.len());
+        let mut held: Vec<Option<CachedFile>> = Vec::with_capacity(keys.len());
+        let mut reads = Vec::new();
         for (key, daily) in &keys {
-            reads.push(async move {
-                let object = objects.get(lake, key).await?;
-                Ok::<_, StoreError>(object.map(|o| (key.clone(), o.bytes, *daily)))
-            });
+            read_keys.insert(key.clone());
+            let cached = cache.and_then(|c| c.get(key));
+            if cached.is_none() {
+                reads.push(async move {
+                    let object = objects.get(lake, key).await?;
+                    Ok::<_, StoreError>(object.map(|o| (key.clone(), o.bytes, *daily)))
+                });
+            }
+            held.push(cached);
         }
         let blobs: Vec<Option<(String, Vec<u8>, bool)>> = stream::iter(reads)
             .buffered(READ_CONCURRENCY)
             .try_collect()
             .await?;
-        let owner = declarant.clone();
-        let loaded = tokio::task::spawn_blocking(move || -> Result<Vec<Loaded>, RiskError> {
-            let mut loaded = Vec::with_capacity(blobs.len());
-            for (key, bytes, daily) in blobs.into_iter().flatten() {
-                let prefix = if daily { lake::DAILY } else { lake::NORMALIZED };
-                let Some((_, sha256)) = lake::partition_file(prefix, &key) else {
-                    continue;
-                };
-                let sha256 = sha256.to_owned();
-                let (rows, received) = if daily {
-                    read_daily_parquet(bytes)?
-                } else {
-                    let lines = ParquetReader::new(Cursor::new(bytes)).finish()?;
-                    (daily_rows(&lines)?, None)
-                };
-                loaded.push(Loaded {
-                    lines_key: match lake::partition_date(prefix, &key) {
-                        Some(day) if daily => lake::normalized_key(day, &owner, &sha256),
-                        _ => key,
-                    },
-                    received,
-                    file: DailyFile { sha256, rows },
-                });
-            }
-            Ok(loaded)
-        })
+        let decoded = tokio::task::spawn_blocking(
+            move || -> Result<HashMap<String, CachedFile>, RiskError> {
+                let mut decoded = HashMap::with_capacity(blobs.len());
+                for (key, bytes, daily) in blobs.into_iter().flatten() {
+                    let prefix = if daily { lake::DAILY } else { lake::NORMALIZED };
+                    let Some((_, sha256)) = lake::partition_file(prefix, &key) else {
+                        continue;
+                    };
+                    let sha256 = sha256.to_owned();
+                    let (rows, received) = if daily {
+                        read_daily_parquet(bytes)?
+                    } else {
+                        let lines = ParquetReader::new(Cursor::new(bytes)).finish()?;
+                        (daily_rows(&lines)?, None)
+                    };
+                    let file = Arc::new(DailyFile { sha256, rows });
+                    decoded.insert(key, CachedFile { file, received });
+                }
+                Ok(decoded)
+            },
+        )
         .await
         .unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()))?;
-        let files: Vec<DailyFile> = loaded.iter().map(|l| l.file.clone()).collect();
+        let mut loaded = Vec::with_capacity(keys.len());
+        for ((key, daily), cached) in keys.into_iter().zip(held) {
+            let Some(entry) = cached.or_else(|| decoded.get(&key).cloned()) else {
+                continue;
+            };
+            if let Some(cache) = cache {
+                cache.insert(key.clone(), entry.clone());
+            }
+            let prefix = if daily { lake::DAILY } else { lake::NORMALIZED };
+            loaded.push(Loaded {
+                lines_key: match lake::partition_date(prefix, &key) {
+                    Some(day) if daily => lake::normalized_key(day, &declarant, &entry.file.sha256),
+                    _ => key,
+                },
+                received: entry.received,
+                file: entry.file,
+            });
+        }
+        let files: Vec<&DailyFile> = loaded.iter().map(|l| &*l.file).collect();
         let shared = series.add_declarant(kind, &files);
         if !shared.is_empty() {
             for (cip13, date, outflow) in resolve_shared(objects, lake, &loaded, shared).await? {
                 series.add_resolved(kind, cip13, date, outflow);
             }
         }
+    }
+    if let Some(cache) = cache {
+        cache.retain(&read_keys.iter().map(String::as_str).collect());
     }
     let first_days = FirstDays {
         wholesalers: series.first_day(DeclarantType::Grossiste),
@@ -749,7 +811,7 @@ struct FirstDays {
 struct Loaded {
     lines_key: String,
     received: Option<i64>,
-    file: DailyFile,
+    file: Arc<DailyFile>,
 }
 
 /// The (reference, date) pairs several files of one declarant describe, merged site by site

@@ -7,7 +7,7 @@ use chrono::NaiveDate;
 use medistock_analytics::declaration::{
     FileCode, Limits, LineCode, Status, Validation, ValidationContext, ValidationReport, validate,
 };
-use medistock_analytics::positions::{file_positions, normalized_parquet};
+use medistock_analytics::positions::{PositionBatches, file_positions, normalized_parquet};
 use medistock_domain::DeclarantId;
 use polars::prelude::*;
 
@@ -381,6 +381,63 @@ fn a_files_positions_sum_its_sites_per_reference() {
         .find(|p| p.cip13.as_str() == "3400936963504")
         .unwrap();
     assert_eq!((out.stock, out.supplies.len()), (0, 0));
+}
+
+/// Positions built a few references at a time are those built at once: each site's latest
+/// date stands, references in CIP13 order, sites by name.
+#[test]
+fn positions_built_in_batches_are_the_positions_of_the_file() {
+    let text = "cip13;date_stock;stock;sorties;periode_jours;site\n\
+                3400949497706;2026-11-18;50;7;7;Lyon\n\
+                3400949497294;2026-11-19;100;7;7;Lyon\n\
+                3400949497294;2026-11-20;90;14;7;Lyon\n\
+                3400949497294;2026-11-18;30;7;7;Arras\n\
+                3400949497706;2026-11-20;40;7;7;Lyon\n\
+                3400949497294;2026-11-17;999;7;7;Lyon\n\
+                3400936963504;2026-11-20;5;7;7;Caen\n";
+    let declarant = DeclarantId::parse("grossiste-a").unwrap();
+    let limits = Limits::default();
+    let ctx = ValidationContext {
+        declarant: Some(&declarant),
+        today: today(),
+        limits: &limits,
+        catalogue: None,
+    };
+    let lines = validate(text.as_bytes(), "h.csv", &ctx)
+        .unwrap()
+        .lines
+        .unwrap();
+    let uploaded = chrono::DateTime::from_timestamp(1_800_000_000, 0).unwrap();
+    let whole = file_positions(&lines, &declarant, "abc", uploaded).unwrap();
+    let mut batches = PositionBatches::new(&lines, &declarant, "abc", uploaded).unwrap();
+    let mut one_by_one = Vec::new();
+    while let Some(batch) = batches.next_batch(1).unwrap() {
+        assert_eq!(batch.len(), 1);
+        one_by_one.extend(batch);
+    }
+    assert_eq!(one_by_one, whole);
+    let summary: Vec<(&str, i64, Vec<&str>)> = whole
+        .iter()
+        .map(|p| {
+            (
+                p.cip13.as_str(),
+                p.stock,
+                p.site_figures.iter().map(|s| s.site.as_str()).collect(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        summary,
+        [
+            ("3400936963504", 5, vec!["Caen"]),
+            ("3400949497294", 120, vec!["Arras", "Lyon"]),
+            ("3400949497706", 40, vec!["Lyon"]),
+        ]
+    );
+    assert_eq!(
+        whole[1].as_of,
+        NaiveDate::from_ymd_opt(2026, 11, 20).unwrap()
+    );
 }
 
 #[test]

@@ -77,6 +77,7 @@ async fn run_day(
         policy: AlertPolicy::default(),
         topics: &topics,
         config: &config,
+        history_cache: None,
     };
     let RiskOutcome { summary, .. } =
         run_risk(objects, state, &run, &Scope::All, day(d), false, at(d))

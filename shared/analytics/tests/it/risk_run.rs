@@ -82,6 +82,7 @@ async fn levels_transitions_and_alerts_once() {
         lake_bucket: "lac",
         topics: &topics(),
         config: &config,
+        history_cache: None,
     };
 
     let RiskOutcome {
@@ -232,6 +233,7 @@ async fn a_dry_run_writes_nothing() {
         lake_bucket: "lac",
         topics: &topics(),
         config: &config,
+        history_cache: None,
     };
     let RiskOutcome { summary, .. } =
         run_risk(&objects, &state, &run, &Scope::All, day(20), true, at(20))
@@ -290,6 +292,7 @@ async fn a_failed_publish_is_retried_and_sent_once() {
         lake_bucket: "lac",
         topics: &topics(),
         config: &config,
+        history_cache: None,
     };
     run_risk(
         &backend.objects,
@@ -389,6 +392,7 @@ async fn on_moto_the_run_writes_risk_items_outbox_records_and_the_snapshot() {
         lake_bucket: &lake,
         topics: &topics(),
         config: &config,
+        history_cache: None,
     };
     let RiskOutcome { summary, .. } =
         run_risk(&objects, &state, &run, &Scope::All, day(20), false, at(20))
@@ -457,6 +461,7 @@ async fn references_of_one_group_escalating_together_make_one_message() {
         lake_bucket: "lac",
         topics: &topics(),
         config: &config,
+        history_cache: None,
     };
     let RiskOutcome {
         summary, groups, ..
@@ -663,6 +668,7 @@ async fn demand_from_daily_totals_and_from_lines_merges_files_as_the_positions_d
         lake_bucket: "lac",
         topics: &topics(),
         config: &config,
+        history_cache: None,
     };
     // The same drops under swapped names: the order received decides, not the names.
     let swapped: Vec<(String, String, u32)> = gr_b
@@ -774,6 +780,7 @@ async fn at_go_live_a_manufacturer_not_yet_heard_from_is_unknown_not_nil() {
         lake_bucket: "lac",
         topics: &topics(),
         config: &config,
+        history_cache: None,
     };
     // 20 days of the wholesaler's stock for the x30.
     let wholesaler =
@@ -855,6 +862,7 @@ async fn a_shared_day_whose_lines_are_gone_falls_back_to_the_newer_total() {
         lake_bucket: "lac",
         topics: &topics(),
         config: &config,
+        history_cache: None,
     };
     let outcome = run_risk(objects, state, &run, &Scope::All, day(16), true, at(16))
         .await
@@ -866,4 +874,106 @@ async fn a_shared_day_whose_lines_are_gone_falls_back_to_the_newer_total() {
         .unwrap();
     // With its lines, the day is Lyon 30 + Lille 20; without them, the newer file's 20.
     assert_eq!(x30.demand, Some(20.0));
+}
+
+/// A replay keeps the look-back's decoded totals from one day to the next: the levels are
+/// those of runs that read everything afresh, and the cache holds the look-back only.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_replay_with_its_history_cache_assesses_as_fresh_runs_do() {
+    let (cached_dir, fresh_dir) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let cached = LocalBackend::open(cached_dir.path()).unwrap();
+    let fresh = LocalBackend::open(fresh_dir.path()).unwrap();
+    let config = config();
+    let cache = medistock_analytics::risk::HistoryCache::new();
+    let topics = topics();
+    let run = |history_cache| RiskRun {
+        inbox_bucket: None,
+        policy: Default::default(),
+        lake_bucket: "lac",
+        topics: &topics,
+        config: &config,
+        history_cache,
+    };
+    let start = NaiveDate::from_ymd_opt(2026, 9, 1).unwrap();
+    let days = 75;
+    for n in 0..days {
+        let date = start + Duration::days(n);
+        let now = date.and_hms_opt(9, 0, 0).unwrap().and_utc();
+        // The wholesaler every day, with a corrected file on some days (two files for one
+        // date); the manufacturer every week, its stock falling.
+        let stock = 3000 - 35 * n;
+        let mut files = vec![(
+            "gr-b",
+            format!("{date}.csv"),
+            format!(
+                "cip13;date_stock;stock;sorties;periode_jours\n\
+                 3400949497294;{date};{stock};{};1\n3400949497706;{date};8000;90;1\n",
+                80 + n % 9
+            ),
+        )];
+        if n % 10 == 3 {
+            files.push((
+                "gr-b",
+                format!("{date}-correction.csv"),
+                format!(
+                    "cip13;date_stock;stock;sorties;periode_jours\n3400949497294;{date};{};70;1\n",
+                    stock - 10
+                ),
+            ));
+        }
+        if n % 7 == 0 {
+            files.push((
+                "lab-a",
+                format!("{date}.csv"),
+                format!(
+                    "cip13;date_stock;stock;sorties;periode_jours;appro_quantite;appro_date\n\
+                     3400949497294;{date};{};600;7;;\n3400949497706;{date};20000;600;7;5000;{}\n",
+                    (4000 - 40 * n).max(0),
+                    date + Duration::days(20)
+                ),
+            ));
+        }
+        for backend in [&cached, &fresh] {
+            for (declarant, name, text) in &files {
+                medistock_testkit::declare(
+                    &backend.objects,
+                    &backend.state,
+                    declarant,
+                    name,
+                    text.as_bytes(),
+                    now,
+                )
+                .await;
+            }
+        }
+        let with_cache = run_risk(
+            &cached.objects,
+            &cached.state,
+            &run(Some(&cache)),
+            &Scope::All,
+            date,
+            false,
+            now,
+        )
+        .await
+        .unwrap();
+        let afresh = run_risk(
+            &fresh.objects,
+            &fresh.state,
+            &run(None),
+            &Scope::All,
+            date,
+            false,
+            now,
+        )
+        .await
+        .unwrap();
+        assert_eq!(with_cache.assessments, afresh.assessments, "{date}");
+        assert_eq!(with_cache.summary.levels, afresh.summary.levels, "{date}");
+    }
+    // The look-back is 57 days: the wholesaler's files of those days, its corrections and
+    // the manufacturer's weekly files; older files were dropped.
+    let daily = |n: i64| 1 + usize::from(n % 10 == 3) + usize::from(n % 7 == 0);
+    let expected: usize = (days - 57..days).map(daily).sum();
+    assert_eq!(cache.len(), expected);
 }

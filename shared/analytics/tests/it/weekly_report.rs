@@ -56,6 +56,7 @@ async fn the_synthesis_holds_the_risk_items_and_escapes_declarant_strings() {
             info: "info".into(),
         },
         config: &config,
+        history_cache: None,
     };
     // The manufacturer declares since the 5th: by the 20th its declarations are not starting
     // any more, and a presentation it does not declare is assessed on the wholesalers' stock.

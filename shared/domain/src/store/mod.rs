@@ -239,6 +239,14 @@ pub trait RiskStore: Send + Sync {
         item: &RiskItem,
         expected_version: Option<u64>,
     ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+    /// Writes many risk items, each as [`RiskStore::put_risk`] would (conditional on its own
+    /// expected version); one result per item, in order. What the daily run calls for its
+    /// 20,000 subjects: a store writes them together (one transaction, many requests in
+    /// flight), not one round trip after another.
+    fn put_risks(
+        &self,
+        items: &[(RiskItem, Option<u64>)],
+    ) -> impl Future<Output = Result<Vec<bool>, StoreError>> + Send;
 }
 
 /// The alert outbox: a message is recorded once, then published and marked sent.

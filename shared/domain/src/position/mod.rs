@@ -8,6 +8,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::{Cip13, DeclarantId};
 
+pub mod site_columns;
+
 /// An expected supply.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Supply {
@@ -67,8 +69,9 @@ pub struct Position {
     pub supplies: Vec<Supply>,
     /// SHA-256 of the newest file that changed it.
     pub source_sha256: String,
-    /// The figures of each site (empty for a position stored before sites were kept).
-    #[serde(default)]
+    /// The figures of each site (empty for a position stored before sites were kept), stored
+    /// as columns (see [`site_columns`]).
+    #[serde(default, with = "site_columns")]
     pub site_figures: Vec<SiteFigures>,
 }
 

@@ -1,0 +1,226 @@
+//! How a position's per-site figures are stored: one array per field and a table of the files
+//! they come from, instead of one object per site repeating its file's 64-character hash and
+//! reception time. A national wholesaler's position holds 180 sites: stored as objects that
+//! is about 230 bytes a site, as columns about 45, which is what the ingest writes and the
+//! merge reads back for every reference of every file.
+//!
+//! Reading accepts both forms: positions stored as a list of objects stay readable.
+
+use std::collections::HashMap;
+use std::fmt;
+
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::de::{self, MapAccess, SeqAccess, Visitor};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+use super::{SiteFigures, Supply};
+
+/// The stored form: `source[i]` indexes `sources`, every other array has one entry per site.
+#[derive(Serialize, Deserialize)]
+struct Columns<'a> {
+    #[serde(borrow)]
+    sources: Vec<Source<'a>>,
+    site: Vec<std::borrow::Cow<'a, str>>,
+    as_of: Vec<NaiveDate>,
+    stock: Vec<i64>,
+    stock_bloque: Vec<i64>,
+    daily_outflow: Vec<Option<f64>>,
+    supplies: Vec<Vec<Supply>>,
+    source: Vec<u32>,
+}
+
+/// A file some sites' figures come from.
+#[derive(Serialize, Deserialize)]
+struct Source<'a> {
+    #[serde(borrow)]
+    sha256: std::borrow::Cow<'a, str>,
+    uploaded_at: DateTime<Utc>,
+}
+
+/// Serializes per-site figures as columns (for `#[serde(with)]`).
+pub fn serialize<S: Serializer>(sites: &[SiteFigures], serializer: S) -> Result<S::Ok, S::Error> {
+    let mut index: HashMap<(&str, DateTime<Utc>), u32> = HashMap::new();
+    let mut sources = Vec::new();
+    let mut source = Vec::with_capacity(sites.len());
+    for s in sites {
+        let next = sources.len() as u32;
+        let i = *index
+            .entry((s.source_sha256.as_str(), s.uploaded_at))
+            .or_insert_with(|| {
+                sources.push(Source {
+                    sha256: s.source_sha256.as_str().into(),
+                    uploaded_at: s.uploaded_at,
+                });
+                next
+            });
+        source.push(i);
+    }
+    Columns {
+        sources,
+        site: sites.iter().map(|s| s.site.as_str().into()).collect(),
+        as_of: sites.iter().map(|s| s.as_of).collect(),
+        stock: sites.iter().map(|s| s.stock).collect(),
+        stock_bloque: sites.iter().map(|s| s.stock_bloque).collect(),
+        daily_outflow: sites.iter().map(|s| s.daily_outflow).collect(),
+        supplies: sites.iter().map(|s| s.supplies.clone()).collect(),
+        source,
+    }
+    .serialize(serializer)
+}
+
+/// Reads per-site figures stored as columns, or as a list of objects (the earlier form).
+pub fn deserialize<'de, D: Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Vec<SiteFigures>, D::Error> {
+    deserializer.deserialize_any(SitesVisitor)
+}
+
+/// The per-site figures as the JSON text stored apart (DynamoDB's `site_figures` attribute).
+pub fn to_json(sites: &[SiteFigures]) -> Result<String, serde_json::Error> {
+    let mut out = Vec::with_capacity(64 + sites.len() * 48);
+    serialize(sites, &mut serde_json::Serializer::new(&mut out))?;
+    // serde_json writes UTF-8 only.
+    String::from_utf8(out).map_err(|e| serde::ser::Error::custom(e.to_string()))
+}
+
+/// Reads the JSON text written by [`to_json`], or a list of objects (the earlier form).
+pub fn from_json(text: &str) -> Result<Vec<SiteFigures>, serde_json::Error> {
+    deserialize(&mut serde_json::Deserializer::from_str(text))
+}
+
+struct SitesVisitor;
+
+impl<'de> Visitor<'de> for SitesVisitor {
+    type Value = Vec<SiteFigures>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("les chiffres par site, en colonnes ou en liste")
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        let mut out = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(1024));
+        while let Some(site) = seq.next_element::<SiteFigures>()? {
+            out.push(site);
+        }
+        Ok(out)
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
+        let c = Columns::deserialize(de::value::MapAccessDeserializer::new(map))?;
+        let n = c.site.len();
+        let lengths = [
+            c.as_of.len(),
+            c.stock.len(),
+            c.stock_bloque.len(),
+            c.daily_outflow.len(),
+            c.supplies.len(),
+            c.source.len(),
+        ];
+        if lengths.iter().any(|len| *len != n) {
+            return Err(de::Error::custom(
+                "chiffres par site : colonnes de longueurs différentes",
+            ));
+        }
+        let mut out = Vec::with_capacity(n);
+        let columns = c
+            .site
+            .into_iter()
+            .zip(c.as_of)
+            .zip(c.stock)
+            .zip(c.stock_bloque)
+            .zip(c.daily_outflow)
+            .zip(c.supplies)
+            .zip(c.source);
+        for ((((((site, as_of), stock), stock_bloque), daily_outflow), supplies), source) in columns
+        {
+            let Some(from) = c.sources.get(source as usize) else {
+                return Err(de::Error::custom(format!(
+                    "chiffres par site : fichier source {source} absent de la table"
+                )));
+            };
+            out.push(SiteFigures {
+                site: site.into_owned(),
+                as_of,
+                stock,
+                stock_bloque,
+                daily_outflow,
+                supplies,
+                source_sha256: from.sha256.to_string(),
+                uploaded_at: from.uploaded_at,
+            });
+        }
+        Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn figures(site: &str, sha: &str, second: i64, supplies: Vec<Supply>) -> SiteFigures {
+        SiteFigures {
+            site: site.to_owned(),
+            as_of: NaiveDate::from_ymd_opt(2026, 11, 20).unwrap(),
+            stock: 120,
+            stock_bloque: 3,
+            daily_outflow: Some(4.5),
+            supplies,
+            source_sha256: sha.to_owned(),
+            uploaded_at: DateTime::from_timestamp(1_800_000_000 + second, 0).unwrap(),
+        }
+    }
+
+    fn sample() -> Vec<SiteFigures> {
+        let supply = Supply {
+            date: NaiveDate::from_ymd_opt(2026, 12, 1).unwrap(),
+            quantity: 500,
+        };
+        vec![
+            figures("Lyon « nord »", &"a".repeat(64), 0, vec![supply]),
+            figures("Lille", &"a".repeat(64), 0, Vec::new()),
+            SiteFigures {
+                daily_outflow: None,
+                ..figures("Rennes", &"b".repeat(64), 60, Vec::new())
+            },
+        ]
+    }
+
+    #[test]
+    fn columns_round_trip_with_one_entry_per_source() {
+        let sites = sample();
+        let json = to_json(&sites).unwrap();
+        assert_eq!(json.matches(&"a".repeat(64)).count(), 1, "{json}");
+        assert_eq!(from_json(&json).unwrap(), sites);
+    }
+
+    #[test]
+    fn the_earlier_list_of_objects_is_still_read() {
+        let sites = sample();
+        let listed = serde_json::to_string(&sites).unwrap();
+        assert!(listed.starts_with('['));
+        assert_eq!(from_json(&listed).unwrap(), sites);
+    }
+
+    #[test]
+    fn columns_are_several_times_smaller_than_objects() {
+        let sites: Vec<SiteFigures> = (0..180)
+            .map(|i| figures(&format!("DEPOT-{i:03}"), &"c".repeat(64), 0, Vec::new()))
+            .collect();
+        let columns = to_json(&sites).unwrap().len();
+        let objects = serde_json::to_string(&sites).unwrap().len();
+        assert!(columns * 4 < objects, "{columns} vs {objects}");
+    }
+
+    #[test]
+    fn inconsistent_columns_are_refused_not_misread() {
+        let mut value: serde_json::Value =
+            serde_json::from_str(&to_json(&sample()).unwrap()).unwrap();
+        value["stock"].as_array_mut().unwrap().pop();
+        assert!(from_json(&value.to_string()).is_err());
+        let mut value: serde_json::Value =
+            serde_json::from_str(&to_json(&sample()).unwrap()).unwrap();
+        value["source"][0] = serde_json::json!(7);
+        let err = from_json(&value.to_string()).unwrap_err().to_string();
+        assert!(err.contains("fichier source 7"), "{err}");
+    }
+}
