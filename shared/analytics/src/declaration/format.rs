@@ -201,6 +201,9 @@ pub struct Limits {
     pub stale_after_days: i64,
     /// Largest quantity accepted in any quantity column.
     pub max_quantity: i64,
+    /// Bytes of a quote-free CSV validated at a time (about 300,000 lines of a national file
+    /// for 16 MB): what its raw cells cost at once. Not a bound on the file.
+    pub csv_piece_bytes: usize,
 }
 
 impl Default for Limits {
@@ -217,6 +220,7 @@ impl Default for Limits {
             max_error_rate: 0.10,
             stale_after_days: 14,
             max_quantity: 1_000_000_000_000,
+            csv_piece_bytes: 16 << 20,
         }
     }
 }

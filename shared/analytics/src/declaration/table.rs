@@ -55,18 +55,108 @@ impl RawTable {
     }
 }
 
+/// A declaration's rows, handed over in pieces: a national file's raw cells (3.6 million lines
+/// × ten columns of strings, about a gigabyte) never exist at once, only one piece's.
+pub enum RawRows<'t> {
+    /// An XLSX sheet, read whole (bounded by [`Limits::max_xlsx_cells`]).
+    Sheet(Option<RawTable>),
+    /// A CSV's lines, cut at line ends.
+    Csv(CsvRows<'t>),
+}
+
+impl RawRows<'_> {
+    /// How the file is read, for the receipt (e.g. `CSV, UTF-8, séparateur « ; »`).
+    pub fn description(&self) -> &str {
+        match self {
+            RawRows::Sheet(Some(table)) => &table.description,
+            RawRows::Sheet(None) => "",
+            RawRows::Csv(rows) => &rows.description,
+        }
+    }
+
+    /// The next piece of rows, in file order; `None` when all were given. The header's warnings
+    /// come with the first piece.
+    pub fn next_piece(&mut self) -> Option<RawTable> {
+        match self {
+            RawRows::Sheet(table) => table.take(),
+            RawRows::Csv(rows) => rows.next_piece(),
+        }
+    }
+}
+
+/// A CSV's data after its header, read a piece at a time (see [`read_csv`]).
+pub struct CsvRows<'t> {
+    text: Cow<'t, str>,
+    separator: u8,
+    shape: TableShape,
+    /// Byte offset of the next piece in `text`, and the physical line it starts on.
+    next: usize,
+    next_line: u64,
+    /// Bytes per piece; the whole data in one piece when it holds quotes (a line end inside
+    /// quotes is not a record end: only a quote-free text can be cut at any line end).
+    piece_bytes: usize,
+    description: String,
+    header_warnings: Option<Vec<LineIssue>>,
+}
+
+impl CsvRows<'_> {
+    fn next_piece(&mut self) -> Option<RawTable> {
+        let data = self.text.get(self.next..).filter(|d| !d.is_empty())?;
+        let len = if data.len() <= self.piece_bytes {
+            data.len()
+        } else {
+            data.as_bytes()[self.piece_bytes..]
+                .iter()
+                .position(|b| *b == b'\n')
+                .map_or(data.len(), |p| self.piece_bytes + p + 1)
+        };
+        let piece = &data[..len];
+        let first_line = self.next_line;
+        let parts = split_at_line_ends(piece, shape_threads(piece));
+        let separator = self.separator;
+        let shape = &self.shape;
+        let sinks: Vec<RowSink> = std::thread::scope(|scope| {
+            let handles: Vec<_> = parts
+                .iter()
+                .map(|(offset, part)| {
+                    let first_line = first_line
+                        + piece[..*offset].bytes().filter(|b| *b == b'\n').count() as u64;
+                    scope.spawn(move || tokenize(part, first_line, separator, shape))
+                })
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
+                .collect()
+        });
+        self.next += len;
+        self.next_line += piece.bytes().filter(|b| *b == b'\n').count() as u64;
+        Some(self.shape.finish(
+            sinks,
+            self.header_warnings.take().unwrap_or_default(),
+            self.description.clone(),
+        ))
+    }
+}
+
 /// Reads a decoded CSV: separator detected from the header line (`;`, tab or `,`), quotes,
-/// CRLF, LF or CR line ends, blank lines skipped, a trailing separator tolerated.
+/// CRLF, LF or CR line ends, blank lines skipped, a trailing separator tolerated. The header is
+/// read here; the rows come a piece at a time from the result.
 ///
-/// Large files without any quote are cut at line ends and tokenised on every core: without
-/// quotes, a line end is always a record end.
+/// Large files without any quote are cut at line ends, in pieces of
+/// [`Limits::csv_piece_bytes`], each tokenised on every core: without quotes, a line end is
+/// always a record end.
 ///
 /// Errors: `fichier_vide`; `trop_de_colonnes` for a line of more than
 /// [`Limits::max_line_values`] values (refused before it is tokenised) or a header wider than
 /// [`Limits::max_columns`]; `entete_absente`, `colonne_dupliquee`, `colonne_obligatoire_absente`.
-pub fn read_csv(text: &str, encoding_label: &str, limits: &Limits) -> Result<RawTable, FileIssue> {
+pub fn read_csv<'t>(
+    text: &'t str,
+    encoding_label: &str,
+    limits: &Limits,
+) -> Result<RawRows<'t>, FileIssue> {
     // csv counts lines on `\n`: old Mac files that end lines with `\r` alone would all be line 1.
-    let text: Cow<'_, str> = if text.contains('\r') && !text.contains('\n') {
+    let text: Cow<'t, str> = if text.contains('\r') && !text.contains('\n') {
         Cow::Owned(text.replace('\r', "\n"))
     } else {
         Cow::Borrowed(text)
@@ -85,7 +175,7 @@ pub fn read_csv(text: &str, encoding_label: &str, limits: &Limits) -> Result<Raw
     }
     let mut header_reader = csv_reader(&text, separator);
     let mut record = csv::StringRecord::new();
-    let shape = loop {
+    let mut shape = loop {
         match header_reader.read_record(&mut record) {
             Ok(true) => {}
             _ => {
@@ -117,31 +207,24 @@ pub fn read_csv(text: &str, encoding_label: &str, limits: &Limits) -> Result<Raw
         data_start += 1;
         data_line += 1;
     }
-    let data = text.get(data_start..).unwrap_or("");
-
-    let parts = split_at_line_ends(data, shape_threads(data));
-    let sinks: Vec<RowSink> = std::thread::scope(|scope| {
-        let handles: Vec<_> = parts
-            .iter()
-            .map(|(offset, part)| {
-                let first_line =
-                    data_line + data[..*offset].bytes().filter(|b| *b == b'\n').count() as u64;
-                let shape = &shape;
-                scope.spawn(move || tokenize(part, first_line, separator, shape))
-            })
-            .collect();
-        handles
-            .into_iter()
-            .map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
-            .collect()
-    });
-    Ok(shape.finish(
-        sinks,
-        format!(
+    let quoted = text[data_start..].contains('"');
+    Ok(RawRows::Csv(CsvRows {
+        header_warnings: Some(std::mem::take(&mut shape.warnings)),
+        description: format!(
             "CSV, {encoding_label}, séparateur {}",
             separator_label(separator)
         ),
-    ))
+        text,
+        separator,
+        shape,
+        next: data_start,
+        next_line: data_line,
+        piece_bytes: if quoted {
+            usize::MAX
+        } else {
+            limits.csv_piece_bytes.max(1)
+        },
+    }))
 }
 
 fn separator_label(separator: u8) -> String {
@@ -395,9 +478,11 @@ fn read_sheet(bytes: &[u8], limits: &Limits) -> Result<RawTable, FileIssue> {
     if let Some(at) = current {
         table.push_row(at, &mut row, limits)?;
     }
-    let (shape, sink) = table.read.ok_or_else(empty)?;
+    let (mut shape, sink) = table.read.ok_or_else(empty)?;
+    let warnings = std::mem::take(&mut shape.warnings);
     Ok(shape.finish(
         vec![sink],
+        warnings,
         format!("classeur XLSX, feuille « {} »", bounded(&sheet)),
     ))
 }
@@ -704,8 +789,13 @@ impl TableShape {
         }
     }
 
-    /// Joins the pieces, in file order.
-    fn finish(self, sinks: Vec<RowSink>, description: String) -> RawTable {
+    /// Joins the parts of a piece, in file order.
+    fn finish(
+        &self,
+        sinks: Vec<RowSink>,
+        warnings: Vec<LineIssue>,
+        description: String,
+    ) -> RawTable {
         let mut lines = Vec::new();
         let mut line_errors: Vec<LineIssue> = Vec::new();
         let mut other_error_lines = Vec::new();
@@ -743,7 +833,7 @@ impl TableShape {
             lines,
             line_errors,
             other_error_lines,
-            warnings: self.warnings,
+            warnings,
             description,
         }
     }

@@ -11,7 +11,7 @@ use super::cells::{epoch_days, parse_date, parse_quantity};
 use super::decode::{Container, sniff};
 use super::format::{Column as Col, ColumnKind, DEFAULT_PERIOD_DAYS, Limits, PERIOD_DAYS_RANGE};
 use super::issues::{FileCode, FileIssue, LineCode, LineIssue};
-use super::table::{RawTable, read_csv, read_xlsx};
+use super::table::{RawRows, RawTable, read_csv, read_xlsx};
 use super::verdict::{LineCounts, Status, ValidationReport};
 use crate::catalogue::Catalogue;
 use medistock_domain::{Cip13, CipError, DeclarantId};
@@ -96,14 +96,18 @@ pub fn validate(
             lines: None,
         });
     }
-    let table = match sniff(bytes) {
-        Ok(Container::Text { text, encoding }) => check_text_bounds(&text, ctx.limits)
-            .and_then(|()| read_csv(&text, encoding.label(), ctx.limits)),
-        Ok(Container::Xlsx) => read_xlsx(bytes, ctx.limits),
+    let decoded;
+    let rows = match sniff(bytes) {
+        Ok(Container::Text { text, encoding }) => {
+            decoded = text;
+            check_text_bounds(&decoded, ctx.limits)
+                .and_then(|()| read_csv(&decoded, encoding.label(), ctx.limits))
+        }
+        Ok(Container::Xlsx) => read_xlsx(bytes, ctx.limits).map(|t| RawRows::Sheet(Some(t))),
         Err(issue) => Err(issue),
     };
-    match table {
-        Ok(table) => check_table(table, ctx, report),
+    match rows {
+        Ok(rows) => check_rows(rows, ctx, report),
         Err(issue) => {
             report.reject(issue);
             Ok(Validation {
@@ -208,32 +212,14 @@ impl Findings<'_> {
     }
 }
 
-fn check_table(
-    table: RawTable,
+/// The checks of one piece of rows: each cell parsed, the checks across columns. What is kept
+/// of a piece: its typed frame (rows numbered from `first_row`), which rows failed, its issues.
+fn check_piece<'t>(
+    table: &'t RawTable,
+    first_row: usize,
     ctx: &ValidationContext<'_>,
-    mut report: ValidationReport,
-) -> Result<Validation, ValidationError> {
-    report.read_as = Some(table.description.clone());
+) -> Result<(DataFrame, Findings<'t>), ValidationError> {
     let n = table.lines.len();
-    if n > ctx.limits.max_rows {
-        report.reject(too_many_rows(n, ctx.limits));
-        return Ok(Validation {
-            report,
-            lines: None,
-        });
-    }
-    report.lines.total = n;
-    report.warnings.extend(table.warnings.iter().cloned());
-    if n == 0 {
-        report.reject(FileIssue::new(
-            FileCode::AucuneLigne,
-            "l'en-tête est présent mais aucune ligne de données ne suit",
-        ));
-        return Ok(Validation {
-            report,
-            lines: None,
-        });
-    }
     let mut found = Findings {
         lines: &table.lines,
         failed: vec![false; n],
@@ -252,11 +238,90 @@ fn check_table(
             found.fail(row);
         }
     }
+    let frame = typed_frame(table, first_row, ctx, &mut found)?;
+    cross_checks(&frame, table, ctx, &mut found)?;
+    Ok((frame, found))
+}
 
-    let frame = typed_frame(&table, ctx, &mut found)?;
-    cross_checks(&frame, &table, ctx, &mut found)?;
+/// Validates the rows a piece at a time (see [`RawRows`]): only the typed frames of the pieces
+/// are kept, then the duplicates are looked for across the whole file.
+fn check_rows(
+    mut rows: RawRows<'_>,
+    ctx: &ValidationContext<'_>,
+    mut report: ValidationReport,
+) -> Result<Validation, ValidationError> {
+    let mut lines: Vec<u32> = Vec::new();
+    let mut failed: Vec<bool> = Vec::new();
+    let mut errors: Vec<LineIssue> = Vec::new();
+    let mut warnings: Vec<LineIssue> = Vec::new();
+    let (mut errors_omitted, mut warnings_omitted) = (0, 0);
+    let mut frame: Option<DataFrame> = None;
+    let mut foreign: Option<FileIssue> = None;
+    report.read_as = Some(rows.description().to_owned());
+    while let Some(table) = rows.next_piece() {
+        report.warnings.extend(table.warnings.iter().cloned());
+        let n = lines.len() + table.lines.len();
+        if n > ctx.limits.max_rows {
+            report.reject(too_many_rows(n, ctx.limits));
+            return Ok(Validation {
+                report,
+                lines: None,
+            });
+        }
+        if table.lines.is_empty() {
+            continue;
+        }
+        let (piece, found) = check_piece(&table, lines.len(), ctx)?;
+        if foreign.is_none() {
+            foreign = foreign_declarant(&table, ctx);
+        }
+        failed.extend_from_slice(&found.failed);
+        for issue in found.errors {
+            if errors.len() < MAX_ISSUES_KEPT {
+                errors.push(issue);
+            } else {
+                errors_omitted += 1;
+            }
+        }
+        for issue in found.warnings {
+            if warnings.len() < MAX_ISSUES_KEPT {
+                warnings.push(issue);
+            } else {
+                warnings_omitted += 1;
+            }
+        }
+        errors_omitted += found.errors_omitted;
+        warnings_omitted += found.warnings_omitted;
+        lines.extend_from_slice(&table.lines);
+        match &mut frame {
+            Some(whole) => {
+                whole.vstack_mut_owned(piece)?;
+            }
+            None => frame = Some(piece),
+        }
+    }
+    let n = lines.len();
+    report.lines.total = n;
+    let Some(frame) = frame else {
+        report.reject(FileIssue::new(
+            FileCode::AucuneLigne,
+            "l'en-tête est présent mais aucune ligne de données ne suit",
+        ));
+        return Ok(Validation {
+            report,
+            lines: None,
+        });
+    };
+    let mut found = Findings {
+        lines: &lines,
+        failed,
+        errors,
+        warnings,
+        errors_omitted,
+        warnings_omitted,
+    };
     let lines = deduplicate(frame, &mut found)?;
-    if let Some(issue) = foreign_declarant(&table, ctx) {
+    if let Some(issue) = foreign {
         report.reject(issue);
     }
 
@@ -300,6 +365,7 @@ fn check_table(
 /// in parallel on large files.
 fn typed_frame(
     table: &RawTable,
+    first_row: usize,
     ctx: &ValidationContext<'_>,
     found: &mut Findings<'_>,
 ) -> Result<DataFrame, ValidationError> {
@@ -323,7 +389,8 @@ fn typed_frame(
     };
     let mut columns: Vec<Column> = Vec::with_capacity(parsed.len() + 2);
     columns.push(UInt32Chunked::from_vec("line".into(), table.lines.clone()).into_column());
-    columns.push(UInt32Chunked::from_iter_values("row".into(), 0..n as u32).into_column());
+    let rows = first_row as u32..(first_row + n) as u32;
+    columns.push(UInt32Chunked::from_iter_values("row".into(), rows).into_column());
     for column in parsed {
         for (row, issue) in column.errors.kept {
             found.error(row, issue);

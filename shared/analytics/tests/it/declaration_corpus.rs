@@ -573,3 +573,75 @@ fn old_mac_line_ends_are_numbered() {
         [(3, "nombre_negatif")]
     );
 }
+
+/// A CSV is validated a piece at a time (a national file's raw cells never exist at once):
+/// every file of the corpus, and a file whose duplicates and errors straddle pieces, gets the
+/// same verdict and the same lines whatever the size of the pieces, down to one line each.
+#[test]
+fn the_verdict_does_not_depend_on_the_pieces_a_file_is_read_in() {
+    let mut files: Vec<(String, Vec<u8>)> =
+        std::fs::read_dir(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures"))
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.is_file())
+            .map(|p| {
+                let name = p.file_name().unwrap().to_string_lossy().into_owned();
+                (name, std::fs::read(&p).unwrap())
+            })
+            .collect();
+    assert!(files.len() >= 15, "the corpus is where it was");
+    let mut spread = String::from("cip13;date_stock;stock;sorties;site\n");
+    for i in 0..60 {
+        // Line 2 and line 42 conflict, line 12 repeats line 3 exactly, some lines are wrong.
+        let line = match i {
+            10 => "3400949497294;2026-11-20;100;7;Lyon".to_owned(),
+            40 => "3400949497294;2026-11-20;999;7;Paris".to_owned(),
+            0 => "3400949497294;2026-11-20;100;7;Paris".to_owned(),
+            1 => "3400949497294;2026-11-20;100;7;Lyon".to_owned(),
+            i if i % 17 == 5 => format!("3400949497294;2026-11-3{i};1;1;D{i}"),
+            i => format!("3400949497294;2026-11-20;{i};7;D{i}"),
+        };
+        spread.push_str(&line);
+        spread.push('\n');
+    }
+    files.push(("etale.csv".into(), spread.into_bytes()));
+    for (name, bytes) in &files {
+        let whole = run_with(bytes, name, &Limits::default());
+        for piece in [1, 7, 64, 300] {
+            let limits = Limits {
+                csv_piece_bytes: piece,
+                ..Limits::default()
+            };
+            let pieces = run_with(bytes, name, &limits);
+            assert_eq!(
+                pieces.report, whole.report,
+                "{name}, pieces of {piece} bytes"
+            );
+            match (&pieces.lines, &whole.lines) {
+                (Some(a), Some(b)) => assert!(a.equals_missing(b), "{name}, {piece}: {a} {b}"),
+                (None, None) => {}
+                _ => panic!("{name}, {piece}: accepted one way and not the other"),
+            }
+        }
+    }
+    let spread = run_with(
+        files.last().map(|(_, b)| b.as_slice()).unwrap(),
+        "etale.csv",
+        &Limits {
+            csv_piece_bytes: 1,
+            ..Limits::default()
+        },
+    );
+    assert_eq!(
+        codes(&spread.report.errors),
+        [
+            (2, "doublon_conflictuel"),
+            (7, "date_format"),
+            (24, "date_format"),
+            (41, "date_format"),
+            (42, "doublon_conflictuel"),
+            (58, "date_format"),
+        ]
+    );
+    assert_eq!(codes(&spread.report.warnings), [(12, "doublon_identique")]);
+}
