@@ -18,7 +18,7 @@ use chrono::{Duration, Utc};
 use medistock_analytics::declaration::{Limits, ValidationContext, validate};
 use medistock_analytics::ingest::{IngestOutcome, IngestSettings, ingest_object};
 use medistock_analytics::positions::daily::{daily_parquet, daily_rows};
-use medistock_analytics::positions::{file_positions, normalized_parquet};
+use medistock_analytics::positions::{PositionBatches, normalized_parquet};
 use medistock_domain::DeclarantId;
 use medistock_domain::store::ObjectStore;
 use medistock_local::{INBOX_BUCKET, LAKE_BUCKET, LocalBackend};
@@ -128,8 +128,15 @@ fn main() {
     });
     let lines = validation.lines.expect("accepted");
     let count = lines.height();
-    let positions = phase("positions par référence", || {
-        file_positions(&lines, &declarant, "bench", now).expect("positions")
+    // As the ingest builds them: 500 references at a time, each batch dropped once written.
+    let positions = phase("positions par référence (par lots)", || {
+        let mut batches =
+            PositionBatches::new(&lines, &declarant, "bench", now).expect("positions");
+        let mut references = 0;
+        while let Some(batch) = batches.next_batch(500).expect("positions") {
+            references += batch.len();
+        }
+        references
     });
     let parquet = phase("historique par ligne (Parquet)", || {
         normalized_parquet(&lines, "gr-1", "bench").expect("parquet")
@@ -139,7 +146,7 @@ fn main() {
     });
     println!(
         "  {count} lignes, {} références ; Parquet {:.1} Mo par ligne, {:.2} Mo de totaux quotidiens",
-        positions.len(),
+        positions,
         parquet.len() as f64 / 1e6,
         daily.len() as f64 / 1e6
     );

@@ -1,7 +1,9 @@
-//! Validation of a whole declaration: every cell parsed into a typed polars column, then the
-//! checks that span columns (future dates, supplies) and rows (conflicting duplicates) run as
-//! vectorised polars expressions. The result is a verdict for every line and, unless the file
-//! is rejected, the normalized frame of accepted lines.
+//! Validation of a whole declaration, a piece of rows at a time: every cell parsed into a typed
+//! polars column, the checks that span columns (future dates, supplies) as vectorised polars
+//! expressions; then, over the whole file, the rows that share a reference, site and date
+//! (conflicting or exact duplicates). The result is a verdict for every line and, unless the
+//! file is rejected, the normalized frame of accepted lines. The issues detailed are those of
+//! the lowest lines, whatever the pieces.
 
 use chrono::NaiveDate;
 use medistock_domain::sha256_hex;
@@ -87,6 +89,7 @@ pub fn validate(
         sha256_hex(bytes),
         ctx.declarant.map(|d| d.as_str().to_owned()),
     );
+
     // The one bound checked on the bytes as they are; the reader checks the others (values per
     // line, header width, XLSX parts and cells) before the work they bound.
     if bytes.len() as u64 > ctx.limits.max_file_bytes {
@@ -168,14 +171,95 @@ fn too_many_rows(rows: usize, limits: &Limits) -> FileIssue {
 /// others are counted, and every refused line is still refused.
 pub const MAX_ISSUES_KEPT: usize = 10_000;
 
+/// The issues of one kind a report details: those of the lowest lines, at most
+/// [`MAX_ISSUES_KEPT`], whatever order they are found in (column by column, piece by piece);
+/// the others are counted. Issues of one line keep the order they were found in.
+#[derive(Default)]
+struct KeptIssues {
+    heap: std::collections::BinaryHeap<Kept>,
+    found: u64,
+    omitted: usize,
+}
+
+/// An issue kept, ordered by its line, then by when it was found.
+struct Kept {
+    line: u32,
+    order: u64,
+    issue: LineIssue,
+}
+
+impl PartialEq for Kept {
+    fn eq(&self, other: &Self) -> bool {
+        (self.line, self.order) == (other.line, other.order)
+    }
+}
+
+impl Eq for Kept {}
+
+impl PartialOrd for Kept {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Kept {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        (self.line, self.order).cmp(&(other.line, other.order))
+    }
+}
+
+impl KeptIssues {
+    /// Records an issue of `line`, built only if it is kept.
+    fn push_with(&mut self, line: u32, issue: impl FnOnce() -> LineIssue) {
+        let order = self.found;
+        self.found += 1;
+        if self.heap.len() < MAX_ISSUES_KEPT {
+            self.heap.push(Kept {
+                line,
+                order,
+                issue: issue(),
+            });
+            return;
+        }
+        self.omitted += 1;
+        if self
+            .heap
+            .peek()
+            .is_some_and(|top| (line, order) < (top.line, top.order))
+        {
+            self.heap.pop();
+            self.heap.push(Kept {
+                line,
+                order,
+                issue: issue(),
+            });
+        }
+    }
+
+    /// Adds the issues kept elsewhere (a piece of the file), in their order.
+    fn absorb(&mut self, other: KeptIssues) {
+        self.omitted += other.omitted;
+        for issue in other.into_sorted() {
+            self.push_with(issue.line, || issue);
+        }
+    }
+
+    /// The issues kept, by line.
+    fn into_sorted(self) -> Vec<LineIssue> {
+        self.heap
+            .into_sorted_vec()
+            .into_iter()
+            .map(|k| k.issue)
+            .collect()
+    }
+}
+
 /// Errors and warnings found so far, and which rows have an error.
 struct Findings<'t> {
     lines: &'t [u32],
     failed: Vec<bool>,
-    errors: Vec<LineIssue>,
-    warnings: Vec<LineIssue>,
-    errors_omitted: usize,
-    warnings_omitted: usize,
+    errors: KeptIssues,
+    warnings: KeptIssues,
 }
 
 impl Findings<'_> {
@@ -183,28 +267,21 @@ impl Findings<'_> {
         self.error_with(row, || issue);
     }
 
-    /// Records an error on `row`, building its issue only while issues are still kept.
+    /// Records an error on `row`, building its issue only if it is kept.
     fn error_with(&mut self, row: usize, issue: impl FnOnce() -> LineIssue) {
         self.failed[row] = true;
-        if self.errors.len() < MAX_ISSUES_KEPT {
-            self.errors.push(issue());
-        } else {
-            self.errors_omitted += 1;
-        }
+        let line = self.line(row);
+        self.errors.push_with(line, issue);
     }
 
     /// Records an error on `row` whose details are not kept (counted only).
     fn fail(&mut self, row: usize) {
         self.failed[row] = true;
-        self.errors_omitted += 1;
+        self.errors.omitted += 1;
     }
 
-    fn warning_with(&mut self, issue: impl FnOnce() -> LineIssue) {
-        if self.warnings.len() < MAX_ISSUES_KEPT {
-            self.warnings.push(issue());
-        } else {
-            self.warnings_omitted += 1;
-        }
+    fn warning_with(&mut self, line: u32, issue: impl FnOnce() -> LineIssue) {
+        self.warnings.push_with(line, issue);
     }
 
     fn line(&self, row: usize) -> u32 {
@@ -223,10 +300,8 @@ fn check_piece<'t>(
     let mut found = Findings {
         lines: &table.lines,
         failed: vec![false; n],
-        errors: Vec::new(),
-        warnings: Vec::new(),
-        errors_omitted: 0,
-        warnings_omitted: 0,
+        errors: KeptIssues::default(),
+        warnings: KeptIssues::default(),
     };
     for issue in &table.line_errors {
         if let Ok(row) = table.lines.binary_search(&issue.line) {
@@ -252,12 +327,12 @@ fn check_rows(
 ) -> Result<Validation, ValidationError> {
     let mut lines: Vec<u32> = Vec::new();
     let mut failed: Vec<bool> = Vec::new();
-    let mut errors: Vec<LineIssue> = Vec::new();
-    let mut warnings: Vec<LineIssue> = Vec::new();
-    let (mut errors_omitted, mut warnings_omitted) = (0, 0);
+    let mut errors = KeptIssues::default();
+    let mut warnings = KeptIssues::default();
     let mut frame: Option<DataFrame> = None;
     let mut foreign: Option<FileIssue> = None;
     report.read_as = Some(rows.description().to_owned());
+    report.warnings.extend(rows.header_warnings());
     while let Some(table) = rows.next_piece() {
         report.warnings.extend(table.warnings.iter().cloned());
         let n = lines.len() + table.lines.len();
@@ -276,22 +351,8 @@ fn check_rows(
             foreign = foreign_declarant(&table, ctx);
         }
         failed.extend_from_slice(&found.failed);
-        for issue in found.errors {
-            if errors.len() < MAX_ISSUES_KEPT {
-                errors.push(issue);
-            } else {
-                errors_omitted += 1;
-            }
-        }
-        for issue in found.warnings {
-            if warnings.len() < MAX_ISSUES_KEPT {
-                warnings.push(issue);
-            } else {
-                warnings_omitted += 1;
-            }
-        }
-        errors_omitted += found.errors_omitted;
-        warnings_omitted += found.warnings_omitted;
+        errors.absorb(found.errors);
+        warnings.absorb(found.warnings);
         lines.extend_from_slice(&table.lines);
         match &mut frame {
             Some(whole) => {
@@ -317,8 +378,6 @@ fn check_rows(
         failed,
         errors,
         warnings,
-        errors_omitted,
-        warnings_omitted,
     };
     let lines = deduplicate(frame, &mut found)?;
     if let Some(issue) = foreign {
@@ -331,12 +390,10 @@ fn check_rows(
         accepted: n - rejected,
         rejected,
     };
-    found.errors.sort_by_key(|i| i.line);
-    found.warnings.sort_by_key(|i| i.line);
-    report.errors = found.errors;
-    report.errors_omitted = found.errors_omitted;
-    report.warnings.extend(found.warnings);
-    report.warnings_omitted = found.warnings_omitted;
+    report.errors_omitted = found.errors.omitted;
+    report.warnings_omitted = found.warnings.omitted;
+    report.errors = found.errors.into_sorted();
+    report.warnings.extend(found.warnings.into_sorted());
     let rate = rejected as f64 / n as f64;
     let percent = format!("{:.1}", rate * 100.0).replace('.', ",");
     if rate > ctx.limits.max_error_rate {
@@ -399,9 +456,9 @@ fn typed_frame(
             found.fail(row);
         }
         for issue in column.warnings {
-            found.warning_with(|| issue);
+            found.warning_with(issue.line, || issue);
         }
-        found.warnings_omitted += column.warnings_omitted;
+        found.warnings.omitted += column.warnings_omitted;
         columns.push(column.values);
     }
     Ok(DataFrame::new(n, columns)?)
@@ -656,7 +713,7 @@ fn cross_checks(
     for (row, _) in mask("stale")?.into_iter().enumerate().filter(|(_, h)| *h) {
         if !found.failed[row] {
             let line = found.line(row);
-            found.warning_with(|| {
+            found.warning_with(line, || {
                 LineIssue::new(
                     line,
                     Col::DateStock,
@@ -683,69 +740,83 @@ const FIGURES: [&str; 6] = [
 /// date, different figures) and keeps the first of exact duplicates. Returns the normalized
 /// frame of accepted lines.
 ///
-/// Duplicates are rare: one window count finds the rows that share a key, and only those are
-/// compared figure by figure.
+/// Rows are ordered once by a key of numbers (reference, site, date): 16 bytes a row, where a
+/// group-by over the string columns would hash and copy them. Duplicates are rare: only rows
+/// that share a key are compared figure by figure. Nothing is copied when no row is refused or
+/// dropped.
 fn deduplicate(frame: DataFrame, found: &mut Findings<'_>) -> Result<DataFrame, ValidationError> {
-    let ok = BooleanChunked::from_iter_values("ok".into(), found.failed.iter().map(|f| !f));
-    let keys = [
-        col("cip13"),
-        col("site").fill_null(lit("")),
-        col("date_stock"),
-    ];
-    let valid = frame.filter(&ok)?;
-    let shared_key = valid
-        .clone()
-        .lazy()
-        .select([len().over(keys.clone())?.gt(lit(1)).alias("shared")])
-        .collect()?;
-    let shared_key = shared_key.column("shared")?.bool()?.clone();
-
-    let mut conflict = lit(false);
-    for figure in FIGURES {
-        conflict = conflict.or(col(figure).n_unique().over(keys.clone())?.gt(lit(1)));
-    }
-    let duplicates = valid
-        .filter(&shared_key)?
-        .lazy()
-        .select([
-            col("row"),
-            col("cip13"),
-            conflict.alias("conflict"),
-            col("row").min().over(keys)?.alias("first_row"),
-        ])
-        .collect()?;
-    let rows = duplicates.column("row")?.u32()?;
-    let cips = duplicates.column("cip13")?.str()?;
-    let conflicts = duplicates.column("conflict")?.bool()?;
-    let firsts = duplicates.column("first_row")?.u32()?;
-    let mut dropped = vec![false; found.failed.len()];
-    for i in 0..duplicates.height() {
-        let (Some(row), Some(first)) = (rows.get(i), firsts.get(i)) else {
+    let cips = frame.column("cip13")?.str()?;
+    let sites = frame.column("site")?.str()?;
+    let dates = frame.column("date_stock")?.date()?.physical();
+    let mut site_numbers: std::collections::HashMap<&str, u32> = Default::default();
+    let mut keys: Vec<(u32, u32, i32, u32)> = Vec::with_capacity(frame.height());
+    for (row, ((cip, site), date)) in cips.iter().zip(sites.iter()).zip(dates.iter()).enumerate() {
+        if found.failed[row] {
+            continue;
+        }
+        // A valid row has its reference and date (required, parsed).
+        let (Some(cip), Some(date)) = (cip.and_then(|c| Cip13::parse(c).ok()), date) else {
             continue;
         };
-        let cip = cips.get(i).unwrap_or_default();
-        let row = row as usize;
-        if conflicts.get(i).unwrap_or(false) {
-            let line = found.line(row);
+        // At most one site per row, and rows are counted in u32 (`max_rows`).
+        let next = site_numbers.len() as u32;
+        let site = *site_numbers.entry(site.unwrap_or("")).or_insert(next);
+        keys.push((cip.rank(), site, date, row as u32));
+    }
+    drop(site_numbers);
+    keys.sort_unstable();
+    let figures: Vec<&Column> = FIGURES
+        .iter()
+        .map(|name| frame.column(name))
+        .collect::<PolarsResult<_>>()?;
+    let same_figures = |a: usize, b: usize| figures.iter().all(|c| c.get(a).ok() == c.get(b).ok());
+    // (row, conflicting?) for every row of a shared key but the first of exact duplicates.
+    let mut duplicates: Vec<(usize, bool)> = Vec::new();
+    for group in keys.chunk_by(|a, b| (a.0, a.1, a.2) == (b.0, b.1, b.2)) {
+        let [first, rest @ ..] = group else { continue };
+        if rest.is_empty() {
+            continue;
+        }
+        let first = first.3 as usize;
+        if rest.iter().all(|r| same_figures(first, r.3 as usize)) {
+            duplicates.extend(rest.iter().map(|r| (r.3 as usize, false)));
+        } else {
+            duplicates.extend(group.iter().map(|r| (r.3 as usize, true)));
+        }
+    }
+    drop(keys);
+    duplicates.sort_unstable();
+    let mut dropped = vec![false; found.failed.len()];
+    for (row, conflict) in duplicates {
+        let cip = cips.get(row).unwrap_or_default();
+        let line = found.line(row);
+        if conflict {
             found.error_with(row, || {
                 LineIssue::new(line, Col::Cip13, cip, LineCode::DoublonConflictuel)
             });
-            dropped[row] = true;
-        } else if first as usize != row {
-            let line = found.line(row);
-            found
-                .warning_with(|| LineIssue::new(line, Col::Cip13, cip, LineCode::DoublonIdentique));
-            dropped[row] = true;
+        } else {
+            found.warning_with(line, || {
+                LineIssue::new(line, Col::Cip13, cip, LineCode::DoublonIdentique)
+            });
         }
+        dropped[row] = true;
     }
-    let keep: BooleanChunked = valid
-        .column("row")?
-        .u32()?
+    let kept = found
+        .failed
         .iter()
-        .map(|r| r.map(|r| !dropped[r as usize]))
-        .collect();
-    let normalized = valid
-        .filter(&keep)?
+        .zip(&dropped)
+        .filter(|(failed, dropped)| !**failed && !**dropped)
+        .count();
+    let frame = if kept == frame.height() {
+        frame
+    } else {
+        let keep = BooleanChunked::from_iter_values(
+            "keep".into(),
+            found.failed.iter().zip(&dropped).map(|(f, d)| !f && !d),
+        );
+        frame.filter(&keep)?
+    };
+    let normalized = frame
         .lazy()
         .with_column(
             (col("sorties").cast(DataType::Float64) / col("periode_jours").cast(DataType::Float64))

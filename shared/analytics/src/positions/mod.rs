@@ -11,6 +11,11 @@ use polars::prelude::*;
 
 use crate::declaration::cells::date_from_epoch_days;
 
+/// Rows per row group of the line-level Parquet: each group is built, encoded and dropped in
+/// turn, so that a national file's declarant and hash columns (3.6 million copies each) never
+/// exist whole.
+const ROW_GROUP_ROWS: usize = 1 << 18;
+
 /// Normalized lines as Parquet, with the declarant and the file's hash on every row so that
 /// the history can be queried without its S3 path; the columns and types are those of
 /// [`medistock_domain::lake::HISTORY_COLUMNS`], which the Glue table declares.
@@ -19,18 +24,34 @@ pub fn normalized_parquet(
     declarant: &str,
     sha256: &str,
 ) -> PolarsResult<Vec<u8>> {
-    let mut frame = lines
-        .clone()
-        .lazy()
-        .with_columns([
-            // Athena's `int` is signed: the line number is written as INT32, not UINT32.
-            col("line").cast(DataType::Int32),
-            lit(declarant).alias("declarant"),
-            lit(sha256).alias("source_sha256"),
-        ])
-        .collect()?;
+    let group = |offset: usize, len: usize| -> PolarsResult<DataFrame> {
+        let mut frame = lines
+            .slice(offset as i64, len)
+            .lazy()
+            .with_columns([
+                // Athena's `int` is signed: the line number is written as INT32, not UINT32.
+                col("line").cast(DataType::Int32),
+                lit(declarant).alias("declarant"),
+                lit(sha256).alias("source_sha256"),
+            ])
+            .collect()?;
+        // The writer wants the columns of a group in aligned chunks.
+        frame.align_chunks_par();
+        Ok(frame)
+    };
+    let first = group(0, ROW_GROUP_ROWS.min(lines.height()))?;
     let mut out = Vec::new();
-    ParquetWriter::new(&mut out).finish(&mut frame)?;
+    let mut writer = ParquetWriter::new(&mut out).batched(first.schema())?;
+    writer.write_batch(&first)?;
+    drop(first);
+    let mut offset = ROW_GROUP_ROWS;
+    while offset < lines.height() {
+        let len = ROW_GROUP_ROWS.min(lines.height() - offset);
+        writer.write_batch(&group(offset, len)?)?;
+        offset += len;
+    }
+    writer.finish()?;
+    drop(writer);
     Ok(out)
 }
 
@@ -67,13 +88,10 @@ pub struct PositionBatches<'f> {
     declarant: DeclarantId,
     sha256: String,
     uploaded_at: DateTime<Utc>,
-    /// (key, row), ordered by key: the reference in the high bits, the site's rank below.
-    order: Vec<(u64, u32)>,
+    /// (reference, site, row), ordered: the reference's rank, the site's rank by name.
+    order: Vec<(u32, u32, u32)>,
     next: usize,
 }
-
-/// Bits of a packed key given to the site's rank (a file has at most a few million lines).
-const SITE_BITS: u32 = 24;
 
 impl<'f> PositionBatches<'f> {
     /// Orders the lines of `lines` (the normalized frame) by reference and site.
@@ -86,17 +104,14 @@ impl<'f> PositionBatches<'f> {
         let cips = lines.column("cip13")?.str()?;
         let sites = lines.column("site")?.str()?;
         let n = lines.height();
-        if n >= 1 << SITE_BITS {
-            polars_bail!(ComputeError: "{n} lignes : au-delà de ce qu'un fichier peut porter");
-        }
         // Sites ranked in their order (the key sorts by name within a reference).
         let mut names: Vec<&str> = sites.iter().map(|s| s.unwrap_or("")).collect();
         names.sort_unstable();
         names.dedup();
-        let rank: std::collections::HashMap<&str, u64> = names
+        let rank: std::collections::HashMap<&str, u32> = names
             .iter()
             .enumerate()
-            .map(|(i, name)| (*name, i as u64))
+            .map(|(i, name)| (*name, u32::try_from(i).unwrap_or(u32::MAX)))
             .collect();
         let mut order = Vec::with_capacity(n);
         for (row, (cip, site)) in cips.iter().zip(sites.iter()).enumerate() {
@@ -104,7 +119,8 @@ impl<'f> PositionBatches<'f> {
                 || PolarsError::ComputeError(format!("ligne normalisée {row} incomplète").into());
             let cip = cip.and_then(|c| Cip13::parse(c).ok()).ok_or_else(bad)?;
             let site = rank.get(site.unwrap_or("")).copied().ok_or_else(bad)?;
-            order.push(((reference_rank(&cip) << SITE_BITS) | site, row as u32));
+            let row = u32::try_from(row).map_err(|_| bad())?;
+            order.push((cip.rank(), site, row));
         }
         order.sort_unstable();
         Ok(Self {
@@ -129,17 +145,17 @@ impl<'f> PositionBatches<'f> {
     pub fn next_batch(&mut self, references: usize) -> PolarsResult<Option<Vec<Position>>> {
         let mut out = Vec::new();
         while self.next < self.order.len() && out.len() < references.max(1) {
-            let reference = self.order[self.next].0 >> SITE_BITS;
+            let reference = self.order[self.next].0;
             let mut sites: Vec<SiteFigures> = Vec::new();
             let mut cip13 = None;
-            while let Some(&(key, _)) = self.order.get(self.next) {
-                if key >> SITE_BITS != reference {
+            while let Some(&(r, site, _)) = self.order.get(self.next) {
+                if r != reference {
                     break;
                 }
                 // The rows of one site: the one of the latest date stands.
                 let mut latest: Option<(i32, usize)> = None;
-                while let Some(&(k, row)) = self.order.get(self.next) {
-                    if k != key {
+                while let Some(&(r, s, row)) = self.order.get(self.next) {
+                    if (r, s) != (reference, site) {
                         break;
                     }
                     let row = row as usize;
@@ -191,15 +207,6 @@ impl<'f> PositionBatches<'f> {
 
 fn incomplete(row: usize) -> PolarsError {
     PolarsError::ComputeError(format!("ligne normalisée {row} incomplète").into())
-}
-
-/// A reference's rank in CIP13 order: every CIP13 is `34009` and eight digits.
-fn reference_rank(cip13: &Cip13) -> u64 {
-    cip13
-        .as_str()
-        .bytes()
-        .skip(5)
-        .fold(0u64, |n, b| n * 10 + u64::from(b - b'0'))
 }
 
 /// The latest `date_stock` of normalized lines: the day a file's figures describe.

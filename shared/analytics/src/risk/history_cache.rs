@@ -1,11 +1,14 @@
 //! Daily totals already decoded, kept from one run to the next of the same process: a replay
 //! runs the risk once per day over a look-back of 57 days, and would otherwise read and decode
 //! the same 56 days of files again every day. A daily object's key names its file's hash, so a
-//! key always holds the same rows and a cached entry never goes stale.
+//! key always holds the same rows. Its reception time can change if the same file is ingested
+//! again after a failed attempt (the object is written again): a replay never does that, and
+//! the time only orders two files' figures of the same reference and date.
 //!
 //! Only for processes that run the risk many times (`medistock backtest`, `demo`); the daily
 //! Lambda runs once per process and passes none. The cache holds the look-back of the last run
-//! only: the files it did not read are dropped.
+//! only (the files it did not read are dropped): at national scale (17,000 references, 7
+//! wholesalers declaring every day) that is about 7 million daily rows, some 550 MB.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};

@@ -653,7 +653,9 @@ const READ_CONCURRENCY: usize = 16;
 /// The demand observations visible on `as_of`: the daily totals of the look-back window's
 /// partitions only (one listing per day), read declarant by declarant so that memory follows
 /// references and days, not files or depots. A file whose daily totals are missing (history
-/// written before they existed) is summed from its normalized lines instead.
+/// written before they existed) is summed from its normalized lines instead. With a
+/// [`HistoryCache`], the files decoded by an earlier run are taken from it, and it keeps this
+/// look-back's (memory then follows the files of the look-back).
 async fn load_demand<O: ObjectStore>(
     objects: &O,
     lake: &str,

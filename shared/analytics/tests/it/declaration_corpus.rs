@@ -645,3 +645,46 @@ fn the_verdict_does_not_depend_on_the_pieces_a_file_is_read_in() {
     );
     assert_eq!(codes(&spread.report.warnings), [(12, "doublon_identique")]);
 }
+
+/// A header followed by nothing keeps the header's warnings beside its rejection.
+#[test]
+fn a_header_alone_keeps_its_warnings() {
+    let v = run_with(
+        b"cip13;date_stock;stock;sorties;couleur\n",
+        "entete.csv",
+        &Limits::default(),
+    );
+    assert_eq!(file_codes(&v.report), [FileCode::AucuneLigne]);
+    assert_eq!(codes(&v.report.warnings), [(1, "colonne_inconnue")]);
+}
+
+/// Past the issues a report details, those kept are the lowest lines, whatever the order they
+/// are found in (column by column) and the pieces the file is read in.
+#[test]
+fn the_issues_detailed_are_those_of_the_lowest_lines() {
+    use medistock_analytics::declaration::validate::MAX_ISSUES_KEPT;
+    let half = MAX_ISSUES_KEPT / 2 + 1_000;
+    let mut text = String::from("cip13;date_stock;stock;sorties\n");
+    // First half: a wrong date; second half: a wrong CIP13. Dates are parsed after CIP13s.
+    for _ in 0..half {
+        text.push_str("3400949497294;2026-13-01;1;1\n");
+    }
+    for _ in 0..half {
+        text.push_str("3400949497295;2026-11-20;1;1\n");
+    }
+    let whole = run_with(text.as_bytes(), "beaucoup.csv", &Limits::default());
+    assert_eq!(whole.report.errors.len(), MAX_ISSUES_KEPT);
+    assert_eq!(whole.report.errors_omitted, 2 * half - MAX_ISSUES_KEPT);
+    let lines: Vec<u32> = whole.report.errors.iter().map(|i| i.line).collect();
+    assert_eq!(lines, (2..2 + MAX_ISSUES_KEPT as u32).collect::<Vec<_>>());
+    assert_eq!(whole.report.errors[0].code, LineCode::DateFormat);
+    assert_eq!(whole.report.errors.last().unwrap().code, LineCode::CipCle);
+    for piece in [4_096, 100_000] {
+        let limits = Limits {
+            csv_piece_bytes: piece,
+            ..Limits::default()
+        };
+        let pieces = run_with(text.as_bytes(), "beaucoup.csv", &limits);
+        assert_eq!(pieces.report, whole.report, "pieces of {piece} bytes");
+    }
+}

@@ -71,7 +71,7 @@ pub struct Position {
     pub source_sha256: String,
     /// The figures of each site (empty for a position stored before sites were kept), stored
     /// as columns (see [`site_columns`]).
-    #[serde(default, with = "site_columns")]
+    #[serde(default, with = "site_columns", skip_serializing_if = "Vec::is_empty")]
     pub site_figures: Vec<SiteFigures>,
 }
 

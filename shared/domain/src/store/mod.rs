@@ -242,7 +242,9 @@ pub trait RiskStore: Send + Sync {
     /// Writes many risk items, each as [`RiskStore::put_risk`] would (conditional on its own
     /// expected version); one result per item, in order. What the daily run calls for its
     /// 20,000 subjects: a store writes them together (one transaction, many requests in
-    /// flight), not one round trip after another.
+    /// flight), not one round trip after another. The subjects are distinct; on an error, some
+    /// of the items, or none, may be written (each write is conditional: the next run sees
+    /// which).
     fn put_risks(
         &self,
         items: &[(RiskItem, Option<u64>)],
