@@ -290,10 +290,9 @@ impl Findings<'_> {
 }
 
 /// The checks of one piece of rows: each cell parsed, the checks across columns. What is kept
-/// of a piece: its typed frame (rows numbered from `first_row`), which rows failed, its issues.
+/// of a piece: its typed frame, which rows failed, its issues.
 fn check_piece<'t>(
     table: &'t RawTable,
-    first_row: usize,
     ctx: &ValidationContext<'_>,
 ) -> Result<(DataFrame, Findings<'t>), ValidationError> {
     let n = table.lines.len();
@@ -313,7 +312,7 @@ fn check_piece<'t>(
             found.fail(row);
         }
     }
-    let frame = typed_frame(table, first_row, ctx, &mut found)?;
+    let frame = typed_frame(table, ctx, &mut found)?;
     cross_checks(&frame, table, ctx, &mut found)?;
     Ok((frame, found))
 }
@@ -346,7 +345,7 @@ fn check_rows(
         if table.lines.is_empty() {
             continue;
         }
-        let (piece, found) = check_piece(&table, lines.len(), ctx)?;
+        let (piece, found) = check_piece(&table, ctx)?;
         if foreign.is_none() {
             foreign = foreign_declarant(&table, ctx);
         }
@@ -422,7 +421,6 @@ fn check_rows(
 /// in parallel on large files.
 fn typed_frame(
     table: &RawTable,
-    first_row: usize,
     ctx: &ValidationContext<'_>,
     found: &mut Findings<'_>,
 ) -> Result<DataFrame, ValidationError> {
@@ -444,10 +442,8 @@ fn typed_frame(
             .map(|column| typed_column(table, column, ctx))
             .collect()
     };
-    let mut columns: Vec<Column> = Vec::with_capacity(parsed.len() + 2);
+    let mut columns: Vec<Column> = Vec::with_capacity(parsed.len() + 1);
     columns.push(UInt32Chunked::from_vec("line".into(), table.lines.clone()).into_column());
-    let rows = first_row as u32..(first_row + n) as u32;
-    columns.push(UInt32Chunked::from_iter_values("row".into(), rows).into_column());
     for column in parsed {
         for (row, issue) in column.errors.kept {
             found.error(row, issue);

@@ -449,6 +449,8 @@ async fn checked_off_the_runtime(
             catalogue: catalogue.as_deref(),
         };
         let validation = validate(&bytes, &inbox.name, &ctx)?;
+        // The lines are typed now: the file's bytes are not needed for the Parquet and totals.
+        drop(bytes);
         let accepted = match validation.lines {
             None => None,
             Some(lines) => Some(Accepted {
