@@ -204,6 +204,8 @@ pub struct Limits {
     /// Bytes of a quote-free CSV validated at a time (about 300,000 lines of a national file
     /// for 16 MB): what its raw cells cost at once. Not a bound on the file.
     pub csv_piece_bytes: usize,
+    /// Rows of an XLSX sheet validated at a time, the same way. Not a bound on the file.
+    pub xlsx_piece_rows: usize,
 }
 
 impl Default for Limits {
@@ -221,6 +223,7 @@ impl Default for Limits {
             stale_after_days: 14,
             max_quantity: 1_000_000_000_000,
             csv_piece_bytes: 16 << 20,
+            xlsx_piece_rows: 1 << 18,
         }
     }
 }

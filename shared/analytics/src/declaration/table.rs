@@ -9,6 +9,7 @@
 
 use std::borrow::Cow;
 use std::io::Cursor;
+use std::ops::ControlFlow;
 use std::panic::AssertUnwindSafe;
 
 use calamine::{DataRef, Reader, Xlsx, XlsxError};
@@ -55,39 +56,25 @@ impl RawTable {
     }
 }
 
-/// A declaration's rows, handed over in pieces: a national file's raw cells (3.6 million lines
-/// × ten columns of strings, about a gigabyte) never exist at once, only one piece's.
-pub enum RawRows<'t> {
-    /// An XLSX sheet, read whole (bounded by [`Limits::max_xlsx_cells`]).
-    Sheet(Option<RawTable>),
-    /// A CSV's lines, cut at line ends.
-    Csv(CsvRows<'t>),
-}
+/// A CSV's rows, handed over in pieces: a national file's raw cells (3.6 million lines × ten
+/// columns of strings, about a gigabyte) never exist at once, only one piece's. (An XLSX sheet
+/// hands its pieces to [`read_xlsx`]'s caller as it is read.)
+pub struct RawRows<'t>(CsvRows<'t>);
 
 impl RawRows<'_> {
     /// How the file is read, for the receipt (e.g. `CSV, UTF-8, séparateur « ; »`).
     pub fn description(&self) -> &str {
-        match self {
-            RawRows::Sheet(Some(table)) => &table.description,
-            RawRows::Sheet(None) => "",
-            RawRows::Csv(rows) => &rows.description,
-        }
+        &self.0.description
     }
 
-    /// The header's warnings (unknown columns) of a CSV, once; a sheet's come with its rows.
+    /// The header's warnings (unknown columns), once.
     pub fn header_warnings(&mut self) -> Vec<LineIssue> {
-        match self {
-            RawRows::Sheet(_) => Vec::new(),
-            RawRows::Csv(rows) => std::mem::take(&mut rows.header_warnings),
-        }
+        std::mem::take(&mut self.0.header_warnings)
     }
 
     /// The next piece of rows, in file order; `None` when all were given.
     pub fn next_piece(&mut self) -> Option<RawTable> {
-        match self {
-            RawRows::Sheet(table) => table.take(),
-            RawRows::Csv(rows) => rows.next_piece(),
-        }
+        self.0.next_piece()
     }
 }
 
@@ -214,7 +201,7 @@ pub fn read_csv<'t>(
         data_line += 1;
     }
     let quoted = text[data_start..].contains('"');
-    Ok(RawRows::Csv(CsvRows {
+    Ok(RawRows(CsvRows {
         header_warnings: std::mem::take(&mut shape.warnings),
         description: format!(
             "CSV, {encoding_label}, séparateur {}",
@@ -407,21 +394,31 @@ fn detect_separator(text: &str) -> u8 {
         .map_or(b';', |(sep, _)| *sep)
 }
 
-/// Reads the first sheet of an XLSX workbook, or the sheet named `declaration`. The archive is
-/// checked first (see [`check_xlsx_archive`]); the sheet is then read cell by cell, so that
-/// the cost follows the cells present: a single cell in `XFD1048576` costs one cell.
+/// Reads the first sheet of an XLSX workbook, or the sheet named `declaration`, and hands its
+/// rows to `piece` [`Limits::xlsx_piece_rows`] at a time (the header's warnings with the first), as it
+/// reads them; `piece` may stop the reading. Returns how the file was read, for the receipt.
+/// The archive is checked first (see [`check_xlsx_archive`]); the sheet is then read cell by
+/// cell, so that the cost follows the cells present: a single cell in `XFD1048576` costs one
+/// cell.
+///
+/// An error found after some pieces were handed over (too many cells, rows out of order)
+/// rejects the whole file: the caller discards what the pieces gave.
 ///
 /// Errors: the archive's (see [`check_xlsx_archive`]); `classeur_illisible`, also for rows out
 /// of order (Excel never writes them); `trop_de_cellules` past [`Limits::max_xlsx_cells`];
 /// `reference_cellule_invalide` for a cell placed past Excel's grid; `fichier_vide`; and the
 /// header's: `trop_de_colonnes`, `entete_absente`, `colonne_dupliquee`,
 /// `colonne_obligatoire_absente`.
-pub fn read_xlsx(bytes: &[u8], limits: &Limits) -> Result<RawTable, FileIssue> {
+pub fn read_xlsx(
+    bytes: &[u8],
+    limits: &Limits,
+    mut piece: impl FnMut(RawTable) -> ControlFlow<()>,
+) -> Result<String, FileIssue> {
     // The checks leave calamine nothing known to panic on; should it panic all the same, the
     // file gets a verdict and the run goes on.
     std::panic::catch_unwind(AssertUnwindSafe(|| {
         check_xlsx_archive(bytes, limits)?;
-        read_sheet(bytes, limits)
+        read_sheet(bytes, limits, &mut piece)
     }))
     .unwrap_or_else(|_| Err(unreadable(&"erreur interne du lecteur de classeurs")))
 }
@@ -436,7 +433,11 @@ fn unreadable(e: &dyn std::fmt::Display) -> FileIssue {
     )
 }
 
-fn read_sheet(bytes: &[u8], limits: &Limits) -> Result<RawTable, FileIssue> {
+fn read_sheet(
+    bytes: &[u8],
+    limits: &Limits,
+    piece: &mut dyn FnMut(RawTable) -> ControlFlow<()>,
+) -> Result<String, FileIssue> {
     let mut workbook = Xlsx::new(Cursor::new(bytes)).map_err(|e| unreadable(&e))?;
     let names = workbook.sheet_names();
     let sheet = names
@@ -456,6 +457,7 @@ fn read_sheet(bytes: &[u8], limits: &Limits) -> Result<RawTable, FileIssue> {
         Err(XlsxError::NotAWorksheet(_)) => return Err(empty()),
         Err(e) => return Err(unreadable(&e)),
     };
+    let description = format!("classeur XLSX, feuille « {} »", bounded(&sheet));
     let mut table = SheetTable::default();
     // The cells of the row being read: (column, value), non-empty values only.
     let mut row: Vec<(u32, DataRef<'_>)> = Vec::new();
@@ -501,6 +503,12 @@ fn read_sheet(bytes: &[u8], limits: &Limits) -> Result<RawTable, FileIssue> {
             _ => {
                 if let Some(at) = current {
                     table.push_row(at, &mut row, limits)?;
+                    if table.holds(limits.xlsx_piece_rows)
+                        && let Some(rows) = table.flush(&description)
+                        && piece(rows).is_break()
+                    {
+                        return Ok(description);
+                    }
                 }
                 current = Some(r);
             }
@@ -513,13 +521,13 @@ fn read_sheet(bytes: &[u8], limits: &Limits) -> Result<RawTable, FileIssue> {
     if let Some(at) = current {
         table.push_row(at, &mut row, limits)?;
     }
-    let (mut shape, sink) = table.read.ok_or_else(empty)?;
-    let warnings = std::mem::take(&mut shape.warnings);
-    Ok(shape.finish(
-        vec![sink],
-        warnings,
-        format!("classeur XLSX, feuille « {} »", bounded(&sheet)),
-    ))
+    if table.read.is_none() {
+        return Err(empty());
+    }
+    if let Some(rows) = table.flush(&description) {
+        let _ = piece(rows);
+    }
+    Ok(description)
 }
 
 /// Sorts a row's cells by column, keeping the last value written for a column (Excel writes
@@ -534,13 +542,40 @@ fn in_column_order(row: &mut Vec<(u32, DataRef<'_>)>) {
     row.reverse();
 }
 
-/// An XLSX sheet being read: nothing until the header row, then the shape and the rows.
+/// An XLSX sheet being read: nothing until the header row, then the shape and the rows not
+/// handed over yet.
 #[derive(Default)]
 struct SheetTable {
     read: Option<(TableShape, RowSink)>,
+    /// Whether the first piece (with the header's warnings) was handed over.
+    flushed: bool,
 }
 
 impl SheetTable {
+    /// Whether `rows` rows (a piece) are waiting.
+    fn holds(&self, rows: usize) -> bool {
+        self.read
+            .as_ref()
+            .is_some_and(|(_, sink)| sink.lines.len() >= rows.max(1))
+    }
+
+    /// The rows waiting, as a piece (the first carries the header's warnings); `None` once
+    /// the first was given and none wait.
+    fn flush(&mut self, description: &str) -> Option<RawTable> {
+        let (shape, sink) = self.read.as_mut()?;
+        if self.flushed && sink.lines.is_empty() {
+            return None;
+        }
+        let rows = std::mem::replace(sink, shape.sink(1024));
+        let warnings = if self.flushed {
+            Vec::new()
+        } else {
+            std::mem::take(&mut shape.warnings)
+        };
+        self.flushed = true;
+        Some(shape.finish(vec![rows], warnings, description.to_owned()))
+    }
+
     /// Takes one row (0-based `row`) of non-empty cells, and empties it.
     fn push_row(
         &mut self,

@@ -5,6 +5,8 @@
 //! file is rejected, the normalized frame of accepted lines. The issues detailed are those of
 //! the lowest lines, whatever the pieces.
 
+use std::ops::ControlFlow;
+
 use chrono::NaiveDate;
 use medistock_domain::sha256_hex;
 use polars::prelude::*;
@@ -13,7 +15,7 @@ use super::cells::{epoch_days, parse_date, parse_quantity};
 use super::decode::{Container, sniff};
 use super::format::{Column as Col, ColumnKind, DEFAULT_PERIOD_DAYS, Limits, PERIOD_DAYS_RANGE};
 use super::issues::{FileCode, FileIssue, LineCode, LineIssue};
-use super::table::{RawRows, RawTable, read_csv, read_xlsx};
+use super::table::{RawTable, read_csv, read_xlsx};
 use super::verdict::{LineCounts, Status, ValidationReport};
 use crate::catalogue::Catalogue;
 use medistock_domain::{Cip13, CipError, DeclarantId};
@@ -99,18 +101,29 @@ pub fn validate(
             lines: None,
         });
     }
-    let decoded;
-    let rows = match sniff(bytes) {
-        Ok(Container::Text { text, encoding }) => {
-            decoded = text;
-            check_text_bounds(&decoded, ctx.limits)
-                .and_then(|()| read_csv(&decoded, encoding.label(), ctx.limits))
-        }
-        Ok(Container::Xlsx) => read_xlsx(bytes, ctx.limits).map(|t| RawRows::Sheet(Some(t))),
+    let mut gathered = Gathered::new(ctx);
+    let read = match sniff(bytes) {
+        Ok(Container::Text { text, encoding }) => check_text_bounds(&text, ctx.limits)
+            .and_then(|()| read_csv(&text, encoding.label(), ctx.limits))
+            .map(|mut rows| {
+                gathered.warnings_read.extend(rows.header_warnings());
+                let description = rows.description().to_owned();
+                while let Some(table) = rows.next_piece() {
+                    if gathered.take(table).is_break() {
+                        break;
+                    }
+                }
+                description
+            }),
+        Ok(Container::Xlsx) => read_xlsx(bytes, ctx.limits, |table| gathered.take(table)),
         Err(issue) => Err(issue),
     };
-    match rows {
-        Ok(rows) => check_rows(rows, ctx, report),
+    match read {
+        Ok(description) => {
+            report.read_as = Some(description);
+            gathered.finish(report)
+        }
+        // What pieces were read before the reader failed is discarded with the file.
         Err(issue) => {
             report.reject(issue);
             Ok(Validation {
@@ -317,86 +330,134 @@ fn check_piece<'t>(
     Ok((frame, found))
 }
 
-/// Validates the rows a piece at a time (see [`RawRows`]): only the typed frames of the pieces
-/// are kept, then the duplicates are looked for across the whole file.
-fn check_rows(
-    mut rows: RawRows<'_>,
-    ctx: &ValidationContext<'_>,
-    mut report: ValidationReport,
-) -> Result<Validation, ValidationError> {
-    let mut lines: Vec<u32> = Vec::new();
-    let mut failed: Vec<bool> = Vec::new();
-    let mut errors = KeptIssues::default();
-    let mut warnings = KeptIssues::default();
-    let mut frame: Option<DataFrame> = None;
-    let mut foreign: Option<FileIssue> = None;
-    report.read_as = Some(rows.description().to_owned());
-    report.warnings.extend(rows.header_warnings());
-    while let Some(table) = rows.next_piece() {
-        report.warnings.extend(table.warnings.iter().cloned());
-        let n = lines.len() + table.lines.len();
-        if n > ctx.limits.max_rows {
+/// What validating a file's pieces has gathered so far: only the typed frames of the pieces
+/// are kept, then the duplicates are looked for across the whole file ([`Gathered::finish`]).
+struct Gathered<'c> {
+    ctx: &'c ValidationContext<'c>,
+    lines: Vec<u32>,
+    failed: Vec<bool>,
+    errors: KeptIssues,
+    warnings: KeptIssues,
+    /// Warnings of the reading (the header's unknown columns).
+    warnings_read: Vec<LineIssue>,
+    frame: Option<DataFrame>,
+    foreign: Option<FileIssue>,
+    /// Lines counted past [`Limits::max_rows`]: the reading stopped.
+    too_many: Option<usize>,
+    /// A failure of the validator itself: the reading stopped.
+    failure: Option<ValidationError>,
+}
+
+impl<'c> Gathered<'c> {
+    fn new(ctx: &'c ValidationContext<'c>) -> Self {
+        Self {
+            ctx,
+            lines: Vec::new(),
+            failed: Vec::new(),
+            errors: KeptIssues::default(),
+            warnings: KeptIssues::default(),
+            warnings_read: Vec::new(),
+            frame: None,
+            foreign: None,
+            too_many: None,
+            failure: None,
+        }
+    }
+
+    /// Validates one piece of rows; breaks when the reading should stop.
+    fn take(&mut self, table: RawTable) -> ControlFlow<()> {
+        match self.check(table) {
+            Ok(flow) => flow,
+            Err(e) => {
+                self.failure = Some(e);
+                ControlFlow::Break(())
+            }
+        }
+    }
+
+    fn check(&mut self, table: RawTable) -> Result<ControlFlow<()>, ValidationError> {
+        self.warnings_read.extend(table.warnings.iter().cloned());
+        let n = self.lines.len() + table.lines.len();
+        if n > self.ctx.limits.max_rows {
+            self.too_many = Some(n);
+            return Ok(ControlFlow::Break(()));
+        }
+        if table.lines.is_empty() {
+            return Ok(ControlFlow::Continue(()));
+        }
+        let (piece, found) = check_piece(&table, self.ctx)?;
+        if self.foreign.is_none() {
+            self.foreign = foreign_declarant(&table, self.ctx);
+        }
+        self.failed.extend_from_slice(&found.failed);
+        self.errors.absorb(found.errors);
+        self.warnings.absorb(found.warnings);
+        self.lines.extend_from_slice(&table.lines);
+        match &mut self.frame {
+            Some(whole) => {
+                whole.vstack_mut_owned(piece)?;
+            }
+            None => self.frame = Some(piece),
+        }
+        Ok(ControlFlow::Continue(()))
+    }
+
+    /// The verdict once every piece was read.
+    fn finish(self, mut report: ValidationReport) -> Result<Validation, ValidationError> {
+        if let Some(e) = self.failure {
+            return Err(e);
+        }
+        let ctx = self.ctx;
+        report.warnings.extend(self.warnings_read);
+        if let Some(n) = self.too_many {
             report.reject(too_many_rows(n, ctx.limits));
             return Ok(Validation {
                 report,
                 lines: None,
             });
         }
-        if table.lines.is_empty() {
-            continue;
+        let lines = self.lines;
+        let n = lines.len();
+        report.lines.total = n;
+        let Some(frame) = self.frame else {
+            report.reject(FileIssue::new(
+                FileCode::AucuneLigne,
+                "l'en-tête est présent mais aucune ligne de données ne suit",
+            ));
+            return Ok(Validation {
+                report,
+                lines: None,
+            });
+        };
+        let foreign = self.foreign;
+        let failed = self.failed;
+        let errors = self.errors;
+        let warnings = self.warnings;
+        let mut found = Findings {
+            lines: &lines,
+            failed,
+            errors,
+            warnings,
+        };
+        let lines = deduplicate(frame, &mut found)?;
+        if let Some(issue) = foreign {
+            report.reject(issue);
         }
-        let (piece, found) = check_piece(&table, ctx)?;
-        if foreign.is_none() {
-            foreign = foreign_declarant(&table, ctx);
-        }
-        failed.extend_from_slice(&found.failed);
-        errors.absorb(found.errors);
-        warnings.absorb(found.warnings);
-        lines.extend_from_slice(&table.lines);
-        match &mut frame {
-            Some(whole) => {
-                whole.vstack_mut_owned(piece)?;
-            }
-            None => frame = Some(piece),
-        }
-    }
-    let n = lines.len();
-    report.lines.total = n;
-    let Some(frame) = frame else {
-        report.reject(FileIssue::new(
-            FileCode::AucuneLigne,
-            "l'en-tête est présent mais aucune ligne de données ne suit",
-        ));
-        return Ok(Validation {
-            report,
-            lines: None,
-        });
-    };
-    let mut found = Findings {
-        lines: &lines,
-        failed,
-        errors,
-        warnings,
-    };
-    let lines = deduplicate(frame, &mut found)?;
-    if let Some(issue) = foreign {
-        report.reject(issue);
-    }
 
-    let rejected = found.failed.iter().filter(|f| **f).count();
-    report.lines = LineCounts {
-        total: n,
-        accepted: n - rejected,
-        rejected,
-    };
-    report.errors_omitted = found.errors.omitted;
-    report.warnings_omitted = found.warnings.omitted;
-    report.errors = found.errors.into_sorted();
-    report.warnings.extend(found.warnings.into_sorted());
-    let rate = rejected as f64 / n as f64;
-    let percent = format!("{:.1}", rate * 100.0).replace('.', ",");
-    if rate > ctx.limits.max_error_rate {
-        report.reject(FileIssue::new(
+        let rejected = found.failed.iter().filter(|f| **f).count();
+        report.lines = LineCounts {
+            total: n,
+            accepted: n - rejected,
+            rejected,
+        };
+        report.errors_omitted = found.errors.omitted;
+        report.warnings_omitted = found.warnings.omitted;
+        report.errors = found.errors.into_sorted();
+        report.warnings.extend(found.warnings.into_sorted());
+        let rate = rejected as f64 / n as f64;
+        let percent = format!("{:.1}", rate * 100.0).replace('.', ",");
+        if rate > ctx.limits.max_error_rate {
+            report.reject(FileIssue::new(
             FileCode::TauxErreurExcessif,
             format!(
                 "{rejected} ligne(s) en erreur sur {n} ({percent} %), au-delà du seuil de {:.0} % : \
@@ -404,16 +465,17 @@ fn check_rows(
                 ctx.limits.max_error_rate * 100.0
             ),
         ));
+        }
+        if !report.is_rejected() {
+            report.status = if rejected > 0 {
+                Status::AcceptedWithErrors
+            } else {
+                Status::Accepted
+            };
+        }
+        let lines = (!report.is_rejected()).then_some(lines);
+        Ok(Validation { report, lines })
     }
-    if !report.is_rejected() {
-        report.status = if rejected > 0 {
-            Status::AcceptedWithErrors
-        } else {
-            Status::Accepted
-        };
-    }
-    let lines = (!report.is_rejected()).then_some(lines);
-    Ok(Validation { report, lines })
 }
 
 /// Parses every known column into its typed polars column; absent columns become all-null

@@ -277,3 +277,102 @@ fn a_workbook_without_the_required_columns_is_rejected() {
             .ends_with(": cip13, date_stock")
     );
 }
+
+/// A sheet is validated a few rows at a time, as a CSV is: the verdict and the lines do not
+/// depend on the size of the pieces, even when duplicates and errors straddle them; an error of
+/// the sheet found after some pieces (too many cells) rejects the whole file and nothing of
+/// those pieces is reported.
+#[test]
+fn a_sheet_read_in_pieces_gets_the_verdict_of_a_sheet_read_whole() {
+    let mut wb = Workbook::new();
+    let sheet = wb.add_worksheet().set_name("declaration").unwrap();
+    for (i, h) in ["cip13", "date_stock", "stock", "sorties", "site", "couleur"]
+        .iter()
+        .enumerate()
+    {
+        sheet.write_string(0, i as u16, *h).unwrap();
+    }
+    for r in 1..=40u32 {
+        let (stock, site, date) = match r {
+            // Rows 2 and 31 conflict; row 12 repeats row 3 exactly.
+            1 | 30 => (
+                if r == 1 { 100.0 } else { 999.0 },
+                "Paris".to_owned(),
+                "2026-11-20",
+            ),
+            2 | 11 => (100.0, "Lyon".to_owned(), "2026-11-20"),
+            r if r % 9 == 4 => (1.0, format!("D{r}"), "2026-11-35"),
+            r => (f64::from(r), format!("D{r}"), "2026-11-20"),
+        };
+        sheet.write_string(r, 0, "3400949497294").unwrap();
+        sheet.write_string(r, 1, date).unwrap();
+        sheet.write_number(r, 2, stock).unwrap();
+        sheet.write_number(r, 3, 7.0).unwrap();
+        sheet.write_string(r, 4, &site).unwrap();
+    }
+    let bytes = wb.save_to_buffer().unwrap();
+    let limits = Limits {
+        max_error_rate: 1.0,
+        ..Limits::default()
+    };
+    let whole = validate(&bytes, "t.xlsx", &ctx(&limits)).unwrap();
+    let codes: Vec<(u32, &str)> = whole
+        .report
+        .errors
+        .iter()
+        .map(|i| (i.line, i.code.as_str()))
+        .collect();
+    assert_eq!(
+        codes,
+        [
+            (2, "doublon_conflictuel"),
+            (5, "date_format"),
+            (14, "date_format"),
+            (23, "date_format"),
+            (31, "doublon_conflictuel"),
+            (32, "date_format"),
+            (41, "date_format"),
+        ]
+    );
+    let warnings: Vec<(u32, &str)> = whole
+        .report
+        .warnings
+        .iter()
+        .map(|i| (i.line, i.code.as_str()))
+        .collect();
+    assert_eq!(
+        warnings,
+        [(1, "colonne_inconnue"), (12, "doublon_identique")]
+    );
+    for rows in [1, 3, 16] {
+        let pieces = Limits {
+            xlsx_piece_rows: rows,
+            ..limits.clone()
+        };
+        let v = validate(&bytes, "t.xlsx", &ctx(&pieces)).unwrap();
+        assert_eq!(v.report, whole.report, "pieces of {rows} rows");
+        assert!(
+            v.lines
+                .unwrap()
+                .equals_missing(whole.lines.as_ref().unwrap())
+        );
+    }
+    // 41 rows × 5 cells: the cell bound is passed after the first pieces were validated.
+    let bounded = Limits {
+        xlsx_piece_rows: 4,
+        max_xlsx_cells: 150,
+        ..limits.clone()
+    };
+    let v = validate(&bytes, "t.xlsx", &ctx(&bounded)).unwrap();
+    assert_eq!(
+        v.report
+            .file_errors
+            .iter()
+            .map(|f| f.code)
+            .collect::<Vec<_>>(),
+        [FileCode::TropDeCellules]
+    );
+    assert!(v.report.errors.is_empty() && v.report.warnings.is_empty());
+    assert_eq!(v.report.lines.total, 0);
+    assert!(v.lines.is_none());
+}
