@@ -415,12 +415,23 @@ pub fn read_xlsx(
     mut piece: impl FnMut(RawTable) -> ControlFlow<()>,
 ) -> Result<String, FileIssue> {
     // The checks leave calamine nothing known to panic on; should it panic all the same, the
-    // file gets a verdict and the run goes on.
-    std::panic::catch_unwind(AssertUnwindSafe(|| {
+    // file gets a verdict and the run goes on. A panic of the caller's `piece` (the validator)
+    // is not the file's: it goes on unwinding.
+    let in_piece = std::cell::Cell::new(false);
+    let read = std::panic::catch_unwind(AssertUnwindSafe(|| {
         check_xlsx_archive(bytes, limits)?;
-        read_sheet(bytes, limits, &mut piece)
-    }))
-    .unwrap_or_else(|_| Err(unreadable(&"erreur interne du lecteur de classeurs")))
+        read_sheet(bytes, limits, &mut |rows| {
+            in_piece.set(true);
+            let flow = piece(rows);
+            in_piece.set(false);
+            flow
+        })
+    }));
+    match read {
+        Ok(read) => read,
+        Err(payload) if in_piece.get() => std::panic::resume_unwind(payload),
+        Err(_) => Err(unreadable(&"erreur interne du lecteur de classeurs")),
+    }
 }
 
 fn unreadable(e: &dyn std::fmt::Display) -> FileIssue {

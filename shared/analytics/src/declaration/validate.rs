@@ -342,7 +342,7 @@ struct Gathered<'c> {
     warnings_read: Vec<LineIssue>,
     frame: Option<DataFrame>,
     foreign: Option<FileIssue>,
-    /// Lines counted past [`Limits::max_rows`]: the reading stopped.
+    /// Lines counted, once past [`Limits::max_rows`]: the rows are no longer validated.
     too_many: Option<usize>,
     /// A failure of the validator itself: the reading stopped.
     failure: Option<ValidationError>,
@@ -377,10 +377,16 @@ impl<'c> Gathered<'c> {
 
     fn check(&mut self, table: RawTable) -> Result<ControlFlow<()>, ValidationError> {
         self.warnings_read.extend(table.warnings.iter().cloned());
+        // Past the bound, the rows are only counted (the file is refused with their number;
+        // a sheet's reading stays bounded by its cells).
+        if let Some(n) = &mut self.too_many {
+            *n += table.lines.len();
+            return Ok(ControlFlow::Continue(()));
+        }
         let n = self.lines.len() + table.lines.len();
         if n > self.ctx.limits.max_rows {
             self.too_many = Some(n);
-            return Ok(ControlFlow::Break(()));
+            return Ok(ControlFlow::Continue(()));
         }
         if table.lines.is_empty() {
             return Ok(ControlFlow::Continue(()));

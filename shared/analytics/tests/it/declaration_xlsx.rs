@@ -376,3 +376,50 @@ fn a_sheet_read_in_pieces_gets_the_verdict_of_a_sheet_read_whole() {
     assert_eq!(v.report.lines.total, 0);
     assert!(v.lines.is_none());
 }
+
+/// A sheet with more rows than the bound is refused with its number of rows, counted to the
+/// end; a panic of the validator while it reads a sheet is the validator's, never a verdict on
+/// the file.
+#[test]
+fn too_many_rows_are_counted_and_a_validator_panic_is_not_a_verdict() {
+    let mut wb = Workbook::new();
+    let sheet = wb.add_worksheet().set_name("declaration").unwrap();
+    for (i, h) in ["cip13", "date_stock", "stock", "sorties"]
+        .iter()
+        .enumerate()
+    {
+        sheet.write_string(0, i as u16, *h).unwrap();
+    }
+    for r in 1..=25u32 {
+        sheet.write_string(r, 0, "3400949497294").unwrap();
+        sheet.write_string(r, 1, "2026-11-20").unwrap();
+        sheet.write_number(r, 2, f64::from(r)).unwrap();
+        sheet.write_number(r, 3, 7.0).unwrap();
+    }
+    let bytes = wb.save_to_buffer().unwrap();
+    let limits = Limits {
+        max_rows: 10,
+        xlsx_piece_rows: 4,
+        ..Limits::default()
+    };
+    let v = validate(&bytes, "t.xlsx", &ctx(&limits)).unwrap();
+    assert_eq!(
+        v.report
+            .file_errors
+            .iter()
+            .map(|f| f.code)
+            .collect::<Vec<_>>(),
+        [FileCode::TropDeLignes]
+    );
+    assert!(
+        v.report.file_errors[0].message.contains("25 lignes"),
+        "{:?}",
+        v.report.file_errors
+    );
+    let unwound = std::panic::catch_unwind(|| {
+        medistock_analytics::declaration::table::read_xlsx(&bytes, &Limits::default(), |_| {
+            panic!("panne du validateur")
+        })
+    });
+    assert!(unwound.is_err(), "the panic went on unwinding");
+}
