@@ -56,29 +56,10 @@ impl RawTable {
     }
 }
 
-/// A CSV's rows, handed over in pieces: a national file's raw cells (3.6 million lines × ten
-/// columns of strings, about a gigabyte) never exist at once, only one piece's. (An XLSX sheet
-/// hands its pieces to [`read_xlsx`]'s caller as it is read.)
-pub struct RawRows<'t>(CsvRows<'t>);
-
-impl RawRows<'_> {
-    /// How the file is read, for the receipt (e.g. `CSV, UTF-8, séparateur « ; »`).
-    pub fn description(&self) -> &str {
-        &self.0.description
-    }
-
-    /// The header's warnings (unknown columns), once.
-    pub fn header_warnings(&mut self) -> Vec<LineIssue> {
-        std::mem::take(&mut self.0.header_warnings)
-    }
-
-    /// The next piece of rows, in file order; `None` when all were given.
-    pub fn next_piece(&mut self) -> Option<RawTable> {
-        self.0.next_piece()
-    }
-}
-
-/// A CSV's data after its header, read a piece at a time (see [`read_csv`]).
+/// A CSV's data after its header, handed over a piece at a time (see [`read_csv`]): a
+/// national file's raw cells (3.6 million lines × ten columns of strings, about a gigabyte)
+/// never exist at once, only one piece's. (An XLSX sheet hands its pieces to [`read_xlsx`]'s
+/// caller as it is read.)
 pub struct CsvRows<'t> {
     text: Cow<'t, str>,
     separator: u8,
@@ -90,12 +71,25 @@ pub struct CsvRows<'t> {
     /// quotes is not a record end: only a quote-free text can be cut at any line end).
     piece_bytes: usize,
     description: String,
-    header_warnings: Vec<LineIssue>,
+    /// The header's warnings, until the first piece takes them.
+    header_warnings: Option<Vec<LineIssue>>,
 }
 
 impl CsvRows<'_> {
-    fn next_piece(&mut self) -> Option<RawTable> {
-        let data = self.text.get(self.next..).filter(|d| !d.is_empty())?;
+    /// How the file is read, for the receipt (e.g. `CSV, UTF-8, séparateur « ; »`).
+    pub fn description(&self) -> &str {
+        &self.description
+    }
+
+    /// The next piece of rows, in file order, `None` when all were given. The first piece
+    /// carries the header's warnings, and is given even when no line follows the header.
+    pub fn next_piece(&mut self) -> Option<RawTable> {
+        let data = self.text.get(self.next..).unwrap_or("");
+        let warnings = match self.header_warnings.take() {
+            Some(warnings) => warnings,
+            None if data.is_empty() => return None,
+            None => Vec::new(),
+        };
         let len = if data.len() <= self.piece_bytes {
             data.len()
         } else {
@@ -125,10 +119,7 @@ impl CsvRows<'_> {
         });
         self.next += len;
         self.next_line += piece.bytes().filter(|b| *b == b'\n').count() as u64;
-        Some(
-            self.shape
-                .finish(sinks, Vec::new(), self.description.clone()),
-        )
+        Some(self.shape.finish(sinks, warnings, self.description.clone()))
     }
 }
 
@@ -147,7 +138,7 @@ pub fn read_csv<'t>(
     text: &'t str,
     encoding_label: &str,
     limits: &Limits,
-) -> Result<RawRows<'t>, FileIssue> {
+) -> Result<CsvRows<'t>, FileIssue> {
     // csv counts lines on `\n`: old Mac files that end lines with `\r` alone would all be line 1.
     let text: Cow<'t, str> = if text.contains('\r') && !text.contains('\n') {
         Cow::Owned(text.replace('\r', "\n"))
@@ -201,8 +192,8 @@ pub fn read_csv<'t>(
         data_line += 1;
     }
     let quoted = text[data_start..].contains('"');
-    Ok(RawRows(CsvRows {
-        header_warnings: std::mem::take(&mut shape.warnings),
+    Ok(CsvRows {
+        header_warnings: Some(std::mem::take(&mut shape.warnings)),
         description: format!(
             "CSV, {encoding_label}, séparateur {}",
             separator_label(separator)
@@ -217,7 +208,7 @@ pub fn read_csv<'t>(
         } else {
             limits.csv_piece_bytes.max(1)
         },
-    }))
+    })
 }
 
 fn separator_label(separator: u8) -> String {

@@ -18,6 +18,7 @@ use super::issues::{FileCode, FileIssue, LineCode, LineIssue};
 use super::table::{RawTable, read_csv, read_xlsx};
 use super::verdict::{LineCounts, Status, ValidationReport};
 use crate::catalogue::Catalogue;
+use crate::positions::SiteNumbers;
 use medistock_domain::{Cip13, CipError, DeclarantId};
 
 /// Failures of the validator itself (never of the input: bad input gets a verdict).
@@ -106,7 +107,6 @@ pub fn validate(
         Ok(Container::Text { text, encoding }) => check_text_bounds(&text, ctx.limits)
             .and_then(|()| read_csv(&text, encoding.label(), ctx.limits))
             .map(|mut rows| {
-                gathered.warnings_read.extend(rows.header_warnings());
                 let description = rows.description().to_owned();
                 while let Some(table) = rows.next_piece() {
                     if gathered.take(table).is_break() {
@@ -375,8 +375,8 @@ impl<'c> Gathered<'c> {
         }
     }
 
-    fn check(&mut self, table: RawTable) -> Result<ControlFlow<()>, ValidationError> {
-        self.warnings_read.extend(table.warnings.iter().cloned());
+    fn check(&mut self, mut table: RawTable) -> Result<ControlFlow<()>, ValidationError> {
+        self.warnings_read.append(&mut table.warnings);
         // Past the bound, the rows are only counted (the file is refused with their number;
         // a sheet's reading stays bounded by its cells).
         if let Some(n) = &mut self.too_many {
@@ -812,7 +812,7 @@ fn deduplicate(frame: DataFrame, found: &mut Findings<'_>) -> Result<DataFrame, 
     let cips = frame.column("cip13")?.str()?;
     let sites = frame.column("site")?.str()?;
     let dates = frame.column("date_stock")?.date()?.physical();
-    let mut site_numbers: std::collections::HashMap<&str, u32> = Default::default();
+    let mut site_numbers = SiteNumbers::default();
     let mut keys: Vec<(u32, u32, i32, u32)> = Vec::with_capacity(frame.height());
     for (row, ((cip, site), date)) in cips.iter().zip(sites.iter()).zip(dates.iter()).enumerate() {
         if found.failed[row] {
@@ -822,10 +822,7 @@ fn deduplicate(frame: DataFrame, found: &mut Findings<'_>) -> Result<DataFrame, 
         let (Some(cip), Some(date)) = (cip.and_then(|c| Cip13::parse(c).ok()), date) else {
             continue;
         };
-        // At most one site per row, and rows are counted in u32 (`max_rows`).
-        let next = site_numbers.len() as u32;
-        let site = *site_numbers.entry(site.unwrap_or("")).or_insert(next);
-        keys.push((cip.rank(), site, date, row as u32));
+        keys.push((cip.rank(), site_numbers.number(site), date, row as u32));
     }
     drop(site_numbers);
     keys.sort_unstable();

@@ -39,16 +39,12 @@ pub fn normalized_parquet(
         frame.align_chunks_par();
         Ok(frame)
     };
-    let first = group(0, ROW_GROUP_ROWS.min(lines.height()))?;
+    // The schema from an empty group, then the groups in turn.
+    let schema = group(0, 0)?.schema().clone();
     let mut out = Vec::new();
-    let mut writer = ParquetWriter::new(&mut out).batched(first.schema())?;
-    writer.write_batch(&first)?;
-    drop(first);
-    let mut offset = ROW_GROUP_ROWS;
-    while offset < lines.height() {
-        let len = ROW_GROUP_ROWS.min(lines.height() - offset);
-        writer.write_batch(&group(offset, len)?)?;
-        offset += len;
+    let mut writer = ParquetWriter::new(&mut out).batched(&schema)?;
+    for offset in (0..lines.height()).step_by(ROW_GROUP_ROWS) {
+        writer.write_batch(&group(offset, ROW_GROUP_ROWS.min(lines.height() - offset))?)?;
     }
     writer.finish()?;
     drop(writer);
@@ -75,7 +71,7 @@ pub fn file_positions(
 
 /// A file's positions, built a few references at a time in the order of their CIP13: a
 /// national file holds 20,000 references × 180 depots, and its 3.6 million site figures need
-/// never exist at once. The lines are ordered once, by a packed key (reference, site).
+/// never exist at once. The lines are ordered once, by a key of numbers (reference, site).
 pub struct PositionBatches<'f> {
     cips: &'f StringChunked,
     dates: &'f Int32Chunked,
@@ -88,7 +84,7 @@ pub struct PositionBatches<'f> {
     declarant: DeclarantId,
     sha256: String,
     uploaded_at: DateTime<Utc>,
-    /// (reference, site, row), ordered: the reference's rank, the site's rank by name.
+    /// (reference, site, row), ordered: the reference's rank, the site's number.
     order: Vec<(u32, u32, u32)>,
     next: usize,
 }
@@ -104,21 +100,14 @@ impl<'f> PositionBatches<'f> {
         let cips = lines.column("cip13")?.str()?;
         let sites = lines.column("site")?.str()?;
         let n = lines.height();
-        // Sites ranked in their order (the key sorts by name within a reference).
-        let mut names: Vec<&str> = sites.iter().map(|s| s.unwrap_or("")).collect();
-        names.sort_unstable();
-        names.dedup();
-        let rank: std::collections::HashMap<&str, u32> = names
-            .iter()
-            .enumerate()
-            .map(|(i, name)| (*name, u32::try_from(i).unwrap_or(u32::MAX)))
-            .collect();
+        // Sites numbered as they come: a position sorts its sites by name itself.
+        let mut numbers = SiteNumbers::default();
         let mut order = Vec::with_capacity(n);
         for (row, (cip, site)) in cips.iter().zip(sites.iter()).enumerate() {
             let bad =
                 || PolarsError::ComputeError(format!("ligne normalisée {row} incomplète").into());
             let cip = cip.and_then(|c| Cip13::parse(c).ok()).ok_or_else(bad)?;
-            let site = rank.get(site.unwrap_or("")).copied().ok_or_else(bad)?;
+            let site = numbers.number(site);
             let row = u32::try_from(row).map_err(|_| bad())?;
             order.push((cip.rank(), site, row));
         }
@@ -202,6 +191,20 @@ impl<'f> PositionBatches<'f> {
             source_sha256: self.sha256.clone(),
             uploaded_at: self.uploaded_at,
         })
+    }
+}
+
+/// Sites numbered in the order they come (the empty name for a file without sites): a key of
+/// numbers orders and groups lines where their names would be compared and copied.
+#[derive(Default)]
+pub(crate) struct SiteNumbers<'a>(std::collections::HashMap<&'a str, u32>);
+
+impl<'a> SiteNumbers<'a> {
+    /// The number of a site, given on its first sight (a file has fewer sites than lines,
+    /// and lines are counted in u32).
+    pub(crate) fn number(&mut self, site: Option<&'a str>) -> u32 {
+        let next = self.0.len() as u32;
+        *self.0.entry(site.unwrap_or("")).or_insert(next)
     }
 }
 

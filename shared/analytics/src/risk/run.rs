@@ -729,7 +729,9 @@ async fn load_demand<O: ObjectStore>(
         let mut held: Vec<Option<CachedFile>> = Vec::with_capacity(keys.len());
         let mut reads = Vec::new();
         for (key, daily) in &keys {
-            read_keys.insert(key.clone());
+            if cache.is_some() {
+                read_keys.insert(key.clone());
+            }
             let cached = cache.and_then(|c| c.get(key));
             if cached.is_none() {
                 reads.push(async move {
@@ -743,7 +745,7 @@ async fn load_demand<O: ObjectStore>(
             .buffered(READ_CONCURRENCY)
             .try_collect()
             .await?;
-        let decoded = tokio::task::spawn_blocking(
+        let mut decoded = tokio::task::spawn_blocking(
             move || -> Result<HashMap<String, CachedFile>, RiskError> {
                 let mut decoded = HashMap::with_capacity(blobs.len());
                 for (key, bytes, daily) in blobs.into_iter().flatten() {
@@ -768,12 +770,19 @@ async fn load_demand<O: ObjectStore>(
         .unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()))?;
         let mut loaded = Vec::with_capacity(keys.len());
         for ((key, daily), cached) in keys.into_iter().zip(held) {
-            let Some(entry) = cached.or_else(|| decoded.get(&key).cloned()) else {
-                continue;
+            let entry = match cached {
+                Some(entry) => entry,
+                None => {
+                    // Read and decoded by this run (absent if the object vanished meanwhile).
+                    let Some(entry) = decoded.remove(&key) else {
+                        continue;
+                    };
+                    if let Some(cache) = cache {
+                        cache.insert(key.clone(), entry.clone());
+                    }
+                    entry
+                }
             };
-            if let Some(cache) = cache {
-                cache.insert(key.clone(), entry.clone());
-            }
             let prefix = if daily { lake::DAILY } else { lake::NORMALIZED };
             loaded.push(Loaded {
                 lines_key: match lake::partition_date(prefix, &key) {
