@@ -5,7 +5,9 @@
 use std::io::Write;
 
 use chrono::NaiveDate;
-use medistock_analytics::declaration::{FileCode, Limits, Status, ValidationContext, validate};
+use medistock_analytics::declaration::{
+    FileCode, Limits, Status, ValidationContext, ValidationReport, validate,
+};
 use rust_xlsxwriter::{ExcelDateTime, Format, Workbook};
 
 fn ctx(limits: &Limits) -> ValidationContext<'_> {
@@ -15,6 +17,10 @@ fn ctx(limits: &Limits) -> ValidationContext<'_> {
         limits,
         catalogue: None,
     }
+}
+
+fn file_codes(report: &ValidationReport) -> Vec<FileCode> {
+    report.file_errors.iter().map(|f| f.code).collect()
 }
 
 fn template() -> Vec<u8> {
@@ -147,25 +153,11 @@ fn a_zip_bomb_is_refused_before_inflating() {
         ..Limits::default()
     };
     let v = validate(&bytes, "bombe.xlsx", &ctx(&limits)).unwrap();
-    assert_eq!(
-        v.report
-            .file_errors
-            .iter()
-            .map(|f| f.code)
-            .collect::<Vec<_>>(),
-        [FileCode::ArchiveSuspecte]
-    );
+    assert_eq!(file_codes(&v.report), [FileCode::ArchiveSuspecte]);
     // With the default bounds the ratio alone (about 1000:1) betrays it, and the message says
     // so rather than blame the size.
     let v = validate(&bytes, "bombe.xlsx", &ctx(&Limits::default())).unwrap();
-    assert_eq!(
-        v.report
-            .file_errors
-            .iter()
-            .map(|f| f.code)
-            .collect::<Vec<_>>(),
-        [FileCode::ArchiveSuspecte]
-    );
+    assert_eq!(file_codes(&v.report), [FileCode::ArchiveSuspecte]);
     let message = &v.report.file_errors[0].message;
     assert!(
         message.contains("taux de compression anormal")
@@ -182,14 +174,7 @@ fn a_sheet_larger_than_the_part_bound_is_refused_before_parsing() {
         ..Limits::default()
     };
     let v = validate(&template(), "modele.xlsx", &ctx(&limits)).unwrap();
-    assert_eq!(
-        v.report
-            .file_errors
-            .iter()
-            .map(|f| f.code)
-            .collect::<Vec<_>>(),
-        [FileCode::ClasseurTropVolumineux]
-    );
+    assert_eq!(file_codes(&v.report), [FileCode::ClasseurTropVolumineux]);
     let message = &v.report.file_errors[0].message;
     assert!(
         message.starts_with("la partie « ") && message.contains("limite de 0 Mo"),
@@ -204,14 +189,7 @@ fn a_sheet_with_more_cells_than_the_bound_is_refused() {
         ..Limits::default()
     };
     let v = validate(&template(), "modele.xlsx", &ctx(&limits)).unwrap();
-    assert_eq!(
-        v.report
-            .file_errors
-            .iter()
-            .map(|f| f.code)
-            .collect::<Vec<_>>(),
-        [FileCode::TropDeCellules]
-    );
+    assert_eq!(file_codes(&v.report), [FileCode::TropDeCellules]);
     // The template's 15 cells are read with a bound of 15.
     let limits = Limits {
         max_xlsx_cells: 15,
@@ -263,14 +241,7 @@ fn a_workbook_without_the_required_columns_is_rejected() {
         &ctx(&Limits::default()),
     )
     .unwrap();
-    assert_eq!(
-        v.report
-            .file_errors
-            .iter()
-            .map(|f| f.code)
-            .collect::<Vec<_>>(),
-        [FileCode::ColonneObligatoireAbsente]
-    );
+    assert_eq!(file_codes(&v.report), [FileCode::ColonneObligatoireAbsente]);
     assert!(
         v.report.file_errors[0]
             .message
@@ -364,14 +335,7 @@ fn a_sheet_read_in_pieces_gets_the_verdict_of_a_sheet_read_whole() {
         ..limits.clone()
     };
     let v = validate(&bytes, "t.xlsx", &ctx(&bounded)).unwrap();
-    assert_eq!(
-        v.report
-            .file_errors
-            .iter()
-            .map(|f| f.code)
-            .collect::<Vec<_>>(),
-        [FileCode::TropDeCellules]
-    );
+    assert_eq!(file_codes(&v.report), [FileCode::TropDeCellules]);
     assert!(v.report.errors.is_empty() && v.report.warnings.is_empty());
     assert_eq!(v.report.lines.total, 0);
     assert!(v.lines.is_none());
@@ -403,14 +367,7 @@ fn too_many_rows_are_counted_and_a_validator_panic_is_not_a_verdict() {
         ..Limits::default()
     };
     let v = validate(&bytes, "t.xlsx", &ctx(&limits)).unwrap();
-    assert_eq!(
-        v.report
-            .file_errors
-            .iter()
-            .map(|f| f.code)
-            .collect::<Vec<_>>(),
-        [FileCode::TropDeLignes]
-    );
+    assert_eq!(file_codes(&v.report), [FileCode::TropDeLignes]);
     assert!(
         v.report.file_errors[0].message.contains("25 lignes"),
         "{:?}",

@@ -434,8 +434,10 @@ impl<S: PositionStore> PositionStore for FailingState<'_, S> {
         &self,
         positions: &[Position],
     ) -> Result<Vec<PositionWrite>, StoreError> {
-        let budget = self.budget.swap(0, Ordering::SeqCst);
+        // The budget is spent across calls: the ingest writes a file's positions in batches.
+        let budget = self.budget.load(Ordering::SeqCst);
         let done = positions.len().min(budget);
+        self.budget.fetch_sub(done, Ordering::SeqCst);
         let writes = self.inner.apply_positions(&positions[..done]).await?;
         if done < positions.len() {
             return Err(StoreError::Aws {
@@ -1066,6 +1068,56 @@ mod local {
     }
 
     pipeline_tests!(setup);
+
+    /// A file of 1,200 references is written 500 positions at a time: a failure in the
+    /// second batch leaves the first written and the file claimed by nobody, and the retry
+    /// ends as one clean run (every position once, the same figures).
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_failure_between_batches_of_positions_then_a_retry() {
+        let (objects, state, lake, _guard) = setup().await.unwrap();
+        let references: Vec<Cip13> = (0..1_200)
+            .map(|i| cip(&format!("{}", 4_000_000 + i)))
+            .collect();
+        let mut text = String::from("cip13;date_stock;stock;sorties;site\n");
+        for (i, r) in references.iter().enumerate() {
+            for site in ["Lyon", "Lille"] {
+                text.push_str(&format!("{r};2026-11-20;{};7;{site}\n", 10 + i));
+            }
+        }
+        let key = "inbox/grossiste-a/national.csv";
+        drop_file(&objects, key, &text).await;
+        let failing = FailingState {
+            inner: &state,
+            budget: AtomicUsize::new(700),
+        };
+        let crashed = ingest_object(&objects, &failing, &settings(&lake), INBOX, key, now()).await;
+        assert!(matches!(crashed, Err(IngestError::Store(_))), "{crashed:?}");
+        assert_eq!(
+            PositionStore::all_positions(&state).await.unwrap().len(),
+            700
+        );
+
+        let retry = ingest_object(
+            &objects,
+            &state,
+            &settings(&lake),
+            INBOX,
+            key,
+            now() + Duration::minutes(1),
+        )
+        .await
+        .unwrap();
+        let IngestOutcome::Applied { summary, report } = retry else {
+            panic!("{retry:?}")
+        };
+        assert_eq!((report.lines.accepted, summary.applied), (2_400, 1_200));
+        let positions = PositionStore::all_positions(&state).await.unwrap();
+        assert_eq!(positions.len(), 1_200);
+        for (i, p) in positions.iter().enumerate() {
+            assert_eq!(p.cip13, references[i]);
+            assert_eq!((p.stock, p.sites), (2 * (10 + i as i64), 2));
+        }
+    }
 }
 
 mod on_moto {

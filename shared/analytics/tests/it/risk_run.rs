@@ -946,28 +946,24 @@ async fn a_replay_with_its_history_cache_assesses_as_fresh_runs_do() {
                 .await;
             }
         }
-        let with_cache = run_risk(
-            &cached.objects,
-            &cached.state,
-            &run(Some(&cache)),
-            &Scope::All,
-            date,
-            false,
-            now,
-        )
-        .await
-        .unwrap();
-        let afresh = run_risk(
-            &fresh.objects,
-            &fresh.state,
-            &run(None),
-            &Scope::All,
-            date,
-            false,
-            now,
-        )
-        .await
-        .unwrap();
+        let mut outcomes = Vec::new();
+        for (backend, history_cache) in [(&cached, Some(&cache)), (&fresh, None)] {
+            let outcome = run_risk(
+                &backend.objects,
+                &backend.state,
+                &run(history_cache),
+                &Scope::All,
+                date,
+                false,
+                now,
+            )
+            .await
+            .unwrap();
+            outcomes.push(outcome);
+        }
+        let [with_cache, afresh] = &outcomes[..] else {
+            unreachable!("two runs")
+        };
         assert_eq!(with_cache.assessments, afresh.assessments, "{date}");
         assert_eq!(with_cache.summary.levels, afresh.summary.levels, "{date}");
     }
