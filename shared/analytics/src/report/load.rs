@@ -1,9 +1,9 @@
 //! Gathering the synthesis' inputs through the storage ports, and writing the report to the
 //! lake: the same code for `medistock report` (local backend) and `functions/report` (AWS).
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
-use chrono::NaiveTime;
+use chrono::{NaiveDate, NaiveTime};
 use polars::prelude::*;
 
 use super::synthesis::{ReportInput, SnapshotPoint, Synthesis, SynthesisError, WEEKS_SHOWN};
@@ -76,18 +76,26 @@ pub async fn load_input<
         .iter()
         .flat_map(|m| crate::risk::subject_members(&m.subject, config))
         .collect();
-    // The snapshots are read once: the weeks shown, for every reference's chart and heat map,
-    // and the measures' windows before them.
+    // Each snapshot is read once: the weeks shown for every reference (charts, heat map),
+    // the other days of the measures' windows for the measured references only (20,000
+    // references on every day of a 28 + 180-day window would not fit a report's memory).
     let shown = first.start()..=week.end();
-    let mut days = crate::measures::impact_days(&measures, week.end());
-    days.extend(first.start().iter_days().take_while(|d| *d <= week.end()));
-    let mut measure_history = crate::measures::read_history(objects, lake, None, &days).await?;
-    let snapshots: HashMap<String, Vec<SnapshotPoint>> = measure_history
+    let shown_days: BTreeSet<NaiveDate> = shown
+        .start()
+        .iter_days()
+        .take_while(|d| shown.contains(d))
+        .collect();
+    let mut history = crate::measures::read_history(objects, lake, None, &shown_days).await?;
+    let other_days: BTreeSet<NaiveDate> = crate::measures::impact_days(&measures, week.end())
+        .difference(&shown_days)
+        .copied()
+        .collect();
+    let before = crate::measures::read_history(objects, lake, Some(&cips), &other_days).await?;
+    let snapshots: HashMap<String, Vec<SnapshotPoint>> = history
         .iter()
         .map(|(cip, days)| {
             let points = days
                 .iter()
-                .filter(|d| shown.contains(&d.date))
                 .map(|d| SnapshotPoint {
                     as_of: d.date,
                     level: d.level,
@@ -98,7 +106,13 @@ pub async fn load_input<
         })
         .filter(|(_, points): &(String, Vec<SnapshotPoint>)| !points.is_empty())
         .collect();
-    measure_history.retain(|cip, _| cips.contains(cip));
+    history.retain(|cip, _| cips.contains(cip));
+    for (cip, days) in before {
+        let merged = history.entry(cip).or_default();
+        merged.extend(days);
+        merged.sort_by_key(|d| d.date);
+    }
+    let measure_history = history;
     Ok(ReportInput {
         risk: state.risk_items().await?,
         snapshots,

@@ -252,3 +252,101 @@ async fn the_synthesis_holds_the_risk_items_and_escapes_declarant_strings() {
             .contains("s3://lac/reports/2026-W47/synthese.html")
     );
 }
+
+/// The synthesis reads each snapshot once: the weeks shown for every reference, and the days
+/// of a measure's window before them for the measured references only.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_measures_window_before_the_weeks_shown_is_read_for_its_references_only() {
+    use medistock_analytics::report::load_input;
+    use medistock_domain::measure::{Measure, MeasureKind};
+    use medistock_domain::store::MeasureStore;
+    let dir = tempfile::tempdir().unwrap();
+    let backend = LocalBackend::open(dir.path()).unwrap();
+    let registry = Registry::parse(REGISTRY).unwrap();
+    let config = RiskConfig::new(
+        &registry,
+        &medistock_analytics::catalogue::Catalogue::from_settings_csv(REFERENCES).unwrap(),
+    );
+    let topics = AlertTopics {
+        critical: "critique".into(),
+        info: "info".into(),
+    };
+    let run = RiskRun {
+        inbox_bucket: None,
+        policy: Default::default(),
+        lake_bucket: "lac",
+        topics: &topics,
+        config: &config,
+        history_cache: None,
+    };
+    let week = Week::of(day(20));
+    let mut first = week;
+    for _ in 1..medistock_analytics::report::WEEKS_SHOWN {
+        first = first.previous();
+    }
+    // A day before the weeks shown, then a day of the week.
+    let early = first.start() - chrono::Duration::days(10);
+    for date in [early, day(20)] {
+        let text = format!(
+            "cip13;date_stock;stock;sorties;periode_jours\n\
+             3400949497294;{date};2000;700;7\n3400930000007;{date};4500;700;7\n"
+        );
+        let now = date.and_hms_opt(9, 0, 0).unwrap().and_utc();
+        let name = format!("{date}.csv");
+        medistock_testkit::declare(
+            &backend.objects,
+            &backend.state,
+            "gr-b",
+            &name,
+            text.as_bytes(),
+            now,
+        )
+        .await;
+        run_risk(
+            &backend.objects,
+            &backend.state,
+            &run,
+            &Scope::All,
+            date,
+            false,
+            now,
+        )
+        .await
+        .unwrap();
+    }
+    let measure = Measure {
+        id: "MES-1".into(),
+        subject: "3400949497294".into(),
+        kind: MeasureKind::Contingentement,
+        start: first.start() + chrono::Duration::days(3),
+        end: None,
+        note: "quotas".into(),
+        by: "analyste".into(),
+        recorded_at: at(20),
+        version: 1,
+    };
+    assert!(backend.state.put_measure(&measure, None).await.unwrap());
+    let input = load_input(&backend.objects, &backend.state, "lac", week, &config)
+        .await
+        .unwrap();
+    let dates = |points: &[medistock_analytics::measures::DayFigures]| -> Vec<NaiveDate> {
+        points.iter().map(|p| p.date).collect()
+    };
+    assert_eq!(
+        input.measure_history.keys().collect::<Vec<_>>(),
+        ["3400949497294"],
+        "only the measured reference's history is kept"
+    );
+    assert_eq!(
+        dates(&input.measure_history["3400949497294"]),
+        [early, day(20)]
+    );
+    for cip in ["3400949497294", "3400930000007"] {
+        let shown: Vec<NaiveDate> = input.snapshots[cip].iter().map(|p| p.as_of).collect();
+        assert_eq!(
+            shown,
+            [day(20)],
+            "{cip}: the charts show the weeks shown only"
+        );
+    }
+}
