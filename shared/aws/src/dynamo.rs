@@ -778,28 +778,8 @@ impl AlertOutbox for DynamoState {
         &self,
         status: AlertStatus,
     ) -> Result<Vec<AlertRecord>, StoreError> {
-        if matches!(status, AlertStatus::SmsHeld | AlertStatus::SmsReleasing) {
-            // The release pass runs every quarter of an hour: a query of the sparse index.
-            let request = self
-                .client
-                .query()
-                .table_name(&*self.table)
-                .index_name(keys::HELD_INDEX)
-                .key_condition_expression("#held = :held")
-                .filter_expression("#status = :status")
-                .expression_attribute_names("#held", keys::HELD_PK)
-                .expression_attribute_names("#status", "status")
-                .expression_attribute_values(":held", s(keys::HELD))
-                .expression_attribute_values(":status", s(status.as_str()));
-            let mut out = query_all(request)
-                .await?
-                .iter()
-                .map(alert_of)
-                .collect::<Result<Vec<_>, _>>()?;
-            out.sort_by(|a, b| (a.created_at, &a.key).cmp(&(b.created_at, &b.key)));
-            return Ok(out);
-        }
-        // A sweep, not the hot path (the stream delivers new records).
+        // A sweep, not the hot path (the stream delivers new records; held SMS are found
+        // through their index, see `held_sms_due`).
         let items = self
             .scan(
                 "begins_with(pk, :alert) AND #status = :status",
@@ -808,6 +788,28 @@ impl AlertOutbox for DynamoState {
             )
             .await?;
         let mut out = items.iter().map(alert_of).collect::<Result<Vec<_>, _>>()?;
+        out.sort_by(|a, b| (a.created_at, &a.key).cmp(&(b.created_at, &b.key)));
+        Ok(out)
+    }
+
+    async fn held_sms_due(&self, now: DateTime<Utc>) -> Result<Vec<AlertRecord>, StoreError> {
+        // The release pass runs every quarter of an hour: one query of the sparse index, its
+        // sort key (the release time, RFC 3339 in UTC, which sorts as time) bounded by now.
+        let request = self
+            .client
+            .query()
+            .table_name(&*self.table)
+            .index_name(keys::HELD_INDEX)
+            .key_condition_expression("#held = :held AND #at <= :now")
+            .expression_attribute_names("#held", keys::HELD_PK)
+            .expression_attribute_names("#at", keys::HELD_AT)
+            .expression_attribute_values(":held", s(keys::HELD))
+            .expression_attribute_values(":now", s(now.to_rfc3339()));
+        let mut out = query_all(request)
+            .await?
+            .iter()
+            .map(alert_of)
+            .collect::<Result<Vec<_>, _>>()?;
         out.sort_by(|a, b| (a.created_at, &a.key).cmp(&(b.created_at, &b.key)));
         Ok(out)
     }

@@ -156,18 +156,10 @@ pub async fn release_held<S: AlertOutbox + AlertStateStore, N: Notifier>(
     delivery: &Delivery,
 ) -> Result<PublishSummary, RelayError> {
     let mut summary = PublishSummary::default();
-    let mut due = Vec::new();
-    for status in [AlertStatus::SmsHeld, AlertStatus::SmsReleasing] {
-        let listed = state
-            .alerts_with_status(status)
-            .await
-            .map_err(not_published("*"))?;
-        due.extend(
-            listed
-                .into_iter()
-                .filter(|a| a.sms_release_at.is_none_or(|t| t <= delivery.now)),
-        );
-    }
+    let due = state
+        .held_sms_due(delivery.now)
+        .await
+        .map_err(not_published("*"))?;
     for alert in due {
         let key = alert.key.clone();
         match release_one(state, notifier, alert, delivery).await {

@@ -393,6 +393,18 @@ async fn outbox_once_only(state: &impl AlertOutbox) {
             .unwrap(),
         std::slice::from_ref(&held)
     );
+    // The release pass finds it once due, and only then.
+    assert_eq!(
+        state.held_sms_due(t0() + Duration::hours(1)).await.unwrap(),
+        []
+    );
+    for at in [t0() + Duration::hours(2), t0() + Duration::hours(3)] {
+        assert_eq!(
+            state.held_sms_due(at).await.unwrap(),
+            std::slice::from_ref(&held),
+            "{at}"
+        );
+    }
     let sent = AlertRecord {
         status: AlertStatus::Sent,
         message_id: Some("msg-1;sms:msg-2".into()),
@@ -405,6 +417,11 @@ async fn outbox_once_only(state: &impl AlertOutbox) {
             .unwrap()
     );
     assert_eq!(state.alert(&alert.key).await.unwrap(), Some(sent));
+    assert_eq!(
+        state.held_sms_due(t0() + Duration::hours(3)).await.unwrap(),
+        [],
+        "a sent record leaves the held ones"
+    );
     assert!(
         !state.put_alert_once(&alert).await.unwrap(),
         "a sent alert is not recreated"

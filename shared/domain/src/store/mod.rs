@@ -272,6 +272,27 @@ pub trait AlertOutbox: Send + Sync {
     fn pending_alerts(&self) -> impl Future<Output = Result<Vec<AlertRecord>, StoreError>> + Send {
         self.alerts_with_status(AlertStatus::Pending)
     }
+    /// Records whose SMS is held (or whose release claim lapsed) and due by `now`, oldest
+    /// first: what a release pass sends. A store that indexes held records by their time
+    /// answers it in one read.
+    fn held_sms_due(
+        &self,
+        now: DateTime<Utc>,
+    ) -> impl Future<Output = Result<Vec<AlertRecord>, StoreError>> + Send {
+        async move {
+            let mut due = Vec::new();
+            for status in [AlertStatus::SmsHeld, AlertStatus::SmsReleasing] {
+                due.extend(
+                    self.alerts_with_status(status)
+                        .await?
+                        .into_iter()
+                        .filter(|a| a.sms_release_at.is_none_or(|t| t <= now)),
+                );
+            }
+            due.sort_by(|a, b| (a.created_at, &a.key).cmp(&(b.created_at, &b.key)));
+            Ok(due)
+        }
+    }
     /// Replaces a record if its stored status is still `from` (its key and creation kept);
     /// false when another relay changed it first.
     fn update_alert(
