@@ -266,6 +266,23 @@ mod tests {
     use super::*;
     use crate::catalogue::{Presentation, Specialty};
 
+    #[test]
+    fn signals_are_turned_off_and_on_by_name() {
+        assert_eq!(ModelOptions::without("").unwrap(), ModelOptions::default());
+        let o = ModelOptions::without(" slip, ,local,+delay").unwrap();
+        assert!(!o.slipped_supplies && !o.local_shortage && o.delayed_supplies);
+        assert!(o.production_stop && o.censored_demand && !o.inferred_batches);
+        let o = ModelOptions::without("+batches,stop,censored").unwrap();
+        assert!(o.inferred_batches && !o.production_stop && !o.censored_demand);
+        assert!(
+            !ModelOptions::without("+batches,batches")
+                .unwrap()
+                .inferred_batches
+        );
+        let err = ModelOptions::without("slip,lune").unwrap_err();
+        assert!(err.contains("« lune »"), "{err}");
+    }
+
     fn specialty(cis: &str, name: &str, mitm: bool) -> Specialty {
         Specialty {
             cis: cis.into(),

@@ -212,6 +212,49 @@ mod tests {
     }
 
     #[test]
+    fn supplies_are_grouped_by_day_and_the_largest_enumerated() {
+        let p = |stock: f64, supplies: &[Supply], r: f64| {
+            within(stock, 100.0, 0.3, d(1), supplies, r, 30)
+        };
+        let supply = |day: u32, quantity: i64| Supply {
+            date: d(day),
+            quantity,
+        };
+        // One batch of 3 000 on day 10, or the same batch as two depots' lines of that day:
+        // the same probability (two lines are not two independent arrivals).
+        let one = p(1200.0, &[supply(11, 3000)], 0.6);
+        let split = p(1200.0, &[supply(11, 1000), supply(11, 2000)], 0.6);
+        assert!((one - split).abs() < 1e-12, "{one} {split}");
+        // Six supplies: the four largest are enumerated, the others counted at their expected
+        // quantity. A small supply added beyond the four changes the result a little, in the
+        // right direction, and never past what counting it as certain would give.
+        let four = [
+            supply(6, 800),
+            supply(11, 900),
+            supply(16, 1000),
+            supply(21, 1100),
+        ];
+        let base = p(800.0, &four, 0.6);
+        let mut five = four.to_vec();
+        five.push(supply(26, 100));
+        let more = p(800.0, &five, 0.6);
+        let certain = p(800.0, &five, 1.0);
+        assert!(more <= base && more >= certain, "{base} {more} {certain}");
+        assert!(base - more < 0.05, "{base} {more}");
+        // 14.5 days of stock: running out within 14 days is about even. A certain batch dated
+        // the horizon's last day arrives before that day's demand: what remains is the risk of
+        // running out the day before, that of a 13-day horizon.
+        let none = within(1450.0, 100.0, 0.3, d(1), &[], 1.0, 14);
+        let last = within(1450.0, 100.0, 0.3, d(1), &[supply(15, 5000)], 1.0, 14);
+        let eve = within(1450.0, 100.0, 0.3, d(1), &[], 1.0, 13);
+        assert!((0.2..0.8).contains(&none), "{none}");
+        assert!(
+            last < none && (last - eve).abs() < 1e-9,
+            "{last} {none} {eve}"
+        );
+    }
+
+    #[test]
     fn the_spread_is_measured_then_bounded() {
         let flat: Vec<(NaiveDate, f64)> = (1..=10).map(|i| (d(i), 100.0)).collect();
         assert_eq!(spread(&flat), 0.05);
