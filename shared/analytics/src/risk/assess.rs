@@ -299,13 +299,14 @@ pub fn assess(input: &ReferenceInput, as_of: NaiveDate) -> Assessment {
     }
     supplies.sort_by_key(|s| s.date);
     let projected = daily.and_then(|d| project(chain_stock, d * trend, as_of, &supplies));
-    let stockout_without_supplies = first_announced_supply.as_ref().and_then(|_| {
-        let bare: f64 = chain
-            .iter()
-            .map(|(p, _)| stock_without_supplies(p, as_of))
-            .sum();
-        daily.and_then(|d| project(bare, d * trend, as_of, &[]))
-    });
+    // The chain's stock at the computation date as if no announced supply had arrived.
+    let bare: f64 = chain
+        .iter()
+        .map(|(p, _)| stock_without_supplies(p, as_of))
+        .sum();
+    let stockout_without_supplies = first_announced_supply
+        .as_ref()
+        .and_then(|_| daily.and_then(|d| project(bare, d * trend, as_of, &[])));
     // Supplies announced by a chain that shows them slipping, or that has stopped producing,
     // are not counted on: the level is the projection without them.
     let doubt = match (slipped, stopped) {
@@ -334,10 +335,6 @@ pub fn assess(input: &ReferenceInput, as_of: NaiveDate) -> Assessment {
                     quantity: s.quantity,
                 })
                 .collect();
-            let bare: f64 = chain
-                .iter()
-                .map(|(p, _)| stock_without_supplies(p, as_of))
-                .sum();
             daily.and_then(|d| project(bare, d * trend, as_of, &delayed))
         }
         Some(flag) if first_announced_supply.is_some() => {
@@ -346,14 +343,7 @@ pub fn assess(input: &ReferenceInput, as_of: NaiveDate) -> Assessment {
         }
         _ => projected,
     };
-    let start = if doubtful {
-        chain
-            .iter()
-            .map(|(p, _)| stock_without_supplies(p, as_of))
-            .sum()
-    } else {
-        chain_stock
-    };
+    let start = if doubtful { bare } else { chain_stock };
     let probability = daily.map(|d| {
         super::probability::stockout_probability(
             start,
