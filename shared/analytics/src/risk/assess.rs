@@ -541,23 +541,20 @@ fn uncensored<'a>(
 /// A slip whose batch came later (the stock rose by a quarter of the quantity announced after
 /// the declaration that pushed it) is resolved and does not count.
 fn slipped_supply(h: &StockHistory) -> Option<NaiveDate> {
-    let rose = |from: NaiveDate, to: Option<NaiveDate>, quantity: f64| {
-        h.manufacturers.windows(2).any(|w| {
-            w[1].0 > from && to.is_none_or(|t| w[1].0 <= t) && w[1].1 - w[0].1 >= 0.25 * quantity
-        })
+    let rose_since = |from: NaiveDate, quantity: f64| {
+        h.manufacturers
+            .windows(2)
+            .any(|w| w[1].0 > from && w[1].1 - w[0].1 >= 0.25 * quantity)
     };
     let mut slipped = None;
     for (i, (announced_on, quantity, due)) in h.announced.iter().enumerate() {
         let Some(due) = *due else { continue };
         let pushed = h.announced[i + 1..]
             .iter()
-            .find(|(declared, _, next)| *declared >= due && next.is_some_and(|n| n > due));
+            .any(|(declared, _, next)| *declared >= due && next.is_some_and(|n| n > due));
         // A batch that came at any time from the announcement (early, or late after the push)
         // is no slip. The quantity is the total announced: a quarter of it is a batch.
-        if let Some((declared, _, _)) = pushed
-            && !rose(*announced_on, Some(*declared), *quantity)
-            && !rose(*declared, None, *quantity)
-        {
+        if pushed && !rose_since(*announced_on, *quantity) {
             slipped = Some(due);
         }
     }
