@@ -43,8 +43,9 @@ pub struct BacktestArgs {
     /// Rejoue le modèle sans ces signaux, pour mesurer l'apport de chacun (séparés par des
     /// virgules) : slip (approvisionnement repoussé), stop (arrêt de production soupçonné),
     /// censored (jours de rupture des grossistes écartés de la demande), local (rupture
-    /// locale d'une partie des grossistes) ; +batches ajoute un signal désactivé par défaut
-    /// (prochain lot attendu au rythme observé quand aucun n'est annoncé).
+    /// locale d'une partie des grossistes) ; +batches et +delay ajoutent des signaux désactivés
+    /// par défaut (prochain lot attendu au rythme observé quand aucun n'est annoncé ;
+    /// approvisionnement repoussé attendu aussi tard qu'il est déjà en retard).
     #[arg(long, value_name = "SIGNAUX", value_parser = ModelOptions::without)]
     without: Option<ModelOptions>,
 }
