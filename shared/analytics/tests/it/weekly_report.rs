@@ -38,26 +38,39 @@ async fn drop_file(backend: &LocalBackend, declarant: &str, name: &str, bytes: &
     .await;
 }
 
+fn config(registry: &Registry) -> RiskConfig {
+    RiskConfig::new(
+        registry,
+        &medistock_analytics::catalogue::Catalogue::from_settings_csv(REFERENCES).unwrap(),
+    )
+}
+
+fn topics() -> AlertTopics {
+    AlertTopics {
+        critical: "critique".into(),
+        info: "info".into(),
+    }
+}
+
+fn risk_run<'a>(config: &'a RiskConfig, topics: &'a AlertTopics) -> RiskRun<'a> {
+    RiskRun {
+        inbox_bucket: None,
+        policy: Default::default(),
+        lake_bucket: "lac",
+        topics,
+        config,
+        history_cache: None,
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_synthesis_holds_the_risk_items_and_escapes_declarant_strings() {
     let dir = tempfile::tempdir().unwrap();
     let backend = LocalBackend::open(dir.path()).unwrap();
     let registry = Registry::parse(REGISTRY).unwrap();
-    let config = RiskConfig::new(
-        &registry,
-        &medistock_analytics::catalogue::Catalogue::from_settings_csv(REFERENCES).unwrap(),
-    );
-    let run = RiskRun {
-        inbox_bucket: None,
-        policy: Default::default(),
-        lake_bucket: "lac",
-        topics: &AlertTopics {
-            critical: "critique".into(),
-            info: "info".into(),
-        },
-        config: &config,
-        history_cache: None,
-    };
+    let config = config(&registry);
+    let topics = topics();
+    let run = risk_run(&config, &topics);
     // The manufacturer declares since the 5th: by the 20th its declarations are not starting
     // any more, and a presentation it does not declare is assessed on the wholesalers' stock.
     drop_file(
@@ -262,23 +275,9 @@ async fn a_measures_window_before_the_weeks_shown_is_read_for_its_references_onl
     use medistock_domain::store::MeasureStore;
     let dir = tempfile::tempdir().unwrap();
     let backend = LocalBackend::open(dir.path()).unwrap();
-    let registry = Registry::parse(REGISTRY).unwrap();
-    let config = RiskConfig::new(
-        &registry,
-        &medistock_analytics::catalogue::Catalogue::from_settings_csv(REFERENCES).unwrap(),
-    );
-    let topics = AlertTopics {
-        critical: "critique".into(),
-        info: "info".into(),
-    };
-    let run = RiskRun {
-        inbox_bucket: None,
-        policy: Default::default(),
-        lake_bucket: "lac",
-        topics: &topics,
-        config: &config,
-        history_cache: None,
-    };
+    let config = config(&Registry::parse(REGISTRY).unwrap());
+    let topics = topics();
+    let run = risk_run(&config, &topics);
     let week = Week::of(day(20));
     let mut first = week;
     for _ in 1..medistock_analytics::report::WEEKS_SHOWN {
