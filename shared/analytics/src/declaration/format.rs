@@ -206,6 +206,10 @@ pub struct Limits {
     pub csv_piece_bytes: usize,
     /// Rows of an XLSX sheet validated at a time, the same way. Not a bound on the file.
     pub xlsx_piece_rows: usize,
+    /// Quote-free CSV lines are typed in one pass over their bytes while they are all valid
+    /// (the usual case, about twice as fast); `false` sends every line through the general
+    /// reader (tokenised, then typed), the reference the one pass is tested against.
+    pub direct_read: bool,
 }
 
 impl Default for Limits {
@@ -224,6 +228,7 @@ impl Default for Limits {
             max_quantity: 1_000_000_000_000,
             csv_piece_bytes: 16 << 20,
             xlsx_piece_rows: 1 << 18,
+            direct_read: true,
         }
     }
 }

@@ -3,6 +3,7 @@
 
 pub mod cells;
 pub mod decode;
+mod direct;
 pub mod format;
 pub mod issues;
 pub mod receipt;

@@ -84,12 +84,28 @@ impl CsvRows<'_> {
     /// The next piece of rows, in file order, `None` when all were given. The first piece
     /// carries the header's warnings, and is given even when no line follows the header.
     pub fn next_piece(&mut self) -> Option<RawTable> {
+        match self.next_piece_with::<()>(None)? {
+            Piece::Raw(table) => Some(table),
+            // Never given without a direct reader.
+            Piece::Direct { .. } => None,
+        }
+    }
+
+    /// [`CsvRows::next_piece`], with a direct reader for quote-free text: each part of the
+    /// piece (one per core) is handed to `direct` with its physical first line; when it reads
+    /// every part, the piece is given as what it returned and is never tokenised. When it
+    /// declines one part (`None`), the piece is tokenised as usual.
+    pub(super) fn next_piece_with<T: Send>(
+        &mut self,
+        direct: Option<&DirectReader<'_, T>>,
+    ) -> Option<Piece<T>> {
         let data = self.text.get(self.next..).unwrap_or("");
         let warnings = match self.header_warnings.take() {
             Some(warnings) => warnings,
             None if data.is_empty() => return None,
             None => Vec::new(),
         };
+        let quoted = self.piece_bytes == usize::MAX;
         let len = if data.len() <= self.piece_bytes {
             data.len()
         } else {
@@ -100,27 +116,70 @@ impl CsvRows<'_> {
         };
         let piece = &data[..len];
         let first_line = self.next_line;
-        let parts = split_at_line_ends(piece, shape_threads(piece));
-        let separator = self.separator;
-        let shape = &self.shape;
-        let sinks: Vec<RowSink> = std::thread::scope(|scope| {
-            let handles: Vec<_> = parts
-                .iter()
-                .map(|(offset, part)| {
-                    let first_line = first_line
-                        + piece[..*offset].bytes().filter(|b| *b == b'\n').count() as u64;
-                    scope.spawn(move || tokenize(part, first_line, separator, shape))
-                })
-                .collect();
-            handles
-                .into_iter()
-                .map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
-                .collect()
-        });
+        let parts: Vec<(u64, &str)> = split_at_line_ends(piece, shape_threads(piece))
+            .into_iter()
+            .map(|(offset, part)| {
+                let line = first_line
+                    + piece.as_bytes()[..offset]
+                        .iter()
+                        .filter(|b| **b == b'\n')
+                        .count() as u64;
+                (line, part)
+            })
+            .collect();
         self.next += len;
         self.next_line += piece.bytes().filter(|b| *b == b'\n').count() as u64;
-        Some(self.shape.finish(sinks, warnings, self.description.clone()))
+        let (separator, shape) = (self.separator, &self.shape);
+        if let Some(direct) = direct.filter(|_| !quoted) {
+            let read: Option<Vec<T>> =
+                on_every_core(&parts, |line, part| direct(part, line, separator, shape))
+                    .into_iter()
+                    .collect();
+            if let Some(parts) = read {
+                return Some(Piece::Direct { parts, warnings });
+            }
+        }
+        let sinks = on_every_core(&parts, |line, part| tokenize(part, line, separator, shape));
+        Some(Piece::Raw(self.shape.finish(
+            sinks,
+            warnings,
+            self.description.clone(),
+        )))
     }
+}
+
+/// A reader of quote-free text that types a part of a piece in one pass, or declines it:
+/// `(text, physical line of its first byte, separator, header) -> read`.
+pub(super) type DirectReader<'r, T> = dyn Fn(&str, u64, u8, &TableShape) -> Option<T> + Sync + 'r;
+
+/// A piece of a CSV's rows, as [`CsvRows::next_piece_with`] gives it.
+pub(super) enum Piece<T> {
+    /// Tokenised: the raw cells.
+    Raw(RawTable),
+    /// Read by the direct reader, part by part in file order; `warnings` are the header's
+    /// (first piece only).
+    Direct {
+        parts: Vec<T>,
+        warnings: Vec<LineIssue>,
+    },
+}
+
+/// Runs `work` on each (first line, text) part, one thread per part when there are several.
+fn on_every_core<T: Send>(parts: &[(u64, &str)], work: impl Fn(u64, &str) -> T + Sync) -> Vec<T> {
+    if let [(line, part)] = parts {
+        return vec![work(*line, part)];
+    }
+    let work = &work;
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = parts
+            .iter()
+            .map(|(line, part)| scope.spawn(move || work(*line, part)))
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
+            .collect()
+    })
 }
 
 /// Reads a decoded CSV: separator detected from the header line (`;`, tab or `,`), quotes,
@@ -172,7 +231,7 @@ pub fn read_csv<'t>(
         let Some(width) = header_width(record.iter()) else {
             continue;
         };
-        let line = record.position().map_or(1, |p| p.line()) as u32;
+        let line = record_line(&text, record.position()) as u32;
         if width > limits.max_columns {
             return Err(too_wide(record.iter(), width, line, limits));
         }
@@ -346,6 +405,20 @@ fn split_at_line_ends(data: &str, n: usize) -> Vec<(usize, &str)> {
     parts
 }
 
+/// The physical line (1-based) a record of `text` starts on. The reader gives the position
+/// where it began to look for the record, before the blank lines it skipped (on the first of
+/// them, line and byte): they are counted here. (A record never starts with a line end.)
+fn record_line(text: &str, position: Option<&csv::Position>) -> u64 {
+    position.map_or(1, |p| {
+        let from = usize::try_from(p.byte()).map_or(text.len(), |b| b.min(text.len()));
+        let blank = text.as_bytes()[from..]
+            .iter()
+            .take_while(|b| **b == b'\n')
+            .count();
+        p.line() + blank as u64
+    })
+}
+
 /// Tokenises one piece of the data; `first_line` is the physical line of its first byte.
 fn tokenize(part: &str, first_line: u64, separator: u8, shape: &TableShape) -> RowSink {
     let mut sink = shape.sink(part.len() / 40);
@@ -354,7 +427,7 @@ fn tokenize(part: &str, first_line: u64, separator: u8, shape: &TableShape) -> R
     // The text is valid UTF-8 and the reader is flexible: only I/O can fail, and it reads
     // from memory. Stop at the first such record rather than guess.
     while let Ok(true) = reader.read_record(&mut record) {
-        let line = first_line + record.position().map_or(1, |p| p.line()) - 1;
+        let line = first_line + record_line(part, record.position()) - 1;
         sink.push_row(shape, line as u32, record.len(), |i| {
             record.get(i).unwrap_or("")
         });
@@ -732,13 +805,13 @@ fn bounded_join<'c>(cells: impl Iterator<Item = &'c str>) -> String {
 const UNKNOWN_COLUMNS_LISTED: usize = 20;
 
 /// The header of a file mapped to the format's columns: shared by every piece tokenised.
-struct TableShape {
+pub(super) struct TableShape {
     /// For each header position, the index of its column in `columns`, if the column is known.
-    slots: Vec<Option<usize>>,
+    pub(super) slots: Vec<Option<usize>>,
     /// Known columns, in header order.
-    columns: Vec<Column>,
+    pub(super) columns: Vec<Column>,
     /// Number of header positions up to the last non-empty header cell.
-    width: usize,
+    pub(super) width: usize,
     /// Unknown header columns.
     warnings: Vec<LineIssue>,
 }
@@ -757,7 +830,7 @@ impl TableShape {
     ///
     /// Errors: `entete_absente` when no cell names a known column, `colonne_dupliquee`,
     /// `colonne_obligatoire_absente`.
-    fn new(header: &[&str], line: u32) -> Result<Self, FileIssue> {
+    pub(super) fn new(header: &[&str], line: u32) -> Result<Self, FileIssue> {
         let mut slots = Vec::with_capacity(header.len());
         let mut columns: Vec<Column> = Vec::new();
         let mut names: Vec<&str> = Vec::new();

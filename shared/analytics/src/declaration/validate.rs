@@ -13,9 +13,10 @@ use polars::prelude::*;
 
 use super::cells::{epoch_days, parse_date, parse_quantity};
 use super::decode::{Container, sniff};
+use super::direct::{self, DirectPart};
 use super::format::{Column as Col, ColumnKind, DEFAULT_PERIOD_DAYS, Limits, PERIOD_DAYS_RANGE};
 use super::issues::{FileCode, FileIssue, LineCode, LineIssue};
-use super::table::{RawTable, read_csv, read_xlsx};
+use super::table::{DirectReader, Piece, RawTable, TableShape, read_csv, read_xlsx};
 use super::verdict::{LineCounts, Status, ValidationReport};
 use crate::catalogue::Catalogue;
 use crate::positions::SiteNumbers;
@@ -108,8 +109,17 @@ pub fn validate(
             .and_then(|()| read_csv(&text, encoding.label(), ctx.limits))
             .map(|mut rows| {
                 let description = rows.description().to_owned();
-                while let Some(table) = rows.next_piece() {
-                    if gathered.take(table).is_break() {
+                let direct = |text: &str, line: u64, separator: u8, shape: &TableShape| {
+                    direct::read_part(text, line, separator, shape, ctx)
+                };
+                let direct: Option<&DirectReader<'_, DirectPart>> =
+                    ctx.limits.direct_read.then_some(&direct);
+                while let Some(piece) = rows.next_piece_with(direct) {
+                    let flow = match piece {
+                        Piece::Raw(table) => gathered.take(table),
+                        Piece::Direct { parts, warnings } => gathered.take_direct(parts, warnings),
+                    };
+                    if flow.is_break() {
                         break;
                     }
                 }
@@ -377,18 +387,7 @@ impl<'c> Gathered<'c> {
 
     fn check(&mut self, mut table: RawTable) -> Result<ControlFlow<()>, ValidationError> {
         self.warnings_read.append(&mut table.warnings);
-        // Past the bound, the rows are only counted (the file is refused with their number;
-        // a sheet's reading stays bounded by its cells).
-        if let Some(n) = &mut self.too_many {
-            *n += table.lines.len();
-            return Ok(ControlFlow::Continue(()));
-        }
-        let n = self.lines.len() + table.lines.len();
-        if n > self.ctx.limits.max_rows {
-            self.too_many = Some(n);
-            return Ok(ControlFlow::Continue(()));
-        }
-        if table.lines.is_empty() {
+        if !self.admit(table.lines.len()) {
             return Ok(ControlFlow::Continue(()));
         }
         let (piece, found) = check_piece(&table, self.ctx)?;
@@ -399,13 +398,87 @@ impl<'c> Gathered<'c> {
         self.errors.absorb(found.errors);
         self.warnings.absorb(found.warnings);
         self.lines.extend_from_slice(&table.lines);
+        self.stack(piece)?;
+        Ok(ControlFlow::Continue(()))
+    }
+
+    /// Whether the rows of a piece are to be validated: not when there are none, nor past
+    /// [`Limits::max_rows`], where they are only counted (the file is refused with their
+    /// number; a sheet's reading stays bounded by its cells).
+    fn admit(&mut self, rows: usize) -> bool {
+        if let Some(n) = &mut self.too_many {
+            *n += rows;
+            return false;
+        }
+        let n = self.lines.len() + rows;
+        if n > self.ctx.limits.max_rows {
+            self.too_many = Some(n);
+            return false;
+        }
+        rows > 0
+    }
+
+    fn stack(&mut self, piece: DataFrame) -> Result<(), ValidationError> {
         match &mut self.frame {
             Some(whole) => {
                 whole.vstack_mut_owned(piece)?;
             }
             None => self.frame = Some(piece),
         }
-        Ok(ControlFlow::Continue(()))
+        Ok(())
+    }
+
+    fn stack_part(&mut self, part: DirectPart) -> Result<(), ValidationError> {
+        let n = part.lines.len();
+        if n == 0 {
+            return Ok(());
+        }
+        self.lines.extend_from_slice(&part.lines);
+        let mut columns = Vec::with_capacity(part.columns.len() + 1);
+        columns.push(UInt32Chunked::from_vec("line".into(), part.lines).into_column());
+        columns.extend(part.columns);
+        self.stack(DataFrame::new(n, columns)?)
+    }
+
+    /// Takes a piece the direct reader read (every line valid, see [`direct`]): its frame,
+    /// and its warnings in the order the general path finds them (references outside the
+    /// catalogue, then stale dates), so that the same issues are kept.
+    fn take_direct(
+        &mut self,
+        parts: Vec<DirectPart>,
+        mut header_warnings: Vec<LineIssue>,
+    ) -> ControlFlow<()> {
+        self.warnings_read.append(&mut header_warnings);
+        let rows = parts.iter().map(|p| p.lines.len()).sum();
+        if !self.admit(rows) {
+            return ControlFlow::Continue(());
+        }
+        let mut warnings = KeptIssues::default();
+        for part in &parts {
+            for (line, cip) in &part.outside_catalogue {
+                warnings.push_with(*line, || {
+                    LineIssue::new(*line, Col::Cip13, cip.as_str(), LineCode::HorsCatalogue)
+                });
+            }
+            warnings.omitted += part.outside_catalogue_more;
+        }
+        for part in &parts {
+            for (line, text) in &part.stale {
+                warnings.push_with(*line, || {
+                    LineIssue::new(*line, Col::DateStock, text.as_str(), LineCode::DateAncienne)
+                });
+            }
+            warnings.omitted += part.stale_more;
+        }
+        self.warnings.absorb(warnings);
+        self.failed.resize(self.failed.len() + rows, false);
+        for part in parts {
+            if let Err(e) = self.stack_part(part) {
+                self.failure = Some(e);
+                return ControlFlow::Break(());
+            }
+        }
+        ControlFlow::Continue(())
     }
 
     /// The verdict once every piece was read.

@@ -574,6 +574,37 @@ fn old_mac_line_ends_are_numbered() {
     );
 }
 
+/// Blank lines count as lines: an issue names the line a text editor shows, after blank
+/// lines with LF, CRLF or CR line ends, before the header and between data lines, quoted or
+/// not.
+#[test]
+fn lines_after_blank_lines_keep_their_physical_number() {
+    let limits = Limits {
+        max_error_rate: 1.0,
+        ..Limits::default()
+    };
+    for end in ["\n", "\r\n", "\r"] {
+        for quote in ["", "\""] {
+            let text = format!(
+                "{end}{end}cip13;date_stock;stock;couleur{end}3400949497294;2026-11-20;{quote}1{quote};{end}\
+                 {end}{end}3400949497294;2026-11-21;-1;{end}{end}3400949497294;2026-11-22;x;"
+            );
+            let v = run_with(text.as_bytes(), "vides.csv", &limits);
+            let what = format!("{end:?} {quote:?}");
+            assert_eq!(
+                codes(&v.report.errors),
+                [(7, "nombre_negatif"), (9, "nombre_invalide")],
+                "{what}"
+            );
+            assert_eq!(
+                codes(&v.report.warnings),
+                [(3, "colonne_inconnue")],
+                "{what}"
+            );
+        }
+    }
+}
+
 /// A CSV is validated a piece at a time (a national file's raw cells never exist at once):
 /// every file of the corpus, and a file whose duplicates and errors straddle pieces, gets the
 /// same verdict and the same lines whatever the size of the pieces, down to one line each.

@@ -3,6 +3,7 @@
 
 mod bdpm_snapshot;
 mod declaration_corpus;
+mod declaration_direct;
 mod declaration_xlsx;
 mod hostile_files;
 mod ingest_pipeline;

@@ -1,0 +1,217 @@
+//! The direct read of quote-free CSV lines (typed in one pass over the bytes) against the
+//! general reader (tokenised, then typed): the same verdict, the same issues, the same lines,
+//! on the corpus and on thousands of mutations of a file written to exercise every form a
+//! valid line may take.
+
+use std::path::PathBuf;
+
+use chrono::NaiveDate;
+use medistock_analytics::catalogue::{Catalogue, Presentation};
+use medistock_analytics::declaration::{Limits, Validation, ValidationContext, validate};
+use medistock_domain::{Cip13, DeclarantId};
+
+fn today() -> NaiveDate {
+    NaiveDate::from_ymd_opt(2026, 11, 23).unwrap()
+}
+
+fn catalogue() -> Catalogue {
+    let mut catalogue = Catalogue::default();
+    for cip in ["3400949497294", "3400930000007"] {
+        let cip13 = Cip13::parse(cip).unwrap();
+        catalogue.presentations.insert(
+            cip13,
+            Presentation {
+                cip13,
+                cis: "60002283".into(),
+                label: String::new(),
+                marketed: true,
+                shortage: None,
+            },
+        );
+    }
+    catalogue
+}
+
+fn run(bytes: &[u8], limits: &Limits, catalogue: Option<&Catalogue>) -> Validation {
+    let declarant = DeclarantId::parse("grossiste-a").unwrap();
+    let ctx = ValidationContext {
+        declarant: Some(&declarant),
+        today: today(),
+        limits,
+        catalogue,
+    };
+    validate(bytes, "f.csv", &ctx).expect("the validator never fails on input")
+}
+
+/// Both readers on the same bytes, for each piece size and with or without a catalogue.
+fn assert_same(bytes: &[u8], what: &str) {
+    assert_same_in(bytes, what, &[16 << 20, 97, 1], &[false, true]);
+}
+
+fn assert_same_in(bytes: &[u8], what: &str, pieces: &[usize], catalogues: &[bool]) {
+    let catalogue = catalogue();
+    for &piece in pieces {
+        for catalogue in catalogues.iter().map(|with| with.then_some(&catalogue)) {
+            let direct = Limits {
+                csv_piece_bytes: piece,
+                ..Limits::default()
+            };
+            let general = Limits {
+                direct_read: false,
+                ..direct.clone()
+            };
+            let (a, b) = (
+                run(bytes, &direct, catalogue),
+                run(bytes, &general, catalogue),
+            );
+            assert_eq!(a.report, b.report, "{what}, pieces of {piece} bytes");
+            match (&a.lines, &b.lines) {
+                (Some(x), Some(y)) => {
+                    assert_eq!(x.schema(), y.schema(), "{what}");
+                    for (cx, cy) in x.columns().iter().zip(y.columns()) {
+                        let show = |c: &polars::prelude::Column| -> Vec<String> {
+                            (0..c.len())
+                                .map(|i| format!("{:?}", c.get(i).unwrap()))
+                                .collect()
+                        };
+                        assert_eq!(show(cx), show(cy), "{what}, {piece}: column {}", cx.name());
+                    }
+                    assert!(x.equals_missing(y), "{what}, {piece}");
+                }
+                (None, None) => {}
+                _ => panic!("{what}, {piece}: accepted by one reader only"),
+            }
+        }
+    }
+}
+
+/// Every valid form at once: spaces and no-break spaces in figures, whole decimals, CIP7,
+/// French dates with a time, optional cells empty, CRLF, blank lines, trailing separators, a
+/// stale date, references outside the catalogue, the declarant's name in another case,
+/// columns in an unusual order with an unknown one.
+const VALID: &str = "\u{feff}Site;CIP13;date stock;stock;sorties;période (jours);stock bloqué;\
+appro quantité;appro date;déclarant;commentaire;couleur\r\n\
+Lyon;3400949497294;2026-11-20;1 200;35;7;0;;;grossiste-a;;bleu\r\n\
+Lyon 2;4949729;20/11/2026;12,00;0;;;500;2026-11-30;GROSSISTE-A;livraison annoncée;\r\n\
+\r\n\
+Paris;3400930000007;2026-11-20 00:00:00;7\u{a0}000;  14 ;14;3;;;;;\r\n\
+ ;;;;;;;;;;;\r\n\
+Paris;3400949497294;01/11/2026;0;0;1;;;;;vieux;\r\n\
+;3400930000014;2026-11-22;+5;1.0;92;;10;2026-11-22;;;\r\n\
+Lille;3400949497294;2026-11-20;1 200;35;7;0;;;grossiste-a;;\r\n\
+Lille;3400949497294;2026-11-20;1 200;35;7;0;;;grossiste-a;;\r\n\
+Nice;3400930000007;2026-11-21;4;;;;;;;;\r\n";
+
+#[test]
+fn the_valid_forms_are_read_directly_as_the_general_reader_reads_them() {
+    let v = run(VALID.as_bytes(), &Limits::default(), Some(&catalogue()));
+    assert_eq!(v.report.errors, [], "{:#?}", v.report);
+    assert_eq!(v.report.lines.total, 8);
+    assert!(v.report.warnings.len() >= 4, "{:#?}", v.report.warnings);
+    assert_same(VALID.as_bytes(), "the valid forms");
+    // LF line ends, and the same lines in Windows-1252.
+    assert_same(VALID.replace("\r\n", "\n").as_bytes(), "LF");
+    let (cp1252, _, _) = encoding_rs::WINDOWS_1252.encode(&VALID[3..]);
+    assert_same(&cp1252, "Windows-1252");
+}
+
+#[test]
+fn the_corpus_gets_the_same_verdict_from_both_readers() {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
+    let mut seen = 0;
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_file() {
+            assert_same(&std::fs::read(&path).unwrap(), &path.display().to_string());
+            seen += 1;
+        }
+    }
+    assert!(seen >= 15, "the corpus is where it was");
+}
+
+/// A small deterministic generator (xorshift): the mutations are the same on every run.
+struct Dice(u64);
+
+impl Dice {
+    fn below(&mut self, n: usize) -> usize {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        (self.0 % n as u64) as usize
+    }
+}
+
+/// Bytes a mutation writes: separators, line ends, signs, digits, marks of dates and
+/// decimals, letters, half of a UTF-8 character, a no-break space.
+const ALPHABET: [&[u8]; 20] = [
+    b";",
+    b"\n",
+    b"\r",
+    b" ",
+    b"0",
+    b"9",
+    b"1",
+    b"-",
+    b"/",
+    b",",
+    b".",
+    b"+",
+    b"x",
+    b"T",
+    b"\xc3",
+    b"\xc2\xa0",
+    b"\t",
+    b";;",
+    b"",
+    b"31",
+];
+
+/// Files that differ from the valid one by one to three edits (a byte replaced, a byte
+/// deleted, a line repeated): each gets the same verdict, issues and lines from both readers.
+#[test]
+fn mutated_files_get_the_same_verdict_from_both_readers() {
+    let valid = VALID.replace("\r\n", "\n").into_bytes();
+    let mut dice = Dice(0x5eed_cafe);
+    let mut declined = 0;
+    for round in 0..1_000 {
+        let mut bytes = valid.clone();
+        for _ in 0..1 + dice.below(3) {
+            let at = dice.below(bytes.len());
+            match dice.below(5) {
+                0 => {
+                    bytes.remove(at);
+                }
+                1 => {
+                    let start = bytes[..at]
+                        .iter()
+                        .rposition(|b| *b == b'\n')
+                        .map_or(0, |p| p + 1);
+                    let end = bytes[at..]
+                        .iter()
+                        .position(|b| *b == b'\n')
+                        .map_or(bytes.len(), |p| at + p + 1);
+                    let line = bytes[start..end].to_vec();
+                    bytes.splice(end..end, line);
+                }
+                _ => {
+                    let with = ALPHABET[dice.below(ALPHABET.len())];
+                    bytes.splice(at..at + 1, with.iter().copied());
+                }
+            }
+        }
+        let general = Limits {
+            direct_read: false,
+            ..Limits::default()
+        };
+        if !run(&bytes, &general, None).report.errors.is_empty() {
+            declined += 1;
+        }
+        let what = format!("mutation {round}: {}", String::from_utf8_lossy(&bytes));
+        assert_same_in(&bytes, &what, &[16 << 20, 1], &[round % 2 == 0]);
+    }
+    // Both kinds were exercised: files the direct reader reads, files it must decline.
+    assert!(
+        (200..900).contains(&declined),
+        "{declined} mutated files with errors"
+    );
+}
