@@ -72,7 +72,6 @@ pub(super) fn read_part(
         .filter_map(|(pos, slot)| slot.map(|c| (pos, shape.columns[c])))
         .collect();
     let width = shape.width;
-    let separator = char::from(separator);
 
     let mut part = DirectPart {
         lines: Vec::with_capacity(capacity),
@@ -100,8 +99,16 @@ pub(super) fn read_part(
         let line = (first_line + number as u64) as u32;
         cells.clear();
         let mut count = 0usize;
-        for cell in record.split(separator) {
-            let cell = cell.trim();
+        // Cut at the separator byte (ASCII: always a character boundary); lines are short,
+        // a byte loop beats a search set up for each cell.
+        let bytes = record.as_bytes();
+        let mut start = 0;
+        loop {
+            let end = bytes[start..]
+                .iter()
+                .position(|b| *b == separator)
+                .map_or(bytes.len(), |p| start + p);
+            let cell = record.get(start..end).unwrap_or("").trim();
             if count < width {
                 cells.push(cell);
             } else if !cell.is_empty() {
@@ -109,6 +116,10 @@ pub(super) fn read_part(
                 return None;
             }
             count += 1;
+            if end == bytes.len() {
+                break;
+            }
+            start = end + 1;
         }
         if cells.iter().all(|c| c.is_empty()) {
             // A blank line (cells beyond the header were empty too): skipped.
@@ -195,10 +206,18 @@ pub(super) fn read_part(
     }
 
     let name = |column: Col| PlSmallStr::from_static(column.name());
+    // A column without any value (absent from the header, or always empty) costs nothing per
+    // row, as the general path's absent columns.
     let quantities = |column: Col, values: Vec<Option<i64>>| {
+        if values.iter().all(Option::is_none) {
+            return Int64Chunked::full_null(name(column), values.len()).into_column();
+        }
         Int64Chunked::from_iter_options(name(column), values.into_iter()).into_column()
     };
     let texts = |column: Col, values: Vec<Option<&str>>| {
+        if values.iter().all(Option::is_none) {
+            return StringChunked::full_null(name(column), values.len()).into_column();
+        }
         StringChunked::from_iter_options(name(column), values.into_iter()).into_column()
     };
     // The general path's columns: every known column but `declarant`, in the format's order.
@@ -213,9 +232,13 @@ pub(super) fn read_part(
         Int64Chunked::from_vec(name(Col::PeriodeJours), periode_jours).into_column(),
         quantities(Col::StockBloque, stock_bloque),
         quantities(Col::ApproQuantite, appro_quantite),
-        Int32Chunked::from_iter_options(name(Col::ApproDate), appro_date.into_iter())
-            .into_date()
-            .into_column(),
+        if appro_date.iter().all(Option::is_none) {
+            Int32Chunked::full_null(name(Col::ApproDate), appro_date.len())
+        } else {
+            Int32Chunked::from_iter_options(name(Col::ApproDate), appro_date.into_iter())
+        }
+        .into_date()
+        .into_column(),
         texts(Col::Site, site),
         texts(Col::Commentaire, commentaire),
     ];

@@ -59,10 +59,25 @@ pub fn daily_rows(lines: &DataFrame) -> PolarsResult<Vec<DailyRow>> {
         Ok(column) => Some(column.date()?.physical()),
         Err(_) => None,
     };
+    // Column by column in step: a lookup by row would search the chunks from the first every
+    // time (a national file's frame has one chunk per piece and core).
+    let (mut stocks, mut held, mut supplies) = (
+        stocks.map(|c| c.iter()),
+        held.map(|c| c.iter()),
+        supplies.map(|c| c.iter()),
+    );
+    let mut supply_dates = supply_dates.map(|c| c.iter());
+    let next = |it: &mut Option<_>| -> Option<i64> {
+        it.as_mut()
+            .and_then(|it: &mut _| Iterator::next(it))
+            .flatten()
+    };
     // polars' hasher: the std one (SipHash) showed in profiles of national replays.
     let mut rows: HashMap<(&str, i32), DailyRow, PlRandomState> = HashMap::default();
-    for i in 0..lines.height() {
-        let (Some(cip), Some(day)) = (cips.get(i), dates.get(i)) else {
+    for ((cip, day), outflow) in cips.iter().zip(dates.iter()).zip(outflows.iter()) {
+        let (stock, held, supply) = (next(&mut stocks), next(&mut held), next(&mut supplies));
+        let supply_date = supply_dates.as_mut().and_then(Iterator::next).flatten();
+        let (Some(cip), Some(day)) = (cip, day) else {
             continue;
         };
         let entry = match rows.entry((cip, day)) {
@@ -83,19 +98,15 @@ pub fn daily_rows(lines: &DataFrame) -> PolarsResult<Vec<DailyRow>> {
                 })
             }
         };
-        let value = |column: Option<&Int64Chunked>| column.and_then(|c| c.get(i));
-        entry.stock = entry.stock.saturating_add(value(stocks).unwrap_or(0));
-        entry.held_stock = entry.held_stock.saturating_add(value(held).unwrap_or(0));
-        if let Some(outflow) = outflows.get(i) {
+        entry.stock = entry.stock.saturating_add(stock.unwrap_or(0));
+        entry.held_stock = entry.held_stock.saturating_add(held.unwrap_or(0));
+        if let Some(outflow) = outflow {
             entry.daily_outflow = Some(entry.daily_outflow.unwrap_or(0.0) + outflow);
         }
-        if let Some(quantity) = value(supplies) {
+        if let Some(quantity) = supply {
             entry.supply_quantity =
                 Some(entry.supply_quantity.unwrap_or(0).saturating_add(quantity));
-            if let Some(date) = supply_dates
-                .and_then(|c| c.get(i))
-                .and_then(date_from_epoch_days)
-            {
+            if let Some(date) = supply_date.and_then(date_from_epoch_days) {
                 entry.supply_date = Some(entry.supply_date.map_or(date, |d| d.min(date)));
             }
         }

@@ -73,14 +73,14 @@ pub fn file_positions(
 /// national file holds 20,000 references × 180 depots, and its 3.6 million site figures need
 /// never exist at once. The lines are ordered once, by a key of numbers (reference, site).
 pub struct PositionBatches<'f> {
-    cips: &'f StringChunked,
-    dates: &'f Int32Chunked,
-    stocks: &'f Int64Chunked,
-    held: &'f Int64Chunked,
-    outflows: &'f Float64Chunked,
-    supply_qty: &'f Int64Chunked,
-    supply_dates: &'f Int32Chunked,
-    sites: &'f StringChunked,
+    cips: ByRow<'f, StringType>,
+    dates: ByRow<'f, Int32Type>,
+    stocks: ByRow<'f, Int64Type>,
+    held: ByRow<'f, Int64Type>,
+    outflows: ByRow<'f, Float64Type>,
+    supply_qty: ByRow<'f, Int64Type>,
+    supply_dates: ByRow<'f, Int32Type>,
+    sites: ByRow<'f, StringType>,
     declarant: DeclarantId,
     sha256: String,
     uploaded_at: DateTime<Utc>,
@@ -113,14 +113,14 @@ impl<'f> PositionBatches<'f> {
         }
         order.sort_unstable();
         Ok(Self {
-            cips,
-            dates: lines.column("date_stock")?.date()?.physical(),
-            stocks: lines.column("stock")?.i64()?,
-            held: lines.column("stock_bloque")?.i64()?,
-            outflows: lines.column("daily_outflow")?.f64()?,
-            supply_qty: lines.column("appro_quantite")?.i64()?,
-            supply_dates: lines.column("appro_date")?.date()?.physical(),
-            sites,
+            cips: ByRow::new(cips),
+            dates: ByRow::new(lines.column("date_stock")?.date()?.physical()),
+            stocks: ByRow::new(lines.column("stock")?.i64()?),
+            held: ByRow::new(lines.column("stock_bloque")?.i64()?),
+            outflows: ByRow::new(lines.column("daily_outflow")?.f64()?),
+            supply_qty: ByRow::new(lines.column("appro_quantite")?.i64()?),
+            supply_dates: ByRow::new(lines.column("appro_date")?.date()?.physical()),
+            sites: ByRow::new(sites),
             declarant: declarant.clone(),
             sha256: sha256.to_owned(),
             uploaded_at,
@@ -191,6 +191,49 @@ impl<'f> PositionBatches<'f> {
             source_sha256: self.sha256.clone(),
             uploaded_at: self.uploaded_at,
         })
+    }
+}
+
+/// A column read row by row in the order of a reference's lines: the chunk of the last row
+/// read is tried first (a reference's lines are most often written together, so in one chunk),
+/// where polars' lookup by row searches the chunks from the first every time.
+struct ByRow<'f, T: PolarsDataType> {
+    chunks: Vec<&'f T::Array>,
+    /// First row of each chunk, then the number of rows.
+    starts: Vec<usize>,
+    last: std::cell::Cell<usize>,
+}
+
+impl<'f, T: PolarsDataType> ByRow<'f, T> {
+    fn new(column: &'f ChunkedArray<T>) -> Self {
+        let chunks: Vec<&'f T::Array> = column.downcast_iter().collect();
+        let mut starts = Vec::with_capacity(chunks.len() + 1);
+        let mut at = 0;
+        for len in column.chunk_lengths() {
+            starts.push(at);
+            at += len;
+        }
+        starts.push(at);
+        Self {
+            chunks,
+            starts,
+            last: std::cell::Cell::new(0),
+        }
+    }
+
+    /// The value of `row`, `None` when null or past the end.
+    fn get(&self, row: usize) -> Option<<T::Array as StaticArray>::ValueT<'f>> {
+        let mut chunk = self.last.get();
+        let within = |k: usize| {
+            self.starts.get(k).is_some_and(|s| *s <= row)
+                && self.starts.get(k + 1).is_some_and(|e| row < *e)
+        };
+        if !within(chunk) {
+            chunk = self.starts.partition_point(|s| *s <= row).saturating_sub(1);
+            self.last.set(chunk);
+        }
+        let array: &'f T::Array = self.chunks.get(chunk)?;
+        array.get(row - self.starts[chunk])
     }
 }
 
