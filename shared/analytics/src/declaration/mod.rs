@@ -13,5 +13,7 @@ pub mod verdict;
 
 pub use format::{Column, Limits};
 pub use issues::{FileCode, FileIssue, LineCode, LineIssue};
-pub use validate::{Validation, ValidationContext, ValidationError, oversized, validate};
+pub use validate::{
+    Validation, ValidationContext, ValidationError, oversized, validate, validate_hashed,
+};
 pub use verdict::{LineCounts, Status, ValidationReport};

@@ -88,9 +88,21 @@ pub fn validate(
     file_name: &str,
     ctx: &ValidationContext<'_>,
 ) -> Result<Validation, ValidationError> {
+    validate_hashed(bytes, sha256_hex(bytes), file_name, ctx)
+}
+
+/// [`validate`] for a caller that has already hashed the bytes (the ingest, which needs the
+/// hash before it claims the file): a national file is not hashed twice. `sha256` must be
+/// the hex SHA-256 of `bytes`; the receipt shows it.
+pub fn validate_hashed(
+    bytes: &[u8],
+    sha256: String,
+    file_name: &str,
+    ctx: &ValidationContext<'_>,
+) -> Result<Validation, ValidationError> {
     let mut report = ValidationReport::new(
         file_name,
-        sha256_hex(bytes),
+        sha256,
         ctx.declarant.map(|d| d.as_str().to_owned()),
     );
 

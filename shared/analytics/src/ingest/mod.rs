@@ -29,7 +29,7 @@ use crate::catalogue::Catalogue;
 use crate::declaration::receipt::{
     ApplySummary, duplicate_receipt_text, errors_csv, receipt_text_applied,
 };
-use crate::declaration::{Limits, ValidationContext, ValidationReport, oversized, validate};
+use crate::declaration::{Limits, ValidationContext, ValidationReport, oversized, validate_hashed};
 use crate::positions::daily::{daily_parquet, daily_rows};
 use crate::positions::{PositionBatches, latest_date, normalized_parquet};
 use medistock_domain::paris_date;
@@ -448,7 +448,7 @@ async fn checked_off_the_runtime(
             limits: &limits,
             catalogue: catalogue.as_deref(),
         };
-        let validation = validate(&bytes, &inbox.name, &ctx)?;
+        let validation = validate_hashed(&bytes, sha256.clone(), &inbox.name, &ctx)?;
         // The lines are typed now: the file's bytes are not needed for the Parquet and totals.
         drop(bytes);
         let accepted = match validation.lines {
