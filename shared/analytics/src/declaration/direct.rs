@@ -15,7 +15,7 @@ use polars::prelude::*;
 
 use super::cells::{epoch_days, parse_date, parse_quantity};
 use super::format::{Column as Col, ColumnKind, DEFAULT_PERIOD_DAYS, PERIOD_DAYS_RANGE};
-use super::table::TableShape;
+use super::table::{TableShape, trim_cell};
 use super::validate::{MAX_ISSUES_KEPT, ValidationContext};
 
 /// One part of a piece, read directly.
@@ -62,7 +62,7 @@ pub(super) fn read_part(
 ) -> Option<DirectPart> {
     let capacity = text.len() / 40;
     let today = epoch_days(ctx.today);
-    let stale_before = today - ctx.limits.stale_after_days as i32;
+    let stale_before = ctx.limits.stale_before(today);
     let max = ctx.limits.max_quantity;
     let catalogue = ctx.catalogue.filter(|c| !c.presentations.is_empty());
     let known: Vec<(usize, Col)> = shape
@@ -108,7 +108,7 @@ pub(super) fn read_part(
                 .iter()
                 .position(|b| *b == separator)
                 .map_or(bytes.len(), |p| start + p);
-            let cell = record.get(start..end).unwrap_or("").trim();
+            let cell = trim_cell(record.get(start..end).unwrap_or(""));
             if count < width {
                 cells.push(cell);
             } else if !cell.is_empty() {

@@ -212,6 +212,21 @@ pub struct Limits {
     pub direct_read: bool,
 }
 
+impl Limits {
+    /// The first day (days since 1970-01-01) that is not stale for a file read on `today`;
+    /// an absurd `stale_after_days` saturates instead of wrapping.
+    pub(crate) fn stale_before(&self, today: i32) -> i32 {
+        i32::try_from(self.stale_after_days).map_or(
+            if self.stale_after_days > 0 {
+                i32::MIN
+            } else {
+                i32::MAX
+            },
+            |days| today.saturating_sub(days),
+        )
+    }
+}
+
 impl Default for Limits {
     fn default() -> Self {
         Self {

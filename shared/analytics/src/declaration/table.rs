@@ -665,7 +665,7 @@ impl SheetTable {
                 let texts: Vec<(usize, Cow<'_, str>)> = cells
                     .iter()
                     .map(|(c, v)| (*c as usize, xlsx_cell_text(v, None)))
-                    .filter(|(_, t)| !clean_header(t).is_empty())
+                    .filter(|(_, t)| !trim_cell(t).is_empty())
                     .collect();
                 if let Some((last, _)) = texts.last() {
                     let width = last + 1;
@@ -733,7 +733,10 @@ fn serial_text(serial: f64) -> Cow<'static, str> {
     }
 }
 
-fn clean_header(cell: &str) -> &str {
+/// A cell without the white space and byte order marks around it. A mark is trimmed like a
+/// space wherever it stands: the tokeniser drops one at the start of each piece it reads, so
+/// keeping it elsewhere would make a verdict depend on where pieces are cut.
+pub(super) fn trim_cell(cell: &str) -> &str {
     cell.trim_matches(|c: char| c.is_whitespace() || c == '\u{feff}')
 }
 
@@ -744,7 +747,7 @@ fn header_width<'h>(cells: impl Iterator<Item = &'h str>) -> Option<usize> {
         let blank = match cell.as_bytes().first() {
             None => true,
             Some(b) if b.is_ascii_graphic() => false,
-            Some(_) => clean_header(cell).is_empty(),
+            Some(_) => trim_cell(cell).is_empty(),
         };
         if !blank {
             width = Some(at + 1);
@@ -836,7 +839,7 @@ impl TableShape {
         let mut names: Vec<&str> = Vec::new();
         let mut unknown: Vec<&str> = Vec::new();
         for raw in header {
-            let name = clean_header(raw);
+            let name = trim_cell(raw);
             if name.is_empty() {
                 slots.push(None);
                 continue;
@@ -902,7 +905,7 @@ impl TableShape {
         }
         let width = header
             .iter()
-            .rposition(|h| !clean_header(h).is_empty())
+            .rposition(|h| !trim_cell(h).is_empty())
             .map_or(0, |p| p + 1);
         Ok(Self {
             slots,
@@ -1005,7 +1008,13 @@ impl RowSink {
         count: usize,
         cells: impl Fn(usize) -> &'c str,
     ) {
-        let cell = |pos: usize| if pos < count { cells(pos).trim() } else { "" };
+        let cell = |pos: usize| {
+            if pos < count {
+                trim_cell(cells(pos))
+            } else {
+                ""
+            }
+        };
         if (0..count).all(|pos| cell(pos).is_empty()) {
             return;
         }
@@ -1043,10 +1052,10 @@ impl RowSink {
     ) {
         let beyond: Vec<&str> = beyond
             .iter()
-            .map(|c| c.trim())
+            .map(|c| trim_cell(c))
             .filter(|c| !c.is_empty())
             .collect();
-        if beyond.is_empty() && known.iter().all(|c| c.trim().is_empty()) {
+        if beyond.is_empty() && known.iter().all(|c| trim_cell(c).is_empty()) {
             return;
         }
         if !beyond.is_empty() {
@@ -1059,7 +1068,9 @@ impl RowSink {
                 )
             });
         }
-        self.push_known(shape, line, |pos| known.get(pos).map_or("", |c| c.trim()));
+        self.push_known(shape, line, |pos| {
+            known.get(pos).map_or("", |c| trim_cell(c))
+        });
     }
 
     /// Appends the cells of the known columns (null when empty) and the line.

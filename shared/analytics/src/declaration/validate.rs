@@ -782,12 +782,8 @@ fn cross_checks(
         .with_column(lit(Series::from(ok)).alias("ok"))
         .select([
             (col("ok").and(stock_day.clone().gt(lit(today)))).alias("future"),
-            (col("ok").and(
-                stock_day
-                    .clone()
-                    .lt(lit(today - ctx.limits.stale_after_days as i32)),
-            ))
-            .alias("stale"),
+            (col("ok").and(stock_day.clone().lt(lit(ctx.limits.stale_before(today)))))
+                .alias("stale"),
             (col("ok").and(
                 col("appro_quantite")
                     .is_null()

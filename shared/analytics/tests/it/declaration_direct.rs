@@ -7,7 +7,7 @@ use std::path::PathBuf;
 
 use chrono::NaiveDate;
 use medistock_analytics::catalogue::{Catalogue, Presentation};
-use medistock_analytics::declaration::{Limits, Validation, ValidationContext, validate};
+use medistock_analytics::declaration::{Limits, LineCode, Validation, ValidationContext, validate};
 use medistock_domain::{Cip13, DeclarantId};
 
 fn today() -> NaiveDate {
@@ -50,8 +50,15 @@ fn assert_same(bytes: &[u8], what: &str) {
 
 fn assert_same_in(bytes: &[u8], what: &str, pieces: &[usize], catalogues: &[bool]) {
     let catalogue = catalogue();
+    // The report of the first piece size, for each catalogue setting: where the pieces are
+    // cut changes nothing either.
+    let mut first = vec![None; catalogues.len()];
     for &piece in pieces {
-        for catalogue in catalogues.iter().map(|with| with.then_some(&catalogue)) {
+        for (at, catalogue) in catalogues
+            .iter()
+            .map(|with| with.then_some(&catalogue))
+            .enumerate()
+        {
             let direct = Limits {
                 csv_piece_bytes: piece,
                 ..Limits::default()
@@ -65,6 +72,10 @@ fn assert_same_in(bytes: &[u8], what: &str, pieces: &[usize], catalogues: &[bool
                 run(bytes, &general, catalogue),
             );
             assert_eq!(a.report, b.report, "{what}, pieces of {piece} bytes");
+            match &first[at] {
+                None => first[at] = Some(a.report.clone()),
+                Some(report) => assert_eq!(&a.report, report, "{what}, pieces of {piece} bytes"),
+            }
             match (&a.lines, &b.lines) {
                 (Some(x), Some(y)) => {
                     assert_eq!(x.schema(), y.schema(), "{what}");
@@ -142,8 +153,9 @@ impl Dice {
 }
 
 /// Bytes a mutation writes: separators, line ends, signs, digits, marks of dates and
-/// decimals, letters, half of a UTF-8 character, a no-break space.
-const ALPHABET: [&[u8]; 20] = [
+/// decimals, letters, half of a UTF-8 character, a no-break space, a byte order mark.
+const ALPHABET: [&[u8]; 21] = [
+    b"\xef\xbb\xbf",
     b";",
     b"\n",
     b"\r",
@@ -214,4 +226,113 @@ fn mutated_files_get_the_same_verdict_from_both_readers() {
         (200..900).contains(&declined),
         "{declined} mutated files with errors"
     );
+}
+
+/// A byte order mark inside the file (a line pasted from another file) is trimmed like a
+/// space wherever it stands: at the start of a line, alone on a line, at the end of a cell.
+/// The verdict does not depend on where the reader cuts its pieces.
+#[test]
+fn byte_order_marks_inside_the_file_are_trimmed_wherever_the_pieces_are_cut() {
+    let header = "site;cip13;date_stock;stock;sorties\n";
+    let body = "A;3400949497294;2026-11-20;10;1\n\
+                \u{feff}\n\
+                \u{feff}A;3400949497294;2026-11-20;10;2\u{feff}\n\
+                B;3400930000007;2026-11-20;10;1\n";
+    let text = format!("{header}{body}");
+    assert_same_in(
+        text.as_bytes(),
+        "marks",
+        &[16 << 20, 97, 40, 1],
+        &[false, true],
+    );
+    // Both lines are the same site once the mark is trimmed: a conflicting duplicate,
+    // reported on the line an editor shows (the mark-only line counts).
+    let v = run(text.as_bytes(), &Limits::default(), None);
+    let lines: Vec<u32> = v
+        .report
+        .errors
+        .iter()
+        .filter(|e| e.code == LineCode::DoublonConflictuel)
+        .map(|e| e.line)
+        .collect();
+    assert_eq!(lines, [2, 4], "{:#?}", v.report);
+    assert_eq!(v.report.lines.total, 3);
+}
+
+/// A file of more than twice the part size is read in parts on every core: the direct read
+/// of each part, stitched, equals the general read, including when the last part declines,
+/// and when more references are outside the catalogue than the report keeps.
+#[test]
+fn a_file_read_in_parts_gets_the_same_verdict_from_both_readers() {
+    let mut text = String::from("site;cip13;date_stock;stock;sorties;appro_quantite;appro_date\n");
+    let mut line = 0u32;
+    while text.len() < 9 << 20 {
+        line += 1;
+        let cip = ["3400949497294", "3400930000007", "3400930000014"][line as usize % 3];
+        let supply = if line % 7 == 0 { "50;2026-12-01" } else { ";" };
+        text.push_str(&format!(
+            "D{line};{cip};2026-11-{:02};{};{};{supply}\n",
+            10 + line % 12,
+            line % 5000,
+            line % 300
+        ));
+    }
+    assert!(line > 100_000, "{line} lines");
+    assert_same_in(text.as_bytes(), "parts", &[16 << 20, 3 << 20], &[true]);
+    let v = run(text.as_bytes(), &Limits::default(), Some(&catalogue()));
+    assert_eq!(v.report.errors, [], "{:#?}", v.report.errors);
+    assert_eq!(v.report.lines.total, line as usize);
+    // One line in three is outside the catalogue: more than the report lists.
+    assert!(line / 3 > 10_000);
+    // The last line is refused: the last part declines, the general reader reports it.
+    text.push_str("Z;3400949497294;2026-11-20;douze;1;;\n");
+    assert_same_in(
+        text.as_bytes(),
+        "parts, last line refused",
+        &[16 << 20],
+        &[true],
+    );
+    let v = run(text.as_bytes(), &Limits::default(), None);
+    let last = line + 2;
+    assert!(
+        v.report
+            .errors
+            .iter()
+            .any(|e| e.line == last && e.code == LineCode::NombreInvalide),
+        "line {last} refused: {:#?}",
+        v.report.errors
+    );
+}
+
+/// An absurd staleness bound in the configuration saturates: nothing is stale, or
+/// everything, the same for both readers, never an overflow.
+#[test]
+fn an_absurd_staleness_bound_saturates_in_both_readers() {
+    for days in [i64::MAX, i64::from(i32::MAX) + 1, i64::MIN, -1] {
+        let direct = Limits {
+            stale_after_days: days,
+            ..Limits::default()
+        };
+        let general = Limits {
+            direct_read: false,
+            ..direct.clone()
+        };
+        let a = run(VALID.as_bytes(), &direct, None);
+        assert_eq!(a.report, run(VALID.as_bytes(), &general, None).report);
+        let stale = a
+            .report
+            .warnings
+            .iter()
+            .filter(|w| w.code == LineCode::DateAncienne)
+            .count();
+        if days > 0 {
+            assert_eq!(stale, 0, "{days}");
+        } else {
+            assert_eq!(
+                stale, a.report.lines.total,
+                "{days}: {:#?}",
+                a.report.warnings
+            );
+        }
+    }
 }
