@@ -286,6 +286,7 @@ pub fn assess(input: &ReferenceInput, as_of: NaiveDate) -> Assessment {
     let stopped = production_stop(&input.history).filter(|_| history(options.production_stop));
     let slipped = slipped_supply(&input.history).filter(|_| history(options.slipped_supplies));
     if history(options.inferred_batches)
+        && never_announces(&input.history)
         && first_announced_supply.is_none()
         && stopped.is_none()
         && slipped.is_none()
@@ -559,6 +560,21 @@ fn slipped_supply(h: &StockHistory) -> Option<NaiveDate> {
         }
     }
     slipped
+}
+
+/// Declarations over which a manufacturer must have announced nothing for its silence to be
+/// a habit rather than news.
+pub const SILENT_DECLARATIONS: usize = 4;
+
+/// A manufacturer whose habit is to announce nothing: it declared the reference at least
+/// [`SILENT_DECLARATIONS`] times over three weeks of the look-back, never with a supply. One
+/// that used to announce and stops is not expected at its rhythm: the silence is the news.
+fn never_announces(h: &StockHistory) -> bool {
+    let spans_three_weeks = match (h.manufacturers.first(), h.manufacturers.last()) {
+        (Some(first), Some(last)) => (last.0 - first.0).num_days() >= 21,
+        _ => false,
+    };
+    h.announced.is_empty() && h.manufacturers.len() >= SILENT_DECLARATIONS && spans_three_weeks
 }
 
 /// Days between two batches assumed when only one was seen in the look-back.
@@ -894,11 +910,23 @@ mod tests {
             a.flags
         );
         assert_eq!(a.level, Level::Vigilance, "{a:?}");
-        // Without the inference (the default): 20 days, TENSION.
+        // Without the inference: 20 days, TENSION.
         i.options.inferred_batches = false;
         assert_eq!(assess(&i, d(23)).level, Level::Tension);
-        // Overdue (the 26th has passed): not assumed to come.
+        // A manufacturer that used to announce and has stopped is not expected at its rhythm:
+        // its silence is the news.
         i.options.inferred_batches = true;
+        let mut used_to = i.clone();
+        used_to
+            .history
+            .announced
+            .push((day(10, 22), 3000.0, Some(day(10, 29))));
+        assert_eq!(assess(&used_to, d(23)).level, Level::Tension);
+        // Nor one declared too few times for its silence to be a habit.
+        let mut new = i.clone();
+        new.history.manufacturers.drain(..3);
+        assert_eq!(assess(&new, d(23)).level, Level::Tension);
+        // Overdue (the 26th has passed): not assumed to come.
         let late = assess(&i, d(27));
         assert!(
             !late

@@ -62,8 +62,9 @@ pub struct ModelOptions {
     pub censored_demand: bool,
     /// Empty depots behind a full chain raise VIGILANCE.
     pub local_shortage: bool,
-    /// Without announced supplies, the next batch is expected at the rhythm seen. Off by
-    /// default: measured, it cost the demo its 30-day warnings (docs/risk-model.md).
+    /// A manufacturer whose habit is to announce nothing has its next batch expected at the
+    /// rhythm its stock showed. Off by default: measured, it cost more 30-day warnings than it
+    /// saved false alerts (docs/risk-model.md).
     pub inferred_batches: bool,
     /// A slipped supply is expected as late again as it already is, instead of not at all.
     /// Off by default (measured: docs/risk-model.md).
