@@ -269,7 +269,11 @@ fn a_file_read_in_parts_gets_the_same_verdict_from_both_readers() {
     while text.len() < 9 << 20 {
         line += 1;
         let cip = ["3400949497294", "3400930000007", "3400930000014"][line as usize % 3];
-        let supply = if line % 7 == 0 { "50;2026-12-01" } else { ";" };
+        let supply = if line.is_multiple_of(7) {
+            "50;2026-12-01"
+        } else {
+            ";"
+        };
         text.push_str(&format!(
             "D{line};{cip};2026-11-{:02};{};{};{supply}\n",
             10 + line % 12,
