@@ -15,6 +15,7 @@ use polars::prelude::*;
 
 use super::cells::{epoch_days, parse_date, parse_quantity};
 use super::format::{Column as Col, ColumnKind, DEFAULT_PERIOD_DAYS, PERIOD_DAYS_RANGE};
+use super::issues::bounded;
 use super::table::{TableShape, trim_cell};
 use super::validate::{MAX_ISSUES_KEPT, ValidationContext};
 
@@ -187,7 +188,7 @@ pub(super) fn read_part(
         }
         if day < stale_before {
             if part.stale.len() < MAX_ISSUES_KEPT {
-                part.stale.push((line, row.date_stock_text.to_owned()));
+                part.stale.push((line, bounded(row.date_stock_text)));
             } else {
                 part.stale_more += 1;
             }

@@ -204,6 +204,7 @@ pub fn read_csv<'t>(
     } else {
         Cow::Borrowed(text)
     };
+    let text = marks_at_line_starts_as_spaces(text);
     let separator = detect_separator(&text);
     if let Some((line, values)) = widest_record(&text, separator, limits.max_line_values) {
         return Err(FileIssue::new(
@@ -268,6 +269,30 @@ pub fn read_csv<'t>(
             limits.csv_piece_bytes.max(1)
         },
     })
+}
+
+/// A byte order mark at the start of a line (a line pasted from another file, a second mark
+/// at the start of the file) becomes three spaces: the tokeniser drops a mark at the start of
+/// each text it reads, so a quote after it, the line number of the record and the limit on
+/// values per line would otherwise depend on where the text is cut into pieces. A mark is
+/// trimmed like a space in any cell, so no value changes. Byte offsets and line numbers stay.
+fn marks_at_line_starts_as_spaces(text: Cow<'_, str>) -> Cow<'_, str> {
+    const MARK: char = '\u{feff}';
+    let at_line_start = |t: &str| t.starts_with(MARK) || t.contains("\n\u{feff}");
+    if !at_line_start(&text) {
+        return text;
+    }
+    let mut out = String::with_capacity(text.len());
+    for line in text.split_inclusive('\n') {
+        match line.strip_prefix(MARK) {
+            Some(rest) => {
+                out.push_str("   ");
+                out.push_str(rest);
+            }
+            None => out.push_str(line),
+        }
+    }
+    Cow::Owned(out)
 }
 
 fn separator_label(separator: u8) -> String {

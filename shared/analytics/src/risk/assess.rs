@@ -922,10 +922,21 @@ mod tests {
             .announced
             .push((day(10, 22), 3000.0, Some(day(10, 29))));
         assert_eq!(assess(&used_to, d(23)).level, Level::Tension);
-        // Nor one declared too few times for its silence to be a habit.
+        // Nor one declared too few times for its silence to be a habit (three declarations
+        // over four weeks, the batch of the 29th among them).
         let mut new = i.clone();
-        new.history.manufacturers.drain(..3);
-        assert_eq!(assess(&new, d(23)).level, Level::Tension);
+        new.history.manufacturers.drain(..2);
+        let inferred = |a: &Assessment| {
+            a.flags
+                .iter()
+                .any(|f| matches!(f, QualityFlag::InferredBatch { .. }))
+        };
+        assert!(!inferred(&assess(&new, d(23))));
+        new.history.manufacturers.insert(0, (day(10, 15), 2000.0));
+        assert!(
+            inferred(&assess(&new, d(23))),
+            "four declarations are a habit"
+        );
         // Overdue (the 26th has passed): not assumed to come.
         let late = assess(&i, d(27));
         assert!(

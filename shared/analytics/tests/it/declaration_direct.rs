@@ -7,7 +7,9 @@ use std::path::PathBuf;
 
 use chrono::NaiveDate;
 use medistock_analytics::catalogue::{Catalogue, Presentation};
-use medistock_analytics::declaration::{Limits, LineCode, Validation, ValidationContext, validate};
+use medistock_analytics::declaration::{
+    FileCode, Limits, LineCode, Validation, ValidationContext, validate,
+};
 use medistock_domain::{Cip13, DeclarantId};
 
 fn today() -> NaiveDate {
@@ -339,4 +341,82 @@ fn an_absurd_staleness_bound_saturates_in_both_readers() {
             );
         }
     }
+}
+
+/// A mark-only line opening a piece keeps the line numbers an editor shows, and a mark before
+/// a quote at a line start opens no quoted field: the limit on values per line holds. (The
+/// tokeniser drops a mark at the start of each text it reads; a mark at a line start is made
+/// spaces before any reader sees it.)
+#[test]
+fn a_mark_at_a_line_start_changes_neither_line_numbers_nor_limits() {
+    let text = "cip13;date_stock;stock\n\u{feff}\n3400949497294;2026-11-20;-1\n";
+    assert_same_in(
+        text.as_bytes(),
+        "mark line after the header",
+        &[16 << 20, 25, 24, 23, 5, 1],
+        &[false],
+    );
+    for piece in [16 << 20, 23, 5, 1] {
+        for direct_read in [true, false] {
+            let limits = Limits {
+                csv_piece_bytes: piece,
+                direct_read,
+                ..Limits::default()
+            };
+            let v = run(text.as_bytes(), &limits, None);
+            let lines: Vec<(u32, LineCode)> =
+                v.report.errors.iter().map(|e| (e.line, e.code)).collect();
+            assert_eq!(
+                lines,
+                [(3, LineCode::NombreNegatif)],
+                "{piece} {direct_read}"
+            );
+        }
+    }
+    // The limit scan and the reader split records alike: a mark then a quote at a line
+    // start is read as three spaces then a quote (not an opening quote), whatever the reader.
+    let limits = Limits {
+        max_line_values: 50,
+        ..Limits::default()
+    };
+    let separators = ";".repeat(1_000);
+    for (hostile, as_spaces) in [
+        (
+            format!("\u{feff}\u{feff}\"\n\"{separators}\n"),
+            format!("\u{feff}   \"\n\"{separators}\n"),
+        ),
+        (
+            format!("cip13;date_stock;stock\n\u{feff}\"\n\"{separators}\n"),
+            format!("cip13;date_stock;stock\n   \"\n\"{separators}\n"),
+        ),
+        (
+            format!("cip13;date_stock;stock\n\u{feff}{separators}\n"),
+            format!("cip13;date_stock;stock\n   {separators}\n"),
+        ),
+    ] {
+        let (a, b) = (
+            run(hostile.as_bytes(), &limits, None).report,
+            run(as_spaces.as_bytes(), &limits, None).report,
+        );
+        assert_eq!(
+            (&a.file_errors, &a.errors, &a.lines),
+            (&b.file_errors, &b.errors, &b.lines),
+            "{hostile:?}"
+        );
+        assert!(!a.file_errors.is_empty(), "{a:#?}");
+    }
+    // A line of too many values after a mark is refused before it is tokenised.
+    let v = run(
+        format!("cip13;date_stock;stock\n\u{feff}{separators}\n").as_bytes(),
+        &limits,
+        None,
+    );
+    assert!(
+        v.report
+            .file_errors
+            .iter()
+            .any(|e| e.code == FileCode::TropDeColonnes),
+        "{:#?}",
+        v.report.file_errors
+    );
 }
