@@ -1115,6 +1115,48 @@ impl RowSink {
 mod tests {
     use super::*;
 
+    /// The direct reader is handed every part of a quote-free file, in order, and its parts
+    /// are what the pieces carry; a file with quotes, or a part it declines, is tokenised.
+    #[test]
+    fn quote_free_pieces_go_to_the_direct_reader() {
+        let text = "cip13;date_stock;stock\n3400949497294;2026-11-20;1\n\
+                    3400930000007;2026-11-20;2\n";
+        let limits = Limits {
+            csv_piece_bytes: 1,
+            ..Limits::default()
+        };
+        let lines = |part: &str, line: u64, _: u8, _: &TableShape| Some((line, part.to_owned()));
+        let direct: &DirectReader<'_, (u64, String)> = &lines;
+        let mut rows = read_csv(text, "UTF-8", &limits).unwrap();
+        let mut seen = Vec::new();
+        while let Some(piece) = rows.next_piece_with(Some(direct)) {
+            match piece {
+                Piece::Direct { parts, .. } => seen.extend(parts),
+                Piece::Raw(_) => panic!("a quote-free piece was tokenised"),
+            }
+        }
+        assert_eq!(
+            seen,
+            [
+                (2, "3400949497294;2026-11-20;1\n".to_owned()),
+                (3, "3400930000007;2026-11-20;2\n".to_owned())
+            ]
+        );
+        // A part the direct reader declines is tokenised.
+        let decline = |_: &str, _: u64, _: u8, _: &TableShape| None::<()>;
+        let decline: &DirectReader<'_, ()> = &decline;
+        let mut rows = read_csv(text, "UTF-8", &limits).unwrap();
+        while let Some(piece) = rows.next_piece_with(Some(decline)) {
+            assert!(matches!(piece, Piece::Raw(_)), "declined, then tokenised");
+        }
+        // With quotes, never handed to the direct reader.
+        let quoted = text.replace(";1\n", ";\"1\"\n");
+        let mut rows = read_csv(&quoted, "UTF-8", &limits).unwrap();
+        while let Some(piece) = rows.next_piece_with(Some(direct)) {
+            assert!(matches!(piece, Piece::Raw(_)), "a quoted file is tokenised");
+        }
+    }
+
     #[test]
     fn a_join_stops_past_what_an_issue_keeps() {
         assert_eq!(bounded_join(["a", "", "b"].into_iter()), "a;;b");
