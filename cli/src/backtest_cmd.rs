@@ -13,7 +13,9 @@ use indicatif::{ProgressBar, ProgressStyle};
 use medistock_analytics::declaration::{Limits, ValidationContext, validate};
 use medistock_analytics::registry::Registry;
 use medistock_analytics::risk::config::{ModelOptions, RiskConfig};
-use medistock_cli::demo::{Calibration, details_csv, score_references, scoreboard};
+use medistock_cli::demo::{
+    Calibration, StockoutPeriods, details_csv, first_stockouts, score_references, scoreboard,
+};
 use medistock_domain::{Cip13, DeclarantId};
 use medistock_local::LocalBackend;
 
@@ -30,7 +32,10 @@ pub struct BacktestArgs {
     /// (2026-11-23__stocks.csv) s'il est arrivé plus tard.
     #[arg(long, value_name = "DIR")]
     data: PathBuf,
-    /// CSV des ruptures connues : cip13;date_rupture.
+    /// CSV des ruptures connues : cip13;date_rupture, une ligne par référence, ou
+    /// cip13;date_rupture;date_fin, une ligne par période de rupture (la première d'une
+    /// référence est sa rupture ; une escalade suivie dans les 60 jours d'une période de
+    /// rupture, ou pendant celle-ci, n'est pas une fausse alerte).
     #[arg(long, value_name = "FILE")]
     truth: PathBuf,
     /// Écrit aussi une ligne par référence dans ce CSV : date de rupture, début de l'alerte
@@ -43,9 +48,10 @@ pub struct BacktestArgs {
     /// Rejoue le modèle sans ces signaux, pour mesurer l'apport de chacun (séparés par des
     /// virgules) : slip (approvisionnement repoussé), stop (arrêt de production soupçonné),
     /// censored (jours de rupture des grossistes écartés de la demande), local (rupture
-    /// locale d'une partie des grossistes) ; +batches et +delay ajoutent des signaux désactivés
-    /// par défaut (prochain lot attendu au rythme observé quand aucun n'est annoncé ;
-    /// approvisionnement repoussé attendu aussi tard qu'il est déjà en retard).
+    /// locale d'une partie des grossistes) ; +batches, +delay et +slip2 ajoutent des signaux
+    /// désactivés par défaut (prochain lot attendu au rythme observé quand aucun n'est
+    /// annoncé ; approvisionnement repoussé attendu aussi tard qu'il est déjà en retard ;
+    /// approvisionnement mis en doute à son second report seulement).
     #[arg(long, value_name = "SIGNAUX", value_parser = ModelOptions::without)]
     without: Option<ModelOptions>,
 }
@@ -77,7 +83,7 @@ pub async fn run(args: &BacktestArgs) -> anyhow::Result<ExitCode> {
         );
     };
     let work = std::env::temp_dir().join(format!("medistock-backtest-{}", std::process::id()));
-    let mut calibration = Calibration::new(truth.clone(), last);
+    let mut calibration = Calibration::new(first_stockouts(&truth), last);
     let result = replay(&work, &config, &files, first, last, &mut calibration).await;
     let _ = std::fs::remove_dir_all(&work);
     let levels = result?;
@@ -102,30 +108,42 @@ pub async fn run(args: &BacktestArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn read_truth(path: &Path) -> anyhow::Result<BTreeMap<Cip13, NaiveDate>> {
+fn read_truth(path: &Path) -> anyhow::Result<StockoutPeriods> {
     let text = std::fs::read_to_string(path).with_context(|| format!("{}", path.display()))?;
-    let mut truth = BTreeMap::new();
+    parse_truth(&text).with_context(|| path.display().to_string())
+}
+
+/// `cip13;date_rupture[;date_fin]` lines after a header; a missing or empty end is the start.
+fn parse_truth(text: &str) -> anyhow::Result<StockoutPeriods> {
+    let mut truth = StockoutPeriods::new();
     for (i, line) in text
         .lines()
         .enumerate()
         .skip(1)
         .filter(|(_, l)| !l.trim().is_empty())
     {
-        let (cip, date) = line
-            .trim_end_matches('\r')
-            .split_once(';')
-            .with_context(|| {
-                format!(
-                    "{}, ligne {} : cip13;date_rupture attendu",
-                    path.display(),
-                    i + 1
-                )
-            })?;
-        let cip = Cip13::parse(cip.trim())
-            .with_context(|| format!("{}, ligne {}", path.display(), i + 1))?;
-        let date = medistock_analytics::declaration::cells::parse_date(date.trim())
-            .with_context(|| format!("{}, ligne {} : date illisible", path.display(), i + 1))?;
-        truth.insert(cip, date);
+        let line_no = i + 1;
+        let mut cells = line.trim_end_matches('\r').split(';').map(str::trim);
+        let (Some(cip), Some(start)) = (cells.next(), cells.next()) else {
+            anyhow::bail!("ligne {line_no} : cip13;date_rupture attendu");
+        };
+        let cip = Cip13::parse(cip).with_context(|| format!("ligne {line_no}"))?;
+        let date = |cell: &str| {
+            medistock_analytics::declaration::cells::parse_date(cell)
+                .with_context(|| format!("ligne {line_no} : date illisible « {cell} »"))
+        };
+        let start = date(start)?;
+        let end = match cells.next().filter(|c| !c.is_empty()) {
+            Some(cell) => date(cell)?,
+            None => start,
+        };
+        if end < start {
+            anyhow::bail!("ligne {line_no} : la fin de la rupture précède son début");
+        }
+        truth.entry(cip).or_default().push((start, end));
+    }
+    for periods in truth.values_mut() {
+        periods.sort_unstable();
     }
     Ok(truth)
 }
@@ -245,5 +263,27 @@ mod tests {
         );
         assert_eq!(arrival_day("stocks_2026-11-23.csv"), None);
         assert_eq!(arrival_day("hier__stocks.csv"), None);
+    }
+
+    #[test]
+    fn a_truth_holds_one_date_or_periods() {
+        let d = |day| NaiveDate::from_ymd_opt(2026, 11, day).unwrap();
+        let cip = Cip13::parse("3400949497294").unwrap();
+        let one = parse_truth("cip13;date_rupture\n3400949497294;20/11/2026\r\n\n").unwrap();
+        assert_eq!(one[&cip], [(d(20), d(20))]);
+        let periods = parse_truth(
+            "cip13;date_rupture;date_fin\n3400949497294;25/11/2026;28/11/2026\n\
+             3400949497294;2026-11-02;\n",
+        )
+        .unwrap();
+        assert_eq!(periods[&cip], [(d(2), d(2)), (d(25), d(28))]);
+        for bad in [
+            "h\n3400949497294;28/11/2026;25/11/2026\n",
+            "h\n3400949497294\n",
+            "h\n3400949497294;demain\n",
+            "h\n3400949497295;20/11/2026\n",
+        ] {
+            assert!(parse_truth(bad).is_err(), "{bad}");
+        }
     }
 }

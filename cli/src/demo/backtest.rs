@@ -142,12 +142,28 @@ pub struct ReferenceScore {
 /// Days after an escalation within which a stock-out makes it a true alert.
 const TRUE_ALERT_WINDOW_DAYS: i64 = 60;
 
-/// Scores one reference's daily levels against its true stock-out day.
+/// Each reference's periods of stock-out days (first and last day), in date order. A truth
+/// that knows only the first stock-out day of each reference holds one single-day period.
+pub type StockoutPeriods = BTreeMap<Cip13, Vec<(NaiveDate, NaiveDate)>>;
+
+/// Each reference's first stock-out day.
+pub fn first_stockouts(periods: &StockoutPeriods) -> BTreeMap<Cip13, NaiveDate> {
+    periods
+        .iter()
+        .filter_map(|(cip, p)| Some((*cip, p.iter().map(|(start, _)| *start).min()?)))
+        .collect()
+}
+
+/// Scores one reference's daily levels against its periods of stock-out days: the first is
+/// the stock-out that recall and lead measure; an escalation is true when any period
+/// overlaps the 60 days that follow it (a reference already out of stock, or running out
+/// again, is no false alert).
 pub fn score_reference(
     cip13: Cip13,
     days: &[(NaiveDate, Level)],
-    stockout: Option<NaiveDate>,
+    periods: &[(NaiveDate, NaiveDate)],
 ) -> ReferenceScore {
+    let stockout = periods.iter().map(|(start, _)| *start).min();
     let in_period = stockout.filter(|s| days.first().is_some_and(|(d, _)| d <= s));
     // The warning: the start of the last unbroken run of TENSION-or-worse days up to s.
     let first_warning = in_period.and_then(|s| {
@@ -174,8 +190,9 @@ pub fn score_reference(
         }
         if *level > previous && *level >= Level::Tension {
             escalations += 1;
-            let true_alert =
-                stockout.is_some_and(|s| s >= *d && (s - *d).num_days() <= TRUE_ALERT_WINDOW_DAYS);
+            let true_alert = periods
+                .iter()
+                .any(|(start, end)| end >= d && (*start - *d).num_days() <= TRUE_ALERT_WINDOW_DAYS);
             if !true_alert {
                 false_escalations.push(*d);
             }
@@ -200,20 +217,30 @@ pub fn score_reference(
 /// Scores every reference, by reference.
 pub fn score_references(
     levels: &BTreeMap<Cip13, Vec<(NaiveDate, Level)>>,
-    truth: &BTreeMap<Cip13, NaiveDate>,
+    truth: &StockoutPeriods,
 ) -> Vec<ReferenceScore> {
     levels
         .iter()
-        .map(|(cip, days)| score_reference(*cip, days, truth.get(cip).copied()))
+        .map(|(cip, days)| {
+            score_reference(*cip, days, truth.get(cip).map_or(&[][..], Vec::as_slice))
+        })
         .collect()
 }
 
-/// Scores daily levels against the true stock-out days.
+/// Scores daily levels against the first stock-out day of each reference.
 pub fn score(
     levels: &BTreeMap<Cip13, Vec<(NaiveDate, Level)>>,
     truth: &BTreeMap<Cip13, NaiveDate>,
 ) -> Scoreboard {
-    scoreboard(&score_references(levels, truth))
+    scoreboard(&score_references(levels, &single_days(truth)))
+}
+
+/// First stock-out days as single-day periods.
+pub fn single_days(truth: &BTreeMap<Cip13, NaiveDate>) -> StockoutPeriods {
+    truth
+        .iter()
+        .map(|(cip, d)| (*cip, vec![(*d, *d)]))
+        .collect()
 }
 
 /// The scoreboard of per-reference scores.
@@ -322,7 +349,7 @@ mod tests {
         assert_eq!(s.recall_at_30d, 0.0, "19 days is not 30");
         assert_eq!(s.escalation_precision, Some(1.0));
         assert_eq!(s.escalations_on_day_1, 0);
-        let details = details_csv(&score_references(&levels, &truth));
+        let details = details_csv(&score_references(&levels, &single_days(&truth)));
         assert_eq!(
             details.lines().nth(1),
             Some(
@@ -357,11 +384,55 @@ mod tests {
         );
         assert_eq!(s.false_alerts_per_20_reference_months, 20.0);
         assert_eq!(s.escalation_precision, Some(0.0));
-        let details = details_csv(&score_references(&levels, &BTreeMap::new()));
+        let details = details_csv(&score_references(&levels, &StockoutPeriods::new()));
         assert!(
             details.lines().nth(1).unwrap().ends_with(";10/11/2026"),
             "{details}"
         );
+    }
+
+    /// An escalation while the reference is out of stock again, or within 60 days of a later
+    /// period, is no false alert; one with no period ahead is. Recall counts the first period.
+    #[test]
+    fn later_periods_of_stock_out_make_escalations_true() {
+        let cip = Cip13::parse("3400949497294").unwrap();
+        let day = |n: u64| d(1).checked_add_days(chrono::Days::new(n)).unwrap();
+        // TENSION on days 5–9 (stock-out on day 9), then on days 100–104 and 200–204.
+        let days: Vec<(NaiveDate, Level)> = (0..260)
+            .map(|n| {
+                let warned =
+                    (5..10).contains(&n) || (100..105).contains(&n) || (200..205).contains(&n);
+                (
+                    day(n),
+                    if warned {
+                        Level::Tension
+                    } else {
+                        Level::Normal
+                    },
+                )
+            })
+            .collect();
+        let levels = BTreeMap::from([(cip, days)]);
+        let first_only = score_references(&levels, &single_days(&BTreeMap::from([(cip, day(9))])));
+        assert_eq!(first_only[0].false_escalations, [day(100), day(200)]);
+        // A second period from day 90 to day 120: the escalation of day 100 is inside it.
+        let periods = StockoutPeriods::from([(cip, vec![(day(9), day(12)), (day(90), day(120))])]);
+        let scored = score_references(&levels, &periods);
+        assert_eq!(scored[0].false_escalations, [day(200)]);
+        assert_eq!(scored[0].stockout, Some(day(9)));
+        assert_eq!(scored[0].lead_days, Some(4));
+        // A period starting 60 days after an escalation makes it true, 61 days does not.
+        for start in [260u64, 261] {
+            let p =
+                StockoutPeriods::from([(cip, vec![(day(9), day(9)), (day(start), day(start))])]);
+            let s = score_references(&levels, &p);
+            let expected: Vec<NaiveDate> = if start - 200 <= 60 {
+                vec![day(100)]
+            } else {
+                vec![day(100), day(200)]
+            };
+            assert_eq!(s[0].false_escalations, expected, "period from day {start}");
+        }
     }
 
     #[test]

@@ -242,6 +242,10 @@ pub struct ReferenceTruth {
     /// The first declared day on which pharmacies nationally dispensed less than 80 % of
     /// that day's patient demand, if any.
     pub stockout: Option<NaiveDate>,
+    /// Every period of stock-out days (first and last day): a run of stock-out days that
+    /// days without demand do not interrupt and a day served at 80 % or more ends. The first
+    /// starts on [`ReferenceTruth::stockout`].
+    pub periods: Vec<(NaiveDate, NaiveDate)>,
     /// National patient demand of each declared day (returning and redirected patients
     /// included).
     pub demand: Vec<u64>,
@@ -373,14 +377,14 @@ pub fn simulate_chain(spec: &ChainSpec) -> Result<ChainSet, SpecError> {
                         .unwrap_or(0),
                 );
             }
-            let stockout = demand
-                .iter()
-                .zip(&dispensed)
-                .position(|(d, s)| is_stockout_day(*d, *s))
-                .map(|t| date(WARMUP + t as i64));
+            let periods: Vec<(NaiveDate, NaiveDate)> = stockout_periods(&demand, &dispensed)
+                .into_iter()
+                .map(|(a, b)| (date(WARMUP + a as i64), date(WARMUP + b as i64)))
+                .collect();
             ReferenceTruth {
                 cip13: r.cip,
-                stockout,
+                stockout: periods.first().map(|(start, _)| *start),
+                periods,
                 demand,
                 dispensed,
                 ledger: record.ledger,
@@ -400,12 +404,37 @@ pub fn simulate_chain(spec: &ChainSpec) -> Result<ChainSet, SpecError> {
     })
 }
 
-/// `ruptures.csv`: `cip13;date_rupture` (`JJ/MM/AAAA`), one line per reference that runs out.
+/// The periods of stock-out days of a series, as (first, last) day indices: a run of
+/// stock-out days, not interrupted by days without demand, ended by a day served at 80 %.
+pub fn stockout_periods(demand: &[u64], dispensed: &[u64]) -> Vec<(usize, usize)> {
+    let mut periods: Vec<(usize, usize)> = Vec::new();
+    let mut open = false;
+    for (t, (d, s)) in demand.iter().zip(dispensed).enumerate() {
+        if is_stockout_day(*d, *s) {
+            match periods.last_mut() {
+                Some((_, last)) if open => *last = t,
+                _ => periods.push((t, t)),
+            }
+            open = true;
+        } else if *d > 0 {
+            open = false;
+        }
+    }
+    periods
+}
+
+/// `ruptures.csv`: `cip13;date_rupture;date_fin` (`JJ/MM/AAAA`), one line per period of
+/// stock-out days, by reference then date: the first line of a reference is its stock-out.
 pub fn ruptures_csv(set: &ChainSet) -> String {
-    let mut out = String::from("cip13;date_rupture\n");
+    let mut out = String::from("cip13;date_rupture;date_fin\n");
     for t in &set.truth {
-        if let Some(day) = t.stockout {
-            out.push_str(&format!("{};{}\n", t.cip13, day.format("%d/%m/%Y")));
+        for (start, end) in &t.periods {
+            out.push_str(&format!(
+                "{};{};{}\n",
+                t.cip13,
+                start.format("%d/%m/%Y"),
+                end.format("%d/%m/%Y")
+            ));
         }
     }
     out

@@ -114,6 +114,24 @@ fn the_truth_is_the_first_day_patients_get_less_than_80_percent() {
                 .zip(&truth.dispensed)
                 .all(|(d, s)| s <= d)
         );
+        // The periods cover every stock-out day, start and end on one, in order, apart.
+        let index = |day: NaiveDate| (day - set.spec.start).num_days() as usize;
+        let out_day = |t: usize| is_stockout_day(truth.demand[t], truth.dispensed[t]);
+        for (start, end) in &truth.periods {
+            assert!(out_day(index(*start)) && out_day(index(*end)) && start <= end);
+        }
+        assert!(truth.periods.windows(2).all(|w| w[0].1 < w[1].0));
+        for t in (0..truth.demand.len()).filter(|t| out_day(*t)) {
+            assert!(
+                truth
+                    .periods
+                    .iter()
+                    .any(|(a, b)| index(*a) <= t && t <= index(*b)),
+                "{}: day {t}",
+                truth.cip13
+            );
+        }
+        assert_eq!(truth.stockout, truth.periods.first().map(|p| p.0));
         let Some(day) = truth.stockout else {
             assert!(
                 truth
@@ -325,9 +343,9 @@ fn the_folder_is_what_the_replay_reads() {
     assert!(Catalogue::from_settings_csv(&references).is_ok());
     assert_eq!(references.lines().count(), set.references.len() + 1);
     let ruptures = std::fs::read_to_string(dir.join("ruptures.csv")).unwrap();
-    assert!(ruptures.starts_with("cip13;date_rupture\n"));
-    let outs = set.truth.iter().filter(|t| t.stockout.is_some()).count();
-    assert_eq!(ruptures.lines().count(), outs + 1);
+    assert!(ruptures.starts_with("cip13;date_rupture;date_fin\n"));
+    let periods: usize = set.truth.iter().map(|t| t.periods.len()).sum();
+    assert_eq!(ruptures.lines().count(), periods + 1);
     let mut written = 0;
     for entry in std::fs::read_dir(dir.join("inbox")).unwrap() {
         let entry = entry.unwrap();
@@ -346,8 +364,18 @@ fn the_folder_is_what_the_replay_reads() {
     std::fs::remove_dir_all(&dir).unwrap();
     // Dates in ruptures.csv are JJ/MM/AAAA.
     if let Some(line) = ruptures.lines().nth(1) {
-        let (_, date) = line.split_once(';').unwrap();
-        let date = NaiveDate::parse_from_str(date, "%d/%m/%Y").unwrap();
-        assert!(date.year() >= 2025);
+        let cells: Vec<&str> = line.split(';').collect();
+        let start = NaiveDate::parse_from_str(cells[1], "%d/%m/%Y").unwrap();
+        let end = NaiveDate::parse_from_str(cells[2], "%d/%m/%Y").unwrap();
+        assert!(start.year() >= 2025 && end >= start, "{line}");
     }
+}
+
+#[test]
+fn periods_of_stock_out_run_over_closed_days_and_end_on_a_served_day() {
+    let demand = [10, 10, 0, 10, 10, 10, 0, 10, 10];
+    let dispensed = [10, 5, 0, 5, 8, 2, 0, 1, 7];
+    // Day 4 is served at exactly 80 %: it ends the first period.
+    assert_eq!(stockout_periods(&demand, &dispensed), [(1, 3), (5, 8)]);
+    assert!(stockout_periods(&[0, 0], &[0, 0]).is_empty());
 }

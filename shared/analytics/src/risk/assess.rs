@@ -284,7 +284,9 @@ pub fn assess(input: &ReferenceInput, as_of: NaiveDate) -> Assessment {
         == 1;
     let history = |enabled: bool| enabled && single_manufacturer;
     let stopped = production_stop(&input.history).filter(|_| history(options.production_stop));
-    let slipped = slipped_supply(&input.history).filter(|_| history(options.slipped_supplies));
+    let pushes = if options.slip_twice { 2 } else { 1 };
+    let slipped =
+        slipped_supply(&input.history, pushes).filter(|_| history(options.slipped_supplies));
     if history(options.inferred_batches)
         && never_announces(&input.history)
         && first_announced_supply.is_none()
@@ -403,9 +405,21 @@ pub fn assess(input: &ReferenceInput, as_of: NaiveDate) -> Assessment {
     // manufacturers are only starting to declare.
     let expected =
         input.manufacturers_expected && (!manufacturers.is_empty() || input.manufacturers_starting);
-    let level = if expected && !manufacturers_known {
+    // A reference no manufacturer declares, where manufacturers take part: its upstream
+    // stock is unknown too; the wholesalers' stock alone (two to four weeks as a rule) says
+    // TENSION by itself. Only their running dry (CRITIQUE, RUPTURE) escalates.
+    let undeclared = options.undeclared_manufacturers
+        && input.manufacturers_expected
+        && manufacturers.is_empty()
+        && !expected;
+    let level = if (expected || undeclared) && !manufacturers_known {
         flags.push(QualityFlag::MissingManufacturers);
-        if level == Level::Rupture {
+        let shown = if undeclared {
+            Level::Critique
+        } else {
+            Level::Rupture
+        };
+        if level >= shown {
             level
         } else {
             level.min(
@@ -535,19 +549,19 @@ fn uncensored<'a>(
     (Cow::Owned(kept), left_out)
 }
 
-/// An announced supply that slipped: its earliest date was due by a later declaration, which
-/// announces a later one, and the manufacturers' stock did not rise by a quarter of the
-/// quantity announced between the announcement and that declaration. Returns the day it was
-/// due.
-/// A slip whose batch came later (the stock rose by a quarter of the quantity announced after
-/// the declaration that pushed it) is resolved and does not count.
-fn slipped_supply(h: &StockHistory) -> Option<NaiveDate> {
+/// An announced supply that slipped: announced dates were due by a later declaration, which
+/// announced a later one, at least `pushes` times, and the manufacturers' stock did not rise
+/// by a quarter of the quantity announced between each announcement and that declaration.
+/// Returns the day the last pushed date was due. A slip whose batch came later (the stock
+/// rose by a quarter of the quantity announced after the declaration that pushed it) is
+/// resolved and does not count.
+fn slipped_supply(h: &StockHistory, pushes: usize) -> Option<NaiveDate> {
     let rose_since = |from: NaiveDate, quantity: f64| {
         h.manufacturers
             .windows(2)
             .any(|w| w[1].0 > from && w[1].1 - w[0].1 >= 0.25 * quantity)
     };
-    let mut slipped = None;
+    let mut pushed_dates: Vec<NaiveDate> = Vec::new();
     for (i, (announced_on, quantity, due)) in h.announced.iter().enumerate() {
         let Some(due) = *due else { continue };
         let pushed = h.announced[i + 1..]
@@ -555,11 +569,13 @@ fn slipped_supply(h: &StockHistory) -> Option<NaiveDate> {
             .any(|(declared, _, next)| *declared >= due && next.is_some_and(|n| n > due));
         // A batch that came at any time from the announcement (early, or late after the push)
         // is no slip. The quantity is the total announced: a quarter of it is a batch.
-        if pushed && !rose_since(*announced_on, *quantity) {
-            slipped = Some(due);
+        if pushed && !rose_since(*announced_on, *quantity) && !pushed_dates.contains(&due) {
+            pushed_dates.push(due);
         }
     }
-    slipped
+    (pushed_dates.len() >= pushes.max(1))
+        .then(|| pushed_dates.iter().max().copied())
+        .flatten()
 }
 
 /// Declarations over which a manufacturer must have announced nothing for its silence to be
@@ -762,6 +778,16 @@ mod tests {
             Level::Rupture,
             "an empty distribution still is"
         );
+        // With `undeclared_manufacturers`, a reference no manufacturer declares is not
+        // escalated to TENSION on the wholesalers' stock alone; their running dry still is.
+        never.manufacturers_starting = false;
+        never.options.undeclared_manufacturers = true;
+        never.positions[0].0.stock = 1000;
+        let capped = assess(&never, d(23));
+        assert_eq!(capped.level, Level::Vigilance, "{capped:?}");
+        assert!(capped.flags.contains(&QualityFlag::MissingManufacturers));
+        never.positions[0].0.stock = 300;
+        assert_eq!(assess(&never, d(23)).level, Level::Critique, "6 days");
     }
 
     /// A manufacturer at 1 000 with a batch of 5 000 announced for the 30th, a wholesaler at
@@ -793,6 +819,50 @@ mod tests {
         ]);
         i.history = history;
         i
+    }
+
+    /// With `slip_twice`, a date pushed back once is not doubted yet (a batch a few days late
+    /// is announced again for the next week, and comes); pushed back a second time, it is. By
+    /// default the first push is enough.
+    #[test]
+    fn a_supply_is_doubted_from_its_second_push_with_slip_twice() {
+        let manufacturers = vec![(d(2), 3000.0), (d(9), 2300.0), (d(16), 1600.0)];
+        let once = StockHistory {
+            manufacturers: manufacturers.clone(),
+            announced: vec![(d(2), 5000.0, Some(d(9))), (d(9), 5000.0, Some(d(30)))],
+            ..StockHistory::default()
+        };
+        let twice = StockHistory {
+            manufacturers,
+            announced: vec![
+                (d(2), 5000.0, Some(d(9))),
+                (d(9), 5000.0, Some(d(16))),
+                (d(16), 5000.0, Some(d(30))),
+            ],
+            ..StockHistory::default()
+        };
+        let second_push = |history: StockHistory| {
+            let mut i = announced_input(history);
+            i.options.slip_twice = true;
+            assess(&i, d(23))
+        };
+        let a = second_push(once.clone());
+        assert!(
+            !a.flags
+                .iter()
+                .any(|f| matches!(f, QualityFlag::SupplySlipped { .. })),
+            "{:?}",
+            a.flags
+        );
+        assert_eq!(a.level, Level::Normal);
+        let a = second_push(twice);
+        assert!(
+            a.flags.contains(&QualityFlag::SupplySlipped { due: d(16) }),
+            "{:?}",
+            a.flags
+        );
+        assert_eq!(a.level, Level::Tension);
+        assert_eq!(announced(once).level, Level::Tension, "the default");
     }
 
     #[test]

@@ -69,6 +69,13 @@ pub struct ModelOptions {
     /// A slipped supply is expected as late again as it already is, instead of not at all.
     /// Off by default (measured: docs/risk-model.md).
     pub delayed_supplies: bool,
+    /// A supply is doubted from its second push back only, not its first. Off by default
+    /// (measured: docs/risk-model.md).
+    pub slip_twice: bool,
+    /// Where manufacturers take part, a reference no manufacturer has declared is not
+    /// escalated to TENSION on the wholesalers' stock alone (CRITIQUE and RUPTURE still show).
+    /// Off by default (measured: docs/risk-model.md).
+    pub undeclared_manufacturers: bool,
 }
 
 impl Default for ModelOptions {
@@ -80,6 +87,8 @@ impl Default for ModelOptions {
             local_shortage: true,
             inferred_batches: false,
             delayed_supplies: false,
+            slip_twice: false,
+            undeclared_manufacturers: false,
         }
     }
 }
@@ -98,9 +107,11 @@ impl ModelOptions {
                 "batches" => o.inferred_batches = false,
                 "+batches" => o.inferred_batches = true,
                 "+delay" => o.delayed_supplies = true,
+                "+slip2" => o.slip_twice = true,
+                "+undeclared" => o.undeclared_manufacturers = true,
                 other => {
                     return Err(format!(
-                        "signal inconnu « {other} » : slip, stop, censored, local, batches, ou +batches, +delay pour les ajouter"
+                        "signal inconnu « {other} » : slip, stop, censored, local, batches, ou +batches, +delay, +slip2, +undeclared pour les ajouter"
                     ));
                 }
             }
@@ -279,6 +290,13 @@ mod tests {
             !ModelOptions::without("+batches,batches")
                 .unwrap()
                 .inferred_batches
+        );
+        assert!(ModelOptions::without("+slip2").unwrap().slip_twice);
+        assert!(!ModelOptions::default().slip_twice);
+        assert!(
+            ModelOptions::without("+undeclared")
+                .unwrap()
+                .undeclared_manufacturers
         );
         let err = ModelOptions::without("slip,lune").unwrap_err();
         assert!(err.contains("« lune »"), "{err}");
