@@ -48,10 +48,11 @@ pub struct BacktestArgs {
     /// Rejoue le modèle sans ces signaux, pour mesurer l'apport de chacun (séparés par des
     /// virgules) : slip (approvisionnement repoussé), stop (arrêt de production soupçonné),
     /// censored (jours de rupture des grossistes écartés de la demande), local (rupture
-    /// locale d'une partie des grossistes) ; +batches, +delay et +slip2 ajoutent des signaux
-    /// désactivés par défaut (prochain lot attendu au rythme observé quand aucun n'est
-    /// annoncé ; approvisionnement repoussé attendu aussi tard qu'il est déjà en retard ;
-    /// approvisionnement mis en doute à son second report seulement).
+    /// locale d'une partie des grossistes), undeclared (pas de TENSION sur le seul stock des
+    /// grossistes quand aucun exploitant ne déclare la référence) ; +batches, +delay et +slip2
+    /// ajoutent des signaux désactivés par défaut (prochain lot attendu au rythme observé
+    /// quand aucun n'est annoncé ; approvisionnement repoussé attendu aussi tard qu'il est
+    /// déjà en retard ; approvisionnement mis en doute à son second report seulement).
     #[arg(long, value_name = "SIGNAUX", value_parser = ModelOptions::without)]
     without: Option<ModelOptions>,
 }

@@ -43,8 +43,8 @@ pub struct DemoArgs {
     #[arg(long, value_name = "FILE")]
     scoreboard: Option<std::path::PathBuf>,
     /// Rejoue le modèle sans ces signaux, pour mesurer l'apport de chacun : slip, stop,
-    /// censored, local ; +batches, +delay et +slip2 ajoutent les signaux désactivés par
-    /// défaut (voir medistock backtest --help).
+    /// censored, local, undeclared ; +batches, +delay et +slip2 ajoutent les signaux
+    /// désactivés par défaut (voir medistock backtest --help).
     #[arg(long, value_name = "SIGNAUX", value_parser = ModelOptions::without)]
     without: Option<ModelOptions>,
 }

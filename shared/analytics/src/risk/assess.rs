@@ -766,6 +766,7 @@ mod tests {
         let mut never = input(positions(1, 1000));
         never.manufacturers_expected = true;
         never.positions.truncate(1);
+        never.options.undeclared_manufacturers = false;
         assert_eq!(assess(&never, d(23)).level, Level::Tension);
         // Unless the manufacturers are only starting to declare: not yet is not never.
         never.manufacturers_starting = true;
@@ -778,8 +779,8 @@ mod tests {
             Level::Rupture,
             "an empty distribution still is"
         );
-        // With `undeclared_manufacturers`, a reference no manufacturer declares is not
-        // escalated to TENSION on the wholesalers' stock alone; their running dry still is.
+        // With `undeclared_manufacturers` (the default), a reference no manufacturer declares
+        // is not escalated to TENSION on the wholesalers' stock alone; their running dry is.
         never.manufacturers_starting = false;
         never.options.undeclared_manufacturers = true;
         never.positions[0].0.stock = 1000;

@@ -74,7 +74,7 @@ pub struct ModelOptions {
     pub slip_twice: bool,
     /// Where manufacturers take part, a reference no manufacturer has declared is not
     /// escalated to TENSION on the wholesalers' stock alone (CRITIQUE and RUPTURE still show).
-    /// Off by default (measured: docs/risk-model.md).
+    /// On by default (measured: docs/risk-model.md); `--without undeclared` turns it off.
     pub undeclared_manufacturers: bool,
 }
 
@@ -88,14 +88,15 @@ impl Default for ModelOptions {
             inferred_batches: false,
             delayed_supplies: false,
             slip_twice: false,
-            undeclared_manufacturers: false,
+            undeclared_manufacturers: true,
         }
     }
 }
 
 impl ModelOptions {
     /// The default signals but those named (`slip`, `stop`, `censored`, `local`,
-    /// comma-separated), and with those named `+batches` (the ones off by default).
+    /// `undeclared`, `batches`, comma-separated), and with those named `+batches`, `+delay`,
+    /// `+slip2` (the ones off by default).
     pub fn without(names: &str) -> Result<Self, String> {
         let mut o = Self::default();
         for name in names.split(',').map(str::trim).filter(|n| !n.is_empty()) {
@@ -108,10 +109,10 @@ impl ModelOptions {
                 "+batches" => o.inferred_batches = true,
                 "+delay" => o.delayed_supplies = true,
                 "+slip2" => o.slip_twice = true,
-                "+undeclared" => o.undeclared_manufacturers = true,
+                "undeclared" => o.undeclared_manufacturers = false,
                 other => {
                     return Err(format!(
-                        "signal inconnu « {other} » : slip, stop, censored, local, batches, ou +batches, +delay, +slip2, +undeclared pour les ajouter"
+                        "signal inconnu « {other} » : slip, stop, censored, local, undeclared, batches, ou +batches, +delay, +slip2 pour les ajouter"
                     ));
                 }
             }
@@ -293,8 +294,9 @@ mod tests {
         );
         assert!(ModelOptions::without("+slip2").unwrap().slip_twice);
         assert!(!ModelOptions::default().slip_twice);
+        assert!(ModelOptions::default().undeclared_manufacturers);
         assert!(
-            ModelOptions::without("+undeclared")
+            !ModelOptions::without("undeclared")
                 .unwrap()
                 .undeclared_manufacturers
         );
