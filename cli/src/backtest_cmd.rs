@@ -114,9 +114,14 @@ fn read_truth(path: &Path) -> anyhow::Result<StockoutPeriods> {
     parse_truth(&text).with_context(|| path.display().to_string())
 }
 
-/// `cip13;date_rupture[;date_fin]` lines after a header; a missing or empty end is the start.
+/// `cip13;date_rupture` lines after a header (the first stock-out day of each reference), or
+/// `cip13;date_rupture;date_fin` (periods; an empty end is a period still running).
 fn parse_truth(text: &str) -> anyhow::Result<StockoutPeriods> {
     let mut truth = StockoutPeriods::new();
+    let periods = text
+        .lines()
+        .next()
+        .is_some_and(|header| header.split(';').count() >= 3);
     for (i, line) in text
         .lines()
         .enumerate()
@@ -136,6 +141,7 @@ fn parse_truth(text: &str) -> anyhow::Result<StockoutPeriods> {
         let start = date(start)?;
         let end = match cells.next().filter(|c| !c.is_empty()) {
             Some(cell) => date(cell)?,
+            None if periods => NaiveDate::MAX,
             None => start,
         };
         if end < start {
@@ -274,10 +280,13 @@ mod tests {
         assert_eq!(one[&cip], [(d(20), d(20))]);
         let periods = parse_truth(
             "cip13;date_rupture;date_fin\n3400949497294;25/11/2026;28/11/2026\n\
-             3400949497294;2026-11-02;\n",
+             3400949497294;2026-11-02;04/11/2026\n",
         )
         .unwrap();
-        assert_eq!(periods[&cip], [(d(2), d(2)), (d(25), d(28))]);
+        assert_eq!(periods[&cip], [(d(2), d(4)), (d(25), d(28))]);
+        // An empty end in the periods form: still running.
+        let running = parse_truth("cip13;date_rupture;date_fin\n3400949497294;25/11/2026;\n");
+        assert_eq!(running.unwrap()[&cip], [(d(25), NaiveDate::MAX)]);
         for bad in [
             "h\n3400949497294;28/11/2026;25/11/2026\n",
             "h\n3400949497294\n",

@@ -155,9 +155,9 @@ pub fn first_stockouts(periods: &StockoutPeriods) -> BTreeMap<Cip13, NaiveDate> 
 }
 
 /// Scores one reference's daily levels against its periods of stock-out days: the first is
-/// the stock-out that recall and lead measure; an escalation is true when any period
-/// overlaps the 60 days that follow it (a reference already out of stock, or running out
-/// again, is no false alert).
+/// the stock-out that recall and lead measure; an escalation is true when a period starts
+/// within the 60 days that follow it (a reference running out again is no false alert), and
+/// one made while the reference is out of stock counts neither way.
 pub fn score_reference(
     cip13: Cip13,
     days: &[(NaiveDate, Level)],
@@ -188,11 +188,15 @@ pub fn score_reference(
         if medistock_analytics::risk::alert::is_announced(previous, *level) {
             announced += 1;
         }
-        if *level > previous && *level >= Level::Tension {
+        // An escalation while the reference is out of stock (after the first day of a period,
+        // up to its last) is neither true nor false: it foresees nothing, and it is no false
+        // alarm. The others are true when a period starts within the 60 days that follow.
+        let during = periods.iter().any(|(start, end)| start < d && d <= end);
+        if *level > previous && *level >= Level::Tension && !during {
             escalations += 1;
             let true_alert = periods
                 .iter()
-                .any(|(start, end)| end >= d && (*start - *d).num_days() <= TRUE_ALERT_WINDOW_DAYS);
+                .any(|(start, _)| start >= d && (*start - *d).num_days() <= TRUE_ALERT_WINDOW_DAYS);
             if !true_alert {
                 false_escalations.push(*d);
             }
@@ -415,10 +419,22 @@ mod tests {
         let levels = BTreeMap::from([(cip, days)]);
         let first_only = score_references(&levels, &single_days(&BTreeMap::from([(cip, day(9))])));
         assert_eq!(first_only[0].false_escalations, [day(100), day(200)]);
-        // A second period from day 90 to day 120: the escalation of day 100 is inside it.
+        // A second period from day 90 to day 120: the escalation of day 100 is inside it,
+        // neither true nor false; one on the day a period starts is true.
         let periods = StockoutPeriods::from([(cip, vec![(day(9), day(12)), (day(90), day(120))])]);
         let scored = score_references(&levels, &periods);
         assert_eq!(scored[0].false_escalations, [day(200)]);
+        assert_eq!(
+            scored[0].escalations, 2,
+            "the one during the period is not counted"
+        );
+        let on_start =
+            StockoutPeriods::from([(cip, vec![(day(9), day(12)), (day(100), day(120))])]);
+        let scored = score_references(&levels, &on_start);
+        assert_eq!(
+            (scored[0].escalations, scored[0].false_escalations.len()),
+            (3, 1)
+        );
         assert_eq!(scored[0].stockout, Some(day(9)));
         assert_eq!(scored[0].lead_days, Some(4));
         // A period starting 60 days after an escalation makes it true, 61 days does not.

@@ -121,6 +121,15 @@ fn the_truth_is_the_first_day_patients_get_less_than_80_percent() {
             assert!(out_day(index(*start)) && out_day(index(*end)) && start <= end);
         }
         assert!(truth.periods.windows(2).all(|w| w[0].1 < w[1].0));
+        // Two periods are apart because a day with demand was served in between.
+        for w in truth.periods.windows(2) {
+            assert!(
+                (index(w[0].1) + 1..index(w[1].0)).any(|t| truth.demand[t] > 0 && !out_day(t)),
+                "{}: {:?}",
+                truth.cip13,
+                w
+            );
+        }
         for t in (0..truth.demand.len()).filter(|t| out_day(*t)) {
             assert!(
                 truth

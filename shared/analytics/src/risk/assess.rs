@@ -105,6 +105,9 @@ pub struct ReferenceInput {
     /// them has declared yet may simply not have been declared yet, and its manufacturer stock
     /// is unknown rather than nil.
     pub manufacturers_starting: bool,
+    /// Whether a manufacturer registered in the deployment has declared no reference yet: a
+    /// reference none of them declares may be one of its, with a stock nobody has told.
+    pub manufacturers_pending: bool,
 }
 
 /// The assessment of one reference at one date.
@@ -405,11 +408,14 @@ pub fn assess(input: &ReferenceInput, as_of: NaiveDate) -> Assessment {
     // manufacturers are only starting to declare.
     let expected =
         input.manufacturers_expected && (!manufacturers.is_empty() || input.manufacturers_starting);
-    // A reference no manufacturer declares, where manufacturers take part: its upstream
-    // stock is unknown too; the wholesalers' stock alone (two to four weeks as a rule) says
-    // TENSION by itself. Only their running dry (CRITIQUE, RUPTURE) escalates.
+    // A reference no manufacturer declares while a registered manufacturer has not declared
+    // anything yet: its upstream stock may simply not have been told; the wholesalers' stock
+    // alone (two to four weeks as a rule) says TENSION by itself. Only their running dry
+    // (CRITIQUE, RUPTURE) escalates. Once every registered manufacturer declares, a reference
+    // none of them declares is assessed on what is declared.
     let undeclared = options.undeclared_manufacturers
         && input.manufacturers_expected
+        && input.manufacturers_pending
         && manufacturers.is_empty()
         && !expected;
     let level = if (expected || undeclared) && !manufacturers_known {
@@ -710,6 +716,7 @@ mod tests {
             previous_level: None,
             manufacturers_expected: false,
             manufacturers_starting: false,
+            manufacturers_pending: false,
         }
     }
 
@@ -784,6 +791,12 @@ mod tests {
         never.manufacturers_starting = false;
         never.options.undeclared_manufacturers = true;
         never.positions[0].0.stock = 1000;
+        assert_eq!(
+            assess(&never, d(23)).level,
+            Level::Tension,
+            "every registered manufacturer declares: assessed on what is declared"
+        );
+        never.manufacturers_pending = true;
         let capped = assess(&never, d(23));
         assert_eq!(capped.level, Level::Vigilance, "{capped:?}");
         assert!(capped.flags.contains(&QualityFlag::MissingManufacturers));

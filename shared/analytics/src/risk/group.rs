@@ -68,6 +68,7 @@ pub fn assess_groups(
                     previous_level: previous.get(group).copied(),
                     manufacturers_expected: input.manufacturers_expected,
                     manufacturers_starting: input.manufacturers_starting,
+                    manufacturers_pending: input.manufacturers_pending,
                 },
             )
         });
@@ -146,6 +147,7 @@ mod tests {
             previous_level: None,
             manufacturers_expected: false,
             manufacturers_starting: false,
+            manufacturers_pending: false,
         }
     }
 

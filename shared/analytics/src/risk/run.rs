@@ -224,6 +224,11 @@ pub async fn run_risk<
                 Cip13,
                 Vec<(medistock_domain::position::Position, DeclarantType)>,
             > = BTreeMap::new();
+            // A registered manufacturer without any position has not declared yet.
+            let heard: BTreeSet<&str> = positions.iter().map(|p| p.declarant.as_str()).collect();
+            let manufacturers_pending = config.kinds.iter().any(|(id, kind)| {
+                *kind == DeclarantType::Exploitant && !heard.contains(id.as_str())
+            });
             for p in positions {
                 let kind = config
                     .kinds
@@ -270,6 +275,7 @@ pub async fn run_risk<
                         previous_level: previous_levels.get(cip13.as_str()).copied(),
                         manufacturers_expected,
                         manufacturers_starting,
+                        manufacturers_pending,
                     }
                 })
                 .collect();
