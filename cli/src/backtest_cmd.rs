@@ -34,8 +34,9 @@ pub struct BacktestArgs {
     data: PathBuf,
     /// CSV des ruptures connues : cip13;date_rupture, une ligne par référence, ou
     /// cip13;date_rupture;date_fin, une ligne par période de rupture (la première d'une
-    /// référence est sa rupture ; une escalade suivie dans les 60 jours d'une période de
-    /// rupture, ou pendant celle-ci, n'est pas une fausse alerte).
+    /// référence est sa rupture ; une escalade suivie dans les 60 jours du début d'une
+    /// période est juste, une escalade pendant une période ne compte ni pour ni contre ; une
+    /// fin vide est une rupture toujours en cours).
     #[arg(long, value_name = "FILE")]
     truth: PathBuf,
     /// Écrit aussi une ligne par référence dans ce CSV : date de rupture, début de l'alerte
