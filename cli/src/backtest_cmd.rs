@@ -14,7 +14,7 @@ use medistock_analytics::declaration::{Limits, ValidationContext, validate};
 use medistock_analytics::registry::Registry;
 use medistock_analytics::risk::config::{ModelOptions, RiskConfig};
 use medistock_cli::demo::{
-    Calibration, StockoutPeriods, details_csv, first_stockouts, score_references, scoreboard,
+    Calibration, StockoutPeriods, details_csv, score_references, scoreboard,
 };
 use medistock_domain::{Cip13, DeclarantId};
 use medistock_local::LocalBackend;
@@ -85,7 +85,7 @@ pub async fn run(args: &BacktestArgs) -> anyhow::Result<ExitCode> {
         );
     };
     let work = std::env::temp_dir().join(format!("medistock-backtest-{}", std::process::id()));
-    let mut calibration = Calibration::new(first_stockouts(&truth), last);
+    let mut calibration = Calibration::new(truth.clone(), last);
     let result = replay(&work, &config, &files, first, last, &mut calibration).await;
     let _ = std::fs::remove_dir_all(&work);
     let levels = result?;
@@ -111,18 +111,56 @@ pub async fn run(args: &BacktestArgs) -> anyhow::Result<ExitCode> {
 }
 
 fn read_truth(path: &Path) -> anyhow::Result<StockoutPeriods> {
-    let text = std::fs::read_to_string(path).with_context(|| format!("{}", path.display()))?;
+    let bytes = std::fs::read(path).with_context(|| format!("{}", path.display()))?;
+    let text = String::from_utf8(bytes).map_err(|e| {
+        anyhow::anyhow!(
+            "{} : le fichier des ruptures n'est pas en UTF-8 (octet {} illisible)",
+            path.display(),
+            e.utf8_error().valid_up_to() + 1
+        )
+    })?;
     parse_truth(&text).with_context(|| path.display().to_string())
 }
 
-/// `cip13;date_rupture` lines after a header (the first stock-out day of each reference), or
-/// `cip13;date_rupture;date_fin` (periods; an empty end is a period still running).
+/// The header of the one-date form, then of the periods form.
+const TRUTH_HEADERS: [&[&str]; 2] = [
+    &["cip13", "date_rupture"],
+    &["cip13", "date_rupture", "date_fin"],
+];
+
+/// `cip13;date_rupture` lines after their header (the first stock-out day of each
+/// reference), or `cip13;date_rupture;date_fin` (periods; an empty end is a period still
+/// running). Every line has as many values as the header: a file of another shape is refused,
+/// never half read.
 fn parse_truth(text: &str) -> anyhow::Result<StockoutPeriods> {
     let mut truth = StockoutPeriods::new();
-    let periods = text
-        .lines()
-        .next()
-        .is_some_and(|header| header.split(';').count() >= 3);
+    let cells = |line: &str| -> Vec<String> {
+        line.trim_end_matches('\r')
+            .split(';')
+            .map(|c| c.trim().trim_start_matches('\u{feff}').to_lowercase())
+            .collect()
+    };
+    let header = text.lines().next().map(cells).unwrap_or_default();
+    let Some(columns) = TRUTH_HEADERS
+        .iter()
+        .find(|expected| {
+            header
+                .iter()
+                .map(String::as_str)
+                .eq(expected.iter().copied())
+        })
+        .map(|expected| expected.len())
+    else {
+        anyhow::bail!(
+            "ligne 1 : en-tête « cip13;date_rupture » ou « cip13;date_rupture;date_fin » attendu, \
+             « {} » trouvé",
+            text.lines()
+                .next()
+                .unwrap_or_default()
+                .trim_end_matches('\r')
+        );
+    };
+    let periods = columns == 3;
     for (i, line) in text
         .lines()
         .enumerate()
@@ -130,17 +168,24 @@ fn parse_truth(text: &str) -> anyhow::Result<StockoutPeriods> {
         .filter(|(_, l)| !l.trim().is_empty())
     {
         let line_no = i + 1;
-        let mut cells = line.trim_end_matches('\r').split(';').map(str::trim);
-        let (Some(cip), Some(start)) = (cells.next(), cells.next()) else {
-            anyhow::bail!("ligne {line_no} : cip13;date_rupture attendu");
-        };
-        let cip = Cip13::parse(cip).with_context(|| format!("ligne {line_no}"))?;
+        let values: Vec<&str> = line
+            .trim_end_matches('\r')
+            .split(';')
+            .map(str::trim)
+            .collect();
+        if values.len() != columns {
+            anyhow::bail!(
+                "ligne {line_no} : {columns} valeurs attendues comme l'en-tête, {} trouvées",
+                values.len()
+            );
+        }
+        let cip = Cip13::parse(values[0]).with_context(|| format!("ligne {line_no}"))?;
         let date = |cell: &str| {
             medistock_analytics::declaration::cells::parse_date(cell)
                 .with_context(|| format!("ligne {line_no} : date illisible « {cell} »"))
         };
-        let start = date(start)?;
-        let end = match cells.next().filter(|c| !c.is_empty()) {
+        let start = date(values[1])?;
+        let end = match values.get(2).filter(|c| !c.is_empty()) {
             Some(cell) => date(cell)?,
             None if periods => NaiveDate::MAX,
             None => start,
@@ -274,6 +319,19 @@ mod tests {
     }
 
     #[test]
+    fn a_truth_file_not_in_utf8_is_refused_in_french() {
+        let path = std::env::temp_dir().join(format!("ruptures-{}.csv", std::process::id()));
+        std::fs::write(
+            &path,
+            b"cip13;date_rupture\n3400949497294;20/11/2026 \xe9t\xe9\n",
+        )
+        .unwrap();
+        let error = format!("{:#}", read_truth(&path).expect_err("latin-1"));
+        let _ = std::fs::remove_file(&path);
+        assert!(error.contains("pas en UTF-8 (octet 45"), "{error}");
+    }
+
+    #[test]
     fn a_truth_holds_one_date_or_periods() {
         let d = |day| NaiveDate::from_ymd_opt(2026, 11, day).unwrap();
         let cip = Cip13::parse("3400949497294").unwrap();
@@ -288,13 +346,36 @@ mod tests {
         // An empty end in the periods form: still running.
         let running = parse_truth("cip13;date_rupture;date_fin\n3400949497294;25/11/2026;\n");
         assert_eq!(running.unwrap()[&cip], [(d(25), NaiveDate::MAX)]);
-        for bad in [
-            "h\n3400949497294;28/11/2026;25/11/2026\n",
-            "h\n3400949497294\n",
-            "h\n3400949497294;demain\n",
-            "h\n3400949497295;20/11/2026\n",
+        // A header with a byte order mark and capitals is still the header.
+        let marked = parse_truth("\u{feff}CIP13;Date_Rupture\n3400949497294;20/11/2026\n");
+        assert_eq!(marked.unwrap()[&cip], [(d(20), d(20))]);
+        for (bad, why) in [
+            (
+                "cip13;date_rupture;date_fin\n3400949497294;28/11/2026;25/11/2026\n",
+                "précède",
+            ),
+            ("cip13;date_rupture\n3400949497294\n", "2 valeurs attendues"),
+            ("cip13;date_rupture\n3400949497294;demain\n", "illisible"),
+            ("cip13;date_rupture\n3400949497295;20/11/2026\n", "ligne 2"),
+            // A first line that is a stock-out, not a header, is refused: never skipped.
+            (
+                "3400949497294;20/11/2026\n3400949497294;25/11/2026\n",
+                "en-tête",
+            ),
+            ("cip;date\n3400949497294;20/11/2026\n", "en-tête"),
+            // An extra value is refused, not ignored.
+            (
+                "cip13;date_rupture\n3400949497294;20/11/2026;25/11/2026\n",
+                "3 trouvées",
+            ),
+            (
+                "cip13;date_rupture;date_fin\n3400949497294;20/11/2026\n",
+                "2 trouvées",
+            ),
+            ("", "en-tête"),
         ] {
-            assert!(parse_truth(bad).is_err(), "{bad}");
+            let error = format!("{:#}", parse_truth(bad).expect_err(bad));
+            assert!(error.contains(why), "{bad}: {error}");
         }
     }
 }

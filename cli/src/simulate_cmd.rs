@@ -16,7 +16,8 @@ use crate::exit::EXIT_USAGE;
 #[derive(Args)]
 pub struct SimulateArgs {
     /// Dossier à créer (ou vide) : inbox/<déclarant>/<AAAA-MM-JJ d'arrivée>__<fichier>.csv,
-    /// config/declarants.csv, config/references.csv et ruptures.csv (cip13;date_rupture).
+    /// config/declarants.csv, config/references.csv et ruptures.csv
+    /// (cip13;date_rupture;date_fin, une ligne par période de rupture).
     #[arg(long, value_name = "DIR")]
     out: PathBuf,
     /// Graine du tirage : la même graine donne les mêmes fichiers.

@@ -58,7 +58,7 @@ pub struct CalibrationRow {
 /// reference-day, binned by tenth (counts only: a national replay assesses millions).
 #[derive(Debug, Clone)]
 pub struct Calibration {
-    truth: BTreeMap<Cip13, NaiveDate>,
+    truth: StockoutPeriods,
     /// Last day the truth covers: later outcomes are unknown and not counted.
     until: NaiveDate,
     /// Per horizon (14, 30), per bin: (count, sum of predictions, stock-outs).
@@ -66,8 +66,8 @@ pub struct Calibration {
 }
 
 impl Calibration {
-    /// Against `truth`, known until `until`.
-    pub fn new(truth: BTreeMap<Cip13, NaiveDate>, until: NaiveDate) -> Self {
+    /// Against `truth`'s periods of stock-out days, known until `until`.
+    pub fn new(truth: StockoutPeriods, until: NaiveDate) -> Self {
         Self {
             truth,
             until,
@@ -75,12 +75,16 @@ impl Calibration {
         }
     }
 
-    /// One assessment of `cip13` on `day` with its probabilities within 14 and 30 days. A
-    /// reference already out of stock, or whose horizon ends after the truth does, is not
-    /// counted.
+    /// One assessment of `cip13` on `day` with its probabilities within 14 and 30 days: it
+    /// came true when a period of stock-out starts after `day` and within the horizon. A
+    /// reference out of stock that day (within a period), or whose horizon ends after the
+    /// truth does, is not counted.
     pub fn record(&mut self, cip13: Cip13, day: NaiveDate, p14: f64, p30: f64) {
-        let stockout = self.truth.get(&cip13).copied();
-        if stockout.is_some_and(|s| s <= day) {
+        let periods = self.truth.get(&cip13).map_or(&[][..], Vec::as_slice);
+        if periods
+            .iter()
+            .any(|(start, end)| *start <= day && day <= *end)
+        {
             return;
         }
         for (h, (horizon, p)) in [(14u64, p14), (30, p30)].into_iter().enumerate() {
@@ -90,7 +94,9 @@ impl Calibration {
             if end > self.until {
                 continue;
             }
-            let happened = stockout.is_some_and(|s| s <= end);
+            let happened = periods
+                .iter()
+                .any(|(start, _)| day < *start && *start <= end);
             let bin = ((p * 10.0).floor() as usize).min(9);
             let cell = &mut self.bins[h][bin];
             cell.0 += 1;
@@ -146,16 +152,9 @@ const TRUE_ALERT_WINDOW_DAYS: i64 = 60;
 /// that knows only the first stock-out day of each reference holds one single-day period.
 pub type StockoutPeriods = BTreeMap<Cip13, Vec<(NaiveDate, NaiveDate)>>;
 
-/// Each reference's first stock-out day.
-pub fn first_stockouts(periods: &StockoutPeriods) -> BTreeMap<Cip13, NaiveDate> {
-    periods
-        .iter()
-        .filter_map(|(cip, p)| Some((*cip, p.iter().map(|(start, _)| *start).min()?)))
-        .collect()
-}
-
-/// Scores one reference's daily levels against its periods of stock-out days: the first is
-/// the stock-out that recall and lead measure; an escalation is true when a period starts
+/// Scores one reference's daily levels against its periods of stock-out days: the first that
+/// starts on or after the first day replayed is the stock-out that recall and lead measure
+/// (one already running then was not there to be foreseen); an escalation is true when a period starts
 /// within the 60 days that follow it (a reference running out again is no false alert), and
 /// one made while the reference is out of stock counts neither way.
 pub fn score_reference(
@@ -163,8 +162,13 @@ pub fn score_reference(
     days: &[(NaiveDate, Level)],
     periods: &[(NaiveDate, NaiveDate)],
 ) -> ReferenceScore {
-    let stockout = periods.iter().map(|(start, _)| *start).min();
-    let in_period = stockout.filter(|s| days.first().is_some_and(|(d, _)| d <= s));
+    let in_period = days.first().and_then(|(first, _)| {
+        periods
+            .iter()
+            .map(|(start, _)| *start)
+            .filter(|start| start >= first)
+            .min()
+    });
     // The warning: the start of the last unbroken run of TENSION-or-worse days up to s.
     let first_warning = in_period.and_then(|s| {
         let mut warned_since = None;
@@ -449,6 +453,55 @@ mod tests {
             };
             assert_eq!(s[0].false_escalations, expected, "period from day {start}");
         }
+    }
+
+    /// A period already running, or over, before the first day replayed was not there to be
+    /// foreseen: the stock-out measured is the first one that starts in the replay.
+    #[test]
+    fn the_stock_out_measured_is_the_first_in_the_replay() {
+        let cip = Cip13::parse("3400949497294").unwrap();
+        let days: Vec<(NaiveDate, Level)> = (10..=30)
+            .map(|x| {
+                (
+                    d(x),
+                    if x >= 15 {
+                        Level::Tension
+                    } else {
+                        Level::Normal
+                    },
+                )
+            })
+            .collect();
+        let levels = BTreeMap::from([(cip, days)]);
+        let periods = StockoutPeriods::from([(cip, vec![(d(1), d(3)), (d(25), d(27))])]);
+        let scored = score_references(&levels, &periods);
+        assert_eq!(scored[0].stockout, Some(d(25)));
+        assert_eq!(scored[0].lead_days, Some(10));
+        assert_eq!(scoreboard(&scored).stockouts, 1);
+        // One running on the first day: the next one is measured.
+        let running = StockoutPeriods::from([(cip, vec![(d(5), d(12)), (d(25), d(27))])]);
+        assert_eq!(score_references(&levels, &running)[0].stockout, Some(d(25)));
+        // None in the replay: no stock-out to measure.
+        let before = StockoutPeriods::from([(cip, vec![(d(1), d(3))])]);
+        assert_eq!(score_references(&levels, &before)[0].stockout, None);
+    }
+
+    /// The reliability table counts a day as a hit when a period starts within the horizon
+    /// after it, skips the days within a period, and days whose horizon the truth does not cover.
+    #[test]
+    fn calibration_counts_every_period_and_skips_days_out_of_stock() {
+        let cip = Cip13::parse("3400949497294").unwrap();
+        let day = |n: u64| d(1).checked_add_days(chrono::Days::new(n)).unwrap();
+        let periods = StockoutPeriods::from([(cip, vec![(day(0), day(4)), (day(40), day(45))])]);
+        let mut calibration = Calibration::new(periods, day(100));
+        calibration.record(cip, day(2), 0.95, 0.95); // out of stock: skipped
+        calibration.record(cip, day(20), 0.95, 0.95); // 14 d: no; 30 d: the second period
+        calibration.record(cip, day(30), 0.95, 0.95); // both horizons: the second period
+        calibration.record(cip, day(80), 0.95, 0.95); // 30 d ends after the truth: 14 d only
+        let [r14, r30] = [calibration.rows(0), calibration.rows(1)];
+        assert_eq!((r14.len(), r30.len()), (1, 1));
+        assert_eq!((r14[0].assessments, r14[0].observed), (3, 1.0 / 3.0));
+        assert_eq!((r30[0].assessments, r30[0].observed), (2, 1.0));
     }
 
     #[test]

@@ -7,7 +7,7 @@ mod backtest;
 mod simulate;
 
 pub use backtest::{
-    Calibration, CalibrationRow, ReferenceScore, Scoreboard, StockoutPeriods, details_csv,
-    first_stockouts, score, score_reference, score_references, scoreboard, single_days,
+    Calibration, CalibrationRow, ReferenceScore, Scoreboard, StockoutPeriods, details_csv, score,
+    score_reference, score_references, scoreboard, single_days,
 };
 pub use simulate::{DemoSpec, generate};

@@ -800,6 +800,16 @@ mod tests {
         let capped = assess(&never, d(23));
         assert_eq!(capped.level, Level::Vigilance, "{capped:?}");
         assert!(capped.flags.contains(&QualityFlag::MissingManufacturers));
+        // A TENSION already held is kept (the gap does not lower it), and never raised by it.
+        never.previous_level = Some(Level::Tension);
+        assert_eq!(assess(&never, d(23)).level, Level::Tension);
+        never.previous_level = Some(Level::Critique);
+        assert_eq!(
+            assess(&never, d(23)).level,
+            Level::Tension,
+            "the level read from the figures, not above"
+        );
+        never.previous_level = None;
         never.positions[0].0.stock = 300;
         assert_eq!(assess(&never, d(23)).level, Level::Critique, "6 days");
     }
