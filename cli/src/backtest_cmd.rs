@@ -14,7 +14,7 @@ use medistock_analytics::declaration::{Limits, ValidationContext, validate};
 use medistock_analytics::registry::Registry;
 use medistock_analytics::risk::config::{ModelOptions, RiskConfig};
 use medistock_cli::demo::{
-    Calibration, StockoutPeriods, details_csv, score_references, scoreboard,
+    Calibration, StockoutPeriods, details_csv, score_references, scoreboard, unknown_after_first,
 };
 use medistock_domain::{Cip13, DeclarantId};
 use medistock_local::LocalBackend;
@@ -75,7 +75,7 @@ pub async fn run(args: &BacktestArgs) -> anyhow::Result<ExitCode> {
     if let Some(model) = args.without {
         config.model = model;
     }
-    let truth = read_truth(&args.truth)?;
+    let (truth, every_period) = read_truth(&args.truth)?;
     let files = dated_files(&args.data.join("inbox"))?;
     let (Some(first), Some(last)) = (files.keys().next().copied(), files.keys().last().copied())
     else {
@@ -85,10 +85,26 @@ pub async fn run(args: &BacktestArgs) -> anyhow::Result<ExitCode> {
         );
     };
     let work = std::env::temp_dir().join(format!("medistock-backtest-{}", std::process::id()));
-    let mut calibration = Calibration::new(truth.clone(), last);
+    // A truth of first stock-out days says nothing of the days after each.
+    let known = if every_period {
+        truth.clone()
+    } else {
+        unknown_after_first(&first_days(&truth))
+    };
+    let mut calibration = Calibration::new(known, last);
     let result = replay(&work, &config, &files, first, last, &mut calibration).await;
     let _ = std::fs::remove_dir_all(&work);
     let levels = result?;
+    let unseen = truth
+        .keys()
+        .filter(|cip| !levels.contains_key(*cip))
+        .count();
+    if unseen > 0 {
+        eprintln!(
+            "attention : {unseen} référence(s) du fichier des ruptures absente(s) du rejeu \
+             (aucune déclaration ni paramètre de suivi) : leurs ruptures ne sont pas comptées"
+        );
+    }
     let scores = score_references(&levels, &truth);
     let mut board = scoreboard(&scores);
     board.calibration_14d = calibration.rows(0);
@@ -110,7 +126,17 @@ pub async fn run(args: &BacktestArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn read_truth(path: &Path) -> anyhow::Result<StockoutPeriods> {
+/// Each reference's first stock-out day.
+fn first_days(truth: &StockoutPeriods) -> BTreeMap<Cip13, NaiveDate> {
+    truth
+        .iter()
+        .filter_map(|(cip, periods)| Some((*cip, periods.first()?.0)))
+        .collect()
+}
+
+/// The truth's periods, and whether it lists every period (the three-column form) or only the
+/// first stock-out day of each reference.
+fn read_truth(path: &Path) -> anyhow::Result<(StockoutPeriods, bool)> {
     let bytes = std::fs::read(path).with_context(|| format!("{}", path.display()))?;
     let text = String::from_utf8(bytes).map_err(|e| {
         anyhow::anyhow!(
@@ -132,7 +158,7 @@ const TRUTH_HEADERS: [&[&str]; 2] = [
 /// reference), or `cip13;date_rupture;date_fin` (periods; an empty end is a period still
 /// running). Every line has as many values as the header: a file of another shape is refused,
 /// never half read.
-fn parse_truth(text: &str) -> anyhow::Result<StockoutPeriods> {
+fn parse_truth(text: &str) -> anyhow::Result<(StockoutPeriods, bool)> {
     let mut truth = StockoutPeriods::new();
     let cells = |line: &str| -> Vec<String> {
         line.trim_end_matches('\r')
@@ -158,6 +184,9 @@ fn parse_truth(text: &str) -> anyhow::Result<StockoutPeriods> {
                 .next()
                 .unwrap_or_default()
                 .trim_end_matches('\r')
+                .chars()
+                .take(80)
+                .collect::<String>()
         );
     };
     let periods = columns == 3;
@@ -193,12 +222,26 @@ fn parse_truth(text: &str) -> anyhow::Result<StockoutPeriods> {
         if end < start {
             anyhow::bail!("ligne {line_no} : la fin de la rupture précède son début");
         }
-        truth.entry(cip).or_default().push((start, end));
+        let lines = truth.entry(cip).or_default();
+        if !periods && !lines.is_empty() {
+            anyhow::bail!(
+                "ligne {line_no} : {cip} a déjà une date de rupture (une ligne par référence ; \
+                 les périodes s'écrivent cip13;date_rupture;date_fin)"
+            );
+        }
+        lines.push((start, end));
     }
-    for periods in truth.values_mut() {
-        periods.sort_unstable();
+    for (cip, list) in truth.iter_mut() {
+        list.sort_unstable();
+        if let Some(pair) = list.windows(2).find(|pair| pair[1].0 <= pair[0].1) {
+            anyhow::bail!(
+                "{cip} : les périodes de rupture commençant le {} et le {} se chevauchent",
+                medistock_domain::french::date(pair[0].0),
+                medistock_domain::french::date(pair[1].0)
+            );
+        }
     }
-    Ok(truth)
+    Ok((truth, periods))
 }
 
 /// A declaration file to replay: its declarant, name and path (read on its day, so that a
@@ -335,20 +378,24 @@ mod tests {
     fn a_truth_holds_one_date_or_periods() {
         let d = |day| NaiveDate::from_ymd_opt(2026, 11, day).unwrap();
         let cip = Cip13::parse("3400949497294").unwrap();
-        let one = parse_truth("cip13;date_rupture\n3400949497294;20/11/2026\r\n\n").unwrap();
-        assert_eq!(one[&cip], [(d(20), d(20))]);
-        let periods = parse_truth(
+        let (one, every) =
+            parse_truth("cip13;date_rupture\n3400949497294;20/11/2026\r\n\n").unwrap();
+        assert_eq!((&one[&cip][..], every), (&[(d(20), d(20))][..], false));
+        let (periods, every) = parse_truth(
             "cip13;date_rupture;date_fin\n3400949497294;25/11/2026;28/11/2026\n\
              3400949497294;2026-11-02;04/11/2026\n",
         )
         .unwrap();
-        assert_eq!(periods[&cip], [(d(2), d(4)), (d(25), d(28))]);
+        assert_eq!(
+            (&periods[&cip][..], every),
+            (&[(d(2), d(4)), (d(25), d(28))][..], true)
+        );
         // An empty end in the periods form: still running.
         let running = parse_truth("cip13;date_rupture;date_fin\n3400949497294;25/11/2026;\n");
-        assert_eq!(running.unwrap()[&cip], [(d(25), NaiveDate::MAX)]);
+        assert_eq!(running.unwrap().0[&cip], [(d(25), NaiveDate::MAX)]);
         // A header with a byte order mark and capitals is still the header.
         let marked = parse_truth("\u{feff}CIP13;Date_Rupture\n3400949497294;20/11/2026\n");
-        assert_eq!(marked.unwrap()[&cip], [(d(20), d(20))]);
+        assert_eq!(marked.unwrap().0[&cip], [(d(20), d(20))]);
         for (bad, why) in [
             (
                 "cip13;date_rupture;date_fin\n3400949497294;28/11/2026;25/11/2026\n",
@@ -373,6 +420,20 @@ mod tests {
                 "2 trouvées",
             ),
             ("", "en-tête"),
+            (
+                "cip13;date_rupture\n3400949497294;20/11/2026\n3400949497294;25/11/2026\n",
+                "déjà une date",
+            ),
+            (
+                "cip13;date_rupture;date_fin\n3400949497294;20/11/2026;26/11/2026\n\
+                 3400949497294;25/11/2026;28/11/2026\n",
+                "se chevauchent",
+            ),
+            (
+                "cip13;date_rupture;date_fin\n3400949497294;20/11/2026;\n\
+                 3400949497294;25/11/2026;28/11/2026\n",
+                "se chevauchent",
+            ),
         ] {
             let error = format!("{:#}", parse_truth(bad).expect_err(bad));
             assert!(error.contains(why), "{bad}: {error}");

@@ -153,27 +153,33 @@ const TRUE_ALERT_WINDOW_DAYS: i64 = 60;
 pub type StockoutPeriods = BTreeMap<Cip13, Vec<(NaiveDate, NaiveDate)>>;
 
 /// Scores one reference's daily levels against its periods of stock-out days: the first that
-/// starts on or after the first day replayed is the stock-out that recall and lead measure
-/// (one already running then was not there to be foreseen); an escalation is true when a period starts
-/// within the 60 days that follow it (a reference running out again is no false alert), and
-/// one made while the reference is out of stock counts neither way.
+/// starts within the days replayed is the stock-out that recall and lead measure (one already
+/// running on the first day was not there to be foreseen, one after the last day is not in the
+/// replay); an escalation is true when a period starts within the 60 days that follow it (a
+/// reference running out again is no false alert), and one made while the reference is out of
+/// stock, its first day included, counts neither way.
 pub fn score_reference(
     cip13: Cip13,
     days: &[(NaiveDate, Level)],
     periods: &[(NaiveDate, NaiveDate)],
 ) -> ReferenceScore {
-    let in_period = days.first().and_then(|(first, _)| {
-        periods
-            .iter()
-            .map(|(start, _)| *start)
-            .filter(|start| start >= first)
-            .min()
-    });
-    // The warning: the start of the last unbroken run of TENSION-or-worse days up to s.
+    let out_of_stock = |d: &NaiveDate| periods.iter().any(|(start, end)| start <= d && d <= end);
+    let in_period = days
+        .first()
+        .zip(days.last())
+        .and_then(|((first, _), (last, _))| {
+            periods
+                .iter()
+                .map(|(start, _)| *start)
+                .filter(|start| start >= first && start <= last)
+                .min()
+        });
+    // The warning: the start of the last unbroken run of TENSION-or-worse days up to s, out of
+    // any earlier period (a RUPTURE while out of stock before is no warning of this one).
     let first_warning = in_period.and_then(|s| {
         let mut warned_since = None;
         for (d, level) in days.iter().filter(|(d, _)| *d <= s) {
-            if *level >= Level::Tension {
+            if *level >= Level::Tension && (*d == s || !out_of_stock(d)) {
                 warned_since.get_or_insert(*d);
             } else {
                 warned_since = None;
@@ -192,15 +198,14 @@ pub fn score_reference(
         if medistock_analytics::risk::alert::is_announced(previous, *level) {
             announced += 1;
         }
-        // An escalation while the reference is out of stock (after the first day of a period,
-        // up to its last) is neither true nor false: it foresees nothing, and it is no false
+        // An escalation while the reference is out of stock (from the first day of a period
+        // to its last) is neither true nor false: it foresees nothing, and it is no false
         // alarm. The others are true when a period starts within the 60 days that follow.
-        let during = periods.iter().any(|(start, end)| start < d && d <= end);
-        if *level > previous && *level >= Level::Tension && !during {
+        if *level > previous && *level >= Level::Tension && !out_of_stock(d) {
             escalations += 1;
             let true_alert = periods
                 .iter()
-                .any(|(start, _)| start >= d && (*start - *d).num_days() <= TRUE_ALERT_WINDOW_DAYS);
+                .any(|(start, _)| start > d && (*start - *d).num_days() <= TRUE_ALERT_WINDOW_DAYS);
             if !true_alert {
                 false_escalations.push(*d);
             }
@@ -241,6 +246,16 @@ pub fn score(
     truth: &BTreeMap<Cip13, NaiveDate>,
 ) -> Scoreboard {
     scoreboard(&score_references(levels, &single_days(truth)))
+}
+
+/// For the reliability table, a truth that knows only each reference's first stock-out day:
+/// what follows that day is unknown (the reference may still be out of stock), so its days are
+/// not counted, as those within a period are not.
+pub fn unknown_after_first(truth: &BTreeMap<Cip13, NaiveDate>) -> StockoutPeriods {
+    truth
+        .iter()
+        .map(|(cip, d)| (*cip, vec![(*d, NaiveDate::MAX)]))
+        .collect()
 }
 
 /// First stock-out days as single-day periods.
@@ -424,7 +439,7 @@ mod tests {
         let first_only = score_references(&levels, &single_days(&BTreeMap::from([(cip, day(9))])));
         assert_eq!(first_only[0].false_escalations, [day(100), day(200)]);
         // A second period from day 90 to day 120: the escalation of day 100 is inside it,
-        // neither true nor false; one on the day a period starts is true.
+        // neither true nor false; so is one on the day a period starts (it foresees nothing).
         let periods = StockoutPeriods::from([(cip, vec![(day(9), day(12)), (day(90), day(120))])]);
         let scored = score_references(&levels, &periods);
         assert_eq!(scored[0].false_escalations, [day(200)]);
@@ -437,7 +452,7 @@ mod tests {
         let scored = score_references(&levels, &on_start);
         assert_eq!(
             (scored[0].escalations, scored[0].false_escalations.len()),
-            (3, 1)
+            (2, 1)
         );
         assert_eq!(scored[0].stockout, Some(day(9)));
         assert_eq!(scored[0].lead_days, Some(4));
@@ -481,9 +496,17 @@ mod tests {
         // One running on the first day: the next one is measured.
         let running = StockoutPeriods::from([(cip, vec![(d(5), d(12)), (d(25), d(27))])]);
         assert_eq!(score_references(&levels, &running)[0].stockout, Some(d(25)));
-        // None in the replay: no stock-out to measure.
-        let before = StockoutPeriods::from([(cip, vec![(d(1), d(3))])]);
-        assert_eq!(score_references(&levels, &before)[0].stockout, None);
+        // None in the replay (before its first day, after its last): none to measure.
+        let december = d(30).succ_opt().unwrap();
+        let outside = StockoutPeriods::from([(cip, vec![(d(1), d(3)), (december, december)])]);
+        assert_eq!(score_references(&levels, &outside)[0].stockout, None);
+        // A RUPTURE while out of stock at the start is no warning of the next stock-out: the
+        // warning starts after that period ends.
+        let held: Vec<(NaiveDate, Level)> = (10..=30).map(|x| (d(x), Level::Rupture)).collect();
+        let levels = BTreeMap::from([(cip, held)]);
+        let scored = score_references(&levels, &running);
+        assert_eq!(scored[0].first_warning, Some(d(13)));
+        assert_eq!(scored[0].lead_days, Some(12));
     }
 
     /// The reliability table counts a day as a hit when a period starts within the horizon
@@ -502,6 +525,13 @@ mod tests {
         assert_eq!((r14.len(), r30.len()), (1, 1));
         assert_eq!((r14[0].assessments, r14[0].observed), (3, 1.0 / 3.0));
         assert_eq!((r30[0].assessments, r30[0].observed), (2, 1.0));
+        // A truth of first days only: the days after it are unknown, not counted.
+        let first = BTreeMap::from([(cip, day(40))]);
+        let mut calibration = Calibration::new(unknown_after_first(&first), day(100));
+        calibration.record(cip, day(30), 0.95, 0.95);
+        calibration.record(cip, day(60), 0.95, 0.95);
+        assert_eq!(calibration.rows(0)[0].assessments, 1);
+        assert_eq!(calibration.rows(1)[0].observed, 1.0);
     }
 
     #[test]

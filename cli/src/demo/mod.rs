@@ -8,6 +8,6 @@ mod simulate;
 
 pub use backtest::{
     Calibration, CalibrationRow, ReferenceScore, Scoreboard, StockoutPeriods, details_csv, score,
-    score_reference, score_references, scoreboard, single_days,
+    score_reference, score_references, scoreboard, single_days, unknown_after_first,
 };
 pub use simulate::{DemoSpec, generate};

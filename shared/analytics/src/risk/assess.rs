@@ -105,8 +105,9 @@ pub struct ReferenceInput {
     /// them has declared yet may simply not have been declared yet, and its manufacturer stock
     /// is unknown rather than nil.
     pub manufacturers_starting: bool,
-    /// Whether a manufacturer registered in the deployment has declared no reference yet: a
-    /// reference none of them declares may be one of its, with a stock nobody has told.
+    /// Whether a manufacturer registered in the deployment has declared no reference yet, in
+    /// the first six weeks of the wholesalers' history: a reference none of them declares may
+    /// be one of its, with a stock nobody has told.
     pub manufacturers_pending: bool,
 }
 

@@ -224,11 +224,18 @@ pub async fn run_risk<
                 Cip13,
                 Vec<(medistock_domain::position::Position, DeclarantType)>,
             > = BTreeMap::new();
-            // A registered manufacturer without any position has not declared yet.
+            // A registered manufacturer without any position has not declared yet — in the
+            // first weeks of the history only: after them, one that has still declared nothing
+            // is silent, not late (a dormant account, files always refused), and a reference no
+            // manufacturer declares is assessed on what is declared.
             let heard: BTreeSet<&str> = positions.iter().map(|p| p.declarant.as_str()).collect();
-            let manufacturers_pending = config.kinds.iter().any(|(id, kind)| {
-                *kind == DeclarantType::Exploitant && !heard.contains(id.as_str())
-            });
+            let history_young = first_days
+                .wholesalers
+                .is_some_and(|first| (as_of - first).num_days() < PENDING_FOR_DAYS);
+            let manufacturers_pending = history_young
+                && config.kinds.iter().any(|(id, kind)| {
+                    *kind == DeclarantType::Exploitant && !heard.contains(id.as_str())
+                });
             for p in positions {
                 let kind = config
                     .kinds
@@ -817,6 +824,11 @@ async fn load_demand<O: ObjectStore>(
     let (series, histories) = series.finish_with_history();
     Ok((series, histories, first_days))
 }
+
+/// Days from the wholesalers' first declaration during which a registered manufacturer that
+/// has declared nothing yet is awaited (`manufacturers_pending`); within the look-back, so that
+/// the first declaration seen is the history's first.
+const PENDING_FOR_DAYS: i64 = 42;
 
 /// The first day of the look-back each type of declarant declared.
 struct FirstDays {

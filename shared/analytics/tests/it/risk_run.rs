@@ -826,6 +826,88 @@ async fn at_go_live_a_manufacturer_not_yet_heard_from_is_unknown_not_nil() {
     }
 }
 
+/// A registered manufacturer that has declared nothing yet is awaited in the first six weeks
+/// of the history only: a reference no manufacturer declares is held at VIGILANCE on the
+/// wholesalers' 20 days then, and assessed on what is declared (TENSION) after.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_manufacturer_that_never_declares_is_awaited_six_weeks_not_for_ever() {
+    const TWO_LABS: &str = "declarant;nom;type\nlab-a;Laboratoire A;exploitant\n\
+                            lab-c;Laboratoire C;exploitant\ngr-b;Grossiste B;grossiste\n";
+    let config = RiskConfig::new(
+        &Registry::parse(TWO_LABS).unwrap(),
+        &medistock_analytics::catalogue::Catalogue::from_settings_csv(REFERENCES).unwrap(),
+    );
+    let run = RiskRun {
+        inbox_bucket: None,
+        policy: Default::default(),
+        lake_bucket: "lac",
+        topics: &topics(),
+        config: &config,
+        history_cache: None,
+    };
+    let date = |m: u32, d: u32| NaiveDate::from_ymd_opt(2026, m, d).unwrap();
+    let noon = |d: NaiveDate| d.and_hms_opt(12, 0, 0).unwrap().and_utc();
+    let header = "cip13;date_stock;stock;sorties;periode_jours\n";
+    for (as_of, level, flagged) in [
+        (date(10, 25), Level::Vigilance, true),
+        (date(11, 20), Level::Tension, false),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let backend = LocalBackend::open(dir.path()).unwrap();
+        let (objects, state) = (&backend.objects, &backend.state);
+        // The wholesaler and lab-a declare from 1 October; lab-c never does.
+        let first = date(10, 1);
+        for (who, name, cip) in [
+            ("gr-b", "a.csv", "3400949497294"),
+            ("lab-a", "a.csv", "3400930000007"),
+        ] {
+            let text = format!("{header}{cip};{first};9000;700;7\n");
+            medistock_testkit::declare(objects, state, who, name, text.as_bytes(), noon(first))
+                .await;
+        }
+        let lab = format!("{header}3400930000007;{as_of};90000;700;7\n");
+        medistock_testkit::declare(
+            objects,
+            state,
+            "lab-a",
+            "b.csv",
+            lab.as_bytes(),
+            noon(as_of),
+        )
+        .await;
+        // 20 days of the wholesaler's stock for the x30 on the day of the run.
+        let text = format!("{header}3400949497294;{as_of};2000;700;7\n");
+        medistock_testkit::declare(
+            objects,
+            state,
+            "gr-b",
+            "b.csv",
+            text.as_bytes(),
+            noon(as_of),
+        )
+        .await;
+        let outcome = run_risk(objects, state, &run, &Scope::All, as_of, true, noon(as_of))
+            .await
+            .unwrap();
+        let x30 = outcome
+            .assessments
+            .iter()
+            .find(|a| a.cip13.as_str() == "3400949497294")
+            .unwrap();
+        assert_eq!(
+            (x30.level, x30.days_to_stockout),
+            (level, Some(20)),
+            "{as_of}"
+        );
+        assert_eq!(
+            x30.flags
+                .contains(&medistock_analytics::risk::QualityFlag::MissingManufacturers),
+            flagged,
+            "{as_of}"
+        );
+    }
+}
+
 /// When the lines of files that share a day are gone from the lake (deleted by hand, a
 /// lifecycle rule), the run still completes: each file's daily total stands for its whole
 /// stock, and the newer file wins.
