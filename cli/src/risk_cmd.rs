@@ -9,7 +9,7 @@ use chrono::{NaiveDate, Utc};
 use clap::Args;
 use medistock_analytics::registry::Registry;
 use medistock_analytics::risk::alert::AlertTopics;
-use medistock_analytics::risk::config::RiskConfig;
+use medistock_analytics::risk::config::{ModelOptions, RiskConfig};
 use medistock_analytics::risk::{RiskOutcome, RiskRun, Scope, run_risk};
 use medistock_domain::Level;
 use medistock_domain::relay::{Delivery, publish_pending};
@@ -41,6 +41,12 @@ pub struct RiskArgs {
 
     #[command(flatten)]
     policy: crate::policy_args::PolicyArgs,
+
+    /// Calcule sans certains signaux du modèle (slip, stop, censored, local, undeclared) ou
+    /// avec ceux désactivés par défaut (+batches, +delay, +slip2), séparés par des virgules,
+    /// comme `backtest --without` et le paramètre ModelWithout du déploiement.
+    #[arg(long, value_name = "SIGNAUX", value_parser = ModelOptions::without)]
+    without: Option<ModelOptions>,
 }
 
 /// The declarants' types and the reference settings of a data directory: the same
@@ -57,7 +63,10 @@ pub async fn load_config(backend: &LocalBackend) -> anyhow::Result<(Registry, Ri
 
 pub async fn run(data_dir: &Path, args: &RiskArgs) -> anyhow::Result<ExitCode> {
     let backend = LocalBackend::open(data_dir)?;
-    let (_, config) = load_config(&backend).await?;
+    let (_, mut config) = load_config(&backend).await?;
+    if let Some(model) = args.without {
+        config.model = model;
+    }
     let topics = AlertTopics {
         critical: "critique".into(),
         info: "information".into(),

@@ -6,7 +6,7 @@
 use chrono::{DateTime, NaiveDate, Utc};
 use lambda_runtime::Diagnostic;
 use medistock_analytics::risk::alert::AlertTopics;
-use medistock_analytics::risk::config::{LakeConfigError, load_config};
+use medistock_analytics::risk::config::{LakeConfigError, ModelOptions, load_config};
 use medistock_analytics::risk::{RiskError, RiskOutcome, RiskRun, RunSummary, Scope, run_risk};
 use medistock_domain::env::Retry;
 use medistock_domain::lifecycle::AlertPolicy;
@@ -27,15 +27,18 @@ pub const REQUIRED_VARS: [&str; 5] = [
     "INBOX_BUCKET",
 ];
 
-/// Every environment variable the function reads: the required ones, and the recall period of
-/// unacknowledged subjects (`RECALL_DAYS`, 7 by default).
-pub const ENV_VARS: [&str; 6] = [
+/// Every environment variable the function reads: the required ones, the recall period of
+/// unacknowledged subjects (`RECALL_DAYS`, 7 by default), and the model's signals turned off
+/// or on (`MODEL_WITHOUT`, as `medistock backtest --without`: empty by default, every signal
+/// as measured in docs/risk-model.md).
+pub const ENV_VARS: [&str; 7] = [
     "LAKE_BUCKET",
     "TABLE_NAME",
     "CRITICAL_TOPIC_ARN",
     "INFO_TOPIC_ARN",
     "INBOX_BUCKET",
     "RECALL_DAYS",
+    "MODEL_WITHOUT",
 ];
 
 /// Configuration read once at start-up.
@@ -51,6 +54,8 @@ pub struct Config {
     pub inbox_bucket: String,
     /// Recall period.
     pub policy: AlertPolicy,
+    /// The model's signals (`MODEL_WITHOUT`).
+    pub model: ModelOptions,
 }
 
 impl Config {
@@ -66,12 +71,20 @@ impl Config {
                     name: "RECALL_DAYS",
                     reason: e.to_string(),
                 })?;
+        let model =
+            ModelOptions::without(&var("MODEL_WITHOUT").unwrap_or_default()).map_err(|reason| {
+                medistock_domain::env::ConfigError::Invalid {
+                    name: "MODEL_WITHOUT",
+                    reason,
+                }
+            })?;
         Ok(Self {
             lake_bucket,
             table_name,
             topics: AlertTopics { critical, info },
             inbox_bucket,
             policy,
+            model,
         })
     }
 }
@@ -195,7 +208,8 @@ pub async fn handle<
     now: DateTime<Utc>,
 ) -> Result<RunSummary, HandlerError> {
     let request = parse_request(&payload, now)?;
-    let (_, risk_config, _) = load_config(objects, state, &config.lake_bucket).await?;
+    let (_, mut risk_config, _) = load_config(objects, state, &config.lake_bucket).await?;
+    risk_config.model = config.model;
     let run = RiskRun {
         lake_bucket: &config.lake_bucket,
         inbox_bucket: Some(&config.inbox_bucket),

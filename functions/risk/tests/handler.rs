@@ -76,6 +76,7 @@ async fn setup(dir: &std::path::Path) -> (LocalObjects, LocalState, Config) {
         },
         inbox_bucket: "depot".into(),
         policy: Default::default(),
+        model: Default::default(),
     };
     (objects, state, config)
 }
@@ -150,6 +151,7 @@ async fn bad_requests_and_missing_configuration_are_explained() {
         },
         inbox_bucket: "depot".into(),
         policy: Default::default(),
+        model: Default::default(),
     };
     let bad = handle(
         &objects,
@@ -229,5 +231,22 @@ async fn bad_requests_and_missing_configuration_are_explained() {
     assert_eq!(
         env.to_string(),
         "variable d'environnement INFO_TOPIC_ARN absente"
+    );
+    // The model's signals: as measured by default, others chosen by the deployment.
+    let with = |signals: &'static str| {
+        Config::from_env(move |n| match n {
+            "RECALL_DAYS" => None,
+            "MODEL_WITHOUT" => Some(signals.to_owned()),
+            _ => Some("x".to_owned()),
+        })
+    };
+    assert_eq!(with("").unwrap().model, Default::default());
+    let chosen = with("slip, undeclared,+batches").unwrap().model;
+    assert!(!chosen.slipped_supplies && !chosen.undeclared_manufacturers);
+    assert!(chosen.inferred_batches && chosen.production_stop);
+    let bad = with("tout").unwrap_err().to_string();
+    assert!(
+        bad.contains("MODEL_WITHOUT") && bad.contains("signal inconnu « tout »"),
+        "{bad}"
     );
 }

@@ -112,7 +112,8 @@ impl ModelOptions {
                 "undeclared" => o.undeclared_manufacturers = false,
                 other => {
                     return Err(format!(
-                        "signal inconnu « {other} » : slip, stop, censored, local, undeclared, batches, ou +batches, +delay, +slip2 pour les ajouter"
+                        "signal inconnu « {} » : slip, stop, censored, local, undeclared, batches, ou +batches, +delay, +slip2 pour les ajouter",
+                        other.chars().take(40).collect::<String>()
                     ));
                 }
             }
