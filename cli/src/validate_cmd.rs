@@ -11,7 +11,7 @@ use clap::Args;
 use medistock_analytics::catalogue::{BDPM_FILES, Catalogue, load_bdpm, load_catalogue};
 use medistock_analytics::declaration::receipt::receipt_text;
 use medistock_analytics::declaration::{
-    Limits, Status, ValidationContext, ValidationReport, oversized, validate,
+    Limits, Status, ValidationContext, ValidationReport, oversized, validate_owned,
 };
 use medistock_domain::{DeclarantId, paris_date};
 use medistock_local::LAKE_BUCKET;
@@ -107,7 +107,8 @@ fn check_file(path: &Path, ctx: &ValidationContext<'_>) -> anyhow::Result<Valida
     }
     let bytes =
         std::fs::read(path).with_context(|| format!("fichier illisible : {}", path.display()))?;
-    Ok(validate(&bytes, &name, ctx)?.report)
+    let sha256 = medistock_domain::sha256_hex(&bytes);
+    Ok(validate_owned(bytes, sha256, &name, ctx)?.report)
 }
 
 /// A catalogue from a data directory where one was imported, or from a folder of BDPM files.

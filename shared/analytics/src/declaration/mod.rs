@@ -15,5 +15,6 @@ pub use format::{Column, Limits};
 pub use issues::{FileCode, FileIssue, LineCode, LineIssue};
 pub use validate::{
     Validation, ValidationContext, ValidationError, oversized, validate, validate_hashed,
+    validate_owned,
 };
 pub use verdict::{LineCounts, Status, ValidationReport};

@@ -5,6 +5,7 @@
 //! file is rejected, the normalized frame of accepted lines. The issues detailed are those of
 //! the lowest lines, whatever the pieces.
 
+use std::borrow::Cow;
 use std::ops::ControlFlow;
 
 use chrono::NaiveDate;
@@ -100,6 +101,28 @@ pub fn validate_hashed(
     file_name: &str,
     ctx: &ValidationContext<'_>,
 ) -> Result<Validation, ValidationError> {
+    validate_bytes(Cow::Borrowed(bytes), sha256, file_name, ctx)
+}
+
+/// [`validate_hashed`] for a caller that gives the bytes away (the ingest, `medistock
+/// validate`): they are released once every line is read and typed, before the checks across
+/// the whole file (duplicates, the daily outflow), so that the file and its typed lines are
+/// not both held then.
+pub fn validate_owned(
+    bytes: Vec<u8>,
+    sha256: String,
+    file_name: &str,
+    ctx: &ValidationContext<'_>,
+) -> Result<Validation, ValidationError> {
+    validate_bytes(Cow::Owned(bytes), sha256, file_name, ctx)
+}
+
+fn validate_bytes(
+    bytes: Cow<'_, [u8]>,
+    sha256: String,
+    file_name: &str,
+    ctx: &ValidationContext<'_>,
+) -> Result<Validation, ValidationError> {
     let mut report = ValidationReport::new(
         file_name,
         sha256,
@@ -116,7 +139,7 @@ pub fn validate_hashed(
         });
     }
     let mut gathered = Gathered::new(ctx);
-    let read = match sniff(bytes) {
+    let read = match sniff(&bytes) {
         Ok(Container::Text { text, encoding }) => check_text_bounds(&text, ctx.limits)
             .and_then(|()| read_csv(&text, encoding.label(), ctx.limits))
             .map(|mut rows| {
@@ -137,9 +160,11 @@ pub fn validate_hashed(
                 }
                 description
             }),
-        Ok(Container::Xlsx) => read_xlsx(bytes, ctx.limits, |table| gathered.take(table)),
+        Ok(Container::Xlsx) => read_xlsx(&bytes, ctx.limits, |table| gathered.take(table)),
         Err(issue) => Err(issue),
     };
+    // Every line is typed (or the file refused): its bytes are no longer needed.
+    drop(bytes);
     match read {
         Ok(description) => {
             report.read_as = Some(description);

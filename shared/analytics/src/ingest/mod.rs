@@ -29,7 +29,7 @@ use crate::catalogue::Catalogue;
 use crate::declaration::receipt::{
     ApplySummary, duplicate_receipt_text, errors_csv, receipt_text_applied,
 };
-use crate::declaration::{Limits, ValidationContext, ValidationReport, oversized, validate_hashed};
+use crate::declaration::{Limits, ValidationContext, ValidationReport, oversized, validate_owned};
 use crate::positions::daily::{daily_parquet, daily_rows};
 use crate::positions::{PositionBatches, latest_date, normalized_parquet};
 use medistock_domain::paris_date;
@@ -448,9 +448,9 @@ async fn checked_off_the_runtime(
             limits: &limits,
             catalogue: catalogue.as_deref(),
         };
-        let validation = validate_hashed(&bytes, sha256.clone(), &inbox.name, &ctx)?;
-        // The lines are typed now: the file's bytes are not needed for the Parquet and totals.
-        drop(bytes);
+        // The bytes are released once the lines are typed, before the checks across the file,
+        // the Parquet and the totals.
+        let validation = validate_owned(bytes, sha256.clone(), &inbox.name, &ctx)?;
         let accepted = match validation.lines {
             None => None,
             Some(lines) => Some(Accepted {
