@@ -565,3 +565,36 @@ fn the_glue_table_declares_the_history_columns_the_code_writes() {
         "the table reads the prefix the ingest function writes"
     );
 }
+
+/// The deployment's `ModelWithout` pattern names exactly the signals the risk function accepts,
+/// so that a typo is refused when the stack is deployed, not at the next daily run.
+#[test]
+fn the_model_parameter_allows_exactly_the_signals_the_function_reads() {
+    use medistock_analytics::risk::config::ModelOptions;
+    let template = template();
+    let pattern = template
+        .lines()
+        .skip_while(|l| *l != "  ModelWithout:")
+        .find_map(|l| l.trim().strip_prefix("AllowedPattern: "))
+        .expect("ModelWithout has an AllowedPattern");
+    // The first group of alternatives, `(slip|stop|…)`, unescaped (`\\+` in YAML is `\+`).
+    let start = pattern.find("((").expect("a group of names") + 2;
+    let end = start + pattern[start..].find(')').expect("its end");
+    let mut names: Vec<String> = pattern[start..end]
+        .split('|')
+        .map(|n| n.replace("\\\\", "").replace('\\', ""))
+        .collect();
+    names.sort();
+    let mut expected: Vec<String> = ModelOptions::NAMES.iter().map(|n| n.to_string()).collect();
+    expected.sort();
+    assert_eq!(names, expected);
+    // The second occurrence (after a comma) lists the same names.
+    assert_eq!(
+        pattern.matches(&pattern[start..end]).count(),
+        2,
+        "{pattern}"
+    );
+    for name in ModelOptions::NAMES {
+        assert!(ModelOptions::without(name).is_ok(), "{name}");
+    }
+}

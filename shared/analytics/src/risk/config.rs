@@ -94,6 +94,20 @@ impl Default for ModelOptions {
 }
 
 impl ModelOptions {
+    /// Every name [`ModelOptions::without`] accepts: the signals turned off, then (`+`) those
+    /// turned on.
+    pub const NAMES: [&'static str; 9] = [
+        "slip",
+        "stop",
+        "censored",
+        "local",
+        "undeclared",
+        "batches",
+        "+batches",
+        "+delay",
+        "+slip2",
+    ];
+
     /// The default signals but those named (`slip`, `stop`, `censored`, `local`,
     /// `undeclared`, `batches`, comma-separated), and with those named `+batches`, `+delay`,
     /// `+slip2` (the ones off by default).

@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use chrono::NaiveDate;
 use medistock_analytics::catalogue::{Catalogue, Presentation};
 use medistock_analytics::declaration::{
-    FileCode, Limits, LineCode, Validation, ValidationContext, validate,
+    FileCode, Limits, LineCode, Validation, ValidationContext, validate, validate_owned,
 };
 use medistock_domain::{Cip13, DeclarantId};
 
@@ -135,11 +135,34 @@ fn the_corpus_gets_the_same_verdict_from_both_readers() {
     for entry in std::fs::read_dir(dir).unwrap() {
         let path = entry.unwrap().path();
         if path.is_file() {
-            assert_same(&std::fs::read(&path).unwrap(), &path.display().to_string());
+            let bytes = std::fs::read(&path).unwrap();
+            assert_same(&bytes, &path.display().to_string());
+            assert_owned_same(&bytes, &path.display().to_string());
             seen += 1;
         }
     }
     assert!(seen >= 15, "the corpus is where it was");
+}
+
+/// Giving the bytes away (the ingest) gives the verdict and lines of lending them.
+fn assert_owned_same(bytes: &[u8], what: &str) {
+    let declarant = DeclarantId::parse("grossiste-a").unwrap();
+    let (limits, catalogue) = (Limits::default(), catalogue());
+    let ctx = ValidationContext {
+        declarant: Some(&declarant),
+        today: today(),
+        limits: &limits,
+        catalogue: Some(&catalogue),
+    };
+    let lent = validate(bytes, "f.csv", &ctx).unwrap();
+    let sha256 = lent.report.sha256.clone();
+    let owned = validate_owned(bytes.to_vec(), sha256, "f.csv", &ctx).unwrap();
+    assert_eq!(lent.report, owned.report, "{what}");
+    match (&lent.lines, &owned.lines) {
+        (Some(x), Some(y)) => assert!(x.equals_missing(y), "{what}"),
+        (None, None) => {}
+        _ => panic!("{what}: accepted one way only"),
+    }
 }
 
 /// A small deterministic generator (xorshift): the mutations are the same on every run.

@@ -848,8 +848,11 @@ async fn a_manufacturer_that_never_declares_is_awaited_six_weeks_not_for_ever() 
     let date = |m: u32, d: u32| NaiveDate::from_ymd_opt(2026, m, d).unwrap();
     let noon = |d: NaiveDate| d.and_hms_opt(12, 0, 0).unwrap().and_utc();
     let header = "cip13;date_stock;stock;sorties;periode_jours\n";
+    // Awaited on the 41st day after the wholesalers' first figures, not on the 42nd.
     for (as_of, level, flagged) in [
         (date(10, 25), Level::Vigilance, true),
+        (date(11, 11), Level::Vigilance, true),
+        (date(11, 12), Level::Tension, false),
         (date(11, 20), Level::Tension, false),
     ] {
         let dir = tempfile::tempdir().unwrap();
