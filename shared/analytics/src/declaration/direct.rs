@@ -223,8 +223,7 @@ pub(super) fn read_part(
     };
     // The general path's columns: every known column but `declarant`, in the format's order.
     part.columns = vec![
-        StringChunked::from_iter_values(name(Col::Cip13), cip13.iter().map(Cip13::as_str))
-            .into_column(),
+        reference_column(name(Col::Cip13), &cip13)?,
         Int32Chunked::from_vec(name(Col::DateStock), date_stock)
             .into_date()
             .into_column(),
@@ -246,6 +245,39 @@ pub(super) fn read_part(
     Some(part)
 }
 
+/// The references of a part as a string column whose consecutive equal values share their
+/// bytes: a national file lists each reference's depots one after the other, and 180 lines of
+/// one reference then hold its 13 digits once, not 180 times (a CIP13 is one byte too long to
+/// sit inside its 16-byte view). The values are those of a column built value by value.
+fn reference_column(name: PlSmallStr, cips: &[Cip13]) -> Option<Column> {
+    use polars_arrow::array::{Utf8ViewArray, View};
+    use polars_arrow::datatypes::ArrowDataType;
+    let mut bytes: Vec<u8> = Vec::new();
+    let mut views: Vec<View> = Vec::with_capacity(cips.len());
+    let mut previous: Option<(&Cip13, u32)> = None;
+    for cip in cips {
+        let offset = match previous {
+            Some((last, offset)) if last == cip => offset,
+            _ => {
+                let offset = u32::try_from(bytes.len()).ok()?;
+                bytes.extend_from_slice(cip.as_str().as_bytes());
+                offset
+            }
+        };
+        previous = Some((cip, offset));
+        views.push(View::new_from_bytes(cip.as_str().as_bytes(), 0, offset));
+    }
+    // Checked (UTF-8, bounds) once here: a failure declines the part, never a wrong frame.
+    let array = Utf8ViewArray::try_new(
+        ArrowDataType::Utf8View,
+        views.into(),
+        vec![bytes.into()].into(),
+        None,
+    )
+    .ok()?;
+    Some(StringChunked::with_chunk(name, array).into_column())
+}
+
 /// A text cell within its column's length, as the general path counts it (characters).
 fn within(cell: &str, column: Col) -> Option<&str> {
     let ColumnKind::Text { max_chars } = column.kind() else {
@@ -261,6 +293,22 @@ mod tests {
 
     use super::*;
     use crate::declaration::Limits;
+
+    /// Consecutive lines of one reference share its bytes; the values are those of a column
+    /// built value by value, in order.
+    #[test]
+    fn a_reference_s_lines_share_its_digits() {
+        let [a, b] = ["3400949497294", "3400930000007"].map(|c| Cip13::parse(c).unwrap());
+        let cips = [a, a, a, b, b, a];
+        let column = reference_column("cip13".into(), &cips).unwrap();
+        let expected =
+            StringChunked::from_iter_values("cip13".into(), cips.iter().map(Cip13::as_str));
+        assert!(column.str().unwrap().equal_missing(&expected).all());
+        let array = column.str().unwrap().downcast_iter().next().unwrap();
+        // Three runs of one reference: three copies of 13 digits, not six.
+        assert_eq!(array.total_buffer_len(), 3 * 13);
+        assert_eq!(reference_column("cip13".into(), &[]).unwrap().len(), 0);
+    }
 
     const HEADER: [&str; 7] = [
         "cip13",
