@@ -201,8 +201,9 @@ pub struct Limits {
     pub stale_after_days: i64,
     /// Largest quantity accepted in any quantity column.
     pub max_quantity: i64,
-    /// Bytes of a quote-free CSV validated at a time (about 300,000 lines of a national file
-    /// for 16 MB): what its raw cells cost at once. Not a bound on the file.
+    /// Bytes of a quote-free CSV validated at a time (about 170,000 lines of a national file
+    /// for 8 MB): what its raw cells, or its columns being typed, cost at once. Not a bound on
+    /// the file.
     pub csv_piece_bytes: usize,
     /// Rows of an XLSX sheet validated at a time, the same way. Not a bound on the file.
     pub xlsx_piece_rows: usize,
@@ -241,7 +242,7 @@ impl Default for Limits {
             max_error_rate: 0.10,
             stale_after_days: 14,
             max_quantity: 1_000_000_000_000,
-            csv_piece_bytes: 16 << 20,
+            csv_piece_bytes: 8 << 20,
             xlsx_piece_rows: 1 << 18,
             direct_read: true,
         }
