@@ -202,8 +202,8 @@ pub struct Limits {
     /// Largest quantity accepted in any quantity column.
     pub max_quantity: i64,
     /// Bytes of a quote-free CSV validated at a time (about 170,000 lines of a national file
-    /// for 8 MB): what its raw cells, or its columns being typed, cost at once. Not a bound on
-    /// the file.
+    /// for 8 MB): what its raw cells, or its columns being typed, cost at once; read by one
+    /// thread per 4 MB of it at most. Not a bound on the file.
     pub csv_piece_bytes: usize,
     /// Rows of an XLSX sheet validated at a time, the same way. Not a bound on the file.
     pub xlsx_piece_rows: usize,
