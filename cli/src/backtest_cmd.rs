@@ -89,7 +89,7 @@ pub async fn run(args: &BacktestArgs) -> anyhow::Result<ExitCode> {
     let known = if every_period {
         truth.clone()
     } else {
-        unknown_after_first(&first_days(&truth))
+        unknown_after_first(&truth)
     };
     let mut calibration = Calibration::new(known, last);
     let result = replay(&work, &config, &files, first, last, &mut calibration).await;
@@ -124,14 +124,6 @@ pub async fn run(args: &BacktestArgs) -> anyhow::Result<ExitCode> {
         print_scoreboard(&board);
     }
     Ok(ExitCode::SUCCESS)
-}
-
-/// Each reference's first stock-out day.
-fn first_days(truth: &StockoutPeriods) -> BTreeMap<Cip13, NaiveDate> {
-    truth
-        .iter()
-        .filter_map(|(cip, periods)| Some((*cip, periods.first()?.0)))
-        .collect()
 }
 
 /// The truth's periods, and whether it lists every period (the three-column form) or only the

@@ -11,7 +11,9 @@ use indicatif::{ProgressBar, ProgressStyle};
 use medistock_analytics::registry::Registry;
 use medistock_analytics::report::Week;
 use medistock_analytics::risk::config::ModelOptions;
-use medistock_cli::demo::{Calibration, DemoSpec, generate, score, unknown_after_first};
+use medistock_cli::demo::{
+    Calibration, DemoSpec, generate, score, single_days, unknown_after_first,
+};
 use medistock_domain::Level;
 use medistock_domain::lifecycle::AlertPolicy;
 use medistock_domain::lifecycle::AlertState;
@@ -99,7 +101,7 @@ pub async fn run(data_dir: &Path, args: &DemoArgs) -> anyhow::Result<ExitCode> {
     let (mut ingested, mut alerts) = (0, 0);
     let mut lifecycle_shown: Option<String> = None;
     let mut calibration = Calibration::new(
-        unknown_after_first(&set.truth),
+        unknown_after_first(&single_days(&set.truth)),
         args.start
             .checked_add_days(Days::new(u64::from(args.days.saturating_sub(1))))
             .unwrap_or(args.start),

@@ -585,7 +585,7 @@ fn the_model_parameter_allows_exactly_the_signals_the_function_reads() {
         .map(|n| n.replace("\\\\", "").replace('\\', ""))
         .collect();
     names.sort();
-    let mut expected: Vec<String> = ModelOptions::NAMES.iter().map(|n| n.to_string()).collect();
+    let mut expected: Vec<String> = ModelOptions::names().map(str::to_owned).collect();
     expected.sort();
     assert_eq!(names, expected);
     // The second occurrence (after a comma) lists the same names.
@@ -594,7 +594,7 @@ fn the_model_parameter_allows_exactly_the_signals_the_function_reads() {
         2,
         "{pattern}"
     );
-    for name in ModelOptions::NAMES {
+    for name in ModelOptions::names() {
         assert!(ModelOptions::without(name).is_ok(), "{name}");
     }
 }

@@ -81,10 +81,7 @@ impl Calibration {
     /// truth does, is not counted.
     pub fn record(&mut self, cip13: Cip13, day: NaiveDate, p14: f64, p30: f64) {
         let periods = self.truth.get(&cip13).map_or(&[][..], Vec::as_slice);
-        if periods
-            .iter()
-            .any(|(start, end)| *start <= day && day <= *end)
-        {
+        if out_of_stock(periods, day) {
             return;
         }
         for (h, (horizon, p)) in [(14u64, p14), (30, p30)].into_iter().enumerate() {
@@ -163,7 +160,6 @@ pub fn score_reference(
     days: &[(NaiveDate, Level)],
     periods: &[(NaiveDate, NaiveDate)],
 ) -> ReferenceScore {
-    let out_of_stock = |d: &NaiveDate| periods.iter().any(|(start, end)| start <= d && d <= end);
     let in_period = days
         .first()
         .zip(days.last())
@@ -179,7 +175,7 @@ pub fn score_reference(
     let first_warning = in_period.and_then(|s| {
         let mut warned_since = None;
         for (d, level) in days.iter().filter(|(d, _)| *d <= s) {
-            if *level >= Level::Tension && (*d == s || !out_of_stock(d)) {
+            if *level >= Level::Tension && (*d == s || !out_of_stock(periods, *d)) {
                 warned_since.get_or_insert(*d);
             } else {
                 warned_since = None;
@@ -201,7 +197,7 @@ pub fn score_reference(
         // An escalation while the reference is out of stock (from the first day of a period
         // to its last) is neither true nor false: it foresees nothing, and it is no false
         // alarm. The others are true when a period starts within the 60 days that follow.
-        if *level > previous && *level >= Level::Tension && !out_of_stock(d) {
+        if *level > previous && *level >= Level::Tension && !out_of_stock(periods, *d) {
             escalations += 1;
             let true_alert = periods
                 .iter()
@@ -250,12 +246,19 @@ pub fn score(
 
 /// For the reliability table, a truth that knows only each reference's first stock-out day:
 /// what follows that day is unknown (the reference may still be out of stock), so its days are
-/// not counted, as those within a period are not.
-pub fn unknown_after_first(truth: &BTreeMap<Cip13, NaiveDate>) -> StockoutPeriods {
+/// not counted, as those within a period are not: each reference's first period runs on.
+pub fn unknown_after_first(truth: &StockoutPeriods) -> StockoutPeriods {
     truth
         .iter()
-        .map(|(cip, d)| (*cip, vec![(*d, NaiveDate::MAX)]))
+        .filter_map(|(cip, periods)| Some((*cip, vec![(periods.first()?.0, NaiveDate::MAX)])))
         .collect()
+}
+
+/// Whether `day` is within one of the periods (its first and last day included).
+fn out_of_stock(periods: &[(NaiveDate, NaiveDate)], day: NaiveDate) -> bool {
+    periods
+        .iter()
+        .any(|(start, end)| *start <= day && day <= *end)
 }
 
 /// First stock-out days as single-day periods.
@@ -526,7 +529,7 @@ mod tests {
         assert_eq!((r14[0].assessments, r14[0].observed), (3, 1.0 / 3.0));
         assert_eq!((r30[0].assessments, r30[0].observed), (2, 1.0));
         // A truth of first days only: the days after it are unknown, not counted.
-        let first = BTreeMap::from([(cip, day(40))]);
+        let first = single_days(&BTreeMap::from([(cip, day(40))]));
         let mut calibration = Calibration::new(unknown_after_first(&first), day(100));
         calibration.record(cip, day(30), 0.95, 0.95);
         calibration.record(cip, day(60), 0.95, 0.95);

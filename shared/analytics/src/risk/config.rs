@@ -93,20 +93,26 @@ impl Default for ModelOptions {
     }
 }
 
+/// Each name [`ModelOptions::without`] accepts and what it does: the signals turned off, then
+/// (`+`) those turned on. The one list the parser, its error and the deployment's parameter
+/// pattern (tested in `infra/`) are read from.
+const SIGNALS: [(&str, fn(&mut ModelOptions)); 9] = [
+    ("slip", |o| o.slipped_supplies = false),
+    ("stop", |o| o.production_stop = false),
+    ("censored", |o| o.censored_demand = false),
+    ("local", |o| o.local_shortage = false),
+    ("undeclared", |o| o.undeclared_manufacturers = false),
+    ("batches", |o| o.inferred_batches = false),
+    ("+batches", |o| o.inferred_batches = true),
+    ("+delay", |o| o.delayed_supplies = true),
+    ("+slip2", |o| o.slip_twice = true),
+];
+
 impl ModelOptions {
-    /// Every name [`ModelOptions::without`] accepts: the signals turned off, then (`+`) those
-    /// turned on.
-    pub const NAMES: [&'static str; 9] = [
-        "slip",
-        "stop",
-        "censored",
-        "local",
-        "undeclared",
-        "batches",
-        "+batches",
-        "+delay",
-        "+slip2",
-    ];
+    /// Every name [`ModelOptions::without`] accepts, in the order of [`SIGNALS`].
+    pub fn names() -> impl Iterator<Item = &'static str> {
+        SIGNALS.iter().map(|(name, _)| *name)
+    }
 
     /// The default signals but those named (`slip`, `stop`, `censored`, `local`,
     /// `undeclared`, `batches`, comma-separated), and with those named `+batches`, `+delay`,
@@ -114,23 +120,15 @@ impl ModelOptions {
     pub fn without(names: &str) -> Result<Self, String> {
         let mut o = Self::default();
         for name in names.split(',').map(str::trim).filter(|n| !n.is_empty()) {
-            match name {
-                "slip" => o.slipped_supplies = false,
-                "stop" => o.production_stop = false,
-                "censored" => o.censored_demand = false,
-                "local" => o.local_shortage = false,
-                "batches" => o.inferred_batches = false,
-                "+batches" => o.inferred_batches = true,
-                "+delay" => o.delayed_supplies = true,
-                "+slip2" => o.slip_twice = true,
-                "undeclared" => o.undeclared_manufacturers = false,
-                other => {
-                    return Err(format!(
-                        "signal inconnu « {} » : slip, stop, censored, local, undeclared, batches, ou +batches, +delay, +slip2 pour les ajouter",
-                        other.chars().take(40).collect::<String>()
-                    ));
-                }
-            }
+            let Some((_, apply)) = SIGNALS.iter().find(|(known, _)| *known == name) else {
+                let known: Vec<&str> = Self::names().collect();
+                return Err(format!(
+                    "signal inconnu « {} » : {} (les noms en + ajoutent un signal désactivé par défaut)",
+                    name.chars().take(40).collect::<String>(),
+                    known.join(", ")
+                ));
+            };
+            apply(&mut o);
         }
         Ok(o)
     }
@@ -317,6 +315,17 @@ mod tests {
         );
         let err = ModelOptions::without("slip,lune").unwrap_err();
         assert!(err.contains("« lune »"), "{err}");
+        // The error names every signal; each of them parses and changes the default (but
+        // `batches`, off by default: kept so that an older command line still reads).
+        for name in ModelOptions::names() {
+            assert!(err.contains(name), "{name}: {err}");
+            let parsed = ModelOptions::without(name).unwrap();
+            assert_eq!(
+                parsed == ModelOptions::default(),
+                name == "batches",
+                "{name}"
+            );
+        }
     }
 
     fn specialty(cis: &str, name: &str, mitm: bool) -> Specialty {
