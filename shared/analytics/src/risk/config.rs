@@ -93,10 +93,13 @@ impl Default for ModelOptions {
     }
 }
 
+/// What naming a signal does to the options.
+type Signal = fn(&mut ModelOptions);
+
 /// Each name [`ModelOptions::without`] accepts and what it does: the signals turned off, then
 /// (`+`) those turned on. The one list the parser, its error and the deployment's parameter
 /// pattern (tested in `infra/`) are read from.
-const SIGNALS: [(&str, fn(&mut ModelOptions)); 9] = [
+const SIGNALS: [(&str, Signal); 9] = [
     ("slip", |o| o.slipped_supplies = false),
     ("stop", |o| o.production_stop = false),
     ("censored", |o| o.censored_demand = false),
