@@ -250,3 +250,70 @@ async fn bad_requests_and_missing_configuration_are_explained() {
         "{bad}"
     );
 }
+
+/// The deployment's `MODEL_WITHOUT` reaches the run: with a manufacturer registered and not
+/// heard from after 19 days of wholesalers' figures, the x30's 8 days of wholesalers' stock
+/// are held at VIGILANCE by default (`undeclared`), and read as TENSION without it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_model_signals_of_the_deployment_reach_the_run() {
+    let mut levels = Vec::new();
+    for signals in ["", "undeclared"] {
+        let dir = tempfile::tempdir().unwrap();
+        let (objects, state, mut config) = setup(dir.path()).await;
+        for account in medistock_analytics::registry::Registry::parse(
+            "declarant;nom;type\nlab-a;Laboratoire A;exploitant\n",
+        )
+        .unwrap()
+        .to_accounts()
+        {
+            state.put_account(&account).await.unwrap();
+        }
+        // The wholesaler's first figures, 19 days before the run.
+        let old = "cip13;date_stock;stock;sorties\n3400949497294;2026-11-01;2700;700\n";
+        objects
+            .put(
+                "depot",
+                "inbox/gr-b/old.csv",
+                old.as_bytes().to_vec(),
+                "text/csv",
+                &Default::default(),
+            )
+            .await
+            .unwrap();
+        let settings = IngestSettings {
+            lake_bucket: "lac".into(),
+            limits: Limits::default(),
+            lease: Duration::minutes(5),
+            catalogue: None,
+        };
+        ingest_object(
+            &objects,
+            &state,
+            &settings,
+            "depot",
+            "inbox/gr-b/old.csv",
+            now(),
+        )
+        .await
+        .unwrap();
+        config.model = medistock_analytics::risk::config::ModelOptions::without(signals).unwrap();
+        handle(
+            &objects,
+            &state,
+            &config,
+            event("risk-schedule.json"),
+            now(),
+        )
+        .await
+        .unwrap();
+        let x30 = state
+            .risk_items()
+            .await
+            .unwrap()
+            .into_iter()
+            .find(|i| i.subject == "3400949497294")
+            .map(|i| i.level);
+        levels.push(x30);
+    }
+    assert_eq!(levels, [Some(Level::Vigilance), Some(Level::Tension)]);
+}
