@@ -38,6 +38,19 @@ fn config() -> RiskConfig {
     )
 }
 
+/// The run of these tests: lake `lac`, no inbox, the default policy and topics.
+fn local_run(config: &RiskConfig) -> RiskRun<'_> {
+    static TOPICS: std::sync::LazyLock<AlertTopics> = std::sync::LazyLock::new(topics);
+    RiskRun {
+        inbox_bucket: None,
+        policy: Default::default(),
+        lake_bucket: "lac",
+        topics: &TOPICS,
+        config,
+        history_cache: None,
+    }
+}
+
 fn day(d: u32) -> NaiveDate {
     NaiveDate::from_ymd_opt(2026, 11, d).unwrap()
 }
@@ -76,14 +89,7 @@ async fn levels_transitions_and_alerts_once() {
     declare(objects, state, "gr-b", "s47.csv", "cip13;date_stock;stock;sorties;periode_jours\n3400949497294;2026-11-20;1500;700;7\n3400949497706;2026-11-20;6000;700;7\n", 20).await;
     declare(objects, state, "lab-a", "s47.csv", "cip13;date_stock;stock;sorties;periode_jours\n3400949497294;2026-11-20;500;700;7\n3400949497706;2026-11-20;3000;700;7\n", 20).await;
     let config = config();
-    let run = RiskRun {
-        inbox_bucket: None,
-        policy: Default::default(),
-        lake_bucket: "lac",
-        topics: &topics(),
-        config: &config,
-        history_cache: None,
-    };
+    let run = local_run(&config);
 
     let RiskOutcome {
         summary,
@@ -227,14 +233,7 @@ async fn a_dry_run_writes_nothing() {
     )
     .await;
     let config = config();
-    let run = RiskRun {
-        inbox_bucket: None,
-        policy: Default::default(),
-        lake_bucket: "lac",
-        topics: &topics(),
-        config: &config,
-        history_cache: None,
-    };
+    let run = local_run(&config);
     let RiskOutcome { summary, .. } =
         run_risk(&objects, &state, &run, &Scope::All, day(20), true, at(20))
             .await
@@ -286,14 +285,7 @@ async fn a_failed_publish_is_retried_and_sent_once() {
     )
     .await;
     let config = config();
-    let run = RiskRun {
-        inbox_bucket: None,
-        policy: Default::default(),
-        lake_bucket: "lac",
-        topics: &topics(),
-        config: &config,
-        history_cache: None,
-    };
+    let run = local_run(&config);
     run_risk(
         &backend.objects,
         &backend.state,
@@ -455,14 +447,7 @@ async fn references_of_one_group_escalating_together_make_one_message() {
     // Both presentations at 10 and 20 days: TENSION each, and the group at 15 days.
     declare(objects, state, "gr-b", "s47.csv", "cip13;date_stock;stock;sorties;periode_jours\n3400949497294;2026-11-20;1000;700;7\n3400949497706;2026-11-20;2000;700;7\n", 20).await;
     let config = config();
-    let run = RiskRun {
-        inbox_bucket: None,
-        policy: Default::default(),
-        lake_bucket: "lac",
-        topics: &topics(),
-        config: &config,
-        history_cache: None,
-    };
+    let run = local_run(&config);
     let RiskOutcome {
         summary, groups, ..
     } = run_risk(objects, state, &run, &Scope::All, day(20), false, at(20))
@@ -662,14 +647,7 @@ async fn demand_from_daily_totals_and_from_lines_merges_files_as_the_positions_d
     .unwrap()
     .daily;
     let config = config();
-    let run = RiskRun {
-        inbox_bucket: None,
-        policy: Default::default(),
-        lake_bucket: "lac",
-        topics: &topics(),
-        config: &config,
-        history_cache: None,
-    };
+    let run = local_run(&config);
     // The same drops under swapped names: the order received decides, not the names.
     let swapped: Vec<(String, String, u32)> = gr_b
         .iter()
@@ -774,14 +752,7 @@ async fn demand_from_daily_totals_and_from_lines_merges_files_as_the_positions_d
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn at_go_live_a_manufacturer_not_yet_heard_from_is_unknown_not_nil() {
     let config = config();
-    let run = RiskRun {
-        inbox_bucket: None,
-        policy: Default::default(),
-        lake_bucket: "lac",
-        topics: &topics(),
-        config: &config,
-        history_cache: None,
-    };
+    let run = local_run(&config);
     // 20 days of the wholesaler's stock for the x30.
     let wholesaler =
         "cip13;date_stock;stock;sorties;periode_jours\n3400949497294;2026-11-20;2000;700;7\n";
@@ -837,14 +808,7 @@ async fn a_manufacturer_that_never_declares_is_awaited_six_weeks_not_for_ever() 
         &Registry::parse(TWO_LABS).unwrap(),
         &medistock_analytics::catalogue::Catalogue::from_settings_csv(REFERENCES).unwrap(),
     );
-    let run = RiskRun {
-        inbox_bucket: None,
-        policy: Default::default(),
-        lake_bucket: "lac",
-        topics: &topics(),
-        config: &config,
-        history_cache: None,
-    };
+    let run = local_run(&config);
     let date = |m: u32, d: u32| NaiveDate::from_ymd_opt(2026, m, d).unwrap();
     let noon = |d: NaiveDate| d.and_hms_opt(12, 0, 0).unwrap().and_utc();
     let header = "cip13;date_stock;stock;sorties;periode_jours\n";
@@ -941,14 +905,7 @@ async fn a_shared_day_whose_lines_are_gone_falls_back_to_the_newer_total() {
     .await;
     std::fs::remove_dir_all(dir.path().join("lac").join("normalized")).unwrap();
     let config = config();
-    let run = RiskRun {
-        inbox_bucket: None,
-        policy: Default::default(),
-        lake_bucket: "lac",
-        topics: &topics(),
-        config: &config,
-        history_cache: None,
-    };
+    let run = local_run(&config);
     let outcome = run_risk(objects, state, &run, &Scope::All, day(16), true, at(16))
         .await
         .unwrap();
