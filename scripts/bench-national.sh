@@ -53,7 +53,7 @@ timed() { # label, command…: prints wall time and peak RSS
 
 echo "== 1. national wholesaler file"
 rm -rf "$WORK/fichier"
-$MEDISTOCK national --out "$WORK/fichier" --references 20000 --wholesalers 1 --depots 180 \
+$MEDISTOCK national --out "$WORK/fichier" --references 20000 --wholesalers 1 --depots 180 --start "$(TZ=Europe/Paris date +%F)" \
   --manufacturers 0 --days 1 --json > /dev/null
 FILE=$(ls "$WORK"/fichier/inbox/gr-1/*.csv)
 ls -l "$FILE" | awk '{printf "  %s: %.1f Mo\n", $NF, $5 / 1e6}'

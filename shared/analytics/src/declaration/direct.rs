@@ -16,6 +16,7 @@ use polars::prelude::*;
 use super::cells::{epoch_days, parse_date, parse_quantity};
 use super::format::{Column as Col, ColumnKind, DEFAULT_PERIOD_DAYS, PERIOD_DAYS_RANGE};
 use super::issues::bounded;
+use super::scan::text_lines;
 use super::table::{TableShape, trim_cell};
 use super::validate::{MAX_ISSUES_KEPT, ValidationContext};
 
@@ -96,7 +97,7 @@ pub(super) fn read_part(
     let mut cells: Vec<&str> = Vec::with_capacity(width);
     // Lines end at `\n` (a `\r` before it is trimmed with the cell), as the tokeniser splits
     // them; the empty text after a final line end is a blank line.
-    for (number, record) in text.split('\n').enumerate() {
+    for (number, record) in text_lines(text).enumerate() {
         let line = (first_line + number as u64) as u32;
         cells.clear();
         let mut count = 0usize;

@@ -7,6 +7,7 @@ mod direct;
 pub mod format;
 pub mod issues;
 pub mod receipt;
+mod scan;
 pub mod table;
 pub mod validate;
 pub mod verdict;

@@ -19,6 +19,7 @@ use super::cells::excel_serial_to_date;
 use super::decode::{EXCEL_COLUMNS, EXCEL_ROWS, cell_name, check_xlsx_archive};
 use super::format::{Column, ColumnKind, Limits, fold_header};
 use super::issues::{FileCode, FileIssue, LineCode, LineIssue, MAX_VALUE_CHARS, bounded};
+use super::scan::{count_byte, lines};
 use super::validate::MAX_ISSUES_KEPT;
 
 /// A column of the file that the format knows, with its raw (trimmed) cells.
@@ -116,19 +117,18 @@ impl CsvRows<'_> {
         };
         let piece = &data[..len];
         let first_line = self.next_line;
+        // Each part's first line: the line ends of the parts before it, counted once.
+        let mut line = first_line;
         let parts: Vec<(u64, &str)> = split_at_line_ends(piece, shape_threads(piece))
             .into_iter()
-            .map(|(offset, part)| {
-                let line = first_line
-                    + piece.as_bytes()[..offset]
-                        .iter()
-                        .filter(|b| **b == b'\n')
-                        .count() as u64;
-                (line, part)
+            .map(|(_, part)| {
+                let first = line;
+                line += count_byte(part.as_bytes(), b'\n') as u64;
+                (first, part)
             })
             .collect();
         self.next += len;
-        self.next_line += piece.bytes().filter(|b| *b == b'\n').count() as u64;
+        self.next_line = line;
         let (separator, shape) = (self.separator, &self.shape);
         if let Some(direct) = direct.filter(|_| !quoted) {
             let read: Option<Vec<T>> =
@@ -367,19 +367,20 @@ fn widest_quoted_record(text: &str, separator: u8, limit: usize) -> Option<(u64,
     }
 }
 
-/// [`widest_record`] for a text without quotes, where a record is a line: separators counted
-/// line by line in a loop the compiler vectorises (a national file's 3.6 M lines in a few
-/// hundredths of a second, where the general scan takes a few tenths).
+/// [`widest_record`] for a text without quotes, where a record is a line: line ends found by
+/// `memchr`, separators counted only on lines long enough to exceed the limit
+/// ([`super::scan`]; a national file's 3.6 M lines in a few hundredths of a second, where the
+/// general scan takes a few tenths).
 fn widest_line(text: &str, separator: u8, limit: usize) -> Option<(u64, usize)> {
     let mut line: u64 = 0;
-    for record in text.as_bytes().split(|b| *b == b'\n') {
+    for record in lines(text.as_bytes()) {
         line += 1;
         // Blank lines are skipped, as the reader skips them.
         if record.is_empty() || record.len() < limit {
             // Fewer bytes than the limit: fewer values than the limit too.
             continue;
         }
-        let values = 1 + record.iter().filter(|b| **b == separator).count();
+        let values = 1 + count_byte(record, separator);
         if values > limit {
             return Some((line, values));
         }

@@ -17,6 +17,7 @@ use super::decode::{Container, sniff};
 use super::direct::{self, DirectPart};
 use super::format::{Column as Col, ColumnKind, DEFAULT_PERIOD_DAYS, Limits, PERIOD_DAYS_RANGE};
 use super::issues::{FileCode, FileIssue, LineCode, LineIssue};
+use super::scan::count_byte;
 use super::table::{DirectReader, Piece, RawTable, TableShape, read_csv, read_xlsx};
 use super::verdict::{LineCounts, Status, ValidationReport};
 use crate::catalogue::Catalogue;
@@ -207,9 +208,9 @@ fn check_text_bounds(text: &str, limits: &Limits) -> Result<(), FileIssue> {
 /// Line ends of a text (`\n`, or `\r` alone for old Mac files): an upper bound of its lines,
 /// counted before anything is built per line.
 fn line_ends(text: &str) -> usize {
-    let newlines = text.bytes().filter(|b| *b == b'\n').count();
+    let newlines = count_byte(text.as_bytes(), b'\n');
     if newlines == 0 {
-        text.bytes().filter(|b| *b == b'\r').count()
+        count_byte(text.as_bytes(), b'\r')
     } else {
         newlines
     }
