@@ -65,4 +65,13 @@ for label, prefix in [("démonstration", "demo"), ("simulateur indépendant", "s
         for lo in sorted(bins):
             n, predicted, observed = bins[lo]
             print(f"    {lo*100:3.0f}–{lo*100+10:3.0f} %   prévue {predicted/n*100:5.1f} %   observée {observed/n*100:5.1f} %   {n:>9}")
+        # The reference-days that carried no probability (the manufacturers' stock unknown):
+        # not in the table, counted here with what happened to them.
+        horizon_days = 14 if horizon.endswith("14d") else 30
+        withheld = [w for b in boards for w in b.get("calibration_withheld") or []
+                    if w["horizon_days"] == horizon_days]
+        n = sum(w["assessments"] for w in withheld)
+        if n:
+            hits = sum(w["observed"] * w["assessments"] for w in withheld)
+            print(f"    non calculée (stock des exploitants inconnu)          observée {hits/n*100:5.1f} %   {n:>9}")
 PY

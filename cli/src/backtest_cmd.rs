@@ -72,6 +72,7 @@ pub async fn run(args: &BacktestArgs) -> anyhow::Result<ExitCode> {
         },
     };
     let mut config = RiskConfig::new(&registry, &catalogue);
+    config.warn_unknown_exploitants();
     if let Some(model) = args.without {
         config.model = model;
     }
@@ -109,6 +110,7 @@ pub async fn run(args: &BacktestArgs) -> anyhow::Result<ExitCode> {
     let mut board = scoreboard(&scores);
     board.calibration_14d = calibration.rows(0);
     board.calibration_30d = calibration.rows(1);
+    board.calibration_withheld = calibration.withheld_rows();
     if let Some(path) = &args.details {
         std::fs::write(path, details_csv(&scores)).with_context(|| path.display().to_string())?;
     }

@@ -205,6 +205,7 @@ pub async fn run(data_dir: &Path, args: &DemoArgs) -> anyhow::Result<ExitCode> {
     let mut board = score(&levels, &set.truth);
     board.calibration_14d = calibration.rows(0);
     board.calibration_30d = calibration.rows(1);
+    board.calibration_withheld = calibration.withheld_rows();
     if let Some(path) = &args.scoreboard {
         std::fs::write(path, serde_json::to_string(&board)?)?;
     }

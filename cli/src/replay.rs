@@ -154,8 +154,12 @@ impl<'a> Replay<'a> {
         .await?;
         let mut calibration = calibration;
         for a in assessments {
-            if let (Some(c), Some(p)) = (calibration.as_deref_mut(), a.probability) {
-                c.record(a.cip13, day, p.within_14_days, p.within_30_days);
+            if let Some(c) = calibration.as_deref_mut() {
+                match a.probability {
+                    Some(p) => c.record(a.cip13, day, p.within_14_days, p.within_30_days),
+                    None if a.probability_withheld() => c.record_withheld(a.cip13, day),
+                    None => {}
+                }
             }
             levels.entry(a.cip13).or_default().push((day, a.level));
         }
@@ -201,14 +205,24 @@ pub fn print_scoreboard(board: &Scoreboard) {
         "  alertes par référence-mois               : {}",
         french(board.alerts_per_reference_month)
     );
-    for (label, rows) in [
-        ("14 jours", &board.calibration_14d),
-        ("30 jours", &board.calibration_30d),
-    ] {
+    for (horizon, rows) in [(14, &board.calibration_14d), (30, &board.calibration_30d)] {
         if rows.is_empty() {
             continue;
         }
-        println!("  fiabilité de la probabilité de rupture sous {label} (prévue → observée) :");
+        println!(
+            "  fiabilité de la probabilité de rupture sous {horizon} jours (prévue → observée) :"
+        );
+        if let Some(w) = board
+            .calibration_withheld
+            .iter()
+            .find(|w| w.horizon_days == horizon)
+        {
+            println!(
+                "    non calculée (stock des exploitants inconnu) : {:>8} références-jours, observée {:>3.0} %",
+                w.assessments,
+                w.observed * 100.0
+            );
+        }
         for r in rows {
             println!(
                 "    {:>3.0}–{:<3.0} % : {:>8} références-jours, prévue {:>3.0} %, observée {:>3.0} %",

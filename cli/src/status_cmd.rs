@@ -180,6 +180,15 @@ pub async fn run(data_dir: &Path, args: &StatusArgs) -> anyhow::Result<ExitCode>
                     pct(&p["within_14_days"]),
                     pct(&p["within_30_days"])
                 );
+            } else if f.and_then(|f| f["flags"].as_array()).is_some_and(|flags| {
+                flags
+                    .iter()
+                    .any(|flag| flag["flag"] == "missing_manufacturers")
+            }) {
+                println!(
+                    "  probabilité de rupture : non calculée, le stock des exploitants est \
+                     inconnu"
+                );
             }
             if let Some(without) = f.and_then(|f| f["stockout_without_supplies"].as_str()) {
                 let date = without

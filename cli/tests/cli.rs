@@ -291,6 +291,109 @@ fn ingest_refuses_a_declarant_without_an_account() {
     assert_eq!(ok.status.code(), Some(0));
 }
 
+/// The manufacturer named in ANSM's settings reaches the catalogue: seven weeks after the
+/// wholesaler's first figures, only the reference named for lab-a (registered, silent) is held
+/// at VIGILANCE, and `status` says why it has no probability; the x90, whose settings line
+/// names a company instead of an account (refused with its reason), reads TENSION on the same
+/// stock, with a probability.
+#[test]
+fn an_unknown_manufacturer_stock_gives_no_probability_in_status() {
+    let dir = tempfile::tempdir().unwrap();
+    let csv = dir.path().join("declarants.csv");
+    std::fs::write(
+        &csv,
+        "declarant;nom;type\ngr-b;Grossiste B;grossiste\nlab-a;Laboratoire A;exploitant\n",
+    )
+    .unwrap();
+    assert!(
+        medistock(dir.path(), &["declarants", "import", csv.to_str().unwrap()])
+            .status
+            .success()
+    );
+    let settings = dir.path().join("suivi.csv");
+    std::fs::write(
+        &settings,
+        "cip13;denomination;groupe;mitm;exploitant\n3400949497294;ANASTROZOLE 1 mg x30;;oui;LAB-A\n\
+         3400949497706;ANASTROZOLE 1 mg x90;;non;Laboratoire A\n",
+    )
+    .unwrap();
+    let import = medistock(
+        dir.path(),
+        &[
+            "catalogue",
+            "import",
+            "--settings",
+            settings.to_str().unwrap(),
+        ],
+    );
+    let said = format!(
+        "{}{}",
+        String::from_utf8_lossy(&import.stdout),
+        String::from_utf8_lossy(&import.stderr)
+    );
+    assert!(
+        said.contains("ligne 3 : exploitant « Laboratoire A » : identifiant de déclarant attendu"),
+        "{said}"
+    );
+    assert!(import.status.success(), "the other lines are kept: {said}");
+    assert!(said.contains("paramètres de suivi        : 1"), "{said}");
+    // 20 days of stock for both, the wholesaler's first figures seven weeks before.
+    for day in ["2026-10-01", "2026-11-20"] {
+        let file = dir.path().join(format!("{day}.csv"));
+        std::fs::write(
+            &file,
+            format!(
+                "cip13;date_stock;stock;sorties\n3400949497294;{day};2000;700\n\
+                 3400949497706;{day};2000;700\n"
+            ),
+        )
+        .unwrap();
+        let ingest = medistock(
+            dir.path(),
+            &[
+                "ingest",
+                "--declarant",
+                "gr-b",
+                "--quiet",
+                file.to_str().unwrap(),
+            ],
+        );
+        assert!(
+            ingest.status.success(),
+            "{}",
+            String::from_utf8_lossy(&ingest.stderr)
+        );
+    }
+    let risk = medistock(dir.path(), &["risk", "--as-of", "2026-11-20", "--json"]);
+    assert!(
+        risk.status.success(),
+        "{}",
+        String::from_utf8_lossy(&risk.stderr)
+    );
+    let status = medistock(dir.path(), &["status", "3400949497294"]);
+    let text = String::from_utf8_lossy(&status.stdout);
+    assert!(
+        text.contains("risque au 20/11/2026 : VIGILANCE"),
+        "20 days, held: {text}"
+    );
+    assert!(
+        text.contains(
+            "probabilité de rupture : non calculée, le stock des exploitants est inconnu"
+        ),
+        "{text}"
+    );
+    let control = medistock(dir.path(), &["status", "3400949497706"]);
+    let text = String::from_utf8_lossy(&control.stdout);
+    assert!(
+        text.contains("risque au 20/11/2026 : TENSION"),
+        "nobody named: {text}"
+    );
+    assert!(
+        text.contains("probabilité de rupture : ") && !text.contains("non calculée"),
+        "{text}"
+    );
+}
+
 #[test]
 fn risk_on_the_local_backend_raises_and_publishes_alerts() {
     let dir = tempfile::tempdir().unwrap();

@@ -37,6 +37,22 @@ pub struct Scoreboard {
     /// The same within 30 days.
     #[serde(default)]
     pub calibration_30d: Vec<CalibrationRow>,
+    /// Reference-days whose probability was withheld (the manufacturers' stock unknown),
+    /// within 14 and 30 days: how many, and the share followed by a stock-out. They are not
+    /// in the tables above.
+    #[serde(default)]
+    pub calibration_withheld: Vec<WithheldRow>,
+}
+
+/// The reference-days of one horizon that carried no probability.
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
+pub struct WithheldRow {
+    /// Horizon, days.
+    pub horizon_days: u64,
+    /// Reference-days without a probability.
+    pub assessments: u64,
+    /// Share followed by a true stock-out within the horizon.
+    pub observed: f64,
 }
 
 /// One bin of a reliability table.
@@ -63,6 +79,8 @@ pub struct Calibration {
     until: NaiveDate,
     /// Per horizon (14, 30), per bin: (count, sum of predictions, stock-outs).
     bins: [[(u64, f64, u64); 10]; 2],
+    /// Per horizon: reference-days whose probability was withheld, and their stock-outs.
+    withheld: [(u64, u64); 2],
 }
 
 impl Calibration {
@@ -72,6 +90,7 @@ impl Calibration {
             truth,
             until,
             bins: [[(0, 0.0, 0); 10]; 2],
+            withheld: [(0, 0); 2],
         }
     }
 
@@ -80,11 +99,21 @@ impl Calibration {
     /// reference out of stock that day (within a period), or whose horizon ends after the
     /// truth does, is not counted.
     pub fn record(&mut self, cip13: Cip13, day: NaiveDate, p14: f64, p30: f64) {
+        self.count(cip13, day, Some((p14, p30)));
+    }
+
+    /// One assessment whose probability was withheld: counted apart, with its outcome, so
+    /// that the table cannot look better for the days it leaves out without saying so.
+    pub fn record_withheld(&mut self, cip13: Cip13, day: NaiveDate) {
+        self.count(cip13, day, None);
+    }
+
+    fn count(&mut self, cip13: Cip13, day: NaiveDate, predicted: Option<(f64, f64)>) {
         let periods = self.truth.get(&cip13).map_or(&[][..], Vec::as_slice);
         if out_of_stock(periods, day) {
             return;
         }
-        for (h, (horizon, p)) in [(14u64, p14), (30, p30)].into_iter().enumerate() {
+        for (h, horizon) in [14u64, 30].into_iter().enumerate() {
             let Some(end) = day.checked_add_days(chrono::Days::new(horizon)) else {
                 continue;
             };
@@ -94,12 +123,32 @@ impl Calibration {
             let happened = periods
                 .iter()
                 .any(|(start, _)| day < *start && *start <= end);
+            let Some((p14, p30)) = predicted else {
+                self.withheld[h].0 += 1;
+                self.withheld[h].1 += u64::from(happened);
+                continue;
+            };
+            let p = if h == 0 { p14 } else { p30 };
             let bin = ((p * 10.0).floor() as usize).min(9);
             let cell = &mut self.bins[h][bin];
             cell.0 += 1;
             cell.1 += p;
             cell.2 += u64::from(happened);
         }
+    }
+
+    /// The reference-days without a probability, per horizon (those with any).
+    pub fn withheld_rows(&self) -> Vec<WithheldRow> {
+        [14u64, 30]
+            .into_iter()
+            .zip(self.withheld)
+            .filter(|(_, (n, _))| *n > 0)
+            .map(|(horizon_days, (n, hits))| WithheldRow {
+                horizon_days,
+                assessments: n,
+                observed: hits as f64 / n as f64,
+            })
+            .collect()
     }
 
     /// The reliability table of a horizon (0: 14 days, 1: 30 days), bins with assessments.
@@ -319,6 +368,7 @@ pub fn scoreboard(scores: &[ReferenceScore]) -> Scoreboard {
         alerts_per_reference_month: per(scores.iter().map(|s| s.announced).sum(), 1.0),
         calibration_14d: Vec::new(),
         calibration_30d: Vec::new(),
+        calibration_withheld: Vec::new(),
     }
 }
 
@@ -535,6 +585,35 @@ mod tests {
         calibration.record(cip, day(60), 0.95, 0.95);
         assert_eq!(calibration.rows(0)[0].assessments, 1);
         assert_eq!(calibration.rows(1)[0].observed, 1.0);
+    }
+
+    #[test]
+    fn days_without_a_probability_are_counted_apart_with_their_outcome() {
+        let cip = Cip13::parse("3400949497294").unwrap();
+        let day = |n: u64| d(1).checked_add_days(chrono::Days::new(n)).unwrap();
+        let periods = StockoutPeriods::from([(cip, vec![(day(40), day(45))])]);
+        let mut calibration = Calibration::new(periods, day(100));
+        calibration.record(cip, day(20), 0.95, 0.95);
+        calibration.record_withheld(cip, day(30)); // both horizons: a stock-out follows
+        calibration.record_withheld(cip, day(42)); // out of stock: skipped
+        calibration.record_withheld(cip, day(50)); // nothing follows
+        assert_eq!(calibration.rows(0)[0].assessments, 1, "not in the table");
+        assert_eq!(calibration.rows(1)[0].assessments, 1);
+        assert_eq!(
+            calibration.withheld_rows(),
+            [
+                WithheldRow {
+                    horizon_days: 14,
+                    assessments: 2,
+                    observed: 0.5
+                },
+                WithheldRow {
+                    horizon_days: 30,
+                    assessments: 2,
+                    observed: 0.5
+                },
+            ]
+        );
     }
 
     #[test]

@@ -267,7 +267,7 @@ pub struct ChainSet {
     pub spec: ChainSpec,
     /// `config/declarants.csv`: `declarant;nom;type`.
     pub declarants_csv: String,
-    /// `config/references.csv`: `cip13;denomination;groupe;mitm`.
+    /// `config/references.csv`: `cip13;denomination;groupe;mitm;exploitant`.
     pub references_csv: String,
     /// The declarants.
     pub declarants: Vec<DeclarantInfo>,
@@ -350,14 +350,17 @@ pub fn simulate_chain(spec: &ChainSpec) -> Result<ChainSet, SpecError> {
             }
         })
         .collect();
-    let mut references_csv = String::from("cip13;denomination;groupe;mitm\n");
+    // ANSM knows which manufacturer markets each reference (the exploitant, often the BDPM's
+    // titulaire): the monitoring settings name its account.
+    let mut references_csv = String::from("cip13;denomination;groupe;mitm;exploitant\n");
     for r in &references {
         references_csv.push_str(&format!(
-            "{};{};{};{}\n",
+            "{};{};{};{};{}\n",
             r.cip13,
             r.denomination,
             r.group.as_deref().unwrap_or(""),
-            if r.mitm { "oui" } else { "non" }
+            if r.mitm { "oui" } else { "non" },
+            r.manufacturer
         ));
     }
 

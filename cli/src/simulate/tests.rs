@@ -53,6 +53,39 @@ fn another_seed_gives_other_data() {
     assert_ne!(a.truth, b.truth);
 }
 
+/// The catalogue names each reference's manufacturer: a registered exploitant, the one whose
+/// files declare it.
+#[test]
+fn each_reference_names_the_manufacturer_that_declares_it() {
+    let set = simulate_chain(&small(2)).unwrap();
+    let catalogue = Catalogue::from_settings_csv(&set.references_csv).unwrap();
+    let registry = medistock_analytics::registry::Registry::parse(&set.declarants_csv).unwrap();
+    // Some manufacturers write CIP7 codes: those references are not found by their CIP13.
+    let mut seen = 0;
+    for (cip13, settings) in &catalogue.settings {
+        let named = settings
+            .exploitant
+            .as_ref()
+            .expect("every reference is named");
+        let declarant = &registry.declarants[named];
+        assert_eq!(declarant.kind, medistock_domain::DeclarantType::Exploitant);
+        let declared_by: BTreeSet<&str> = set
+            .files
+            .iter()
+            .filter(|f| f.content.contains(cip13.as_str()) && f.declarant.starts_with("LAB"))
+            .map(|f| f.declarant.as_str())
+            .collect();
+        assert!(
+            declared_by
+                .iter()
+                .all(|d| d.eq_ignore_ascii_case(named.as_str())),
+            "{cip13}: {declared_by:?} vs {named}"
+        );
+        seen += usize::from(!declared_by.is_empty());
+    }
+    assert!(seen * 2 > catalogue.settings.len(), "{seen}");
+}
+
 #[test]
 fn every_file_is_accepted_by_the_validator() {
     let limits = Limits::default();

@@ -270,32 +270,8 @@ async fn the_model_signals_of_the_deployment_reach_the_run() {
         }
         // The wholesaler's first figures, 19 days before the run.
         let old = "cip13;date_stock;stock;sorties\n3400949497294;2026-11-01;2700;700\n";
-        objects
-            .put(
-                "depot",
-                "inbox/gr-b/old.csv",
-                old.as_bytes().to_vec(),
-                "text/csv",
-                &Default::default(),
-            )
-            .await
-            .unwrap();
-        let settings = IngestSettings {
-            lake_bucket: "lac".into(),
-            limits: Limits::default(),
-            lease: Duration::minutes(5),
-            catalogue: None,
-        };
-        ingest_object(
-            &objects,
-            &state,
-            &settings,
-            "depot",
-            "inbox/gr-b/old.csv",
-            now(),
-        )
-        .await
-        .unwrap();
+        medistock_testkit::declare(&objects, &state, "gr-b", "old.csv", old.as_bytes(), now())
+            .await;
         config.model = medistock_analytics::risk::config::ModelOptions::without(signals).unwrap();
         handle(
             &objects,

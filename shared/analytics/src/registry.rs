@@ -28,6 +28,8 @@ pub struct Declarant {
     pub kind: DeclarantType,
     /// Expected cadence (`None`: the type's default).
     pub cadence: Option<Cadence>,
+    /// Whether its account may log in (an imported registry's accounts are).
+    pub enabled: bool,
 }
 
 /// Why the registry cannot be read.
@@ -103,6 +105,7 @@ impl Registry {
                     name: name.to_owned(),
                     kind,
                     cadence,
+                    enabled: true,
                 },
             );
         }
@@ -142,6 +145,7 @@ impl Registry {
                             name: a.name.clone(),
                             kind: a.kind,
                             cadence: a.cadence,
+                            enabled: a.enabled,
                         },
                     )
                 })

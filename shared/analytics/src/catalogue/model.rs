@@ -117,6 +117,9 @@ pub struct MonitoringSettings {
     pub tension_days: Option<f64>,
     /// Override of the CRITIQUE threshold, in days to stock-out.
     pub critique_days: Option<f64>,
+    /// The manufacturer's declarant account expected to declare this reference (the
+    /// exploitant holding it). Until it declares the reference, its stock is unknown, not zero.
+    pub exploitant: Option<medistock_domain::DeclarantId>,
 }
 
 /// The whole catalogue.

@@ -3,10 +3,12 @@
 //! references (`config/references.csv` of a demo or a replayed folder is read by it too).
 //!
 //! ```text
-//! cip13;denomination;groupe;mitm;stock_securite_4_mois;stock_securite_mois;seuil_vigilance_jours;seuil_tension_jours;seuil_critique_jours
-//! 3400949497294;ANASTROZOLE 1 mg;12;oui;;;90;45;10
+//! cip13;denomination;groupe;mitm;stock_securite_4_mois;stock_securite_mois;seuil_vigilance_jours;seuil_tension_jours;seuil_critique_jours;exploitant
+//! 3400949497294;ANASTROZOLE 1 mg;12;oui;;;90;45;10;lab-1
 //! ```
-//! Only `cip13` is required; empty cells keep the defaults. A line that cannot be read is
+//! Only `cip13` is required; empty cells keep the defaults. `exploitant` is the declarant
+//! account of the manufacturer expected to declare the reference (its stock is unknown, not
+//! zero, until it does: `docs/risk-model.md`). A line that cannot be read is
 //! refused with its number and reason; the others are kept.
 
 use std::collections::BTreeMap;
@@ -16,7 +18,7 @@ use super::CatalogueError;
 use super::model::MonitoringSettings;
 use crate::declaration::decode::decode_text;
 use crate::declaration::format::fold_header;
-use medistock_domain::Cip13;
+use medistock_domain::{Cip13, DeclarantId};
 
 /// Settings by reference, and why each refused line was refused (`ligne N : raison`).
 pub type ParsedSettings = (BTreeMap<Cip13, MonitoringSettings>, Vec<String>);
@@ -68,6 +70,7 @@ pub fn parse_settings(text: &str) -> Result<ParsedSettings, SettingsError> {
         vigilance: at("seuilvigilancejours"),
         tension: at("seuiltensionjours"),
         critique: at("seuilcritiquejours"),
+        exploitant: at("exploitant"),
     };
     let mut settings = BTreeMap::new();
     let mut refused = Vec::new();
@@ -92,6 +95,7 @@ struct Columns {
     vigilance: Option<usize>,
     tension: Option<usize>,
     critique: Option<usize>,
+    exploitant: Option<usize>,
 }
 
 fn read_line(
@@ -134,6 +138,18 @@ fn read_line(
             vigilance_days: number(columns.vigilance, "seuil_vigilance_jours")?,
             tension_days: number(columns.tension, "seuil_tension_jours")?,
             critique_days: number(columns.critique, "seuil_critique_jours")?,
+            exploitant: cell(columns.exploitant)
+                .map(|v| {
+                    DeclarantId::parse(v).map_err(|_| {
+                        format!(
+                            "exploitant « {} » : identifiant de déclarant attendu (2 à {} \
+                             lettres, chiffres, - ou _)",
+                            crate::declaration::issues::bounded(v),
+                            DeclarantId::MAX_LEN
+                        )
+                    })
+                })
+                .transpose()?,
         },
     ))
 }
@@ -141,6 +157,23 @@ fn read_line(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_manufacturer_named_is_a_declarant_id() {
+        let text = "cip13;Exploitant\n3400949497294;LAB-1\n3400949497706;\n3400930000014;lab 2\n";
+        let (settings, refused) = parse_settings(text).unwrap();
+        let named = |cip: &str| settings[&Cip13::parse(cip).unwrap()].exploitant.clone();
+        assert_eq!(
+            named("3400949497294"),
+            Some(DeclarantId::parse("lab-1").unwrap())
+        );
+        assert_eq!(named("3400949497706"), None);
+        assert_eq!(refused.len(), 1, "{refused:?}");
+        assert!(
+            refused[0].starts_with("ligne 4 : exploitant « lab 2 » : identifiant de déclarant"),
+            "{refused:?}"
+        );
+    }
 
     #[test]
     fn reads_overrides_and_names_bad_lines() {

@@ -5,7 +5,7 @@
 use super::synthesis::{ReferenceRow, Synthesis};
 use crate::csv_cell::csv_line;
 
-const HEADER: [&str; 18] = [
+const HEADER: [&str; 19] = [
     "cip13",
     "denomination",
     "groupe",
@@ -24,13 +24,14 @@ const HEADER: [&str; 18] = [
     "qualite",
     "alternatives",
     "date_calcul",
+    "exploitant_attendu",
 ];
 
 fn decimal(v: f64, digits: usize) -> String {
     format!("{v:.digits$}").replace('.', ",")
 }
 
-fn row(r: &ReferenceRow) -> Vec<String> {
+fn row(r: &ReferenceRow, awaited_from: Option<&str>) -> Vec<String> {
     let a = &r.assessment;
     vec![
         a.cip13.to_string(),
@@ -65,6 +66,7 @@ fn row(r: &ReferenceRow) -> Vec<String> {
             .collect::<Vec<_>>()
             .join(" | "),
         medistock_domain::french::date(a.as_of),
+        awaited_from.unwrap_or_default().to_owned(),
     ]
 }
 
@@ -72,8 +74,14 @@ fn row(r: &ReferenceRow) -> Vec<String> {
 pub fn render_csv(s: &Synthesis) -> String {
     let mut out = String::from("\u{feff}");
     out.push_str(&csv_line(HEADER));
+    // The manufacturer each reference no manufacturer declares is awaited from.
+    let awaited_from: std::collections::HashMap<&str, &str> = s
+        .awaited
+        .iter()
+        .flat_map(|m| m.references.iter().map(|cip| (cip.as_str(), m.id.as_str())))
+        .collect();
     for r in &s.references {
-        let cells = row(r);
+        let cells = row(r, awaited_from.get(r.assessment.cip13.as_str()).copied());
         out.push_str(&csv_line(cells.iter().map(String::as_str)));
     }
     out

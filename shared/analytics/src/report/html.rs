@@ -535,6 +535,30 @@ pub fn render_html(s: &Synthesis) -> String {
         }
         h.push_str("</tbody></table>");
     }
+    if !s.awaited.is_empty() {
+        let _ = write!(
+            h,
+            r#"<h3>Références attendues de leur exploitant ({})</h3><p class="muted">Aucun exploitant ne les déclare alors que les paramètres de suivi les attribuent à ce laboratoire : leur stock en amont est inconnu. Tant qu'il n'a rien déclaré du tout, le stock des grossistes seul ne les porte pas en TENSION ; ensuite elles sont évaluées sur ce qui est déclaré. Voir aussi la colonne exploitant_attendu du fichier CSV.</p><table><thead><tr><th>Exploitant</th><th>Nom</th><th>Références</th><th>Premières références</th></tr></thead><tbody>"#,
+            s.awaited.iter().map(|a| a.references.len()).sum::<usize>()
+        );
+        for a in &s.awaited {
+            let shown: Vec<&str> = a.references.iter().take(5).map(String::as_str).collect();
+            let more = if a.references.len() > shown.len() {
+                " …"
+            } else {
+                ""
+            };
+            let _ = write!(
+                h,
+                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}{more}</td></tr>",
+                escape(&a.id),
+                escape(&a.name),
+                a.references.len(),
+                escape(&shown.join(", ")),
+            );
+        }
+        h.push_str("</tbody></table>");
+    }
     h.push_str(r#"<p class="muted">Produit par Medistock. Niveaux : RUPTURE (moins d'un jour de stock dans la chaîne), CRITIQUE (rupture prévue sous 7 jours), TENSION (sous 30 jours), VIGILANCE (sous 60 jours, ou exploitant sous son stock de sécurité), seuils ajustables par référence. Le tableau complet est dans le fichier CSV joint.</p></body></html>"#);
     h
 }

@@ -14,7 +14,7 @@ pub use csv::render_csv;
 pub use html::{escape, render_html};
 pub use load::{ReportError, ReportOutcome, headline, load_input, write_report};
 pub use synthesis::{
-    FileCounts, HeatRow, ReferenceRow, ReportInput, SilentDeclarant, SnapshotPoint, Synthesis,
-    SynthesisError, WEEKS_SHOWN, synthesise,
+    AwaitedManufacturer, FileCounts, HeatRow, ReferenceRow, ReportInput, SilentDeclarant,
+    SnapshotPoint, Synthesis, SynthesisError, WEEKS_SHOWN, synthesise,
 };
 pub use week::{Week, WeekError};

@@ -110,6 +110,19 @@ impl ReferenceRow {
     }
 }
 
+/// A manufacturer named by ANSM for references that no manufacturer declares: their stock
+/// upstream is unknown (their level is held below TENSION on the wholesalers' stock alone
+/// while that manufacturer has declared nothing at all).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AwaitedManufacturer {
+    /// Id.
+    pub id: String,
+    /// Company name.
+    pub name: String,
+    /// The references awaited (CIP13), in order.
+    pub references: Vec<String>,
+}
+
 /// A declarant with no file this week.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SilentDeclarant {
@@ -168,6 +181,8 @@ pub struct Synthesis {
     pub groups: Vec<GroupAssessment>,
     /// Declarants who sent no file this week.
     pub silent: Vec<SilentDeclarant>,
+    /// Manufacturers named for references none declares (`exploitant` of the settings).
+    pub awaited: Vec<AwaitedManufacturer>,
     /// Files of the week.
     pub files: FileCounts,
     /// Files rejected this week.
@@ -372,6 +387,8 @@ pub fn synthesise(
         })
         .collect();
 
+    let awaited = awaited_manufacturers(input, config, registry);
+
     let label = |subject: &str| config.label(subject);
     let as_of = references.iter().map(|r| r.assessment.as_of).max();
     let day = as_of.unwrap_or(week.end());
@@ -423,9 +440,56 @@ pub fn synthesise(
         references,
         groups,
         silent,
+        awaited,
         files,
         rejected_files,
         heat_weeks,
         heat_map,
     })
+}
+
+/// The manufacturers ANSM names for references that no manufacturer has declared: the
+/// reference's stock upstream is unknown (`docs/risk-model.md`, « Missing is not zero »).
+fn awaited_manufacturers(
+    input: &ReportInput,
+    config: &RiskConfig,
+    registry: &Registry,
+) -> Vec<AwaitedManufacturer> {
+    let manufacturers: BTreeMap<&str, &crate::registry::Declarant> = registry
+        .declarants
+        .values()
+        .filter(|d| config.expected_manufacturers.contains(d.id.as_str()))
+        .map(|d| (d.id.as_str(), d))
+        .collect();
+    let manufacturer = |id: &str| manufacturers.get(id).copied();
+    // Declared by any manufacturer, as the risk run counts them (a manufacturer that sends
+    // when it has something to say, a disabled account: their positions count).
+    let declared: BTreeSet<&str> = input
+        .positions
+        .iter()
+        .filter(|p| config.kinds.get(p.declarant.as_str()) == Some(&DeclarantType::Exploitant))
+        .map(|p| p.cip13.as_str())
+        .collect();
+    let mut awaited: BTreeMap<&str, AwaitedManufacturer> = BTreeMap::new();
+    for (cip13, settings) in &config.references {
+        let Some(id) = &settings.exploitant else {
+            continue;
+        };
+        let Some(d) = manufacturer(id.as_str()) else {
+            continue;
+        };
+        if declared.contains(cip13.as_str()) {
+            continue;
+        }
+        awaited
+            .entry(d.id.as_str())
+            .or_insert_with(|| AwaitedManufacturer {
+                id: d.id.to_string(),
+                name: d.name.clone(),
+                references: Vec::new(),
+            })
+            .references
+            .push(cip13.to_string());
+    }
+    awaited.into_values().collect()
 }

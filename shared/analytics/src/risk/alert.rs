@@ -154,6 +154,11 @@ pub fn notification(
             number(p.within_14_days * 100.0, 0),
             number(p.within_30_days * 100.0, 0)
         );
+    } else if a.probability_withheld() {
+        let _ = writeln!(
+            body,
+            "Probabilité de rupture : non calculée, le stock des exploitants est inconnu"
+        );
     }
     if let Some(first) = &a.first_announced_supply {
         let without = a.stockout_without_supplies;
@@ -215,8 +220,9 @@ pub fn notification(
                     "aucun exploitant ni grossiste ne déclare cette référence".to_owned()
                 }
                 QualityFlag::MissingManufacturers => "données incomplètes : aucun exploitant \
-                     n'a déclaré cette référence depuis 14 jours, son stock est inconnu (pas \
-                     nul) ; niveau limité à VIGILANCE hors rupture"
+                     n'a déclaré cette référence depuis 14 jours, ou aucun ne l'a encore \
+                     déclarée ; son stock est inconnu (pas nul) et ce manque ne fait pas monter \
+                     le niveau"
                     .to_owned(),
                 QualityFlag::SupplySlipped { due } => format!(
                     "l'approvisionnement annoncé pour le {} n'est pas arrivé et est annoncé \

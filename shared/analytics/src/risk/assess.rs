@@ -31,9 +31,11 @@ pub enum QualityFlag {
     NoDemand,
     /// No manufacturer or wholesaler declares this reference.
     NoPosition,
-    /// A manufacturer declared this reference, but none has for 14 days: its stock is unknown,
-    /// not the declared stock run down to zero. The level is assessed on what is known and does not escalate past
-    /// VIGILANCE on the gap itself (RUPTURE, a distribution already empty, still shows).
+    /// A manufacturer declared this reference, but none has for 14 days (or none has declared
+    /// it yet while manufacturers are starting, pending or the one named is silent): its
+    /// stock is unknown, not the declared stock run down to zero. The level is assessed on
+    /// what is known and does not escalate on the gap itself (RUPTURE, and CRITIQUE for a
+    /// reference no manufacturer has declared yet, still show); the probability is withheld.
     MissingManufacturers,
     /// A manufacturer's announced supply was due and is announced again for later, with no
     /// stock received in between: announced supplies are not counted (the level is the
@@ -109,6 +111,11 @@ pub struct ReferenceInput {
     /// the first six weeks of the wholesalers' history: a reference none of them declares may
     /// be one of its, with a stock nobody has told.
     pub manufacturers_pending: bool,
+    /// The manufacturer ANSM names for this reference (`exploitant` of its monitoring
+    /// settings), when it is expected to declare (enabled, with a cadence) and has declared
+    /// nothing at all: while no manufacturer declares the reference, its stock is unknown, not
+    /// zero, however late that manufacturer joins.
+    pub holder: Option<medistock_domain::DeclarantId>,
 }
 
 /// The assessment of one reference at one date.
@@ -140,7 +147,8 @@ pub struct Assessment {
     #[serde(default)]
     pub first_announced_supply: Option<Supply>,
     /// The probability of a stock-out within 14 and 30 days (see [`super::probability`]);
-    /// `None` when demand is unknown.
+    /// `None` when demand is unknown, or withheld when the manufacturers' stock is
+    /// ([`QualityFlag::MissingManufacturers`]).
     #[serde(default)]
     pub probability: Option<super::probability::StockoutProbability>,
     /// Smoothed demand, units per day.
@@ -192,6 +200,14 @@ pub struct StockByType {
     pub exploitants: i64,
     /// Grossistes-répartiteurs.
     pub grossistes: i64,
+}
+
+impl Assessment {
+    /// Whether the probability was withheld because the manufacturers' stock is unknown (it
+    /// is also absent, and not withheld, when demand is unknown).
+    pub fn probability_withheld(&self) -> bool {
+        self.probability.is_none() && self.flags.contains(&QualityFlag::MissingManufacturers)
+    }
 }
 
 /// Assesses one reference at `as_of`.
@@ -350,21 +366,6 @@ pub fn assess(input: &ReferenceInput, as_of: NaiveDate) -> Assessment {
         }
         _ => projected,
     };
-    let start = if doubtful { bare } else { chain_stock };
-    let probability = daily.map(|d| {
-        super::probability::stockout_probability(
-            start,
-            d * trend,
-            super::probability::spread(&observed),
-            as_of,
-            &supplies,
-            if doubtful {
-                super::probability::DOUBTFUL_RELIABILITY
-            } else {
-                super::probability::RELIABILITY
-            },
-        )
-    });
     let days_to_stockout = stockout_date.map(|d| (d - as_of).num_days());
     let coverage_days = daily.map(|d| chain_stock.max(0.0) / d);
 
@@ -416,7 +417,7 @@ pub fn assess(input: &ReferenceInput, as_of: NaiveDate) -> Assessment {
     // none of them declares is assessed on what is declared.
     let undeclared = options.undeclared_manufacturers
         && input.manufacturers_expected
-        && input.manufacturers_pending
+        && (input.manufacturers_pending || input.holder.is_some())
         && manufacturers.is_empty()
         && !expected;
     let level = if (expected || undeclared) && !manufacturers_known {
@@ -439,6 +440,25 @@ pub fn assess(input: &ReferenceInput, as_of: NaiveDate) -> Assessment {
     } else {
         level
     };
+    // Missing is not zero for the probability either: computed from a lower bound of the
+    // chain's stock, it would announce a stock-out the figures cannot tell. It is withheld.
+    let start = if doubtful { bare } else { chain_stock };
+    let probability = daily
+        .filter(|_| !flags.contains(&QualityFlag::MissingManufacturers))
+        .map(|d| {
+            super::probability::stockout_probability(
+                start,
+                d * trend,
+                super::probability::spread(&observed),
+                as_of,
+                &supplies,
+                if doubtful {
+                    super::probability::DOUBTFUL_RELIABILITY
+                } else {
+                    super::probability::RELIABILITY
+                },
+            )
+        });
     Assessment {
         cip13: input.cip13,
         as_of,
@@ -718,6 +738,7 @@ mod tests {
             manufacturers_expected: false,
             manufacturers_starting: false,
             manufacturers_pending: false,
+            holder: None,
         }
     }
 
@@ -797,6 +818,22 @@ mod tests {
             Level::Tension,
             "every registered manufacturer declares: assessed on what is declared"
         );
+        // The reference's own manufacturer is named and registered: awaited, however long.
+        never.holder = Some(medistock_domain::DeclarantId::parse("lab-c").unwrap());
+        let awaited = assess(&never, d(23));
+        assert_eq!(awaited.level, Level::Vigilance, "{awaited:?}");
+        assert!(awaited.flags.contains(&QualityFlag::MissingManufacturers));
+        assert_eq!(
+            awaited.probability, None,
+            "not computed from a lower bound of the stock"
+        );
+        assert!(awaited.probability_withheld());
+        never.options.undeclared_manufacturers = false;
+        let assessed = assess(&never, d(23));
+        assert_eq!(assessed.level, Level::Tension, "rule turned off");
+        assert!(assessed.probability.is_some());
+        never.options.undeclared_manufacturers = true;
+        never.holder = None;
         never.manufacturers_pending = true;
         let capped = assess(&never, d(23));
         assert_eq!(capped.level, Level::Vigilance, "{capped:?}");
@@ -812,7 +849,33 @@ mod tests {
         );
         never.previous_level = None;
         never.positions[0].0.stock = 300;
-        assert_eq!(assess(&never, d(23)).level, Level::Critique, "6 days");
+        let critique = assess(&never, d(23));
+        assert_eq!(critique.level, Level::Critique, "6 days");
+        // Its alert says why it carries no probability.
+        let alert = super::super::alert::notification(
+            &critique,
+            Level::Normal,
+            &super::super::config::ReferenceSettings {
+                denomination: "X".into(),
+                group: None,
+                mitm: false,
+                thresholds: Thresholds::default(),
+                safety_stock_months: 2.0,
+                exploitant: None,
+            },
+            &[],
+            &super::super::alert::AlertTopics {
+                critical: "c".into(),
+                info: "i".into(),
+            },
+        );
+        assert!(
+            alert.body.contains(
+                "Probabilité de rupture : non calculée, le stock des exploitants est inconnu"
+            ),
+            "{}",
+            alert.body
+        );
     }
 
     /// A manufacturer at 1 000 with a batch of 5 000 announced for the 30th, a wholesaler at
@@ -1200,6 +1263,8 @@ mod tests {
         );
         assert_eq!(a.level, Level::Normal);
         assert_eq!(a.flags, [QualityFlag::NoDemand]);
+        assert_eq!(a.probability, None);
+        assert!(!a.probability_withheld(), "absent, not withheld");
     }
 
     #[test]

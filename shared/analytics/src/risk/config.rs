@@ -4,7 +4,7 @@
 //! thresholds, safety stock), and for every other presentation its name and MITM status from
 //! the BDPM.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use super::level::Thresholds;
 use crate::catalogue::{
@@ -34,6 +34,8 @@ pub struct ReferenceSettings {
     pub thresholds: Thresholds,
     /// Legal safety stock in months.
     pub safety_stock_months: f64,
+    /// The manufacturer's account expected to declare the reference (ANSM's `exploitant`).
+    pub exploitant: Option<medistock_domain::DeclarantId>,
 }
 
 /// Declarant types and reference settings.
@@ -41,6 +43,10 @@ pub struct ReferenceSettings {
 pub struct RiskConfig {
     /// Type of each declarant id.
     pub kinds: HashMap<String, DeclarantType>,
+    /// The manufacturers expected to declare: enabled accounts of type exploitant with a
+    /// cadence (`aucune` expects nothing). Only they are awaited for the references ANSM
+    /// names them for.
+    pub expected_manufacturers: BTreeSet<String>,
     /// The references ANSM follows (the catalogue's monitoring settings): always assessed,
     /// and the only ones grouped.
     pub references: BTreeMap<Cip13, ReferenceSettings>,
@@ -145,6 +151,16 @@ impl RiskConfig {
             .values()
             .map(|d| (d.id.to_string(), d.kind))
             .collect();
+        let expected_manufacturers = registry
+            .declarants
+            .values()
+            .filter(|d| {
+                d.kind == DeclarantType::Exploitant
+                    && d.enabled
+                    && d.cadence != Some(medistock_domain::account::Cadence::Aucune)
+            })
+            .map(|d| d.id.to_string())
+            .collect();
         let references = catalogue
             .settings
             .iter()
@@ -158,6 +174,7 @@ impl RiskConfig {
             .collect();
         Self {
             kinds,
+            expected_manufacturers,
             references,
             known,
             model: ModelOptions::default(),
@@ -175,6 +192,32 @@ impl RiskConfig {
         }
     }
 
+    /// The references whose `exploitant` names no manufacturer's account (an id nobody
+    /// registered, or a wholesaler's): they await nobody, which [`Self::warn_unknown_exploitants`]
+    /// logs where a configuration is loaded, so that a typo in the settings does not go
+    /// unnoticed.
+    pub fn unknown_exploitants(&self) -> Vec<(Cip13, &medistock_domain::DeclarantId)> {
+        self.references
+            .iter()
+            .filter_map(|(cip13, s)| s.exploitant.as_ref().map(|id| (*cip13, id)))
+            .filter(|(_, id)| self.kinds.get(id.as_str()) != Some(&DeclarantType::Exploitant))
+            .collect()
+    }
+
+    /// Logs [`Self::unknown_exploitants`] once, where a configuration is loaded.
+    pub fn warn_unknown_exploitants(&self) {
+        let unknown = self.unknown_exploitants();
+        if let Some((cip13, id)) = unknown.first() {
+            tracing::warn!(
+                references = unknown.len(),
+                premiere = %cip13,
+                exploitant = %id,
+                "exploitant nommé dans les paramètres de suivi sans compte de laboratoire \
+                 exploitant : ces références n'attendent personne"
+            );
+        }
+    }
+
     /// Settings of a reference: ANSM's if it follows it, the catalogue's name and MITM status
     /// otherwise, the defaults for a reference outside the catalogue.
     pub fn settings(&self, cip13: &Cip13) -> ReferenceSettings {
@@ -188,6 +231,7 @@ impl RiskConfig {
                 mitm: false,
                 thresholds: Thresholds::default(),
                 safety_stock_months: SAFETY_MONTHS_DEFAULT,
+                exploitant: None,
             })
     }
 }
@@ -218,6 +262,7 @@ fn settings_of(
             critique_days: m.critique_days.unwrap_or(defaults.critique_days),
             hysteresis: defaults.hysteresis,
         },
+        exploitant: m.exploitant.clone(),
         safety_stock_months: m.safety_stock_months.unwrap_or(if m.safety_stock_4_months {
             SAFETY_MONTHS_LIST
         } else if mitm {
@@ -287,6 +332,7 @@ pub async fn load_config<O: ObjectStore, A: AccountStore>(
         &registry,
         catalogue.as_ref().unwrap_or(&Catalogue::default()),
     );
+    config.warn_unknown_exploitants();
     Ok((registry, config, catalogue))
 }
 
@@ -294,6 +340,53 @@ pub async fn load_config<O: ObjectStore, A: AccountStore>(
 mod tests {
     use super::*;
     use crate::catalogue::{Presentation, Specialty};
+
+    #[test]
+    fn a_named_exploitant_that_is_no_manufacturer_s_account_is_reported() {
+        let registry =
+            Registry::parse("declarant;nom;type\nlab-a;A;exploitant\ngr-b;B;grossiste\n").unwrap();
+        let catalogue = Catalogue::from_settings_csv(
+            "cip13;exploitant\n3400949497294;LAB-A\n3400949497706;lab-z\n\
+             3400930000007;gr-b\n3400930000014;\n",
+        )
+        .unwrap();
+        let config = RiskConfig::new(&registry, &catalogue);
+        let unknown: Vec<(String, String)> = config
+            .unknown_exploitants()
+            .into_iter()
+            .map(|(cip, id)| (cip.to_string(), id.to_string()))
+            .collect();
+        assert_eq!(
+            unknown,
+            [
+                ("3400930000007".to_owned(), "gr-b".to_owned()),
+                ("3400949497706".to_owned(), "lab-z".to_owned()),
+            ]
+        );
+    }
+
+    #[test]
+    fn only_enabled_manufacturers_with_a_cadence_are_expected_to_declare() {
+        let registry = Registry::parse(
+            "declarant;nom;type;cadence\nlab-a;A;exploitant;\nlab-b;B;exploitant;aucune\n\
+             lab-c;C;exploitant;hebdomadaire\ngr-d;D;grossiste;\n",
+        )
+        .unwrap();
+        let mut accounts = registry.to_accounts();
+        for account in &mut accounts {
+            account.enabled = account.id.as_str() != "lab-c";
+        }
+        let config = RiskConfig::new(&Registry::from_accounts(&accounts), &Catalogue::default());
+        assert_eq!(
+            config
+                .expected_manufacturers
+                .iter()
+                .map(String::as_str)
+                .collect::<Vec<_>>(),
+            ["lab-a"],
+            "lab-b expects nothing, lab-c is disabled, gr-d is a wholesaler"
+        );
+    }
 
     #[test]
     fn signals_are_turned_off_and_on_by_name() {

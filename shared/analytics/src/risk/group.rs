@@ -69,9 +69,14 @@ pub fn assess_groups(
                     manufacturers_expected: input.manufacturers_expected,
                     manufacturers_starting: input.manufacturers_starting,
                     manufacturers_pending: input.manufacturers_pending,
+                    // Awaited when every member is (below).
+                    holder: input.holder.clone(),
                 },
             )
         });
+        if input.holder.is_none() {
+            pool.holder = None;
+        }
         members.push(input.cip13.to_string());
         pool.positions.extend(input.positions.iter().cloned());
         pool.demand_series
@@ -148,6 +153,7 @@ mod tests {
             manufacturers_expected: false,
             manufacturers_starting: false,
             manufacturers_pending: false,
+            holder: None,
         }
     }
 

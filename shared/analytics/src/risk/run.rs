@@ -228,7 +228,12 @@ pub async fn run_risk<
             // first weeks of the history only: after them, one that has still declared nothing
             // is silent, not late (a dormant account, files always refused), and a reference no
             // manufacturer declares is assessed on what is declared.
-            let heard: BTreeSet<&str> = positions.iter().map(|p| p.declarant.as_str()).collect();
+            // Heard by `as_of` (a run for a past date does not hear later declarations).
+            let heard: BTreeSet<&str> = positions
+                .iter()
+                .filter(|p| p.as_of <= as_of)
+                .map(|p| p.declarant.as_str())
+                .collect();
             let history_young = first_days
                 .wholesalers
                 .is_some_and(|first| (as_of - first).num_days() < PENDING_FOR_DAYS);
@@ -236,6 +241,16 @@ pub async fn run_risk<
                 && config.kinds.iter().any(|(id, kind)| {
                     *kind == DeclarantType::Exploitant && !heard.contains(id.as_str())
                 });
+            // The manufacturers expected to declare that have declared nothing yet: the
+            // references ANSM names them for are theirs to tell. Once one declares, a reference
+            // of its that it leaves out is assessed on what is declared (and listed in the
+            // synthesis): leaving a reference out must not hold it below TENSION.
+            let silent_manufacturers: BTreeSet<String> = config
+                .expected_manufacturers
+                .iter()
+                .filter(|id| !heard.contains(id.as_str()))
+                .cloned()
+                .collect();
             for p in positions {
                 let kind = config
                     .kinds
@@ -271,6 +286,12 @@ pub async fn run_risk<
                 .into_iter()
                 .map(|cip13| {
                     let settings = config.settings(&cip13);
+                    // The reference's manufacturer, when ANSM names it and it is expected to
+                    // declare but has declared nothing yet.
+                    let holder = settings
+                        .exploitant
+                        .clone()
+                        .filter(|id| silent_manufacturers.contains(id.as_str()));
                     ReferenceInput {
                         cip13,
                         positions: by_reference.remove(&cip13).unwrap_or_default(),
@@ -283,6 +304,7 @@ pub async fn run_risk<
                         manufacturers_expected,
                         manufacturers_starting,
                         manufacturers_pending,
+                        holder,
                     }
                 })
                 .collect();

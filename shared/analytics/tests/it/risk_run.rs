@@ -794,6 +794,11 @@ async fn at_go_live_a_manufacturer_not_yet_heard_from_is_unknown_not_nil() {
             Some(20),
             "the figures stay as declared"
         );
+        assert_eq!(
+            x30.probability.is_none(),
+            flagged,
+            "no probability from a lower bound of the stock"
+        );
     }
 }
 
@@ -871,6 +876,129 @@ async fn a_manufacturer_that_never_declares_is_awaited_six_weeks_not_for_ever() 
                 .contains(&medistock_analytics::risk::QualityFlag::MissingManufacturers),
             flagged,
             "{as_of}"
+        );
+    }
+}
+
+/// A reference whose manufacturer ANSM names (`exploitant` of the monitoring settings) is
+/// awaited for as long as that manufacturer, expected to declare, has declared nothing: its
+/// stock is unknown, not zero, weeks after go-live. A name that is not a manufacturer expected
+/// to declare (unregistered, a wholesaler, a cadence `aucune`) awaits nobody; a group is
+/// awaited when all its members are; a manufacturer that declares other references and leaves
+/// one out does not hold it below TENSION.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reference_s_named_manufacturer_is_awaited_while_it_has_declared_nothing() {
+    const LABS: &str = "declarant;nom;type;cadence\nlab-a;Laboratoire A;exploitant;\n\
+                        lab-c;Laboratoire C;exploitant;\nlab-d;Laboratoire D;exploitant;aucune\n\
+                        gr-b;Grossiste B;grossiste;\n";
+    const NAMED: &str = "cip13;denomination;groupe;mitm;exploitant\n\
+                         3400949497294;ANASTROZOLE 1 mg x30;12;oui;LAB-C\n\
+                         3400949497706;ANASTROZOLE 1 mg x90;12;non;lab-c\n\
+                         3400930000014;LETROZOLE 2,5 mg x30;13;non;lab-z\n\
+                         3400930000021;LETROZOLE 2,5 mg x90;13;non;gr-b\n\
+                         3400930000038;EXEMESTANE 25 mg;;non;lab-d\n\
+                         3400930000045;TAMOXIFENE 20 mg;;non;lab-a\n\
+                         3400930000052;LETROZOLE 2,5 mg x30;15;non;lab-c\n\
+                         3400930000069;LETROZOLE 2,5 mg x90;15;non;\n";
+    let config = RiskConfig::new(
+        &Registry::parse(LABS).unwrap(),
+        &medistock_analytics::catalogue::Catalogue::from_settings_csv(NAMED).unwrap(),
+    );
+    let run = local_run(&config);
+    let date = |m: u32, d: u32| NaiveDate::from_ymd_opt(2026, m, d).unwrap();
+    let noon = |d: NaiveDate| d.and_hms_opt(12, 0, 0).unwrap().and_utc();
+    let header = "cip13;date_stock;stock;sorties;periode_jours\n";
+    let dir = tempfile::tempdir().unwrap();
+    let backend = LocalBackend::open(dir.path()).unwrap();
+    let (objects, state) = (&backend.objects, &backend.state);
+    // Seven weeks after the wholesaler's and lab-a's first figures: nobody is awaited any
+    // more for being registered only. lab-a declares another reference, never the tamoxifen.
+    let (first, as_of) = (date(10, 1), date(11, 20));
+    let all = [
+        "3400949497294",
+        "3400949497706",
+        "3400930000014",
+        "3400930000021",
+        "3400930000038",
+        "3400930000045",
+        "3400930000052",
+        "3400930000069",
+    ];
+    for (day, name) in [(first, "a.csv"), (as_of, "b.csv")] {
+        let mut text = header.to_owned();
+        for cip in all {
+            // 20 days of the wholesaler's stock.
+            text.push_str(&format!("{cip};{day};2000;700;7\n"));
+        }
+        medistock_testkit::declare(objects, state, "gr-b", name, text.as_bytes(), noon(day)).await;
+        let lab = format!("{header}3400930000007;{day};90000;700;7\n");
+        medistock_testkit::declare(objects, state, "lab-a", name, lab.as_bytes(), noon(day)).await;
+    }
+    let outcome = run_risk(objects, state, &run, &Scope::All, as_of, true, noon(as_of))
+        .await
+        .unwrap();
+    let of = |cip: &str| {
+        let a = outcome
+            .assessments
+            .iter()
+            .find(|a| a.cip13.as_str() == cip)
+            .unwrap();
+        let flagged = a
+            .flags
+            .contains(&medistock_analytics::risk::QualityFlag::MissingManufacturers);
+        (a.level, a.days_to_stockout, flagged)
+    };
+    let awaited = (Level::Vigilance, Some(20), true);
+    let assessed = (Level::Tension, Some(20), false);
+    assert_eq!(of(all[0]), awaited, "lab-c's");
+    assert_eq!(of(all[1]), awaited, "lab-c's");
+    assert_eq!(of(all[2]), assessed, "nobody's");
+    assert_eq!(of(all[3]), assessed, "a wholesaler's");
+    assert_eq!(
+        of(all[4]),
+        assessed,
+        "a manufacturer that is expected to send nothing"
+    );
+    assert_eq!(
+        of(all[5]),
+        assessed,
+        "left out by a manufacturer that declares"
+    );
+    let group = |g: &str| outcome.groups.iter().find(|x| x.group == g).unwrap().level;
+    assert_eq!(group("12"), Level::Vigilance, "every member awaited");
+    assert_eq!(group("13"), Level::Tension);
+    assert_eq!(group("15"), Level::Tension, "one member awaited, one not");
+    assert_eq!(of(all[6]), awaited, "lab-c's, in group 15");
+
+    // lab-c's first declaration, of another reference, on the 25th: a run for the 20th has not
+    // heard it yet; a run for the 25th has, and lab-c's references are assessed as declared.
+    let later = date(11, 25);
+    let lab = format!("{header}3400930000007;{later};90000;700;7\n");
+    medistock_testkit::declare(
+        objects,
+        state,
+        "lab-c",
+        "c.csv",
+        lab.as_bytes(),
+        noon(later),
+    )
+    .await;
+    for (day, expected) in [(as_of, awaited), (later, (Level::Tension, Some(15), false))] {
+        let outcome = run_risk(objects, state, &run, &Scope::All, day, true, noon(day))
+            .await
+            .unwrap();
+        let x30 = outcome
+            .assessments
+            .iter()
+            .find(|a| a.cip13.as_str() == all[0])
+            .unwrap();
+        let flagged = x30
+            .flags
+            .contains(&medistock_analytics::risk::QualityFlag::MissingManufacturers);
+        assert_eq!(
+            (x30.level, x30.days_to_stockout, flagged),
+            expected,
+            "{day}"
         );
     }
 }

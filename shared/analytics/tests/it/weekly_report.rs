@@ -38,11 +38,30 @@ async fn drop_file(backend: &LocalBackend, declarant: &str, name: &str, bytes: &
     .await;
 }
 
-fn config(registry: &Registry) -> RiskConfig {
+fn config(registry: &Registry, references: &str) -> RiskConfig {
     RiskConfig::new(
         registry,
-        &medistock_analytics::catalogue::Catalogue::from_settings_csv(REFERENCES).unwrap(),
+        &medistock_analytics::catalogue::Catalogue::from_settings_csv(references).unwrap(),
     )
+}
+
+/// A text the synthesis wrote to the lake.
+async fn lake_text(backend: &LocalBackend, key: &str) -> String {
+    let object = backend.objects.get("lac", key).await.unwrap().unwrap();
+    String::from_utf8(object.bytes).unwrap()
+}
+
+/// The manufacturer's declaration of the x90 on the 5th: by the 20th its declarations are
+/// not starting any more.
+async fn lab_a_declares_the_x90_on_the_5th(backend: &LocalBackend) {
+    drop_file(
+        backend,
+        "lab-a",
+        "s45.csv",
+        b"cip13;date_stock;stock;sorties;periode_jours\n3400949497706;2026-11-05;8000;700;7\n",
+        5,
+    )
+    .await;
 }
 
 fn topics() -> AlertTopics {
@@ -68,19 +87,12 @@ async fn the_synthesis_holds_the_risk_items_and_escapes_declarant_strings() {
     let dir = tempfile::tempdir().unwrap();
     let backend = LocalBackend::open(dir.path()).unwrap();
     let registry = Registry::parse(REGISTRY).unwrap();
-    let config = config(&registry);
+    let config = config(&registry, REFERENCES);
     let topics = topics();
     let run = risk_run(&config, &topics);
     // The manufacturer declares since the 5th: by the 20th its declarations are not starting
     // any more, and a presentation it does not declare is assessed on the wholesalers' stock.
-    drop_file(
-        &backend,
-        "lab-a",
-        "s45.csv",
-        b"cip13;date_stock;stock;sorties;periode_jours\n3400949497706;2026-11-05;8000;700;7\n",
-        5,
-    )
-    .await;
+    lab_a_declares_the_x90_on_the_5th(&backend).await;
     // Last week (Wednesday 11 Nov): everything comfortable, so the levels change this week.
     drop_file(&backend, "gr-b", "s46.csv", b"cip13;date_stock;stock;sorties;periode_jours\n3400949497294;2026-11-11;9000;700;7\n3400949497706;2026-11-11;9000;700;7\n3400930000007;2026-11-11;9000;700;7\n", 11).await;
     run_risk(
@@ -189,16 +201,7 @@ async fn the_synthesis_holds_the_risk_items_and_escapes_declarant_strings() {
         ["gr-c"]
     );
 
-    let html = String::from_utf8(
-        backend
-            .objects
-            .get("lac", &outcome.html_key)
-            .await
-            .unwrap()
-            .unwrap()
-            .bytes,
-    )
-    .unwrap();
+    let html = lake_text(&backend, &outcome.html_key).await;
     assert!(!html.contains("<script"), "no script at all");
     assert!(!html.contains("<img"), "the file name is escaped");
     assert!(html.contains("&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt; &amp; co"));
@@ -234,16 +237,7 @@ async fn the_synthesis_holds_the_risk_items_and_escapes_declarant_strings() {
         "the CRITIQUE one runs out Monday"
     );
 
-    let csv = String::from_utf8(
-        backend
-            .objects
-            .get("lac", &outcome.csv_key)
-            .await
-            .unwrap()
-            .unwrap()
-            .bytes,
-    )
-    .unwrap();
+    let csv = lake_text(&backend, &outcome.csv_key).await;
     let lines: Vec<&str> = csv.lines().collect();
     assert_eq!(lines.len(), 4, "header and one line per reference");
     assert!(
@@ -266,6 +260,108 @@ async fn the_synthesis_holds_the_risk_items_and_escapes_declarant_strings() {
     );
 }
 
+/// A reference whose named manufacturer has not declared it is listed under that
+/// manufacturer, in the HTML and the CSV; one it declares, or named after a wholesaler, is not.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn references_awaited_from_their_manufacturer_are_listed_under_it() {
+    const NAMED: &str = "cip13;denomination;groupe;mitm;exploitant\n\
+        3400949497294;ANASTROZOLE 1 mg x30;12;oui;lab-a\n\
+        3400949497706;ANASTROZOLE 1 mg x90;12;non;LAB-A\n\
+        3400930000007;PARACETAMOL 500 mg;;non;gr-b\n\
+        3400930000014;LETROZOLE 2,5 mg;;non;lab-a\n";
+    let dir = tempfile::tempdir().unwrap();
+    let backend = LocalBackend::open(dir.path()).unwrap();
+    // lab-d sends when it has something to say: not expected, but what it declares counts.
+    let registry = Registry::parse(&format!(
+        "{REGISTRY}lab-d;Laboratoire D;exploitant;aucune\n"
+    ))
+    .unwrap();
+    let config = config(&registry, NAMED);
+    let topics = topics();
+    let run = risk_run(&config, &topics);
+    lab_a_declares_the_x90_on_the_5th(&backend).await;
+    // 20 days of the wholesaler's stock for each.
+    drop_file(&backend, "gr-b", "s47.csv", b"cip13;date_stock;stock;sorties;periode_jours\n3400949497294;2026-11-20;2000;700;7\n3400949497706;2026-11-20;2000;700;7\n3400930000007;2026-11-20;2000;700;7\n3400930000014;2026-11-20;2000;700;7\n", 20).await;
+    drop_file(
+        &backend,
+        "lab-d",
+        "s47.csv",
+        b"cip13;date_stock;stock;sorties;periode_jours\n3400930000014;2026-11-20;9000;700;7\n",
+        20,
+    )
+    .await;
+    let outcome = run_risk(
+        &backend.objects,
+        &backend.state,
+        &run,
+        &Scope::All,
+        day(20),
+        false,
+        at(20),
+    )
+    .await
+    .unwrap();
+    let level = |cip: &str| {
+        outcome
+            .assessments
+            .iter()
+            .find(|a| a.cip13.as_str() == cip)
+            .map(|a| a.level)
+    };
+    // lab-a declares (the x90): a reference of its that it leaves out is assessed on what
+    // is declared, and listed.
+    assert_eq!(
+        level("3400949497294"),
+        Some(Level::Tension),
+        "left out by lab-a"
+    );
+    assert_eq!(
+        level("3400930000007"),
+        Some(Level::Tension),
+        "nobody awaited"
+    );
+    let report = write_report(
+        &backend.objects,
+        &backend.state,
+        "lac",
+        Week::of(day(20)),
+        &config,
+        &registry,
+    )
+    .await
+    .unwrap();
+    let awaited: Vec<(&str, &str, Vec<&str>)> = report
+        .synthesis
+        .awaited
+        .iter()
+        .map(|a| {
+            (
+                a.id.as_str(),
+                a.name.as_str(),
+                a.references.iter().map(String::as_str).collect(),
+            )
+        })
+        .collect();
+    assert_eq!(awaited, [("lab-a", "Laboratoire A", vec!["3400949497294"])]);
+    let html = lake_text(&backend, &report.html_key).await;
+    assert!(html.contains("<h3>Références attendues de leur exploitant (1)</h3>"));
+    assert!(
+        html.contains(
+            "<tr><td>lab-a</td><td>Laboratoire A</td><td>1</td><td>3400949497294</td></tr>"
+        )
+    );
+    let csv = lake_text(&backend, &report.csv_key).await;
+    let awaited_from = |cip: &str| {
+        csv.lines()
+            .find(|l| l.starts_with(cip))
+            .and_then(|l| l.rsplit(';').next())
+            .map(str::to_owned)
+    };
+    assert_eq!(awaited_from("3400949497294").as_deref(), Some("lab-a"));
+    assert_eq!(awaited_from("3400949497706").as_deref(), Some(""));
+    assert!(csv.lines().next().unwrap().ends_with(";exploitant_attendu"));
+}
+
 /// The synthesis reads each snapshot once: the weeks shown for every reference, and the days
 /// of a measure's window before them for the measured references only.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -275,7 +371,7 @@ async fn a_measures_window_before_the_weeks_shown_is_read_for_its_references_onl
     use medistock_domain::store::MeasureStore;
     let dir = tempfile::tempdir().unwrap();
     let backend = LocalBackend::open(dir.path()).unwrap();
-    let config = config(&Registry::parse(REGISTRY).unwrap());
+    let config = config(&Registry::parse(REGISTRY).unwrap(), REFERENCES);
     let topics = topics();
     let run = risk_run(&config, &topics);
     let week = Week::of(day(20));
