@@ -4,7 +4,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use aws_sdk_s3::Client;
 use aws_sdk_s3::primitives::ByteStream;
-use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
+use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart, MetadataDirective};
 use chrono::{DateTime, Utc};
 
 use crate::aws_error;
@@ -286,8 +286,11 @@ impl ObjectStore for S3Objects {
         from_version: Option<&str>,
         to_bucket: &str,
         to_key: &str,
+        metadata: Option<&BTreeMap<String, String>>,
     ) -> Result<(), StoreError> {
         let source = versioned_copy_source(from_bucket, from_key, from_version);
+        let replaced: Option<HashMap<String, String>> =
+            metadata.map(|m| m.iter().map(|(k, v)| (k.clone(), v.clone())).collect());
         // One HEAD gives the size that picks the way to copy and, for a multipart copy (which
         // does not carry metadata over), the metadata.
         let head = self
@@ -301,16 +304,23 @@ impl ObjectStore for S3Objects {
             .map_err(|e| aws_error("S3.HeadObject", e))?;
         let size = head.content_length().unwrap_or(0).max(0) as u64;
         if size > self.single_copy_limit {
-            let metadata = head.metadata().cloned().unwrap_or_default();
+            let metadata = replaced
+                .or_else(|| head.metadata().cloned())
+                .unwrap_or_default();
             return self
                 .copy_in_parts(&source, size, metadata, to_bucket, to_key)
                 .await;
         }
+        // Given metadata replace the source's (S3 then also resets the content type, which
+        // Medistock never reads back).
+        let directive = replaced.as_ref().map(|_| MetadataDirective::Replace);
         self.client
             .copy_object()
             .copy_source(source)
             .bucket(to_bucket)
             .key(to_key)
+            .set_metadata_directive(directive)
+            .set_metadata(replaced)
             .send()
             .await
             .map_err(|e| aws_error("S3.CopyObject", e))?;

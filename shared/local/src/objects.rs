@@ -81,6 +81,29 @@ impl LocalObjects {
         Ok(self.root.join(bucket).join(key))
     }
 
+    /// Writes an object's metadata beside it, or removes the old one where there is none.
+    fn write_metadata(
+        &self,
+        bucket: &str,
+        key: &str,
+        metadata: &BTreeMap<String, String>,
+    ) -> Result<(), StoreError> {
+        let meta_path = self.meta_path(bucket, key)?;
+        if metadata.is_empty() {
+            match std::fs::remove_file(&meta_path) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(StoreError::Io {
+                    path: meta_path,
+                    source: e,
+                }),
+                _ => Ok(()),
+            }
+        } else {
+            let json =
+                serde_json::to_vec(metadata).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+            write_atomic(&meta_path, &json)
+        }
+    }
+
     fn meta_path(&self, bucket: &str, key: &str) -> Result<PathBuf, StoreError> {
         check_key(key)?;
         Ok(self
@@ -108,6 +131,29 @@ fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), StoreError> {
     let tmp = path.with_file_name(format!(".tmp-{}", lease_token()));
     std::fs::write(&tmp, bytes).map_err(io(&tmp))?;
     std::fs::rename(&tmp, path).map_err(io(path))
+}
+
+/// Gives `to` the bytes of `from` through a hard link and a rename, a copy where the file
+/// system links nothing. Safe because an object's file is never written in place: every write
+/// is a new file renamed over the old one, so two names of one file never see a change.
+fn link_atomic(from: &Path, to: &Path) -> Result<(), StoreError> {
+    if let Some(parent) = to.parent() {
+        std::fs::create_dir_all(parent).map_err(io(parent))?;
+    }
+    let tmp = to.with_file_name(format!(".tmp-{}", lease_token()));
+    if std::fs::hard_link(from, &tmp).is_err() {
+        std::fs::copy(from, &tmp).map_err(|source| match source.kind() {
+            std::io::ErrorKind::NotFound => StoreError::Io {
+                path: from.to_owned(),
+                source,
+            },
+            _ => StoreError::Io {
+                path: tmp.clone(),
+                source,
+            },
+        })?;
+    }
+    std::fs::rename(&tmp, to).map_err(io(to))
 }
 
 fn read_optional(path: &Path) -> Result<Option<Vec<u8>>, StoreError> {
@@ -187,23 +233,13 @@ impl ObjectStore for LocalObjects {
         } else {
             None
         };
-        let meta_path = self.meta_path(bucket, key)?;
-        if metadata.is_empty() {
-            match std::fs::remove_file(&meta_path) {
-                Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
-                    return Err(StoreError::Io {
-                        path: meta_path,
-                        source: e,
-                    });
-                }
-                _ => {}
-            }
-        } else {
-            let json =
-                serde_json::to_vec(metadata).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-            write_atomic(&meta_path, &json)?;
+        self.write_metadata(bucket, key, metadata)?;
+        let path = self.path(bucket, key)?;
+        match &version {
+            // The current object is the version just written: one file, two names.
+            Some(v) => link_atomic(&self.version_path(bucket, key, v)?, &path)?,
+            None => write_atomic(&path, &bytes)?,
         }
-        write_atomic(&self.path(bucket, key)?, &bytes)?;
         Ok(version)
     }
 
@@ -277,16 +313,38 @@ impl ObjectStore for LocalObjects {
         from_version: Option<&str>,
         to_bucket: &str,
         to_key: &str,
+        metadata: Option<&BTreeMap<String, String>>,
     ) -> Result<(), StoreError> {
-        let object = self
-            .get_version(from_bucket, from_key, from_version)
-            .await?
-            .ok_or_else(|| StoreError::Io {
-                path: self.root.join(from_bucket).join(from_key),
-                source: std::io::Error::from(std::io::ErrorKind::NotFound),
-            })?;
-        self.put(to_bucket, to_key, object.bytes, "", &object.metadata)
-            .await?;
-        Ok(())
+        let not_found = || StoreError::Io {
+            path: self.root.join(from_bucket).join(from_key),
+            source: std::io::Error::from(std::io::ErrorKind::NotFound),
+        };
+        let Some((from, from_meta)) = self.files(from_bucket, from_key, from_version)? else {
+            return Err(not_found());
+        };
+        if !from.is_file() {
+            return Err(not_found());
+        }
+        if self.is_versioned(to_bucket) {
+            // A new version in a versioned bucket: the bytes go through `put`.
+            let object = self
+                .get_version(from_bucket, from_key, from_version)
+                .await?
+                .ok_or_else(not_found)?;
+            let metadata = metadata.cloned().unwrap_or(object.metadata);
+            self.put(to_bucket, to_key, object.bytes, "", &metadata)
+                .await?;
+            return Ok(());
+        }
+        let metadata = match metadata {
+            Some(m) => m.clone(),
+            None => match read_optional(&from_meta)? {
+                Some(json) => serde_json::from_slice(&json)
+                    .map_err(|e| StoreError::Corrupt(format!("{}: {e}", from_meta.display())))?,
+                None => BTreeMap::new(),
+            },
+        };
+        self.write_metadata(to_bucket, to_key, &metadata)?;
+        link_atomic(&from, &self.path(to_bucket, to_key)?)
     }
 }

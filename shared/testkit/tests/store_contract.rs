@@ -661,6 +661,7 @@ async fn objects_with_metadata(objects: &impl ObjectStore, bucket: &str) {
             None,
             bucket,
             "quarantine/grossiste-a/copie é.csv",
+            None,
         )
         .await
         .unwrap();
@@ -718,6 +719,64 @@ async fn objects_with_metadata(objects: &impl ObjectStore, bucket: &str) {
             .is_empty(),
         "a prefix through an object lists nothing"
     );
+    // A copy given metadata carries those instead of the source's; either way it keeps its
+    // bytes when the source is written again.
+    let archived = BTreeMap::from([
+        ("declarant".to_owned(), "grossiste-a".to_owned()),
+        ("sha256".to_owned(), "def".to_owned()),
+    ]);
+    objects
+        .copy(
+            bucket,
+            key,
+            None,
+            bucket,
+            "raw/grossiste-a/def.csv",
+            Some(&archived),
+        )
+        .await
+        .unwrap();
+    objects
+        .put(bucket, key, b"autre".to_vec(), "text/csv", &BTreeMap::new())
+        .await
+        .unwrap();
+    let raw = objects
+        .get(bucket, "raw/grossiste-a/def.csv")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (raw.bytes.as_slice(), &raw.metadata),
+        (b"cip13;stock\n".as_slice(), &archived)
+    );
+    assert_eq!(
+        copied.bytes, b"cip13;stock\n",
+        "the first copy is unchanged"
+    );
+    assert_eq!(
+        objects
+            .get(bucket, "quarantine/grossiste-a/copie é.csv")
+            .await
+            .unwrap()
+            .unwrap(),
+        copied
+    );
+    assert_eq!(
+        objects.get(bucket, key).await.unwrap().unwrap().bytes,
+        b"autre"
+    );
+    let missing = objects
+        .copy(
+            bucket,
+            "inbox/absent.csv",
+            None,
+            bucket,
+            "raw/absent.csv",
+            None,
+        )
+        .await;
+    assert!(missing.is_err(), "copying nothing is an error: {missing:?}");
+    assert_eq!(objects.get(bucket, "raw/absent.csv").await.unwrap(), None);
 }
 
 /// Two versions written under one key are each read as written, whatever the current one.
@@ -765,6 +824,7 @@ async fn versions_read_as_written(objects: &impl ObjectStore, bucket: &str) {
             Some(&v1),
             bucket,
             "quarantine/grossiste-a/v1.csv",
+            None,
         )
         .await
         .unwrap();
@@ -776,6 +836,28 @@ async fn versions_read_as_written(objects: &impl ObjectStore, bucket: &str) {
             .unwrap()
             .bytes,
         b"premier"
+    );
+    // An older version copied with new metadata: its own bytes, the metadata given.
+    let archived = BTreeMap::from([("sha256".to_owned(), "v1".to_owned())]);
+    objects
+        .copy(
+            bucket,
+            key,
+            Some(&v1),
+            bucket,
+            "raw/grossiste-a/v1.csv",
+            Some(&archived),
+        )
+        .await
+        .unwrap();
+    let raw = objects
+        .get(bucket, "raw/grossiste-a/v1.csv")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (raw.bytes.as_slice(), &raw.metadata),
+        (b"premier".as_slice(), &archived)
     );
 }
 
@@ -1033,6 +1115,7 @@ mod on_moto {
                 None,
                 &bucket,
                 "raw/a1/gros.csv",
+                None,
             )
             .await
             .unwrap();
@@ -1043,6 +1126,26 @@ mod on_moto {
             .unwrap();
         assert!(copied.bytes == bytes, "the copy has the same bytes");
         assert_eq!(copied.metadata, meta);
+        // In parts too, metadata given replace the source's.
+        let archived = BTreeMap::from([("sha256".to_owned(), "def".to_owned())]);
+        objects
+            .copy(
+                &bucket,
+                "inbox/a1/gros.csv",
+                None,
+                &bucket,
+                "raw/a1/gros-2.csv",
+                Some(&archived),
+            )
+            .await
+            .unwrap();
+        let copied = objects
+            .get(&bucket, "raw/a1/gros-2.csv")
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(copied.bytes == bytes, "the copy has the same bytes");
+        assert_eq!(copied.metadata, archived);
     }
 
     #[tokio::test]

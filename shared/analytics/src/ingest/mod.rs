@@ -6,7 +6,8 @@
 //! 1. claim the file in the ledger by its declarant and the SHA-256 of its bytes, under a token
 //!    only this run holds (same bytes already processed for this declarant: a "déjà reçu"
 //!    receipt, nothing applied; claimed by a live run: retry later);
-//! 2. archive the raw bytes under `raw/` before anything else;
+//! 2. archive the raw bytes under `raw/` before any other effect (a copy of the version
+//!    dropped, made while the file is validated);
 //! 3. validate with the declarant taken from the key, never from the content;
 //! 4. rejected: copy to `quarantine/`; accepted: write the normalized lines as Parquet under
 //!    `normalized/` and their daily totals per reference under `daily/`, then merge one
@@ -232,27 +233,57 @@ async fn process<O: ObjectStore, S: FileLedger + PositionStore>(
         ("original-name".to_owned(), ascii_metadata(&inbox.name)),
     ]);
     let raw_key = lake::raw_key(inbox.declarant.as_str(), now, &sha256, ext);
-    objects
-        .put(
-            &settings.lake_bucket,
-            &raw_key,
-            // The one copy of the file: the archive write and the validation each own theirs.
-            bytes.clone(),
-            "application/octet-stream",
-            &metadata,
+    // The archive is written while the file is validated (which has no effect of its own),
+    // and finished before any other effect. With no version named, the current object may
+    // already be another file: the bytes hashed are archived, a copy of their own (the
+    // validation owns the other).
+    let source = match inbox.version.as_deref() {
+        Some(version) => ArchiveSource::Version(version),
+        None => ArchiveSource::Bytes(bytes.clone()),
+    };
+    let (raw_key_ref, metadata_ref) = (&raw_key, &metadata);
+    let archive = async move {
+        match source {
+            // The version read is the version archived: a copy in the store (server-side on
+            // S3), the bytes neither copied here nor sent again.
+            ArchiveSource::Version(version) => {
+                objects
+                    .copy(
+                        bucket,
+                        &inbox.key,
+                        Some(version),
+                        &settings.lake_bucket,
+                        raw_key_ref,
+                        Some(metadata_ref),
+                    )
+                    .await
+            }
+            ArchiveSource::Bytes(copy) => objects
+                .put(
+                    &settings.lake_bucket,
+                    raw_key_ref,
+                    copy,
+                    "application/octet-stream",
+                    metadata_ref,
+                )
+                .await
+                .map(|_| ()),
+        }
+    };
+    let (archived, checked) = tokio::join!(
+        archive,
+        checked_off_the_runtime(
+            bytes,
+            inbox,
+            settings.limits.clone(),
+            settings.catalogue.clone(),
+            &sha256,
+            uploaded_at,
+            now,
         )
-        .await?;
-
-    let checked = checked_off_the_runtime(
-        bytes,
-        inbox,
-        settings.limits.clone(),
-        settings.catalogue.clone(),
-        &sha256,
-        uploaded_at,
-        now,
-    )
-    .await?;
+    );
+    archived?;
+    let checked = checked?;
     let report = checked.report;
     let summary = match checked.accepted {
         None => {
@@ -264,6 +295,7 @@ async fn process<O: ObjectStore, S: FileLedger + PositionStore>(
                     None,
                     &settings.lake_bucket,
                     &quarantine,
+                    None,
                 )
                 .await?;
             write_receipt(objects, bucket, inbox, &report, now, None).await?;
@@ -328,6 +360,14 @@ async fn process<O: ObjectStore, S: FileLedger + PositionStore>(
         Some(summary) => IngestOutcome::Applied { report, summary },
         None => IngestOutcome::Rejected { report },
     })
+}
+
+/// What the archive is made from.
+enum ArchiveSource<'a> {
+    /// The version of the inbox object that was read.
+    Version(&'a str),
+    /// The bytes read, when no version was named.
+    Bytes(Vec<u8>),
 }
 
 /// References whose positions are built and written at a time: a national file's 20,000
@@ -497,6 +537,7 @@ async fn reject_oversized<O: ObjectStore>(
             inbox.version.as_deref(),
             &settings.lake_bucket,
             &quarantine,
+            None,
         )
         .await?;
     write_receipt(objects, bucket, inbox, &report, now, None).await?;

@@ -1216,9 +1216,10 @@ mod prefixed {
             fv: Option<&str>,
             tb: &str,
             tk: &str,
+            m: Option<&BTreeMap<String, String>>,
         ) -> Result<(), StoreError> {
             self.inner
-                .copy(self.name(fb), fk, fv, self.name(tb), tk)
+                .copy(self.name(fb), fk, fv, self.name(tb), tk, m)
                 .await
         }
     }

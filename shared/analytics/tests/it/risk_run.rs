@@ -556,9 +556,17 @@ impl ObjectStore for Recording<'_> {
         from_version: Option<&str>,
         to_bucket: &str,
         to_key: &str,
+        metadata: Option<&std::collections::BTreeMap<String, String>>,
     ) -> Result<(), StoreError> {
         self.inner
-            .copy(from_bucket, from_key, from_version, to_bucket, to_key)
+            .copy(
+                from_bucket,
+                from_key,
+                from_version,
+                to_bucket,
+                to_key,
+                metadata,
+            )
             .await
     }
 }

@@ -143,8 +143,9 @@ pub trait ObjectStore: Send + Sync {
         bucket: &str,
         prefix: &str,
     ) -> impl Future<Output = Result<Vec<String>, StoreError>> + Send;
-    /// Copies one version of an object (`None`: the current one) with its metadata, whatever
-    /// its size.
+    /// Copies one version of an object (`None`: the current one), whatever its size, without
+    /// its bytes passing through this process (a server-side copy on S3). The copy carries
+    /// `metadata` where given, the source's own metadata otherwise.
     fn copy(
         &self,
         from_bucket: &str,
@@ -152,6 +153,7 @@ pub trait ObjectStore: Send + Sync {
         from_version: Option<&str>,
         to_bucket: &str,
         to_key: &str,
+        metadata: Option<&BTreeMap<String, String>>,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
 }
 
