@@ -10,7 +10,7 @@
 //!    dropped, made while the file is validated);
 //! 3. validate with the declarant taken from the key, never from the content;
 //! 4. rejected: copy to `quarantine/`; accepted: write the normalized lines as Parquet under
-//!    `normalized/` and their daily totals per reference under `daily/`, then merge one
+//!    `normalized/` and their daily totals per reference under `daily/` while merging one
 //!    position per reference, site by site (newer figures and corrections of the same date
 //!    win, older ones never; the same file again is a no-op);
 //! 5. write the receipt (text + CSV of rejected lines) under `receipts/<declarant>/`;
@@ -278,7 +278,6 @@ async fn process<O: ObjectStore, S: FileLedger + PositionStore>(
             settings.limits.clone(),
             settings.catalogue.clone(),
             &sha256,
-            uploaded_at,
             now,
         )
     );
@@ -302,36 +301,29 @@ async fn process<O: ObjectStore, S: FileLedger + PositionStore>(
             None
         }
         Some(accepted) => {
-            let history_key =
-                lake::normalized_key(accepted.latest_date, inbox.declarant.as_str(), &sha256);
-            objects
-                .put(
-                    &settings.lake_bucket,
-                    &history_key,
-                    accepted.parquet,
-                    "application/vnd.apache.parquet",
-                    &metadata,
-                )
-                .await?;
-            let daily_key =
-                lake::daily_key(accepted.latest_date, inbox.declarant.as_str(), &sha256);
-            objects
-                .put(
-                    &settings.lake_bucket,
-                    &daily_key,
-                    accepted.daily,
-                    "application/vnd.apache.parquet",
-                    &metadata,
-                )
-                .await?;
-            let summary = apply_positions(
+            // The line-level history and the daily totals are encoded and written while the
+            // positions are merged: each effect is idempotent, and the ledger records the file
+            // only once all are done, so a crash between them is repaired by the retry.
+            let history = write_history(
+                objects,
+                settings,
+                inbox,
+                accepted.lines.clone(),
+                accepted.latest_date,
+                &sha256,
+                &metadata,
+                uploaded_at,
+            );
+            let positions = apply_positions(
                 state,
                 accepted.lines,
                 &inbox.declarant,
                 &sha256,
                 uploaded_at,
-            )
-            .await?;
+            );
+            let (history, summary) = tokio::join!(history, positions);
+            history?;
+            let summary = summary?;
             write_receipt(objects, bucket, inbox, &report, now, Some(&summary)).await?;
             Some(summary)
         }
@@ -461,22 +453,60 @@ struct Checked {
 struct Accepted {
     /// The normalized lines, whose positions are merged a batch at a time.
     lines: DataFrame,
-    /// The normalized lines (line-level history, for Athena and audits).
-    parquet: Vec<u8>,
-    /// The daily totals (what the risk run reads).
-    daily: Vec<u8>,
     latest_date: NaiveDate,
 }
 
-/// Validation, aggregation and Parquet encoding are CPU work (and polars blocks its thread):
-/// they run on tokio's blocking pool, never on an async worker.
+/// Writes the normalized lines as Parquet (line-level history, for Athena and audits) and
+/// their daily totals (what the risk run reads); the encoding runs on tokio's blocking pool.
+#[allow(clippy::too_many_arguments)]
+async fn write_history<O: ObjectStore>(
+    objects: &O,
+    settings: &IngestSettings,
+    inbox: &InboxKey,
+    lines: DataFrame,
+    latest_date: NaiveDate,
+    sha256: &str,
+    metadata: &BTreeMap<String, String>,
+    uploaded_at: DateTime<Utc>,
+) -> Result<(), IngestError> {
+    let (declarant, sha) = (inbox.declarant.clone(), sha256.to_owned());
+    let (parquet, daily) = tokio::task::spawn_blocking(move || {
+        let parquet = normalized_parquet(&lines, declarant.as_str(), &sha)?;
+        let daily = daily_parquet(&daily_rows(&lines)?, declarant.as_str(), &sha, uploaded_at)?;
+        Ok::<_, IngestError>((parquet, daily))
+    })
+    .await
+    .unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()))?;
+    let declarant = inbox.declarant.as_str();
+    objects
+        .put(
+            &settings.lake_bucket,
+            &lake::normalized_key(latest_date, declarant, sha256),
+            parquet,
+            "application/vnd.apache.parquet",
+            metadata,
+        )
+        .await?;
+    objects
+        .put(
+            &settings.lake_bucket,
+            &lake::daily_key(latest_date, declarant, sha256),
+            daily,
+            "application/vnd.apache.parquet",
+            metadata,
+        )
+        .await?;
+    Ok(())
+}
+
+/// Validation is CPU work (and polars blocks its thread): it runs on tokio's blocking pool,
+/// never on an async worker.
 async fn checked_off_the_runtime(
     bytes: Vec<u8>,
     inbox: &InboxKey,
     limits: Limits,
     catalogue: Option<Arc<Catalogue>>,
     sha256: &str,
-    uploaded_at: DateTime<Utc>,
     now: DateTime<Utc>,
 ) -> Result<Checked, IngestError> {
     let inbox = inbox.clone();
@@ -488,20 +518,12 @@ async fn checked_off_the_runtime(
             limits: &limits,
             catalogue: catalogue.as_deref(),
         };
-        // The bytes are released once the lines are typed, before the checks across the file,
-        // the Parquet and the totals.
+        // The bytes are released once the lines are typed, before the checks across the file.
         let validation = validate_owned(bytes, sha256.clone(), &inbox.name, &ctx)?;
         let accepted = match validation.lines {
             None => None,
             Some(lines) => Some(Accepted {
                 latest_date: latest_date(&lines).unwrap_or_else(|| paris_date(now)),
-                parquet: normalized_parquet(&lines, inbox.declarant.as_str(), &sha256)?,
-                daily: daily_parquet(
-                    &daily_rows(&lines)?,
-                    inbox.declarant.as_str(),
-                    &sha256,
-                    uploaded_at,
-                )?,
                 lines,
             }),
         };

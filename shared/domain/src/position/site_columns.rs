@@ -9,7 +9,7 @@
 use std::collections::HashMap;
 use std::fmt;
 
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, Datelike, NaiveDate, Utc};
 use serde::de::{self, MapAccess, SeqAccess, Visitor};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
@@ -21,12 +21,41 @@ struct Columns<'a> {
     #[serde(borrow)]
     sources: Vec<Source<'a>>,
     site: Vec<std::borrow::Cow<'a, str>>,
-    as_of: Vec<NaiveDate>,
+    as_of: Vec<IsoDate>,
     stock: Vec<i64>,
     stock_bloque: Vec<i64>,
     daily_outflow: Vec<Option<f64>>,
     supplies: Vec<Vec<Supply>>,
     source: Vec<u32>,
+}
+
+/// A date as chrono writes and reads it (`2026-11-20`), written without going through `fmt`:
+/// a national position writes 180 of them at every merge.
+#[derive(Deserialize)]
+#[serde(transparent)]
+struct IsoDate(NaiveDate);
+
+impl Serialize for IsoDate {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let (year, month, day) = (self.0.year(), self.0.month(), self.0.day());
+        let Ok(year) = u32::try_from(year) else {
+            return self.0.serialize(serializer);
+        };
+        if year > 9999 {
+            return self.0.serialize(serializer);
+        }
+        let mut text = *b"0000-00-00";
+        for (i, (value, width)) in [(year, 4), (month, 2), (day, 2)].into_iter().enumerate() {
+            let start = [0, 5, 8][i];
+            let mut v = value;
+            for slot in text[start..start + width].iter_mut().rev() {
+                *slot = b'0' + (v % 10) as u8;
+                v /= 10;
+            }
+        }
+        // Digits and dashes only.
+        serializer.serialize_str(std::str::from_utf8(&text).map_err(serde::ser::Error::custom)?)
+    }
 }
 
 /// A file some sites' figures come from.
@@ -42,23 +71,30 @@ pub fn serialize<S: Serializer>(sites: &[SiteFigures], serializer: S) -> Result<
     let mut index: HashMap<(&str, DateTime<Utc>), u32> = HashMap::new();
     let mut sources = Vec::new();
     let mut source = Vec::with_capacity(sites.len());
+    // Consecutive sites mostly come from one file: the last one found is tried first.
+    let mut last: Option<((&str, DateTime<Utc>), u32)> = None;
     for s in sites {
-        let next = sources.len() as u32;
-        let i = *index
-            .entry((s.source_sha256.as_str(), s.uploaded_at))
-            .or_insert_with(|| {
-                sources.push(Source {
-                    sha256: s.source_sha256.as_str().into(),
-                    uploaded_at: s.uploaded_at,
-                });
-                next
-            });
+        let key = (s.source_sha256.as_str(), s.uploaded_at);
+        let i = match last {
+            Some((seen, i)) if seen == key => i,
+            _ => {
+                let next = sources.len() as u32;
+                *index.entry(key).or_insert_with(|| {
+                    sources.push(Source {
+                        sha256: s.source_sha256.as_str().into(),
+                        uploaded_at: s.uploaded_at,
+                    });
+                    next
+                })
+            }
+        };
+        last = Some((key, i));
         source.push(i);
     }
     Columns {
         sources,
         site: sites.iter().map(|s| s.site.as_str().into()).collect(),
-        as_of: sites.iter().map(|s| s.as_of).collect(),
+        as_of: sites.iter().map(|s| IsoDate(s.as_of)).collect(),
         stock: sites.iter().map(|s| s.stock).collect(),
         stock_bloque: sites.iter().map(|s| s.stock_bloque).collect(),
         daily_outflow: sites.iter().map(|s| s.daily_outflow).collect(),
@@ -140,7 +176,7 @@ impl<'de> Visitor<'de> for SitesVisitor {
             };
             out.push(SiteFigures {
                 site: site.into_owned(),
-                as_of,
+                as_of: as_of.0,
                 stock,
                 stock_bloque,
                 daily_outflow,
@@ -209,6 +245,53 @@ mod tests {
         let columns = to_json(&sites).unwrap().len();
         let objects = serde_json::to_string(&sites).unwrap().len();
         assert!(columns * 4 < objects, "{columns} vs {objects}");
+    }
+
+    #[test]
+    fn dates_are_written_as_chrono_writes_them() {
+        let mut dates: Vec<NaiveDate> = [
+            (0, 1, 1),
+            (1, 2, 3),
+            (999, 12, 31),
+            (2026, 11, 20),
+            (9999, 12, 31),
+            (10_000, 1, 1),
+            (-1, 6, 15),
+            (-10_000, 1, 1),
+        ]
+        .into_iter()
+        .filter_map(|(y, m, d)| NaiveDate::from_ymd_opt(y, m, d))
+        .collect();
+        dates.extend([NaiveDate::MIN, NaiveDate::MAX]);
+        dates.extend((0..800).filter_map(|i| {
+            NaiveDate::from_ymd_opt(2024, 1, 1)?.checked_add_days(chrono::Days::new(i))
+        }));
+        for date in dates {
+            let ours = serde_json::to_string(&IsoDate(date)).unwrap();
+            assert_eq!(ours, serde_json::to_string(&date).unwrap(), "{date:?}");
+            let back: IsoDate = serde_json::from_str(&ours).unwrap();
+            assert_eq!(back.0, date);
+        }
+    }
+
+    #[test]
+    fn sites_from_alternating_files_keep_their_source() {
+        let (a, b) = ("a".repeat(64), "b".repeat(64));
+        let sites: Vec<SiteFigures> = (0..6)
+            .map(|i| {
+                let sha = if i % 2 == 0 { &a } else { &b };
+                figures(
+                    &format!("DEPOT-{i}"),
+                    sha,
+                    i64::from(i % 2) * 60,
+                    Vec::new(),
+                )
+            })
+            .collect();
+        let json = to_json(&sites).unwrap();
+        assert_eq!(json.matches(&a).count(), 1, "{json}");
+        assert_eq!(json.matches(&b).count(), 1, "{json}");
+        assert_eq!(from_json(&json).unwrap(), sites);
     }
 
     #[test]
