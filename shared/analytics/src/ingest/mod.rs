@@ -519,14 +519,11 @@ async fn checked_off_the_runtime(
             catalogue: catalogue.as_deref(),
         };
         // The bytes are released once the lines are typed, before the checks across the file.
-        let validation = validate_owned(bytes, sha256.clone(), &inbox.name, &ctx)?;
-        let accepted = match validation.lines {
-            None => None,
-            Some(lines) => Some(Accepted {
-                latest_date: latest_date(&lines).unwrap_or_else(|| paris_date(now)),
-                lines,
-            }),
-        };
+        let validation = validate_owned(bytes, sha256, &inbox.name, &ctx)?;
+        let accepted = validation.lines.map(|lines| Accepted {
+            latest_date: latest_date(&lines).unwrap_or_else(|| paris_date(now)),
+            lines,
+        });
         Ok(Checked {
             report: validation.report,
             accepted,
