@@ -4,7 +4,9 @@ use std::collections::{BTreeMap, HashMap};
 
 use aws_sdk_s3::Client;
 use aws_sdk_s3::primitives::ByteStream;
-use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart, MetadataDirective};
+use aws_sdk_s3::types::{
+    CompletedMultipartUpload, CompletedPart, MetadataDirective, TaggingDirective,
+};
 use chrono::{DateTime, Utc};
 
 use crate::aws_error;
@@ -311,16 +313,23 @@ impl ObjectStore for S3Objects {
                 .copy_in_parts(&source, size, metadata, to_bucket, to_key)
                 .await;
         }
-        // Given metadata replace the source's (S3 then also resets the content type, which
-        // Medistock never reads back).
-        let directive = replaced.as_ref().map(|_| MetadataDirective::Replace);
-        self.client
+        // Given metadata replace the source's, with a plain content type (S3 would reset it)
+        // and without the source's tags (copying them would need tagging permissions the
+        // functions do not have: the archive is tagged by nobody).
+        let mut request = self
+            .client
             .copy_object()
             .copy_source(source)
             .bucket(to_bucket)
-            .key(to_key)
-            .set_metadata_directive(directive)
-            .set_metadata(replaced)
+            .key(to_key);
+        if let Some(replaced) = replaced {
+            request = request
+                .metadata_directive(MetadataDirective::Replace)
+                .set_metadata(Some(replaced))
+                .content_type("application/octet-stream")
+                .tagging_directive(TaggingDirective::Replace);
+        }
+        request
             .send()
             .await
             .map_err(|e| aws_error("S3.CopyObject", e))?;

@@ -135,7 +135,8 @@ fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), StoreError> {
 
 /// Gives `to` the bytes of `from` through a hard link and a rename, a copy where the file
 /// system links nothing. Safe because an object's file is never written in place: every write
-/// is a new file renamed over the old one, so two names of one file never see a change.
+/// is a new file renamed over the old one, so two names of one file never see a change (and a
+/// version's file is read-only, against an editor or a shell writing into the folder).
 fn link_atomic(from: &Path, to: &Path) -> Result<(), StoreError> {
     if let Some(parent) = to.parent() {
         std::fs::create_dir_all(parent).map_err(io(parent))?;
@@ -153,7 +154,23 @@ fn link_atomic(from: &Path, to: &Path) -> Result<(), StoreError> {
             },
         })?;
     }
-    std::fs::rename(&tmp, to).map_err(io(to))
+    let renamed = std::fs::rename(&tmp, to).map_err(io(to));
+    // Where `to` already was a name of the same file, the rename does nothing and leaves the
+    // temporary name behind.
+    match std::fs::remove_file(&tmp) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(StoreError::Io {
+            path: tmp,
+            source: e,
+        }),
+        _ => renamed,
+    }
+}
+
+/// Makes a file read-only: an object's bytes never change once written.
+fn read_only(path: &Path) -> Result<(), StoreError> {
+    let mut permissions = std::fs::metadata(path).map_err(io(path))?.permissions();
+    permissions.set_readonly(true);
+    std::fs::set_permissions(path, permissions).map_err(io(path))
 }
 
 fn read_optional(path: &Path) -> Result<Option<Vec<u8>>, StoreError> {
@@ -229,6 +246,7 @@ impl ObjectStore for LocalObjects {
                 write_atomic(&path.with_extension("json"), &json)?;
             }
             write_atomic(&path, &bytes)?;
+            read_only(&path)?;
             Some(version)
         } else {
             None

@@ -750,10 +750,6 @@ async fn objects_with_metadata(objects: &impl ObjectStore, bucket: &str) {
         (b"cip13;stock\n".as_slice(), &archived)
     );
     assert_eq!(
-        copied.bytes, b"cip13;stock\n",
-        "the first copy is unchanged"
-    );
-    assert_eq!(
         objects
             .get(bucket, "quarantine/grossiste-a/copie é.csv")
             .await
@@ -930,6 +926,71 @@ mod local {
     async fn objects_with_metadata() {
         let dir = tempfile::tempdir().unwrap();
         super::objects_with_metadata(&LocalObjects::new(dir.path()), "depot").await;
+    }
+
+    /// A version copied into an unversioned bucket (the archive of a dropped file) is one file
+    /// under two names: read-only, with the metadata given, and a second copy leaves no
+    /// temporary name behind.
+    #[tokio::test]
+    async fn a_version_copied_is_linked_read_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let objects = LocalObjects::new(dir.path()).with_versioning("depot");
+        let key = "inbox/grossiste-a/stock.csv";
+        let meta = BTreeMap::from([("sha256".to_owned(), "abc".to_owned())]);
+        let v1 = objects
+            .put(
+                "depot",
+                key,
+                b"premier".to_vec(),
+                "text/csv",
+                &BTreeMap::new(),
+            )
+            .await
+            .unwrap()
+            .unwrap();
+        for _ in 0..2 {
+            objects
+                .copy(
+                    "depot",
+                    key,
+                    Some(&v1),
+                    "lac",
+                    "raw/grossiste-a/abc.csv",
+                    Some(&meta),
+                )
+                .await
+                .unwrap();
+        }
+        objects
+            .put(
+                "depot",
+                key,
+                b"second".to_vec(),
+                "text/csv",
+                &BTreeMap::new(),
+            )
+            .await
+            .unwrap();
+        let raw = objects
+            .get("lac", "raw/grossiste-a/abc.csv")
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            (raw.bytes.as_slice(), &raw.metadata),
+            (b"premier".as_slice(), &meta)
+        );
+        let path = objects.path("lac", "raw/grossiste-a/abc.csv").unwrap();
+        assert!(std::fs::metadata(&path).unwrap().permissions().readonly());
+        let names: Vec<String> = std::fs::read_dir(path.parent().unwrap())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(names, ["abc.csv"], "no temporary name left");
+        assert_eq!(
+            objects.get("depot", key).await.unwrap().unwrap().bytes,
+            b"second"
+        );
     }
 
     #[tokio::test]

@@ -237,9 +237,11 @@ async fn process<O: ObjectStore, S: FileLedger + PositionStore>(
     // and finished before any other effect. With no version named, the current object may
     // already be another file: the bytes hashed are archived, a copy of their own (the
     // validation owns the other).
+    // "null" is the version of an object written while the bucket's versioning was off or
+    // suspended: the next write under that key replaces it in place, so it names nothing.
     let source = match inbox.version.as_deref() {
-        Some(version) => ArchiveSource::Version(version),
-        None => ArchiveSource::Bytes(bytes.clone()),
+        Some(version) if version != "null" => ArchiveSource::Version(version),
+        _ => ArchiveSource::Bytes(bytes.clone()),
     };
     let (raw_key_ref, metadata_ref) = (&raw_key, &metadata);
     let archive = async move {
@@ -281,8 +283,7 @@ async fn process<O: ObjectStore, S: FileLedger + PositionStore>(
             now,
         )
     );
-    archived?;
-    let checked = checked?;
+    let ((), checked) = both(archived.map_err(IngestError::from), checked)?;
     let report = checked.report;
     let summary = match checked.accepted {
         None => {
@@ -302,8 +303,11 @@ async fn process<O: ObjectStore, S: FileLedger + PositionStore>(
         }
         Some(accepted) => {
             // The line-level history and the daily totals are encoded and written while the
-            // positions are merged: each effect is idempotent, and the ledger records the file
-            // only once all are done, so a crash between them is repaired by the retry.
+            // positions are merged. A failure of either (a store down, or an encoding that fails
+            // every time) leaves the file unrecorded: no receipt, the claim released, the
+            // invocation retried, then dead-lettered; each effect being idempotent, the run that
+            // succeeds ends as one clean run. Meanwhile a file's positions may be visible
+            // without its daily totals, or the reverse.
             let history = write_history(
                 objects,
                 settings,
@@ -322,8 +326,7 @@ async fn process<O: ObjectStore, S: FileLedger + PositionStore>(
                 uploaded_at,
             );
             let (history, summary) = tokio::join!(history, positions);
-            history?;
-            let summary = summary?;
+            let ((), summary) = both(history, summary)?;
             write_receipt(objects, bucket, inbox, &report, now, Some(&summary)).await?;
             Some(summary)
         }
@@ -352,6 +355,22 @@ async fn process<O: ObjectStore, S: FileLedger + PositionStore>(
         Some(summary) => IngestOutcome::Applied { report, summary },
         None => IngestOutcome::Rejected { report },
     })
+}
+
+/// The results of two effects run together (each always runs to its end): both, or the first
+/// error, the second one logged rather than lost.
+fn both<A, B>(
+    first: Result<A, IngestError>,
+    second: Result<B, IngestError>,
+) -> Result<(A, B), IngestError> {
+    match (first, second) {
+        (Ok(a), Ok(b)) => Ok((a, b)),
+        (Err(e), Ok(_)) | (Ok(_), Err(e)) => Err(e),
+        (Err(e), Err(other)) => {
+            tracing::warn!(error = %other, "seconde erreur de la même étape : {e}");
+            Err(e)
+        }
+    }
 }
 
 /// What the archive is made from.

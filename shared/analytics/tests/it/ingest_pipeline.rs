@@ -821,6 +821,15 @@ async fn a_file_overwritten_before_it_is_read_is_ingested_as_dropped(
             .unwrap()
             .unwrap();
         assert_eq!(raw.bytes, text.as_bytes(), "each version is archived");
+        assert_eq!(
+            (
+                raw.metadata.get("declarant").map(String::as_str),
+                raw.metadata.get("sha256"),
+                raw.metadata.get("original-name").map(String::as_str),
+            ),
+            (Some("grossiste-a"), Some(&report.sha256), Some("stock.csv")),
+            "the archive of a version carries its own metadata"
+        );
         let inbox = medistock_analytics::ingest::InboxKey::parse(key)
             .unwrap()
             .with_version(version.as_deref());
@@ -1069,8 +1078,8 @@ mod local {
 
     pipeline_tests!(setup);
 
-    /// A file of 1,200 references is written 500 positions at a time: a failure in the
-    /// second batch leaves the first written and the file claimed by nobody, and the retry
+    /// A file of 1,200 references is written 250 positions at a time: a failure in a later
+    /// batch leaves the first written and the file claimed by nobody, and the retry
     /// ends as one clean run (every position once, the same figures).
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_failure_between_batches_of_positions_then_a_retry() {
