@@ -1127,6 +1127,154 @@ mod local {
             assert_eq!((p.stock, p.sites), (2 * (10 + i as i64), 2));
         }
     }
+
+    /// A failure of one of the effects run together (the archive while the file is validated,
+    /// the history while the positions merge) fails the run: no receipt, the claim released at
+    /// once, the other effect finished, and the retry ends as one clean run.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_failed_archive_or_history_then_a_retry() {
+        for (prefix, positions_before_retry) in [("raw/", Some(0)), ("normalized/", None)] {
+            let (objects, state, lake, _guard) = setup().await.unwrap();
+            let key = "inbox/grossiste-a/stock.csv";
+            let version = drop_file(&objects, key, WEEK_47).await;
+            let failing = FailingWrites {
+                inner: &objects,
+                prefix,
+            };
+            let settings = settings(&lake);
+            let crashed = ingest_version(
+                &failing,
+                &state,
+                &settings,
+                INBOX,
+                key,
+                version.as_deref(),
+                now(),
+            )
+            .await;
+            assert!(
+                matches!(crashed, Err(IngestError::Store(_))),
+                "{prefix}: {crashed:?}"
+            );
+            let inbox = medistock_analytics::ingest::InboxKey::parse(key)
+                .unwrap()
+                .with_version(version.as_deref());
+            let receipt = objects
+                .get(INBOX, &inbox.receipt_key("accuse.txt"))
+                .await
+                .unwrap();
+            assert_eq!(receipt, None, "{prefix}: no receipt for a failed run");
+            if let Some(expected) = positions_before_retry {
+                // The archive comes before any other effect.
+                assert_eq!(
+                    PositionStore::all_positions(&state).await.unwrap().len(),
+                    expected,
+                    "{prefix}"
+                );
+                assert!(objects.list(&lake, "normalized/").await.unwrap().is_empty());
+                assert!(objects.list(&lake, "daily/").await.unwrap().is_empty());
+            }
+            // Within the lease: only a released claim lets the retry in.
+            let retry = ingest_version(
+                &objects,
+                &state,
+                &settings,
+                INBOX,
+                key,
+                version.as_deref(),
+                now() + Duration::seconds(1),
+            )
+            .await
+            .unwrap();
+            let IngestOutcome::Applied { report, .. } = retry else {
+                panic!("{prefix}: {retry:?}")
+            };
+            let raw = objects.list(&lake, "raw/grossiste-a/").await.unwrap();
+            assert_eq!(raw.len(), 1, "{prefix}: {raw:?}");
+            assert_eq!(objects.list(&lake, "normalized/").await.unwrap().len(), 1);
+            assert_eq!(objects.list(&lake, "daily/").await.unwrap().len(), 1);
+            let receipt = text_of(&objects, INBOX, &inbox.receipt_key("accuse.txt")).await;
+            assert!(receipt.contains(&report.sha256), "{prefix}: {receipt}");
+            let entry = state
+                .file("grossiste-a", &report.sha256)
+                .await
+                .unwrap()
+                .unwrap();
+            assert_eq!(entry.status, FileStatus::Applied, "{prefix}");
+        }
+    }
+}
+
+/// Object storage whose writes under one prefix of the lake fail: a store down for one effect
+/// while the others run.
+struct FailingWrites<'a, O> {
+    inner: &'a O,
+    prefix: &'static str,
+}
+
+impl<O: ObjectStore> FailingWrites<'_, O> {
+    fn refuse(&self, key: &str) -> Result<(), StoreError> {
+        if key.starts_with(self.prefix) {
+            return Err(StoreError::Corrupt(format!("écriture refusée : {key}")));
+        }
+        Ok(())
+    }
+}
+
+impl<O: ObjectStore> ObjectStore for FailingWrites<'_, O> {
+    async fn head(
+        &self,
+        bucket: &str,
+        key: &str,
+        version: Option<&str>,
+    ) -> Result<Option<medistock_domain::store::ObjectHead>, StoreError> {
+        self.inner.head(bucket, key, version).await
+    }
+    async fn get_version(
+        &self,
+        bucket: &str,
+        key: &str,
+        version: Option<&str>,
+    ) -> Result<Option<medistock_domain::store::StoredObject>, StoreError> {
+        self.inner.get_version(bucket, key, version).await
+    }
+    async fn put(
+        &self,
+        bucket: &str,
+        key: &str,
+        bytes: Vec<u8>,
+        content_type: &str,
+        metadata: &std::collections::BTreeMap<String, String>,
+    ) -> Result<Option<String>, StoreError> {
+        self.refuse(key)?;
+        self.inner
+            .put(bucket, key, bytes, content_type, metadata)
+            .await
+    }
+    async fn list(&self, bucket: &str, prefix: &str) -> Result<Vec<String>, StoreError> {
+        self.inner.list(bucket, prefix).await
+    }
+    async fn copy(
+        &self,
+        from_bucket: &str,
+        from_key: &str,
+        from_version: Option<&str>,
+        to_bucket: &str,
+        to_key: &str,
+        metadata: Option<&std::collections::BTreeMap<String, String>>,
+    ) -> Result<(), StoreError> {
+        self.refuse(to_key)?;
+        self.inner
+            .copy(
+                from_bucket,
+                from_key,
+                from_version,
+                to_bucket,
+                to_key,
+                metadata,
+            )
+            .await
+    }
 }
 
 mod on_moto {
