@@ -16,7 +16,7 @@ use std::time::Instant;
 
 use chrono::{Duration, Utc};
 use medistock_analytics::declaration::{Limits, ValidationContext, validate};
-use medistock_analytics::ingest::{IngestOutcome, IngestSettings, ingest_object};
+use medistock_analytics::ingest::{IngestOutcome, IngestSettings, ingest_version};
 use medistock_analytics::positions::daily::{daily_parquet, daily_rows};
 use medistock_analytics::positions::{PositionBatches, normalized_parquet};
 use medistock_domain::DeclarantId;
@@ -160,15 +160,25 @@ fn main() {
         let dir = tempfile::tempdir().expect("tempdir");
         let backend = LocalBackend::open(dir.path()).expect("backend");
         let key = "inbox/gr-1/stocks.csv";
-        backend.objects.put(INBOX_BUCKET, key, bytes, "text/csv", &Default::default()).await.expect("drop");
+        // The version dropped, as the S3 event names it.
+        let version =
+            backend.objects.put(INBOX_BUCKET, key, bytes, "text/csv", &Default::default()).await.expect("drop");
         let settings =
             IngestSettings { lake_bucket: LAKE_BUCKET.into(), limits: Limits::default(), lease: Duration::minutes(5), catalogue: None };
         let rss = status_mb("VmRSS:");
         reset_peak();
         let start = Instant::now();
-        let outcome = ingest_object(&backend.objects, &backend.state, &settings, INBOX_BUCKET, key, Utc::now())
-            .await
-            .expect("ingest");
+        let outcome = ingest_version(
+            &backend.objects,
+            &backend.state,
+            &settings,
+            INBOX_BUCKET,
+            key,
+            version.as_deref(),
+            Utc::now(),
+        )
+        .await
+        .expect("ingest");
         let elapsed = start.elapsed().as_secs_f64();
         let IngestOutcome::Applied { report, summary } = outcome else { panic!("{outcome:?}") };
         assert_eq!(report.lines.accepted, count);
@@ -181,7 +191,7 @@ fn main() {
         );
         println!(
             "sur AWS, le même fichier : {} PutItem conditionnels DynamoDB (positions) + 2 PutItem (registre), \
-             1 GetObject + 1 HeadObject, 4 PutObject S3 (archive, Parquet par ligne, totaux quotidiens, accusé)",
+             1 GetObject + 1 HeadObject, 1 CopyObject S3 (archive) et 3 PutObject (Parquet par ligne, totaux quotidiens, accusé)",
             summary.applied
         );
     });
