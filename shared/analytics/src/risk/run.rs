@@ -962,6 +962,13 @@ fn snapshot_parquet(assessments: &[Assessment]) -> Result<Vec<u8>, RiskError> {
             float("p_stockout_30d", &|a| {
                 a.probability.map(|p| p.within_30_days)
             }),
+            // A null probability is either withheld (the manufacturers' stock unknown) or
+            // without meaning (no demand): this column tells which.
+            BooleanChunked::from_iter_values(
+                "p_stockout_withheld".into(),
+                assessments.iter().map(Assessment::probability_withheld),
+            )
+            .into_column(),
         ],
     )?;
     let mut out = Vec::new();

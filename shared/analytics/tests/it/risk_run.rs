@@ -17,6 +17,7 @@ use medistock_domain::store::{
     AlertOutbox, Notification, Notifier, ObjectStore, RiskStore, StoreError,
 };
 use medistock_local::{LocalBackend, LocalObjects, LocalState};
+use polars::prelude::SerReader;
 
 const REGISTRY: &str =
     "declarant;nom;type\nlab-a;Laboratoire A;exploitant\ngr-b;Grossiste B;grossiste\n";
@@ -779,9 +780,43 @@ async fn at_go_live_a_manufacturer_not_yet_heard_from_is_unknown_not_nil() {
             declare(objects, state, "lab-a", "s.csv", &text, d).await;
         }
         declare(objects, state, "gr-b", "s47.csv", wholesaler, 20).await;
-        let outcome = run_risk(objects, state, &run, &Scope::All, day(20), true, at(20))
+        let outcome = run_risk(objects, state, &run, &Scope::All, day(20), false, at(20))
             .await
             .unwrap();
+        // The snapshot tells a withheld probability from one without meaning.
+        let snapshot = objects
+            .get("lac", "risk/as_of=2026-11-20/risk.parquet")
+            .await
+            .unwrap()
+            .unwrap();
+        let frame = polars::prelude::ParquetReader::new(std::io::Cursor::new(snapshot.bytes))
+            .finish()
+            .unwrap();
+        let row = |name: &str| {
+            let cip = frame.column("cip13").unwrap().str().unwrap().clone();
+            let i = cip.iter().position(|c| c == Some(name)).unwrap();
+            (
+                frame
+                    .column("p_stockout_withheld")
+                    .unwrap()
+                    .bool()
+                    .unwrap()
+                    .get(i),
+                frame
+                    .column("p_stockout_14d")
+                    .unwrap()
+                    .f64()
+                    .unwrap()
+                    .get(i),
+            )
+        };
+        let (withheld, p14) = row("3400949497294");
+        assert_eq!(
+            withheld,
+            Some(flagged),
+            "manufacturers since {manufacturer_since:?}"
+        );
+        assert_eq!(p14.is_none(), flagged);
         let x30 = outcome
             .assessments
             .iter()
