@@ -81,29 +81,6 @@ impl LocalObjects {
         Ok(self.root.join(bucket).join(key))
     }
 
-    /// Writes an object's metadata beside it, or removes the old one where there is none.
-    fn write_metadata(
-        &self,
-        bucket: &str,
-        key: &str,
-        metadata: &BTreeMap<String, String>,
-    ) -> Result<(), StoreError> {
-        let meta_path = self.meta_path(bucket, key)?;
-        if metadata.is_empty() {
-            match std::fs::remove_file(&meta_path) {
-                Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(StoreError::Io {
-                    path: meta_path,
-                    source: e,
-                }),
-                _ => Ok(()),
-            }
-        } else {
-            let json =
-                serde_json::to_vec(metadata).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-            write_atomic(&meta_path, &json)
-        }
-    }
-
     fn meta_path(&self, bucket: &str, key: &str) -> Result<PathBuf, StoreError> {
         check_key(key)?;
         Ok(self
@@ -173,6 +150,30 @@ fn read_only(path: &Path) -> Result<(), StoreError> {
     std::fs::set_permissions(path, permissions).map_err(io(path))
 }
 
+/// Writes an object's metadata to its file, or removes the old one where there is none.
+fn write_metadata(meta_path: &Path, metadata: &BTreeMap<String, String>) -> Result<(), StoreError> {
+    if metadata.is_empty() {
+        return match std::fs::remove_file(meta_path) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(StoreError::Io {
+                path: meta_path.to_owned(),
+                source: e,
+            }),
+            _ => Ok(()),
+        };
+    }
+    let json = serde_json::to_vec(metadata).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    write_atomic(meta_path, &json)
+}
+
+/// An object's metadata, empty where it has no file.
+fn read_metadata(meta_path: &Path) -> Result<BTreeMap<String, String>, StoreError> {
+    match read_optional(meta_path)? {
+        Some(json) => serde_json::from_slice(&json)
+            .map_err(|e| StoreError::Corrupt(format!("{}: {e}", meta_path.display()))),
+        None => Ok(BTreeMap::new()),
+    }
+}
+
 fn read_optional(path: &Path) -> Result<Option<Vec<u8>>, StoreError> {
     match std::fs::read(path) {
         Ok(bytes) => Ok(Some(bytes)),
@@ -221,11 +222,7 @@ impl ObjectStore for LocalObjects {
         let Some(bytes) = read_optional(&path)? else {
             return Ok(None);
         };
-        let metadata = match read_optional(&meta_path)? {
-            Some(json) => serde_json::from_slice(&json)
-                .map_err(|e| StoreError::Corrupt(format!("{}: {e}", meta_path.display())))?,
-            None => BTreeMap::new(),
-        };
+        let metadata = read_metadata(&meta_path)?;
         Ok(Some(StoredObject { bytes, metadata }))
     }
 
@@ -240,18 +237,14 @@ impl ObjectStore for LocalObjects {
         let version = if self.is_versioned(bucket) {
             let version = lease_token();
             let path = self.version_path(bucket, key, &version)?;
-            if !metadata.is_empty() {
-                let json =
-                    serde_json::to_vec(metadata).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-                write_atomic(&path.with_extension("json"), &json)?;
-            }
+            write_metadata(&path.with_extension("json"), metadata)?;
             write_atomic(&path, &bytes)?;
             read_only(&path)?;
             Some(version)
         } else {
             None
         };
-        self.write_metadata(bucket, key, metadata)?;
+        write_metadata(&self.meta_path(bucket, key)?, metadata)?;
         let path = self.path(bucket, key)?;
         match &version {
             // The current object is the version just written: one file, two names.
@@ -337,12 +330,12 @@ impl ObjectStore for LocalObjects {
             path: self.root.join(from_bucket).join(from_key),
             source: std::io::Error::from(std::io::ErrorKind::NotFound),
         };
-        let Some((from, from_meta)) = self.files(from_bucket, from_key, from_version)? else {
+        let Some((from, from_meta)) = self
+            .files(from_bucket, from_key, from_version)?
+            .filter(|(from, _)| from.is_file())
+        else {
             return Err(not_found());
         };
-        if !from.is_file() {
-            return Err(not_found());
-        }
         if self.is_versioned(to_bucket) {
             // A new version in a versioned bucket: the bytes go through `put`.
             let object = self
@@ -356,13 +349,9 @@ impl ObjectStore for LocalObjects {
         }
         let metadata = match metadata {
             Some(m) => m.clone(),
-            None => match read_optional(&from_meta)? {
-                Some(json) => serde_json::from_slice(&json)
-                    .map_err(|e| StoreError::Corrupt(format!("{}: {e}", from_meta.display())))?,
-                None => BTreeMap::new(),
-            },
+            None => read_metadata(&from_meta)?,
         };
-        self.write_metadata(to_bucket, to_key, &metadata)?;
+        write_metadata(&self.meta_path(to_bucket, to_key)?, &metadata)?;
         link_atomic(&from, &self.path(to_bucket, to_key)?)
     }
 }
