@@ -234,44 +234,11 @@ async fn process<O: ObjectStore, S: FileLedger + PositionStore>(
     ]);
     let raw_key = lake::raw_key(inbox.declarant.as_str(), now, &sha256, ext);
     // The archive is written while the file is validated (which has no effect of its own),
-    // and finished before any other effect. With no version named, the current object may
-    // already be another file: the bytes hashed are archived, a copy of their own (the
-    // validation owns the other).
-    // "null" is the version of an object written while the bucket's versioning was off or
-    // suspended: the next write under that key replaces it in place, so it names nothing.
-    let source = match inbox.version.as_deref() {
-        Some(version) if version != "null" => ArchiveSource::Version(version),
-        _ => ArchiveSource::Bytes(bytes.clone()),
-    };
-    let (raw_key_ref, metadata_ref) = (&raw_key, &metadata);
-    let archive = async move {
-        match source {
-            // The version read is the version archived: a copy in the store (server-side on
-            // S3), the bytes neither copied here nor sent again.
-            ArchiveSource::Version(version) => {
-                objects
-                    .copy(
-                        bucket,
-                        &inbox.key,
-                        Some(version),
-                        &settings.lake_bucket,
-                        raw_key_ref,
-                        Some(metadata_ref),
-                    )
-                    .await
-            }
-            ArchiveSource::Bytes(copy) => objects
-                .put(
-                    &settings.lake_bucket,
-                    raw_key_ref,
-                    copy,
-                    "application/octet-stream",
-                    metadata_ref,
-                )
-                .await
-                .map(|_| ()),
-        }
-    };
+    // and finished before any other effect.
+    let source = ArchiveSource::of(inbox, &bytes);
+    let archive = archive(
+        objects, settings, bucket, inbox, &raw_key, &metadata, source,
+    );
     let (archived, checked) = tokio::join!(
         archive,
         checked_off_the_runtime(
@@ -379,6 +346,56 @@ enum ArchiveSource<'a> {
     Version(&'a str),
     /// The bytes read, when no version was named.
     Bytes(Vec<u8>),
+}
+
+impl<'a> ArchiveSource<'a> {
+    /// The version read where it names one file for good, else a copy of the bytes read (the
+    /// current object may already be another file: the bytes hashed are the bytes archived).
+    /// `"null"` is the version of an object written while the bucket's versioning was off or
+    /// suspended: the next write under its key replaces it in place.
+    fn of(inbox: &'a InboxKey, bytes: &[u8]) -> Self {
+        match inbox.version.as_deref() {
+            Some(version) if version != "null" => Self::Version(version),
+            _ => Self::Bytes(bytes.to_vec()),
+        }
+    }
+}
+
+/// Archives the file under `raw_key`: a copy of the inbox version in the store (server-side on
+/// S3: the bytes neither copied here nor sent again), or the bytes read.
+async fn archive<O: ObjectStore>(
+    objects: &O,
+    settings: &IngestSettings,
+    bucket: &str,
+    inbox: &InboxKey,
+    raw_key: &str,
+    metadata: &BTreeMap<String, String>,
+    source: ArchiveSource<'_>,
+) -> Result<(), StoreError> {
+    match source {
+        ArchiveSource::Version(version) => {
+            objects
+                .copy(
+                    bucket,
+                    &inbox.key,
+                    Some(version),
+                    &settings.lake_bucket,
+                    raw_key,
+                    Some(metadata),
+                )
+                .await
+        }
+        ArchiveSource::Bytes(bytes) => objects
+            .put(
+                &settings.lake_bucket,
+                raw_key,
+                bytes,
+                "application/octet-stream",
+                metadata,
+            )
+            .await
+            .map(|_| ()),
+    }
 }
 
 /// References whose positions are built and written at a time: a national file's 20,000
