@@ -37,22 +37,20 @@ struct IsoDate(NaiveDate);
 
 impl Serialize for IsoDate {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let (year, month, day) = (self.0.year(), self.0.month(), self.0.day());
-        let Ok(year) = u32::try_from(year) else {
+        // Chrono writes years outside 0..=9999 with a sign and more digits.
+        let Some(year) = u32::try_from(self.0.year()).ok().filter(|y| *y <= 9999) else {
             return self.0.serialize(serializer);
         };
-        if year > 9999 {
-            return self.0.serialize(serializer);
-        }
-        let mut text = *b"0000-00-00";
-        for (i, (value, width)) in [(year, 4), (month, 2), (day, 2)].into_iter().enumerate() {
-            let start = [0, 5, 8][i];
-            let mut v = value;
-            for slot in text[start..start + width].iter_mut().rev() {
-                *slot = b'0' + (v % 10) as u8;
-                v /= 10;
+        let digits = |out: &mut [u8], mut value: u32| {
+            for slot in out.iter_mut().rev() {
+                *slot = b'0' + (value % 10) as u8;
+                value /= 10;
             }
-        }
+        };
+        let mut text = *b"0000-00-00";
+        digits(&mut text[..4], year);
+        digits(&mut text[5..7], self.0.month());
+        digits(&mut text[8..], self.0.day());
         // Digits and dashes only.
         serializer.serialize_str(std::str::from_utf8(&text).map_err(serde::ser::Error::custom)?)
     }
