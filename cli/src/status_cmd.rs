@@ -10,7 +10,7 @@ use medistock_analytics::catalogue::{Catalogue, load_catalogue_object};
 use medistock_analytics::measures::{impact_line, impacts};
 use medistock_analytics::registry::Registry;
 use medistock_analytics::risk::config::RiskConfig;
-use medistock_analytics::risk::subject_members;
+use medistock_analytics::risk::{Assessment, PROBABILITY_WITHHELD, subject_members};
 use medistock_domain::measure::{Measure, parse_subject};
 use medistock_domain::store::{
     AccountStore, AlertStateStore, MeasureStore, PositionStore, RiskItem, RiskStore,
@@ -81,10 +81,10 @@ pub async fn run(data_dir: &Path, args: &StatusArgs) -> anyhow::Result<ExitCode>
         &[],
     )
     .await?;
-    let figures: Option<serde_json::Value> = risk
-        .as_ref()
-        .and_then(|r| serde_json::from_str(&r.figures).ok());
     if args.json {
+        let figures: Option<serde_json::Value> = risk
+            .as_ref()
+            .and_then(|r| serde_json::from_str(&r.figures).ok());
         let positions: Vec<_> = positions
             .iter()
             .map(|p| {
@@ -169,33 +169,24 @@ pub async fn run(data_dir: &Path, args: &StatusArgs) -> anyhow::Result<ExitCode>
                 medistock_domain::french::date(r.as_of),
                 r.level.as_str()
             );
-            let f = figures.as_ref();
-            let pct = |v: &serde_json::Value| {
-                v.as_f64()
-                    .map_or_else(|| "?".to_owned(), |p| format!("{:.0} %", p * 100.0))
-            };
-            if let Some(p) = f.map(|f| &f["probability"]).filter(|p| p.is_object()) {
-                println!(
-                    "  probabilité de rupture : {} sous 14 jours, {} sous 30 jours",
-                    pct(&p["within_14_days"]),
-                    pct(&p["within_30_days"])
-                );
-            } else if f.and_then(|f| f["flags"].as_array()).is_some_and(|flags| {
-                flags
-                    .iter()
-                    .any(|flag| flag["flag"] == "missing_manufacturers")
-            }) {
-                println!(
-                    "  probabilité de rupture : non calculée, le stock des exploitants est \
-                     inconnu"
-                );
-            }
-            if let Some(without) = f.and_then(|f| f["stockout_without_supplies"].as_str()) {
-                let date = without
-                    .parse::<chrono::NaiveDate>()
-                    .map(medistock_domain::french::date)
-                    .unwrap_or_default();
-                println!("  sans les approvisionnements annoncés : rupture le {date}");
+            // The figures stored are the assessment.
+            let assessment: Option<Assessment> = serde_json::from_str(&r.figures).ok();
+            if let Some(a) = &assessment {
+                if let Some(p) = a.probability {
+                    println!(
+                        "  probabilité de rupture : {:.0} % sous 14 jours, {:.0} % sous 30 jours",
+                        p.within_14_days * 100.0,
+                        p.within_30_days * 100.0
+                    );
+                } else if a.probability_withheld() {
+                    println!("  probabilité de rupture : {PROBABILITY_WITHHELD}");
+                }
+                if let Some(date) = a.stockout_without_supplies {
+                    println!(
+                        "  sans les approvisionnements annoncés : rupture le {}",
+                        medistock_domain::french::date(date)
+                    );
+                }
             }
         }
         None => println!("  risque : pas encore calculé (medistock risk)"),

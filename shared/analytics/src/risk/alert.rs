@@ -157,7 +157,8 @@ pub fn notification(
     } else if a.probability_withheld() {
         let _ = writeln!(
             body,
-            "Probabilité de rupture : non calculée, le stock des exploitants est inconnu"
+            "Probabilité de rupture : {}",
+            super::PROBABILITY_WITHHELD
         );
     }
     if let Some(first) = &a.first_announced_supply {

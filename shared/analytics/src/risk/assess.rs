@@ -202,6 +202,9 @@ pub struct StockByType {
     pub grossistes: i64,
 }
 
+/// Why an assessment carries no probability when it is withheld (alert, `status`).
+pub const PROBABILITY_WITHHELD: &str = "non calculée, le stock des exploitants est inconnu";
+
 impl Assessment {
     /// Whether the probability was withheld because the manufacturers' stock is unknown (it
     /// is also absent, and not withheld, when demand is unknown).

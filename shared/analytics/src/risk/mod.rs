@@ -15,7 +15,7 @@ mod outbox;
 pub mod probability;
 mod run;
 
-pub use assess::{Assessment, QualityFlag, ReferenceInput, assess};
+pub use assess::{Assessment, PROBABILITY_WITHHELD, QualityFlag, ReferenceInput, assess};
 pub use demand::{DailyFile, DemandEstimate, DemandSeries, estimate_demand};
 pub use group::{GroupAssessment, assess_groups};
 pub use history_cache::HistoryCache;
