@@ -1,8 +1,10 @@
 //! What Medistock's tests share: the moto emulator started by `scripts/test.sh` ([`aws`]),
-//! names no other test uses, and (feature `ingest`) a declaration dropped and ingested.
+//! names no other test uses, an object store that records and refuses ([`objects`]), and
+//! (feature `ingest`) a declaration dropped and ingested.
 //! A dev-dependency only: nothing here ships in a Lambda or in the command.
 
 pub mod aws;
+pub mod objects;
 
 use std::sync::atomic::{AtomicU32, Ordering};
 

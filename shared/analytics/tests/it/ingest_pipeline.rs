@@ -15,6 +15,7 @@ use medistock_domain::store::{
     Claim, FileLedger, FileStatus, LedgerEntry, ObjectStore, PositionStore, StoreError,
 };
 use medistock_local::{LocalObjects, LocalState};
+use medistock_testkit::objects::{Op, SpyObjects};
 
 const INBOX: &str = "depot";
 
@@ -1137,10 +1138,7 @@ mod local {
             let (objects, state, lake, _guard) = setup().await.unwrap();
             let key = "inbox/grossiste-a/stock.csv";
             let version = drop_file(&objects, key, WEEK_47).await;
-            let failing = FailingWrites {
-                inner: &objects,
-                prefix,
-            };
+            let failing = SpyObjects::new(&objects).refusing_writes_under(prefix);
             let settings = settings(&lake);
             let crashed = ingest_version(
                 &failing,
@@ -1203,77 +1201,56 @@ mod local {
             assert_eq!(entry.status, FileStatus::Applied, "{prefix}");
         }
     }
-}
 
-/// Object storage whose writes under one prefix of the lake fail: a store down for one effect
-/// while the others run.
-struct FailingWrites<'a, O> {
-    inner: &'a O,
-    prefix: &'static str,
-}
-
-impl<O: ObjectStore> FailingWrites<'_, O> {
-    fn refuse(&self, key: &str) -> Result<(), StoreError> {
-        if key.starts_with(self.prefix) {
-            return Err(StoreError::Corrupt(format!("écriture refusée : {key}")));
-        }
-        Ok(())
-    }
-}
-
-impl<O: ObjectStore> ObjectStore for FailingWrites<'_, O> {
-    async fn head(
-        &self,
-        bucket: &str,
-        key: &str,
-        version: Option<&str>,
-    ) -> Result<Option<medistock_domain::store::ObjectHead>, StoreError> {
-        self.inner.head(bucket, key, version).await
-    }
-    async fn get_version(
-        &self,
-        bucket: &str,
-        key: &str,
-        version: Option<&str>,
-    ) -> Result<Option<medistock_domain::store::StoredObject>, StoreError> {
-        self.inner.get_version(bucket, key, version).await
-    }
-    async fn put(
-        &self,
-        bucket: &str,
-        key: &str,
-        bytes: Vec<u8>,
-        content_type: &str,
-        metadata: &std::collections::BTreeMap<String, String>,
-    ) -> Result<Option<String>, StoreError> {
-        self.refuse(key)?;
-        self.inner
-            .put(bucket, key, bytes, content_type, metadata)
-            .await
-    }
-    async fn list(&self, bucket: &str, prefix: &str) -> Result<Vec<String>, StoreError> {
-        self.inner.list(bucket, prefix).await
-    }
-    async fn copy(
-        &self,
-        from_bucket: &str,
-        from_key: &str,
-        from_version: Option<&str>,
-        to_bucket: &str,
-        to_key: &str,
-        metadata: Option<&std::collections::BTreeMap<String, String>>,
-    ) -> Result<(), StoreError> {
-        self.refuse(to_key)?;
-        self.inner
-            .copy(
-                from_bucket,
-                from_key,
-                from_version,
-                to_bucket,
-                to_key,
-                metadata,
-            )
-            .await
+    /// S3 names `"null"` the version of an object written while the bucket's versioning was
+    /// off or suspended: the next write under its key replaces it, so a copy of it made after
+    /// the hash could archive other bytes. The bytes hashed are archived instead.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_null_version_is_archived_from_the_bytes_read() {
+        let (objects, state, lake, _guard) = setup().await.unwrap();
+        let key = "inbox/grossiste-a/stock.csv";
+        let version = drop_file(&objects, key, WEEK_47).await;
+        let spy = SpyObjects::new(&objects).reading_version_as("null", version);
+        let outcome = ingest_version(
+            &spy,
+            &state,
+            &settings(&lake),
+            INBOX,
+            key,
+            Some("null"),
+            now(),
+        )
+        .await
+        .unwrap();
+        let IngestOutcome::Applied { report, .. } = outcome else {
+            panic!("{outcome:?}")
+        };
+        let raw_key = format!("raw/grossiste-a/2026/11/23/{}.csv", report.sha256);
+        assert_eq!(
+            spy.calls(Op::Put).iter().filter(|k| **k == raw_key).count(),
+            1
+        );
+        assert!(spy.calls(Op::Copy).is_empty(), "{:?}", spy.calls(Op::Copy));
+        let raw = objects.get(&lake, &raw_key).await.unwrap().unwrap();
+        assert_eq!(raw.bytes, WEEK_47.as_bytes());
+        assert_eq!(raw.metadata.get("sha256"), Some(&report.sha256));
+        // With the version itself named, the archive is a copy.
+        let (objects, state, lake, _guard) = setup().await.unwrap();
+        let version = drop_file(&objects, key, WEEK_47).await;
+        let spy = SpyObjects::new(&objects);
+        ingest_version(
+            &spy,
+            &state,
+            &settings(&lake),
+            INBOX,
+            key,
+            version.as_deref(),
+            now(),
+        )
+        .await
+        .unwrap();
+        assert_eq!(spy.calls(Op::Copy), std::slice::from_ref(&raw_key));
+        assert!(!spy.calls(Op::Put).contains(&raw_key));
     }
 }
 

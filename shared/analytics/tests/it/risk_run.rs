@@ -17,6 +17,7 @@ use medistock_domain::store::{
     AlertOutbox, Notification, Notifier, ObjectStore, RiskStore, StoreError,
 };
 use medistock_local::{LocalBackend, LocalObjects, LocalState};
+use medistock_testkit::objects::{Op, SpyObjects};
 use polars::prelude::SerReader;
 
 const REGISTRY: &str =
@@ -509,69 +510,6 @@ async fn references_of_one_group_escalating_together_make_one_message() {
     );
 }
 
-/// An object store that records what is listed and read.
-struct Recording<'a> {
-    inner: &'a LocalObjects,
-    listed: std::sync::Mutex<Vec<String>>,
-    read: std::sync::Mutex<Vec<String>>,
-}
-
-impl ObjectStore for Recording<'_> {
-    async fn head(
-        &self,
-        bucket: &str,
-        key: &str,
-        version: Option<&str>,
-    ) -> Result<Option<medistock_domain::store::ObjectHead>, StoreError> {
-        self.inner.head(bucket, key, version).await
-    }
-    async fn get_version(
-        &self,
-        bucket: &str,
-        key: &str,
-        version: Option<&str>,
-    ) -> Result<Option<medistock_domain::store::StoredObject>, StoreError> {
-        self.read.lock().unwrap().push(key.to_owned());
-        self.inner.get_version(bucket, key, version).await
-    }
-    async fn put(
-        &self,
-        bucket: &str,
-        key: &str,
-        bytes: Vec<u8>,
-        content_type: &str,
-        metadata: &std::collections::BTreeMap<String, String>,
-    ) -> Result<Option<String>, StoreError> {
-        self.inner
-            .put(bucket, key, bytes, content_type, metadata)
-            .await
-    }
-    async fn list(&self, bucket: &str, prefix: &str) -> Result<Vec<String>, StoreError> {
-        self.listed.lock().unwrap().push(prefix.to_owned());
-        self.inner.list(bucket, prefix).await
-    }
-    async fn copy(
-        &self,
-        from_bucket: &str,
-        from_key: &str,
-        from_version: Option<&str>,
-        to_bucket: &str,
-        to_key: &str,
-        metadata: Option<&std::collections::BTreeMap<String, String>>,
-    ) -> Result<(), StoreError> {
-        self.inner
-            .copy(
-                from_bucket,
-                from_key,
-                from_version,
-                to_bucket,
-                to_key,
-                metadata,
-            )
-            .await
-    }
-}
-
 /// The run reads the daily totals the ingest writes beside the lines, and only those of the
 /// look-back window; for files written before them (lines only) it sums the lines itself.
 /// Days several files describe are merged site by site as the positions are: a refused line
@@ -693,11 +631,7 @@ async fn demand_from_daily_totals_and_from_lines_merges_files_as_the_positions_d
         if lines_only {
             std::fs::remove_dir_all(dir.path().join("lac").join("daily")).unwrap();
         }
-        let recording = Recording {
-            inner: objects,
-            listed: Default::default(),
-            read: Default::default(),
-        };
+        let recording = SpyObjects::new(objects);
         let outcome = run_risk(&recording, state, &run, &Scope::All, day(16), true, at(16))
             .await
             .unwrap();
@@ -712,7 +646,7 @@ async fn demand_from_daily_totals_and_from_lines_merges_files_as_the_positions_d
             "lines only: {lines_only}"
         );
         // 57 days of two prefixes listed, nothing else; only objects of those days read.
-        let listed = recording.listed.into_inner().unwrap();
+        let listed = recording.calls(Op::List);
         let window: Vec<NaiveDate> = (0..=56)
             .map(|back| day(16) - Duration::days(back))
             .collect();
@@ -725,7 +659,7 @@ async fn demand_from_daily_totals_and_from_lines_merges_files_as_the_positions_d
                 .and_then(|d| d.parse::<NaiveDate>().ok());
             assert!(date.is_some_and(|d| window.contains(&d)), "{prefix}");
         }
-        for key in recording.read.into_inner().unwrap() {
+        for key in recording.calls(Op::Get) {
             assert!(
                 key.starts_with("daily/as_of=2026-11-1")
                     || key.starts_with("normalized/as_of=2026-11-1"),
