@@ -10,6 +10,7 @@
 #   PROFILE=dev scripts/evaluate.sh          # same figures (the runs are deterministic), slower
 #   BIN=/tmp/medistock-avant scripts/evaluate.sh   # a binary built before (before/after runs)
 #   WITHOUT=slip,stop scripts/evaluate.sh    # the model without some of its signals (ablation)
+#   TENSION=40 scripts/evaluate.sh           # another default TENSION threshold (days, 8 to 60)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -28,11 +29,12 @@ trap 'rm -rf "$work"' EXIT
 for seed in $SEEDS; do
   echo "==> graine $seed : démonstration" >&2
   "$bin" --data-dir "$work/demo-$seed" demo --seed "$seed" ${WITHOUT:+--without "$WITHOUT"} \
+    ${TENSION:+--seuil-tension "$TENSION"} \
     --scoreboard "$work/demo-$seed.json" >/dev/null
   echo "==> graine $seed : simulateur indépendant" >&2
   "$bin" simulate --seed "$seed" --out "$work/sim-$seed" >/dev/null
   "$bin" backtest --data "$work/sim-$seed" --truth "$work/sim-$seed/ruptures.csv" \
-    ${WITHOUT:+--without "$WITHOUT"} \
+    ${WITHOUT:+--without "$WITHOUT"} ${TENSION:+--seuil-tension "$TENSION"} \
     --details "$work/sim-$seed-details.csv" --json >"$work/sim-$seed.json"
 done
 

@@ -12,6 +12,7 @@ use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 use medistock_analytics::declaration::{Limits, ValidationContext, validate};
 use medistock_analytics::registry::Registry;
+use medistock_analytics::risk::Thresholds;
 use medistock_analytics::risk::config::{ModelOptions, RiskConfig};
 use medistock_cli::demo::{
     Calibration, StockoutPeriods, details_csv, score_references, scoreboard, unknown_after_first,
@@ -19,7 +20,7 @@ use medistock_cli::demo::{
 use medistock_domain::{Cip13, DeclarantId};
 use medistock_local::LocalBackend;
 
-use crate::replay::{DayFile, Levels, Replay, print_scoreboard};
+use crate::replay::{DayFile, Levels, Replay, print_scoreboard, tension_days};
 use crate::risk_cmd::REFERENCES_FILE;
 use medistock_analytics::catalogue::{Catalogue, load_catalogue};
 
@@ -56,6 +57,12 @@ pub struct BacktestArgs {
     /// déjà en retard ; approvisionnement mis en doute à son second report seulement).
     #[arg(long, value_name = "SIGNAUX", value_parser = ModelOptions::without)]
     without: Option<ModelOptions>,
+    /// Rejoue avec ce seuil de TENSION (en jours, de 8 à 60 ; 30 par défaut) pour les
+    /// références dont les paramètres de suivi ne fixent pas le leur, et pour les groupes :
+    /// ce que le modèle aurait dit avec ce réglage. Plus haut, les alertes viennent plus tôt
+    /// et plus nombreuses ; plus bas, plus tard et moins souvent fausses.
+    #[arg(long, value_name = "JOURS", value_parser = tension_days)]
+    seuil_tension: Option<Thresholds>,
 }
 
 pub async fn run(args: &BacktestArgs) -> anyhow::Result<ExitCode> {
@@ -71,7 +78,11 @@ pub async fn run(args: &BacktestArgs) -> anyhow::Result<ExitCode> {
             Err(e) => return Err(e).context(REFERENCES_FILE),
         },
     };
-    let mut config = RiskConfig::new(&registry, &catalogue);
+    let mut config = RiskConfig::with_defaults(
+        &registry,
+        &catalogue,
+        args.seuil_tension.unwrap_or_default(),
+    );
     config.warn_unknown_exploitants();
     if let Some(model) = args.without {
         config.model = model;

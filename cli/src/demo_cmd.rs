@@ -10,7 +10,8 @@ use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 use medistock_analytics::registry::Registry;
 use medistock_analytics::report::Week;
-use medistock_analytics::risk::config::ModelOptions;
+use medistock_analytics::risk::Thresholds;
+use medistock_analytics::risk::config::{ModelOptions, RiskConfig};
 use medistock_cli::demo::{
     Calibration, DemoSpec, generate, score, single_days, unknown_after_first,
 };
@@ -23,7 +24,7 @@ use medistock_domain::store::{AccountStore, AlertStateStore, MeasureStore, RiskS
 
 use medistock_local::{LAKE_BUCKET, LocalBackend, LocalNotifier};
 
-use crate::replay::{DayFile, Levels, Replay, print_scoreboard};
+use crate::replay::{DayFile, Levels, Replay, print_scoreboard, tension_days};
 use medistock_analytics::catalogue::{Catalogue, save_catalogue_object};
 
 #[derive(Args)]
@@ -49,6 +50,10 @@ pub struct DemoArgs {
     /// désactivés par défaut (voir medistock backtest --help).
     #[arg(long, value_name = "SIGNAUX", value_parser = ModelOptions::without)]
     without: Option<ModelOptions>,
+    /// Seuil de TENSION (en jours, de 8 à 60 ; 30 par défaut) des références de la
+    /// démonstration et de leurs groupes (voir medistock backtest --help).
+    #[arg(long, value_name = "JOURS", value_parser = tension_days)]
+    seuil_tension: Option<Thresholds>,
 }
 
 /// Days of history before the first risk run.
@@ -79,6 +84,9 @@ pub async fn run(data_dir: &Path, args: &DemoArgs) -> anyhow::Result<ExitCode> {
         backend.state.put_account(&account).await?;
     }
     let (registry, mut config) = crate::risk_cmd::load_config(&backend).await?;
+    if let Some(thresholds) = args.seuil_tension {
+        config = RiskConfig::with_defaults(&registry, &catalogue, thresholds);
+    }
     if let Some(model) = args.without {
         config.model = model;
     }

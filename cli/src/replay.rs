@@ -7,6 +7,7 @@ use chrono::{NaiveDate, NaiveTime};
 use futures::{StreamExt, TryStreamExt};
 use medistock_analytics::declaration::Limits;
 use medistock_analytics::ingest::{IngestSettings, ingest_version};
+use medistock_analytics::risk::Thresholds;
 use medistock_analytics::risk::alert::AlertTopics;
 use medistock_analytics::risk::config::RiskConfig;
 use medistock_analytics::risk::{HistoryCache, RiskOutcome, RiskRun, RunSummary, Scope, run_risk};
@@ -232,6 +233,53 @@ pub fn print_scoreboard(board: &Scoreboard) {
                 r.mean_predicted * 100.0,
                 r.observed * 100.0
             );
+        }
+    }
+}
+
+/// Lowest default TENSION threshold a replay may try: above the CRITIQUE one (7 days).
+pub const TENSION_DAYS_MIN: u32 = 8;
+/// Highest: the VIGILANCE one (60 days).
+pub const TENSION_DAYS_MAX: u32 = 60;
+
+/// The model's default thresholds with another TENSION threshold (`--seuil-tension`): what
+/// a replay would have said had ANSM set it so for every reference without its own.
+pub fn tension_days(text: &str) -> Result<Thresholds, String> {
+    let days: u32 = text.trim().parse().map_err(|_| {
+        format!(
+            "« {} » : un nombre entier de jours est attendu",
+            text.chars().take(20).collect::<String>()
+        )
+    })?;
+    if !(TENSION_DAYS_MIN..=TENSION_DAYS_MAX).contains(&days) {
+        return Err(format!(
+            "{days} jours : le seuil de TENSION va de {TENSION_DAYS_MIN} jours (au-dessus de \
+             celui de CRITIQUE, 7 jours) à {TENSION_DAYS_MAX} jours (celui de VIGILANCE)"
+        ));
+    }
+    Ok(Thresholds {
+        tension_days: f64::from(days),
+        ..Thresholds::default()
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_tension_threshold_is_a_whole_number_of_days_between_critique_and_vigilance() {
+        assert_eq!(tension_days("8").map(|t| t.tension_days), Ok(8.0));
+        assert_eq!(tension_days(" 60 ").map(|t| t.tension_days), Ok(60.0));
+        let t = tension_days("45").unwrap();
+        assert_eq!(
+            (t.vigilance_days, t.critique_days, t.hysteresis),
+            (60.0, 7.0, 0.10),
+            "the other thresholds keep their defaults"
+        );
+        for refused in ["7", "61", "0", "-30", "30.5", "trente", ""] {
+            let e = tension_days(refused).unwrap_err();
+            assert!(e.contains("jours"), "{refused}: {e}");
         }
     }
 }

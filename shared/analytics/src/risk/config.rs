@@ -55,6 +55,9 @@ pub struct RiskConfig {
     /// Which of the model's signals are used (all by default; the backtest turns them off one
     /// by one to measure each).
     pub model: ModelOptions,
+    /// The thresholds of a reference whose monitoring settings set none, and of the groups
+    /// (the model's defaults; a replay may try others: `medistock backtest --seuil-tension`).
+    pub defaults: Thresholds,
 }
 
 /// The model's signals that can be turned off, to measure what each brings.
@@ -144,8 +147,14 @@ impl ModelOptions {
 }
 
 impl RiskConfig {
-    /// From the registry and the catalogue.
+    /// From the registry and the catalogue, with the model's default thresholds.
     pub fn new(registry: &Registry, catalogue: &Catalogue) -> Self {
+        Self::with_defaults(registry, catalogue, Thresholds::default())
+    }
+
+    /// From the registry and the catalogue, `defaults` standing for the thresholds the
+    /// monitoring settings leave out (ANSM's own values for a reference still win).
+    pub fn with_defaults(registry: &Registry, catalogue: &Catalogue, defaults: Thresholds) -> Self {
         let kinds = registry
             .declarants
             .values()
@@ -164,13 +173,13 @@ impl RiskConfig {
         let references = catalogue
             .settings
             .iter()
-            .map(|(cip, s)| (*cip, settings_of(catalogue, cip, Some(s))))
+            .map(|(cip, s)| (*cip, settings_of(catalogue, cip, Some(s), &defaults)))
             .collect();
         let known = catalogue
             .presentations
             .keys()
             .filter(|cip| !catalogue.settings.contains_key(cip))
-            .map(|cip| (*cip, settings_of(catalogue, cip, None)))
+            .map(|cip| (*cip, settings_of(catalogue, cip, None, &defaults)))
             .collect();
         Self {
             kinds,
@@ -178,6 +187,7 @@ impl RiskConfig {
             references,
             known,
             model: ModelOptions::default(),
+            defaults,
         }
     }
 
@@ -229,7 +239,7 @@ impl RiskConfig {
                 denomination: String::new(),
                 group: None,
                 mitm: false,
-                thresholds: Thresholds::default(),
+                thresholds: self.defaults,
                 safety_stock_months: SAFETY_MONTHS_DEFAULT,
                 exploitant: None,
             })
@@ -241,6 +251,7 @@ fn settings_of(
     catalogue: &Catalogue,
     cip13: &Cip13,
     monitoring: Option<&MonitoringSettings>,
+    defaults: &Thresholds,
 ) -> ReferenceSettings {
     let empty = MonitoringSettings::default();
     let m = monitoring.unwrap_or(&empty);
@@ -251,7 +262,6 @@ fn settings_of(
         .clone()
         .or_else(|| specialty.map(|s| s.name.clone()))
         .unwrap_or_default();
-    let defaults = Thresholds::default();
     ReferenceSettings {
         denomination,
         group: m.group.clone(),
@@ -502,5 +512,37 @@ mod tests {
         let unknown = config.settings(&Cip13::parse("3400949497706").unwrap());
         assert_eq!(unknown.denomination, "");
         assert_eq!(unknown.thresholds, Thresholds::default());
+    }
+
+    #[test]
+    fn other_default_thresholds_stand_where_ansm_set_none() {
+        let catalogue = Catalogue::from_settings_csv(
+            "cip13;groupe;seuil_tension_jours;seuil_critique_jours\n\
+             3400949497294;12;45;\n3400949497706;12;;5\n",
+        )
+        .unwrap();
+        let defaults = Thresholds {
+            tension_days: 40.0,
+            ..Thresholds::default()
+        };
+        let config = RiskConfig::with_defaults(&Registry::default(), &catalogue, defaults);
+        let own = config.settings(&Cip13::parse("3400949497294").unwrap());
+        assert_eq!(own.thresholds.tension_days, 45.0, "ANSM's own value wins");
+        let partly = config.settings(&Cip13::parse("3400949497706").unwrap());
+        assert_eq!(
+            (
+                partly.thresholds.tension_days,
+                partly.thresholds.critique_days
+            ),
+            (40.0, 5.0),
+            "the value ANSM left out is the replay's default"
+        );
+        let unknown = config.settings(&Cip13::parse("3400930000007").unwrap());
+        assert_eq!(unknown.thresholds, defaults);
+        assert_eq!(config.defaults, defaults, "the groups' thresholds");
+        assert_eq!(
+            RiskConfig::new(&Registry::default(), &catalogue).defaults,
+            Thresholds::default()
+        );
     }
 }

@@ -10,7 +10,6 @@ use serde::{Deserialize, Serialize};
 
 use super::assess::{Assessment, ReferenceInput, assess};
 use super::config::RiskConfig;
-use super::level::Thresholds;
 use medistock_domain::Level;
 
 /// The assessment of one group at one date.
@@ -37,8 +36,9 @@ pub struct GroupAssessment {
 }
 
 /// Assesses every group with at least one member among `inputs`; `previous` holds the levels
-/// of the groups by id. Default thresholds apply to groups; the legal safety stock is a
-/// manufacturer's obligation per reference and is not checked on a group.
+/// of the groups by id. The deployment's default thresholds (`RiskConfig::defaults`) apply to
+/// groups; the legal safety stock is a manufacturer's obligation per reference and is not
+/// checked on a group.
 pub fn assess_groups(
     inputs: &[ReferenceInput],
     config: &RiskConfig,
@@ -63,7 +63,7 @@ pub fn assess_groups(
                     demand_series: Vec::new(),
                     history: Default::default(),
                     options: input.options,
-                    thresholds: Thresholds::default(),
+                    thresholds: config.defaults,
                     safety_stock_months: 0.0,
                     previous_level: previous.get(group).copied(),
                     manufacturers_expected: input.manufacturers_expected,
@@ -118,6 +118,7 @@ fn group_of(group: &str, members: Vec<String>, a: &Assessment) -> GroupAssessmen
 mod tests {
     use super::*;
     use crate::registry::Registry;
+    use crate::risk::level::Thresholds;
     use medistock_domain::position::Position;
     use medistock_domain::{Cip13, DeclarantId, DeclarantType};
 
@@ -200,5 +201,18 @@ mod tests {
         assert_eq!(groups[0].level, Level::Tension);
         let fresh = assess_groups(&inputs, &config(), &BTreeMap::new(), d(20));
         assert_eq!(fresh[0].level, Level::Vigilance);
+    }
+
+    #[test]
+    fn a_group_takes_the_deployment_s_default_thresholds() {
+        let inputs = [
+            input("3400949497294", 500, 50.0),
+            input("3400949497706", 2500, 50.0),
+        ];
+        let mut config = config();
+        config.defaults.tension_days = 40.0;
+        // 30 days of pooled cover: VIGILANCE under the model's 30 days, TENSION under 40.
+        let groups = assess_groups(&inputs, &config, &BTreeMap::new(), d(20));
+        assert_eq!(groups[0].level, Level::Tension);
     }
 }
