@@ -15,7 +15,8 @@ use medistock_analytics::registry::Registry;
 use medistock_analytics::risk::Thresholds;
 use medistock_analytics::risk::config::{ModelOptions, RiskConfig};
 use medistock_cli::demo::{
-    Calibration, StockoutPeriods, details_csv, score_references, scoreboard, unknown_after_first,
+    Calibration, EscalationReasons, StockoutPeriods, details_csv, score_references, scoreboard,
+    unknown_after_first,
 };
 use medistock_domain::{Cip13, DeclarantId};
 use medistock_local::LocalBackend;
@@ -106,7 +107,7 @@ pub async fn run(args: &BacktestArgs) -> anyhow::Result<ExitCode> {
     let mut calibration = Calibration::new(known, last);
     let result = replay(&work, &config, &files, first, last, &mut calibration).await;
     let _ = std::fs::remove_dir_all(&work);
-    let levels = result?;
+    let (levels, reasons) = result?;
     let unseen = truth
         .keys()
         .filter(|cip| !levels.contains_key(*cip))
@@ -123,7 +124,8 @@ pub async fn run(args: &BacktestArgs) -> anyhow::Result<ExitCode> {
     board.calibration_30d = calibration.rows(1);
     board.calibration_withheld = calibration.withheld_rows();
     if let Some(path) = &args.details {
-        std::fs::write(path, details_csv(&scores)).with_context(|| path.display().to_string())?;
+        std::fs::write(path, details_csv(&scores, &reasons))
+            .with_context(|| path.display().to_string())?;
     }
     if args.json {
         println!("{}", serde_json::to_string(&board)?);
@@ -308,7 +310,7 @@ async fn replay(
     first: NaiveDate,
     last: NaiveDate,
     calibration: &mut Calibration,
-) -> anyhow::Result<Levels> {
+) -> anyhow::Result<(Levels, EscalationReasons)> {
     let backend = LocalBackend::open(work)?;
     let replay = Replay::new(&backend, config);
     let days = (last - first).num_days().max(0) as u64 + 1;
@@ -349,7 +351,7 @@ async fn replay(
         progress.inc(1);
     }
     progress.finish_and_clear();
-    Ok(levels)
+    Ok((levels, replay.into_reasons()))
 }
 
 #[cfg(test)]

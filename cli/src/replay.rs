@@ -11,7 +11,7 @@ use medistock_analytics::risk::Thresholds;
 use medistock_analytics::risk::alert::AlertTopics;
 use medistock_analytics::risk::config::RiskConfig;
 use medistock_analytics::risk::{HistoryCache, RiskOutcome, RiskRun, RunSummary, Scope, run_risk};
-use medistock_cli::demo::{Calibration, Scoreboard};
+use medistock_cli::demo::{Calibration, EscalationReasons, Scoreboard, escalation_reason};
 use medistock_domain::Cip13;
 use medistock_domain::Level;
 use medistock_domain::lifecycle::AlertPolicy;
@@ -39,6 +39,8 @@ pub struct Replay<'a> {
     settings: IngestSettings,
     /// The look-back's daily totals, decoded once for all the days replayed.
     history: HistoryCache,
+    /// What each escalation to TENSION or worse was made on.
+    reasons: std::sync::Mutex<EscalationReasons>,
 }
 
 impl<'a> Replay<'a> {
@@ -58,7 +60,13 @@ impl<'a> Replay<'a> {
                 catalogue: None,
             },
             history: HistoryCache::new(),
+            reasons: Default::default(),
         }
+    }
+
+    /// What each escalation to TENSION or worse of the days replayed was made on.
+    pub fn into_reasons(self) -> EscalationReasons {
+        self.reasons.into_inner().unwrap_or_else(|e| e.into_inner())
     }
 
     /// Drops one file in the inbox and ingests it.
@@ -154,6 +162,7 @@ impl<'a> Replay<'a> {
         )
         .await?;
         let mut calibration = calibration;
+        let mut reasons = self.reasons.lock().unwrap_or_else(|e| e.into_inner());
         for a in assessments {
             if let Some(c) = calibration.as_deref_mut() {
                 match a.probability {
@@ -162,7 +171,15 @@ impl<'a> Replay<'a> {
                     None => {}
                 }
             }
-            levels.entry(a.cip13).or_default().push((day, a.level));
+            let path = levels.entry(a.cip13).or_default();
+            let before = path.last().map(|(_, level)| *level);
+            if a.level >= Level::Tension && before.is_none_or(|l| l < Level::Tension) {
+                reasons
+                    .entry(a.cip13)
+                    .or_default()
+                    .push((day, escalation_reason(&a)));
+            }
+            path.push((day, a.level));
         }
         Ok(Some(summary))
     }

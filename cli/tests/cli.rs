@@ -822,6 +822,72 @@ fn backtest_replays_a_folder_of_declarations_against_known_stock_outs() {
         .filter(|l| !l.split(';').nth(1).unwrap_or("").is_empty())
         .count();
     assert_eq!(with_stockout, set.truth.len());
+    // Each escalation to TENSION or worse of the path comes with what it was made on.
+    let high = ["TENSION", "CRITIQUE", "RUPTURE"];
+    let mut explained = 0;
+    for row in details.lines().skip(1) {
+        let cells: Vec<&str> = row.split(';').collect();
+        assert_eq!(cells.len(), 7, "{row}");
+        let mut escalations = Vec::new();
+        let mut before_high = false;
+        for step in cells[4].split(" > ") {
+            let (day, level) = step.split_once(' ').unwrap();
+            let is_high = high.contains(&level);
+            if is_high && !before_high {
+                escalations.push(format!("{day} {level}"));
+            }
+            before_high = is_high;
+        }
+        let reasons: Vec<&str> = cells[6].split(" | ").filter(|r| !r.is_empty()).collect();
+        assert_eq!(reasons.len(), escalations.len(), "{row}");
+        for (reason, escalation) in reasons.iter().zip(&escalations) {
+            assert!(
+                reason.starts_with(escalation.as_str()),
+                "{reason} / {escalation}"
+            );
+            assert!(
+                reason.contains(" j"),
+                "days to the stock-out or cover: {reason}"
+            );
+        }
+        explained += reasons.len();
+    }
+    assert!(explained > 0, "the stock-out was warned: {details}");
+
+    // Another TENSION threshold: warnings come no later, and the threshold is bounded.
+    let replay_with = |tension: &str| {
+        medistock(
+            dir.path(),
+            &[
+                "backtest",
+                "--data",
+                data.to_str().unwrap(),
+                "--truth",
+                dir.path().join("ruptures.csv").to_str().unwrap(),
+                "--seuil-tension",
+                tension,
+                "--json",
+            ],
+        )
+    };
+    let earlier = replay_with("45");
+    assert!(
+        earlier.status.success(),
+        "{}",
+        String::from_utf8_lossy(&earlier.stderr)
+    );
+    let earlier = &json_lines(&earlier)[0];
+    assert!(
+        earlier["median_lead_time_days"].as_f64() > board["median_lead_time_days"].as_f64(),
+        "45 days warn earlier than 30: {earlier} / {board}"
+    );
+    let refused = replay_with("61");
+    assert_eq!(refused.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&refused.stderr).contains("le seuil de TENSION va de 8 jours"),
+        "{}",
+        String::from_utf8_lossy(&refused.stderr)
+    );
 }
 
 #[test]

@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use chrono::NaiveDate;
 use serde::Serialize;
 
+use medistock_analytics::risk::{Assessment, QualityFlag};
 use medistock_domain::Cip13;
 use medistock_domain::Level;
 
@@ -372,15 +373,68 @@ pub fn scoreboard(scores: &[ReferenceScore]) -> Scoreboard {
     }
 }
 
+/// Why each escalation to TENSION or worse was made, per reference in date order: the day and
+/// [`escalation_reason`].
+pub type EscalationReasons = BTreeMap<Cip13, Vec<(NaiveDate, String)>>;
+
+/// What an assessment escalated on, for a person reading a replay: its level, the days to the
+/// projected stock-out (or the chain's days of cover under a day), then the signals it carried
+/// (`appro_repousse`, `arret_soupconne`, `lot_deduit`, `rupture_locale`, `demande_censuree`,
+/// `exploitants_inconnus`, `position_ancienne`), and what it lacked: `sans_exploitant` (no
+/// manufacturer's stock declared), `sans_appro_annonce` (no supply announced).
+pub fn escalation_reason(a: &Assessment) -> String {
+    let mut out = a.level.as_str().to_owned();
+    match (a.days_to_stockout, a.coverage_days) {
+        (_, Some(c)) if c < 1.0 => out.push_str(" couverture < 1 j"),
+        (Some(days), _) => out.push_str(&format!(" {days} j")),
+        _ => {}
+    }
+    let mut codes: Vec<&str> = Vec::new();
+    for flag in &a.flags {
+        let code = match flag {
+            QualityFlag::SupplySlipped { .. } => "appro_repousse",
+            QualityFlag::ProductionStopSuspected { .. } => "arret_soupconne",
+            QualityFlag::InferredBatch { .. } => "lot_deduit",
+            QualityFlag::LocalShortage { .. } => "rupture_locale",
+            QualityFlag::CensoredDemand { .. } => "demande_censuree",
+            QualityFlag::MissingManufacturers => "exploitants_inconnus",
+            QualityFlag::StalePosition { .. } => "position_ancienne",
+            QualityFlag::NoDemand | QualityFlag::NoPosition => continue,
+        };
+        if !codes.contains(&code) {
+            codes.push(code);
+        }
+    }
+    if a.stock_detail.exploitants.newest.is_none() {
+        codes.push("sans_exploitant");
+    }
+    if a.supplies.is_empty() && a.first_announced_supply.is_none() {
+        codes.push("sans_appro_annonce");
+    }
+    if !codes.is_empty() {
+        out.push(' ');
+        out.push_str(&codes.join("+"));
+    }
+    out
+}
+
 /// The per-reference scores as CSV (`;`, French dates), one row per reference, for a person to
 /// see why: the true stock-out, the warning and its lead, the path of levels, the false
-/// escalations with their dates.
-pub fn details_csv(scores: &[ReferenceScore]) -> String {
+/// escalations with their dates, and what each escalation was made on (`reasons`, separated
+/// by ` | `).
+pub fn details_csv(scores: &[ReferenceScore], reasons: &EscalationReasons) -> String {
     use medistock_domain::french::date;
     let mut out = String::from(
-        "cip13;date_rupture;debut_alerte;avance_jours;parcours_niveaux;fausses_alertes\n",
+        "cip13;date_rupture;debut_alerte;avance_jours;parcours_niveaux;fausses_alertes;raisons_escalades\n",
     );
     for s in scores {
+        let why: Vec<String> = reasons
+            .get(&s.cip13)
+            .map(Vec::as_slice)
+            .unwrap_or_default()
+            .iter()
+            .map(|(d, reason)| format!("{} {reason}", date(*d)))
+            .collect();
         let path: Vec<String> = s
             .level_path
             .iter()
@@ -388,13 +442,14 @@ pub fn details_csv(scores: &[ReferenceScore]) -> String {
             .collect();
         let false_escalations: Vec<String> = s.false_escalations.iter().map(|d| date(*d)).collect();
         out.push_str(&format!(
-            "{};{};{};{};{};{}\n",
+            "{};{};{};{};{};{};{}\n",
             s.cip13,
             s.stockout.map(date).unwrap_or_default(),
             s.first_warning.map(date).unwrap_or_default(),
             s.lead_days.map(|l| l.to_string()).unwrap_or_default(),
             path.join(" > "),
             false_escalations.join(" "),
+            why.join(" | "),
         ));
     }
     out
@@ -425,11 +480,12 @@ mod tests {
         assert_eq!(s.recall_at_30d, 0.0, "19 days is not 30");
         assert_eq!(s.escalation_precision, Some(1.0));
         assert_eq!(s.escalations_on_day_1, 0);
-        let details = details_csv(&score_references(&levels, &single_days(&truth)));
+        let reasons = BTreeMap::from([(cip, vec![(d(5), "TENSION 19 j appro_repousse".into())])]);
+        let details = details_csv(&score_references(&levels, &single_days(&truth)), &reasons);
         assert_eq!(
             details.lines().nth(1),
             Some(
-                "3400949497294;24/11/2026;05/11/2026;19;01/11/2026 NORMAL > 05/11/2026 TENSION > 25/11/2026 NORMAL;"
+                "3400949497294;24/11/2026;05/11/2026;19;01/11/2026 NORMAL > 05/11/2026 TENSION > 25/11/2026 NORMAL;;05/11/2026 TENSION 19 j appro_repousse"
             )
         );
         assert_eq!(s.false_alerts_per_20_reference_months, 0.0);
@@ -460,9 +516,12 @@ mod tests {
         );
         assert_eq!(s.false_alerts_per_20_reference_months, 20.0);
         assert_eq!(s.escalation_precision, Some(0.0));
-        let details = details_csv(&score_references(&levels, &StockoutPeriods::new()));
+        let details = details_csv(
+            &score_references(&levels, &StockoutPeriods::new()),
+            &EscalationReasons::new(),
+        );
         assert!(
-            details.lines().nth(1).unwrap().ends_with(";10/11/2026"),
+            details.lines().nth(1).unwrap().ends_with(";10/11/2026;"),
             "{details}"
         );
     }
