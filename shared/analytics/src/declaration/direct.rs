@@ -95,6 +95,10 @@ pub(super) fn read_part(
     let mut commentaire: Vec<Option<&str>> = Vec::with_capacity(capacity);
 
     let mut cells: Vec<&str> = Vec::with_capacity(width);
+    // A national file lists a reference's depots one after the other, all of one day: the
+    // last reference and stock date read are reused when the next line repeats their text.
+    let mut last_cip: Option<(&str, Cip13)> = None;
+    let mut last_day: Option<(&str, i32)> = None;
     // Lines end at `\n` (a `\r` before it is trimmed with the cell), as the tokeniser splits
     // them; the empty text after a final line end is a blank line.
     for (number, record) in text_lines(text).enumerate() {
@@ -141,9 +145,21 @@ pub(super) fn read_part(
                 continue;
             }
             match column {
-                Col::Cip13 => row.cip13 = Some(Cip13::parse(cell).ok()?),
+                Col::Cip13 => {
+                    let cip = match last_cip {
+                        Some((text, cip)) if text == cell => cip,
+                        _ => Cip13::parse(cell).ok()?,
+                    };
+                    last_cip = Some((cell, cip));
+                    row.cip13 = Some(cip);
+                }
                 Col::DateStock => {
-                    row.date_stock = Some(epoch_days(parse_date(cell)?));
+                    let day = match last_day {
+                        Some((text, day)) if text == cell => day,
+                        _ => epoch_days(parse_date(cell)?),
+                    };
+                    last_day = Some((cell, day));
+                    row.date_stock = Some(day);
                     row.date_stock_text = cell;
                 }
                 Col::ApproDate => row.appro_date = Some(epoch_days(parse_date(cell)?)),
