@@ -857,6 +857,86 @@ async fn a_manufacturer_that_never_declares_is_awaited_six_weeks_not_for_ever() 
     }
 }
 
+/// A manufacturer's account that is disabled, or declares on no cadence (`aucune`), is not
+/// waited for in the first six weeks: the references no manufacturer declares are assessed on
+/// what is declared from the first day.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_disabled_or_unscheduled_manufacturer_is_not_awaited() {
+    let registry = Registry::parse(
+        "declarant;nom;type;cadence\nlab-a;Laboratoire A;exploitant;hebdomadaire\n\
+         lab-c;Laboratoire C;exploitant;hebdomadaire\nlab-d;Laboratoire D;exploitant;aucune\n\
+         gr-b;Grossiste B;grossiste;quotidienne\n",
+    )
+    .unwrap();
+    let date = |m: u32, d: u32| NaiveDate::from_ymd_opt(2026, m, d).unwrap();
+    let noon = |d: NaiveDate| d.and_hms_opt(12, 0, 0).unwrap().and_utc();
+    let header = "cip13;date_stock;stock;sorties;periode_jours\n";
+    let as_of = date(10, 25);
+    for (lab_c_enabled, awaited) in [(true, true), (false, false)] {
+        let mut accounts = registry.to_accounts();
+        for account in &mut accounts {
+            account.enabled = lab_c_enabled || account.id.as_str() != "lab-c";
+        }
+        let config = RiskConfig::new(
+            &Registry::from_accounts(&accounts),
+            &medistock_analytics::catalogue::Catalogue::from_settings_csv(REFERENCES).unwrap(),
+        );
+        let run = local_run(&config);
+        let dir = tempfile::tempdir().unwrap();
+        let backend = LocalBackend::open(dir.path()).unwrap();
+        let (objects, state) = (&backend.objects, &backend.state);
+        // The wholesaler and lab-a declare from 1 October; lab-c and lab-d never do.
+        let first = date(10, 1);
+        for (who, cip, at) in [
+            ("gr-b", "3400949497294", first),
+            ("lab-a", "3400930000007", first),
+            ("lab-a", "3400930000007", as_of),
+        ] {
+            let text = format!("{header}{cip};{at};90000;700;7\n");
+            medistock_testkit::declare(
+                objects,
+                state,
+                who,
+                &format!("{at}.csv"),
+                text.as_bytes(),
+                noon(at),
+            )
+            .await;
+        }
+        // 20 days of the wholesaler's stock for the x30 on the day of the run.
+        let text = format!("{header}3400949497294;{as_of};2000;700;7\n");
+        medistock_testkit::declare(
+            objects,
+            state,
+            "gr-b",
+            "b.csv",
+            text.as_bytes(),
+            noon(as_of),
+        )
+        .await;
+        let outcome = run_risk(objects, state, &run, &Scope::All, as_of, true, noon(as_of))
+            .await
+            .unwrap();
+        let x30 = outcome
+            .assessments
+            .iter()
+            .find(|a| a.cip13.as_str() == "3400949497294")
+            .unwrap();
+        let flagged = x30
+            .flags
+            .contains(&medistock_analytics::risk::QualityFlag::MissingManufacturers);
+        assert_eq!(
+            (x30.level, flagged),
+            if awaited {
+                (Level::Vigilance, true)
+            } else {
+                (Level::Tension, false)
+            },
+            "lab-c enabled: {lab_c_enabled}"
+        );
+    }
+}
+
 /// A reference whose manufacturer ANSM names (`exploitant` of the monitoring settings) is
 /// awaited for as long as that manufacturer, expected to declare, has declared nothing: its
 /// stock is unknown, not zero, weeks after go-live. A name that is not a manufacturer expected
