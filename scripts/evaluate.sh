@@ -76,4 +76,42 @@ for label, prefix in [("démonstration", "demo"), ("simulateur indépendant", "s
         if n:
             hits = sum(w["observed"] * w["assessments"] for w in withheld)
             print(f"    non calculée (stock des exploitants inconnu)          observée {hits/n*100:5.1f} %   {n:>9}")
+
+# What the independent simulator's escalations were made on (`raisons_escalades` of
+# `backtest --details`): per set of signals (the codes after the days to the stock-out,
+# `position_ancienne` left aside; « projection seule » when none), the false escalations and
+# the others (true, or made during a stock-out), then, per stock-out, the reasons of the
+# escalation that started the warning held until it (« sans escalade ce jour-là » when the
+# warning started on a day already at TENSION or worse, after an earlier period).
+import csv
+from collections import Counter
+def key(reason):
+    words = reason.split()
+    codes = words[-1] if words and words[-1] not in ("j",) and not words[-1].isdigit() else ""
+    codes = [c for c in codes.split("+") if c and c != "position_ancienne"]
+    return "+".join(sorted(codes)) or "projection seule"
+made_on, warned_14, warned_30, unwarned, stockouts = Counter(), Counter(), Counter(), 0, 0
+for s in seeds:
+    for row in csv.DictReader(open(f"{work}/sim-{s}-details.csv", encoding="utf-8"), delimiter=";"):
+        false = set(row["fausses_alertes"].split())
+        reasons = {}
+        for reason in filter(None, (r.strip() for r in row["raisons_escalades"].split("|"))):
+            day = reason.split()[0]
+            reasons[day] = reason
+            made_on[(key(reason), day in false)] += 1
+        if row["date_rupture"]:
+            stockouts += 1
+            lead = int(row["avance_jours"]) if row["avance_jours"] else -1
+            start = reasons.get(row["debut_alerte"])
+            k = key(start) if start else "sans escalade ce jour-là"
+            if lead >= 14:
+                warned_14[k] += 1
+            else:
+                unwarned += 1
+            if lead >= 30:
+                warned_30[k] += 1
+print(f"raisons des escalades, simulateur indépendant ({len(seeds)} graines) : fausses / autres ; ruptures averties à 14 j / à 30 j")
+for k in sorted({k for k, _ in made_on} | set(warned_14), key=lambda k: -made_on[(k, True)]):
+    print(f"  {k:<58} {made_on[(k, True)]:6} {made_on[(k, False)]:6}   {warned_14[k]:4} {warned_30[k]:4}")
+print(f"  ruptures : {stockouts}, dont non averties 14 jours avant : {unwarned}")
 PY

@@ -52,16 +52,19 @@ pub struct BacktestArgs {
     /// virgules) : slip (approvisionnement repoussé), stop (arrêt de production soupçonné),
     /// censored (jours de rupture des grossistes écartés de la demande), local (rupture
     /// locale d'une partie des grossistes), undeclared (pas de TENSION sur le seul stock des
-    /// grossistes quand aucun exploitant ne déclare la référence) ; +batches, +delay et +slip2
-    /// ajoutent des signaux désactivés par défaut (prochain lot attendu au rythme observé
-    /// quand aucun n'est annoncé ; approvisionnement repoussé attendu aussi tard qu'il est
-    /// déjà en retard ; approvisionnement mis en doute à son second report seulement).
+    /// grossistes quand aucun exploitant ne déclare la référence) ; +batches, +delay, +slip2
+    /// et +reliability ajoutent des signaux désactivés par défaut (prochain lot attendu au
+    /// rythme observé quand aucun n'est annoncé ; approvisionnement repoussé attendu aussi
+    /// tard qu'il est déjà en retard ; approvisionnement mis en doute à son second report
+    /// seulement ; probabilité de rupture calculée avec les chances d'arrivée tirées des
+    /// promesses tenues par l'exploitant).
     #[arg(long, value_name = "SIGNAUX", value_parser = ModelOptions::without)]
     without: Option<ModelOptions>,
     /// Rejoue avec ce seuil de TENSION (en jours, de 8 à 60 ; 30 par défaut) pour les
     /// références dont les paramètres de suivi ne fixent pas le leur, et pour les groupes :
-    /// ce que le modèle aurait dit avec ce réglage. Plus haut, les alertes viennent plus tôt
-    /// et plus nombreuses ; plus bas, plus tard et moins souvent fausses.
+    /// ce que le modèle aurait dit avec ce réglage. Plus haut, les alertes viennent plus tôt ;
+    /// le nombre de fausses alertes n'en suit pas toujours le sens (mesures sur les deux
+    /// simulateurs : docs/risk-model.md).
     #[arg(long, value_name = "JOURS", value_parser = tension_days)]
     seuil_tension: Option<Thresholds>,
 }

@@ -46,8 +46,8 @@ pub struct DemoArgs {
     #[arg(long, value_name = "FILE")]
     scoreboard: Option<std::path::PathBuf>,
     /// Rejoue le modèle sans ces signaux, pour mesurer l'apport de chacun : slip, stop,
-    /// censored, local, undeclared ; +batches, +delay et +slip2 ajoutent les signaux
-    /// désactivés par défaut (voir medistock backtest --help).
+    /// censored, local, undeclared ; +batches, +delay, +slip2 et +reliability ajoutent les
+    /// signaux désactivés par défaut (voir medistock backtest --help).
     #[arg(long, value_name = "SIGNAUX", value_parser = ModelOptions::without)]
     without: Option<ModelOptions>,
     /// Seuil de TENSION (en jours, de 8 à 60 ; 30 par défaut) des références de la

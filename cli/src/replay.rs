@@ -11,7 +11,9 @@ use medistock_analytics::risk::Thresholds;
 use medistock_analytics::risk::alert::AlertTopics;
 use medistock_analytics::risk::config::RiskConfig;
 use medistock_analytics::risk::{HistoryCache, RiskOutcome, RiskRun, RunSummary, Scope, run_risk};
-use medistock_cli::demo::{Calibration, EscalationReasons, Scoreboard, escalation_reason};
+use medistock_cli::demo::{
+    Calibration, EscalationReasons, Scoreboard, escalation_reason, is_escalation,
+};
 use medistock_domain::Cip13;
 use medistock_domain::Level;
 use medistock_domain::lifecycle::AlertPolicy;
@@ -172,8 +174,8 @@ impl<'a> Replay<'a> {
                 }
             }
             let path = levels.entry(a.cip13).or_default();
-            let before = path.last().map(|(_, level)| *level);
-            if a.level >= Level::Tension && before.is_none_or(|l| l < Level::Tension) {
+            let before = path.last().map_or(Level::Normal, |(_, level)| *level);
+            if is_escalation(before, a.level) {
                 reasons
                     .entry(a.cip13)
                     .or_default()
@@ -294,9 +296,25 @@ mod tests {
             (60.0, 7.0, 0.10),
             "the other thresholds keep their defaults"
         );
-        for refused in ["7", "61", "0", "-30", "30.5", "trente", ""] {
+        for refused in ["7", "61", "0"] {
             let e = tension_days(refused).unwrap_err();
-            assert!(e.contains("jours"), "{refused}: {e}");
+            assert!(
+                e.starts_with(&format!(
+                    "{refused} jours : le seuil de TENSION va de 8 jours"
+                )),
+                "{e}"
+            );
         }
+        for refused in ["-30", "30.5", "trente", ""] {
+            let e = tension_days(refused).unwrap_err();
+            assert!(
+                e.contains("un nombre entier de jours est attendu"),
+                "{refused}: {e}"
+            );
+        }
+        // The bounds are the default CRITIQUE threshold and the default VIGILANCE one.
+        let defaults = Thresholds::default();
+        assert_eq!(f64::from(TENSION_DAYS_MIN), defaults.critique_days + 1.0);
+        assert_eq!(f64::from(TENSION_DAYS_MAX), defaults.vigilance_days);
     }
 }

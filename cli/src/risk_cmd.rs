@@ -43,8 +43,8 @@ pub struct RiskArgs {
     policy: crate::policy_args::PolicyArgs,
 
     /// Calcule sans certains signaux du modèle (slip, stop, censored, local, undeclared) ou
-    /// avec ceux désactivés par défaut (+batches, +delay, +slip2), séparés par des virgules,
-    /// comme `backtest --without` et le paramètre ModelWithout du déploiement.
+    /// avec ceux désactivés par défaut (+batches, +delay, +slip2, +reliability), séparés par
+    /// des virgules, comme `backtest --without` et le paramètre ModelWithout du déploiement.
     #[arg(long, value_name = "SIGNAUX", value_parser = ModelOptions::without)]
     without: Option<ModelOptions>,
 }

@@ -822,21 +822,26 @@ fn backtest_replays_a_folder_of_declarations_against_known_stock_outs() {
         .filter(|l| !l.split(';').nth(1).unwrap_or("").is_empty())
         .count();
     assert_eq!(with_stockout, set.truth.len());
-    // Each escalation to TENSION or worse of the path comes with what it was made on.
-    let high = ["TENSION", "CRITIQUE", "RUPTURE"];
+    // Each escalation the scoreboard counts (up, to TENSION or worse: TENSION to CRITIQUE
+    // too) comes with what it was made on, the false ones included.
+    let rank = |level: &str| {
+        ["NORMAL", "VIGILANCE", "TENSION", "CRITIQUE", "RUPTURE"]
+            .iter()
+            .position(|l| *l == level)
+            .unwrap()
+    };
     let mut explained = 0;
     for row in details.lines().skip(1) {
         let cells: Vec<&str> = row.split(';').collect();
         assert_eq!(cells.len(), 7, "{row}");
         let mut escalations = Vec::new();
-        let mut before_high = false;
+        let mut before = 0;
         for step in cells[4].split(" > ") {
             let (day, level) = step.split_once(' ').unwrap();
-            let is_high = high.contains(&level);
-            if is_high && !before_high {
+            if rank(level) > before && rank(level) >= 2 {
                 escalations.push(format!("{day} {level}"));
             }
-            before_high = is_high;
+            before = rank(level);
         }
         let reasons: Vec<&str> = cells[6].split(" | ").filter(|r| !r.is_empty()).collect();
         assert_eq!(reasons.len(), escalations.len(), "{row}");
@@ -848,6 +853,12 @@ fn backtest_replays_a_folder_of_declarations_against_known_stock_outs() {
             assert!(
                 reason.contains(" j"),
                 "days to the stock-out or cover: {reason}"
+            );
+        }
+        for false_escalation in cells[5].split(' ').filter(|d| !d.is_empty()) {
+            assert!(
+                reasons.iter().any(|r| r.starts_with(false_escalation)),
+                "a false escalation without its reason: {row}"
             );
         }
         explained += reasons.len();

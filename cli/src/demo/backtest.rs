@@ -199,6 +199,13 @@ const TRUE_ALERT_WINDOW_DAYS: i64 = 60;
 /// that knows only the first stock-out day of each reference holds one single-day period.
 pub type StockoutPeriods = BTreeMap<Cip13, Vec<(NaiveDate, NaiveDate)>>;
 
+/// Whether going from `previous` to `level` is an escalation the scoreboard counts: up, to
+/// TENSION or worse (TENSION to CRITIQUE is one). The first day of a replay is measured from
+/// NORMAL.
+pub fn is_escalation(previous: Level, level: Level) -> bool {
+    level > previous && level >= Level::Tension
+}
+
 /// Scores one reference's daily levels against its periods of stock-out days: the first that
 /// starts within the days replayed is the stock-out that recall and lead measure (one already
 /// running on the first day was not there to be foreseen, one after the last day is not in the
@@ -247,7 +254,7 @@ pub fn score_reference(
         // An escalation while the reference is out of stock (from the first day of a period
         // to its last) is neither true nor false: it foresees nothing, and it is no false
         // alarm. The others are true when a period starts within the 60 days that follow.
-        if *level > previous && *level >= Level::Tension && !out_of_stock(periods, *d) {
+        if is_escalation(previous, *level) && !out_of_stock(periods, *d) {
             escalations += 1;
             let true_alert = periods
                 .iter()
@@ -461,6 +468,76 @@ mod tests {
 
     fn d(day: u32) -> NaiveDate {
         NaiveDate::from_ymd_opt(2026, 11, day).unwrap()
+    }
+
+    fn assessment(level: Level, days: Option<i64>, coverage: f64) -> Assessment {
+        Assessment {
+            cip13: Cip13::parse("3400949497294").unwrap(),
+            as_of: d(20),
+            level,
+            chain_stock: coverage * 100.0,
+            held_stock: 0,
+            stock_by_type: Default::default(),
+            stock_detail: Default::default(),
+            stockout_without_supplies: None,
+            first_announced_supply: None,
+            probability: None,
+            demand: Some(100.0),
+            trend: 1.0,
+            coverage_days: Some(coverage),
+            stockout_date: None,
+            days_to_stockout: days,
+            supplies: Vec::new(),
+            below_safety_stock: Vec::new(),
+            flags: Vec::new(),
+            supply_record: Default::default(),
+        }
+    }
+
+    #[test]
+    fn an_escalation_says_its_days_its_signals_and_what_it_lacked() {
+        let mut a = assessment(Level::Tension, Some(22), 22.5);
+        assert_eq!(
+            escalation_reason(&a),
+            "TENSION 22 j sans_exploitant+sans_appro_annonce"
+        );
+        a.stock_detail.exploitants.newest = Some(d(18));
+        a.first_announced_supply = Some(medistock_domain::position::Supply {
+            date: d(30),
+            quantity: 500,
+        });
+        a.flags = vec![
+            QualityFlag::SupplySlipped { due: d(15) },
+            QualityFlag::SupplySlipped { due: d(16) },
+            QualityFlag::NoDemand,
+            QualityFlag::CensoredDemand { days: 3 },
+        ];
+        assert_eq!(
+            escalation_reason(&a),
+            "TENSION 22 j appro_repousse+demande_censuree",
+            "each code once, in the order of the flags; no demand says nothing"
+        );
+        // An inferred batch is a supply counted: not « sans_appro_annonce ».
+        let mut inferred = assessment(Level::Critique, Some(5), 5.0);
+        inferred.stock_detail.exploitants.newest = Some(d(18));
+        inferred.supplies = vec![medistock_domain::position::Supply {
+            date: d(29),
+            quantity: 900,
+        }];
+        inferred.flags = vec![QualityFlag::InferredBatch {
+            date: d(29),
+            quantity: 900,
+        }];
+        assert_eq!(escalation_reason(&inferred), "CRITIQUE 5 j lot_deduit");
+        // Under a day of cover: the cover, not the days to the stock-out.
+        let mut dry = assessment(Level::Rupture, Some(0), 0.4);
+        dry.stock_detail.exploitants.newest = Some(d(18));
+        dry.first_announced_supply = inferred.supplies.first().cloned();
+        assert_eq!(escalation_reason(&dry), "RUPTURE couverture < 1 j");
+        assert!(is_escalation(Level::Tension, Level::Critique));
+        assert!(is_escalation(Level::Normal, Level::Tension));
+        assert!(!is_escalation(Level::Critique, Level::Tension));
+        assert!(!is_escalation(Level::Normal, Level::Vigilance));
     }
 
     #[test]

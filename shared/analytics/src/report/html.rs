@@ -559,6 +559,11 @@ pub fn render_html(s: &Synthesis) -> String {
         }
         h.push_str("</tbody></table>");
     }
-    h.push_str(r#"<p class="muted">Produit par Medistock. Niveaux : RUPTURE (moins d'un jour de stock dans la chaîne), CRITIQUE (rupture prévue sous 7 jours), TENSION (sous 30 jours), VIGILANCE (sous 60 jours, ou exploitant sous son stock de sécurité), seuils ajustables par référence. Le tableau complet est dans le fichier CSV joint.</p></body></html>"#);
+    let t = &s.default_thresholds;
+    let _ = write!(
+        h,
+        r#"<p class="muted">Produit par Medistock. Niveaux : RUPTURE (moins d'un jour de stock dans la chaîne), CRITIQUE (rupture prévue sous {} jours), TENSION (sous {} jours), VIGILANCE (sous {} jours, ou exploitant sous son stock de sécurité), seuils par défaut, ajustables par référence. Le tableau complet est dans le fichier CSV joint.</p></body></html>"#,
+        t.critique_days, t.tension_days, t.vigilance_days
+    );
     h
 }

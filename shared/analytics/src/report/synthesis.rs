@@ -195,6 +195,8 @@ pub struct Synthesis {
     pub measures: Vec<MeasureRow>,
     /// Subjects in TENSION or worse, worst first, with their acknowledgement and silence.
     pub alerts: Vec<AlertRow>,
+    /// The thresholds of a reference whose settings set none (the legend's).
+    pub default_thresholds: crate::risk::Thresholds,
 }
 
 impl Synthesis {
@@ -445,6 +447,7 @@ pub fn synthesise(
         rejected_files,
         heat_weeks,
         heat_map,
+        default_thresholds: *config.defaults(),
     })
 }
 

@@ -154,6 +154,9 @@ pub fn notification(
             number(p.within_14_days * 100.0, 0),
             number(p.within_30_days * 100.0, 0)
         );
+        if let Some(record) = a.supply_record.describe() {
+            let _ = writeln!(body, "Fiabilité des {record}");
+        }
     } else if a.probability_withheld() {
         let _ = writeln!(
             body,

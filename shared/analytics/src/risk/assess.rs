@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use super::demand::{DemandEstimate, StockHistory, estimate_demand};
 use super::level::{Thresholds, level_after};
+use super::reliability::SupplyRecord;
 use medistock_domain::Level;
 use medistock_domain::position::{Position, Supply};
 use medistock_domain::{Cip13, DeclarantType};
@@ -116,6 +117,10 @@ pub struct ReferenceInput {
     /// nothing at all: while no manufacturer declares the reference, its stock is unknown, not
     /// zero, however late that manufacturer joins.
     pub holder: Option<medistock_domain::DeclarantId>,
+    /// The promises of the reference's manufacturer, when one alone declares it, over every
+    /// reference it alone declares ([`SupplyRecord`]): how often its announced supplies came.
+    /// Shown with the assessment; the probability takes it with `learnt_reliability` only.
+    pub supply_record: SupplyRecord,
 }
 
 /// The assessment of one reference at one date.
@@ -167,6 +172,10 @@ pub struct Assessment {
     pub below_safety_stock: Vec<String>,
     /// What lowers the confidence.
     pub flags: Vec<QualityFlag>,
+    /// The promises of the reference's manufacturer ([`SupplyRecord`]; empty: none judged,
+    /// or several manufacturers).
+    #[serde(default)]
+    pub supply_record: SupplyRecord,
 }
 
 /// One type of declarant's stock: declared (with the dates of the positions) and estimated at
@@ -455,11 +464,7 @@ pub fn assess(input: &ReferenceInput, as_of: NaiveDate) -> Assessment {
                 super::probability::spread(&observed),
                 as_of,
                 &supplies,
-                if doubtful {
-                    super::probability::DOUBTFUL_RELIABILITY
-                } else {
-                    super::probability::RELIABILITY
-                },
+                chance_of_arrival(input, doubtful),
             )
         });
     Assessment {
@@ -481,6 +486,22 @@ pub fn assess(input: &ReferenceInput, as_of: NaiveDate) -> Assessment {
         supplies,
         below_safety_stock,
         flags,
+        supply_record: input.supply_record,
+    }
+}
+
+/// The chance that an announced supply arrives, for the probability of a stock-out: the
+/// model's defaults, or (`learnt_reliability`) the manufacturer's own record.
+fn chance_of_arrival(input: &ReferenceInput, doubtful: bool) -> f64 {
+    let record = if input.options.learnt_reliability {
+        input.supply_record
+    } else {
+        SupplyRecord::default()
+    };
+    if doubtful {
+        record.after_push()
+    } else {
+        record.on_time()
     }
 }
 
@@ -742,6 +763,7 @@ mod tests {
             manufacturers_starting: false,
             manufacturers_pending: false,
             holder: None,
+            supply_record: Default::default(),
         }
     }
 
@@ -910,6 +932,31 @@ mod tests {
         ]);
         i.history = history;
         i
+    }
+
+    /// The manufacturer's record stands for the chances of arrival only with
+    /// `learnt_reliability`; otherwise the model's defaults.
+    #[test]
+    fn the_chance_of_arrival_is_learnt_only_when_asked() {
+        let mut i = input(Vec::new());
+        i.supply_record = SupplyRecord {
+            promised: 20,
+            kept: 2,
+            pushed: 10,
+            pushed_came: 9,
+        };
+        assert_eq!(
+            chance_of_arrival(&i, false),
+            super::super::probability::RELIABILITY
+        );
+        assert_eq!(
+            chance_of_arrival(&i, true),
+            super::super::probability::DOUBTFUL_RELIABILITY
+        );
+        i.options.learnt_reliability = true;
+        assert_eq!(chance_of_arrival(&i, false), i.supply_record.on_time());
+        assert_eq!(chance_of_arrival(&i, true), i.supply_record.after_push());
+        assert!(chance_of_arrival(&i, false) < 0.3 && chance_of_arrival(&i, true) > 0.6);
     }
 
     /// With `slip_twice`, a date pushed back once is not doubted yet (a batch a few days late

@@ -57,7 +57,8 @@ pub struct RiskConfig {
     pub model: ModelOptions,
     /// The thresholds of a reference whose monitoring settings set none, and of the groups
     /// (the model's defaults; a replay may try others: `medistock backtest --seuil-tension`).
-    pub defaults: Thresholds,
+    /// Set once, with the references' settings ([`RiskConfig::with_defaults`]).
+    defaults: Thresholds,
 }
 
 /// The model's signals that can be turned off, to measure what each brings.
@@ -81,6 +82,11 @@ pub struct ModelOptions {
     /// A supply is doubted from its second push back only, not its first. Off by default
     /// (measured: docs/risk-model.md).
     pub slip_twice: bool,
+    /// The probability of a stock-out takes the chances that an announced supply arrives from
+    /// the manufacturer's own record of promises ([`super::SupplyRecord`]) instead of the
+    /// model's defaults. Off by default: measured, it did not make the probability better
+    /// calibrated (docs/risk-model.md). The record is shown either way.
+    pub learnt_reliability: bool,
     /// Where manufacturers take part, a reference no manufacturer has declared is not
     /// escalated to TENSION on the wholesalers' stock alone (CRITIQUE and RUPTURE still show).
     /// On by default (measured: docs/risk-model.md); `--without undeclared` turns it off.
@@ -97,6 +103,7 @@ impl Default for ModelOptions {
             inferred_batches: false,
             delayed_supplies: false,
             slip_twice: false,
+            learnt_reliability: false,
             undeclared_manufacturers: true,
         }
     }
@@ -108,7 +115,7 @@ type Signal = fn(&mut ModelOptions);
 /// Each name [`ModelOptions::without`] accepts and what it does: the signals turned off, then
 /// (`+`) those turned on. The one list the parser, its error and the deployment's parameter
 /// pattern (tested in `infra/`) are read from.
-const SIGNALS: [(&str, Signal); 9] = [
+const SIGNALS: [(&str, Signal); 10] = [
     ("slip", |o| o.slipped_supplies = false),
     ("stop", |o| o.production_stop = false),
     ("censored", |o| o.censored_demand = false),
@@ -118,6 +125,7 @@ const SIGNALS: [(&str, Signal); 9] = [
     ("+batches", |o| o.inferred_batches = true),
     ("+delay", |o| o.delayed_supplies = true),
     ("+slip2", |o| o.slip_twice = true),
+    ("+reliability", |o| o.learnt_reliability = true),
 ];
 
 impl ModelOptions {
@@ -189,6 +197,11 @@ impl RiskConfig {
             model: ModelOptions::default(),
             defaults,
         }
+    }
+
+    /// The thresholds of a reference whose monitoring settings set none, and of the groups.
+    pub fn defaults(&self) -> &Thresholds {
+        &self.defaults
     }
 
     /// What a reader knows a subject as: a reference's denomination (empty outside the
@@ -412,6 +425,12 @@ mod tests {
                 .inferred_batches
         );
         assert!(ModelOptions::without("+slip2").unwrap().slip_twice);
+        assert!(
+            ModelOptions::without("+reliability")
+                .unwrap()
+                .learnt_reliability
+        );
+        assert!(!ModelOptions::default().learnt_reliability);
         assert!(!ModelOptions::default().slip_twice);
         assert!(ModelOptions::default().undeclared_manufacturers);
         assert!(
@@ -516,11 +535,15 @@ mod tests {
 
     #[test]
     fn other_default_thresholds_stand_where_ansm_set_none() {
-        let catalogue = Catalogue::from_settings_csv(
+        let mut catalogue = Catalogue::from_settings_csv(
             "cip13;groupe;seuil_tension_jours;seuil_critique_jours\n\
              3400949497294;12;45;\n3400949497706;12;;5\n",
         )
         .unwrap();
+        // A presentation of the BDPM that ANSM does not follow.
+        catalogue
+            .presentations
+            .extend([presentation("3400936963504", "60002")]);
         let defaults = Thresholds {
             tension_days: 40.0,
             ..Thresholds::default()
@@ -539,9 +562,14 @@ mod tests {
         );
         let unknown = config.settings(&Cip13::parse("3400930000007").unwrap());
         assert_eq!(unknown.thresholds, defaults);
-        assert_eq!(config.defaults, defaults, "the groups' thresholds");
+        let known = config.settings(&Cip13::parse("3400936963504").unwrap());
         assert_eq!(
-            RiskConfig::new(&Registry::default(), &catalogue).defaults,
+            known.thresholds, defaults,
+            "a presentation ANSM does not follow"
+        );
+        assert_eq!(*config.defaults(), defaults, "the groups' thresholds");
+        assert_eq!(
+            *RiskConfig::new(&Registry::default(), &catalogue).defaults(),
             Thresholds::default()
         );
     }

@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use super::assess::{Assessment, ReferenceInput, assess};
 use super::config::RiskConfig;
+use super::reliability::SupplyRecord;
 use medistock_domain::Level;
 
 /// The assessment of one group at one date.
@@ -63,7 +64,7 @@ pub fn assess_groups(
                     demand_series: Vec::new(),
                     history: Default::default(),
                     options: input.options,
-                    thresholds: config.defaults,
+                    thresholds: *config.defaults(),
                     safety_stock_months: 0.0,
                     previous_level: previous.get(group).copied(),
                     manufacturers_expected: input.manufacturers_expected,
@@ -71,6 +72,8 @@ pub fn assess_groups(
                     manufacturers_pending: input.manufacturers_pending,
                     // Awaited when every member is (below).
                     holder: input.holder.clone(),
+                    // The members' manufacturers may differ: the model's default chances.
+                    supply_record: SupplyRecord::default(),
                 },
             )
         });
@@ -155,6 +158,7 @@ mod tests {
             manufacturers_starting: false,
             manufacturers_pending: false,
             holder: None,
+            supply_record: Default::default(),
         }
     }
 
@@ -209,8 +213,17 @@ mod tests {
             input("3400949497294", 500, 50.0),
             input("3400949497706", 2500, 50.0),
         ];
-        let mut config = config();
-        config.defaults.tension_days = 40.0;
+        let config = RiskConfig::with_defaults(
+            &Registry::parse("declarant;nom;type\ngr-b;B;grossiste\n").unwrap(),
+            &crate::catalogue::Catalogue::from_settings_csv(
+                "cip13;denomination;groupe\n3400949497294;A x30;12\n3400949497706;A x90;12\n",
+            )
+            .unwrap(),
+            Thresholds {
+                tension_days: 40.0,
+                ..Thresholds::default()
+            },
+        );
         // 30 days of pooled cover: VIGILANCE under the model's 30 days, TENSION under 40.
         let groups = assess_groups(&inputs, &config, &BTreeMap::new(), d(20));
         assert_eq!(groups[0].level, Level::Tension);

@@ -13,6 +13,7 @@ mod level;
 pub mod lifecycle;
 mod outbox;
 pub mod probability;
+mod reliability;
 mod run;
 
 pub use assess::{Assessment, PROBABILITY_WITHHELD, QualityFlag, ReferenceInput, assess};
@@ -21,6 +22,7 @@ pub use group::{GroupAssessment, assess_groups};
 pub use history_cache::HistoryCache;
 pub use level::{Thresholds, level_after};
 pub use outbox::{Alternatives, OutboxExtras, RunChanges, outbox_records};
+pub use reliability::SupplyRecord;
 pub use run::{
     GroupTransition, RiskError, RiskOutcome, RiskRun, RunSummary, Scope, Transition, run_risk,
     subject_members,

@@ -560,6 +560,7 @@ mod tests {
             supplies: Vec::new(),
             below_safety_stock: Vec::new(),
             flags: Vec::new(),
+            supply_record: Default::default(),
         }
     }
 
@@ -705,6 +706,7 @@ mod group_tests {
             supplies: Vec::new(),
             below_safety_stock: Vec::new(),
             flags: Vec::new(),
+            supply_record: Default::default(),
         }
     }
 

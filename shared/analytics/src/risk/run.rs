@@ -20,6 +20,7 @@ use super::group::{GroupAssessment, assess_groups};
 use super::history_cache::{CachedFile, HistoryCache};
 use super::lifecycle::{self, Recall};
 use super::outbox::{OutboxExtras, RunChanges, outbox_records};
+use super::reliability::SupplyRecord;
 use crate::positions::daily::{FileDay, daily_rows, read_daily_parquet, resolve_day, site_lines};
 use medistock_domain::Level;
 use medistock_domain::lifecycle::{AlertPolicy, AlertState};
@@ -285,6 +286,19 @@ pub async fn run_risk<
                     Some(_) => recent(first_days.manufacturers),
                     None => first_days.wholesalers.is_none() || recent(first_days.wholesalers),
                 };
+            // Each manufacturer's promises, over the references it alone declares (with two,
+            // the history sums both and tells neither's batches).
+            let mut records: HashMap<String, SupplyRecord> = HashMap::new();
+            for (cip13, positions) in &by_reference {
+                if let (Some(maker), Some(history)) =
+                    (sole_manufacturer(positions), histories.get(cip13))
+                {
+                    records
+                        .entry(maker.to_owned())
+                        .or_default()
+                        .add(&SupplyRecord::of(history, as_of));
+                }
+            }
             let inputs: Vec<ReferenceInput> = references
                 .into_iter()
                 .map(|cip13| {
@@ -295,9 +309,14 @@ pub async fn run_risk<
                         .exploitant
                         .clone()
                         .filter(|id| silent_manufacturers.contains(id.as_str()));
+                    let positions = by_reference.remove(&cip13).unwrap_or_default();
+                    let supply_record = sole_manufacturer(&positions)
+                        .and_then(|maker| records.get(maker))
+                        .copied()
+                        .unwrap_or_default();
                     ReferenceInput {
                         cip13,
-                        positions: by_reference.remove(&cip13).unwrap_or_default(),
+                        positions,
                         demand_series: series.get(&cip13).cloned().unwrap_or_default(),
                         history: histories.remove(&cip13).unwrap_or_default(),
                         options: config.model,
@@ -308,6 +327,7 @@ pub async fn run_risk<
                         manufacturers_starting,
                         manufacturers_pending,
                         holder,
+                        supply_record,
                     }
                 })
                 .collect();
@@ -567,6 +587,20 @@ impl PhaseClock {
 
 /// The RISK item to store for a subject, with the version it expects to replace, and its
 /// episode (`open_since`, `recalled_on`).
+/// The one manufacturer among a reference's declarants, if exactly one declares it.
+fn sole_manufacturer(
+    positions: &[(medistock_domain::position::Position, DeclarantType)],
+) -> Option<&str> {
+    let mut makers = positions
+        .iter()
+        .filter(|(_, kind)| *kind == DeclarantType::Exploitant)
+        .map(|(p, _)| p.declarant.as_str());
+    match (makers.next(), makers.next()) {
+        (Some(maker), None) => Some(maker),
+        _ => None,
+    }
+}
+
 fn risk_item(
     subject: String,
     level: Level,

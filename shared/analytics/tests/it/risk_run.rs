@@ -1200,3 +1200,105 @@ async fn a_replay_with_its_history_cache_assesses_as_fresh_runs_do() {
     let expected: usize = (days - 57..days).map(daily).sum();
     assert_eq!(cache.len(), expected);
 }
+
+/// A manufacturer's promises are learnt over every reference it alone declares, and each of
+/// its references' probability takes them: a supply announced and pushed back week after week
+/// on one reference tells how much to count on its announcements for another. A reference
+/// two manufacturers declare keeps the model's default chances.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_manufacturer_s_broken_promises_are_learnt_across_its_references() {
+    let registry = "declarant;nom;type\nlab-a;Laboratoire A;exploitant\n\
+                    lab-c;Laboratoire C;exploitant\ngr-b;Grossiste B;grossiste\n";
+    let config = RiskConfig::new(
+        &Registry::parse(registry).unwrap(),
+        &medistock_analytics::catalogue::Catalogue::from_settings_csv(REFERENCES).unwrap(),
+    );
+    let run = local_run(&config);
+    let dir = tempfile::tempdir().unwrap();
+    let backend = LocalBackend::open(dir.path()).unwrap();
+    let (objects, state) = (&backend.objects, &backend.state);
+    let day = |m: u32, d: u32| NaiveDate::from_ymd_opt(2026, m, d).unwrap();
+    let noon = |d: NaiveDate| d.and_hms_opt(12, 0, 0).unwrap().and_utc();
+    let header = "cip13;date_stock;stock;sorties;periode_jours;appro_quantite;appro_date\n";
+    // lab-a, weekly: 3400949497294 announces 3,000 units for 10 October, then pushes them
+    // back a week at a time, its stock only falling; 3400949497706 announces nothing.
+    // 3400930000007 is declared by lab-a and lab-c.
+    let weeks = [
+        (day(10, 1), 5_000, day(10, 10)),
+        (day(10, 8), 4_300, day(10, 10)),
+        (day(10, 15), 3_600, day(10, 22)),
+        (day(10, 22), 2_900, day(10, 29)),
+        (day(10, 29), 2_200, day(11, 5)),
+    ];
+    for (at, stock, due) in weeks {
+        let text = format!(
+            "{header}3400949497294;{at};{stock};700;7;3000;{due}\n\
+             3400949497706;{at};9000;700;7;;\n3400930000007;{at};9000;700;7;;\n"
+        );
+        medistock_testkit::declare(
+            objects,
+            state,
+            "lab-a",
+            &format!("{at}.csv"),
+            text.as_bytes(),
+            noon(at),
+        )
+        .await;
+        let text = format!("{header}3400930000007;{at};9000;700;7;;\n");
+        medistock_testkit::declare(
+            objects,
+            state,
+            "lab-c",
+            &format!("{at}.csv"),
+            text.as_bytes(),
+            noon(at),
+        )
+        .await;
+        let text = format!(
+            "{header}3400949497294;{at};2000;700;7;;\n3400949497706;{at};2000;700;7;;\n\
+             3400930000007;{at};2000;700;7;;\n"
+        );
+        medistock_testkit::declare(
+            objects,
+            state,
+            "gr-b",
+            &format!("{at}.csv"),
+            text.as_bytes(),
+            noon(at),
+        )
+        .await;
+    }
+    let as_of = day(10, 29);
+    let outcome = run_risk(objects, state, &run, &Scope::All, as_of, true, noon(as_of))
+        .await
+        .unwrap();
+    let record = |cip: &str| {
+        outcome
+            .assessments
+            .iter()
+            .find(|a| a.cip13.as_str() == cip)
+            .unwrap()
+            .supply_record
+    };
+    // 10 and 22 October promised and not kept (judged by the declarations of 22 and 29
+    // October, a week after them; 29 October's not yet); 10 October pushed back, and reached
+    // 14 days later by the declaration of 29 October, without its batch.
+    let learnt = medistock_analytics::risk::SupplyRecord {
+        promised: 2,
+        kept: 0,
+        pushed: 1,
+        pushed_came: 0,
+    };
+    assert_eq!(record("3400949497294"), learnt);
+    assert_eq!(
+        record("3400949497706"),
+        learnt,
+        "the manufacturer's record, learnt on its other reference"
+    );
+    assert_eq!(
+        record("3400930000007"),
+        Default::default(),
+        "two manufacturers: the defaults"
+    );
+    assert!(learnt.on_time() < 0.8 && learnt.after_push() < 0.2);
+}

@@ -202,6 +202,13 @@ async fn the_synthesis_holds_the_risk_items_and_escapes_declarant_strings() {
     );
 
     let html = lake_text(&backend, &outcome.html_key).await;
+    assert!(
+        html.contains("CRITIQUE (rupture prévue sous 7 jours), TENSION (sous 30 jours), VIGILANCE (sous 60 jours"),
+        "the legend gives the deployment's default thresholds"
+    );
+    let mut other = s.clone();
+    other.default_thresholds.tension_days = 40.0;
+    assert!(medistock_analytics::report::render_html(&other).contains("TENSION (sous 40 jours)"));
     assert!(!html.contains("<script"), "no script at all");
     assert!(!html.contains("<img"), "the file name is escaped");
     assert!(html.contains("&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt; &amp; co"));
