@@ -67,6 +67,11 @@ for label, prefix in [("démonstration", "demo"), ("simulateur indépendant", "s
         for lo in sorted(bins):
             n, predicted, observed = bins[lo]
             print(f"    {lo*100:3.0f}–{lo*100+10:3.0f} %   prévue {predicted/n*100:5.1f} %   observée {observed/n*100:5.1f} %   {n:>9}")
+        # The calibration error: the gap between predicted and observed, in points, averaged
+        # over the reference-days of the table.
+        total = sum(n for n, _, _ in bins.values())
+        gap = sum(abs(p - o) for _, p, o in bins.values()) / total * 100
+        print(f"    écart de calibration moyen : {gap:.2f} points")
         # The reference-days that carried no probability (the manufacturers' stock unknown):
         # not in the table, counted here with what happened to them.
         horizon_days = 14 if horizon.endswith("14d") else 30
@@ -78,7 +83,7 @@ for label, prefix in [("démonstration", "demo"), ("simulateur indépendant", "s
             print(f"    non calculée (stock des exploitants inconnu)          observée {hits/n*100:5.1f} %   {n:>9}")
 
 # What the independent simulator's escalations were made on (`raisons_escalades` of
-# `backtest --details`): per set of signals (the codes after the days to the stock-out,
+# `backtest --details`): per exact set of signals (the codes after the days to the stock-out,
 # `position_ancienne` left aside; « projection seule » when none), the false escalations and
 # the others (true, or made during a stock-out), then, per stock-out, the reasons of the
 # escalation that started the warning held until it (« sans escalade ce jour-là » when the

@@ -178,8 +178,8 @@ pub async fn run(data_dir: &Path, args: &StatusArgs) -> anyhow::Result<ExitCode>
                         p.within_14_days * 100.0,
                         p.within_30_days * 100.0
                     );
-                    if let Some(record) = a.supply_record.describe() {
-                        println!("  fiabilité des {record}");
+                    if let Some(record) = a.supply_record.describe(a.supply_record_used) {
+                        println!("  promesses de l'exploitant : {record}");
                     }
                 } else if a.probability_withheld() {
                     println!("  probabilité de rupture : {PROBABILITY_WITHHELD}");

@@ -491,6 +491,7 @@ mod tests {
             below_safety_stock: Vec::new(),
             flags: Vec::new(),
             supply_record: Default::default(),
+            supply_record_used: false,
         }
     }
 

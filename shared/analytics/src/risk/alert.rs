@@ -154,8 +154,8 @@ pub fn notification(
             number(p.within_14_days * 100.0, 0),
             number(p.within_30_days * 100.0, 0)
         );
-        if let Some(record) = a.supply_record.describe() {
-            let _ = writeln!(body, "Fiabilité des {record}");
+        if let Some(record) = a.supply_record.describe(a.supply_record_used) {
+            let _ = writeln!(body, "Promesses de l'exploitant : {record}");
         }
     } else if a.probability_withheld() {
         let _ = writeln!(

@@ -176,6 +176,10 @@ pub struct Assessment {
     /// or several manufacturers).
     #[serde(default)]
     pub supply_record: SupplyRecord,
+    /// Whether the probability took the chances of arrival from that record
+    /// (`learnt_reliability`) rather than the model's defaults.
+    #[serde(default)]
+    pub supply_record_used: bool,
 }
 
 /// One type of declarant's stock: declared (with the dates of the positions) and estimated at
@@ -487,6 +491,7 @@ pub fn assess(input: &ReferenceInput, as_of: NaiveDate) -> Assessment {
         below_safety_stock,
         flags,
         supply_record: input.supply_record,
+        supply_record_used: input.options.learnt_reliability,
     }
 }
 
@@ -932,6 +937,21 @@ mod tests {
         ]);
         i.history = history;
         i
+    }
+
+    /// An assessment stored before the manufacturers' records (a RISK item's figures) still
+    /// reads, with an empty record.
+    #[test]
+    fn an_assessment_stored_without_a_record_still_reads() {
+        let a = assess(&input(Vec::new()), d(20));
+        let mut json: serde_json::Value = serde_json::to_value(&a).unwrap();
+        let object = json.as_object_mut().unwrap();
+        assert!(object.remove("supply_record").is_some());
+        assert!(object.remove("supply_record_used").is_some());
+        let read: Assessment = serde_json::from_value(json).unwrap();
+        assert_eq!(read, a);
+        let partial: SupplyRecord = serde_json::from_str(r#"{"promised":3}"#).unwrap();
+        assert_eq!(partial.promised, 3, "a record missing fields reads too");
     }
 
     /// The manufacturer's record stands for the chances of arrival only with

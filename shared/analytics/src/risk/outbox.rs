@@ -561,6 +561,7 @@ mod tests {
             below_safety_stock: Vec::new(),
             flags: Vec::new(),
             supply_record: Default::default(),
+            supply_record_used: false,
         }
     }
 
@@ -707,6 +708,7 @@ mod group_tests {
             below_safety_stock: Vec::new(),
             flags: Vec::new(),
             supply_record: Default::default(),
+            supply_record_used: false,
         }
     }
 

@@ -19,14 +19,21 @@ pub const PRIOR_PROMISES: f64 = 5.0;
 /// Days after the date announced by which a batch that shows keeps the promise (judged at the
 /// first declaration on or after them).
 pub const KEPT_WITHIN_DAYS: u64 = 7;
-/// Days after the date first announced within which a pushed-back batch counts as come soon.
+/// Days after a date missed within which a pushed-back batch counts as come soon (judged the
+/// same way).
 pub const PUSHED_WITHIN_DAYS: u64 = 14;
+/// A judging declaration later than a week after the days above judges nothing: a
+/// manufacturer that skipped weeks cannot tell whether the batch came in time.
+const JUDGED_WITHIN_DAYS: u64 = 7;
 /// A batch shows as a rise of the manufacturers' stock, between two declarations, of this
-/// share of the quantity announced (net of the outflow in between: a rise is a batch).
+/// share of the quantity announced. The rise is the net change of the stock: a batch smaller
+/// than the outflow between the two declarations and this share does not show, and any other
+/// rise (a correction, returns) shows as one — the same reading as the slip rule's.
 const BATCH_SHARE: f64 = 0.25;
 
 /// A manufacturer's promises over the look-back, and what came of them.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct SupplyRecord {
     /// Dates announced that a declaration [`KEPT_WITHIN_DAYS`] after them has reached:
     /// promises that can be judged.
@@ -45,13 +52,17 @@ impl SupplyRecord {
     /// then count). The history must be one manufacturer's: the caller checks.
     pub fn of(history: &StockHistory, as_of: NaiveDate) -> Self {
         let stock = &history.manufacturers;
-        // The first declaration on or after `day`, if one was made by `as_of`.
+        // The first declaration on or after `day`, if one was made by `as_of` and within
+        // [`JUDGED_WITHIN_DAYS`] of `day`.
         let reached = |day: NaiveDate| {
+            let latest = day
+                .checked_add_days(Days::new(JUDGED_WITHIN_DAYS))?
+                .min(as_of);
             stock
                 .iter()
                 .map(|(d, _)| *d)
                 .find(|d| *d >= day)
-                .filter(|d| *d <= as_of)
+                .filter(|d| *d <= latest)
         };
         let batch_between = |from: NaiveDate, to: NaiveDate, quantity: f64| {
             stock
@@ -78,15 +89,17 @@ impl SupplyRecord {
                 record.kept += 1;
                 continue;
             }
-            let pushed = history.announced[i + 1..]
-                .iter()
-                .any(|(declared, _, next)| *declared >= due && next.is_some_and(|n| n > due));
             let Some(soon) = due
                 .checked_add_days(Days::new(PUSHED_WITHIN_DAYS))
                 .and_then(reached)
             else {
                 continue;
             };
+            let pushed = history.announced[i + 1..]
+                .iter()
+                .any(|(declared, _, next)| {
+                    (due..=soon).contains(declared) && next.is_some_and(|n| n > due)
+                });
             if pushed {
                 record.pushed += 1;
                 if batch_between(*announced_on, soon, *quantity) {
@@ -106,21 +119,30 @@ impl SupplyRecord {
     }
 
     /// What the record says, in French, for the alert and `medistock status` (`None` when no
-    /// promise could be judged).
-    pub fn describe(&self) -> Option<String> {
-        if self.promised == 0 && self.pushed == 0 {
+    /// date could be judged). `used`: whether the probability took it (`+reliability`).
+    pub fn describe(&self, used: bool) -> Option<String> {
+        if self.promised == 0 {
             return None;
         }
-        Some(format!(
-            "approvisionnements annoncés par l'exploitant sur {} semaines : {} sur {} arrivés \
-             dans la semaine suivant la date annoncée, {} sur {} arrivés dans les \
-             {PUSHED_WITHIN_DAYS} jours après un report",
+        let mut text = format!(
+            "dates d'approvisionnement annoncées par l'exploitant sur {} semaines, toutes \
+             références qu'il déclare seul : {} sur {} tenues (lot reçu au plus tard à la \
+             première déclaration une semaine après la date)",
             LOOKBACK_DAYS / 7,
             self.kept,
             self.promised,
-            self.pushed_came,
-            self.pushed,
-        ))
+        );
+        if self.pushed > 0 {
+            text.push_str(&format!(
+                " ; après un report, {} sur {} reçus dans les {PUSHED_WITHIN_DAYS} jours \
+                 suivant la date manquée",
+                self.pushed_came, self.pushed
+            ));
+        }
+        if !used {
+            text.push_str(" (indicatif : la probabilité n'en tient pas compte)");
+        }
+        Some(text)
     }
 
     /// The chance that an announced supply arrives on its date: the share of promises kept,
@@ -266,8 +288,8 @@ mod tests {
     }
 
     #[test]
-    fn the_record_is_told_with_its_counts_and_the_chances_taken() {
-        assert_eq!(SupplyRecord::default().describe(), None);
+    fn the_record_is_told_with_its_counts_and_whether_it_counted() {
+        assert_eq!(SupplyRecord::default().describe(false), None);
         let record = SupplyRecord {
             promised: 9,
             kept: 7,
@@ -275,12 +297,46 @@ mod tests {
             pushed_came: 1,
         };
         assert_eq!(
-            record.describe().as_deref(),
+            record.describe(true).as_deref(),
             Some(
-                "approvisionnements annoncés par l'exploitant sur 8 semaines : 7 sur 9 arrivés \
-                 dans la semaine suivant la date annoncée, 1 sur 2 arrivés dans les 14 jours \
-                 après un report"
+                "dates d'approvisionnement annoncées par l'exploitant sur 8 semaines, toutes \
+                 références qu'il déclare seul : 7 sur 9 tenues (lot reçu au plus tard à la \
+                 première déclaration une semaine après la date) ; après un report, 1 sur 2 \
+                 reçus dans les 14 jours suivant la date manquée"
             )
         );
+        let all_kept = SupplyRecord {
+            promised: 3,
+            kept: 3,
+            ..SupplyRecord::default()
+        };
+        let text = all_kept.describe(false).unwrap();
+        assert!(!text.contains("après un report"), "no « 0 sur 0 »: {text}");
+        assert!(text.ends_with("(indicatif : la probabilité n'en tient pas compte)"));
+    }
+
+    #[test]
+    fn a_promise_is_judged_by_a_declaration_a_week_after_its_date_not_much_later() {
+        let history = |declared: &[u32]| StockHistory {
+            manufacturers: declared.iter().map(|day| (d(*day), 100.0)).collect(),
+            announced: vec![(d(0), 1_000.0, Some(d(10)))],
+            ..StockHistory::default()
+        };
+        let judged = |declared: &[u32]| SupplyRecord::of(&history(declared), d(60)).promised;
+        assert_eq!(judged(&[0, 16]), 0, "six days after its date: not yet");
+        assert_eq!(judged(&[0, 17]), 1, "a week after");
+        assert_eq!(judged(&[0, 24]), 1, "a week after the week");
+        assert_eq!(judged(&[0, 25]), 0, "a declaration too late judges nothing");
+        // A push-back declared after the days that judge it does not count.
+        let late_push = StockHistory {
+            manufacturers: [0, 7, 14, 21, 28, 35, 42]
+                .iter()
+                .map(|day| (d(*day), 100.0))
+                .collect(),
+            announced: vec![(d(0), 1_000.0, Some(d(10))), (d(35), 1_000.0, Some(d(49)))],
+            ..StockHistory::default()
+        };
+        let record = SupplyRecord::of(&late_push, d(42));
+        assert_eq!((record.promised, record.pushed), (1, 0), "{record:?}");
     }
 }

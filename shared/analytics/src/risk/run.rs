@@ -585,22 +585,26 @@ impl PhaseClock {
     }
 }
 
-/// The RISK item to store for a subject, with the version it expects to replace, and its
-/// episode (`open_since`, `recalled_on`).
-/// The one manufacturer among a reference's declarants, if exactly one declares it.
+/// The one manufacturer among a reference's declarants, if exactly one has ever declared it
+/// (positions are kept), in one file for all its stock (at most one site): the history's
+/// manufacturers' stock is then that manufacturer's, declaration after declaration. Files
+/// per site, sent on different days, would make the sum of the day's files rise and fall
+/// with no batch.
 fn sole_manufacturer(
     positions: &[(medistock_domain::position::Position, DeclarantType)],
 ) -> Option<&str> {
     let mut makers = positions
         .iter()
         .filter(|(_, kind)| *kind == DeclarantType::Exploitant)
-        .map(|(p, _)| p.declarant.as_str());
+        .map(|(p, _)| p);
     match (makers.next(), makers.next()) {
-        (Some(maker), None) => Some(maker),
+        (Some(maker), None) if maker.site_figures.len() <= 1 => Some(maker.declarant.as_str()),
         _ => None,
     }
 }
 
+/// The RISK item to store for a subject, with the version it expects to replace, and its
+/// episode (`open_since`, `recalled_on`).
 fn risk_item(
     subject: String,
     level: Level,

@@ -1201,10 +1201,10 @@ async fn a_replay_with_its_history_cache_assesses_as_fresh_runs_do() {
     assert_eq!(cache.len(), expected);
 }
 
-/// A manufacturer's promises are learnt over every reference it alone declares, and each of
-/// its references' probability takes them: a supply announced and pushed back week after week
-/// on one reference tells how much to count on its announcements for another. A reference
-/// two manufacturers declare keeps the model's default chances.
+/// A manufacturer's promises are learnt over every reference it alone declares, and shown with
+/// each of them: a supply announced and pushed back week after week on one reference tells how
+/// much to count on its announcements for another. A reference another manufacturer also
+/// declares neither adds to the record (the history sums both) nor gets it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_manufacturer_s_broken_promises_are_learnt_across_its_references() {
     let registry = "declarant;nom;type\nlab-a;Laboratoire A;exploitant\n\
@@ -1222,7 +1222,7 @@ async fn a_manufacturer_s_broken_promises_are_learnt_across_its_references() {
     let header = "cip13;date_stock;stock;sorties;periode_jours;appro_quantite;appro_date\n";
     // lab-a, weekly: 3400949497294 announces 3,000 units for 10 October, then pushes them
     // back a week at a time, its stock only falling; 3400949497706 announces nothing.
-    // 3400930000007 is declared by lab-a and lab-c.
+    // 3400930000007, declared by lab-a and lab-c, breaks the same promises: not counted.
     let weeks = [
         (day(10, 1), 5_000, day(10, 10)),
         (day(10, 8), 4_300, day(10, 10)),
@@ -1233,7 +1233,7 @@ async fn a_manufacturer_s_broken_promises_are_learnt_across_its_references() {
     for (at, stock, due) in weeks {
         let text = format!(
             "{header}3400949497294;{at};{stock};700;7;3000;{due}\n\
-             3400949497706;{at};9000;700;7;;\n3400930000007;{at};9000;700;7;;\n"
+             3400949497706;{at};9000;700;7;;\n3400930000007;{at};{stock};700;7;3000;{due}\n"
         );
         medistock_testkit::declare(
             objects,
@@ -1301,4 +1301,28 @@ async fn a_manufacturer_s_broken_promises_are_learnt_across_its_references() {
         "two manufacturers: the defaults"
     );
     assert!(learnt.on_time() < 0.8 && learnt.after_push() < 0.2);
+    // The alert shows it beside the probability, and says the probability did not take it.
+    let other = outcome
+        .assessments
+        .iter()
+        .find(|a| a.cip13.as_str() == "3400949497706")
+        .unwrap();
+    assert!(other.probability.is_some() && !other.supply_record_used);
+    let alert = medistock_analytics::risk::alert::notification(
+        other,
+        Level::Normal,
+        &config.settings(&other.cip13),
+        &[],
+        &topics(),
+    );
+    assert!(
+        alert.body.contains(
+            "Promesses de l'exploitant : dates d'approvisionnement annoncées par l'exploitant \
+             sur 8 semaines, toutes références qu'il déclare seul : 0 sur 2 tenues"
+        ) && alert
+            .body
+            .contains("après un report, 0 sur 1 reçus dans les 14 jours suivant la date manquée (indicatif : la probabilité n'en tient pas compte)"),
+        "{}",
+        alert.body
+    );
 }
