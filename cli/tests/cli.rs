@@ -728,6 +728,10 @@ fn demo_runs_the_whole_pipeline_and_scores_the_model() {
     assert_eq!(from_report, from_items);
     let html = std::fs::read_to_string(reports.join("2026-W53/synthese.html")).unwrap();
     assert!(html.starts_with("<!DOCTYPE html><html lang=\"fr\">"));
+    assert!(
+        html.contains("TENSION (sous 30 jours)"),
+        "the default thresholds"
+    );
     assert!(text.contains("2026-W53/synthese.html"), "{text}");
     // Seeded: the same seed gives the same data set, hence the same report.
     let again = medistock(
@@ -745,6 +749,36 @@ fn demo_runs_the_whole_pipeline_and_scores_the_model() {
     // A data directory in use is refused.
     let busy = medistock(&data, &["demo"]);
     assert_eq!(busy.status.code(), Some(1));
+    // Another TENSION threshold: the references and groups take it, and the synthesis says so.
+    let other = dir.path().join("demo45");
+    let out = medistock(
+        &other,
+        &[
+            "demo",
+            "--references",
+            "6",
+            "--days",
+            "42",
+            "--seuil-tension",
+            "45",
+        ],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let week = std::fs::read_dir(other.join("lac/reports"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .max()
+        .unwrap();
+    let html = std::fs::read_to_string(week.join("synthese.html")).unwrap();
+    assert!(
+        html.contains("TENSION (sous 45 jours)"),
+        "{}",
+        week.display()
+    );
 }
 
 #[test]
