@@ -779,6 +779,46 @@ async fn at_go_live_a_manufacturer_not_yet_heard_from_is_unknown_not_nil() {
     }
 }
 
+/// The x30 (3400949497294) assessed on `as_of` under `config`: the wholesaler and lab-a (on
+/// another reference) declare from 1 October, lab-a again on `as_of`; on `as_of` the
+/// wholesaler holds 20 days of the x30 and no manufacturer has declared it.
+async fn the_x30_no_manufacturer_declares(
+    config: &RiskConfig,
+    as_of: NaiveDate,
+) -> medistock_analytics::risk::Assessment {
+    let noon = |d: NaiveDate| d.and_hms_opt(12, 0, 0).unwrap().and_utc();
+    let header = "cip13;date_stock;stock;sorties;periode_jours\n";
+    let dir = tempfile::tempdir().unwrap();
+    let backend = LocalBackend::open(dir.path()).unwrap();
+    let (objects, state) = (&backend.objects, &backend.state);
+    let first = NaiveDate::from_ymd_opt(2026, 10, 1).unwrap();
+    for (who, name, cip, at, stock) in [
+        ("gr-b", "a.csv", "3400949497294", first, 9000),
+        ("lab-a", "a.csv", "3400930000007", first, 9000),
+        ("lab-a", "b.csv", "3400930000007", as_of, 90000),
+        ("gr-b", "b.csv", "3400949497294", as_of, 2000),
+    ] {
+        let text = format!("{header}{cip};{at};{stock};700;7\n");
+        medistock_testkit::declare(objects, state, who, name, text.as_bytes(), noon(at)).await;
+    }
+    let outcome = run_risk(
+        objects,
+        state,
+        &local_run(config),
+        &Scope::All,
+        as_of,
+        true,
+        noon(as_of),
+    )
+    .await
+    .unwrap();
+    outcome
+        .assessments
+        .into_iter()
+        .find(|a| a.cip13.as_str() == "3400949497294")
+        .unwrap()
+}
+
 /// A registered manufacturer that has declared nothing yet is awaited in the first six weeks
 /// of the history only: a reference no manufacturer declares is held at VIGILANCE on the
 /// wholesalers' 20 days then, and assessed on what is declared (TENSION) after.
@@ -790,59 +830,16 @@ async fn a_manufacturer_that_never_declares_is_awaited_six_weeks_not_for_ever() 
         &Registry::parse(TWO_LABS).unwrap(),
         &medistock_analytics::catalogue::Catalogue::from_settings_csv(REFERENCES).unwrap(),
     );
-    let run = local_run(&config);
     let date = |m: u32, d: u32| NaiveDate::from_ymd_opt(2026, m, d).unwrap();
-    let noon = |d: NaiveDate| d.and_hms_opt(12, 0, 0).unwrap().and_utc();
-    let header = "cip13;date_stock;stock;sorties;periode_jours\n";
-    // Awaited on the 41st day after the wholesalers' first figures, not on the 42nd.
+    // Awaited on the 41st day after the wholesalers' first figures, not on the 42nd; lab-c
+    // never declares.
     for (as_of, level, flagged) in [
         (date(10, 25), Level::Vigilance, true),
         (date(11, 11), Level::Vigilance, true),
         (date(11, 12), Level::Tension, false),
         (date(11, 20), Level::Tension, false),
     ] {
-        let dir = tempfile::tempdir().unwrap();
-        let backend = LocalBackend::open(dir.path()).unwrap();
-        let (objects, state) = (&backend.objects, &backend.state);
-        // The wholesaler and lab-a declare from 1 October; lab-c never does.
-        let first = date(10, 1);
-        for (who, name, cip) in [
-            ("gr-b", "a.csv", "3400949497294"),
-            ("lab-a", "a.csv", "3400930000007"),
-        ] {
-            let text = format!("{header}{cip};{first};9000;700;7\n");
-            medistock_testkit::declare(objects, state, who, name, text.as_bytes(), noon(first))
-                .await;
-        }
-        let lab = format!("{header}3400930000007;{as_of};90000;700;7\n");
-        medistock_testkit::declare(
-            objects,
-            state,
-            "lab-a",
-            "b.csv",
-            lab.as_bytes(),
-            noon(as_of),
-        )
-        .await;
-        // 20 days of the wholesaler's stock for the x30 on the day of the run.
-        let text = format!("{header}3400949497294;{as_of};2000;700;7\n");
-        medistock_testkit::declare(
-            objects,
-            state,
-            "gr-b",
-            "b.csv",
-            text.as_bytes(),
-            noon(as_of),
-        )
-        .await;
-        let outcome = run_risk(objects, state, &run, &Scope::All, as_of, true, noon(as_of))
-            .await
-            .unwrap();
-        let x30 = outcome
-            .assessments
-            .iter()
-            .find(|a| a.cip13.as_str() == "3400949497294")
-            .unwrap();
+        let x30 = the_x30_no_manufacturer_declares(&config, as_of).await;
         assert_eq!(
             (x30.level, x30.days_to_stockout),
             (level, Some(20)),
@@ -868,10 +865,8 @@ async fn a_disabled_or_unscheduled_manufacturer_is_not_awaited() {
          gr-b;Grossiste B;grossiste;quotidienne\n",
     )
     .unwrap();
-    let date = |m: u32, d: u32| NaiveDate::from_ymd_opt(2026, m, d).unwrap();
-    let noon = |d: NaiveDate| d.and_hms_opt(12, 0, 0).unwrap().and_utc();
-    let header = "cip13;date_stock;stock;sorties;periode_jours\n";
-    let as_of = date(10, 25);
+    let as_of = NaiveDate::from_ymd_opt(2026, 10, 25).unwrap();
+    // lab-c and lab-d never declare.
     for (lab_c_enabled, awaited) in [(true, true), (false, false)] {
         let mut accounts = registry.to_accounts();
         for account in &mut accounts {
@@ -881,47 +876,7 @@ async fn a_disabled_or_unscheduled_manufacturer_is_not_awaited() {
             &Registry::from_accounts(&accounts),
             &medistock_analytics::catalogue::Catalogue::from_settings_csv(REFERENCES).unwrap(),
         );
-        let run = local_run(&config);
-        let dir = tempfile::tempdir().unwrap();
-        let backend = LocalBackend::open(dir.path()).unwrap();
-        let (objects, state) = (&backend.objects, &backend.state);
-        // The wholesaler and lab-a declare from 1 October; lab-c and lab-d never do.
-        let first = date(10, 1);
-        for (who, cip, at) in [
-            ("gr-b", "3400949497294", first),
-            ("lab-a", "3400930000007", first),
-            ("lab-a", "3400930000007", as_of),
-        ] {
-            let text = format!("{header}{cip};{at};90000;700;7\n");
-            medistock_testkit::declare(
-                objects,
-                state,
-                who,
-                &format!("{at}.csv"),
-                text.as_bytes(),
-                noon(at),
-            )
-            .await;
-        }
-        // 20 days of the wholesaler's stock for the x30 on the day of the run.
-        let text = format!("{header}3400949497294;{as_of};2000;700;7\n");
-        medistock_testkit::declare(
-            objects,
-            state,
-            "gr-b",
-            "b.csv",
-            text.as_bytes(),
-            noon(as_of),
-        )
-        .await;
-        let outcome = run_risk(objects, state, &run, &Scope::All, as_of, true, noon(as_of))
-            .await
-            .unwrap();
-        let x30 = outcome
-            .assessments
-            .iter()
-            .find(|a| a.cip13.as_str() == "3400949497294")
-            .unwrap();
+        let x30 = the_x30_no_manufacturer_declares(&config, as_of).await;
         let flagged = x30
             .flags
             .contains(&medistock_analytics::risk::QualityFlag::MissingManufacturers);
