@@ -612,11 +612,6 @@ fn uncensored<'a>(
 /// rose by a quarter of the quantity announced after the declaration that pushed it) is
 /// resolved and does not count.
 fn slipped_supply(h: &StockHistory, pushes: usize) -> Option<NaiveDate> {
-    let rose_since = |from: NaiveDate, quantity: f64| {
-        h.manufacturers
-            .windows(2)
-            .any(|w| w[1].0 > from && w[1].1 - w[0].1 >= 0.25 * quantity)
-    };
     let mut pushed_dates: Vec<NaiveDate> = Vec::new();
     for (i, (announced_on, quantity, due)) in h.announced.iter().enumerate() {
         let Some(due) = *due else { continue };
@@ -625,7 +620,10 @@ fn slipped_supply(h: &StockHistory, pushes: usize) -> Option<NaiveDate> {
             .any(|(declared, _, next)| *declared >= due && next.is_some_and(|n| n > due));
         // A batch that came at any time from the announcement (early, or late after the push)
         // is no slip. The quantity is the total announced: a quarter of it is a batch.
-        if pushed && !rose_since(*announced_on, *quantity) && !pushed_dates.contains(&due) {
+        if pushed
+            && !h.batch_between(*announced_on, NaiveDate::MAX, *quantity)
+            && !pushed_dates.contains(&due)
+        {
             pushed_dates.push(due);
         }
     }

@@ -83,6 +83,23 @@ pub struct StockHistory {
     pub announced: Vec<(NaiveDate, f64, Option<NaiveDate>)>,
 }
 
+/// A batch shows as a rise of the manufacturers' stock, between two declarations, of this
+/// share of the quantity announced. The rise is the net change of the stock: a batch smaller
+/// than the outflow between the two declarations and this share does not show, and any other
+/// rise (a correction, returns) shows as one.
+pub const BATCH_SHARE: f64 = 0.25;
+
+impl StockHistory {
+    /// Whether a batch of `quantity` announced came: the manufacturers' stock rose by
+    /// [`BATCH_SHARE`] of it from one declaration to the next, the later dated after `from`
+    /// and by `to`.
+    pub fn batch_between(&self, from: NaiveDate, to: NaiveDate, quantity: f64) -> bool {
+        self.manufacturers
+            .windows(2)
+            .any(|w| w[1].0 > from && w[1].0 <= to && w[1].1 - w[0].1 >= BATCH_SHARE * quantity)
+    }
+}
+
 /// One file's daily rows.
 #[derive(Debug, Clone, PartialEq)]
 pub struct DailyFile {

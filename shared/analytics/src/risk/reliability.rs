@@ -25,12 +25,6 @@ pub const PUSHED_WITHIN_DAYS: u64 = 14;
 /// A judging declaration later than a week after the days above judges nothing: a
 /// manufacturer that skipped weeks cannot tell whether the batch came in time.
 const JUDGED_WITHIN_DAYS: u64 = 7;
-/// A batch shows as a rise of the manufacturers' stock, between two declarations, of this
-/// share of the quantity announced. The rise is the net change of the stock: a batch smaller
-/// than the outflow between the two declarations and this share does not show, and any other
-/// rise (a correction, returns) shows as one — the same reading as the slip rule's.
-const BATCH_SHARE: f64 = 0.25;
-
 /// A manufacturer's promises over the look-back, and what came of them.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
@@ -51,23 +45,19 @@ impl SupplyRecord {
     /// The promises of one reference's look-back, as of `as_of` (only declarations made by
     /// then count). The history must be one manufacturer's: the caller checks.
     pub fn of(history: &StockHistory, as_of: NaiveDate) -> Self {
-        let stock = &history.manufacturers;
-        // The first declaration on or after `day`, if one was made by `as_of` and within
-        // [`JUDGED_WITHIN_DAYS`] of `day`.
-        let reached = |day: NaiveDate| {
+        // The first declaration on or after `days` after `due`, if one was made by `as_of` and
+        // within [`JUDGED_WITHIN_DAYS`] more: the one that judges the promise.
+        let judging = |due: NaiveDate, days: u64| {
+            let day = due.checked_add_days(Days::new(days))?;
             let latest = day
                 .checked_add_days(Days::new(JUDGED_WITHIN_DAYS))?
                 .min(as_of);
-            stock
+            history
+                .manufacturers
                 .iter()
                 .map(|(d, _)| *d)
                 .find(|d| *d >= day)
                 .filter(|d| *d <= latest)
-        };
-        let batch_between = |from: NaiveDate, to: NaiveDate, quantity: f64| {
-            stock
-                .windows(2)
-                .any(|w| w[1].0 > from && w[1].0 <= to && w[1].1 - w[0].1 >= BATCH_SHARE * quantity)
         };
         let mut record = Self::default();
         let mut judged: Vec<NaiveDate> = Vec::new();
@@ -77,22 +67,16 @@ impl SupplyRecord {
                 continue;
             }
             // Manufacturers declare weekly: a batch a few days late is a promise kept.
-            let Some(first_after) = due
-                .checked_add_days(Days::new(KEPT_WITHIN_DAYS))
-                .and_then(reached)
-            else {
+            let Some(first_after) = judging(due, KEPT_WITHIN_DAYS) else {
                 continue;
             };
             judged.push(due);
             record.promised += 1;
-            if batch_between(*announced_on, first_after, *quantity) {
+            if history.batch_between(*announced_on, first_after, *quantity) {
                 record.kept += 1;
                 continue;
             }
-            let Some(soon) = due
-                .checked_add_days(Days::new(PUSHED_WITHIN_DAYS))
-                .and_then(reached)
-            else {
+            let Some(soon) = judging(due, PUSHED_WITHIN_DAYS) else {
                 continue;
             };
             let pushed = history.announced[i + 1..]
@@ -102,7 +86,7 @@ impl SupplyRecord {
                 });
             if pushed {
                 record.pushed += 1;
-                if batch_between(*announced_on, soon, *quantity) {
+                if history.batch_between(*announced_on, soon, *quantity) {
                     record.pushed_came += 1;
                 }
             }

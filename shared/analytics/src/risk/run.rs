@@ -1016,3 +1016,72 @@ fn snapshot_parquet(assessments: &[Assessment]) -> Result<Vec<u8>, RiskError> {
     ParquetWriter::new(&mut out).finish(&mut frame)?;
     Ok(out)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use medistock_domain::DeclarantId;
+    use medistock_domain::position::{Position, SiteFigures};
+
+    fn position(declarant: &str, sites: &[&str]) -> Position {
+        let as_of = NaiveDate::from_ymd_opt(2026, 11, 20).unwrap();
+        Position {
+            cip13: Cip13::parse("3400949497294").unwrap(),
+            declarant: DeclarantId::parse(declarant).unwrap(),
+            as_of,
+            stock: 100,
+            stock_bloque: 0,
+            daily_outflow: Some(10.0),
+            sites: sites.len().max(1) as u32,
+            supplies: Vec::new(),
+            source_sha256: "x".into(),
+            site_figures: sites
+                .iter()
+                .map(|site| SiteFigures {
+                    site: (*site).into(),
+                    as_of,
+                    stock: 100,
+                    stock_bloque: 0,
+                    daily_outflow: Some(10.0),
+                    supplies: Vec::new(),
+                    source_sha256: "x".into(),
+                    uploaded_at: as_of.and_hms_opt(12, 0, 0).unwrap().and_utc(),
+                })
+                .collect(),
+        }
+    }
+
+    /// A manufacturer's record is learnt only where its stock history is its own: it alone
+    /// declares the reference, in one file for all its stock.
+    #[test]
+    fn the_sole_manufacturer_declares_alone_and_whole() {
+        let lab = |sites: &[&str]| (position("lab-a", sites), DeclarantType::Exploitant);
+        let wholesaler = (position("gr-b", &["D1", "D2"]), DeclarantType::Grossiste);
+        assert_eq!(
+            sole_manufacturer(&[lab(&[]), wholesaler.clone()]),
+            Some("lab-a")
+        );
+        assert_eq!(
+            sole_manufacturer(&[lab(&[""])]),
+            Some("lab-a"),
+            "one file, no site"
+        );
+        assert_eq!(
+            sole_manufacturer(&[lab(&["Lyon"])]),
+            Some("lab-a"),
+            "one site"
+        );
+        assert_eq!(
+            sole_manufacturer(&[lab(&["Lyon", "Lille"])]),
+            None,
+            "files per site: their sum rises and falls with no batch"
+        );
+        let other = (position("lab-c", &[]), DeclarantType::Exploitant);
+        assert_eq!(
+            sole_manufacturer(&[lab(&[]), other]),
+            None,
+            "two manufacturers"
+        );
+        assert_eq!(sole_manufacturer(&[wholesaler]), None, "no manufacturer");
+    }
+}
