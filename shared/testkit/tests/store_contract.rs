@@ -11,7 +11,7 @@ use medistock_domain::position::{
 use medistock_domain::store::{
     AccountStore, AlertOutbox, AlertRecord, AlertStateStore, AlertStatus, Claim, FileLedger,
     FileStatus, LedgerEntry, MeasureStore, Notification, ObjectStore, PositionStore, RiskItem,
-    RiskStore, lease_token,
+    RiskStore, StoredObject, lease_token,
 };
 use medistock_domain::{Cip13, DeclarantId};
 use medistock_local::{LocalObjects, LocalState};
@@ -654,22 +654,14 @@ async fn objects_with_metadata(objects: &impl ObjectStore, bucket: &str) {
         (got.bytes.as_slice(), &got.metadata),
         (b"cip13;stock\n".as_slice(), &meta)
     );
-    objects
-        .copy(
-            bucket,
-            key,
-            None,
-            bucket,
-            "quarantine/grossiste-a/copie é.csv",
-            None,
-        )
-        .await
-        .unwrap();
-    let copied = objects
-        .get(bucket, "quarantine/grossiste-a/copie é.csv")
-        .await
-        .unwrap()
-        .unwrap();
+    let copied = copied(
+        objects,
+        bucket,
+        (key, None),
+        "quarantine/grossiste-a/copie é.csv",
+        None,
+    )
+    .await;
     assert_eq!(copied, got);
     objects
         .put(
@@ -775,6 +767,22 @@ async fn objects_with_metadata(objects: &impl ObjectStore, bucket: &str) {
     assert_eq!(objects.get(bucket, "raw/absent.csv").await.unwrap(), None);
 }
 
+/// Copies `from` (a key, and a version or the current one) to `to` in one bucket, with
+/// `metadata` or the source's, and reads the copy back.
+async fn copied(
+    objects: &impl ObjectStore,
+    bucket: &str,
+    (key, version): (&str, Option<&str>),
+    to: &str,
+    metadata: Option<&BTreeMap<String, String>>,
+) -> StoredObject {
+    objects
+        .copy(bucket, key, version, bucket, to, metadata)
+        .await
+        .unwrap();
+    objects.get(bucket, to).await.unwrap().unwrap()
+}
+
 /// Two versions written under one key are each read as written, whatever the current one.
 async fn versions_read_as_written(objects: &impl ObjectStore, bucket: &str) {
     let key = "inbox/grossiste-a/stock.csv";
@@ -813,44 +821,28 @@ async fn versions_read_as_written(objects: &impl ObjectStore, bucket: &str) {
     assert_eq!(read(None).await, Some(b"second!!".to_vec()));
     let head = objects.head(bucket, key, Some(&v1)).await.unwrap().unwrap();
     assert_eq!((head.size, head.version.as_deref()), (7, Some(v1.as_str())));
-    objects
-        .copy(
+    assert_eq!(
+        copied(
+            objects,
             bucket,
-            key,
-            Some(&v1),
-            bucket,
+            (key, Some(&v1)),
             "quarantine/grossiste-a/v1.csv",
-            None,
+            None
         )
         .await
-        .unwrap();
-    assert_eq!(
-        objects
-            .get(bucket, "quarantine/grossiste-a/v1.csv")
-            .await
-            .unwrap()
-            .unwrap()
-            .bytes,
+        .bytes,
         b"premier"
     );
     // An older version copied with new metadata: its own bytes, the metadata given.
     let archived = BTreeMap::from([("sha256".to_owned(), "v1".to_owned())]);
-    objects
-        .copy(
-            bucket,
-            key,
-            Some(&v1),
-            bucket,
-            "raw/grossiste-a/v1.csv",
-            Some(&archived),
-        )
-        .await
-        .unwrap();
-    let raw = objects
-        .get(bucket, "raw/grossiste-a/v1.csv")
-        .await
-        .unwrap()
-        .unwrap();
+    let raw = copied(
+        objects,
+        bucket,
+        (key, Some(&v1)),
+        "raw/grossiste-a/v1.csv",
+        Some(&archived),
+    )
+    .await;
     assert_eq!(
         (raw.bytes.as_slice(), &raw.metadata),
         (b"premier".as_slice(), &archived)
