@@ -116,7 +116,7 @@ for s in seeds:
             if lead >= 30:
                 warned_30[k] += 1
 print(f"raisons des escalades, simulateur indépendant ({len(seeds)} graines) : fausses / autres ; ruptures averties à 14 j / à 30 j")
-for k in sorted({k for k, _ in made_on} | set(warned_14), key=lambda k: -made_on[(k, True)]):
+for k in sorted({k for k, _ in made_on} | set(warned_14), key=lambda k: (-made_on[(k, True)], k)):
     print(f"  {k:<58} {made_on[(k, True)]:6} {made_on[(k, False)]:6}   {warned_14[k]:4} {warned_30[k]:4}")
 print(f"  ruptures : {stockouts}, dont non averties 14 jours avant : {unwarned}")
 PY
