@@ -1161,42 +1161,26 @@ mod on_moto {
             )
             .await
             .unwrap();
-        objects
-            .copy(
-                &bucket,
-                "inbox/a1/gros.csv",
-                None,
-                &bucket,
-                "raw/a1/gros.csv",
-                None,
-            )
-            .await
-            .unwrap();
-        let copied = objects
-            .get(&bucket, "raw/a1/gros.csv")
-            .await
-            .unwrap()
-            .unwrap();
+        let copied = super::copied(
+            &objects,
+            &bucket,
+            ("inbox/a1/gros.csv", None),
+            "raw/a1/gros.csv",
+            None,
+        )
+        .await;
         assert!(copied.bytes == bytes, "the copy has the same bytes");
         assert_eq!(copied.metadata, meta);
         // In parts too, metadata given replace the source's.
         let archived = BTreeMap::from([("sha256".to_owned(), "def".to_owned())]);
-        objects
-            .copy(
-                &bucket,
-                "inbox/a1/gros.csv",
-                None,
-                &bucket,
-                "raw/a1/gros-2.csv",
-                Some(&archived),
-            )
-            .await
-            .unwrap();
-        let copied = objects
-            .get(&bucket, "raw/a1/gros-2.csv")
-            .await
-            .unwrap()
-            .unwrap();
+        let copied = super::copied(
+            &objects,
+            &bucket,
+            ("inbox/a1/gros.csv", None),
+            "raw/a1/gros-2.csv",
+            Some(&archived),
+        )
+        .await;
         assert!(copied.bytes == bytes, "the copy has the same bytes");
         assert_eq!(copied.metadata, archived);
     }
