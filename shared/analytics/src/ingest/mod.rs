@@ -516,22 +516,24 @@ async fn write_history<O: ObjectStore>(
     .await
     .unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()))?;
     let declarant = inbox.declarant.as_str();
-    // Both written at once: each is idempotent, and the ledger records the file only once
-    // every effect is done.
-    let keys = [
-        lake::normalized_key(latest_date, declarant, sha256),
-        lake::daily_key(latest_date, declarant, sha256),
-    ];
-    futures::future::try_join_all(keys.iter().zip([parquet, daily]).map(|(key, bytes)| {
-        objects.put(
+    objects
+        .put(
             &settings.lake_bucket,
-            key,
-            bytes,
+            &lake::normalized_key(latest_date, declarant, sha256),
+            parquet,
             "application/vnd.apache.parquet",
             metadata,
         )
-    }))
-    .await?;
+        .await?;
+    objects
+        .put(
+            &settings.lake_bucket,
+            &lake::daily_key(latest_date, declarant, sha256),
+            daily,
+            "application/vnd.apache.parquet",
+            metadata,
+        )
+        .await?;
     Ok(())
 }
 
