@@ -516,6 +516,9 @@ async fn write_history<O: ObjectStore>(
     .await
     .unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()))?;
     let declarant = inbox.declarant.as_str();
+    // The line-level Parquet first, the daily totals only once it is written: the risk run
+    // reads a file's lines when several files describe one day (it does not consult the
+    // ledger), and takes totals without lines for a whole-stock file.
     objects
         .put(
             &settings.lake_bucket,
