@@ -1171,6 +1171,12 @@ mod local {
                 );
                 assert!(objects.list(&lake, "normalized/").await.unwrap().is_empty());
                 assert!(objects.list(&lake, "daily/").await.unwrap().is_empty());
+            } else {
+                // The daily totals never stand without the lines the risk run may read.
+                assert!(
+                    objects.list(&lake, "daily/").await.unwrap().is_empty(),
+                    "{prefix}: daily totals written without their lines"
+                );
             }
             // Within the lease: only a released claim lets the retry in.
             let retry = ingest_version(
