@@ -2,6 +2,7 @@
 //! database for the state (same guarantees, in transactions), and alerts appended to
 //! `alerts.jsonl`.
 
+mod merge;
 mod notifier;
 mod objects;
 mod state;

@@ -12,11 +12,22 @@ use rusqlite::{Connection, OptionalExtension, params};
 use medistock_domain::Cip13;
 use medistock_domain::lifecycle::AlertState;
 use medistock_domain::measure::Measure;
-use medistock_domain::position::{Position, PositionWrite, merge};
+use medistock_domain::position::{Position, PositionWrite};
+
+use crate::merge::merge_batch;
 use medistock_domain::store::{
     AccountStore, AlertOutbox, AlertRecord, AlertStateStore, AlertStatus, Claim, FileLedger,
     FileStatus, LedgerEntry, MeasureStore, PositionStore, RiskItem, RiskStore, StoreError,
 };
+
+/// Bytes of a page of a database created here. A national wholesaler's position (180 depots)
+/// is about 7.3 KB of JSON: in SQLite's default 4 KB pages each row spills into a chain of
+/// overflow pages, and every page is a write of its own to the log, then to the database. In
+/// 16 KB pages the row fits in one: the 20,000 positions of a national file are written in
+/// about half the time (0.87 s → 0.48 s inserted, 0.84–1.09 s → 0.45–0.53 s updated, in
+/// batches of 250 as the ingest writes them). A database created with other pages keeps them
+/// (the size of a database in WAL mode cannot change).
+const PAGE_SIZE: u32 = 16_384;
 
 const SCHEMA: &str = "
 PRAGMA journal_mode = WAL;
@@ -71,7 +82,7 @@ fn db(e: rusqlite::Error) -> StoreError {
     StoreError::Local(e.to_string())
 }
 
-fn corrupt(e: impl std::fmt::Display) -> StoreError {
+pub(crate) fn corrupt(e: impl std::fmt::Display) -> StoreError {
     StoreError::Corrupt(e.to_string())
 }
 
@@ -103,6 +114,9 @@ impl LocalState {
 
     fn with(conn: Connection) -> Result<Self, StoreError> {
         conn.busy_timeout(std::time::Duration::from_secs(30))
+            .map_err(db)?;
+        // Before the log is switched on: a page size is set only while the database is empty.
+        conn.pragma_update(None, "page_size", PAGE_SIZE)
             .map_err(db)?;
         conn.execute_batch(SCHEMA).map_err(db)?;
         // A database created before the positions' totals were kept apart: the column is
@@ -328,22 +342,20 @@ impl PositionStore for LocalState {
                  SET position = excluded.position, totals = excluded.totals",
                 )
                 .map_err(db)?;
-            for p in positions {
-                let key = params![p.cip13.as_str(), p.declarant.as_str()];
-                let held: Option<Position> = read
-                    .query_row(key, |r| r.get::<_, String>(0))
-                    .optional()
-                    .map_err(db)?
-                    .map(|json| serde_json::from_str(&json).map_err(corrupt))
-                    .transpose()?;
-                let (merged, write) = merge(held.as_ref(), p);
-                if let Some(merged) = merged {
-                    let json = serde_json::to_string(&merged).map_err(corrupt)?;
-                    let totals = serde_json::to_string(&Position {
-                        site_figures: Vec::new(),
-                        ..merged
+            // Read in the transaction, merged and encoded on the machine's cores, written in
+            // the same transaction.
+            let held = positions
+                .iter()
+                .map(|p| {
+                    read.query_row(params![p.cip13.as_str(), p.declarant.as_str()], |r| {
+                        r.get::<_, String>(0)
                     })
-                    .map_err(corrupt)?;
+                    .optional()
+                    .map_err(db)
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            for (p, merged) in positions.iter().zip(merge_batch(held, positions)?) {
+                if let Some((json, totals)) = merged.row {
                     upsert
                         .execute(params![
                             p.cip13.as_str(),
@@ -353,7 +365,7 @@ impl PositionStore for LocalState {
                         ])
                         .map_err(db)?;
                 }
-                out.push(write);
+                out.push(merged.write);
             }
         }
         tx.commit().map_err(db)?;
@@ -632,6 +644,39 @@ mod tests {
             vec![site("Lyon"), site("Lille")],
         )
         .unwrap()
+    }
+
+    /// A new database has pages of [`PAGE_SIZE`]; one created with SQLite's default pages
+    /// keeps them, opens and takes positions.
+    #[tokio::test]
+    async fn a_new_database_has_large_pages_and_an_older_one_keeps_its_own() {
+        let dir = tempfile::tempdir().unwrap();
+        let page_size = |path: &Path| {
+            Connection::open(path)
+                .unwrap()
+                .query_row("PRAGMA page_size", [], |r| r.get::<_, u32>(0))
+                .unwrap()
+        };
+        let new = dir.path().join("new.sqlite");
+        LocalState::open(&new)
+            .unwrap()
+            .apply_positions(&[position(100)])
+            .await
+            .unwrap();
+        assert_eq!(page_size(&new), PAGE_SIZE);
+        let older = dir.path().join("older.sqlite");
+        {
+            let conn = Connection::open(&older).unwrap();
+            conn.execute_batch(
+                "PRAGMA page_size = 4096; PRAGMA journal_mode = WAL; CREATE TABLE t (x);",
+            )
+            .unwrap();
+        }
+        let state = LocalState::open(&older).unwrap();
+        state.apply_positions(&[position(100)]).await.unwrap();
+        assert_eq!(state.all_positions().unwrap(), [position(100)]);
+        drop(state);
+        assert_eq!(page_size(&older), 4096);
     }
 
     /// A database written before the totals were kept apart opens, reads its positions (from
