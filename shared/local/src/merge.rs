@@ -22,16 +22,22 @@ pub(crate) struct Merged {
     pub(crate) write: PositionWrite,
 }
 
-/// Merges each incoming position with the JSON held for it (`held[i]` for `incoming[i]`),
-/// in order. A held JSON that does not decode fails the batch, as it does read alone.
+/// Merges each incoming position with the JSON held for it (`held[i]` for `incoming[i]`);
+/// the results come in the order of `incoming`. Each is merged with what was held before the
+/// batch: a caller whose batch names one (reference, declarant) twice merges them one at a
+/// time instead. A held JSON that does not decode fails the batch, as it does read alone.
 pub(crate) fn merge_batch(
     held: Vec<Option<String>>,
     incoming: &[Position],
 ) -> Result<Vec<Merged>, StoreError> {
     debug_assert_eq!(held.len(), incoming.len());
-    let threads = std::thread::available_parallelism()
-        .map_or(1, |n| n.get())
-        .min(MAX_THREADS);
+    let threads = if incoming.len() < PARALLEL_FROM {
+        1
+    } else {
+        std::thread::available_parallelism()
+            .map_or(1, |n| n.get())
+            .min(MAX_THREADS)
+    };
     merge_on(held, incoming, threads)
 }
 
@@ -51,15 +57,22 @@ fn merge_on(
     let chunks = std::thread::scope(|scope| {
         let others: Vec<_> = parts
             .into_iter()
-            .map(|(held, incoming)| scope.spawn(move || merge_chunk(held, incoming)))
+            .map(|(held, incoming)| {
+                std::thread::Builder::new().spawn_scoped(scope, move || merge_chunk(held, incoming))
+            })
             .collect();
         let mut chunks = vec![merge_chunk(first_held, first_incoming)];
         for other in others {
-            chunks.push(
-                other
+            chunks.push(match other {
+                Ok(handle) => handle
                     .join()
                     .unwrap_or_else(|panic| std::panic::resume_unwind(panic)),
-            );
+                // The system refused a thread: the batch fails (its transaction is not
+                // committed) rather than the process, and its write is retried.
+                Err(e) => Err(StoreError::Local(format!(
+                    "fusion des positions : fil d'exécution refusé par le système : {e}"
+                ))),
+            });
         }
         chunks
     });

@@ -14,7 +14,7 @@ use medistock_domain::lifecycle::AlertState;
 use medistock_domain::measure::Measure;
 use medistock_domain::position::{Position, PositionWrite};
 
-use crate::merge::merge_batch;
+use crate::merge::{Merged, merge_batch};
 use medistock_domain::store::{
     AccountStore, AlertOutbox, AlertRecord, AlertStateStore, AlertStatus, Claim, FileLedger,
     FileStatus, LedgerEntry, MeasureStore, PositionStore, RiskItem, RiskStore, StoreError,
@@ -75,6 +75,14 @@ CREATE TABLE IF NOT EXISTS alert_states (
 #[derive(Debug)]
 pub struct LocalState {
     conn: Mutex<Connection>,
+}
+
+/// Whether no (reference, declarant) comes twice in `positions`.
+fn distinct_keys(positions: &[Position]) -> bool {
+    let mut keys = std::collections::HashSet::with_capacity(positions.len());
+    positions
+        .iter()
+        .all(|p| keys.insert((p.cip13.as_str(), p.declarant.as_str())))
 }
 
 /// An SQLite failure, as the ports report it.
@@ -342,19 +350,14 @@ impl PositionStore for LocalState {
                  SET position = excluded.position, totals = excluded.totals",
                 )
                 .map_err(db)?;
-            // Read in the transaction, merged and encoded on the machine's cores, written in
-            // the same transaction.
-            let held = positions
-                .iter()
-                .map(|p| {
-                    read.query_row(params![p.cip13.as_str(), p.declarant.as_str()], |r| {
-                        r.get::<_, String>(0)
-                    })
-                    .optional()
-                    .map_err(db)
+            let mut read_held = |p: &Position| {
+                read.query_row(params![p.cip13.as_str(), p.declarant.as_str()], |r| {
+                    r.get::<_, String>(0)
                 })
-                .collect::<Result<Vec<_>, _>>()?;
-            for (p, merged) in positions.iter().zip(merge_batch(held, positions)?) {
+                .optional()
+                .map_err(db)
+            };
+            let mut write = |p: &Position, merged: Merged| {
                 if let Some((json, totals)) = merged.row {
                     upsert
                         .execute(params![
@@ -366,6 +369,27 @@ impl PositionStore for LocalState {
                         .map_err(db)?;
                 }
                 out.push(merged.write);
+                Ok::<_, StoreError>(())
+            };
+            if distinct_keys(positions) {
+                // Read in the transaction, merged and encoded on the machine's cores, written
+                // in the same transaction.
+                let held = positions
+                    .iter()
+                    .map(&mut read_held)
+                    .collect::<Result<Vec<_>, _>>()?;
+                for (p, merged) in positions.iter().zip(merge_batch(held, positions)?) {
+                    write(p, merged)?;
+                }
+            } else {
+                // A position twice in the batch: each is merged with what the one before
+                // wrote, one after the other.
+                for p in positions {
+                    let merged = merge_batch(vec![read_held(p)?], std::slice::from_ref(p))?;
+                    for merged in merged {
+                        write(p, merged)?;
+                    }
+                }
             }
         }
         tx.commit().map_err(db)?;
@@ -646,8 +670,9 @@ mod tests {
         .unwrap()
     }
 
-    /// A new database has pages of [`PAGE_SIZE`]; one created with SQLite's default pages
-    /// keeps them, opens and takes positions.
+    /// A new database has pages of [`PAGE_SIZE`]; one created with 4 KB pages (and without
+    /// the log, as a database of another program would be) keeps them, opens and takes
+    /// positions.
     #[tokio::test]
     async fn a_new_database_has_large_pages_and_an_older_one_keeps_its_own() {
         let dir = tempfile::tempdir().unwrap();

@@ -497,8 +497,9 @@ async fn measures_and_alert_states_are_versioned(state: &(impl MeasureStore + Al
 }
 
 async fn many_positions_at_once(state: &impl PositionStore) {
-    // More than a DynamoDB batch (25) and than the write concurrency (16).
-    let positions: Vec<Position> = (0..60u64)
+    // More than a DynamoDB batch (25), than the write concurrency (16), and than the batch the
+    // local store merges on one thread alone (64).
+    let positions: Vec<Position> = (0..150u64)
         .map(|i| {
             // A CIP7 becomes 34009 + CIP7 + its computed check digit.
             let cip13 = Cip13::parse(&format!("{:07}", 3_000_000 + i)).unwrap();
@@ -512,13 +513,70 @@ async fn many_positions_at_once(state: &impl PositionStore) {
         })
         .collect();
     let writes = state.apply_positions(&positions).await.unwrap();
-    assert_eq!(writes, vec![applied(&["Lyon"]); 60]);
-    for p in [&positions[0], &positions[31], &positions[59]] {
+    assert_eq!(writes, vec![applied(&["Lyon"]); 150]);
+    for p in [
+        &positions[0],
+        &positions[74],
+        &positions[75],
+        &positions[149],
+    ] {
         assert_eq!(
             state.positions(&p.cip13).await.unwrap(),
             std::slice::from_ref(p)
         );
     }
+}
+
+/// One (reference, declarant) twice in a batch, among others: each of its positions is
+/// merged with what the other wrote, whatever order the store takes them in — no site is
+/// lost, and older figures never replace newer ones.
+async fn one_position_twice_in_a_batch(state: &impl PositionStore) {
+    let cip = "3400949497294";
+    let others = |from: u64| {
+        (from..from + 80).map(|i| {
+            let cip13 = Cip13::parse(&format!("{:07}", 3_100_000 + i)).unwrap();
+            position(cip13.as_str(), "grossiste-a", "2026-11-20", 5, "others")
+        })
+    };
+    let lille = position_of(
+        cip,
+        "grossiste-a",
+        vec![site("Lille", "2026-11-20", 10, "f1", 0)],
+    );
+    let lyon = position_of(
+        cip,
+        "grossiste-a",
+        vec![site("Lyon", "2026-11-20", 20, "f2", 1)],
+    );
+    let batch: Vec<Position> = others(0)
+        .chain([lille])
+        .chain(others(80))
+        .chain([lyon])
+        .collect();
+    let writes = state.apply_positions(&batch).await.unwrap();
+    assert_eq!(writes[80].applied, ["Lille"]);
+    assert_eq!(writes[161].applied, ["Lyon"]);
+    assert_eq!(
+        stock_of(state, cip, "grossiste-a").await,
+        (30, date("2026-11-20"), 2)
+    );
+    // Lyon newer, then Lyon older in the same batch: the newer figures stay.
+    let newer = position_of(
+        cip,
+        "grossiste-a",
+        vec![site("Lyon", "2026-11-22", 7, "f3", 2)],
+    );
+    let older = position_of(
+        cip,
+        "grossiste-a",
+        vec![site("Lyon", "2026-11-21", 99, "f4", 3)],
+    );
+    let batch: Vec<Position> = others(0).chain([newer, older]).collect();
+    state.apply_positions(&batch).await.unwrap();
+    assert_eq!(
+        stock_of(state, cip, "grossiste-a").await,
+        (17, date("2026-11-22"), 2)
+    );
 }
 
 async fn sftp_accounts(state: &impl AccountStore) {
@@ -905,6 +963,11 @@ mod local {
     }
 
     #[tokio::test]
+    async fn one_position_twice_in_a_batch() {
+        super::one_position_twice_in_a_batch(&LocalState::in_memory().unwrap()).await;
+    }
+
+    #[tokio::test]
     async fn risk_items_are_versioned() {
         super::risk_items_are_versioned(&LocalState::in_memory().unwrap()).await;
     }
@@ -1207,6 +1270,12 @@ mod on_moto {
     async fn many_positions_at_once() {
         let Some(state) = state().await else { return };
         super::many_positions_at_once(&state).await;
+    }
+
+    #[tokio::test]
+    async fn one_position_twice_in_a_batch() {
+        let Some(state) = state().await else { return };
+        super::one_position_twice_in_a_batch(&state).await;
     }
 
     #[tokio::test]
