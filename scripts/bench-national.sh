@@ -7,8 +7,9 @@
 # 1. A national wholesaler file: 20,000 references × 180 depots = 3.6 M lines (~190 MB),
 #    written by `medistock national`. DuckDB (from PyPI, in .venv-bench) parses it and sums
 #    it per reference and date: the baseline. Then `medistock validate` and `medistock ingest`
-#    on the same file (wall time and peak RSS from /usr/bin/time), and the ingest benchmark
-#    phase by phase.
+#    on the same file (wall time and peak RSS from /usr/bin/time); the next day's file
+#    ingested over the positions of the first (a wholesaler's daily file in steady state: each
+#    position held is read and merged); and the ingest benchmark phase by phase.
 # 2. The daily risk run over 20,000 references, 7 wholesalers declaring daily and 20
 #    manufacturers weekly, 56 days of history, with 5 then 25 depots per wholesaler
 #    (`--bench risk`), then the weekly synthesis over the same state.
@@ -53,9 +54,12 @@ timed() { # label, command…: prints wall time and peak RSS
 
 echo "== 1. national wholesaler file"
 rm -rf "$WORK/fichier"
-$MEDISTOCK national --out "$WORK/fichier" --references 20000 --wholesalers 1 --depots 180 --start "$(TZ=Europe/Paris date +%F)" \
-  --manufacturers 0 --days 1 --json > /dev/null
-FILE=$(ls "$WORK"/fichier/inbox/gr-1/*.csv)
+# Yesterday and today: today's file is the one measured (a file a year old would carry the
+# warning of an old stock date on every line), yesterday's is held before the second day.
+$MEDISTOCK national --out "$WORK/fichier" --references 20000 --wholesalers 1 --depots 180 \
+  --start "$(TZ=Europe/Paris date -d yesterday +%F)" --manufacturers 0 --days 2 --json > /dev/null
+FIRST=$(ls "$WORK"/fichier/inbox/gr-1/*.csv | head -1)
+FILE=$(ls "$WORK"/fichier/inbox/gr-1/*.csv | tail -1)
 ls -l "$FILE" | awk '{printf "  %s: %.1f Mo\n", $NF, $5 / 1e6}'
 cat > "$WORK/duck.py" <<'EOF'
 import sys, duckdb
@@ -78,6 +82,13 @@ done
 for round in 1 2; do
   rm -rf "$WORK/data"
   timed "medistock ingest, état local ($round)" $MEDISTOCK --data-dir "$WORK/data" ingest --declarant gr-1 "$FILE"
+done
+rm -rf "$WORK/veille"
+$MEDISTOCK --data-dir "$WORK/veille" ingest --quiet --declarant gr-1 "$FIRST" > /dev/null
+for round in 1 2; do
+  rm -rf "$WORK/data"
+  cp -a "$WORK/veille" "$WORK/data"
+  timed "medistock ingest, lendemain ($round)" $MEDISTOCK --data-dir "$WORK/data" ingest --declarant gr-1 "$FILE"
 done
 echo "  benchmark d'ingestion, étape par étape :"
 MEDISTOCK_BENCH_FILE="$FILE" cargo bench --profile release -q -p medistock-analytics --bench ingest 2>/dev/null | sed 's/^/  /'
