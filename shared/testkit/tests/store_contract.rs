@@ -538,15 +538,17 @@ async fn one_position_twice_in_a_batch(state: &impl PositionStore) {
             position(cip13.as_str(), "grossiste-a", "2026-11-20", 5, "others")
         })
     };
-    let lille = position_of(
-        cip,
-        "grossiste-a",
-        vec![site("Lille", "2026-11-20", 10, "f1", 0)],
-    );
-    let lyon = position_of(
-        cip,
-        "grossiste-a",
-        vec![site("Lyon", "2026-11-20", 20, "f2", 1)],
+    // One site of the reference, from file `sha` dropped `minutes` after t0.
+    let one = |name: &str, as_of: &str, stock: i64, sha: &str, minutes: i64| {
+        position_of(
+            cip,
+            "grossiste-a",
+            vec![site(name, as_of, stock, sha, minutes)],
+        )
+    };
+    let (lille, lyon) = (
+        one("Lille", "2026-11-20", 10, "f1", 0),
+        one("Lyon", "2026-11-20", 20, "f2", 1),
     );
     let batch: Vec<Position> = others(0)
         .chain([lille])
@@ -561,16 +563,8 @@ async fn one_position_twice_in_a_batch(state: &impl PositionStore) {
         (30, date("2026-11-20"), 2)
     );
     // Lyon newer, then Lyon older in the same batch: the newer figures stay.
-    let newer = position_of(
-        cip,
-        "grossiste-a",
-        vec![site("Lyon", "2026-11-22", 7, "f3", 2)],
-    );
-    let older = position_of(
-        cip,
-        "grossiste-a",
-        vec![site("Lyon", "2026-11-21", 99, "f4", 3)],
-    );
+    let newer = one("Lyon", "2026-11-22", 7, "f3", 2);
+    let older = one("Lyon", "2026-11-21", 99, "f4", 3);
     let batch: Vec<Position> = others(0).chain([newer, older]).collect();
     state.apply_positions(&batch).await.unwrap();
     assert_eq!(
