@@ -1,8 +1,10 @@
 //! An object store between the code under test and a real one: it records what is asked of
 //! it, can refuse the writes under a prefix (a store down for one effect while the others
-//! run), and can read a version id the real store does not know as another (S3's `"null"`).
+//! run), can read a version id the real store does not know as another (S3's `"null"`), and
+//! can give a bucket another name (a test's own bucket on a shared emulator).
 
 use std::collections::BTreeMap;
+use std::ops::Deref;
 use std::sync::Mutex;
 
 use medistock_domain::store::{ObjectHead, ObjectStore, StoreError, StoredObject};
@@ -22,24 +24,35 @@ pub enum Op {
     Copy,
 }
 
-/// Forwards to `inner`, recording each call with its key (the destination of a copy, the
-/// prefix of a listing).
-pub struct SpyObjects<'a, O> {
-    inner: &'a O,
+/// Forwards to the store `inner` points to (a reference, or a box that owns it), recording
+/// each call with its key (the destination of a copy, the prefix of a listing).
+pub struct SpyObjects<P> {
+    inner: P,
     refused: Option<&'static str>,
     alias: Option<(&'static str, Option<String>)>,
+    bucket: Option<(&'static str, String)>,
     calls: Mutex<Vec<(Op, String)>>,
 }
 
-impl<'a, O: ObjectStore> SpyObjects<'a, O> {
+impl<P> SpyObjects<P>
+where
+    P: Deref<Target: ObjectStore> + Send + Sync,
+{
     /// Records the calls made to `inner`.
-    pub fn new(inner: &'a O) -> Self {
+    pub fn new(inner: P) -> Self {
         Self {
             inner,
             refused: None,
             alias: None,
+            bucket: None,
             calls: Mutex::new(Vec::new()),
         }
+    }
+
+    /// Sends what is asked of bucket `alias` to bucket `bucket` of the real store.
+    pub fn naming_bucket(mut self, alias: &'static str, bucket: String) -> Self {
+        self.bucket = Some((alias, bucket));
+        self
     }
 
     /// Fails every write (`put`, `copy`) of a key under `prefix`, without passing it on.
@@ -77,6 +90,13 @@ impl<'a, O: ObjectStore> SpyObjects<'a, O> {
         }
     }
 
+    fn name<'b>(&'b self, bucket: &'b str) -> &'b str {
+        match &self.bucket {
+            Some((alias, real)) if bucket == *alias => real,
+            _ => bucket,
+        }
+    }
+
     fn version<'v>(&'v self, version: Option<&'v str>) -> Option<&'v str> {
         match (&self.alias, version) {
             (Some((alias, real)), Some(v)) if v == *alias => real.as_deref(),
@@ -85,7 +105,10 @@ impl<'a, O: ObjectStore> SpyObjects<'a, O> {
     }
 }
 
-impl<O: ObjectStore> ObjectStore for SpyObjects<'_, O> {
+impl<P> ObjectStore for SpyObjects<P>
+where
+    P: Deref<Target: ObjectStore> + Send + Sync,
+{
     async fn head(
         &self,
         bucket: &str,
@@ -93,7 +116,9 @@ impl<O: ObjectStore> ObjectStore for SpyObjects<'_, O> {
         version: Option<&str>,
     ) -> Result<Option<ObjectHead>, StoreError> {
         self.record(Op::Head, key)?;
-        self.inner.head(bucket, key, self.version(version)).await
+        self.inner
+            .head(self.name(bucket), key, self.version(version))
+            .await
     }
 
     async fn get_version(
@@ -104,7 +129,7 @@ impl<O: ObjectStore> ObjectStore for SpyObjects<'_, O> {
     ) -> Result<Option<StoredObject>, StoreError> {
         self.record(Op::Get, key)?;
         self.inner
-            .get_version(bucket, key, self.version(version))
+            .get_version(self.name(bucket), key, self.version(version))
             .await
     }
 
@@ -118,13 +143,13 @@ impl<O: ObjectStore> ObjectStore for SpyObjects<'_, O> {
     ) -> Result<Option<String>, StoreError> {
         self.record(Op::Put, key)?;
         self.inner
-            .put(bucket, key, bytes, content_type, metadata)
+            .put(self.name(bucket), key, bytes, content_type, metadata)
             .await
     }
 
     async fn list(&self, bucket: &str, prefix: &str) -> Result<Vec<String>, StoreError> {
         self.record(Op::List, prefix)?;
-        self.inner.list(bucket, prefix).await
+        self.inner.list(self.name(bucket), prefix).await
     }
 
     async fn copy(
@@ -140,10 +165,10 @@ impl<O: ObjectStore> ObjectStore for SpyObjects<'_, O> {
         let from_version = self.version(from_version);
         self.inner
             .copy(
-                from_bucket,
+                self.name(from_bucket),
                 from_key,
                 from_version,
-                to_bucket,
+                self.name(to_bucket),
                 to_key,
                 metadata,
             )

@@ -1265,16 +1265,12 @@ mod on_moto {
 
     use super::INBOX;
     use medistock_testkit::aws;
+    use medistock_testkit::objects::SpyObjects;
 
     /// Two buckets on one client: the inbox is named `depot` in the tests, so each test gets
     /// its own S3 "account" by prefixing keys is not possible; instead the inbox bucket is
-    /// created once per test under a unique name and aliased through `Prefixed`.
-    async fn setup() -> Option<(
-        super::prefixed::Prefixed<S3Objects>,
-        DynamoState,
-        String,
-        (),
-    )> {
+    /// created once per test under a unique name and named so through `SpyObjects`.
+    async fn setup() -> Option<(SpyObjects<Box<S3Objects>>, DynamoState, String, ())> {
         let endpoint = medistock_testkit::emulator()?;
         let config = aws::config(&endpoint).await;
         let inbox = medistock_testkit::unique("depot");
@@ -1284,83 +1280,9 @@ mod on_moto {
         aws::bucket(&config, &lake).await;
         let table = medistock_testkit::unique("etat");
         let state = DynamoState::new(aws::table(&config, &table).await, table);
-        let objects = super::prefixed::Prefixed {
-            inner: S3Objects::new(client),
-            alias: INBOX,
-            bucket: inbox,
-        };
+        let objects = SpyObjects::new(Box::new(S3Objects::new(client))).naming_bucket(INBOX, inbox);
         Some((objects, state, lake, ()))
     }
 
     pipeline_tests!(setup);
-}
-
-mod prefixed {
-    use std::collections::BTreeMap;
-
-    use medistock_domain::store::{ObjectHead, ObjectStore, StoreError, StoredObject};
-
-    /// Maps the tests' fixed inbox name to this test's own bucket.
-    pub struct Prefixed<O> {
-        pub inner: O,
-        pub alias: &'static str,
-        pub bucket: String,
-    }
-
-    impl<O> Prefixed<O> {
-        fn name<'a>(&'a self, bucket: &'a str) -> &'a str {
-            if bucket == self.alias {
-                &self.bucket
-            } else {
-                bucket
-            }
-        }
-    }
-
-    impl<O: ObjectStore> ObjectStore for Prefixed<O> {
-        async fn head(
-            &self,
-            bucket: &str,
-            key: &str,
-            version: Option<&str>,
-        ) -> Result<Option<ObjectHead>, StoreError> {
-            self.inner.head(self.name(bucket), key, version).await
-        }
-        async fn get_version(
-            &self,
-            bucket: &str,
-            key: &str,
-            version: Option<&str>,
-        ) -> Result<Option<StoredObject>, StoreError> {
-            self.inner
-                .get_version(self.name(bucket), key, version)
-                .await
-        }
-        async fn put(
-            &self,
-            bucket: &str,
-            key: &str,
-            bytes: Vec<u8>,
-            ct: &str,
-            m: &BTreeMap<String, String>,
-        ) -> Result<Option<String>, StoreError> {
-            self.inner.put(self.name(bucket), key, bytes, ct, m).await
-        }
-        async fn list(&self, bucket: &str, prefix: &str) -> Result<Vec<String>, StoreError> {
-            self.inner.list(self.name(bucket), prefix).await
-        }
-        async fn copy(
-            &self,
-            fb: &str,
-            fk: &str,
-            fv: Option<&str>,
-            tb: &str,
-            tk: &str,
-            m: Option<&BTreeMap<String, String>>,
-        ) -> Result<(), StoreError> {
-            self.inner
-                .copy(self.name(fb), fk, fv, self.name(tb), tk, m)
-                .await
-        }
-    }
 }
