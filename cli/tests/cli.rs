@@ -35,6 +35,16 @@ fn moto_state_table() -> (tokio::runtime::Runtime, aws_config::SdkConfig, String
     (runtime, config, table)
 }
 
+/// Fails with the command's error output unless it succeeded.
+#[track_caller]
+fn assert_success(out: &Output) {
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 fn json_lines(out: &Output) -> Vec<serde_json::Value> {
     String::from_utf8_lossy(&out.stdout)
         .lines()
@@ -156,11 +166,7 @@ fn catalogue_import_then_validate_warns_about_unknown_references() {
         dir.path(),
         &["catalogue", "import", "--bdpm", &bdpm, "--json"],
     );
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_success(&out);
     assert_eq!(
         json_lines(&out)[0],
         serde_json::json!({"cis": 3, "presentations": 4, "marketed_presentations": 3, "mitm_cis": 2,
@@ -263,11 +269,7 @@ fn ingest_refuses_a_declarant_without_an_account() {
     let csv = dir.path().join("declarants.csv");
     std::fs::write(&csv, "declarant;nom;type\nlab-a;Labo A;exploitant\n").unwrap();
     let import = medistock(dir.path(), &["declarants", "import", csv.to_str().unwrap()]);
-    assert!(
-        import.status.success(),
-        "{}",
-        String::from_utf8_lossy(&import.stderr)
-    );
+    assert_success(&import);
     let out = medistock(
         dir.path(),
         &[
@@ -358,18 +360,10 @@ fn an_unknown_manufacturer_stock_gives_no_probability_in_status() {
                 file.to_str().unwrap(),
             ],
         );
-        assert!(
-            ingest.status.success(),
-            "{}",
-            String::from_utf8_lossy(&ingest.stderr)
-        );
+        assert_success(&ingest);
     }
     let risk = medistock(dir.path(), &["risk", "--as-of", "2026-11-20", "--json"]);
-    assert!(
-        risk.status.success(),
-        "{}",
-        String::from_utf8_lossy(&risk.stderr)
-    );
+    assert_success(&risk);
     let status = medistock(dir.path(), &["status", "3400949497294"]);
     let text = String::from_utf8_lossy(&status.stdout);
     assert!(
@@ -417,11 +411,7 @@ fn risk_on_the_local_backend_raises_and_publishes_alerts() {
             settings.to_str().unwrap(),
         ],
     );
-    assert!(
-        import.status.success(),
-        "{}",
-        String::from_utf8_lossy(&import.stderr)
-    );
+    assert_success(&import);
     let file = dir.path().join("s47.csv");
     std::fs::write(&file, "cip13;date_stock;stock;sorties\n3400949497294;2026-11-20;800;700\n3400949497706;2026-11-20;9000;700\n").unwrap();
     let out = medistock(
@@ -447,11 +437,7 @@ fn risk_on_the_local_backend_raises_and_publishes_alerts() {
     );
 
     let out = medistock(dir.path(), &["risk", "--as-of", "2026-11-20", "--json"]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_success(&out);
     let result = &json_lines(&out)[0];
     assert_eq!(
         result["summary"]["levels"],
@@ -506,11 +492,7 @@ fn risk_on_the_local_backend_raises_and_publishes_alerts() {
             "--json",
         ],
     );
-    assert!(
-        added.status.success(),
-        "{}",
-        String::from_utf8_lossy(&added.stderr)
-    );
+    assert_success(&added);
     let id = json_lines(&added)[0]["id"].as_str().unwrap().to_owned();
     assert!(id.starts_with("MES-"), "{id}");
     let list = medistock(
@@ -554,11 +536,7 @@ fn risk_on_the_local_backend_raises_and_publishes_alerts() {
             "import en cours",
         ],
     );
-    assert!(
-        silence.status.success(),
-        "{}",
-        String::from_utf8_lossy(&silence.stderr)
-    );
+    assert_success(&silence);
     let past = medistock(
         dir.path(),
         &[
@@ -578,11 +556,7 @@ fn risk_on_the_local_backend_raises_and_publishes_alerts() {
         dir.path(),
         &["alerts", "ack", "3400949497294", "--by", "Paul"],
     );
-    assert!(
-        ack.status.success(),
-        "{}",
-        String::from_utf8_lossy(&ack.stderr)
-    );
+    assert_success(&ack);
     let open = medistock(dir.path(), &["alerts", "list", "--json"]);
     assert_eq!(
         json_lines(&open)[0],
@@ -676,11 +650,7 @@ fn demo_runs_the_whole_pipeline_and_scores_the_model() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("demo");
     let out = medistock(&data, &["demo", "--references", "6", "--days", "150"]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_success(&out);
     let text = String::from_utf8(out.stdout).unwrap();
     assert!(
         text.contains("Démonstration : 6 références, 6 déclarants, 150 jours"),
@@ -763,11 +733,7 @@ fn demo_runs_the_whole_pipeline_and_scores_the_model() {
             "45",
         ],
     );
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_success(&out);
     let week = std::fs::read_dir(other.join("lac/reports"))
         .unwrap()
         .map(|e| e.unwrap().path())
@@ -818,11 +784,7 @@ fn backtest_replays_a_folder_of_declarations_against_known_stock_outs() {
             "--json",
         ],
     );
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_success(&out);
     let board = &json_lines(&out)[0];
     assert_eq!(board["references"], 6);
     assert_eq!(board["stockouts"], set.truth.len());
@@ -916,11 +878,7 @@ fn backtest_replays_a_folder_of_declarations_against_known_stock_outs() {
         )
     };
     let earlier = replay_with("45");
-    assert!(
-        earlier.status.success(),
-        "{}",
-        String::from_utf8_lossy(&earlier.stderr)
-    );
+    assert_success(&earlier);
     let earlier = &json_lines(&earlier)[0];
     assert!(
         earlier["median_lead_time_days"].as_f64() > board["median_lead_time_days"].as_f64(),
@@ -963,11 +921,7 @@ fn declarants_are_onboarded_rotated_and_disabled_without_redeploying() {
         "--key",
         key1.to_str().unwrap(),
     ]);
-    assert!(
-        added.status.success(),
-        "{}",
-        String::from_utf8_lossy(&added.stderr)
-    );
+    assert_success(&added);
     let listed = run(&["declarants", "list"]);
     let listed = String::from_utf8_lossy(&listed.stdout);
     assert!(
@@ -1050,11 +1004,7 @@ fn declarants_on_aws_write_the_one_record_in_the_table() {
         .env("AWS_ENDPOINT_URL", &endpoint)
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_success(&out);
     runtime.block_on(async {
         let state =
             medistock_aws::DynamoState::new(aws_sdk_dynamodb::Client::new(&config), table.as_str());
@@ -1091,11 +1041,7 @@ fn the_independent_simulation_is_replayed_by_the_backtest() {
             "--json",
         ],
     );
-    assert!(
-        sim.status.success(),
-        "{}",
-        String::from_utf8_lossy(&sim.stderr)
-    );
+    assert_success(&sim);
     let truth = std::fs::read_to_string(out.join("ruptures.csv")).unwrap();
     let details = dir.path().join("details.csv");
     let replay = medistock(
@@ -1111,11 +1057,7 @@ fn the_independent_simulation_is_replayed_by_the_backtest() {
             "--json",
         ],
     );
-    assert!(
-        replay.status.success(),
-        "{}",
-        String::from_utf8_lossy(&replay.stderr)
-    );
+    assert_success(&replay);
     let board = &json_lines(&replay)[0];
     assert_eq!(board["references"], 12);
     assert_eq!(
