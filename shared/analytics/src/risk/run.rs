@@ -29,7 +29,7 @@ use medistock_domain::store::{
     AccountStore, AlertOutbox, AlertStateStore, FileLedger, GROUP_SUBJECT_PREFIX, MeasureStore,
     ObjectStore, PositionStore, RiskItem, RiskStore, StoreError,
 };
-use medistock_domain::{Cip13, DeclarantType, lake};
+use medistock_domain::{Cip13, DeclarantId, DeclarantType, lake};
 
 /// RISK items and alert records written at once.
 const WRITE_CONCURRENCY: usize = 16;
@@ -288,13 +288,17 @@ pub async fn run_risk<
                 };
             // Each manufacturer's promises, over the references it alone declares (with two,
             // the history sums both and tells neither's batches).
-            let mut records: HashMap<String, SupplyRecord> = HashMap::new();
-            for (cip13, positions) in &by_reference {
-                if let (Some(maker), Some(history)) =
-                    (sole_manufacturer(positions), histories.get(cip13))
-                {
+            let makers: HashMap<Cip13, DeclarantId> = by_reference
+                .iter()
+                .filter_map(|(cip13, positions)| {
+                    Some((*cip13, sole_manufacturer(positions)?.clone()))
+                })
+                .collect();
+            let mut records: HashMap<&DeclarantId, SupplyRecord> = HashMap::new();
+            for (cip13, maker) in &makers {
+                if let Some(history) = histories.get(cip13) {
                     records
-                        .entry(maker.to_owned())
+                        .entry(maker)
                         .or_default()
                         .add(&SupplyRecord::of(history, as_of));
                 }
@@ -309,14 +313,14 @@ pub async fn run_risk<
                         .exploitant
                         .clone()
                         .filter(|id| silent_manufacturers.contains(id.as_str()));
-                    let positions = by_reference.remove(&cip13).unwrap_or_default();
-                    let supply_record = sole_manufacturer(&positions)
+                    let supply_record = makers
+                        .get(&cip13)
                         .and_then(|maker| records.get(maker))
                         .copied()
                         .unwrap_or_default();
                     ReferenceInput {
                         cip13,
-                        positions,
+                        positions: by_reference.remove(&cip13).unwrap_or_default(),
                         demand_series: series.get(&cip13).cloned().unwrap_or_default(),
                         history: histories.remove(&cip13).unwrap_or_default(),
                         options: config.model,
@@ -589,16 +593,16 @@ impl PhaseClock {
 /// (positions are kept), in one file for all its stock (at most one site): the history's
 /// manufacturers' stock is then that manufacturer's, declaration after declaration. Files
 /// per site, sent on different days, would make the sum of the day's files rise and fall
-/// with no batch.
+/// with no batch. The positions are read without their sites: their count tells.
 fn sole_manufacturer(
     positions: &[(medistock_domain::position::Position, DeclarantType)],
-) -> Option<&str> {
+) -> Option<&DeclarantId> {
     let mut makers = positions
         .iter()
         .filter(|(_, kind)| *kind == DeclarantType::Exploitant)
         .map(|(p, _)| p);
     match (makers.next(), makers.next()) {
-        (Some(maker), None) if maker.site_figures.len() <= 1 => Some(maker.declarant.as_str()),
+        (Some(maker), None) if maker.sites <= 1 => Some(&maker.declarant),
         _ => None,
     }
 }
@@ -1020,34 +1024,22 @@ fn snapshot_parquet(assessments: &[Assessment]) -> Result<Vec<u8>, RiskError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use medistock_domain::DeclarantId;
-    use medistock_domain::position::{Position, SiteFigures};
+    use medistock_domain::position::Position;
 
+    /// A position as the risk run reads it: its totals, the count of its sites, not their
+    /// figures.
     fn position(declarant: &str, sites: &[&str]) -> Position {
-        let as_of = NaiveDate::from_ymd_opt(2026, 11, 20).unwrap();
         Position {
             cip13: Cip13::parse("3400949497294").unwrap(),
             declarant: DeclarantId::parse(declarant).unwrap(),
-            as_of,
+            as_of: NaiveDate::from_ymd_opt(2026, 11, 20).unwrap(),
             stock: 100,
             stock_bloque: 0,
             daily_outflow: Some(10.0),
             sites: sites.len().max(1) as u32,
             supplies: Vec::new(),
             source_sha256: "x".into(),
-            site_figures: sites
-                .iter()
-                .map(|site| SiteFigures {
-                    site: (*site).into(),
-                    as_of,
-                    stock: 100,
-                    stock_bloque: 0,
-                    daily_outflow: Some(10.0),
-                    supplies: Vec::new(),
-                    source_sha256: "x".into(),
-                    uploaded_at: as_of.and_hms_opt(12, 0, 0).unwrap().and_utc(),
-                })
-                .collect(),
+            site_figures: Vec::new(),
         }
     }
 
@@ -1057,31 +1049,30 @@ mod tests {
     fn the_sole_manufacturer_declares_alone_and_whole() {
         let lab = |sites: &[&str]| (position("lab-a", sites), DeclarantType::Exploitant);
         let wholesaler = (position("gr-b", &["D1", "D2"]), DeclarantType::Grossiste);
+        let sole = |positions: &[(Position, DeclarantType)]| {
+            sole_manufacturer(positions).map(|id| id.as_str().to_owned())
+        };
         assert_eq!(
-            sole_manufacturer(&[lab(&[]), wholesaler.clone()]),
+            sole(&[lab(&[]), wholesaler.clone()]).as_deref(),
             Some("lab-a")
         );
         assert_eq!(
-            sole_manufacturer(&[lab(&[""])]),
+            sole(&[lab(&[""])]).as_deref(),
             Some("lab-a"),
             "one file, no site"
         );
         assert_eq!(
-            sole_manufacturer(&[lab(&["Lyon"])]),
+            sole(&[lab(&["Lyon"])]).as_deref(),
             Some("lab-a"),
             "one site"
         );
         assert_eq!(
-            sole_manufacturer(&[lab(&["Lyon", "Lille"])]),
+            sole(&[lab(&["Lyon", "Lille"])]),
             None,
             "files per site: their sum rises and falls with no batch"
         );
         let other = (position("lab-c", &[]), DeclarantType::Exploitant);
-        assert_eq!(
-            sole_manufacturer(&[lab(&[]), other]),
-            None,
-            "two manufacturers"
-        );
-        assert_eq!(sole_manufacturer(&[wholesaler]), None, "no manufacturer");
+        assert_eq!(sole(&[lab(&[]), other]), None, "two manufacturers");
+        assert_eq!(sole(&[wholesaler]), None, "no manufacturer");
     }
 }

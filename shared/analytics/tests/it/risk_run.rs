@@ -1175,6 +1175,8 @@ async fn a_manufacturer_s_broken_promises_are_learnt_across_its_references() {
     let day = |m: u32, d: u32| NaiveDate::from_ymd_opt(2026, m, d).unwrap();
     let noon = |d: NaiveDate| d.and_hms_opt(12, 0, 0).unwrap().and_utc();
     let header = "cip13;date_stock;stock;sorties;periode_jours;appro_quantite;appro_date\n";
+    let header_site =
+        "cip13;date_stock;stock;sorties;periode_jours;appro_quantite;appro_date;site\n";
     // lab-a, weekly: 3400949497294 announces 3,000 units for 10 October, then pushes them
     // back a week at a time, its stock only falling; 3400949497706 announces nothing.
     // 3400930000007, declared by lab-a and lab-c, breaks the same promises: not counted.
@@ -1199,6 +1201,20 @@ async fn a_manufacturer_s_broken_promises_are_learnt_across_its_references() {
             noon(at),
         )
         .await;
+        // 3400930000014, declared by lab-a depot by depot in a file per depot: the sum of
+        // the day's files tells no batch, not counted either.
+        for (site, stock) in [("Lyon", stock), ("Lille", 9_000)] {
+            let text = format!("{header_site}3400930000014;{at};{stock};700;7;3000;{due};{site}\n");
+            medistock_testkit::declare(
+                objects,
+                state,
+                "lab-a",
+                &format!("{at}-{site}.csv"),
+                text.as_bytes(),
+                noon(at),
+            )
+            .await;
+        }
         let text = format!("{header}3400930000007;{at};9000;700;7;;\n");
         medistock_testkit::declare(
             objects,
@@ -1254,6 +1270,11 @@ async fn a_manufacturer_s_broken_promises_are_learnt_across_its_references() {
         record("3400930000007"),
         Default::default(),
         "two manufacturers: the defaults"
+    );
+    assert_eq!(
+        record("3400930000014"),
+        Default::default(),
+        "a manufacturer declaring depot by depot: the defaults"
     );
     assert!(learnt.on_time() < 0.8 && learnt.after_push() < 0.2);
     // The alert shows it beside the probability, and says the probability did not take it.
