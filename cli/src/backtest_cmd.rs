@@ -21,7 +21,7 @@ use medistock_cli::demo::{
 use medistock_domain::{Cip13, DeclarantId};
 use medistock_local::LocalBackend;
 
-use crate::replay::{DayFile, Levels, Replay, print_scoreboard, tension_days};
+use crate::replay::{DayFile, Levels, Recorded, Replay, print_scoreboard, tension_days};
 use crate::risk_cmd::REFERENCES_FILE;
 use medistock_analytics::catalogue::{Catalogue, load_catalogue};
 
@@ -322,6 +322,7 @@ async fn replay(
             .unwrap_or_else(|_| ProgressStyle::default_bar()),
     );
     let mut levels = Levels::new();
+    let mut reasons = EscalationReasons::new();
     // Files are known in the evening of the day they describe.
     let evening = NaiveTime::from_hms_opt(20, 0, 0).unwrap_or_default();
     for t in 0..days {
@@ -347,14 +348,17 @@ async fn replay(
                 evening,
                 &dropped,
                 true,
-                &mut levels,
-                Some(&mut *calibration),
+                Recorded {
+                    levels: &mut levels,
+                    calibration: Some(&mut *calibration),
+                    reasons: Some(&mut reasons),
+                },
             )
             .await?;
         progress.inc(1);
     }
     progress.finish_and_clear();
-    Ok((levels, replay.into_reasons()))
+    Ok((levels, reasons))
 }
 
 #[cfg(test)]

@@ -24,7 +24,7 @@ use medistock_domain::store::{AccountStore, AlertStateStore, MeasureStore, RiskS
 
 use medistock_local::{LAKE_BUCKET, LocalBackend, LocalNotifier};
 
-use crate::replay::{DayFile, Levels, Replay, print_scoreboard, tension_days};
+use crate::replay::{DayFile, Levels, Recorded, Replay, print_scoreboard, tension_days};
 use medistock_analytics::catalogue::{Catalogue, save_catalogue_object};
 
 #[derive(Args)]
@@ -140,8 +140,11 @@ pub async fn run(data_dir: &Path, args: &DemoArgs) -> anyhow::Result<ExitCode> {
                 nine,
                 &files,
                 t >= WARM_UP_DAYS,
-                &mut levels,
-                Some(&mut calibration),
+                Recorded {
+                    levels: &mut levels,
+                    calibration: Some(&mut calibration),
+                    reasons: None,
+                },
             )
             .await?
         {

@@ -23,6 +23,16 @@ use medistock_local::{INBOX_BUCKET, LAKE_BUCKET, LocalBackend};
 /// Each reference's level, day by day.
 pub type Levels = BTreeMap<Cip13, Vec<(NaiveDate, Level)>>;
 
+/// What a replay keeps of each day's assessments.
+pub struct Recorded<'r> {
+    /// Each reference's level, day by day.
+    pub levels: &'r mut Levels,
+    /// The probabilities of stock-out, against what followed.
+    pub calibration: Option<&'r mut Calibration>,
+    /// What each escalation to TENSION or worse was made on.
+    pub reasons: Option<&'r mut EscalationReasons>,
+}
+
 /// A file dropped during the replay.
 pub struct DayFile<'a> {
     /// Declarant (inbox folder).
@@ -41,8 +51,6 @@ pub struct Replay<'a> {
     settings: IngestSettings,
     /// The look-back's daily totals, decoded once for all the days replayed.
     history: HistoryCache,
-    /// What each escalation to TENSION or worse was made on.
-    reasons: std::sync::Mutex<EscalationReasons>,
 }
 
 impl<'a> Replay<'a> {
@@ -62,13 +70,7 @@ impl<'a> Replay<'a> {
                 catalogue: None,
             },
             history: HistoryCache::new(),
-            reasons: Default::default(),
         }
-    }
-
-    /// What each escalation to TENSION or worse of the days replayed was made on.
-    pub fn into_reasons(self) -> EscalationReasons {
-        self.reasons.into_inner().unwrap_or_else(|e| e.into_inner())
     }
 
     /// Drops one file in the inbox and ingests it.
@@ -102,15 +104,14 @@ impl<'a> Replay<'a> {
     }
 
     /// Drops and ingests the day's files at `time`, then, if `assess`, runs the risk for the day
-    /// and records each reference's level.
+    /// and records what `record` keeps of it.
     pub async fn day(
         &self,
         day: NaiveDate,
         time: NaiveTime,
         files: &[DayFile<'_>],
         assess: bool,
-        levels: &mut Levels,
-        calibration: Option<&mut Calibration>,
+        record: Recorded<'_>,
     ) -> anyhow::Result<Option<RunSummary>> {
         let now = day.and_time(time).and_utc();
         let started = std::time::Instant::now();
@@ -163,8 +164,11 @@ impl<'a> Replay<'a> {
             now,
         )
         .await?;
-        let mut calibration = calibration;
-        let mut reasons = self.reasons.lock().unwrap_or_else(|e| e.into_inner());
+        let Recorded {
+            levels,
+            mut calibration,
+            mut reasons,
+        } = record;
         for a in assessments {
             if let Some(c) = calibration.as_deref_mut() {
                 match a.probability {
@@ -175,7 +179,9 @@ impl<'a> Replay<'a> {
             }
             let path = levels.entry(a.cip13).or_default();
             let before = path.last().map_or(Level::Normal, |(_, level)| *level);
-            if is_escalation(before, a.level) {
+            if let Some(reasons) = reasons.as_deref_mut()
+                && is_escalation(before, a.level)
+            {
                 reasons
                     .entry(a.cip13)
                     .or_default()
