@@ -99,6 +99,9 @@ pub(super) fn read_part(
     // last reference and stock date read are reused when the next line repeats their text.
     let mut last_cip: Option<(&str, Cip13)> = None;
     let mut last_day: Option<(&str, i32)> = None;
+    // Whether the previous line's reference is in the catalogue: two lookups a line
+    // otherwise, for the 180 depots of a reference in a row.
+    let mut last_known: Option<(Cip13, bool)> = None;
     // Lines end at `\n` (a `\r` before it is trimmed with the cell), as the tokeniser splits
     // them; the empty text after a final line end is a blank line.
     for (number, record) in text_lines(text).enumerate() {
@@ -196,7 +199,16 @@ pub(super) fn read_part(
         {
             return None;
         }
-        if catalogue.is_some_and(|c| !c.contains(&cip)) {
+        let known = match (catalogue, last_known) {
+            (None, _) => true,
+            (Some(_), Some((seen, known))) if seen == cip => known,
+            (Some(c), _) => {
+                let known = c.contains(&cip);
+                last_known = Some((cip, known));
+                known
+            }
+        };
+        if !known {
             if part.outside_catalogue.len() < MAX_ISSUES_KEPT {
                 part.outside_catalogue.push((line, cip));
             } else {

@@ -333,6 +333,43 @@ fn a_file_read_in_parts_gets_the_same_verdict_from_both_readers() {
     );
 }
 
+/// A national file lists a reference's depots in a row: runs of one reference, in the
+/// catalogue or not, with a run of a known reference broken by an unknown one, get the same
+/// warnings from both readers — one per line outside the catalogue, none for the others.
+#[test]
+fn runs_of_one_reference_are_checked_against_the_catalogue_line_by_line() {
+    let mut text = String::from("site;cip13;date_stock;stock\n");
+    let runs = [
+        ("3400949497294", 4),
+        ("3400930000014", 3),
+        ("3400949497294", 1),
+        ("3400930000014", 1),
+        ("3400930000007", 5),
+        ("3400930000014", 2),
+    ];
+    let mut outside = Vec::new();
+    let mut line = 1;
+    for (cip, depots) in runs {
+        for depot in 0..depots {
+            line += 1;
+            text.push_str(&format!("D{depot};{cip};2026-11-20;10\n"));
+            if cip == "3400930000014" {
+                outside.push(line);
+            }
+        }
+    }
+    assert_same_in(text.as_bytes(), "runs", &[1 << 20, 64], &[true, false]);
+    let v = run(text.as_bytes(), &Limits::default(), Some(&catalogue()));
+    let warned: Vec<u32> = v
+        .report
+        .warnings
+        .iter()
+        .filter(|w| w.code == LineCode::HorsCatalogue)
+        .map(|w| w.line)
+        .collect();
+    assert_eq!(warned, outside);
+}
+
 /// An absurd staleness bound in the configuration saturates: nothing is stale, or
 /// everything, the same for both readers, never an overflow.
 #[test]
