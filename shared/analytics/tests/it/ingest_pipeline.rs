@@ -1130,11 +1130,12 @@ mod local {
     }
 
     /// A failure of one of the effects run together (the archive while the file is validated,
-    /// the history while the positions merge) fails the run: no receipt, the claim released at
+    /// the history — its lines, or its daily totals — while the positions merge) fails the run: no receipt, the claim released at
     /// once, the other effect finished, and the retry ends as one clean run.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_failed_archive_or_history_then_a_retry() {
-        for (prefix, positions_before_retry) in [("raw/", Some(0)), ("normalized/", None)] {
+        let cases = [("raw/", Some(0)), ("normalized/", None), ("daily/", None)];
+        for (prefix, positions_before_retry) in cases {
             let (objects, state, lake, _guard) = setup().await.unwrap();
             let key = "inbox/grossiste-a/stock.csv";
             let version = drop_file(&objects, key, WEEK_47).await;
@@ -1177,6 +1178,14 @@ mod local {
                     objects.list(&lake, "daily/").await.unwrap().is_empty(),
                     "{prefix}: daily totals written without their lines"
                 );
+                if prefix == "daily/" {
+                    // The lines are written first; the retry writes them again in place.
+                    assert_eq!(
+                        objects.list(&lake, "normalized/").await.unwrap().len(),
+                        1,
+                        "{prefix}"
+                    );
+                }
             }
             // Within the lease: only a released claim lets the retry in.
             let retry = ingest_version(
