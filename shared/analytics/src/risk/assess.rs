@@ -615,9 +615,7 @@ fn slipped_supply(h: &StockHistory, pushes: usize) -> Option<NaiveDate> {
     let mut pushed_dates: Vec<NaiveDate> = Vec::new();
     for (i, (announced_on, quantity, due)) in h.announced.iter().enumerate() {
         let Some(due) = *due else { continue };
-        let pushed = h.announced[i + 1..]
-            .iter()
-            .any(|(declared, _, next)| *declared >= due && next.is_some_and(|n| n > due));
+        let pushed = h.pushed_back(i, due, NaiveDate::MAX);
         // A batch that came at any time from the announcement (early, or late after the push)
         // is no slip. The quantity is the total announced: a quarter of it is a batch.
         if pushed

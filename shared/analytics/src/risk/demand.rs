@@ -98,6 +98,17 @@ impl StockHistory {
             .windows(2)
             .any(|w| w[1].0 > from && w[1].0 <= to && w[1].1 - w[0].1 >= BATCH_SHARE * quantity)
     }
+
+    /// Whether the date due of announcement `index` was pushed back: a later declaration,
+    /// made from `due` to `by`, announced a date after it.
+    pub fn pushed_back(&self, index: usize, due: NaiveDate, by: NaiveDate) -> bool {
+        self.announced
+            .iter()
+            .skip(index + 1)
+            .any(|(declared, _, next)| {
+                (due..=by).contains(declared) && next.is_some_and(|n| n > due)
+            })
+    }
 }
 
 /// One file's daily rows.

@@ -79,12 +79,7 @@ impl SupplyRecord {
             let Some(soon) = judging(due, PUSHED_WITHIN_DAYS) else {
                 continue;
             };
-            let pushed = history.announced[i + 1..]
-                .iter()
-                .any(|(declared, _, next)| {
-                    (due..=soon).contains(declared) && next.is_some_and(|n| n > due)
-                });
-            if pushed {
+            if history.pushed_back(i, due, soon) {
                 record.pushed += 1;
                 if history.batch_between(*announced_on, soon, *quantity) {
                     record.pushed_came += 1;

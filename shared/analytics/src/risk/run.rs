@@ -238,13 +238,6 @@ pub async fn run_risk<
             let history_young = first_days
                 .wholesalers
                 .is_some_and(|first| (as_of - first).num_days() < PENDING_FOR_DAYS);
-            // Only a manufacturer expected to declare is waited for: an account disabled, or
-            // of cadence `aucune`, holds no reference below TENSION.
-            let manufacturers_pending = history_young
-                && config
-                    .expected_manufacturers
-                    .iter()
-                    .any(|id| !heard.contains(id.as_str()));
             // The manufacturers expected to declare that have declared nothing yet: the
             // references ANSM names them for are theirs to tell. Once one declares, a reference
             // of its that it leaves out is assessed on what is declared (and listed in the
@@ -255,6 +248,9 @@ pub async fn run_risk<
                 .filter(|id| !heard.contains(id.as_str()))
                 .cloned()
                 .collect();
+            // Only a manufacturer expected to declare is waited for: an account disabled, or
+            // of cadence `aucune`, holds no reference below TENSION.
+            let manufacturers_pending = history_young && !silent_manufacturers.is_empty();
             for p in positions {
                 let kind = config
                     .kinds
