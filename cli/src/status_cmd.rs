@@ -169,27 +169,8 @@ pub async fn run(data_dir: &Path, args: &StatusArgs) -> anyhow::Result<ExitCode>
                 medistock_domain::french::date(r.as_of),
                 r.level.as_str()
             );
-            // The figures stored are the assessment.
-            let assessment: Option<Assessment> = serde_json::from_str(&r.figures).ok();
-            if let Some(a) = &assessment {
-                if let Some(p) = a.probability {
-                    println!(
-                        "  probabilité de rupture : {:.0} % sous 14 jours, {:.0} % sous 30 jours",
-                        p.within_14_days * 100.0,
-                        p.within_30_days * 100.0
-                    );
-                    if let Some(record) = a.supply_record.describe(a.supply_record_used) {
-                        println!("  promesses de l'exploitant : {record}");
-                    }
-                } else if a.probability_withheld() {
-                    println!("  probabilité de rupture : {PROBABILITY_WITHHELD}");
-                }
-                if let Some(date) = a.stockout_without_supplies {
-                    println!(
-                        "  sans les approvisionnements annoncés : rupture le {}",
-                        medistock_domain::french::date(date)
-                    );
-                }
+            for line in assessment_lines(&r.figures) {
+                println!("  {line}");
             }
         }
         None => println!("  risque : pas encore calculé (medistock risk)"),
@@ -231,4 +212,55 @@ pub async fn run(data_dir: &Path, args: &StatusArgs) -> anyhow::Result<ExitCode>
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// What `status` shows of the assessment stored with a RISK item (its figures): the
+/// probability, the manufacturer's record, the stock-out without the announced supplies. An
+/// assessment that does not read (written by another version) says so rather than nothing.
+fn assessment_lines(figures: &str) -> Vec<String> {
+    let a: Assessment = match serde_json::from_str(figures) {
+        Ok(a) => a,
+        Err(e) => {
+            return vec![format!(
+                "détail du calcul illisible (enregistré par une autre version de Medistock ?) : {e}"
+            )];
+        }
+    };
+    let mut lines = Vec::new();
+    if let Some(p) = a.probability {
+        lines.push(format!(
+            "probabilité de rupture : {:.0} % sous 14 jours, {:.0} % sous 30 jours",
+            p.within_14_days * 100.0,
+            p.within_30_days * 100.0
+        ));
+        if let Some(record) = a.supply_record.describe(a.supply_record_used) {
+            lines.push(format!("promesses de l'exploitant : {record}"));
+        }
+    } else if a.probability_withheld() {
+        lines.push(format!("probabilité de rupture : {PROBABILITY_WITHHELD}"));
+    }
+    if let Some(date) = a.stockout_without_supplies {
+        lines.push(format!(
+            "sans les approvisionnements annoncés : rupture le {}",
+            medistock_domain::french::date(date)
+        ));
+    }
+    lines
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_assessment_that_does_not_read_is_said_so() {
+        for figures in ["", "{pas du json", r#"{"cip13":"3400949497294"}"#] {
+            let lines = assessment_lines(figures);
+            assert_eq!(lines.len(), 1, "{figures}: {lines:?}");
+            assert!(
+                lines[0].starts_with("détail du calcul illisible"),
+                "{figures}: {lines:?}"
+            );
+        }
+    }
 }
