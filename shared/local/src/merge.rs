@@ -93,7 +93,8 @@ fn merge_chunk(
         .collect()
 }
 
-fn merge_one(held: Option<String>, incoming: &Position) -> Result<Merged, StoreError> {
+/// Merges one incoming position with the JSON held for it.
+pub(crate) fn merge_one(held: Option<String>, incoming: &Position) -> Result<Merged, StoreError> {
     let held: Option<Position> = held
         .map(|json| serde_json::from_str(&json).map_err(corrupt))
         .transpose()?;

@@ -14,7 +14,7 @@ use medistock_domain::lifecycle::AlertState;
 use medistock_domain::measure::Measure;
 use medistock_domain::position::{Position, PositionWrite};
 
-use crate::merge::{Merged, merge_batch};
+use crate::merge::{Merged, merge_batch, merge_one};
 use medistock_domain::store::{
     AccountStore, AlertOutbox, AlertRecord, AlertStateStore, AlertStatus, Claim, FileLedger,
     FileStatus, LedgerEntry, MeasureStore, PositionStore, RiskItem, RiskStore, StoreError,
@@ -385,10 +385,7 @@ impl PositionStore for LocalState {
                 // A position twice in the batch: each is merged with what the one before
                 // wrote, one after the other.
                 for p in positions {
-                    let merged = merge_batch(vec![read_held(p)?], std::slice::from_ref(p))?;
-                    for merged in merged {
-                        write(p, merged)?;
-                    }
+                    write(p, merge_one(read_held(p)?, p)?)?;
                 }
             }
         }
