@@ -88,11 +88,13 @@ for label, prefix in [("démonstration", "demo"), ("simulateur indépendant", "s
 # the others (true, or made during a stock-out), then, per stock-out, the reasons of the
 # escalation that started the warning held until it (« sans escalade ce jour-là » when the
 # warning started on a day already at TENSION or worse, after an earlier period).
-import csv
+import csv, re
 from collections import Counter
 def key(reason):
+    # The codes are the last word, in lower case; the level (upper case) or the days when
+    # there are none.
     words = reason.split()
-    codes = words[-1] if words and words[-1] not in ("j",) and not words[-1].isdigit() else ""
+    codes = words[-1] if words and words[-1] != "j" and re.fullmatch(r"[a-z_+]+", words[-1]) else ""
     codes = [c for c in codes.split("+") if c and c != "position_ancienne"]
     return "+".join(sorted(codes)) or "projection seule"
 made_on, warned_14, warned_30, unwarned, stockouts = Counter(), Counter(), Counter(), 0, 0
