@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use chrono::NaiveDate;
 use medistock_analytics::catalogue::{Catalogue, Presentation};
 use medistock_analytics::declaration::{
-    FileCode, Limits, LineCode, Validation, ValidationContext, validate, validate_owned,
+    FileCode, Limits, LineCode, LineIssue, Validation, ValidationContext, validate, validate_owned,
 };
 use medistock_domain::{Cip13, DeclarantId};
 
@@ -43,6 +43,15 @@ fn run(bytes: &[u8], limits: &Limits, catalogue: Option<&Catalogue>) -> Validati
         catalogue,
     };
     validate(bytes, "f.csv", &ctx).expect("the validator never fails on input")
+}
+
+/// The lines of the issues of one kind, in the report's order.
+fn lines_of(issues: &[LineIssue], code: LineCode) -> Vec<u32> {
+    issues
+        .iter()
+        .filter(|i| i.code == code)
+        .map(|i| i.line)
+        .collect()
 }
 
 /// Both readers on the same bytes, for each piece size and with or without a catalogue.
@@ -273,13 +282,7 @@ fn byte_order_marks_inside_the_file_are_trimmed_wherever_the_pieces_are_cut() {
     // Both lines are the same site once the mark is trimmed: a conflicting duplicate,
     // reported on the line an editor shows (the mark-only line counts).
     let v = run(text.as_bytes(), &Limits::default(), None);
-    let lines: Vec<u32> = v
-        .report
-        .errors
-        .iter()
-        .filter(|e| e.code == LineCode::DoublonConflictuel)
-        .map(|e| e.line)
-        .collect();
+    let lines = lines_of(&v.report.errors, LineCode::DoublonConflictuel);
     assert_eq!(lines, [2, 4], "{:#?}", v.report);
     assert_eq!(v.report.lines.total, 3);
 }
@@ -360,14 +363,10 @@ fn runs_of_one_reference_are_checked_against_the_catalogue_line_by_line() {
     }
     assert_same_in(text.as_bytes(), "runs", &[1 << 20, 64], &[true, false]);
     let v = run(text.as_bytes(), &Limits::default(), Some(&catalogue()));
-    let warned: Vec<u32> = v
-        .report
-        .warnings
-        .iter()
-        .filter(|w| w.code == LineCode::HorsCatalogue)
-        .map(|w| w.line)
-        .collect();
-    assert_eq!(warned, outside);
+    assert_eq!(
+        lines_of(&v.report.warnings, LineCode::HorsCatalogue),
+        outside
+    );
 }
 
 /// An absurd staleness bound in the configuration saturates: nothing is stale, or
@@ -385,12 +384,7 @@ fn an_absurd_staleness_bound_saturates_in_both_readers() {
         };
         let a = run(VALID.as_bytes(), &direct, None);
         assert_eq!(a.report, run(VALID.as_bytes(), &general, None).report);
-        let stale = a
-            .report
-            .warnings
-            .iter()
-            .filter(|w| w.code == LineCode::DateAncienne)
-            .count();
+        let stale = lines_of(&a.report.warnings, LineCode::DateAncienne).len();
         if days > 0 {
             assert_eq!(stale, 0, "{days}");
         } else {
