@@ -169,8 +169,12 @@ pub async fn run(data_dir: &Path, args: &StatusArgs) -> anyhow::Result<ExitCode>
                 medistock_domain::french::date(r.as_of),
                 r.level.as_str()
             );
-            for line in assessment_lines(&r.figures) {
-                println!("  {line}");
+            // A group's figures are its pooled ones (the alert shows them), not a
+            // reference's assessment.
+            if cip13.is_some() {
+                for line in assessment_lines(&r.figures) {
+                    println!("  {line}");
+                }
             }
         }
         None => println!("  risque : pas encore calculé (medistock risk)"),

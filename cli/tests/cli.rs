@@ -605,6 +605,12 @@ fn risk_on_the_local_backend_raises_and_publishes_alerts() {
     assert_eq!(impact["levels"][1]["level"], "CRITIQUE", "{impact}");
     let group = medistock(dir.path(), &["status", "GROUPE#12", "--json"]);
     assert_eq!(json_lines(&group)[0]["silence"]["note"], "import en cours");
+    // In text, the group's risk and no reference's figures read from it.
+    let group = medistock(dir.path(), &["status", "GROUPE#12"]);
+    assert_success(&group);
+    let text = String::from_utf8_lossy(&group.stdout);
+    assert!(text.contains("risque au "), "{text}");
+    assert!(!text.contains("illisible"), "{text}");
 
     let ended = medistock(
         dir.path(),
