@@ -99,8 +99,9 @@ pub(super) fn read_part(
     // last reference and stock date read are reused when the next line repeats their text.
     let mut last_cip: Option<(&str, Cip13)> = None;
     let mut last_day: Option<(&str, i32)> = None;
-    // Whether the previous line's reference is in the catalogue: two lookups a line
-    // otherwise, for the 180 depots of a reference in a row.
+    // Whether the previous line's reference is in the catalogue: one or two ordered-map
+    // lookups a line otherwise (ANSM's settings, then the BDPM's presentations), for the 180
+    // depots of a reference in a row.
     let mut last_known: Option<(Cip13, bool)> = None;
     // Lines end at `\n` (a `\r` before it is trimmed with the cell), as the tokeniser splits
     // them; the empty text after a final line end is a blank line.

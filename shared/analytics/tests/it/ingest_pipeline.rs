@@ -1130,8 +1130,9 @@ mod local {
     }
 
     /// A failure of one of the effects run together (the archive while the file is validated,
-    /// the history — its lines, or its daily totals — while the positions merge) fails the run: no receipt, the claim released at
-    /// once, the other effect finished, and the retry ends as one clean run.
+    /// the history — its lines, or its daily totals — while the positions merge) fails the
+    /// run: no receipt, the claim released at once, the other effect finished, and the retry
+    /// ends as one clean run.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_failed_archive_or_history_then_a_retry() {
         let cases = [("raw/", Some(0)), ("normalized/", None), ("daily/", None)];
