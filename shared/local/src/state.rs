@@ -126,6 +126,8 @@ impl LocalState {
         // Before the log is switched on: a page size is set only while the database is empty.
         conn.pragma_update(None, "page_size", PAGE_SIZE)
             .map_err(db)?;
+        conn.pragma_update(None, "temp_store", "MEMORY")
+            .map_err(db)?;
         conn.execute_batch(SCHEMA).map_err(db)?;
         // A database created before the positions' totals were kept apart: the column is
         // added, and rows without totals are read from their whole position until rewritten.

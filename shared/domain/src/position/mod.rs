@@ -154,8 +154,8 @@ impl Position {
 /// What writing a file's position for one reference did, site by site.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct PositionWrite {
-    /// Sites written: new, newer, a correction, or the same file again.
-    pub applied: Vec<String>,
+    /// How many sites were written: new, newer, a correction, or the same file again.
+    pub applied: usize,
     /// Among them, sites whose figures of the same date, from an earlier file, were replaced,
     /// or that complete that date (a line refused before and sent again).
     pub corrected: Vec<String>,
@@ -169,7 +169,7 @@ pub struct PositionWrite {
 impl PositionWrite {
     /// Whether anything was written.
     pub fn changed(&self) -> bool {
-        !self.applied.is_empty()
+        self.applied > 0
     }
 }
 
@@ -211,26 +211,23 @@ pub fn merge(held: Option<&Position>, incoming: &Position) -> (Option<Position>,
         };
     }
     let mut write = PositionWrite::default();
-    let mut sites: std::collections::BTreeMap<&str, &SiteFigures> = held
-        .site_figures
-        .iter()
-        .map(|s| (s.site.as_str(), s))
-        .collect();
+    let mut sites = SitesByName::of(&held.site_figures);
     for new in &incoming.site_figures {
-        match sites.get(new.site.as_str()) {
-            None if sites.len() >= MAX_SITES_PER_POSITION => {
+        match sites.find(&new.site) {
+            Err(_) if sites.len() >= MAX_SITES_PER_POSITION => {
                 write.over_limit.push(new.site.clone());
             }
-            None => {
+            Err(at) => {
                 // A site that completes a date already declared (its line refused, then sent
                 // again) is reported with the corrections.
                 if new.as_of == held.as_of && new.source_sha256 != held.source_sha256 {
                     write.corrected.push(new.site.clone());
                 }
-                sites.insert(&new.site, new);
-                write.applied.push(new.site.clone());
+                sites.insert(at, new);
+                write.applied += 1;
             }
-            Some(old) => {
+            Ok(at) => {
+                let old = sites.get(at);
                 let same_file = old.source_sha256 == new.source_sha256;
                 let newer = new.as_of > old.as_of
                     || (new.as_of == old.as_of
@@ -240,40 +237,99 @@ pub fn merge(held: Option<&Position>, incoming: &Position) -> (Option<Position>,
                     if !same_file && new.as_of == old.as_of {
                         write.corrected.push(new.site.clone());
                     }
-                    sites.insert(&new.site, new);
-                    write.applied.push(new.site.clone());
+                    sites.replace(at, new);
+                    write.applied += 1;
                 } else {
                     write.stale.push((new.site.clone(), old.as_of));
                 }
             }
         }
     }
-    if write.applied.is_empty() {
+    if write.applied == 0 {
         return (None, write);
     }
-    let merged = Position::from_sites(
-        held.cip13,
-        held.declarant.clone(),
-        sites.into_values().cloned().collect(),
-    );
+    let merged = Position::from_sites(held.cip13, held.declarant.clone(), sites.into_figures());
     (merged, write)
+}
+
+/// A position's sites by name, in order, one per name (the last one listed, where a name
+/// repeats): what [`merge`] reads and replaces. A stored position lists its sites in that
+/// order already, and a file's position names them in that order too, so a site is most
+/// often found where the one before it left off, without a search.
+struct SitesByName<'p> {
+    sites: Vec<&'p SiteFigures>,
+    /// Where the next site is looked for first.
+    next: usize,
+}
+
+impl<'p> SitesByName<'p> {
+    fn of(figures: &'p [SiteFigures]) -> Self {
+        let mut sites: Vec<&SiteFigures> = figures.iter().collect();
+        if !sites.windows(2).all(|w| w[0].site < w[1].site) {
+            // Stable: of the sites of one name, the last one listed is kept, as it would be
+            // by inserting them in turn.
+            sites.sort_by(|a, b| a.site.cmp(&b.site));
+            let mut unique: Vec<&SiteFigures> = Vec::with_capacity(sites.len());
+            for site in sites {
+                match unique.last_mut() {
+                    Some(last) if last.site == site.site => *last = site,
+                    _ => unique.push(site),
+                }
+            }
+            sites = unique;
+        }
+        Self { sites, next: 0 }
+    }
+
+    fn len(&self) -> usize {
+        self.sites.len()
+    }
+
+    /// The index of the site named `name`, or where it would be inserted.
+    fn find(&mut self, name: &str) -> Result<usize, usize> {
+        let found = match self.sites.get(self.next) {
+            Some(s) if s.site == name => Ok(self.next),
+            _ => self.sites.binary_search_by(|s| s.site.as_str().cmp(name)),
+        };
+        self.next = match found {
+            Ok(at) => at + 1,
+            Err(at) => at,
+        };
+        found
+    }
+
+    fn get(&self, at: usize) -> &'p SiteFigures {
+        self.sites[at]
+    }
+
+    fn insert(&mut self, at: usize, site: &'p SiteFigures) {
+        self.sites.insert(at, site);
+        self.next = at + 1;
+    }
+
+    fn replace(&mut self, at: usize, site: &'p SiteFigures) {
+        self.sites[at] = site;
+    }
+
+    fn into_figures(self) -> Vec<SiteFigures> {
+        self.sites.into_iter().cloned().collect()
+    }
 }
 
 /// The incoming position replaces the one held (or is the first), with at most
 /// [`MAX_SITES_PER_POSITION`] sites: the others are reported, not stored.
 fn replace_whole(incoming: &Position) -> (Option<Position>, PositionWrite) {
     let mut write = PositionWrite {
-        applied: incoming
-            .site_figures
-            .iter()
-            .map(|s| s.site.clone())
-            .collect(),
+        applied: incoming.site_figures.len().min(MAX_SITES_PER_POSITION),
         ..PositionWrite::default()
     };
     if incoming.site_figures.len() <= MAX_SITES_PER_POSITION {
         return (Some(incoming.clone()), write);
     }
-    write.over_limit = write.applied.split_off(MAX_SITES_PER_POSITION);
+    write.over_limit = incoming.site_figures[MAX_SITES_PER_POSITION..]
+        .iter()
+        .map(|s| s.site.clone())
+        .collect();
     let kept = incoming.site_figures[..MAX_SITES_PER_POSITION].to_vec();
     let position = Position::from_sites(incoming.cip13, incoming.declarant.clone(), kept);
     (position, write)
@@ -348,10 +404,7 @@ mod tests {
         legacy.site_figures.clear();
         let newer = position(vec![site("Lyon", 21, 100, "new")]);
         let (merged, write) = merge(Some(&legacy), &newer);
-        assert_eq!(
-            (merged.unwrap().stock, write.applied),
-            (100, vec!["Lyon".into()])
-        );
+        assert_eq!((merged.unwrap().stock, write.applied), (100, 1));
         let older = position(vec![site("Lyon", 19, 100, "older")]);
         assert_eq!(merge(Some(&legacy), &older).0, None);
     }
@@ -366,9 +419,128 @@ mod tests {
         assert_eq!(stored.site_figures.len(), MAX_SITES_PER_POSITION);
         assert_eq!(stored.stock, MAX_SITES_PER_POSITION as i64);
         assert_eq!(
-            (write.applied.len(), write.over_limit.len()),
+            (write.applied, write.over_limit.len()),
             (MAX_SITES_PER_POSITION, 5)
         );
+    }
+
+    /// The merge as first written, sites kept in an ordered map: [`merge`] must do the same.
+    fn merge_by_map(held: &Position, incoming: &Position) -> (Option<Position>, PositionWrite) {
+        let mut write = PositionWrite::default();
+        let mut sites: std::collections::BTreeMap<&str, &SiteFigures> = held
+            .site_figures
+            .iter()
+            .map(|s| (s.site.as_str(), s))
+            .collect();
+        for new in &incoming.site_figures {
+            match sites.get(new.site.as_str()) {
+                None if sites.len() >= MAX_SITES_PER_POSITION => {
+                    write.over_limit.push(new.site.clone());
+                }
+                None => {
+                    if new.as_of == held.as_of && new.source_sha256 != held.source_sha256 {
+                        write.corrected.push(new.site.clone());
+                    }
+                    sites.insert(&new.site, new);
+                    write.applied += 1;
+                }
+                Some(old) => {
+                    let same_file = old.source_sha256 == new.source_sha256;
+                    let newer = new.as_of > old.as_of
+                        || (new.as_of == old.as_of
+                            && (new.uploaded_at, &new.source_sha256)
+                                > (old.uploaded_at, &old.source_sha256));
+                    if same_file || newer {
+                        if !same_file && new.as_of == old.as_of {
+                            write.corrected.push(new.site.clone());
+                        }
+                        sites.insert(&new.site, new);
+                        write.applied += 1;
+                    } else {
+                        write.stale.push((new.site.clone(), old.as_of));
+                    }
+                }
+            }
+        }
+        if write.applied == 0 {
+            return (None, write);
+        }
+        let merged = Position::from_sites(
+            held.cip13,
+            held.declarant.clone(),
+            sites.into_values().cloned().collect(),
+        );
+        (merged, write)
+    }
+
+    #[test]
+    fn the_merge_does_what_an_ordered_map_of_sites_does() {
+        // Positions as stored (sites in order) and as no store writes them (out of order,
+        // a name twice), sites shared or not, older, newer, same date from another file,
+        // near the bound of sites.
+        struct Draw(u64);
+        impl Draw {
+            fn below(&mut self, n: u64) -> u64 {
+                self.0 ^= self.0 << 13;
+                self.0 ^= self.0 >> 7;
+                self.0 ^= self.0 << 17;
+                self.0 % n
+            }
+            fn sites(&mut self, count: u64, names: u64, files: &[&str]) -> Vec<SiteFigures> {
+                (0..count)
+                    .map(|_| {
+                        let file = files[self.below(files.len() as u64) as usize];
+                        let mut s = site(
+                            &format!("D{:03}", self.below(names)),
+                            18 + self.below(4) as u32,
+                            self.below(100) as i64,
+                            file,
+                        );
+                        s.uploaded_at += chrono::Duration::seconds(self.below(3) as i64);
+                        s
+                    })
+                    .collect()
+            }
+        }
+        let mut draw = Draw(0x9e37_79b9_7f4a_7c15);
+        // Cases that refused a site past the bound, kept a newer one, took a correction,
+        // wrote nothing.
+        let mut seen = [0usize; 4];
+        for case in 0..3_000 {
+            let near_bound = case % 50 == 0;
+            let names = if near_bound { 320 } else { 12 };
+            let held_count = if near_bound {
+                290 + draw.below(20)
+            } else {
+                draw.below(10)
+            }
+            .max(1);
+            let mut held = position(draw.sites(held_count, names, &["a", "b"]));
+            if near_bound {
+                // Every name once: the bound is reached.
+                held = position(
+                    (0..held_count)
+                        .map(|i| site(&format!("D{i:03}"), 19, 1, "a"))
+                        .collect(),
+                );
+            } else if case % 3 == 0 {
+                // Stored out of order, names repeated: a store's bytes, not the merge's.
+                held.site_figures = draw.sites(held_count, names, &["a", "b"]);
+            }
+            let incoming_count = draw.below(if near_bound { 40 } else { 10 }).max(1);
+            let mut incoming = position(draw.sites(incoming_count, names, &["b", "c"]));
+            if case % 4 == 0 {
+                incoming.site_figures.reverse();
+            }
+            let (merged, write) = merge(Some(&held), &incoming);
+            let (expected, expected_write) = merge_by_map(&held, &incoming);
+            assert_eq!((merged, &write), (expected, &expected_write), "case {case}");
+            seen[0] += usize::from(!write.over_limit.is_empty());
+            seen[1] += usize::from(!write.stale.is_empty());
+            seen[2] += usize::from(!write.corrected.is_empty());
+            seen[3] += usize::from(write.applied == 0);
+        }
+        assert!(seen.iter().all(|n| *n > 10), "{seen:?}");
     }
 
     #[test]

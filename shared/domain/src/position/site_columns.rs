@@ -29,11 +29,48 @@ struct Columns<'a> {
     source: Vec<u32>,
 }
 
-/// A date as chrono writes and reads it (`2026-11-20`), written without going through `fmt`:
-/// a national position writes 180 of them at every merge.
-#[derive(Deserialize)]
-#[serde(transparent)]
+/// A date as chrono writes and reads it (`2026-11-20`), written without going through `fmt`
+/// and read without chrono's general parser: a national position writes and reads 180 of them
+/// at every merge.
 struct IsoDate(NaiveDate);
+
+impl<'de> Deserialize<'de> for IsoDate {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_str(IsoDateVisitor)
+    }
+}
+
+struct IsoDateVisitor;
+
+impl Visitor<'_> for IsoDateVisitor {
+    type Value = IsoDate;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("une date AAAA-MM-JJ")
+    }
+
+    fn visit_str<E: de::Error>(self, text: &str) -> Result<IsoDate, E> {
+        let b = text.as_bytes();
+        let digits = |range: std::ops::Range<usize>| {
+            b[range].iter().try_fold(0u32, |n, d| {
+                d.is_ascii_digit().then(|| n * 10 + u32::from(d - b'0'))
+            })
+        };
+        // The common form, four-digit year: any other (a sign, more digits, a date that does
+        // not exist) is left to chrono, which reads or refuses it as it always did.
+        if b.len() == 10 && b[4] == b'-' && b[7] == b'-' {
+            if let (Some(y), Some(m), Some(d)) = (digits(0..4), digits(5..7), digits(8..10)) {
+                if let Some(date) = i32::try_from(y)
+                    .ok()
+                    .and_then(|y| NaiveDate::from_ymd_opt(y, m, d))
+                {
+                    return Ok(IsoDate(date));
+                }
+            }
+        }
+        text.parse().map(IsoDate).map_err(E::custom)
+    }
+}
 
 impl Serialize for IsoDate {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
@@ -270,6 +307,39 @@ mod tests {
             let back: IsoDate = serde_json::from_str(&ours).unwrap();
             assert_eq!(back.0, date);
         }
+    }
+
+    #[test]
+    fn dates_are_read_as_chrono_reads_them() {
+        let texts = [
+            "2026-11-20",
+            "0000-01-01",
+            "9999-12-31",
+            "2024-02-29",
+            "2026-02-29",
+            "2026-02-30",
+            "2026-13-01",
+            "2026-00-10",
+            "2026-11-00",
+            "2026-1-05",
+            "2026-11-5",
+            "+2026-11-20",
+            "-0001-06-15",
+            "+10000-01-01",
+            "2026/11/20",
+            "2026-11-2x",
+            " 026-11-20",
+            "２０２６-11-20",
+            "",
+            "20261120",
+        ];
+        for text in texts {
+            let json = serde_json::to_string(text).unwrap();
+            let ours = serde_json::from_str::<IsoDate>(&json).map(|d| d.0).ok();
+            let chrono = serde_json::from_str::<NaiveDate>(&json).ok();
+            assert_eq!(ours, chrono, "{text:?}");
+        }
+        assert!(serde_json::from_str::<IsoDate>("20261120").is_err());
     }
 
     #[test]
