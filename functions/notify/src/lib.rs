@@ -3,15 +3,18 @@
 //!   ([`medistock_domain::relay`]): muted when a silence covers it, published to SNS (its SMS
 //!   held in the quiet hours), its new status written. A record that could not be relayed is
 //!   reported as a batch item failure, so Lambda retries from it: never dropped.
-//! - a schedule (`{"release_held_sms": true}`, every 15 minutes): the SMS held in the quiet
-//!   hours whose time has come are sent. No Lambda sleeps through the night.
+//! - a schedule (`{"release_held_sms": true}`, every 15 minutes): the records still pending
+//!   [`medistock_domain::relay::OVERDUE_AFTER_MINUTES`] after their creation are relayed (the
+//!   stream gives up on a record after its retries, or after a day: the schedule does not),
+//!   then the SMS held in the quiet hours whose time has come are sent. No Lambda sleeps
+//!   through the night.
 
 use aws_lambda_events::event::dynamodb::Event;
 use aws_lambda_events::event::streams::{DynamoDbBatchItemFailure, DynamoDbEventResponse};
 use chrono::{DateTime, Utc};
 use medistock_domain::env::ConfigError;
 use medistock_domain::lifecycle::{AlertPolicy, POLICY_ENV_VARS};
-use medistock_domain::relay::{Delivery, PublishSummary, RelayError, relay_key, release_held};
+use medistock_domain::relay::{Delivery, PublishSummary, RelayError, relay_key, scheduled_pass};
 use medistock_domain::store::{AlertOutbox, AlertStateStore, Notifier};
 use serde_json::Value;
 
@@ -54,7 +57,8 @@ pub enum NotifyError {
     /// The stream batch does not decode.
     #[error("lot du flux illisible : {0}")]
     Decode(String),
-    /// Releasing the held SMS failed (retried at the next schedule).
+    /// The scheduled pass could not list the records or write a status (retried at the next
+    /// schedule).
     #[error(transparent)]
     Relay(#[from] RelayError),
 }
@@ -76,12 +80,14 @@ pub async fn handle_event<S: AlertOutbox + AlertStateStore, N: Notifier>(
         ));
     }
     if payload.get("release_held_sms").and_then(Value::as_bool) == Some(true) {
-        let summary = release_held(state, notifier, &delivery).await?;
+        let summary = scheduled_pass(state, notifier, &delivery).await?;
         tracing::info!(
+            overdue_sent = summary.sent,
+            overdue_sms_held = summary.sms_held,
             released = summary.sms_released,
             muted = summary.muted,
             failed = summary.failed,
-            "SMS retenus : passage terminé"
+            "passage programmé terminé (alertes en attente en retard, SMS retenus)"
         );
         return Ok(Response::Released(summary));
     }

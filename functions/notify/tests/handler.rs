@@ -130,6 +130,49 @@ async fn a_failed_publish_is_a_batch_item_failure_then_sent_once() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_record_the_stream_gave_up_on_is_sent_by_the_schedule() {
+    let Some(state) = moto_table().await else {
+        return;
+    };
+    // Created at 05:00:03 UTC; the stream's retries all failed (SNS down) and it gave up.
+    assert!(state.put_alert_once(&alert("information")).await.unwrap());
+    let notifier = Flaky {
+        failures: AtomicUsize::new(1),
+        sent: Mutex::new(Vec::new()),
+    };
+    let pass = serde_json::json!({"release_held_sms": true});
+    let run = |now: &str| {
+        notify::handle_event(
+            &state,
+            &notifier,
+            AlertPolicy::default(),
+            pass.clone(),
+            now.parse().unwrap(),
+        )
+    };
+    // Twenty minutes old: still the stream's; nothing tried.
+    let early = run("2026-11-20T05:20:00Z").await.unwrap();
+    assert!(matches!(early, notify::Response::Released(ref s) if s.sent + s.failed == 0));
+    // Overdue: tried, SNS still failing, left pending; the next pass sends it, once.
+    let failed = run("2026-11-20T05:45:00Z").await.unwrap();
+    assert!(matches!(failed, notify::Response::Released(ref s) if s.failed == 1));
+    assert_eq!(
+        state.alert(KEY).await.unwrap().unwrap().status,
+        AlertStatus::Pending,
+        "never dropped"
+    );
+    let sent = run("2026-11-20T06:00:00Z").await.unwrap();
+    assert!(matches!(sent, notify::Response::Released(ref s) if s.sent == 1), "{sent:?}");
+    assert_eq!(
+        state.alert(KEY).await.unwrap().unwrap().status,
+        AlertStatus::Sent
+    );
+    let again = run("2026-11-20T06:15:00Z").await.unwrap();
+    assert!(matches!(again, notify::Response::Released(ref s) if s.sent == 0));
+    assert_eq!(notifier.sent.lock().unwrap().len(), 1, "sent once");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn on_moto_the_sqs_subscriber_receives_the_message_and_its_attributes() {
     use medistock_aws::{SnsNotifier, sdk_config};
 

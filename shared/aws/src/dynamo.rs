@@ -74,6 +74,34 @@ impl DynamoState {
         Ok(out.item)
     }
 
+    /// The alert records of one partition of the sparse index (`keys::HELD` or
+    /// `keys::PENDING`) whose time is at or before `until`, oldest first: the scheduled pass
+    /// runs every quarter of an hour, one query each, the sort key (RFC 3339 in UTC, which
+    /// sorts as time) bounded.
+    async fn scheduled(
+        &self,
+        partition: &str,
+        until: DateTime<Utc>,
+    ) -> Result<Vec<AlertRecord>, StoreError> {
+        let request = self
+            .client
+            .query()
+            .table_name(&*self.table)
+            .index_name(keys::HELD_INDEX)
+            .key_condition_expression("#held = :held AND #at <= :until")
+            .expression_attribute_names("#held", keys::HELD_PK)
+            .expression_attribute_names("#at", keys::HELD_AT)
+            .expression_attribute_values(":held", s(partition))
+            .expression_attribute_values(":until", s(until.to_rfc3339()));
+        let mut out = query_all(request)
+            .await?
+            .iter()
+            .map(alert_of)
+            .collect::<Result<Vec<_>, _>>()?;
+        out.sort_by(|a, b| (a.created_at, &a.key).cmp(&(b.created_at, &b.key)));
+        Ok(out)
+    }
+
     /// Items whose keys start with these prefixes (a daily sweep: a scan, paginated).
     async fn scan_prefix(&self, pk: &str, sk: &str) -> Result<Vec<Item>, StoreError> {
         self.scan(
@@ -213,13 +241,17 @@ pub mod keys {
     pub const RISK: &str = "RISK";
     /// Prefix of an alert record's partition.
     pub const ALERT: &str = "ALERT#";
-    /// Sparse index of the held SMS: only records whose SMS waits carry its keys.
+    /// Sparse index of the alert records a scheduled pass looks at: the held SMS, and the
+    /// records still pending. Only such records carry its keys. (Named when it held SMS
+    /// only: an index is not renamed in place.)
     pub const HELD_INDEX: &str = "HeldSms";
-    /// Its partition key attribute, and the one value it takes.
+    /// Its partition key attribute: [`HELD`] or [`PENDING`].
     pub const HELD_PK: &str = "held";
-    /// The value of [`HELD_PK`].
+    /// The value of [`HELD_PK`] for a held SMS.
     pub const HELD: &str = "SMS";
-    /// Its sort key attribute: when the SMS goes out.
+    /// The value of [`HELD_PK`] for a record not yet relayed.
+    pub const PENDING: &str = "PENDING";
+    /// Its sort key attribute: when the SMS goes out; for a pending record, its creation.
     pub const HELD_AT: &str = "held_at";
     /// Partition of ANSM's measures (sort key: the measure's id).
     pub const MEASURE: &str = "MEASURE";
@@ -437,14 +469,21 @@ fn alert_item(a: &AlertRecord) -> Result<Item, StoreError> {
         ("created_at".into(), s(a.created_at.to_rfc3339())),
         ("record".into(), s(record)),
     ]);
-    // Held SMS are found through a sparse index (`keys::HELD_INDEX`), not a scan: only held
-    // records carry its keys.
-    if matches!(a.status, AlertStatus::SmsHeld | AlertStatus::SmsReleasing) {
-        item.insert(keys::HELD_PK.into(), s(keys::HELD));
-        item.insert(
-            keys::HELD_AT.into(),
-            s(a.sms_release_at.unwrap_or(a.created_at).to_rfc3339()),
-        );
+    // Held SMS and pending records are found through a sparse index (`keys::HELD_INDEX`),
+    // not a scan: only they carry its keys, and a record leaves it when its status changes.
+    match a.status {
+        AlertStatus::SmsHeld | AlertStatus::SmsReleasing => {
+            item.insert(keys::HELD_PK.into(), s(keys::HELD));
+            item.insert(
+                keys::HELD_AT.into(),
+                s(a.sms_release_at.unwrap_or(a.created_at).to_rfc3339()),
+            );
+        }
+        AlertStatus::Pending => {
+            item.insert(keys::HELD_PK.into(), s(keys::PENDING));
+            item.insert(keys::HELD_AT.into(), s(a.created_at.to_rfc3339()));
+        }
+        _ => {}
     }
     Ok(item)
 }
@@ -792,26 +831,15 @@ impl AlertOutbox for DynamoState {
         Ok(out)
     }
 
+    async fn pending_alerts_created_by(
+        &self,
+        before: DateTime<Utc>,
+    ) -> Result<Vec<AlertRecord>, StoreError> {
+        self.scheduled(keys::PENDING, before).await
+    }
+
     async fn held_sms_due(&self, now: DateTime<Utc>) -> Result<Vec<AlertRecord>, StoreError> {
-        // The release pass runs every quarter of an hour: one query of the sparse index, its
-        // sort key (the release time, RFC 3339 in UTC, which sorts as time) bounded by now.
-        let request = self
-            .client
-            .query()
-            .table_name(&*self.table)
-            .index_name(keys::HELD_INDEX)
-            .key_condition_expression("#held = :held AND #at <= :now")
-            .expression_attribute_names("#held", keys::HELD_PK)
-            .expression_attribute_names("#at", keys::HELD_AT)
-            .expression_attribute_values(":held", s(keys::HELD))
-            .expression_attribute_values(":now", s(now.to_rfc3339()));
-        let mut out = query_all(request)
-            .await?
-            .iter()
-            .map(alert_of)
-            .collect::<Result<Vec<_>, _>>()?;
-        out.sort_by(|a, b| (a.created_at, &a.key).cmp(&(b.created_at, &b.key)));
-        Ok(out)
+        self.scheduled(keys::HELD, now).await
     }
 
     async fn update_alert(

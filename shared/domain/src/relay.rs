@@ -118,16 +118,73 @@ pub async fn publish_pending<S: AlertOutbox + AlertStateStore, N: Notifier>(
     notifier: &N,
     delivery: &Delivery,
 ) -> Result<PublishSummary, RelayError> {
-    let mut summary = PublishSummary::default();
     let pending = state.pending_alerts().await.map_err(not_published("*"))?;
+    let mut summary = relay_all(state, notifier, pending, delivery).await?;
+    summary.add_released(release_held(state, notifier, delivery).await?);
+    Ok(summary)
+}
+
+/// How long a record stays pending before the scheduled pass relays it: on AWS the stream
+/// relays a new record within seconds and retries a failure for a while; a record still
+/// pending this long after its creation is one it gave up on (after its retries, or a day)
+/// or never delivered.
+pub const OVERDUE_AFTER_MINUTES: i64 = 30;
+
+/// The scheduled pass (every quarter of an hour on AWS): relays the records pending for more
+/// than [`OVERDUE_AFTER_MINUTES`], then releases the held SMS whose time has come. With the
+/// stream, a record is thus retried until it is sent, whatever the stream's own limits. A
+/// record the stream retries at the same moment may be published twice, never lost.
+pub async fn scheduled_pass<S: AlertOutbox + AlertStateStore, N: Notifier>(
+    state: &S,
+    notifier: &N,
+    delivery: &Delivery,
+) -> Result<PublishSummary, RelayError> {
+    let overdue = state
+        .pending_alerts_created_by(delivery.now - chrono::Duration::minutes(OVERDUE_AFTER_MINUTES))
+        .await
+        .map_err(not_published("*"))?;
+    let mut summary = PublishSummary::default();
+    for alert in overdue {
+        // Read again from the record itself (an index may lag behind it): relayed only if
+        // it is still pending.
+        match relay_key(state, notifier, &alert.key, delivery).await {
+            Ok(relayed) => summary.count(&relayed),
+            Err(e @ RelayError::NotPublished { .. }) => {
+                tracing::warn!(key = alert.key, error = %e, "publication échouée : l'alerte reste en attente");
+                summary.failed += 1;
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    if summary != PublishSummary::default() {
+        tracing::warn!(
+            sent = summary.sent,
+            sms_held = summary.sms_held,
+            muted = summary.muted,
+            failed = summary.failed,
+            "alertes en attente depuis plus de {OVERDUE_AFTER_MINUTES} minutes relayées par le passage programmé"
+        );
+    }
+    summary.add_released(release_held(state, notifier, delivery).await?);
+    Ok(summary)
+}
+
+/// Relays these pending records, oldest first.
+async fn relay_all<S: AlertOutbox + AlertStateStore, N: Notifier>(
+    state: &S,
+    notifier: &N,
+    pending: Vec<AlertRecord>,
+    delivery: &Delivery,
+) -> Result<PublishSummary, RelayError> {
+    let mut summary = PublishSummary::default();
+    if pending.is_empty() {
+        return Ok(summary);
+    }
     let silences = silences(state, delivery, "*").await?;
     for alert in pending {
         let key = alert.key.clone();
         match relay(state, notifier, alert, &silences, delivery).await {
-            Ok(Relayed::Sent(_)) => summary.sent += 1,
-            Ok(Relayed::SmsHeld(_)) => summary.sms_held += 1,
-            Ok(Relayed::Muted(_)) => summary.muted += 1,
-            Ok(Relayed::NotPending) => {}
+            Ok(relayed) => summary.count(&relayed),
             Err(e @ RelayError::NotPublished { .. }) => {
                 tracing::warn!(key, error = %e, "publication échouée : l'alerte reste en attente");
                 summary.failed += 1;
@@ -135,11 +192,24 @@ pub async fn publish_pending<S: AlertOutbox + AlertStateStore, N: Notifier>(
             Err(e) => return Err(e),
         }
     }
-    let released = release_held(state, notifier, delivery).await?;
-    summary.sms_released = released.sms_released;
-    summary.muted += released.muted;
-    summary.failed += released.failed;
     Ok(summary)
+}
+
+impl PublishSummary {
+    fn count(&mut self, relayed: &Relayed) {
+        match relayed {
+            Relayed::Sent(_) => self.sent += 1,
+            Relayed::SmsHeld(_) => self.sms_held += 1,
+            Relayed::Muted(_) => self.muted += 1,
+            Relayed::NotPending => {}
+        }
+    }
+
+    fn add_released(&mut self, released: PublishSummary) {
+        self.sms_released += released.sms_released;
+        self.muted += released.muted;
+        self.failed += released.failed;
+    }
 }
 
 /// How long a release pass holds its claim on a held SMS before another may take it over.
@@ -517,6 +587,54 @@ mod tests {
             Relayed::NotPending
         );
         assert!(outbox.pending_alerts().await.unwrap().is_empty());
+    }
+
+    #[tokio::test]
+    async fn the_scheduled_pass_relays_a_record_left_pending_until_it_is_sent() {
+        // Records created at 06:00 (Paris): the stream gave up on one (SNS failing), the
+        // other is a minute old when the pass runs.
+        let outbox = Outbox::default();
+        outbox.put_alert_once(&record("abandonnee")).await.unwrap();
+        let mut fresh = record("recente");
+        fresh.created_at = "2026-11-23T08:59:00Z".parse().unwrap();
+        outbox.put_alert_once(&fresh).await.unwrap();
+        let notifier = Counting {
+            failures: AtomicUsize::new(2),
+            ..Counting::default()
+        };
+        // SNS still failing: counted, both left pending, the fresh one not even tried.
+        let first = scheduled_pass(&outbox, &notifier, &at(DAY)).await.unwrap();
+        assert_eq!((first.sent, first.failed), (0, 1));
+        assert_eq!(notifier.failures.load(Ordering::SeqCst), 1);
+        // Still failing at the next pass, then sent at the one after; the fresh one is left
+        // to the stream until it too is overdue.
+        let second = scheduled_pass(&outbox, &notifier, &at("2026-11-23T09:15:00Z"))
+            .await
+            .unwrap();
+        assert_eq!((second.sent, second.failed), (0, 1));
+        let third = scheduled_pass(&outbox, &notifier, &at("2026-11-23T09:20:00Z"))
+            .await
+            .unwrap();
+        assert_eq!((third.sent, third.failed), (1, 0));
+        let pending: Vec<String> = outbox
+            .pending_alerts()
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|a| a.key)
+            .collect();
+        assert_eq!(pending, ["recente"]);
+        let later = scheduled_pass(&outbox, &notifier, &at("2026-11-23T09:30:00Z"))
+            .await
+            .unwrap();
+        assert_eq!((later.sent, later.failed), (1, 0));
+        assert!(outbox.pending_alerts().await.unwrap().is_empty());
+        // Nothing is sent twice.
+        let again = scheduled_pass(&outbox, &notifier, &at("2026-11-23T10:30:00Z"))
+            .await
+            .unwrap();
+        assert_eq!(again, PublishSummary::default());
+        assert_eq!(notifier.sent.lock().unwrap().len(), 2);
     }
 
     fn critical(key: &str, urgent: bool) -> AlertRecord {

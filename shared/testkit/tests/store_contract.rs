@@ -358,6 +358,21 @@ async fn outbox_once_only(state: &impl AlertOutbox) {
         state.pending_alerts().await.unwrap(),
         std::slice::from_ref(&alert)
     );
+    // The scheduled pass finds a pending record once it is old enough, and only then.
+    assert_eq!(
+        state
+            .pending_alerts_created_by(t0() - Duration::seconds(1))
+            .await
+            .unwrap(),
+        []
+    );
+    for by in [t0(), t0() + Duration::hours(30)] {
+        assert_eq!(
+            state.pending_alerts_created_by(by).await.unwrap(),
+            std::slice::from_ref(&alert),
+            "{by}"
+        );
+    }
     assert_eq!(
         state.alert(&alert.key).await.unwrap().as_ref(),
         Some(&alert)
@@ -383,6 +398,14 @@ async fn outbox_once_only(state: &impl AlertOutbox) {
         "a status changes once from the one read"
     );
     assert_eq!(state.pending_alerts().await.unwrap(), []);
+    assert_eq!(
+        state
+            .pending_alerts_created_by(t0() + Duration::hours(30))
+            .await
+            .unwrap(),
+        [],
+        "a record relayed leaves the pending ones"
+    );
     assert_eq!(
         state
             .alerts_with_status(AlertStatus::SmsHeld)
