@@ -255,6 +255,7 @@ fn the_sftp_gateway_asks_the_identity_provider_and_its_role_stays_in_the_inbox_b
     for line in [
         "IdentityProviderType: AWS_LAMBDA",
         "Function: !GetAtt SftpAuthFunction.Arn",
+        "SftpAuthenticationMethods: PUBLIC_KEY",
         "Protocols: [SFTP]",
     ] {
         assert!(server.iter().any(|l| l.trim() == line), "{line}");
@@ -277,6 +278,28 @@ fn the_sftp_gateway_asks_the_identity_provider_and_its_role_stays_in_the_inbox_b
             && !auth.iter().any(|l| l.contains("dynamodb:PutItem")),
         "the identity provider only reads"
     );
+}
+
+/// A burst of uploads cannot take the account's concurrency from the logins, the alerts'
+/// schedule and the risk run: the ingest is capped, the identity provider keeps a share.
+#[test]
+fn the_ingest_is_capped_and_the_logins_keep_their_share() {
+    let template = template();
+    let reserved = |name: &str| {
+        resource(&template, name)
+            .iter()
+            .find_map(|l| l.trim().strip_prefix("ReservedConcurrentExecutions: "))
+            .map(str::to_owned)
+    };
+    assert_eq!(
+        reserved("IngestFunction").as_deref(),
+        Some("!Ref IngestConcurrency")
+    );
+    let logins: u32 = reserved("SftpAuthFunction").unwrap().parse().unwrap();
+    assert!(logins >= 1);
+    for scheduled in ["RiskFunction", "ReportFunction"] {
+        assert_eq!(reserved(scheduled).as_deref(), Some("1"), "{scheduled}");
+    }
 }
 
 #[test]
