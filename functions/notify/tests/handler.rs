@@ -162,7 +162,10 @@ async fn a_record_the_stream_gave_up_on_is_sent_by_the_schedule() {
         "never dropped"
     );
     let sent = run("2026-11-20T06:00:00Z").await.unwrap();
-    assert!(matches!(sent, notify::Response::Released(ref s) if s.sent == 1), "{sent:?}");
+    assert!(
+        matches!(sent, notify::Response::Released(ref s) if s.sent == 1),
+        "{sent:?}"
+    );
     assert_eq!(
         state.alert(KEY).await.unwrap().unwrap().status,
         AlertStatus::Sent

@@ -31,11 +31,21 @@ pub fn quarantine_key(declarant: &str, sha256: &str, ext: &str) -> String {
     format!("{QUARANTINE}{declarant}/{sha256}.{ext}")
 }
 
-/// Where a file refused unread (too large) is kept: it has no hash, so the time names it.
-pub fn oversize_quarantine_key(declarant: &str, at: DateTime<Utc>, ext: &str) -> String {
+/// Where a file refused unread (too large) is kept: it has no hash of its bytes, so the time
+/// and the drop it came as (its inbox key and version) name it: two drops in one second keep
+/// two copies.
+pub fn oversize_quarantine_key(
+    declarant: &str,
+    at: DateTime<Utc>,
+    key: &str,
+    version: Option<&str>,
+    ext: &str,
+) -> String {
+    let drop = crate::digest::sha256_hex(format!("{key}\0{}", version.unwrap_or("")).as_bytes());
     format!(
-        "{QUARANTINE}{declarant}/trop-volumineux-{}.{ext}",
-        at.format("%Y%m%dT%H%M%S")
+        "{QUARANTINE}{declarant}/trop-volumineux-{}-{}.{ext}",
+        at.format("%Y%m%dT%H%M%S"),
+        &drop[..16]
     )
 }
 
@@ -159,9 +169,23 @@ mod tests {
             raw_key("gr-a", at, "abc", "csv"),
             "raw/gr-a/2026/11/23/abc.csv"
         );
-        assert_eq!(
-            oversize_quarantine_key("gr-a", at, "xlsx"),
-            "quarantine/gr-a/trop-volumineux-20261123T083113.xlsx"
+        let oversized = |key: &str, version: Option<&str>| {
+            oversize_quarantine_key("gr-a", at, key, version, "xlsx")
+        };
+        let first = oversized("inbox/gr-a/s48.xlsx", Some("v1"));
+        assert!(
+            first.starts_with("quarantine/gr-a/trop-volumineux-20261123T083113-")
+                && first.ends_with(".xlsx"),
+            "{first}"
         );
+        // Two drops in the same second: another version, another name, another copy.
+        for other in [
+            oversized("inbox/gr-a/s48.xlsx", Some("v2")),
+            oversized("inbox/gr-a/s48.xlsx", None),
+            oversized("inbox/gr-a/s49.xlsx", Some("v1")),
+        ] {
+            assert_ne!(first, other);
+        }
+        assert_eq!(first, oversized("inbox/gr-a/s48.xlsx", Some("v1")));
     }
 }

@@ -588,8 +588,13 @@ async fn reject_oversized<O: ObjectStore>(
         Some(inbox.declarant.to_string()),
     );
     report.reject(oversized(size, &settings.limits));
-    let quarantine =
-        lake::oversize_quarantine_key(inbox.declarant.as_str(), now, inbox.extension());
+    let quarantine = lake::oversize_quarantine_key(
+        inbox.declarant.as_str(),
+        now,
+        &inbox.key,
+        inbox.version.as_deref(),
+        inbox.extension(),
+    );
     objects
         .copy(
             bucket,

@@ -590,9 +590,11 @@ async fn a_file_above_the_size_bound_is_quarantined_unread(
         "fichier_trop_volumineux"
     );
     let quarantined = objects.list(lake, "quarantine/grossiste-a/").await.unwrap();
-    assert_eq!(
-        quarantined,
-        ["quarantine/grossiste-a/trop-volumineux-20261123T093000.csv"]
+    assert_eq!(quarantined.len(), 1, "{quarantined:?}");
+    assert!(
+        quarantined[0].starts_with("quarantine/grossiste-a/trop-volumineux-20261123T093000-")
+            && quarantined[0].ends_with(".csv"),
+        "{quarantined:?}"
     );
     assert_eq!(
         objects
@@ -603,6 +605,32 @@ async fn a_file_above_the_size_bound_is_quarantined_unread(
             .bytes,
         WEEK_47.as_bytes()
     );
+    // Two more drops under that name within the same second, each read as the version its
+    // event names: each kept, none overwriting another.
+    let mut kept = vec![WEEK_47.to_owned()];
+    for text in [format!("{WEEK_47}\n"), format!("{WEEK_47}\n\n")] {
+        let version = drop_file(objects, key, &text).await;
+        ingest_version(
+            objects,
+            state,
+            &small,
+            INBOX,
+            key,
+            version.as_deref(),
+            now(),
+        )
+        .await
+        .unwrap();
+        kept.push(text);
+    }
+    let mut copies = Vec::new();
+    for key in objects.list(lake, "quarantine/grossiste-a/").await.unwrap() {
+        let bytes = objects.get(lake, &key).await.unwrap().unwrap().bytes;
+        copies.push(String::from_utf8(bytes.to_vec()).unwrap());
+    }
+    copies.sort();
+    kept.sort();
+    assert_eq!(copies, kept);
     let receipt = text_of(objects, INBOX, "receipts/grossiste-a/énorme.csv.accuse.txt").await;
     assert!(
         receipt.contains("REJETÉ") && receipt.contains("fichier_trop_volumineux"),
