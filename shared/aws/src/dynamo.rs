@@ -494,31 +494,43 @@ fn alert_of(item: &Item) -> Result<AlertRecord, StoreError> {
 
 impl FileLedger for DynamoState {
     async fn claim_file(&self, entry: &LedgerEntry) -> Result<Claim, StoreError> {
-        let result = self
-            .client
-            .put_item()
-            .table_name(&*self.table)
-            .set_item(Some(ledger_item(entry)))
-            .condition_expression(
-                "attribute_not_exists(pk) OR (#status = :processing AND lease_until_ms < :now)",
-            )
-            .expression_attribute_names("#status", "status")
-            .expression_attribute_values(":processing", s("processing"))
-            .expression_attribute_values(":now", n(entry.received_at.timestamp_millis()))
-            .send()
-            .await;
-        if conditional("DynamoDB.PutItem", result)? {
-            return Ok(Claim::Acquired);
+        // Between the refused write and the read, the entry may change: a claim may end
+        // (rejected: claimable again) or be given up (gone). A few rounds settle it.
+        for _ in 0..3 {
+            let result = self
+                .client
+                .put_item()
+                .table_name(&*self.table)
+                .set_item(Some(ledger_item(entry)))
+                .condition_expression(
+                    "attribute_not_exists(pk) OR #status = :rejected \
+                     OR (#status = :processing AND lease_until_ms < :now)",
+                )
+                .expression_attribute_names("#status", "status")
+                .expression_attribute_values(":processing", s("processing"))
+                .expression_attribute_values(":rejected", s(FileStatus::Rejected.as_str()))
+                .expression_attribute_values(":now", n(entry.received_at.timestamp_millis()))
+                .send()
+                .await;
+            if conditional("DynamoDB.PutItem", result)? {
+                return Ok(Claim::Acquired);
+            }
+            let Some(held) = self
+                .get(keys::file(&entry.declarant, &entry.sha256), keys::META)
+                .await?
+            else {
+                continue;
+            };
+            let held = ledger_of(&held)?;
+            match held.status {
+                FileStatus::Applied => return Ok(Claim::Done(held)),
+                FileStatus::Processing => return Ok(Claim::InProgress(held)),
+                FileStatus::Rejected => continue,
+            }
         }
-        let held = self
-            .get(keys::file(&entry.declarant, &entry.sha256), keys::META)
-            .await?
-            .ok_or_else(|| corrupt("ledger"))?;
-        let held = ledger_of(&held)?;
-        Ok(if held.status == FileStatus::Processing {
-            Claim::InProgress(held)
-        } else {
-            Claim::Done(held)
+        Err(StoreError::Aws {
+            operation: "DynamoDB.PutItem",
+            message: "registre du fichier modifié pendant la prise en charge : à réessayer".into(),
         })
     }
 

@@ -226,8 +226,13 @@ impl FileLedger for LocalState {
             .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
             .map_err(db)?;
         let claim = match read_entry(&tx, &entry.declarant, &entry.sha256)? {
-            Some(held) if held.status != FileStatus::Processing => Claim::Done(held),
-            Some(held) if held.lease_until > entry.received_at => Claim::InProgress(held),
+            Some(held) if held.status == FileStatus::Applied => Claim::Done(held),
+            Some(held)
+                if held.status == FileStatus::Processing
+                    && held.lease_until > entry.received_at =>
+            {
+                Claim::InProgress(held)
+            }
             _ => {
                 write_entry(&tx, entry)?;
                 Claim::Acquired

@@ -332,6 +332,19 @@ async fn ledger_once_only(state: &impl FileLedger) {
             .await
             .is_empty()
     );
+    // A file rejected whole is judged again when its bytes come again.
+    let f3 = ledger("f3", now);
+    assert_eq!(state.claim_file(&f3).await.unwrap(), Claim::Acquired);
+    let mut rejected = f3.clone();
+    rejected.status = FileStatus::Rejected;
+    rejected.finished_at = Some(now + Duration::minutes(1));
+    assert!(state.finish_file(&rejected).await.unwrap());
+    let next_day = ledger("f3", now + Duration::days(1));
+    assert_eq!(state.claim_file(&next_day).await.unwrap(), Claim::Acquired);
+    assert!(
+        matches!(state.claim_file(&ledger("f3", now + Duration::days(1))).await.unwrap(), Claim::InProgress(held) if held.owner == next_day.owner),
+        "claimed again, then held like any claim"
+    );
 }
 
 async fn outbox_once_only(state: &impl AlertOutbox) {

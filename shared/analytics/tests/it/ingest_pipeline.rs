@@ -226,6 +226,107 @@ async fn the_same_event_twice_and_the_same_bytes_under_another_name_count_once(
     assert_eq!(objects.list(lake, "normalized/").await.unwrap().len(), 1);
 }
 
+/// A file whose stock is dated tomorrow in Paris (a declarant a time zone ahead, say) is
+/// rejected today; the same bytes dropped again tomorrow are judged again, and applied.
+async fn a_rejected_file_dropped_again_is_judged_again(
+    objects: &impl ObjectStore,
+    state: &impl crate::State,
+    lake: &str,
+) {
+    let text = "cip13;date_stock;stock;sorties\n\
+                3400949497294;2026-11-24;800;70\n\
+                3400936963504;2026-11-24;300;7\n";
+    let key = "inbox/grossiste-a/s48.csv";
+    let version = drop_file(objects, key, text).await;
+    let today = ingest_version(
+        objects,
+        state,
+        &settings(lake),
+        INBOX,
+        key,
+        version.as_deref(),
+        now(),
+    )
+    .await
+    .unwrap();
+    assert!(matches!(today, IngestOutcome::Rejected { .. }), "{today:?}");
+    // The same event delivered again the same day: judged again, rejected again.
+    let redelivered = ingest_version(
+        objects,
+        state,
+        &settings(lake),
+        INBOX,
+        key,
+        version.as_deref(),
+        now() + Duration::minutes(5),
+    )
+    .await
+    .unwrap();
+    assert!(
+        matches!(redelivered, IngestOutcome::Rejected { .. }),
+        "{redelivered:?}"
+    );
+    assert_eq!(stocks(state, "3400949497294").await, []);
+    let tomorrow = now() + Duration::days(1);
+    let version = drop_file(objects, key, text).await;
+    let again = ingest_version(
+        objects,
+        state,
+        &settings(lake),
+        INBOX,
+        key,
+        version.as_deref(),
+        tomorrow,
+    )
+    .await
+    .unwrap();
+    assert!(matches!(again, IngestOutcome::Applied { .. }), "{again:?}");
+    // A receipt per drop: the first says rejected, the second accepted, none "already
+    // received".
+    let mut receipts = Vec::new();
+    for key in objects
+        .list(INBOX, "receipts/grossiste-a/s48.csv")
+        .await
+        .unwrap()
+    {
+        if key.ends_with(".accuse.txt") {
+            receipts.push(text_of(objects, INBOX, &key).await);
+        }
+    }
+    let says = |word: &str| receipts.iter().filter(|r| r.contains(word)).count();
+    assert_eq!(
+        (
+            receipts.len(),
+            says("REJETÉ"),
+            says("ACCEPTÉ"),
+            says("DÉJÀ REÇU")
+        ),
+        (2, 1, 1, 0),
+        "{receipts:?}"
+    );
+    assert_eq!(
+        stocks(state, "3400949497294").await,
+        [("grossiste-a".into(), "2026-11-24".into(), 800)]
+    );
+    // Applied: now a new drop of the bytes is a duplicate.
+    let version = drop_file(objects, key, text).await;
+    let third = ingest_version(
+        objects,
+        state,
+        &settings(lake),
+        INBOX,
+        key,
+        version.as_deref(),
+        tomorrow,
+    )
+    .await
+    .unwrap();
+    assert!(
+        matches!(third, IngestOutcome::Duplicate { .. }),
+        "{third:?}"
+    );
+}
+
 async fn an_older_file_never_overwrites_a_newer_state(
     objects: &impl ObjectStore,
     state: &impl crate::State,
@@ -989,6 +1090,13 @@ macro_rules! pipeline_tests {
                 &objects, &state, &lake,
             )
             .await;
+        }
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn a_rejected_file_dropped_again_is_judged_again() {
+            let Some((objects, state, lake, _guard)) = $setup().await else {
+                return;
+            };
+            super::a_rejected_file_dropped_again_is_judged_again(&objects, &state, &lake).await;
         }
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
         async fn an_older_file_never_overwrites_a_newer_state() {

@@ -161,7 +161,10 @@ pub trait ObjectStore: Send + Sync {
 pub trait FileLedger: Send + Sync {
     /// Claims a file, keyed by (declarant, hash), for processing until `entry.lease_until`
     /// under the token `entry.owner`. Returns what is already known when the declarant's file
-    /// was processed, or is being processed under a live lease.
+    /// was applied, or is being processed under a live lease. A file rejected whole applied
+    /// nothing and is claimed again: its verdict may depend on the day (a stock dated after
+    /// today's date in Paris) or on a rule since corrected, and a new drop of its bytes is
+    /// judged again.
     fn claim_file(
         &self,
         entry: &LedgerEntry,
