@@ -224,7 +224,10 @@ impl Gateway {
     /// The session policy of a declarant: in its own inbox, drop files and what SFTP clients
     /// need around a drop (a rename is a copy then a delete, a stat is a `HeadObject`: read and
     /// delete its own files, never another's); read its receipts; list its own folders; use the
-    /// bucket's KMS key, which SSE-KMS needs for every upload and download. Nothing else.
+    /// bucket's KMS key, which SSE-KMS needs for every upload and download. Nothing else. No
+    /// sub-folder: the ingest reads only the files at the top of the inbox, so a `mkdir` or an
+    /// upload into a sub-folder is refused at once, where the client shows it, rather than
+    /// accepted and never read.
     pub fn session_policy(&self, id: &DeclarantId) -> Value {
         self.policy_for(id.as_str())
     }
@@ -249,6 +252,12 @@ impl Gateway {
                     "Effect": "Allow",
                     "Action": "s3:PutObject",
                     "Resource": format!("{s3}/inbox/{id}/*")
+                },
+                {
+                    "Sid": "NoSubfolders",
+                    "Effect": "Deny",
+                    "Action": "s3:PutObject",
+                    "Resource": format!("{s3}/inbox/{id}/*/*")
                 },
                 {
                     "Sid": "RenameAndStatOwnDrops",
@@ -309,9 +318,10 @@ pub fn authorise(
 mod tests {
     use super::*;
 
-    /// IAM evaluation of Allow statements as S3 applies them to one request: the action and
-    /// resource must match (`*` wildcards), and a `StringLike` condition on `s3:prefix` must
-    /// match the request's prefix. No Allow: implicit deny.
+    /// IAM evaluation of a policy as S3 applies it to one request: a statement applies when
+    /// the action and resource match (`*` wildcards) and a `StringLike` condition on
+    /// `s3:prefix`, if any, matches the request's prefix. A Deny that applies wins; else an
+    /// Allow that applies allows; else implicit deny.
     fn allows(policy: &Value, action: &str, resource: &str, prefix: Option<&str>) -> bool {
         fn like(pattern: &str, text: &str) -> bool {
             match pattern.split_once('*') {
@@ -333,9 +343,8 @@ mod tests {
                 _ => Vec::new(),
             }
         };
-        policy["Statement"].as_array().unwrap().iter().any(|s| {
-            s["Effect"] == "Allow"
-                && list(&s["Action"]).iter().any(|a| like(a, action))
+        let applies = |s: &Value| {
+            list(&s["Action"]).iter().any(|a| like(a, action))
                 && list(&s["Resource"]).iter().any(|r| like(r, resource))
                 && match s.get("Condition") {
                     None => true,
@@ -344,7 +353,17 @@ mod tests {
                         prefix.is_some_and(|p| patterns.iter().any(|pat| like(pat, p)))
                     }
                 }
-        })
+        };
+        let statements = policy["Statement"].as_array().unwrap();
+        for s in statements {
+            assert!(s["Effect"] == "Allow" || s["Effect"] == "Deny", "{s}");
+        }
+        !statements
+            .iter()
+            .any(|s| s["Effect"] == "Deny" && applies(s))
+            && statements
+                .iter()
+                .any(|s| s["Effect"] == "Allow" && applies(s))
     }
 
     fn id(text: &str) -> DeclarantId {
@@ -364,10 +383,19 @@ mod tests {
         let object = |key: &str| format!("arn:aws:s3:::depot/{key}");
         let bucket = "arn:aws:s3:::depot";
         // Its own inbox: drop; read back and delete its own drops (rename, stat).
-        for key in ["inbox/lab-a/s48.csv", "inbox/lab-a/sous/dossier.csv"] {
-            for action in ["s3:PutObject", "s3:GetObject", "s3:DeleteObject"] {
-                assert!(allows(&p, action, &object(key), None), "{action} {key}");
-            }
+        for action in ["s3:PutObject", "s3:GetObject", "s3:DeleteObject"] {
+            assert!(
+                allows(&p, action, &object("inbox/lab-a/s48.csv"), None),
+                "{action}"
+            );
+        }
+        // No sub-folder (the ingest would never read it): no `mkdir`, no upload into one.
+        for key in [
+            "inbox/lab-a/sous/dossier.csv",
+            "inbox/lab-a/2026/",
+            "inbox/lab-a/a/b/c.csv",
+        ] {
+            assert!(!allows(&p, "s3:PutObject", &object(key), None), "{key}");
         }
         // Older versions stay out of reach: a delete only hides the current version.
         for action in ["s3:DeleteObjectVersion", "s3:GetObjectVersion"] {
