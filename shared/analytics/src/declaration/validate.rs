@@ -921,15 +921,28 @@ fn deduplicate(frame: DataFrame, found: &mut Findings<'_>) -> Result<DataFrame, 
     let dates = frame.column("date_stock")?.date()?.physical();
     let mut site_numbers = SiteNumbers::default();
     let mut keys: Vec<(u32, u32, i32, u32)> = Vec::with_capacity(frame.height());
+    // The previous row's reference, tried first (a reference's lines most often follow one
+    // another).
+    let mut last: Option<(&str, u32)> = None;
     for (row, ((cip, site), date)) in cips.iter().zip(sites.iter()).zip(dates.iter()).enumerate() {
         if found.failed[row] {
             continue;
         }
         // A valid row has its reference and date (required, parsed).
-        let (Some(cip), Some(date)) = (cip.and_then(|c| Cip13::parse(c).ok()), date) else {
+        let (Some(cip), Some(date)) = (cip, date) else {
             continue;
         };
-        keys.push((cip.rank(), site_numbers.number(site), date, row as u32));
+        let rank = match last {
+            Some((text, rank)) if text == cip => rank,
+            _ => {
+                let Ok(parsed) = Cip13::parse(cip) else {
+                    continue;
+                };
+                last = Some((cip, parsed.rank()));
+                parsed.rank()
+            }
+        };
+        keys.push((rank, site_numbers.number(site), date, row as u32));
     }
     drop(site_numbers);
     keys.sort_unstable();

@@ -103,13 +103,24 @@ impl<'f> PositionBatches<'f> {
         // Sites numbered as they come: a position sorts its sites by name itself.
         let mut numbers = SiteNumbers::default();
         let mut order = Vec::with_capacity(n);
+        // A reference's lines most often follow one another (a national file lists its 180
+        // depots together): the previous line's reference is tried first.
+        let mut last: Option<(&str, u32)> = None;
         for (row, (cip, site)) in cips.iter().zip(sites.iter()).enumerate() {
             let bad =
                 || PolarsError::ComputeError(format!("ligne normalisée {row} incomplète").into());
-            let cip = cip.and_then(|c| Cip13::parse(c).ok()).ok_or_else(bad)?;
+            let cip = cip.ok_or_else(bad)?;
+            let rank = match last {
+                Some((text, rank)) if text == cip => rank,
+                _ => {
+                    let rank = Cip13::parse(cip).map_err(|_| bad())?.rank();
+                    last = Some((cip, rank));
+                    rank
+                }
+            };
             let site = numbers.number(site);
             let row = u32::try_from(row).map_err(|_| bad())?;
-            order.push((cip.rank(), site, row));
+            order.push((rank, site, row));
         }
         order.sort_unstable();
         Ok(Self {
@@ -240,15 +251,39 @@ impl<'f, T: PolarsDataType> ByRow<'f, T> {
 /// Sites numbered in the order they come (the empty name for a file without sites): a key of
 /// numbers orders and groups lines where their names would be compared and copied.
 /// (polars' hasher: SipHash showed in profiles of national files, one lookup per line.)
+/// A file most often lists each reference's sites in one order: the site after the previous
+/// line's (in the order first seen) is tried before the map.
 #[derive(Default)]
-pub(crate) struct SiteNumbers<'a>(std::collections::HashMap<&'a str, u32, PlRandomState>);
+pub(crate) struct SiteNumbers<'a> {
+    numbers: std::collections::HashMap<&'a str, u32, PlRandomState>,
+    /// Each number's name.
+    names: Vec<&'a str>,
+    /// The previous line's site.
+    last: Option<u32>,
+}
 
 impl<'a> SiteNumbers<'a> {
     /// The number of a site, given on its first sight (a file has fewer sites than lines,
     /// and lines are counted in u32).
     pub(crate) fn number(&mut self, site: Option<&'a str>) -> u32 {
-        let next = self.0.len() as u32;
-        *self.0.entry(site.unwrap_or("")).or_insert(next)
+        let site = site.unwrap_or("");
+        // The site after the previous line's, or the first after the last.
+        let guess = match self.last {
+            Some(n) if (n as usize + 1) < self.names.len() => n + 1,
+            _ => 0,
+        };
+        let number = if self.names.get(guess as usize) == Some(&site) {
+            guess
+        } else {
+            let next = self.names.len() as u32;
+            let number = *self.numbers.entry(site).or_insert(next);
+            if number == next {
+                self.names.push(site);
+            }
+            number
+        };
+        self.last = Some(number);
+        number
     }
 }
 
@@ -260,4 +295,39 @@ fn incomplete(row: usize) -> PolarsError {
 pub fn latest_date(lines: &DataFrame) -> Option<NaiveDate> {
     let dates = lines.column("date_stock").ok()?.date().ok()?;
     dates.physical().max().and_then(date_from_epoch_days)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::SiteNumbers;
+
+    /// Whatever the order of the sites (repeated in one order, shuffled, new ones midway,
+    /// lines without a site), each gets the number of its first sight, as a plain map gives.
+    #[test]
+    fn sites_are_numbered_in_the_order_first_seen_whatever_their_order() {
+        let names: Vec<String> = (0..12).map(|i| format!("DEPOT-{i:02}")).collect();
+        let mut sequences: Vec<Vec<Option<&str>>> = Vec::new();
+        let cycle: Vec<Option<&str>> = names[..6].iter().map(|n| Some(n.as_str())).collect();
+        sequences.push(cycle.repeat(4));
+        let mut seed = 7u64;
+        for _ in 0..200 {
+            let mut sequence = cycle.repeat(2);
+            for _ in 0..40 {
+                seed = seed.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
+                let pick = (seed >> 33) as usize % (names.len() + 1);
+                sequence.push(names.get(pick).map(String::as_str));
+            }
+            sequence.extend(cycle.iter().rev());
+            sequences.push(sequence);
+        }
+        for sequence in sequences {
+            let mut numbers = SiteNumbers::default();
+            let mut expected = std::collections::HashMap::new();
+            for site in &sequence {
+                let next = expected.len() as u32;
+                let want = *expected.entry(site.unwrap_or("")).or_insert(next);
+                assert_eq!(numbers.number(*site), want, "{sequence:?}");
+            }
+        }
+    }
 }
