@@ -21,7 +21,9 @@ use medistock_domain::env::{ConfigError, Retry};
 use aws_lambda_events::event::s3::S3Event;
 use chrono::{DateTime, Duration, Utc};
 use medistock_analytics::declaration::Limits;
-use medistock_analytics::ingest::{IngestError, IngestOutcome, IngestSettings, ingest_version};
+use medistock_analytics::ingest::{
+    Dropped, IngestError, IngestOutcome, IngestSettings, ingest_dropped,
+};
 use medistock_domain::store::{FileLedger, ObjectStore, PositionStore};
 use serde::Serialize;
 
@@ -144,17 +146,14 @@ pub async fn handle<O: ObjectStore, S: FileLedger + PositionStore>(
             }
         };
         let started = Instant::now();
-        match ingest_version(
-            objects,
-            state,
-            &settings,
-            &bucket,
-            &key,
-            version.as_deref(),
-            now,
-        )
-        .await
-        {
+        // The event's time, to the millisecond: of two drops in one second, the later is
+        // the correction (S3's Last-Modified has whole seconds).
+        let dropped = Dropped {
+            key: &key,
+            version: version.as_deref(),
+            at: Some(record.event_time),
+        };
+        match ingest_dropped(objects, state, &settings, &bucket, &dropped, now).await {
             Ok(outcome) => log_outcome(&mut summary, &key, &outcome, started),
             Err(e) => {
                 tracing::error!(key, error = %e, duration_ms = started.elapsed().as_millis() as u64, "échec d'infrastructure : l'invocation sera rejouée");

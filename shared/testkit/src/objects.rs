@@ -1,7 +1,9 @@
 //! An object store between the code under test and a real one: it records what is asked of
 //! it, can refuse the writes under a prefix (a store down for one effect while the others
-//! run), can read a version id the real store does not know as another (S3's `"null"`), and
-//! can give a bucket another name (a test's own bucket on a shared emulator).
+//! run), can read a version id the real store does not know as another (S3's `"null"`), can
+//! give a bucket another name (a test's own bucket on a shared emulator), and can give every
+//! object one modification time (two drops within one second, as S3's `Last-Modified` sees
+//! them).
 
 use std::collections::BTreeMap;
 use std::ops::Deref;
@@ -31,6 +33,7 @@ pub struct SpyObjects<P> {
     refused: Option<&'static str>,
     alias: Option<(&'static str, Option<String>)>,
     bucket: Option<(&'static str, String)>,
+    modified: Option<chrono::DateTime<chrono::Utc>>,
     calls: Mutex<Vec<(Op, String)>>,
 }
 
@@ -45,6 +48,7 @@ where
             refused: None,
             alias: None,
             bucket: None,
+            modified: None,
             calls: Mutex::new(Vec::new()),
         }
     }
@@ -52,6 +56,12 @@ where
     /// Sends what is asked of bucket `alias` to bucket `bucket` of the real store.
     pub fn naming_bucket(mut self, alias: &'static str, bucket: String) -> Self {
         self.bucket = Some((alias, bucket));
+        self
+    }
+
+    /// Gives every object `at` as its modification time in `head`.
+    pub fn modified_at(mut self, at: chrono::DateTime<chrono::Utc>) -> Self {
+        self.modified = Some(at);
         self
     }
 
@@ -116,9 +126,16 @@ where
         version: Option<&str>,
     ) -> Result<Option<ObjectHead>, StoreError> {
         self.record(Op::Head, key)?;
-        self.inner
+        let head = self
+            .inner
             .head(self.name(bucket), key, self.version(version))
-            .await
+            .await?;
+        Ok(head.map(|mut head| {
+            if let Some(at) = self.modified {
+                head.last_modified = at;
+            }
+            head
+        }))
     }
 
     async fn get_version(

@@ -131,6 +131,48 @@ pub async fn ingest_version<O: ObjectStore, S: FileLedger + PositionStore>(
     version: Option<&str>,
     now: DateTime<Utc>,
 ) -> Result<IngestOutcome, IngestError> {
+    let dropped = Dropped {
+        key,
+        version,
+        at: None,
+    };
+    ingest_dropped(objects, state, settings, bucket, &dropped, now).await
+}
+
+/// What an S3 event says of a drop.
+#[derive(Debug, Clone, Copy)]
+pub struct Dropped<'e> {
+    /// The object's key, URL-decoded.
+    pub key: &'e str,
+    /// The version written.
+    pub version: Option<&'e str>,
+    /// When the store finished writing it (the event's time, to the millisecond), if known.
+    pub at: Option<DateTime<Utc>>,
+}
+
+/// When a file was dropped: the object's time as the store gives it (`Last-Modified`, to the
+/// second on S3), made exact to the millisecond by the event's time when both name the same
+/// second. Of two files with figures of one date for a site, the later drop is the correction:
+/// two drops within one second would otherwise be ordered by their hashes. (For a multipart
+/// upload, S3's `Last-Modified` is when the upload began: the event's time, when it ended, is
+/// then another second, and the object's time stands.)
+pub fn drop_time(modified: DateTime<Utc>, event: Option<DateTime<Utc>>) -> DateTime<Utc> {
+    match event {
+        Some(at) if at.timestamp() == modified.timestamp() && at >= modified => at,
+        _ => modified,
+    }
+}
+
+/// [`ingest_version`], with the event's time (see [`drop_time`]).
+pub async fn ingest_dropped<O: ObjectStore, S: FileLedger + PositionStore>(
+    objects: &O,
+    state: &S,
+    settings: &IngestSettings,
+    bucket: &str,
+    dropped: &Dropped<'_>,
+    now: DateTime<Utc>,
+) -> Result<IngestOutcome, IngestError> {
+    let Dropped { key, version, at } = *dropped;
     let inbox = match InboxKey::parse(key) {
         Ok(inbox) => inbox.with_version(version),
         Err(e) => {
@@ -199,7 +241,7 @@ pub async fn ingest_version<O: ObjectStore, S: FileLedger + PositionStore>(
         bucket,
         &inbox,
         object.bytes,
-        head.last_modified,
+        drop_time(head.last_modified, at),
         claim,
         now,
     )
@@ -670,4 +712,36 @@ fn ascii_metadata(text: &str) -> String {
             }
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::drop_time;
+    use chrono::{DateTime, Utc};
+
+    fn at(text: &str) -> DateTime<Utc> {
+        text.parse().unwrap()
+    }
+
+    #[test]
+    fn the_event_makes_the_drop_time_exact_within_its_second_only() {
+        let second = at("2026-11-23T09:29:58Z");
+        // S3: the object's time to the second, the event's to the millisecond.
+        assert_eq!(
+            drop_time(second, Some(at("2026-11-23T09:29:58.870Z"))),
+            at("2026-11-23T09:29:58.870Z")
+        );
+        // A multipart upload: the object's time is when it began; the event's another second.
+        assert_eq!(
+            drop_time(second, Some(at("2026-11-23T09:31:02.004Z"))),
+            second
+        );
+        // A store with exact times (the local one), or no event: the object's time stands.
+        let exact = at("2026-11-23T09:29:58.500Z");
+        assert_eq!(
+            drop_time(exact, Some(at("2026-11-23T09:29:58.100Z"))),
+            exact
+        );
+        assert_eq!(drop_time(exact, None), exact);
+    }
 }

@@ -7,7 +7,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use chrono::{DateTime, Duration, Utc};
 use medistock_analytics::declaration::Limits;
 use medistock_analytics::ingest::{
-    IngestError, IngestOutcome, IngestSettings, ingest_object, ingest_version,
+    Dropped, IngestError, IngestOutcome, IngestSettings, ingest_dropped, ingest_object,
+    ingest_version,
 };
 use medistock_domain::Cip13;
 use medistock_domain::position::{Position, PositionWrite};
@@ -224,6 +225,59 @@ async fn the_same_event_twice_and_the_same_bytes_under_another_name_count_once(
         [("grossiste-a".into(), "2026-11-20".into(), 1500)]
     );
     assert_eq!(objects.list(lake, "normalized/").await.unwrap().len(), 1);
+}
+
+/// A file and its correction dropped within one second, as S3 dates them (`Last-Modified`
+/// to the second), the correction's hash below the file's: the events' times, to the
+/// millisecond, say which came last, and the correction stands.
+async fn a_correction_dropped_in_the_same_second_wins(
+    objects: &impl ObjectStore,
+    state: &impl crate::State,
+    lake: &str,
+) {
+    let line = |stock: u32| {
+        format!("cip13;date_stock;stock;sorties;site\n3400949497294;2026-11-20;{stock};70;Lyon\n")
+    };
+    let original = line(1000);
+    // A correction whose hash sorts below the original's: the order the hashes would give.
+    let correction = (900..1000)
+        .map(line)
+        .find(|text| {
+            medistock_domain::sha256_hex(text.as_bytes())
+                < medistock_domain::sha256_hex(original.as_bytes())
+        })
+        .unwrap();
+    let second: DateTime<Utc> = "2026-11-23T09:29:58Z".parse().unwrap();
+    let objects = SpyObjects::new(objects).modified_at(second);
+    let key = "inbox/grossiste-a/stock.csv";
+    for (text, millis) in [(&original, 120), (&correction, 870)] {
+        let version = drop_file(&objects, key, text).await;
+        let dropped = Dropped {
+            key,
+            version: version.as_deref(),
+            at: Some(second + Duration::milliseconds(millis)),
+        };
+        let outcome = ingest_dropped(&objects, state, &settings(lake), INBOX, &dropped, now())
+            .await
+            .unwrap();
+        assert!(
+            matches!(outcome, IngestOutcome::Applied { .. }),
+            "{outcome:?}"
+        );
+    }
+    let corrected: i64 = correction
+        .lines()
+        .nth(1)
+        .unwrap()
+        .split(';')
+        .nth(2)
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert_eq!(
+        stocks(state, "3400949497294").await,
+        [("grossiste-a".into(), "2026-11-20".into(), corrected)]
+    );
 }
 
 /// A file whose stock is dated tomorrow in Paris (a declarant a time zone ahead, say) is
@@ -1090,6 +1144,13 @@ macro_rules! pipeline_tests {
                 &objects, &state, &lake,
             )
             .await;
+        }
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn a_correction_dropped_in_the_same_second_wins() {
+            let Some((objects, state, lake, _guard)) = $setup().await else {
+                return;
+            };
+            super::a_correction_dropped_in_the_same_second_wins(&objects, &state, &lake).await;
         }
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
         async fn a_rejected_file_dropped_again_is_judged_again() {
