@@ -305,8 +305,14 @@ fn the_ingest_is_capped_and_the_logins_keep_their_share() {
 #[test]
 fn every_function_and_failure_queue_has_an_alarm() {
     let template = template();
+    // The ingest is throttled by design (capped): its alarm is on how long a drop waits.
     for function in ["Ingest", "Risk", "Notify", "Report", "SftpAuth"] {
-        for alarm in ["ErrorsAlarm", "ThrottlesAlarm"] {
+        let waiting = if function == "Ingest" {
+            "BacklogAlarm"
+        } else {
+            "ThrottlesAlarm"
+        };
+        for alarm in ["ErrorsAlarm", waiting] {
             let lines = resource(&template, &format!("{function}{alarm}"));
             assert!(
                 lines

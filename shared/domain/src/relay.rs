@@ -120,7 +120,7 @@ pub async fn publish_pending<S: AlertOutbox + AlertStateStore, N: Notifier>(
 ) -> Result<PublishSummary, RelayError> {
     let pending = state.pending_alerts().await.map_err(not_published("*"))?;
     let mut summary = relay_all(state, notifier, pending, delivery).await?;
-    summary.add_released(release_held(state, notifier, delivery).await?);
+    summary.add(release_held(state, notifier, delivery).await?);
     Ok(summary)
 }
 
@@ -130,42 +130,55 @@ pub async fn publish_pending<S: AlertOutbox + AlertStateStore, N: Notifier>(
 /// or never delivered.
 pub const OVERDUE_AFTER_MINUTES: i64 = 30;
 
-/// The scheduled pass (every quarter of an hour on AWS): relays the records pending for more
-/// than [`OVERDUE_AFTER_MINUTES`], then releases the held SMS whose time has come. With the
-/// stream, a record is thus retried until it is sent, whatever the stream's own limits. A
-/// record the stream retries at the same moment may be published twice, never lost.
+/// Most overdue records one scheduled pass relays (the oldest first): a pass fits its
+/// function's minute even when each publish exhausts its retries; the rest wait a quarter of
+/// an hour.
+pub const OVERDUE_PER_PASS: usize = 20;
+
+/// The scheduled pass (every quarter of an hour on AWS): releases the held SMS whose time has
+/// come, then relays the records pending for more than [`OVERDUE_AFTER_MINUTES`] (at most
+/// [`OVERDUE_PER_PASS`]). With the stream, a record is thus retried until it is sent, whatever
+/// the stream's own limits. A record the stream retries at the same moment may be published
+/// twice, never lost. A record that fails is counted and left for the next pass; the others
+/// go on.
 pub async fn scheduled_pass<S: AlertOutbox + AlertStateStore, N: Notifier>(
     state: &S,
     notifier: &N,
     delivery: &Delivery,
 ) -> Result<PublishSummary, RelayError> {
+    // The held SMS first: an overdue record whose publishes keep failing must not hold them.
+    let mut summary = release_held(state, notifier, delivery).await?;
     let overdue = state
         .pending_alerts_created_by(delivery.now - chrono::Duration::minutes(OVERDUE_AFTER_MINUTES))
         .await
         .map_err(not_published("*"))?;
-    let mut summary = PublishSummary::default();
-    for alert in overdue {
+    let mut relayed = PublishSummary::default();
+    for alert in overdue.iter().take(OVERDUE_PER_PASS) {
         // Read again from the record itself (an index may lag behind it): relayed only if
         // it is still pending.
         match relay_key(state, notifier, &alert.key, delivery).await {
-            Ok(relayed) => summary.count(&relayed),
+            Ok(done) => relayed.count(&done),
             Err(e @ RelayError::NotPublished { .. }) => {
                 tracing::warn!(key = alert.key, error = %e, "publication échouée : l'alerte reste en attente");
-                summary.failed += 1;
+                relayed.failed += 1;
             }
-            Err(e) => return Err(e),
+            Err(e @ RelayError::NotMarked { .. }) => {
+                tracing::error!(key = alert.key, error = %e, "alerte publiée mais son état non enregistré");
+                relayed.failed += 1;
+            }
         }
     }
-    if summary != PublishSummary::default() {
+    if overdue.len() > OVERDUE_PER_PASS || relayed != PublishSummary::default() {
         tracing::warn!(
-            sent = summary.sent,
-            sms_held = summary.sms_held,
-            muted = summary.muted,
-            failed = summary.failed,
+            overdue = overdue.len(),
+            sent = relayed.sent,
+            sms_held = relayed.sms_held,
+            muted = relayed.muted,
+            failed = relayed.failed,
             "alertes en attente depuis plus de {OVERDUE_AFTER_MINUTES} minutes relayées par le passage programmé"
         );
     }
-    summary.add_released(release_held(state, notifier, delivery).await?);
+    summary.add(relayed);
     Ok(summary)
 }
 
@@ -205,10 +218,12 @@ impl PublishSummary {
         }
     }
 
-    fn add_released(&mut self, released: PublishSummary) {
-        self.sms_released += released.sms_released;
-        self.muted += released.muted;
-        self.failed += released.failed;
+    fn add(&mut self, other: PublishSummary) {
+        self.sent += other.sent;
+        self.sms_held += other.sms_held;
+        self.sms_released += other.sms_released;
+        self.muted += other.muted;
+        self.failed += other.failed;
     }
 }
 
@@ -635,6 +650,30 @@ mod tests {
             .unwrap();
         assert_eq!(again, PublishSummary::default());
         assert_eq!(notifier.sent.lock().unwrap().len(), 2);
+    }
+
+    #[tokio::test]
+    async fn a_scheduled_pass_relays_a_bounded_number_and_a_failure_stops_nothing() {
+        let outbox = Outbox::default();
+        let count = OVERDUE_PER_PASS + 5;
+        for i in 0..count {
+            outbox
+                .put_alert_once(&record(&format!("a{i:03}")))
+                .await
+                .unwrap();
+        }
+        // The first status write fails: published, not marked, counted; the others go on.
+        outbox.mark_failures.store(1, Ordering::SeqCst);
+        let notifier = Counting::default();
+        let first = scheduled_pass(&outbox, &notifier, &at(DAY)).await.unwrap();
+        assert_eq!((first.sent, first.failed), (OVERDUE_PER_PASS - 1, 1));
+        let second = scheduled_pass(&outbox, &notifier, &at("2026-11-23T09:15:00Z"))
+            .await
+            .unwrap();
+        assert_eq!((second.sent, second.failed), (6, 0));
+        assert!(outbox.pending_alerts().await.unwrap().is_empty());
+        // The record published but not marked was published again (the documented window).
+        assert_eq!(notifier.sent.lock().unwrap().len(), count + 1);
     }
 
     fn critical(key: &str, urgent: bool) -> AlertRecord {

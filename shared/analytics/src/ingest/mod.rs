@@ -151,14 +151,18 @@ pub struct Dropped<'e> {
 }
 
 /// When a file was dropped: the object's time as the store gives it (`Last-Modified`, to the
-/// second on S3), made exact to the millisecond by the event's time when both name the same
-/// second. Of two files with figures of one date for a site, the later drop is the correction:
-/// two drops within one second would otherwise be ordered by their hashes. (For a multipart
-/// upload, S3's `Last-Modified` is when the upload began: the event's time, when it ended, is
-/// then another second, and the object's time stands.)
+/// second on S3), then, within that second, the event's time (when the store finished the
+/// write, to the millisecond), capped at the second's last millisecond. Of two files with
+/// figures of one date for a site, the later drop is the correction: two drops whose
+/// `Last-Modified` name one second would otherwise be ordered by their hashes. Drops are thus
+/// ordered by their second first (for a multipart upload, S3's `Last-Modified` is when the
+/// upload began), then by when they ended. An event time before the object's (a store with
+/// exact times, the local one) changes nothing.
 pub fn drop_time(modified: DateTime<Utc>, event: Option<DateTime<Utc>>) -> DateTime<Utc> {
     match event {
-        Some(at) if at.timestamp() == modified.timestamp() && at >= modified => at,
+        Some(at) if at > modified => {
+            modified + (at - modified).min(chrono::Duration::milliseconds(999))
+        }
         _ => modified,
     }
 }
@@ -724,17 +728,23 @@ mod tests {
     }
 
     #[test]
-    fn the_event_makes_the_drop_time_exact_within_its_second_only() {
+    fn drops_of_one_second_are_ordered_by_when_they_ended() {
         let second = at("2026-11-23T09:29:58Z");
         // S3: the object's time to the second, the event's to the millisecond.
         assert_eq!(
             drop_time(second, Some(at("2026-11-23T09:29:58.870Z"))),
             at("2026-11-23T09:29:58.870Z")
         );
-        // A multipart upload: the object's time is when it began; the event's another second.
+        // A multipart upload: the object's time is when it began, the event's when it ended,
+        // seconds later: ordered by its second, after the drops that ended within it.
         assert_eq!(
             drop_time(second, Some(at("2026-11-23T09:31:02.004Z"))),
-            second
+            at("2026-11-23T09:29:58.999Z")
+        );
+        // One that ended just past the second, against one that ended within it.
+        assert!(
+            drop_time(second, Some(at("2026-11-23T09:29:59.050Z")))
+                > drop_time(second, Some(at("2026-11-23T09:29:58.300Z")))
         );
         // A store with exact times (the local one), or no event: the object's time stands.
         let exact = at("2026-11-23T09:29:58.500Z");

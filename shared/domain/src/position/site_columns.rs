@@ -58,15 +58,15 @@ impl Visitor<'_> for IsoDateVisitor {
         };
         // The common form, four-digit year: any other (a sign, more digits, a date that does
         // not exist) is left to chrono, which reads or refuses it as it always did.
-        if b.len() == 10 && b[4] == b'-' && b[7] == b'-' {
-            if let (Some(y), Some(m), Some(d)) = (digits(0..4), digits(5..7), digits(8..10)) {
-                if let Some(date) = i32::try_from(y)
-                    .ok()
-                    .and_then(|y| NaiveDate::from_ymd_opt(y, m, d))
-                {
-                    return Ok(IsoDate(date));
-                }
-            }
+        if b.len() == 10
+            && b[4] == b'-'
+            && b[7] == b'-'
+            && let (Some(y), Some(m), Some(d)) = (digits(0..4), digits(5..7), digits(8..10))
+            && let Some(date) = i32::try_from(y)
+                .ok()
+                .and_then(|y| NaiveDate::from_ymd_opt(y, m, d))
+        {
+            return Ok(IsoDate(date));
         }
         text.parse().map(IsoDate).map_err(E::custom)
     }
