@@ -291,49 +291,32 @@ async fn a_rejected_file_dropped_again_is_judged_again(
                 3400949497294;2026-11-24;800;70\n\
                 3400936963504;2026-11-24;300;7\n";
     let key = "inbox/grossiste-a/s48.csv";
+    // The version `version` of the drop, ingested at `at`.
+    let ingest = |version: Option<String>, at: DateTime<Utc>| async move {
+        ingest_version(
+            objects,
+            state,
+            &settings(lake),
+            INBOX,
+            key,
+            version.as_deref(),
+            at,
+        )
+        .await
+        .unwrap()
+    };
     let version = drop_file(objects, key, text).await;
-    let today = ingest_version(
-        objects,
-        state,
-        &settings(lake),
-        INBOX,
-        key,
-        version.as_deref(),
-        now(),
-    )
-    .await
-    .unwrap();
+    let today = ingest(version.clone(), now()).await;
     assert!(matches!(today, IngestOutcome::Rejected { .. }), "{today:?}");
     // The same event delivered again the same day: judged again, rejected again.
-    let redelivered = ingest_version(
-        objects,
-        state,
-        &settings(lake),
-        INBOX,
-        key,
-        version.as_deref(),
-        now() + Duration::minutes(5),
-    )
-    .await
-    .unwrap();
+    let redelivered = ingest(version, now() + Duration::minutes(5)).await;
     assert!(
         matches!(redelivered, IngestOutcome::Rejected { .. }),
         "{redelivered:?}"
     );
     assert_eq!(stocks(state, "3400949497294").await, []);
     let tomorrow = now() + Duration::days(1);
-    let version = drop_file(objects, key, text).await;
-    let again = ingest_version(
-        objects,
-        state,
-        &settings(lake),
-        INBOX,
-        key,
-        version.as_deref(),
-        tomorrow,
-    )
-    .await
-    .unwrap();
+    let again = ingest(drop_file(objects, key, text).await, tomorrow).await;
     assert!(matches!(again, IngestOutcome::Applied { .. }), "{again:?}");
     // A receipt per drop: the first says rejected, the second accepted, none "already
     // received".
@@ -363,18 +346,7 @@ async fn a_rejected_file_dropped_again_is_judged_again(
         [("grossiste-a".into(), "2026-11-24".into(), 800)]
     );
     // Applied: now a new drop of the bytes is a duplicate.
-    let version = drop_file(objects, key, text).await;
-    let third = ingest_version(
-        objects,
-        state,
-        &settings(lake),
-        INBOX,
-        key,
-        version.as_deref(),
-        tomorrow,
-    )
-    .await
-    .unwrap();
+    let third = ingest(drop_file(objects, key, text).await, tomorrow).await;
     assert!(
         matches!(third, IngestOutcome::Duplicate { .. }),
         "{third:?}"
