@@ -16,22 +16,109 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use super::{SiteFigures, Supply};
 
 /// The stored form: `source[i]` indexes `sources`, every other array has one entry per site.
+/// The date, the blocked stock and the source, the same for every site of most positions (a
+/// file declares its sites of one date), are stored once when they are ([`Column::All`]).
 #[derive(Serialize, Deserialize)]
 struct Columns<'a> {
     #[serde(borrow)]
     sources: Vec<Source<'a>>,
     site: Vec<std::borrow::Cow<'a, str>>,
-    as_of: Vec<IsoDate>,
+    as_of: Column<IsoDate>,
     stock: Vec<i64>,
-    stock_bloque: Vec<i64>,
+    stock_bloque: Column<i64>,
     daily_outflow: Vec<Option<f64>>,
     supplies: Vec<Vec<Supply>>,
-    source: Vec<u32>,
+    source: Column<u32>,
+}
+
+/// A column of per-site values: one value for every site (stored as that value), or one per
+/// site (stored as an array, the only form before).
+enum Column<T> {
+    All(T),
+    Each(Vec<T>),
+}
+
+impl<T> Column<T> {
+    /// The column of `values`, stored once when there are several and all are equal.
+    fn of(values: Vec<T>, same: impl Fn(&T, &T) -> bool) -> Self {
+        match values.split_first() {
+            Some((first, rest)) if !rest.is_empty() && rest.iter().all(|v| same(first, v)) => {
+                let mut values = values;
+                values.truncate(1);
+                values.pop().map_or(Column::Each(Vec::new()), Column::All)
+            }
+            _ => Column::Each(values),
+        }
+    }
+
+    /// Whether it holds a value for each of `n` sites.
+    fn fits(&self, n: usize) -> bool {
+        match self {
+            Column::All(_) => true,
+            Column::Each(values) => values.len() == n,
+        }
+    }
+}
+
+impl<T: Clone> Column<T> {
+    /// The value of site `i` (within the length checked by [`Column::fits`]).
+    fn get(&self, i: usize) -> Option<T> {
+        match self {
+            Column::All(value) => Some(value.clone()),
+            Column::Each(values) => values.get(i).cloned(),
+        }
+    }
+}
+
+impl<T: Serialize> Serialize for Column<T> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Column::All(value) => value.serialize(serializer),
+            Column::Each(values) => values.serialize(serializer),
+        }
+    }
+}
+
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for Column<T> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(ColumnVisitor(std::marker::PhantomData))
+    }
+}
+
+struct ColumnVisitor<T>(std::marker::PhantomData<T>);
+
+impl<'de, T: Deserialize<'de>> Visitor<'de> for ColumnVisitor<T> {
+    type Value = Column<T>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("une valeur, ou une valeur par site")
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Column<T>, A::Error> {
+        let mut values = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(1024));
+        while let Some(value) = seq.next_element()? {
+            values.push(value);
+        }
+        Ok(Column::Each(values))
+    }
+
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<Column<T>, E> {
+        T::deserialize(de::value::StrDeserializer::new(v)).map(Column::All)
+    }
+
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<Column<T>, E> {
+        T::deserialize(de::value::U64Deserializer::new(v)).map(Column::All)
+    }
+
+    fn visit_i64<E: de::Error>(self, v: i64) -> Result<Column<T>, E> {
+        T::deserialize(de::value::I64Deserializer::new(v)).map(Column::All)
+    }
 }
 
 /// A date as chrono writes and reads it (`2026-11-20`), written without going through `fmt`
 /// and read without chrono's general parser: a national position writes and reads 180 of them
 /// at every merge.
+#[derive(Clone)]
 struct IsoDate(NaiveDate);
 
 impl<'de> Deserialize<'de> for IsoDate {
@@ -129,12 +216,16 @@ pub fn serialize<S: Serializer>(sites: &[SiteFigures], serializer: S) -> Result<
     Columns {
         sources,
         site: sites.iter().map(|s| s.site.as_str().into()).collect(),
-        as_of: sites.iter().map(|s| IsoDate(s.as_of)).collect(),
+        as_of: Column::of(sites.iter().map(|s| IsoDate(s.as_of)).collect(), |a, b| {
+            a.0 == b.0
+        }),
         stock: sites.iter().map(|s| s.stock).collect(),
-        stock_bloque: sites.iter().map(|s| s.stock_bloque).collect(),
+        stock_bloque: Column::of(sites.iter().map(|s| s.stock_bloque).collect(), |a, b| {
+            a == b
+        }),
         daily_outflow: sites.iter().map(|s| s.daily_outflow).collect(),
         supplies: sites.iter().map(|s| s.supplies.clone()).collect(),
-        source,
+        source: Column::of(source, |a, b| a == b),
     }
     .serialize(serializer)
 }
@@ -179,15 +270,10 @@ impl<'de> Visitor<'de> for SitesVisitor {
     fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
         let c = Columns::deserialize(de::value::MapAccessDeserializer::new(map))?;
         let n = c.site.len();
-        let lengths = [
-            c.as_of.len(),
-            c.stock.len(),
-            c.stock_bloque.len(),
-            c.daily_outflow.len(),
-            c.supplies.len(),
-            c.source.len(),
-        ];
-        if lengths.iter().any(|len| *len != n) {
+        let lengths = [c.stock.len(), c.daily_outflow.len(), c.supplies.len()];
+        if lengths.iter().any(|len| *len != n)
+            || !(c.as_of.fits(n) && c.stock_bloque.fits(n) && c.source.fits(n))
+        {
             return Err(de::Error::custom(
                 "chiffres par site : colonnes de longueurs différentes",
             ));
@@ -196,14 +282,18 @@ impl<'de> Visitor<'de> for SitesVisitor {
         let columns = c
             .site
             .into_iter()
-            .zip(c.as_of)
             .zip(c.stock)
-            .zip(c.stock_bloque)
             .zip(c.daily_outflow)
             .zip(c.supplies)
-            .zip(c.source);
-        for ((((((site, as_of), stock), stock_bloque), daily_outflow), supplies), source) in columns
-        {
+            .enumerate();
+        for (i, (((site, stock), daily_outflow), supplies)) in columns {
+            let (Some(as_of), Some(stock_bloque), Some(source)) =
+                (c.as_of.get(i), c.stock_bloque.get(i), c.source.get(i))
+            else {
+                return Err(de::Error::custom(
+                    "chiffres par site : colonnes de longueurs différentes",
+                ));
+            };
             let Some(from) = c.sources.get(source as usize) else {
                 return Err(de::Error::custom(format!(
                     "chiffres par site : fichier source {source} absent de la table"
@@ -262,6 +352,54 @@ mod tests {
         let json = to_json(&sites).unwrap();
         assert_eq!(json.matches(&"a".repeat(64)).count(), 1, "{json}");
         assert_eq!(from_json(&json).unwrap(), sites);
+    }
+
+    /// A file's 180 depots of one date: the date, the blocked stock and the source stored
+    /// once; a position whose sites differ keeps one value per site; both read back the same.
+    #[test]
+    fn values_shared_by_every_site_are_stored_once() {
+        let national: Vec<SiteFigures> = (0..180)
+            .map(|i| figures(&format!("Dépôt {i:03}"), &"a".repeat(64), 0, Vec::new()))
+            .collect();
+        let json = to_json(&national).unwrap();
+        let value: serde_json::Value = serde_json::from_str(&json).unwrap();
+        assert_eq!(value["as_of"], "2026-11-20");
+        assert_eq!(value["stock_bloque"], 3);
+        assert_eq!(value["source"], 0);
+        assert_eq!(value["stock"].as_array().map(Vec::len), Some(180));
+        assert_eq!(from_json(&json).unwrap(), national);
+        let mut mixed = national.clone();
+        mixed[7].as_of = NaiveDate::from_ymd_opt(2026, 11, 19).unwrap();
+        mixed[9].stock_bloque = 0;
+        mixed[11].source_sha256 = "b".repeat(64);
+        let json = to_json(&mixed).unwrap();
+        let value: serde_json::Value = serde_json::from_str(&json).unwrap();
+        for column in ["as_of", "stock_bloque", "source"] {
+            assert_eq!(
+                value[column].as_array().map(Vec::len),
+                Some(180),
+                "{column}"
+            );
+        }
+        assert_eq!(from_json(&json).unwrap(), mixed);
+        // Stored before: every column an array, still read.
+        let mut before =
+            serde_json::from_str::<serde_json::Value>(&to_json(&national).unwrap()).unwrap();
+        before["as_of"] = serde_json::json!(vec!["2026-11-20"; 180]);
+        before["stock_bloque"] = serde_json::json!(vec![3; 180]);
+        before["source"] = serde_json::json!(vec![0; 180]);
+        assert_eq!(from_json(&before.to_string()).unwrap(), national);
+        // A value of the wrong kind is refused, not misread.
+        for (column, wrong) in [
+            ("as_of", serde_json::json!(20261120)),
+            ("stock_bloque", serde_json::json!("3")),
+            ("source", serde_json::json!(-1)),
+            ("source", serde_json::json!(3)),
+        ] {
+            let mut bad = before.clone();
+            bad[column] = wrong;
+            assert!(from_json(&bad.to_string()).is_err(), "{column} {bad}");
+        }
     }
 
     #[test]
