@@ -278,6 +278,14 @@ impl<'de> Visitor<'de> for SitesVisitor {
                 "chiffres par site : colonnes de longueurs différentes",
             ));
         }
+        // A source shared by every site must exist even when there is no site.
+        if let Column::All(source) = c.source
+            && c.sources.get(source as usize).is_none()
+        {
+            return Err(de::Error::custom(format!(
+                "chiffres par site : fichier source {source} absent de la table"
+            )));
+        }
         let mut out = Vec::with_capacity(n);
         let columns = c
             .site
@@ -390,6 +398,23 @@ mod tests {
         before["source"] = serde_json::json!(vec![0; 180]);
         assert_eq!(from_json(&before.to_string()).unwrap(), national);
         // A value of the wrong kind is refused, not misread.
+        // Shared values at the ends of their ranges, dates chrono writes with a sign.
+        for (stock_bloque, year) in [(i64::MIN, 10_000), (i64::MAX, -1), (-5, 0)] {
+            let extreme: Vec<SiteFigures> = national
+                .iter()
+                .take(3)
+                .map(|s| SiteFigures {
+                    stock_bloque,
+                    as_of: NaiveDate::from_ymd_opt(year, 6, 15).unwrap(),
+                    ..s.clone()
+                })
+                .collect();
+            let json = to_json(&extreme).unwrap();
+            assert!(!json.contains("\"as_of\":["), "{json}");
+            assert_eq!(from_json(&json).unwrap(), extreme, "{json}");
+        }
+        let nowhere = r#"{"sources":[],"site":[],"as_of":"2026-11-20","stock":[],"stock_bloque":0,"daily_outflow":[],"supplies":[],"source":7}"#;
+        assert!(from_json(nowhere).is_err());
         for (column, wrong) in [
             ("as_of", serde_json::json!(20261120)),
             ("stock_bloque", serde_json::json!("3")),
