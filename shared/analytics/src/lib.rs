@@ -15,6 +15,7 @@ pub mod catalogue;
 pub mod csv_cell;
 pub mod declaration;
 pub mod ingest;
+mod last_seen;
 pub mod measures;
 pub mod positions;
 pub mod registry;

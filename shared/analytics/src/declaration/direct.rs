@@ -19,6 +19,7 @@ use super::issues::bounded;
 use super::scan::text_lines;
 use super::table::{TableShape, trim_cell};
 use super::validate::{MAX_ISSUES_KEPT, ValidationContext};
+use crate::last_seen::LastSeen;
 
 /// One part of a piece, read directly.
 pub(super) struct DirectPart {
@@ -97,12 +98,12 @@ pub(super) fn read_part(
     let mut cells: Vec<&str> = Vec::with_capacity(width);
     // A national file lists a reference's depots one after the other, all of one day: the
     // last reference and stock date read are reused when the next line repeats their text.
-    let mut last_cip: Option<(&str, Cip13)> = None;
-    let mut last_day: Option<(&str, i32)> = None;
+    let mut last_cip: LastSeen<&str, Cip13> = LastSeen::default();
+    let mut last_day: LastSeen<&str, i32> = LastSeen::default();
     // Whether the previous line's reference is in the catalogue: one or two ordered-map
     // lookups a line otherwise (ANSM's settings, then the BDPM's presentations), for the 180
     // depots of a reference in a row.
-    let mut last_known: Option<(Cip13, bool)> = None;
+    let mut last_known: LastSeen<Cip13, bool> = LastSeen::default();
     // Lines end at `\n` (a `\r` before it is trimmed with the cell), as the tokeniser splits
     // them; the empty text after a final line end is a blank line.
     for (number, record) in text_lines(text).enumerate() {
@@ -150,20 +151,11 @@ pub(super) fn read_part(
             }
             match column {
                 Col::Cip13 => {
-                    let cip = match last_cip {
-                        Some((text, cip)) if text == cell => cip,
-                        _ => Cip13::parse(cell).ok()?,
-                    };
-                    last_cip = Some((cell, cip));
-                    row.cip13 = Some(cip);
+                    row.cip13 = Some(last_cip.get(cell, |text| Cip13::parse(text).ok())?);
                 }
                 Col::DateStock => {
-                    let day = match last_day {
-                        Some((text, day)) if text == cell => day,
-                        _ => epoch_days(parse_date(cell)?),
-                    };
-                    last_day = Some((cell, day));
-                    row.date_stock = Some(day);
+                    row.date_stock =
+                        Some(last_day.get(cell, |text| parse_date(text).map(epoch_days))?);
                     row.date_stock_text = cell;
                 }
                 Col::ApproDate => row.appro_date = Some(epoch_days(parse_date(cell)?)),
@@ -200,15 +192,11 @@ pub(super) fn read_part(
         {
             return None;
         }
-        let known = match (catalogue, last_known) {
-            (None, _) => true,
-            (Some(_), Some((seen, known))) if seen == cip => known,
-            (Some(c), _) => {
-                let known = c.contains(&cip);
-                last_known = Some((cip, known));
-                known
-            }
-        };
+        let known = catalogue.is_none_or(|c| {
+            last_known
+                .get(cip, |cip| Some(c.contains(&cip)))
+                .unwrap_or(false)
+        });
         if !known {
             if part.outside_catalogue.len() < MAX_ISSUES_KEPT {
                 part.outside_catalogue.push((line, cip));

@@ -21,6 +21,7 @@ use super::scan::count_byte;
 use super::table::{DirectReader, Piece, RawTable, TableShape, read_csv, read_xlsx};
 use super::verdict::{LineCounts, Status, ValidationReport};
 use crate::catalogue::Catalogue;
+use crate::last_seen::LastSeen;
 use crate::positions::SiteNumbers;
 use medistock_domain::{Cip13, CipError, DeclarantId};
 
@@ -921,9 +922,8 @@ fn deduplicate(frame: DataFrame, found: &mut Findings<'_>) -> Result<DataFrame, 
     let dates = frame.column("date_stock")?.date()?.physical();
     let mut site_numbers = SiteNumbers::default();
     let mut keys: Vec<(u32, u32, i32, u32)> = Vec::with_capacity(frame.height());
-    // The previous row's reference, tried first (a reference's lines most often follow one
-    // another).
-    let mut last: Option<(&str, u32)> = None;
+    // A reference's lines most often follow one another: its rank is reused.
+    let mut ranks: LastSeen<&str, u32> = LastSeen::default();
     for (row, ((cip, site), date)) in cips.iter().zip(sites.iter()).zip(dates.iter()).enumerate() {
         if found.failed[row] {
             continue;
@@ -932,15 +932,8 @@ fn deduplicate(frame: DataFrame, found: &mut Findings<'_>) -> Result<DataFrame, 
         let (Some(cip), Some(date)) = (cip, date) else {
             continue;
         };
-        let rank = match last {
-            Some((text, rank)) if text == cip => rank,
-            _ => {
-                let Ok(parsed) = Cip13::parse(cip) else {
-                    continue;
-                };
-                last = Some((cip, parsed.rank()));
-                parsed.rank()
-            }
+        let Some(rank) = ranks.get(cip, |text| Cip13::parse(text).ok().map(|c| c.rank())) else {
+            continue;
         };
         keys.push((rank, site_numbers.number(site), date, row as u32));
     }

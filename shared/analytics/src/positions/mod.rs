@@ -10,6 +10,7 @@ use medistock_domain::{Cip13, DeclarantId};
 use polars::prelude::*;
 
 use crate::declaration::cells::date_from_epoch_days;
+use crate::last_seen::LastSeen;
 
 /// Rows per row group of the line-level Parquet: each group is built, encoded and dropped in
 /// turn, so that a national file's declarant and hash columns (3.6 million copies each) never
@@ -104,20 +105,14 @@ impl<'f> PositionBatches<'f> {
         let mut numbers = SiteNumbers::default();
         let mut order = Vec::with_capacity(n);
         // A reference's lines most often follow one another (a national file lists its 180
-        // depots together): the previous line's reference is tried first.
-        let mut last: Option<(&str, u32)> = None;
+        // depots together): its rank is reused.
+        let mut ranks: LastSeen<&str, u32> = LastSeen::default();
         for (row, (cip, site)) in cips.iter().zip(sites.iter()).enumerate() {
             let bad =
                 || PolarsError::ComputeError(format!("ligne normalisée {row} incomplète").into());
-            let cip = cip.ok_or_else(bad)?;
-            let rank = match last {
-                Some((text, rank)) if text == cip => rank,
-                _ => {
-                    let rank = Cip13::parse(cip).map_err(|_| bad())?.rank();
-                    last = Some((cip, rank));
-                    rank
-                }
-            };
+            let rank = cip
+                .and_then(|cip| ranks.get(cip, |text| Cip13::parse(text).ok().map(|c| c.rank())))
+                .ok_or_else(bad)?;
             let site = numbers.number(site);
             let row = u32::try_from(row).map_err(|_| bad())?;
             order.push((rank, site, row));
