@@ -228,13 +228,8 @@ pub fn merge(held: Option<&Position>, incoming: &Position) -> (Option<Position>,
             }
             Ok(at) => {
                 let old = sites.get(at);
-                let same_file = old.source_sha256 == new.source_sha256;
-                let newer = new.as_of > old.as_of
-                    || (new.as_of == old.as_of
-                        && (new.uploaded_at, &new.source_sha256)
-                            > (old.uploaded_at, &old.source_sha256));
-                if same_file || newer {
-                    if !same_file && new.as_of == old.as_of {
+                if replaces(new, old) {
+                    if corrects(new, old) {
                         write.corrected.push(new.site.clone());
                     }
                     sites.replace(at, new);
@@ -250,6 +245,20 @@ pub fn merge(held: Option<&Position>, incoming: &Position) -> (Option<Position>,
     }
     let merged = Position::from_sites(held.cip13, held.declarant.clone(), sites.into_figures());
     (merged, write)
+}
+
+/// Whether a site's incoming figures replace those held: of a later date, of the same date
+/// from a later drop (a correction), or from the same file (a retry).
+fn replaces(new: &SiteFigures, old: &SiteFigures) -> bool {
+    new.source_sha256 == old.source_sha256
+        || new.as_of > old.as_of
+        || (new.as_of == old.as_of
+            && (new.uploaded_at, &new.source_sha256) > (old.uploaded_at, &old.source_sha256))
+}
+
+/// Whether figures that replace those held correct them: the same date, another file.
+fn corrects(new: &SiteFigures, old: &SiteFigures) -> bool {
+    new.as_of == old.as_of && new.source_sha256 != old.source_sha256
 }
 
 /// A position's sites by name, in order, one per name (the last one listed, where a name
@@ -424,7 +433,8 @@ mod tests {
         );
     }
 
-    /// The merge as first written, sites kept in an ordered map: [`merge`] must do the same.
+    /// The merge as first written, sites kept in an ordered map (the rule of one site shared):
+    /// [`merge`] must do the same.
     fn merge_by_map(held: &Position, incoming: &Position) -> (Option<Position>, PositionWrite) {
         let mut write = PositionWrite::default();
         let mut sites: std::collections::BTreeMap<&str, &SiteFigures> = held
@@ -445,13 +455,8 @@ mod tests {
                     write.applied += 1;
                 }
                 Some(old) => {
-                    let same_file = old.source_sha256 == new.source_sha256;
-                    let newer = new.as_of > old.as_of
-                        || (new.as_of == old.as_of
-                            && (new.uploaded_at, &new.source_sha256)
-                                > (old.uploaded_at, &old.source_sha256));
-                    if same_file || newer {
-                        if !same_file && new.as_of == old.as_of {
+                    if replaces(new, old) {
+                        if corrects(new, old) {
                             write.corrected.push(new.site.clone());
                         }
                         sites.insert(&new.site, new);
