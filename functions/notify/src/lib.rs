@@ -107,14 +107,7 @@ pub async fn handle<S: AlertOutbox + AlertStateStore, N: Notifier>(
             continue;
         };
         if let Err(e) = relay_key(state, notifier, &key, delivery).await {
-            match &e {
-                RelayError::NotPublished { .. } => {
-                    tracing::warn!(key, error = %e, "publication échouée : l'alerte reste en attente")
-                }
-                RelayError::NotMarked { .. } => {
-                    tracing::error!(key, error = %e, "alerte publiée mais son état non enregistré")
-                }
-            }
+            e.log();
             let mut failure = DynamoDbBatchItemFailure::default();
             failure.item_identifier = record.change.sequence_number.clone();
             failures.push(failure);

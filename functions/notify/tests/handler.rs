@@ -59,6 +59,15 @@ struct Flaky {
     sent: Mutex<Vec<String>>,
 }
 
+impl Flaky {
+    fn failing(failures: usize) -> Self {
+        Self {
+            failures: AtomicUsize::new(failures),
+            sent: Mutex::new(Vec::new()),
+        }
+    }
+}
+
 impl Notifier for Flaky {
     async fn publish(&self, n: &Notification) -> Result<String, StoreError> {
         if self.failures.load(Ordering::SeqCst) > 0 {
@@ -83,16 +92,19 @@ async fn moto_table() -> Option<DynamoState> {
     Some(DynamoState::new(dynamo, table))
 }
 
+/// [`moto_table`] holding the pending record of [`alert`] (created 05:00:03 UTC).
+async fn moto_table_with_one_alert() -> Option<DynamoState> {
+    let state = moto_table().await?;
+    assert!(state.put_alert_once(&alert("information")).await.unwrap());
+    Some(state)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_failed_publish_is_a_batch_item_failure_then_sent_once() {
-    let Some(state) = moto_table().await else {
+    let Some(state) = moto_table_with_one_alert().await else {
         return;
     };
-    assert!(state.put_alert_once(&alert("information")).await.unwrap());
-    let notifier = Flaky {
-        failures: AtomicUsize::new(1),
-        sent: Mutex::new(Vec::new()),
-    };
+    let notifier = Flaky::failing(1);
 
     let first = notify::handle(&state, &notifier, &daytime(), sample_event()).await;
     let ids: Vec<_> = first
@@ -131,15 +143,11 @@ async fn a_failed_publish_is_a_batch_item_failure_then_sent_once() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_record_the_stream_gave_up_on_is_sent_by_the_schedule() {
-    let Some(state) = moto_table().await else {
+    // Created at 05:00:03 UTC; the stream's retries all failed (SNS down) and it gave up.
+    let Some(state) = moto_table_with_one_alert().await else {
         return;
     };
-    // Created at 05:00:03 UTC; the stream's retries all failed (SNS down) and it gave up.
-    assert!(state.put_alert_once(&alert("information")).await.unwrap());
-    let notifier = Flaky {
-        failures: AtomicUsize::new(1),
-        sent: Mutex::new(Vec::new()),
-    };
+    let notifier = Flaky::failing(1);
     let pass = serde_json::json!({"release_held_sms": true});
     let run = |now: &str| {
         notify::handle_event(
@@ -458,10 +466,7 @@ async fn a_stream_batch_that_does_not_decode_is_refused_whole_and_sends_nothing(
     // No call reaches the table: the batch is refused before any record is read.
     let sdk = medistock_testkit::aws::config("http://127.0.0.1:9").await;
     let state = DynamoState::new(aws_sdk_dynamodb::Client::new(&sdk), "nulle-part");
-    let notifier = Flaky {
-        failures: AtomicUsize::new(0),
-        sent: Mutex::new(Vec::new()),
-    };
+    let notifier = Flaky::failing(0);
     for bad in [
         serde_json::json!({"Records": "pas une liste"}),
         serde_json::json!({"Records": [{"dynamodb": {"NewImage": 7}}]}),

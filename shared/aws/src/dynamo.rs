@@ -75,13 +75,14 @@ impl DynamoState {
     }
 
     /// The alert records of one partition of the sparse index (`keys::HELD` or
-    /// `keys::PENDING`) whose time is at or before `until`, oldest first: the scheduled pass
-    /// runs every quarter of an hour, one query each, the sort key (RFC 3339 in UTC, which
-    /// sorts as time) bounded.
+    /// `keys::PENDING`) whose time is at or before `until`, oldest first, the `limit` first
+    /// only when given: the scheduled pass runs every quarter of an hour, one query each, the
+    /// sort key (RFC 3339 in UTC, which sorts as time) bounded.
     async fn scheduled(
         &self,
         partition: &str,
         until: DateTime<Utc>,
+        limit: Option<usize>,
     ) -> Result<Vec<AlertRecord>, StoreError> {
         let request = self
             .client
@@ -93,11 +94,18 @@ impl DynamoState {
             .expression_attribute_names("#at", keys::HELD_AT)
             .expression_attribute_values(":held", s(partition))
             .expression_attribute_values(":until", s(until.to_rfc3339()));
-        let mut out = query_all(request)
-            .await?
-            .iter()
-            .map(alert_of)
-            .collect::<Result<Vec<_>, _>>()?;
+        let items = match limit {
+            // One page of the oldest (the index reads its sort key ascending).
+            Some(limit) => request
+                .limit(i32::try_from(limit).unwrap_or(i32::MAX))
+                .send()
+                .await
+                .map_err(|e| aws_error("DynamoDB.Query", e))?
+                .items
+                .unwrap_or_default(),
+            None => query_all(request).await?,
+        };
+        let mut out = items.iter().map(alert_of).collect::<Result<Vec<_>, _>>()?;
         out.sort_by(|a, b| (a.created_at, &a.key).cmp(&(b.created_at, &b.key)));
         Ok(out)
     }
@@ -846,12 +854,13 @@ impl AlertOutbox for DynamoState {
     async fn pending_alerts_created_by(
         &self,
         before: DateTime<Utc>,
+        limit: usize,
     ) -> Result<Vec<AlertRecord>, StoreError> {
-        self.scheduled(keys::PENDING, before).await
+        self.scheduled(keys::PENDING, before, Some(limit)).await
     }
 
     async fn held_sms_due(&self, now: DateTime<Utc>) -> Result<Vec<AlertRecord>, StoreError> {
-        self.scheduled(keys::HELD, now).await
+        self.scheduled(keys::HELD, now, None).await
     }
 
     async fn update_alert(

@@ -38,6 +38,21 @@ pub enum RelayError {
     },
 }
 
+impl RelayError {
+    /// Logs the failure at its level: a record left pending is retried (a warning), one
+    /// published but not marked will be sent again (an error).
+    pub fn log(&self) {
+        match self {
+            RelayError::NotPublished { key, .. } => {
+                tracing::warn!(key, error = %self, "publication échouée : l'alerte reste en attente")
+            }
+            RelayError::NotMarked { key, .. } => {
+                tracing::error!(key, error = %self, "alerte publiée mais son état non enregistré")
+            }
+        }
+    }
+}
+
 /// When and under which policy a relay delivers.
 #[derive(Debug, Clone, Copy)]
 pub struct Delivery {
@@ -149,26 +164,25 @@ pub async fn scheduled_pass<S: AlertOutbox + AlertStateStore, N: Notifier>(
     // The held SMS first: an overdue record whose publishes keep failing must not hold them.
     let mut summary = release_held(state, notifier, delivery).await?;
     let overdue = state
-        .pending_alerts_created_by(delivery.now - chrono::Duration::minutes(OVERDUE_AFTER_MINUTES))
+        .pending_alerts_created_by(
+            delivery.now - chrono::Duration::minutes(OVERDUE_AFTER_MINUTES),
+            OVERDUE_PER_PASS,
+        )
         .await
         .map_err(not_published("*"))?;
     let mut relayed = PublishSummary::default();
-    for alert in overdue.iter().take(OVERDUE_PER_PASS) {
+    for alert in &overdue {
         // Read again from the record itself (an index may lag behind it): relayed only if
         // it is still pending.
         match relay_key(state, notifier, &alert.key, delivery).await {
             Ok(done) => relayed.count(&done),
-            Err(e @ RelayError::NotPublished { .. }) => {
-                tracing::warn!(key = alert.key, error = %e, "publication échouée : l'alerte reste en attente");
-                relayed.failed += 1;
-            }
-            Err(e @ RelayError::NotMarked { .. }) => {
-                tracing::error!(key = alert.key, error = %e, "alerte publiée mais son état non enregistré");
+            Err(e) => {
+                e.log();
                 relayed.failed += 1;
             }
         }
     }
-    if overdue.len() > OVERDUE_PER_PASS || relayed != PublishSummary::default() {
+    if !overdue.is_empty() {
         tracing::warn!(
             overdue = overdue.len(),
             sent = relayed.sent,
@@ -195,11 +209,10 @@ async fn relay_all<S: AlertOutbox + AlertStateStore, N: Notifier>(
     }
     let silences = silences(state, delivery, "*").await?;
     for alert in pending {
-        let key = alert.key.clone();
         match relay(state, notifier, alert, &silences, delivery).await {
             Ok(relayed) => summary.count(&relayed),
             Err(e @ RelayError::NotPublished { .. }) => {
-                tracing::warn!(key, error = %e, "publication échouée : l'alerte reste en attente");
+                e.log();
                 summary.failed += 1;
             }
             Err(e) => return Err(e),

@@ -347,6 +347,57 @@ async fn ledger_once_only(state: &impl FileLedger) {
     );
 }
 
+/// The scheduled pass reads the oldest overdue records, a bounded number: records written in
+/// any order, one of them relayed already.
+async fn overdue_alerts_oldest_first_and_bounded(state: &impl AlertOutbox) {
+    let record = |minute: i64| {
+        AlertRecord::pending(
+            format!("3400949497294#2026-11-23#M{minute:02}"),
+            "3400949497294".into(),
+            Notification {
+                topic: "information".into(),
+                subject: "TENSION".into(),
+                body: "corps".into(),
+                sms: None,
+                email: true,
+                attributes: BTreeMap::new(),
+            },
+            t0() + Duration::minutes(minute),
+        )
+    };
+    for minute in [3, 0, 4, 1, 2] {
+        assert!(state.put_alert_once(&record(minute)).await.unwrap());
+    }
+    let sent = AlertRecord {
+        status: AlertStatus::Sent,
+        ..record(0)
+    };
+    assert!(
+        state
+            .update_alert(&sent, AlertStatus::Pending)
+            .await
+            .unwrap()
+    );
+    let keys = |records: Vec<AlertRecord>| -> Vec<String> {
+        records
+            .into_iter()
+            .map(|r| r.key[25..].to_owned())
+            .collect()
+    };
+    let overdue = |before: i64, limit: usize| async move {
+        keys(
+            state
+                .pending_alerts_created_by(t0() + Duration::minutes(before), limit)
+                .await
+                .unwrap(),
+        )
+    };
+    assert_eq!(overdue(10, 2).await, ["M01", "M02"]);
+    assert_eq!(overdue(3, 10).await, ["M01", "M02", "M03"]);
+    assert_eq!(overdue(10, 10).await, ["M01", "M02", "M03", "M04"]);
+    assert_eq!(overdue(0, 10).await, Vec::<String>::new());
+}
+
 async fn outbox_once_only(state: &impl AlertOutbox) {
     let mut alert = AlertRecord::pending(
         "3400949497294#2026-11-23#TENSION".into(),
@@ -374,14 +425,14 @@ async fn outbox_once_only(state: &impl AlertOutbox) {
     // The scheduled pass finds a pending record once it is old enough, and only then.
     assert_eq!(
         state
-            .pending_alerts_created_by(t0() - Duration::seconds(1))
+            .pending_alerts_created_by(t0() - Duration::seconds(1), 10)
             .await
             .unwrap(),
         []
     );
     for by in [t0(), t0() + Duration::hours(30)] {
         assert_eq!(
-            state.pending_alerts_created_by(by).await.unwrap(),
+            state.pending_alerts_created_by(by, 10).await.unwrap(),
             std::slice::from_ref(&alert),
             "{by}"
         );
@@ -413,7 +464,7 @@ async fn outbox_once_only(state: &impl AlertOutbox) {
     assert_eq!(state.pending_alerts().await.unwrap(), []);
     assert_eq!(
         state
-            .pending_alerts_created_by(t0() + Duration::hours(30))
+            .pending_alerts_created_by(t0() + Duration::hours(30), 10)
             .await
             .unwrap(),
         [],
@@ -979,6 +1030,11 @@ mod local {
     }
 
     #[tokio::test]
+    async fn overdue_alerts_oldest_first_and_bounded() {
+        super::overdue_alerts_oldest_first_and_bounded(&LocalState::in_memory().unwrap()).await;
+    }
+
+    #[tokio::test]
     async fn measures_and_alert_states_are_versioned() {
         super::measures_and_alert_states_are_versioned(&LocalState::in_memory().unwrap()).await;
     }
@@ -1284,6 +1340,12 @@ mod on_moto {
     async fn outbox_once_only() {
         let Some(state) = state().await else { return };
         super::outbox_once_only(&state).await;
+    }
+
+    #[tokio::test]
+    async fn overdue_alerts_oldest_first_and_bounded() {
+        let Some(state) = state().await else { return };
+        super::overdue_alerts_oldest_first_and_bounded(&state).await;
     }
 
     #[tokio::test]

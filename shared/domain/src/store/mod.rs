@@ -277,17 +277,19 @@ pub trait AlertOutbox: Send + Sync {
     fn pending_alerts(&self) -> impl Future<Output = Result<Vec<AlertRecord>, StoreError>> + Send {
         self.alerts_with_status(AlertStatus::Pending)
     }
-    /// Records still pending that were created at or before `before`, oldest first: those
-    /// the relay of new records did not deliver (on AWS the stream gives up on a record
-    /// after its retries, or after a day), which the scheduled pass relays. A store that
-    /// indexes pending records by their creation answers it in one read.
+    /// The `limit` oldest records still pending that were created at or before `before`,
+    /// oldest first: those the relay of new records did not deliver (on AWS the stream gives
+    /// up on a record after its retries, or after a day), which the scheduled pass relays. A
+    /// store that indexes pending records by their creation answers it in one bounded read.
     fn pending_alerts_created_by(
         &self,
         before: DateTime<Utc>,
+        limit: usize,
     ) -> impl Future<Output = Result<Vec<AlertRecord>, StoreError>> + Send {
         async move {
             let mut pending = self.pending_alerts().await?;
             pending.retain(|a| a.created_at <= before);
+            pending.truncate(limit);
             Ok(pending)
         }
     }
