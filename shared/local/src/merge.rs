@@ -1,6 +1,6 @@
 //! The merge of a batch of positions with what the database holds, on the machine's cores:
-//! decoding a held position, merging and encoding the result are pure and cost about 8 KB of
-//! JSON each way for a national wholesaler's position of 180 depots. The reads and the writes
+//! decoding a held position, merging and encoding the result are pure and cost about 4.4 KB
+//! of JSON each way for a national wholesaler's position of 180 depots. The reads and the writes
 //! stay in the caller's one transaction; only the work between them is spread.
 
 use medistock_domain::position::{Position, PositionWrite, merge};
@@ -31,13 +31,9 @@ pub(crate) fn merge_batch(
     incoming: &[Position],
 ) -> Result<Vec<Merged>, StoreError> {
     debug_assert_eq!(held.len(), incoming.len());
-    let threads = if incoming.len() < PARALLEL_FROM {
-        1
-    } else {
-        std::thread::available_parallelism()
-            .map_or(1, |n| n.get())
-            .min(MAX_THREADS)
-    };
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(MAX_THREADS);
     merge_on(held, incoming, threads)
 }
 
