@@ -66,6 +66,20 @@ async fn drop_file(objects: &impl ObjectStore, key: &str, text: &str) -> Option<
         .unwrap()
 }
 
+/// Ingests the version `version` of inbox `key` (as its event names it) at `at`.
+async fn ingest_at(
+    objects: &impl ObjectStore,
+    state: &impl crate::State,
+    settings: &IngestSettings,
+    key: &str,
+    version: Option<&str>,
+    at: DateTime<Utc>,
+) -> IngestOutcome {
+    ingest_version(objects, state, settings, INBOX, key, version, at)
+        .await
+        .unwrap()
+}
+
 async fn text_of(objects: &impl ObjectStore, bucket: &str, key: &str) -> String {
     let object = objects
         .get(bucket, key)
@@ -291,19 +305,8 @@ async fn a_rejected_file_dropped_again_is_judged_again(
                 3400949497294;2026-11-24;800;70\n\
                 3400936963504;2026-11-24;300;7\n";
     let key = "inbox/grossiste-a/s48.csv";
-    // The version `version` of the drop, ingested at `at`.
     let ingest = |version: Option<String>, at: DateTime<Utc>| async move {
-        ingest_version(
-            objects,
-            state,
-            &settings(lake),
-            INBOX,
-            key,
-            version.as_deref(),
-            at,
-        )
-        .await
-        .unwrap()
+        ingest_at(objects, state, &settings(lake), key, version.as_deref(), at).await
     };
     let version = drop_file(objects, key, text).await;
     let today = ingest(version.clone(), now()).await;
@@ -737,17 +740,7 @@ async fn a_file_above_the_size_bound_is_quarantined_unread(
     let mut kept = vec![WEEK_47.to_owned()];
     for text in [format!("{WEEK_47}\n"), format!("{WEEK_47}\n\n")] {
         let version = drop_file(objects, key, &text).await;
-        ingest_version(
-            objects,
-            state,
-            &small,
-            INBOX,
-            key,
-            version.as_deref(),
-            now(),
-        )
-        .await
-        .unwrap();
+        ingest_at(objects, state, &small, key, version.as_deref(), now()).await;
         kept.push(text);
     }
     let mut copies = Vec::new();
@@ -953,17 +946,15 @@ async fn a_file_overwritten_before_it_is_read_is_ingested_as_dropped(
     // The events arrive after both uploads: each names its own version.
     let mut receipts = Vec::new();
     for (version, text) in [(&v1, WEEK_47), (&v2, WEEK_46)] {
-        let outcome = ingest_version(
+        let outcome = ingest_at(
             objects,
             state,
             &settings(lake),
-            INBOX,
             key,
             version.as_deref(),
             now(),
         )
-        .await
-        .unwrap();
+        .await;
         let IngestOutcome::Applied { report, .. } = outcome else {
             panic!("{outcome:?}")
         };
@@ -1065,17 +1056,15 @@ async fn two_files_under_one_name_at_once_each_apply_their_own_bytes(
     let two = "cip13;date_stock;stock\n3400949497706;2026-11-20;222\n";
     let drop_and_ingest = |text: &'static str| async move {
         let version = drop_file(objects, key, text).await;
-        ingest_version(
+        ingest_at(
             objects,
             state,
             &settings(lake),
-            INBOX,
             key,
             version.as_deref(),
             now(),
         )
         .await
-        .unwrap()
     };
     let (a, b) = tokio::join!(drop_and_ingest(one), drop_and_ingest(two));
     for (outcome, text) in [(a, one), (b, two)] {
@@ -1358,17 +1347,15 @@ mod local {
                 }
             }
             // Within the lease: only a released claim lets the retry in.
-            let retry = ingest_version(
+            let retry = ingest_at(
                 &objects,
                 &state,
                 &settings,
-                INBOX,
                 key,
                 version.as_deref(),
                 now() + Duration::seconds(1),
             )
-            .await
-            .unwrap();
+            .await;
             let IngestOutcome::Applied { report, .. } = retry else {
                 panic!("{prefix}: {retry:?}")
             };
@@ -1396,17 +1383,7 @@ mod local {
         let key = "inbox/grossiste-a/stock.csv";
         let version = drop_file(&objects, key, WEEK_47).await;
         let spy = SpyObjects::new(&objects).reading_version_as("null", version);
-        let outcome = ingest_version(
-            &spy,
-            &state,
-            &settings(&lake),
-            INBOX,
-            key,
-            Some("null"),
-            now(),
-        )
-        .await
-        .unwrap();
+        let outcome = ingest_at(&spy, &state, &settings(&lake), key, Some("null"), now()).await;
         let IngestOutcome::Applied { report, .. } = outcome else {
             panic!("{outcome:?}")
         };
@@ -1423,17 +1400,15 @@ mod local {
         let (objects, state, lake, _guard) = setup().await.unwrap();
         let version = drop_file(&objects, key, WEEK_47).await;
         let spy = SpyObjects::new(&objects);
-        ingest_version(
+        ingest_at(
             &spy,
             &state,
             &settings(&lake),
-            INBOX,
             key,
             version.as_deref(),
             now(),
         )
-        .await
-        .unwrap();
+        .await;
         assert_eq!(spy.calls(Op::Copy), std::slice::from_ref(&raw_key));
         assert!(!spy.calls(Op::Put).contains(&raw_key));
     }
