@@ -438,6 +438,18 @@ fn time(value: &str) -> Result<DateTime<Utc>, StoreError> {
         .map_err(|_| corrupt(value))
 }
 
+/// What a claim refused by its condition answers, from the entry read just after: the file
+/// applied, or claimed by a live run; `None` when the entry changed since the refusal (the
+/// run ended rejected, or gave its claim up): the claim is tried again.
+fn refused_claim(held: Option<LedgerEntry>) -> Option<Claim> {
+    let held = held?;
+    match held.status {
+        FileStatus::Applied => Some(Claim::Done(held)),
+        FileStatus::Processing => Some(Claim::InProgress(held)),
+        FileStatus::Rejected => None,
+    }
+}
+
 fn ledger_of(item: &Item) -> Result<LedgerEntry, StoreError> {
     Ok(LedgerEntry {
         sha256: text(item, "sha256")?,
@@ -523,17 +535,13 @@ impl FileLedger for DynamoState {
             if conditional("DynamoDB.PutItem", result)? {
                 return Ok(Claim::Acquired);
             }
-            let Some(held) = self
+            let held = self
                 .get(keys::file(&entry.declarant, &entry.sha256), keys::META)
                 .await?
-            else {
-                continue;
-            };
-            let held = ledger_of(&held)?;
-            match held.status {
-                FileStatus::Applied => return Ok(Claim::Done(held)),
-                FileStatus::Processing => return Ok(Claim::InProgress(held)),
-                FileStatus::Rejected => continue,
+                .map(|item| ledger_of(&item))
+                .transpose()?;
+            if let Some(claim) = refused_claim(held) {
+                return Ok(claim);
             }
         }
         Err(StoreError::Aws {
@@ -982,5 +990,39 @@ impl AlertStateStore for DynamoState {
             expected_version,
         )
         .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A claim refused, then the entry read: a file applied is done, one claimed is in
+    /// progress; one that ended rejected, or whose claim was given up, is claimed again.
+    #[test]
+    fn a_refused_claim_answers_from_the_entry_read_after() {
+        let at: DateTime<Utc> = "2026-11-23T09:00:00Z".parse().unwrap();
+        let entry = |status: FileStatus| LedgerEntry {
+            sha256: "f1".into(),
+            status,
+            key: "inbox/gr-a/f.csv".into(),
+            version: None,
+            declarant: "gr-a".into(),
+            owner: "owner".into(),
+            lines: [0; 3],
+            received_at: at,
+            lease_until: at,
+            finished_at: None,
+        };
+        assert!(matches!(
+            refused_claim(Some(entry(FileStatus::Applied))),
+            Some(Claim::Done(_))
+        ));
+        assert!(matches!(
+            refused_claim(Some(entry(FileStatus::Processing))),
+            Some(Claim::InProgress(_))
+        ));
+        assert!(refused_claim(Some(entry(FileStatus::Rejected))).is_none());
+        assert!(refused_claim(None).is_none());
     }
 }
