@@ -43,7 +43,7 @@ import json, sys
 work, seeds = sys.argv[1], sys.argv[2:]
 figures = ["stockouts", "recall_at_14d", "recall_at_30d", "median_lead_time_days",
            "false_alerts_per_20_reference_months", "escalation_precision",
-           "escalations_on_day_1", "alerts_per_reference_month"]
+           "escalations_on_day_1", "alerts_per_reference_month", "tension_day_share"]
 for label, prefix in [("démonstration", "demo"), ("simulateur indépendant", "sim")]:
     boards = [json.load(open(f"{work}/{prefix}-{s}.json")) for s in seeds]
     print(f"{label} ({len(seeds)} graines : {' '.join(seeds)})")

@@ -231,6 +231,10 @@ pub fn print_scoreboard(board: &Scoreboard) {
         "  alertes par référence-mois               : {}",
         french(board.alerts_per_reference_month)
     );
+    println!(
+        "  jours-références en TENSION ou plus      : {:.1} %",
+        board.tension_day_share * 100.0
+    );
     for (horizon, rows) in [(14, &board.calibration_14d), (30, &board.calibration_30d)] {
         if rows.is_empty() {
             continue;

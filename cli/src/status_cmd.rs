@@ -231,6 +231,9 @@ fn assessment_lines(figures: &str) -> Vec<String> {
         }
     };
     let mut lines = Vec::new();
+    if let Some(note) = medistock_analytics::risk::alert::episode_note(&a) {
+        lines.push(note);
+    }
     if let Some(p) = a.probability {
         lines.push(format!(
             "probabilité de rupture : {:.0} % sous 14 jours, {:.0} % sous 30 jours",

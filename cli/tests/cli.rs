@@ -802,6 +802,7 @@ fn backtest_replays_a_folder_of_declarations_against_known_stock_outs() {
         "median_lead_time_days",
         "false_alerts_per_20_reference_months",
         "alerts_per_reference_month",
+        "tension_day_share",
     ] {
         assert!(board.get(key).is_some(), "{key}");
     }

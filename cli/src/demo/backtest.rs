@@ -31,6 +31,10 @@ pub struct Scoreboard {
     pub escalations_on_day_1: usize,
     /// Announced transitions per reference-month.
     pub alerts_per_reference_month: f64,
+    /// Share of the reference-days replayed at TENSION or worse: what ANSM is asked to watch.
+    /// A model that held its alerts longer would show fewer false alerts and more of these.
+    #[serde(default)]
+    pub tension_day_share: f64,
     /// Reliability of the probability of a stock-out within 14 days: per tenth of predicted
     /// probability, the assessments and the share followed by a stock-out within 14 days.
     #[serde(default)]
@@ -190,6 +194,8 @@ pub struct ReferenceScore {
     pub announced: usize,
     /// Days replayed.
     pub days: usize,
+    /// Days at TENSION or worse.
+    pub tension_days: usize,
 }
 
 /// Days after an escalation within which a stock-out makes it a true alert.
@@ -277,6 +283,7 @@ pub fn score_reference(
         escalations,
         announced,
         days: days.len(),
+        tension_days: days.iter().filter(|(_, l)| *l >= Level::Tension).count(),
     }
 }
 
@@ -374,6 +381,14 @@ pub fn scoreboard(scores: &[ReferenceScore]) -> Scoreboard {
             })
             .count(),
         alerts_per_reference_month: per(scores.iter().map(|s| s.announced).sum(), 1.0),
+        tension_day_share: {
+            let days: usize = scores.iter().map(|s| s.days).sum();
+            if days > 0 {
+                scores.iter().map(|s| s.tension_days).sum::<usize>() as f64 / days as f64
+            } else {
+                0.0
+            }
+        },
         calibration_14d: Vec::new(),
         calibration_30d: Vec::new(),
         calibration_withheld: Vec::new(),
@@ -492,6 +507,7 @@ mod tests {
             flags: Vec::new(),
             supply_record: Default::default(),
             supply_record_used: false,
+            figures_level: None,
         }
     }
 
@@ -569,6 +585,7 @@ mod tests {
         assert_eq!(s.false_alerts_per_20_reference_months, 0.0);
         // One escalation and one return to normal in one reference-month.
         assert_eq!(s.alerts_per_reference_month, 2.0);
+        assert_eq!(s.tension_day_share, 20.0 / 30.0, "20 days of 30 at TENSION");
     }
 
     #[test]

@@ -5,7 +5,7 @@
 use super::synthesis::{ReferenceRow, Synthesis};
 use crate::csv_cell::csv_line;
 
-const HEADER: [&str; 19] = [
+const HEADER: [&str; 20] = [
     "cip13",
     "denomination",
     "groupe",
@@ -25,6 +25,7 @@ const HEADER: [&str; 19] = [
     "alternatives",
     "date_calcul",
     "exploitant_attendu",
+    "niveau_des_chiffres",
 ];
 
 fn decimal(v: f64, digits: usize) -> String {
@@ -67,6 +68,8 @@ fn row(r: &ReferenceRow, awaited_from: Option<&str>) -> Vec<String> {
             .join(" | "),
         medistock_domain::french::date(a.as_of),
         awaited_from.unwrap_or_default().to_owned(),
+        // The level the day's figures give: below `niveau` when an open alert episode holds it.
+        a.figures_level.unwrap_or(a.level).as_str().to_owned(),
     ]
 }
 

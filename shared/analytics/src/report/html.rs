@@ -56,6 +56,17 @@ fn badge(level: Level) -> String {
 }
 
 fn change(r: &ReferenceRow) -> String {
+    let trend = trend(r);
+    match r.assessment.figures_level {
+        Some(figures) => format!(
+            "{trend}<br>maintenu (chiffres du jour : {}, alerte ouverte jusqu'au retour à la normale)",
+            figures.as_str()
+        ),
+        None => trend,
+    }
+}
+
+fn trend(r: &ReferenceRow) -> String {
     match r.last_week {
         None => "nouveau".to_owned(),
         Some(before) if before == r.level() => "=".to_owned(),

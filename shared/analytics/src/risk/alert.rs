@@ -58,6 +58,19 @@ pub fn is_announced(from: Level, to: Level) -> bool {
     (to > from && to >= Level::Tension) || (to == Level::Normal && from >= Level::Tension)
 }
 
+/// Why the level is held above the day's figures, when an open alert episode holds it
+/// ([`super::assess::episode_level`]), in French.
+pub fn episode_note(a: &Assessment) -> Option<String> {
+    a.figures_level.map(|figures| {
+        format!(
+            "Niveau maintenu à {} : les chiffres du jour donnent {} ; l'alerte reste ouverte \
+             jusqu'au retour à la normale, qui sera annoncé",
+            a.level.as_str(),
+            figures.as_str()
+        )
+    })
+}
+
 /// The notification of a transition.
 pub fn notification(
     a: &Assessment,
@@ -90,6 +103,9 @@ pub fn notification(
         a.level.as_str(),
         from.as_str()
     );
+    if let Some(note) = episode_note(a) {
+        let _ = writeln!(body, "{note}");
+    }
     let _ = writeln!(
         body,
         "Calcul du : {}",

@@ -100,6 +100,9 @@ pub struct ReferenceInput {
     pub safety_stock_months: f64,
     /// Level held before this computation, for the hysteresis.
     pub previous_level: Option<Level>,
+    /// When that level is TENSION or worse: the first day of its alert episode (`open_since`
+    /// of the RISK item), which bounds how long the episode holds ([`episode_level`]).
+    pub episode_since: Option<NaiveDate>,
     /// Whether manufacturers declare in this deployment: then a reference none of them has
     /// declared recently has an unknown manufacturer stock.
     pub manufacturers_expected: bool,
@@ -180,6 +183,10 @@ pub struct Assessment {
     /// (`learnt_reliability`) rather than the model's defaults.
     #[serde(default)]
     pub supply_record_used: bool,
+    /// When an open alert episode holds the level at TENSION ([`episode_level`]): the level
+    /// the day's figures give (VIGILANCE). `None` when the level is the figures' own.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub figures_level: Option<Level>,
 }
 
 /// One type of declarant's stock: declared (with the dates of the positions) and estimated at
@@ -456,6 +463,13 @@ pub fn assess(input: &ReferenceInput, as_of: NaiveDate) -> Assessment {
     } else {
         level
     };
+    let (level, figures_level) = episode_level(
+        options.episode_hold,
+        input.previous_level,
+        input.episode_since,
+        as_of,
+        level,
+    );
     // Missing is not zero for the probability either: computed from a lower bound of the
     // chain's stock, it would announce a stock-out the figures cannot tell. It is withheld.
     let start = if doubtful { bare } else { chain_stock };
@@ -492,6 +506,34 @@ pub fn assess(input: &ReferenceInput, as_of: NaiveDate) -> Assessment {
         flags,
         supply_record: input.supply_record,
         supply_record_used: input.options.learnt_reliability,
+        figures_level,
+    }
+}
+
+/// Days an alert episode may hold the level at TENSION on figures that give VIGILANCE,
+/// counted from its first day: past them the level is the figures' own, as it was before
+/// episodes were held, so that no reference stays at TENSION for ever on VIGILANCE figures.
+pub const EPISODE_HOLD_DAYS: i64 = 90;
+
+/// The level of an open alert episode. ANSM is told when a reference escalates to TENSION or
+/// worse and when it returns to NORMAL, never when it steps down to VIGILANCE: for ANSM the
+/// alert is still open then. So, with `hold`, a reference held at TENSION or worse before stays
+/// at TENSION while its figures give VIGILANCE, and the episode ends at NORMAL — or, on
+/// VIGILANCE figures, once it is [`EPISODE_HOLD_DAYS`] old (`since`: its first day; unknown,
+/// it holds). Returns the level and, when it holds, the level of the figures.
+pub fn episode_level(
+    hold: bool,
+    previous: Option<Level>,
+    since: Option<NaiveDate>,
+    as_of: NaiveDate,
+    level: Level,
+) -> (Level, Option<Level>) {
+    let young = since.is_none_or(|first| (as_of - first).num_days() < EPISODE_HOLD_DAYS);
+    match previous {
+        Some(held) if hold && held >= Level::Tension && level == Level::Vigilance && young => {
+            (Level::Tension, Some(level))
+        }
+        _ => (level, None),
     }
 }
 
@@ -760,6 +802,7 @@ mod tests {
             thresholds: Thresholds::default(),
             safety_stock_months: 0.25,
             previous_level: None,
+            episode_since: None,
             manufacturers_expected: false,
             manufacturers_starting: false,
             manufacturers_pending: false,
@@ -1312,6 +1355,61 @@ mod tests {
                 grossistes: 500
             }
         );
+    }
+
+    #[test]
+    fn an_open_alert_episode_ends_at_normal_not_at_vigilance() {
+        // 50 units a day; the wholesaler's stock gives the days of cover.
+        let with_stock = |stock: i64, previous: Option<Level>| {
+            let mut i = input(vec![(
+                pos("gr-b", d(23), stock, Some(50.0), vec![]),
+                DeclarantType::Grossiste,
+            )]);
+            i.previous_level = previous;
+            i
+        };
+        // 45 days: VIGILANCE from NORMAL or VIGILANCE, the figures' own level.
+        for previous in [None, Some(Level::Normal), Some(Level::Vigilance)] {
+            let a = assess(&with_stock(2250, previous), d(23));
+            assert_eq!((a.level, a.figures_level), (Level::Vigilance, None));
+        }
+        // From TENSION or worse, the same figures keep the episode open at TENSION and say so.
+        for previous in [Level::Tension, Level::Critique, Level::Rupture] {
+            let a = assess(&with_stock(2250, Some(previous)), d(23));
+            assert_eq!(
+                (a.level, a.figures_level),
+                (Level::Tension, Some(Level::Vigilance)),
+                "from {previous:?}"
+            );
+            let note = crate::risk::alert::episode_note(&a).unwrap();
+            assert!(
+                note.contains("TENSION") && note.contains("VIGILANCE"),
+                "{note}"
+            );
+        }
+        // A CRITIQUE whose figures give TENSION steps down to TENSION: nothing is held.
+        let a = assess(&with_stock(1000, Some(Level::Critique)), d(23));
+        assert_eq!((a.level, a.figures_level), (Level::Tension, None));
+        // The episode ends at NORMAL (beyond 60 days and the hysteresis margin: 66).
+        let a = assess(&with_stock(3500, Some(Level::Tension)), d(23));
+        assert_eq!((a.level, a.figures_level), (Level::Normal, None));
+        assert_eq!(crate::risk::alert::episode_note(&a), None);
+        // An episode 90 days old no longer holds VIGILANCE figures (89 days still does).
+        let mut old = with_stock(2250, Some(Level::Tension));
+        old.episode_since = d(23).checked_sub_days(chrono::Days::new(89));
+        assert_eq!(assess(&old, d(23)).level, Level::Tension);
+        old.episode_since = d(23).checked_sub_days(chrono::Days::new(90));
+        let a = assess(&old, d(23));
+        assert_eq!((a.level, a.figures_level), (Level::Vigilance, None));
+        // Turned off (`--without episode`), the figures decide alone.
+        let mut off = with_stock(2250, Some(Level::Tension));
+        off.options.episode_hold = false;
+        let a = assess(&off, d(23));
+        assert_eq!((a.level, a.figures_level), (Level::Vigilance, None));
+        // Stored and read back with the level it holds.
+        let held = assess(&with_stock(2250, Some(Level::Tension)), d(23));
+        let json = serde_json::to_string(&held).unwrap();
+        assert_eq!(serde_json::from_str::<Assessment>(&json).unwrap(), held);
     }
 
     #[test]

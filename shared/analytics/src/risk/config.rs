@@ -91,6 +91,11 @@ pub struct ModelOptions {
     /// escalated to TENSION on the wholesalers' stock alone (CRITIQUE and RUPTURE still show).
     /// On by default (measured: docs/risk-model.md); `--without undeclared` turns it off.
     pub undeclared_manufacturers: bool,
+    /// An alert episode ends with the return to normal: a reference at TENSION or worse is
+    /// held at TENSION while its figures only go back to VIGILANCE (no message is sent for that
+    /// step down, so the alert ANSM received stays open), and leaves it at NORMAL. On by
+    /// default (measured: docs/risk-model.md); `--without episode` turns it off.
+    pub episode_hold: bool,
 }
 
 impl Default for ModelOptions {
@@ -105,6 +110,7 @@ impl Default for ModelOptions {
             slip_twice: false,
             learnt_reliability: false,
             undeclared_manufacturers: true,
+            episode_hold: true,
         }
     }
 }
@@ -115,12 +121,13 @@ type Signal = fn(&mut ModelOptions);
 /// Each name [`ModelOptions::without`] accepts and what it does: the signals turned off, then
 /// (`+`) those turned on. The one list the parser, its error and the deployment's parameter
 /// pattern (tested in `infra/`) are read from.
-const SIGNALS: [(&str, Signal); 10] = [
+const SIGNALS: [(&str, Signal); 11] = [
     ("slip", |o| o.slipped_supplies = false),
     ("stop", |o| o.production_stop = false),
     ("censored", |o| o.censored_demand = false),
     ("local", |o| o.local_shortage = false),
     ("undeclared", |o| o.undeclared_manufacturers = false),
+    ("episode", |o| o.episode_hold = false),
     ("batches", |o| o.inferred_batches = false),
     ("+batches", |o| o.inferred_batches = true),
     ("+delay", |o| o.delayed_supplies = true),
@@ -135,7 +142,7 @@ impl ModelOptions {
     }
 
     /// The default signals but those named (`slip`, `stop`, `censored`, `local`,
-    /// `undeclared`, `batches`, comma-separated), and with those named `+batches`, `+delay`,
+    /// `undeclared`, `episode`, `batches`, comma-separated), and with those named `+batches`, `+delay`,
     /// `+slip2` (the ones off by default).
     pub fn without(names: &str) -> Result<Self, String> {
         let mut o = Self::default();

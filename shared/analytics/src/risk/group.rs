@@ -37,13 +37,13 @@ pub struct GroupAssessment {
 }
 
 /// Assesses every group with at least one member among `inputs`; `previous` holds the levels
-/// of the groups by id. The deployment's default thresholds (`RiskConfig::defaults`) apply to
+/// of the groups by id, with the first day of their alert episode when at TENSION or worse. The deployment's default thresholds (`RiskConfig::defaults`) apply to
 /// groups; the legal safety stock is a manufacturer's obligation per reference and is not
 /// checked on a group.
 pub fn assess_groups(
     inputs: &[ReferenceInput],
     config: &RiskConfig,
-    previous: &BTreeMap<String, Level>,
+    previous: &BTreeMap<String, (Level, Option<NaiveDate>)>,
     as_of: NaiveDate,
 ) -> Vec<GroupAssessment> {
     let mut pooled: BTreeMap<&str, (Vec<String>, ReferenceInput)> = BTreeMap::new();
@@ -66,7 +66,8 @@ pub fn assess_groups(
                     options: input.options,
                     thresholds: *config.defaults(),
                     safety_stock_months: 0.0,
-                    previous_level: previous.get(group).copied(),
+                    previous_level: previous.get(group).map(|(level, _)| *level),
+                    episode_since: previous.get(group).and_then(|(_, since)| *since),
                     manufacturers_expected: input.manufacturers_expected,
                     manufacturers_starting: input.manufacturers_starting,
                     manufacturers_pending: input.manufacturers_pending,
@@ -154,6 +155,7 @@ mod tests {
             thresholds: Thresholds::default(),
             safety_stock_months: 2.0,
             previous_level: None,
+            episode_since: None,
             manufacturers_expected: false,
             manufacturers_starting: false,
             manufacturers_pending: false,
@@ -200,10 +202,19 @@ mod tests {
             input("3400949497706", 1500, 50.0),
         ];
         // 30 days: out of TENSION (under 30) but not by the 10 % margin (33 days).
-        let previous = BTreeMap::from([("12".to_owned(), Level::Tension)]);
+        let previous = BTreeMap::from([("12".to_owned(), (Level::Tension, Some(d(20))))]);
         let groups = assess_groups(&inputs, &config(), &previous, d(20));
         assert_eq!(groups[0].level, Level::Tension);
         let fresh = assess_groups(&inputs, &config(), &BTreeMap::new(), d(20));
+        assert_eq!(fresh[0].level, Level::Vigilance);
+        // 45 days: VIGILANCE figures, held at TENSION by the group's open episode.
+        let recovered = [
+            input("3400949497294", 2250, 50.0),
+            input("3400949497706", 2250, 50.0),
+        ];
+        let groups = assess_groups(&recovered, &config(), &previous, d(20));
+        assert_eq!(groups[0].level, Level::Tension);
+        let fresh = assess_groups(&recovered, &config(), &BTreeMap::new(), d(20));
         assert_eq!(fresh[0].level, Level::Vigilance);
     }
 

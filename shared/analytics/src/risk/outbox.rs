@@ -562,6 +562,7 @@ mod tests {
             flags: Vec::new(),
             supply_record: Default::default(),
             supply_record_used: false,
+            figures_level: None,
         }
     }
 
@@ -709,6 +710,7 @@ mod group_tests {
             flags: Vec::new(),
             supply_record: Default::default(),
             supply_record_used: false,
+            figures_level: None,
         }
     }
 

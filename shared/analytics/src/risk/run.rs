@@ -217,8 +217,15 @@ pub async fn run_risk<
     clock.done("historique");
     let config = run.config.clone();
     let scope = scope.clone();
-    let previous_levels: BTreeMap<String, Level> =
-        previous.iter().map(|(k, v)| (k.clone(), v.level)).collect();
+    // Each subject's level held, with the first day of its alert episode when at TENSION or
+    // worse (an item written before episodes were kept: its own date).
+    let previous_levels: BTreeMap<String, (Level, Option<NaiveDate>)> = previous
+        .iter()
+        .map(|(k, v)| {
+            let since = (v.level >= Level::Tension).then(|| v.open_since.unwrap_or(v.as_of));
+            (k.clone(), (v.level, since))
+        })
+        .collect();
     let (assessments, groups) = tokio::task::spawn_blocking(
         move || -> Result<(Vec<Assessment>, Vec<GroupAssessment>), RiskError> {
             let mut by_reference: BTreeMap<
@@ -322,7 +329,12 @@ pub async fn run_risk<
                         options: config.model,
                         thresholds: settings.thresholds,
                         safety_stock_months: settings.safety_stock_months,
-                        previous_level: previous_levels.get(cip13.as_str()).copied(),
+                        previous_level: previous_levels
+                            .get(cip13.as_str())
+                            .map(|(level, _)| *level),
+                        episode_since: previous_levels
+                            .get(cip13.as_str())
+                            .and_then(|(_, since)| *since),
                         manufacturers_expected,
                         manufacturers_starting,
                         manufacturers_pending,
@@ -334,12 +346,12 @@ pub async fn run_risk<
             let assessments = inputs.iter().map(|i| assess(i, as_of)).collect();
             let groups = match scope {
                 Scope::All => {
-                    let held: BTreeMap<String, Level> = previous_levels
+                    let held: BTreeMap<String, (Level, Option<NaiveDate>)> = previous_levels
                         .iter()
-                        .filter_map(|(subject, level)| {
+                        .filter_map(|(subject, held)| {
                             subject
                                 .strip_prefix(GROUP_SUBJECT_PREFIX)
-                                .map(|g| (g.to_owned(), *level))
+                                .map(|g| (g.to_owned(), *held))
                         })
                         .collect();
                     assess_groups(&inputs, &config, &held, as_of)

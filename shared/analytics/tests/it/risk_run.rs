@@ -220,6 +220,115 @@ async fn levels_transitions_and_alerts_once() {
     assert!(sms.len() <= 160 && sms.is_ascii());
 }
 
+/// ANSM is told of an escalation and of the return to normal, not of a step down to
+/// VIGILANCE: the alert it received stays open, and the level with it, until NORMAL.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_alert_episode_stays_open_until_the_return_to_normal() {
+    let dir = tempfile::tempdir().unwrap();
+    let backend = LocalBackend::open(dir.path()).unwrap();
+    let (objects, state) = (&backend.objects, &backend.state);
+    let x30 = Cip13::parse("3400949497294").unwrap();
+    let only_x30 = Scope::References(vec![x30]);
+    let config = config();
+    let run = local_run(&config);
+    let by_day = |d: u32, wholesaler: u32, manufacturer: u32| {
+        let (objects, state) = (objects, state);
+        async move {
+            let line = |stock: u32| {
+                format!(
+                    "cip13;date_stock;stock;sorties;periode_jours\n3400949497294;2026-11-{d};{stock};700;7\n"
+                )
+            };
+            declare(
+                objects,
+                state,
+                "gr-b",
+                &format!("j{d}.csv"),
+                &line(wholesaler),
+                d,
+            )
+            .await;
+            declare(
+                objects,
+                state,
+                "lab-a",
+                &format!("j{d}.csv"),
+                &line(manufacturer),
+                d,
+            )
+            .await;
+        }
+    };
+    // 2,000 units for 100 a day: 20 days, TENSION, announced.
+    by_day(20, 1500, 500).await;
+    let first = run_risk(objects, state, &run, &only_x30, day(20), false, at(20))
+        .await
+        .unwrap();
+    assert_eq!(first.summary.transitions.len(), 1);
+    assert_eq!(level_of(state, "3400949497294").await, Some(Level::Tension));
+
+    // A batch arrives: 4,500 units, 45 days. The figures give VIGILANCE; no message, the level
+    // stays at TENSION and says why.
+    by_day(21, 2500, 2000).await;
+    let held = run_risk(objects, state, &run, &only_x30, day(21), false, at(21))
+        .await
+        .unwrap();
+    assert_eq!(
+        (held.summary.transitions.len(), held.summary.alerts_created),
+        (0, 0)
+    );
+    let a = &held.assessments[0];
+    assert_eq!(
+        (a.level, a.figures_level, a.days_to_stockout),
+        (Level::Tension, Some(Level::Vigilance), Some(45))
+    );
+    let item = state
+        .risk_items()
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|i| i.subject == "3400949497294")
+        .unwrap();
+    assert_eq!(
+        (item.level, item.open_since),
+        (Level::Tension, Some(day(20)))
+    );
+    assert!(
+        item.figures.contains("\"figures_level\":\"VIGILANCE\""),
+        "{}",
+        item.figures
+    );
+
+    // 13,000 units, 130 days, the manufacturer above its safety stock (two months of this MITM
+    // reference): NORMAL, and the return is announced.
+    by_day(22, 6000, 7000).await;
+    let back = run_risk(objects, state, &run, &only_x30, day(22), false, at(22))
+        .await
+        .unwrap();
+    assert_eq!(
+        back.summary.transitions.len(),
+        1,
+        "{:?}",
+        back.assessments[0]
+    );
+    assert_eq!(
+        (
+            back.summary.transitions[0].from,
+            back.summary.transitions[0].to
+        ),
+        (Level::Tension, Level::Normal)
+    );
+    assert_eq!(back.assessments[0].figures_level, None);
+    assert!(
+        state
+            .pending_alerts()
+            .await
+            .unwrap()
+            .iter()
+            .any(|p| p.key == "3400949497294#2026-11-22#TENSION-NORMAL")
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_dry_run_writes_nothing() {
     let dir = tempfile::tempdir().unwrap();

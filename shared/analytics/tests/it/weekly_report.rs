@@ -361,12 +361,17 @@ async fn references_awaited_from_their_manufacturer_are_listed_under_it() {
     let awaited_from = |cip: &str| {
         csv.lines()
             .find(|l| l.starts_with(cip))
-            .and_then(|l| l.rsplit(';').next())
+            .and_then(|l| l.rsplit(';').nth(1))
             .map(str::to_owned)
     };
     assert_eq!(awaited_from("3400949497294").as_deref(), Some("lab-a"));
     assert_eq!(awaited_from("3400949497706").as_deref(), Some(""));
-    assert!(csv.lines().next().unwrap().ends_with(";exploitant_attendu"));
+    assert!(
+        csv.lines()
+            .next()
+            .unwrap()
+            .ends_with(";exploitant_attendu;niveau_des_chiffres")
+    );
 }
 
 /// The synthesis reads each snapshot once: the weeks shown for every reference, and the days
