@@ -42,7 +42,7 @@ pub struct RiskArgs {
     #[command(flatten)]
     policy: crate::policy_args::PolicyArgs,
 
-    /// Calcule sans certains signaux du modèle (slip, stop, censored, local, undeclared) ou
+    /// Calcule sans certains signaux du modèle (slip, stop, censored, local, undeclared, episode) ou
     /// avec ceux désactivés par défaut (+batches, +delay, +slip2, +reliability), séparés par
     /// des virgules, comme `backtest --without` et le paramètre ModelWithout du déploiement.
     #[arg(long, value_name = "SIGNAUX", value_parser = ModelOptions::without)]
