@@ -175,6 +175,17 @@ pub async fn run(data_dir: &Path, args: &StatusArgs) -> anyhow::Result<ExitCode>
                 for line in assessment_lines(&r.figures) {
                     println!("  {line}");
                 }
+            } else if let Some(figures) =
+                serde_json::from_str::<medistock_analytics::risk::GroupAssessment>(&r.figures)
+                    .ok()
+                    .and_then(|g| g.figures_level)
+            {
+                println!(
+                    "  niveau maintenu à {} : les chiffres cumulés du groupe donnent {} ; l'alerte reste ouverte jusqu'au retour à la normale ou, au plus tard, {} jours après son ouverture",
+                    r.level.as_str(),
+                    figures.as_str(),
+                    medistock_analytics::risk::EPISODE_HOLD_DAYS
+                );
             }
         }
         None => println!("  risque : pas encore calculé (medistock risk)"),

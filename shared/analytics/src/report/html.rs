@@ -479,7 +479,14 @@ pub fn render_html(s: &Synthesis) -> String {
                 h,
                 r#"<tr><td>{}</td><td>{}</td><td>{}</td><td class="n">{}</td><td class="n">{}</td><td class="n">{}</td><td>{}</td></tr>"#,
                 escape(&g.group),
-                badge(g.level),
+                match g.figures_level {
+                    Some(figures) => format!(
+                        "{}<br>maintenu (chiffres du jour : {})",
+                        badge(g.level),
+                        figures.as_str()
+                    ),
+                    None => badge(g.level),
+                },
                 g.members.join(", "),
                 thousands(g.chain_stock),
                 g.demand.map_or_else(|| "—".to_owned(), thousands),

@@ -52,10 +52,12 @@ fn capped_list(names: &[String]) -> String {
     text
 }
 
-/// Whether a transition is announced: escalation to TENSION or worse, and return to NORMAL
-/// from TENSION or worse. VIGILANCE is recorded, for the digest and the reports, not sent.
+/// Whether a transition is announced: escalation to TENSION or worse, and the end of an alert,
+/// from TENSION or worse to below it (the return to NORMAL, or VIGILANCE once an alert episode
+/// no longer holds TENSION: [`super::assess::episode_level`]). Entries into VIGILANCE from
+/// below go to the daily digest, not one by one.
 pub fn is_announced(from: Level, to: Level) -> bool {
-    (to > from && to >= Level::Tension) || (to == Level::Normal && from >= Level::Tension)
+    (to > from && to >= Level::Tension) || (from >= Level::Tension && to < Level::Tension)
 }
 
 /// Why the level is held above the day's figures, when an open alert episode holds it
@@ -64,9 +66,11 @@ pub fn episode_note(a: &Assessment) -> Option<String> {
     a.figures_level.map(|figures| {
         format!(
             "Niveau maintenu à {} : les chiffres du jour donnent {} ; l'alerte reste ouverte \
-             jusqu'au retour à la normale, qui sera annoncé",
+             jusqu'au retour à la normale ou, au plus tard, {} jours après son ouverture (la fin \
+             de l'alerte est annoncée)",
             a.level.as_str(),
-            figures.as_str()
+            figures.as_str(),
+            super::assess::EPISODE_HOLD_DAYS
         )
     })
 }
@@ -85,10 +89,13 @@ pub fn notification(
         settings.denomination.clone()
     };
     let critical = a.level >= Level::Critique;
-    let subject = if a.level == Level::Normal {
-        format!("[Medistock] Retour à la normale — {name} ({})", a.cip13)
-    } else {
-        format!("[Medistock] {} — {name} ({})", a.level.as_str(), a.cip13)
+    let subject = match a.level {
+        Level::Normal => format!("[Medistock] Retour à la normale — {name} ({})", a.cip13),
+        Level::Vigilance if from >= Level::Tension => format!(
+            "[Medistock] Fin de l'alerte, VIGILANCE — {name} ({})",
+            a.cip13
+        ),
+        level => format!("[Medistock] {} — {name} ({})", level.as_str(), a.cip13),
     };
     let mut body = String::new();
     let _ = writeln!(
@@ -103,8 +110,14 @@ pub fn notification(
         a.level.as_str(),
         from.as_str()
     );
-    if let Some(note) = episode_note(a) {
-        let _ = writeln!(body, "{note}");
+    if a.level == Level::Vigilance && from >= Level::Tension {
+        let _ = writeln!(
+            body,
+            "L'alerte prend fin sans retour à la normale : l'épisode ouvert en {} ne maintient plus \
+             la TENSION (au plus {} jours), le niveau est celui des chiffres.",
+            from.as_str(),
+            super::assess::EPISODE_HOLD_DAYS
+        );
     }
     let _ = writeln!(
         body,
@@ -456,9 +469,12 @@ mod tests {
         );
         assert!(
             !is_announced(Level::Critique, Level::Tension),
-            "an improvement short of normal is not sent"
+            "an improvement within the alert is not sent"
         );
         assert!(!is_announced(Level::Vigilance, Level::Normal));
+        // The end of an alert short of normal (an episode no longer held) is.
+        assert!(is_announced(Level::Tension, Level::Vigilance));
+        assert!(is_announced(Level::Rupture, Level::Vigilance));
     }
 
     #[test]

@@ -511,8 +511,9 @@ pub fn assess(input: &ReferenceInput, as_of: NaiveDate) -> Assessment {
 }
 
 /// Days an alert episode may hold the level at TENSION on figures that give VIGILANCE,
-/// counted from its first day: past them the level is the figures' own, as it was before
-/// episodes were held, so that no reference stays at TENSION for ever on VIGILANCE figures.
+/// counted from its first day: past them the level is the figures' own and the end of the
+/// alert is announced ([`super::alert::is_announced`]), so that no reference stays at TENSION
+/// for ever on VIGILANCE figures.
 pub const EPISODE_HOLD_DAYS: i64 = 90;
 
 /// The level of an open alert episode. ANSM is told when a reference escalates to TENSION or
@@ -520,7 +521,8 @@ pub const EPISODE_HOLD_DAYS: i64 = 90;
 /// alert is still open then. So, with `hold`, a reference held at TENSION or worse before stays
 /// at TENSION while its figures give VIGILANCE, and the episode ends at NORMAL — or, on
 /// VIGILANCE figures, once it is [`EPISODE_HOLD_DAYS`] old (`since`: its first day; unknown,
-/// it holds). Returns the level and, when it holds, the level of the figures.
+/// it holds; after `as_of`, it does not), an end announced as well. Returns the level and,
+/// when it holds, the level of the figures.
 pub fn episode_level(
     hold: bool,
     previous: Option<Level>,
@@ -528,7 +530,11 @@ pub fn episode_level(
     as_of: NaiveDate,
     level: Level,
 ) -> (Level, Option<Level>) {
-    let young = since.is_none_or(|first| (as_of - first).num_days() < EPISODE_HOLD_DAYS);
+    // A run for a date before the episode opened (a recomputation of the past) holds nothing.
+    let young = since.is_none_or(|first| {
+        let age = (as_of - first).num_days();
+        (0..EPISODE_HOLD_DAYS).contains(&age)
+    });
     match previous {
         Some(held) if hold && held >= Level::Tension && level == Level::Vigilance && young => {
             (Level::Tension, Some(level))
@@ -1401,6 +1407,9 @@ mod tests {
         old.episode_since = d(23).checked_sub_days(chrono::Days::new(90));
         let a = assess(&old, d(23));
         assert_eq!((a.level, a.figures_level), (Level::Vigilance, None));
+        // A recomputation of a day before the episode opened holds nothing.
+        old.episode_since = Some(d(24));
+        assert_eq!(assess(&old, d(23)).level, Level::Vigilance);
         // Turned off (`--without episode`), the figures decide alone.
         let mut off = with_stock(2250, Some(Level::Tension));
         off.options.episode_hold = false;

@@ -34,6 +34,10 @@ pub struct GroupAssessment {
     pub stockout_date: Option<NaiveDate>,
     /// Days from `as_of` to that date.
     pub days_to_stockout: Option<i64>,
+    /// When the group's open alert episode holds its level at TENSION: the level its pooled
+    /// figures give (VIGILANCE), as for a reference.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub figures_level: Option<Level>,
 }
 
 /// Assesses every group with at least one member among `inputs`; `previous` holds the levels
@@ -115,6 +119,7 @@ fn group_of(group: &str, members: Vec<String>, a: &Assessment) -> GroupAssessmen
         coverage_days: a.coverage_days,
         stockout_date: a.stockout_date,
         days_to_stockout: a.days_to_stockout,
+        figures_level: a.figures_level,
     }
 }
 
@@ -213,7 +218,10 @@ mod tests {
             input("3400949497706", 2250, 50.0),
         ];
         let groups = assess_groups(&recovered, &config(), &previous, d(20));
-        assert_eq!(groups[0].level, Level::Tension);
+        assert_eq!(
+            (groups[0].level, groups[0].figures_level),
+            (Level::Tension, Some(Level::Vigilance))
+        );
         let fresh = assess_groups(&recovered, &config(), &BTreeMap::new(), d(20));
         assert_eq!(fresh[0].level, Level::Vigilance);
     }

@@ -16,7 +16,9 @@ pub mod probability;
 mod reliability;
 mod run;
 
-pub use assess::{Assessment, PROBABILITY_WITHHELD, QualityFlag, ReferenceInput, assess};
+pub use assess::{
+    Assessment, EPISODE_HOLD_DAYS, PROBABILITY_WITHHELD, QualityFlag, ReferenceInput, assess,
+};
 pub use demand::{DailyFile, DemandEstimate, DemandSeries, estimate_demand};
 pub use group::{GroupAssessment, assess_groups};
 pub use history_cache::HistoryCache;

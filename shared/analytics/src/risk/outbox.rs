@@ -333,6 +333,9 @@ fn group_notification(
         ([], Some(g)) if g.level == Level::Normal => {
             format!("[Medistock] Retour à la normale — groupe {id}")
         }
+        ([], Some(g)) if g.level < Level::Tension => {
+            format!("[Medistock] Fin de l'alerte, VIGILANCE — groupe {id}")
+        }
         ([], _) => format!(
             "[Medistock] {} — groupe {id} : les alternatives ne couvrent plus la demande",
             level.as_str()
@@ -725,6 +728,7 @@ mod group_tests {
             coverage_days: Some(12.5),
             stockout_date: NaiveDate::from_ymd_opt(2026, 12, 5),
             days_to_stockout: Some(12),
+            figures_level: None,
         }
     }
 
@@ -823,6 +827,47 @@ mod group_tests {
         assert_eq!(
             out[0].notification.subject,
             "[Medistock] Retour à la normale — groupe 12"
+        );
+    }
+
+    #[test]
+    fn the_end_of_an_alert_short_of_normal_is_announced() {
+        // An episode that no longer holds TENSION: the reference and its group step down to
+        // VIGILANCE, and ANSM is told that the alert ends.
+        let x30 = reference("3000001", Level::Vigilance, 40.0);
+        let x90 = reference("3000002", Level::Normal, 90.0);
+        let g = group(Level::Vigilance, &[&x30, &x90]);
+        let reference_only = records(&RunChanges {
+            references: vec![(&x30, Level::Tension)],
+            groups: vec![],
+        });
+        assert_eq!(reference_only.len(), 1);
+        let n = &reference_only[0].notification;
+        assert!(
+            n.subject
+                .starts_with("[Medistock] Fin de l'alerte, VIGILANCE — "),
+            "{}",
+            n.subject
+        );
+        assert!(
+            n.body
+                .contains("L'alerte prend fin sans retour à la normale"),
+            "{}",
+            n.body
+        );
+        assert_eq!(
+            (n.topic.as_str(), n.sms.is_none()),
+            ("i", true),
+            "by email, on the information topic"
+        );
+        let group_only = records(&RunChanges {
+            references: vec![(&x90, Level::Normal)],
+            groups: vec![(&g, Level::Critique)],
+        });
+        assert_eq!(group_only.len(), 1);
+        assert_eq!(
+            group_only[0].notification.subject,
+            "[Medistock] Fin de l'alerte, VIGILANCE — groupe 12"
         );
     }
 }

@@ -997,6 +997,10 @@ fn snapshot_parquet(assessments: &[Assessment]) -> Result<Vec<u8>, RiskError> {
             text("cip13", &|a| a.cip13.to_string()),
             text("as_of", &|a| a.as_of.to_string()),
             text("level", &|a| a.level.as_str().to_owned()),
+            // The level of the figures: below `level` on a day an alert episode holds it.
+            text("figures_level", &|a| {
+                a.figures_level.unwrap_or(a.level).as_str().to_owned()
+            }),
             float("chain_stock", &|a| Some(a.chain_stock)),
             int("stock_exploitants", &|a| Some(a.stock_by_type.exploitants)),
             int("stock_grossistes", &|a| Some(a.stock_by_type.grossistes)),

@@ -298,6 +298,23 @@ async fn an_alert_episode_stays_open_until_the_return_to_normal() {
         "{}",
         item.figures
     );
+    // The daily snapshot keeps both: the level held, and the figures' own.
+    let snapshot = objects
+        .get("lac", "risk/as_of=2026-11-21/risk.parquet")
+        .await
+        .unwrap()
+        .unwrap();
+    let frame = polars::prelude::ParquetReader::new(std::io::Cursor::new(snapshot.bytes))
+        .finish()
+        .unwrap();
+    let text = |name: &str| {
+        let column = frame.column(name).unwrap().str().unwrap().clone();
+        column.get(0).map(str::to_owned)
+    };
+    assert_eq!(
+        (text("level"), text("figures_level")),
+        (Some("TENSION".into()), Some("VIGILANCE".into()))
+    );
 
     // 13,000 units, 130 days, the manufacturer above its safety stock (two months of this MITM
     // reference): NORMAL, and the return is announced.
