@@ -113,9 +113,9 @@ pub fn notification(
     if a.level == Level::Vigilance && from >= Level::Tension {
         let _ = writeln!(
             body,
-            "L'alerte prend fin sans retour à la normale : l'épisode ouvert en {} ne maintient plus \
-             la TENSION (au plus {} jours), le niveau est celui des chiffres.",
-            from.as_str(),
+            "L'alerte prend fin sans retour à la normale : les chiffres donnent VIGILANCE, et une \
+             alerte n'est maintenue en TENSION sur des chiffres de VIGILANCE que {} jours au plus \
+             après son ouverture.",
             super::assess::EPISODE_HOLD_DAYS
         );
     }
