@@ -53,7 +53,10 @@ for label, prefix in [("démonstration", "demo"), ("simulateur indépendant", "s
             print(f"  {f:<40} —")
             continue
         mean = sum(values) / len(values)
-        print(f"  {f:<40} moyenne {mean:8.2f}   min {min(values):8.2f}   max {max(values):8.2f}")
+        # A share is printed in percent: two decimals of a fraction would hide its changes.
+        scale, unit = (100.0, " %") if f.endswith("_share") else (1.0, "")
+        print(f"  {f:<40} moyenne {mean * scale:8.2f}{unit}   min {min(values) * scale:8.2f}{unit}"
+              f"   max {max(values) * scale:8.2f}{unit}")
     for horizon in ["calibration_14d", "calibration_30d"]:
         bins = {}
         for b in boards:
