@@ -53,8 +53,8 @@ pub struct BacktestArgs {
     /// censored (jours de rupture des grossistes écartés de la demande), local (rupture
     /// locale d'une partie des grossistes), undeclared (pas de TENSION sur le seul stock des
     /// grossistes quand aucun exploitant ne déclare la référence), episode (une alerte en
-    /// TENSION reste ouverte jusqu'au retour à la normale, au plus 90 jours sur des chiffres
-    /// de VIGILANCE) ; +batches, +delay, +slip2
+    /// TENSION reste ouverte jusqu'au retour à la normale, au plus 90 jours après son ouverture
+    /// sur des chiffres de VIGILANCE) ; +batches, +delay, +slip2
     /// et +reliability ajoutent des signaux désactivés par défaut (prochain lot attendu au
     /// rythme observé quand aucun n'est annoncé ; approvisionnement repoussé attendu aussi
     /// tard qu'il est déjà en retard ; approvisionnement mis en doute à son second report

@@ -59,8 +59,9 @@ fn change(r: &ReferenceRow) -> String {
     let trend = trend(r);
     match r.assessment.figures_level {
         Some(figures) => format!(
-            "{trend}<br>maintenu (chiffres du jour : {}, alerte ouverte jusqu'au retour à la normale)",
-            figures.as_str()
+            "{trend}<br>maintenu (chiffres du jour : {}, alerte ouverte jusqu'au retour à la normale ou {} jours après son ouverture)",
+            figures.as_str(),
+            crate::risk::EPISODE_HOLD_DAYS
         ),
         None => trend,
     }
@@ -481,9 +482,10 @@ pub fn render_html(s: &Synthesis) -> String {
                 escape(&g.group),
                 match g.figures_level {
                     Some(figures) => format!(
-                        "{}<br>maintenu (chiffres du jour : {})",
+                        "{}<br>maintenu (chiffres du jour : {}, au plus {} jours après l'ouverture de l'alerte)",
                         badge(g.level),
-                        figures.as_str()
+                        figures.as_str(),
+                        crate::risk::EPISODE_HOLD_DAYS
                     ),
                     None => badge(g.level),
                 },

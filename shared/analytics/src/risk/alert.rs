@@ -113,10 +113,7 @@ pub fn notification(
     if a.level == Level::Vigilance && from >= Level::Tension {
         let _ = writeln!(
             body,
-            "L'alerte prend fin sans retour à la normale : les chiffres donnent VIGILANCE, et une \
-             alerte n'est maintenue en TENSION sur des chiffres de VIGILANCE que {} jours au plus \
-             après son ouverture.",
-            super::assess::EPISODE_HOLD_DAYS
+            "L'alerte prend fin sans retour à la normale : les chiffres donnent VIGILANCE."
         );
     }
     let _ = writeln!(

@@ -463,12 +463,16 @@ pub fn assess(input: &ReferenceInput, as_of: NaiveDate) -> Assessment {
     } else {
         level
     };
+    let thresholds = &input.thresholds;
+    let projected_within_vigilance = days_to_stockout
+        .is_some_and(|d| (d as f64) < thresholds.vigilance_days * (1.0 + thresholds.hysteresis));
     let (level, figures_level) = episode_level(
         options.episode_hold,
         input.previous_level,
         input.episode_since,
         as_of,
         level,
+        projected_within_vigilance,
     );
     // Missing is not zero for the probability either: computed from a lower bound of the
     // chain's stock, it would announce a stock-out the figures cannot tell. It is withheld.
@@ -517,26 +521,31 @@ pub fn assess(input: &ReferenceInput, as_of: NaiveDate) -> Assessment {
 pub const EPISODE_HOLD_DAYS: i64 = 90;
 
 /// The level of an open alert episode. ANSM is told when a reference escalates to TENSION or
-/// worse and when it returns to NORMAL, never when it steps down to VIGILANCE: for ANSM the
-/// alert is still open then. So, with `hold`, a reference held at TENSION or worse before stays
-/// at TENSION while its figures give VIGILANCE, and the episode ends at NORMAL — or, on
-/// VIGILANCE figures, once it is [`EPISODE_HOLD_DAYS`] old (`since`: its first day; unknown,
-/// it holds; after `as_of`, it does not), an end announced as well. Returns the level and,
-/// when it holds, the level of the figures.
+/// worse and when its alert ends, not of a step down within it: for ANSM the alert is still
+/// open. So, with `hold`, a reference held at TENSION or worse before stays at TENSION while its
+/// figures give VIGILANCE by its projection (`projected_within_vigilance`: a stock-out within
+/// the VIGILANCE threshold and its margin, not a safety stock or a local shortage alone), and
+/// the alert ends at NORMAL — or, on VIGILANCE figures, once the episode is
+/// [`EPISODE_HOLD_DAYS`] old (`since`: its first day; unknown, or after `as_of` as in a
+/// recomputation of an earlier day, it holds), an end announced as well. Returns the level
+/// and, when it holds, the level of the figures.
 pub fn episode_level(
     hold: bool,
     previous: Option<Level>,
     since: Option<NaiveDate>,
     as_of: NaiveDate,
     level: Level,
+    projected_within_vigilance: bool,
 ) -> (Level, Option<Level>) {
-    // A run for a date before the episode opened (a recomputation of the past) holds nothing.
-    let young = since.is_none_or(|first| {
-        let age = (as_of - first).num_days();
-        (0..EPISODE_HOLD_DAYS).contains(&age)
-    });
+    let young = since.is_none_or(|first| (as_of - first).num_days() < EPISODE_HOLD_DAYS);
     match previous {
-        Some(held) if hold && held >= Level::Tension && level == Level::Vigilance && young => {
+        Some(held)
+            if hold
+                && held >= Level::Tension
+                && level == Level::Vigilance
+                && projected_within_vigilance
+                && young =>
+        {
             (Level::Tension, Some(level))
         }
         _ => (level, None),
@@ -1407,9 +1416,25 @@ mod tests {
         old.episode_since = d(23).checked_sub_days(chrono::Days::new(90));
         let a = assess(&old, d(23));
         assert_eq!((a.level, a.figures_level), (Level::Vigilance, None));
-        // A recomputation of a day before the episode opened holds nothing.
+        // A recomputation of a day before the episode opened does not end it.
         old.episode_since = Some(d(24));
-        assert_eq!(assess(&old, d(23)).level, Level::Vigilance);
+        assert_eq!(assess(&old, d(23)).level, Level::Tension);
+        // VIGILANCE from a manufacturer below its safety stock, with a stock-out far off, is
+        // no reason to keep the alert open: 200 days of cover end it.
+        let mut safety = input(vec![
+            (
+                pos("gr-b", d(23), 10_000, Some(50.0), vec![]),
+                DeclarantType::Grossiste,
+            ),
+            (
+                pos("lab-a", d(23), 10, Some(50.0), vec![]),
+                DeclarantType::Exploitant,
+            ),
+        ]);
+        assert_eq!(assess(&safety, d(23)).level, Level::Vigilance);
+        safety.previous_level = Some(Level::Tension);
+        let a = assess(&safety, d(23));
+        assert_eq!((a.level, a.figures_level), (Level::Vigilance, None));
         // Turned off (`--without episode`), the figures decide alone.
         let mut off = with_stock(2250, Some(Level::Tension));
         off.options.episode_hold = false;

@@ -220,8 +220,8 @@ async fn levels_transitions_and_alerts_once() {
     assert!(sms.len() <= 160 && sms.is_ascii());
 }
 
-/// ANSM is told of an escalation and of the return to normal, not of a step down to
-/// VIGILANCE: the alert it received stays open, and the level with it, until NORMAL.
+/// ANSM is told of an escalation and of the end of an alert, not of a step down within it: the
+/// alert it received stays open, and the level with it, until NORMAL.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_alert_episode_stays_open_until_the_return_to_normal() {
     let dir = tempfile::tempdir().unwrap();
@@ -618,15 +618,16 @@ async fn references_of_one_group_escalating_together_make_one_message() {
         ("12", "true")
     );
 
-    // The x30 recovers with a big delivery while the x90 runs down: the group improves to
-    // VIGILANCE (not announced: short of normal), the x90 does not change, and the return to
-    // normal of the x30 goes out alone.
+    // The x30 recovers with a big delivery while the x90 runs down: the group's figures give
+    // VIGILANCE (54 days), which its open alert holds at TENSION (no message), the x90 does not
+    // change, and the return to normal of the x30 goes out alone.
     declare(objects, state, "gr-b", "s48.csv", "cip13;date_stock;stock;sorties;periode_jours\n3400949497294;2026-11-21;9000;700;7\n3400949497706;2026-11-21;1900;700;7\n", 21).await;
     let RiskOutcome { summary, .. } =
         run_risk(objects, state, &run, &Scope::All, day(21), false, at(21))
             .await
             .unwrap();
     assert_eq!(summary.alerts_created, 1, "{summary:?}");
+    assert_eq!(level_of(state, "GROUPE#12").await, Some(Level::Tension));
     assert!(
         state
             .alert("3400949497294#2026-11-21#TENSION-NORMAL")
