@@ -72,6 +72,18 @@ async fn declare(
     medistock_testkit::declare(objects, state, declarant, name, text.as_bytes(), at(d)).await;
 }
 
+/// The daily snapshot of the risk run of `day` (`YYYY-MM-DD`).
+async fn snapshot(objects: &impl ObjectStore, day: &str) -> polars::prelude::DataFrame {
+    let object = objects
+        .get("lac", &format!("risk/as_of={day}/risk.parquet"))
+        .await
+        .unwrap()
+        .unwrap();
+    polars::prelude::ParquetReader::new(std::io::Cursor::new(object.bytes))
+        .finish()
+        .unwrap()
+}
+
 async fn level_of(state: &impl crate::State, cip: &str) -> Option<Level> {
     state
         .risk_items()
@@ -299,14 +311,7 @@ async fn an_alert_episode_stays_open_until_the_return_to_normal() {
         item.figures
     );
     // The daily snapshot keeps both: the level held, and the figures' own.
-    let snapshot = objects
-        .get("lac", "risk/as_of=2026-11-21/risk.parquet")
-        .await
-        .unwrap()
-        .unwrap();
-    let frame = polars::prelude::ParquetReader::new(std::io::Cursor::new(snapshot.bytes))
-        .finish()
-        .unwrap();
+    let frame = snapshot(objects, "2026-11-21").await;
     let text = |name: &str| {
         let column = frame.column(name).unwrap().str().unwrap().clone();
         column.get(0).map(str::to_owned)
@@ -845,14 +850,7 @@ async fn at_go_live_a_manufacturer_not_yet_heard_from_is_unknown_not_nil() {
             .await
             .unwrap();
         // The snapshot tells a withheld probability from one without meaning.
-        let snapshot = objects
-            .get("lac", "risk/as_of=2026-11-20/risk.parquet")
-            .await
-            .unwrap()
-            .unwrap();
-        let frame = polars::prelude::ParquetReader::new(std::io::Cursor::new(snapshot.bytes))
-            .finish()
-            .unwrap();
+        let frame = snapshot(objects, "2026-11-20").await;
         let row = |name: &str| {
             let cip = frame.column("cip13").unwrap().str().unwrap().clone();
             let i = cip.iter().position(|c| c == Some(name)).unwrap();
