@@ -365,14 +365,20 @@ pub async fn run_risk<
     .unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()))?;
     clock.done("évaluation");
 
+    // A recomputation of a day earlier than a subject's stored level (an analyst's look at the
+    // past) never overwrites that newer level, nor announces a transition from it: the
+    // subject's item, episode and messages are left as they are; the day's snapshot has it.
+    let newer = |subject: &str| previous.get(subject).is_some_and(|h| h.as_of > as_of);
     let level_held = |subject: &str| previous.get(subject).map_or(Level::Normal, |h| h.level);
     let changes = RunChanges {
         references: assessments
             .iter()
+            .filter(|a| !newer(a.cip13.as_str()))
             .map(|a| (a, level_held(a.cip13.as_str())))
             .collect(),
         groups: groups
             .iter()
+            .filter(|g| !newer(&RiskItem::group_subject(&g.group)))
             .map(|g| (g, level_held(&RiskItem::group_subject(&g.group))))
             .collect(),
     };
@@ -405,7 +411,7 @@ pub async fn run_risk<
     let mut episodes: HashMap<String, (Option<NaiveDate>, Option<NaiveDate>)> = HashMap::new();
     let mut extras = OutboxExtras::default();
     let mut silence_ends = Vec::new();
-    for (subject, level) in &subjects {
+    for (subject, level) in subjects.iter().filter(|(subject, _)| !newer(subject)) {
         let held = previous.get(subject);
         let opened = lifecycle::open_since(held, *level, as_of);
         let states = alert_states.get(subject);
@@ -479,8 +485,13 @@ pub async fn run_risk<
         );
         summary.silent_declarants = extras.silent.iter().map(|d| d.id.clone()).collect();
     }
-    for (a, from) in &changes.references {
+    for a in &assessments {
         *summary.levels.entry(a.level).or_default() += 1;
+    }
+    for g in &groups {
+        *summary.group_levels.entry(g.level).or_default() += 1;
+    }
+    for (a, from) in &changes.references {
         if *from != a.level {
             summary.transitions.push(Transition {
                 cip13: a.cip13.to_string(),
@@ -491,7 +502,6 @@ pub async fn run_risk<
         }
     }
     for (g, from) in &changes.groups {
-        *summary.group_levels.entry(g.level).or_default() += 1;
         if *from != g.level {
             summary.group_transitions.push(GroupTransition {
                 group: g.group.clone(),
@@ -520,15 +530,18 @@ pub async fn run_risk<
 
         let episode = |subject: &str| episodes.get(subject).copied().unwrap_or_default();
         let mut items = Vec::with_capacity(assessments.len() + groups.len());
-        for a in &assessments {
+        for a in assessments.iter().filter(|a| !newer(a.cip13.as_str())) {
             let subject = a.cip13.to_string();
             let episode = episode(&subject);
             items.push(risk_item(
                 subject, a.level, a, &previous, as_of, now, episode,
             )?);
         }
-        for g in &groups {
+        for g in groups.iter() {
             let subject = RiskItem::group_subject(&g.group);
+            if newer(&subject) {
+                continue;
+            }
             let episode = episode(&subject);
             items.push(risk_item(
                 subject, g.level, g, &previous, as_of, now, episode,

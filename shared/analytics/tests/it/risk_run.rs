@@ -351,6 +351,89 @@ async fn an_alert_episode_stays_open_until_the_return_to_normal() {
     );
 }
 
+/// A recomputation of an earlier day (an analyst looking back) writes that day's snapshot but
+/// never overwrites a newer level, nor announces a transition from it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_recomputation_of_an_earlier_day_leaves_the_newer_levels_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    let backend = LocalBackend::open(dir.path()).unwrap();
+    let (objects, state) = (&backend.objects, &backend.state);
+    let config = config();
+    let run = local_run(&config);
+    let header = "cip13;date_stock;stock;sorties;periode_jours\n";
+    // 20 days on the 20th: TENSION; 3 days on the 24th: CRITIQUE.
+    declare(
+        objects,
+        state,
+        "gr-b",
+        "j20.csv",
+        &format!("{header}3400949497294;2026-11-20;1500;700;7\n"),
+        20,
+    )
+    .await;
+    declare(
+        objects,
+        state,
+        "lab-a",
+        "j20.csv",
+        &format!("{header}3400949497294;2026-11-20;500;700;7\n"),
+        20,
+    )
+    .await;
+    run_risk(objects, state, &run, &Scope::All, day(20), false, at(20))
+        .await
+        .unwrap();
+    declare(
+        objects,
+        state,
+        "gr-b",
+        "j24.csv",
+        &format!("{header}3400949497294;2026-11-24;300;700;7\n"),
+        24,
+    )
+    .await;
+    declare(
+        objects,
+        state,
+        "lab-a",
+        "j24.csv",
+        &format!("{header}3400949497294;2026-11-24;0;700;7\n"),
+        24,
+    )
+    .await;
+    run_risk(objects, state, &run, &Scope::All, day(24), false, at(24))
+        .await
+        .unwrap();
+    assert_eq!(
+        level_of(state, "3400949497294").await,
+        Some(Level::Critique)
+    );
+    let alerts = state.pending_alerts().await.unwrap().len();
+
+    // The 21st, computed again on the 25th (from the positions held, the newest figures).
+    let past = run_risk(objects, state, &run, &Scope::All, day(21), false, at(25))
+        .await
+        .unwrap();
+    let level = past.assessments[0].level;
+    assert_eq!(past.summary.levels.get(&level), Some(&1), "counted");
+    assert!(past.summary.transitions.is_empty(), "{:?}", past.summary);
+    assert_eq!(past.summary.alerts_created, 0);
+    assert_eq!(state.pending_alerts().await.unwrap().len(), alerts);
+    let item = state
+        .risk_items()
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|i| i.subject == "3400949497294")
+        .unwrap();
+    assert_eq!((item.level, item.as_of), (Level::Critique, day(24)));
+    let frame = snapshot(objects, "2026-11-21").await;
+    assert_eq!(
+        frame.column("level").unwrap().str().unwrap().get(0),
+        Some(level.as_str())
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_dry_run_writes_nothing() {
     let dir = tempfile::tempdir().unwrap();
