@@ -360,50 +360,24 @@ async fn a_recomputation_of_an_earlier_day_leaves_the_newer_levels_alone() {
     let (objects, state) = (&backend.objects, &backend.state);
     let config = config();
     let run = local_run(&config);
-    let header = "cip13;date_stock;stock;sorties;periode_jours\n";
+    // Each day: the wholesaler's and the manufacturer's stock of the x30, 100 a day, then the run.
+    let day_of = |d: u32, wholesaler: u32, manufacturer: u32| {
+        let run = &run;
+        async move {
+            for (declarant, stock) in [("gr-b", wholesaler), ("lab-a", manufacturer)] {
+                let text = format!(
+                    "cip13;date_stock;stock;sorties;periode_jours\n3400949497294;2026-11-{d};{stock};700;7\n"
+                );
+                declare(objects, state, declarant, &format!("j{d}.csv"), &text, d).await;
+            }
+            run_risk(objects, state, run, &Scope::All, day(d), false, at(d))
+                .await
+                .unwrap();
+        }
+    };
     // 20 days on the 20th: TENSION; 3 days on the 24th: CRITIQUE.
-    declare(
-        objects,
-        state,
-        "gr-b",
-        "j20.csv",
-        &format!("{header}3400949497294;2026-11-20;1500;700;7\n"),
-        20,
-    )
-    .await;
-    declare(
-        objects,
-        state,
-        "lab-a",
-        "j20.csv",
-        &format!("{header}3400949497294;2026-11-20;500;700;7\n"),
-        20,
-    )
-    .await;
-    run_risk(objects, state, &run, &Scope::All, day(20), false, at(20))
-        .await
-        .unwrap();
-    declare(
-        objects,
-        state,
-        "gr-b",
-        "j24.csv",
-        &format!("{header}3400949497294;2026-11-24;300;700;7\n"),
-        24,
-    )
-    .await;
-    declare(
-        objects,
-        state,
-        "lab-a",
-        "j24.csv",
-        &format!("{header}3400949497294;2026-11-24;0;700;7\n"),
-        24,
-    )
-    .await;
-    run_risk(objects, state, &run, &Scope::All, day(24), false, at(24))
-        .await
-        .unwrap();
+    day_of(20, 1500, 500).await;
+    day_of(24, 300, 0).await;
     assert_eq!(
         level_of(state, "3400949497294").await,
         Some(Level::Critique)
