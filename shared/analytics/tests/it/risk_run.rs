@@ -84,14 +84,20 @@ async fn snapshot(objects: &impl ObjectStore, day: &str) -> polars::prelude::Dat
         .unwrap()
 }
 
-async fn level_of(state: &impl crate::State, cip: &str) -> Option<Level> {
+async fn item_of(
+    state: &impl crate::State,
+    subject: &str,
+) -> Option<medistock_domain::store::RiskItem> {
     state
         .risk_items()
         .await
         .unwrap()
         .into_iter()
-        .find(|i| i.subject == cip)
-        .map(|i| i.level)
+        .find(|i| i.subject == subject)
+}
+
+async fn level_of(state: &impl crate::State, cip: &str) -> Option<Level> {
+    item_of(state, cip).await.map(|i| i.level)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -294,13 +300,7 @@ async fn an_alert_episode_stays_open_until_the_return_to_normal() {
         (a.level, a.figures_level, a.days_to_stockout),
         (Level::Tension, Some(Level::Vigilance), Some(45))
     );
-    let item = state
-        .risk_items()
-        .await
-        .unwrap()
-        .into_iter()
-        .find(|i| i.subject == "3400949497294")
-        .unwrap();
+    let item = item_of(state, "3400949497294").await.unwrap();
     assert_eq!(
         (item.level, item.open_since),
         (Level::Tension, Some(day(20)))
@@ -393,13 +393,7 @@ async fn a_recomputation_of_an_earlier_day_leaves_the_newer_levels_alone() {
     assert!(past.summary.transitions.is_empty(), "{:?}", past.summary);
     assert_eq!(past.summary.alerts_created, 0);
     assert_eq!(state.pending_alerts().await.unwrap().len(), alerts);
-    let item = state
-        .risk_items()
-        .await
-        .unwrap()
-        .into_iter()
-        .find(|i| i.subject == "3400949497294")
-        .unwrap();
+    let item = item_of(state, "3400949497294").await.unwrap();
     assert_eq!((item.level, item.as_of), (Level::Critique, day(24)));
     let frame = snapshot(objects, "2026-11-21").await;
     assert_eq!(
