@@ -181,10 +181,8 @@ pub async fn run(data_dir: &Path, args: &StatusArgs) -> anyhow::Result<ExitCode>
                     .and_then(|g| g.figures_level)
             {
                 println!(
-                    "  niveau maintenu à {} : les chiffres cumulés du groupe donnent {} ; l'alerte reste ouverte jusqu'au retour à la normale ou, au plus tard, {} jours après son ouverture",
-                    r.level.as_str(),
-                    figures.as_str(),
-                    medistock_analytics::risk::EPISODE_HOLD_DAYS
+                    "  {}",
+                    medistock_analytics::risk::alert::held_note(r.level, figures)
                 );
             }
         }

@@ -55,16 +55,20 @@ fn badge(level: Level) -> String {
     )
 }
 
-fn change(r: &ReferenceRow) -> String {
-    let trend = trend(r);
-    match r.assessment.figures_level {
+/// `cell`, and below it why the level is held, when an open alert holds it above `figures`.
+fn with_held(cell: String, figures: Option<Level>) -> String {
+    match figures {
         Some(figures) => format!(
-            "{trend}<br>maintenu (chiffres du jour : {}, alerte ouverte jusqu'au retour à la normale ou {} jours après son ouverture)",
+            "{cell}<br>maintenu (chiffres du jour : {}, alerte ouverte jusqu'au retour à la normale ou {} jours après son ouverture)",
             figures.as_str(),
             crate::risk::EPISODE_HOLD_DAYS
         ),
-        None => trend,
+        None => cell,
     }
+}
+
+fn change(r: &ReferenceRow) -> String {
+    with_held(trend(r), r.assessment.figures_level)
 }
 
 fn trend(r: &ReferenceRow) -> String {
@@ -480,15 +484,7 @@ pub fn render_html(s: &Synthesis) -> String {
                 h,
                 r#"<tr><td>{}</td><td>{}</td><td>{}</td><td class="n">{}</td><td class="n">{}</td><td class="n">{}</td><td>{}</td></tr>"#,
                 escape(&g.group),
-                match g.figures_level {
-                    Some(figures) => format!(
-                        "{}<br>maintenu (chiffres du jour : {}, au plus {} jours après l'ouverture de l'alerte)",
-                        badge(g.level),
-                        figures.as_str(),
-                        crate::risk::EPISODE_HOLD_DAYS
-                    ),
-                    None => badge(g.level),
-                },
+                with_held(badge(g.level), g.figures_level),
                 g.members.join(", "),
                 thousands(g.chain_stock),
                 g.demand.map_or_else(|| "—".to_owned(), thousands),

@@ -54,25 +54,29 @@ fn capped_list(names: &[String]) -> String {
 
 /// Whether a transition is announced: escalation to TENSION or worse, and the end of an alert,
 /// from TENSION or worse to below it (the return to NORMAL, or VIGILANCE once an alert episode
-/// no longer holds TENSION: [`super::assess::episode_level`]). Entries into VIGILANCE from
+/// no longer holds TENSION: [`super::level::episode_level`]). Entries into VIGILANCE from
 /// below go to the daily digest, not one by one.
 pub fn is_announced(from: Level, to: Level) -> bool {
     (to > from && to >= Level::Tension) || (from >= Level::Tension && to < Level::Tension)
 }
 
 /// Why the level is held above the day's figures, when an open alert episode holds it
-/// ([`super::assess::episode_level`]), in French.
+/// ([`super::level::episode_level`]), in French.
 pub fn episode_note(a: &Assessment) -> Option<String> {
-    a.figures_level.map(|figures| {
-        format!(
-            "Niveau maintenu à {} : les chiffres du jour donnent {} ; l'alerte reste ouverte \
-             jusqu'au retour à la normale ou, au plus tard, {} jours après son ouverture (la fin \
-             de l'alerte est annoncée)",
-            a.level.as_str(),
-            figures.as_str(),
-            super::assess::EPISODE_HOLD_DAYS
-        )
-    })
+    a.figures_level.map(|figures| held_note(a.level, figures))
+}
+
+/// The French note of a subject (reference or group) held at `level` by its open alert while
+/// its figures give `figures`.
+pub fn held_note(level: Level, figures: Level) -> String {
+    format!(
+        "Niveau maintenu à {} : les chiffres du jour donnent {} ; l'alerte reste ouverte \
+         jusqu'au retour à la normale ou, au plus tard, {} jours après son ouverture (la fin de \
+         l'alerte est annoncée)",
+        level.as_str(),
+        figures.as_str(),
+        super::level::EPISODE_HOLD_DAYS
+    )
 }
 
 /// The notification of a transition.

@@ -6,7 +6,7 @@ use chrono::{Days, NaiveDate};
 use serde::{Deserialize, Serialize};
 
 use super::demand::{DemandEstimate, StockHistory, estimate_demand};
-use super::level::{Thresholds, level_after};
+use super::level::{Episode, Thresholds, episode_level, level_after};
 use super::reliability::SupplyRecord;
 use medistock_domain::Level;
 use medistock_domain::position::{Position, Supply};
@@ -463,16 +463,15 @@ pub fn assess(input: &ReferenceInput, as_of: NaiveDate) -> Assessment {
     } else {
         level
     };
-    let thresholds = &input.thresholds;
-    let projected_within_vigilance = days_to_stockout
-        .is_some_and(|d| (d as f64) < thresholds.vigilance_days * (1.0 + thresholds.hysteresis));
     let (level, figures_level) = episode_level(
-        options.episode_hold,
-        input.previous_level,
-        input.episode_since,
-        as_of,
+        options.episode_hold.then_some(Episode {
+            previous: input.previous_level,
+            since: input.episode_since,
+            as_of,
+        }),
+        &input.thresholds,
+        days_to_stockout.map(|d| d as f64),
         level,
-        projected_within_vigilance,
     );
     // Missing is not zero for the probability either: computed from a lower bound of the
     // chain's stock, it would announce a stock-out the figures cannot tell. It is withheld.
@@ -511,44 +510,6 @@ pub fn assess(input: &ReferenceInput, as_of: NaiveDate) -> Assessment {
         supply_record: input.supply_record,
         supply_record_used: input.options.learnt_reliability,
         figures_level,
-    }
-}
-
-/// Days an alert episode may hold the level at TENSION on figures that give VIGILANCE,
-/// counted from its first day: past them the level is the figures' own and the end of the
-/// alert is announced ([`super::alert::is_announced`]), so that no reference stays at TENSION
-/// for ever on VIGILANCE figures.
-pub const EPISODE_HOLD_DAYS: i64 = 90;
-
-/// The level of an open alert episode. ANSM is told when a reference escalates to TENSION or
-/// worse and when its alert ends, not of a step down within it: for ANSM the alert is still
-/// open. So, with `hold`, a reference held at TENSION or worse before stays at TENSION while its
-/// figures give VIGILANCE by its projection (`projected_within_vigilance`: a stock-out within
-/// the VIGILANCE threshold and its margin, not a safety stock or a local shortage alone), and
-/// the alert ends at NORMAL — or, on VIGILANCE figures, once the episode is
-/// [`EPISODE_HOLD_DAYS`] old (`since`: its first day; unknown, or after `as_of` as in a
-/// recomputation of an earlier day, it holds), an end announced as well. Returns the level
-/// and, when it holds, the level of the figures.
-pub fn episode_level(
-    hold: bool,
-    previous: Option<Level>,
-    since: Option<NaiveDate>,
-    as_of: NaiveDate,
-    level: Level,
-    projected_within_vigilance: bool,
-) -> (Level, Option<Level>) {
-    let young = since.is_none_or(|first| (as_of - first).num_days() < EPISODE_HOLD_DAYS);
-    match previous {
-        Some(held)
-            if hold
-                && held >= Level::Tension
-                && level == Level::Vigilance
-                && projected_within_vigilance
-                && young =>
-        {
-            (Level::Tension, Some(level))
-        }
-        _ => (level, None),
     }
 }
 

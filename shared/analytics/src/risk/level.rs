@@ -1,5 +1,6 @@
 //! Levels, thresholds and hysteresis: the one place where a threshold is decided.
 
+use chrono::NaiveDate;
 use medistock_domain::Level;
 use serde::{Deserialize, Serialize};
 
@@ -87,6 +88,57 @@ pub fn level_after(
             with_margin.min(held)
         }
         _ => raw,
+    }
+}
+
+/// Days an alert episode may hold the level at TENSION on figures that give VIGILANCE,
+/// counted from its first day: past them the level is the figures' own and the end of the
+/// alert is announced ([`super::alert::is_announced`]), so that no reference stays at TENSION
+/// for ever on VIGILANCE figures.
+pub const EPISODE_HOLD_DAYS: i64 = 90;
+
+/// The alert episode a subject may be in, for [`episode_level`].
+#[derive(Debug, Clone, Copy)]
+pub struct Episode {
+    /// Level held before this computation.
+    pub previous: Option<Level>,
+    /// First day of its episode, when at TENSION or worse (`open_since` of its RISK item).
+    pub since: Option<NaiveDate>,
+    /// Date of this computation.
+    pub as_of: NaiveDate,
+}
+
+/// The level of an open alert episode. ANSM is told when a subject escalates to TENSION or
+/// worse and when its alert ends, not of a step down within it: for ANSM the alert is still
+/// open. So a subject held at TENSION or worse before stays at TENSION while its figures give
+/// VIGILANCE by its projection (`days_to_stockout` within the VIGILANCE threshold and its
+/// hysteresis margin, not a safety stock or a local shortage alone), and the alert ends at
+/// NORMAL — or, on VIGILANCE figures, once the episode is [`EPISODE_HOLD_DAYS`] old (its first
+/// day unknown, or after `as_of` as in a recomputation of an earlier day, it holds), an end
+/// announced as well. `None` for `episode`: the rule is off. Returns the level and, when it
+/// holds, the level of the figures.
+pub fn episode_level(
+    episode: Option<Episode>,
+    thresholds: &Thresholds,
+    days_to_stockout: Option<f64>,
+    level: Level,
+) -> (Level, Option<Level>) {
+    let Some(Episode {
+        previous: Some(held),
+        since,
+        as_of,
+    }) = episode
+    else {
+        return (level, None);
+    };
+    let projected =
+        thresholds.level_with_margin(days_to_stockout, None, false, 1.0 + thresholds.hysteresis)
+            >= Level::Vigilance;
+    let young = since.is_none_or(|first| (as_of - first).num_days() < EPISODE_HOLD_DAYS);
+    if held >= Level::Tension && level == Level::Vigilance && projected && young {
+        (Level::Tension, Some(level))
+    } else {
+        (level, None)
     }
 }
 

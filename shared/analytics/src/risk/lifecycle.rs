@@ -28,16 +28,18 @@ pub const MAX_SILENT_LISTED: usize = 100;
 /// References named per silent declarant in the digest at most.
 pub const MAX_REFERENCES_NAMED: usize = 10;
 
+/// The first day of the episode the item held is in, when it is at TENSION or worse. An item
+/// written before episodes were kept counts from its own date.
+pub fn held_episode(held: &RiskItem) -> Option<NaiveDate> {
+    (held.level >= Level::Tension).then(|| held.open_since.unwrap_or(held.as_of))
+}
+
 /// The day a subject at `level` entered TENSION or worse (its episode), from the item held.
-/// An item written before episodes were kept counts from its own date.
 pub fn open_since(held: Option<&RiskItem>, level: Level, as_of: NaiveDate) -> Option<NaiveDate> {
     if level < Level::Tension {
         return None;
     }
-    match held {
-        Some(h) if h.level >= Level::Tension => Some(h.open_since.unwrap_or(h.as_of)),
-        _ => Some(as_of),
-    }
+    Some(held.and_then(held_episode).unwrap_or(as_of))
 }
 
 /// A subject recalled in the digest.

@@ -16,13 +16,11 @@ pub mod probability;
 mod reliability;
 mod run;
 
-pub use assess::{
-    Assessment, EPISODE_HOLD_DAYS, PROBABILITY_WITHHELD, QualityFlag, ReferenceInput, assess,
-};
+pub use assess::{Assessment, PROBABILITY_WITHHELD, QualityFlag, ReferenceInput, assess};
 pub use demand::{DailyFile, DemandEstimate, DemandSeries, estimate_demand};
 pub use group::{GroupAssessment, assess_groups};
 pub use history_cache::HistoryCache;
-pub use level::{Thresholds, level_after};
+pub use level::{EPISODE_HOLD_DAYS, Thresholds, level_after};
 pub use outbox::{Alternatives, OutboxExtras, RunChanges, outbox_records};
 pub use reliability::SupplyRecord;
 pub use run::{

@@ -218,13 +218,10 @@ pub async fn run_risk<
     let config = run.config.clone();
     let scope = scope.clone();
     // Each subject's level held, with the first day of its alert episode when at TENSION or
-    // worse (an item written before episodes were kept: its own date).
+    // worse.
     let previous_levels: BTreeMap<String, (Level, Option<NaiveDate>)> = previous
         .iter()
-        .map(|(k, v)| {
-            let since = (v.level >= Level::Tension).then(|| v.open_since.unwrap_or(v.as_of));
-            (k.clone(), (v.level, since))
-        })
+        .map(|(k, v)| (k.clone(), (v.level, lifecycle::held_episode(v))))
         .collect();
     let (assessments, groups) = tokio::task::spawn_blocking(
         move || -> Result<(Vec<Assessment>, Vec<GroupAssessment>), RiskError> {
@@ -399,19 +396,22 @@ pub async fn run_risk<
     };
     // The lifecycle: episodes, recalls, ends of silences, measures in force, silent declarants.
     let label = |subject: &str| run.config.label(subject);
-    let subjects: Vec<(String, Level)> = assessments
+    // Those whose level this run stores (not those a newer level was stored for).
+    let subjects: Vec<(String, Level)> = changes
+        .references
         .iter()
-        .map(|a| (a.cip13.to_string(), a.level))
+        .map(|(a, _)| (a.cip13.to_string(), a.level))
         .chain(
-            groups
+            changes
+                .groups
                 .iter()
-                .map(|g| (RiskItem::group_subject(&g.group), g.level)),
+                .map(|(g, _)| (RiskItem::group_subject(&g.group), g.level)),
         )
         .collect();
     let mut episodes: HashMap<String, (Option<NaiveDate>, Option<NaiveDate>)> = HashMap::new();
     let mut extras = OutboxExtras::default();
     let mut silence_ends = Vec::new();
-    for (subject, level) in subjects.iter().filter(|(subject, _)| !newer(subject)) {
+    for (subject, level) in &subjects {
         let held = previous.get(subject);
         let opened = lifecycle::open_since(held, *level, as_of);
         let states = alert_states.get(subject);
@@ -530,18 +530,15 @@ pub async fn run_risk<
 
         let episode = |subject: &str| episodes.get(subject).copied().unwrap_or_default();
         let mut items = Vec::with_capacity(assessments.len() + groups.len());
-        for a in assessments.iter().filter(|a| !newer(a.cip13.as_str())) {
+        for (a, _) in &changes.references {
             let subject = a.cip13.to_string();
             let episode = episode(&subject);
             items.push(risk_item(
                 subject, a.level, a, &previous, as_of, now, episode,
             )?);
         }
-        for g in groups.iter() {
+        for (g, _) in &changes.groups {
             let subject = RiskItem::group_subject(&g.group);
-            if newer(&subject) {
-                continue;
-            }
             let episode = episode(&subject);
             items.push(risk_item(
                 subject, g.level, g, &previous, as_of, now, episode,
