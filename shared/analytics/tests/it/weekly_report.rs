@@ -374,6 +374,74 @@ async fn references_awaited_from_their_manufacturer_are_listed_under_it() {
     );
 }
 
+/// A reference whose open alert holds it at TENSION while its figures give VIGILANCE: the
+/// synthesis shows both, in the HTML and in the CSV.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_level_held_by_an_open_alert_shows_the_figures_level_beside_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let backend = LocalBackend::open(dir.path()).unwrap();
+    let registry = Registry::parse(REGISTRY).unwrap();
+    let config = config(
+        &registry,
+        "cip13;denomination;groupe;mitm\n3400930000007;PARACETAMOL 500 mg;;non\n",
+    );
+    let topics = topics();
+    let run = risk_run(&config, &topics);
+    // 100 a day: 20 days on the 20th (TENSION), 45 days on the 21st (VIGILANCE figures).
+    for (d, wholesaler, manufacturer) in [(20, 1500, 500), (21, 2500, 2000)] {
+        for (declarant, stock) in [("gr-b", wholesaler), ("lab-a", manufacturer)] {
+            let text = format!(
+                "cip13;date_stock;stock;sorties;periode_jours\n3400930000007;2026-11-{d};{stock};700;7\n"
+            );
+            drop_file(
+                &backend,
+                declarant,
+                &format!("j{d}.csv"),
+                text.as_bytes(),
+                d,
+            )
+            .await;
+        }
+        run_risk(
+            &backend.objects,
+            &backend.state,
+            &run,
+            &Scope::All,
+            day(d),
+            false,
+            at(d),
+        )
+        .await
+        .unwrap();
+    }
+    let report = write_report(
+        &backend.objects,
+        &backend.state,
+        "lac",
+        Week::of(day(21)),
+        &config,
+        &registry,
+    )
+    .await
+    .unwrap();
+    let html = lake_text(&backend, &report.html_key).await;
+    assert!(
+        html.contains("maintenu (chiffres du jour : VIGILANCE, alerte ouverte jusqu'au retour à la normale ou 90 jours après son ouverture)"),
+        "{html}"
+    );
+    let csv = lake_text(&backend, &report.csv_key).await;
+    let row = csv
+        .lines()
+        .find(|l| l.starts_with("3400930000007"))
+        .unwrap();
+    let cells: Vec<&str> = row.split(';').collect();
+    assert_eq!(
+        (cells[4], cells[cells.len() - 1]),
+        ("TENSION", "VIGILANCE"),
+        "{row}"
+    );
+}
+
 /// The synthesis reads each snapshot once: the weeks shown for every reference, and the days
 /// of a measure's window before them for the measured references only.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
