@@ -121,7 +121,8 @@ pub struct PublishSummary {
     pub sms_released: usize,
     /// Muted by a silence (kept, with why).
     pub muted: usize,
-    /// Left as they were after a failed publish (retried next time).
+    /// Left for another attempt: not published (still pending), or published without their
+    /// new status written (published again then; logged as an error).
     pub failed: usize,
 }
 
@@ -181,6 +182,13 @@ pub async fn scheduled_pass<S: AlertOutbox + AlertStateStore, N: Notifier>(
                 relayed.failed += 1;
             }
         }
+    }
+    if overdue.len() == OVERDUE_PER_PASS && relayed.failed == overdue.len() {
+        // The oldest records keep failing: newer overdue ones wait behind them.
+        tracing::error!(
+            failed = relayed.failed,
+            "les {OVERDUE_PER_PASS} alertes en attente les plus anciennes ont toutes échoué : les suivantes attendent"
+        );
     }
     if !overdue.is_empty() {
         tracing::warn!(
@@ -259,13 +267,12 @@ pub async fn release_held<S: AlertOutbox + AlertStateStore, N: Notifier>(
         .await
         .map_err(not_published("*"))?;
     for alert in due {
-        let key = alert.key.clone();
         match release_one(state, notifier, alert, delivery).await {
             Ok(Some(Relayed::Sent(_))) => summary.sms_released += 1,
             Ok(Some(Relayed::Muted(_))) => summary.muted += 1,
             Ok(_) => {}
             Err(e) => {
-                tracing::warn!(key, error = %e, "SMS retenu non envoyé : nouvel essai au prochain passage");
+                e.log();
                 summary.failed += 1;
             }
         }
