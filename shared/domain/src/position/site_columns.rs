@@ -38,19 +38,19 @@ enum Column<T> {
     Each(Vec<T>),
 }
 
-impl<T> Column<T> {
+impl<T: PartialEq> Column<T> {
     /// The column of `values`, stored once when there are several and all are equal.
-    fn of(values: Vec<T>, same: impl Fn(&T, &T) -> bool) -> Self {
+    fn of(mut values: Vec<T>) -> Self {
         match values.split_first() {
-            Some((first, rest)) if !rest.is_empty() && rest.iter().all(|v| same(first, v)) => {
-                let mut values = values;
-                values.truncate(1);
-                values.pop().map_or(Column::Each(Vec::new()), Column::All)
+            Some((first, rest)) if !rest.is_empty() && rest.iter().all(|v| v == first) => {
+                Column::All(values.swap_remove(0))
             }
             _ => Column::Each(values),
         }
     }
+}
 
+impl<T> Column<T> {
     /// Whether it holds a value for each of `n` sites.
     fn fits(&self, n: usize) -> bool {
         match self {
@@ -61,11 +61,19 @@ impl<T> Column<T> {
 }
 
 impl<T: Clone> Column<T> {
-    /// The value of site `i` (within the length checked by [`Column::fits`]).
-    fn get(&self, i: usize) -> Option<T> {
+    /// One value per site, for `n` sites (the length checked by [`Column::fits`]).
+    fn spread(self, n: usize) -> Vec<T> {
         match self {
-            Column::All(value) => Some(value.clone()),
-            Column::Each(values) => values.get(i).cloned(),
+            Column::All(value) => vec![value; n],
+            Column::Each(values) => values,
+        }
+    }
+
+    /// The first value that fails `check`.
+    fn failing(&self, check: impl Fn(&T) -> bool) -> Option<&T> {
+        match self {
+            Column::All(value) => Some(value).filter(|v| !check(v)),
+            Column::Each(values) => values.iter().find(|v| !check(v)),
         }
     }
 }
@@ -118,7 +126,7 @@ impl<'de, T: Deserialize<'de>> Visitor<'de> for ColumnVisitor<T> {
 /// A date as chrono writes and reads it (`2026-11-20`), written without going through `fmt`
 /// and read without chrono's general parser: a national position writes and reads 180 of them
 /// at every merge.
-#[derive(Clone)]
+#[derive(Clone, Copy, PartialEq)]
 struct IsoDate(NaiveDate);
 
 impl<'de> Deserialize<'de> for IsoDate {
@@ -216,16 +224,12 @@ pub fn serialize<S: Serializer>(sites: &[SiteFigures], serializer: S) -> Result<
     Columns {
         sources,
         site: sites.iter().map(|s| s.site.as_str().into()).collect(),
-        as_of: Column::of(sites.iter().map(|s| IsoDate(s.as_of)).collect(), |a, b| {
-            a.0 == b.0
-        }),
+        as_of: Column::of(sites.iter().map(|s| IsoDate(s.as_of)).collect()),
         stock: sites.iter().map(|s| s.stock).collect(),
-        stock_bloque: Column::of(sites.iter().map(|s| s.stock_bloque).collect(), |a, b| {
-            a == b
-        }),
+        stock_bloque: Column::of(sites.iter().map(|s| s.stock_bloque).collect()),
         daily_outflow: sites.iter().map(|s| s.daily_outflow).collect(),
         supplies: sites.iter().map(|s| s.supplies.clone()).collect(),
-        source: Column::of(source, |a, b| a == b),
+        source: Column::of(source),
     }
     .serialize(serializer)
 }
@@ -278,35 +282,27 @@ impl<'de> Visitor<'de> for SitesVisitor {
                 "chiffres par site : colonnes de longueurs différentes",
             ));
         }
-        // A source shared by every site must exist even when there is no site.
-        if let Column::All(source) = c.source
-            && c.sources.get(source as usize).is_none()
-        {
+        // Every source named exists in the table, even a shared one with no site.
+        let sources = c.sources;
+        if let Some(source) = c.source.failing(|i| (*i as usize) < sources.len()) {
             return Err(de::Error::custom(format!(
                 "chiffres par site : fichier source {source} absent de la table"
             )));
         }
-        let mut out = Vec::with_capacity(n);
         let columns = c
             .site
             .into_iter()
             .zip(c.stock)
             .zip(c.daily_outflow)
             .zip(c.supplies)
-            .enumerate();
-        for (i, (((site, stock), daily_outflow), supplies)) in columns {
-            let (Some(as_of), Some(stock_bloque), Some(source)) =
-                (c.as_of.get(i), c.stock_bloque.get(i), c.source.get(i))
-            else {
-                return Err(de::Error::custom(
-                    "chiffres par site : colonnes de longueurs différentes",
-                ));
-            };
-            let Some(from) = c.sources.get(source as usize) else {
-                return Err(de::Error::custom(format!(
-                    "chiffres par site : fichier source {source} absent de la table"
-                )));
-            };
+            .zip(c.as_of.spread(n))
+            .zip(c.stock_bloque.spread(n))
+            .zip(c.source.spread(n));
+        let mut out = Vec::with_capacity(n);
+        for ((((((site, stock), daily_outflow), supplies), as_of), stock_bloque), source) in columns
+        {
+            // Within the table: checked above.
+            let from = &sources[source as usize];
             out.push(SiteFigures {
                 site: site.into_owned(),
                 as_of: as_of.0,
