@@ -31,9 +31,13 @@ pub(crate) fn merge_batch(
     incoming: &[Position],
 ) -> Result<Vec<Merged>, StoreError> {
     debug_assert_eq!(held.len(), incoming.len());
-    let threads = std::thread::available_parallelism()
-        .map_or(1, |n| n.get())
-        .min(MAX_THREADS);
+    // Read once per process: the standard library reads the cgroup files at every call.
+    static THREADS: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    let threads = *THREADS.get_or_init(|| {
+        std::thread::available_parallelism()
+            .map_or(1, |n| n.get())
+            .min(MAX_THREADS)
+    });
     merge_on(held, incoming, threads)
 }
 
