@@ -84,6 +84,10 @@ impl DynamoState {
         until: DateTime<Utc>,
         limit: Option<usize>,
     ) -> Result<Vec<AlertRecord>, StoreError> {
+        if limit == Some(0) {
+            // DynamoDB refuses a limit of 0.
+            return Ok(Vec::new());
+        }
         let request = self
             .client
             .query()

@@ -396,6 +396,7 @@ async fn overdue_alerts_oldest_first_and_bounded(state: &impl AlertOutbox) {
     assert_eq!(overdue(3, 10).await, ["M01", "M02", "M03"]);
     assert_eq!(overdue(10, 10).await, ["M01", "M02", "M03", "M04"]);
     assert_eq!(overdue(0, 10).await, Vec::<String>::new());
+    assert_eq!(overdue(10, 0).await, Vec::<String>::new(), "a page of none");
 }
 
 async fn outbox_once_only(state: &impl AlertOutbox) {
