@@ -161,7 +161,11 @@ pub struct Dropped<'e> {
 pub fn drop_time(modified: DateTime<Utc>, event: Option<DateTime<Utc>>) -> DateTime<Utc> {
     match event {
         Some(at) if at > modified => {
-            modified + (at - modified).min(chrono::Duration::milliseconds(999))
+            // The last millisecond of the object's second, whether or not the store gives
+            // fractions of it.
+            let second_end = chrono::SubsecRound::trunc_subsecs(modified, 0)
+                + chrono::Duration::milliseconds(999);
+            at.min(second_end).max(modified)
         }
         _ => modified,
     }
@@ -753,5 +757,14 @@ mod tests {
             exact
         );
         assert_eq!(drop_time(exact, None), exact);
+        // A store with fractions whose event comes later: never past the object's second.
+        assert_eq!(
+            drop_time(exact, Some(at("2026-11-23T09:30:05.000Z"))),
+            at("2026-11-23T09:29:58.999Z")
+        );
+        assert_eq!(
+            drop_time(exact, Some(at("2026-11-23T09:29:58.700Z"))),
+            at("2026-11-23T09:29:58.700Z")
+        );
     }
 }
