@@ -45,6 +45,25 @@ fn config(registry: &Registry, references: &str) -> RiskConfig {
     )
 }
 
+/// The week's synthesis written to the lake `lac`.
+async fn report_of(
+    backend: &LocalBackend,
+    week: Week,
+    config: &RiskConfig,
+    registry: &Registry,
+) -> medistock_analytics::report::ReportOutcome {
+    write_report(
+        &backend.objects,
+        &backend.state,
+        "lac",
+        week,
+        config,
+        registry,
+    )
+    .await
+    .unwrap()
+}
+
 /// A text the synthesis wrote to the lake.
 async fn lake_text(backend: &LocalBackend, key: &str) -> String {
     let object = backend.objects.get("lac", key).await.unwrap().unwrap();
@@ -130,16 +149,7 @@ async fn the_synthesis_holds_the_risk_items_and_escapes_declarant_strings() {
     .unwrap();
 
     let week = Week::of(day(20));
-    let outcome = write_report(
-        &backend.objects,
-        &backend.state,
-        "lac",
-        week,
-        &config,
-        &registry,
-    )
-    .await
-    .unwrap();
+    let outcome = report_of(&backend, week, &config, &registry).await;
     let s = &outcome.synthesis;
     assert_eq!(outcome.html_key, "reports/2026-W47/synthese.html");
 
@@ -327,16 +337,7 @@ async fn references_awaited_from_their_manufacturer_are_listed_under_it() {
         Some(Level::Tension),
         "nobody awaited"
     );
-    let report = write_report(
-        &backend.objects,
-        &backend.state,
-        "lac",
-        Week::of(day(20)),
-        &config,
-        &registry,
-    )
-    .await
-    .unwrap();
+    let report = report_of(&backend, Week::of(day(20)), &config, &registry).await;
     let awaited: Vec<(&str, &str, Vec<&str>)> = report
         .synthesis
         .awaited
@@ -414,16 +415,7 @@ async fn a_level_held_by_an_open_alert_shows_the_figures_level_beside_it() {
         .await
         .unwrap();
     }
-    let report = write_report(
-        &backend.objects,
-        &backend.state,
-        "lac",
-        Week::of(day(21)),
-        &config,
-        &registry,
-    )
-    .await
-    .unwrap();
+    let report = report_of(&backend, Week::of(day(21)), &config, &registry).await;
     let html = lake_text(&backend, &report.html_key).await;
     assert!(
         html.contains("maintenu (chiffres du jour : VIGILANCE, alerte ouverte jusqu'au retour à la normale ou 90 jours après son ouverture)"),
