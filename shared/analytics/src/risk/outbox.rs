@@ -312,6 +312,40 @@ fn group_header(body: &mut String, g: &GroupAssessment, from: Option<Level>) {
     );
 }
 
+/// The subject of a group message carrying its references' transitions: an alert that ends
+/// must not read as one that begins, so the ends are counted apart from the alerts.
+fn members_subject(
+    id: &str,
+    level: Level,
+    group: Option<Level>,
+    messages: &[(&Assessment, Level, Notification)],
+) -> String {
+    let ends = messages
+        .iter()
+        .filter(|(a, _, _)| a.level < Level::Tension)
+        .count();
+    let alerts = messages.len() - ends;
+    if alerts == 0 && group.is_none_or(|g| g < Level::Tension) {
+        let normal = messages.iter().all(|(a, _, _)| a.level == Level::Normal)
+            && group.is_none_or(|g| g == Level::Normal);
+        let what = if normal {
+            "Retour à la normale"
+        } else {
+            "Fin de l'alerte"
+        };
+        return format!("[Medistock] {what} — groupe {id} : {ends} présentation(s)");
+    }
+    let mut subject = format!("[Medistock] {} — groupe {id}", level.as_str());
+    if alerts > 0 {
+        let _ = write!(subject, " : {alerts} présentation(s) en alerte");
+    }
+    if ends > 0 {
+        let sep = if alerts > 0 { "," } else { " :" };
+        let _ = write!(subject, "{sep} {ends} fin(s) d'alerte");
+    }
+    subject
+}
+
 /// One message for a group: its own figures, then each reference's transition in full.
 fn group_notification(
     id: &str,
@@ -340,11 +374,7 @@ fn group_notification(
             "[Medistock] {} — groupe {id} : les alternatives ne couvrent plus la demande",
             level.as_str()
         ),
-        _ => format!(
-            "[Medistock] {} — groupe {id} : {} présentation(s)",
-            level.as_str(),
-            messages.len()
-        ),
+        _ => members_subject(id, level, group.map(|g| g.level), messages),
     };
     let mut body = String::new();
     if let Some(g) = group {
@@ -868,6 +898,58 @@ mod group_tests {
         assert_eq!(
             group_only[0].notification.subject,
             "[Medistock] Fin de l'alerte, VIGILANCE — groupe 12"
+        );
+    }
+
+    #[test]
+    fn a_group_message_counts_the_ends_of_alerts_apart() {
+        // Both references of the group leave TENSION on the same day, the group stays below
+        // it: one message, whose subject says the alerts end, not that they begin.
+        let x30 = reference("3000001", Level::Vigilance, 40.0);
+        let x90 = reference("3000002", Level::Normal, 90.0);
+        let ends = records(&RunChanges {
+            references: vec![(&x30, Level::Tension), (&x90, Level::Tension)],
+            groups: vec![],
+        });
+        let subject = |out: &[AlertRecord]| {
+            out.iter()
+                .find(|r| r.key.starts_with("GROUPE#12#"))
+                .map(|r| r.notification.subject.clone())
+        };
+        assert_eq!(
+            subject(&ends).as_deref(),
+            Some("[Medistock] Fin de l'alerte — groupe 12 : 2 présentation(s)")
+        );
+        // Both back to NORMAL, the group too.
+        let x30n = reference("3000001", Level::Normal, 80.0);
+        let gn = group(Level::Normal, &[&x30n, &x90]);
+        let normal = records(&RunChanges {
+            references: vec![(&x30n, Level::Tension), (&x90, Level::Critique)],
+            groups: vec![(&gn, Level::Tension)],
+        });
+        assert_eq!(
+            subject(&normal).as_deref(),
+            Some("[Medistock] Retour à la normale — groupe 12 : 2 présentation(s)")
+        );
+        // One begins while the other ends: the alert leads, the end is counted.
+        let x30c = reference("3000001", Level::Critique, 3.0);
+        let gc = group(Level::Tension, &[&x30c, &x90]);
+        let mixed = records(&RunChanges {
+            references: vec![(&x30c, Level::Vigilance), (&x90, Level::Tension)],
+            groups: vec![(&gc, Level::Vigilance)],
+        });
+        assert_eq!(
+            subject(&mixed).as_deref(),
+            Some("[Medistock] CRITIQUE — groupe 12 : 1 présentation(s) en alerte, 1 fin(s) d'alerte")
+        );
+        // The group itself still at TENSION while its references end theirs.
+        let held = records(&RunChanges {
+            references: vec![(&x30, Level::Tension), (&x90, Level::Tension)],
+            groups: vec![(&group(Level::Tension, &[&x30, &x90]), Level::Critique)],
+        });
+        assert_eq!(
+            subject(&held).as_deref(),
+            Some("[Medistock] TENSION — groupe 12 : 2 fin(s) d'alerte")
         );
     }
 }

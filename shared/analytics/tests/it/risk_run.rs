@@ -648,7 +648,7 @@ async fn references_of_one_group_escalating_together_make_one_message() {
     assert!(pending[0].key.starts_with("GROUPE#12#2026-11-20#"));
     assert_eq!(
         n.subject,
-        "[Medistock] TENSION — groupe 12 : 2 présentation(s)"
+        "[Medistock] TENSION — groupe 12 : 2 présentation(s) en alerte"
     );
     assert!(
         n.body
