@@ -261,6 +261,13 @@ fn the_sftp_gateway_asks_the_identity_provider_and_its_role_stays_in_the_inbox_b
         assert!(server.iter().any(|l| l.trim() == line), "{line}");
     }
     let role = resource(&template, "SftpUserRole");
+    // Only Transfer on behalf of this account's resources may assume it.
+    for line in [
+        "\"aws:SourceAccount\": !Ref AWS::AccountId",
+        "\"aws:SourceArn\": !Sub \"arn:${AWS::Partition}:transfer:${AWS::Region}:${AWS::AccountId}:*\"",
+    ] {
+        assert!(role.iter().any(|l| l.trim() == line), "{line}");
+    }
     let resources: Vec<&&str> = role
         .iter()
         .filter(|l| l.contains("arn:${AWS::Partition}:s3:::"))
