@@ -13,7 +13,7 @@ use medistock_analytics::declaration::{Limits, Status};
 use medistock_analytics::ingest::{InboxKey, IngestOutcome, IngestSettings, ingest_version};
 use medistock_domain::DeclarantId;
 use medistock_domain::store::AccountStore;
-use medistock_domain::store::ObjectStore;
+use medistock_domain::store::{ObjectStore, StoreError};
 use medistock_local::{INBOX_BUCKET, LAKE_BUCKET, LocalBackend};
 
 use crate::exit::{EXIT_LINE_ERRORS, EXIT_REJECTED, EXIT_USAGE};
@@ -82,28 +82,29 @@ pub async fn run(data_dir: &Path, args: &IngestArgs) -> anyhow::Result<ExitCode>
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default();
         progress.set_message(name.clone());
-        let bytes = match std::fs::read(path) {
-            Ok(bytes) => bytes,
-            Err(e) => {
+        let key = format!("inbox/{}/{name}", args.declarant);
+        // The inbox keeps every version: this command ingests the one it wrote, even when
+        // another process drops a file under the same name at the same moment. The file is
+        // copied by the file system, not read here: the ingest reads the version once.
+        let version = match backend
+            .objects
+            .put_file(INBOX_BUCKET, &key, path, &Default::default())
+        {
+            Ok(version) => version,
+            Err(StoreError::Io {
+                path: failed,
+                source,
+            }) if failed == *path => {
                 progress.suspend(|| {
-                    eprintln!("medistock : fichier illisible : {} : {e}", path.display())
+                    eprintln!(
+                        "medistock : fichier illisible : {} : {source}",
+                        path.display()
+                    )
                 });
                 return Ok(ExitCode::from(EXIT_USAGE));
             }
+            Err(e) => return Err(e.into()),
         };
-        let key = format!("inbox/{}/{name}", args.declarant);
-        // The inbox keeps every version: this command ingests the one it wrote, even when
-        // another process drops a file under the same name at the same moment.
-        let version = backend
-            .objects
-            .put(
-                INBOX_BUCKET,
-                &key,
-                bytes,
-                "application/octet-stream",
-                &Default::default(),
-            )
-            .await?;
         let outcome = ingest_version(
             &backend.objects,
             &backend.state,

@@ -156,6 +156,13 @@ fn usage_errors_exit_with_2() {
     let missing = medistock(dir.path(), &["validate", "absent.csv"]);
     assert_eq!(missing.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&missing.stderr).contains("absent.csv"));
+    // The ingest names a file it cannot read, a missing one or a folder, and drops nothing.
+    for bad in ["absent.csv", "."] {
+        let out = medistock(dir.path(), &["ingest", "--declarant", "gr-1", bad]);
+        assert_eq!(out.status.code(), Some(2), "{out:?}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains("fichier illisible"), "{stderr}");
+    }
 }
 
 #[test]

@@ -38,6 +38,50 @@ impl LocalObjects {
         self.versioned.iter().any(|b| b == bucket)
     }
 
+    /// Drops the file at `source` as the object `key`, like [`ObjectStore::put`] of its bytes,
+    /// copied by the file system instead of read into memory and written back (a national
+    /// file is 170 MB): what `medistock ingest` does with the files it is given. Returns the
+    /// version written in a versioned bucket. A `source` that cannot be read is
+    /// [`StoreError::Io`] naming `source`, and leaves nothing behind.
+    pub fn put_file(
+        &self,
+        bucket: &str,
+        key: &str,
+        source: &Path,
+        metadata: &BTreeMap<String, String>,
+    ) -> Result<Option<String>, StoreError> {
+        // The source read first: a file that cannot be read writes nothing.
+        std::fs::File::open(source).map_err(io(source))?;
+        if !std::fs::metadata(source).map_err(io(source))?.is_file() {
+            return Err(StoreError::Io {
+                path: source.to_owned(),
+                source: std::io::Error::new(std::io::ErrorKind::InvalidInput, "pas un fichier"),
+            });
+        }
+        // The same order as `put`: the metadata before the bytes.
+        let version = if self.is_versioned(bucket) {
+            let version = lease_token();
+            let path = self.version_path(bucket, key, &version)?;
+            let meta = path.with_extension("json");
+            write_metadata(&meta, metadata)?;
+            if let Err(e) = copy_atomic(source, &path) {
+                let _ = std::fs::remove_file(&meta);
+                return Err(e);
+            }
+            read_only(&path)?;
+            Some(version)
+        } else {
+            None
+        };
+        write_metadata(&self.meta_path(bucket, key)?, metadata)?;
+        let path = self.path(bucket, key)?;
+        match &version {
+            Some(v) => link_atomic(&self.version_path(bucket, key, v)?, &path)?,
+            None => copy_atomic(source, &path)?,
+        }
+        Ok(version)
+    }
+
     /// The file of one version of an object (versions are hex tokens this adapter made).
     fn version_path(&self, bucket: &str, key: &str, version: &str) -> Result<PathBuf, StoreError> {
         if version.is_empty() || !version.bytes().all(|b| b.is_ascii_hexdigit()) {
@@ -107,6 +151,20 @@ fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), StoreError> {
     // so that a long object name still fits the file system's limit.
     let tmp = path.with_file_name(format!(".tmp-{}", lease_token()));
     std::fs::write(&tmp, bytes).map_err(io(&tmp))?;
+    std::fs::rename(&tmp, path).map_err(io(path))
+}
+
+/// Copies the file `from` to `path` through a temporary file and a rename, the bytes copied
+/// by the file system: a reader never sees half an object.
+fn copy_atomic(from: &Path, path: &Path) -> Result<(), StoreError> {
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent).map_err(io(parent))?;
+    }
+    let tmp = path.with_file_name(format!(".tmp-{}", lease_token()));
+    if let Err(source) = std::fs::copy(from, &tmp) {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(StoreError::Io { path: tmp, source });
+    }
     std::fs::rename(&tmp, path).map_err(io(path))
 }
 

@@ -11,7 +11,7 @@ use medistock_domain::position::{
 use medistock_domain::store::{
     AccountStore, AlertOutbox, AlertRecord, AlertStateStore, AlertStatus, Claim, FileLedger,
     FileStatus, LedgerEntry, MeasureStore, Notification, ObjectStore, PositionStore, RiskItem,
-    RiskStore, StoredObject, lease_token,
+    RiskStore, StoreError, StoredObject, lease_token,
 };
 use medistock_domain::{Cip13, DeclarantId};
 use medistock_local::{LocalObjects, LocalState};
@@ -1017,6 +1017,77 @@ mod local {
                 .await
                 .unwrap(),
             None
+        );
+    }
+
+    /// A file dropped from disk (`medistock ingest`) is the object `put` of its bytes would
+    /// be: its own version, read-only, the current object; a file that cannot be read is
+    /// named and writes nothing.
+    #[tokio::test]
+    async fn a_file_put_from_disk_is_a_version_like_any_other() {
+        let dir = tempfile::tempdir().unwrap();
+        let objects = LocalObjects::new(dir.path().join("store")).with_versioning("depot");
+        let source = dir.path().join("stock.csv");
+        std::fs::write(&source, b"cip13;stock\n").unwrap();
+        let key = "inbox/grossiste-a/stock.csv";
+        let meta = BTreeMap::from([("origine".to_owned(), "disque".to_owned())]);
+        let v1 = objects
+            .put_file("depot", key, &source, &meta)
+            .unwrap()
+            .expect("a versioned bucket names the version written");
+        std::fs::write(&source, b"autre contenu").unwrap();
+        let v2 = objects
+            .put_file("depot", key, &source, &BTreeMap::new())
+            .unwrap()
+            .unwrap();
+        assert_ne!(v1, v2);
+        let first = objects
+            .get_version("depot", key, Some(&v1))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            (first.bytes.as_slice(), first.metadata),
+            (b"cip13;stock\n".as_slice(), meta)
+        );
+        let current = objects.get("depot", key).await.unwrap().unwrap();
+        assert_eq!(current.bytes, b"autre contenu");
+        let head = objects
+            .head("depot", key, Some(&v1))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(head.size, 12);
+        // The version's file is not the source: a later write of the source leaves it.
+        std::fs::write(&source, b"modifie").unwrap();
+        let again = objects
+            .get_version("depot", key, Some(&v1))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(again.bytes, b"cip13;stock\n");
+
+        // Missing, or a folder: named, and nothing written.
+        let empty = LocalObjects::new(dir.path().join("vide")).with_versioning("depot");
+        for bad in [dir.path().join("absent.csv"), dir.path().to_path_buf()] {
+            match empty.put_file("depot", "inbox/grossiste-a/x.csv", &bad, &BTreeMap::new()) {
+                Err(StoreError::Io { path, .. }) => assert_eq!(path, bad),
+                other => panic!("{other:?}"),
+            }
+        }
+        assert!(empty.list("depot", "").await.unwrap().is_empty());
+        assert!(!dir.path().join("vide").exists(), "nothing written");
+        // An unversioned bucket: the current object only.
+        let plain = LocalObjects::new(dir.path().join("plain"));
+        assert_eq!(
+            plain
+                .put_file("lac", "a.csv", &source, &BTreeMap::new())
+                .unwrap(),
+            None
+        );
+        assert_eq!(
+            plain.get("lac", "a.csv").await.unwrap().unwrap().bytes,
+            b"modifie"
         );
     }
 

@@ -940,7 +940,9 @@ mod group_tests {
         });
         assert_eq!(
             subject(&mixed).as_deref(),
-            Some("[Medistock] CRITIQUE — groupe 12 : 1 présentation(s) en alerte, 1 fin(s) d'alerte")
+            Some(
+                "[Medistock] CRITIQUE — groupe 12 : 1 présentation(s) en alerte, 1 fin(s) d'alerte"
+            )
         );
         // The group itself still at TENSION while its references end theirs.
         let held = records(&RunChanges {
