@@ -195,6 +195,10 @@ pub struct Limits {
     /// Most data lines: a national file is about 3.6 million (20,000 references × 180
     /// depots); what a file costs to validate grows with its lines.
     pub max_rows: usize,
+    /// Most distinct references (CIP13) among a file's valid lines: France markets about
+    /// 17,000 presentations, and each reference of a file is a position stored, merged and
+    /// assessed every day for as long as it is held.
+    pub max_references: usize,
     /// Share of rejected lines above which the whole file is rejected.
     pub max_error_rate: f64,
     /// A `date_stock` older than this many days gets a warning.
@@ -239,6 +243,7 @@ impl Default for Limits {
             max_columns: 256,
             max_line_values: 100_000,
             max_rows: 5_000_000,
+            max_references: 50_000,
             max_error_rate: 0.10,
             stale_after_days: 14,
             max_quantity: 1_000_000_000_000,

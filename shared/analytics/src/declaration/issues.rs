@@ -217,6 +217,9 @@ pub enum FileCode {
     TropDeCellules,
     /// More data lines than the bound.
     TropDeLignes,
+    /// More distinct references than the bound: more than any declarant markets or
+    /// distributes, and as many positions to store and assess every day.
+    TropDeReferences,
     /// An XLSX citing a cell or range outside Excel's grid (columns A–XFD, rows 1–1,048,576).
     ReferenceCelluleInvalide,
     /// Neither CSV nor XLSX (binary content).
@@ -251,6 +254,7 @@ impl FileCode {
             FileCode::ClasseurTropVolumineux => "classeur_trop_volumineux",
             FileCode::TropDeCellules => "trop_de_cellules",
             FileCode::TropDeLignes => "trop_de_lignes",
+            FileCode::TropDeReferences => "trop_de_references",
             FileCode::ReferenceCelluleInvalide => "reference_cellule_invalide",
             FileCode::FormatInconnu => "format_inconnu",
             FileCode::FormatNonPrisEnCharge => "format_non_pris_en_charge",

@@ -557,9 +557,19 @@ impl<'c> Gathered<'c> {
             errors,
             warnings,
         };
-        let lines = deduplicate(frame, &mut found)?;
+        let (lines, references) = deduplicate(frame, &mut found)?;
         if let Some(issue) = foreign {
             report.reject(issue);
+        }
+        if references > ctx.limits.max_references {
+            report.reject(FileIssue::new(
+                FileCode::TropDeReferences,
+                format!(
+                    "{references} références (CIP13) distinctes, au-delà de {} : la France \
+                     commercialise environ 17 000 présentations ; vérifiez la colonne cip13",
+                    ctx.limits.max_references
+                ),
+            ));
         }
 
         let rejected = found.failed.iter().filter(|f| **f).count();
@@ -910,13 +920,16 @@ const FIGURES: [&str; 6] = [
 
 /// Among valid rows, rejects both sides of a conflicting duplicate (same reference, site and
 /// date, different figures) and keeps the first of exact duplicates. Returns the normalized
-/// frame of accepted lines.
+/// frame of accepted lines and the number of distinct references among the valid rows.
 ///
 /// Rows are ordered once by a key of numbers (reference, site, date): 16 bytes a row, where a
 /// group-by over the string columns would hash and copy them. Duplicates are rare: only rows
 /// that share a key are compared figure by figure. Nothing is copied when no row is refused or
 /// dropped.
-fn deduplicate(frame: DataFrame, found: &mut Findings<'_>) -> Result<DataFrame, ValidationError> {
+fn deduplicate(
+    frame: DataFrame,
+    found: &mut Findings<'_>,
+) -> Result<(DataFrame, usize), ValidationError> {
     let cips = frame.column("cip13")?.str()?;
     let sites = frame.column("site")?.str()?;
     let dates = frame.column("date_stock")?.date()?.physical();
@@ -939,6 +952,7 @@ fn deduplicate(frame: DataFrame, found: &mut Findings<'_>) -> Result<DataFrame, 
     }
     drop(site_numbers);
     keys.sort_unstable();
+    let references = keys.chunk_by(|a, b| a.0 == b.0).count();
     let figures: Vec<&Column> = FIGURES
         .iter()
         .map(|name| frame.column(name))
@@ -1003,7 +1017,7 @@ fn deduplicate(frame: DataFrame, found: &mut Findings<'_>) -> Result<DataFrame, 
                 .collect::<Vec<_>>(),
         )
         .collect()?;
-    Ok(normalized)
+    Ok((normalized, references))
 }
 
 /// The first line whose `declarant` cell names another declarant than the folder's.

@@ -763,6 +763,61 @@ fn a_file_may_have_as_many_lines_as_the_bound_and_no_more() {
     assert_eq!(v.report.lines.total, 0, "refused before any line is read");
 }
 
+/// A file of distinct references, one line each: as many as the bound are accepted, one more
+/// rejects the file (each would be a position stored and assessed every day), whichever the
+/// bound, the default's included. Invalid lines do not count: only references that would be
+/// applied.
+#[test]
+fn a_file_may_name_as_many_references_as_the_bound_and_no_more() {
+    // A CIP7 is read as 34009 + CIP7 + its check digit: `n` distinct valid references.
+    let file = |references: usize, invalid: usize| {
+        let mut csv = String::from("cip13;date_stock;stock\n");
+        for n in 0..references {
+            csv.push_str(&format!("{:07};2026-11-20;10\n", 3_000_000 + n));
+        }
+        for n in 0..invalid {
+            csv.push_str(&format!("{:07};2026-11-20;-1\n", 4_000_000 + n));
+        }
+        csv
+    };
+    let small = Limits {
+        max_references: 3,
+        ..Limits::default()
+    };
+    let v = run_with(file(3, 0).as_bytes(), "x.csv", &small);
+    assert_eq!(
+        v.report.status,
+        Status::Accepted,
+        "{:?}",
+        v.report.file_errors
+    );
+    // Two more lines in error (under the error rate's bound) name no reference that counts.
+    let v = run_with(
+        file(30, 2).as_bytes(),
+        "x.csv",
+        &Limits {
+            max_references: 30,
+            ..small.clone()
+        },
+    );
+    assert_eq!(v.report.status, Status::AcceptedWithErrors);
+    let v = run_with(file(4, 0).as_bytes(), "x.csv", &small);
+    assert_eq!(file_codes(&v), ["trop_de_references"]);
+    assert!(
+        v.report.file_errors[0]
+            .message
+            .starts_with("4 références (CIP13) distinctes, au-delà de 3"),
+        "{}",
+        v.report.file_errors[0].message
+    );
+    let default = Limits::default();
+    assert_eq!(default.max_references, 50_000);
+    let v = run_with(file(50_000, 0).as_bytes(), "x.csv", &default);
+    assert_eq!(v.report.status, Status::Accepted);
+    let v = run_with(file(50_001, 0).as_bytes(), "x.csv", &default);
+    assert_eq!(file_codes(&v), ["trop_de_references"]);
+}
+
 // ---------------------------------------------------------------------------------------------
 
 /// A file of the corpus: its name and how to build its bytes.
