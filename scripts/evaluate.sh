@@ -3,7 +3,9 @@
 # the scoreboard, its mean and its spread (min–max) per simulator:
 #   - the demo generator (`medistock demo --seed N`), the data the model was written with;
 #   - the independent supply-chain simulator (`medistock simulate --seed N`), replayed with
-#     `medistock backtest`, written from the physics of the chain and not tuned on.
+#     `medistock backtest`, written from the physics of the chain and not tuned on;
+#   - the third simulator (`scripts/chain_sim.py`, seed 100 + N), written by other hands from a
+#     description of the chain alone, without reading the model (CHAIN=0 leaves it out).
 #
 #   scripts/evaluate.sh                      # seeds 1 to 5, release build
 #   SEEDS="11 12 13 14 15" scripts/evaluate.sh
@@ -36,6 +38,13 @@ for seed in $SEEDS; do
   "$bin" backtest --data "$work/sim-$seed" --truth "$work/sim-$seed/ruptures.csv" \
     ${WITHOUT:+--without "$WITHOUT"} ${TENSION:+--seuil-tension "$TENSION"} \
     --details "$work/sim-$seed-details.csv" --json >"$work/sim-$seed.json"
+  if [[ "${CHAIN:-1}" != 0 ]]; then
+    echo "==> graine $((100 + seed)) : troisième simulateur (scripts/chain_sim.py)" >&2
+    python3 scripts/chain_sim.py --seed "$((100 + seed))" --out "$work/chain-$seed" >/dev/null
+    "$bin" --data-dir "$work/chain-state-$seed" backtest --data "$work/chain-$seed" \
+      --truth "$work/chain-$seed/ruptures.csv" ${WITHOUT:+--without "$WITHOUT"} \
+      ${TENSION:+--seuil-tension "$TENSION"} --json >"$work/chain-$seed.json"
+  fi
 done
 
 python3 - "$work" $SEEDS <<'PY'
@@ -44,9 +53,13 @@ work, seeds = sys.argv[1], sys.argv[2:]
 figures = ["stockouts", "recall_at_14d", "recall_at_30d", "median_lead_time_days",
            "false_alerts_per_20_reference_months", "escalation_precision",
            "escalations_on_day_1", "alerts_per_reference_month", "tension_day_share"]
-for label, prefix in [("démonstration", "demo"), ("simulateur indépendant", "sim")]:
+import os
+simulators = [("démonstration", "demo", 0), ("simulateur indépendant", "sim", 0)]
+if os.environ.get("CHAIN", "1") != "0":
+    simulators.append(("troisième simulateur (scripts/chain_sim.py)", "chain", 100))
+for label, prefix, offset in simulators:
     boards = [json.load(open(f"{work}/{prefix}-{s}.json")) for s in seeds]
-    print(f"{label} ({len(seeds)} graines : {' '.join(seeds)})")
+    print(f"{label} ({len(seeds)} graines : {' '.join(str(int(s) + offset) for s in seeds)})")
     for f in figures:
         values = [b[f] for b in boards if b.get(f) is not None]
         if not values:

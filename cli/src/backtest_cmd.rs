@@ -15,8 +15,8 @@ use medistock_analytics::registry::Registry;
 use medistock_analytics::risk::Thresholds;
 use medistock_analytics::risk::config::{ModelOptions, RiskConfig};
 use medistock_cli::demo::{
-    Calibration, EscalationReasons, StockoutPeriods, details_csv, score_references, scoreboard,
-    unknown_after_first,
+    Calibration, EscalationReasons, FileCounts, StockoutPeriods, details_csv, score_references,
+    scoreboard, unknown_after_first,
 };
 use medistock_domain::{Cip13, DeclarantId};
 use medistock_local::LocalBackend;
@@ -94,7 +94,7 @@ pub async fn run(args: &BacktestArgs) -> anyhow::Result<ExitCode> {
         config.model = model;
     }
     let (truth, every_period) = read_truth(&args.truth)?;
-    let files = dated_files(&args.data.join("inbox"))?;
+    let (files, undated) = dated_files(&args.data.join("inbox"))?;
     let (Some(first), Some(last)) = (files.keys().next().copied(), files.keys().last().copied())
     else {
         anyhow::bail!(
@@ -112,7 +112,15 @@ pub async fn run(args: &BacktestArgs) -> anyhow::Result<ExitCode> {
     let mut calibration = Calibration::new(known, last);
     let result = replay(&work, &config, &files, first, last, &mut calibration).await;
     let _ = std::fs::remove_dir_all(&work);
-    let (levels, reasons) = result?;
+    let (levels, reasons, mut files) = result?;
+    files.rejected += undated;
+    if files.rejected > 0 || files.lines_rejected > 0 {
+        eprintln!(
+            "attention : {} fichier(s) rejeté(s) et {} ligne(s) refusée(s) au rejeu : leurs \
+             déclarations manquent aux chiffres (medistock validate dit pourquoi)",
+            files.rejected, files.lines_rejected
+        );
+    }
     let unseen = truth
         .keys()
         .filter(|cip| !levels.contains_key(*cip))
@@ -128,6 +136,7 @@ pub async fn run(args: &BacktestArgs) -> anyhow::Result<ExitCode> {
     board.calibration_14d = calibration.rows(0);
     board.calibration_30d = calibration.rows(1);
     board.calibration_withheld = calibration.withheld_rows();
+    board.files = Some(files);
     if let Some(path) = &args.details {
         std::fs::write(path, details_csv(&scores, &reasons))
             .with_context(|| path.display().to_string())?;
@@ -270,10 +279,13 @@ fn arrival_day(name: &str) -> Option<NaiveDate> {
 /// the arrival day their name starts with if they arrived later. Each file is read and
 /// validated once here and dropped; the replay reads it again on its day, so that a year of
 /// national files is never held in memory.
-fn dated_files(inbox: &Path) -> anyhow::Result<BTreeMap<NaiveDate, Vec<DatedFile>>> {
+/// The files of `inbox` by the day they are known, and how many could not be dated (rejected
+/// whole by validation, or without a valid line): those are not replayed.
+fn dated_files(inbox: &Path) -> anyhow::Result<(BTreeMap<NaiveDate, Vec<DatedFile>>, usize)> {
     let limits = Limits::default();
     let far = NaiveDate::from_ymd_opt(9999, 12, 31).unwrap_or_default();
     let mut out: BTreeMap<NaiveDate, Vec<_>> = BTreeMap::new();
+    let mut undated = 0;
     for dir in std::fs::read_dir(inbox).with_context(|| format!("{}", inbox.display()))? {
         let dir = dir?;
         let Ok(declarant) = DeclarantId::parse(&dir.file_name().to_string_lossy()) else {
@@ -299,13 +311,15 @@ fn dated_files(inbox: &Path) -> anyhow::Result<BTreeMap<NaiveDate, Vec<DatedFile
                 out.entry(day)
                     .or_default()
                     .push((declarant.clone(), name, file.path()));
+            } else {
+                undated += 1;
             }
         }
     }
     for files in out.values_mut() {
         files.sort();
     }
-    Ok(out)
+    Ok((out, undated))
 }
 
 async fn replay(
@@ -315,7 +329,7 @@ async fn replay(
     first: NaiveDate,
     last: NaiveDate,
     calibration: &mut Calibration,
-) -> anyhow::Result<(Levels, EscalationReasons)> {
+) -> anyhow::Result<(Levels, EscalationReasons, FileCounts)> {
     let backend = LocalBackend::open(work)?;
     let replay = Replay::new(&backend, config);
     let days = (last - first).num_days().max(0) as u64 + 1;
@@ -360,7 +374,7 @@ async fn replay(
         progress.inc(1);
     }
     progress.finish_and_clear();
-    Ok((levels, reasons))
+    Ok((levels, reasons, replay.files()))
 }
 
 #[cfg(test)]

@@ -6,13 +6,13 @@ use std::collections::BTreeMap;
 use chrono::{NaiveDate, NaiveTime};
 use futures::{StreamExt, TryStreamExt};
 use medistock_analytics::declaration::Limits;
-use medistock_analytics::ingest::{IngestSettings, ingest_version};
+use medistock_analytics::ingest::{IngestOutcome, IngestSettings, ingest_version};
 use medistock_analytics::risk::Thresholds;
 use medistock_analytics::risk::alert::AlertTopics;
 use medistock_analytics::risk::config::RiskConfig;
 use medistock_analytics::risk::{HistoryCache, RiskOutcome, RiskRun, RunSummary, Scope, run_risk};
 use medistock_cli::demo::{
-    Calibration, EscalationReasons, Scoreboard, escalation_reason, is_escalation,
+    Calibration, EscalationReasons, FileCounts, Scoreboard, escalation_reason, is_escalation,
 };
 use medistock_domain::Cip13;
 use medistock_domain::Level;
@@ -51,6 +51,8 @@ pub struct Replay<'a> {
     settings: IngestSettings,
     /// The look-back's daily totals, decoded once for all the days replayed.
     history: HistoryCache,
+    /// What the ingest made of the files so far.
+    files: std::sync::Mutex<FileCounts>,
 }
 
 impl<'a> Replay<'a> {
@@ -70,7 +72,16 @@ impl<'a> Replay<'a> {
                 catalogue: None,
             },
             history: HistoryCache::new(),
+            files: std::sync::Mutex::new(FileCounts::default()),
         }
+    }
+
+    /// The files ingested so far, by verdict.
+    pub fn files(&self) -> FileCounts {
+        *self
+            .files
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// Drops one file in the inbox and ingests it.
@@ -90,7 +101,7 @@ impl<'a> Replay<'a> {
                 &Default::default(),
             )
             .await?;
-        ingest_version(
+        let outcome = ingest_version(
             objects,
             &self.backend.state,
             &self.settings,
@@ -100,6 +111,19 @@ impl<'a> Replay<'a> {
             now,
         )
         .await?;
+        let mut files = self
+            .files
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        match outcome {
+            IngestOutcome::Applied { report, .. } => {
+                files.applied += 1;
+                files.lines_rejected += report.lines.rejected;
+            }
+            IngestOutcome::Rejected { .. } => files.rejected += 1,
+            IngestOutcome::Duplicate { .. } => files.duplicates += 1,
+            IngestOutcome::Ignored { reason } => anyhow::bail!("dépôt ignoré : {reason}"),
+        }
         Ok(())
     }
 
@@ -196,6 +220,12 @@ impl<'a> Replay<'a> {
 /// The scoreboard in French.
 pub fn print_scoreboard(board: &Scoreboard) {
     let french = |v: f64| format!("{v:.2}").replace('.', ",");
+    if let Some(files) = board.files {
+        println!(
+            "  fichiers intégrés                        : {} (rejetés : {}, déjà reçus : {}) ; lignes refusées : {}",
+            files.applied, files.rejected, files.duplicates, files.lines_rejected
+        );
+    }
     println!(
         "  ruptures réelles                         : {}",
         board.stockouts

@@ -1083,6 +1083,81 @@ fn the_independent_simulation_is_replayed_by_the_backtest() {
     assert_eq!(rows.lines().count(), 1 + 12, "{rows}");
 }
 
+/// The third simulator (`scripts/chain_sim.py`, written from a description of the chain
+/// alone) writes a folder the backtest replays whole: every file of its declarants' dialects
+/// (separators, encodings, column names, date forms) applied, none rejected, and the scoreboard
+/// says so.
+#[test]
+fn the_third_simulation_is_replayed_whole_by_the_backtest() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("chaine3");
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts/chain_sim.py");
+    let sim = Command::new("python3")
+        .arg(&script)
+        .args(["--seed", "7", "--references", "10", "--days", "60", "--out"])
+        .arg(&out)
+        .output()
+        .expect("python3 runs (the tests need it, as the moto server does)");
+    assert_success(&sim);
+    let files = walk_files(&out.join("inbox"));
+    assert!(files > 100, "{files} files written");
+    let replay = medistock(
+        dir.path(),
+        &[
+            "backtest",
+            "--data",
+            out.to_str().unwrap(),
+            "--truth",
+            out.join("ruptures.csv").to_str().unwrap(),
+            "--json",
+        ],
+    );
+    assert_success(&replay);
+    let board = &json_lines(&replay)[0];
+    assert_eq!(board["references"], 10);
+    assert_eq!(board["files"]["rejected"], 0, "{board}");
+    assert_eq!(board["files"]["lines_rejected"], 0, "{board}");
+    assert_eq!(
+        board["files"]["applied"].as_u64().unwrap()
+            + board["files"]["duplicates"].as_u64().unwrap(),
+        files as u64,
+        "{board}"
+    );
+    // The same data with one file that is not a declaration: counted, and said on stderr.
+    let gr = std::fs::read_dir(out.join("inbox"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.file_name().unwrap().to_string_lossy().starts_with("gr-"))
+        .unwrap();
+    std::fs::write(gr.join("2025-10-01__vide.csv"), "").unwrap();
+    let replay = medistock(
+        dir.path(),
+        &[
+            "backtest",
+            "--data",
+            out.to_str().unwrap(),
+            "--truth",
+            out.join("ruptures.csv").to_str().unwrap(),
+        ],
+    );
+    assert_success(&replay);
+    let stdout = String::from_utf8_lossy(&replay.stdout);
+    assert!(stdout.contains("(rejetés : 1, "), "{stdout}");
+    assert!(
+        String::from_utf8_lossy(&replay.stderr).contains("1 fichier(s) rejeté(s)"),
+        "{replay:?}"
+    );
+}
+
+/// Files under `dir`, at any depth.
+fn walk_files(dir: &Path) -> usize {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .map(|p| if p.is_dir() { walk_files(&p) } else { 1 })
+        .sum()
+}
+
 #[test]
 fn measures_and_alerts_on_aws_live_in_the_table() {
     let Some(endpoint) = medistock_testkit::emulator() else {

@@ -47,6 +47,23 @@ pub struct Scoreboard {
     /// in the tables above.
     #[serde(default)]
     pub calibration_withheld: Vec<WithheldRow>,
+    /// What the replay's ingest made of the files: a file rejected whole, or lines refused,
+    /// leave their declarations out of every figure above.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub files: Option<FileCounts>,
+}
+
+/// The files a replay ingested, by verdict, and the lines refused in those applied.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct FileCounts {
+    /// Applied (accepted, with or without refused lines).
+    pub applied: usize,
+    /// Rejected whole.
+    pub rejected: usize,
+    /// The same bytes as a file already applied.
+    pub duplicates: usize,
+    /// Lines refused in the files applied.
+    pub lines_rejected: usize,
 }
 
 /// The reference-days of one horizon that carried no probability.
@@ -392,6 +409,7 @@ pub fn scoreboard(scores: &[ReferenceScore]) -> Scoreboard {
         calibration_14d: Vec::new(),
         calibration_30d: Vec::new(),
         calibration_withheld: Vec::new(),
+        files: None,
     }
 }
 
