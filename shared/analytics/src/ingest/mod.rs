@@ -226,15 +226,11 @@ pub async fn ingest_dropped<O: ObjectStore, S: FileLedger + PositionStore>(
         Claim::Acquired => {}
         Claim::Done(first) => {
             // The same event delivered again: its receipt is already there. A new drop of the
-            // same bytes (another name or version) gets a receipt of its own that says so. A
-            // version with a receipt of its own already (the event of a drop rejected whole,
-            // delivered again after the same bytes were applied from another drop) keeps it:
-            // a verdict given is never rewritten by a redelivery.
+            // same bytes (another name or version) gets a receipt of its own that says so.
             let redelivery = first.key == claim.key && first.version == claim.version;
-            let receipt = inbox.receipt_key("accuse.txt");
-            if !redelivery && objects.head(bucket, &receipt, None).await?.is_none() {
+            if !redelivery {
                 let text = duplicate_receipt_text(&inbox.name, &sha256, now, &first);
-                put_text(objects, bucket, &receipt, text).await?;
+                put_text(objects, bucket, &inbox.receipt_key("accuse.txt"), text).await?;
             }
             return Ok(IngestOutcome::Duplicate { sha256, first });
         }
