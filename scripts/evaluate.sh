@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Evaluates the risk model on both simulators over several seeds and prints, for each figure of
+# Evaluates the risk model on the simulators over several seeds and prints, for each figure of
 # the scoreboard, its mean and its spread (min–max) per simulator:
 #   - the demo generator (`medistock demo --seed N`), the data the model was written with;
 #   - the independent supply-chain simulator (`medistock simulate --seed N`), replayed with
@@ -41,7 +41,7 @@ for seed in $SEEDS; do
   if [[ "${CHAIN:-1}" != 0 ]]; then
     echo "==> graine $((100 + seed)) : troisième simulateur (scripts/chain_sim.py)" >&2
     python3 scripts/chain_sim.py --seed "$((100 + seed))" --out "$work/chain-$seed" >/dev/null
-    "$bin" --data-dir "$work/chain-state-$seed" backtest --data "$work/chain-$seed" \
+    "$bin" backtest --data "$work/chain-$seed" \
       --truth "$work/chain-$seed/ruptures.csv" ${WITHOUT:+--without "$WITHOUT"} \
       ${TENSION:+--seuil-tension "$TENSION"} --json >"$work/chain-$seed.json"
   fi

@@ -114,11 +114,12 @@ pub async fn run(args: &BacktestArgs) -> anyhow::Result<ExitCode> {
     let _ = std::fs::remove_dir_all(&work);
     let (levels, reasons, mut files) = result?;
     files.rejected += undated;
-    if files.rejected > 0 || files.lines_rejected > 0 {
+    if files.rejected > 0 || files.lines_rejected > 0 || files.ignored > 0 {
         eprintln!(
-            "attention : {} fichier(s) rejeté(s) et {} ligne(s) refusée(s) au rejeu : leurs \
-             déclarations manquent aux chiffres (medistock validate dit pourquoi)",
-            files.rejected, files.lines_rejected
+            "attention : {} fichier(s) rejeté(s), {} ignoré(s) (nom de transfert temporaire) et \
+             {} ligne(s) refusée(s) au rejeu : leurs déclarations ne sont pas comptées dans les \
+             chiffres (medistock validate dit pourquoi)",
+            files.rejected, files.ignored, files.lines_rejected
         );
     }
     let unseen = truth
@@ -278,9 +279,8 @@ fn arrival_day(name: &str) -> Option<NaiveDate> {
 /// Declaration files by the day they became known: the latest `date_stock` of their lines, or
 /// the arrival day their name starts with if they arrived later. Each file is read and
 /// validated once here and dropped; the replay reads it again on its day, so that a year of
-/// national files is never held in memory.
-/// The files of `inbox` by the day they are known, and how many could not be dated (rejected
-/// whole by validation, or without a valid line): those are not replayed.
+/// national files is never held in memory. Also returns how many files could not be dated
+/// (rejected whole by validation, or without a valid line): those are not replayed.
 fn dated_files(inbox: &Path) -> anyhow::Result<(BTreeMap<NaiveDate, Vec<DatedFile>>, usize)> {
     let limits = Limits::default();
     let far = NaiveDate::from_ymd_opt(9999, 12, 31).unwrap_or_default();

@@ -89,6 +89,7 @@ pub async fn run(data_dir: &Path, args: &IngestArgs) -> anyhow::Result<ExitCode>
         let version = match backend
             .objects
             .put_file(INBOX_BUCKET, &key, path, &Default::default())
+            .await
         {
             Ok(version) => version,
             Err(StoreError::Io {

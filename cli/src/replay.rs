@@ -122,7 +122,10 @@ impl<'a> Replay<'a> {
             }
             IngestOutcome::Rejected { .. } => files.rejected += 1,
             IngestOutcome::Duplicate { .. } => files.duplicates += 1,
-            IngestOutcome::Ignored { reason } => anyhow::bail!("dépôt ignoré : {reason}"),
+            IngestOutcome::Ignored { reason } => {
+                tracing::debug!(file = %file.name, %reason, "fichier ignoré au rejeu");
+                files.ignored += 1;
+            }
         }
         Ok(())
     }
@@ -222,8 +225,8 @@ pub fn print_scoreboard(board: &Scoreboard) {
     let french = |v: f64| format!("{v:.2}").replace('.', ",");
     if let Some(files) = board.files {
         println!(
-            "  fichiers intégrés                        : {} (rejetés : {}, déjà reçus : {}) ; lignes refusées : {}",
-            files.applied, files.rejected, files.duplicates, files.lines_rejected
+            "  fichiers intégrés                        : {} (rejetés : {}, déjà reçus : {}, ignorés : {}) ; lignes refusées : {}",
+            files.applied, files.rejected, files.duplicates, files.ignored, files.lines_rejected
         );
     }
     println!(

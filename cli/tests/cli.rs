@@ -1130,6 +1130,14 @@ fn the_third_simulation_is_replayed_whole_by_the_backtest() {
         .find(|p| p.file_name().unwrap().to_string_lossy().starts_with("gr-"))
         .unwrap();
     std::fs::write(gr.join("2025-10-01__vide.csv"), "").unwrap();
+    // And a valid declaration left under a temporary upload's name: ignored, as the ingest
+    // ignores it, counted, and the replay goes on.
+    let declared = std::fs::read_dir(&gr)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.extension().is_some_and(|e| e == "csv"))
+        .unwrap();
+    std::fs::copy(&declared, gr.join("copie.csv.filepart")).unwrap();
     let replay = medistock(
         dir.path(),
         &[
@@ -1142,7 +1150,10 @@ fn the_third_simulation_is_replayed_whole_by_the_backtest() {
     );
     assert_success(&replay);
     let stdout = String::from_utf8_lossy(&replay.stdout);
-    assert!(stdout.contains("(rejetés : 1, "), "{stdout}");
+    assert!(
+        stdout.contains("(rejetés : 1, déjà reçus : 0, ignorés : 1)"),
+        "{stdout}"
+    );
     assert!(
         String::from_utf8_lossy(&replay.stderr).contains("1 fichier(s) rejeté(s)"),
         "{replay:?}"

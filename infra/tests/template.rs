@@ -262,11 +262,23 @@ fn the_sftp_gateway_asks_the_identity_provider_and_its_role_stays_in_the_inbox_b
     }
     let role = resource(&template, "SftpUserRole");
     // Only Transfer on behalf of this account's resources may assume it.
-    for line in [
-        "\"aws:SourceAccount\": !Ref AWS::AccountId",
-        "\"aws:SourceArn\": !Sub \"arn:${AWS::Partition}:transfer:${AWS::Region}:${AWS::AccountId}:*\"",
+    // Each under its operator: a wildcard under StringEquals would be literal and refuse
+    // every login.
+    for (operator, line) in [
+        (
+            "StringEquals:",
+            "\"aws:SourceAccount\": !Ref AWS::AccountId",
+        ),
+        (
+            "ArnLike:",
+            "\"aws:SourceArn\": !Sub \"arn:${AWS::Partition}:transfer:${AWS::Region}:${AWS::AccountId}:*\"",
+        ),
     ] {
-        assert!(role.iter().any(|l| l.trim() == line), "{line}");
+        assert!(
+            role.windows(2)
+                .any(|w| w[0].trim() == operator && w[1].trim() == line),
+            "{operator} {line}"
+        );
     }
     let resources: Vec<&&str> = role
         .iter()

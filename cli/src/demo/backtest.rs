@@ -62,6 +62,9 @@ pub struct FileCounts {
     pub rejected: usize,
     /// The same bytes as a file already applied.
     pub duplicates: usize,
+    /// Ignored as the ingest ignores them (a temporary upload's name, a hidden file).
+    #[serde(default)]
+    pub ignored: usize,
     /// Lines refused in the files applied.
     pub lines_rejected: usize,
 }

@@ -40,31 +40,34 @@ impl LocalObjects {
 
     /// Drops the file at `source` as the object `key`, like [`ObjectStore::put`] of its bytes,
     /// copied by the file system instead of read into memory and written back (a national
-    /// file is 170 MB): what `medistock ingest` does with the files it is given. Returns the
-    /// version written in a versioned bucket. A `source` that cannot be read is
-    /// [`StoreError::Io`] naming `source`, and leaves nothing behind.
-    pub fn put_file(
+    /// file is 170 MB): what `medistock ingest` does with the files it is given. A source that
+    /// is not a regular file (a pipe, `/dev/stdin`) is read and put. Returns the version
+    /// written in a versioned bucket. A `source` that cannot be opened or read is
+    /// [`StoreError::Io`] naming `source`; one that cannot be opened writes nothing.
+    pub async fn put_file(
         &self,
         bucket: &str,
         key: &str,
         source: &Path,
         metadata: &BTreeMap<String, String>,
     ) -> Result<Option<String>, StoreError> {
-        // The source read first: a file that cannot be read writes nothing.
-        std::fs::File::open(source).map_err(io(source))?;
+        // Looked at before it is opened: opening a pipe nobody writes to would wait for ever.
         if !std::fs::metadata(source).map_err(io(source))?.is_file() {
-            return Err(StoreError::Io {
-                path: source.to_owned(),
-                source: std::io::Error::new(std::io::ErrorKind::InvalidInput, "pas un fichier"),
-            });
+            let bytes = std::fs::read(source).map_err(io(source))?;
+            return self
+                .put(bucket, key, bytes, "application/octet-stream", metadata)
+                .await;
         }
+        // Opened first: a file that cannot be read writes nothing, and the file copied is
+        // the one opened.
+        let mut file = std::fs::File::open(source).map_err(io(source))?;
         // The same order as `put`: the metadata before the bytes.
         let version = if self.is_versioned(bucket) {
             let version = lease_token();
             let path = self.version_path(bucket, key, &version)?;
             let meta = path.with_extension("json");
             write_metadata(&meta, metadata)?;
-            if let Err(e) = copy_atomic(source, &path) {
+            if let Err(e) = copy_atomic(&mut file, source, &path) {
                 let _ = std::fs::remove_file(&meta);
                 return Err(e);
             }
@@ -77,7 +80,7 @@ impl LocalObjects {
         let path = self.path(bucket, key)?;
         match &version {
             Some(v) => link_atomic(&self.version_path(bucket, key, v)?, &path)?,
-            None => copy_atomic(source, &path)?,
+            None => copy_atomic(&mut file, source, &path)?,
         }
         Ok(version)
     }
@@ -154,16 +157,23 @@ fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), StoreError> {
     std::fs::rename(&tmp, path).map_err(io(path))
 }
 
-/// Copies the file `from` to `path` through a temporary file and a rename, the bytes copied
-/// by the file system: a reader never sees half an object.
-fn copy_atomic(from: &Path, path: &Path) -> Result<(), StoreError> {
+/// Copies the open file `from` (read from its start; `source` its name, for errors) to
+/// `path` through a temporary file of the default permissions and a rename: a reader never
+/// sees half an object. On Linux the kernel copies the bytes (`copy_file_range`).
+fn copy_atomic(from: &mut std::fs::File, source: &Path, path: &Path) -> Result<(), StoreError> {
+    use std::io::Seek;
     if let Some(parent) = path.parent() {
         std::fs::create_dir_all(parent).map_err(io(parent))?;
     }
+    from.rewind().map_err(io(source))?;
     let tmp = path.with_file_name(format!(".tmp-{}", lease_token()));
-    if let Err(source) = std::fs::copy(from, &tmp) {
+    let copied = std::fs::File::create(&tmp).and_then(|mut to| std::io::copy(from, &mut to));
+    if let Err(e) = copied {
         let _ = std::fs::remove_file(&tmp);
-        return Err(StoreError::Io { path: tmp, source });
+        return Err(StoreError::Io {
+            path: tmp,
+            source: e,
+        });
     }
     std::fs::rename(&tmp, path).map_err(io(path))
 }

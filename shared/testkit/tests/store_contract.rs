@@ -1033,11 +1033,13 @@ mod local {
         let meta = BTreeMap::from([("origine".to_owned(), "disque".to_owned())]);
         let v1 = objects
             .put_file("depot", key, &source, &meta)
+            .await
             .unwrap()
             .expect("a versioned bucket names the version written");
         std::fs::write(&source, b"autre contenu").unwrap();
         let v2 = objects
             .put_file("depot", key, &source, &BTreeMap::new())
+            .await
             .unwrap()
             .unwrap();
         assert_ne!(v1, v2);
@@ -1070,18 +1072,46 @@ mod local {
         // Missing, or a folder: named, and nothing written.
         let empty = LocalObjects::new(dir.path().join("vide")).with_versioning("depot");
         for bad in [dir.path().join("absent.csv"), dir.path().to_path_buf()] {
-            match empty.put_file("depot", "inbox/grossiste-a/x.csv", &bad, &BTreeMap::new()) {
+            match empty
+                .put_file("depot", "inbox/grossiste-a/x.csv", &bad, &BTreeMap::new())
+                .await
+            {
                 Err(StoreError::Io { path, .. }) => assert_eq!(path, bad),
                 other => panic!("{other:?}"),
             }
         }
         assert!(empty.list("depot", "").await.unwrap().is_empty());
         assert!(!dir.path().join("vide").exists(), "nothing written");
+        // Not a regular file (a device here, a pipe as well): read and put as its bytes.
+        let device = empty
+            .put_file(
+                "depot",
+                "inbox/grossiste-a/rien.csv",
+                std::path::Path::new("/dev/null"),
+                &BTreeMap::new(),
+            )
+            .await
+            .unwrap();
+        assert_eq!(
+            empty
+                .get_version("depot", "inbox/grossiste-a/rien.csv", device.as_deref())
+                .await
+                .unwrap()
+                .map(|o| o.bytes),
+            Some(Vec::new())
+        );
+        // The object has the store's own permissions, not the source's (an executable source
+        // gives no executable object).
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&source, std::fs::Permissions::from_mode(0o755)).unwrap();
+        }
         // An unversioned bucket: the current object only.
         let plain = LocalObjects::new(dir.path().join("plain"));
         assert_eq!(
             plain
                 .put_file("lac", "a.csv", &source, &BTreeMap::new())
+                .await
                 .unwrap(),
             None
         );
@@ -1089,6 +1119,14 @@ mod local {
             plain.get("lac", "a.csv").await.unwrap().unwrap().bytes,
             b"modifie"
         );
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(plain.path("lac", "a.csv").unwrap())
+                .unwrap()
+                .permissions()
+                .mode();
+            assert_eq!(mode & 0o111, 0, "{mode:o}");
+        }
     }
 
     #[tokio::test]

@@ -401,8 +401,13 @@ fn group_notification(
         body.push_str(&n.body);
     }
     let sms = critical.then(|| {
-        let first = messages
-            .iter()
+        // The references whose alert ends are neither counted nor dated here.
+        let alerting = || {
+            messages
+                .iter()
+                .filter(|(a, _, _)| a.level >= Level::Tension)
+        };
+        let first = alerting()
             .filter_map(|(a, _, _)| a.stockout_date)
             .chain(group.and_then(|g| g.stockout_date))
             .min()
@@ -411,7 +416,7 @@ fn group_notification(
             "Medistock {} groupe {}: {} presentation(s) en alerte, 1re rupture prevue {first}, couverture groupe {} j",
             level.as_str(),
             sms_ascii(id),
-            messages.len(),
+            alerting().count(),
             group
                 .and_then(|g| g.coverage_days)
                 .map_or_else(|| "?".to_owned(), |c| format!("{c:.0}"))
@@ -944,6 +949,12 @@ mod group_tests {
                 "[Medistock] CRITIQUE — groupe 12 : 1 présentation(s) en alerte, 1 fin(s) d'alerte"
             )
         );
+        let sms = mixed
+            .iter()
+            .find(|r| r.key.starts_with("GROUPE#12#"))
+            .and_then(|r| r.notification.sms.clone())
+            .expect("a CRITIQUE group message has its SMS");
+        assert!(sms.contains(": 1 presentation(s) en alerte,"), "{sms}");
         // The group itself still at TENSION while its references end theirs.
         let held = records(&RunChanges {
             references: vec![(&x30, Level::Tension), (&x90, Level::Tension)],
