@@ -765,8 +765,8 @@ fn a_file_may_have_as_many_lines_as_the_bound_and_no_more() {
 
 /// A file of distinct references, one line each: as many as the bound are accepted, one more
 /// rejects the file (each would be a position stored and assessed every day), whichever the
-/// bound, the default's included. Invalid lines do not count: only references that would be
-/// applied.
+/// bound, the default's included. Lines refused by their own checks do not count (a line of a
+/// conflicting duplicate, valid on its own, does).
 #[test]
 fn a_file_may_name_as_many_references_as_the_bound_and_no_more() {
     // A CIP7 is read as 34009 + CIP7 + its check digit: `n` distinct valid references.
