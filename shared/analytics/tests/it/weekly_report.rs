@@ -7,7 +7,7 @@ use medistock_analytics::registry::Registry;
 use medistock_analytics::report::{Week, headline, write_report};
 use medistock_analytics::risk::alert::AlertTopics;
 use medistock_analytics::risk::config::RiskConfig;
-use medistock_analytics::risk::{Assessment, RiskRun, Scope, run_risk};
+use medistock_analytics::risk::{Assessment, RiskOutcome, RiskRun, Scope, run_risk};
 use medistock_domain::Level;
 use medistock_domain::store::{ObjectStore, RiskStore};
 use medistock_local::LocalBackend;
@@ -90,6 +90,21 @@ fn topics() -> AlertTopics {
     }
 }
 
+/// The daily risk run of November `d`, every subject, at the day's hour.
+async fn risk_on(backend: &LocalBackend, run: &RiskRun<'_>, d: u32) -> RiskOutcome {
+    run_risk(
+        &backend.objects,
+        &backend.state,
+        run,
+        &Scope::All,
+        day(d),
+        false,
+        at(d),
+    )
+    .await
+    .unwrap()
+}
+
 fn risk_run<'a>(config: &'a RiskConfig, topics: &'a AlertTopics) -> RiskRun<'a> {
     RiskRun {
         inbox_bucket: None,
@@ -114,17 +129,7 @@ async fn the_synthesis_holds_the_risk_items_and_escapes_declarant_strings() {
     lab_a_declares_the_x90_on_the_5th(&backend).await;
     // Last week (Wednesday 11 Nov): everything comfortable, so the levels change this week.
     drop_file(&backend, "gr-b", "s46.csv", b"cip13;date_stock;stock;sorties;periode_jours\n3400949497294;2026-11-11;9000;700;7\n3400949497706;2026-11-11;9000;700;7\n3400930000007;2026-11-11;9000;700;7\n", 11).await;
-    run_risk(
-        &backend.objects,
-        &backend.state,
-        &run,
-        &Scope::All,
-        day(11),
-        false,
-        at(11),
-    )
-    .await
-    .unwrap();
+    risk_on(&backend, &run, 11).await;
     // This week (Friday 20 Nov): 20 days, 3 days, and 45 days.
     drop_file(&backend, "gr-b", "s47.csv", b"cip13;date_stock;stock;sorties;periode_jours\n3400949497294;2026-11-20;2000;700;7\n3400949497706;2026-11-20;300;700;7\n3400930000007;2026-11-20;4500;700;7\n", 20).await;
     drop_file(&backend, "lab-a", "s47.csv", b"cip13;date_stock;stock;sorties;periode_jours;appro_quantite;appro_date\n3400949497706;2026-11-20;0;0;7;5000;2026-12-15\n", 20).await;
@@ -136,17 +141,7 @@ async fn the_synthesis_holds_the_risk_items_and_escapes_declarant_strings() {
         20,
     )
     .await;
-    run_risk(
-        &backend.objects,
-        &backend.state,
-        &run,
-        &Scope::All,
-        day(20),
-        false,
-        at(20),
-    )
-    .await
-    .unwrap();
+    risk_on(&backend, &run, 20).await;
 
     let week = Week::of(day(20));
     let outcome = report_of(&backend, week, &config, &registry).await;
@@ -307,17 +302,7 @@ async fn references_awaited_from_their_manufacturer_are_listed_under_it() {
         20,
     )
     .await;
-    let outcome = run_risk(
-        &backend.objects,
-        &backend.state,
-        &run,
-        &Scope::All,
-        day(20),
-        false,
-        at(20),
-    )
-    .await
-    .unwrap();
+    let outcome = risk_on(&backend, &run, 20).await;
     let level = |cip: &str| {
         outcome
             .assessments
@@ -403,17 +388,7 @@ async fn a_level_held_by_an_open_alert_shows_the_figures_level_beside_it() {
             )
             .await;
         }
-        run_risk(
-            &backend.objects,
-            &backend.state,
-            &run,
-            &Scope::All,
-            day(d),
-            false,
-            at(d),
-        )
-        .await
-        .unwrap();
+        risk_on(&backend, &run, d).await;
     }
     let report = report_of(&backend, Week::of(day(21)), &config, &registry).await;
     let html = lake_text(&backend, &report.html_key).await;
