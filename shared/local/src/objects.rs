@@ -61,13 +61,29 @@ impl LocalObjects {
         // Opened first: a file that cannot be read writes nothing, and the file copied is
         // the one opened.
         let mut file = std::fs::File::open(source).map_err(io(source))?;
-        // The same order as `put`: the metadata before the bytes.
+        self.store(bucket, key, metadata, |path| {
+            copy_atomic(&mut file, source, path)
+        })
+    }
+
+    /// Writes an object with `write` (which writes its bytes to a path, atomically): in a
+    /// versioned bucket as a new read-only version, its metadata first, then linked as the
+    /// current object; otherwise as the current object. The one path of [`ObjectStore::put`]
+    /// and [`LocalObjects::put_file`]. A version whose bytes could not be written leaves no
+    /// metadata behind.
+    fn store(
+        &self,
+        bucket: &str,
+        key: &str,
+        metadata: &BTreeMap<String, String>,
+        mut write: impl FnMut(&Path) -> Result<(), StoreError>,
+    ) -> Result<Option<String>, StoreError> {
         let version = if self.is_versioned(bucket) {
             let version = lease_token();
             let path = self.version_path(bucket, key, &version)?;
             let meta = path.with_extension("json");
             write_metadata(&meta, metadata)?;
-            if let Err(e) = copy_atomic(&mut file, source, &path) {
+            if let Err(e) = write(&path) {
                 let _ = std::fs::remove_file(&meta);
                 return Err(e);
             }
@@ -79,8 +95,9 @@ impl LocalObjects {
         write_metadata(&self.meta_path(bucket, key)?, metadata)?;
         let path = self.path(bucket, key)?;
         match &version {
+            // The current object is the version just written: one file, two names.
             Some(v) => link_atomic(&self.version_path(bucket, key, v)?, &path)?,
-            None => copy_atomic(&mut file, source, &path)?,
+            None => write(&path)?,
         }
         Ok(version)
     }
@@ -302,24 +319,7 @@ impl ObjectStore for LocalObjects {
         _content_type: &str,
         metadata: &BTreeMap<String, String>,
     ) -> Result<Option<String>, StoreError> {
-        let version = if self.is_versioned(bucket) {
-            let version = lease_token();
-            let path = self.version_path(bucket, key, &version)?;
-            write_metadata(&path.with_extension("json"), metadata)?;
-            write_atomic(&path, &bytes)?;
-            read_only(&path)?;
-            Some(version)
-        } else {
-            None
-        };
-        write_metadata(&self.meta_path(bucket, key)?, metadata)?;
-        let path = self.path(bucket, key)?;
-        match &version {
-            // The current object is the version just written: one file, two names.
-            Some(v) => link_atomic(&self.version_path(bucket, key, v)?, &path)?,
-            None => write_atomic(&path, &bytes)?,
-        }
-        Ok(version)
+        self.store(bucket, key, metadata, |path| write_atomic(path, &bytes))
     }
 
     async fn list(&self, bucket: &str, prefix: &str) -> Result<Vec<String>, StoreError> {
