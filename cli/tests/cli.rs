@@ -45,6 +45,21 @@ fn assert_success(out: &Output) {
     );
 }
 
+/// `medistock backtest` of a simulated folder against its own `ruptures.csv`, with `extra`
+/// options.
+fn replay_simulation(data_dir: &Path, sim: &Path, extra: &[&str]) -> Output {
+    let truth = sim.join("ruptures.csv");
+    let mut args = vec![
+        "backtest",
+        "--data",
+        sim.to_str().unwrap(),
+        "--truth",
+        truth.to_str().unwrap(),
+    ];
+    args.extend_from_slice(extra);
+    medistock(data_dir, &args)
+}
+
 fn json_lines(out: &Output) -> Vec<serde_json::Value> {
     String::from_utf8_lossy(&out.stdout)
         .lines()
@@ -1058,18 +1073,10 @@ fn the_independent_simulation_is_replayed_by_the_backtest() {
     assert_success(&sim);
     let truth = std::fs::read_to_string(out.join("ruptures.csv")).unwrap();
     let details = dir.path().join("details.csv");
-    let replay = medistock(
+    let replay = replay_simulation(
         dir.path(),
-        &[
-            "backtest",
-            "--data",
-            out.to_str().unwrap(),
-            "--truth",
-            out.join("ruptures.csv").to_str().unwrap(),
-            "--details",
-            details.to_str().unwrap(),
-            "--json",
-        ],
+        &out,
+        &["--details", details.to_str().unwrap(), "--json"],
     );
     assert_success(&replay);
     let board = &json_lines(&replay)[0];
@@ -1101,17 +1108,7 @@ fn the_third_simulation_is_replayed_whole_by_the_backtest() {
     assert_success(&sim);
     let files = walk_files(&out.join("inbox"));
     assert!(files > 100, "{files} files written");
-    let replay = medistock(
-        dir.path(),
-        &[
-            "backtest",
-            "--data",
-            out.to_str().unwrap(),
-            "--truth",
-            out.join("ruptures.csv").to_str().unwrap(),
-            "--json",
-        ],
-    );
+    let replay = replay_simulation(dir.path(), &out, &["--json"]);
     assert_success(&replay);
     let board = &json_lines(&replay)[0];
     assert_eq!(board["references"], 10);
@@ -1138,16 +1135,7 @@ fn the_third_simulation_is_replayed_whole_by_the_backtest() {
         .find(|p| p.extension().is_some_and(|e| e == "csv"))
         .unwrap();
     std::fs::copy(&declared, gr.join("copie.csv.filepart")).unwrap();
-    let replay = medistock(
-        dir.path(),
-        &[
-            "backtest",
-            "--data",
-            out.to_str().unwrap(),
-            "--truth",
-            out.join("ruptures.csv").to_str().unwrap(),
-        ],
-    );
+    let replay = replay_simulation(dir.path(), &out, &[]);
     assert_success(&replay);
     let stdout = String::from_utf8_lossy(&replay.stdout);
     assert!(
