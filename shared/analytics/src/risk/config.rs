@@ -142,8 +142,8 @@ impl ModelOptions {
     }
 
     /// The default signals but those named (`slip`, `stop`, `censored`, `local`,
-    /// `undeclared`, `episode`, `batches`, comma-separated), and with those named `+batches`, `+delay`,
-    /// `+slip2` (the ones off by default).
+    /// `undeclared`, `episode`, `batches`, comma-separated), and with those named `+batches`,
+    /// `+delay`, `+slip2`, `+reliability` (the ones off by default).
     pub fn without(names: &str) -> Result<Self, String> {
         let mut o = Self::default();
         for name in names.split(',').map(str::trim).filter(|n| !n.is_empty()) {

@@ -41,9 +41,9 @@ pub struct GroupAssessment {
 }
 
 /// Assesses every group with at least one member among `inputs`; `previous` holds the levels
-/// of the groups by id, with the first day of their alert episode when at TENSION or worse. The deployment's default thresholds (`RiskConfig::defaults`) apply to
-/// groups; the legal safety stock is a manufacturer's obligation per reference and is not
-/// checked on a group.
+/// of the groups by id, with the first day of their alert episode when at TENSION or worse.
+/// The deployment's default thresholds (`RiskConfig::defaults`) apply to groups; the legal
+/// safety stock is a manufacturer's obligation per reference and is not checked on a group.
 pub fn assess_groups(
     inputs: &[ReferenceInput],
     config: &RiskConfig,
@@ -60,6 +60,8 @@ pub fn assess_groups(
             continue;
         };
         let (members, pool) = pooled.entry(group).or_insert_with(|| {
+            // The group's level held, with the first day of its alert episode.
+            let held = previous.get(group);
             (
                 Vec::new(),
                 ReferenceInput {
@@ -70,8 +72,8 @@ pub fn assess_groups(
                     options: input.options,
                     thresholds: *config.defaults(),
                     safety_stock_months: 0.0,
-                    previous_level: previous.get(group).map(|(level, _)| *level),
-                    episode_since: previous.get(group).and_then(|(_, since)| *since),
+                    previous_level: held.map(|(level, _)| *level),
+                    episode_since: held.and_then(|(_, since)| *since),
                     manufacturers_expected: input.manufacturers_expected,
                     manufacturers_starting: input.manufacturers_starting,
                     manufacturers_pending: input.manufacturers_pending,

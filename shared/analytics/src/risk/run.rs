@@ -318,6 +318,8 @@ pub async fn run_risk<
                         .and_then(|maker| records.get(maker))
                         .copied()
                         .unwrap_or_default();
+                    // Its level held, with the first day of its alert episode.
+                    let held = previous_levels.get(cip13.as_str());
                     ReferenceInput {
                         cip13,
                         positions: by_reference.remove(&cip13).unwrap_or_default(),
@@ -326,12 +328,8 @@ pub async fn run_risk<
                         options: config.model,
                         thresholds: settings.thresholds,
                         safety_stock_months: settings.safety_stock_months,
-                        previous_level: previous_levels
-                            .get(cip13.as_str())
-                            .map(|(level, _)| *level),
-                        episode_since: previous_levels
-                            .get(cip13.as_str())
-                            .and_then(|(_, since)| *since),
+                        previous_level: held.map(|(level, _)| *level),
+                        episode_since: held.and_then(|(_, since)| *since),
                         manufacturers_expected,
                         manufacturers_starting,
                         manufacturers_pending,
