@@ -645,6 +645,44 @@ fn risk_on_the_local_backend_raises_and_publishes_alerts() {
     assert!(unsilence.status.success());
     let group = medistock(dir.path(), &["status", "GROUPE#12", "--json"]);
     assert_eq!(json_lines(&group)[0]["silence"], serde_json::Value::Null);
+
+    // The x30 recovers to 45 days (VIGILANCE figures) while the x90 falls: its alert stays
+    // open at TENSION and the group (29 days) enters TENSION; the day after, the group's
+    // figures recover to VIGILANCE too and its alert stays open. `status` says so for both.
+    let day = |date: &str, x30: u32, x90: u32| {
+        std::fs::write(
+            &file,
+            format!("cip13;date_stock;stock;sorties\n3400949497294;{date};{x30};700\n3400949497706;{date};{x90};700\n"),
+        )
+        .unwrap();
+        let out = medistock(
+            dir.path(),
+            &[
+                "ingest",
+                "--declarant",
+                "gr-b",
+                "--quiet",
+                file.to_str().unwrap(),
+            ],
+        );
+        assert_eq!(out.status.code(), Some(0), "{out:?}");
+        let out = medistock(dir.path(), &["risk", "--as-of", date, "--json"]);
+        assert_success(&out);
+    };
+    day("2026-11-22", 4500, 300);
+    day("2026-11-23", 4400, 3400);
+    let text = |subject: &str| {
+        let out = medistock(dir.path(), &["status", subject]);
+        assert_success(&out);
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    for subject in ["3400949497294", "GROUPE#12"] {
+        let text = text(subject);
+        assert!(
+            text.contains("Niveau maintenu à TENSION : les chiffres du jour donnent VIGILANCE"),
+            "{subject}: {text}"
+        );
+    }
 }
 
 #[test]
