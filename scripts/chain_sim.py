@@ -1096,10 +1096,9 @@ class Simulation:
         tot2 = [0] * n_dep
         asked = served = 0
         deliveries = {}
-        for p, need in needs:
-            k = prim[p]
-            asked += need
-            got = need if ratio[k] >= 1.0 else int(need * ratio[k] + rnd())
+        def take(k, need, share):
+            """Serves `need` from depot k at its rationing share; returns what it shipped."""
+            got = need if share >= 1.0 else int(need * share + rnd())
             if got > dep_stock[k]:
                 got = dep_stock[k]
             # the depot's demand signal is what it shipped; on a day it could not serve
@@ -1110,7 +1109,13 @@ class Simulation:
             if got:
                 dep_stock[k] -= got
                 r.dep_ship[k] += got
-                served += got
+            return got
+
+        for p, need in needs:
+            k = prim[p]
+            asked += need
+            got = take(k, need, ratio[k])
+            served += got
             if got < need:
                 # inter-depot transfer: the wholesaler's best-stocked depot ships what it can
                 # spare above five days of its own demand
@@ -1131,16 +1136,8 @@ class Simulation:
         if second:
             ratio2 = [1.0 if tot2[k] <= dep_stock[k] else dep_stock[k] / tot2[k] for k in range(n_dep)]
             for p, need in second:
-                k = sec[p]
-                got = need if ratio2[k] >= 1.0 else int(need * ratio2[k] + rnd())
-                if got > dep_stock[k]:
-                    got = dep_stock[k]
-                r.dep_req[k] += got
-                if got < need:
-                    r.dep_short[k] = True
+                got = take(sec[p], need, ratio2[sec[p]])
                 if got:
-                    dep_stock[k] -= got
-                    r.dep_ship[k] += got
                     deliveries[p] = deliveries.get(p, 0) + got
                     served += got
         r.pending = list(deliveries.items())
