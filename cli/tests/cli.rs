@@ -45,6 +45,14 @@ fn assert_success(out: &Output) {
     );
 }
 
+/// `medistock ingest --quiet` of one file as `declarant`.
+fn ingest_quietly(data_dir: &Path, declarant: &str, file: &str) -> Output {
+    medistock(
+        data_dir,
+        &["ingest", "--declarant", declarant, "--quiet", file],
+    )
+}
+
 /// `medistock backtest` of a simulated folder against its own `ruptures.csv`, with `extra`
 /// options.
 fn replay_simulation(data_dir: &Path, sim: &Path, extra: &[&str]) -> Output {
@@ -372,16 +380,7 @@ fn an_unknown_manufacturer_stock_gives_no_probability_in_status() {
             ),
         )
         .unwrap();
-        let ingest = medistock(
-            dir.path(),
-            &[
-                "ingest",
-                "--declarant",
-                "gr-b",
-                "--quiet",
-                file.to_str().unwrap(),
-            ],
-        );
+        let ingest = ingest_quietly(dir.path(), "gr-b", file.to_str().unwrap());
         assert_success(&ingest);
     }
     let risk = medistock(dir.path(), &["risk", "--as-of", "2026-11-20", "--json"]);
@@ -436,16 +435,7 @@ fn risk_on_the_local_backend_raises_and_publishes_alerts() {
     assert_success(&import);
     let file = dir.path().join("s47.csv");
     std::fs::write(&file, "cip13;date_stock;stock;sorties\n3400949497294;2026-11-20;800;700\n3400949497706;2026-11-20;9000;700\n").unwrap();
-    let out = medistock(
-        dir.path(),
-        &[
-            "ingest",
-            "--declarant",
-            "gr-b",
-            "--quiet",
-            file.to_str().unwrap(),
-        ],
-    );
+    let out = ingest_quietly(dir.path(), "gr-b", file.to_str().unwrap());
     assert_eq!(out.status.code(), Some(0));
 
     let dry = medistock(
@@ -593,16 +583,7 @@ fn risk_on_the_local_backend_raises_and_publishes_alerts() {
         "cip13;date_stock;stock;sorties\n3400949497294;2026-11-21;500;700\n",
     )
     .unwrap();
-    let out = medistock(
-        dir.path(),
-        &[
-            "ingest",
-            "--declarant",
-            "gr-b",
-            "--quiet",
-            file.to_str().unwrap(),
-        ],
-    );
+    let out = ingest_quietly(dir.path(), "gr-b", file.to_str().unwrap());
     assert_eq!(out.status.code(), Some(0));
     let next = medistock(dir.path(), &["risk", "--as-of", "2026-11-21", "--json"]);
     let next = &json_lines(&next)[0];
@@ -655,16 +636,7 @@ fn risk_on_the_local_backend_raises_and_publishes_alerts() {
             format!("cip13;date_stock;stock;sorties\n3400949497294;{date};{x30};700\n3400949497706;{date};{x90};700\n"),
         )
         .unwrap();
-        let out = medistock(
-            dir.path(),
-            &[
-                "ingest",
-                "--declarant",
-                "gr-b",
-                "--quiet",
-                file.to_str().unwrap(),
-            ],
-        );
+        let out = ingest_quietly(dir.path(), "gr-b", file.to_str().unwrap());
         assert_eq!(out.status.code(), Some(0), "{out:?}");
         let out = medistock(dir.path(), &["risk", "--as-of", date, "--json"]);
         assert_success(&out);
