@@ -321,6 +321,32 @@ fn the_ingest_is_capped_and_the_logins_keep_their_share() {
     }
 }
 
+/// The largest file a deployment may accept fits the ingest function's memory: its peak is
+/// about 3.3 times the file (measured on a national CSV), and a Windows-1252 or UTF-16 file
+/// holds its decoded text (up to the same bound) beside its bytes; five times the bound is
+/// kept under the memory.
+#[test]
+fn the_largest_file_allowed_fits_the_ingest_function() {
+    let template = template();
+    let value = |lines: &[&str], key: &str| -> u64 {
+        lines
+            .iter()
+            .find_map(|l| l.trim().strip_prefix(key))
+            .unwrap_or_else(|| panic!("no {key}"))
+            .trim()
+            .parse()
+            .unwrap()
+    };
+    let largest = value(&resource(&template, "MaxFileMb"), "MaxValue:");
+    let default = value(&resource(&template, "MaxFileMb"), "Default:");
+    let memory = value(&resource(&template, "IngestFunction"), "MemorySize:");
+    assert!(default <= largest);
+    assert!(
+        5 * largest <= memory,
+        "MaxFileMb up to {largest} MB, ingest memory {memory} MB"
+    );
+}
+
 #[test]
 fn every_function_and_failure_queue_has_an_alarm() {
     let template = template();

@@ -444,14 +444,28 @@ fn time(value: &str) -> Result<DateTime<Utc>, StoreError> {
 
 /// What a claim refused by its condition answers, from the entry read just after: the file
 /// applied, or claimed by a live run; `None` when the entry changed since the refusal (the
-/// run ended rejected, or gave its claim up): the claim is tried again.
-fn refused_claim(held: Option<LedgerEntry>) -> Option<Claim> {
+/// run ended rejected, or gave its claim up): the claim is tried again. A claim held under
+/// this run's own token is this run's: the SDK retries a `PutItem` whose answer was lost,
+/// and the retry, refused by the write it repeats, must not take its own run for another
+/// (which would leave the file claimed, unarchived and unanswered until the lease ends).
+fn refused_claim(held: Option<LedgerEntry>, owner: &str) -> Option<Claim> {
     let held = held?;
     match held.status {
         FileStatus::Applied => Some(Claim::Done(held)),
+        FileStatus::Processing if held.owner == owner => Some(Claim::Acquired),
         FileStatus::Processing => Some(Claim::InProgress(held)),
         FileStatus::Rejected => None,
     }
+}
+
+/// Whether a refused end of processing was this run's own, written by an attempt whose
+/// answer was lost: the entry read after holds this run's token and the status it wrote.
+fn finished_already(held: Option<&LedgerEntry>, entry: &LedgerEntry) -> bool {
+    held.is_some_and(|held| {
+        held.owner == entry.owner
+            && held.status == entry.status
+            && held.finished_at == entry.finished_at
+    })
 }
 
 fn ledger_of(item: &Item) -> Result<LedgerEntry, StoreError> {
@@ -544,7 +558,7 @@ impl FileLedger for DynamoState {
                 .await?
                 .map(|item| ledger_of(&item))
                 .transpose()?;
-            if let Some(claim) = refused_claim(held) {
+            if let Some(claim) = refused_claim(held, &entry.owner) {
                 return Ok(claim);
             }
         }
@@ -567,7 +581,11 @@ impl FileLedger for DynamoState {
             .expression_attribute_values(":owner", s(&entry.owner))
             .send()
             .await;
-        conditional("DynamoDB.PutItem", result)
+        if conditional("DynamoDB.PutItem", result)? {
+            return Ok(true);
+        }
+        let held = self.file(&entry.declarant, &entry.sha256).await?;
+        Ok(finished_already(held.as_ref(), entry))
     }
 
     async fn release_file(
@@ -1019,14 +1037,56 @@ mod tests {
             finished_at: None,
         };
         assert!(matches!(
-            refused_claim(Some(entry(FileStatus::Applied))),
+            refused_claim(Some(entry(FileStatus::Applied)), "other"),
             Some(Claim::Done(_))
         ));
         assert!(matches!(
-            refused_claim(Some(entry(FileStatus::Processing))),
+            refused_claim(Some(entry(FileStatus::Processing)), "other"),
             Some(Claim::InProgress(_))
         ));
-        assert!(refused_claim(Some(entry(FileStatus::Rejected))).is_none());
-        assert!(refused_claim(None).is_none());
+        // Refused by its own earlier attempt (an answer lost, the request retried).
+        assert_eq!(
+            refused_claim(Some(entry(FileStatus::Processing)), "owner"),
+            Some(Claim::Acquired)
+        );
+        assert!(matches!(
+            refused_claim(Some(entry(FileStatus::Applied)), "owner"),
+            Some(Claim::Done(_))
+        ));
+        assert!(refused_claim(Some(entry(FileStatus::Rejected)), "other").is_none());
+        assert!(refused_claim(None, "owner").is_none());
+    }
+
+    /// An end of processing refused by its own earlier attempt is this run's; one refused
+    /// because another run took the file over is not.
+    #[test]
+    fn a_refused_end_is_ours_only_when_our_write_is_there() {
+        let at: DateTime<Utc> = "2026-11-23T09:00:00Z".parse().unwrap();
+        let ours = LedgerEntry {
+            sha256: "f1".into(),
+            status: FileStatus::Applied,
+            key: "inbox/gr-a/f.csv".into(),
+            version: None,
+            declarant: "gr-a".into(),
+            owner: "owner".into(),
+            lines: [3, 3, 0],
+            received_at: at,
+            lease_until: at,
+            finished_at: Some(at),
+        };
+        assert!(finished_already(Some(&ours), &ours));
+        let taken_over = LedgerEntry {
+            owner: "successor".into(),
+            status: FileStatus::Processing,
+            finished_at: None,
+            ..ours.clone()
+        };
+        assert!(!finished_already(Some(&taken_over), &ours));
+        let finished_by_successor = LedgerEntry {
+            owner: "successor".into(),
+            ..ours.clone()
+        };
+        assert!(!finished_already(Some(&finished_by_successor), &ours));
+        assert!(!finished_already(None, &ours));
     }
 }

@@ -228,9 +228,12 @@ impl FileLedger for LocalState {
             .map_err(db)?;
         let claim = match read_entry(&tx, &entry.declarant, &entry.sha256)? {
             Some(held) if held.status == FileStatus::Applied => Claim::Done(held),
+            // A live claim under another run's token; this run's own (a claim repeated) is
+            // this run's still.
             Some(held)
                 if held.status == FileStatus::Processing
-                    && held.lease_until > entry.received_at =>
+                    && held.lease_until > entry.received_at
+                    && held.owner != entry.owner =>
             {
                 Claim::InProgress(held)
             }
@@ -248,8 +251,12 @@ impl FileLedger for LocalState {
         let tx = conn
             .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
             .map_err(db)?;
-        let ours = read_entry(&tx, &entry.declarant, &entry.sha256)?
-            .is_some_and(|held| held.status == FileStatus::Processing && held.owner == entry.owner);
+        // This run's claim, or this very end already written (a finish repeated).
+        let ours = read_entry(&tx, &entry.declarant, &entry.sha256)?.is_some_and(|held| {
+            held.owner == entry.owner
+                && (held.status == FileStatus::Processing
+                    || (held.status == entry.status && held.finished_at == entry.finished_at))
+        });
         if ours {
             write_entry(&tx, entry)?;
         }

@@ -232,6 +232,9 @@ async fn ledger_once_only(state: &impl FileLedger) {
     let now = t0();
     let entry = ledger("f1", now);
     assert_eq!(state.claim_file(&entry).await.unwrap(), Claim::Acquired);
+    // The same claim repeated (a request retried after its answer was lost) is still this
+    // run's, not another run's in progress.
+    assert_eq!(state.claim_file(&entry).await.unwrap(), Claim::Acquired);
     let again = ledger("f1", now + Duration::minutes(1));
     assert!(
         matches!(state.claim_file(&again).await.unwrap(), Claim::InProgress(held) if held.lease_until == entry.lease_until)
@@ -257,6 +260,9 @@ async fn ledger_once_only(state: &impl FileLedger) {
     done.lines = [10, 9, 1];
     done.finished_at = Some(now + Duration::minutes(7));
     assert!(state.finish_file(&done).await.unwrap());
+    // The same end written again (a retry) is this run's; another run's is not.
+    assert!(state.finish_file(&done).await.unwrap());
+    assert!(!state.finish_file(&stale).await.unwrap());
     let much_later = ledger("f1", now + Duration::days(3));
     assert_eq!(
         state.claim_file(&much_later).await.unwrap(),

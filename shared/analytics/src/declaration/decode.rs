@@ -58,6 +58,14 @@ const OLE_MAGIC: &[u8] = b"\xD0\xCF\x11\xE0\xA1\xB1\x1A\xE1";
 
 /// Recognises the container and decodes text. Rejects what is neither text nor XLSX.
 pub fn sniff(bytes: &[u8]) -> Result<Container<'_>, FileIssue> {
+    sniff_within(bytes, u64::MAX)
+}
+
+/// [`sniff`], with the decoded text bounded to `max_text_bytes`: Windows-1252 and UTF-16 grow
+/// when decoded (0x80 is three bytes of UTF-8), and a text past the bound is refused while it
+/// is decoded, before it exists whole (a 200 MB file of 0x80 bytes would otherwise take 600 MB
+/// more to be refused).
+pub fn sniff_within(bytes: &[u8], max_text_bytes: u64) -> Result<Container<'_>, FileIssue> {
     if bytes.is_empty() {
         return Err(FileIssue::new(
             FileCode::FichierVide,
@@ -79,7 +87,8 @@ pub fn sniff(bytes: &[u8]) -> Result<Container<'_>, FileIssue> {
             format!("le fichier est un {label}, pas un CSV ni un classeur .xlsx"),
         ));
     }
-    let (text, encoding) = decode_text(bytes);
+    let (text, encoding) = decode_text_within(bytes, max_text_bytes)
+        .map_err(|decoded| decoded_too_large(decoded, max_text_bytes))?;
     if text.contains('\0') {
         return Err(FileIssue::new(
             FileCode::FormatInconnu,
@@ -98,28 +107,109 @@ pub fn sniff(bytes: &[u8]) -> Result<Container<'_>, FileIssue> {
 /// Decodes text: BOM first, then UTF-8 if the bytes are valid UTF-8, else Windows-1252 (which
 /// maps every byte, so decoding never fails; binary content is caught by the caller).
 pub fn decode_text(bytes: &[u8]) -> (Cow<'_, str>, TextEncoding) {
+    match decode_text_within(bytes, u64::MAX) {
+        Ok(decoded) => decoded,
+        // Unreachable: no text is longer than `u64::MAX` bytes.
+        Err(_) => (Cow::Borrowed(""), TextEncoding::Utf8),
+    }
+}
+
+/// [`decode_text`], refusing a text longer than `max` bytes once decoded: the error is its
+/// decoded length, counted without keeping more than `max` bytes of it. Valid UTF-8 is
+/// borrowed as it is (never longer than its bytes).
+pub fn decode_text_within(bytes: &[u8], max: u64) -> Result<(Cow<'_, str>, TextEncoding), u64> {
+    let within = |text: &str| {
+        if text.len() as u64 > max {
+            Err(text.len() as u64)
+        } else {
+            Ok(())
+        }
+    };
     if let Some(rest) = bytes.strip_prefix(b"\xEF\xBB\xBF") {
         if let Ok(text) = std::str::from_utf8(rest) {
-            return (Cow::Borrowed(text), TextEncoding::Utf8Bom);
+            within(text)?;
+            return Ok((Cow::Borrowed(text), TextEncoding::Utf8Bom));
         }
-        let (text, _) = encoding_rs::UTF_8.decode_without_bom_handling(rest);
-        return (text, TextEncoding::Utf8Bom);
+        let text = decode_bounded(encoding_rs::UTF_8, rest, max)?;
+        return Ok((Cow::Owned(text), TextEncoding::Utf8Bom));
     }
     if let Some(rest) = bytes.strip_prefix(b"\xFF\xFE") {
-        let (text, _) = encoding_rs::UTF_16LE.decode_without_bom_handling(rest);
-        return (text, TextEncoding::Utf16Le);
+        let text = decode_bounded(encoding_rs::UTF_16LE, rest, max)?;
+        return Ok((Cow::Owned(text), TextEncoding::Utf16Le));
     }
     if let Some(rest) = bytes.strip_prefix(b"\xFE\xFF") {
-        let (text, _) = encoding_rs::UTF_16BE.decode_without_bom_handling(rest);
-        return (text, TextEncoding::Utf16Be);
+        let text = decode_bounded(encoding_rs::UTF_16BE, rest, max)?;
+        return Ok((Cow::Owned(text), TextEncoding::Utf16Be));
     }
     match std::str::from_utf8(bytes) {
-        Ok(text) => (Cow::Borrowed(text), TextEncoding::Utf8),
+        Ok(text) => {
+            within(text)?;
+            Ok((Cow::Borrowed(text), TextEncoding::Utf8))
+        }
         Err(_) => {
-            let (text, _) = encoding_rs::WINDOWS_1252.decode_without_bom_handling(bytes);
-            (text, TextEncoding::Windows1252)
+            let text = decode_bounded(encoding_rs::WINDOWS_1252, bytes, max)?;
+            Ok((Cow::Owned(text), TextEncoding::Windows1252))
         }
     }
+}
+
+/// Bytes of input decoded at a time by [`decode_bounded`].
+const DECODE_CHUNK: usize = 1 << 20;
+
+/// Decodes `bytes` (no BOM handling, malformed sequences replaced as `encoding_rs` does) a
+/// chunk at a time; past `max` bytes of text, the rest is decoded into a scratch buffer only
+/// to count it, and the error is the whole text's length.
+fn decode_bounded(
+    encoding: &'static encoding_rs::Encoding,
+    bytes: &[u8],
+    max: u64,
+) -> Result<String, u64> {
+    let mut decoder = encoding.new_decoder_without_bom_handling();
+    // Windows-1252 and UTF-8 give at least a byte of text per byte, UTF-16 one per two.
+    let floor = bytes.len() / 2;
+    let mut text = String::with_capacity(floor.min(usize::try_from(max).unwrap_or(usize::MAX)));
+    let mut scratch = String::new();
+    let mut counted: u64 = 0;
+    let mut rest = bytes;
+    loop {
+        let chunk = &rest[..rest.len().min(DECODE_CHUNK)];
+        let last = chunk.len() == rest.len();
+        let keep = text.len() as u64 <= max;
+        let out = if keep {
+            &mut text
+        } else {
+            scratch.clear();
+            &mut scratch
+        };
+        out.reserve(
+            decoder
+                .max_utf8_buffer_length(chunk.len())
+                .unwrap_or(chunk.len().saturating_mul(3).saturating_add(4)),
+        );
+        let (result, read, _) = decoder.decode_to_string(chunk, out, last);
+        if !keep {
+            counted = counted.saturating_add(scratch.len() as u64);
+        }
+        rest = &rest[read..];
+        if last && rest.is_empty() && result == encoding_rs::CoderResult::InputEmpty {
+            break;
+        }
+    }
+    let total = (text.len() as u64).saturating_add(counted);
+    if total > max { Err(total) } else { Ok(text) }
+}
+
+/// The refusal of a text longer than `max` bytes once decoded.
+pub fn decoded_too_large(decoded: u64, max: u64) -> FileIssue {
+    FileIssue::new(
+        FileCode::FichierTropVolumineux,
+        format!(
+            "une fois décodé, le fichier ferait {} Mo, au-delà de la limite de {} Mo : \
+             scindez-le en plusieurs fichiers",
+            decoded.div_ceil(1_000_000),
+            max / 1_000_000
+        ),
+    )
 }
 
 /// Number of columns of Excel's grid (A to XFD).
@@ -604,6 +694,76 @@ mod tests {
             Container::Text { text, encoding } => (text.into_owned(), encoding),
             Container::Xlsx => panic!("not text"),
         }
+    }
+
+    /// The text decoded a chunk at a time is the text decoded at once, whatever straddles a
+    /// chunk's end (a UTF-16 surrogate pair, a malformed UTF-8 sequence after a BOM).
+    #[test]
+    fn decoding_a_chunk_at_a_time_gives_the_text_decoded_at_once() {
+        let unit = "dépôt €, 𝄞 100 µg;";
+        let mut utf16 = b"\xFF\xFE".to_vec();
+        utf16.push(b'x'); // an odd byte first: pairs straddle chunk ends
+        utf16.extend(
+            unit.repeat(60_000)
+                .encode_utf16()
+                .flat_map(u16::to_le_bytes),
+        );
+        utf16.push(b'y'); // and a lone byte at the end
+        let mut utf16be = b"\xFE\xFF".to_vec();
+        utf16be.extend(
+            unit.repeat(60_000)
+                .encode_utf16()
+                .flat_map(u16::to_be_bytes),
+        );
+        let mut bom_malformed = b"\xEF\xBB\xBF".to_vec();
+        for i in 0..500_000u32 {
+            bom_malformed.extend_from_slice(b"ab\xE2\x82");
+            bom_malformed.push(if i % 3 == 0 { 0xAC } else { b'c' });
+        }
+        let cp1252: Vec<u8> = (0..2_500_000u32).map(|i| (i % 251) as u8 | 0x01).collect();
+        for (bytes, encoding, skip) in [
+            (&utf16, encoding_rs::UTF_16LE, 2),
+            (&utf16be, encoding_rs::UTF_16BE, 2),
+            (&bom_malformed, encoding_rs::UTF_8, 3),
+            (&cp1252, encoding_rs::WINDOWS_1252, 0),
+        ] {
+            assert!(bytes.len() > 2 * DECODE_CHUNK);
+            let (whole, _) = encoding.decode_without_bom_handling(&bytes[skip..]);
+            let (chunked, _) = decode_text_within(bytes, u64::MAX).unwrap();
+            assert_eq!(chunked.len(), whole.len(), "{}", encoding.name());
+            assert!(chunked == whole, "{}", encoding.name());
+        }
+    }
+
+    /// The bound on the decoded text: a text of exactly `max` bytes is read, one byte more is
+    /// refused with its whole length, counted without being kept.
+    #[test]
+    fn a_decoded_text_is_bounded_at_its_limit() {
+        // 0x80 is "€" in Windows-1252, three bytes of UTF-8.
+        let bytes = vec![0x80; 3 * DECODE_CHUNK + 7];
+        let decoded = 3 * bytes.len() as u64;
+        let (text, encoding) = decode_text_within(&bytes, decoded).unwrap();
+        assert_eq!(
+            (text.len() as u64, encoding),
+            (decoded, TextEncoding::Windows1252)
+        );
+        assert_eq!(
+            decode_text_within(&bytes, decoded - 1).unwrap_err(),
+            decoded
+        );
+        assert_eq!(decode_text_within(&bytes, 10).unwrap_err(), decoded);
+        // Valid UTF-8 is measured as it is.
+        assert_eq!(decode_text_within(b"abc", 2).unwrap_err(), 3);
+        assert!(decode_text_within(b"abc", 3).is_ok());
+        let issue = sniff_within(&bytes, 3_000_000).unwrap_err();
+        assert_eq!(issue.code, FileCode::FichierTropVolumineux);
+        assert!(
+            issue
+                .message
+                .contains("ferait 10 Mo, au-delà de la limite de 3 Mo"),
+            "{}",
+            issue.message
+        );
     }
 
     #[test]

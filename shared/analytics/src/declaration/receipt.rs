@@ -22,12 +22,62 @@ pub struct ApplySummary {
     pub applied: usize,
     /// References (and site, when the file names sites) whose held figures are newer: a later
     /// date, or the same date from a file dropped later. Lines kept in history only.
-    pub not_newer: Vec<(String, NaiveDate)>,
+    pub not_newer: Listed<(String, NaiveDate)>,
     /// References and sites whose figures of the same date, from an earlier file, this file
     /// replaced (a correction).
-    pub corrected: Vec<(String, String)>,
+    pub corrected: Listed<(String, String)>,
     /// References and sites not recorded: the position already holds the most sites allowed.
-    pub over_limit: Vec<(String, String)>,
+    pub over_limit: Listed<(String, String)>,
+}
+
+/// The first [`ERRORS_IN_TEXT`] items of a list the receipt names, and how many there were:
+/// a national file sent again has 3.6 million sites not newer than those held, of which the
+/// receipt names 20; the others are counted, not kept.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Listed<T> {
+    first: Vec<T>,
+    total: usize,
+}
+
+impl<T> Default for Listed<T> {
+    fn default() -> Self {
+        Self {
+            first: Vec::new(),
+            total: 0,
+        }
+    }
+}
+
+impl<T> Listed<T> {
+    /// Counts an item, built (by `item`) and kept only while fewer than [`ERRORS_IN_TEXT`]
+    /// are.
+    pub fn push_with(&mut self, item: impl FnOnce() -> T) {
+        if self.first.len() < ERRORS_IN_TEXT {
+            self.first.push(item());
+        }
+        self.total = self.total.saturating_add(1);
+    }
+
+    /// How many items were counted.
+    pub fn len(&self) -> usize {
+        self.total
+    }
+
+    /// Whether none was.
+    pub fn is_empty(&self) -> bool {
+        self.total == 0
+    }
+
+    /// The items kept, the first counted.
+    pub fn first(&self) -> &[T] {
+        &self.first
+    }
+}
+
+impl<T: PartialEq, const N: usize> PartialEq<[T; N]> for Listed<T> {
+    fn eq(&self, other: &[T; N]) -> bool {
+        self.total == N && self.first == other[..]
+    }
 }
 
 /// The receipt text of a validation (what `medistock validate` prints).
@@ -103,7 +153,7 @@ pub fn receipt_text_applied(
                  après ce fichier) est déjà connu ; ces lignes sont conservées dans l'historique.",
                 applied.not_newer.len()
             );
-            for (cip13, held) in applied.not_newer.iter().take(ERRORS_IN_TEXT) {
+            for (cip13, held) in applied.not_newer.first() {
                 let _ = writeln!(
                     t,
                     "  - {cip13} : stock connu au {}",
@@ -175,12 +225,12 @@ pub fn receipt_text_applied(
     t
 }
 
-fn site_list(t: &mut String, sites: &[(String, String)], title: &str, why: &str) {
+fn site_list(t: &mut String, sites: &Listed<(String, String)>, title: &str, why: &str) {
     if sites.is_empty() {
         return;
     }
     let _ = writeln!(t, "{title} ({}) : {why}.", sites.len());
-    for (cip13, site) in sites.iter().take(ERRORS_IN_TEXT) {
+    for (cip13, site) in sites.first().iter().take(ERRORS_IN_TEXT) {
         if site.is_empty() {
             let _ = writeln!(t, "  - {cip13}");
         } else {
@@ -278,4 +328,52 @@ pub fn errors_csv(report: &ValidationReport) -> String {
         ]));
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A national file sent again: millions of sites not newer are counted, twenty are named
+    /// (and built), and the receipt says how many others there were.
+    #[test]
+    fn the_receipt_names_twenty_sites_and_counts_the_others() {
+        let mut summary = ApplySummary::default();
+        let mut built = 0;
+        let held: NaiveDate = "2026-11-20".parse().unwrap();
+        for i in 0..250_000 {
+            summary.not_newer.push_with(|| {
+                built += 1;
+                (format!("34009{i:08}"), held)
+            });
+            summary
+                .corrected
+                .push_with(|| (format!("34009{i:08}"), "Lyon".to_owned()));
+        }
+        assert_eq!(built, ERRORS_IN_TEXT);
+        assert_eq!(summary.not_newer.len(), 250_000);
+        assert_eq!(summary.not_newer.first().len(), ERRORS_IN_TEXT);
+        assert_eq!(summary.not_newer.first()[0].0, "3400900000000");
+        let report = ValidationReport::new("s47.csv", "ab".into(), Some("gr-1".into()));
+        let at = "2026-11-23T09:00:00Z".parse().unwrap();
+        let text = receipt_text_applied(&report, at, Some(&summary));
+        assert!(
+            text.contains("Références non mises à jour (250000)"),
+            "{text}"
+        );
+        assert!(
+            text.contains("  - 3400900000019 : stock connu au"),
+            "{text}"
+        );
+        assert!(!text.contains("3400900000020"), "{text}");
+        assert_eq!(text.matches("… et 249980 autre(s)").count(), 2, "{text}");
+        assert!(text.contains("Corrections appliquées (250000)"), "{text}");
+        // Counted at the bound: twenty are named and nothing is said of others.
+        let mut twenty = Listed::default();
+        for i in 0..ERRORS_IN_TEXT {
+            twenty.push_with(|| i);
+        }
+        assert_eq!((twenty.len(), twenty.first().len()), (20, 20));
+        assert!(!twenty.is_empty() && Listed::<u8>::default().is_empty());
+    }
 }

@@ -13,7 +13,7 @@ use medistock_domain::sha256_hex;
 use polars::prelude::*;
 
 use super::cells::{epoch_days, parse_date, parse_quantity};
-use super::decode::{Container, sniff};
+use super::decode::{Container, decoded_too_large, sniff_within};
 use super::direct::{self, DirectPart};
 use super::format::{Column as Col, ColumnKind, DEFAULT_PERIOD_DAYS, Limits, PERIOD_DAYS_RANGE};
 use super::issues::{FileCode, FileIssue, LineCode, LineIssue};
@@ -141,7 +141,7 @@ fn validate_bytes(
         });
     }
     let mut gathered = Gathered::new(ctx);
-    let read = match sniff(&bytes) {
+    let read = match sniff_within(&bytes, ctx.limits.max_file_bytes) {
         Ok(Container::Text { text, encoding }) => check_text_bounds(&text, ctx.limits)
             .and_then(|()| read_csv(&text, encoding.label(), ctx.limits))
             .map(|mut rows| {
@@ -188,15 +188,7 @@ fn validate_bytes(
 /// text read as well as for the bytes received.
 fn check_text_bounds(text: &str, limits: &Limits) -> Result<(), FileIssue> {
     if text.len() as u64 > limits.max_file_bytes {
-        return Err(FileIssue::new(
-            FileCode::FichierTropVolumineux,
-            format!(
-                "une fois décodé, le fichier ferait {} Mo, au-delà de la limite de {} Mo : \
-                 scindez-le en plusieurs fichiers",
-                (text.len() as u64).div_ceil(1_000_000),
-                limits.max_file_bytes / 1_000_000
-            ),
-        ));
+        return Err(decoded_too_large(text.len() as u64, limits.max_file_bytes));
     }
     let lines = line_ends(text);
     // The header's line end counts too.

@@ -19,9 +19,11 @@
 mod keys;
 
 use std::collections::BTreeMap;
+use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 
 use chrono::{DateTime, Duration, NaiveDate, Utc};
+use futures::FutureExt;
 use polars::prelude::{DataFrame, PolarsResult};
 
 pub use keys::{InboxKey, KeyError, MAX_DERIVED_NAME_BYTES, bounded_name, is_temporary_upload};
@@ -242,7 +244,10 @@ pub async fn ingest_dropped<O: ObjectStore, S: FileLedger + PositionStore>(
         }
     }
     let owner = claim.owner.clone();
-    let result = process(
+    // A panic is caught here only to give the claim up before it goes on: the runtime turns
+    // it into a failed invocation, whose retry would otherwise find the file claimed for
+    // the rest of the lease (longer than the retries last) and leave it unanswered.
+    let result = AssertUnwindSafe(process(
         objects,
         state,
         settings,
@@ -252,15 +257,16 @@ pub async fn ingest_dropped<O: ObjectStore, S: FileLedger + PositionStore>(
         drop_time(head.last_modified, at),
         claim,
         now,
-    )
+    ))
+    .catch_unwind()
     .await;
-    if result.is_err() {
+    if !matches!(result, Ok(Ok(_))) {
         // Best effort: a retry can claim at once instead of waiting for the lease.
         let _ = state
             .release_file(inbox.declarant.as_str(), &sha256, &owner)
             .await;
     }
-    result
+    result.unwrap_or_else(|panic| std::panic::resume_unwind(panic))
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -521,13 +527,17 @@ fn summarise(summary: &mut ApplySummary, positions: &[Position], writes: &[Posit
             }
         };
         for (site, held) in &write.stale {
-            summary.not_newer.push((labelled(site), *held));
+            summary.not_newer.push_with(|| (labelled(site), *held));
         }
         for site in &write.corrected {
-            summary.corrected.push((cip13.clone(), site.clone()));
+            summary
+                .corrected
+                .push_with(|| (cip13.clone(), site.clone()));
         }
         for site in &write.over_limit {
-            summary.over_limit.push((cip13.clone(), site.clone()));
+            summary
+                .over_limit
+                .push_with(|| (cip13.clone(), site.clone()));
         }
     }
 }

@@ -527,10 +527,12 @@ async fn keys_outside_a_declarant_folder_are_ignored(
     assert_eq!(objects.list(lake, "").await.unwrap(), Vec::<String>::new());
 }
 
-/// A state store that fails after `budget` position writes, as a crash would.
+/// A state store that fails after `budget` position writes, as a crash would: with an error,
+/// or with a panic (a bug met half way) when `panics`.
 struct FailingState<'a, S> {
     inner: &'a S,
     budget: AtomicUsize,
+    panics: bool,
 }
 
 impl<S: FileLedger> FileLedger for FailingState<'_, S> {
@@ -570,6 +572,9 @@ impl<S: PositionStore> PositionStore for FailingState<'_, S> {
         let done = positions.len().min(budget);
         self.budget.fetch_sub(done, Ordering::SeqCst);
         let writes = self.inner.apply_positions(&positions[..done]).await?;
+        if done < positions.len() && self.panics {
+            panic!("injected panic after {done} positions");
+        }
         if done < positions.len() {
             return Err(StoreError::Aws {
                 operation: "DynamoDB.PutItem",
@@ -596,6 +601,7 @@ async fn a_failure_after_half_the_writes_then_a_retry_ends_as_one_clean_run(
     let failing = FailingState {
         inner: state,
         budget: AtomicUsize::new(1),
+        panics: false,
     };
     let crashed = ingest_object(objects, &failing, &settings(lake), INBOX, key, now()).await;
     assert!(matches!(crashed, Err(IngestError::Store(_))), "{crashed:?}");
@@ -648,6 +654,71 @@ async fn a_failure_after_half_the_writes_then_a_retry_ends_as_one_clean_run(
         FileStatus::Applied
     );
     assert!(objects.get(INBOX, receipt_key).await.unwrap().is_some());
+}
+
+/// A panic half way (a bug) gives the claim up before it goes on: the retry, a minute later
+/// and well within the lease, applies the file instead of finding it claimed.
+async fn a_panic_half_way_gives_the_claim_up(
+    objects: &impl ObjectStore,
+    state: &impl crate::State,
+    lake: &str,
+) {
+    use futures::FutureExt;
+    let key = "inbox/grossiste-a/s47.csv";
+    drop_file(objects, key, WEEK_47).await;
+    let sha = medistock_domain::sha256_hex(WEEK_47.as_bytes());
+    let failing = FailingState {
+        inner: state,
+        budget: AtomicUsize::new(1),
+        panics: true,
+    };
+    let crashed = std::panic::AssertUnwindSafe(ingest_object(
+        objects,
+        &failing,
+        &settings(lake),
+        INBOX,
+        key,
+        now(),
+    ))
+    .catch_unwind()
+    .await;
+    let panic = crashed.expect_err("the panic goes on to the runtime");
+    assert_eq!(
+        panic.downcast_ref::<String>().map(String::as_str),
+        Some("injected panic after 1 positions")
+    );
+    assert_eq!(
+        state.file("grossiste-a", &sha).await.unwrap(),
+        None,
+        "the claim was given up"
+    );
+    let retry = ingest_object(
+        objects,
+        state,
+        &settings(lake),
+        INBOX,
+        key,
+        now() + Duration::minutes(1),
+    )
+    .await
+    .unwrap();
+    assert!(matches!(retry, IngestOutcome::Applied { .. }), "{retry:?}");
+    assert_eq!(
+        state
+            .file("grossiste-a", &sha)
+            .await
+            .unwrap()
+            .unwrap()
+            .status,
+        FileStatus::Applied
+    );
+    assert!(
+        objects
+            .get(INBOX, "receipts/grossiste-a/s47.csv.accuse.txt")
+            .await
+            .unwrap()
+            .is_some()
+    );
 }
 
 async fn a_file_claimed_by_a_live_run_is_retried_later(
@@ -1160,6 +1231,13 @@ macro_rules! pipeline_tests {
             .await;
         }
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn a_panic_half_way_gives_the_claim_up() {
+            let Some((objects, state, lake, _guard)) = $setup().await else {
+                return;
+            };
+            super::a_panic_half_way_gives_the_claim_up(&objects, &state, &lake).await;
+        }
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
         async fn a_file_above_the_size_bound_is_quarantined_unread() {
             let Some((objects, state, lake, _guard)) = $setup().await else {
                 return;
@@ -1257,6 +1335,7 @@ mod local {
         let failing = FailingState {
             inner: &state,
             budget: AtomicUsize::new(700),
+            panics: false,
         };
         let crashed = ingest_object(&objects, &failing, &settings(&lake), INBOX, key, now()).await;
         assert!(matches!(crashed, Err(IngestError::Store(_))), "{crashed:?}");

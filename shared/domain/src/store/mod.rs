@@ -164,13 +164,15 @@ pub trait FileLedger: Send + Sync {
     /// was applied, or is being processed under a live lease. A file rejected whole applied
     /// nothing and is claimed again: its verdict may depend on the day (a stock dated after
     /// today's date in Paris) or on a rule since corrected, and a new drop of its bytes is
-    /// judged again.
+    /// judged again. A claim repeated under the same `entry.owner` (a request retried after
+    /// its answer was lost) is acquired again: a run never waits on its own claim.
     fn claim_file(
         &self,
         entry: &LedgerEntry,
     ) -> impl Future<Output = Result<Claim, StoreError>> + Send;
     /// Records the end of processing (status applied or rejected, counts), only while the
     /// claim is still `entry.owner`'s; false when another run took it over (nothing written).
+    /// The same end written again under the same owner (a request retried) is true.
     fn finish_file(
         &self,
         entry: &LedgerEntry,
