@@ -584,8 +584,15 @@ impl FileLedger for DynamoState {
         if conditional("DynamoDB.PutItem", result)? {
             return Ok(true);
         }
-        let held = self.file(&entry.declarant, &entry.sha256).await?;
-        Ok(finished_already(held.as_ref(), entry))
+        // Refused: this run's own end written by an attempt whose answer was lost, or another
+        // run's claim. A failed read says neither; the caller logs the end as not written.
+        match self.file(&entry.declarant, &entry.sha256).await {
+            Ok(held) => Ok(finished_already(held.as_ref(), entry)),
+            Err(e) => {
+                tracing::warn!(error = %e, "fin de traitement refusée, registre illisible");
+                Ok(false)
+            }
+        }
     }
 
     async fn release_file(
@@ -1088,5 +1095,16 @@ mod tests {
         };
         assert!(!finished_already(Some(&finished_by_successor), &ours));
         assert!(!finished_already(None, &ours));
+        // The same token, another end: not this write.
+        let rejected = LedgerEntry {
+            status: FileStatus::Rejected,
+            ..ours.clone()
+        };
+        assert!(!finished_already(Some(&rejected), &ours));
+        let later = LedgerEntry {
+            finished_at: Some(at + chrono::Duration::seconds(1)),
+            ..ours.clone()
+        };
+        assert!(!finished_already(Some(&later), &ours));
     }
 }

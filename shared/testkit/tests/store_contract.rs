@@ -260,8 +260,12 @@ async fn ledger_once_only(state: &impl FileLedger) {
     done.lines = [10, 9, 1];
     done.finished_at = Some(now + Duration::minutes(7));
     assert!(state.finish_file(&done).await.unwrap());
-    // The same end written again (a retry) is this run's; another run's is not.
+    // The same end written again (a retry) is this run's; another end under the same token
+    // is not, nor another run's.
     assert!(state.finish_file(&done).await.unwrap());
+    let mut other_end = done.clone();
+    other_end.status = FileStatus::Rejected;
+    assert!(!state.finish_file(&other_end).await.unwrap());
     assert!(!state.finish_file(&stale).await.unwrap());
     let much_later = ledger("f1", now + Duration::days(3));
     assert_eq!(

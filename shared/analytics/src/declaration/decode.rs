@@ -87,13 +87,16 @@ pub fn sniff_within(bytes: &[u8], max_text_bytes: u64) -> Result<Container<'_>, 
             format!("le fichier est un {label}, pas un CSV ni un classeur .xlsx"),
         ));
     }
+    // A NUL byte is binary content in UTF-8 and Windows-1252 alike: said so before the text
+    // is decoded and measured (UTF-16's NUL bytes are its ASCII's high halves).
+    let utf16 = bytes.starts_with(b"\xFF\xFE") || bytes.starts_with(b"\xFE\xFF");
+    if !utf16 && memchr::memchr(0, bytes).is_some() {
+        return Err(binary_content());
+    }
     let (text, encoding) = decode_text_within(bytes, max_text_bytes)
         .map_err(|decoded| decoded_too_large(decoded, max_text_bytes))?;
     if text.contains('\0') {
-        return Err(FileIssue::new(
-            FileCode::FormatInconnu,
-            "le fichier contient des données binaires : ce n'est ni un CSV ni un classeur .xlsx",
-        ));
+        return Err(binary_content());
     }
     if text.trim().is_empty() {
         return Err(FileIssue::new(
@@ -102,6 +105,13 @@ pub fn sniff_within(bytes: &[u8], max_text_bytes: u64) -> Result<Container<'_>, 
         ));
     }
     Ok(Container::Text { text, encoding })
+}
+
+fn binary_content() -> FileIssue {
+    FileIssue::new(
+        FileCode::FormatInconnu,
+        "le fichier contient des données binaires : ce n'est ni un CSV ni un classeur .xlsx",
+    )
 }
 
 /// Decodes text: BOM first, then UTF-8 if the bytes are valid UTF-8, else Windows-1252 (which
@@ -165,9 +175,20 @@ fn decode_bounded(
     max: u64,
 ) -> Result<String, u64> {
     let mut decoder = encoding.new_decoder_without_bom_handling();
-    // Windows-1252 and UTF-8 give at least a byte of text per byte, UTF-16 one per two.
-    let floor = bytes.len() / 2;
-    let mut text = String::with_capacity(floor.min(usize::try_from(max).unwrap_or(usize::MAX)));
+    let room = |len: usize| {
+        decoder
+            .max_utf8_buffer_length(len)
+            .unwrap_or(len.saturating_mul(3).saturating_add(4))
+    };
+    // Room for the whole text, or for the bound and one chunk past it, reserved once: the
+    // text never moves while it grows (a `String` doubling its room would copy it and, for a
+    // moment, hold it twice), and the room not written to is never touched.
+    let capacity = room(bytes.len()).min(
+        usize::try_from(max)
+            .unwrap_or(usize::MAX)
+            .saturating_add(room(DECODE_CHUNK)),
+    );
+    let mut text = String::with_capacity(capacity);
     let mut scratch = String::new();
     let mut counted: u64 = 0;
     let mut rest = bytes;
@@ -181,11 +202,10 @@ fn decode_bounded(
             scratch.clear();
             &mut scratch
         };
-        out.reserve(
-            decoder
-                .max_utf8_buffer_length(chunk.len())
-                .unwrap_or(chunk.len().saturating_mul(3).saturating_add(4)),
-        );
+        let needed = decoder
+            .max_utf8_buffer_length(chunk.len())
+            .unwrap_or(chunk.len().saturating_mul(3).saturating_add(4));
+        out.reserve(needed);
         let (result, read, _) = decoder.decode_to_string(chunk, out, last);
         if !keep {
             counted = counted.saturating_add(scratch.len() as u64);
@@ -755,6 +775,13 @@ mod tests {
         // Valid UTF-8 is measured as it is.
         assert_eq!(decode_text_within(b"abc", 2).unwrap_err(), 3);
         assert!(decode_text_within(b"abc", 3).is_ok());
+        // Binary content is said to be so, whatever its size once decoded.
+        let mut binary = bytes.clone();
+        binary[5] = 0;
+        assert_eq!(
+            sniff_within(&binary, 3_000_000).unwrap_err().code,
+            FileCode::FormatInconnu
+        );
         let issue = sniff_within(&bytes, 3_000_000).unwrap_err();
         assert_eq!(issue.code, FileCode::FichierTropVolumineux);
         assert!(

@@ -224,7 +224,18 @@ pub async fn ingest_dropped<O: ObjectStore, S: FileLedger + PositionStore>(
         lease_until: now + settings.lease,
         finished_at: None,
     };
-    match state.claim_file(&claim).await? {
+    let claimed = match state.claim_file(&claim).await {
+        Ok(claimed) => claimed,
+        Err(e) => {
+            // The claim may have been written and its answer lost: given up (conditional on
+            // this run's token, so nothing if it was not), a retry need not wait for its lease.
+            let _ = state
+                .release_file(inbox.declarant.as_str(), &sha256, &claim.owner)
+                .await;
+            return Err(e.into());
+        }
+    };
+    match claimed {
         Claim::Acquired => {}
         Claim::Done(first) => {
             // The same event delivered again: its receipt is already there. A new drop of the

@@ -533,11 +533,20 @@ struct FailingState<'a, S> {
     inner: &'a S,
     budget: AtomicUsize,
     panics: bool,
+    /// The claim is written, and its answer lost (an error returned).
+    claim_lost: bool,
 }
 
 impl<S: FileLedger> FileLedger for FailingState<'_, S> {
     async fn claim_file(&self, entry: &LedgerEntry) -> Result<Claim, StoreError> {
-        self.inner.claim_file(entry).await
+        let claim = self.inner.claim_file(entry).await?;
+        if self.claim_lost {
+            return Err(StoreError::Aws {
+                operation: "DynamoDB.PutItem",
+                message: "injected: answer lost".into(),
+            });
+        }
+        Ok(claim)
     }
     async fn finish_file(&self, entry: &LedgerEntry) -> Result<bool, StoreError> {
         self.inner.finish_file(entry).await
@@ -602,6 +611,7 @@ async fn a_failure_after_half_the_writes_then_a_retry_ends_as_one_clean_run(
         inner: state,
         budget: AtomicUsize::new(1),
         panics: false,
+        claim_lost: false,
     };
     let crashed = ingest_object(objects, &failing, &settings(lake), INBOX, key, now()).await;
     assert!(matches!(crashed, Err(IngestError::Store(_))), "{crashed:?}");
@@ -671,6 +681,7 @@ async fn a_panic_half_way_gives_the_claim_up(
         inner: state,
         budget: AtomicUsize::new(1),
         panics: true,
+        claim_lost: false,
     };
     let crashed = std::panic::AssertUnwindSafe(ingest_object(
         objects,
@@ -719,6 +730,38 @@ async fn a_panic_half_way_gives_the_claim_up(
             .unwrap()
             .is_some()
     );
+}
+
+/// A claim written whose answer is lost (the run fails on it) is given up: the retry, a
+/// minute later and well within the lease, applies the file.
+async fn a_claim_whose_answer_is_lost_is_given_up(
+    objects: &impl ObjectStore,
+    state: &impl crate::State,
+    lake: &str,
+) {
+    let key = "inbox/grossiste-a/s47.csv";
+    drop_file(objects, key, WEEK_47).await;
+    let sha = medistock_domain::sha256_hex(WEEK_47.as_bytes());
+    let failing = FailingState {
+        inner: state,
+        budget: AtomicUsize::new(usize::MAX),
+        panics: false,
+        claim_lost: true,
+    };
+    let failed = ingest_object(objects, &failing, &settings(lake), INBOX, key, now()).await;
+    assert!(matches!(failed, Err(IngestError::Store(_))), "{failed:?}");
+    assert_eq!(state.file("grossiste-a", &sha).await.unwrap(), None);
+    let retry = ingest_object(
+        objects,
+        state,
+        &settings(lake),
+        INBOX,
+        key,
+        now() + Duration::minutes(1),
+    )
+    .await
+    .unwrap();
+    assert!(matches!(retry, IngestOutcome::Applied { .. }), "{retry:?}");
 }
 
 async fn a_file_claimed_by_a_live_run_is_retried_later(
@@ -1231,6 +1274,13 @@ macro_rules! pipeline_tests {
             .await;
         }
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn a_claim_whose_answer_is_lost_is_given_up() {
+            let Some((objects, state, lake, _guard)) = $setup().await else {
+                return;
+            };
+            super::a_claim_whose_answer_is_lost_is_given_up(&objects, &state, &lake).await;
+        }
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
         async fn a_panic_half_way_gives_the_claim_up() {
             let Some((objects, state, lake, _guard)) = $setup().await else {
                 return;
@@ -1336,6 +1386,7 @@ mod local {
             inner: &state,
             budget: AtomicUsize::new(700),
             panics: false,
+            claim_lost: false,
         };
         let crashed = ingest_object(&objects, &failing, &settings(&lake), INBOX, key, now()).await;
         assert!(matches!(crashed, Err(IngestError::Store(_))), "{crashed:?}");
