@@ -527,6 +527,24 @@ async fn keys_outside_a_declarant_folder_are_ignored(
     assert_eq!(objects.list(lake, "").await.unwrap(), Vec::<String>::new());
 }
 
+/// The same drop ingested again a minute later, as Lambda retries a failed event.
+async fn retry_a_minute_later(
+    objects: &impl ObjectStore,
+    state: &impl crate::State,
+    lake: &str,
+    key: &str,
+) -> Result<IngestOutcome, IngestError> {
+    ingest_object(
+        objects,
+        state,
+        &settings(lake),
+        INBOX,
+        key,
+        now() + Duration::minutes(1),
+    )
+    .await
+}
+
 /// A state store that fails after `budget` position writes, as a crash would: with an error,
 /// or with a panic (a bug met half way) when `panics`.
 struct FailingState<'a, S> {
@@ -627,16 +645,9 @@ async fn a_failure_after_half_the_writes_then_a_retry_ends_as_one_clean_run(
         "no receipt before the file is applied"
     );
 
-    let retry = ingest_object(
-        objects,
-        state,
-        &settings(lake),
-        INBOX,
-        key,
-        now() + Duration::minutes(1),
-    )
-    .await
-    .unwrap();
+    let retry = retry_a_minute_later(objects, state, lake, key)
+        .await
+        .unwrap();
     let IngestOutcome::Applied { report, summary } = retry else {
         panic!("{retry:?}")
     };
@@ -666,13 +677,16 @@ async fn a_failure_after_half_the_writes_then_a_retry_ends_as_one_clean_run(
     assert!(objects.get(INBOX, receipt_key).await.unwrap().is_some());
 }
 
-/// A panic half way (a bug) gives the claim up before it goes on: the retry, a minute later
-/// and well within the lease, applies the file instead of finding it claimed.
-async fn a_panic_half_way_gives_the_claim_up(
+/// A run that fails as `failing` makes it fail (a panic half way, a claim whose answer is
+/// lost) gives its claim up: the retry, a minute later and well within the lease, applies the
+/// file instead of finding it claimed. Returns the panic, if the run panicked.
+async fn a_failed_run_gives_the_claim_up(
     objects: &impl ObjectStore,
     state: &impl crate::State,
     lake: &str,
-) {
+    panics: bool,
+    claim_lost: bool,
+) -> Option<Box<dyn std::any::Any + Send>> {
     use futures::FutureExt;
     let key = "inbox/grossiste-a/s47.csv";
     drop_file(objects, key, WEEK_47).await;
@@ -680,10 +694,10 @@ async fn a_panic_half_way_gives_the_claim_up(
     let failing = FailingState {
         inner: state,
         budget: AtomicUsize::new(1),
-        panics: true,
-        claim_lost: false,
+        panics,
+        claim_lost,
     };
-    let crashed = std::panic::AssertUnwindSafe(ingest_object(
+    let run = std::panic::AssertUnwindSafe(ingest_object(
         objects,
         &failing,
         &settings(lake),
@@ -693,26 +707,21 @@ async fn a_panic_half_way_gives_the_claim_up(
     ))
     .catch_unwind()
     .await;
-    let panic = crashed.expect_err("the panic goes on to the runtime");
-    assert_eq!(
-        panic.downcast_ref::<String>().map(String::as_str),
-        Some("injected panic after 1 positions")
-    );
+    let panic = match run {
+        Ok(failed) => {
+            assert!(matches!(failed, Err(IngestError::Store(_))), "{failed:?}");
+            None
+        }
+        Err(panic) => Some(panic),
+    };
     assert_eq!(
         state.file("grossiste-a", &sha).await.unwrap(),
         None,
         "the claim was given up"
     );
-    let retry = ingest_object(
-        objects,
-        state,
-        &settings(lake),
-        INBOX,
-        key,
-        now() + Duration::minutes(1),
-    )
-    .await
-    .unwrap();
+    let retry = retry_a_minute_later(objects, state, lake, key)
+        .await
+        .unwrap();
     assert!(matches!(retry, IngestOutcome::Applied { .. }), "{retry:?}");
     assert_eq!(
         state
@@ -730,38 +739,32 @@ async fn a_panic_half_way_gives_the_claim_up(
             .unwrap()
             .is_some()
     );
+    panic
 }
 
-/// A claim written whose answer is lost (the run fails on it) is given up: the retry, a
-/// minute later and well within the lease, applies the file.
+/// A panic half way (a bug) goes on to the runtime, the claim given up first.
+async fn a_panic_half_way_gives_the_claim_up(
+    objects: &impl ObjectStore,
+    state: &impl crate::State,
+    lake: &str,
+) {
+    let panic = a_failed_run_gives_the_claim_up(objects, state, lake, true, false)
+        .await
+        .expect("the panic goes on to the runtime");
+    assert_eq!(
+        panic.downcast_ref::<String>().map(String::as_str),
+        Some("injected panic after 1 positions")
+    );
+}
+
+/// A claim written whose answer is lost (the run fails on it) is given up.
 async fn a_claim_whose_answer_is_lost_is_given_up(
     objects: &impl ObjectStore,
     state: &impl crate::State,
     lake: &str,
 ) {
-    let key = "inbox/grossiste-a/s47.csv";
-    drop_file(objects, key, WEEK_47).await;
-    let sha = medistock_domain::sha256_hex(WEEK_47.as_bytes());
-    let failing = FailingState {
-        inner: state,
-        budget: AtomicUsize::new(usize::MAX),
-        panics: false,
-        claim_lost: true,
-    };
-    let failed = ingest_object(objects, &failing, &settings(lake), INBOX, key, now()).await;
-    assert!(matches!(failed, Err(IngestError::Store(_))), "{failed:?}");
-    assert_eq!(state.file("grossiste-a", &sha).await.unwrap(), None);
-    let retry = ingest_object(
-        objects,
-        state,
-        &settings(lake),
-        INBOX,
-        key,
-        now() + Duration::minutes(1),
-    )
-    .await
-    .unwrap();
-    assert!(matches!(retry, IngestOutcome::Applied { .. }), "{retry:?}");
+    let panic = a_failed_run_gives_the_claim_up(objects, state, lake, false, true).await;
+    assert!(panic.is_none());
 }
 
 async fn a_file_claimed_by_a_live_run_is_retried_later(
@@ -785,15 +788,7 @@ async fn a_file_claimed_by_a_live_run_is_retried_later(
         finished_at: None,
     };
     assert_eq!(state.claim_file(&other_run).await.unwrap(), Claim::Acquired);
-    let busy = ingest_object(
-        objects,
-        state,
-        &settings(lake),
-        INBOX,
-        key,
-        now() + Duration::minutes(1),
-    )
-    .await;
+    let busy = retry_a_minute_later(objects, state, lake, key).await;
     assert!(
         matches!(busy, Err(IngestError::InProgress { .. })),
         "{busy:?}"
