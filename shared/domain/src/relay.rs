@@ -146,14 +146,39 @@ pub async fn publish_pending<S: AlertOutbox + AlertStateStore, N: Notifier>(
 /// or never delivered.
 pub const OVERDUE_AFTER_MINUTES: i64 = 30;
 
-/// Most overdue records one scheduled pass relays (the oldest first): a pass fits its
-/// function's minute even when each publish exhausts its retries; the rest wait a quarter of
-/// an hour.
+/// Most overdue records one scheduled pass relays: a pass fits its function's minute even
+/// when each publish exhausts its retries; the rest wait a quarter of an hour.
 pub const OVERDUE_PER_PASS: usize = 20;
+
+/// Most overdue records one scheduled pass reads (the oldest first) to choose those it relays
+/// ([`overdue_to_relay`]).
+pub const OVERDUE_READ_PER_PASS: usize = 5 * OVERDUE_PER_PASS;
+
+/// Length of the scheduled pass's period, by which the window of [`overdue_to_relay`] moves.
+const PASS_SECONDS: i64 = 15 * 60;
+
+/// The overdue records a pass relays, of those read (oldest first): the oldest half of
+/// [`OVERDUE_PER_PASS`], then a window of the others that moves by one window every quarter
+/// of an hour. Records that fail every time stay the oldest: taken strictly oldest first,
+/// twenty of them would hold every newer record for ever; this way each record read is tried
+/// at least once in `ceil((read - 10) / 10)` passes (at most 9, two and a quarter hours).
+pub fn overdue_to_relay(mut read: Vec<AlertRecord>, now: DateTime<Utc>) -> Vec<AlertRecord> {
+    let oldest = OVERDUE_PER_PASS / 2;
+    if read.len() <= OVERDUE_PER_PASS {
+        return read;
+    }
+    let rest = read.split_off(oldest);
+    let width = OVERDUE_PER_PASS - oldest;
+    let windows = rest.len().div_ceil(width) as i64;
+    let window = now.timestamp().div_euclid(PASS_SECONDS).rem_euclid(windows);
+    let start = usize::try_from(window).unwrap_or(0) * width;
+    read.extend(rest.into_iter().skip(start).take(width));
+    read
+}
 
 /// The scheduled pass (every quarter of an hour on AWS): releases the held SMS whose time has
 /// come, then relays the records pending for more than [`OVERDUE_AFTER_MINUTES`] (at most
-/// [`OVERDUE_PER_PASS`]). With the stream, a record is thus retried until it is sent, whatever
+/// [`OVERDUE_PER_PASS`], chosen by [`overdue_to_relay`] among the oldest read). With the stream, a record is thus retried until it is sent, whatever
 /// the stream's own limits. A record the stream retries at the same moment may be published
 /// twice, never lost. A record that fails is counted and left for the next pass; the others
 /// go on.
@@ -164,13 +189,15 @@ pub async fn scheduled_pass<S: AlertOutbox + AlertStateStore, N: Notifier>(
 ) -> Result<PublishSummary, RelayError> {
     // The held SMS first: an overdue record whose publishes keep failing must not hold them.
     let mut summary = release_held(state, notifier, delivery).await?;
-    let overdue = state
+    let read = state
         .pending_alerts_created_by(
             delivery.now - chrono::Duration::minutes(OVERDUE_AFTER_MINUTES),
-            OVERDUE_PER_PASS,
+            OVERDUE_READ_PER_PASS,
         )
         .await
         .map_err(not_published("*"))?;
+    let waiting = read.len();
+    let overdue = overdue_to_relay(read, delivery.now);
     let mut relayed = PublishSummary::default();
     for alert in &overdue {
         // Read again from the record itself (an index may lag behind it): relayed only if
@@ -183,11 +210,13 @@ pub async fn scheduled_pass<S: AlertOutbox + AlertStateStore, N: Notifier>(
             }
         }
     }
-    if overdue.len() == OVERDUE_PER_PASS && relayed.failed == overdue.len() {
-        // The oldest records keep failing: newer overdue ones wait behind them.
+    if waiting > overdue.len() && relayed.failed == overdue.len() {
+        // Every record tried failed, and others wait their turn.
         tracing::error!(
             failed = relayed.failed,
-            "les {OVERDUE_PER_PASS} alertes en attente les plus anciennes ont toutes échoué : les suivantes attendent"
+            waiting,
+            "les {} alertes en attente essayées ont toutes échoué ; d'autres attendent leur tour",
+            overdue.len()
         );
     }
     if !overdue.is_empty() {
@@ -694,6 +723,94 @@ mod tests {
         assert!(outbox.pending_alerts().await.unwrap().is_empty());
         // The record published but not marked was published again (the documented window).
         assert_eq!(notifier.sent.lock().unwrap().len(), count + 1);
+    }
+
+    /// A notifier that refuses every message whose subject names a poisoned record.
+    #[derive(Default)]
+    struct Poisoned {
+        sent: Mutex<Vec<String>>,
+    }
+
+    impl Notifier for Poisoned {
+        async fn publish(&self, n: &Notification) -> Result<String, StoreError> {
+            if n.subject.contains("poison") {
+                return Err(StoreError::Aws {
+                    operation: "SNS.Publish",
+                    message: "injected: refused every time".into(),
+                });
+            }
+            let mut sent = self.sent.lock().unwrap();
+            sent.push(n.subject.clone());
+            Ok(format!("m-{}", sent.len()))
+        }
+    }
+
+    /// Twenty-five records fail every time and are the oldest: strictly oldest first, the
+    /// twenty newer ones behind them would never be tried. The window reaches them all within
+    /// a few passes, and the poisoned records stay pending, tried again (never dropped).
+    #[tokio::test]
+    async fn records_that_always_fail_do_not_hold_the_newer_ones() {
+        let outbox = Outbox::default();
+        for i in 0..45 {
+            let poisoned = i < 25;
+            let key = format!("a{i:03}");
+            let mut r = record(&key);
+            r.created_at += chrono::Duration::seconds(i);
+            r.notification.subject = if poisoned {
+                format!("poison {key}")
+            } else {
+                key.clone()
+            };
+            outbox.put_alert_once(&r).await.unwrap();
+        }
+        let notifier = Poisoned::default();
+        let mut passes = 0;
+        let mut when: DateTime<Utc> = DAY.parse().unwrap();
+        while notifier.sent.lock().unwrap().len() < 20 {
+            passes += 1;
+            assert!(passes <= 4, "the newer records are still waiting");
+            let pass = scheduled_pass(&outbox, &notifier, &at(&when.to_rfc3339()))
+                .await
+                .unwrap();
+            assert!(pass.sent + pass.failed <= OVERDUE_PER_PASS, "{pass:?}");
+            when += chrono::Duration::minutes(15);
+        }
+        let pending: Vec<String> = outbox
+            .pending_alerts()
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|a| a.key)
+            .collect();
+        assert_eq!(pending.len(), 25, "the poisoned records stay pending");
+        assert!(pending.iter().all(|k| k.as_str() < "a025"), "{pending:?}");
+        let mut sent = notifier.sent.lock().unwrap().clone();
+        sent.sort();
+        sent.dedup();
+        assert_eq!(sent.len(), 20, "each newer record sent once");
+    }
+
+    /// The choice itself: up to twenty read, all; beyond, the ten oldest and a window of ten
+    /// that moves every quarter of an hour, reaching every record read.
+    #[test]
+    fn the_window_moves_each_pass_and_reaches_every_record_read() {
+        let read: Vec<AlertRecord> = (0..OVERDUE_READ_PER_PASS)
+            .map(|i| record(&format!("a{i:03}")))
+            .collect();
+        let keys = |chosen: Vec<AlertRecord>| chosen.into_iter().map(|a| a.key).collect::<Vec<_>>();
+        let t: DateTime<Utc> = DAY.parse().unwrap();
+        assert_eq!(keys(overdue_to_relay(read[..20].to_vec(), t)).len(), 20);
+        let mut reached = std::collections::BTreeSet::new();
+        for pass in 0..9 {
+            let chosen = keys(overdue_to_relay(
+                read.clone(),
+                t + chrono::Duration::minutes(15 * pass),
+            ));
+            assert_eq!(chosen.len(), OVERDUE_PER_PASS);
+            assert_eq!(chosen[..10], keys(read[..10].to_vec())[..]);
+            reached.extend(chosen);
+        }
+        assert_eq!(reached.len(), OVERDUE_READ_PER_PASS);
     }
 
     fn critical(key: &str, urgent: bool) -> AlertRecord {
