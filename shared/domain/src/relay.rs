@@ -593,6 +593,16 @@ mod tests {
         )
     }
 
+    async fn pending_keys(outbox: &Outbox) -> Vec<String> {
+        outbox
+            .pending_alerts()
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|a| a.key)
+            .collect()
+    }
+
     fn at(instant: &str) -> Delivery {
         Delivery {
             policy: AlertPolicy::default(),
@@ -680,13 +690,7 @@ mod tests {
             .await
             .unwrap();
         assert_eq!((third.sent, third.failed), (1, 0));
-        let pending: Vec<String> = outbox
-            .pending_alerts()
-            .await
-            .unwrap()
-            .into_iter()
-            .map(|a| a.key)
-            .collect();
+        let pending = pending_keys(&outbox).await;
         assert_eq!(pending, ["recente"]);
         let later = scheduled_pass(&outbox, &notifier, &at("2026-11-23T09:30:00Z"))
             .await
@@ -775,13 +779,7 @@ mod tests {
             assert!(pass.sent + pass.failed <= OVERDUE_PER_PASS, "{pass:?}");
             when += chrono::Duration::minutes(15);
         }
-        let pending: Vec<String> = outbox
-            .pending_alerts()
-            .await
-            .unwrap()
-            .into_iter()
-            .map(|a| a.key)
-            .collect();
+        let pending = pending_keys(&outbox).await;
         assert_eq!(pending.len(), 25, "the poisoned records stay pending");
         assert!(pending.iter().all(|k| k.as_str() < "a025"), "{pending:?}");
         let mut sent = notifier.sent.lock().unwrap().clone();
