@@ -158,10 +158,15 @@ pub const OVERDUE_READ_PER_PASS: usize = 5 * OVERDUE_PER_PASS;
 const PASS_SECONDS: i64 = 15 * 60;
 
 /// The overdue records a pass relays, of those read (oldest first): the oldest half of
-/// [`OVERDUE_PER_PASS`], then a window of the others that moves by one window every quarter
-/// of an hour. Records that fail every time stay the oldest: taken strictly oldest first,
-/// twenty of them would hold every newer record for ever; this way each record read is tried
-/// at least once in `ceil((read - 10) / 10)` passes (at most 9, two and a quarter hours).
+/// [`OVERDUE_PER_PASS`], then a window of ten of the others. Records that fail every time
+/// stay the oldest: taken strictly oldest first, twenty of them would hold every newer record
+/// for ever. The others are cut into nine windows of ten (the 90 read after the oldest ten);
+/// the window taken moves down by one every quarter of an hour, from the newest to the
+/// oldest; a window past the last record read is taken as the last one that holds any, and
+/// a short last window is filled from the one before it.
+/// Of a set of records that does not change, each is tried within nine passes (two and a
+/// quarter hours); as records are sent or arrive, the others shift by whole windows, and one
+/// may wait longer: it stays pending and is read again at every pass, never dropped.
 pub fn overdue_to_relay(mut read: Vec<AlertRecord>, now: DateTime<Utc>) -> Vec<AlertRecord> {
     let oldest = OVERDUE_PER_PASS / 2;
     if read.len() <= OVERDUE_PER_PASS {
@@ -169,9 +174,15 @@ pub fn overdue_to_relay(mut read: Vec<AlertRecord>, now: DateTime<Utc>) -> Vec<A
     }
     let rest = read.split_off(oldest);
     let width = OVERDUE_PER_PASS - oldest;
-    let windows = rest.len().div_ceil(width) as i64;
-    let window = now.timestamp().div_euclid(PASS_SECONDS).rem_euclid(windows);
-    let start = usize::try_from(window).unwrap_or(0) * width;
+    let windows = (OVERDUE_READ_PER_PASS - oldest).div_ceil(width);
+    let last_held = rest.len().div_ceil(width) - 1;
+    let step = now
+        .timestamp()
+        .div_euclid(PASS_SECONDS)
+        .rem_euclid(windows as i64);
+    let window = (windows - 1 - usize::try_from(step).unwrap_or(0)).min(last_held);
+    // A short last window is filled from the one before: a pass relays twenty when it can.
+    let start = (window * width).min(rest.len().saturating_sub(width));
     read.extend(rest.into_iter().skip(start).take(width));
     read
 }
@@ -210,13 +221,14 @@ pub async fn scheduled_pass<S: AlertOutbox + AlertStateStore, N: Notifier>(
             }
         }
     }
-    if waiting > overdue.len() && relayed.failed == overdue.len() {
-        // Every record tried failed, and others wait their turn.
+    if relayed.failed >= OVERDUE_PER_PASS / 2 {
+        // At least ten refused: the oldest, tried at every pass, are likely among them.
         tracing::error!(
             failed = relayed.failed,
+            tried = overdue.len(),
             waiting,
-            "les {} alertes en attente essayées ont toutes échoué ; d'autres attendent leur tour",
-            overdue.len()
+            "{} alertes en attente refusées à ce passage : elles restent en attente et seront réessayées",
+            relayed.failed
         );
     }
     if !overdue.is_empty() {
@@ -754,61 +766,75 @@ mod tests {
     /// a few passes, and the poisoned records stay pending, tried again (never dropped).
     #[tokio::test]
     async fn records_that_always_fail_do_not_hold_the_newer_ones() {
-        let outbox = Outbox::default();
-        for i in 0..45 {
-            let poisoned = i < 25;
-            let key = format!("a{i:03}");
-            let mut r = record(&key);
-            r.created_at += chrono::Duration::seconds(i);
-            r.notification.subject = if poisoned {
-                format!("poison {key}")
-            } else {
-                key.clone()
-            };
-            outbox.put_alert_once(&r).await.unwrap();
+        // From every phase of the windows' cycle.
+        for phase in 0..9 {
+            let outbox = Outbox::default();
+            for i in 0..45 {
+                let poisoned = i < 25;
+                let key = format!("a{i:03}");
+                let mut r = record(&key);
+                r.created_at += chrono::Duration::seconds(i);
+                r.notification.subject = if poisoned {
+                    format!("poison {key}")
+                } else {
+                    key.clone()
+                };
+                outbox.put_alert_once(&r).await.unwrap();
+            }
+            let notifier = Poisoned::default();
+            let mut passes = 0;
+            let mut when: DateTime<Utc> =
+                DAY.parse::<DateTime<Utc>>().unwrap() + chrono::Duration::minutes(15 * phase);
+            while notifier.sent.lock().unwrap().len() < 20 {
+                passes += 1;
+                assert!(
+                    passes <= 9,
+                    "phase {phase}: the newer records are still waiting"
+                );
+                let pass = scheduled_pass(&outbox, &notifier, &at(&when.to_rfc3339()))
+                    .await
+                    .unwrap();
+                assert!(pass.sent + pass.failed <= OVERDUE_PER_PASS, "{pass:?}");
+                when += chrono::Duration::minutes(15);
+            }
+            let pending = pending_keys(&outbox).await;
+            assert_eq!(pending.len(), 25, "the poisoned records stay pending");
+            assert!(pending.iter().all(|k| k.as_str() < "a025"), "{pending:?}");
+            let mut sent = notifier.sent.lock().unwrap().clone();
+            sent.sort();
+            sent.dedup();
+            assert_eq!(sent.len(), 20, "each newer record sent once");
         }
-        let notifier = Poisoned::default();
-        let mut passes = 0;
-        let mut when: DateTime<Utc> = DAY.parse().unwrap();
-        while notifier.sent.lock().unwrap().len() < 20 {
-            passes += 1;
-            assert!(passes <= 4, "the newer records are still waiting");
-            let pass = scheduled_pass(&outbox, &notifier, &at(&when.to_rfc3339()))
-                .await
-                .unwrap();
-            assert!(pass.sent + pass.failed <= OVERDUE_PER_PASS, "{pass:?}");
-            when += chrono::Duration::minutes(15);
-        }
-        let pending = pending_keys(&outbox).await;
-        assert_eq!(pending.len(), 25, "the poisoned records stay pending");
-        assert!(pending.iter().all(|k| k.as_str() < "a025"), "{pending:?}");
-        let mut sent = notifier.sent.lock().unwrap().clone();
-        sent.sort();
-        sent.dedup();
-        assert_eq!(sent.len(), 20, "each newer record sent once");
     }
 
     /// The choice itself: up to twenty read, all; beyond, the ten oldest and a window of ten
-    /// that moves every quarter of an hour, reaching every record read.
+    /// that moves every quarter of an hour, reaching every record of a set that does not
+    /// change within nine passes, whatever its size (the last window short or not) and the
+    /// phase, negative timestamps included.
     #[test]
     fn the_window_moves_each_pass_and_reaches_every_record_read() {
         let read: Vec<AlertRecord> = (0..OVERDUE_READ_PER_PASS)
             .map(|i| record(&format!("a{i:03}")))
             .collect();
         let keys = |chosen: Vec<AlertRecord>| chosen.into_iter().map(|a| a.key).collect::<Vec<_>>();
-        let t: DateTime<Utc> = DAY.parse().unwrap();
-        assert_eq!(keys(overdue_to_relay(read[..20].to_vec(), t)).len(), 20);
-        let mut reached = std::collections::BTreeSet::new();
-        for pass in 0..9 {
-            let chosen = keys(overdue_to_relay(
-                read.clone(),
-                t + chrono::Duration::minutes(15 * pass),
-            ));
-            assert_eq!(chosen.len(), OVERDUE_PER_PASS);
-            assert_eq!(chosen[..10], keys(read[..10].to_vec())[..]);
-            reached.extend(chosen);
+        let day: DateTime<Utc> = DAY.parse().unwrap();
+        let before_1970: DateTime<Utc> = "1969-12-31T23:00:00Z".parse().unwrap();
+        assert_eq!(keys(overdue_to_relay(read[..20].to_vec(), day)).len(), 20);
+        for len in [21, 35, 95, OVERDUE_READ_PER_PASS] {
+            for start in [day, day + chrono::Duration::minutes(15 * 4), before_1970] {
+                let mut reached = std::collections::BTreeSet::new();
+                for pass in 0..9 {
+                    let chosen = keys(overdue_to_relay(
+                        read[..len].to_vec(),
+                        start + chrono::Duration::minutes(15 * pass),
+                    ));
+                    assert_eq!(chosen.len(), OVERDUE_PER_PASS);
+                    assert_eq!(chosen[..10], keys(read[..10].to_vec())[..]);
+                    reached.extend(chosen);
+                }
+                assert_eq!(reached.len(), len, "{len} read, from {start}");
+            }
         }
-        assert_eq!(reached.len(), OVERDUE_READ_PER_PASS);
     }
 
     fn critical(key: &str, urgent: bool) -> AlertRecord {
