@@ -56,16 +56,11 @@ pub enum Container<'a> {
 const ZIP_MAGIC: &[u8] = b"PK\x03\x04";
 const OLE_MAGIC: &[u8] = b"\xD0\xCF\x11\xE0\xA1\xB1\x1A\xE1";
 
-/// Recognises the container and decodes text. Rejects what is neither text nor XLSX.
-pub fn sniff(bytes: &[u8]) -> Result<Container<'_>, FileIssue> {
-    sniff_within(bytes, u64::MAX)
-}
-
-/// [`sniff`], with the decoded text bounded to `max_text_bytes`: Windows-1252 and UTF-16 grow
-/// when decoded (0x80 is three bytes of UTF-8), and a text past the bound is refused while it
-/// is decoded, before it exists whole (a 200 MB file of 0x80 bytes would otherwise take 600 MB
-/// more to be refused).
-pub fn sniff_within(bytes: &[u8], max_text_bytes: u64) -> Result<Container<'_>, FileIssue> {
+/// Recognises the container and decodes text, bounded to `max_text_bytes` once decoded.
+/// Rejects what is neither text nor XLSX. Windows-1252 and UTF-16 grow when decoded (0x80 is
+/// three bytes of UTF-8): a text past the bound is refused while it is decoded, before it
+/// exists whole (a 200 MB file of 0x80 bytes would otherwise take 600 MB more to be refused).
+pub fn sniff(bytes: &[u8], max_text_bytes: u64) -> Result<Container<'_>, FileIssue> {
     if bytes.is_empty() {
         return Err(FileIssue::new(
             FileCode::FichierVide,
@@ -87,15 +82,20 @@ pub fn sniff_within(bytes: &[u8], max_text_bytes: u64) -> Result<Container<'_>, 
             format!("le fichier est un {label}, pas un CSV ni un classeur .xlsx"),
         ));
     }
-    // A NUL byte is binary content in UTF-8 and Windows-1252 alike: said so before the text
-    // is decoded and measured (UTF-16's NUL bytes are its ASCII's high halves).
-    let utf16 = bytes.starts_with(b"\xFF\xFE") || bytes.starts_with(b"\xFE\xFF");
+    let detected = detect(bytes);
+    // A NUL byte is binary content: in UTF-8 and Windows-1252 it is the byte 0, looked for
+    // before anything is decoded and measured; UTF-16's zero bytes are its ASCII's high
+    // halves, and its NUL is looked for in the text.
+    let utf16 = matches!(
+        detected,
+        Detected::Decode(_, _, TextEncoding::Utf16Le | TextEncoding::Utf16Be)
+    );
     if !utf16 && memchr::memchr(0, bytes).is_some() {
         return Err(binary_content());
     }
-    let (text, encoding) = decode_text_within(bytes, max_text_bytes)
+    let (text, encoding) = decode_within(detected, max_text_bytes)
         .map_err(|decoded| decoded_too_large(decoded, max_text_bytes))?;
-    if text.contains('\0') {
+    if utf16 && text.contains('\0') {
         return Err(binary_content());
     }
     if text.trim().is_empty() {
@@ -114,51 +114,54 @@ fn binary_content() -> FileIssue {
     )
 }
 
-/// Decodes text: BOM first, then UTF-8 if the bytes are valid UTF-8, else Windows-1252 (which
-/// maps every byte, so decoding never fails; binary content is caught by the caller).
-pub fn decode_text(bytes: &[u8]) -> (Cow<'_, str>, TextEncoding) {
-    match decode_text_within(bytes, u64::MAX) {
-        Ok(decoded) => decoded,
-        // Unreachable: no text is longer than `u64::MAX` bytes.
-        Err(_) => (Cow::Borrowed(""), TextEncoding::Utf8),
+/// How a text's bytes read: BOM first, then UTF-8 if the bytes are valid UTF-8, else
+/// Windows-1252 (which maps every byte, so decoding never fails; binary content is caught by
+/// the caller).
+enum Detected<'a> {
+    /// Valid UTF-8 (BOM removed), read as it is.
+    Utf8(&'a str, TextEncoding),
+    /// Bytes (BOM removed) to decode with this encoding.
+    Decode(&'static encoding_rs::Encoding, &'a [u8], TextEncoding),
+}
+
+fn detect(bytes: &[u8]) -> Detected<'_> {
+    if let Some(rest) = bytes.strip_prefix(b"\xEF\xBB\xBF") {
+        return match std::str::from_utf8(rest) {
+            Ok(text) => Detected::Utf8(text, TextEncoding::Utf8Bom),
+            Err(_) => Detected::Decode(encoding_rs::UTF_8, rest, TextEncoding::Utf8Bom),
+        };
+    }
+    if let Some(rest) = bytes.strip_prefix(b"\xFF\xFE") {
+        return Detected::Decode(encoding_rs::UTF_16LE, rest, TextEncoding::Utf16Le);
+    }
+    if let Some(rest) = bytes.strip_prefix(b"\xFE\xFF") {
+        return Detected::Decode(encoding_rs::UTF_16BE, rest, TextEncoding::Utf16Be);
+    }
+    match std::str::from_utf8(bytes) {
+        Ok(text) => Detected::Utf8(text, TextEncoding::Utf8),
+        Err(_) => Detected::Decode(encoding_rs::WINDOWS_1252, bytes, TextEncoding::Windows1252),
     }
 }
 
-/// [`decode_text`], refusing a text longer than `max` bytes once decoded: the error is its
-/// decoded length, counted without keeping more than `max` bytes of it. Valid UTF-8 is
-/// borrowed as it is (never longer than its bytes).
-pub fn decode_text_within(bytes: &[u8], max: u64) -> Result<(Cow<'_, str>, TextEncoding), u64> {
-    let within = |text: &str| {
-        if text.len() as u64 > max {
-            Err(text.len() as u64)
-        } else {
-            Ok(())
+/// Decodes text whatever its encoding ([`Detected`]), at once: for files ANSM provides (the
+/// BDPM, its settings, the registry). A declaration is read by [`sniff`], bounded.
+pub fn decode_text(bytes: &[u8]) -> (Cow<'_, str>, TextEncoding) {
+    match detect(bytes) {
+        Detected::Utf8(text, encoding) => (Cow::Borrowed(text), encoding),
+        Detected::Decode(with, rest, encoding) => {
+            (with.decode_without_bom_handling(rest).0, encoding)
         }
-    };
-    if let Some(rest) = bytes.strip_prefix(b"\xEF\xBB\xBF") {
-        if let Ok(text) = std::str::from_utf8(rest) {
-            within(text)?;
-            return Ok((Cow::Borrowed(text), TextEncoding::Utf8Bom));
-        }
-        let text = decode_bounded(encoding_rs::UTF_8, rest, max)?;
-        return Ok((Cow::Owned(text), TextEncoding::Utf8Bom));
     }
-    if let Some(rest) = bytes.strip_prefix(b"\xFF\xFE") {
-        let text = decode_bounded(encoding_rs::UTF_16LE, rest, max)?;
-        return Ok((Cow::Owned(text), TextEncoding::Utf16Le));
-    }
-    if let Some(rest) = bytes.strip_prefix(b"\xFE\xFF") {
-        let text = decode_bounded(encoding_rs::UTF_16BE, rest, max)?;
-        return Ok((Cow::Owned(text), TextEncoding::Utf16Be));
-    }
-    match std::str::from_utf8(bytes) {
-        Ok(text) => {
-            within(text)?;
-            Ok((Cow::Borrowed(text), TextEncoding::Utf8))
-        }
-        Err(_) => {
-            let text = decode_bounded(encoding_rs::WINDOWS_1252, bytes, max)?;
-            Ok((Cow::Owned(text), TextEncoding::Windows1252))
+}
+
+/// The text detected, refused when longer than `max` bytes once decoded: the error is its
+/// decoded length, counted without keeping more than `max` bytes of it.
+fn decode_within(detected: Detected<'_>, max: u64) -> Result<(Cow<'_, str>, TextEncoding), u64> {
+    match detected {
+        Detected::Utf8(text, _) if text.len() as u64 > max => Err(text.len() as u64),
+        Detected::Utf8(text, encoding) => Ok((Cow::Borrowed(text), encoding)),
+        Detected::Decode(with, rest, encoding) => {
+            decode_bounded(with, rest, max).map(|text| (Cow::Owned(text), encoding))
         }
     }
 }
@@ -220,7 +223,7 @@ fn decode_bounded(
 }
 
 /// The refusal of a text longer than `max` bytes once decoded.
-pub fn decoded_too_large(decoded: u64, max: u64) -> FileIssue {
+fn decoded_too_large(decoded: u64, max: u64) -> FileIssue {
     FileIssue::new(
         FileCode::FichierTropVolumineux,
         format!(
@@ -710,7 +713,7 @@ mod tests {
     use super::*;
 
     fn text_of(bytes: &[u8]) -> (String, TextEncoding) {
-        match sniff(bytes).unwrap() {
+        match sniff(bytes, u64::MAX).unwrap() {
             Container::Text { text, encoding } => (text.into_owned(), encoding),
             Container::Xlsx => panic!("not text"),
         }
@@ -749,7 +752,8 @@ mod tests {
         ] {
             assert!(bytes.len() > 2 * DECODE_CHUNK);
             let (whole, _) = encoding.decode_without_bom_handling(&bytes[skip..]);
-            let (chunked, _) = decode_text_within(bytes, u64::MAX).unwrap();
+            assert_eq!(decode_text(bytes).0, whole, "{}", encoding.name());
+            let (chunked, _) = decode_within(detect(bytes), u64::MAX).unwrap();
             assert_eq!(chunked.len(), whole.len(), "{}", encoding.name());
             assert!(chunked == whole, "{}", encoding.name());
         }
@@ -762,27 +766,27 @@ mod tests {
         // 0x80 is "€" in Windows-1252, three bytes of UTF-8.
         let bytes = vec![0x80; 3 * DECODE_CHUNK + 7];
         let decoded = 3 * bytes.len() as u64;
-        let (text, encoding) = decode_text_within(&bytes, decoded).unwrap();
+        let (text, encoding) = decode_within(detect(&bytes), decoded).unwrap();
         assert_eq!(
             (text.len() as u64, encoding),
             (decoded, TextEncoding::Windows1252)
         );
         assert_eq!(
-            decode_text_within(&bytes, decoded - 1).unwrap_err(),
+            decode_within(detect(&bytes), decoded - 1).unwrap_err(),
             decoded
         );
-        assert_eq!(decode_text_within(&bytes, 10).unwrap_err(), decoded);
+        assert_eq!(decode_within(detect(&bytes), 10).unwrap_err(), decoded);
         // Valid UTF-8 is measured as it is.
-        assert_eq!(decode_text_within(b"abc", 2).unwrap_err(), 3);
-        assert!(decode_text_within(b"abc", 3).is_ok());
+        assert_eq!(decode_within(detect(b"abc"), 2).unwrap_err(), 3);
+        assert!(decode_within(detect(b"abc"), 3).is_ok());
         // Binary content is said to be so, whatever its size once decoded.
         let mut binary = bytes.clone();
         binary[5] = 0;
         assert_eq!(
-            sniff_within(&binary, 3_000_000).unwrap_err().code,
+            sniff(&binary, 3_000_000).unwrap_err().code,
             FileCode::FormatInconnu
         );
-        let issue = sniff_within(&bytes, 3_000_000).unwrap_err();
+        let issue = sniff(&bytes, 3_000_000).unwrap_err();
         assert_eq!(issue.code, FileCode::FichierTropVolumineux);
         assert!(
             issue
@@ -939,20 +943,43 @@ mod tests {
 
     #[test]
     fn rejects_binary_and_empty_content() {
-        assert_eq!(sniff(b"").unwrap_err().code, FileCode::FichierVide);
-        assert_eq!(sniff(b"\r\n \n").unwrap_err().code, FileCode::FichierVide);
         assert_eq!(
-            sniff(b"%PDF-1.7 ...").unwrap_err().code,
+            sniff(b"", u64::MAX).unwrap_err().code,
+            FileCode::FichierVide
+        );
+        assert_eq!(
+            sniff(b"\r\n \n", u64::MAX).unwrap_err().code,
+            FileCode::FichierVide
+        );
+        assert_eq!(
+            sniff(b"%PDF-1.7 ...", u64::MAX).unwrap_err().code,
             FileCode::FormatInconnu
         );
         assert_eq!(
-            sniff(b"abc\0def").unwrap_err().code,
+            sniff(b"abc\0def", u64::MAX).unwrap_err().code,
+            FileCode::FormatInconnu
+        );
+        // UTF-16: its zero bytes are text, its NUL character is not.
+        let utf16 = |text: &str| {
+            let mut bytes = b"\xFF\xFE".to_vec();
+            bytes.extend(text.encode_utf16().flat_map(u16::to_le_bytes));
+            bytes
+        };
+        assert!(matches!(
+            sniff(&utf16("cip13;stock\n"), u64::MAX).unwrap(),
+            Container::Text { .. }
+        ));
+        assert_eq!(
+            sniff(&utf16("cip13\0;stock\n"), u64::MAX).unwrap_err().code,
             FileCode::FormatInconnu
         );
         assert_eq!(
-            sniff(OLE_MAGIC).unwrap_err().code,
+            sniff(OLE_MAGIC, u64::MAX).unwrap_err().code,
             FileCode::FormatNonPrisEnCharge
         );
-        assert!(matches!(sniff(b"PK\x03\x04rest").unwrap(), Container::Xlsx));
+        assert!(matches!(
+            sniff(b"PK\x03\x04rest", u64::MAX).unwrap(),
+            Container::Xlsx
+        ));
     }
 }

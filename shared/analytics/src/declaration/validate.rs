@@ -13,7 +13,7 @@ use medistock_domain::sha256_hex;
 use polars::prelude::*;
 
 use super::cells::{epoch_days, parse_date, parse_quantity};
-use super::decode::{Container, decoded_too_large, sniff_within};
+use super::decode::{Container, sniff};
 use super::direct::{self, DirectPart};
 use super::format::{Column as Col, ColumnKind, DEFAULT_PERIOD_DAYS, Limits, PERIOD_DAYS_RANGE};
 use super::issues::{FileCode, FileIssue, LineCode, LineIssue};
@@ -141,7 +141,7 @@ fn validate_bytes(
         });
     }
     let mut gathered = Gathered::new(ctx);
-    let read = match sniff_within(&bytes, ctx.limits.max_file_bytes) {
+    let read = match sniff(&bytes, ctx.limits.max_file_bytes) {
         Ok(Container::Text { text, encoding }) => check_text_bounds(&text, ctx.limits)
             .and_then(|()| read_csv(&text, encoding.label(), ctx.limits))
             .map(|mut rows| {
@@ -183,13 +183,9 @@ fn validate_bytes(
     }
 }
 
-/// The bounds of a decoded text, checked before anything is built per line. Windows-1252
-/// and UTF-16 grow when decoded (0x80 is three bytes of UTF-8): the size bound holds for the
-/// text read as well as for the bytes received.
+/// The bounds of a decoded text, checked before anything is built per line (its size is
+/// bounded while it is decoded: [`sniff`]).
 fn check_text_bounds(text: &str, limits: &Limits) -> Result<(), FileIssue> {
-    if text.len() as u64 > limits.max_file_bytes {
-        return Err(decoded_too_large(text.len() as u64, limits.max_file_bytes));
-    }
     let lines = line_ends(text);
     // The header's line end counts too.
     if lines > limits.max_rows.saturating_add(1) {
