@@ -4,6 +4,7 @@
 //! one name each ingest their own bytes.
 
 use std::collections::BTreeMap;
+use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, Utc};
@@ -42,8 +43,9 @@ impl LocalObjects {
     /// copied by the file system instead of read into memory and written back (a national
     /// file is 170 MB): what `medistock ingest` does with the files it is given. A source that
     /// is not a regular file (a pipe, `/dev/stdin`) is read and put. Returns the version
-    /// written in a versioned bucket. A `source` that cannot be opened or read is
-    /// [`StoreError::Io`] naming `source`; one that cannot be opened writes nothing.
+    /// written in a versioned bucket. A `source` that cannot be looked at or opened (or, not
+    /// a regular file, read) is [`StoreError::Io`] naming `source`, and writes nothing; a
+    /// copy that fails half way names the temporary file, which is removed.
     pub async fn put_file(
         &self,
         bucket: &str,
@@ -61,9 +63,7 @@ impl LocalObjects {
         // Opened first: a file that cannot be read writes nothing, and the file copied is
         // the one opened.
         let mut file = std::fs::File::open(source).map_err(io(source))?;
-        self.store(bucket, key, metadata, |path| {
-            copy_atomic(&mut file, source, path)
-        })
+        self.store(bucket, key, metadata, |path| copy_atomic(&mut file, path))
     }
 
     /// Writes an object with `write` (which writes its bytes to a path, atomically): in a
@@ -76,28 +76,28 @@ impl LocalObjects {
         bucket: &str,
         key: &str,
         metadata: &BTreeMap<String, String>,
-        mut write: impl FnMut(&Path) -> Result<(), StoreError>,
+        write: impl FnOnce(&Path) -> Result<(), StoreError>,
     ) -> Result<Option<String>, StoreError> {
-        let version = if self.is_versioned(bucket) {
-            let version = lease_token();
-            let path = self.version_path(bucket, key, &version)?;
-            let meta = path.with_extension("json");
-            write_metadata(&meta, metadata)?;
-            if let Err(e) = write(&path) {
-                let _ = std::fs::remove_file(&meta);
-                return Err(e);
-            }
-            read_only(&path)?;
-            Some(version)
-        } else {
-            None
-        };
-        write_metadata(&self.meta_path(bucket, key)?, metadata)?;
+        let version = self.is_versioned(bucket).then(lease_token);
         let path = self.path(bucket, key)?;
         match &version {
-            // The current object is the version just written: one file, two names.
-            Some(v) => link_atomic(&self.version_path(bucket, key, v)?, &path)?,
-            None => write(&path)?,
+            Some(v) => {
+                let bytes = self.version_path(bucket, key, v)?;
+                let meta = bytes.with_extension("json");
+                write_metadata(&meta, metadata)?;
+                if let Err(e) = write(&bytes) {
+                    let _ = std::fs::remove_file(&meta);
+                    return Err(e);
+                }
+                read_only(&bytes)?;
+                write_metadata(&self.meta_path(bucket, key)?, metadata)?;
+                // The current object is the version just written: one file, two names.
+                link_atomic(&bytes, &path)?;
+            }
+            None => {
+                write_metadata(&self.meta_path(bucket, key)?, metadata)?;
+                write(&path)?;
+            }
         }
         Ok(version)
     }
@@ -164,28 +164,28 @@ fn io(path: &Path) -> impl FnOnce(std::io::Error) -> StoreError + '_ {
 
 /// Writes through a temporary file and a rename: a reader never sees half an object.
 fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), StoreError> {
+    replace_atomic(path, |to| to.write_all(bytes))
+}
+
+/// Copies the open file `from` (from where it stands: just opened, its start) to `path` as
+/// [`write_atomic`] writes; on Linux the kernel copies the bytes (`copy_file_range`).
+fn copy_atomic(from: &mut std::fs::File, path: &Path) -> Result<(), StoreError> {
+    replace_atomic(path, |to| std::io::copy(from, to).map(|_| ()))
+}
+
+/// Writes `path` with `write` into a temporary file of the default permissions, then renames
+/// it over `path`; a failed write removes the temporary file.
+fn replace_atomic(
+    path: &Path,
+    write: impl FnOnce(&mut std::fs::File) -> std::io::Result<()>,
+) -> Result<(), StoreError> {
     if let Some(parent) = path.parent() {
         std::fs::create_dir_all(parent).map_err(io(parent))?;
     }
     // A temporary name of its own per write: two writers of one key never share it. Short,
     // so that a long object name still fits the file system's limit.
     let tmp = path.with_file_name(format!(".tmp-{}", lease_token()));
-    std::fs::write(&tmp, bytes).map_err(io(&tmp))?;
-    std::fs::rename(&tmp, path).map_err(io(path))
-}
-
-/// Copies the open file `from` (read from its start; `source` its name, for errors) to
-/// `path` through a temporary file of the default permissions and a rename: a reader never
-/// sees half an object. On Linux the kernel copies the bytes (`copy_file_range`).
-fn copy_atomic(from: &mut std::fs::File, source: &Path, path: &Path) -> Result<(), StoreError> {
-    use std::io::Seek;
-    if let Some(parent) = path.parent() {
-        std::fs::create_dir_all(parent).map_err(io(parent))?;
-    }
-    from.rewind().map_err(io(source))?;
-    let tmp = path.with_file_name(format!(".tmp-{}", lease_token()));
-    let copied = std::fs::File::create(&tmp).and_then(|mut to| std::io::copy(from, &mut to));
-    if let Err(e) = copied {
+    if let Err(e) = std::fs::File::create(&tmp).and_then(|mut to| write(&mut to)) {
         let _ = std::fs::remove_file(&tmp);
         return Err(StoreError::Io {
             path: tmp,
