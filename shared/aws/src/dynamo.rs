@@ -452,20 +452,10 @@ fn refused_claim(held: Option<LedgerEntry>, owner: &str) -> Option<Claim> {
     let held = held?;
     match held.status {
         FileStatus::Applied => Some(Claim::Done(held)),
-        FileStatus::Processing if held.owner == owner => Some(Claim::Acquired),
+        FileStatus::Processing if held.claimed_by(owner) => Some(Claim::Acquired),
         FileStatus::Processing => Some(Claim::InProgress(held)),
         FileStatus::Rejected => None,
     }
-}
-
-/// Whether a refused end of processing was this run's own, written by an attempt whose
-/// answer was lost: the entry read after holds this run's token and the status it wrote.
-fn finished_already(held: Option<&LedgerEntry>, entry: &LedgerEntry) -> bool {
-    held.is_some_and(|held| {
-        held.owner == entry.owner
-            && held.status == entry.status
-            && held.finished_at == entry.finished_at
-    })
 }
 
 fn ledger_of(item: &Item) -> Result<LedgerEntry, StoreError> {
@@ -587,7 +577,7 @@ impl FileLedger for DynamoState {
         // Refused: this run's own end written by an attempt whose answer was lost, or another
         // run's claim. A failed read says neither; the caller logs the end as not written.
         match self.file(&entry.declarant, &entry.sha256).await {
-            Ok(held) => Ok(finished_already(held.as_ref(), entry)),
+            Ok(held) => Ok(held.is_some_and(|held| held.is_end_of(entry))),
             Err(e) => {
                 tracing::warn!(error = %e, "fin de traitement refusée, registre illisible");
                 Ok(false)
@@ -1062,49 +1052,5 @@ mod tests {
         ));
         assert!(refused_claim(Some(entry(FileStatus::Rejected)), "other").is_none());
         assert!(refused_claim(None, "owner").is_none());
-    }
-
-    /// An end of processing refused by its own earlier attempt is this run's; one refused
-    /// because another run took the file over is not.
-    #[test]
-    fn a_refused_end_is_ours_only_when_our_write_is_there() {
-        let at: DateTime<Utc> = "2026-11-23T09:00:00Z".parse().unwrap();
-        let ours = LedgerEntry {
-            sha256: "f1".into(),
-            status: FileStatus::Applied,
-            key: "inbox/gr-a/f.csv".into(),
-            version: None,
-            declarant: "gr-a".into(),
-            owner: "owner".into(),
-            lines: [3, 3, 0],
-            received_at: at,
-            lease_until: at,
-            finished_at: Some(at),
-        };
-        assert!(finished_already(Some(&ours), &ours));
-        let taken_over = LedgerEntry {
-            owner: "successor".into(),
-            status: FileStatus::Processing,
-            finished_at: None,
-            ..ours.clone()
-        };
-        assert!(!finished_already(Some(&taken_over), &ours));
-        let finished_by_successor = LedgerEntry {
-            owner: "successor".into(),
-            ..ours.clone()
-        };
-        assert!(!finished_already(Some(&finished_by_successor), &ours));
-        assert!(!finished_already(None, &ours));
-        // The same token, another end: not this write.
-        let rejected = LedgerEntry {
-            status: FileStatus::Rejected,
-            ..ours.clone()
-        };
-        assert!(!finished_already(Some(&rejected), &ours));
-        let later = LedgerEntry {
-            finished_at: Some(at + chrono::Duration::seconds(1)),
-            ..ours.clone()
-        };
-        assert!(!finished_already(Some(&later), &ours));
     }
 }

@@ -233,7 +233,7 @@ impl FileLedger for LocalState {
             Some(held)
                 if held.status == FileStatus::Processing
                     && held.lease_until > entry.received_at
-                    && held.owner != entry.owner =>
+                    && !held.claimed_by(&entry.owner) =>
             {
                 Claim::InProgress(held)
             }
@@ -252,11 +252,8 @@ impl FileLedger for LocalState {
             .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
             .map_err(db)?;
         // This run's claim, or this very end already written (a finish repeated).
-        let ours = read_entry(&tx, &entry.declarant, &entry.sha256)?.is_some_and(|held| {
-            held.owner == entry.owner
-                && (held.status == FileStatus::Processing
-                    || (held.status == entry.status && held.finished_at == entry.finished_at))
-        });
+        let ours = read_entry(&tx, &entry.declarant, &entry.sha256)?
+            .is_some_and(|held| held.claimed_by(&entry.owner) || held.is_end_of(entry));
         if ours {
             write_entry(&tx, entry)?;
         }

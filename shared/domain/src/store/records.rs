@@ -68,6 +68,21 @@ pub struct LedgerEntry {
 }
 
 impl LedgerEntry {
+    /// Whether this entry, as stored, is a claim held under `owner`'s token: that run's own,
+    /// even when a store's answer to its claim was lost and the claim is repeated.
+    pub fn claimed_by(&self, owner: &str) -> bool {
+        self.status == FileStatus::Processing && self.owner == owner
+    }
+
+    /// Whether this entry, as stored, is the end `written` by its run (the same token, status
+    /// and end): what a store answers when that run's end, repeated after its answer was lost,
+    /// is refused by the first write.
+    pub fn is_end_of(&self, written: &LedgerEntry) -> bool {
+        self.owner == written.owner
+            && self.status == written.status
+            && self.finished_at == written.finished_at
+    }
+
     /// The entries received in `[from, to)`, oldest first (ties by hash): what every
     /// adapter's `files_received` returns.
     pub fn received_between(
@@ -361,5 +376,55 @@ impl RiskItem {
     /// The group id when this item is a group's.
     pub fn group(&self) -> Option<&str> {
         self.subject.strip_prefix(GROUP_SUBJECT_PREFIX)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A refused end is this run's only when its write is there: the same token, status and
+    /// end; not another run's end, nor another end under the same token.
+    #[test]
+    fn an_end_is_ours_only_when_our_write_is_there() {
+        let at: DateTime<Utc> = "2026-11-23T09:00:00Z".parse().unwrap();
+        let ours = LedgerEntry {
+            sha256: "f1".into(),
+            status: FileStatus::Applied,
+            key: "inbox/gr-a/f.csv".into(),
+            version: None,
+            declarant: "gr-a".into(),
+            owner: "owner".into(),
+            lines: [3, 3, 0],
+            received_at: at,
+            lease_until: at,
+            finished_at: Some(at),
+        };
+        assert!(ours.is_end_of(&ours));
+        let taken_over = LedgerEntry {
+            owner: "successor".into(),
+            status: FileStatus::Processing,
+            finished_at: None,
+            ..ours.clone()
+        };
+        assert!(!taken_over.is_end_of(&ours));
+        assert!(taken_over.claimed_by("successor") && !taken_over.claimed_by("owner"));
+        assert!(!ours.claimed_by("owner"), "an end is no claim");
+        let finished_by_successor = LedgerEntry {
+            owner: "successor".into(),
+            ..ours.clone()
+        };
+        assert!(!finished_by_successor.is_end_of(&ours));
+        // The same token, another end: not this write.
+        let rejected = LedgerEntry {
+            status: FileStatus::Rejected,
+            ..ours.clone()
+        };
+        assert!(!rejected.is_end_of(&ours));
+        let later = LedgerEntry {
+            finished_at: Some(at + chrono::Duration::seconds(1)),
+            ..ours.clone()
+        };
+        assert!(!later.is_end_of(&ours));
     }
 }
