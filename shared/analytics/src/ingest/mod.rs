@@ -224,51 +224,50 @@ pub async fn ingest_dropped<O: ObjectStore, S: FileLedger + PositionStore>(
         lease_until: now + settings.lease,
         finished_at: None,
     };
-    let claimed = match state.claim_file(&claim).await {
-        Ok(claimed) => claimed,
-        Err(e) => {
-            // The claim may have been written and its answer lost: given up (conditional on
-            // this run's token, so nothing if it was not), a retry need not wait for its lease.
-            let _ = state
-                .release_file(inbox.declarant.as_str(), &sha256, &claim.owner)
-                .await;
-            return Err(e.into());
-        }
-    };
-    match claimed {
-        Claim::Acquired => {}
-        Claim::Done(first) => {
-            // The same event delivered again: its receipt is already there. A new drop of the
-            // same bytes (another name or version) gets a receipt of its own that says so.
-            let redelivery = first.key == claim.key && first.version == claim.version;
-            if !redelivery {
-                let text = duplicate_receipt_text(&inbox.name, &sha256, now, &first);
-                put_text(objects, bucket, &inbox.receipt_key("accuse.txt"), text).await?;
-            }
-            return Ok(IngestOutcome::Duplicate { sha256, first });
-        }
-        Claim::InProgress(held) => {
-            return Err(IngestError::InProgress {
-                sha256,
-                until: held.lease_until,
-            });
-        }
-    }
     let owner = claim.owner.clone();
-    // A panic is caught here only to give the claim up before it goes on: the runtime turns
-    // it into a failed invocation, whose retry would otherwise find the file claimed for
-    // the rest of the lease (longer than the retries last) and leave it unanswered.
-    let result = AssertUnwindSafe(process(
-        objects,
-        state,
-        settings,
-        bucket,
-        &inbox,
-        object.bytes,
-        drop_time(head.last_modified, at),
-        claim,
-        now,
-    ))
+    // From the claim on, one place gives it up when the run fails: an error (a claim whose
+    // answer failed may have been written), or a panic, caught only for that and passed on.
+    // The runtime turns either into a failed invocation, whose retry would otherwise find the
+    // file claimed for the rest of the lease (longer than the retries last) and leave it
+    // unanswered. The release is conditional on this run's token: nothing where another run
+    // holds the file.
+    let result = AssertUnwindSafe(async {
+        match state.claim_file(&claim).await? {
+            Claim::Acquired => {}
+            Claim::Done(first) => {
+                // The same event delivered again: its receipt is already there. A new drop
+                // of the same bytes (another name or version) gets a receipt of its own that
+                // says so.
+                let redelivery = first.key == claim.key && first.version == claim.version;
+                if !redelivery {
+                    let text = duplicate_receipt_text(&inbox.name, &sha256, now, &first);
+                    put_text(objects, bucket, &inbox.receipt_key("accuse.txt"), text).await?;
+                }
+                return Ok(IngestOutcome::Duplicate {
+                    sha256: sha256.clone(),
+                    first,
+                });
+            }
+            Claim::InProgress(held) => {
+                return Err(IngestError::InProgress {
+                    sha256: sha256.clone(),
+                    until: held.lease_until,
+                });
+            }
+        }
+        process(
+            objects,
+            state,
+            settings,
+            bucket,
+            &inbox,
+            object.bytes,
+            drop_time(head.last_modified, at),
+            claim,
+            now,
+        )
+        .await
+    })
     .catch_unwind()
     .await;
     if !matches!(result, Ok(Ok(_))) {
