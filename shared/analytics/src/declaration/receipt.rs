@@ -72,6 +72,14 @@ impl<T> Listed<T> {
     pub fn first(&self) -> &[T] {
         &self.first
     }
+
+    /// Writes « … et N autre(s) » for the items counted and not kept, if any.
+    fn write_others(&self, t: &mut String) {
+        let others = self.total - self.first.len();
+        if others > 0 {
+            let _ = writeln!(t, "  - … et {others} autre(s)");
+        }
+    }
 }
 
 impl<T: PartialEq, const N: usize> PartialEq<[T; N]> for Listed<T> {
@@ -160,13 +168,7 @@ pub fn receipt_text_applied(
                     medistock_domain::french::date(*held)
                 );
             }
-            if applied.not_newer.len() > ERRORS_IN_TEXT {
-                let _ = writeln!(
-                    t,
-                    "  - … et {} autre(s)",
-                    applied.not_newer.len() - ERRORS_IN_TEXT
-                );
-            }
+            applied.not_newer.write_others(&mut t);
         }
     }
     if let Some(applied) = applied {
@@ -230,16 +232,14 @@ fn site_list(t: &mut String, sites: &Listed<(String, String)>, title: &str, why:
         return;
     }
     let _ = writeln!(t, "{title} ({}) : {why}.", sites.len());
-    for (cip13, site) in sites.first().iter().take(ERRORS_IN_TEXT) {
+    for (cip13, site) in sites.first() {
         if site.is_empty() {
             let _ = writeln!(t, "  - {cip13}");
         } else {
             let _ = writeln!(t, "  - {cip13}, site « {} »", shorten(site));
         }
     }
-    if sites.len() > ERRORS_IN_TEXT {
-        let _ = writeln!(t, "  - … et {} autre(s)", sites.len() - ERRORS_IN_TEXT);
-    }
+    sites.write_others(t);
 }
 
 fn section(t: &mut String, title: &str, issues: &[LineIssue], omitted: usize, limit: usize) {
