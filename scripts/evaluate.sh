@@ -13,6 +13,11 @@
 #   BIN=/tmp/medistock-avant scripts/evaluate.sh   # a binary built before (before/after runs)
 #   WITHOUT=slip,stop scripts/evaluate.sh    # the model without some of its signals (ablation)
 #   TENSION=40 scripts/evaluate.sh           # another default TENSION threshold (days, 8 to 60)
+#   BOARDS=/tmp/boards scripts/evaluate.sh   # keeps each replay's JSON (what a calibration
+#                                            # is learnt from: medistock calibration learn)
+#   CALIBRATION=map.json scripts/evaluate.sh # replays with a calibration of the probability
+#                                            # learnt elsewhere (medistock calibration learn
+#                                            # --output map.json)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -31,21 +36,27 @@ trap 'rm -rf "$work"' EXIT
 for seed in $SEEDS; do
   echo "==> graine $seed : démonstration" >&2
   "$bin" --data-dir "$work/demo-$seed" demo --seed "$seed" ${WITHOUT:+--without "$WITHOUT"} \
-    ${TENSION:+--seuil-tension "$TENSION"} \
+    ${TENSION:+--seuil-tension "$TENSION"} ${CALIBRATION:+--calibration "$CALIBRATION"} \
     --scoreboard "$work/demo-$seed.json" >/dev/null
   echo "==> graine $seed : simulateur indépendant" >&2
   "$bin" simulate --seed "$seed" --out "$work/sim-$seed" >/dev/null
   "$bin" backtest --data "$work/sim-$seed" --truth "$work/sim-$seed/ruptures.csv" \
     ${WITHOUT:+--without "$WITHOUT"} ${TENSION:+--seuil-tension "$TENSION"} \
+    ${CALIBRATION:+--calibration "$CALIBRATION"} \
     --details "$work/sim-$seed-details.csv" --json >"$work/sim-$seed.json"
   if [[ "${CHAIN:-1}" != 0 ]]; then
     echo "==> graine $((100 + seed)) : troisième simulateur (scripts/chain_sim.py)" >&2
     python3 scripts/chain_sim.py --seed "$((100 + seed))" --out "$work/chain-$seed" >/dev/null
     "$bin" backtest --data "$work/chain-$seed" \
       --truth "$work/chain-$seed/ruptures.csv" ${WITHOUT:+--without "$WITHOUT"} \
-      ${TENSION:+--seuil-tension "$TENSION"} --json >"$work/chain-$seed.json"
+      ${TENSION:+--seuil-tension "$TENSION"} ${CALIBRATION:+--calibration "$CALIBRATION"} \
+      --json >"$work/chain-$seed.json"
   fi
 done
+if [[ -n "${BOARDS:-}" ]]; then
+  mkdir -p "$BOARDS"
+  cp "$work"/*.json "$BOARDS"/
+fi
 
 python3 - "$work" $SEEDS <<'PY'
 import json, sys

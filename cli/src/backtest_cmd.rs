@@ -69,6 +69,11 @@ pub struct BacktestArgs {
     /// simulateurs : docs/risk-model.md).
     #[arg(long, value_name = "JOURS", value_parser = tension_days)]
     seuil_tension: Option<Thresholds>,
+    /// Rejoue avec cette calibration de la probabilité de rupture (apprise par medistock
+    /// calibration learn --output FICHIER) : la table de fiabilité dit alors ce que vaut la
+    /// probabilité calibrée sur des données dont elle n'a pas été apprise.
+    #[arg(long, value_name = "FILE")]
+    calibration: Option<PathBuf>,
 }
 
 pub async fn run(args: &BacktestArgs) -> anyhow::Result<ExitCode> {
@@ -92,6 +97,9 @@ pub async fn run(args: &BacktestArgs) -> anyhow::Result<ExitCode> {
     config.warn_unknown_exploitants();
     if let Some(model) = args.without {
         config.model = model;
+    }
+    if let Some(path) = &args.calibration {
+        config.calibration = Some(crate::calibration_cmd::read_map(path)?);
     }
     let (truth, every_period) = read_truth(&args.truth)?;
     let (files, undated) = dated_files(&args.data.join("inbox"))?;
@@ -137,6 +145,7 @@ pub async fn run(args: &BacktestArgs) -> anyhow::Result<ExitCode> {
     board.calibration_14d = calibration.rows(0);
     board.calibration_30d = calibration.rows(1);
     board.calibration_withheld = calibration.withheld_rows();
+    board.raw_probabilities = Some(calibration.raw().clone());
     board.files = Some(files);
     if let Some(path) = &args.details {
         std::fs::write(path, details_csv(&scores, &reasons))

@@ -54,6 +54,11 @@ pub struct DemoArgs {
     /// démonstration et de leurs groupes (voir medistock backtest --help).
     #[arg(long, value_name = "JOURS", value_parser = tension_days)]
     seuil_tension: Option<Thresholds>,
+    /// Rejoue avec cette calibration de la probabilité de rupture (apprise par medistock
+    /// calibration learn --output FICHIER) : la table de fiabilité dit alors ce que vaut la
+    /// probabilité calibrée sur des données dont elle n'a pas été apprise.
+    #[arg(long, value_name = "FILE")]
+    calibration: Option<std::path::PathBuf>,
 }
 
 /// Days of history before the first risk run.
@@ -89,6 +94,9 @@ pub async fn run(data_dir: &Path, args: &DemoArgs) -> anyhow::Result<ExitCode> {
     }
     if let Some(model) = args.without {
         config.model = model;
+    }
+    if let Some(path) = &args.calibration {
+        config.calibration = Some(crate::calibration_cmd::read_map(path)?);
     }
     let notifier = LocalNotifier::new(data_dir.join("alerts.jsonl"), false);
     let replay = Replay::new(&backend, &config);
@@ -217,6 +225,7 @@ pub async fn run(data_dir: &Path, args: &DemoArgs) -> anyhow::Result<ExitCode> {
     board.calibration_14d = calibration.rows(0);
     board.calibration_30d = calibration.rows(1);
     board.calibration_withheld = calibration.withheld_rows();
+    board.raw_probabilities = Some(calibration.raw().clone());
     if let Some(path) = &args.scoreboard {
         std::fs::write(path, serde_json::to_string(&board)?)?;
     }

@@ -5,6 +5,7 @@
 
 mod alerts_cmd;
 mod backtest_cmd;
+mod calibration_cmd;
 mod catalogue_cmd;
 mod declarants_cmd;
 mod demo_cmd;
@@ -80,6 +81,10 @@ enum Command {
     /// Gère le catalogue des références suivies (fichiers publics de la BDPM).
     #[command(subcommand)]
     Catalogue(catalogue_cmd::CatalogueCommand),
+    /// Apprend des rejeux la calibration de la probabilité de rupture (la part des ruptures
+    /// qui ont suivi chaque probabilité calculée), l'installe et l'affiche.
+    #[command(subcommand)]
+    Calibration(calibration_cmd::CalibrationCommand),
     /// Dépose des fichiers dans le dossier local d'un déclarant et les traite comme sur AWS :
     /// validation, archivage, mise à jour des stocks, accusé de réception.
     ///
@@ -133,6 +138,7 @@ async fn main() -> ExitCode {
         Command::National(args) => national_cmd::run(&args),
         Command::Validate(args) => validate_cmd::run(&cli.data_dir, &args),
         Command::Catalogue(cmd) => catalogue_cmd::run(&cli.data_dir, &cmd).await,
+        Command::Calibration(cmd) => calibration_cmd::run(&cli.data_dir, &cmd).await,
         Command::Ingest(args) => ingest_cmd::run(&cli.data_dir, &args).await,
         Command::Status(args) => status_cmd::run(&cli.data_dir, &args).await,
         Command::Risk(args) => risk_cmd::run(&cli.data_dir, &args).await,

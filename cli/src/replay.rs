@@ -199,7 +199,7 @@ impl<'a> Replay<'a> {
         for a in assessments {
             if let Some(c) = calibration.as_deref_mut() {
                 match a.probability {
-                    Some(p) => c.record(a.cip13, day, p.within_14_days, p.within_30_days),
+                    Some(p) => c.record(a.cip13, day, &p),
                     None if a.probability_withheld() => c.record_withheld(a.cip13, day),
                     None => {}
                 }

@@ -244,11 +244,7 @@ fn assessment_lines(figures: &str) -> Vec<String> {
         lines.push(note);
     }
     if let Some(p) = a.probability {
-        lines.push(format!(
-            "probabilité de rupture : {:.0} % sous 14 jours, {:.0} % sous 30 jours",
-            p.within_14_days * 100.0,
-            p.within_30_days * 100.0
-        ));
+        lines.push(format!("probabilité de rupture : {}", p.describe()));
         if let Some(record) = a.supply_record.describe(a.supply_record_used) {
             lines.push(format!("promesses de l'exploitant : {record}"));
         }

@@ -5,6 +5,8 @@ use std::collections::BTreeMap;
 use chrono::NaiveDate;
 use serde::Serialize;
 
+use medistock_analytics::risk::calibration::ObservedProbabilities;
+use medistock_analytics::risk::probability::StockoutProbability;
 use medistock_analytics::risk::{Assessment, QualityFlag};
 use medistock_domain::Cip13;
 use medistock_domain::Level;
@@ -47,6 +49,10 @@ pub struct Scoreboard {
     /// in the tables above.
     #[serde(default)]
     pub calibration_withheld: Vec<WithheldRow>,
+    /// The model's own probabilities (before any calibration map) against what followed, by
+    /// hundredth: what `medistock calibration learn` learns a map from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub raw_probabilities: Option<ObservedProbabilities>,
     /// What the replay's ingest made of the files: a file rejected whole, or lines refused,
     /// leave their declarations out of every figure above.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -106,6 +112,8 @@ pub struct Calibration {
     bins: [[(u64, f64, u64); 10]; 2],
     /// Per horizon: reference-days whose probability was withheld, and their stock-outs.
     withheld: [(u64, u64); 2],
+    /// The model's own probabilities, by hundredth (what a calibration map is learnt from).
+    raw: ObservedProbabilities,
 }
 
 impl Calibration {
@@ -116,15 +124,17 @@ impl Calibration {
             until,
             bins: [[(0, 0.0, 0); 10]; 2],
             withheld: [(0, 0); 2],
+            raw: ObservedProbabilities::default(),
         }
     }
 
     /// One assessment of `cip13` on `day` with its probabilities within 14 and 30 days: it
     /// came true when a period of stock-out starts after `day` and within the horizon. A
     /// reference out of stock that day (within a period), or whose horizon ends after the
-    /// truth does, is not counted.
-    pub fn record(&mut self, cip13: Cip13, day: NaiveDate, p14: f64, p30: f64) {
-        self.count(cip13, day, Some((p14, p30)));
+    /// truth does, is not counted. The table bins the probabilities shown (calibrated, when a
+    /// map was used); the model's own are counted apart ([`Self::raw`]).
+    pub fn record(&mut self, cip13: Cip13, day: NaiveDate, p: &StockoutProbability) {
+        self.count(cip13, day, Some(p));
     }
 
     /// One assessment whose probability was withheld: counted apart, with its outcome, so
@@ -133,7 +143,7 @@ impl Calibration {
         self.count(cip13, day, None);
     }
 
-    fn count(&mut self, cip13: Cip13, day: NaiveDate, predicted: Option<(f64, f64)>) {
+    fn count(&mut self, cip13: Cip13, day: NaiveDate, predicted: Option<&StockoutProbability>) {
         let periods = self.truth.get(&cip13).map_or(&[][..], Vec::as_slice);
         if out_of_stock(periods, day) {
             return;
@@ -148,18 +158,26 @@ impl Calibration {
             let happened = periods
                 .iter()
                 .any(|(start, _)| day < *start && *start <= end);
-            let Some((p14, p30)) = predicted else {
+            let Some(predicted) = predicted else {
                 self.withheld[h].0 += 1;
                 self.withheld[h].1 += u64::from(happened);
                 continue;
             };
-            let p = if h == 0 { p14 } else { p30 };
+            let shown = [predicted.within_14_days, predicted.within_30_days];
+            let model = predicted.before_calibration.unwrap_or(shown);
+            self.raw.record(h, model[h], happened);
+            let p = shown[h];
             let bin = ((p * 10.0).floor() as usize).min(9);
             let cell = &mut self.bins[h][bin];
             cell.0 += 1;
             cell.1 += p;
             cell.2 += u64::from(happened);
         }
+    }
+
+    /// The model's own probabilities against what followed, by hundredth.
+    pub fn raw(&self) -> &ObservedProbabilities {
+        &self.raw
     }
 
     /// The reference-days without a probability, per horizon (those with any).
@@ -412,6 +430,7 @@ pub fn scoreboard(scores: &[ReferenceScore]) -> Scoreboard {
         calibration_14d: Vec::new(),
         calibration_30d: Vec::new(),
         calibration_withheld: Vec::new(),
+        raw_probabilities: None,
         files: None,
     }
 }
@@ -745,10 +764,10 @@ mod tests {
         let day = |n: u64| d(1).checked_add_days(chrono::Days::new(n)).unwrap();
         let periods = StockoutPeriods::from([(cip, vec![(day(0), day(4)), (day(40), day(45))])]);
         let mut calibration = Calibration::new(periods, day(100));
-        calibration.record(cip, day(2), 0.95, 0.95); // out of stock: skipped
-        calibration.record(cip, day(20), 0.95, 0.95); // 14 d: no; 30 d: the second period
-        calibration.record(cip, day(30), 0.95, 0.95); // both horizons: the second period
-        calibration.record(cip, day(80), 0.95, 0.95); // 30 d ends after the truth: 14 d only
+        calibration.record(cip, day(2), &P95); // out of stock: skipped
+        calibration.record(cip, day(20), &P95); // 14 d: no; 30 d: the second period
+        calibration.record(cip, day(30), &P95); // both horizons: the second period
+        calibration.record(cip, day(80), &P95); // 30 d ends after the truth: 14 d only
         let [r14, r30] = [calibration.rows(0), calibration.rows(1)];
         assert_eq!((r14.len(), r30.len()), (1, 1));
         assert_eq!((r14[0].assessments, r14[0].observed), (3, 1.0 / 3.0));
@@ -756,10 +775,55 @@ mod tests {
         // A truth of first days only: the days after it are unknown, not counted.
         let first = single_days(&BTreeMap::from([(cip, day(40))]));
         let mut calibration = Calibration::new(unknown_after_first(&first), day(100));
-        calibration.record(cip, day(30), 0.95, 0.95);
-        calibration.record(cip, day(60), 0.95, 0.95);
+        calibration.record(cip, day(30), &P95);
+        calibration.record(cip, day(60), &P95);
         assert_eq!(calibration.rows(0)[0].assessments, 1);
         assert_eq!(calibration.rows(1)[0].observed, 1.0);
+    }
+
+    const P95: StockoutProbability = StockoutProbability {
+        within_14_days: 0.95,
+        within_30_days: 0.95,
+        before_calibration: None,
+    };
+
+    /// The table bins what was shown; what a map is learnt from is the model's own figure.
+    #[test]
+    fn a_calibrated_probability_is_tabled_as_shown_and_learnt_from_as_the_model_said() {
+        let cip = Cip13::parse("3400949497294").unwrap();
+        let day = |n: u64| d(1).checked_add_days(chrono::Days::new(n)).unwrap();
+        let periods = StockoutPeriods::from([(cip, vec![(day(40), day(45))])]);
+        let mut calibration = Calibration::new(periods, day(100));
+        let calibrated = StockoutProbability {
+            within_14_days: 0.31,
+            within_30_days: 0.52,
+            before_calibration: Some([0.98, 0.995]),
+        };
+        calibration.record(cip, day(30), &calibrated); // both horizons: a stock-out follows
+        calibration.record(cip, day(50), &P95); // nothing follows
+        assert_eq!(
+            calibration
+                .rows(0)
+                .iter()
+                .map(|r| (r.from, r.assessments))
+                .collect::<Vec<_>>(),
+            [(0.3, 1), (0.9, 1)]
+        );
+        let raw = calibration.raw();
+        assert_eq!(
+            raw.within_14_days
+                .iter()
+                .map(|b| (b.bin, b.assessments, b.stockouts))
+                .collect::<Vec<_>>(),
+            [(95, 1, 0), (98, 1, 1)]
+        );
+        assert_eq!(
+            raw.within_30_days
+                .iter()
+                .map(|b| (b.bin, b.assessments, b.stockouts))
+                .collect::<Vec<_>>(),
+            [(95, 1, 0), (99, 1, 1)]
+        );
     }
 
     #[test]
@@ -768,7 +832,7 @@ mod tests {
         let day = |n: u64| d(1).checked_add_days(chrono::Days::new(n)).unwrap();
         let periods = StockoutPeriods::from([(cip, vec![(day(40), day(45))])]);
         let mut calibration = Calibration::new(periods, day(100));
-        calibration.record(cip, day(20), 0.95, 0.95);
+        calibration.record(cip, day(20), &P95);
         calibration.record_withheld(cip, day(30)); // both horizons: a stock-out follows
         calibration.record_withheld(cip, day(42)); // out of stock: skipped
         calibration.record_withheld(cip, day(50)); // nothing follows

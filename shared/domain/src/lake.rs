@@ -20,6 +20,9 @@ pub const RISK: &str = "risk/";
 pub const REPORTS: &str = "reports/";
 /// The reference catalogue (BDPM and monitoring settings), as JSON.
 pub const CATALOGUE: &str = "catalogue/catalogue.json";
+/// The calibration of the probability of a stock-out learnt from a replayed history, as JSON,
+/// beside the catalogue (read by the same functions).
+pub const CALIBRATION: &str = "catalogue/calibration.json";
 
 /// Where a file received `at` is archived.
 pub fn raw_key(declarant: &str, at: DateTime<Utc>, sha256: &str, ext: &str) -> String {

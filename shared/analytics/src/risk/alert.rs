@@ -178,12 +178,12 @@ pub fn notification(
         stockout_line("Rupture prévue", a.stockout_date, a.days_to_stockout)
     );
     if let Some(p) = a.probability {
-        let _ = writeln!(
-            body,
-            "Probabilité de rupture : {} % sous 14 jours, {} % sous 30 jours (dispersion de la demande, approvisionnements annoncés pouvant manquer)",
-            number(p.within_14_days * 100.0, 0),
-            number(p.within_30_days * 100.0, 0)
-        );
+        let why = if p.before_calibration.is_some() {
+            ""
+        } else {
+            " (dispersion de la demande, approvisionnements annoncés pouvant manquer)"
+        };
+        let _ = writeln!(body, "Probabilité de rupture : {}{why}", p.describe());
         if let Some(record) = a.supply_record.describe(a.supply_record_used) {
             let _ = writeln!(body, "Promesses de l'exploitant : {record}");
         }

@@ -6,6 +6,10 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
+use super::assess::Assessment;
+use super::calibration::{
+    CALIBRATION_FILE, CalibrationError, CalibrationMap, load_calibration_object,
+};
 use super::level::Thresholds;
 use crate::catalogue::{
     CATALOGUE_FILE, Catalogue, CatalogueError, MonitoringSettings, load_catalogue_object,
@@ -59,6 +63,9 @@ pub struct RiskConfig {
     /// (the model's defaults; a replay may try others: `medistock backtest --seuil-tension`).
     /// Set once, with the references' settings ([`RiskConfig::with_defaults`]).
     defaults: Thresholds,
+    /// The calibration of the probability of a stock-out, when one was learnt
+    /// ([`super::calibration`]): the model's figures are kept beside the calibrated ones.
+    pub calibration: Option<CalibrationMap>,
 }
 
 /// The model's signals that can be turned off, to measure what each brings.
@@ -203,7 +210,16 @@ impl RiskConfig {
             known,
             model: ModelOptions::default(),
             defaults,
+            calibration: None,
         }
+    }
+
+    /// `assessment` with its probability of a stock-out calibrated, when a map was learnt.
+    pub fn calibrated(&self, mut assessment: Assessment) -> Assessment {
+        if let (Some(map), Some(p)) = (&self.calibration, assessment.probability) {
+            assessment.probability = Some(map.calibrate(p));
+        }
+        assessment
     }
 
     /// The thresholds of a reference whose monitoring settings set none, and of the groups.
@@ -318,6 +334,9 @@ pub enum LakeConfigError {
     /// The catalogue cannot be read.
     #[error("{CATALOGUE_FILE} : {0}")]
     Catalogue(#[from] CatalogueError),
+    /// The calibration of the probability cannot be read.
+    #[error("{CALIBRATION_FILE} : {0}")]
+    Calibration(#[from] CalibrationError),
 }
 
 impl LakeConfigError {
@@ -325,18 +344,19 @@ impl LakeConfigError {
     /// a catalogue that does not decode need an operator.
     pub fn retry(&self) -> medistock_domain::env::Retry {
         match self {
-            LakeConfigError::Accounts(e) | LakeConfigError::Catalogue(CatalogueError::Store(e)) => {
-                e.retry()
-            }
+            LakeConfigError::Accounts(e)
+            | LakeConfigError::Catalogue(CatalogueError::Store(e))
+            | LakeConfigError::Calibration(CalibrationError::Store(e)) => e.retry(),
             _ => medistock_domain::env::Retry::Useless,
         }
     }
 }
 
 /// A deployment's configuration, on AWS and locally alike: the declarants' types from their
-/// accounts (at least one is required), and the catalogue kept in the lake
+/// accounts (at least one is required), the catalogue kept in the lake
 /// (`catalogue/catalogue.json`; without one, every reference keeps the defaults, which is
-/// logged, and the caller is told by `None`).
+/// logged, and the caller is told by `None`), and the calibration of the probability beside it
+/// (`catalogue/calibration.json`, when one was learnt).
 pub async fn load_config<O: ObjectStore, A: AccountStore>(
     objects: &O,
     accounts: &A,
@@ -358,11 +378,19 @@ pub async fn load_config<O: ObjectStore, A: AccountStore>(
             "catalogue absent du lac : paramètres par défaut pour toutes les références"
         );
     }
-    let config = RiskConfig::new(
+    let mut config = RiskConfig::new(
         &registry,
         catalogue.as_ref().unwrap_or(&Catalogue::default()),
     );
     config.warn_unknown_exploitants();
+    config.calibration = load_calibration_object(objects, lake).await?;
+    if let Some(map) = &config.calibration {
+        tracing::info!(
+            key = CALIBRATION_FILE,
+            learnt_from = %map.learnt_from,
+            "probabilité de rupture calibrée"
+        );
+    }
     Ok((registry, config, catalogue))
 }
 

@@ -5,6 +5,7 @@
 
 pub mod alert;
 mod assess;
+pub mod calibration;
 pub mod config;
 mod demand;
 mod group;

@@ -35,6 +35,31 @@ pub struct StockoutProbability {
     pub within_14_days: f64,
     /// Within 30 days.
     pub within_30_days: f64,
+    /// When a calibration map ([`super::calibration`]) gave the two figures above: the model's
+    /// own (14 days, 30 days), kept to be shown beside them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub before_calibration: Option<[f64; 2]>,
+}
+
+impl StockoutProbability {
+    /// In French, as alerts and `status` show it: « 12 % sous 14 jours, 40 % sous 30 jours »,
+    /// and when calibrated, what the model alone said.
+    pub fn describe(&self) -> String {
+        let percent = |p: f64| format!("{:.0} %", p * 100.0);
+        let mut text = format!(
+            "{} sous 14 jours, {} sous 30 jours",
+            percent(self.within_14_days),
+            percent(self.within_30_days)
+        );
+        if let Some([p14, p30]) = self.before_calibration {
+            text.push_str(&format!(
+                " (calibrée sur l'historique rejoué ; le modèle seul : {}, {})",
+                percent(p14),
+                percent(p30)
+            ));
+        }
+        text
+    }
 }
 
 /// The day-to-day relative spread (coefficient of variation) of demand observations, within
@@ -159,6 +184,7 @@ pub fn stockout_probability(
     StockoutProbability {
         within_14_days: p(HORIZONS[0]),
         within_30_days: p(HORIZONS[1]),
+        before_calibration: None,
     }
 }
 
@@ -168,6 +194,22 @@ mod tests {
 
     fn d(day: u32) -> NaiveDate {
         NaiveDate::from_ymd_opt(2026, 11, day).unwrap()
+    }
+
+    #[test]
+    fn a_probability_says_in_french_whether_it_was_calibrated() {
+        let mut p = StockoutProbability {
+            within_14_days: 0.124,
+            within_30_days: 0.996,
+            before_calibration: None,
+        };
+        assert_eq!(p.describe(), "12 % sous 14 jours, 100 % sous 30 jours");
+        p.before_calibration = Some([0.5, 0.981]);
+        assert_eq!(
+            p.describe(),
+            "12 % sous 14 jours, 100 % sous 30 jours (calibrée sur l'historique rejoué ; \
+             le modèle seul : 50 %, 98 %)"
+        );
     }
 
     #[test]

@@ -338,7 +338,10 @@ pub async fn run_risk<
                     }
                 })
                 .collect();
-            let assessments = inputs.iter().map(|i| assess(i, as_of)).collect();
+            let assessments = inputs
+                .iter()
+                .map(|i| config.calibrated(assess(i, as_of)))
+                .collect();
             let groups = match scope {
                 Scope::All => {
                     let held: BTreeMap<String, (Level, Option<NaiveDate>)> = previous_levels

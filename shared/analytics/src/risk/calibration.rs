@@ -1,0 +1,637 @@
+//! A calibration of the probability of a stock-out, learnt from a replayed history.
+//!
+//! The model's probability ([`super::probability`]) comes from its own assumptions (the spread
+//! of demand, a chance of arrival for each announced supply); replayed against what happened it
+//! can be far off, e.g. saying 98 % where one reference-day in two saw a stock-out
+//! (`docs/risk-model.md`). A calibration map turns the model's figure into the share of
+//! stock-outs that followed such figures in a replayed history: [`ObservedProbabilities`]
+//! counts, by hundredth of the model's probability, the reference-days and the stock-outs that
+//! followed (`medistock backtest` writes them in its JSON), and [`CalibrationMap::learn`]
+//! fits a non-decreasing map to them (isotonic regression by pooling adjacent violators, blocks
+//! of fewer than [`MIN_BLOCK`] reference-days merged with a neighbour). Applied to an assessment,
+//! the map keeps the model's figures beside the calibrated ones.
+//!
+//! A map is only as good as the history it was learnt from: learnt on one simulator it says
+//! little of another (measured in `docs/risk-model.md`); a deployment learns it from its own
+//! replayed archives and known stock-outs (`medistock calibration learn`).
+
+use serde::{Deserialize, Serialize};
+
+use super::probability::StockoutProbability;
+use medistock_domain::store::{ObjectStore, StoreError};
+
+/// Where a deployment's map is kept in the lake, beside the catalogue (the functions that read
+/// the catalogue may read it).
+pub const CALIBRATION_FILE: &str = medistock_domain::lake::CALIBRATION;
+/// The folder listed to tell a missing map from a forbidden one.
+const CALIBRATION_PREFIX: &str = "catalogue/";
+/// Bins of the model's probability counted: one per hundredth.
+pub const BINS: usize = 100;
+/// Fewest reference-days behind one step of a map.
+pub const MIN_BLOCK: u64 = 100;
+/// Fewest reference-days of a horizon to learn from.
+pub const MIN_LEARNT_DAYS: u64 = 1_000;
+/// Fewest stock-outs of a horizon to learn from.
+pub const MIN_LEARNT_STOCKOUTS: u64 = 20;
+/// Longest description of what a map was learnt from, in characters.
+pub const MAX_LABEL_CHARS: usize = 200;
+/// Largest map read from the lake (a map holds at most two horizons of [`BINS`] steps: a few
+/// kilobytes).
+pub const MAX_CALIBRATION_BYTES: u64 = 1_000_000;
+/// Largest number of stored maps' steps per horizon.
+const MAX_STEPS: usize = BINS;
+
+/// Why a map cannot be learnt, read or written.
+#[derive(Debug, thiserror::Error)]
+pub enum CalibrationError {
+    /// Too few reference-days or stock-outs to learn from.
+    #[error(
+        "trop peu d'observations pour apprendre la calibration sous {horizon} jours : \
+         {days} jour(s)-référence(s) et {stockouts} rupture(s), il en faut au moins \
+         {MIN_LEARNT_DAYS} et {MIN_LEARNT_STOCKOUTS}"
+    )]
+    TooFew {
+        /// The horizon, in days.
+        horizon: i64,
+        /// Reference-days counted.
+        days: u64,
+        /// Stock-outs among them.
+        stockouts: u64,
+    },
+    /// Counted observations that cannot be (a bin out of range, more stock-outs than days…).
+    #[error("observations incohérentes sous {horizon} jours, classe {bin} : {reason}")]
+    Observations {
+        /// The horizon, in days.
+        horizon: i64,
+        /// The bin.
+        bin: usize,
+        /// What is wrong, in French.
+        reason: &'static str,
+    },
+    /// A stored map that breaks its rules.
+    #[error("calibration invalide : {0}")]
+    Invalid(String),
+    /// The stored map is larger than any map.
+    #[error("{CALIBRATION_FILE} : {0} octets, au-delà de {MAX_CALIBRATION_BYTES}")]
+    TooLarge(u64),
+    /// The stored map does not decode.
+    #[error("{CALIBRATION_FILE} illisible : {0}")]
+    Stored(#[source] serde_json::Error),
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// One bin of observations: reference-days whose model probability fell in
+/// `[bin / 100, (bin + 1) / 100)` (1.0 in the last), and the stock-outs that followed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct ObservedBin {
+    /// The bin, 0 to 99.
+    pub bin: usize,
+    /// Reference-days.
+    pub assessments: u64,
+    /// Sum of their model probabilities.
+    pub predicted_sum: f64,
+    /// Those followed by a stock-out within the horizon.
+    pub stockouts: u64,
+}
+
+/// The model's probabilities against what followed, by hundredth, for both horizons: what a map
+/// is learnt from. Bins without reference-days are left out.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ObservedProbabilities {
+    /// Within 14 days.
+    pub within_14_days: Vec<ObservedBin>,
+    /// Within 30 days.
+    pub within_30_days: Vec<ObservedBin>,
+}
+
+impl ObservedProbabilities {
+    /// Counts one reference-day of horizon `horizon` (0: 14 days, 1: 30 days) whose model
+    /// probability was `p`, followed by a stock-out or not.
+    pub fn record(&mut self, horizon: usize, p: f64, happened: bool) {
+        let p = if p.is_finite() { p.clamp(0.0, 1.0) } else { 0.0 };
+        let bin = ((p * BINS as f64).floor() as usize).min(BINS - 1);
+        let bins = self.horizon_mut(horizon);
+        let at = match bins.binary_search_by_key(&bin, |b| b.bin) {
+            Ok(at) => at,
+            Err(at) => {
+                bins.insert(
+                    at,
+                    ObservedBin {
+                        bin,
+                        ..ObservedBin::default()
+                    },
+                );
+                at
+            }
+        };
+        let cell = &mut bins[at];
+        cell.assessments += 1;
+        cell.predicted_sum += p;
+        cell.stockouts += u64::from(happened);
+    }
+
+    /// Adds `other`'s counts (several replays learnt together), refusing counts no replay can
+    /// give.
+    pub fn add(&mut self, other: &ObservedProbabilities) -> Result<(), CalibrationError> {
+        for horizon in 0..2 {
+            let theirs = if horizon == 0 {
+                &other.within_14_days
+            } else {
+                &other.within_30_days
+            };
+            for b in theirs {
+                check_bin(horizon, b)?;
+                let bins = self.horizon_mut(horizon);
+                match bins.binary_search_by_key(&b.bin, |x| x.bin) {
+                    Ok(at) => {
+                        let cell = &mut bins[at];
+                        cell.assessments = cell.assessments.saturating_add(b.assessments);
+                        cell.predicted_sum += b.predicted_sum;
+                        cell.stockouts = cell.stockouts.saturating_add(b.stockouts);
+                    }
+                    Err(at) => bins.insert(at, *b),
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn horizon_mut(&mut self, horizon: usize) -> &mut Vec<ObservedBin> {
+        if horizon == 0 {
+            &mut self.within_14_days
+        } else {
+            &mut self.within_30_days
+        }
+    }
+}
+
+fn check_bin(horizon: usize, b: &ObservedBin) -> Result<(), CalibrationError> {
+    let fail = |reason| {
+        Err(CalibrationError::Observations {
+            horizon: super::probability::HORIZONS[horizon],
+            bin: b.bin,
+            reason,
+        })
+    };
+    let (from, to) = (b.bin as f64 / BINS as f64, (b.bin + 1) as f64 / BINS as f64);
+    let n = b.assessments as f64;
+    if b.bin >= BINS {
+        fail("classe au-delà de 99")
+    } else if b.stockouts > b.assessments {
+        fail("plus de ruptures que de jours-références")
+    } else if !b.predicted_sum.is_finite()
+        || b.predicted_sum < from * n - 1e-6 * n.max(1.0)
+        || b.predicted_sum > to * n + 1e-6 * n.max(1.0)
+    {
+        fail("somme des probabilités hors de la classe")
+    } else {
+        Ok(())
+    }
+}
+
+/// One step of a map: the model's mean probability over a block of reference-days, and the
+/// share of them followed by a stock-out.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Knot {
+    /// The model's mean probability over the block.
+    pub predicted: f64,
+    /// The share followed by a stock-out: what the map gives there.
+    pub observed: f64,
+    /// Reference-days in the block.
+    pub assessments: u64,
+}
+
+/// A non-decreasing map from the model's probability to the share of stock-outs that followed
+/// it in a replayed history, one per horizon, linear between its knots and flat beyond.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CalibrationMap {
+    /// What it was learnt from, as the operator described it (shown by `medistock calibration
+    /// show`).
+    pub learnt_from: String,
+    /// Within 14 days.
+    pub within_14_days: Vec<Knot>,
+    /// Within 30 days.
+    pub within_30_days: Vec<Knot>,
+}
+
+impl CalibrationMap {
+    /// Learns a map from `observed`, described by `learnt_from` (cut to
+    /// [`MAX_LABEL_CHARS`]).
+    pub fn learn(
+        observed: &ObservedProbabilities,
+        learnt_from: &str,
+    ) -> Result<CalibrationMap, CalibrationError> {
+        let learn = |horizon: usize, bins: &[ObservedBin]| {
+            for b in bins {
+                check_bin(horizon, b)?;
+            }
+            let days: u64 = bins.iter().map(|b| b.assessments).sum();
+            let stockouts: u64 = bins.iter().map(|b| b.stockouts).sum();
+            if days < MIN_LEARNT_DAYS || stockouts < MIN_LEARNT_STOCKOUTS {
+                return Err(CalibrationError::TooFew {
+                    horizon: super::probability::HORIZONS[horizon],
+                    days,
+                    stockouts,
+                });
+            }
+            Ok(isotonic(bins))
+        };
+        Ok(CalibrationMap {
+            learnt_from: learnt_from.chars().take(MAX_LABEL_CHARS).collect(),
+            within_14_days: learn(0, &observed.within_14_days)?,
+            within_30_days: learn(1, &observed.within_30_days)?,
+        })
+    }
+
+    /// The calibrated probability for the model's `p`: the model's figures kept beside
+    /// (`before_calibration`). A stock-out within 14 days is one within 30 days: the 30-day
+    /// figure is never below the 14-day one.
+    pub fn calibrate(&self, p: StockoutProbability) -> StockoutProbability {
+        let model = p.before_calibration.unwrap_or([p.within_14_days, p.within_30_days]);
+        let within_14_days = apply(&self.within_14_days, model[0]);
+        StockoutProbability {
+            within_14_days,
+            within_30_days: apply(&self.within_30_days, model[1]).max(within_14_days),
+            before_calibration: Some(model),
+        }
+    }
+
+    /// Checks a map read from a store: at least one and at most [`BINS`] knots a horizon, the
+    /// model's probabilities increasing, the shares non-decreasing, all within [0, 1].
+    pub fn check(&self) -> Result<(), CalibrationError> {
+        if self.learnt_from.chars().count() > MAX_LABEL_CHARS {
+            return Err(CalibrationError::Invalid(format!(
+                "description de plus de {MAX_LABEL_CHARS} caractères"
+            )));
+        }
+        for (horizon, knots) in [(14, &self.within_14_days), (30, &self.within_30_days)] {
+            let invalid = |what: &str| {
+                Err(CalibrationError::Invalid(format!(
+                    "sous {horizon} jours : {what}"
+                )))
+            };
+            if knots.is_empty() || knots.len() > MAX_STEPS {
+                return invalid("de 1 à 100 paliers attendus");
+            }
+            let in_unit = |x: f64| (0.0..=1.0).contains(&x);
+            if knots
+                .iter()
+                .any(|k| !in_unit(k.predicted) || !in_unit(k.observed))
+            {
+                return invalid("probabilité hors de [0, 1]");
+            }
+            if knots
+                .windows(2)
+                .any(|w| w[1].predicted <= w[0].predicted || w[1].observed < w[0].observed)
+            {
+                return invalid("paliers non croissants");
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The map's value at `p`: linear between knots, flat beyond the first and the last.
+fn apply(knots: &[Knot], p: f64) -> f64 {
+    let (Some(first), Some(last)) = (knots.first(), knots.last()) else {
+        return p;
+    };
+    if !p.is_finite() || p <= first.predicted {
+        return first.observed;
+    }
+    if p >= last.predicted {
+        return last.observed;
+    }
+    let after = knots.partition_point(|k| k.predicted <= p);
+    let (a, b) = (knots[after - 1], knots[after]);
+    let t = (p - a.predicted) / (b.predicted - a.predicted);
+    (a.observed + t * (b.observed - a.observed)).clamp(0.0, 1.0)
+}
+
+/// A block of pooled bins.
+#[derive(Clone, Copy)]
+struct Block {
+    days: u64,
+    predicted_sum: f64,
+    stockouts: u64,
+}
+
+impl Block {
+    fn share(&self) -> f64 {
+        self.stockouts as f64 / self.days as f64
+    }
+
+    fn pool(self, other: Block) -> Block {
+        Block {
+            days: self.days + other.days,
+            predicted_sum: self.predicted_sum + other.predicted_sum,
+            stockouts: self.stockouts + other.stockouts,
+        }
+    }
+}
+
+/// Isotonic regression of the shares on the model's probability, weighted by reference-days
+/// (pool adjacent violators), then blocks of fewer than [`MIN_BLOCK`] days pooled with their
+/// smaller neighbour (pooling two adjacent blocks of a non-decreasing sequence keeps it so).
+fn isotonic(bins: &[ObservedBin]) -> Vec<Knot> {
+    let mut blocks: Vec<Block> = Vec::with_capacity(bins.len());
+    for b in bins.iter().filter(|b| b.assessments > 0) {
+        blocks.push(Block {
+            days: b.assessments,
+            predicted_sum: b.predicted_sum,
+            stockouts: b.stockouts,
+        });
+        while blocks.len() >= 2 {
+            let (x, y) = (blocks[blocks.len() - 2], blocks[blocks.len() - 1]);
+            // x's share above y's, compared without division.
+            if u128::from(x.stockouts) * u128::from(y.days)
+                > u128::from(y.stockouts) * u128::from(x.days)
+            {
+                blocks.pop();
+                if let Some(last) = blocks.last_mut() {
+                    *last = x.pool(y);
+                }
+            } else {
+                break;
+            }
+        }
+    }
+    while blocks.len() > 1 {
+        let Some((at, _)) = blocks
+            .iter()
+            .enumerate()
+            .filter(|(_, b)| b.days < MIN_BLOCK)
+            .min_by_key(|(_, b)| b.days)
+        else {
+            break;
+        };
+        let with = if at == 0 {
+            1
+        } else if at + 1 == blocks.len() || blocks[at - 1].days <= blocks[at + 1].days {
+            at - 1
+        } else {
+            at + 1
+        };
+        let (low, high) = (at.min(with), at.max(with));
+        blocks[low] = blocks[low].pool(blocks[high]);
+        blocks.remove(high);
+    }
+    let mut knots: Vec<Knot> = Vec::with_capacity(blocks.len());
+    for b in blocks {
+        let knot = Knot {
+            predicted: (b.predicted_sum / b.days as f64).clamp(0.0, 1.0),
+            observed: b.share(),
+            assessments: b.days,
+        };
+        // Two blocks of one mean (a rounding of equal probabilities) make one knot.
+        match knots.last_mut() {
+            Some(last) if knot.predicted <= last.predicted => {
+                let days = last.assessments + knot.assessments;
+                let w = last.assessments as f64 / days as f64;
+                last.observed = (w * last.observed + (1.0 - w) * knot.observed).max(last.observed);
+                last.assessments = days;
+            }
+            _ => knots.push(knot),
+        }
+    }
+    knots
+}
+
+/// Reads the map kept in `bucket`, if one was learnt; checked before use.
+pub async fn load_calibration_object<O: ObjectStore>(
+    objects: &O,
+    bucket: &str,
+) -> Result<Option<CalibrationMap>, CalibrationError> {
+    // Listed first: without read access to a missing key, S3 answers 403, not 404.
+    let listed = objects.list(bucket, CALIBRATION_PREFIX).await?;
+    if !listed.iter().any(|k| k == CALIBRATION_FILE) {
+        return Ok(None);
+    }
+    match objects.head(bucket, CALIBRATION_FILE, None).await? {
+        None => return Ok(None),
+        Some(head) if head.size > MAX_CALIBRATION_BYTES => {
+            return Err(CalibrationError::TooLarge(head.size));
+        }
+        Some(_) => {}
+    }
+    let Some(object) = objects.get(bucket, CALIBRATION_FILE).await? else {
+        return Ok(None);
+    };
+    let map: CalibrationMap =
+        serde_json::from_slice(&object.bytes).map_err(CalibrationError::Stored)?;
+    map.check()?;
+    Ok(Some(map))
+}
+
+/// Writes `map` to `bucket` under [`CALIBRATION_FILE`].
+pub async fn save_calibration_object<O: ObjectStore>(
+    objects: &O,
+    bucket: &str,
+    map: &CalibrationMap,
+) -> Result<(), CalibrationError> {
+    map.check()?;
+    let json = serde_json::to_vec_pretty(map).map_err(CalibrationError::Stored)?;
+    objects
+        .put(
+            bucket,
+            CALIBRATION_FILE,
+            json,
+            "application/json",
+            &Default::default(),
+        )
+        .await?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn bin(bin: usize, assessments: u64, stockouts: u64) -> ObservedBin {
+        ObservedBin {
+            bin,
+            assessments,
+            predicted_sum: (bin as f64 + 0.5) / 100.0 * assessments as f64,
+            stockouts,
+        }
+    }
+
+    fn observed(bins: Vec<ObservedBin>) -> ObservedProbabilities {
+        ObservedProbabilities {
+            within_14_days: bins.clone(),
+            within_30_days: bins,
+        }
+    }
+
+    #[test]
+    fn a_model_too_sure_of_itself_is_brought_down_to_what_happened() {
+        // The model says 5 % (2 000 days, 40 stock-outs: 2 %), 55 % (500 days, 50: 10 %),
+        // 98 % (1 000 days, 500: 50 %).
+        let map = CalibrationMap::learn(
+            &observed(vec![bin(5, 2_000, 40), bin(55, 500, 50), bin(98, 1_000, 500)]),
+            "test",
+        )
+        .unwrap();
+        let p = |x: f64| {
+            map.calibrate(StockoutProbability {
+                within_14_days: x,
+                within_30_days: x,
+                before_calibration: None,
+            })
+        };
+        assert!((p(0.055).within_14_days - 0.02).abs() < 1e-9);
+        assert!((p(0.985).within_14_days - 0.5).abs() < 1e-9);
+        assert!((p(1.0).within_30_days - 0.5).abs() < 1e-9, "flat beyond");
+        assert!((p(0.0).within_14_days - 0.02).abs() < 1e-9, "flat before");
+        // Halfway between 55.5 % and 98.5 %: halfway between 10 % and 50 %.
+        assert!((p(0.77).within_14_days - 0.30).abs() < 1e-9);
+        assert_eq!(p(0.77).before_calibration, Some([0.77, 0.77]));
+        // Calibrating again starts from the model's figures, not from the calibrated ones.
+        assert_eq!(map.calibrate(p(0.77)), p(0.77));
+    }
+
+    #[test]
+    fn the_map_never_decreases_and_small_blocks_are_pooled() {
+        // Shares going down then up: 30 %, 10 %, 20 % pool to one level where they invert.
+        let map = CalibrationMap::learn(
+            &observed(vec![
+                bin(10, 1_000, 300),
+                bin(20, 1_000, 100),
+                bin(30, 1_000, 200),
+                bin(90, 50, 50), // 50 days only: pooled with its neighbour
+            ]),
+            "test",
+        )
+        .unwrap();
+        map.check().unwrap();
+        let knots = &map.within_14_days;
+        assert!(knots.iter().all(|k| k.assessments >= MIN_BLOCK));
+        assert!(knots.windows(2).all(|w| w[0].observed <= w[1].observed));
+        assert_eq!(knots.iter().map(|k| k.assessments).sum::<u64>(), 3_050);
+        // Every day and stock-out is still counted once.
+        let stockouts: f64 = knots
+            .iter()
+            .map(|k| k.observed * k.assessments as f64)
+            .sum();
+        assert!((stockouts - 650.0).abs() < 1e-6);
+    }
+
+    #[test]
+    fn too_few_days_or_stockouts_are_refused_in_french() {
+        let few_days = CalibrationMap::learn(&observed(vec![bin(50, 999, 500)]), "t");
+        assert!(matches!(
+            few_days,
+            Err(CalibrationError::TooFew { days: 999, .. })
+        ));
+        let few_stockouts = CalibrationMap::learn(&observed(vec![bin(50, 10_000, 19)]), "t");
+        let text = few_stockouts.unwrap_err().to_string();
+        assert!(text.contains("19 rupture(s)"), "{text}");
+        // At the bounds, learnt.
+        CalibrationMap::learn(&observed(vec![bin(50, 1_000, 20)]), "t").unwrap();
+    }
+
+    #[test]
+    fn impossible_counts_are_refused() {
+        let mut more = bin(50, 100, 101);
+        assert!(CalibrationMap::learn(&observed(vec![more]), "t").is_err());
+        more.stockouts = 10;
+        more.predicted_sum = 90.0; // 0.9 on average in the bin of 0.50
+        assert!(CalibrationMap::learn(&observed(vec![more]), "t").is_err());
+        let outside = ObservedBin {
+            bin: 100,
+            ..bin(99, 10, 1)
+        };
+        let mut sum = ObservedProbabilities::default();
+        assert!(sum.add(&observed(vec![outside])).is_err());
+    }
+
+    #[test]
+    fn observations_add_up_bin_by_bin() {
+        let mut a = ObservedProbabilities::default();
+        a.record(0, 0.955, true);
+        a.record(0, 0.951, false);
+        a.record(1, 1.0, true);
+        a.record(1, f64::NAN, false);
+        let mut sum = ObservedProbabilities::default();
+        sum.add(&a).unwrap();
+        sum.add(&a).unwrap();
+        assert_eq!(sum.within_14_days.len(), 1);
+        let b = sum.within_14_days[0];
+        assert_eq!((b.bin, b.assessments, b.stockouts), (95, 4, 2));
+        assert_eq!(
+            sum.within_30_days
+                .iter()
+                .map(|b| (b.bin, b.assessments, b.stockouts))
+                .collect::<Vec<_>>(),
+            [(0, 2, 0), (99, 2, 2)]
+        );
+    }
+
+    #[test]
+    fn a_stored_map_that_breaks_its_rules_is_refused() {
+        let good = CalibrationMap::learn(
+            &observed(vec![bin(5, 2_000, 40), bin(98, 1_000, 500)]),
+            "test",
+        )
+        .unwrap();
+        good.check().unwrap();
+        let mut down = good.clone();
+        down.within_30_days[1].observed = 0.01;
+        assert!(down.check().is_err());
+        let mut none = good.clone();
+        none.within_14_days.clear();
+        assert!(none.check().is_err());
+        let mut outside = good.clone();
+        outside.within_14_days[0].observed = 1.5;
+        assert!(outside.check().is_err());
+        let mut long = good.clone();
+        long.learnt_from = "x".repeat(MAX_LABEL_CHARS + 1);
+        assert!(long.check().is_err());
+        let mut many = good;
+        many.within_14_days = (0..=MAX_STEPS)
+            .map(|i| Knot {
+                predicted: i as f64 / 1_000.0,
+                observed: 0.0,
+                assessments: MIN_BLOCK,
+            })
+            .collect();
+        assert!(many.check().is_err());
+        many.within_14_days.pop();
+        many.check().unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_map_is_read_back_from_the_lake_and_a_bad_one_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let objects = medistock_local::LocalObjects::new(dir.path());
+        assert_eq!(load_calibration_object(&objects, "lake").await.unwrap(), None);
+        let map = CalibrationMap::learn(
+            &observed(vec![bin(5, 2_000, 40), bin(98, 1_000, 500)]),
+            "simulateur, graines 1 à 5",
+        )
+        .unwrap();
+        save_calibration_object(&objects, "lake", &map).await.unwrap();
+        assert_eq!(
+            load_calibration_object(&objects, "lake").await.unwrap(),
+            Some(map.clone())
+        );
+        let mut down = map;
+        down.within_14_days[1].observed = 0.0;
+        objects
+            .put(
+                "lake",
+                CALIBRATION_FILE,
+                serde_json::to_vec(&down).unwrap(),
+                "application/json",
+                &Default::default(),
+            )
+            .await
+            .unwrap();
+        assert!(matches!(
+            load_calibration_object(&objects, "lake").await,
+            Err(CalibrationError::Invalid(_))
+        ));
+    }
+}
