@@ -1098,6 +1098,171 @@ fn the_independent_simulation_is_replayed_by_the_backtest() {
     );
     let rows = std::fs::read_to_string(&details).unwrap();
     assert_eq!(rows.lines().count(), 1 + 12, "{rows}");
+    assert!(
+        board["raw_probabilities"]["within_30_days"]
+            .as_array()
+            .is_some_and(|bins| !bins.is_empty()),
+        "the model's own probabilities are kept for a calibration: {board}"
+    );
+
+    // Replayed with a calibration that says 7 % whatever the model says: the table shows the
+    // calibrated figures, the model's own are the same as without, and so is every level.
+    let map = dir.path().join("calibration.json");
+    let learn = medistock(
+        dir.path(),
+        &[
+            "calibration",
+            "learn",
+            "--from",
+            flat_board(dir.path(), 0.07).to_str().unwrap(),
+            "--output",
+            map.to_str().unwrap(),
+        ],
+    );
+    assert_success(&learn);
+    let calibrated = replay_simulation(
+        dir.path(),
+        &out,
+        &["--calibration", map.to_str().unwrap(), "--json"],
+    );
+    assert_success(&calibrated);
+    let calibrated = &json_lines(&calibrated)[0];
+    for horizon in ["calibration_14d", "calibration_30d"] {
+        let rows = calibrated[horizon].as_array().unwrap();
+        assert!(!rows.is_empty());
+        for row in rows {
+            assert_eq!(row["from"], 0.0, "{row}");
+            assert!((row["mean_predicted"].as_f64().unwrap() - 0.07).abs() < 1e-9);
+        }
+    }
+    for same in [
+        "raw_probabilities",
+        "recall_at_14d",
+        "recall_at_30d",
+        "false_alerts_per_20_reference_months",
+        "tension_day_share",
+        "calibration_withheld",
+    ] {
+        assert_eq!(calibrated[same], board[same], "{same}");
+    }
+}
+
+/// A replay's JSON whose observations say `share` of stock-outs for every probability of the
+/// model: 100 reference-days in each hundredth.
+fn flat_board(dir: &Path, share: f64) -> PathBuf {
+    let bins: Vec<serde_json::Value> = (0..100)
+        .map(|bin| {
+            serde_json::json!({
+                "bin": bin,
+                "assessments": 100,
+                "predicted_sum": (bin as f64 + 0.5),
+                "stockouts": (share * 100.0).round() as u64,
+            })
+        })
+        .collect();
+    let path = dir.join(format!("plat-{share}.json"));
+    std::fs::write(
+        &path,
+        serde_json::json!({
+            "recall_at_14d": 0.5,
+            "raw_probabilities": {"within_14_days": bins, "within_30_days": bins},
+        })
+        .to_string(),
+    )
+    .unwrap();
+    path
+}
+
+/// A calibration learnt from replays is installed in the data directory, shown, and used by
+/// the risk run: `status` gives the calibrated probability with the model's own. Replays that
+/// cannot teach one are refused in French.
+#[test]
+fn a_calibration_learnt_from_replays_is_installed_and_shown_with_the_model_s_figures() {
+    let dir = tempfile::tempdir().unwrap();
+    let none = medistock(dir.path(), &["calibration", "show"]);
+    assert_success(&none);
+    assert!(String::from_utf8_lossy(&none.stdout).contains("Aucune calibration installée"));
+
+    // Two replays add up: 100 days a hundredth each, 7 % followed by a stock-out.
+    let board = flat_board(dir.path(), 0.07);
+    let learn = medistock(
+        dir.path(),
+        &[
+            "calibration",
+            "learn",
+            "--from",
+            board.to_str().unwrap(),
+            board.to_str().unwrap(),
+            "--label",
+            "archives 2025-2026",
+        ],
+    );
+    assert_success(&learn);
+    let text = String::from_utf8_lossy(&learn.stdout);
+    assert!(text.contains("catalogue/calibration.json"), "{text}");
+    assert!(text.contains("(200 jours-références)"), "{text}");
+    let show = medistock(dir.path(), &["calibration", "show"]);
+    let text = String::from_utf8_lossy(&show.stdout);
+    assert!(text.contains("apprise sur : archives 2025-2026"), "{text}");
+    assert!(text.contains("  99.5 % →   7.0 %"), "{text}");
+
+    // A wholesaler's 20 days of stock, no manufacturer expected: a probability is computed.
+    let csv = dir.path().join("declarants.csv");
+    std::fs::write(&csv, "declarant;nom;type
+gr-b;Grossiste B;grossiste
+").unwrap();
+    assert_success(&medistock(
+        dir.path(),
+        &["declarants", "import", csv.to_str().unwrap()],
+    ));
+    for day in ["2026-10-01", "2026-11-20"] {
+        let file = dir.path().join(format!("{day}.csv"));
+        std::fs::write(
+            &file,
+            format!("cip13;date_stock;stock;sorties\n3400949497294;{day};2000;700\n"),
+        )
+        .unwrap();
+        assert_success(&ingest_quietly(dir.path(), "gr-b", file.to_str().unwrap()));
+    }
+    assert_success(&medistock(dir.path(), &["risk", "--as-of", "2026-11-20"]));
+    let status = medistock(dir.path(), &["status", "3400949497294"]);
+    let text = String::from_utf8_lossy(&status.stdout);
+    assert!(
+        text.contains(
+            "probabilité de rupture : 7 % sous 14 jours, 7 % sous 30 jours (calibrée sur \
+             l'historique rejoué ; le modèle seul : "
+        ),
+        "{text}"
+    );
+
+    // What cannot teach a calibration.
+    let old = dir.path().join("ancien.json");
+    std::fs::write(&old, r#"{"recall_at_14d": 0.5}"#).unwrap();
+    let refused = medistock(
+        dir.path(),
+        &["calibration", "learn", "--from", old.to_str().unwrap()],
+    );
+    assert!(!refused.status.success());
+    assert!(
+        String::from_utf8_lossy(&refused.stderr).contains("aucune probabilité observée"),
+        "{}",
+        String::from_utf8_lossy(&refused.stderr)
+    );
+    let few = flat_board(dir.path(), 0.0);
+    let refused = medistock(
+        dir.path(),
+        &["calibration", "learn", "--from", few.to_str().unwrap()],
+    );
+    assert!(!refused.status.success());
+    assert!(
+        String::from_utf8_lossy(&refused.stderr)
+            .contains("trop peu d'observations pour apprendre la calibration sous 14 jours"),
+        "{}",
+        String::from_utf8_lossy(&refused.stderr)
+    );
+    // The map installed is untouched by the refusals.
+    let show = medistock(dir.path(), &["calibration", "show"]);
+    assert!(String::from_utf8_lossy(&show.stdout).contains("archives 2025-2026"));
 }
 
 /// The third simulator (`scripts/chain_sim.py`, written from a description of the chain
