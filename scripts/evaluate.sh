@@ -99,6 +99,13 @@ for label, prefix, offset in simulators:
         total = sum(n for n, _, _ in bins.values())
         gap = sum(abs(p - o) for _, p, o in bins.values()) / total * 100
         print(f"    écart de calibration moyen : {gap:.2f} points")
+        # The same over the reference-days given 10 % or more, where a reader acts on it (the
+        # first bin, near 0 % on both sides, holds most days and dilutes the mean above).
+        above = [v for lo, v in bins.items() if lo >= 0.1]
+        if above:
+            n_above = sum(n for n, _, _ in above)
+            gap_above = sum(abs(p - o) for _, p, o in above) / n_above * 100
+            print(f"    écart de calibration moyen à partir de 10 % : {gap_above:.2f} points ({n_above} références-jours)")
         # The reference-days that carried no probability (the manufacturers' stock unknown):
         # not in the table, counted here with what happened to them.
         horizon_days = 14 if horizon.endswith("14d") else 30

@@ -112,9 +112,7 @@ pub async fn run(data_dir: &Path, command: &CalibrationCommand) -> anyhow::Resul
                     let objects = S3Objects::new(s3_client(&sdk_config().await));
                     load_calibration_object(&objects, bucket).await?
                 }
-                None => {
-                    load_calibration_object(&LocalObjects::new(data_dir), LAKE_BUCKET).await?
-                }
+                None => load_calibration_object(&LocalObjects::new(data_dir), LAKE_BUCKET).await?,
             };
             match (map, json) {
                 (Some(map), true) => println!("{}", serde_json::to_string(&map)?),

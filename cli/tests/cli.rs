@@ -1208,9 +1208,13 @@ fn a_calibration_learnt_from_replays_is_installed_and_shown_with_the_model_s_fig
 
     // A wholesaler's 20 days of stock, no manufacturer expected: a probability is computed.
     let csv = dir.path().join("declarants.csv");
-    std::fs::write(&csv, "declarant;nom;type
+    std::fs::write(
+        &csv,
+        "declarant;nom;type
 gr-b;Grossiste B;grossiste
-").unwrap();
+",
+    )
+    .unwrap();
     assert_success(&medistock(
         dir.path(),
         &["declarants", "import", csv.to_str().unwrap()],

@@ -110,7 +110,11 @@ impl ObservedProbabilities {
     /// Counts one reference-day of horizon `horizon` (0: 14 days, 1: 30 days) whose model
     /// probability was `p`, followed by a stock-out or not.
     pub fn record(&mut self, horizon: usize, p: f64, happened: bool) {
-        let p = if p.is_finite() { p.clamp(0.0, 1.0) } else { 0.0 };
+        let p = if p.is_finite() {
+            p.clamp(0.0, 1.0)
+        } else {
+            0.0
+        };
         let bin = ((p * BINS as f64).floor() as usize).min(BINS - 1);
         let bins = self.horizon_mut(horizon);
         let at = match bins.binary_search_by_key(&bin, |b| b.bin) {
@@ -249,7 +253,9 @@ impl CalibrationMap {
     /// (`before_calibration`). A stock-out within 14 days is one within 30 days: the 30-day
     /// figure is never below the 14-day one.
     pub fn calibrate(&self, p: StockoutProbability) -> StockoutProbability {
-        let model = p.before_calibration.unwrap_or([p.within_14_days, p.within_30_days]);
+        let model = p
+            .before_calibration
+            .unwrap_or([p.within_14_days, p.within_30_days]);
         let within_14_days = apply(&self.within_14_days, model[0]);
         StockoutProbability {
             within_14_days,
@@ -470,7 +476,11 @@ mod tests {
         // The model says 5 % (2 000 days, 40 stock-outs: 2 %), 55 % (500 days, 50: 10 %),
         // 98 % (1 000 days, 500: 50 %).
         let map = CalibrationMap::learn(
-            &observed(vec![bin(5, 2_000, 40), bin(55, 500, 50), bin(98, 1_000, 500)]),
+            &observed(vec![
+                bin(5, 2_000, 40),
+                bin(55, 500, 50),
+                bin(98, 1_000, 500),
+            ]),
             "test",
         )
         .unwrap();
@@ -606,13 +616,18 @@ mod tests {
     async fn a_map_is_read_back_from_the_lake_and_a_bad_one_is_refused() {
         let dir = tempfile::tempdir().unwrap();
         let objects = medistock_local::LocalObjects::new(dir.path());
-        assert_eq!(load_calibration_object(&objects, "lake").await.unwrap(), None);
+        assert_eq!(
+            load_calibration_object(&objects, "lake").await.unwrap(),
+            None
+        );
         let map = CalibrationMap::learn(
             &observed(vec![bin(5, 2_000, 40), bin(98, 1_000, 500)]),
             "simulateur, graines 1 à 5",
         )
         .unwrap();
-        save_calibration_object(&objects, "lake", &map).await.unwrap();
+        save_calibration_object(&objects, "lake", &map)
+            .await
+            .unwrap();
         assert_eq!(
             load_calibration_object(&objects, "lake").await.unwrap(),
             Some(map.clone())

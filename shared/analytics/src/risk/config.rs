@@ -383,7 +383,22 @@ pub async fn load_config<O: ObjectStore, A: AccountStore>(
         catalogue.as_ref().unwrap_or(&Catalogue::default()),
     );
     config.warn_unknown_exploitants();
-    config.calibration = load_calibration_object(objects, lake).await?;
+    // A map is an indication's refinement: one that does not read is said and left aside (the
+    // levels never depend on it); a store that fails fails the run, to be retried.
+    config.calibration = match load_calibration_object(objects, lake).await {
+        Ok(map) => map,
+        Err(CalibrationError::Store(e)) => {
+            return Err(LakeConfigError::Calibration(CalibrationError::Store(e)));
+        }
+        Err(e) => {
+            tracing::error!(
+                key = CALIBRATION_FILE,
+                error = %e,
+                "calibration inutilisable, laissée de côté : probabilité du modèle sans calibration"
+            );
+            None
+        }
+    };
     if let Some(map) = &config.calibration {
         tracing::info!(
             key = CALIBRATION_FILE,
@@ -421,6 +436,54 @@ mod tests {
                 ("3400949497706".to_owned(), "lab-z".to_owned()),
             ]
         );
+    }
+
+    #[tokio::test]
+    async fn a_calibration_that_does_not_read_is_left_aside_and_a_good_one_is_used() {
+        use crate::risk::calibration::{CalibrationMap, Knot, save_calibration_object};
+        let dir = tempfile::tempdir().unwrap();
+        let backend = medistock_local::LocalBackend::open(dir.path()).unwrap();
+        let registry = Registry::parse("declarant;nom;type\ngr-b;B;grossiste\n").unwrap();
+        for account in registry.to_accounts() {
+            backend.state.put_account(&account).await.unwrap();
+        }
+        let lake = medistock_local::LAKE_BUCKET;
+        let (_, config, _) = load_config(&backend.objects, &backend.state, lake)
+            .await
+            .unwrap();
+        assert_eq!(config.calibration, None);
+        let steps = vec![Knot {
+            predicted: 0.5,
+            observed: 0.1,
+            assessments: 1_000,
+        }];
+        let map = CalibrationMap {
+            learnt_from: "archives".into(),
+            within_14_days: steps.clone(),
+            within_30_days: steps,
+        };
+        save_calibration_object(&backend.objects, lake, &map)
+            .await
+            .unwrap();
+        let (_, config, _) = load_config(&backend.objects, &backend.state, lake)
+            .await
+            .unwrap();
+        assert_eq!(config.calibration, Some(map));
+        backend
+            .objects
+            .put(
+                lake,
+                CALIBRATION_FILE,
+                b"{\"learnt_from\": 3}".to_vec(),
+                "application/json",
+                &Default::default(),
+            )
+            .await
+            .unwrap();
+        let (_, config, _) = load_config(&backend.objects, &backend.state, lake)
+            .await
+            .unwrap();
+        assert_eq!(config.calibration, None, "left aside, the run goes on");
     }
 
     #[test]
