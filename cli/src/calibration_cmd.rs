@@ -83,6 +83,7 @@ pub async fn run(data_dir: &Path, command: &CalibrationCommand) -> anyhow::Resul
             let map = CalibrationMap::learn(&observed, &label)?;
             let stored = match (output, lake) {
                 (Some(path), _) => {
+                    map.check()?;
                     std::fs::write(path, serde_json::to_vec_pretty(&map)?)
                         .with_context(|| path.display().to_string())?;
                     path.display().to_string()

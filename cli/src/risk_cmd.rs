@@ -67,6 +67,8 @@ pub async fn run(data_dir: &Path, args: &RiskArgs) -> anyhow::Result<ExitCode> {
     if let Some(model) = args.without {
         config.model = model;
     }
+    config.calibration =
+        medistock_analytics::risk::config::load_calibration(&backend.objects, LAKE_BUCKET).await?;
     let topics = AlertTopics {
         critical: "critique".into(),
         info: "information".into(),

@@ -1106,7 +1106,8 @@ fn the_independent_simulation_is_replayed_by_the_backtest() {
     );
 
     // Replayed with a calibration that says 7 % whatever the model says: the table shows the
-    // calibrated figures, the model's own are the same as without, and so is every level.
+    // calibrated figures, the model's own are the same as without, and so is every level
+    // (`rows`: the details of the replay without a map).
     let map = dir.path().join("calibration.json");
     let learn = medistock(
         dir.path(),
@@ -1120,19 +1121,31 @@ fn the_independent_simulation_is_replayed_by_the_backtest() {
         ],
     );
     assert_success(&learn);
+    let details_calibrated = dir.path().join("details-calibree.csv");
     let calibrated = replay_simulation(
         dir.path(),
         &out,
-        &["--calibration", map.to_str().unwrap(), "--json"],
+        &[
+            "--calibration",
+            map.to_str().unwrap(),
+            "--details",
+            details_calibrated.to_str().unwrap(),
+            "--json",
+        ],
     );
     assert_success(&calibrated);
     let calibrated = &json_lines(&calibrated)[0];
+    // Every day at 7 %, but those the model put at RUPTURE (their figure, near certain, kept).
     for horizon in ["calibration_14d", "calibration_30d"] {
         let rows = calibrated[horizon].as_array().unwrap();
-        assert!(!rows.is_empty());
-        for row in rows {
-            assert_eq!(row["from"], 0.0, "{row}");
-            assert!((row["mean_predicted"].as_f64().unwrap() - 0.07).abs() < 1e-9);
+        let days = |row: &serde_json::Value| row["assessments"].as_u64().unwrap();
+        let total: u64 = rows.iter().map(days).sum();
+        let first = &rows[0];
+        assert_eq!(first["from"], 0.0, "{first}");
+        assert!((first["mean_predicted"].as_f64().unwrap() - 0.07).abs() < 1e-9);
+        assert!(days(first) * 10 >= total * 9, "{rows:?}");
+        for row in &rows[1..] {
+            assert!(row["from"].as_f64().unwrap() >= 0.8, "{row}");
         }
     }
     for same in [
@@ -1145,6 +1158,11 @@ fn the_independent_simulation_is_replayed_by_the_backtest() {
     ] {
         assert_eq!(calibrated[same], board[same], "{same}");
     }
+    assert_eq!(
+        std::fs::read_to_string(&details_calibrated).unwrap(),
+        rows,
+        "every reference's path of levels, warnings and escalations"
+    );
 }
 
 /// A replay's JSON whose observations say `share` of stock-outs for every probability of the

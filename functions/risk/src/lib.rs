@@ -6,7 +6,9 @@
 use chrono::{DateTime, NaiveDate, Utc};
 use lambda_runtime::Diagnostic;
 use medistock_analytics::risk::alert::AlertTopics;
-use medistock_analytics::risk::config::{LakeConfigError, ModelOptions, load_config};
+use medistock_analytics::risk::config::{
+    LakeConfigError, ModelOptions, load_calibration, load_config,
+};
 use medistock_analytics::risk::{RiskError, RiskOutcome, RiskRun, RunSummary, Scope, run_risk};
 use medistock_domain::env::Retry;
 use medistock_domain::lifecycle::AlertPolicy;
@@ -210,6 +212,7 @@ pub async fn handle<
     let request = parse_request(&payload, now)?;
     let (_, mut risk_config, _) = load_config(objects, state, &config.lake_bucket).await?;
     risk_config.model = config.model;
+    risk_config.calibration = load_calibration(objects, &config.lake_bucket).await?;
     let run = RiskRun {
         lake_bucket: &config.lake_bucket,
         inbox_bucket: Some(&config.inbox_bucket),

@@ -788,6 +788,54 @@ mod tests {
     }
 
     #[test]
+    fn a_calibration_changes_the_probability_shown_short_of_a_rupture_and_nothing_else() {
+        use crate::risk::calibration::{CalibrationMap, Knot};
+        let steps = vec![Knot {
+            predicted: 0.5,
+            observed: 0.07,
+            assessments: 1_000,
+        }];
+        let mut config = crate::risk::config::RiskConfig::default();
+        config.calibration = Some(CalibrationMap {
+            learnt_from: "t".into(),
+            within_14_days: steps.clone(),
+            within_30_days: steps,
+        });
+        let wholesaler = |stock| {
+            input(vec![(
+                pos("gr-b", d(23), stock, Some(50.0), vec![]),
+                DeclarantType::Grossiste,
+            )])
+        };
+        // 20 days: TENSION, a probability near certain within 30 days, shown as 7 %.
+        let model = assess(&wholesaler(1000), d(23));
+        let shown = config.calibrated(model.clone());
+        let p = model.probability.unwrap();
+        assert!(p.within_30_days > 0.9, "{p:?}");
+        assert_eq!(
+            shown.probability,
+            Some(crate::risk::probability::StockoutProbability {
+                within_14_days: 0.07,
+                within_30_days: 0.07,
+                before_calibration: Some([p.within_14_days, p.within_30_days]),
+            })
+        );
+        assert_eq!(
+            Assessment {
+                probability: model.probability,
+                ..shown
+            },
+            model,
+            "only the probability changes"
+        );
+        // Empty: RUPTURE, the model's figure kept.
+        let empty = assess(&wholesaler(0), d(23));
+        assert_eq!(empty.level, Level::Rupture);
+        assert!(empty.probability.is_some());
+        assert_eq!(config.calibrated(empty.clone()), empty);
+    }
+
+    #[test]
     fn a_manufacturer_that_stopped_declaring_is_unknown_not_zero() {
         // 20 days of wholesaler stock, and a manufacturer last heard of three weeks ago: its
         // stock run down at its outflow reads 0, and the chain would read TENSION.

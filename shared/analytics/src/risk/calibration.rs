@@ -31,8 +31,11 @@ pub const BINS: usize = 100;
 pub const MIN_BLOCK: u64 = 100;
 /// Fewest reference-days of a horizon to learn from.
 pub const MIN_LEARNT_DAYS: u64 = 1_000;
-/// Fewest stock-outs of a horizon to learn from.
+/// Fewest reference-days followed by a stock-out, per horizon, to learn from (one stock-out
+/// period gives up to 14 or 30 of them: the days before it).
 pub const MIN_LEARNT_STOCKOUTS: u64 = 20;
+/// Most reference-days one bin may count (a national replay of a year holds about 6 million).
+pub const MAX_BIN_DAYS: u64 = 1_000_000_000_000;
 /// Longest description of what a map was learnt from, in characters.
 pub const MAX_LABEL_CHARS: usize = 200;
 /// Largest map read from the lake (a map holds at most two horizons of [`BINS`] steps: a few
@@ -47,15 +50,15 @@ pub enum CalibrationError {
     /// Too few reference-days or stock-outs to learn from.
     #[error(
         "trop peu d'observations pour apprendre la calibration sous {horizon} jours : \
-         {days} jour(s)-référence(s) et {stockouts} rupture(s), il en faut au moins \
-         {MIN_LEARNT_DAYS} et {MIN_LEARNT_STOCKOUTS}"
+         {days} jours-références dont {stockouts} suivis d'une rupture, il en faut au moins \
+         {MIN_LEARNT_DAYS} dont {MIN_LEARNT_STOCKOUTS}"
     )]
     TooFew {
         /// The horizon, in days.
         horizon: i64,
         /// Reference-days counted.
         days: u64,
-        /// Stock-outs among them.
+        /// Those followed by a stock-out.
         stockouts: u64,
     },
     /// Counted observations that cannot be (a bin out of range, more stock-outs than days…).
@@ -74,8 +77,8 @@ pub enum CalibrationError {
     /// The stored map is larger than any map.
     #[error("{CALIBRATION_FILE} : {0} octets, au-delà de {MAX_CALIBRATION_BYTES}")]
     TooLarge(u64),
-    /// The stored map does not decode.
-    #[error("{CALIBRATION_FILE} illisible : {0}")]
+    /// The stored map does not decode, or a map does not encode.
+    #[error("{CALIBRATION_FILE} : JSON invalide")]
     Stored(#[source] serde_json::Error),
     /// The store failed.
     #[error(transparent)]
@@ -179,10 +182,13 @@ fn check_bin(horizon: usize, b: &ObservedBin) -> Result<(), CalibrationError> {
             reason,
         })
     };
+    if b.bin >= BINS {
+        return fail("classe au-delà de 99");
+    }
     let (from, to) = (b.bin as f64 / BINS as f64, (b.bin + 1) as f64 / BINS as f64);
     let n = b.assessments as f64;
-    if b.bin >= BINS {
-        fail("classe au-delà de 99")
+    if b.assessments > MAX_BIN_DAYS {
+        fail("plus de jours-références qu'aucun rejeu n'en compte")
     } else if b.stockouts > b.assessments {
         fail("plus de ruptures que de jours-références")
     } else if !b.predicted_sum.is_finite()
@@ -227,6 +233,9 @@ impl CalibrationMap {
         observed: &ObservedProbabilities,
         learnt_from: &str,
     ) -> Result<CalibrationMap, CalibrationError> {
+        // Sorted by bin, each bin once, each checked: whatever order the counts came in.
+        let mut sorted = ObservedProbabilities::default();
+        sorted.add(observed)?;
         let learn = |horizon: usize, bins: &[ObservedBin]| {
             for b in bins {
                 check_bin(horizon, b)?;
@@ -243,9 +252,13 @@ impl CalibrationMap {
             Ok(isotonic(bins))
         };
         Ok(CalibrationMap {
-            learnt_from: learnt_from.chars().take(MAX_LABEL_CHARS).collect(),
-            within_14_days: learn(0, &observed.within_14_days)?,
-            within_30_days: learn(1, &observed.within_30_days)?,
+            learnt_from: learnt_from
+                .chars()
+                .map(|c| if c.is_control() { ' ' } else { c })
+                .take(MAX_LABEL_CHARS)
+                .collect(),
+            within_14_days: learn(0, &sorted.within_14_days)?,
+            within_30_days: learn(1, &sorted.within_30_days)?,
         })
     }
 
@@ -271,6 +284,11 @@ impl CalibrationMap {
             return Err(CalibrationError::Invalid(format!(
                 "description de plus de {MAX_LABEL_CHARS} caractères"
             )));
+        }
+        if self.learnt_from.chars().any(char::is_control) {
+            return Err(CalibrationError::Invalid(
+                "caractère de contrôle dans la description".into(),
+            ));
         }
         for (horizon, knots) in [(14, &self.within_14_days), (30, &self.within_30_days)] {
             let invalid = |what: &str| {
@@ -384,25 +402,24 @@ fn isotonic(bins: &[ObservedBin]) -> Vec<Knot> {
         blocks[low] = blocks[low].pool(blocks[high]);
         blocks.remove(high);
     }
-    let mut knots: Vec<Knot> = Vec::with_capacity(blocks.len());
+    // Two blocks of one mean (equal probabilities rounded alike) make one step, pooled in
+    // whole counts so that its share is exact.
+    let mean = |b: &Block| (b.predicted_sum / b.days as f64).clamp(0.0, 1.0);
+    let mut steps: Vec<Block> = Vec::with_capacity(blocks.len());
     for b in blocks {
-        let knot = Knot {
-            predicted: (b.predicted_sum / b.days as f64).clamp(0.0, 1.0),
-            observed: b.share(),
-            assessments: b.days,
-        };
-        // Two blocks of one mean (a rounding of equal probabilities) make one knot.
-        match knots.last_mut() {
-            Some(last) if knot.predicted <= last.predicted => {
-                let days = last.assessments + knot.assessments;
-                let w = last.assessments as f64 / days as f64;
-                last.observed = (w * last.observed + (1.0 - w) * knot.observed).max(last.observed);
-                last.assessments = days;
-            }
-            _ => knots.push(knot),
+        match steps.last_mut() {
+            Some(last) if mean(&b) <= mean(last) => *last = last.pool(b),
+            _ => steps.push(b),
         }
     }
-    knots
+    steps
+        .iter()
+        .map(|b| Knot {
+            predicted: mean(b),
+            observed: b.share(),
+            assessments: b.days,
+        })
+        .collect()
 }
 
 /// Reads the map kept in `bucket`, if one was learnt; checked before use.
@@ -425,6 +442,10 @@ pub async fn load_calibration_object<O: ObjectStore>(
     let Some(object) = objects.get(bucket, CALIBRATION_FILE).await? else {
         return Ok(None);
     };
+    // Replaced between the two requests by a larger object: still bounded.
+    if object.bytes.len() as u64 > MAX_CALIBRATION_BYTES {
+        return Err(CalibrationError::TooLarge(object.bytes.len() as u64));
+    }
     let map: CalibrationMap =
         serde_json::from_slice(&object.bytes).map_err(CalibrationError::Stored)?;
     map.check()?;
@@ -502,30 +523,98 @@ mod tests {
         assert_eq!(map.calibrate(p(0.77)), p(0.77));
     }
 
+    fn steps(knots: &[Knot]) -> Vec<(f64, f64, u64)> {
+        knots
+            .iter()
+            .map(|k| {
+                let round = |x: f64| (x * 1e6).round() / 1e6;
+                (round(k.predicted), round(k.observed), k.assessments)
+            })
+            .collect()
+    }
+
     #[test]
-    fn the_map_never_decreases_and_small_blocks_are_pooled() {
-        // Shares going down then up: 30 %, 10 %, 20 % pool to one level where they invert.
+    fn shares_that_go_down_are_pooled_until_the_map_never_decreases() {
+        // 30 %, then 10 %: pooled to 20 %, which the next 20 % does not break; the last,
+        // 5 %, pools back through both (a cascade), to (300 + 100 + 200 + 50) / 4 000.
         let map = CalibrationMap::learn(
             &observed(vec![
                 bin(10, 1_000, 300),
                 bin(20, 1_000, 100),
                 bin(30, 1_000, 200),
-                bin(90, 50, 50), // 50 days only: pooled with its neighbour
+                bin(90, 1_000, 50),
             ]),
             "test",
         )
         .unwrap();
         map.check().unwrap();
-        let knots = &map.within_14_days;
-        assert!(knots.iter().all(|k| k.assessments >= MIN_BLOCK));
-        assert!(knots.windows(2).all(|w| w[0].observed <= w[1].observed));
-        assert_eq!(knots.iter().map(|k| k.assessments).sum::<u64>(), 3_050);
-        // Every day and stock-out is still counted once.
-        let stockouts: f64 = knots
-            .iter()
-            .map(|k| k.observed * k.assessments as f64)
-            .sum();
-        assert!((stockouts - 650.0).abs() < 1e-6);
+        assert_eq!(steps(&map.within_14_days), [(0.38, 0.1625, 4_000)]);
+        // Without the last: two steps, the first pooled.
+        let map = CalibrationMap::learn(
+            &observed(vec![
+                bin(10, 1_000, 300),
+                bin(20, 1_000, 100),
+                bin(30, 1_000, 200),
+            ]),
+            "test",
+        )
+        .unwrap();
+        assert_eq!(
+            steps(&map.within_30_days),
+            [(0.155, 0.2, 2_000), (0.305, 0.2, 1_000)]
+        );
+    }
+
+    #[test]
+    fn a_step_of_too_few_days_is_pooled_with_its_smaller_neighbour() {
+        let map = CalibrationMap::learn(
+            &observed(vec![
+                bin(5, 50, 0),      // first: pooled with the next
+                bin(10, 2_000, 20), //
+                bin(50, 500, 50),   //
+                bin(60, 60, 10),    // middle: pooled with the smaller neighbour (500 days)
+                bin(80, 3_000, 900),
+                bin(99, 40, 40), // last: pooled with the one before
+            ]),
+            "test",
+        )
+        .unwrap();
+        assert_eq!(
+            steps(&map.within_14_days),
+            [
+                (0.10378, 0.009756, 2_050),
+                (0.515714, 0.107143, 560),
+                (0.8075, 0.309211, 3_040),
+            ]
+        );
+        // Equal probabilities in two bins' blocks make one step: every bin at 0.5 exactly.
+        let at = |bin: usize, days: u64, hits: u64| ObservedBin {
+            bin,
+            assessments: days,
+            predicted_sum: 0.5 * days as f64,
+            stockouts: hits,
+        };
+        let map = CalibrationMap::learn(&observed(vec![at(50, 600, 60), at(50, 600, 60)]), "t");
+        assert_eq!(steps(&map.unwrap().within_14_days), [(0.5, 0.1, 1_200)]);
+    }
+
+    #[test]
+    fn counts_in_any_order_teach_the_same_map() {
+        let sorted = observed(vec![
+            bin(10, 1_000, 10),
+            bin(50, 600, 60),
+            bin(90, 600, 300),
+        ]);
+        let shuffled = observed(vec![
+            bin(90, 300, 150),
+            bin(10, 1_000, 10),
+            bin(50, 600, 60),
+            bin(90, 300, 150),
+        ]);
+        assert_eq!(
+            CalibrationMap::learn(&shuffled, "t").unwrap(),
+            CalibrationMap::learn(&sorted, "t").unwrap()
+        );
     }
 
     #[test]
@@ -537,24 +626,43 @@ mod tests {
         ));
         let few_stockouts = CalibrationMap::learn(&observed(vec![bin(50, 10_000, 19)]), "t");
         let text = few_stockouts.unwrap_err().to_string();
-        assert!(text.contains("19 rupture(s)"), "{text}");
+        assert!(
+            text.contains("10000 jours-références dont 19 suivis d'une rupture"),
+            "{text}"
+        );
         // At the bounds, learnt.
         CalibrationMap::learn(&observed(vec![bin(50, 1_000, 20)]), "t").unwrap();
     }
 
     #[test]
     fn impossible_counts_are_refused() {
-        let mut more = bin(50, 100, 101);
-        assert!(CalibrationMap::learn(&observed(vec![more]), "t").is_err());
-        more.stockouts = 10;
-        more.predicted_sum = 90.0; // 0.9 on average in the bin of 0.50
-        assert!(CalibrationMap::learn(&observed(vec![more]), "t").is_err());
-        let outside = ObservedBin {
-            bin: 100,
-            ..bin(99, 10, 1)
+        let refused = |b: ObservedBin| {
+            matches!(
+                CalibrationMap::learn(&observed(vec![b]), "t"),
+                Err(CalibrationError::Observations { .. })
+            )
         };
-        let mut sum = ObservedProbabilities::default();
-        assert!(sum.add(&observed(vec![outside])).is_err());
+        assert!(!refused(bin(50, 2_000, 100)), "a possible count");
+        assert!(refused(bin(50, 2_000, 2_001)), "more stock-outs than days");
+        let mut outside = bin(50, 2_000, 100);
+        outside.predicted_sum = 1_800.0; // 0.9 on average in the bin of 0.50
+        assert!(refused(outside));
+        assert!(refused(ObservedBin {
+            bin: usize::MAX,
+            ..bin(99, 2_000, 100)
+        }));
+        assert!(refused(ObservedBin {
+            bin: 100,
+            ..bin(99, 2_000, 100)
+        }));
+        let mut huge = bin(0, MAX_BIN_DAYS + 1, 100);
+        huge.predicted_sum = 0.0;
+        assert!(refused(huge));
+        // Two bins at the largest count each: learnt without overflow.
+        let mut a = bin(0, MAX_BIN_DAYS, MAX_BIN_DAYS / 2);
+        a.predicted_sum = 0.0;
+        let b = bin(99, MAX_BIN_DAYS, MAX_BIN_DAYS);
+        CalibrationMap::learn(&observed(vec![a, b]), "t").unwrap();
     }
 
     #[test]
@@ -597,8 +705,19 @@ mod tests {
         outside.within_14_days[0].observed = 1.5;
         assert!(outside.check().is_err());
         let mut long = good.clone();
-        long.learnt_from = "x".repeat(MAX_LABEL_CHARS + 1);
+        long.learnt_from = "é".repeat(MAX_LABEL_CHARS + 1);
         assert!(long.check().is_err());
+        long.learnt_from = "é".repeat(MAX_LABEL_CHARS);
+        long.check().unwrap();
+        long.learnt_from = "archives\n2025".into();
+        assert!(long.check().is_err(), "a control character");
+        let learnt = CalibrationMap::learn(
+            &observed(vec![bin(5, 2_000, 40)]),
+            &format!("archives\n{}", "é".repeat(300)),
+        )
+        .unwrap();
+        assert_eq!(learnt.learnt_from.chars().count(), MAX_LABEL_CHARS);
+        assert!(learnt.learnt_from.starts_with("archives é"));
         let mut many = good;
         many.within_14_days = (0..=MAX_STEPS)
             .map(|i| Knot {

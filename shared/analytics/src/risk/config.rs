@@ -214,8 +214,13 @@ impl RiskConfig {
         }
     }
 
-    /// `assessment` with its probability of a stock-out calibrated, when a map was learnt.
+    /// `assessment` with its probability of a stock-out calibrated, when a map was learnt. A
+    /// reference at RUPTURE keeps the model's figure: a map learns from days before a
+    /// stock-out, never from days within one.
     pub fn calibrated(&self, mut assessment: Assessment) -> Assessment {
+        if assessment.level == medistock_domain::Level::Rupture {
+            return assessment;
+        }
         if let (Some(map), Some(p)) = (&self.calibration, assessment.probability) {
             assessment.probability = Some(map.calibrate(p));
         }
@@ -353,10 +358,9 @@ impl LakeConfigError {
 }
 
 /// A deployment's configuration, on AWS and locally alike: the declarants' types from their
-/// accounts (at least one is required), the catalogue kept in the lake
+/// accounts (at least one is required), and the catalogue kept in the lake
 /// (`catalogue/catalogue.json`; without one, every reference keeps the defaults, which is
-/// logged, and the caller is told by `None`), and the calibration of the probability beside it
-/// (`catalogue/calibration.json`, when one was learnt).
+/// logged, and the caller is told by `None`). The risk run adds [`load_calibration`].
 pub async fn load_config<O: ObjectStore, A: AccountStore>(
     objects: &O,
     accounts: &A,
@@ -378,14 +382,23 @@ pub async fn load_config<O: ObjectStore, A: AccountStore>(
             "catalogue absent du lac : paramètres par défaut pour toutes les références"
         );
     }
-    let mut config = RiskConfig::new(
+    let config = RiskConfig::new(
         &registry,
         catalogue.as_ref().unwrap_or(&Catalogue::default()),
     );
     config.warn_unknown_exploitants();
-    // A map is an indication's refinement: one that does not read is said and left aside (the
-    // levels never depend on it); a store that fails fails the run, to be retried.
-    config.calibration = match load_calibration_object(objects, lake).await {
+    Ok((registry, config, catalogue))
+}
+
+/// The calibration of the probability kept beside the catalogue (`catalogue/calibration.json`),
+/// for the risk run (the only reader of the probability). A map is an indication's refinement:
+/// one that does not read is logged as an error and left aside (the levels never depend on
+/// it); a store that fails fails the run, to be retried.
+pub async fn load_calibration<O: ObjectStore>(
+    objects: &O,
+    lake: &str,
+) -> Result<Option<CalibrationMap>, LakeConfigError> {
+    let calibration = match load_calibration_object(objects, lake).await {
         Ok(map) => map,
         Err(CalibrationError::Store(e)) => {
             return Err(LakeConfigError::Calibration(CalibrationError::Store(e)));
@@ -399,14 +412,14 @@ pub async fn load_config<O: ObjectStore, A: AccountStore>(
             None
         }
     };
-    if let Some(map) = &config.calibration {
+    if let Some(map) = &calibration {
         tracing::info!(
             key = CALIBRATION_FILE,
             learnt_from = %map.learnt_from,
             "probabilité de rupture calibrée"
         );
     }
-    Ok((registry, config, catalogue))
+    Ok(calibration)
 }
 
 #[cfg(test)]
@@ -439,7 +452,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_calibration_that_does_not_read_is_left_aside_and_a_good_one_is_used() {
+    async fn a_calibration_that_does_not_read_is_left_aside_and_a_good_one_is_read() {
         use crate::risk::calibration::{CalibrationMap, Knot, save_calibration_object};
         let dir = tempfile::tempdir().unwrap();
         let backend = medistock_local::LocalBackend::open(dir.path()).unwrap();
@@ -452,6 +465,10 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(config.calibration, None);
+        assert_eq!(
+            load_calibration(&backend.objects, lake).await.unwrap(),
+            None
+        );
         let steps = vec![Knot {
             predicted: 0.5,
             observed: 0.1,
@@ -465,10 +482,14 @@ mod tests {
         save_calibration_object(&backend.objects, lake, &map)
             .await
             .unwrap();
+        assert_eq!(
+            load_calibration(&backend.objects, lake).await.unwrap(),
+            Some(map)
+        );
         let (_, config, _) = load_config(&backend.objects, &backend.state, lake)
             .await
             .unwrap();
-        assert_eq!(config.calibration, Some(map));
+        assert_eq!(config.calibration, None, "the risk run's alone");
         backend
             .objects
             .put(
@@ -480,10 +501,11 @@ mod tests {
             )
             .await
             .unwrap();
-        let (_, config, _) = load_config(&backend.objects, &backend.state, lake)
-            .await
-            .unwrap();
-        assert_eq!(config.calibration, None, "left aside, the run goes on");
+        assert_eq!(
+            load_calibration(&backend.objects, lake).await.unwrap(),
+            None,
+            "left aside, the run goes on"
+        );
     }
 
     #[test]
