@@ -8,7 +8,7 @@
 mod bdpm;
 mod model;
 mod settings;
-mod store;
+pub(crate) mod store;
 
 pub use bdpm::{BDPM_FILES, load_bdpm};
 pub use model::{

@@ -54,28 +54,56 @@ pub async fn save_catalogue_object<O: ObjectStore>(
     Ok(())
 }
 
+/// What a read of an object of the catalogue's folder found.
+pub(crate) enum FolderObject {
+    /// Not there.
+    Absent,
+    /// Larger than allowed: its size.
+    TooLarge(u64),
+    /// Its bytes.
+    Bytes(Vec<u8>),
+}
+
+/// Reads `key` of the catalogue's folder in `bucket`, at most `max_bytes`: listed first
+/// (without read access to a missing key, S3 answers 403, not 404; a list under `catalogue/`
+/// says absent without asking for it), its size asked before it is read and checked again
+/// after (an object replaced in between).
+pub(crate) async fn read_folder_object<O: ObjectStore>(
+    objects: &O,
+    bucket: &str,
+    key: &str,
+    max_bytes: u64,
+) -> Result<FolderObject, medistock_domain::store::StoreError> {
+    let listed = objects.list(bucket, CATALOGUE_PREFIX).await?;
+    if !listed.iter().any(|k| k == key) {
+        return Ok(FolderObject::Absent);
+    }
+    match objects.head(bucket, key, None).await? {
+        None => return Ok(FolderObject::Absent),
+        Some(head) if head.size > max_bytes => return Ok(FolderObject::TooLarge(head.size)),
+        Some(_) => {}
+    }
+    Ok(match objects.get(bucket, key).await? {
+        None => FolderObject::Absent,
+        Some(object) if object.bytes.len() as u64 > max_bytes => {
+            FolderObject::TooLarge(object.bytes.len() as u64)
+        }
+        Some(object) => FolderObject::Bytes(object.bytes),
+    })
+}
+
 /// Reads the catalogue kept in `bucket`, if one was imported.
 pub async fn load_catalogue_object<O: ObjectStore>(
     objects: &O,
     bucket: &str,
 ) -> Result<Option<Catalogue>, CatalogueError> {
-    // Listed first: without read access to a missing key, S3 answers 403, not 404; a list
-    // under `catalogue/` says absent without asking for it.
-    let listed = objects.list(bucket, CATALOGUE_PREFIX).await?;
-    if !listed.iter().any(|k| k == CATALOGUE_FILE) {
-        return Ok(None);
-    }
-    match objects.head(bucket, CATALOGUE_FILE, None).await? {
-        None => return Ok(None),
-        Some(head) if head.size > MAX_CATALOGUE_BYTES => {
-            return Err(CatalogueError::TooLarge(head.size));
-        }
-        Some(_) => {}
-    }
-    let Some(object) = objects.get(bucket, CATALOGUE_FILE).await? else {
-        return Ok(None);
-    };
-    serde_json::from_slice(&object.bytes)
+    let bytes =
+        match read_folder_object(objects, bucket, CATALOGUE_FILE, MAX_CATALOGUE_BYTES).await? {
+            FolderObject::Absent => return Ok(None),
+            FolderObject::TooLarge(size) => return Err(CatalogueError::TooLarge(size)),
+            FolderObject::Bytes(bytes) => bytes,
+        };
+    serde_json::from_slice(&bytes)
         .map(Some)
         .map_err(|source| CatalogueError::Stored {
             path: CATALOGUE_FILE.into(),

@@ -18,13 +18,12 @@
 use serde::{Deserialize, Serialize};
 
 use super::probability::StockoutProbability;
+use crate::catalogue::store::{FolderObject, read_folder_object};
 use medistock_domain::store::{ObjectStore, StoreError};
 
 /// Where a deployment's map is kept in the lake, beside the catalogue (the functions that read
 /// the catalogue may read it).
 pub const CALIBRATION_FILE: &str = medistock_domain::lake::CALIBRATION;
-/// The folder listed to tell a missing map from a forbidden one.
-const CALIBRATION_PREFIX: &str = "catalogue/";
 /// Bins of the model's probability counted: one per hundredth.
 pub const BINS: usize = 100;
 /// Fewest reference-days behind one step of a map.
@@ -41,8 +40,6 @@ pub const MAX_LABEL_CHARS: usize = 200;
 /// Largest map read from the lake (a map holds at most two horizons of [`BINS`] steps: a few
 /// kilobytes).
 pub const MAX_CALIBRATION_BYTES: u64 = 1_000_000;
-/// Largest number of stored maps' steps per horizon.
-const MAX_STEPS: usize = BINS;
 
 /// Why a map cannot be learnt, read or written.
 #[derive(Debug, thiserror::Error)]
@@ -143,12 +140,7 @@ impl ObservedProbabilities {
     /// give.
     pub fn add(&mut self, other: &ObservedProbabilities) -> Result<(), CalibrationError> {
         for horizon in 0..2 {
-            let theirs = if horizon == 0 {
-                &other.within_14_days
-            } else {
-                &other.within_30_days
-            };
-            for b in theirs {
+            for b in other.horizon(horizon) {
                 check_bin(horizon, b)?;
                 let bins = self.horizon_mut(horizon);
                 match bins.binary_search_by_key(&b.bin, |x| x.bin) {
@@ -163,6 +155,14 @@ impl ObservedProbabilities {
             }
         }
         Ok(())
+    }
+
+    fn horizon(&self, horizon: usize) -> &[ObservedBin] {
+        if horizon == 0 {
+            &self.within_14_days
+        } else {
+            &self.within_30_days
+        }
     }
 
     fn horizon_mut(&mut self, horizon: usize) -> &mut Vec<ObservedBin> {
@@ -236,7 +236,8 @@ impl CalibrationMap {
         // Sorted by bin, each bin once, each checked: whatever order the counts came in.
         let mut sorted = ObservedProbabilities::default();
         sorted.add(observed)?;
-        let learn = |horizon: usize, bins: &[ObservedBin]| {
+        let learn = |horizon: usize| {
+            let bins = sorted.horizon(horizon);
             for b in bins {
                 check_bin(horizon, b)?;
             }
@@ -257,8 +258,8 @@ impl CalibrationMap {
                 .map(|c| if c.is_control() { ' ' } else { c })
                 .take(MAX_LABEL_CHARS)
                 .collect(),
-            within_14_days: learn(0, &sorted.within_14_days)?,
-            within_30_days: learn(1, &sorted.within_30_days)?,
+            within_14_days: learn(0)?,
+            within_30_days: learn(1)?,
         })
     }
 
@@ -296,7 +297,7 @@ impl CalibrationMap {
                     "sous {horizon} jours : {what}"
                 )))
             };
-            if knots.is_empty() || knots.len() > MAX_STEPS {
+            if knots.is_empty() || knots.len() > BINS {
                 return invalid("de 1 à 100 paliers attendus");
             }
             let in_unit = |x: f64| (0.0..=1.0).contains(&x);
@@ -427,27 +428,13 @@ pub async fn load_calibration_object<O: ObjectStore>(
     objects: &O,
     bucket: &str,
 ) -> Result<Option<CalibrationMap>, CalibrationError> {
-    // Listed first: without read access to a missing key, S3 answers 403, not 404.
-    let listed = objects.list(bucket, CALIBRATION_PREFIX).await?;
-    if !listed.iter().any(|k| k == CALIBRATION_FILE) {
-        return Ok(None);
-    }
-    match objects.head(bucket, CALIBRATION_FILE, None).await? {
-        None => return Ok(None),
-        Some(head) if head.size > MAX_CALIBRATION_BYTES => {
-            return Err(CalibrationError::TooLarge(head.size));
-        }
-        Some(_) => {}
-    }
-    let Some(object) = objects.get(bucket, CALIBRATION_FILE).await? else {
-        return Ok(None);
-    };
-    // Replaced between the two requests by a larger object: still bounded.
-    if object.bytes.len() as u64 > MAX_CALIBRATION_BYTES {
-        return Err(CalibrationError::TooLarge(object.bytes.len() as u64));
-    }
-    let map: CalibrationMap =
-        serde_json::from_slice(&object.bytes).map_err(CalibrationError::Stored)?;
+    let bytes =
+        match read_folder_object(objects, bucket, CALIBRATION_FILE, MAX_CALIBRATION_BYTES).await? {
+            FolderObject::Absent => return Ok(None),
+            FolderObject::TooLarge(size) => return Err(CalibrationError::TooLarge(size)),
+            FolderObject::Bytes(bytes) => bytes,
+        };
+    let map: CalibrationMap = serde_json::from_slice(&bytes).map_err(CalibrationError::Stored)?;
     map.check()?;
     Ok(Some(map))
 }
@@ -719,7 +706,7 @@ mod tests {
         assert_eq!(learnt.learnt_from.chars().count(), MAX_LABEL_CHARS);
         assert!(learnt.learnt_from.starts_with("archives é"));
         let mut many = good;
-        many.within_14_days = (0..=MAX_STEPS)
+        many.within_14_days = (0..=BINS)
             .map(|i| Knot {
                 predicted: i as f64 / 1_000.0,
                 observed: 0.0,
