@@ -75,34 +75,21 @@ simulators = [("démonstration", "demo", 0), ("simulateur indépendant", "sim", 
 if os.environ.get("CHAIN", "1") != "0":
     simulators.append(("troisième simulateur (scripts/chain_sim.py)", "chain", 100))
 # The Brier score (mean squared gap between the probability and what happened, 0 is perfect),
-# from each replay's counts of the model's own probability by hundredth (each bin at its mean):
-# of the model's figure, of the calibration map replayed (CALIBRATION; the 30-day figure's
-# floor at the 14-day one is left aside), and of climatology (every day given the base rate).
-# Unlike the tables, it weighs every reference-day the same way with or without a map.
-calibration_map = json.load(open(os.environ["CALIBRATION"])) if os.environ.get("CALIBRATION") else None
-def mapped(knots, p):
-    if p <= knots[0]["predicted"]:
-        return knots[0]["observed"]
-    for a, b in zip(knots, knots[1:]):
-        if p < b["predicted"]:
-            return a["observed"] + (p - a["predicted"]) / (b["predicted"] - a["predicted"]) * (b["observed"] - a["observed"])
-    return knots[-1]["observed"]
+# pooled over the seeds: of the model's figures, of those shown (calibrated with CALIBRATION),
+# and of climatology (every reference-day given the base rate of the same days). Unlike the
+# tables, it weighs every reference-day the same way with or without a map.
 def brier(boards):
-    for horizon in ["within_14_days", "within_30_days"]:
-        bins = {}
-        for b in boards:
-            for x in (b.get("raw_probabilities") or {}).get(horizon) or []:
-                n, s, k = bins.get(x["bin"], (0, 0.0, 0))
-                bins[x["bin"]] = (n + x["assessments"], s + x["predicted_sum"], k + x["stockouts"])
-        total = sum(n for n, _, _ in bins.values())
-        if not total:
+    for horizon in [14, 30]:
+        rows = [r for b in boards for r in b.get("brier") or [] if r["horizon_days"] == horizon]
+        n = sum(r["assessments"] for r in rows)
+        if not n:
             continue
-        base = sum(k for _, _, k in bins.values()) / total
-        score = lambda f: sum(n * f(s / n) ** 2 - 2 * f(s / n) * k + k for n, s, k in bins.values()) / total * 1000
-        line = f"  score de Brier sous {horizon[7:9]} jours (×1000) : modèle {score(lambda p: p):6.2f}"
-        if calibration_map:
-            line += f"   calibrée {score(lambda p: mapped(calibration_map[horizon], p)):6.2f}"
-        print(line + f"   climatologie {base * (1 - base) * 1000:6.2f}   ({total} références-jours, {base * 100:.2f} % suivis d'une rupture)")
+        pooled = lambda f: sum(r[f] * r["assessments"] for r in rows) / n * 1000
+        base = sum(r["stockouts"] for r in rows) / n
+        line = f"  score de Brier sous {horizon} jours (×1000) : modèle {pooled('model'):6.2f}"
+        if any(r["shown"] != r["model"] for r in rows):
+            line += f"   calibrée {pooled('shown'):6.2f}"
+        print(line + f"   climatologie {base * (1 - base) * 1000:6.2f}   ({n} références-jours, {base * 100:.2f} % suivis d'une rupture)")
 for label, prefix, offset in simulators:
     boards = [json.load(open(f"{work}/{prefix}-{s}.json")) for s in seeds]
     print(f"{label} ({len(seeds)} graines : {' '.join(str(int(s) + offset) for s in seeds)})")

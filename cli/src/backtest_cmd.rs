@@ -145,6 +145,7 @@ pub async fn run(args: &BacktestArgs) -> anyhow::Result<ExitCode> {
     board.calibration_14d = calibration.rows(0);
     board.calibration_30d = calibration.rows(1);
     board.calibration_withheld = calibration.withheld_rows();
+    board.brier = calibration.brier_rows();
     board.raw_probabilities = Some(calibration.raw().clone());
     board.files = Some(files);
     if let Some(path) = &args.details {

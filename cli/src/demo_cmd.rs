@@ -225,6 +225,7 @@ pub async fn run(data_dir: &Path, args: &DemoArgs) -> anyhow::Result<ExitCode> {
     board.calibration_14d = calibration.rows(0);
     board.calibration_30d = calibration.rows(1);
     board.calibration_withheld = calibration.withheld_rows();
+    board.brier = calibration.brier_rows();
     board.raw_probabilities = Some(calibration.raw().clone());
     if let Some(path) = &args.scoreboard {
         std::fs::write(path, serde_json::to_string(&board)?)?;

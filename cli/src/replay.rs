@@ -286,6 +286,19 @@ pub fn print_scoreboard(board: &Scoreboard) {
                 w.observed * 100.0
             );
         }
+        if let Some(b) = board.brier.iter().find(|b| b.horizon_days == horizon) {
+            let calibrated = if b.shown == b.model {
+                String::new()
+            } else {
+                format!(", calibrée {:.4}", b.shown)
+            };
+            println!(
+                "    score de Brier (0 parfait) : modèle {:.4}{calibrated}, climatologie {:.4} (chaque jour à {:.1} %)",
+                b.model,
+                b.climatology(),
+                b.stockouts as f64 / b.assessments as f64 * 100.0
+            );
+        }
         for r in rows {
             println!(
                 "    {:>3.0}–{:<3.0} % : {:>8} références-jours, prévue {:>3.0} %, observée {:>3.0} %",

@@ -1158,6 +1158,20 @@ fn the_independent_simulation_is_replayed_by_the_backtest() {
     ] {
         assert_eq!(calibrated[same], board[same], "{same}");
     }
+    // The Brier score of the model's figures is the same; that of the figures shown is not.
+    let (without, with) = (
+        board["brier"].as_array().unwrap(),
+        calibrated["brier"].as_array().unwrap(),
+    );
+    assert_eq!(without.len(), 2);
+    for (without, with) in without.iter().zip(with) {
+        assert_eq!(without["model"], with["model"]);
+        assert_eq!(
+            without["shown"], without["model"],
+            "no map: the model's figures"
+        );
+        assert_ne!(with["shown"], with["model"], "{with}");
+    }
     assert_eq!(
         std::fs::read_to_string(&details_calibrated).unwrap(),
         rows,

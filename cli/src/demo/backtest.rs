@@ -49,6 +49,10 @@ pub struct Scoreboard {
     /// in the tables above.
     #[serde(default)]
     pub calibration_withheld: Vec<WithheldRow>,
+    /// The Brier score of the probability, within 14 and 30 days: of the model's figures and of
+    /// those shown (calibrated, when a map was used), over the reference-days of the tables.
+    #[serde(default)]
+    pub brier: Vec<BrierRow>,
     /// The model's own probabilities (before any calibration map) against what followed, by
     /// hundredth: what `medistock calibration learn` learns a map from.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -101,6 +105,31 @@ pub struct CalibrationRow {
     pub observed: f64,
 }
 
+/// The Brier score of a horizon: the mean squared gap between the probability and what
+/// happened (1 followed by a stock-out, 0 not); 0 is perfect.
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
+pub struct BrierRow {
+    /// 14 or 30.
+    pub horizon_days: u64,
+    /// Reference-days scored (those of the reliability table).
+    pub assessments: u64,
+    /// Those followed by a stock-out within the horizon: climatology's rate (every day given
+    /// it) scores `rate × (1 − rate)`.
+    pub stockouts: u64,
+    /// Of the model's figures.
+    pub model: f64,
+    /// Of the figures shown: the model's, or the calibrated ones when a map was used.
+    pub shown: f64,
+}
+
+impl BrierRow {
+    /// What climatology scores over the same days.
+    pub fn climatology(&self) -> f64 {
+        let rate = self.stockouts as f64 / self.assessments.max(1) as f64;
+        rate * (1.0 - rate)
+    }
+}
+
 /// Predicted probabilities of a stock-out against what happened, reference-day by
 /// reference-day, binned by tenth (counts only: a national replay assesses millions).
 #[derive(Debug, Clone)]
@@ -114,6 +143,8 @@ pub struct Calibration {
     withheld: [(u64, u64); 2],
     /// The model's own probabilities, by hundredth (what a calibration map is learnt from).
     raw: ObservedProbabilities,
+    /// Per horizon: squared gaps summed, of the model's figures and of those shown.
+    squared_gaps: [[f64; 2]; 2],
 }
 
 impl Calibration {
@@ -125,6 +156,7 @@ impl Calibration {
             bins: [[(0, 0.0, 0); 10]; 2],
             withheld: [(0, 0); 2],
             raw: ObservedProbabilities::default(),
+            squared_gaps: [[0.0; 2]; 2],
         }
     }
 
@@ -166,6 +198,9 @@ impl Calibration {
             let shown = [predicted.within_14_days, predicted.within_30_days];
             let model = predicted.before_calibration.unwrap_or(shown);
             self.raw.record(h, model[h], happened);
+            let outcome = f64::from(u8::from(happened));
+            self.squared_gaps[h][0] += (model[h] - outcome).powi(2);
+            self.squared_gaps[h][1] += (shown[h] - outcome).powi(2);
             let p = shown[h];
             let bin = ((p * 10.0).floor() as usize).min(9);
             let cell = &mut self.bins[h][bin];
@@ -178,6 +213,26 @@ impl Calibration {
     /// The model's own probabilities against what followed, by hundredth.
     pub fn raw(&self) -> &ObservedProbabilities {
         &self.raw
+    }
+
+    /// The Brier scores of both horizons (those with reference-days).
+    pub fn brier_rows(&self) -> Vec<BrierRow> {
+        [14u64, 30]
+            .into_iter()
+            .enumerate()
+            .filter_map(|(h, horizon_days)| {
+                let (n, hits) = self.bins[h]
+                    .iter()
+                    .fold((0, 0), |(n, hits), cell| (n + cell.0, hits + cell.2));
+                (n > 0).then(|| BrierRow {
+                    horizon_days,
+                    assessments: n,
+                    stockouts: hits,
+                    model: self.squared_gaps[h][0] / n as f64,
+                    shown: self.squared_gaps[h][1] / n as f64,
+                })
+            })
+            .collect()
     }
 
     /// The reference-days without a probability, per horizon (those with any).
@@ -430,6 +485,7 @@ pub fn scoreboard(scores: &[ReferenceScore]) -> Scoreboard {
         calibration_14d: Vec::new(),
         calibration_30d: Vec::new(),
         calibration_withheld: Vec::new(),
+        brier: Vec::new(),
         raw_probabilities: None,
         files: None,
     }
@@ -824,6 +880,35 @@ mod tests {
                 .collect::<Vec<_>>(),
             [(95, 1, 0), (99, 1, 1)]
         );
+        // Brier: the model's 98 % and 95 %, shown 31 % and 95 %, against 1 and 0.
+        let brier = calibration.brier_rows();
+        let close = |a: f64, b: f64| (a - b).abs() < 1e-12;
+        assert_eq!(brier.len(), 2);
+        assert_eq!(
+            (
+                brier[0].horizon_days,
+                brier[0].assessments,
+                brier[0].stockouts
+            ),
+            (14, 2, 1)
+        );
+        assert!(close(
+            brier[0].model,
+            (0.02f64.powi(2) + 0.95f64.powi(2)) / 2.0
+        ));
+        assert!(close(
+            brier[0].shown,
+            (0.69f64.powi(2) + 0.95f64.powi(2)) / 2.0
+        ));
+        assert!(close(brier[0].climatology(), 0.25));
+        assert!(close(
+            brier[1].model,
+            (0.005f64.powi(2) + 0.95f64.powi(2)) / 2.0
+        ));
+        assert!(close(
+            brier[1].shown,
+            (0.48f64.powi(2) + 0.95f64.powi(2)) / 2.0
+        ));
     }
 
     #[test]

@@ -7,8 +7,8 @@ mod backtest;
 mod simulate;
 
 pub use backtest::{
-    Calibration, CalibrationRow, EscalationReasons, FileCounts, ReferenceScore, Scoreboard,
-    StockoutPeriods, details_csv, escalation_reason, is_escalation, score, score_reference,
-    score_references, scoreboard, single_days, unknown_after_first,
+    BrierRow, Calibration, CalibrationRow, EscalationReasons, FileCounts, ReferenceScore,
+    Scoreboard, StockoutPeriods, details_csv, escalation_reason, is_escalation, score,
+    score_reference, score_references, scoreboard, single_days, unknown_after_first,
 };
 pub use simulate::{DemoSpec, generate};
