@@ -293,3 +293,88 @@ async fn the_model_signals_of_the_deployment_reach_the_run() {
     }
     assert_eq!(levels, [Some(Level::Vigilance), Some(Level::Tension)]);
 }
+
+/// The calibration kept beside the catalogue reaches the deployed run: the RISK item's
+/// figures carry the calibrated probability and the model's own; a map that does not read is
+/// left aside and the run goes on with the model's figures.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_calibration_in_the_lake_reaches_the_run_and_a_broken_one_is_left_aside() {
+    use medistock_analytics::risk::calibration::{
+        CALIBRATION_FILE, CalibrationMap, Knot, save_calibration_object,
+    };
+    let step = vec![Knot {
+        predicted: 0.5,
+        observed: 0.07,
+        assessments: 1_000,
+    }];
+    let map = CalibrationMap {
+        learnt_from: "archives".into(),
+        within_14_days: step.clone(),
+        within_30_days: step,
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let (objects, state, config) = setup(dir.path()).await;
+    save_calibration_object(&objects, "lac", &map)
+        .await
+        .unwrap();
+    handle(
+        &objects,
+        &state,
+        &config,
+        event("risk-schedule.json"),
+        now(),
+    )
+    .await
+    .unwrap();
+    let calibrated = probability_of_x30(&state).await;
+    assert_eq!(
+        (calibrated.within_14_days, calibrated.within_30_days),
+        (0.07, 0.07)
+    );
+    let [model_14, model_30] = calibrated.before_calibration.unwrap();
+    assert!(model_30 > 0.9 && model_14 <= model_30, "{calibrated:?}");
+
+    let dir = tempfile::tempdir().unwrap();
+    let (objects, state, config) = setup(dir.path()).await;
+    objects
+        .put(
+            "lac",
+            CALIBRATION_FILE,
+            b"{\"learnt_from\": \"tronque".to_vec(),
+            "application/json",
+            &Default::default(),
+        )
+        .await
+        .unwrap();
+    handle(
+        &objects,
+        &state,
+        &config,
+        event("risk-schedule.json"),
+        now(),
+    )
+    .await
+    .unwrap();
+    let model = probability_of_x30(&state).await;
+    assert_eq!(model.before_calibration, None);
+    assert_eq!(
+        [model.within_14_days, model.within_30_days],
+        [model_14, model_30]
+    );
+}
+
+/// The probability stored with the x30's RISK item.
+async fn probability_of_x30(
+    state: &LocalState,
+) -> medistock_analytics::risk::probability::StockoutProbability {
+    let item = state
+        .risk_items()
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|i| i.subject == "3400949497294")
+        .unwrap();
+    let assessment: medistock_analytics::risk::Assessment =
+        serde_json::from_str(&item.figures).unwrap();
+    assessment.probability.unwrap()
+}

@@ -1478,3 +1478,64 @@ async fn a_manufacturer_s_broken_promises_are_learnt_across_its_references() {
         alert.body
     );
 }
+
+/// On S3 (moto), the calibration is kept beside the catalogue and read back whole; one larger
+/// than any map is refused by its size and left aside by the run; a lake the store cannot
+/// read fails the run's configuration, to be retried, rather than running without the map.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_moto_the_calibration_is_read_bounded_and_a_store_failure_is_not_taken_for_absence() {
+    use medistock_analytics::risk::calibration::{
+        CALIBRATION_FILE, CalibrationError, CalibrationMap, Knot, MAX_CALIBRATION_BYTES,
+        load_calibration_object, save_calibration_object,
+    };
+    use medistock_analytics::risk::config::{LakeConfigError, load_calibration};
+    use medistock_aws::S3Objects;
+
+    let Some(endpoint) = medistock_testkit::emulator() else {
+        return;
+    };
+    let sdk = medistock_testkit::aws::config(&endpoint).await;
+    let lake = medistock_testkit::unique("lac");
+    let objects = S3Objects::new(medistock_testkit::aws::bucket(&sdk, &lake).await);
+    assert_eq!(load_calibration(&objects, &lake).await.unwrap(), None);
+    let step = vec![Knot {
+        predicted: 0.5,
+        observed: 0.07,
+        assessments: 1_000,
+    }];
+    let map = CalibrationMap {
+        learnt_from: "archives 2025".into(),
+        within_14_days: step.clone(),
+        within_30_days: step,
+    };
+    save_calibration_object(&objects, &lake, &map)
+        .await
+        .unwrap();
+    assert_eq!(load_calibration(&objects, &lake).await.unwrap(), Some(map));
+
+    let padded = format!(
+        "{{\"learnt_from\": \"{}\"}}",
+        "x".repeat(MAX_CALIBRATION_BYTES as usize)
+    );
+    objects
+        .put(
+            &lake,
+            CALIBRATION_FILE,
+            padded.into_bytes(),
+            "application/json",
+            &Default::default(),
+        )
+        .await
+        .unwrap();
+    assert!(matches!(
+        load_calibration_object(&objects, &lake).await,
+        Err(CalibrationError::TooLarge(size)) if size > MAX_CALIBRATION_BYTES
+    ));
+    assert_eq!(load_calibration(&objects, &lake).await.unwrap(), None);
+
+    let missing = medistock_testkit::unique("absent");
+    assert!(matches!(
+        load_calibration(&objects, &missing).await,
+        Err(LakeConfigError::Calibration(CalibrationError::Store(_)))
+    ));
+}
