@@ -99,7 +99,7 @@ pub async fn run(args: &BacktestArgs) -> anyhow::Result<ExitCode> {
         config.model = model;
     }
     if let Some(path) = &args.calibration {
-        config.calibration = Some(crate::calibration_cmd::read_map(path)?);
+        config.calibration = Some(crate::calibration_cmd::read_map(path, &config.model)?);
     }
     let (truth, every_period) = read_truth(&args.truth)?;
     let (files, undated) = dated_files(&args.data.join("inbox"))?;
@@ -146,7 +146,7 @@ pub async fn run(args: &BacktestArgs) -> anyhow::Result<ExitCode> {
     board.calibration_30d = calibration.rows(1);
     board.calibration_withheld = calibration.withheld_rows();
     board.brier = calibration.brier_rows();
-    board.raw_probabilities = Some(calibration.raw().clone());
+    board.raw_probabilities = Some(calibration.observed(&config.model));
     board.files = Some(files);
     if let Some(path) = &args.details {
         std::fs::write(path, details_csv(&scores, &reasons))

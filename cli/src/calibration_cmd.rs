@@ -14,6 +14,7 @@ use medistock_analytics::risk::calibration::{
     CALIBRATION_FILE, CalibrationMap, Knot, MAX_CALIBRATION_BYTES, ObservedProbabilities,
     load_calibration_object, save_calibration_object,
 };
+use medistock_analytics::risk::config::ModelOptions;
 use medistock_aws::{S3Objects, s3_client, sdk_config};
 use medistock_local::{LAKE_BUCKET, LocalObjects};
 
@@ -129,12 +130,15 @@ pub async fn run(data_dir: &Path, command: &CalibrationCommand) -> anyhow::Resul
     }
 }
 
-/// A map read from a file (`--calibration` of `backtest` and `demo`), checked.
-pub fn read_map(path: &Path) -> anyhow::Result<CalibrationMap> {
+/// A map read from a file (`--calibration` of `backtest` and `demo`), checked, and learnt with
+/// the model `options` make.
+pub fn read_map(path: &Path, options: &ModelOptions) -> anyhow::Result<CalibrationMap> {
     let bytes = read_bounded(path, MAX_CALIBRATION_BYTES)?;
     let map: CalibrationMap = serde_json::from_slice(&bytes)
         .with_context(|| format!("{} : calibration illisible", path.display()))?;
     map.check().with_context(|| path.display().to_string())?;
+    map.fits(options)
+        .with_context(|| path.display().to_string())?;
     Ok(map)
 }
 
@@ -174,7 +178,10 @@ fn read_bounded(path: &Path, max: u64) -> anyhow::Result<Vec<u8>> {
 
 /// The map in French, one line per step.
 fn describe(map: &CalibrationMap) -> String {
-    let mut text = format!("apprise sur : {}\n", map.learnt_from);
+    let mut text = format!(
+        "apprise sur : {}\nmodèle : {}\n",
+        map.learnt_from, map.model
+    );
     for (horizon, knots) in [(14, &map.within_14_days), (30, &map.within_30_days)] {
         text.push_str(&format!(
             "sous {horizon} jours (probabilité du modèle → part des jours-références suivis \

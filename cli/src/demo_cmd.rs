@@ -96,7 +96,7 @@ pub async fn run(data_dir: &Path, args: &DemoArgs) -> anyhow::Result<ExitCode> {
         config.model = model;
     }
     if let Some(path) = &args.calibration {
-        config.calibration = Some(crate::calibration_cmd::read_map(path)?);
+        config.calibration = Some(crate::calibration_cmd::read_map(path, &config.model)?);
     }
     let notifier = LocalNotifier::new(data_dir.join("alerts.jsonl"), false);
     let replay = Replay::new(&backend, &config);
@@ -226,7 +226,7 @@ pub async fn run(data_dir: &Path, args: &DemoArgs) -> anyhow::Result<ExitCode> {
     board.calibration_30d = calibration.rows(1);
     board.calibration_withheld = calibration.withheld_rows();
     board.brier = calibration.brier_rows();
-    board.raw_probabilities = Some(calibration.raw().clone());
+    board.raw_probabilities = Some(calibration.observed(&config.model));
     if let Some(path) = &args.scoreboard {
         std::fs::write(path, serde_json::to_string(&board)?)?;
     }

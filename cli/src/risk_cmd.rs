@@ -67,8 +67,12 @@ pub async fn run(data_dir: &Path, args: &RiskArgs) -> anyhow::Result<ExitCode> {
     if let Some(model) = args.without {
         config.model = model;
     }
-    config.calibration =
-        medistock_analytics::risk::config::load_calibration(&backend.objects, LAKE_BUCKET).await?;
+    config.calibration = medistock_analytics::risk::config::load_calibration(
+        &backend.objects,
+        LAKE_BUCKET,
+        &config.model,
+    )
+    .await?;
     let topics = AlertTopics {
         critical: "critique".into(),
         info: "information".into(),

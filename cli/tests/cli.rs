@@ -1,5 +1,6 @@
 //! The `medistock` command as a user runs it: arguments, output, exit codes.
 
+use medistock_analytics::risk::config::ModelOptions;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -1104,6 +1105,51 @@ fn the_independent_simulation_is_replayed_by_the_backtest() {
             .is_some_and(|bins| !bins.is_empty()),
         "the model's own probabilities are kept for a calibration: {board}"
     );
+    assert_eq!(
+        board["raw_probabilities"]["model"],
+        ModelOptions::default().signature().as_str(),
+        "with the model that gave them"
+    );
+
+    // A map learnt with another model is refused, in French, before anything is replayed.
+    let other = ModelOptions::without("episode").unwrap();
+    let other_map = dir.path().join("calibration-autre.json");
+    assert_success(&medistock(
+        dir.path(),
+        &[
+            "calibration",
+            "learn",
+            "--from",
+            flat_board_of(dir.path(), 0.07, &other).to_str().unwrap(),
+            "--output",
+            other_map.to_str().unwrap(),
+        ],
+    ));
+    let refused = replay_simulation(
+        dir.path(),
+        &out,
+        &["--calibration", other_map.to_str().unwrap()],
+    );
+    assert!(!refused.status.success());
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        stderr.contains(
+            "calibration apprise avec le modèle « v1,episode », le calcul utilise « v1 »"
+        ),
+        "{stderr}"
+    );
+    // Learnt with that model, it is the one the replay without the rule takes.
+    let without_rule = replay_simulation(
+        dir.path(),
+        &out,
+        &[
+            "--without",
+            "episode",
+            "--calibration",
+            other_map.to_str().unwrap(),
+        ],
+    );
+    assert_success(&without_rule);
 
     // Replayed with a calibration that says 7 % whatever the model says: the table shows the
     // calibrated figures, the model's own are the same as without, and so is every level
@@ -1180,8 +1226,13 @@ fn the_independent_simulation_is_replayed_by_the_backtest() {
 }
 
 /// A replay's JSON whose observations say `share` of stock-outs for every probability of the
-/// model: 100 reference-days in each hundredth.
+/// model with its default options: 100 reference-days in each hundredth.
 fn flat_board(dir: &Path, share: f64) -> PathBuf {
+    flat_board_of(dir, share, &ModelOptions::default())
+}
+
+/// The same, for the model `options` make.
+fn flat_board_of(dir: &Path, share: f64, options: &ModelOptions) -> PathBuf {
     let bins: Vec<serde_json::Value> = (0..100)
         .map(|bin| {
             serde_json::json!({
@@ -1192,12 +1243,17 @@ fn flat_board(dir: &Path, share: f64) -> PathBuf {
             })
         })
         .collect();
-    let path = dir.join(format!("plat-{share}.json"));
+    let model = options.signature();
+    let path = dir.join(format!("plat-{share}-{model}.json"));
     std::fs::write(
         &path,
         serde_json::json!({
             "recall_at_14d": 0.5,
-            "raw_probabilities": {"within_14_days": bins, "within_30_days": bins},
+            "raw_probabilities": {
+                "model": model,
+                "within_14_days": bins,
+                "within_30_days": bins,
+            },
         })
         .to_string(),
     )
@@ -1236,6 +1292,10 @@ fn a_calibration_learnt_from_replays_is_installed_and_shown_with_the_model_s_fig
     let show = medistock(dir.path(), &["calibration", "show"]);
     let text = String::from_utf8_lossy(&show.stdout);
     assert!(text.contains("apprise sur : archives 2025-2026"), "{text}");
+    assert!(
+        text.contains(&format!("modèle : {}", ModelOptions::default().signature())),
+        "{text}"
+    );
     assert!(text.contains("  99.5 % →   7.0 %"), "{text}");
 
     // A wholesaler's 20 days of stock, no manufacturer expected: a probability is computed.
@@ -1293,6 +1353,24 @@ gr-b;Grossiste B;grossiste
     assert!(
         String::from_utf8_lossy(&refused.stderr)
             .contains("trop peu d'observations pour apprendre la calibration sous 14 jours"),
+        "{}",
+        String::from_utf8_lossy(&refused.stderr)
+    );
+    // Replays of two models are not learnt together.
+    let other = flat_board_of(dir.path(), 0.07, &ModelOptions::without("local").unwrap());
+    let refused = medistock(
+        dir.path(),
+        &[
+            "calibration",
+            "learn",
+            "--from",
+            board.to_str().unwrap(),
+            other.to_str().unwrap(),
+        ],
+    );
+    assert!(!refused.status.success());
+    assert!(
+        String::from_utf8_lossy(&refused.stderr).contains("rejeux de modèles différents"),
         "{}",
         String::from_utf8_lossy(&refused.stderr)
     );

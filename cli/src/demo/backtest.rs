@@ -6,6 +6,7 @@ use chrono::NaiveDate;
 use serde::Serialize;
 
 use medistock_analytics::risk::calibration::ObservedProbabilities;
+use medistock_analytics::risk::config::ModelOptions;
 use medistock_analytics::risk::probability::StockoutProbability;
 use medistock_analytics::risk::{Assessment, QualityFlag};
 use medistock_domain::Cip13;
@@ -213,6 +214,15 @@ impl Calibration {
     /// The model's own probabilities against what followed, by hundredth.
     pub fn raw(&self) -> &ObservedProbabilities {
         &self.raw
+    }
+
+    /// The same, with the signature of the model `options` make, as a replay's JSON gives
+    /// them to a calibration.
+    pub fn observed(&self, options: &ModelOptions) -> ObservedProbabilities {
+        ObservedProbabilities {
+            model: Some(options.signature()),
+            ..self.raw.clone()
+        }
     }
 
     /// The Brier scores of both horizons (those with reference-days).

@@ -212,7 +212,8 @@ pub async fn handle<
     let request = parse_request(&payload, now)?;
     let (_, mut risk_config, _) = load_config(objects, state, &config.lake_bucket).await?;
     risk_config.model = config.model;
-    risk_config.calibration = load_calibration(objects, &config.lake_bucket).await?;
+    risk_config.calibration =
+        load_calibration(objects, &config.lake_bucket, &risk_config.model).await?;
     let run = RiskRun {
         lake_bucket: &config.lake_bucket,
         inbox_bucket: Some(&config.inbox_bucket),

@@ -308,6 +308,7 @@ async fn the_calibration_in_the_lake_reaches_the_run_and_a_broken_one_is_left_as
         assessments: 1_000,
     }];
     let map = CalibrationMap {
+        model: medistock_analytics::risk::config::ModelOptions::default().signature(),
         learnt_from: "archives".into(),
         within_14_days: step.clone(),
         within_30_days: step,

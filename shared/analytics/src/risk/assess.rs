@@ -797,6 +797,7 @@ mod tests {
         }];
         let mut config = crate::risk::config::RiskConfig::default();
         config.calibration = Some(CalibrationMap {
+            model: crate::risk::config::ModelOptions::default().signature(),
             learnt_from: "t".into(),
             within_14_days: steps.clone(),
             within_30_days: steps,

@@ -13,10 +13,13 @@
 //!
 //! A map is only as good as the history it was learnt from: learnt on one simulator it says
 //! little of another (measured in `docs/risk-model.md`); a deployment learns it from its own
-//! replayed archives and known stock-outs (`medistock calibration learn`).
+//! replayed archives and known stock-outs (`medistock calibration learn`). A map belongs to the
+//! model it was learnt with: it records the model's signature (version and options), and one
+//! learnt with another is refused where it would be applied.
 
 use serde::{Deserialize, Serialize};
 
+use super::config::ModelOptions;
 use super::probability::StockoutProbability;
 use crate::catalogue::store::{FolderObject, read_folder_object};
 use medistock_domain::store::{ObjectStore, StoreError};
@@ -77,6 +80,34 @@ pub enum CalibrationError {
     /// The stored map does not decode, or a map does not encode.
     #[error("{CALIBRATION_FILE} : JSON invalide")]
     Stored(#[source] serde_json::Error),
+    /// Replays of another model than the others, or of a model not named.
+    #[error(
+        "rejeux de modèles différents : « {first} » puis « {other} » (une calibration \
+         s'apprend sur des rejeux d'un même modèle)"
+    )]
+    Models {
+        /// The model of the replays added first.
+        first: String,
+        /// The model of this one.
+        other: String,
+    },
+    /// A replay that does not say which model gave its figures.
+    #[error(
+        "rejeu sans le modèle qui a donné ses probabilités (fait par une version antérieure \
+         de Medistock ?) : rejouez-le avec celle-ci"
+    )]
+    UnknownModel,
+    /// A map learnt with another model than the one it would calibrate.
+    #[error(
+        "calibration apprise avec le modèle « {learnt} », le calcul utilise « {running} » : \
+         apprenez-la de nouveau sur des rejeux de ce modèle"
+    )]
+    OtherModel {
+        /// The model the map was learnt with.
+        learnt: String,
+        /// The model that would use it.
+        running: String,
+    },
     /// The store failed.
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -100,6 +131,10 @@ pub struct ObservedBin {
 /// is learnt from. Bins without reference-days are left out.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct ObservedProbabilities {
+    /// The model that gave the probabilities ([`ModelOptions::signature`]): a map learns from
+    /// one model's figures only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model: Option<String>,
     /// Within 14 days.
     pub within_14_days: Vec<ObservedBin>,
     /// Within 30 days.
@@ -139,9 +174,28 @@ impl ObservedProbabilities {
     /// Adds `other`'s counts (several replays learnt together), refusing counts no replay can
     /// give.
     pub fn add(&mut self, other: &ObservedProbabilities) -> Result<(), CalibrationError> {
+        let Some(model) = &other.model else {
+            return Err(CalibrationError::UnknownModel);
+        };
+        let empty = self.within_14_days.is_empty() && self.within_30_days.is_empty();
+        match &self.model {
+            Some(first) if first != model => {
+                return Err(CalibrationError::Models {
+                    first: first.clone(),
+                    other: model.clone(),
+                });
+            }
+            None if !empty => return Err(CalibrationError::UnknownModel),
+            _ => {}
+        }
         for horizon in 0..2 {
             for b in other.horizon(horizon) {
                 check_bin(horizon, b)?;
+            }
+        }
+        self.model = Some(model.clone());
+        for horizon in 0..2 {
+            for b in other.horizon(horizon) {
                 let bins = self.horizon_mut(horizon);
                 match bins.binary_search_by_key(&b.bin, |x| x.bin) {
                     Ok(at) => {
@@ -220,6 +274,10 @@ pub struct CalibrationMap {
     /// What it was learnt from, as the operator described it (shown by `medistock calibration
     /// show`).
     pub learnt_from: String,
+    /// The model whose figures it maps ([`ModelOptions::signature`]); empty in a map of a
+    /// version that did not record it, which is refused.
+    #[serde(default)]
+    pub model: String,
     /// Within 14 days.
     pub within_14_days: Vec<Knot>,
     /// Within 30 days.
@@ -252,7 +310,9 @@ impl CalibrationMap {
             }
             Ok(isotonic(bins))
         };
+        let model = sorted.model.clone().ok_or(CalibrationError::UnknownModel)?;
         Ok(CalibrationMap {
+            model,
             learnt_from: learnt_from
                 .chars()
                 .map(|c| if c.is_control() { ' ' } else { c })
@@ -261,6 +321,20 @@ impl CalibrationMap {
             within_14_days: learn(0)?,
             within_30_days: learn(1)?,
         })
+    }
+
+    /// Whether this map was learnt with the model `options` make: a map of another model (other
+    /// options, another [`super::config::MODEL_VERSION`]) would map figures it never saw.
+    pub fn fits(&self, options: &ModelOptions) -> Result<(), CalibrationError> {
+        let running = options.signature();
+        if self.model == running {
+            Ok(())
+        } else {
+            Err(CalibrationError::OtherModel {
+                learnt: self.model.clone(),
+                running,
+            })
+        }
     }
 
     /// The calibrated probability for the model's `p`: the model's figures kept beside
@@ -281,6 +355,15 @@ impl CalibrationMap {
     /// Checks a map read from a store: at least one and at most [`BINS`] knots a horizon, the
     /// model's probabilities increasing, the shares non-decreasing, all within [0, 1].
     pub fn check(&self) -> Result<(), CalibrationError> {
+        if self.model.is_empty() {
+            return Err(CalibrationError::Invalid(
+                "modèle non indiqué (calibration apprise par une version antérieure)".into(),
+            ));
+        }
+        if self.model.chars().count() > MAX_LABEL_CHARS || self.model.chars().any(char::is_control)
+        {
+            return Err(CalibrationError::Invalid("modèle illisible".into()));
+        }
         if self.learnt_from.chars().count() > MAX_LABEL_CHARS {
             return Err(CalibrationError::Invalid(format!(
                 "description de plus de {MAX_LABEL_CHARS} caractères"
@@ -474,6 +557,7 @@ mod tests {
 
     fn observed(bins: Vec<ObservedBin>) -> ObservedProbabilities {
         ObservedProbabilities {
+            model: Some(ModelOptions::default().signature()),
             within_14_days: bins.clone(),
             within_30_days: bins,
         }
@@ -654,7 +738,10 @@ mod tests {
 
     #[test]
     fn observations_add_up_bin_by_bin() {
-        let mut a = ObservedProbabilities::default();
+        let mut a = ObservedProbabilities {
+            model: Some("v1".into()),
+            ..ObservedProbabilities::default()
+        };
         a.record(0, 0.955, true);
         a.record(0, 0.951, false);
         a.record(1, 1.0, true);
@@ -672,6 +759,58 @@ mod tests {
                 .collect::<Vec<_>>(),
             [(0, 2, 0), (99, 2, 2)]
         );
+    }
+
+    #[test]
+    fn a_map_learns_from_one_model_and_calibrates_that_model_only() {
+        let defaults = ModelOptions::default();
+        let without_episode = ModelOptions::without("episode").unwrap();
+        let of = |options: &ModelOptions| ObservedProbabilities {
+            model: Some(options.signature()),
+            ..observed(vec![bin(5, 2_000, 40)])
+        };
+        // Replays of two models are not added up, whichever comes first, and nothing is
+        // added by the refusal.
+        let mut sum = of(&defaults);
+        let before = sum.clone();
+        assert!(matches!(
+            sum.add(&of(&without_episode)),
+            Err(CalibrationError::Models { first, other })
+                if first == "v1" && other == "v1,episode"
+        ));
+        assert_eq!(sum, before);
+        // A replay that does not say its model is not learnt from.
+        let unnamed = ObservedProbabilities {
+            model: None,
+            ..of(&defaults)
+        };
+        assert!(matches!(
+            CalibrationMap::learn(&unnamed, "t"),
+            Err(CalibrationError::UnknownModel)
+        ));
+        assert!(matches!(
+            sum.add(&unnamed),
+            Err(CalibrationError::UnknownModel)
+        ));
+        let map = CalibrationMap::learn(&of(&without_episode), "t").unwrap();
+        assert_eq!(map.model, "v1,episode");
+        map.fits(&without_episode).unwrap();
+        assert!(matches!(
+            map.fits(&defaults),
+            Err(CalibrationError::OtherModel { learnt, running })
+                if learnt == "v1,episode" && running == "v1"
+        ));
+        // A map stored without its model (a version that did not record it) is refused.
+        let mut older = map.clone();
+        older.model.clear();
+        assert!(older.check().is_err());
+        let decoded: CalibrationMap = serde_json::from_str(
+            r#"{"learnt_from": "t", "within_14_days": [], "within_30_days": []}"#,
+        )
+        .unwrap();
+        assert_eq!(decoded.model, "");
+        older.model = "v1\n".into();
+        assert!(older.check().is_err(), "a control character");
     }
 
     #[test]

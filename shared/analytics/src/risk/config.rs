@@ -142,7 +142,31 @@ const SIGNALS: [(&str, Signal); 11] = [
     ("+reliability", |o| o.learnt_reliability = true),
 ];
 
+/// Version of the model's figures, in [`ModelOptions::signature`]: raised by a change that
+/// makes the model give other probabilities for the same declarations, so that a calibration
+/// learnt before ([`super::calibration`]) is set aside instead of mapping figures it never saw.
+pub const MODEL_VERSION: u32 = 1;
+
 impl ModelOptions {
+    /// The model these options make, as a calibration records it: [`MODEL_VERSION`], then the
+    /// names of [`ModelOptions::without`] that give these options from the defaults (`v1` for
+    /// the defaults, `v1,episode,+reliability`…). Two different options never share one.
+    pub fn signature(&self) -> String {
+        let defaults = Self::default();
+        let mut signature = format!("v{MODEL_VERSION}");
+        for (name, apply) in SIGNALS {
+            let mut changed = defaults;
+            apply(&mut changed);
+            let mut here = *self;
+            apply(&mut here);
+            if changed != defaults && here == *self {
+                signature.push(',');
+                signature.push_str(name);
+            }
+        }
+        signature
+    }
+
     /// Every name [`ModelOptions::without`] accepts, in the order of [`SIGNALS`].
     pub fn names() -> impl Iterator<Item = &'static str> {
         SIGNALS.iter().map(|(name, _)| *name)
@@ -392,13 +416,21 @@ pub async fn load_config<O: ObjectStore, A: AccountStore>(
 
 /// The calibration of the probability kept beside the catalogue (`catalogue/calibration.json`),
 /// for the risk run (the only reader of the probability). A map is an indication's refinement:
-/// one that does not read is logged as an error and left aside (the levels never depend on
-/// it); a store that fails fails the run, to be retried.
+/// one that does not read, or was learnt with another model than `model`, is logged as an
+/// error and left aside (the levels never depend on it); a store that fails fails the run, to
+/// be retried.
 pub async fn load_calibration<O: ObjectStore>(
     objects: &O,
     lake: &str,
+    model: &ModelOptions,
 ) -> Result<Option<CalibrationMap>, LakeConfigError> {
-    let calibration = match load_calibration_object(objects, lake).await {
+    let loaded = load_calibration_object(objects, lake)
+        .await
+        .and_then(|map| match map {
+            Some(map) => map.fits(model).map(|()| Some(map)),
+            None => Ok(None),
+        });
+    let calibration = match loaded {
         Ok(map) => map,
         Err(CalibrationError::Store(e)) => {
             return Err(LakeConfigError::Calibration(CalibrationError::Store(e)));
@@ -461,12 +493,15 @@ mod tests {
             backend.state.put_account(&account).await.unwrap();
         }
         let lake = medistock_local::LAKE_BUCKET;
+        let defaults = ModelOptions::default();
         let (_, config, _) = load_config(&backend.objects, &backend.state, lake)
             .await
             .unwrap();
         assert_eq!(config.calibration, None);
         assert_eq!(
-            load_calibration(&backend.objects, lake).await.unwrap(),
+            load_calibration(&backend.objects, lake, &defaults)
+                .await
+                .unwrap(),
             None
         );
         let steps = vec![Knot {
@@ -475,6 +510,7 @@ mod tests {
             assessments: 1_000,
         }];
         let map = CalibrationMap {
+            model: "v1".into(),
             learnt_from: "archives".into(),
             within_14_days: steps.clone(),
             within_30_days: steps,
@@ -483,13 +519,24 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(
-            load_calibration(&backend.objects, lake).await.unwrap(),
+            load_calibration(&backend.objects, lake, &defaults)
+                .await
+                .unwrap(),
             Some(map)
         );
         let (_, config, _) = load_config(&backend.objects, &backend.state, lake)
             .await
             .unwrap();
         assert_eq!(config.calibration, None, "the risk run's alone");
+        // Learnt with the defaults, it does not calibrate a model without the episode rule.
+        let other = ModelOptions::without("episode").unwrap();
+        assert_eq!(
+            load_calibration(&backend.objects, lake, &other)
+                .await
+                .unwrap(),
+            None,
+            "another model's map is left aside"
+        );
         backend
             .objects
             .put(
@@ -502,10 +549,49 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(
-            load_calibration(&backend.objects, lake).await.unwrap(),
+            load_calibration(&backend.objects, lake, &defaults)
+                .await
+                .unwrap(),
             None,
             "left aside, the run goes on"
         );
+    }
+
+    #[test]
+    fn each_model_has_its_own_signature() {
+        assert_eq!(
+            ModelOptions::default().signature(),
+            format!("v{MODEL_VERSION}")
+        );
+        assert_eq!(
+            ModelOptions::without("+reliability,episode,batches")
+                .unwrap()
+                .signature(),
+            format!("v{MODEL_VERSION},episode,+reliability"),
+            "in the order of the list, a name that changes nothing left out"
+        );
+        // Every set of names that changes something: as many signatures as options, and each
+        // read back by `without` gives the options it was made from.
+        let names: Vec<&str> = ModelOptions::names().collect();
+        let mut seen = std::collections::BTreeMap::new();
+        for subset in 0u32..(1 << names.len()) {
+            let chosen: Vec<&str> = (0..names.len())
+                .filter(|i| subset & (1 << i) != 0)
+                .map(|i| names[i])
+                .collect();
+            let options = ModelOptions::without(&chosen.join(",")).unwrap();
+            let signature = options.signature();
+            let listed = signature.split_once(',').map_or("", |(_, rest)| rest);
+            assert_eq!(
+                ModelOptions::without(listed).unwrap(),
+                options,
+                "{signature}"
+            );
+            if let Some(before) = seen.insert(signature.clone(), options) {
+                assert_eq!(before, options, "{signature} names two models");
+            }
+        }
+        assert_eq!(seen.len(), 1 << 10, "ten options, each on or off");
     }
 
     #[test]

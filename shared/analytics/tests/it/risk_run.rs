@@ -1497,13 +1497,19 @@ async fn on_moto_the_calibration_is_read_bounded_and_a_store_failure_is_not_take
     let sdk = medistock_testkit::aws::config(&endpoint).await;
     let lake = medistock_testkit::unique("lac");
     let objects = S3Objects::new(medistock_testkit::aws::bucket(&sdk, &lake).await);
-    assert_eq!(load_calibration(&objects, &lake).await.unwrap(), None);
+    assert_eq!(
+        load_calibration(&objects, &lake, &Default::default())
+            .await
+            .unwrap(),
+        None
+    );
     let step = vec![Knot {
         predicted: 0.5,
         observed: 0.07,
         assessments: 1_000,
     }];
     let map = CalibrationMap {
+        model: medistock_analytics::risk::config::ModelOptions::default().signature(),
         learnt_from: "archives 2025".into(),
         within_14_days: step.clone(),
         within_30_days: step,
@@ -1511,7 +1517,12 @@ async fn on_moto_the_calibration_is_read_bounded_and_a_store_failure_is_not_take
     save_calibration_object(&objects, &lake, &map)
         .await
         .unwrap();
-    assert_eq!(load_calibration(&objects, &lake).await.unwrap(), Some(map));
+    assert_eq!(
+        load_calibration(&objects, &lake, &Default::default())
+            .await
+            .unwrap(),
+        Some(map)
+    );
 
     let padded = format!(
         "{{\"learnt_from\": \"{}\"}}",
@@ -1531,11 +1542,16 @@ async fn on_moto_the_calibration_is_read_bounded_and_a_store_failure_is_not_take
         load_calibration_object(&objects, &lake).await,
         Err(CalibrationError::TooLarge(size)) if size > MAX_CALIBRATION_BYTES
     ));
-    assert_eq!(load_calibration(&objects, &lake).await.unwrap(), None);
+    assert_eq!(
+        load_calibration(&objects, &lake, &Default::default())
+            .await
+            .unwrap(),
+        None
+    );
 
     let missing = medistock_testkit::unique("absent");
     assert!(matches!(
-        load_calibration(&objects, &missing).await,
+        load_calibration(&objects, &missing, &Default::default()).await,
         Err(LakeConfigError::Calibration(CalibrationError::Store(_)))
     ));
 }
