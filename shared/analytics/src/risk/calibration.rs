@@ -341,9 +341,7 @@ impl CalibrationMap {
     /// (`before_calibration`). A stock-out within 14 days is one within 30 days: the 30-day
     /// figure is never below the 14-day one.
     pub fn calibrate(&self, p: StockoutProbability) -> StockoutProbability {
-        let model = p
-            .before_calibration
-            .unwrap_or([p.within_14_days, p.within_30_days]);
+        let model = p.model();
         let within_14_days = apply(&self.within_14_days, model[0]);
         StockoutProbability {
             within_14_days,

@@ -42,6 +42,12 @@ pub struct StockoutProbability {
 }
 
 impl StockoutProbability {
+    /// The model's own figures (14 days, 30 days): those kept beside a calibration, or these.
+    pub fn model(&self) -> [f64; 2] {
+        self.before_calibration
+            .unwrap_or([self.within_14_days, self.within_30_days])
+    }
+
     /// In French, as alerts and `status` show it: « 12 % sous 14 jours, 40 % sous 30 jours »,
     /// and when calibrated, what the model alone said.
     pub fn describe(&self) -> String {

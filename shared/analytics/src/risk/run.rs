@@ -1037,6 +1037,22 @@ fn snapshot_parquet(assessments: &[Assessment]) -> Result<Vec<u8>, RiskError> {
                 assessments.iter().map(Assessment::probability_withheld),
             )
             .into_column(),
+            // Whether the two figures above are a calibration's (`docs/risk-model.md`), and the
+            // model's own, equal to them without a calibration.
+            BooleanChunked::from_iter_values(
+                "p_stockout_calibrated".into(),
+                assessments.iter().map(|a| {
+                    a.probability
+                        .is_some_and(|p| p.before_calibration.is_some())
+                }),
+            )
+            .into_column(),
+            float("p_stockout_model_14d", &|a| {
+                a.probability.map(|p| p.model()[0])
+            }),
+            float("p_stockout_model_30d", &|a| {
+                a.probability.map(|p| p.model()[1])
+            }),
         ],
     )?;
     let mut out = Vec::new();

@@ -955,6 +955,62 @@ async fn at_go_live_a_manufacturer_not_yet_heard_from_is_unknown_not_nil() {
     }
 }
 
+/// The daily snapshot says whether a probability is a calibration's and keeps the model's own
+/// beside it: the same figures in both columns without a map.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_snapshot_keeps_the_model_s_probability_beside_a_calibrated_one() {
+    use medistock_analytics::risk::calibration::{CalibrationMap, Knot};
+    let step = vec![Knot {
+        predicted: 0.5,
+        observed: 0.07,
+        assessments: 1_000,
+    }];
+    let mut calibrated = config();
+    calibrated.calibration = Some(CalibrationMap {
+        model: calibrated.model.signature(),
+        learnt_from: "archives".into(),
+        within_14_days: step.clone(),
+        within_30_days: step,
+    });
+    let mut rows = Vec::new();
+    for config in [config(), calibrated] {
+        let run = local_run(&config);
+        let dir = tempfile::tempdir().unwrap();
+        let backend = LocalBackend::open(dir.path()).unwrap();
+        let (objects, state) = (&backend.objects, &backend.state);
+        // 20 days of the wholesaler's stock for the x30, the manufacturer declaring.
+        let other =
+            "cip13;date_stock;stock;sorties;periode_jours\n3400930000007;2026-11-02;90000;700;7\n";
+        declare(objects, state, "lab-a", "s.csv", other, 2).await;
+        let wholesaler =
+            "cip13;date_stock;stock;sorties;periode_jours\n3400949497294;2026-11-20;2000;700;7\n";
+        declare(objects, state, "gr-b", "s47.csv", wholesaler, 20).await;
+        run_risk(objects, state, &run, &Scope::All, day(20), false, at(20))
+            .await
+            .unwrap();
+        let frame = snapshot(objects, "2026-11-20").await;
+        let cip = frame.column("cip13").unwrap().str().unwrap().clone();
+        let i = cip.iter().position(|c| c == Some("3400949497294")).unwrap();
+        let float = |name: &str| frame.column(name).unwrap().f64().unwrap().get(i).unwrap();
+        rows.push((
+            [float("p_stockout_14d"), float("p_stockout_30d")],
+            [float("p_stockout_model_14d"), float("p_stockout_model_30d")],
+            frame
+                .column("p_stockout_calibrated")
+                .unwrap()
+                .bool()
+                .unwrap()
+                .get(i)
+                .unwrap(),
+        ));
+    }
+    let (shown, model, flagged) = rows[0];
+    assert_eq!(shown, model, "without a map, the model's figures");
+    assert!(!flagged);
+    assert!(model[1] > 0.5, "20 days of stock: {model:?}");
+    assert_eq!(rows[1], ([0.07, 0.07], model, true));
+}
+
 /// The x30 (3400949497294) assessed on `as_of` under `config`: the wholesaler and lab-a (on
 /// another reference) declare from 1 October, lab-a again on `as_of`; on `as_of` the
 /// wholesaler holds 20 days of the x30 and no manufacturer has declared it.
