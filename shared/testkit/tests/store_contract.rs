@@ -1456,6 +1456,48 @@ mod on_moto {
         super::ledger_once_only(&state).await;
     }
 
+    /// An end refused by its condition is read back to tell this run's own end (an attempt
+    /// whose answer was lost) from another run's claim; when that read fails (here an entry
+    /// that does not decode), the end is said not written, neither an error nor a success.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn an_end_refused_then_unreadable_is_not_written() {
+        use aws_sdk_dynamodb::types::AttributeValue;
+        use medistock_domain::store::{Claim, FileLedger, FileStatus};
+        let Some(endpoint) = medistock_testkit::emulator() else {
+            return;
+        };
+        let config = aws::config(&endpoint).await;
+        let table = medistock_testkit::unique("fin-illisible");
+        let client = aws::table(&config, &table).await;
+        let state = DynamoState::new(client.clone(), table.clone());
+        let claim = super::ledger("fff", super::t0());
+        assert_eq!(state.claim_file(&claim).await.unwrap(), Claim::Acquired);
+        // Another writer ended it, and left an entry this version cannot read.
+        client
+            .update_item()
+            .table_name(&table)
+            .key(
+                "pk",
+                AttributeValue::S(medistock_aws::keys::file(&claim.declarant, "fff")),
+            )
+            .key("sk", AttributeValue::S(medistock_aws::keys::META.into()))
+            .update_expression("SET #status = :applied, received_at = :bad")
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_values(":applied", AttributeValue::S("applied".into()))
+            .expression_attribute_values(":bad", AttributeValue::S("pas une date".into()))
+            .send()
+            .await
+            .unwrap();
+        assert!(state.file(&claim.declarant, "fff").await.is_err());
+        let mut end = claim.clone();
+        end.status = FileStatus::Applied;
+        end.finished_at = Some(super::t0());
+        assert!(
+            !state.finish_file(&end).await.unwrap(),
+            "refused, and the read that would tell why failed: not written"
+        );
+    }
+
     #[tokio::test]
     async fn outbox_once_only() {
         let Some(state) = state().await else { return };
