@@ -197,7 +197,7 @@ impl Calibration {
                 continue;
             };
             let shown = [predicted.within_14_days, predicted.within_30_days];
-            let model = predicted.before_calibration.unwrap_or(shown);
+            let model = predicted.model();
             self.raw.record(h, model[h], happened);
             let outcome = f64::from(u8::from(happened));
             self.squared_gaps[h][0] += (model[h] - outcome).powi(2);

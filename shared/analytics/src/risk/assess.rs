@@ -834,6 +834,9 @@ mod tests {
         assert_eq!(empty.level, Level::Rupture);
         assert!(empty.probability.is_some());
         assert_eq!(config.calibrated(empty.clone()), empty);
+        // Set beside another model (here without the episode rule), the map is not applied.
+        config.model = crate::risk::config::ModelOptions::without("episode").unwrap();
+        assert_eq!(config.calibrated(model.clone()), model);
     }
 
     #[test]

@@ -94,13 +94,15 @@ pub enum CalibrationError {
     /// A replay that does not say which model gave its figures.
     #[error(
         "rejeu sans le modèle qui a donné ses probabilités (fait par une version antérieure \
-         de Medistock ?) : rejouez-le avec celle-ci"
+         de Medistock ?) : rejouez-le avec la version actuelle"
     )]
     UnknownModel,
     /// A map learnt with another model than the one it would calibrate.
     #[error(
-        "calibration apprise avec le modèle « {learnt} », le calcul utilise « {running} » : \
-         apprenez-la de nouveau sur des rejeux de ce modèle"
+        "calibration apprise avec le modèle « {learnt} », le calcul utilise « {running} » \
+         (version du modèle, puis options --without) : rejouez avec les mêmes options \
+         (--without, ModelWithout du déploiement) ou apprenez-la de nouveau sur des rejeux de \
+         ce modèle"
     )]
     OtherModel {
         /// The model the map was learnt with.
@@ -177,6 +179,9 @@ impl ObservedProbabilities {
         let Some(model) = &other.model else {
             return Err(CalibrationError::UnknownModel);
         };
+        if model.chars().count() > MAX_LABEL_CHARS || model.chars().any(char::is_control) {
+            return Err(CalibrationError::Invalid("modèle illisible".into()));
+        }
         let empty = self.within_14_days.is_empty() && self.within_30_days.is_empty();
         match &self.model {
             Some(first) if first != model => {
@@ -790,6 +795,25 @@ mod tests {
             sum.add(&unnamed),
             Err(CalibrationError::UnknownModel)
         ));
+        // A bad bin of the second horizon refuses the whole replay: nothing of the first is
+        // added either.
+        let mut bad = of(&defaults);
+        bad.within_30_days[0].stockouts = 3_000;
+        assert!(matches!(
+            sum.add(&bad),
+            Err(CalibrationError::Observations { horizon: 30, .. })
+        ));
+        assert_eq!(sum, before);
+        // A model's name no replay writes.
+        let garbled = ObservedProbabilities {
+            model: Some("v1\u{7}".into()),
+            ..of(&defaults)
+        };
+        assert!(matches!(
+            sum.add(&garbled),
+            Err(CalibrationError::Invalid(_))
+        ));
+        assert_eq!(sum, before);
         let map = CalibrationMap::learn(&of(&without_episode), "t").unwrap();
         assert_eq!(map.model, "v1,episode");
         map.fits(&without_episode).unwrap();

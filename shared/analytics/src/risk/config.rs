@@ -147,12 +147,29 @@ const SIGNALS: [(&str, Signal); 11] = [
 /// learnt before ([`super::calibration`]) is set aside instead of mapping figures it never saw.
 pub const MODEL_VERSION: u32 = 1;
 
+/// The options a signature is written against: the defaults when [`MODEL_VERSION`] 1 was set,
+/// fixed here so that a later change of the defaults changes the defaults' signature instead of
+/// giving `v1` another meaning.
+const SIGNATURE_BASELINE: ModelOptions = ModelOptions {
+    slipped_supplies: true,
+    production_stop: true,
+    censored_demand: true,
+    local_shortage: true,
+    inferred_batches: false,
+    delayed_supplies: false,
+    slip_twice: false,
+    learnt_reliability: false,
+    undeclared_manufacturers: true,
+    episode_hold: true,
+};
+
 impl ModelOptions {
     /// The model these options make, as a calibration records it: [`MODEL_VERSION`], then the
-    /// names of [`ModelOptions::without`] that give these options from the defaults (`v1` for
-    /// the defaults, `v1,episode,+reliability`…). Two different options never share one.
+    /// names of [`ModelOptions::without`] that give these options from a fixed baseline (today's
+    /// defaults: `v1` for them, `v1,episode,+reliability`…). Two different options never share
+    /// one.
     pub fn signature(&self) -> String {
-        let defaults = Self::default();
+        let defaults = SIGNATURE_BASELINE;
         let mut signature = format!("v{MODEL_VERSION}");
         for (name, apply) in SIGNALS {
             let mut changed = defaults;
@@ -245,7 +262,10 @@ impl RiskConfig {
         if assessment.level == medistock_domain::Level::Rupture {
             return assessment;
         }
-        if let (Some(map), Some(p)) = (&self.calibration, assessment.probability) {
+        // A map of another model is never applied, whoever set it (the loaders refuse it).
+        if let (Some(map), Some(p)) = (&self.calibration, assessment.probability)
+            && map.fits(&self.model).is_ok()
+        {
             assessment.probability = Some(map.calibrate(p));
         }
         assessment
@@ -448,6 +468,7 @@ pub async fn load_calibration<O: ObjectStore>(
         tracing::info!(
             key = CALIBRATION_FILE,
             learnt_from = %map.learnt_from,
+            model = %map.model,
             "probabilité de rupture calibrée"
         );
     }
@@ -559,6 +580,9 @@ mod tests {
 
     #[test]
     fn each_model_has_its_own_signature() {
+        // Today's defaults are the baseline: a change of the defaults shows here (their
+        // signature then names what changed; `v1` keeps its meaning).
+        assert_eq!(ModelOptions::default(), SIGNATURE_BASELINE);
         assert_eq!(
             ModelOptions::default().signature(),
             format!("v{MODEL_VERSION}")
