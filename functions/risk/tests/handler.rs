@@ -299,20 +299,8 @@ async fn the_model_signals_of_the_deployment_reach_the_run() {
 /// left aside and the run goes on with the model's figures.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_calibration_in_the_lake_reaches_the_run_and_a_broken_one_is_left_aside() {
-    use medistock_analytics::risk::calibration::{
-        CALIBRATION_FILE, CalibrationMap, Knot, save_calibration_object,
-    };
-    let step = vec![Knot {
-        predicted: 0.5,
-        observed: 0.07,
-        assessments: 1_000,
-    }];
-    let map = CalibrationMap {
-        model: medistock_analytics::risk::config::ModelOptions::default().signature(),
-        learnt_from: "archives".into(),
-        within_14_days: step.clone(),
-        within_30_days: step,
-    };
+    use medistock_analytics::risk::calibration::{CALIBRATION_FILE, save_calibration_object};
+    let map = medistock_testkit::flat_calibration(0.07);
     let dir = tempfile::tempdir().unwrap();
     let (objects, state, config) = setup(dir.path()).await;
     save_calibration_object(&objects, "lac", &map)
@@ -334,6 +322,30 @@ async fn the_calibration_in_the_lake_reaches_the_run_and_a_broken_one_is_left_as
     );
     let [model_14, model_30] = calibrated.before_calibration.unwrap();
     assert!(model_30 > 0.9 && model_14 <= model_30, "{calibrated:?}");
+
+    // The same map where the deployment runs the model without the episode rule
+    // (`MODEL_WITHOUT=episode`): learnt with another model, it is left aside.
+    let dir = tempfile::tempdir().unwrap();
+    let (objects, state, mut config) = setup(dir.path()).await;
+    config.model = medistock_analytics::risk::config::ModelOptions::without("episode").unwrap();
+    save_calibration_object(&objects, "lac", &map)
+        .await
+        .unwrap();
+    handle(
+        &objects,
+        &state,
+        &config,
+        event("risk-schedule.json"),
+        now(),
+    )
+    .await
+    .unwrap();
+    let other_model = probability_of_x30(&state).await;
+    assert_eq!(other_model.before_calibration, None, "{other_model:?}");
+    assert_eq!(
+        [other_model.within_14_days, other_model.within_30_days],
+        [model_14, model_30]
+    );
 
     let dir = tempfile::tempdir().unwrap();
     let (objects, state, config) = setup(dir.path()).await;

@@ -37,6 +37,24 @@ pub fn unique(prefix: &str) -> String {
 }
 
 #[cfg(feature = "ingest")]
+/// A calibration of one step: `share` whatever the model says, learnt with the default model
+/// (the risk run's unless told otherwise) from « archives ».
+pub fn flat_calibration(share: f64) -> medistock_analytics::risk::calibration::CalibrationMap {
+    use medistock_analytics::risk::calibration::{CalibrationMap, Knot};
+    let step = vec![Knot {
+        predicted: 0.5,
+        observed: share,
+        assessments: 1_000,
+    }];
+    CalibrationMap {
+        model: medistock_analytics::risk::config::ModelOptions::default().signature(),
+        learnt_from: "archives".into(),
+        within_14_days: step.clone(),
+        within_30_days: step,
+    }
+}
+
+#[cfg(feature = "ingest")]
 /// Drops `bytes` as `inbox/<declarant>/<name>` into bucket `depot` and runs the ingest core on
 /// it at `at`, with the default limits and lake `lac`; panics on an infrastructure error.
 pub async fn declare(

@@ -789,19 +789,8 @@ mod tests {
 
     #[test]
     fn a_calibration_changes_the_probability_shown_short_of_a_rupture_and_nothing_else() {
-        use crate::risk::calibration::{CalibrationMap, Knot};
-        let steps = vec![Knot {
-            predicted: 0.5,
-            observed: 0.07,
-            assessments: 1_000,
-        }];
         let mut config = crate::risk::config::RiskConfig::default();
-        config.calibration = Some(CalibrationMap {
-            model: crate::risk::config::ModelOptions::default().signature(),
-            learnt_from: "t".into(),
-            within_14_days: steps.clone(),
-            within_30_days: steps,
-        });
+        config.calibration = Some(crate::risk::calibration::CalibrationMap::flat(0.07));
         let wholesaler = |stock| {
             input(vec![(
                 pos("gr-b", d(23), stock, Some(50.0), vec![]),

@@ -355,6 +355,31 @@ impl CalibrationMap {
         }
     }
 
+    /// A map as stored (JSON), checked: what the risk run and the replays' `--calibration`
+    /// read.
+    pub fn from_json(bytes: &[u8]) -> Result<CalibrationMap, CalibrationError> {
+        let map: CalibrationMap =
+            serde_json::from_slice(bytes).map_err(CalibrationError::Stored)?;
+        map.check()?;
+        Ok(map)
+    }
+
+    /// A map of one step, `share` whatever the model says (the default model's), for tests.
+    #[cfg(test)]
+    pub(crate) fn flat(share: f64) -> CalibrationMap {
+        let step = vec![Knot {
+            predicted: 0.5,
+            observed: share,
+            assessments: 1_000,
+        }];
+        CalibrationMap {
+            model: ModelOptions::default().signature(),
+            learnt_from: "archives".into(),
+            within_14_days: step.clone(),
+            within_30_days: step,
+        }
+    }
+
     /// Checks a map read from a store: at least one and at most [`BINS`] knots a horizon, the
     /// model's probabilities increasing, the shares non-decreasing, all within [0, 1].
     pub fn check(&self) -> Result<(), CalibrationError> {
@@ -520,9 +545,7 @@ pub async fn load_calibration_object<O: ObjectStore>(
             FolderObject::TooLarge(size) => return Err(CalibrationError::TooLarge(size)),
             FolderObject::Bytes(bytes) => bytes,
         };
-    let map: CalibrationMap = serde_json::from_slice(&bytes).map_err(CalibrationError::Stored)?;
-    map.check()?;
-    Ok(Some(map))
+    CalibrationMap::from_json(&bytes).map(Some)
 }
 
 /// Writes `map` to `bucket` under [`CALIBRATION_FILE`].

@@ -506,7 +506,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_calibration_that_does_not_read_is_left_aside_and_a_good_one_is_read() {
-        use crate::risk::calibration::{CalibrationMap, Knot, save_calibration_object};
+        use crate::risk::calibration::{CalibrationMap, save_calibration_object};
         let dir = tempfile::tempdir().unwrap();
         let backend = medistock_local::LocalBackend::open(dir.path()).unwrap();
         let registry = Registry::parse("declarant;nom;type\ngr-b;B;grossiste\n").unwrap();
@@ -525,17 +525,7 @@ mod tests {
                 .unwrap(),
             None
         );
-        let steps = vec![Knot {
-            predicted: 0.5,
-            observed: 0.1,
-            assessments: 1_000,
-        }];
-        let map = CalibrationMap {
-            model: "v1".into(),
-            learnt_from: "archives".into(),
-            within_14_days: steps.clone(),
-            within_30_days: steps,
-        };
+        let map = CalibrationMap::flat(0.1);
         save_calibration_object(&backend.objects, lake, &map)
             .await
             .unwrap();

@@ -959,19 +959,8 @@ async fn at_go_live_a_manufacturer_not_yet_heard_from_is_unknown_not_nil() {
 /// beside it: the same figures in both columns without a map.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_snapshot_keeps_the_model_s_probability_beside_a_calibrated_one() {
-    use medistock_analytics::risk::calibration::{CalibrationMap, Knot};
-    let step = vec![Knot {
-        predicted: 0.5,
-        observed: 0.07,
-        assessments: 1_000,
-    }];
     let mut calibrated = config();
-    calibrated.calibration = Some(CalibrationMap {
-        model: calibrated.model.signature(),
-        learnt_from: "archives".into(),
-        within_14_days: step.clone(),
-        within_30_days: step,
-    });
+    calibrated.calibration = Some(medistock_testkit::flat_calibration(0.07));
     let mut rows = Vec::new();
     for config in [config(), calibrated] {
         let run = local_run(&config);
@@ -1541,8 +1530,8 @@ async fn a_manufacturer_s_broken_promises_are_learnt_across_its_references() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn on_moto_the_calibration_is_read_bounded_and_a_store_failure_is_not_taken_for_absence() {
     use medistock_analytics::risk::calibration::{
-        CALIBRATION_FILE, CalibrationError, CalibrationMap, Knot, MAX_CALIBRATION_BYTES,
-        load_calibration_object, save_calibration_object,
+        CALIBRATION_FILE, CalibrationError, MAX_CALIBRATION_BYTES, load_calibration_object,
+        save_calibration_object,
     };
     use medistock_analytics::risk::config::{LakeConfigError, load_calibration};
     use medistock_aws::S3Objects;
@@ -1559,17 +1548,7 @@ async fn on_moto_the_calibration_is_read_bounded_and_a_store_failure_is_not_take
             .unwrap(),
         None
     );
-    let step = vec![Knot {
-        predicted: 0.5,
-        observed: 0.07,
-        assessments: 1_000,
-    }];
-    let map = CalibrationMap {
-        model: medistock_analytics::risk::config::ModelOptions::default().signature(),
-        learnt_from: "archives 2025".into(),
-        within_14_days: step.clone(),
-        within_30_days: step,
-    };
+    let map = medistock_testkit::flat_calibration(0.07);
     save_calibration_object(&objects, &lake, &map)
         .await
         .unwrap();
