@@ -19,6 +19,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::Assessment;
 use super::config::ModelOptions;
 use super::probability::StockoutProbability;
 use crate::catalogue::store::{FolderObject, read_folder_object};
@@ -427,6 +428,19 @@ impl CalibrationMap {
         }
         Ok(())
     }
+}
+
+/// `assessment` with its probability of a stock-out calibrated by `map`, when there is one. A
+/// reference at RUPTURE keeps the model's figure: a map learns from days before a stock-out,
+/// never from days within one.
+pub fn calibrated(map: Option<&CalibrationMap>, mut assessment: Assessment) -> Assessment {
+    if assessment.level == medistock_domain::Level::Rupture {
+        return assessment;
+    }
+    if let (Some(map), Some(p)) = (map, assessment.probability) {
+        assessment.probability = Some(map.calibrate(p));
+    }
+    assessment
 }
 
 /// The map's value at `p`: linear between knots, flat beyond the first and the last.

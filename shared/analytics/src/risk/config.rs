@@ -255,20 +255,19 @@ impl RiskConfig {
         }
     }
 
-    /// `assessment` with its probability of a stock-out calibrated, when a map was learnt. A
-    /// reference at RUPTURE keeps the model's figure: a map learns from days before a
-    /// stock-out, never from days within one.
-    pub fn calibrated(&self, mut assessment: Assessment) -> Assessment {
-        if assessment.level == medistock_domain::Level::Rupture {
-            return assessment;
-        }
-        // A map of another model is never applied, whoever set it (the loaders refuse it).
-        if let (Some(map), Some(p)) = (&self.calibration, assessment.probability)
-            && map.fits(&self.model).is_ok()
-        {
-            assessment.probability = Some(map.calibrate(p));
-        }
-        assessment
+    /// The calibration a run applies: the map set, when it was learnt with this model. A map
+    /// of another model is never applied, whoever set it (the loaders refuse it with the
+    /// reason). Asked once per run, not per assessment.
+    pub fn calibration_in_use(&self) -> Option<&CalibrationMap> {
+        self.calibration
+            .as_ref()
+            .filter(|map| map.fits(&self.model).is_ok())
+    }
+
+    /// `assessment` calibrated by [`RiskConfig::calibration_in_use`] (see
+    /// [`super::calibration::calibrated`]).
+    pub fn calibrated(&self, assessment: Assessment) -> Assessment {
+        super::calibration::calibrated(self.calibration_in_use(), assessment)
     }
 
     /// The thresholds of a reference whose monitoring settings set none, and of the groups.

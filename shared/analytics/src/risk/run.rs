@@ -338,9 +338,10 @@ pub async fn run_risk<
                     }
                 })
                 .collect();
+            let calibration = config.calibration_in_use();
             let assessments = inputs
                 .iter()
-                .map(|i| config.calibrated(assess(i, as_of)))
+                .map(|i| super::calibration::calibrated(calibration, assess(i, as_of)))
                 .collect();
             let groups = match scope {
                 Scope::All => {
