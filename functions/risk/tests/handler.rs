@@ -295,27 +295,14 @@ async fn the_model_signals_of_the_deployment_reach_the_run() {
 }
 
 /// The calibration kept beside the catalogue reaches the deployed run: the RISK item's
-/// figures carry the calibrated probability and the model's own; a map that does not read is
-/// left aside and the run goes on with the model's figures.
+/// figures carry the calibrated probability and the model's own; a map that does not read, or
+/// was learnt with another model than the deployment's (`MODEL_WITHOUT`), is left aside and
+/// the run goes on with the model's figures.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_calibration_in_the_lake_reaches_the_run_and_a_broken_one_is_left_aside() {
-    use medistock_analytics::risk::calibration::{CALIBRATION_FILE, save_calibration_object};
-    let map = medistock_testkit::flat_calibration(0.07);
-    let dir = tempfile::tempdir().unwrap();
-    let (objects, state, config) = setup(dir.path()).await;
-    save_calibration_object(&objects, "lac", &map)
-        .await
-        .unwrap();
-    handle(
-        &objects,
-        &state,
-        &config,
-        event("risk-schedule.json"),
-        now(),
-    )
-    .await
-    .unwrap();
-    let calibrated = probability_of_x30(&state).await;
+    use medistock_analytics::risk::config::ModelOptions;
+    let map = serde_json::to_vec(&medistock_testkit::flat_calibration(0.07)).unwrap();
+    let calibrated = scheduled_run_with(&map, ModelOptions::default()).await;
     assert_eq!(
         (calibrated.within_14_days, calibrated.within_30_days),
         (0.07, 0.07)
@@ -323,37 +310,42 @@ async fn the_calibration_in_the_lake_reaches_the_run_and_a_broken_one_is_left_as
     let [model_14, model_30] = calibrated.before_calibration.unwrap();
     assert!(model_30 > 0.9 && model_14 <= model_30, "{calibrated:?}");
 
-    // The same map where the deployment runs the model without the episode rule
-    // (`MODEL_WITHOUT=episode`): learnt with another model, it is left aside.
+    for (stored, model, case) in [
+        (
+            map.as_slice(),
+            ModelOptions::without("episode").unwrap(),
+            "the same map, the deployment without the episode rule",
+        ),
+        (
+            b"{\"learnt_from\": \"tronque".as_slice(),
+            ModelOptions::default(),
+            "a map that does not read",
+        ),
+    ] {
+        let shown = scheduled_run_with(stored, model).await;
+        assert_eq!(shown.before_calibration, None, "{case}: {shown:?}");
+        assert_eq!(
+            [shown.within_14_days, shown.within_30_days],
+            [model_14, model_30],
+            "{case}"
+        );
+    }
+}
+
+/// The x30's probability after a scheduled run of the model `model`, with `stored` as the
+/// lake's calibration.
+async fn scheduled_run_with(
+    stored: &[u8],
+    model: medistock_analytics::risk::config::ModelOptions,
+) -> medistock_analytics::risk::probability::StockoutProbability {
     let dir = tempfile::tempdir().unwrap();
     let (objects, state, mut config) = setup(dir.path()).await;
-    config.model = medistock_analytics::risk::config::ModelOptions::without("episode").unwrap();
-    save_calibration_object(&objects, "lac", &map)
-        .await
-        .unwrap();
-    handle(
-        &objects,
-        &state,
-        &config,
-        event("risk-schedule.json"),
-        now(),
-    )
-    .await
-    .unwrap();
-    let other_model = probability_of_x30(&state).await;
-    assert_eq!(other_model.before_calibration, None, "{other_model:?}");
-    assert_eq!(
-        [other_model.within_14_days, other_model.within_30_days],
-        [model_14, model_30]
-    );
-
-    let dir = tempfile::tempdir().unwrap();
-    let (objects, state, config) = setup(dir.path()).await;
+    config.model = model;
     objects
         .put(
             "lac",
-            CALIBRATION_FILE,
-            b"{\"learnt_from\": \"tronque".to_vec(),
+            medistock_analytics::risk::calibration::CALIBRATION_FILE,
+            stored.to_vec(),
             "application/json",
             &Default::default(),
         )
@@ -368,12 +360,7 @@ async fn the_calibration_in_the_lake_reaches_the_run_and_a_broken_one_is_left_as
     )
     .await
     .unwrap();
-    let model = probability_of_x30(&state).await;
-    assert_eq!(model.before_calibration, None);
-    assert_eq!(
-        [model.within_14_days, model.within_30_days],
-        [model_14, model_30]
-    );
+    probability_of_x30(&state).await
 }
 
 /// The probability stored with the x30's RISK item.
