@@ -610,6 +610,29 @@ fn the_held_sms_index_is_the_one_the_adapter_writes_and_notify_may_query() {
     );
 }
 
+/// The outbox's stream starts a relay for a new pending record only: the retry time the
+/// scheduled pass writes on a record it failed to publish (a modification, still pending)
+/// leaves the record to the pass, whose order it sets.
+#[test]
+fn the_outbox_stream_relays_new_pending_records_only() {
+    let template = template();
+    let notify = resource(&template, "NotifyFunction");
+    let patterns: Vec<serde_json::Value> = notify
+        .iter()
+        .filter_map(|l| l.trim().strip_prefix("- Pattern: "))
+        .map(|p| serde_json::from_str(p.trim_matches('\'')).expect("a JSON pattern"))
+        .collect();
+    assert_eq!(patterns.len(), 1, "{patterns:?}");
+    let pattern = &patterns[0];
+    assert_eq!(pattern["eventName"], serde_json::json!(["INSERT"]));
+    let image = &pattern["dynamodb"]["NewImage"];
+    assert_eq!(image["status"]["S"], serde_json::json!(["pending"]));
+    assert_eq!(
+        image["pk"]["S"],
+        serde_json::json!([{ "prefix": medistock_aws::keys::ALERT }])
+    );
+}
+
 #[test]
 fn the_glue_table_declares_the_history_columns_the_code_writes() {
     let template = template();

@@ -508,8 +508,10 @@ fn alert_item(a: &AlertRecord) -> Result<Item, StoreError> {
             );
         }
         AlertStatus::Pending => {
+            // By when the scheduled pass relays it: a record it failed to publish moves
+            // behind the others until its retry time.
             item.insert(keys::HELD_PK.into(), s(keys::PENDING));
-            item.insert(keys::HELD_AT.into(), s(a.created_at.to_rfc3339()));
+            item.insert(keys::HELD_AT.into(), s(a.relay_due_at().to_rfc3339()));
         }
         _ => {}
     }
@@ -878,12 +880,17 @@ impl AlertOutbox for DynamoState {
         Ok(out)
     }
 
-    async fn pending_alerts_created_by(
+    async fn pending_alerts_due(
         &self,
-        before: DateTime<Utc>,
+        now: DateTime<Utc>,
         limit: usize,
     ) -> Result<Vec<AlertRecord>, StoreError> {
-        self.scheduled(keys::PENDING, before, Some(limit)).await
+        let mut due = self.scheduled(keys::PENDING, now, Some(limit)).await?;
+        // An item written before pending records were indexed by their due time is indexed by
+        // its creation: read then, kept only once due.
+        due.retain(|a| a.relay_due_at() <= now);
+        due.sort_by(|a, b| (a.relay_due_at(), &a.key).cmp(&(b.relay_due_at(), &b.key)));
+        Ok(due)
     }
 
     async fn held_sms_due(&self, now: DateTime<Utc>) -> Result<Vec<AlertRecord>, StoreError> {

@@ -140,59 +140,30 @@ pub async fn publish_pending<S: AlertOutbox + AlertStateStore, N: Notifier>(
     Ok(summary)
 }
 
-/// How long a record stays pending before the scheduled pass relays it: on AWS the stream
-/// relays a new record within seconds and retries a failure for a while; a record still
-/// pending this long after its creation is one it gave up on (after its retries, or a day)
-/// or never delivered.
-pub const OVERDUE_AFTER_MINUTES: i64 = 30;
+/// How long a record stays pending before the scheduled pass relays it (see
+/// [`crate::store::RELAY_AFTER_MINUTES`]).
+pub const OVERDUE_AFTER_MINUTES: i64 = crate::store::RELAY_AFTER_MINUTES;
 
 /// Most overdue records one scheduled pass relays: a pass fits its function's minute even
 /// when each publish exhausts its retries; the rest wait a quarter of an hour.
 pub const OVERDUE_PER_PASS: usize = 20;
 
-/// Most overdue records one scheduled pass reads (the oldest first) to choose those it relays
-/// ([`overdue_to_relay`]).
-pub const OVERDUE_READ_PER_PASS: usize = 5 * OVERDUE_PER_PASS;
-
-/// Length of the scheduled pass's period, by which the window of [`overdue_to_relay`] moves.
-const PASS_SECONDS: i64 = 15 * 60;
-
-/// The overdue records a pass relays, of those read (oldest first): the oldest half of
-/// [`OVERDUE_PER_PASS`], then a window of ten of the others. Records that fail every time
-/// stay the oldest: taken strictly oldest first, twenty of them would hold every newer record
-/// for ever. The others are cut into nine windows of ten (the 90 read after the oldest ten);
-/// the window taken moves down by one every quarter of an hour, from the newest to the
-/// oldest; a window past the last record read is taken as the last one that holds any, and
-/// a short last window is filled from the one before it.
-/// Of a set of records that does not change, each is tried within nine passes (two and a
-/// quarter hours); as records are sent or arrive, the others shift by whole windows, and one
-/// may wait longer: it stays pending and is read again at every pass, never dropped.
-pub fn overdue_to_relay(mut read: Vec<AlertRecord>, now: DateTime<Utc>) -> Vec<AlertRecord> {
-    let oldest = OVERDUE_PER_PASS / 2;
-    if read.len() <= OVERDUE_PER_PASS {
-        return read;
-    }
-    let rest = read.split_off(oldest);
-    let width = OVERDUE_PER_PASS - oldest;
-    let windows = (OVERDUE_READ_PER_PASS - oldest).div_ceil(width);
-    let last_held = rest.len().div_ceil(width) - 1;
-    let step = now
-        .timestamp()
-        .div_euclid(PASS_SECONDS)
-        .rem_euclid(windows as i64);
-    let window = (windows - 1 - usize::try_from(step).unwrap_or(0)).min(last_held);
-    // A short last window is filled from the one before: a pass relays twenty when it can.
-    let start = (window * width).min(rest.len().saturating_sub(width));
-    read.extend(rest.into_iter().skip(start).take(width));
-    read
+/// How long the scheduled pass waits before trying again a record whose publication it saw
+/// refused for the `failures`-th time: a quarter of an hour, then twice as long at each
+/// refusal, an hour at most (SNS back after an outage: every record tried within the hour).
+pub fn retry_delay(failures: u32) -> chrono::Duration {
+    let quarters = 1_i64 << failures.saturating_sub(1).min(2);
+    chrono::Duration::minutes(15 * quarters)
 }
 
 /// The scheduled pass (every quarter of an hour on AWS): releases the held SMS whose time has
-/// come, then relays the records pending for more than [`OVERDUE_AFTER_MINUTES`] (at most
-/// [`OVERDUE_PER_PASS`], chosen by [`overdue_to_relay`] among the oldest read). With the stream, a record is thus retried until it is sent, whatever
-/// the stream's own limits. A record the stream retries at the same moment may be published
-/// twice, never lost. A record that fails is counted and left for the next pass; the others
-/// go on.
+/// come, then relays the pending records whose relay is due ([`AlertRecord::relay_due_at`]:
+/// [`OVERDUE_AFTER_MINUTES`] after their creation), at most [`OVERDUE_PER_PASS`], those due
+/// first. With the stream, a record is thus retried until it is sent, whatever the stream's
+/// own limits. A record whose publication fails is left pending with a later retry time
+/// ([`retry_delay`]): records refused every time go behind the others instead of holding
+/// them, and each is tried again, never dropped. A record the stream retries at the same
+/// moment may be published twice, never lost. The others go on after a failure.
 pub async fn scheduled_pass<S: AlertOutbox + AlertStateStore, N: Notifier>(
     state: &S,
     notifier: &N,
@@ -200,15 +171,10 @@ pub async fn scheduled_pass<S: AlertOutbox + AlertStateStore, N: Notifier>(
 ) -> Result<PublishSummary, RelayError> {
     // The held SMS first: an overdue record whose publishes keep failing must not hold them.
     let mut summary = release_held(state, notifier, delivery).await?;
-    let read = state
-        .pending_alerts_created_by(
-            delivery.now - chrono::Duration::minutes(OVERDUE_AFTER_MINUTES),
-            OVERDUE_READ_PER_PASS,
-        )
+    let overdue = state
+        .pending_alerts_due(delivery.now, OVERDUE_PER_PASS)
         .await
         .map_err(not_published("*"))?;
-    let waiting = read.len();
-    let overdue = overdue_to_relay(read, delivery.now);
     let mut relayed = PublishSummary::default();
     for alert in &overdue {
         // Read again from the record itself (an index may lag behind it): relayed only if
@@ -218,15 +184,16 @@ pub async fn scheduled_pass<S: AlertOutbox + AlertStateStore, N: Notifier>(
             Err(e) => {
                 e.log();
                 relayed.failed += 1;
+                if matches!(e, RelayError::NotPublished { .. }) {
+                    postpone(state, alert, delivery.now).await;
+                }
             }
         }
     }
     if relayed.failed >= OVERDUE_PER_PASS / 2 {
-        // At least ten refused: the oldest, tried at every pass, are likely among them.
         tracing::error!(
             failed = relayed.failed,
             tried = overdue.len(),
-            waiting,
             "{} alertes en attente refusées à ce passage : elles restent en attente et seront réessayées",
             relayed.failed
         );
@@ -243,6 +210,27 @@ pub async fn scheduled_pass<S: AlertOutbox + AlertStateStore, N: Notifier>(
     }
     summary.add(relayed);
     Ok(summary)
+}
+
+/// Writes a later retry time on a record the pass failed to publish, if it is still pending.
+/// A failure to write it is logged: the record stays pending, due as before.
+async fn postpone<S: AlertOutbox>(state: &S, alert: &AlertRecord, now: DateTime<Utc>) {
+    let mut later = alert.clone();
+    later.relay_failures = later.relay_failures.saturating_add(1);
+    later.retry_at = Some(now + retry_delay(later.relay_failures));
+    match state.update_alert(&later, AlertStatus::Pending).await {
+        Ok(_) => tracing::info!(
+            key = later.key,
+            failures = later.relay_failures,
+            retry_at = %later.relay_due_at(),
+            "alerte réessayée plus tard"
+        ),
+        Err(e) => tracing::warn!(
+            key = later.key,
+            error = %e,
+            "heure du prochain essai non enregistrée : l'alerte reste en attente"
+        ),
+    }
 }
 
 /// Relays these pending records, oldest first.
@@ -688,23 +676,33 @@ mod tests {
             failures: AtomicUsize::new(2),
             ..Counting::default()
         };
-        // SNS still failing: counted, both left pending, the fresh one not even tried.
+        // SNS still failing: counted, both left pending, the fresh one not even tried (due
+        // at 09:29).
         let first = scheduled_pass(&outbox, &notifier, &at(DAY)).await.unwrap();
         assert_eq!((first.sent, first.failed), (0, 1));
         assert_eq!(notifier.failures.load(Ordering::SeqCst), 1);
-        // Still failing at the next pass, then sent at the one after; the fresh one is left
-        // to the stream until it too is overdue.
+        let refused = outbox.alert("abandonnee").await.unwrap().unwrap();
+        assert_eq!(refused.relay_failures, 1);
+        assert_eq!(
+            refused.relay_due_at(),
+            "2026-11-23T09:15:00Z".parse::<DateTime<Utc>>().unwrap()
+        );
+        // Tried again when due, refused again: half an hour later this time.
         let second = scheduled_pass(&outbox, &notifier, &at("2026-11-23T09:15:00Z"))
             .await
             .unwrap();
         assert_eq!((second.sent, second.failed), (0, 1));
+        // Nothing due at 09:20; the fresh one goes at 09:30, the other at its retry time.
         let third = scheduled_pass(&outbox, &notifier, &at("2026-11-23T09:20:00Z"))
             .await
             .unwrap();
-        assert_eq!((third.sent, third.failed), (1, 0));
-        let pending = pending_keys(&outbox).await;
-        assert_eq!(pending, ["recente"]);
-        let later = scheduled_pass(&outbox, &notifier, &at("2026-11-23T09:30:00Z"))
+        assert_eq!(third, PublishSummary::default());
+        let fourth = scheduled_pass(&outbox, &notifier, &at("2026-11-23T09:30:00Z"))
+            .await
+            .unwrap();
+        assert_eq!((fourth.sent, fourth.failed), (1, 0));
+        assert_eq!(pending_keys(&outbox).await, ["abandonnee"]);
+        let later = scheduled_pass(&outbox, &notifier, &at("2026-11-23T09:45:00Z"))
             .await
             .unwrap();
         assert_eq!((later.sent, later.failed), (1, 0));
@@ -761,80 +759,82 @@ mod tests {
         }
     }
 
-    /// Twenty-five records fail every time and are the oldest: strictly oldest first, the
-    /// twenty newer ones behind them would never be tried. The window reaches them all within
-    /// a few passes, and the poisoned records stay pending, tried again (never dropped).
+    /// Two hundred records fail every time and are the oldest: taken strictly by creation,
+    /// the twenty newer ones behind them would never be tried. Each refused record goes
+    /// behind the others until its retry time: the newer ones go out once every older one
+    /// has been tried, and the poisoned records stay pending, tried again (never dropped).
     #[tokio::test]
     async fn records_that_always_fail_do_not_hold_the_newer_ones() {
-        // From every phase of the windows' cycle.
-        for phase in 0..9 {
-            let outbox = Outbox::default();
-            for i in 0..45 {
-                let poisoned = i < 25;
-                let key = format!("a{i:03}");
-                let mut r = record(&key);
-                r.created_at += chrono::Duration::seconds(i);
-                r.notification.subject = if poisoned {
-                    format!("poison {key}")
-                } else {
-                    key.clone()
-                };
-                outbox.put_alert_once(&r).await.unwrap();
-            }
-            let notifier = Poisoned::default();
-            let mut passes = 0;
-            let mut when: DateTime<Utc> =
-                DAY.parse::<DateTime<Utc>>().unwrap() + chrono::Duration::minutes(15 * phase);
-            while notifier.sent.lock().unwrap().len() < 20 {
-                passes += 1;
-                assert!(
-                    passes <= 9,
-                    "phase {phase}: the newer records are still waiting"
-                );
-                let pass = scheduled_pass(&outbox, &notifier, &at(&when.to_rfc3339()))
-                    .await
-                    .unwrap();
-                assert!(pass.sent + pass.failed <= OVERDUE_PER_PASS, "{pass:?}");
-                when += chrono::Duration::minutes(15);
-            }
-            let pending = pending_keys(&outbox).await;
-            assert_eq!(pending.len(), 25, "the poisoned records stay pending");
-            assert!(pending.iter().all(|k| k.as_str() < "a025"), "{pending:?}");
-            let mut sent = notifier.sent.lock().unwrap().clone();
-            sent.sort();
-            sent.dedup();
-            assert_eq!(sent.len(), 20, "each newer record sent once");
+        const POISONED: i64 = 200;
+        let outbox = Outbox::default();
+        for i in 0..POISONED + 20 {
+            let poisoned = i < POISONED;
+            let key = format!("a{i:03}");
+            let mut r = record(&key);
+            r.created_at += chrono::Duration::seconds(i);
+            r.notification.subject = if poisoned {
+                format!("poison {key}")
+            } else {
+                key.clone()
+            };
+            outbox.put_alert_once(&r).await.unwrap();
         }
+        let notifier = Poisoned::default();
+        let mut when: DateTime<Utc> = DAY.parse().unwrap();
+        let mut passes = 0;
+        while notifier.sent.lock().unwrap().len() < 20 {
+            passes += 1;
+            // Ten passes try the poisoned records once each; the eleventh sends the others.
+            assert!(passes <= 11, "the newer records are still waiting");
+            let pass = scheduled_pass(&outbox, &notifier, &at(&when.to_rfc3339()))
+                .await
+                .unwrap();
+            assert_eq!(pass.sent + pass.failed, OVERDUE_PER_PASS, "{pass:?}");
+            when += chrono::Duration::minutes(15);
+        }
+        let mut sent = notifier.sent.lock().unwrap().clone();
+        sent.sort();
+        sent.dedup();
+        assert_eq!(sent.len(), 20, "each newer record sent once");
+        let pending = outbox.pending_alerts().await.unwrap();
+        assert_eq!(
+            pending.len() as i64,
+            POISONED,
+            "the poisoned records stay pending"
+        );
+        assert!(
+            pending
+                .iter()
+                .all(|a| a.relay_failures == 1 && a.retry_at.is_some())
+        );
+        // And each is tried again, in turn: twenty a pass, 48 passes in twelve hours.
+        for _ in 0..12 * 4 {
+            scheduled_pass(&outbox, &notifier, &at(&when.to_rfc3339()))
+                .await
+                .unwrap();
+            when += chrono::Duration::minutes(15);
+        }
+        let pending = outbox.pending_alerts().await.unwrap();
+        assert_eq!(pending.len() as i64, POISONED);
+        let tried: Vec<u32> = pending.iter().map(|a| a.relay_failures).collect();
+        let (fewest, most) = (tried.iter().min().unwrap(), tried.iter().max().unwrap());
+        assert!(*fewest >= 4 && most - fewest <= 1, "{fewest}..{most}");
     }
 
-    /// The choice itself: up to twenty read, all; beyond, the ten oldest and a window of ten
-    /// that moves every quarter of an hour, reaching every record of a set that does not
-    /// change within nine passes, whatever its size (the last window short or not) and the
-    /// phase, negative timestamps included.
     #[test]
-    fn the_window_moves_each_pass_and_reaches_every_record_read() {
-        let read: Vec<AlertRecord> = (0..OVERDUE_READ_PER_PASS)
-            .map(|i| record(&format!("a{i:03}")))
-            .collect();
-        let keys = |chosen: Vec<AlertRecord>| chosen.into_iter().map(|a| a.key).collect::<Vec<_>>();
-        let day: DateTime<Utc> = DAY.parse().unwrap();
-        let before_1970: DateTime<Utc> = "1969-12-31T23:00:00Z".parse().unwrap();
-        assert_eq!(keys(overdue_to_relay(read[..20].to_vec(), day)).len(), 20);
-        for len in [21, 35, 95, OVERDUE_READ_PER_PASS] {
-            for start in [day, day + chrono::Duration::minutes(15 * 4), before_1970] {
-                let mut reached = std::collections::BTreeSet::new();
-                for pass in 0..9 {
-                    let chosen = keys(overdue_to_relay(
-                        read[..len].to_vec(),
-                        start + chrono::Duration::minutes(15 * pass),
-                    ));
-                    assert_eq!(chosen.len(), OVERDUE_PER_PASS);
-                    assert_eq!(chosen[..10], keys(read[..10].to_vec())[..]);
-                    reached.extend(chosen);
-                }
-                assert_eq!(reached.len(), len, "{len} read, from {start}");
-            }
-        }
+    fn a_refused_record_waits_a_quarter_of_an_hour_then_twice_as_long_an_hour_at_most() {
+        let minutes = |n| retry_delay(n).num_minutes();
+        assert_eq!(
+            [0, 1, 2, 3, 4, 50, u32::MAX].map(minutes),
+            [15, 15, 30, 60, 60, 60, 60]
+        );
+        let mut r = record("a");
+        assert_eq!(
+            r.relay_due_at(),
+            r.created_at + chrono::Duration::minutes(OVERDUE_AFTER_MINUTES)
+        );
+        r.retry_at = Some(r.created_at);
+        assert_eq!(r.relay_due_at(), r.created_at, "the retry time, once set");
     }
 
     fn critical(key: &str, urgent: bool) -> AlertRecord {

@@ -357,8 +357,8 @@ async fn ledger_once_only(state: &impl FileLedger) {
     );
 }
 
-/// The scheduled pass reads the oldest overdue records, a bounded number: records written in
-/// any order, one of them relayed already.
+/// The scheduled pass reads the records due first, a bounded number: records written in any
+/// order, one of them relayed already, one refused and postponed.
 async fn overdue_alerts_oldest_first_and_bounded(state: &impl AlertOutbox) {
     let record = |minute: i64| {
         AlertRecord::pending(
@@ -394,10 +394,11 @@ async fn overdue_alerts_oldest_first_and_bounded(state: &impl AlertOutbox) {
             .map(|r| r.key[25..].to_owned())
             .collect()
     };
-    let overdue = |before: i64, limit: usize| async move {
+    // Due half an hour after their creation.
+    let overdue = |minute: i64, limit: usize| async move {
         keys(
             state
-                .pending_alerts_created_by(t0() + Duration::minutes(before), limit)
+                .pending_alerts_due(t0() + Duration::minutes(30 + minute), limit)
                 .await
                 .unwrap(),
         )
@@ -407,6 +408,26 @@ async fn overdue_alerts_oldest_first_and_bounded(state: &impl AlertOutbox) {
     assert_eq!(overdue(10, 10).await, ["M01", "M02", "M03", "M04"]);
     assert_eq!(overdue(0, 10).await, Vec::<String>::new());
     assert_eq!(overdue(10, 0).await, Vec::<String>::new(), "a page of none");
+    // Refused: retried at 50 minutes, behind the others until then.
+    let postponed = AlertRecord {
+        relay_failures: 1,
+        retry_at: Some(t0() + Duration::minutes(50)),
+        ..record(1)
+    };
+    assert!(
+        state
+            .update_alert(&postponed, AlertStatus::Pending)
+            .await
+            .unwrap()
+    );
+    assert_eq!(overdue(10, 2).await, ["M02", "M03"]);
+    assert_eq!(overdue(19, 10).await, ["M02", "M03", "M04"]);
+    assert_eq!(overdue(20, 10).await, ["M02", "M03", "M04", "M01"]);
+    assert_eq!(
+        state.alert(&postponed.key).await.unwrap().as_ref(),
+        Some(&postponed),
+        "its retry kept"
+    );
 }
 
 async fn outbox_once_only(state: &impl AlertOutbox) {
@@ -433,17 +454,18 @@ async fn outbox_once_only(state: &impl AlertOutbox) {
         state.pending_alerts().await.unwrap(),
         std::slice::from_ref(&alert)
     );
-    // The scheduled pass finds a pending record once it is old enough, and only then.
+    // The scheduled pass finds a pending record once it is due, and only then.
+    let due = t0() + Duration::minutes(30);
     assert_eq!(
         state
-            .pending_alerts_created_by(t0() - Duration::seconds(1), 10)
+            .pending_alerts_due(due - Duration::seconds(1), 10)
             .await
             .unwrap(),
         []
     );
-    for by in [t0(), t0() + Duration::hours(30)] {
+    for by in [due, t0() + Duration::hours(30)] {
         assert_eq!(
-            state.pending_alerts_created_by(by, 10).await.unwrap(),
+            state.pending_alerts_due(by, 10).await.unwrap(),
             std::slice::from_ref(&alert),
             "{by}"
         );
@@ -475,7 +497,7 @@ async fn outbox_once_only(state: &impl AlertOutbox) {
     assert_eq!(state.pending_alerts().await.unwrap(), []);
     assert_eq!(
         state
-            .pending_alerts_created_by(t0() + Duration::hours(30), 10)
+            .pending_alerts_due(t0() + Duration::hours(30), 10)
             .await
             .unwrap(),
         [],
@@ -1496,6 +1518,70 @@ mod on_moto {
             !state.finish_file(&end).await.unwrap(),
             "refused, and the read that would tell why failed: not written"
         );
+    }
+
+    /// A pending record written by an earlier version is indexed by its creation, not by
+    /// when it is due: the pass reads it and relays it once due, no earlier, and in the order
+    /// of the others.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_pending_record_indexed_by_its_creation_is_relayed_once_due() {
+        use aws_sdk_dynamodb::types::AttributeValue;
+        use chrono::Duration;
+        use medistock_domain::store::{AlertOutbox, AlertRecord, Notification};
+        let Some(endpoint) = medistock_testkit::emulator() else {
+            return;
+        };
+        let config = aws::config(&endpoint).await;
+        let table = medistock_testkit::unique("relance-ancienne");
+        let client = aws::table(&config, &table).await;
+        let state = DynamoState::new(client.clone(), table.clone());
+        let record = |minute: i64| {
+            AlertRecord::pending(
+                format!("3400949497294#2026-11-23#M{minute:02}"),
+                "3400949497294".into(),
+                Notification {
+                    topic: "information".into(),
+                    subject: "TENSION".into(),
+                    body: "corps".into(),
+                    sms: None,
+                    email: true,
+                    attributes: BTreeMap::new(),
+                },
+                super::t0() + Duration::minutes(minute),
+            )
+        };
+        let (old, new) = (record(0), record(5));
+        for r in [&old, &new] {
+            assert!(state.put_alert_once(r).await.unwrap());
+        }
+        // The earlier form of the index: the creation time.
+        client
+            .update_item()
+            .table_name(&table)
+            .key(
+                "pk",
+                AttributeValue::S(medistock_aws::keys::alert(&old.key)),
+            )
+            .key("sk", AttributeValue::S(old.key.clone()))
+            .update_expression("SET held_at = created_at")
+            .send()
+            .await
+            .unwrap();
+        let due = |minute: i64| {
+            let state = &state;
+            async move {
+                state
+                    .pending_alerts_due(super::t0() + Duration::minutes(minute), 10)
+                    .await
+                    .unwrap()
+                    .into_iter()
+                    .map(|a| a.key[25..].to_owned())
+                    .collect::<Vec<_>>()
+            }
+        };
+        assert_eq!(due(29).await, Vec::<String>::new(), "read, not yet due");
+        assert_eq!(due(30).await, ["M00"]);
+        assert_eq!(due(35).await, ["M00", "M05"]);
     }
 
     #[tokio::test]

@@ -21,7 +21,7 @@ use chrono::{DateTime, Utc};
 
 pub use records::{
     AlertRecord, AlertStatus, Claim, FileStatus, GROUP_SUBJECT_PREFIX, LedgerEntry, MAX_BODY_BYTES,
-    Notification, RiskItem, lease_token,
+    Notification, RELAY_AFTER_MINUTES, RiskItem, lease_token,
 };
 
 use crate::Cip13;
@@ -279,18 +279,21 @@ pub trait AlertOutbox: Send + Sync {
     fn pending_alerts(&self) -> impl Future<Output = Result<Vec<AlertRecord>, StoreError>> + Send {
         self.alerts_with_status(AlertStatus::Pending)
     }
-    /// The `limit` oldest records still pending that were created at or before `before`,
-    /// oldest first: those the relay of new records did not deliver (on AWS the stream gives
-    /// up on a record after its retries, or after a day), which the scheduled pass relays. A
-    /// store that indexes pending records by their creation answers it in one bounded read.
-    fn pending_alerts_created_by(
+    /// The records still pending whose relay is due by `now` ([`AlertRecord::relay_due_at`]:
+    /// half an hour after their creation, or the retry time the scheduled pass set after a
+    /// refusal), the `limit` due first, in that order: those the relay of new records did not
+    /// deliver (on AWS the stream gives up on a record after its retries, or after a day),
+    /// which the scheduled pass relays. A store that indexes pending records by that time
+    /// answers it in one bounded read.
+    fn pending_alerts_due(
         &self,
-        before: DateTime<Utc>,
+        now: DateTime<Utc>,
         limit: usize,
     ) -> impl Future<Output = Result<Vec<AlertRecord>, StoreError>> + Send {
         async move {
             let mut pending = self.pending_alerts().await?;
-            pending.retain(|a| a.created_at <= before);
+            pending.retain(|a| a.relay_due_at() <= now);
+            pending.sort_by(|a, b| (a.relay_due_at(), &a.key).cmp(&(b.relay_due_at(), &b.key)));
             pending.truncate(limit);
             Ok(pending)
         }

@@ -206,7 +206,20 @@ pub struct AlertRecord {
     /// When its held SMS goes out.
     #[serde(default)]
     pub sms_release_at: Option<DateTime<Utc>>,
+    /// Publications the scheduled pass tried and SNS refused.
+    #[serde(default)]
+    pub relay_failures: u32,
+    /// When the scheduled pass tries it again after such a refusal (`None`: never refused,
+    /// due [`RELAY_AFTER_MINUTES`] after its creation).
+    #[serde(default)]
+    pub retry_at: Option<DateTime<Utc>>,
 }
+
+/// How long a record stays pending before the scheduled pass relays it: on AWS the stream
+/// relays a new record within seconds and retries a failure for a while; a record still
+/// pending this long after its creation is one it gave up on (after its retries, or a day)
+/// or never delivered.
+pub const RELAY_AFTER_MINUTES: i64 = 30;
 
 impl AlertRecord {
     /// A pending record of `notification` under `key`, with nothing muted or held.
@@ -228,7 +241,17 @@ impl AlertRecord {
             urgent: false,
             muted: None,
             sms_release_at: None,
+            relay_failures: 0,
+            retry_at: None,
         }
+    }
+
+    /// When the scheduled pass relays it if it is still pending: [`RELAY_AFTER_MINUTES`] after
+    /// its creation, then at `retry_at` once the pass has failed to publish it. The pass
+    /// takes the records due first: one refused every time moves behind the others.
+    pub fn relay_due_at(&self) -> DateTime<Utc> {
+        self.retry_at
+            .unwrap_or(self.created_at + chrono::Duration::minutes(RELAY_AFTER_MINUTES))
     }
 }
 
