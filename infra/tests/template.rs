@@ -390,6 +390,75 @@ fn every_function_and_failure_queue_has_an_alarm() {
     );
 }
 
+/// A run killed outright holds its file's claim until a minute past its deadline: the event
+/// Lambda gives up on goes to a queue that delivers it back to the function once that claim
+/// has lapsed, a message refused again and again ends in the alarmed queue, and the function
+/// may read that queue and no other.
+#[test]
+fn an_event_given_up_on_comes_back_after_the_claim_of_a_killed_run() {
+    let template = template();
+    let value = |lines: &[&str], key: &str| -> String {
+        lines
+            .iter()
+            .find_map(|l| l.trim().strip_prefix(key))
+            .unwrap_or_else(|| panic!("no {key}"))
+            .trim()
+            .to_owned()
+    };
+    let number = |lines: &[&str], key: &str| -> u64 { value(lines, key).parse().unwrap() };
+    let function = resource(&template, "IngestFunction");
+    let retries = resource(&template, "IngestRetries");
+    let failures = resource(&template, "IngestFailures");
+    let mapping = resource(&template, "IngestRetriesMapping");
+    assert_eq!(
+        value(&function, "Destination:"),
+        "!GetAtt IngestRetries.Arn"
+    );
+    // Delivered after the longest claim (the timeout, then the minute of the lease).
+    let timeout = number(&function, "Timeout:");
+    assert!(number(&retries, "DelaySeconds:") > timeout + 60);
+    assert!(number(&retries, "VisibilityTimeout:") >= 6 * timeout);
+    assert_eq!(
+        value(&retries, "deadLetterTargetArn:"),
+        "!GetAtt IngestFailures.Arn"
+    );
+    assert!(number(&retries, "maxReceiveCount:") >= 3);
+    assert!(
+        number(&failures, "MessageRetentionPeriod:") > number(&retries, "MessageRetentionPeriod:"),
+        "a message moved to the last queue keeps its first enqueue time"
+    );
+    assert_eq!(
+        value(&mapping, "EventSourceArn:"),
+        "!GetAtt IngestRetries.Arn"
+    );
+    assert_eq!(value(&mapping, "FunctionName:"), "!Ref IngestFunction");
+    assert_eq!(number(&mapping, "BatchSize:"), 1);
+    // The queue's rights name that queue: no managed policy over every queue.
+    let sqs: Vec<_> = statements(&function)
+        .into_iter()
+        .filter(|s| s.actions.iter().any(|a| a.starts_with("sqs:")))
+        .collect();
+    assert!(!sqs.is_empty());
+    for statement in &sqs {
+        assert_eq!(
+            statement.resources,
+            ["!GetAtt IngestRetries.Arn"],
+            "{}",
+            statement.sid
+        );
+    }
+    for action in ["sqs:SendMessage", "sqs:ReceiveMessage", "sqs:DeleteMessage"] {
+        assert!(
+            sqs.iter().any(|s| s.actions.iter().any(|a| a == action)),
+            "{action}"
+        );
+    }
+    // The mapping is a resource of its own, not an SQS event of the function, for which SAM
+    // would attach a managed policy over every queue.
+    assert_eq!(map_keys(&function, "Events"), ["Dropped"]);
+    assert!(!function.iter().any(|l| l.contains("ManagedPolicyArns")));
+}
+
 #[test]
 fn the_ingest_role_reads_the_event_version_lists_the_inbox_and_copies_in_parts() {
     let template = template();

@@ -3,11 +3,12 @@
 //! Bad input (a file that fails validation, a key outside a declarant folder) is answered
 //! with a receipt or a log line, and the invocation succeeds: retrying would not help.
 //! Infrastructure errors fail the invocation so that Lambda retries it, then sends it to the
-//! on-failure destination; every effect of the core is idempotent, so a retry of a whole event
-//! whose records partly succeeded is safe.
+//! on-failure destination, a queue that delivers it back later ([`redriven`]); every effect of
+//! the core is idempotent, so a retry of a whole event whose records partly succeeded is safe.
 
 mod catalogue_cache;
 mod event_key;
+mod redriven;
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -17,6 +18,7 @@ pub use event_key::{EventKeyError, decode_event_key};
 use lambda_runtime::Diagnostic;
 use medistock_analytics::catalogue::Catalogue;
 use medistock_domain::env::{ConfigError, Retry};
+pub use redriven::{EventError, Invocation, invocation};
 
 use aws_lambda_events::event::s3::S3Event;
 use chrono::{DateTime, Duration, Utc};
@@ -174,6 +176,9 @@ pub enum HandlerError {
     /// A record could not be ingested.
     #[error(transparent)]
     Ingest(#[from] IngestError),
+    /// The invocation's payload is neither an S3 event nor a message of the retry queue.
+    #[error(transparent)]
+    Event(#[from] EventError),
 }
 
 impl HandlerError {
@@ -182,7 +187,7 @@ impl HandlerError {
         match self {
             HandlerError::Ingest(IngestError::Store(e)) => e.retry(),
             HandlerError::Ingest(IngestError::InProgress { .. }) => Retry::Helps,
-            HandlerError::Ingest(_) => Retry::Useless,
+            HandlerError::Ingest(_) | HandlerError::Event(_) => Retry::Useless,
         }
     }
 }
@@ -193,6 +198,7 @@ impl From<HandlerError> for Diagnostic {
             HandlerError::Ingest(IngestError::InProgress { .. }) => "InProgress",
             HandlerError::Ingest(IngestError::Store(_)) => "Storage",
             HandlerError::Ingest(_) => "Validation",
+            HandlerError::Event(_) => "Event",
         };
         Diagnostic {
             error_type: e.retry().error_type(kind),

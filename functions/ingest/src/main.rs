@@ -1,8 +1,7 @@
-//! Entry point: clients built once, then one `handle` per event.
+//! Entry point: clients built once, then one `handle` per event (S3's, or the retry queue's).
 
-use aws_lambda_events::event::s3::S3Event;
 use chrono::{DateTime, Utc};
-use ingest::{CatalogueCache, Config, handle};
+use ingest::{CatalogueCache, Config, HandlerError, handle, invocation};
 use lambda_runtime::{Diagnostic, Error, LambdaEvent, service_fn};
 use medistock_aws::AwsBackend;
 
@@ -17,20 +16,27 @@ async fn main() -> Result<(), Error> {
     let catalogue = CatalogueCache::default();
     let (objects, state, config, catalogue) =
         (&backend.objects, &backend.state, &config, &catalogue);
-    lambda_runtime::run(service_fn(move |event: LambdaEvent<S3Event>| async move {
-        let deadline = DateTime::<Utc>::from_timestamp_millis(event.context.deadline as i64)
-            .unwrap_or_else(Utc::now);
-        handle(
-            objects,
-            state,
-            config,
-            catalogue,
-            event.payload,
-            Utc::now(),
-            deadline,
-        )
-        .await
-        .map_err(Diagnostic::from)
-    }))
+    lambda_runtime::run(service_fn(
+        move |event: LambdaEvent<serde_json::Value>| async move {
+            let deadline = DateTime::<Utc>::from_timestamp_millis(event.context.deadline as i64)
+                .unwrap_or_else(Utc::now);
+            // A file dropped (S3's event), or an event given up on, delivered again by the
+            // retry queue.
+            let dropped = invocation(event.payload)
+                .map_err(|e| Diagnostic::from(HandlerError::from(e)))?
+                .into_event();
+            handle(
+                objects,
+                state,
+                config,
+                catalogue,
+                dropped,
+                Utc::now(),
+                deadline,
+            )
+            .await
+            .map_err(Diagnostic::from)
+        },
+    ))
     .await
 }

@@ -281,6 +281,113 @@ async fn an_infrastructure_error_fails_the_invocation_after_trying_every_record(
     );
 }
 
+/// A run killed outright (a timeout, memory exhausted) leaves its claim until a minute after
+/// its deadline: Lambda's two quick retries meet it and fail, retryably; the record of the
+/// invocation given up on comes back from the retry queue after its delay, the claim lapsed,
+/// and the file is applied, once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_event_given_up_on_after_a_killed_run_is_applied_from_the_retry_queue() {
+    use medistock_domain::store::{Claim, FileStatus, LedgerEntry, lease_token};
+    let dir = tempfile::tempdir().unwrap();
+    let objects = LocalObjects::new(dir.path());
+    let state = LocalState::open(&dir.path().join("state.sqlite")).unwrap();
+    objects
+        .put(
+            "depot",
+            KEY,
+            DECLARATION.as_bytes().to_vec(),
+            "text/csv",
+            &Default::default(),
+        )
+        .await
+        .unwrap();
+    // The killed run: started at now(), its deadline five minutes later, its memory
+    // exhausted half a minute in.
+    let sha = medistock_domain::sha256_hex(DECLARATION.as_bytes());
+    let killed = LedgerEntry {
+        sha256: sha.clone(),
+        status: FileStatus::Processing,
+        key: KEY.into(),
+        version: None,
+        declarant: "grossiste-a".into(),
+        owner: lease_token(),
+        lines: [0; 3],
+        received_at: now(),
+        lease_until: now() + Duration::minutes(6),
+        finished_at: None,
+    };
+    assert_eq!(state.claim_file(&killed).await.unwrap(), Claim::Acquired);
+    let cache = CatalogueCache::holding(None);
+    let run = |at: DateTime<Utc>, event: aws_lambda_events::event::s3::S3Event| {
+        let (objects, state, cache) = (&objects, &state, &cache);
+        async move {
+            handle(
+                objects,
+                state,
+                &config("lac"),
+                cache,
+                event,
+                at,
+                at + Duration::minutes(5),
+            )
+            .await
+        }
+    };
+    // Lambda's retries, a minute after the failure and two minutes after the first: the
+    // claim still holds.
+    for seconds in [90, 210] {
+        let err = run(now() + Duration::seconds(seconds), sample_event("depot"))
+            .await
+            .unwrap_err();
+        assert_eq!(
+            lambda_runtime::Diagnostic::from(err).error_type,
+            "Medistock.Retryable.InProgress"
+        );
+    }
+    // The record Lambda sends to the retry queue, delivered back ten minutes later: the
+    // claim has lapsed.
+    let given_up = serde_json::json!({
+        "version": "1.0",
+        "timestamp": "2026-11-23T08:40:00.000Z",
+        "requestContext": {
+            "requestId": "e4b0c2a1",
+            "functionArn": "arn:aws:lambda:eu-west-3:123456789012:function:medistock-dev-ingest:$LATEST",
+            "condition": "RetriesExhausted",
+            "approximateInvokeCount": 3
+        },
+        "requestPayload": sample_event("depot"),
+        "responseContext": {"statusCode": 200, "executedVersion": "$LATEST", "functionError": "Unhandled"},
+        "responsePayload": {"errorType": "Medistock.Retryable.InProgress", "errorMessage": "…"}
+    });
+    let message = serde_json::json!({"Records": [{
+        "messageId": "m-1",
+        "receiptHandle": "r",
+        "body": given_up.to_string(),
+        "attributes": {"ApproximateReceiveCount": "1"},
+        "messageAttributes": {},
+        "md5OfBody": "",
+        "eventSource": "aws:sqs",
+        "eventSourceARN": "arn:aws:sqs:eu-west-3:123456789012:medistock-dev-ingest-retries",
+        "awsRegion": "eu-west-3"
+    }]});
+    let redriven = ingest::invocation(message.clone()).unwrap();
+    assert!(matches!(redriven, ingest::Invocation::Redriven(_)));
+    let summary = run(now() + Duration::minutes(14), redriven.into_event())
+        .await
+        .unwrap();
+    assert_eq!((summary.records, summary.applied), (1, 1), "{summary:?}");
+    let ledger = state.file("grossiste-a", &sha).await.unwrap().unwrap();
+    assert_eq!(ledger.status, FileStatus::Applied);
+    // The queue delivers at least once too: the same message again applies nothing.
+    let again = run(
+        now() + Duration::minutes(15),
+        ingest::invocation(message).unwrap().into_event(),
+    )
+    .await
+    .unwrap();
+    assert_eq!((again.applied, again.duplicates), (0, 1));
+}
+
 #[test]
 fn configuration_names_the_missing_variable() {
     let err =
