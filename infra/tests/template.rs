@@ -241,10 +241,104 @@ fn policies_are_scoped_to_named_resources() {
         !ingest.iter().any(|l| l.contains("dynamodb:Scan")),
         "ingest never scans"
     );
-    let notify = resource(&template, "NotifyFunction");
+    let mapping = resource(&template, "NotifyOutboxMapping");
     assert!(
-        notify.iter().any(|l| l.contains("ReportBatchItemFailures")),
+        mapping
+            .iter()
+            .any(|l| l.contains("ReportBatchItemFailures")),
         "partial batch responses"
+    );
+}
+
+/// The types of the events of a function (`Events:`, each event's `Type:`).
+fn event_types(function: &[&str]) -> Vec<String> {
+    let Some(start) = function.iter().position(|l| l.trim() == "Events:") else {
+        return Vec::new();
+    };
+    let indent = function[start].len() - function[start].trim_start().len();
+    function[start + 1..]
+        .iter()
+        .take_while(|l| l.trim().is_empty() || l.len() - l.trim_start().len() > indent)
+        .filter(|l| l.len() - l.trim_start().len() == indent + 4)
+        .filter_map(|l| l.trim().strip_prefix("Type: ").map(str::to_owned))
+        .collect()
+}
+
+/// A stream or a queue read by a function is an event source mapping of its own, its rights
+/// in the function's statements: as an event of the function, SAM would attach an AWS managed
+/// policy over every stream or queue of the account (`AWSLambdaDynamoDBExecutionRole`,
+/// `AWSLambdaSQSQueueExecutionRole`).
+#[test]
+fn no_function_reads_a_stream_or_a_queue_through_a_managed_policy() {
+    let template = template();
+    for name in [
+        "IngestFunction",
+        "RiskFunction",
+        "NotifyFunction",
+        "ReportFunction",
+        "SftpAuthFunction",
+    ] {
+        let function = resource(&template, name);
+        let types = event_types(&function);
+        assert!(
+            types
+                .iter()
+                .all(|t| ["S3", "ScheduleV2", "Schedule"].contains(&t.as_str())),
+            "{name}: {types:?}"
+        );
+        assert!(
+            !function.iter().any(|l| l.contains("ManagedPolicyArns")),
+            "{name}"
+        );
+    }
+    assert_eq!(
+        event_types(&resource(&template, "NotifyFunction")),
+        ["ScheduleV2"]
+    );
+    assert_eq!(event_types(&resource(&template, "IngestFunction")), ["S3"]);
+    let notify = statements(&resource(&template, "NotifyFunction"));
+    const STREAM_READS: [&str; 4] = [
+        "dynamodb:DescribeStream",
+        "dynamodb:GetRecords",
+        "dynamodb:GetShardIterator",
+        "dynamodb:ListStreams",
+    ];
+    let stream: Vec<_> = notify
+        .iter()
+        .filter(|s| s.actions.iter().any(|a| STREAM_READS.contains(&a.as_str())))
+        .collect();
+    for action in STREAM_READS {
+        assert!(
+            stream.iter().any(|s| s.actions.iter().any(|a| a == action)),
+            "{action}"
+        );
+    }
+    for s in &stream {
+        assert!(
+            s.resources
+                .iter()
+                .all(|r| r == "!GetAtt StateTable.StreamArn"
+                    || r == "!Sub \"${StateTable.Arn}/stream/*\""),
+            "{}: {:?}",
+            s.sid,
+            s.resources
+        );
+    }
+    let mapping = resource(&template, "NotifyOutboxMapping");
+    assert!(
+        mapping
+            .iter()
+            .any(|l| l.trim() == "EventSourceArn: !GetAtt StateTable.StreamArn")
+    );
+    assert!(
+        mapping
+            .iter()
+            .any(|l| l.trim() == "FunctionName: !Ref NotifyFunction")
+    );
+    assert!(
+        mapping
+            .iter()
+            .any(|l| l.trim() == "Destination: !GetAtt NotifyFailures.Arn")
     );
 }
 
@@ -685,8 +779,8 @@ fn the_held_sms_index_is_the_one_the_adapter_writes_and_notify_may_query() {
 #[test]
 fn the_outbox_stream_relays_new_pending_records_only() {
     let template = template();
-    let notify = resource(&template, "NotifyFunction");
-    let patterns: Vec<serde_json::Value> = notify
+    let mapping = resource(&template, "NotifyOutboxMapping");
+    let patterns: Vec<serde_json::Value> = mapping
         .iter()
         .filter_map(|l| l.trim().strip_prefix("- Pattern: "))
         .map(|p| serde_json::from_str(p.trim_matches('\'')).expect("a JSON pattern"))
