@@ -6,7 +6,9 @@
 #
 # 1. A national wholesaler file: 20,000 references × 180 depots = 3.6 M lines (~190 MB),
 #    written by `medistock national`. DuckDB (from PyPI, in .venv-bench) parses it and sums
-#    it per reference and date: the baseline. Then `medistock validate` and `medistock ingest`
+#    it per reference and date: the baseline; and, for the ingest, DuckDB doing the same
+#    writes (the file hashed, its lines kept in a database file, the line-level Parquet and
+#    the daily sums in Parquet). Then `medistock validate` and `medistock ingest`
 #    on the same file (wall time and peak RSS from /usr/bin/time); the next day's file
 #    ingested over the positions of the first (a wholesaler's daily file in steady state: each
 #    position held is read and merged); and the ingest benchmark phase by phase.
@@ -73,8 +75,35 @@ duckdb.connect().execute(
     [sys.argv[1], columns],
 ).fetchall()
 EOF
+# The same file through DuckDB doing what the ingest writes: the file hashed, its lines typed
+# and kept in a database file (the state), the line-level Parquet (zstd, row groups of
+# 262,144, with the declarant and the hash) and the sums per reference and date in Parquet.
+cat > "$WORK/duck_ingest.py" <<'EOF'
+import hashlib, os, sys, duckdb
+path, out = sys.argv[1], sys.argv[2]
+os.makedirs(out, exist_ok=True)
+sha = hashlib.sha256()
+with open(path, "rb") as f:
+    for block in iter(lambda: f.read(1 << 20), b""):
+        sha.update(block)
+columns = {"cip13": "VARCHAR", "date_stock": "DATE", "stock": "BIGINT", "sorties": "BIGINT",
+           "periode_jours": "BIGINT", "stock_bloque": "BIGINT", "appro_quantite": "BIGINT",
+           "appro_date": "DATE", "site": "VARCHAR"}
+con = duckdb.connect(os.path.join(out, "state.duckdb"))
+con.execute("create table lines as select *, 'gr-1' as declarant, ? as sha256 "
+            "from read_csv(?, delim=';', header=true, columns=?)",
+            [sha.hexdigest(), path, columns])
+con.execute(f"copy lines to '{out}/lines.parquet' (format parquet, compression zstd, row_group_size 262144)")
+con.execute(f"copy (select cip13, date_stock, count(*) as sites, sum(stock) as stock, "
+            f"sum(sorties) as sorties, sum(stock_bloque) as stock_bloque, "
+            f"sum(appro_quantite) as appro_quantite from lines group by all) "
+            f"to '{out}/daily.parquet' (format parquet, compression zstd)")
+con.close()
+EOF
 for round in 1 2; do
   timed "DuckDB : lecture + somme par référence ($round)" .venv-bench/bin/python "$WORK/duck.py" "$FILE"
+  rm -rf "$WORK/duck"
+  timed "DuckDB : écritures de l'ingestion ($round)" .venv-bench/bin/python "$WORK/duck_ingest.py" "$FILE" "$WORK/duck"
 done
 for round in 1 2; do
   timed "medistock validate ($round)" $MEDISTOCK validate "$FILE"
