@@ -93,6 +93,15 @@ fn statements(lines: &[&str]) -> Vec<Statement> {
     out
 }
 
+/// The template's functions.
+const FUNCTIONS: [&str; 5] = [
+    "IngestFunction",
+    "RiskFunction",
+    "NotifyFunction",
+    "ReportFunction",
+    "SftpAuthFunction",
+];
+
 const ACCOUNT: &str = "123456789012";
 const KEY_ARN: &str = "arn:aws:kms:eu-west-3:123456789012:key/0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0";
 const INBOX: &str = "arn:aws:s3:::medistock-inbox-dev-123456789012";
@@ -201,13 +210,7 @@ fn each_function_gets_exactly_the_variables_it_reads() {
 #[test]
 fn policies_are_scoped_to_named_resources() {
     let template = template();
-    for name in [
-        "IngestFunction",
-        "RiskFunction",
-        "NotifyFunction",
-        "ReportFunction",
-        "SftpAuthFunction",
-    ] {
+    for name in FUNCTIONS {
         let function = resource(&template, name);
         let policies: Vec<&str> = function
             .iter()
@@ -271,13 +274,7 @@ fn event_types(function: &[&str]) -> Vec<String> {
 #[test]
 fn no_function_reads_a_stream_or_a_queue_through_a_managed_policy() {
     let template = template();
-    for name in [
-        "IngestFunction",
-        "RiskFunction",
-        "NotifyFunction",
-        "ReportFunction",
-        "SftpAuthFunction",
-    ] {
+    for name in FUNCTIONS {
         let function = resource(&template, name);
         let types = event_types(&function);
         assert!(

@@ -32,12 +32,8 @@ fn config(lake: &str) -> Config {
     }
 }
 
-async fn drives_the_handler(
-    objects: &impl ObjectStore,
-    state: &(impl FileLedger + PositionStore),
-    inbox: &str,
-    lake: &str,
-) {
+/// The declaration dropped under [`KEY`] in `inbox`.
+async fn drop_declaration(objects: &impl ObjectStore, inbox: &str) {
     objects
         .put(
             inbox,
@@ -48,6 +44,15 @@ async fn drives_the_handler(
         )
         .await
         .unwrap();
+}
+
+async fn drives_the_handler(
+    objects: &impl ObjectStore,
+    state: &(impl FileLedger + PositionStore),
+    inbox: &str,
+    lake: &str,
+) {
+    drop_declaration(objects, inbox).await;
     // The lake's catalogue knows the first reference only: the second gets the warning.
     let mut catalogue = Catalogue::default();
     let known = Cip13::parse("3400949497294").unwrap();
@@ -291,16 +296,7 @@ async fn an_event_given_up_on_after_a_killed_run_is_applied_from_the_retry_queue
     let dir = tempfile::tempdir().unwrap();
     let objects = LocalObjects::new(dir.path());
     let state = LocalState::open(&dir.path().join("state.sqlite")).unwrap();
-    objects
-        .put(
-            "depot",
-            KEY,
-            DECLARATION.as_bytes().to_vec(),
-            "text/csv",
-            &Default::default(),
-        )
-        .await
-        .unwrap();
+    drop_declaration(&objects, "depot").await;
     // The killed run: started at now(), its deadline five minutes later, its memory
     // exhausted half a minute in.
     let sha = medistock_domain::sha256_hex(DECLARATION.as_bytes());

@@ -357,24 +357,27 @@ async fn ledger_once_only(state: &impl FileLedger) {
     );
 }
 
+/// A pending alert record created `minute` minutes after [`t0`], keyed by that minute.
+fn alert_at(minute: i64) -> AlertRecord {
+    AlertRecord::pending(
+        format!("3400949497294#2026-11-23#M{minute:02}"),
+        "3400949497294".into(),
+        Notification {
+            topic: "information".into(),
+            subject: "TENSION".into(),
+            body: "corps".into(),
+            sms: None,
+            email: true,
+            attributes: BTreeMap::new(),
+        },
+        t0() + Duration::minutes(minute),
+    )
+}
+
 /// The scheduled pass reads the records due first, a bounded number: records written in any
 /// order, one of them relayed already, one refused and postponed.
 async fn overdue_alerts_oldest_first_and_bounded(state: &impl AlertOutbox) {
-    let record = |minute: i64| {
-        AlertRecord::pending(
-            format!("3400949497294#2026-11-23#M{minute:02}"),
-            "3400949497294".into(),
-            Notification {
-                topic: "information".into(),
-                subject: "TENSION".into(),
-                body: "corps".into(),
-                sms: None,
-                email: true,
-                attributes: BTreeMap::new(),
-            },
-            t0() + Duration::minutes(minute),
-        )
-    };
+    let record = alert_at;
     for minute in [3, 0, 4, 1, 2] {
         assert!(state.put_alert_once(&record(minute)).await.unwrap());
     }
@@ -1317,11 +1320,17 @@ mod on_moto {
     use medistock_testkit::aws;
 
     async fn state() -> Option<DynamoState> {
+        Some(table("contrat").await?.2)
+    }
+
+    /// A new table on moto named after `name`: its client, its name and the adapter over it.
+    async fn table(name: &str) -> Option<(aws_sdk_dynamodb::Client, String, DynamoState)> {
         let endpoint = medistock_testkit::emulator()?;
         let config = aws::config(&endpoint).await;
-        let table = medistock_testkit::unique("contrat");
+        let table = medistock_testkit::unique(name);
         let client = aws::table(&config, &table).await;
-        Some(DynamoState::new(client, table))
+        let state = DynamoState::new(client.clone(), table.clone());
+        Some((client, table, state))
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -1330,13 +1339,9 @@ mod on_moto {
         use medistock_domain::Level;
         use medistock_domain::store::{RiskItem, RiskStore};
 
-        let Some(endpoint) = medistock_testkit::emulator() else {
+        let Some((client, table, state)) = table("ancien-groupe").await else {
             return;
         };
-        let config = aws::config(&endpoint).await;
-        let table = medistock_testkit::unique("ancien-groupe");
-        let client = aws::table(&config, &table).await;
-        let state = DynamoState::new(client.clone(), table.clone());
         let item = |version: u64, level: Level| RiskItem {
             open_since: None,
             recalled_on: None,
@@ -1485,13 +1490,9 @@ mod on_moto {
     async fn an_end_refused_then_unreadable_is_not_written() {
         use aws_sdk_dynamodb::types::AttributeValue;
         use medistock_domain::store::{Claim, FileLedger, FileStatus};
-        let Some(endpoint) = medistock_testkit::emulator() else {
+        let Some((client, table, state)) = table("fin-illisible").await else {
             return;
         };
-        let config = aws::config(&endpoint).await;
-        let table = medistock_testkit::unique("fin-illisible");
-        let client = aws::table(&config, &table).await;
-        let state = DynamoState::new(client.clone(), table.clone());
         let claim = super::ledger("fff", super::t0());
         assert_eq!(state.claim_file(&claim).await.unwrap(), Claim::Acquired);
         // Another writer ended it, and left an entry this version cannot read.
@@ -1527,30 +1528,11 @@ mod on_moto {
     async fn a_pending_record_indexed_by_its_creation_is_relayed_once_due() {
         use aws_sdk_dynamodb::types::AttributeValue;
         use chrono::Duration;
-        use medistock_domain::store::{AlertOutbox, AlertRecord, Notification};
-        let Some(endpoint) = medistock_testkit::emulator() else {
+        use medistock_domain::store::AlertOutbox;
+        let Some((client, table, state)) = table("relance-ancienne").await else {
             return;
         };
-        let config = aws::config(&endpoint).await;
-        let table = medistock_testkit::unique("relance-ancienne");
-        let client = aws::table(&config, &table).await;
-        let state = DynamoState::new(client.clone(), table.clone());
-        let record = |minute: i64| {
-            AlertRecord::pending(
-                format!("3400949497294#2026-11-23#M{minute:02}"),
-                "3400949497294".into(),
-                Notification {
-                    topic: "information".into(),
-                    subject: "TENSION".into(),
-                    body: "corps".into(),
-                    sms: None,
-                    email: true,
-                    attributes: BTreeMap::new(),
-                },
-                super::t0() + Duration::minutes(minute),
-            )
-        };
-        let (old, new) = (record(0), record(5));
+        let (old, new) = (super::alert_at(0), super::alert_at(5));
         for r in [&old, &new] {
             assert!(state.put_alert_once(r).await.unwrap());
         }
