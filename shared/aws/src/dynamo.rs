@@ -257,13 +257,17 @@ pub mod keys {
     /// records still pending. Only such records carry its keys. (Named when it held SMS
     /// only: an index is not renamed in place.)
     pub const HELD_INDEX: &str = "HeldSms";
-    /// Its partition key attribute: [`HELD`] or [`PENDING`].
+    /// Its partition key attribute: [`HELD`], [`PENDING`] or [`PENDING_REFUSED`].
     pub const HELD_PK: &str = "held";
     /// The value of [`HELD_PK`] for a held SMS.
     pub const HELD: &str = "SMS";
-    /// The value of [`HELD_PK`] for a record not yet relayed.
+    /// The value of [`HELD_PK`] for a record not yet relayed, never refused by SNS.
     pub const PENDING: &str = "PENDING";
-    /// Its sort key attribute: when the SMS goes out; for a pending record, its creation.
+    /// The value of [`HELD_PK`] for a record not yet relayed that the scheduled pass failed
+    /// to publish: apart, so that the records refused every time cannot fill a pass.
+    pub const PENDING_REFUSED: &str = "PENDING_REFUSED";
+    /// Its sort key attribute: when the SMS goes out; for a pending record, when the scheduled
+    /// pass relays it (`AlertRecord::relay_due_at`).
     pub const HELD_AT: &str = "held_at";
     /// Partition of ANSM's measures (sort key: the measure's id).
     pub const MEASURE: &str = "MEASURE";
@@ -510,7 +514,12 @@ fn alert_item(a: &AlertRecord) -> Result<Item, StoreError> {
         AlertStatus::Pending => {
             // By when the scheduled pass relays it: a record it failed to publish moves
             // behind the others until its retry time.
-            item.insert(keys::HELD_PK.into(), s(keys::PENDING));
+            let partition = if a.relay_failures > 0 {
+                keys::PENDING_REFUSED
+            } else {
+                keys::PENDING
+            };
+            item.insert(keys::HELD_PK.into(), s(partition));
             item.insert(keys::HELD_AT.into(), s(a.relay_due_at().to_rfc3339()));
         }
         _ => {}
@@ -884,8 +893,14 @@ impl AlertOutbox for DynamoState {
         &self,
         now: DateTime<Utc>,
         limit: usize,
+        refused: bool,
     ) -> Result<Vec<AlertRecord>, StoreError> {
-        let mut due = self.scheduled(keys::PENDING, now, Some(limit)).await?;
+        let partition = if refused {
+            keys::PENDING_REFUSED
+        } else {
+            keys::PENDING
+        };
+        let mut due = self.scheduled(partition, now, Some(limit)).await?;
         // An item written before pending records were indexed by their due time is indexed by
         // its creation: read then, kept only once due.
         due.retain(|a| a.relay_due_at() <= now);

@@ -148,21 +148,47 @@ pub const OVERDUE_AFTER_MINUTES: i64 = crate::store::RELAY_AFTER_MINUTES;
 /// when each publish exhausts its retries; the rest wait a quarter of an hour.
 pub const OVERDUE_PER_PASS: usize = 20;
 
+/// How many of a pass's records go to records SNS refused before, when records never refused
+/// are due as well: half. Each kind fills what the other leaves.
+pub const REFUSED_PER_PASS: usize = OVERDUE_PER_PASS / 2;
+
 /// How long the scheduled pass waits before trying again a record whose publication it saw
 /// refused for the `failures`-th time: a quarter of an hour, then twice as long at each
-/// refusal, an hour at most (SNS back after an outage: every record tried within the hour).
+/// refusal, an hour at most.
 pub fn retry_delay(failures: u32) -> chrono::Duration {
     let quarters = 1_i64 << failures.saturating_sub(1).min(2);
     chrono::Duration::minutes(15 * quarters)
 }
 
+/// How much earlier than [`retry_delay`] a refused record is due: a pass that starts a little
+/// before its quarter of an hour (the schedule's own jitter) still finds it due.
+const RETRY_MARGIN_SECONDS: i64 = 60;
+
+/// The records a pass relays, of the records due read apart: those never refused (`fresh`)
+/// and those SNS refused before (`refused`), each the due first. At most [`OVERDUE_PER_PASS`]:
+/// up to [`REFUSED_PER_PASS`] refused ones when both kinds wait, and either kind fills the
+/// places the other leaves. However many records SNS keeps refusing, a record the stream gave
+/// up on waits at most one pass per ten records due before it, and the refused ones are
+/// tried in turn, ten a pass or more.
+pub fn overdue_to_relay(
+    mut fresh: Vec<AlertRecord>,
+    refused: Vec<AlertRecord>,
+) -> Vec<AlertRecord> {
+    let refused_taken = refused
+        .len()
+        .min(REFUSED_PER_PASS.max(OVERDUE_PER_PASS.saturating_sub(fresh.len())));
+    fresh.truncate(OVERDUE_PER_PASS - refused_taken);
+    fresh.extend(refused.into_iter().take(refused_taken));
+    fresh
+}
+
 /// The scheduled pass (every quarter of an hour on AWS): releases the held SMS whose time has
 /// come, then relays the pending records whose relay is due ([`AlertRecord::relay_due_at`]:
-/// [`OVERDUE_AFTER_MINUTES`] after their creation), at most [`OVERDUE_PER_PASS`], those due
-/// first. With the stream, a record is thus retried until it is sent, whatever the stream's
-/// own limits. A record whose publication fails is left pending with a later retry time
-/// ([`retry_delay`]): records refused every time go behind the others instead of holding
-/// them, and each is tried again, never dropped. A record the stream retries at the same
+/// [`OVERDUE_AFTER_MINUTES`] after their creation), at most [`OVERDUE_PER_PASS`] chosen by
+/// [`overdue_to_relay`]. With the stream, a record is thus retried until it is sent, whatever
+/// the stream's own limits. A record whose publication fails is left pending with a retry
+/// time ([`retry_delay`]) among the refused ones: records refused every time neither hold the
+/// others nor are left untried, and none is dropped. A record the stream retries at the same
 /// moment may be published twice, never lost. The others go on after a failure.
 pub async fn scheduled_pass<S: AlertOutbox + AlertStateStore, N: Notifier>(
     state: &S,
@@ -171,10 +197,19 @@ pub async fn scheduled_pass<S: AlertOutbox + AlertStateStore, N: Notifier>(
 ) -> Result<PublishSummary, RelayError> {
     // The held SMS first: an overdue record whose publishes keep failing must not hold them.
     let mut summary = release_held(state, notifier, delivery).await?;
-    let overdue = state
-        .pending_alerts_due(delivery.now, OVERDUE_PER_PASS)
-        .await
-        .map_err(not_published("*"))?;
+    let mut read = Vec::with_capacity(2);
+    for refused in [false, true] {
+        read.push(
+            state
+                .pending_alerts_due(delivery.now, OVERDUE_PER_PASS, refused)
+                .await
+                .map_err(not_published("*"))?,
+        );
+    }
+    let refused_waiting = read[1].len();
+    let refused = read.pop().unwrap_or_default();
+    let fresh = read.pop().unwrap_or_default();
+    let overdue = overdue_to_relay(fresh, refused);
     let mut relayed = PublishSummary::default();
     for alert in &overdue {
         // Read again from the record itself (an index may lag behind it): relayed only if
@@ -190,11 +225,12 @@ pub async fn scheduled_pass<S: AlertOutbox + AlertStateStore, N: Notifier>(
             }
         }
     }
-    if relayed.failed >= OVERDUE_PER_PASS / 2 {
+    if relayed.failed >= OVERDUE_PER_PASS / 2 || refused_waiting >= OVERDUE_PER_PASS {
         tracing::error!(
             failed = relayed.failed,
             tried = overdue.len(),
-            "{} alertes en attente refusées à ce passage : elles restent en attente et seront réessayées",
+            refused_waiting,
+            "{} alertes en attente refusées à ce passage, au moins {refused_waiting} déjà refusées dues : elles restent en attente et seront réessayées",
             relayed.failed
         );
     }
@@ -212,18 +248,25 @@ pub async fn scheduled_pass<S: AlertOutbox + AlertStateStore, N: Notifier>(
     Ok(summary)
 }
 
-/// Writes a later retry time on a record the pass failed to publish, if it is still pending.
-/// A failure to write it is logged: the record stays pending, due as before.
+/// Writes a later retry time on a record the pass failed to publish, if it is still pending
+/// (the copy the index gave: nothing but this pass rewrites a pending record). A failure to
+/// write it is logged: the record stays pending, due as before.
 async fn postpone<S: AlertOutbox>(state: &S, alert: &AlertRecord, now: DateTime<Utc>) {
     let mut later = alert.clone();
     later.relay_failures = later.relay_failures.saturating_add(1);
-    later.retry_at = Some(now + retry_delay(later.relay_failures));
+    later.retry_at = Some(
+        now + retry_delay(later.relay_failures) - chrono::Duration::seconds(RETRY_MARGIN_SECONDS),
+    );
     match state.update_alert(&later, AlertStatus::Pending).await {
-        Ok(_) => tracing::info!(
+        Ok(true) => tracing::info!(
             key = later.key,
             failures = later.relay_failures,
             retry_at = %later.relay_due_at(),
             "alerte réessayée plus tard"
+        ),
+        Ok(false) => tracing::info!(
+            key = later.key,
+            "alerte relayée entre-temps : heure du prochain essai sans objet"
         ),
         Err(e) => tracing::warn!(
             key = later.key,
@@ -685,7 +728,7 @@ mod tests {
         assert_eq!(refused.relay_failures, 1);
         assert_eq!(
             refused.relay_due_at(),
-            "2026-11-23T09:15:00Z".parse::<DateTime<Utc>>().unwrap()
+            "2026-11-23T09:14:00Z".parse::<DateTime<Utc>>().unwrap()
         );
         // Tried again when due, refused again: half an hour later this time.
         let second = scheduled_pass(&outbox, &notifier, &at("2026-11-23T09:15:00Z"))
@@ -760,54 +803,75 @@ mod tests {
     }
 
     /// Two hundred records fail every time and are the oldest: taken strictly by creation,
-    /// the twenty newer ones behind them would never be tried. Each refused record goes
-    /// behind the others until its retry time: the newer ones go out once every older one
-    /// has been tried, and the poisoned records stay pending, tried again (never dropped).
+    /// the twenty newer ones behind them would never be tried. A refused record goes among
+    /// the refused ones, which take half a pass when others wait: the newer records go out
+    /// while the poisoned ones are tried in turn, stay pending, never dropped.
     #[tokio::test]
     async fn records_that_always_fail_do_not_hold_the_newer_ones() {
-        const POISONED: i64 = 200;
+        const POISONED: usize = 200;
         let outbox = Outbox::default();
-        for i in 0..POISONED + 20 {
-            let poisoned = i < POISONED;
-            let key = format!("a{i:03}");
+        let put = |key: String, poisoned: bool, created: DateTime<Utc>| {
             let mut r = record(&key);
-            r.created_at += chrono::Duration::seconds(i);
+            r.created_at = created;
             r.notification.subject = if poisoned {
                 format!("poison {key}")
             } else {
-                key.clone()
+                key
             };
+            r
+        };
+        let day: DateTime<Utc> = DAY.parse().unwrap();
+        let start = day - chrono::Duration::hours(4);
+        for i in 0..POISONED + 20 {
+            let created = start + chrono::Duration::seconds(i as i64);
+            let r = put(format!("a{i:03}"), i < POISONED, created);
             outbox.put_alert_once(&r).await.unwrap();
         }
         let notifier = Poisoned::default();
-        let mut when: DateTime<Utc> = DAY.parse().unwrap();
-        let mut passes = 0;
-        while notifier.sent.lock().unwrap().len() < 20 {
-            passes += 1;
-            // Ten passes try the poisoned records once each; the eleventh sends the others.
-            assert!(passes <= 11, "the newer records are still waiting");
-            let pass = scheduled_pass(&outbox, &notifier, &at(&when.to_rfc3339()))
-                .await
-                .unwrap();
-            assert_eq!(pass.sent + pass.failed, OVERDUE_PER_PASS, "{pass:?}");
-            when += chrono::Duration::minutes(15);
+        let pass = |from: DateTime<Utc>, expected_sent: usize, most: usize| {
+            let (outbox, notifier) = (&outbox, &notifier);
+            let mut passes = 0;
+            let mut now = from;
+            async move {
+                while notifier.sent.lock().unwrap().len() < expected_sent {
+                    passes += 1;
+                    assert!(
+                        passes <= most,
+                        "the newer records still wait after {most} passes"
+                    );
+                    let done = scheduled_pass(outbox, notifier, &at(&now.to_rfc3339()))
+                        .await
+                        .unwrap();
+                    assert!(done.sent + done.failed <= OVERDUE_PER_PASS, "{done:?}");
+                    now += chrono::Duration::minutes(15);
+                }
+                now
+            }
+        };
+        // A burst: every poisoned record is new too, and due before the others: ten a pass
+        // after the first (the refused take the other ten), 19 passes, then the twenty.
+        let mut when = pass(day, 20, 21).await;
+        // Steady: two hundred refused records wait; twenty new records come due; they go out
+        // within two passes.
+        for i in 0..20 {
+            let created = when - chrono::Duration::minutes(OVERDUE_AFTER_MINUTES);
+            let r = put(format!("b{i:03}"), false, created);
+            outbox.put_alert_once(&r).await.unwrap();
         }
+        when = pass(when, 40, 2).await;
         let mut sent = notifier.sent.lock().unwrap().clone();
         sent.sort();
         sent.dedup();
-        assert_eq!(sent.len(), 20, "each newer record sent once");
+        assert_eq!(sent.len(), 40, "each newer record sent once");
         let pending = outbox.pending_alerts().await.unwrap();
-        assert_eq!(
-            pending.len() as i64,
-            POISONED,
-            "the poisoned records stay pending"
-        );
+        assert_eq!(pending.len(), POISONED, "the poisoned records stay pending");
         assert!(
             pending
                 .iter()
-                .all(|a| a.relay_failures == 1 && a.retry_at.is_some())
+                .all(|a| a.relay_failures >= 1 && a.retry_at.is_some())
         );
-        // And each is tried again, in turn: twenty a pass, 48 passes in twelve hours.
+        // And each is tried again, in turn: twenty a pass, 48 passes in twelve hours, 960
+        // tries for 200 records.
         for _ in 0..12 * 4 {
             scheduled_pass(&outbox, &notifier, &at(&when.to_rfc3339()))
                 .await
@@ -815,10 +879,45 @@ mod tests {
             when += chrono::Duration::minutes(15);
         }
         let pending = outbox.pending_alerts().await.unwrap();
-        assert_eq!(pending.len() as i64, POISONED);
-        let tried: Vec<u32> = pending.iter().map(|a| a.relay_failures).collect();
-        let (fewest, most) = (tried.iter().min().unwrap(), tried.iter().max().unwrap());
-        assert!(*fewest >= 4 && most - fewest <= 1, "{fewest}..{most}");
+        assert_eq!(pending.len(), POISONED);
+        let fewest = pending.iter().map(|a| a.relay_failures).min().unwrap();
+        assert!(
+            fewest >= 4,
+            "each tried again four times or more, fewest {fewest}"
+        );
+    }
+
+    /// The choice of a pass: half to the refused records when both kinds wait, either kind
+    /// filling what the other leaves, the due first of each.
+    #[test]
+    fn a_pass_gives_half_to_the_refused_records_and_fills_from_either_kind() {
+        let records = |prefix: &str, n: usize| -> Vec<AlertRecord> {
+            (0..n).map(|i| record(&format!("{prefix}{i:02}"))).collect()
+        };
+        let chosen = |fresh: usize, refused: usize| -> (usize, usize, Vec<String>) {
+            let out = overdue_to_relay(records("f", fresh), records("r", refused));
+            let keys: Vec<String> = out.into_iter().map(|a| a.key).collect();
+            let f = keys.iter().filter(|k| k.starts_with('f')).count();
+            (f, keys.len() - f, keys)
+        };
+        for (fresh, refused, expected) in [
+            (0, 0, (0, 0)),
+            (30, 30, (10, 10)),
+            (3, 30, (3, 17)),
+            (30, 2, (18, 2)),
+            (0, 30, (0, 20)),
+            (30, 0, (20, 0)),
+            (12, 12, (10, 10)),
+        ] {
+            let (f, r, keys) = chosen(fresh, refused);
+            assert_eq!((f, r), expected, "{fresh} fresh, {refused} refused");
+            // The due first of each kind (the order read), never refused ones first.
+            let firsts: Vec<String> = (0..f)
+                .map(|i| format!("f{i:02}"))
+                .chain((0..r).map(|i| format!("r{i:02}")))
+                .collect();
+            assert_eq!(keys, firsts);
+        }
     }
 
     #[test]

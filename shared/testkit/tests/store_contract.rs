@@ -397,21 +397,23 @@ async fn overdue_alerts_oldest_first_and_bounded(state: &impl AlertOutbox) {
             .map(|r| r.key[25..].to_owned())
             .collect()
     };
-    // Due half an hour after their creation.
-    let overdue = |minute: i64, limit: usize| async move {
+    // Due half an hour after their creation; those SNS refused apart.
+    let due = |minute: i64, limit: usize, refused: bool| async move {
         keys(
             state
-                .pending_alerts_due(t0() + Duration::minutes(30 + minute), limit)
+                .pending_alerts_due(t0() + Duration::minutes(30 + minute), limit, refused)
                 .await
                 .unwrap(),
         )
     };
+    let overdue = |minute: i64, limit: usize| due(minute, limit, false);
     assert_eq!(overdue(10, 2).await, ["M01", "M02"]);
     assert_eq!(overdue(3, 10).await, ["M01", "M02", "M03"]);
     assert_eq!(overdue(10, 10).await, ["M01", "M02", "M03", "M04"]);
     assert_eq!(overdue(0, 10).await, Vec::<String>::new());
     assert_eq!(overdue(10, 0).await, Vec::<String>::new(), "a page of none");
-    // Refused: retried at 50 minutes, behind the others until then.
+    assert_eq!(due(10, 10, true).await, Vec::<String>::new());
+    // Refused: among the refused ones, retried at 50 minutes.
     let postponed = AlertRecord {
         relay_failures: 1,
         retry_at: Some(t0() + Duration::minutes(50)),
@@ -424,8 +426,9 @@ async fn overdue_alerts_oldest_first_and_bounded(state: &impl AlertOutbox) {
             .unwrap()
     );
     assert_eq!(overdue(10, 2).await, ["M02", "M03"]);
-    assert_eq!(overdue(19, 10).await, ["M02", "M03", "M04"]);
-    assert_eq!(overdue(20, 10).await, ["M02", "M03", "M04", "M01"]);
+    assert_eq!(overdue(30, 10).await, ["M02", "M03", "M04"]);
+    assert_eq!(due(19, 10, true).await, Vec::<String>::new());
+    assert_eq!(due(20, 10, true).await, ["M01"]);
     assert_eq!(
         state.alert(&postponed.key).await.unwrap().as_ref(),
         Some(&postponed),
@@ -461,14 +464,14 @@ async fn outbox_once_only(state: &impl AlertOutbox) {
     let due = t0() + Duration::minutes(30);
     assert_eq!(
         state
-            .pending_alerts_due(due - Duration::seconds(1), 10)
+            .pending_alerts_due(due - Duration::seconds(1), 10, false)
             .await
             .unwrap(),
         []
     );
     for by in [due, t0() + Duration::hours(30)] {
         assert_eq!(
-            state.pending_alerts_due(by, 10).await.unwrap(),
+            state.pending_alerts_due(by, 10, false).await.unwrap(),
             std::slice::from_ref(&alert),
             "{by}"
         );
@@ -500,7 +503,7 @@ async fn outbox_once_only(state: &impl AlertOutbox) {
     assert_eq!(state.pending_alerts().await.unwrap(), []);
     assert_eq!(
         state
-            .pending_alerts_due(t0() + Duration::hours(30), 10)
+            .pending_alerts_due(t0() + Duration::hours(30), 10, false)
             .await
             .unwrap(),
         [],
@@ -1553,7 +1556,7 @@ mod on_moto {
             let state = &state;
             async move {
                 state
-                    .pending_alerts_due(super::t0() + Duration::minutes(minute), 10)
+                    .pending_alerts_due(super::t0() + Duration::minutes(minute), 10, false)
                     .await
                     .unwrap()
                     .into_iter()

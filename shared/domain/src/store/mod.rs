@@ -281,7 +281,8 @@ pub trait AlertOutbox: Send + Sync {
     }
     /// The records still pending whose relay is due by `now` ([`AlertRecord::relay_due_at`]:
     /// half an hour after their creation, or the retry time the scheduled pass set after a
-    /// refusal), the `limit` due first, in that order: those the relay of new records did not
+    /// refusal), among those SNS refused before (`refused`: `relay_failures > 0`) or those it
+    /// never did, the `limit` due first, in that order: those the relay of new records did not
     /// deliver (on AWS the stream gives up on a record after its retries, or after a day),
     /// which the scheduled pass relays. A store that indexes pending records by that time
     /// answers it in one bounded read.
@@ -289,10 +290,11 @@ pub trait AlertOutbox: Send + Sync {
         &self,
         now: DateTime<Utc>,
         limit: usize,
+        refused: bool,
     ) -> impl Future<Output = Result<Vec<AlertRecord>, StoreError>> + Send {
         async move {
             let mut pending = self.pending_alerts().await?;
-            pending.retain(|a| a.relay_due_at() <= now);
+            pending.retain(|a| a.relay_due_at() <= now && (a.relay_failures > 0) == refused);
             pending.sort_by(|a, b| (a.relay_due_at(), &a.key).cmp(&(b.relay_due_at(), &b.key)));
             pending.truncate(limit);
             Ok(pending)
