@@ -331,6 +331,17 @@ fn no_function_reads_a_stream_or_a_queue_through_a_managed_policy() {
             .lines()
             .any(|l| l == "  ReadsOutboxStream: !Equals [!Ref OutboxStreamMapping, \"oui\"]")
     );
+    // Given at every deploy: a parameter left out keeps the stack's previous value, and the
+    // upgrade's first deploy sets it to "non".
+    let samconfig = std::fs::read_to_string(root().join("samconfig.toml")).unwrap();
+    let overrides: Vec<&str> = samconfig
+        .lines()
+        .filter(|l| l.starts_with("parameter_overrides = "))
+        .collect();
+    assert_eq!(overrides.len(), 2, "{overrides:?}");
+    for line in overrides {
+        assert!(line.contains(" OutboxStreamMapping=oui\""), "{line}");
+    }
     let parameter = resource(&template, "OutboxStreamMapping");
     assert!(parameter.iter().any(|l| l.trim() == "Default: \"oui\""));
     let mapping = resource(&template, "NotifyOutboxMapping");

@@ -74,8 +74,8 @@ impl DynamoState {
         Ok(out.item)
     }
 
-    /// The alert records of one partition of the sparse index (`keys::HELD` or
-    /// `keys::PENDING`) whose time is at or before `until`, oldest first, the `limit` first
+    /// The alert records of one partition of the sparse index (`keys::HELD`, `keys::PENDING`
+    /// or `keys::PENDING_REFUSED`) whose time is at or before `until`, oldest first, the `limit` first
     /// only when given: the scheduled pass runs every quarter of an hour, one query each, the
     /// sort key (RFC 3339 in UTC, which sorts as time) bounded.
     async fn scheduled(
