@@ -22,6 +22,15 @@ fn now() -> DateTime<Utc> {
     "2026-11-20T05:00:00Z".parse().unwrap()
 }
 
+/// The scheduled run of `events/risk-schedule.json`, at [`now`].
+async fn scheduled(
+    objects: &LocalObjects,
+    state: &LocalState,
+    config: &Config,
+) -> Result<medistock_analytics::risk::RunSummary, risk::HandlerError> {
+    handle(objects, state, config, event("risk-schedule.json"), now()).await
+}
+
 async fn setup(dir: &std::path::Path) -> (LocalObjects, LocalState, Config) {
     let objects = LocalObjects::new(dir);
     let state = LocalState::in_memory().unwrap();
@@ -85,15 +94,7 @@ async fn setup(dir: &std::path::Path) -> (LocalObjects, LocalState, Config) {
 async fn the_schedule_computes_everything_for_today() {
     let dir = tempfile::tempdir().unwrap();
     let (objects, state, config) = setup(dir.path()).await;
-    let summary = handle(
-        &objects,
-        &state,
-        &config,
-        event("risk-schedule.json"),
-        now(),
-    )
-    .await
-    .unwrap();
+    let summary = scheduled(&objects, &state, &config).await.unwrap();
     assert_eq!(
         (
             summary.as_of.to_string().as_str(),
@@ -183,15 +184,7 @@ async fn bad_requests_and_missing_configuration_are_explained() {
         )
         .await
         .unwrap();
-    let nobody = handle(
-        &objects,
-        &state,
-        &config,
-        event("risk-schedule.json"),
-        now(),
-    )
-    .await
-    .unwrap_err();
+    let nobody = scheduled(&objects, &state, &config).await.unwrap_err();
     assert!(
         nobody
             .to_string()
@@ -210,15 +203,7 @@ async fn bad_requests_and_missing_configuration_are_explained() {
     {
         state.put_account(&account).await.unwrap();
     }
-    let missing = handle(
-        &objects,
-        &state,
-        &config,
-        event("risk-schedule.json"),
-        now(),
-    )
-    .await
-    .unwrap_err();
+    let missing = scheduled(&objects, &state, &config).await.unwrap_err();
     assert_eq!(
         missing.to_string(),
         "configuration : catalogue/catalogue.json : catalogue stocké illisible (catalogue/catalogue.json) : key must be a string at line 1 column 2"
@@ -273,23 +258,8 @@ async fn the_model_signals_of_the_deployment_reach_the_run() {
         medistock_testkit::declare(&objects, &state, "gr-b", "old.csv", old.as_bytes(), now())
             .await;
         config.model = medistock_analytics::risk::config::ModelOptions::without(signals).unwrap();
-        handle(
-            &objects,
-            &state,
-            &config,
-            event("risk-schedule.json"),
-            now(),
-        )
-        .await
-        .unwrap();
-        let x30 = state
-            .risk_items()
-            .await
-            .unwrap()
-            .into_iter()
-            .find(|i| i.subject == "3400949497294")
-            .map(|i| i.level);
-        levels.push(x30);
+        scheduled(&objects, &state, &config).await.unwrap();
+        levels.push(x30_item(&state).await.map(|i| i.level));
     }
     assert_eq!(levels, [Some(Level::Vigilance), Some(Level::Tension)]);
 }
@@ -351,29 +321,25 @@ async fn scheduled_run_with(
         )
         .await
         .unwrap();
-    handle(
-        &objects,
-        &state,
-        &config,
-        event("risk-schedule.json"),
-        now(),
-    )
-    .await
-    .unwrap();
+    scheduled(&objects, &state, &config).await.unwrap();
     probability_of_x30(&state).await
+}
+
+/// The x30's RISK item, if the run wrote one.
+async fn x30_item(state: &LocalState) -> Option<medistock_domain::store::RiskItem> {
+    state
+        .risk_items()
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|i| i.subject == "3400949497294")
 }
 
 /// The probability stored with the x30's RISK item.
 async fn probability_of_x30(
     state: &LocalState,
 ) -> medistock_analytics::risk::probability::StockoutProbability {
-    let item = state
-        .risk_items()
-        .await
-        .unwrap()
-        .into_iter()
-        .find(|i| i.subject == "3400949497294")
-        .unwrap();
+    let item = x30_item(state).await.unwrap();
     let assessment: medistock_analytics::risk::Assessment =
         serde_json::from_str(&item.figures).unwrap();
     assessment.probability.unwrap()
