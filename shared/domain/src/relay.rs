@@ -197,18 +197,10 @@ pub async fn scheduled_pass<S: AlertOutbox + AlertStateStore, N: Notifier>(
 ) -> Result<PublishSummary, RelayError> {
     // The held SMS first: an overdue record whose publishes keep failing must not hold them.
     let mut summary = release_held(state, notifier, delivery).await?;
-    let mut read = Vec::with_capacity(2);
-    for refused in [false, true] {
-        read.push(
-            state
-                .pending_alerts_due(delivery.now, OVERDUE_PER_PASS, refused)
-                .await
-                .map_err(not_published("*"))?,
-        );
-    }
-    let refused_waiting = read[1].len();
-    let refused = read.pop().unwrap_or_default();
-    let fresh = read.pop().unwrap_or_default();
+    let due = |refused| state.pending_alerts_due(delivery.now, OVERDUE_PER_PASS, refused);
+    let fresh = due(false).await.map_err(not_published("*"))?;
+    let refused = due(true).await.map_err(not_published("*"))?;
+    let refused_waiting = refused.len();
     let overdue = overdue_to_relay(fresh, refused);
     let mut relayed = PublishSummary::default();
     for alert in &overdue {
@@ -918,6 +910,32 @@ mod tests {
                 .collect();
             assert_eq!(keys, firsts);
         }
+    }
+
+    /// SNS refuses a record and its retry time cannot be written either (the table failing
+    /// too): the pass goes on and ends well, the record stays pending as it was, due at once,
+    /// and the next pass tries it again.
+    #[tokio::test]
+    async fn a_retry_time_that_cannot_be_written_leaves_the_record_due_as_before() {
+        let outbox = Outbox::default();
+        outbox.put_alert_once(&record("a")).await.unwrap();
+        outbox.put_alert_once(&record("b")).await.unwrap();
+        let notifier = Counting {
+            failures: AtomicUsize::new(1),
+            ..Counting::default()
+        };
+        outbox.mark_failures.store(1, Ordering::SeqCst);
+        let first = scheduled_pass(&outbox, &notifier, &at(DAY)).await.unwrap();
+        assert_eq!((first.sent, first.failed), (1, 1));
+        let left = outbox.pending_alerts().await.unwrap();
+        assert_eq!(left.len(), 1);
+        assert_eq!((left[0].relay_failures, left[0].retry_at), (0, None));
+        assert_eq!(left, [record(&left[0].key)], "unchanged");
+        let next = scheduled_pass(&outbox, &notifier, &at("2026-11-23T09:01:00Z"))
+            .await
+            .unwrap();
+        assert_eq!((next.sent, next.failed), (1, 0));
+        assert!(outbox.pending_alerts().await.unwrap().is_empty());
     }
 
     #[test]
