@@ -179,6 +179,74 @@ mod tests {
         assert_eq!(event, original);
     }
 
+    /// Lambda's documentation's own invocation record of an event that failed three times
+    /// (a run killed: « Process exited before completing request »), as it gives it, with an
+    /// S3 event in place of its example payload; and with its example payload as it is, not
+    /// an S3 event: refused, so that it ends in the last queue instead of being read as
+    /// nothing to do.
+    #[test]
+    fn the_invocation_record_as_lambda_documents_it() {
+        const RECORD: &str = r#"{
+"version": "1.0",
+"timestamp": "2019-11-14T18:16:05.568Z",
+"requestContext": {
+"requestId": "e4b46cbf-b738-xmpl-8880-a18cdf61200e",
+"functionArn": "arn:aws:lambda:us-east-1:123456789012:function:my-function:$LATEST",
+"condition": "RetriesExhausted",
+"approximateInvokeCount": 3
+},
+"requestPayload": PAYLOAD,
+"responseContext": {
+"statusCode": 200,
+"executedVersion": "$LATEST",
+"functionError": "Unhandled"
+},
+"responsePayload": {
+"errorMessage": "RequestId: e4b46cbf-b738-xmpl-8880-a18cdf61200e Process exited before completing request"
+}
+}"#;
+        let s3 = RECORD.replace("PAYLOAD", &s3_event().to_string());
+        let Invocation::Redriven(event) = invocation(queued(&s3)).unwrap() else {
+            panic!("redriven");
+        };
+        assert_eq!(
+            event,
+            serde_json::from_value::<S3Event>(s3_event()).unwrap()
+        );
+        let orders = RECORD.replace(
+            "PAYLOAD",
+            r#"{"ORDER_IDS": ["9e07af03-ce31-4ff3-xmpl-36dce652cb4f", "637de236-e7b2-464e-xmpl-baf57f86bb53"]}"#,
+        );
+        let err = invocation(queued(&orders)).unwrap_err();
+        assert!(matches!(err, EventError::Message { .. }), "{err}");
+    }
+
+    /// Messages of one delivery gathered, in order (the queue delivers one at a time; a
+    /// batch, should its size change, loses none).
+    #[test]
+    fn the_events_of_several_messages_are_gathered() {
+        let failed = |key: &str| {
+            let mut event = s3_event();
+            event["Records"][0]["s3"]["object"]["key"] = key.into();
+            serde_json::json!({ "requestPayload": event }).to_string()
+        };
+        let mut batch = queued(&failed("inbox/a/1.csv"));
+        let mut second = batch["Records"][0].clone();
+        second["messageId"] = "m-2".into();
+        second["body"] = failed("inbox/b/2.csv").into();
+        batch["Records"].as_array_mut().unwrap().push(second);
+        let event = invocation(batch).unwrap().into_event();
+        let keys: Vec<_> = event
+            .records
+            .iter()
+            .map(|r| r.s3.object.key.clone())
+            .collect();
+        assert_eq!(
+            keys,
+            [Some("inbox/a/1.csv".into()), Some("inbox/b/2.csv".into())]
+        );
+    }
+
     #[test]
     fn a_message_without_the_failed_event_is_refused_with_its_id() {
         for body in [

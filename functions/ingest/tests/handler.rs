@@ -377,11 +377,23 @@ async fn an_event_given_up_on_after_a_killed_run_is_applied_from_the_retry_queue
     // The queue delivers at least once too: the same message again applies nothing.
     let again = run(
         now() + Duration::minutes(15),
-        ingest::invocation(message).unwrap().into_event(),
+        ingest::invocation(message.clone()).unwrap().into_event(),
     )
     .await
     .unwrap();
     assert_eq!((again.applied, again.duplicates), (0, 1));
+    // A message that holds no S3 event fails its invocation as poison, named: it goes back to
+    // the queue, then to the last one.
+    let mut unreadable = message;
+    unreadable["Records"][0]["body"] = "{\"requestPayload\": 42}".into();
+    let err = HandlerError::from(ingest::invocation(unreadable).unwrap_err());
+    let diagnostic = lambda_runtime::Diagnostic::from(err);
+    assert_eq!(diagnostic.error_type, "Medistock.Poison.Event");
+    assert!(
+        diagnostic.error_message.contains("m-1"),
+        "{}",
+        diagnostic.error_message
+    );
 }
 
 #[test]
