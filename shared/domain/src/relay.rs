@@ -648,8 +648,8 @@ mod tests {
     /// 10:00 in Paris, outside the quiet hours.
     const DAY: &str = "2026-11-23T09:00:00Z";
 
-    #[tokio::test]
-    async fn a_failed_publish_or_mark_leaves_the_record_pending_for_the_next_attempt() {
+    /// Records `a` and `b` pending, and a notifier that refuses its first message.
+    async fn two_records_and_one_refusal() -> (Outbox, Counting) {
         let outbox = Outbox::default();
         outbox.put_alert_once(&record("a")).await.unwrap();
         outbox.put_alert_once(&record("b")).await.unwrap();
@@ -657,6 +657,12 @@ mod tests {
             failures: AtomicUsize::new(1),
             ..Counting::default()
         };
+        (outbox, notifier)
+    }
+
+    #[tokio::test]
+    async fn a_failed_publish_or_mark_leaves_the_record_pending_for_the_next_attempt() {
+        let (outbox, notifier) = two_records_and_one_refusal().await;
         let day = at(DAY);
         // The first publish fails: counted, left pending; the second goes through.
         let summary = publish_pending(&outbox, &notifier, &day).await.unwrap();
@@ -917,13 +923,7 @@ mod tests {
     /// and the next pass tries it again.
     #[tokio::test]
     async fn a_retry_time_that_cannot_be_written_leaves_the_record_due_as_before() {
-        let outbox = Outbox::default();
-        outbox.put_alert_once(&record("a")).await.unwrap();
-        outbox.put_alert_once(&record("b")).await.unwrap();
-        let notifier = Counting {
-            failures: AtomicUsize::new(1),
-            ..Counting::default()
-        };
+        let (outbox, notifier) = two_records_and_one_refusal().await;
         outbox.mark_failures.store(1, Ordering::SeqCst);
         let first = scheduled_pass(&outbox, &notifier, &at(DAY)).await.unwrap();
         assert_eq!((first.sent, first.failed), (1, 1));
